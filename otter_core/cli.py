@@ -1,0 +1,111 @@
+"""``otter-run``: run pipelines from YAML, the demo, and plugin listing."""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from otter_core import __version__
+from otter_core.errors import OtterError
+
+log = logging.getLogger("otter.cli")
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s")
+
+
+def run_until_signal(runner, progress_interval: float, quiet: bool) -> int:
+    """Run ``runner`` until SIGINT/SIGTERM or a fatal pipeline failure; return the exit code."""
+    from otter_core.progress import ProgressPrinter
+
+    stop = threading.Event()
+
+    def on_signal(signum, _frame):
+        log.info("received %s: stopping after the batches in flight are loaded and acked",
+                 signal.Signals(signum).name)
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    printer = ProgressPrinter()
+    runner.start()
+    try:
+        while not stop.wait(progress_interval):
+            if not quiet:
+                printer.show(runner.status())
+            if not runner.running():
+                break
+    finally:
+        runner.stop()
+        runner.join(timeout=60)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if not quiet:
+        printer.show(runner.status())
+    failures = runner.failures()
+    for name, exc in failures:
+        print(f"otter-run: pipeline {name} failed: {exc}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from otter_core.config import load_config_file
+    from otter_core.runner import Runner
+
+    config = load_config_file(args.config)
+    return run_until_signal(Runner(config, args.state_dir), args.progress_interval, args.quiet)
+
+
+def cmd_plugins(_args: argparse.Namespace) -> int:
+    from otter_core.plugins import installed_plugins
+
+    for row in installed_plugins():
+        print(f"{row['kind']:<14} {row['name']:<12} {row['distribution']:<24} {row['module']}  {row['status']}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from otter_core.demo import run_demo
+
+    return run_demo(rows=args.rows, seconds=args.seconds, keep=args.keep)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="otter-run", description="otter for Python: binlog-based database sync")
+    parser.add_argument("--version", action="version", version=f"otter {__version__}")
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run every channel of a pipeline YAML file in this process")
+    run.add_argument("config", help="the pipeline YAML file")
+    run.add_argument("--state-dir", default="./otter-state", help="where acked positions are kept")
+    run.add_argument("--progress-interval", type=float, default=1.0, help="seconds between progress lines")
+    run.add_argument("--quiet", action="store_true", help="no progress lines")
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="start two throwaway MariaDB servers, sync them and show it")
+    demo.add_argument("--rows", type=int, default=20000, help="rows the demo workload writes")
+    demo.add_argument("--seconds", type=float, default=15.0, help="how long the mixed workload runs")
+    demo.add_argument("--keep", action="store_true", help="keep the servers' directories afterwards")
+    demo.set_defaults(func=cmd_demo)
+
+    plugins = sub.add_parser("plugins", help="list installed plugins")
+    plugins.set_defaults(func=cmd_plugins)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.log_level)
+    try:
+        return args.func(args)
+    except OtterError as exc:
+        print(f"otter-run: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

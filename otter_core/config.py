@@ -1,0 +1,215 @@
+"""The pipeline YAML: parsing and validation into the attrs model. Every error names file:line and key."""
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from otter_core.errors import ConfigError
+from otter_core.model import (
+    Channel, ColumnGroup, ColumnPair, DataMedia, DataMediaPair, DataMediaSource, OtterConfig, Pipeline,
+    PipelineParameters, StartKind, SyncMode,
+)
+from otter_core.yaml_lines import LineDict, load_yaml
+
+SOURCE_KEYS = {"type", "host", "port", "user", "password", "password_env", "encoding", "options"}
+PIPELINE_KEYS = {"name", "source", "target", "start", "pairs", "parameters", "selector", "loader", "pipe",
+                 "arbitrator"}
+PAIR_KEYS = {"source", "target", "target_source", "columns", "column_mode", "column_groups", "push_weight",
+             "processors", "filter"}
+PARAMETER_FIELDS = {f.name: f for f in attrs.fields(PipelineParameters)}
+
+
+class _Reader:
+    """Reads one YAML document, carrying the file name for error messages."""
+
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+
+    def fail(self, node: Any, key: str | None, path: str, message: str) -> ConfigError:
+        line = 0
+        if isinstance(node, LineDict):
+            line = node.lines.get(key, node.line) if key is not None else node.line
+        where = f"{self.filename}:{line}" if line else self.filename
+        return ConfigError(f"{where}: {path}: {message}")
+
+    def mapping(self, node: Any, path: str, allowed: set[str], parent: Any = None, key: Any = None) -> LineDict:
+        if not isinstance(node, dict):
+            raise self.fail(parent if parent is not None else node, key, path,
+                            f"expected a mapping, got {type(node).__name__}")
+        for name in node:
+            if name not in allowed:
+                close = difflib.get_close_matches(str(name), sorted(allowed), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else f" (allowed: {', '.join(sorted(allowed))})"
+                raise self.fail(node, name, f"{path}.{name}", f"unknown key{hint}")
+        return node  # type: ignore[return-value]
+
+    def require(self, node: LineDict, key: str, path: str) -> Any:
+        if key not in node or node[key] in (None, ""):
+            raise self.fail(node, None, f"{path}.{key}", "is required")
+        return node[key]
+
+    def sources(self, node: Any) -> dict[str, DataMediaSource]:
+        if not isinstance(node, dict) or not node:
+            raise self.fail(node, None, "sources", "expected a mapping of source names to settings")
+        result = {}
+        for name, spec in node.items():
+            path = f"sources.{name}"
+            spec = self.mapping(spec, path, SOURCE_KEYS, node, name)
+            password = spec.get("password", "")
+            if "password_env" in spec:
+                password = os.environ.get(str(spec["password_env"]))
+                if password is None:
+                    raise self.fail(spec, "password_env", f"{path}.password_env",
+                                    f"environment variable {spec['password_env']!r} is not set")
+            port = spec.get("port", 3306)
+            if not isinstance(port, int) or not 0 < port < 65536:
+                raise self.fail(spec, "port", f"{path}.port", f"expected a port number, got {port!r}")
+            result[name] = DataMediaSource(
+                name=name, type=str(self.require(spec, "type", path)), host=str(spec.get("host", "127.0.0.1")),
+                port=port, user=str(spec.get("user", "root")), password=str(password or ""),
+                encoding=str(spec.get("encoding", "utf8mb4")), options=dict(spec.get("options") or {}))
+        return result
+
+    def media(self, value: Any, node: LineDict, key: str, path: str) -> DataMedia:
+        if isinstance(value, dict):
+            return DataMedia(str(value.get("schema", "*")), str(value.get("name", "*")))
+        text = str(value)
+        if "." not in text:
+            raise self.fail(node, key, path, f"expected 'schema.table', got {text!r}")
+        schema, name = text.split(".", 1)
+        return DataMedia(schema, name)
+
+    def pair(self, node: Any, path: str, sources: dict) -> DataMediaPair:
+        if isinstance(node, str):
+            node = LineDict(source=node, target=node)
+        node = self.mapping(node, path, PAIR_KEYS)
+        source = self.media(self.require(node, "source", path), node, "source", f"{path}.source")
+        target = self.media(node.get("target", node["source"]), node, "target", f"{path}.target")
+        target_source = node.get("target_source")
+        if target_source is not None and target_source not in sources:
+            raise self.fail(node, "target_source", f"{path}.target_source",
+                            f"no source named {target_source!r} (known: {', '.join(sources)})")
+        column_pairs, mode = self.columns(node, path)
+        groups = tuple(ColumnGroup(tuple(str(c) for c in group)) for group in node.get("column_groups") or ())
+        weight = node.get("push_weight", 5)
+        if not isinstance(weight, int):
+            raise self.fail(node, "push_weight", f"{path}.push_weight", f"expected an integer, got {weight!r}")
+        processors = node.get("processors") or ()
+        if isinstance(processors, str):
+            processors = (processors,)
+        return DataMediaPair(source=source, target=target, target_source=target_source,
+                             column_pairs=column_pairs, column_mode=mode, column_groups=groups,
+                             push_weight=weight, processors=tuple(str(p) for p in processors),
+                             filter=node.get("filter"))
+
+    def columns(self, node: LineDict, path: str) -> tuple[tuple[ColumnPair, ...], str]:
+        mode = node.get("column_mode", "include")
+        if mode not in ("include", "exclude"):
+            raise self.fail(node, "column_mode", f"{path}.column_mode", f"expected include or exclude, got {mode!r}")
+        spec = node.get("columns")
+        if spec is None:
+            return (), mode
+        if isinstance(spec, dict):
+            return tuple(ColumnPair(str(s), str(t if t is not None else s)) for s, t in spec.items()), mode
+        if isinstance(spec, list):
+            return tuple(ColumnPair(str(c), str(c)) for c in spec), mode
+        raise self.fail(node, "columns", f"{path}.columns", "expected a list of names or a mapping source: target")
+
+    def start(self, node: LineDict, path: str) -> dict[str, Any]:
+        value = node.get("start", "current")
+        if value == "current":
+            return {"kind": StartKind.CURRENT}
+        if isinstance(value, dict) and "gtid" in value:
+            return {"kind": StartKind.GTID, "gtid": str(value["gtid"])}
+        if isinstance(value, dict) and "file" in value:
+            pos = value.get("pos", 4)
+            if not isinstance(pos, int) or pos < 4:
+                raise self.fail(value, "pos", f"{path}.start.pos", f"expected a binlog offset >= 4, got {pos!r}")
+            return {"kind": StartKind.POSITION, "file": str(value["file"]), "pos": pos}
+        raise self.fail(node, "start", f"{path}.start",
+                        "expected 'current', {file: NAME, pos: N} or {gtid: 'D-S-N'}")
+
+    def parameters(self, node: Any, path: str, parent: LineDict) -> PipelineParameters:
+        if node is None:
+            return PipelineParameters()
+        node = self.mapping(node, path, set(PARAMETER_FIELDS), parent, "parameters")
+        values: dict[str, Any] = {}
+        for key, value in node.items():
+            default = PARAMETER_FIELDS[key].default
+            if key == "sync_mode":
+                try:
+                    values[key] = SyncMode(value)
+                except ValueError:
+                    raise self.fail(node, key, f"{path}.{key}", f"expected row or field, got {value!r}") from None
+            elif isinstance(default, bool):
+                if not isinstance(value, bool):
+                    raise self.fail(node, key, f"{path}.{key}", f"expected true or false, got {value!r}")
+                values[key] = value
+            elif isinstance(default, int) or key == "server_id":
+                if not isinstance(value, int) or isinstance(value, bool):
+                    raise self.fail(node, key, f"{path}.{key}", f"expected an integer, got {value!r}")
+                values[key] = value
+        for key in ("parallelism", "batch_size", "load_pool_size", "batch_bytes"):
+            if key in values and values[key] < 1:
+                raise self.fail(node, key, f"{path}.{key}", f"must be at least 1, got {values[key]}")
+        if values.get("batch_timeout_ms", 0) < -1:
+            raise self.fail(node, "batch_timeout_ms", f"{path}.batch_timeout_ms", "must be -1, 0 or a positive number of ms")
+        return PipelineParameters(**values)
+
+    def pipeline(self, node: Any, path: str, sources: dict) -> Pipeline:
+        node = self.mapping(node, path, PIPELINE_KEYS)
+        for key in ("source", "target"):
+            name = self.require(node, key, path)
+            if name not in sources:
+                raise self.fail(node, key, f"{path}.{key}", f"no source named {name!r} (known: {', '.join(sources)})")
+        pairs = node.get("pairs")
+        if not isinstance(pairs, list) or not pairs:
+            raise self.fail(node, "pairs", f"{path}.pairs", "expected a non-empty list of pairs")
+        return Pipeline(
+            name=str(self.require(node, "name", path)), source=node["source"], target=node["target"],
+            pairs=tuple(self.pair(p, f"{path}.pairs[{i}]", sources) for i, p in enumerate(pairs)),
+            start=self.start(node, path),
+            parameters=self.parameters(node.get("parameters"), f"{path}.parameters", node),
+            selector=node.get("selector"), loader=node.get("loader"),
+            pipe=str(node.get("pipe", "memory")), arbitrator=str(node.get("arbitrator", "memory")))
+
+    def document(self, root: Any) -> OtterConfig:
+        root = self.mapping(root, "(top)", {"sources", "channels"})
+        sources = self.sources(self.require(root, "sources", "(top)"))
+        channels_node = self.require(root, "channels", "(top)")
+        if not isinstance(channels_node, list):
+            raise self.fail(root, "channels", "channels", "expected a list of channels")
+        channels = []
+        names: set[str] = set()
+        for i, ch in enumerate(channels_node):
+            path = f"channels[{i}]"
+            ch = self.mapping(ch, path, {"name", "pipelines"})
+            name = str(self.require(ch, "name", path))
+            if name in names:
+                raise self.fail(ch, "name", f"{path}.name", f"channel {name!r} is defined twice")
+            names.add(name)
+            pipelines = self.require(ch, "pipelines", path)
+            if not isinstance(pipelines, list):
+                raise self.fail(ch, "pipelines", f"{path}.pipelines", "expected a list of pipelines")
+            channels.append(Channel(name, tuple(
+                self.pipeline(p, f"{path}.pipelines[{j}]", sources) for j, p in enumerate(pipelines))))
+        return OtterConfig(sources=sources, channels=tuple(channels))
+
+
+def load_config_text(text: str, filename: str = "<config>") -> OtterConfig:
+    root = load_yaml(text, filename)
+    if root is None:
+        raise ConfigError(f"{filename}: the file is empty; see docs/configuration.md for an example")
+    return _Reader(filename).document(root)
+
+
+def load_config_file(path: str | os.PathLike) -> OtterConfig:
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    return load_config_text(text, str(path))

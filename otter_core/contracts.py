@@ -1,0 +1,88 @@
+"""What the objects returned by plugin factories must do.
+
+Hook specs (``hookspecs.py``) are factories; the objects they return follow these protocols. The engine
+only ever talks to these methods, so a plugin can be tested against them alone.
+"""
+from __future__ import annotations
+
+from typing import Any, Protocol, Sequence, runtime_checkable
+
+from otter_core.model import EventData, Position, Transaction
+
+
+@runtime_checkable
+class Selector(Protocol):
+    """Reads a source's change log as whole transactions, only for tables the pipeline's pairs match."""
+
+    def start(self, position: Position | None) -> None:
+        """Begin reading after ``position`` (None: from the pipeline's ``start`` setting)."""
+
+    def poll(self, timeout: float) -> Transaction | None:
+        """The next whole transaction, or None when none arrived within ``timeout`` seconds.
+        Raises ``SourceError`` for a fault the user must fix."""
+
+    def close(self) -> None:
+        """Stop reading and release connections; safe to call twice."""
+
+
+@runtime_checkable
+class Loader(Protocol):
+    """Applies merged events to one target. Every call must be idempotent: applying the same events
+    twice leaves the same target state (the engine re-loads after a rollback)."""
+
+    def load(self, events: Sequence[EventData], slot: int) -> int:
+        """Apply ``events`` (already merged: one event per table+key, deletes and upserts never mixed)
+        in one transaction on connection ``slot`` (0 <= slot < load_pool_size); return rows written."""
+
+    def apply_ddl(self, event: EventData) -> None:
+        """Apply one DDL event (its own transaction)."""
+
+    def close(self) -> None:
+        """Release connections; safe to call twice."""
+
+
+@runtime_checkable
+class Pipe(Protocol):
+    """Carries a batch from the Select/Extract side to the Transform/Load side."""
+
+    def put(self, batch: Any) -> str:
+        """Store ``batch``; return a key the other side passes to ``get``."""
+
+    def get(self, key: str) -> Any:
+        """Return (and forget) the batch stored under ``key``."""
+
+
+@runtime_checkable
+class Arbitrator(Protocol):
+    """Coordinates one pipeline's stages: processIds, the permit, and acked positions."""
+
+    def next_process_id(self) -> int:
+        """A new, strictly increasing processId."""
+
+    def acked_position(self) -> Position | None:
+        """The last position whose batch was fully loaded (None before the first ack)."""
+
+    def ack(self, process_id: int, position: Position) -> None:
+        """Record durably that the batch ``process_id`` ending at ``position`` is loaded."""
+
+    def permit(self) -> bool:
+        """True while the pipeline may select (not paused, not rolling back)."""
+
+    def set_permit(self, allowed: bool, reason: str = "") -> None:
+        """Open or close the permit."""
+
+
+@runtime_checkable
+class EventProcessor(Protocol):
+    """User code that sees each event of a pair in Extract."""
+
+    def process(self, event: EventData) -> EventData | None:
+        """Return the event (changed or not), or None to drop it."""
+
+
+@runtime_checkable
+class FileResolver(Protocol):
+    """Maps a row to the files it refers to."""
+
+    def resolve(self, event: EventData) -> list[Any]:
+        """File references of ``event`` (empty when the row points to none)."""

@@ -1,0 +1,53 @@
+"""Extract: run each pair's EventProcessors (and FileResolvers) over the events of a batch."""
+from __future__ import annotations
+
+import logging
+from typing import Sequence
+
+from otter_core.contracts import EventProcessor
+from otter_core.errors import OtterError
+from otter_core.model import DataMediaPair, EventData, EventType, Pipeline
+
+log = logging.getLogger("otter.extract")
+
+
+class ProcessorError(OtterError):
+    """An EventProcessor raised; the message names the processor and the event."""
+
+
+class Extractor:
+    """Holds the processor chains of a pipeline's pairs (built once per pipeline start)."""
+
+    def __init__(self, pipeline: Pipeline, chains: dict[DataMediaPair, Sequence[EventProcessor]]) -> None:
+        self.pipeline = pipeline
+        self.chains = chains
+        self._pairs: dict[tuple[str, str], list[DataMediaPair]] = {}
+
+    def pairs_of(self, schema: str, table: str) -> list[DataMediaPair]:
+        key = (schema, table)
+        if key not in self._pairs:
+            self._pairs[key] = self.pipeline.pair_for(schema, table)
+        return self._pairs[key]
+
+    def extract(self, events: Sequence[EventData]) -> list[tuple[DataMediaPair, EventData]]:
+        """Each event with the pair(s) that match it, after that pair's processors ran."""
+        out: list[tuple[DataMediaPair, EventData]] = []
+        for event in events:
+            for pair in self.pairs_of(event.schema, event.table):
+                processed = self._run_chain(pair, event)
+                if processed is not None:
+                    out.append((pair, processed))
+        return out
+
+    def _run_chain(self, pair: DataMediaPair, event: EventData) -> EventData | None:
+        current: EventData | None = event
+        for processor in self.chains.get(pair, ()):
+            if current is None or current.event_type is EventType.DDL:
+                break
+            try:
+                current = processor.process(current)
+            except Exception as exc:  # user code: name it and the event, never swallow it
+                raise ProcessorError(
+                    f"EventProcessor {type(processor).__name__} of pair {pair.source} -> {pair.target} "
+                    f"failed on {event.describe()}: {exc!r}") from exc
+        return current

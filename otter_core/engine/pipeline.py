@@ -1,0 +1,163 @@
+"""One pipeline at run time: Select in its own thread, Extract/Transform in a pool, Load in processId order.
+
+Two-phase get/ack: a batch's position is acked only after the batch is loaded. Any failure stops Select,
+drops every batch after the last ack, waits (exponential backoff) and starts again from the acked
+position; because Load is idempotent, re-reading gives exactly-once effect.
+"""
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Mapping
+
+from otter_core.builtin import memory_arbitrator, memory_pipe
+from otter_core.engine.extract import Extractor
+from otter_core.engine.load import LoadStage
+from otter_core.engine.select import Batcher
+from otter_core.engine.stats import PipelineStats
+from otter_core.engine.transform import transform
+from otter_core.engine.window import Window
+from otter_core.errors import OtterError
+from otter_core.model import DataMediaSource, Pipeline, RowBatch
+from otter_core.plugins import PipelinePlugins
+
+log = logging.getLogger("otter.pipeline")
+MAX_BACKOFF_SECONDS = 30.0
+
+
+class PipelineRunner:
+    """Runs one pipeline until ``stop()``; restarts it from the acked position after a failure."""
+
+    def __init__(self, channel: str, pipeline: Pipeline, sources: Mapping[str, DataMediaSource],
+                 state_dir: str) -> None:
+        self.channel = channel
+        self.pipeline = pipeline
+        self.sources = sources
+        self.plugins = PipelinePlugins(pipeline, builtins=[memory_pipe, memory_arbitrator])
+        self.arbitrator = self.plugins.arbitrator(channel, state_dir)
+        self.stats = PipelineStats(channel, pipeline.name)
+        self.stats.position = self.arbitrator.acked_position()
+        self.failure: BaseException | None = None
+        self._stop = threading.Event()
+        self._window: Window | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.channel}/{self.pipeline.name}"
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def is_idle(self) -> bool:
+        window = self._window
+        return (window is None or window.in_flight == 0) and time.time() - self.stats.last_load_time > 1.0
+
+    def run(self) -> None:
+        """Block until stopped (returns) or failed for good (sets ``failure`` and returns)."""
+        params = self.pipeline.parameters
+        failures = 0
+        while not self._stop.is_set():
+            loaded_before = self.stats.batches_loaded
+            try:
+                self.stats.state = "running"
+                self._run_once()
+                break
+            except Exception as exc:  # every failure rolls back to the acked position
+                if self.stats.batches_loaded > loaded_before:
+                    failures = 0
+                failures += 1
+                self.stats.last_error = str(exc)
+                retryable = getattr(exc, "retryable", True) if isinstance(exc, OtterError) else True
+                if not retryable or (params.retry_max and failures >= params.retry_max):
+                    log.error("[%s] stopped: %s", self.name, exc)
+                    self.failure = exc
+                    self.stats.state = "failed"
+                    return
+                delay = min(params.retry_backoff_ms / 1000.0 * 2 ** (failures - 1), MAX_BACKOFF_SECONDS)
+                log.warning("[%s] rolled back to %s after: %s (retry %d in %.1fs)", self.name,
+                            self.arbitrator.acked_position() or "start", exc, failures, delay)
+                self.stats.state = "retrying"
+                self.stats.restarts += 1
+                self._stop.wait(delay)
+        self.stats.state = "stopped"
+
+    def _run_once(self) -> None:
+        params = self.pipeline.parameters
+        selector = self.plugins.selector(self.sources[self.pipeline.source])
+        load_stage = LoadStage(self.pipeline, lambda target: self.plugins.loader(self.sources[target]))
+        extractor = Extractor(self.pipeline, {p: self.plugins.event_processors(p) for p in self.pipeline.pairs})
+        pipe = self.plugins.pipe()
+        window = self._window = Window(params.parallelism, params.memory_limit_bytes)
+        workers = ThreadPoolExecutor(max_workers=params.parallelism, thread_name_prefix=f"et-{self.pipeline.name}")
+        order: collections.deque[tuple[RowBatch, Future]] = collections.deque()
+        cond = threading.Condition()
+        abort = threading.Event()
+        select_state: dict[str, object] = {"error": None, "done": False}
+
+        def extract_transform(batch: RowBatch) -> str:
+            return pipe.put(transform(self.pipeline, extractor.extract(batch.events)))
+
+        def select_loop() -> None:
+            batcher = Batcher(selector, params)
+            halted = lambda: self._stop.is_set() or abort.is_set()  # noqa: E731
+            try:
+                while not halted():
+                    if not self.arbitrator.permit() or not window.wait_for_room(0.2):
+                        time.sleep(0.05 if not self.arbitrator.permit() else 0)
+                        continue
+                    got = batcher.next_batch(halted)
+                    if got is None:
+                        continue
+                    events, position, size = got
+                    batch = RowBatch(self.arbitrator.next_process_id(), tuple(events), position, size=size)
+                    window.enter(size)
+                    future = workers.submit(extract_transform, batch)
+                    with cond:
+                        order.append((batch, future))
+                        cond.notify_all()
+            except BaseException as exc:
+                select_state["error"] = exc
+            finally:
+                with cond:
+                    select_state["done"] = True
+                    cond.notify_all()
+
+        selector.start(self.arbitrator.acked_position())
+        thread = threading.Thread(target=select_loop, name=f"select-{self.pipeline.name}", daemon=True)
+        thread.start()
+        try:
+            while True:
+                with cond:
+                    cond.wait_for(lambda: order or select_state["done"], timeout=0.5)
+                    if select_state["error"] is not None:
+                        raise select_state["error"]  # type: ignore[misc]
+                    if not order:
+                        if select_state["done"]:
+                            break
+                        continue
+                    batch, future = order.popleft()
+                self._load_one(batch, pipe.get(future.result()), load_stage)
+                window.leave(batch.size)
+        finally:
+            abort.set()
+            thread.join(timeout=10)
+            workers.shutdown(wait=True, cancel_futures=True)
+            selector.close()
+            load_stage.close()
+
+    def _load_one(self, batch: RowBatch, items: list, load_stage: LoadStage) -> None:
+        started = time.monotonic()
+        try:
+            rows = load_stage.load(items)
+        except Exception as exc:
+            self.plugins.load_failed(batch, exc, [event for _, _, event in items])
+            raise
+        self.arbitrator.ack(batch.process_id, batch.position)
+        event_time = float(batch.position.timestamp or 0)
+        self.stats.record_batch(rows, batch.position, event_time)
+        self.plugins.batch_loaded(batch, rows, time.monotonic() - started)
+        log.debug("[%s] batch %d: %d events, %d rows, acked %s", self.name, batch.process_id,
+                  len(batch), rows, batch.position)

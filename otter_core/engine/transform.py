@@ -1,0 +1,43 @@
+"""Transform: map source events onto target tables and columns (DataMediaPair, ColumnPair)."""
+from __future__ import annotations
+
+from typing import Iterable
+
+from otter_core.model import DataMediaPair, EventData, EventType, Pipeline
+
+
+def map_columns(pair: DataMediaPair, values: dict) -> dict:
+    """Rename / include / exclude columns as the pair's ColumnPairs say."""
+    if not pair.column_pairs:
+        return values
+    renames = {cp.source: cp.target for cp in pair.column_pairs}
+    if pair.column_mode == "exclude":
+        return {k: v for k, v in values.items() if k not in renames}
+    return {renames[k]: v for k, v in values.items() if k in renames}
+
+
+def transform_event(pair: DataMediaPair, event: EventData) -> EventData:
+    schema, table = pair.target_name(event.schema, event.table)
+    if event.event_type is EventType.DDL:
+        renamed = (schema, table) != (event.schema, event.table)
+        return event.__class__(schema=schema, table=table, event_type=event.event_type,
+                               ddl_sql=event.ddl_sql, position=event.position,
+                               execute_time=event.execute_time,
+                               hints=event.hints | ({f"renamed-from:{event.full_name}"} if renamed else set()))
+    if not pair.column_pairs and (schema, table) == (event.schema, event.table):
+        return event
+    keys = map_columns(pair, dict(event.keys))
+    columns = map_columns(pair, dict(event.columns))
+    old_keys = map_columns(pair, dict(event.old_keys)) if event.old_keys is not None else None
+    updated = frozenset(map_columns(pair, {c: None for c in event.updated}))
+    return event.__class__(
+        schema=schema, table=table, event_type=event.event_type, keys=keys, columns=columns,
+        old_keys=old_keys, updated=updated, execute_time=event.execute_time,
+        position=event.position, size=event.size, hints=event.hints)
+
+
+def transform(pipeline: Pipeline,
+              extracted: Iterable[tuple[DataMediaPair, EventData]]) -> list[tuple[str, int, EventData]]:
+    """(target source name, push_weight, target event) for every extracted event."""
+    return [(pair.target_source or pipeline.target, pair.push_weight, transform_event(pair, event))
+            for pair, event in extracted]

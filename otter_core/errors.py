@@ -1,0 +1,40 @@
+"""The small exception hierarchy of otter. Every message names the object and the remedy."""
+
+
+class OtterError(Exception):
+    """Base of every error otter raises on purpose.
+
+    ``retryable`` says whether the pipeline should retry (with backoff) after it: a refused connection
+    may heal by itself, a binlog in STATEMENT format will not.
+    """
+
+    retryable = True
+
+    def __init__(self, message: str = "", *, retryable: bool | None = None) -> None:
+        super().__init__(message)
+        if retryable is not None:
+            self.retryable = retryable
+
+
+class ConfigError(OtterError):
+    """The pipeline YAML (or another setting) is wrong; the message names file:line and key."""
+
+    retryable = False
+
+
+class SourceError(OtterError):
+    """The source database cannot be read as configured (binlog settings, grants, purged logs...)."""
+
+
+class LoadError(OtterError):
+    """A batch could not be applied to a target; the message names table, key and statement kind."""
+
+
+class PluginNotFound(OtterError):
+    """A configured plugin is not installed or failed to import."""
+
+    retryable = False
+
+
+class DataError(OtterError):
+    """A value cannot be carried as configured (conversion, missing key...)."""

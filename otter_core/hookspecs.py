@@ -1,0 +1,89 @@
+"""Every place a plugin can plug into otter.
+
+Each hook below is a *factory*: the engine calls it with the name a pipeline's YAML chose, and the
+plugin that serves that name returns an object following the matching protocol in
+``otter_core.contracts``; every other plugin returns None. The first non-None result wins
+(``firstresult=True``). Plugins are found through entry points (``otter.selectors``,
+``otter.loaders``, ``otter.pipes``, ``otter.arbitrators``, ``otter.processors``,
+``otter.file_resolvers``); implement hooks with ``otter_core.hookimpl``.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import pluggy
+
+from otter_core.contracts import Arbitrator, EventProcessor, FileResolver, Loader, Pipe, Selector
+from otter_core.model import DataMediaPair, DataMediaSource, EventData, Pipeline, RowBatch
+
+PROJECT = "otter"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec(firstresult=True)
+def otter_selector(name: str, source: DataMediaSource, pipeline: Pipeline) -> Selector | None:
+    """Create the selector that reads ``source``'s change log for ``pipeline``.
+
+    Called once per pipeline start (and again after every rollback). ``name`` is the selector plugin
+    name (the source's ``type`` unless the pipeline sets ``selector``). Return None if ``name`` is not
+    yours. The selector must only emit events of tables matched by ``pipeline.pairs``.
+    """
+
+
+@hookspec(firstresult=True)
+def otter_loader(name: str, target: DataMediaSource, pipeline: Pipeline) -> Loader | None:
+    """Create the loader that applies events to ``target``.
+
+    Called once per target per pipeline start. ``name`` is the loader plugin name (the target's
+    ``type`` unless the pipeline sets ``loader``). The loader opens ``load_pool_size`` connections.
+    Return None if ``name`` is not yours.
+    """
+
+
+@hookspec(firstresult=True)
+def otter_pipe(name: str, pipeline: Pipeline) -> Pipe | None:
+    """Create the pipe that carries batches from Select/Extract to Transform/Load.
+
+    ``name`` comes from the pipeline's ``pipe`` key (default ``memory``). Return None if not yours.
+    """
+
+
+@hookspec(firstresult=True)
+def otter_arbitrator(name: str, pipeline: Pipeline, channel: str, state_dir: str) -> Arbitrator | None:
+    """Create the arbitrator that hands out processIds, holds the permit and stores acked positions.
+
+    ``name`` comes from the pipeline's ``arbitrator`` key (default ``memory``, which persists
+    positions under ``state_dir``). Return None if not yours.
+    """
+
+
+@hookspec(firstresult=True)
+def otter_event_processor(name: str, options: Mapping[str, Any], pair: DataMediaPair) -> EventProcessor | None:
+    """Create the EventProcessor called ``name`` for ``pair``.
+
+    Called once per pair per pipeline start, in the order the pair lists its processors; the engine
+    calls ``process(event)`` on each in that order during Extract. Return None if not yours.
+    """
+
+
+@hookspec(firstresult=True)
+def otter_file_resolver(name: str, options: Mapping[str, Any], pair: DataMediaPair) -> FileResolver | None:
+    """Create the FileResolver called ``name`` for ``pair``; its ``resolve(event)`` runs in Extract.
+
+    Return None if not yours.
+    """
+
+
+@hookspec
+def otter_batch_loaded(pipeline: Pipeline, batch: RowBatch, rows: int, seconds: float) -> None:
+    """Observe a batch after it was loaded and acked (metrics, notifications).
+
+    Called for every batch on the Load thread; keep it cheap. All implementations are called.
+    """
+
+
+@hookspec
+def otter_load_failed(pipeline: Pipeline, batch: RowBatch, error: BaseException,
+                      events: Sequence[EventData]) -> None:
+    """Observe a failed load before the pipeline rolls back (alarms). All implementations are called."""

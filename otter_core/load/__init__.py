@@ -1,0 +1,1 @@
+"""Dialect-free load algorithms: merge per key, weight buckets, pk-hash partitions."""

@@ -1,0 +1,47 @@
+"""Order and split merged events for loading: weight buckets, deletes first, pk-hash partitions."""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Iterable, Sequence
+
+from attrs import frozen
+
+from otter_core.model import EventData, EventType
+
+
+@frozen
+class LoadStep:
+    """Events for one target, one weight, one phase (deletes or upserts), split into partitions."""
+
+    target: str
+    weight: int
+    is_delete: bool
+    partitions: tuple[tuple[EventData, ...], ...]
+
+
+def partition_by_key(events: Sequence[EventData], count: int) -> list[list[EventData]]:
+    """Split by hash(table, key) so one key always lands on the same connection."""
+    if count <= 1:
+        return [list(events)]
+    parts: list[list[EventData]] = [[] for _ in range(count)]
+    for event in events:
+        parts[hash((event.schema, event.table, tuple(event.keys.values()))) % count].append(event)
+    return parts
+
+
+def plan_load(items: Iterable[tuple[str, int, EventData]], pool_size: int) -> list[list[LoadStep]]:
+    """Group (target, weight, event) items into phases: ascending weight, deletes before upserts.
+
+    Each inner list holds the steps that may run at the same time (one per target for that phase).
+    """
+    buckets: dict[tuple[int, bool], dict[str, list[EventData]]] = defaultdict(lambda: defaultdict(list))
+    for target, weight, event in items:
+        buckets[(weight, event.event_type is not EventType.DELETE)][target].append(event)
+    phases = []
+    for (weight, is_upsert) in sorted(buckets):
+        steps = []
+        for target, events in buckets[(weight, is_upsert)].items():
+            parts = tuple(tuple(p) for p in partition_by_key(events, pool_size) if p)
+            steps.append(LoadStep(target, weight, not is_upsert, parts))
+        phases.append(steps)
+    return phases

@@ -1,0 +1,173 @@
+"""The configuration model: sources, media, pairs, pipelines and channels (otter's vocabulary)."""
+from __future__ import annotations
+
+import enum
+import fnmatch
+import re
+from typing import Any, Mapping
+
+from attrs import field, frozen
+
+
+class SyncMode(str, enum.Enum):
+    ROW = "row"      # every column of a changed row is written
+    FIELD = "field"  # an UPDATE writes only the columns that changed
+
+
+class StartKind(str, enum.Enum):
+    CURRENT = "current"    # the source's current end of log
+    POSITION = "position"  # binlog file + pos
+    GTID = "gtid"          # a MariaDB GTID position
+
+
+@frozen
+class DataMediaSource:
+    """A database endpoint. ``password`` is never shown in repr or logs."""
+
+    name: str
+    type: str
+    host: str = "127.0.0.1"
+    port: int = 3306
+    user: str = "root"
+    password: str = field(default="", repr=False)
+    encoding: str = "utf8mb4"
+    options: Mapping[str, Any] = field(factory=dict)
+
+    def safe_dict(self) -> dict[str, Any]:
+        """The source as text fit for logs and the console: the password masked."""
+        return {"name": self.name, "type": self.type, "host": self.host, "port": self.port,
+                "user": self.user, "password": "****" if self.password else ""}
+
+
+@frozen
+class DataMedia:
+    """A table on a source. ``name`` (and ``schema``) may be a glob ``shop.*``, a range
+    ``offer[1-32]`` or a regular expression written ``/offer_\\d+/``."""
+
+    schema: str
+    name: str
+
+    def matches(self, schema: str, table: str) -> bool:
+        return _name_matches(self.schema, schema) and _name_matches(self.name, table)
+
+    @property
+    def is_pattern(self) -> bool:
+        return any(c in self.schema + self.name for c in "*?[/")
+
+    def __str__(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+
+_RANGE = re.compile(r"^(?P<pre>[^\[]*)\[(?P<lo>\d+)-(?P<hi>\d+)\](?P<post>.*)$")
+
+
+def _name_matches(pattern: str, name: str) -> bool:
+    if len(pattern) > 1 and pattern.startswith("/") and pattern.endswith("/"):
+        return re.fullmatch(pattern[1:-1], name) is not None
+    m = _RANGE.match(pattern)
+    if m:
+        pre, post = m["pre"], m["post"]
+        if not (name.startswith(pre) and name.endswith(post)):
+            return False
+        middle = name[len(pre):len(name) - len(post)]
+        return middle.isdigit() and int(m["lo"]) <= int(middle) <= int(m["hi"])
+    return fnmatch.fnmatchcase(name, pattern)
+
+
+@frozen
+class ColumnPair:
+    """Maps one source column to one target column (rename when the names differ)."""
+
+    source: str
+    target: str
+
+
+@frozen
+class ColumnGroup:
+    """Columns that always travel together: if one changed, all are sent (field mode)."""
+
+    columns: tuple[str, ...]
+
+
+@frozen
+class DataMediaPair:
+    """Source media -> target media, with optional column mapping, weight and processors."""
+
+    source: DataMedia
+    target: DataMedia
+    target_source: str | None = None  # name of the DataMediaSource to load into; None = pipeline target
+    column_pairs: tuple[ColumnPair, ...] = ()
+    column_mode: str = "include"      # include: only the listed columns; exclude: all but them
+    column_groups: tuple[ColumnGroup, ...] = ()
+    push_weight: int = 5
+    processors: tuple[str, ...] = ()
+    filter: str | None = None
+
+    def target_name(self, schema: str, table: str) -> tuple[str, str]:
+        """The target (schema, table) for a source table matched by this pair; a ``*`` target
+        keeps the source name."""
+        t_schema = schema if _is_wildcard(self.target.schema) else self.target.schema
+        t_table = table if _is_wildcard(self.target.name) else self.target.name
+        return t_schema, t_table
+
+
+def _is_wildcard(name: str) -> bool:
+    return name == "*" or (any(c in name for c in "*?[") and not name.startswith("/"))
+
+
+@frozen
+class PipelineParameters:
+    """Tuning and policy knobs of one pipeline (names follow otter's)."""
+
+    parallelism: int = 5
+    batch_size: int = 4000
+    batch_bytes: int = 8 * 1024 * 1024
+    batch_timeout_ms: int = 500
+    load_pool_size: int = 4
+    sync_mode: SyncMode = SyncMode.FIELD
+    skip_ddl: bool = False
+    skip_load_exception: bool = False
+    dry_run: bool = False
+    retry_max: int = 0            # 0 = retry forever (with backoff)
+    retry_backoff_ms: int = 500
+    memory_limit_bytes: int = 128 * 1024 * 1024
+    server_id: int | None = None  # replica id the selector registers with; derived when None
+
+
+@frozen
+class Pipeline:
+    """One direction of flow: ``source`` -> ``target`` through S/E/T/L."""
+
+    name: str
+    source: str
+    target: str
+    pairs: tuple[DataMediaPair, ...]
+    start: Mapping[str, Any] = field(factory=lambda: {"kind": StartKind.CURRENT})
+    parameters: PipelineParameters = PipelineParameters()
+    selector: str | None = None  # plugin name; None = the source's type
+    loader: str | None = None    # plugin name; None = the target's type
+    pipe: str = "memory"
+    arbitrator: str = "memory"
+
+    def pair_for(self, schema: str, table: str) -> list[DataMediaPair]:
+        """The pairs that take this source table: pairs naming it exactly win over pattern pairs
+        (``shop.orders`` overrides ``shop.*``); several exact pairs mean 1:n."""
+        matched = [p for p in self.pairs if p.source.matches(schema, table)]
+        exact = [p for p in matched if not p.source.is_pattern]
+        return exact or matched
+
+
+@frozen
+class Channel:
+    """One business sync: one pipeline (one-way) or two (two-way)."""
+
+    name: str
+    pipelines: tuple[Pipeline, ...]
+
+
+@frozen
+class OtterConfig:
+    """Everything one YAML file describes."""
+
+    sources: Mapping[str, DataMediaSource]
+    channels: tuple[Channel, ...]

@@ -1,0 +1,167 @@
+"""Finding plugins (stevedore, by entry point) and calling them (pluggy, through a typed facade).
+
+stevedore picks the one implementation a pipeline names; pluggy calls it. There is one PluginManager per
+pipeline and nothing is loaded at import time.
+"""
+from __future__ import annotations
+
+import logging
+from importlib import metadata
+from typing import Any, Mapping, Sequence
+
+import pluggy
+from stevedore import DriverManager
+from stevedore.exception import NoMatches
+
+from otter_core import hookspecs
+from otter_core.contracts import Arbitrator, EventProcessor, FileResolver, Loader, Pipe, Selector
+from otter_core.errors import PluginNotFound
+from otter_core.model import DataMediaPair, DataMediaSource, EventData, Pipeline, RowBatch
+
+log = logging.getLogger(__name__)
+
+NAMESPACES = {
+    "selector": "otter.selectors",
+    "loader": "otter.loaders",
+    "pipe": "otter.pipes",
+    "arbitrator": "otter.arbitrators",
+    "processor": "otter.processors",
+    "file_resolver": "otter.file_resolvers",
+}
+
+# Which distribution provides a well-known plugin name, so a missing one can be named precisely.
+KNOWN_DISTRIBUTIONS = {
+    "mysql": "otter-mysql", "mariadb": "otter-mysql", "oracle": "otter-oracle",
+    "postgresql": "otter-postgresql", "redis": "otter-redis", "zookeeper": "otter-zookeeper",
+    "rpc": "otter-grpc", "file": "otter-grpc", "dynamic": "otter-dynamic",
+    "memory": "otter-core",
+}
+
+
+def distribution_hint(name: str) -> str:
+    dist = KNOWN_DISTRIBUTIONS.get(name)
+    if dist:
+        return f"install it with `pip install {dist}` (or `pip install ./plugins/{dist}` from a checkout)"
+    return "install the package that provides it, or check the spelling (`otter-run plugins` lists what is installed)"
+
+
+def load_entry_point(kind: str, name: str) -> Any:
+    """Import the plugin object registered as ``name`` under ``kind``'s namespace."""
+    namespace = NAMESPACES[kind]
+    failures: list[str] = []
+
+    def on_failure(_manager: Any, entrypoint: Any, exc: BaseException) -> None:
+        failures.append(f"{entrypoint} failed to load: {exc!r}")
+
+    try:
+        driver = DriverManager(namespace, name, invoke_on_load=False,
+                               on_load_failure_callback=on_failure, warn_on_missing_entrypoint=False)
+    except NoMatches:
+        detail = f" ({'; '.join(failures)})" if failures else ""
+        raise PluginNotFound(
+            f"no {kind} plugin named {name!r} in entry-point namespace {namespace!r}{detail}: "
+            f"{distribution_hint(name)}") from None
+    except RuntimeError as exc:  # several distributions claim the same name
+        raise PluginNotFound(f"{kind} plugin {name!r} in {namespace!r} is ambiguous: {exc}") from None
+    return driver.driver
+
+
+def installed_plugins() -> list[dict[str, str]]:
+    """Every installed otter plugin: kind, name, module and distribution (for ``otter-run plugins``).
+
+    Entry points are listed without importing them, so a broken plugin still shows up (marked)."""
+    rows = []
+    for kind, namespace in NAMESPACES.items():
+        for ep in sorted(metadata.entry_points(group=namespace), key=lambda e: e.name):
+            dist = getattr(ep, "dist", None)
+            try:
+                ep.load()
+                status = "ok"
+            except Exception as exc:  # listing must survive a broken plugin
+                status = f"broken: {exc!r}"
+            rows.append({"kind": kind, "name": ep.name, "module": ep.value, "status": status,
+                         "distribution": f"{dist.name} {dist.version}" if dist else "?"})
+    return rows
+
+
+class PipelinePlugins:
+    """The typed facade over one pipeline's PluginManager: the engine calls these methods only."""
+
+    def __init__(self, pipeline: Pipeline, builtins: Sequence[Any] = ()) -> None:
+        self.pipeline = pipeline
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        for plugin in builtins:
+            self._register(plugin)
+
+    def _register(self, plugin: Any) -> None:
+        if not self.pm.is_registered(plugin):
+            self.pm.register(plugin)
+            self.pm.check_pending()
+
+    def _require(self, kind: str, name: str) -> None:
+        self._register(load_entry_point(kind, name))
+
+    def _missing(self, kind: str, name: str) -> PluginNotFound:
+        return PluginNotFound(
+            f"{kind} plugin {name!r} (namespace {NAMESPACES[kind]!r}) is installed but returned nothing "
+            f"for pipeline {self.pipeline.name!r}; {distribution_hint(name)}")
+
+    def selector(self, source: DataMediaSource) -> Selector:
+        name = self.pipeline.selector or source.type
+        self._require("selector", name)
+        result = self.pm.hook.otter_selector(name=name, source=source, pipeline=self.pipeline)
+        if result is None:
+            raise self._missing("selector", name)
+        return result
+
+    def loader(self, target: DataMediaSource) -> Loader:
+        name = self.pipeline.loader or target.type
+        self._require("loader", name)
+        result = self.pm.hook.otter_loader(name=name, target=target, pipeline=self.pipeline)
+        if result is None:
+            raise self._missing("loader", name)
+        return result
+
+    def pipe(self) -> Pipe:
+        name = self.pipeline.pipe
+        self._require("pipe", name)
+        result = self.pm.hook.otter_pipe(name=name, pipeline=self.pipeline)
+        if result is None:
+            raise self._missing("pipe", name)
+        return result
+
+    def arbitrator(self, channel: str, state_dir: str) -> Arbitrator:
+        name = self.pipeline.arbitrator
+        self._require("arbitrator", name)
+        result = self.pm.hook.otter_arbitrator(name=name, pipeline=self.pipeline, channel=channel,
+                                               state_dir=state_dir)
+        if result is None:
+            raise self._missing("arbitrator", name)
+        return result
+
+    def event_processors(self, pair: DataMediaPair,
+                         options: Mapping[str, Any] | None = None) -> list[EventProcessor]:
+        """The pair's processors, in the order the pair lists them (not pluggy's order)."""
+        chain = []
+        for name in pair.processors:
+            self._require("processor", name)
+            proc = self.pm.hook.otter_event_processor(name=name, options=options or {}, pair=pair)
+            if proc is None:
+                raise self._missing("processor", name)
+            chain.append(proc)
+        return chain
+
+    def file_resolver(self, name: str, pair: DataMediaPair,
+                      options: Mapping[str, Any] | None = None) -> FileResolver:
+        self._require("file_resolver", name)
+        result = self.pm.hook.otter_file_resolver(name=name, options=options or {}, pair=pair)
+        if result is None:
+            raise self._missing("file_resolver", name)
+        return result
+
+    def batch_loaded(self, batch: RowBatch, rows: int, seconds: float) -> None:
+        self.pm.hook.otter_batch_loaded(pipeline=self.pipeline, batch=batch, rows=rows, seconds=seconds)
+
+    def load_failed(self, batch: RowBatch, error: BaseException, events: Sequence[EventData]) -> None:
+        self.pm.hook.otter_load_failed(pipeline=self.pipeline, batch=batch, error=error, events=events)

@@ -1,0 +1,35 @@
+"""The live progress line of ``otter-run run``: rows/s, lag and position per pipeline."""
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+
+def format_status(status: dict) -> str:
+    line = (f"{status['channel']}/{status['pipeline']} {status['state']:<8} rows={status['rows']:<9} "
+            f"{status['rows_per_s']:>9.0f} rows/s  lag={status['lag_s']:.1f}s  at {status['position'] or '-'}")
+    if status["error"] and status["state"] != "running":
+        line += f"  last error: {status['error'][:160]}"
+    return line
+
+
+class ProgressPrinter:
+    """Rewrites one block of lines on a terminal; prints a plain line per update otherwise."""
+
+    def __init__(self, stream: TextIO = sys.stderr) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self._lines = 0
+
+    def show(self, statuses: list[dict]) -> None:
+        lines = [format_status(s) for s in statuses]
+        if self.tty:
+            if self._lines:
+                self.stream.write(f"\x1b[{self._lines}F")
+            for line in lines:
+                self.stream.write("\x1b[2K" + line + "\n")
+            self._lines = len(lines)
+        else:
+            for line in lines:
+                self.stream.write(line + "\n")
+        self.stream.flush()

@@ -1,0 +1,45 @@
+"""pytest fixtures with real servers, shared by the core's and every plugin's tests.
+
+``mariadb_source`` and ``mariadb_target`` are started once per test session; ``clean_databases`` drops
+the test schemas between tests so each test starts from empty servers.
+"""
+from __future__ import annotations
+
+import itertools
+from typing import Iterator
+
+import pytest
+
+from otter_core.testing.mariadb import MariaDBServer
+
+_server_ids = itertools.count(101)
+
+
+@pytest.fixture(scope="session")
+def mariadb_source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDBServer]:
+    server = MariaDBServer(tmp_path_factory.mktemp("mariadb-source"), server_id=next(_server_ids))
+    server.start()
+    yield server
+    server.destroy()
+
+
+@pytest.fixture(scope="session")
+def mariadb_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDBServer]:
+    server = MariaDBServer(tmp_path_factory.mktemp("mariadb-target"), server_id=next(_server_ids))
+    server.start()
+    yield server
+    server.destroy()
+
+
+def drop_user_schemas(server: MariaDBServer) -> None:
+    system = {"mysql", "information_schema", "performance_schema", "sys"}
+    for (name,) in server.execute("SHOW DATABASES"):
+        if name not in system:
+            server.execute(f"DROP DATABASE `{name}`")
+
+
+@pytest.fixture
+def clean_databases(mariadb_source: MariaDBServer, mariadb_target: MariaDBServer) -> Iterator[None]:
+    drop_user_schemas(mariadb_source)
+    drop_user_schemas(mariadb_target)
+    yield

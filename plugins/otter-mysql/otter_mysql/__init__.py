@@ -1,0 +1,1 @@
+"""otter-mysql: MySQL/MariaDB binlog selector (mysql-replication) and MySQL loader (PyMySQL)."""
