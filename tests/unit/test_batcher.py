@@ -1,0 +1,84 @@
+"""Select cuts whole transactions into batches by size, bytes and timeout; DDL travels alone."""
+import collections
+import time
+
+from otter_core.engine.select import Batcher
+from otter_core.engine.window import Window
+from otter_core.model import EventData, EventType, PipelineParameters, Position, Transaction
+
+
+class ListSelector:
+    """A selector over a fixed list of transactions (the contract, without a database)."""
+
+    def __init__(self, txns):
+        self.txns = collections.deque(txns)
+
+    def start(self, position):
+        pass
+
+    def poll(self, timeout):
+        if self.txns:
+            return self.txns.popleft()
+        time.sleep(timeout)
+        return None
+
+    def close(self):
+        pass
+
+
+def txn(n_rows, pos, kind=EventType.INSERT, size=10):
+    events = tuple(EventData("s", "t", kind, keys={"id": i}, ddl_sql="ALTER" if kind is EventType.DDL else None)
+                   for i in range(n_rows))
+    return Transaction(events, Position("f", pos), size)
+
+
+def never():
+    return False
+
+
+def test_transactions_are_never_split_across_batches():
+    batcher = Batcher(ListSelector([txn(3, 10), txn(3, 20), txn(3, 30)]), PipelineParameters(batch_size=4))
+    events, position, _ = batcher.next_batch(never)
+    assert len(events) == 6 and position.pos == 20
+
+
+def test_batch_bytes_cuts_a_batch():
+    batcher = Batcher(ListSelector([txn(1, 10, size=600), txn(1, 20, size=600)]),
+                      PipelineParameters(batch_bytes=1000))
+    events, position, size = batcher.next_batch(never)
+    assert (len(events), position.pos, size) == (2, 20, 1200)
+
+
+def test_ddl_is_a_batch_of_its_own():
+    batcher = Batcher(ListSelector([txn(2, 10), txn(1, 20, EventType.DDL), txn(2, 30)]), PipelineParameters())
+    sizes = [len(batcher.next_batch(never)[0]) for _ in range(3)]
+    assert sizes == [2, 1, 2]
+
+
+def test_timeout_minus_one_takes_what_is_there():
+    batcher = Batcher(ListSelector([txn(1, 10)]), PipelineParameters(batch_timeout_ms=-1))
+    started = time.monotonic()
+    events, _, _ = batcher.next_batch(never)
+    assert len(events) == 1 and time.monotonic() - started < 0.1
+
+
+def test_a_lone_change_is_not_held_for_the_whole_timeout():
+    batcher = Batcher(ListSelector([txn(1, 10)]), PipelineParameters(batch_timeout_ms=5000))
+    started = time.monotonic()
+    batcher.next_batch(never)
+    assert time.monotonic() - started < 0.5
+
+
+def test_empty_transactions_still_advance_the_position():
+    batcher = Batcher(ListSelector([Transaction((), Position("f", 99), 0)]), PipelineParameters())
+    events, position, _ = batcher.next_batch(never)
+    assert events == [] and position.pos == 99
+
+
+def test_window_admits_one_big_batch_but_not_a_second():
+    window = Window(slots=5, max_bytes=100)
+    assert window.has_room()
+    window.enter(500)
+    assert not window.wait_for_room(0.01)
+    window.leave(500)
+    assert window.has_room()

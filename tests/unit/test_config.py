@@ -1,0 +1,96 @@
+"""The pipeline YAML: the documented shape loads; each mistake names file:line and the key."""
+import pytest
+
+from otter_core.config import load_config_file, load_config_text
+from otter_core.errors import ConfigError
+from otter_core.model import StartKind, SyncMode
+
+EXAMPLE = """\
+sources:
+  src: {type: mysql, host: 127.0.0.1, port: 3307, user: otter, password: otter}
+  dst: {type: mysql, host: 127.0.0.1, port: 3308, user: otter, password: otter}
+channels:
+  - name: shop
+    pipelines:
+      - name: src-to-dst
+        source: src
+        target: dst
+        start: current
+        pairs:
+          - {source: shop.orders, target: shop.orders}
+          - {source: "shop.*", target: "shop.*"}
+        parameters: {parallelism: 5, batch_size: 4000, batch_timeout_ms: 500, load_pool_size: 4, sync_mode: field}
+"""
+
+
+def error_of(text: str) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_config_text(text, "p.yaml")
+    return str(info.value)
+
+
+def test_example_loads_into_the_model():
+    config = load_config_text(EXAMPLE)
+    pipeline = config.channels[0].pipelines[0]
+    assert pipeline.parameters.batch_size == 4000 and pipeline.parameters.sync_mode is SyncMode.FIELD
+    assert pipeline.start == {"kind": StartKind.CURRENT}
+    assert config.sources["src"].port == 3307
+
+
+def test_password_is_not_in_repr():
+    assert "otter'" not in repr(load_config_text(EXAMPLE).sources["src"]).replace("user='otter'", "")
+
+
+def test_misspelled_parameter_names_line_and_suggests():
+    message = error_of(EXAMPLE.replace("batch_size: 4000", "bach_size: 4000"))
+    assert message.startswith("p.yaml:14:") and "bach_size" in message and "batch_size" in message
+
+
+def test_unknown_source_in_pipeline_is_named():
+    message = error_of(EXAMPLE.replace("target: dst", "target: dts"))
+    assert "p.yaml:9:" in message and "'dts'" in message
+
+
+def test_invalid_yaml_names_line_and_column():
+    assert error_of(EXAMPLE.replace("{parallelism", "[parallelism")).startswith("p.yaml:14:")
+
+
+def test_wrong_type_names_the_key():
+    message = error_of(EXAMPLE.replace("batch_size: 4000", "batch_size: lots"))
+    assert "parameters.batch_size" in message and "integer" in message
+
+
+def test_start_position_and_gtid_forms():
+    by_pos = load_config_text(EXAMPLE.replace("start: current", "start: {file: mysql-bin.000002, pos: 120}"))
+    assert by_pos.channels[0].pipelines[0].start == {"kind": StartKind.POSITION, "file": "mysql-bin.000002", "pos": 120}
+    by_gtid = load_config_text(EXAMPLE.replace("start: current", 'start: {gtid: "0-1-100"}'))
+    assert by_gtid.channels[0].pipelines[0].start == {"kind": StartKind.GTID, "gtid": "0-1-100"}
+
+
+def test_bad_start_is_explained():
+    assert "start" in error_of(EXAMPLE.replace("start: current", "start: yesterday"))
+
+
+def test_duplicate_key_is_an_error():
+    assert "appears twice" in error_of(EXAMPLE.replace("        start: current\n", "        start: current\n        start: current\n"))
+
+
+def test_password_env_reads_the_environment(monkeypatch):
+    monkeypatch.setenv("OTTER_TEST_PW", "s3cret")
+    text = EXAMPLE.replace("password: otter}", "password_env: OTTER_TEST_PW}", 1)
+    assert load_config_text(text).sources["src"].password == "s3cret"
+    monkeypatch.delenv("OTTER_TEST_PW")
+    assert "OTTER_TEST_PW" in error_of(text)
+
+
+def test_missing_file_is_reported(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config_file(tmp_path / "nope.yaml")
+
+
+def test_exact_pair_wins_over_pattern_pair():
+    pipeline = load_config_text(EXAMPLE.replace("target: shop.orders}", "target: archive.orders}")).channels[0].pipelines[0]
+    [pair] = pipeline.pair_for("shop", "orders")
+    assert pair.target_name("shop", "orders") == ("archive", "orders")
+    [pattern] = pipeline.pair_for("shop", "customers")
+    assert pattern.target_name("shop", "customers") == ("shop", "customers")

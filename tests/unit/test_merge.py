@@ -1,0 +1,122 @@
+"""The nine merge rules, key changes, and a property: merged load == sequential apply."""
+from hypothesis import given, settings, strategies as st
+
+from otter_core.load.merge import MERGED_TYPE, merge_events
+from otter_core.load.plan import plan_load
+from otter_core.model import EventData, EventType
+
+I, U, D = EventType.INSERT, EventType.UPDATE, EventType.DELETE
+
+
+def ev(kind, key, value=None, updated=(), old_key=None):
+    return EventData("s", "t", kind, keys={"id": key}, columns={"v": value}, updated=frozenset(updated),
+                     old_keys={"id": old_key} if old_key is not None else None)
+
+
+def test_every_pair_of_kinds_has_a_rule():
+    assert set(MERGED_TYPE) == {(a, b) for a in (I, U, D) for b in (I, U, D)}
+
+
+def test_insert_then_update_merges_to_insert_with_latest_values():
+    [merged] = merge_events([ev(I, 1, "a"), ev(U, 1, "b", {"v"})])
+    assert (merged.event_type, merged.columns["v"]) == (I, "b")
+
+
+def test_insert_then_delete_merges_to_delete():
+    [merged] = merge_events([ev(I, 1, "a"), ev(D, 1, "a")])
+    assert merged.event_type is D
+
+
+def test_delete_then_insert_merges_to_insert():
+    [merged] = merge_events([ev(D, 1, "a"), ev(I, 1, "c")])
+    assert (merged.event_type, merged.columns["v"]) == (I, "c")
+
+
+def test_update_then_update_unions_updated_columns():
+    first = EventData("s", "t", U, keys={"id": 1}, columns={"a": 1, "b": 1}, updated=frozenset({"a"}))
+    second = EventData("s", "t", U, keys={"id": 1}, columns={"a": 1, "b": 2}, updated=frozenset({"b"}))
+    [merged] = merge_events([first, second])
+    assert merged.event_type is U and merged.updated == {"a", "b"} and merged.columns == {"a": 1, "b": 2}
+
+
+def test_key_change_becomes_delete_old_and_insert_new():
+    merged = merge_events([ev(U, 2, "x", {"v"}, old_key=1)])
+    assert [(e.event_type, e.keys["id"]) for e in merged] == [(D, 1), (I, 2)]
+
+
+def test_different_tables_with_same_key_stay_apart():
+    other = EventData("s", "other", I, keys={"id": 1}, columns={"v": 1})
+    assert len(merge_events([ev(I, 1, "a"), other])) == 2
+
+
+def test_plan_puts_lower_weight_first_and_deletes_before_upserts():
+    items = [("dst", 5, ev(I, 1)), ("dst", 5, ev(D, 2)), ("dst", 1, ev(I, 3))]
+    phases = plan_load(items, pool_size=2)
+    described = [(s.weight, s.is_delete) for phase in phases for s in phase]
+    assert described == [(1, False), (5, True), (5, False)]
+
+
+def test_plan_sends_one_key_to_one_partition_only():
+    items = [("dst", 5, ev(I, k)) for k in range(100)]
+    [[step]] = plan_load(items, pool_size=4)
+    keys = [e.keys["id"] for part in step.partitions for e in part]
+    assert sorted(keys) == list(range(100)) and len(step.partitions) == 4
+
+
+@st.composite
+def histories(draw):
+    """A consistent change history of a small table (keys 0..5), including key changes."""
+    state: dict[int, int] = {}
+    events = []
+    for _ in range(draw(st.integers(1, 30))):
+        key = draw(st.integers(0, 5))
+        value = draw(st.integers(0, 9))
+        if key not in state:
+            events.append(ev(I, key, value))
+            state[key] = value
+        elif draw(st.booleans()):
+            events.append(ev(D, key, state.pop(key)))
+        else:
+            new_key = draw(st.integers(0, 5))
+            if new_key != key and new_key not in state:
+                events.append(ev(U, new_key, value, {"v"}, old_key=key))
+                del state[key]
+                state[new_key] = value
+            else:
+                events.append(ev(U, key, value, {"v"}))
+                state[key] = value
+    return events, state
+
+
+def apply_idempotently(table: dict, events) -> None:
+    for e in events:  # the loader's SQL semantics: upsert for I/U, delete-if-exists for D
+        if e.event_type is D:
+            table.pop(e.keys["id"], None)
+        else:
+            table[e.keys["id"]] = e.columns["v"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(histories(), st.dictionaries(st.integers(0, 5), st.integers(0, 9)))
+def test_merged_load_in_planned_order_equals_sequential_history(history, _unused):
+    events, expected = history
+    table: dict[int, int] = {}
+    for phase in plan_load([("dst", 5, e) for e in merge_events(events)], pool_size=3):
+        for step in phase:
+            for part in step.partitions:
+                apply_idempotently(table, part)
+    assert table == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(histories())
+def test_replaying_a_merged_batch_twice_changes_nothing(history):
+    events, expected = history
+    merged = merge_events(events)
+    table: dict[int, int] = {}
+    for _ in range(2):
+        for phase in plan_load([("dst", 5, e) for e in merged], pool_size=2):
+            for step in phase:
+                for part in step.partitions:
+                    apply_idempotently(table, part)
+    assert table == expected

@@ -1,0 +1,44 @@
+"""Plugin discovery: built-ins load through entry points; a missing plugin names namespace and package."""
+import pytest
+
+from otter_core.config import load_config_text
+from otter_core.errors import PluginNotFound
+from otter_core.plugins import PipelinePlugins, installed_plugins, load_entry_point
+from tests.unit.test_config import EXAMPLE
+
+
+def pipeline():
+    return load_config_text(EXAMPLE).channels[0].pipelines[0]
+
+
+def test_memory_pipe_and_arbitrator_come_from_entry_points(tmp_path):
+    plugins = PipelinePlugins(pipeline())
+    pipe = plugins.pipe()
+    key = pipe.put(["batch"])
+    assert pipe.get(key) == ["batch"]
+    assert plugins.arbitrator("shop", str(tmp_path)).acked_position() is None
+
+
+def test_unknown_selector_names_namespace_and_package():
+    with pytest.raises(PluginNotFound) as info:
+        load_entry_point("selector", "oracle")
+    message = str(info.value)
+    assert "otter.selectors" in message and "'oracle'" in message and "pip install otter-oracle" in message
+
+
+def test_unknown_unlisted_plugin_says_how_to_find_one():
+    with pytest.raises(PluginNotFound, match="otter-run plugins"):
+        load_entry_point("processor", "no-such-processor")
+
+
+def test_every_hookspec_has_a_docstring():
+    import inspect
+
+    from otter_core import hookspecs
+    specs = [f for name, f in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("otter_")]
+    assert len(specs) >= 8 and all(len((f.__doc__ or "").strip()) > 40 for f in specs)
+
+
+def test_installed_plugins_lists_builtins():
+    names = {(row["kind"], row["name"]) for row in installed_plugins()}
+    assert {("pipe", "memory"), ("arbitrator", "memory")} <= names

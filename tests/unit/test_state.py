@@ -1,0 +1,25 @@
+"""Acked positions survive a restart and are written atomically."""
+from otter_core.builtin.memory_arbitrator import MemoryArbitrator
+from otter_core.model import Position
+from otter_core.state import PositionStore
+
+
+def test_ack_is_visible_to_a_new_arbitrator(tmp_path):
+    first = MemoryArbitrator(PositionStore(tmp_path, "shop", "a-to-b"))
+    first.ack(7, Position("mysql-bin.000003", 1234, "0-1-99", 1700000000))
+    again = MemoryArbitrator(PositionStore(tmp_path, "shop", "a-to-b"))
+    assert again.acked_position() == Position("mysql-bin.000003", 1234, "0-1-99", 1700000000)
+
+
+def test_no_temporary_file_is_left_behind(tmp_path):
+    store = PositionStore(tmp_path, "shop", "a/b")
+    store.save(Position("f", 4), 1)
+    assert [p.name for p in store.path.parent.iterdir()] == ["a_b.position.json"]
+
+
+def test_permit_closes_and_opens(tmp_path):
+    arbitrator = MemoryArbitrator(PositionStore(tmp_path, "c", "p"))
+    arbitrator.set_permit(False, "paused by operator")
+    assert not arbitrator.permit() and arbitrator.reason == "paused by operator"
+    arbitrator.set_permit(True)
+    assert arbitrator.permit()
