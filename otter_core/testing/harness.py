@@ -1,0 +1,51 @@
+"""Run a pipeline between two test servers and wait until the target caught up."""
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any, Iterator
+
+import yaml
+
+from otter_core.config import load_config_text
+from otter_core.runner import Runner
+from otter_core.testing.mariadb import MariaDBServer
+
+
+def pipeline_yaml(source: MariaDBServer, target: MariaDBServer, pairs: list[Any],
+                  start: Any = "current", channel: str = "test", **parameters: Any) -> str:
+    """The YAML of one channel with one pipeline ``src -> dst`` between the two servers."""
+    doc = {
+        "sources": {"src": source.source_config("src"), "dst": target.source_config("dst")},
+        "channels": [{"name": channel, "pipelines": [{
+            "name": "src-to-dst", "source": "src", "target": "dst", "start": start, "pairs": pairs,
+            "parameters": {"batch_timeout_ms": 100, "retry_backoff_ms": 100, **parameters}}]}],
+    }
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+@contextlib.contextmanager
+def running(yaml_text: str, state_dir: str) -> Iterator[Runner]:
+    """A Runner over ``yaml_text``, started; stopped (drained, acked) when the block ends."""
+    runner = Runner(load_config_text(yaml_text), state_dir).start()
+    try:
+        yield runner
+    finally:
+        runner.stop()
+        runner.join(timeout=30)
+
+
+def wait_caught_up(runner: Runner, source: MariaDBServer, timeout: float = 60.0) -> None:
+    """Block until every pipeline acked the source's current binlog end (or raise with the status)."""
+    file, pos = source.binlog_position()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        failures = runner.failures()
+        if failures:
+            raise AssertionError(f"pipeline failed: {failures[0][1]}")
+        done = all(r.stats.position is not None and (r.stats.position.file, r.stats.position.pos) >= (file, pos)
+                   for r in runner.pipelines)
+        if done:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"not caught up with {file}:{pos} after {timeout}s: {runner.status()}")
