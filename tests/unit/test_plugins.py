@@ -42,3 +42,13 @@ def test_every_hookspec_has_a_docstring():
 def test_installed_plugins_lists_builtins():
     names = {(row["kind"], row["name"]) for row in installed_plugins()}
     assert {("pipe", "memory"), ("arbitrator", "memory")} <= names
+
+
+def test_every_hook_is_documented_in_the_plugin_guide():
+    import inspect
+    from pathlib import Path
+
+    from otter_core import hookspecs
+    guide = (Path(__file__).parents[2] / "docs" / "plugins.md").read_text()
+    hooks = [name for name, _ in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("otter_")]
+    assert [h for h in hooks if f"### {h}" not in guide] == []
