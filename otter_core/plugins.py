@@ -55,7 +55,7 @@ def load_entry_point(kind: str, name: str) -> Any:
 
     try:
         driver = DriverManager(namespace, name, invoke_on_load=False,
-                               on_load_failure_callback=on_failure, warn_on_missing_entrypoint=False)
+                               on_load_failure_callback=on_failure)
     except NoMatches:
         detail = f" ({'; '.join(failures)})" if failures else ""
         raise PluginNotFound(
