@@ -17,6 +17,7 @@ from otter_core.builtin import memory_arbitrator, memory_pipe
 from otter_core.engine.extract import Extractor
 from otter_core.engine.load import LoadStage
 from otter_core.engine.select import Batcher
+from otter_core.engine.select_process import ProcessSelector
 from otter_core.engine.stats import PipelineStats
 from otter_core.engine.transform import transform
 from otter_core.engine.window import Window
@@ -86,7 +87,9 @@ class PipelineRunner:
 
     def _run_once(self) -> None:
         params = self.pipeline.parameters
-        selector = self.plugins.selector(self.sources[self.pipeline.source])
+        source = self.sources[self.pipeline.source]
+        selector = (ProcessSelector(self.pipeline, source) if params.select_process
+                    else self.plugins.selector(source))
         load_stage = LoadStage(self.pipeline, lambda target: self.plugins.loader(self.sources[target]))
         extractor = Extractor(self.pipeline, {p: self.plugins.event_processors(p) for p in self.pipeline.pairs})
         pipe = self.plugins.pipe()

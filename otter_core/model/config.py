@@ -132,6 +132,7 @@ class PipelineParameters:
     retry_backoff_ms: int = 500
     memory_limit_bytes: int = 128 * 1024 * 1024
     server_id: int | None = None  # replica id the selector registers with; derived when None
+    select_process: bool = True   # run the selector in a child process (its own core for decoding)
 
 
 @frozen

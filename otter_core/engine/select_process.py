@@ -1,0 +1,108 @@
+"""Run a pipeline's selector in a child process, so binlog decoding gets a core of its own.
+
+Decoding rows in pure Python is the most CPU-hungry step; in the same process it competes for the GIL
+with Extract/Transform/Load. The child builds the selector through the same plugin facade, polls it, and
+sends whole transactions in pickled chunks over a pipe; the pipe's buffer is the back-pressure (the child
+blocks when the parent stops reading), so memory stays bounded.
+"""
+from __future__ import annotations
+
+import collections
+import multiprocessing
+import pickle
+import time
+from typing import Any
+
+from otter_core.errors import OtterError, SourceError
+from otter_core.model import DataMediaSource, Pipeline, Position, Transaction
+
+CHUNK_EVENTS = 512
+CHUNK_IDLE_SECONDS = 0.001
+_context = multiprocessing.get_context("spawn")
+
+
+def _child_main(pipeline: Pipeline, source: DataMediaSource, position: Position | None, conn: Any) -> None:
+    from otter_core.builtin import memory_arbitrator, memory_pipe
+    from otter_core.plugins import PipelinePlugins
+
+    selector = None
+    try:
+        selector = PipelinePlugins(pipeline, builtins=[memory_pipe, memory_arbitrator]).selector(source)
+        selector.start(position)
+        conn.send_bytes(pickle.dumps(("started", None)))
+        chunk: list[Transaction] = []
+        events = 0
+        while True:
+            txn = selector.poll(CHUNK_IDLE_SECONDS if chunk else 0.2)
+            if txn is not None:
+                chunk.append(txn)
+                events += len(txn.events)
+            if chunk and (txn is None or events >= CHUNK_EVENTS):
+                conn.send_bytes(pickle.dumps(("txns", chunk), protocol=pickle.HIGHEST_PROTOCOL))
+                chunk, events = [], 0
+    except (BrokenPipeError, EOFError, KeyboardInterrupt):
+        pass
+    except BaseException as exc:  # report to the parent, which rolls back and retries
+        retryable = exc.retryable if isinstance(exc, OtterError) else True
+        try:
+            conn.send_bytes(pickle.dumps(("error", (type(exc).__name__, str(exc), retryable))))
+        except OSError:
+            pass
+    finally:
+        if selector is not None:
+            selector.close()
+
+
+class ProcessSelector:
+    """``otter_core.contracts.Selector`` that runs the configured selector in a child process."""
+
+    def __init__(self, pipeline: Pipeline, source: DataMediaSource) -> None:
+        self.pipeline = pipeline
+        self.source = source
+        self._pending: collections.deque[Transaction] = collections.deque()
+        self._conn: Any = None
+        self._process: Any = None
+
+    def start(self, position: Position | None) -> None:
+        parent, child = _context.Pipe(duplex=False)
+        self._conn = parent
+        self._process = _context.Process(target=_child_main, args=(self.pipeline, self.source, position, child),
+                                         name=f"select-{self.pipeline.name}", daemon=True)
+        self._process.start()
+        child.close()
+        deadline = time.monotonic() + 120
+        while not self._conn.poll(0.2):
+            if not self._process.is_alive() or time.monotonic() > deadline:
+                raise SourceError(f"the selector process of pipeline {self.pipeline.name!r} did not start")
+        self._receive()
+
+    def _receive(self) -> None:
+        try:
+            kind, payload = pickle.loads(self._conn.recv_bytes())
+        except (EOFError, OSError):
+            raise SourceError(f"the selector process of pipeline {self.pipeline.name!r} ended unexpectedly "
+                              f"(exit code {self._process.exitcode})") from None
+        if kind == "txns":
+            self._pending.extend(payload)
+        elif kind == "error":
+            name, message, retryable = payload
+            raise SourceError(message if name in ("SourceError", "ConfigError") else f"{name}: {message}",
+                              retryable=retryable)
+
+    def poll(self, timeout: float) -> Transaction | None:
+        if not self._pending and self._conn.poll(timeout):
+            self._receive()
+        return self._pending.popleft() if self._pending else None
+
+    def close(self) -> None:
+        if self._process is not None:
+            if self._process.is_alive():
+                self._process.terminate()
+            self._process.join(timeout=10)
+            if self._process.is_alive():
+                self._process.kill()
+                self._process.join()
+            self._process = None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
