@@ -1,0 +1,384 @@
+"""The MySQL/MariaDB loader: applies merged row events with idempotent multi-row SQL.
+
+INSERT/UPDATE become ``INSERT … ON DUPLICATE KEY UPDATE`` and DELETE becomes ``DELETE … WHERE k IN (…)``,
+so a batch applied twice (or after a partial apply) leaves the same target state. Events of the same
+statement shape are batched into multi-row statements, chunked by rows and by size so that a statement
+stays under the server's ``max_allowed_packet``. One ``load`` call is one transaction on one pooled
+connection (``slot``).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Sequence
+
+import pymysql
+from attrs import define, field
+
+from otter_core.errors import LoadError
+from otter_core.model import DataMediaSource, EventData, EventType, Pipeline, SyncMode
+from otter_mysql.dialect import (
+    build_delete, delete_parts, literal, literal_row, quote_ident, quote_table,
+    upsert_parts,
+)
+from otter_mysql.target_schema import TargetSchemaCache, TargetTable
+
+log = logging.getLogger("otter.load")
+
+# What a MariaDB replica applies row events under (log_event_server.cc: MODE_NO_AUTO_VALUE_ON_ZERO only):
+# zero dates and out-of-range values the source holds are accepted, 0 in an AUTO_INCREMENT column stays 0.
+SESSION_SQL = ("SET SESSION time_zone='+00:00', sql_mode='NO_AUTO_VALUE_ON_ZERO', "
+               "foreign_key_checks=0")
+DEFAULT_CHUNK_ROWS = 1000
+DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024
+# errors a DDL replay gives when it already ran: db exists / can't drop db / table exists /
+# unknown table / duplicate column / duplicate key name / can't drop / duplicate foreign key
+DDL_ALREADY_APPLIED = {1007, 1008, 1050, 1051, 1060, 1061, 1091, 1826}
+ER_UNKNOWN_COLUMN = 1054
+ER_BAD_DB = 1049
+_CONNECT_OPTIONS = ("connect_timeout", "read_timeout", "write_timeout", "unix_socket", "ssl",
+                    "ssl_ca", "ssl_cert", "ssl_key", "ssl_verify_cert", "ssl_verify_identity")
+
+
+@define
+class _Slot:
+    conn: Any
+    max_packet: int
+
+
+@define
+class _Group:
+    """Events sharing one statement shape; ``head``/``tail`` wrap the comma-joined row literals."""
+
+    kind: str                    # "UPSERT" or "DELETE"
+    schema: str
+    table: str
+    columns: tuple[str, ...]
+    head: str
+    tail: str
+    picks: tuple[int, ...] | None  # indices of the event values to write (None: all of them)
+    events: list[EventData] = field(factory=list)
+
+
+class MySQLLoader:
+    """``otter_core.contracts.Loader`` for MySQL/MariaDB targets (PyMySQL)."""
+
+    def __init__(self, target: DataMediaSource, pipeline: Pipeline, *, chunk_rows: int | None = None,
+                 chunk_bytes: int | None = None) -> None:
+        self.target = target
+        self.pipeline = pipeline
+        params = pipeline.parameters
+        self.field_mode = params.sync_mode == SyncMode.FIELD
+        self.dry_run = params.dry_run
+        opts = target.options or {}
+        self.chunk_rows = max(1, int(chunk_rows or opts.get("load_chunk_rows") or DEFAULT_CHUNK_ROWS))
+        self.chunk_bytes = max(1024, int(chunk_bytes or opts.get("load_chunk_bytes")
+                                         or DEFAULT_CHUNK_BYTES))
+        self._slots: list[_Slot | None] = [None] * max(1, params.load_pool_size)
+        self._schemas = TargetSchemaCache()
+        self._statements = [0] * len(self._slots)
+
+    # ------------------------------------------------------------------------------------ public API
+
+    @property
+    def statements_executed(self) -> int:
+        """Data statements sent so far (all slots); tests use it to check chunking."""
+        return sum(self._statements)
+
+    def load(self, events: Sequence[EventData], slot: int) -> int:
+        """Apply ``events`` in one transaction on connection ``slot``; return the rows applied
+        (0 in dry-run mode, where the statements are only logged)."""
+        if not 0 <= slot < len(self._slots):
+            raise ValueError(f"slot {slot} outside 0..{len(self._slots) - 1} (load_pool_size)")
+        if not events:
+            return 0
+        if self.dry_run:
+            self._log_dry_run(events)
+            return 0
+        return self._apply(self._slot(slot), slot, events)
+
+    def apply_ddl(self, event: EventData) -> None:
+        """Run ``event.ddl_sql`` as is after ``USE`` of its schema; an error that means "already
+        applied" (replay after a crash) is logged and ignored."""
+        if not event.ddl_sql:
+            log.warning("DDL event without statement ignored: %s", event.describe())
+            return
+        if self.dry_run:
+            log.info("dry run: would apply DDL in %s: %s", quote_ident(event.schema or ""),
+                     event.ddl_sql)
+            return
+        conn = self._connect()
+        note = ""
+        try:
+            with conn.cursor() as cur:
+                if event.schema:
+                    try:
+                        cur.execute("USE " + quote_ident(event.schema))
+                    except pymysql.err.OperationalError as exc:
+                        if exc.args[0] != ER_BAD_DB:
+                            raise
+                        note = f" (schema {quote_ident(event.schema)} does not exist on the target)"
+                cur.execute(event.ddl_sql)
+            conn.commit()
+            log.info("applied DDL on %s: %s", event.full_name, event.ddl_sql)
+        except pymysql.Error as exc:
+            code = exc.args[0] if exc.args else None
+            if code in DDL_ALREADY_APPLIED:
+                log.warning("DDL on %s already applied on target %s (error %s: %s), skipped: %s",
+                            event.full_name, self.target.name, code, _server_message(exc),
+                            event.ddl_sql)
+                return
+            raise LoadError(
+                f"DDL on target {self.target.name} table {event.full_name} failed: "
+                f"{_server_message(exc)}{note}; statement: {event.ddl_sql[:500]!r}") from None
+        finally:
+            _close_quietly(conn)
+            self._schemas.invalidate(event.schema or None)  # no schema: forget every table
+
+    def close(self) -> None:
+        """Close every pooled connection; safe to call twice."""
+        for i, state in enumerate(self._slots):
+            if state is not None:
+                _close_quietly(state.conn)
+                self._slots[i] = None
+
+    # ------------------------------------------------------------------------------------ connections
+
+    def _connect(self) -> Any:
+        t = self.target
+        charset = t.encoding if t.encoding and t.encoding.lower() not in ("utf8", "utf-8") \
+            else "utf8mb4"
+        kwargs: dict[str, Any] = {k: t.options[k] for k in _CONNECT_OPTIONS if k in (t.options or {})}
+        kwargs.setdefault("connect_timeout", 10)
+        try:
+            conn = pymysql.connect(host=t.host, port=int(t.port), user=t.user, password=t.password,
+                                   charset=charset, autocommit=False,
+                                   max_allowed_packet=1 << 30, **kwargs)
+        except pymysql.Error as exc:
+            raise LoadError(
+                f"cannot connect to target {t.name} ({t.host}:{t.port} as {t.user}): "
+                f"{_server_message(exc)}; check host, port, user and password of the source "
+                f"{t.name!r}") from None
+        try:
+            with conn.cursor() as cur:
+                cur.execute(SESSION_SQL)
+        except BaseException:
+            _close_quietly(conn)
+            raise
+        return conn
+
+    def _slot(self, slot: int) -> _Slot:
+        state = self._slots[slot]
+        if state is None:
+            conn = self._connect()
+            try:
+                with conn.cursor() as cur:
+                    cur.execute("SELECT @@max_allowed_packet")
+                    max_packet = int(cur.fetchone()[0])
+                conn.commit()
+            except BaseException:
+                _close_quietly(conn)
+                raise
+            state = self._slots[slot] = _Slot(conn, max_packet)
+        return state
+
+    def _discard_or_rollback(self, slot: int, exc: BaseException) -> None:
+        state = self._slots[slot]
+        if state is None:
+            return
+        broken = not isinstance(exc, Exception) or isinstance(exc, pymysql.err.InterfaceError) or (
+            isinstance(exc, pymysql.err.OperationalError) and _code(exc) >= 2000)
+        if not broken:
+            try:
+                state.conn.rollback()
+            except Exception:
+                broken = True
+        if broken:
+            _close_quietly(state.conn)
+            self._slots[slot] = None
+
+    # ------------------------------------------------------------------------------------ planning
+
+    def _plan(self, events: Sequence[EventData], conn: Any | None) -> list[_Group]:
+        """Group events by statement shape: deletes first, then upserts, in first-seen order."""
+        deletes: dict[tuple, _Group] = {}
+        upserts: dict[tuple, _Group] = {}
+        field_mode = self.field_mode
+        for ev in events:
+            kind = ev.event_type
+            if kind is EventType.DELETE:
+                key = (ev.schema, ev.table, tuple(ev.keys))
+                groups = deletes
+            elif kind is EventType.INSERT or kind is EventType.UPDATE:
+                upd = ev.updated if field_mode and kind is EventType.UPDATE else None
+                key = (ev.schema, ev.table, len(ev.keys), (*ev.keys, *ev.columns), upd)
+                groups = upserts
+            else:
+                raise LoadError(f"{ev.describe()}: a {kind.name} event cannot be loaded as a row; "
+                                "DDL goes through apply_ddl")
+            group = groups.get(key)
+            if group is None:
+                group = groups[key] = self._make_group(conn, key, ev)
+            group.events.append(ev)
+        return [*deletes.values(), *upserts.values()]
+
+    def _make_group(self, conn: Any | None, key: tuple, ev: EventData) -> _Group:
+        keys = list(ev.keys)
+        if ev.event_type is EventType.DELETE:
+            if not keys:
+                raise LoadError(f"{ev.describe()}: DELETE without key columns cannot be applied; "
+                                "give the table a primary key")
+            if conn is not None:
+                self._check_columns(conn, ev, keys)
+            head, tail = delete_parts(ev.schema, ev.table, keys)
+            return _Group("DELETE", ev.schema, ev.table, tuple(keys), head, tail, None)
+        columns = keys + list(ev.columns)
+        picks = None
+        if conn is not None:
+            table = self._check_columns(conn, ev, columns)
+            if table.generated:
+                kept = [i for i, c in enumerate(columns) if c.lower() not in table.generated]
+                if len(kept) != len(columns):
+                    picks = tuple(kept)
+                    columns = [columns[i] for i in kept]
+                    keys = [k for k in keys if k.lower() not in table.generated]
+        upd = key[4]
+        key_set = set(keys)
+        nonkey = [c for c in columns if c not in key_set]
+        update = nonkey if upd is None else [c for c in nonkey if c in upd]
+        head, tail = upsert_parts(ev.schema, ev.table, columns, keys, update)
+        return _Group("UPSERT", ev.schema, ev.table, tuple(columns), head, tail, picks)
+
+    def _check_columns(self, conn: Any, ev: EventData, columns: list[str]) -> TargetTable:
+        """The target table; refreshed once when it seems to lack a column, then LoadError."""
+        for refresh in (False, True):
+            table = self._schemas.get(conn, ev.schema, ev.table, refresh=refresh)
+            known = table.writable | table.generated
+            missing = [c for c in columns if c.lower() not in known]
+            if not missing:
+                return table
+        name = quote_table(ev.schema, ev.table)
+        if not table.exists:
+            raise LoadError(f"target table {name} does not exist on {self.target.name}: create it "
+                            f"(or replicate its DDL) or fix the pair's target name")
+        raise LoadError(
+            f"target table {name} has no column {', '.join(map(quote_ident, missing))} "
+            f"(needed by {ev.describe()}): add the column or map/exclude it in the pair")
+
+    # ------------------------------------------------------------------------------------ applying
+
+    def _apply(self, state: _Slot, slot: int, events: Sequence[EventData], retried: bool = False
+               ) -> int:
+        conn = state.conn
+        limit = min(self.chunk_bytes, max(4096, (state.max_packet - 1024) // 4))
+        chunk_rows = self.chunk_rows
+        group: _Group | None = None
+        first: EventData | None = None  # first event of the chunk being built / sent
+        ev: EventData | None = None
+        rows = 0
+        started = time.perf_counter()
+        try:
+            groups = self._plan(events, conn)
+            with conn.cursor() as cur:
+                for group in groups:
+                    head, tail, picks = group.head, group.tail, group.picks
+                    upsert = group.kind == "UPSERT"
+                    base = len(head) + len(tail)
+                    buf: list[str] = []
+                    size = base
+                    for ev in group.events:
+                        if upsert:
+                            values = (*ev.keys.values(), *ev.columns.values())
+                            lit = literal_row([values[i] for i in picks] if picks else values)
+                        elif len(ev.keys) == 1:
+                            lit = literal(next(iter(ev.keys.values())))
+                        else:
+                            lit = literal_row(ev.keys.values())
+                        if buf and (len(buf) >= chunk_rows or size + len(lit) > limit):
+                            self._execute(cur, state, slot, head + ",".join(buf) + tail, len(buf))
+                            buf, size = [], base
+                        if not buf:
+                            first = ev
+                        buf.append(lit)
+                        size += len(lit) + 1
+                    if buf:
+                        self._execute(cur, state, slot, head + ",".join(buf) + tail, len(buf))
+                    rows += len(group.events)
+            conn.commit()
+        except BaseException as exc:
+            self._discard_or_rollback(slot, exc)
+            if not isinstance(exc, Exception):
+                raise
+            if isinstance(exc, LoadError):
+                raise
+            if (isinstance(exc, pymysql.Error) and _code(exc) == ER_UNKNOWN_COLUMN and not retried
+                    and group is not None):
+                # the target changed behind our back: re-read its columns and try once more
+                self._schemas.invalidate(group.schema, group.table)
+                return self._apply(self._slot(slot), slot, events, retried=True)
+            raise self._load_error(group, first, ev, exc) from None
+        log.debug("loaded %d rows into %s in %.1f ms", rows, self.target.name,
+                  (time.perf_counter() - started) * 1000)
+        return rows
+
+    def _execute(self, cur: Any, state: _Slot, slot: int, sql: str, nrows: int) -> None:
+        if nrows == 1 and len(sql) > state.max_packet:
+            raise _PacketTooLarge(len(sql), state.max_packet)
+        cur.execute(sql)
+        self._statements[slot] += 1
+
+    def _load_error(self, group: _Group | None, first: EventData | None,
+                    current: EventData | None, exc: BaseException) -> LoadError:
+        where = (f"{group.kind} into {quote_table(group.schema, group.table)}"
+                 if group else "loading")
+        sent = isinstance(exc, (pymysql.Error, _PacketTooLarge))
+        at = first if sent else current  # a value that cannot be written names its own row
+        key = (", ".join(f"{k}={v!r:.80}" for k, v in at.keys.items()) if at else "?")
+        if isinstance(exc, _PacketTooLarge):
+            cause = (f"one row needs a statement of at least {exc.size} bytes but the server's "
+                     f"max_allowed_packet is {exc.limit}: raise max_allowed_packet on the target")
+        elif isinstance(exc, pymysql.Error):
+            cause = _server_message(exc)
+        else:
+            cause = f"{type(exc).__name__}: {exc}"
+        what = "chunk starting at key" if sent else "row with key"
+        return LoadError(f"target {self.target.name}: {where} failed ({what} {key}); "
+                         f"rolled back: {cause}")
+
+    def _log_dry_run(self, events: Sequence[EventData]) -> None:
+        for group in self._plan(events, None):
+            ev = group.events[0]
+            if group.kind == "DELETE":
+                sql, params = build_delete(group.schema, group.table, group.columns,
+                                           [tuple(ev.keys.values())])
+            else:
+                sql = group.head + "(" + ",".join(["%s"] * len(group.columns)) + ")" + group.tail
+                params = [*ev.keys.values(), *ev.columns.values()]
+            log.info("dry run: would %s %d row(s) on target %s, first key %s: %s",
+                     group.kind, len(group.events), self.target.name, dict(ev.keys), sql)
+            log.debug("dry run: first row parameters %r", params)
+
+
+class _PacketTooLarge(Exception):
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"{size} > {limit}")
+        self.size, self.limit = size, limit
+
+
+def _code(exc: BaseException) -> int:
+    args = getattr(exc, "args", ())
+    return args[0] if args and isinstance(args[0], int) else -1
+
+
+def _server_message(exc: BaseException) -> str:
+    args = getattr(exc, "args", ())
+    if len(args) >= 2 and isinstance(args[0], int):
+        return f"({args[0]}) {args[1]}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _close_quietly(conn: Any) -> None:
+    try:
+        conn.close()
+    except Exception:
+        pass

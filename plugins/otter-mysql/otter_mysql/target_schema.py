@@ -1,0 +1,71 @@
+"""What the loader needs to know about a target table: its writable and generated columns.
+
+Read from ``information_schema.COLUMNS`` and cached per table; the loader drops an entry after DDL and
+when the server reports an unknown column.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from attrs import frozen
+
+# EXTRA values of columns that cannot be written (MySQL 5.7+/8, MariaDB 10.2+, system versioning)
+_NOT_WRITABLE = ("VIRTUAL GENERATED", "STORED GENERATED", "PERSISTENT GENERATED", "ROW START",
+                 "ROW END")
+
+_COLUMNS_SQL = ("SELECT COLUMN_NAME, EXTRA FROM information_schema.COLUMNS "
+                "WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s ORDER BY ORDINAL_POSITION")
+
+
+@frozen
+class TargetTable:
+    """Columns of one target table, keyed by lower-case name (MySQL column names ignore case)."""
+
+    schema: str
+    name: str
+    writable: frozenset[str]   # lower-case names
+    generated: frozenset[str]  # lower-case names
+
+    @property
+    def exists(self) -> bool:
+        return bool(self.writable or self.generated)
+
+
+def read_target_table(conn: Any, schema: str, table: str) -> TargetTable:
+    """Read one table's columns with an open PyMySQL connection (a missing table has none)."""
+    with conn.cursor() as cur:
+        cur.execute(_COLUMNS_SQL, (schema, table))
+        rows = cur.fetchall()
+    writable, generated = set(), set()
+    for name, extra in rows:
+        extra = (extra or "").upper()
+        (generated if any(g in extra for g in _NOT_WRITABLE) else writable).add(name.lower())
+    return TargetTable(schema, table, frozenset(writable), frozenset(generated))
+
+
+class TargetSchemaCache:
+    """Thread-safe cache of ``TargetTable`` by (schema, table)."""
+
+    def __init__(self) -> None:
+        self._tables: dict[tuple[str, str], TargetTable] = {}
+        self._lock = threading.Lock()
+
+    def get(self, conn: Any, schema: str, table: str, refresh: bool = False) -> TargetTable:
+        key = (schema, table)
+        found = None if refresh else self._tables.get(key)
+        if found is None:
+            found = read_target_table(conn, schema, table)
+            with self._lock:
+                self._tables[key] = found
+        return found
+
+    def invalidate(self, schema: str | None = None, table: str | None = None) -> None:
+        """Forget one table, every table of a schema (``table`` None) or everything (both None)."""
+        with self._lock:
+            if schema is None:
+                self._tables.clear()
+            else:
+                for key in [k for k in self._tables
+                            if k[0] == schema and (table is None or k[1] == table)]:
+                    del self._tables[key]
