@@ -8,6 +8,7 @@ from typing import Any
 
 import attrs
 
+from otter_core.engine.row_filter import RowFilter
 from otter_core.errors import ConfigError
 from otter_core.model import (
     Channel, ColumnGroup, ColumnPair, DataMedia, DataMediaPair, DataMediaSource, OtterConfig, Pipeline,
@@ -101,6 +102,12 @@ class _Reader:
         processors = node.get("processors") or ()
         if isinstance(processors, str):
             processors = (processors,)
+        row_filter = node.get("filter")
+        if row_filter is not None:
+            try:
+                RowFilter(str(row_filter), where=f"{path}.filter")
+            except ConfigError as exc:
+                raise self.fail(node, "filter", f"{path}.filter", str(exc).split(": ", 1)[1]) from None
         return DataMediaPair(source=source, target=target, target_source=target_source,
                              column_pairs=column_pairs, column_mode=mode, column_groups=groups,
                              push_weight=weight, processors=tuple(str(p) for p in processors),

@@ -5,7 +5,8 @@ import logging
 from typing import Sequence
 
 from otter_core.contracts import EventProcessor
-from otter_core.errors import OtterError
+from otter_core.engine.row_filter import RowFilter
+from otter_core.errors import DataError, OtterError
 from otter_core.model import DataMediaPair, EventData, EventType, Pipeline
 
 log = logging.getLogger("otter.extract")
@@ -22,6 +23,8 @@ class Extractor:
         self.pipeline = pipeline
         self.chains = chains
         self._pairs: dict[tuple[str, str], list[DataMediaPair]] = {}
+        self.filters = {pair: RowFilter(pair.filter, where=f"filter of pair {pair.source}")
+                        for pair in pipeline.pairs if pair.filter}
 
     def pairs_of(self, schema: str, table: str) -> list[DataMediaPair]:
         key = (schema, table)
@@ -34,10 +37,25 @@ class Extractor:
         out: list[tuple[DataMediaPair, EventData]] = []
         for event in events:
             for pair in self.pairs_of(event.schema, event.table):
+                if pair in self.filters and not self._passes(self.filters[pair], pair, event):
+                    continue
                 processed = self._run_chain(pair, event)
                 if processed is not None:
                     out.append((pair, processed))
         return out
+
+    @staticmethod
+    def _passes(row_filter: RowFilter, pair: DataMediaPair, event: EventData) -> bool:
+        if event.event_type is EventType.DDL:
+            return True
+        try:
+            return row_filter.matches({**event.keys, **event.columns})
+        except KeyError as exc:
+            raise DataError(f"filter {row_filter.expression!r} of pair {pair.source} names column {exc.args[0]!r}, "
+                            f"which {event.full_name} does not have: fix the filter", retryable=False) from None
+        except TypeError as exc:
+            raise DataError(f"filter {row_filter.expression!r} of pair {pair.source} cannot be evaluated on "
+                            f"{event.describe()}: {exc}", retryable=False) from None
 
     def _run_chain(self, pair: DataMediaPair, event: EventData) -> EventData | None:
         current: EventData | None = event

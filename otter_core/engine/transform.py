@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
+import attrs
+
 from otter_core.model import DataMediaPair, EventData, EventType, Pipeline
 
 
@@ -16,7 +18,17 @@ def map_columns(pair: DataMediaPair, values: dict) -> dict:
     return {renames[k]: v for k, v in values.items() if k in renames}
 
 
+def widen_to_groups(pair: DataMediaPair, updated: frozenset[str]) -> frozenset[str]:
+    """ColumnGroups: when one column of a group changed, the whole group travels."""
+    for group in pair.column_groups:
+        if updated.intersection(group.columns):
+            updated = updated | frozenset(group.columns)
+    return updated
+
+
 def transform_event(pair: DataMediaPair, event: EventData) -> EventData:
+    if pair.column_groups and event.event_type is EventType.UPDATE:
+        event = attrs.evolve(event, updated=widen_to_groups(pair, event.updated))
     schema, table = pair.target_name(event.schema, event.table)
     if event.event_type is EventType.DDL:
         renamed = (schema, table) != (event.schema, event.table)
