@@ -9,8 +9,9 @@ from typing import Callable, Sequence
 from otter_core.contracts import Loader
 from otter_core.errors import LoadError
 from otter_core.load.merge import merge_events
-from otter_core.load.plan import plan_load
+from otter_core.load.plan import LoadStep, plan_load
 from otter_core.model import EventData, EventType, Pipeline
+from otter_core.rejects import RejectLog
 
 log = logging.getLogger("otter.load")
 
@@ -18,9 +19,11 @@ log = logging.getLogger("otter.load")
 class LoadStage:
     """Owns the loaders (one per target source) and a thread pool per target."""
 
-    def __init__(self, pipeline: Pipeline, make_loader: Callable[[str], Loader]) -> None:
+    def __init__(self, pipeline: Pipeline, make_loader: Callable[[str], Loader],
+                 rejects: RejectLog | None = None) -> None:
         self.pipeline = pipeline
         self.make_loader = make_loader
+        self.rejects = rejects
         self.loaders: dict[str, Loader] = {}
         self.pools: dict[str, ThreadPoolExecutor] = {}
 
@@ -56,16 +59,35 @@ class LoadStage:
                     rows += future.result()
                 except Exception as exc:
                     errors.append(exc)
-            if errors:
+            if errors and self.pipeline.parameters.skip_load_exception and self.rejects is not None:
+                rows += self._load_one_by_one(phase)
+            elif errors:
                 if isinstance(errors[0], LoadError):
                     raise errors[0]
                 raise LoadError(f"load failed in pipeline {self.pipeline.name!r}: {errors[0]!r}") from errors[0]
         return rows
 
+    def _load_one_by_one(self, phase: Sequence[LoadStep]) -> int:
+        """skip_load_exception: retry each event alone; the ones the target refuses go to the reject log."""
+        rows = 0
+        for step in phase:
+            loader = self._loader(step.target)
+            for part in step.partitions:
+                for event in part:
+                    try:
+                        rows += loader.load([event], 0)
+                    except Exception as exc:
+                        log.warning("skip_load_exception: rejected %s: %s", event.describe(), exc)
+                        self.rejects.write(event, f"skip_load_exception: {exc}")  # type: ignore[union-attr]
+        return rows
+
     def _load_ddl(self, ddl: list[tuple[str, EventData]]) -> int:
         for target, event in ddl:
-            if self.pipeline.parameters.skip_ddl:
+            params = self.pipeline.parameters
+            if params.skip_ddl:
                 log.warning("skip_ddl: not applying %s", event.describe())
+                if self.rejects is not None:
+                    self.rejects.write(event, "skip_ddl")
                 continue
             renamed = sorted(h for h in event.hints if h.startswith("renamed-from:"))
             if renamed:
@@ -73,7 +95,13 @@ class LoadStage:
                     f"DDL on {renamed[0].split(':', 1)[1]} cannot be applied verbatim to the renamed target "
                     f"{event.full_name} ({event.ddl_sql!r}) at {event.position}: apply it to the target by hand "
                     f"and set `skip_ddl: true` in the pipeline's parameters", retryable=False)
-            self._loader(target).apply_ddl(event)
+            try:
+                self._loader(target).apply_ddl(event)
+            except Exception as exc:
+                if not (params.skip_ddl_exception and self.rejects is not None):
+                    raise
+                log.warning("skip_ddl_exception: %s failed: %s", event.describe(), exc)
+                self.rejects.write(event, f"skip_ddl_exception: {exc}")
         return 0
 
     def close(self) -> None:

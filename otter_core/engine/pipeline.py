@@ -24,6 +24,7 @@ from otter_core.engine.window import Window
 from otter_core.errors import OtterError
 from otter_core.model import DataMediaSource, Pipeline, RowBatch
 from otter_core.plugins import PipelinePlugins
+from otter_core.rejects import RejectLog
 
 log = logging.getLogger("otter.pipeline")
 MAX_BACKOFF_SECONDS = 30.0
@@ -41,6 +42,7 @@ class PipelineRunner:
         self.arbitrator = self.plugins.arbitrator(channel, state_dir)
         self.stats = PipelineStats(channel, pipeline.name)
         self.stats.position = self.arbitrator.acked_position()
+        self.rejects = RejectLog(state_dir, channel, pipeline.name)
         self.failure: BaseException | None = None
         self._stop = threading.Event()
         self._window: Window | None = None
@@ -90,7 +92,7 @@ class PipelineRunner:
         source = self.sources[self.pipeline.source]
         selector = (ProcessSelector(self.pipeline, source) if params.select_process
                     else self.plugins.selector(source))
-        load_stage = LoadStage(self.pipeline, lambda target: self.plugins.loader(self.sources[target]))
+        load_stage = LoadStage(self.pipeline, lambda target: self.plugins.loader(self.sources[target]), self.rejects)
         extractor = Extractor(self.pipeline, {p: self.plugins.event_processors(p) for p in self.pipeline.pairs})
         pipe = self.plugins.pipe()
         window = self._window = Window(params.parallelism, params.memory_limit_bytes)

@@ -127,6 +127,7 @@ class PipelineParameters:
     sync_mode: SyncMode = SyncMode.FIELD
     skip_ddl: bool = False
     skip_load_exception: bool = False
+    skip_ddl_exception: bool = False
     dry_run: bool = False
     retry_max: int = 0            # 0 = retry forever (with backoff)
     retry_backoff_ms: int = 500

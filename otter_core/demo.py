@@ -1,0 +1,438 @@
+"""``otter-run demo``: two throwaway MariaDB servers, one channel between them, a live workload, a check.
+
+Starts a source (binlog on) and a target server in a temporary directory, creates the schema ``shop`` on
+both, runs a pipeline ``source -> target`` in this process while a background thread writes a mixed
+insert/update/delete workload on the source, shows progress every second, waits until the target holds
+exactly the source's rows and prints a verification table. Everything is stopped and removed at the end,
+also on Ctrl-C or an error (``keep`` keeps the directories).
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import TextIO
+
+from otter_core.progress import ProgressPrinter, format_status
+from otter_core.testing.compare import diff_checksums, table_checksums
+from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer
+
+SCHEMA = "shop"
+CATCH_UP_TIMEOUT = 120.0
+QUIET_LOGGERS = ("otter", "otter_core", "otter_mysql", "pymysqlreplication", "stevedore")
+
+DDL = [
+    f"CREATE DATABASE {SCHEMA} CHARACTER SET utf8mb4",
+    f"""CREATE TABLE {SCHEMA}.customers (
+  id INT UNSIGNED NOT NULL PRIMARY KEY,
+  name VARCHAR(80) NOT NULL,
+  email VARCHAR(120) NULL,
+  country CHAR(2) NOT NULL,
+  vip TINYINT(1) NOT NULL DEFAULT 0,
+  created_at DATETIME(3) NOT NULL
+) ENGINE=InnoDB""",
+    f"""CREATE TABLE {SCHEMA}.orders (
+  id BIGINT NOT NULL PRIMARY KEY,
+  customer_id INT UNSIGNED NOT NULL,
+  status ENUM('new','paid','shipped','cancelled') NOT NULL,
+  amount DECIMAL(12,2) NOT NULL,
+  weight_kg DOUBLE NULL,
+  note TEXT NULL,
+  delivery_date DATE NULL,
+  created_at DATETIME(6) NOT NULL,
+  updated_at TIMESTAMP(3) NULL DEFAULT NULL,
+  KEY by_customer (customer_id)
+) ENGINE=InnoDB""",
+    f"""CREATE TABLE {SCHEMA}.order_items (
+  order_id BIGINT NOT NULL,
+  line SMALLINT UNSIGNED NOT NULL,
+  sku VARCHAR(32) NOT NULL,
+  qty INT NOT NULL,
+  price DECIMAL(10,2) NOT NULL,
+  PRIMARY KEY (order_id, line)
+) ENGINE=InnoDB""",
+]
+
+NAMES = ["Ada", "Zoë", "José", "Björn", "Mei", "Ngozi", "Łukasz", "Ana", "Søren", "Priya", "Kenji", "Olu"]
+COUNTRIES = ["DE", "FR", "CN", "BR", "NG", "IN", "JP", "PL", "DK", "US"]
+NOTES = [None, "", "leave at the door", "gift 🎁 wrap", "fragile", "call first: +49 30 1234", "ça va"]
+
+
+def pipeline_yaml(source: MariaDBServer, target: MariaDBServer, start_file: str, start_pos: int) -> str:
+    """The pipeline the demo runs, written as a person would write it."""
+    return f"""\
+sources:
+  src: {{type: mysql, host: 127.0.0.1, port: {source.port}, user: {OTTER_USER}, password: {OTTER_PASSWORD}}}
+  dst: {{type: mysql, host: 127.0.0.1, port: {target.port}, user: {OTTER_USER}, password: {OTTER_PASSWORD}}}
+channels:
+  - name: {SCHEMA}
+    pipelines:
+      - name: src-to-dst
+        source: src
+        target: dst
+        start: {{file: {start_file}, pos: {start_pos}}}   # the source's binlog end before the workload
+        pairs:
+          - {{source: "{SCHEMA}.*", target: "{SCHEMA}.*"}}
+        parameters: {{parallelism: 3, batch_size: 2000, batch_timeout_ms: 200, load_pool_size: 2, sync_mode: field}}
+"""
+
+
+class Workload(threading.Thread):
+    """Writes about ``rows`` row changes over ``seconds`` on the source, in small mixed transactions."""
+
+    def __init__(self, server: MariaDBServer, rows: int, seconds: float, seed: int = 2024) -> None:
+        super().__init__(name="demo-workload", daemon=True)
+        self.server = server
+        self.rows = max(0, rows)
+        self.seconds = max(0.1, seconds)
+        self.rng = random.Random(seed)
+        self.stop_event = threading.Event()
+        self.counts = {"insert": 0, "update": 0, "delete": 0}
+        self.transactions = 0
+        self.error: BaseException | None = None
+        self.started = 0.0
+        self.ended = 0.0
+        self._customers: list[int] = []
+        self._orders: dict[int, int] = {}  # order id -> its number of lines
+        self._next_order = 1
+        self._clock = datetime(2024, 1, 1, 8, 0, 0)
+
+    @property
+    def written(self) -> int:
+        return sum(self.counts.values())
+
+    def status_line(self) -> str:
+        elapsed = (self.ended or time.monotonic()) - self.started if self.started else 0.0
+        rate = self.written / elapsed if elapsed > 0 else 0.0
+        state = "done" if self.ended else "writing"
+        return (f"workload {state:<8} rows={self.written:<9} {rate:>9.0f} rows/s  "
+                f"(insert {self.counts['insert']}, update {self.counts['update']}, delete {self.counts['delete']}; "
+                f"{self.transactions} transactions)")
+
+    def run(self) -> None:
+        self.started = time.monotonic()
+        rate = self.rows / self.seconds
+        try:
+            conn = self.server.connect(autocommit=False)
+            try:
+                with conn.cursor() as cur:
+                    while self.written < self.rows and not self.stop_event.is_set():
+                        elapsed = time.monotonic() - self.started
+                        if elapsed >= self.seconds:
+                            break
+                        ahead = self.written / rate - elapsed
+                        if ahead > 0 and self.stop_event.wait(min(ahead, 0.5)):
+                            break
+                        self._transaction(cur)
+                        conn.commit()
+                        self.transactions += 1
+            finally:
+                conn.close()
+        except BaseException as exc:  # noqa: BLE001 (reported by run_demo)
+            self.error = exc
+        finally:
+            self.ended = time.monotonic()
+
+    def _now(self) -> datetime:
+        self._clock += timedelta(milliseconds=self.rng.randint(1, 900), microseconds=self.rng.randint(0, 999))
+        return self._clock
+
+    def _transaction(self, cur) -> None:
+        rng = self.rng
+        for _ in range(rng.randint(1, 4)):
+            action = rng.random()
+            if action < 0.5 or len(self._orders) < 20:
+                self._new_order(cur)
+            elif action < 0.8:
+                self._update_order(cur)
+            elif action < 0.95:
+                self._delete_order(cur)
+            else:
+                self._update_customer(cur)
+
+    def _new_customer(self, cur) -> int:
+        rng = self.rng
+        cid = len(self._customers) + 1
+        name = f"{rng.choice(NAMES)} {rng.choice(NAMES)}sen"
+        email = None if rng.random() < 0.2 else f"c{cid}@example.org"
+        cur.execute("INSERT INTO shop.customers (id, name, email, country, vip, created_at) "
+                    "VALUES (%s, %s, %s, %s, %s, %s)",
+                    (cid, name, email, rng.choice(COUNTRIES), int(rng.random() < 0.1), self._now()))
+        self.counts["insert"] += 1
+        self._customers.append(cid)
+        return cid
+
+    def _new_order(self, cur) -> None:
+        rng = self.rng
+        customer = (self._new_customer(cur) if not self._customers or rng.random() < 0.3
+                    else rng.choice(self._customers))
+        oid = self._next_order
+        self._next_order += 1
+        lines = rng.randint(1, 4)
+        items = [(oid, line, f"SKU-{rng.randint(1, 500):04d}", rng.randint(1, 5),
+                  Decimal(rng.randint(99, 99999)) / 100) for line in range(1, lines + 1)]
+        amount = sum(qty * price for _, _, _, qty, price in items)
+        weight = None if rng.random() < 0.1 else round(rng.uniform(0.1, 30.0), 3)
+        delivery = None if rng.random() < 0.3 else date(2024, 1, 1) + timedelta(days=rng.randint(0, 365))
+        cur.execute("INSERT INTO shop.orders (id, customer_id, status, amount, weight_kg, note, delivery_date, "
+                    "created_at, updated_at) VALUES (%s, %s, 'new', %s, %s, %s, %s, %s, NULL)",
+                    (oid, customer, amount, weight, rng.choice(NOTES), delivery, self._now()))
+        cur.executemany("INSERT INTO shop.order_items (order_id, line, sku, qty, price) VALUES (%s, %s, %s, %s, %s)",
+                        items)
+        self.counts["insert"] += 1 + lines
+        self._orders[oid] = lines
+
+    def _update_order(self, cur) -> None:
+        rng = self.rng
+        oid = rng.choice(list(self._orders))
+        status = rng.choice(["paid", "shipped", "cancelled"])
+        cur.execute("UPDATE shop.orders SET status = %s, updated_at = %s, "
+                    "amount = amount + %s WHERE id = %s", (status, self._now(), Decimal(rng.randint(0, 500)) / 100, oid))
+        self.counts["update"] += cur.rowcount
+        if rng.random() < 0.5:
+            cur.execute("UPDATE shop.order_items SET qty = qty + 1 WHERE order_id = %s AND line = %s",
+                        (oid, rng.randint(1, self._orders[oid])))
+            self.counts["update"] += cur.rowcount
+
+    def _delete_order(self, cur) -> None:
+        oid = self.rng.choice(list(self._orders))
+        cur.execute("DELETE FROM shop.order_items WHERE order_id = %s", (oid,))
+        self.counts["delete"] += cur.rowcount
+        cur.execute("DELETE FROM shop.orders WHERE id = %s", (oid,))
+        self.counts["delete"] += cur.rowcount
+        del self._orders[oid]
+
+    def _update_customer(self, cur) -> None:
+        cid = self.rng.choice(self._customers)
+        cur.execute("UPDATE shop.customers SET email = %s, vip = 1 - vip WHERE id = %s",
+                    (f"new{cid}.{self.rng.randint(1, 99)}@example.org", cid))
+        self.counts["update"] += cur.rowcount
+
+
+class _LivePrinter(ProgressPrinter):
+    """The pipelines' progress lines (as ``otter-run run`` shows them) plus lines of the demo's own."""
+
+    def show(self, statuses: list[dict], extra: tuple[str, ...] = ()) -> None:  # type: ignore[override]
+        lines = [format_status(s) for s in statuses] + list(extra)
+        if self.tty:  # a wrapped line would break rewriting the block in place
+            width = max(20, shutil.get_terminal_size().columns - 1)
+            lines = [line if len(line) <= width else line[:width - 3] + "..." for line in lines]
+            if self._lines:
+                self.stream.write(f"\x1b[{self._lines}F")
+            for line in lines:
+                self.stream.write("\x1b[2K" + line + "\n")
+            self._lines = len(lines)
+        else:
+            for line in lines:
+                self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def forget(self) -> None:
+        """The next ``show`` writes below what is on screen instead of over it."""
+        self._lines = 0
+
+
+@contextlib.contextmanager
+def _quiet_logs() -> Iterator[None]:
+    previous = {name: logging.getLogger(name).level for name in QUIET_LOGGERS}
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for name, level in previous.items():
+            logging.getLogger(name).setLevel(level)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM cleans up like Ctrl-C (only possible in the main thread)."""
+    def raise_interrupt(_signum, _frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, raise_interrupt)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _start_servers(servers: list[MariaDBServer]) -> None:
+    """Start the servers at the same time (each takes a few seconds to initialise).
+
+    Waits for every start to end even when interrupted, so that cleanup sees each server's process.
+    """
+    errors: list[BaseException] = []
+
+    def start(server: MariaDBServer) -> None:
+        try:
+            server.start()
+        except BaseException as exc:  # noqa: BLE001 (raised in the main thread)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(s,), name="demo-start", daemon=True) for s in servers]
+    for t in threads:
+        t.start()
+    interrupted = False
+    for t in threads:
+        while t.is_alive():
+            try:
+                t.join(0.2)
+            except KeyboardInterrupt:
+                interrupted = True
+    if interrupted:
+        raise KeyboardInterrupt
+    if errors:
+        raise errors[0]
+
+
+def _verification_table(source_sums: dict, target_sums: dict, out: TextIO) -> bool:
+    tables = sorted(set(source_sums) | set(target_sums))
+    width = max(len(f"{SCHEMA}.{t}") for t in tables) if tables else 10
+    out.write(f"\n{'table':<{width}}  {'rows source':>11}  {'rows target':>11}  checksum equal\n")
+    out.write(f"{'-' * width}  {'-' * 11}  {'-' * 11}  --------------\n")
+    equal = True
+    for table in tables:
+        s = source_sums.get(table)
+        t = target_sums.get(table)
+        same = s is not None and s == t
+        equal &= same
+        out.write(f"{SCHEMA + '.' + table:<{width}}  {s[0] if s else '-':>11}  {t[0] if t else '-':>11}  "
+                  f"{'yes' if same else 'NO'}\n")
+    return equal and bool(tables)
+
+
+def run_demo(rows: int = 20000, seconds: float = 15.0, keep: bool = False) -> int:
+    """Run the demo; return 0 when the target ends equal to the source, 1 otherwise, 130 on Ctrl-C."""
+    out = sys.stdout
+    base = Path(tempfile.mkdtemp(prefix="otter-demo-"))
+    runner = None
+    workload: Workload | None = None
+    source = MariaDBServer(base / "source", server_id=1)
+    target = MariaDBServer(base / "target", server_id=2, log_bin=False)
+    servers = [source, target]
+    result = 1
+
+    def say(text: str = "") -> None:
+        out.write(text + "\n")
+        out.flush()
+
+    with _quiet_logs(), _sigterm_as_interrupt():
+        try:
+            from otter_core.config import load_config_text
+            from otter_core.runner import Runner
+
+            say(f"otter demo: {rows} row changes over {seconds:g}s, MariaDB -> MariaDB (files in {base})")
+            t0 = time.monotonic()
+            _start_servers(servers)
+            say(f"  started source (binlog on) at 127.0.0.1:{source.port} and target at 127.0.0.1:{target.port} "
+                f"in {time.monotonic() - t0:.1f}s")
+            for server in servers:
+                server.execute(*DDL)
+            say(f"  created schema {SCHEMA} (customers, orders, order_items) on both")
+            start_file, start_pos = source.binlog_position()
+
+            text = pipeline_yaml(source, target, start_file, start_pos)
+            say("\npipeline.yaml:\n" + "\n".join("  " + line for line in text.splitlines()) + "\n")
+            config = load_config_text(text, "pipeline.yaml")
+            runner = Runner(config, state_dir=str(base / "state")).start()
+
+            workload = Workload(source, rows, seconds)
+            workload.start()
+            printer = _LivePrinter(out)
+            while workload.is_alive():
+                workload.join(1.0)
+                printer.show(runner.status(), (workload.status_line(),))
+                if runner.failures():
+                    workload.stop_event.set()
+            if workload.error is not None:
+                raise RuntimeError(f"the workload failed: {workload.error}") from workload.error
+
+            source_sums = table_checksums(source, SCHEMA)
+            target_sums: dict = {}
+            caught_up = False
+            waited_from = time.monotonic()
+            deadline = waited_from + CATCH_UP_TIMEOUT
+            while not runner.failures():
+                target_sums = table_checksums(target, SCHEMA)
+                if not diff_checksums(source_sums, target_sums):
+                    caught_up = True
+                    break
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+                waiting = f"waiting for the target to catch up ... {time.monotonic() - waited_from:.0f}s"
+                printer.show(runner.status(), (workload.status_line(), waiting))
+            printer.show(runner.status(), (workload.status_line(),))
+
+            failures = runner.failures()
+            for name, exc in failures:
+                say(f"\npipeline {name} failed: {exc}")
+            if caught_up:
+                say(f"\ntarget caught up {time.monotonic() - waited_from:.1f}s after the workload ended")
+            else:
+                if not failures:
+                    say(f"\ntarget did not catch up within {CATCH_UP_TIMEOUT:.0f}s")
+                target_sums = table_checksums(target, SCHEMA)
+            equal = _verification_table(source_sums, target_sums, out)
+            total = sum(count for count, _ in source_sums.values())
+            if equal:
+                say(f"\nOK: the target holds exactly the source's {total} rows in {len(source_sums)} tables")
+                result = 0
+            else:
+                say("\nFAILED: the target differs from the source")
+                result = 1
+        except KeyboardInterrupt:
+            say("\ninterrupted: stopping and cleaning up ...")
+            result = 130
+        except Exception as exc:  # noqa: BLE001 (shown to the user, then cleaned up)
+            say(f"\ndemo failed: {type(exc).__name__}: {exc}")
+            result = 1
+        finally:
+            _cleanup(runner, workload, servers, base, keep, say)
+    return result
+
+
+def _cleanup(runner, workload: Workload | None, servers: list[MariaDBServer], base: Path, keep: bool,
+             say) -> None:
+    """Stop everything that was started, even when interrupted again while doing it."""
+    steps = []
+    if workload is not None:
+        steps.append(lambda: (workload.stop_event.set(), workload.join(10)))
+    if runner is not None:
+        steps.append(lambda: (runner.stop(), runner.join(timeout=30)))
+    for server in servers:
+        steps.append(server.stop)
+    for step in steps:
+        for _attempt in range(3):
+            try:
+                step()
+                break
+            except KeyboardInterrupt:
+                say("  (still cleaning up: please wait)")
+            except Exception as exc:  # noqa: BLE001 (keep going: the servers must be stopped)
+                say(f"  cleanup: {type(exc).__name__}: {exc}")
+                break
+    if keep:
+        say(f"servers stopped; their files are kept in {base}")
+        user = " --user=root" if os.geteuid() == 0 else ""
+        for server in servers:
+            say(f"  start again: mariadbd --defaults-file={server.cnf}{user} &")
+    else:
+        shutil.rmtree(base, ignore_errors=True)
+        say("servers stopped and removed")
