@@ -59,6 +59,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_until_signal(Runner(config, args.state_dir), args.progress_interval, args.quiet)
 
 
+def cmd_channel(args: argparse.Namespace) -> int:
+    from otter_core.control import set_channel_state
+
+    state = {"pause": "PAUSE", "resume": "START", "start": "START", "stop": "STOP"}[args.action]
+    set_channel_state(args.state_dir, args.name, state)
+    print(f"channel {args.name}: {state} (a running otter-run with --state-dir {args.state_dir} follows within a second)")
+    return 0
+
+
 def cmd_plugins(_args: argparse.Namespace) -> int:
     from otter_core.plugins import installed_plugins
 
@@ -91,6 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seconds", type=float, default=15.0, help="how long the mixed workload runs")
     demo.add_argument("--keep", action="store_true", help="keep the servers' directories afterwards")
     demo.set_defaults(func=cmd_demo)
+
+    channel = sub.add_parser("channel", help="pause, resume or stop a channel of a running otter-run")
+    channel.add_argument("action", choices=["pause", "resume", "start", "stop"])
+    channel.add_argument("name", help="the channel name")
+    channel.add_argument("--state-dir", default="./otter-state", help="the state directory of the running otter-run")
+    channel.set_defaults(func=cmd_channel)
 
     plugins = sub.add_parser("plugins", help="list installed plugins")
     plugins.set_defaults(func=cmd_plugins)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from otter_core.control import channel_state
 from otter_core.engine.pipeline import PipelineRunner
 from otter_core.model import OtterConfig
 
@@ -19,8 +20,27 @@ class Runner:
         self.pipelines = [PipelineRunner(ch.name, p, config.sources, state_dir)
                           for ch in config.channels for p in ch.pipelines]
         self._threads: list[threading.Thread] = []
+        self._watching = threading.Event()
+
+    def apply_channel_states(self) -> None:
+        """Follow the channel states an operator set with ``otter-run channel …``."""
+        for runner in self.pipelines:
+            state = channel_state(self.state_dir, runner.channel)
+            if state == "STOP":
+                runner.stop()
+            paused = state == "PAUSE"
+            if paused == runner.arbitrator.permit():
+                runner.arbitrator.set_permit(not paused, "paused by operator" if paused else "")
+                log.info("[%s] %s", runner.name, "paused" if paused else "resumed")
+                runner.stats.state = "paused" if paused else "running"
+
+    def _watch(self) -> None:
+        while not self._watching.wait(0.5):
+            self.apply_channel_states()
 
     def start(self) -> "Runner":
+        self.apply_channel_states()
+        threading.Thread(target=self._watch, name="channel-states", daemon=True).start()
         for runner in self.pipelines:
             thread = threading.Thread(target=runner.run, name=f"pipeline-{runner.name}", daemon=True)
             thread.start()
@@ -28,6 +48,7 @@ class Runner:
         return self
 
     def stop(self) -> None:
+        self._watching.set()
         for runner in self.pipelines:
             runner.stop()
 
