@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import multiprocessing
+import os
 import pickle
 import time
 from typing import Any
@@ -26,6 +27,7 @@ def _child_main(pipeline: Pipeline, source: DataMediaSource, position: Position 
     from otter_core.plugins import PipelinePlugins
 
     selector = None
+    parent_pid = os.getppid()
     try:
         selector = PipelinePlugins(pipeline, builtins=[memory_pipe, memory_arbitrator]).selector(source)
         selector.start(position)
@@ -34,6 +36,8 @@ def _child_main(pipeline: Pipeline, source: DataMediaSource, position: Position 
         events = 0
         while True:
             txn = selector.poll(CHUNK_IDLE_SECONDS if chunk else 0.2)
+            if txn is None and os.getppid() != parent_pid:
+                return  # the runner died (kill -9): do not outlive it
             if txn is not None:
                 chunk.append(txn)
                 events += len(txn.events)

@@ -79,6 +79,7 @@ def test_sigkill_at_random_points_loses_nothing(mariadb_source, mariadb_target, 
             assert proc.poll() is None, (tmp_path / "runner.log").read_text()[-3000:]
             assert time.monotonic() < deadline, "target never caught up after the kills"
             time.sleep(0.5)
+        time.sleep(2)  # let the last runner finish starting: SIGTERM is handled once it runs
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)

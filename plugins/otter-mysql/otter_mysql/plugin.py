@@ -1,0 +1,27 @@
+"""pluggy hook implementations of otter-mysql: the binlog selector and the MySQL loader."""
+from __future__ import annotations
+
+from typing import Any
+
+from otter_core import hookimpl
+from otter_core.model import DataMediaSource, Pipeline
+
+NAMES = ("mysql", "mariadb")
+
+
+@hookimpl
+def otter_selector(name: str, source: DataMediaSource, pipeline: Pipeline) -> Any:
+    """A ``MySQLSelector`` for sources of type mysql/mariadb."""
+    if name not in NAMES:
+        return None
+    from otter_mysql.selector import MySQLSelector
+    return MySQLSelector(source, pipeline)
+
+
+@hookimpl
+def otter_loader(name: str, target: DataMediaSource, pipeline: Pipeline) -> Any:
+    """A ``MySQLLoader`` for targets of type mysql/mariadb."""
+    if name not in NAMES:
+        return None
+    from otter_mysql.loader import MySQLLoader
+    return MySQLLoader(target, pipeline)

@@ -1,0 +1,105 @@
+"""Compiled row decoders: one generated Python function per (table layout, row-event kind, bitmap).
+
+A rows event body is a sequence of row images: a NULL bitmap over the present columns followed by the
+non-NULL values. Generating straight-line code per table (no per-value dispatch, dicts built by a
+literal) decodes several times faster than mysql-replication's generic reader.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from otter_core.errors import SourceError
+
+from otter_mysql.schema import TableSchema
+from otter_mysql.values import HELPERS, compatible, value_code
+
+WRITE, UPDATE, DELETE = "I", "U", "D"
+RowDecoder = Callable[[bytes], list]
+
+
+def _present(bitmap: bytes, count: int) -> list[int]:
+    return [i for i in range(count) if bitmap[i >> 3] >> (i & 7) & 1]
+
+
+class RowCodec:
+    """Decoders for one table as a table-map event describes it, named by ``table``'s schema.
+
+    Raises SourceError when the binlog layout does not fit the schema (column count or types differ:
+    the table changed after the binlog position being read).
+    """
+
+    def __init__(self, table: TableSchema, columns: Sequence[Any]) -> None:
+        self.table = table
+        self.columns = list(columns)
+        if len(self.columns) != len(table.columns):
+            raise SourceError(
+                f"binlog rows of {table.full_name} have {len(self.columns)} columns but the table now has "
+                f"{len(table.columns)}: its structure changed after the binlog position being read; "
+                f"restart the pipeline from the current position (start: current) and resync the table")
+        for col, info in zip(self.columns, table.columns):
+            if not compatible(col.type, info):
+                raise SourceError(
+                    f"binlog column {info.name} of {table.full_name} has binlog type {col.type}, which "
+                    f"cannot be {info.column_type}: the table changed after the binlog position being "
+                    f"read; restart the pipeline from the current position and resync the table")
+        self._decoders: dict[tuple, RowDecoder] = {}
+        self.key_index = [table.by_name[n].ordinal for n in table.key]
+        keys = set(table.key)
+        self.data_index = [c.ordinal for c in table.columns if not c.generated and c.name not in keys]
+
+    def decoder(self, kind: str, bitmap: bytes, bitmap2: bytes | None = None) -> RowDecoder:
+        """The decoding function for a rows event of ``kind`` with the given present-column bitmaps.
+        It returns, per row, ``(keys, columns, size)`` (WRITE/DELETE) or
+        ``(keys, columns, old_keys, updated, size)`` (UPDATE)."""
+        cache_key = (kind, bitmap, bitmap2)
+        fn = self._decoders.get(cache_key)
+        if fn is None:
+            fn = self._decoders[cache_key] = self._compile(kind, bitmap, bitmap2)
+        return fn
+
+    # -- code generation ---------------------------------------------------------------------------
+    def _image(self, prefix: str, bitmap: bytes, ns: dict[str, Any], lines: list[str]) -> None:
+        present = _present(bitmap, len(self.columns))
+        needed = set(self.key_index) | set(self.data_index)
+        missing = sorted(needed - set(present))
+        if missing:
+            names = ", ".join(self.table.columns[i].name for i in missing)
+            raise SourceError(
+                f"rows of {self.table.full_name} were logged without columns {names}: the source must log "
+                f"full row images (binlog_row_image=FULL, also in every writing session)")
+        width = (len(present) + 7) // 8
+        nulls = "d[p]" if width == 1 else f"int.from_bytes(d[p:p + {width}], 'little')"
+        lines += [f"nb = {nulls}", f"p += {width}"]
+        for bit, i in enumerate(present):
+            var = f"{prefix}{i}"
+            code = value_code(self.columns[i], self.table.columns[i], var, ns, f"{i}")
+            lines += [f"if nb & {1 << bit}:", f"    {var} = None", "else:"] + [f"    {c}" for c in code]
+
+    def _dict(self, prefix: str, index: list[int]) -> str:
+        names = self.table.columns
+        return "{" + ", ".join(f"{names[i].name!r}: {prefix}{i}" for i in index) + "}"
+
+    def _compile(self, kind: str, bitmap: bytes, bitmap2: bytes | None) -> RowDecoder:
+        ns: dict[str, Any] = dict(HELPERS)
+        body: list[str] = ["s = p"]
+        if kind == UPDATE:
+            assert bitmap2 is not None
+            self._image("b", bitmap, ns, body)
+            self._image("a", bitmap2, ns, body)
+            old = " or ".join(f"b{i} != a{i}" for i in self.key_index) or "False"
+            body.append("u = []")
+            for i in self.data_index:
+                body.append(f"if b{i} != a{i}: u.append({self.table.columns[i].name!r})")
+            body.append(f"ap(({self._dict('a', self.key_index)}, {self._dict('a', self.data_index)}, "
+                        f"{self._dict('b', self.key_index)} if {old} else None, frozenset(u), p - s))")
+        else:
+            self._image("v", bitmap, ns, body)
+            body.append(f"ap(({self._dict('v', self.key_index)}, {self._dict('v', self.data_index)}, "
+                        f"p - s))")
+        src = ["def decode(d):", "    out = []", "    ap = out.append", "    p = 0", "    end = len(d)",
+               "    while p < end:"] + [f"        {line}" for line in body] + ["    return out"]
+        code = "\n".join(src)
+        exec(compile(code, f"<rowcodec {self.table.full_name} {kind}>", "exec"), ns)
+        fn = ns["decode"]
+        fn.source = code  # type: ignore[attr-defined]
+        return fn

@@ -1,0 +1,436 @@
+"""MySQL/MariaDB binlog selector: whole transactions of the tables a pipeline's pairs match.
+
+A daemon reader thread pulls events with mysql-replication (protocol, table maps, positions), decodes the
+rows of matched tables with compiled decoders (``rowcodec``) and puts whole ``Transaction``s into a
+queue bounded by count and bytes; ``poll`` takes them out. A lost connection is re-opened from the last
+transaction boundary; faults the user must fix surface from ``start``/``poll`` as ``SourceError``.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import socket
+import threading
+import time
+import zlib
+from typing import Any
+
+import pymysql
+from pymysqlreplication import BinLogStreamReader
+from pymysqlreplication.event import (GtidEvent, MariadbGtidEvent, QueryEvent, RotateEvent, XAPrepareEvent,
+                                      XidEvent)
+from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
+
+from otter_core.errors import ConfigError, OtterError, SourceError
+from otter_core.model import DataMediaSource, EventData, EventType, Pipeline, Position, Transaction
+
+from otter_mysql import ddl
+from otter_mysql.rowcodec import DELETE, UPDATE, WRITE, RowCodec
+from otter_mysql.schema import SchemaCache
+from otter_mysql.txqueue import TxQueue
+
+log = logging.getLogger(__name__)
+_GTID = re.compile(r"^\d+-\d+-\d+(,\d+-\d+-\d+)*$")
+_ROW_KIND = {WriteRowsEvent: (WRITE, EventType.INSERT), DeleteRowsEvent: (DELETE, EventType.DELETE),
+             UpdateRowsEvent: (UPDATE, EventType.UPDATE)}
+_NO_UPDATE: frozenset[str] = frozenset()
+_RETRIES = 5
+
+
+class _Reconnect(Exception):
+    """mysql-replication tried to reconnect by itself; we reopen from a transaction boundary instead."""
+
+
+class _LibraryNoise(logging.Filter):
+    """Drops mysql-replication's advice to set binlog_row_metadata=FULL (not needed here) and its
+    reconnect notice (the selector reconnects itself, from a transaction boundary)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        return "BINLOG_ROW_METADATA" not in text and "Re-request the connection" not in text
+
+
+logging.getLogger("pymysqlreplication").addFilter(_LibraryNoise())
+
+
+def derive_server_id(pipeline_name: str) -> int:
+    """A stable replica server_id for a pipeline that does not set one."""
+    return 1000 + zlib.crc32(pipeline_name.encode()) % 100000
+
+
+class MySQLSelector:
+    """``otter_core.contracts.Selector`` over a MySQL/MariaDB binlog."""
+
+    def __init__(self, source: DataMediaSource, pipeline: Pipeline) -> None:
+        self.source = source
+        self.pipeline = pipeline
+        params = pipeline.parameters
+        self.server_id = params.server_id or derive_server_id(pipeline.name)
+        self.label = f"source {source.name} ({source.host}:{source.port})"
+        self.schema = SchemaCache(self._connect, self.label)
+        self._queue = TxQueue(max(1024, 2 * params.batch_size),
+                              max(2 * params.batch_bytes, params.memory_limit_bytes // 4))
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._stream: BinLogStreamReader | None = None
+        self._connects = 0
+        self._start_args: dict[str, Any] = {}
+        self._resume: Position | None = None
+        self._matched: dict[tuple[str, str], bool] = {}
+        self._reset_tx()
+
+    # -- connections -------------------------------------------------------------------------------
+    def _settings(self) -> dict[str, Any]:
+        s = self.source
+        return {"host": s.host, "port": int(s.port), "user": s.user, "password": s.password,
+                "connect_timeout": 10, "read_timeout": 60}
+
+    def _connect(self, **extra: Any) -> pymysql.connections.Connection:
+        """A PyMySQL connection to the source; failures become SourceError (never showing the password)."""
+        settings = {**self._settings(), "autocommit": True, "charset": "utf8mb4", **extra}
+        try:
+            return pymysql.connect(**settings)
+        except pymysql.err.MySQLError as exc:
+            raise self._connection_error(exc) from None
+
+    def _connection_error(self, exc: BaseException) -> SourceError:
+        detail = exc.args[1] if len(exc.args) > 1 else str(exc)
+        return SourceError(f"cannot connect to {self.label} as user {self.source.user!r}: {detail}; check the "
+                           f"host, port, user and password of the source")
+
+    def _stream_connect(self, **settings: Any) -> pymysql.connections.Connection:
+        """Connection factory handed to mysql-replication: the stream and control connections only."""
+        if self._stop.is_set():
+            raise _Reconnect("selector closed")
+        self._connects += 1
+        if self._connects > 2:
+            raise _Reconnect("connection lost")
+        return pymysql.connect(**settings)
+
+    # -- start: checks -----------------------------------------------------------------------------
+    def _variables(self, conn: Any) -> dict[str, str]:
+        with conn.cursor() as cur:
+            cur.execute("SHOW GLOBAL VARIABLES WHERE Variable_name IN ('log_bin', 'binlog_format', "
+                        "'binlog_row_image', 'log_bin_compress')")
+            return {k.lower(): str(v) for k, v in cur.fetchall()}
+
+    def _check_server(self, conn: Any) -> None:
+        v = self._variables(conn)
+        if v.get("log_bin", "OFF").upper() != "ON":
+            raise SourceError(f"{self.label}: binary logging is off (log_bin=OFF); enable it in the server's "
+                              f"my.cnf (log_bin, server_id, binlog_format=ROW, binlog_row_image=FULL) and restart")
+        if v.get("binlog_format", "").upper() != "ROW":
+            raise SourceError(f"{self.label}: binlog_format is {v.get('binlog_format')}, not ROW; set "
+                              f"binlog_format=ROW in my.cnf and SET GLOBAL binlog_format='ROW'")
+        if v.get("binlog_row_image", "FULL").upper() != "FULL":
+            raise SourceError(f"{self.label}: binlog_row_image is {v.get('binlog_row_image')}, not FULL; set "
+                              f"binlog_row_image=FULL in my.cnf and SET GLOBAL binlog_row_image='FULL'")
+        if v.get("log_bin_compress", "OFF").upper() == "ON":
+            raise SourceError(f"{self.label}: log_bin_compress=ON writes compressed row events this selector "
+                              f"cannot read; SET GLOBAL log_bin_compress=OFF")
+
+    def _check_file(self, conn: Any, file: str) -> None:
+        with conn.cursor() as cur:
+            cur.execute("SHOW BINARY LOGS")
+            names = [row[0] for row in cur.fetchall()]
+        if file in names:
+            return
+        gone = "was purged" if names and file < names[0] else "does not exist"
+        raise SourceError(
+            f"{self.label}: binlog file {file} {gone}; reset the pipeline's position (start: current) or "
+            f"restore the binlog files, then resync the tables (the server has "
+            f"{names[0] if names else 'none'} .. {names[-1] if names else 'none'})")
+
+    def _check_tables(self) -> None:
+        schemas = {p.source.schema for p in self.pipeline.pairs if not p.source.is_pattern}
+        self.schema.preload(schemas)
+        for pair in self.pipeline.pairs:
+            media = pair.source
+            if not media.is_pattern and self.schema.find(media.schema, media.name) is None:
+                raise SourceError(f"table {media} named by pipeline {self.pipeline.name} does not exist on "
+                                  f"{self.label}; create it or fix the pair's source")
+        for schema, table in self.schema.tables():
+            if self._is_matched(schema, table):
+                self.schema.get(schema, table)
+
+    def _start_point(self, conn: Any, position: Position | None) -> dict[str, Any]:
+        if position is not None and position.file:
+            return {"log_file": position.file, "log_pos": int(position.pos or 4)}
+        if position is not None and position.gtid:
+            return {"gtid": position.gtid}
+        start = dict(self.pipeline.start or {})
+        kind = str(getattr(start.get("kind"), "value", start.get("kind") or "current")).lower()
+        if kind == "current":
+            with conn.cursor() as cur:
+                cur.execute("SHOW MASTER STATUS")
+                row = cur.fetchone()
+            if not row:
+                raise SourceError(f"{self.label}: SHOW MASTER STATUS is empty; enable log_bin on the server")
+            return {"log_file": row[0], "log_pos": int(row[1])}
+        if kind == "position":
+            if not start.get("file"):
+                raise ConfigError(f"pipeline {self.pipeline.name}: start kind position needs 'file' and 'pos'")
+            return {"log_file": str(start["file"]), "log_pos": int(start.get("pos") or 4)}
+        if kind == "gtid":
+            return {"gtid": str(start.get("gtid", ""))}
+        raise ConfigError(f"pipeline {self.pipeline.name}: unknown start kind {kind!r} "
+                          f"(use current, position or gtid)")
+
+    def start(self, position: Position | None) -> None:
+        """Check the source and start reading after ``position`` (or from the pipeline's start)."""
+        if self._thread is not None:
+            raise RuntimeError("selector already started")
+        conn = self._connect()
+        try:
+            self._check_server(conn)
+            point = self._start_point(conn, position)
+            if "gtid" in point and not _GTID.match(point["gtid"]):
+                raise ConfigError(f"pipeline {self.pipeline.name}: GTID {point['gtid']!r} is not a MariaDB "
+                                  f"GTID position like 0-1-100")
+            if "log_file" in point:
+                self._check_file(conn, point["log_file"])
+        finally:
+            conn.close()
+        self._check_tables()
+        self._start_args = point
+        self._thread = threading.Thread(target=self._run, name=f"otter-select-{self.pipeline.name}",
+                                        daemon=True)
+        self._thread.start()
+        self._ready.wait(30)
+        if self._queue.error is not None:
+            self.close()
+            raise self._queue.error
+
+    # -- the consumer side -------------------------------------------------------------------------
+    def poll(self, timeout: float) -> Transaction | None:
+        """The next whole transaction, or None after ``timeout`` seconds without one."""
+        return self._queue.get(timeout)
+
+    def close(self) -> None:
+        """Stop the reader (closing its socket) and release connections; safe to call twice."""
+        self._stop.set()
+        self._queue.close()
+        stream = self._stream
+        conn = getattr(stream, "_stream_connection", None) if stream is not None else None
+        sock = getattr(conn, "_sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(5)
+        self.schema.close()
+
+    # -- the reader thread -------------------------------------------------------------------------
+    def _run(self) -> None:
+        failures = 0
+        try:
+            while not self._stop.is_set():
+                try:
+                    self._read_stream()
+                    failures = 0
+                except (_Reconnect, pymysql.err.MySQLError, ConnectionError, OSError) as exc:
+                    if self._stop.is_set():
+                        return
+                    code = exc.args[0] if isinstance(exc, pymysql.err.MySQLError) and exc.args else 0
+                    if code == 1236:
+                        raise self._dump_error(exc) from None
+                    if code in (1044, 1142, 1227):
+                        raise SourceError(
+                            f"{self.label}: user {self.source.user!r} may not read the binlog ({exc.args[-1]}); "
+                            f"GRANT REPLICATION SLAVE, REPLICATION CLIENT, SELECT to it") from None
+                    if code == 1045 or not self._ready.is_set():
+                        raise self._connection_error(exc) from None
+                    failures += 1
+                    if failures > _RETRIES:
+                        raise SourceError(f"{self.label}: lost the binlog connection {_RETRIES} times in a "
+                                          f"row ({exc}); check that the server is up and reachable") from None
+                    log.warning("%s: binlog connection lost (%s); reconnecting at %s", self.label, exc,
+                                self._resume or self._start_args)
+                    self._stop.wait(min(0.2 * 2 ** failures, 5))
+        except BaseException as exc:  # noqa: BLE001 - handed to poll()
+            if not self._stop.is_set():
+                if not isinstance(exc, OtterError):
+                    exc = SourceError(f"{self.label}: reading the binlog failed: {exc!r}")
+                self._queue.fail(exc)
+        finally:
+            self._ready.set()
+
+    def _dump_error(self, exc: BaseException) -> SourceError:
+        where = self._resume or self._start_args
+        return SourceError(f"{self.label}: the server cannot send the binlog from {where}: {exc.args[-1]}. "
+                           f"The binlog was probably purged; reset the pipeline's position (start: current) "
+                           f"or restore the binlog files, then resync the tables")
+
+    def _open_stream(self) -> BinLogStreamReader:
+        if self._resume is not None:
+            point = {"log_file": self._resume.file, "log_pos": self._resume.pos}
+        else:
+            point = self._start_args
+        kwargs: dict[str, Any] = {"log_file": point.get("log_file"), "log_pos": point.get("log_pos")}
+        if "gtid" in point:
+            kwargs = {"is_mariadb": True, "auto_position": point["gtid"]}
+        self._connects = 0
+        return BinLogStreamReader(
+            connection_settings=self._settings(), server_id=self.server_id, resume_stream=True,
+            blocking=True, freeze_schema=True, slave_heartbeat=5, enable_logging=False,
+            only_events=[QueryEvent, XidEvent, MariadbGtidEvent, GtidEvent, RotateEvent, XAPrepareEvent,
+                         WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent],
+            pymysql_wrapper=self._stream_connect, **kwargs)
+
+    def _read_stream(self) -> None:
+        self._reset_tx()
+        self._codecs: dict[int, RowCodec | None] = {}
+        stream = self._stream = self._open_stream()
+        try:
+            while not self._stop.is_set():
+                ev = stream.fetchone()
+                if ev is None:
+                    raise _Reconnect("end of stream")
+                handler = self._HANDLERS.get(type(ev))
+                if handler is not None:
+                    handler(self, ev)
+        finally:
+            self._stream = None
+            try:
+                stream.close()
+            except Exception:
+                pass
+
+    # -- transaction assembly ----------------------------------------------------------------------
+    def _reset_tx(self) -> None:
+        self._chunks: list[tuple] = []
+        self._gtid: str | None = None
+        self._in_tx = False
+        self._tx_size = 0
+
+    def _on_rotate(self, ev: RotateEvent) -> None:
+        if ev.timestamp:  # a real rotation may follow a server restart: table ids are reused
+            self._codecs.clear()
+        self._ready.set()
+
+    def _on_gtid(self, ev: Any) -> None:
+        self._reset_tx()
+        self._gtid = ev.gtid
+        if isinstance(ev, MariadbGtidEvent):
+            self._in_tx = not ev.flags & 1  # FL_STANDALONE: one statement, no COMMIT/XID follows
+
+    def _on_commit(self, ev: Any) -> None:
+        stream = self._stream
+        pos = Position(stream.log_file if stream else None, ev.packet.log_pos, self._gtid, int(ev.timestamp))
+        events: list[EventData] = []
+        add = events.extend
+        for kind, schema, table, etype, ts, rows in self._chunks:
+            if kind is UPDATE:
+                add([EventData(schema, table, etype, k, c, o, u, ts, pos, sz) for k, c, o, u, sz in rows])
+            elif kind is None:
+                add([EventData(schema, table, EventType.DDL, execute_time=ts, position=pos, ddl_sql=rows)])
+            else:
+                add([EventData(schema, table, etype, k, c, None, _NO_UPDATE, ts, pos, sz) for k, c, sz in rows])
+        self._queue.put(Transaction(tuple(events), pos, self._tx_size))
+        self._resume = pos
+        self._reset_tx()
+
+    def _is_matched(self, schema: str, table: str) -> bool:
+        key = (schema, table)
+        found = self._matched.get(key)
+        if found is None:
+            pairs = self.pipeline.pair_for(schema, table)
+            if schema == "retl":  # system schema: only pairs that name it explicitly
+                pairs = [p for p in pairs if p.source.schema == "retl"]
+            found = self._matched[key] = bool(pairs)
+        return found
+
+    def _codec(self, ev: Any) -> RowCodec | None:
+        codec = self._codecs.get(ev.table_id, False)
+        if codec is not False:
+            return codec
+        codec = None
+        if self._is_matched(ev.schema, ev.table):
+            columns = self._stream.table_map[ev.table_id].columns
+            try:
+                codec = RowCodec(self.schema.get(ev.schema, ev.table), columns)
+            except SourceError:  # maybe a stale cache: re-read the table once
+                self.schema.invalidate(ev.schema, ev.table)
+                if self.schema.find(ev.schema, ev.table) is None:
+                    raise SourceError(
+                        f"table {ev.schema}.{ev.table} no longer exists on {self.label}, but the binlog "
+                        f"being read still has rows of it (it was dropped or renamed later); they cannot be "
+                        f"decoded without its columns: restart the pipeline from the current position "
+                        f"(start: current) and resync the table") from None
+                codec = RowCodec(self.schema.get(ev.schema, ev.table), columns)
+        self._codecs[ev.table_id] = codec
+        return codec
+
+    def _on_rows(self, ev: Any) -> None:
+        codec = self._codec(ev)
+        if codec is None:
+            return
+        kind, etype = _ROW_KIND[type(ev)]
+        packet = ev.packet
+        data = packet.read(ev.event_size - packet.read_bytes)
+        try:
+            if kind is UPDATE:
+                rows = codec.decoder(kind, ev.columns_present_bitmap, ev.columns_present_bitmap2)(data)
+            else:
+                rows = codec.decoder(kind, ev.columns_present_bitmap)(data)
+        except SourceError:
+            raise
+        except Exception as exc:
+            raise SourceError(f"{self.label}: cannot decode a {etype.name} row of {ev.schema}.{ev.table} at "
+                              f"{self._stream.log_file}:{packet.log_pos}: {exc!r}") from exc
+        self._chunks.append((kind, ev.schema, ev.table, etype, float(ev.timestamp), rows))
+        self._tx_size += len(data)
+
+    def _on_query(self, ev: QueryEvent) -> None:
+        query = ev.query
+        head = query.lstrip()[:9].upper()
+        if head.startswith("BEGIN"):
+            self._in_tx = True
+            return
+        if head.startswith(("COMMIT", "ROLLBACK")) and not head.startswith("ROLLBACK "):
+            self._on_commit(ev)
+            return
+        default = ev.schema.decode("utf-8", "replace") if isinstance(ev.schema, bytes) else ev.schema
+        stmt = ddl.parse(query, default)
+        if stmt.kind == "dml":
+            if any(self._is_matched(s, t) for s, t in stmt.tables):
+                raise SourceError(f"{self.label}: a statement-format change of {stmt.tables[0][0]}."
+                                  f"{stmt.tables[0][1]} is in the binlog ({query[:80]!r}); every writer must "
+                                  f"use binlog_format=ROW (check sessions that SET binlog_format)")
+        elif stmt.kind in ("table", "database", "other"):
+            self._on_ddl(ev, stmt, query)
+        if not self._in_tx:
+            self._on_commit(ev)
+
+    def _on_ddl(self, ev: QueryEvent, stmt: ddl.Statement, query: str) -> None:
+        stream = self._stream
+        if stmt.kind == "database":
+            self.schema.invalidate(stmt.database)
+        elif stmt.kind == "table":
+            for schema, table in stmt.tables:
+                self.schema.invalidate(schema, table)
+        else:
+            self.schema.invalidate()
+        # table ids may survive DDL: forget the table maps (freeze_schema would keep them) of what changed
+        if stmt.kind == "table":
+            gone = lambda s, t: (s, t) in stmt.tables  # noqa: E731
+        elif stmt.kind == "database":
+            gone = lambda s, t: s == stmt.database  # noqa: E731
+        else:
+            gone = lambda s, t: not self._in_tx  # noqa: E731
+        table_map = stream.table_map if stream is not None else {}
+        for table_id in [i for i, t in table_map.items() if gone(t.schema, t.table)]:
+            del table_map[table_id]
+            self._codecs.pop(table_id, None)
+        matched = [(s, t) for s, t in stmt.tables if s and self._is_matched(s, t)]
+        if matched:
+            schema, table = matched[0]
+            self._chunks.append((None, schema, table, EventType.DDL, float(ev.timestamp), query))
+            self._tx_size += len(query)
+
+    _HANDLERS = {WriteRowsEvent: _on_rows, UpdateRowsEvent: _on_rows, DeleteRowsEvent: _on_rows,
+                 XidEvent: _on_commit, XAPrepareEvent: _on_commit, QueryEvent: _on_query,
+                 MariadbGtidEvent: _on_gtid, GtidEvent: _on_gtid, RotateEvent: _on_rotate}

@@ -1,0 +1,65 @@
+"""A queue of whole transactions between the reader thread and ``poll``, bounded by count and bytes."""
+from __future__ import annotations
+
+import threading
+from collections import deque
+
+from otter_core.model import Transaction
+
+
+class TxQueue:
+    """``put`` blocks while the queue is full (a transaction bigger than ``max_bytes`` is still
+    accepted when the queue is empty: transactions are never split). Consecutive empty transactions
+    (position-only) coalesce into the latest one. ``fail`` hands an exception to the consumer."""
+
+    def __init__(self, max_items: int, max_bytes: int) -> None:
+        self.max_items = max_items
+        self.max_bytes = max_bytes
+        self._items: deque[Transaction] = deque()
+        self._bytes = 0
+        self._cond = threading.Condition()
+        self._closed = False
+        self.error: BaseException | None = None
+
+    def put(self, tx: Transaction) -> None:
+        with self._cond:
+            items = self._items
+            if not tx.events and items and not items[-1].events:
+                items[-1] = tx
+                return
+            while not self._closed and items and (
+                    len(items) >= self.max_items or self._bytes + tx.size > self.max_bytes):
+                self._cond.wait(0.5)
+            if self._closed:
+                return
+            items.append(tx)
+            self._bytes += tx.size
+            self._cond.notify_all()
+
+    def get(self, timeout: float) -> Transaction | None:
+        """The oldest transaction; None after ``timeout``; raises the reader's error once drained."""
+        with self._cond:
+            if not self._items and self.error is None and not self._closed:
+                self._cond.wait_for(lambda: self._items or self.error is not None or self._closed,
+                                    max(timeout, 0))
+            if self._items:
+                tx = self._items.popleft()
+                self._bytes -= tx.size
+                self._cond.notify_all()
+                return tx
+            if self.error is not None:
+                raise self.error
+            return None
+
+    def fail(self, error: BaseException) -> None:
+        with self._cond:
+            self.error = error
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def __len__(self) -> int:
+        return len(self._items)

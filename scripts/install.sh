@@ -1,0 +1,115 @@
+# shellcheck shell=bash
+# Sourced by scripts/test.sh and scripts/demo.sh: installs what otter for Python needs on Debian 12
+# (MariaDB, Python 3 with venv and pip: with apt-get, only what is missing) and the project itself,
+# editable, into the virtualenv .venv at the repo root. Sets OTTER_ROOT and OTTER_VENV.
+#
+#   OTTER_PYTHON=/path/to/python3   use this interpreter for the virtualenv (default: python3 on PATH,
+#                                   else /usr/bin/python3; it must be 3.10 or newer)
+#   OTTER_VENV=/path/to/venv        use this virtualenv instead of .venv
+
+OTTER_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+OTTER_VENV="${OTTER_VENV:-$OTTER_ROOT/.venv}"
+OTTER_APT_PACKAGES=(mariadb-server mariadb-client python3 python3-venv python3-pip)
+
+otter_say() { printf '==> %s\n' "$*" >&2; }
+otter_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Run a command as root: directly when root, else through sudo.
+otter_as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        sudo "$@"
+    else
+        otter_die "need root (or sudo) to run: $*"
+    fi
+}
+
+otter_apt_install() {
+    if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
+        otter_say "no apt-get here (not Debian/Ubuntu): install MariaDB server+client and Python 3.10+ with venv yourself"
+        return 0
+    fi
+    local missing=() pkg
+    for pkg in "${OTTER_APT_PACKAGES[@]}"; do
+        if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+            missing+=("$pkg")
+        fi
+    done
+    if [ "${#missing[@]}" -eq 0 ]; then
+        return 0
+    fi
+    otter_say "installing with apt-get: ${missing[*]}"
+    otter_as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    # The mariadb-server package may start (or fail to start) its own service: harmless, the tests and
+    # the demo start their own throwaway servers on free ports.
+    otter_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" \
+        </dev/null
+}
+
+# Print the interpreter to build the virtualenv with: 3.10+ with working venv and ensurepip.
+otter_pick_python() {
+    local candidate
+    for candidate in "${OTTER_PYTHON:-}" python3 /usr/bin/python3 python; do
+        [ -n "$candidate" ] || continue
+        command -v "$candidate" >/dev/null 2>&1 || continue
+        if "$candidate" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 10))' >/dev/null 2>&1; then
+            command -v "$candidate"
+            return 0
+        fi
+    done
+    otter_die "no Python 3.10+ with the venv module found (Debian: apt-get install python3 python3-venv)"
+}
+
+otter_make_venv() {
+    if [ -x "$OTTER_VENV/bin/python" ] && "$OTTER_VENV/bin/python" -c 'import pip' >/dev/null 2>&1; then
+        return 0
+    fi
+    local python
+    python="$(otter_pick_python)"
+    if [ -e "$OTTER_VENV" ]; then
+        otter_say "the virtualenv $OTTER_VENV is broken: making it again"
+        rm -rf "$OTTER_VENV"
+    fi
+    otter_say "creating the virtualenv $OTTER_VENV with $python ($("$python" --version 2>&1))"
+    "$python" -m venv "$OTTER_VENV"
+}
+
+# Every installable package of the repo: the core, then each plugin and contrib package.
+otter_packages() {
+    local dir
+    printf '%s\n' "$OTTER_ROOT"
+    for dir in "$OTTER_ROOT"/plugins/*/ "$OTTER_ROOT"/contrib/*/; do
+        [ -d "$dir" ] || continue
+        if [ -f "$dir/setup.py" ] || [ -f "$dir/setup.cfg" ] || [ -f "$dir/pyproject.toml" ]; then
+            printf '%s\n' "${dir%/}"
+        fi
+    done
+}
+
+otter_pip_install() {
+    local packages=() args=() dir stamp want
+    mapfile -t packages < <(otter_packages)
+    # Skip pip when nothing about the packages' metadata changed since the last install.
+    want="$(for dir in "${packages[@]}"; do
+                echo "$dir"
+                cat "$dir"/setup.py "$dir"/setup.cfg "$dir"/pyproject.toml 2>/dev/null || true
+            done | cksum)"
+    stamp="$OTTER_VENV/.otter-installed"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        return 0
+    fi
+    args=(-e "${packages[0]}[test]")
+    for dir in "${packages[@]:1}"; do
+        args+=(-e "$dir")
+    done
+    otter_say "installing into $OTTER_VENV: otter-core[test] and ${#packages[@]} package(s) in all"
+    "$OTTER_VENV/bin/python" -m pip install -q "${args[@]}" </dev/null
+    printf '%s' "$want" >"$stamp"
+}
+
+otter_install() {
+    otter_apt_install
+    otter_make_venv
+    otter_pip_install
+}
