@@ -107,9 +107,15 @@ class PipelineRunner:
 
         def select_loop() -> None:
             batcher = Batcher(selector, params)
-            halted = lambda: self._stop.is_set() or abort.is_set()  # noqa: E731
+
+            def ending() -> bool:
+                return self._stop.is_set() or abort.is_set()
+
+            def halted() -> bool:  # a closed permit (pause) also ends the batch being filled
+                return ending() or not self.arbitrator.permit()
+
             try:
-                while not halted():
+                while not ending():
                     if not self.arbitrator.permit() or not window.wait_for_room(0.2):
                         time.sleep(0.05 if not self.arbitrator.permit() else 0)
                         continue

@@ -1,0 +1,86 @@
+"""Channel pause/resume, skip policies with the reject log, row filters and dry run, end to end."""
+import time
+
+import pytest
+
+from otter_core.control import set_channel_state
+from otter_core.testing.harness import pipeline_yaml, running, wait_caught_up
+
+pytestmark = pytest.mark.usefixtures("clean_databases")
+
+
+def start_of(server):
+    file, pos = server.binlog_position()
+    return {"file": file, "pos": pos}
+
+
+def make_tables(source, target, target_ddl=None):
+    source.execute("CREATE DATABASE shop", "CREATE TABLE shop.t (id INT PRIMARY KEY, status VARCHAR(10), amount INT)")
+    target.execute("CREATE DATABASE shop", target_ddl or "CREATE TABLE shop.t (id INT PRIMARY KEY, status VARCHAR(10), amount INT)")
+
+
+def test_paused_channel_selects_nothing_until_resumed(mariadb_source, mariadb_target, tmp_path):
+    make_tables(mariadb_source, mariadb_target)
+    state = str(tmp_path / "state")
+    text = pipeline_yaml(mariadb_source, mariadb_target, ["shop.t"], start=start_of(mariadb_source))
+    with running(text, state) as runner:
+        mariadb_source.execute("INSERT INTO shop.t VALUES (1, 'a', 1)")
+        wait_caught_up(runner, mariadb_source)
+        set_channel_state(state, "test", "PAUSE")
+        time.sleep(1.5)
+        mariadb_source.execute("INSERT INTO shop.t VALUES (2, 'b', 2)")
+        time.sleep(1.5)
+        assert mariadb_target.execute("SELECT id FROM shop.t ORDER BY id") == [(1,)]
+        assert runner.status()[0]["state"] == "paused"
+        set_channel_state(state, "test", "START")
+        wait_caught_up(runner, mariadb_source)
+    assert mariadb_target.execute("SELECT id FROM shop.t ORDER BY id") == [(1,), (2,)]
+
+
+def test_skip_load_exception_rejects_only_the_refused_rows(mariadb_source, mariadb_target, tmp_path):
+    make_tables(mariadb_source, mariadb_target,
+                "CREATE TABLE shop.t (id INT PRIMARY KEY, status VARCHAR(10), amount INT CHECK (amount < 100))")
+    state = str(tmp_path / "state")
+    text = pipeline_yaml(mariadb_source, mariadb_target, ["shop.t"], start=start_of(mariadb_source),
+                         skip_load_exception=True)
+    with running(text, state) as runner:
+        mariadb_source.execute("INSERT INTO shop.t VALUES (1, 'ok', 5), (2, 'big', 500), (3, 'ok', 7)")
+        wait_caught_up(runner, mariadb_source)
+        [rejected] = runner.pipelines[0].rejects.read()
+    assert mariadb_target.execute("SELECT id FROM shop.t ORDER BY id") == [(1,), (3,)]
+    assert rejected["keys"] == {"id": 2} and rejected["table"] == "t" and rejected["position"]["file"]
+    assert "skip_load_exception" in rejected["reason"]
+
+
+def test_without_skip_a_refused_row_stops_progress_and_loses_nothing(mariadb_source, mariadb_target, tmp_path):
+    make_tables(mariadb_source, mariadb_target,
+                "CREATE TABLE shop.t (id INT PRIMARY KEY, status VARCHAR(10), amount INT CHECK (amount < 100))")
+    text = pipeline_yaml(mariadb_source, mariadb_target, ["shop.t"], start=start_of(mariadb_source))
+    with running(text, str(tmp_path / "state")) as runner:
+        mariadb_source.execute("INSERT INTO shop.t VALUES (1, 'big', 500)")
+        time.sleep(2)
+        stats = runner.pipelines[0].stats
+        assert stats.restarts >= 1 and "`shop`.`t`" in stats.last_error and "id=1" in stats.last_error
+        assert mariadb_target.execute("SELECT COUNT(*) FROM shop.t") == [(0,)]
+        mariadb_target.execute("ALTER TABLE shop.t MODIFY amount INT")  # the operator fixes the target
+        wait_caught_up(runner, mariadb_source, timeout=90)
+    assert mariadb_target.execute("SELECT id, amount FROM shop.t") == [(1, 500)]
+
+
+def test_filter_keeps_only_matching_rows(mariadb_source, mariadb_target, tmp_path):
+    make_tables(mariadb_source, mariadb_target)
+    text = pipeline_yaml(mariadb_source, mariadb_target, [{"source": "shop.t", "filter": "status == 'paid'"}],
+                         start=start_of(mariadb_source))
+    with running(text, str(tmp_path / "state")) as runner:
+        mariadb_source.execute("INSERT INTO shop.t VALUES (1, 'paid', 1), (2, 'new', 2), (3, 'paid', 3)")
+        wait_caught_up(runner, mariadb_source)
+    assert mariadb_target.execute("SELECT id FROM shop.t ORDER BY id") == [(1,), (3,)]
+
+
+def test_dry_run_writes_nothing(mariadb_source, mariadb_target, tmp_path):
+    make_tables(mariadb_source, mariadb_target)
+    text = pipeline_yaml(mariadb_source, mariadb_target, ["shop.t"], start=start_of(mariadb_source), dry_run=True)
+    with running(text, str(tmp_path / "state")) as runner:
+        mariadb_source.execute("INSERT INTO shop.t VALUES (1, 'paid', 1)")
+        wait_caught_up(runner, mariadb_source)
+    assert mariadb_target.execute("SELECT COUNT(*) FROM shop.t") == [(0,)]
