@@ -83,6 +83,12 @@ def _descendants(root: int) -> list[int]:
     return out
 
 
+def cpu_seconds(pid: int) -> float:
+    """user+sys seconds of one process (all its threads)."""
+    st = _proc_stat(pid)
+    return st[1] / CLK_TCK if st else 0.0
+
+
 def _vm_hwm_kb(pid: int) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -330,6 +336,12 @@ class Bench:
         conn.close()
 
     def cleanup(self) -> None:
+        if self.args.keep_logs:
+            dest = Path(self.args.keep_logs)
+            dest.mkdir(parents=True, exist_ok=True)
+            for otter in self.otters:
+                shutil.copy(otter.log_path, dest / f"{otter.dir.name}.log")
+                shutil.copy(otter.config, dest / f"{otter.dir.name}.yaml")
         for otter in self.otters:
             try:
                 otter.stop(timeout=20)
@@ -341,6 +353,14 @@ class Bench:
             except Exception as exc:
                 log(f"cleanup: stopping MariaDB in {server.basedir} failed: {exc}")
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def server_cpu(self, since: dict | None = None) -> dict:
+        """CPU seconds of each mariadbd (source, target, replica), or the difference to ``since``."""
+        now = {name: cpu_seconds(server.process.pid)
+               for name, server in (("source", self.source), ("target", self.target), ("replica", self.replica))}
+        if since is None:
+            return now
+        return {name: round(now[name] - since[name], 2) for name in now}
 
     # -- native replica
     def replica_change_master(self, start: tuple[str, int]) -> None:
@@ -460,6 +480,7 @@ class Bench:
                 continue
             # otter
             log(f"{name}: otter-run from {start[0]}:{start[1]}")
+            db_cpu = self.server_cpu()
             otter = self.start_otter(name, start)
             try:
                 waited = self.otter_wait(otter, end, self.args.phase_timeout,
@@ -470,6 +491,7 @@ class Bench:
             finally:
                 meter = otter.meter
                 code = otter.stop()
+            res["otter_server_cpu_s"] = self.server_cpu(db_cpu)
             steady = None
             if waited["first_rows"] is not None:
                 t1, r1 = waited["first_rows"]
@@ -504,10 +526,12 @@ class Bench:
     def _native_phase(self, name: str, res: dict, start: tuple[str, int], end: tuple[str, int],
                       src_sum: int | None) -> None:
         self.replica_change_master(start)
+        db_cpu = self.server_cpu()
         t0 = time.perf_counter()
         self.replica.root_execute("START SLAVE")
         self.replica_wait(end, self.args.phase_timeout)
         native_s = time.perf_counter() - t0
+        res["native_server_cpu_s"] = self.server_cpu(db_cpu)
         self.replica.root_execute("STOP SLAVE")
         rep_sum = checksum(self.replica)
         res.update({"native_s": round(native_s, 3), "native_rows_per_s": round(res["rows"] / native_s),
@@ -574,7 +598,7 @@ class Bench:
         poll_s = self.args.poll_interval_ms / 1000
 
         def poller(kind: str, server: MariaDBServer) -> None:
-            conn = server.connect()
+            conn = poll_conns[kind]
             try:
                 for i in ids:
                     limit = None
@@ -592,8 +616,10 @@ class Bench:
 
         kinds = [("native", self.replica)] + ([] if otter is None else [("otter", self.target)])
         threads = [threading.Thread(target=poller, args=(kind, server), daemon=True) for kind, server in kinds]
+        poll_conns = {kind: server.connect() for kind, server in kinds}  # connected before the first insert
         for t in threads:
             t.start()
+        time.sleep(0.2)
         log(f"latency: {samples} single-row inserts, one every {self.args.latency_interval_ms} ms")
         for _ in ids:
             i, t = insert_one()
@@ -611,7 +637,9 @@ class Bench:
         for kind, _ in kinds:
             lat = sorted((arrivals[kind][i] - commits[i]) * 1000 for i in ids if i in arrivals[kind])
             lost = samples - len(lat)
-            entry = {"samples": len(lat), "lost": lost}
+            entry = {"samples": len(lat), "lost": lost,
+                     "by_row_ms": [round((arrivals[kind][i] - commits[i]) * 1000, 2) if i in arrivals[kind] else None
+                                   for i in ids]}
             if lat:
                 entry.update({"p50_ms": round(_pct(lat, 50), 2), "p90_ms": round(_pct(lat, 90), 2),
                               "p99_ms": round(_pct(lat, 99), 2), "max_ms": round(lat[-1], 2),
@@ -619,7 +647,7 @@ class Bench:
             if lost:
                 self.results["problems"].append(f"latency: {lost} of {samples} rows did not reach {kind} in 10 s")
             self.results["latency"][kind] = entry
-            log(f"latency {kind}: {entry}")
+            log(f"latency {kind}: " + ", ".join(f"{k}={v}" for k, v in entry.items() if k != "by_row_ms"))
 
     def run(self) -> dict:
         started = time.perf_counter()
@@ -680,7 +708,9 @@ def print_report(results: dict, params: dict) -> None:
                 print(f"  {name}: otter {res['otter_s']:.2f}s from process start (first batch acked at "
                       f"{res['otter_first_ack_s']:.2f}s; {f'{steady:,}' if steady else '?'} rows/s after startup), "
                       f"native {res.get('native_s', float('nan')):.2f}s; verified otter={res.get('otter_verified')} "
-                      f"native={res.get('native_verified')}")
+                      f"native={res.get('native_verified')}; CPU s of the applying mariadbd: "
+                      f"otter's target {res.get('otter_server_cpu_s', {}).get('target', '?')}, "
+                      f"replica {res.get('native_server_cpu_s', {}).get('replica', '?')}")
     lat = results.get("latency") or {}
     if lat:
         print()
@@ -717,6 +747,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--phase-timeout", type=float, default=240.0,
                     help="seconds one consumer may take to catch up with one workload")
     ap.add_argument("--native-only", action="store_true", help="measure the native replica only (harness check)")
+    ap.add_argument("--keep-logs", metavar="DIR", help="copy otter-run's logs and YAML files to DIR")
     ap.add_argument("--otter-log-level", default="WARNING", help="otter-run --log-level")
     return ap.parse_args(argv)
 

@@ -1,6 +1,7 @@
 """A throwaway MariaDB server on a free loopback port, in its own directory (tests, demo, benchmarks)."""
 from __future__ import annotations
 
+import getpass
 import os
 import shutil
 import signal
@@ -13,6 +14,7 @@ from typing import Any
 
 import pymysql
 
+SERVER_USER = "root" if os.geteuid() == 0 else getpass.getuser()  # mariadbd runs as this OS user
 OTTER_USER = "otter"
 OTTER_PASSWORD = "otter"
 
@@ -77,13 +79,13 @@ class MariaDBServer:
         if not (self.basedir / "data" / "mysql").exists():
             subprocess.run(
                 [find_binary("mariadb-install-db", "mysql_install_db"), f"--defaults-file={self.cnf}",
-                 "--user=root", "--skip-test-db", "--auth-root-authentication-method=socket"],
+                 f"--user={SERVER_USER}", "--skip-test-db", "--auth-root-authentication-method=socket"],
                 check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             fresh = True
         else:
             fresh = False
         self.process = subprocess.Popen(
-            [find_binary("mariadbd", "mysqld"), f"--defaults-file={self.cnf}", "--user=root"],
+            [find_binary("mariadbd", "mysqld"), f"--defaults-file={self.cnf}", f"--user={SERVER_USER}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + timeout
         while True:
@@ -108,7 +110,7 @@ class MariaDBServer:
         return self
 
     def root_connect(self, **kwargs: Any) -> pymysql.connections.Connection:
-        return pymysql.connect(unix_socket=self.socket_path, user="root", autocommit=True,
+        return pymysql.connect(unix_socket=self.socket_path, user=SERVER_USER, autocommit=True,
                                charset="utf8mb4", **kwargs)
 
     def connect(self, **kwargs: Any) -> pymysql.connections.Connection:

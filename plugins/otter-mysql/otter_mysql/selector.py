@@ -83,8 +83,9 @@ class MySQLSelector:
     # -- connections -------------------------------------------------------------------------------
     def _settings(self) -> dict[str, Any]:
         s = self.source
+        tls = {k: v for k, v in (s.options or {}).items() if k.startswith("ssl")}  # e.g. ssl_ca, ssl_disabled
         return {"host": s.host, "port": int(s.port), "user": s.user, "password": s.password,
-                "connect_timeout": 10, "read_timeout": 60}
+                "connect_timeout": 10, "read_timeout": 60, **tls}
 
     def _connect(self, **extra: Any) -> pymysql.connections.Connection:
         """A PyMySQL connection to the source; failures become SourceError (never showing the password)."""
@@ -143,16 +144,15 @@ class MySQLSelector:
             f"{names[0] if names else 'none'} .. {names[-1] if names else 'none'})")
 
     def _check_tables(self) -> None:
-        schemas = {p.source.schema for p in self.pipeline.pairs if not p.source.is_pattern}
-        self.schema.preload(schemas)
+        matched = [(s, t) for s, t in self.schema.tables() if self._is_matched(s, t)]
+        self.schema.preload({s for s, _ in matched})
         for pair in self.pipeline.pairs:
             media = pair.source
             if not media.is_pattern and self.schema.find(media.schema, media.name) is None:
                 raise SourceError(f"table {media} named by pipeline {self.pipeline.name} does not exist on "
                                   f"{self.label}; create it or fix the pair's source")
-        for schema, table in self.schema.tables():
-            if self._is_matched(schema, table):
-                self.schema.get(schema, table)
+        for schema, table in matched:
+            self.schema.get(schema, table)
 
     def _start_point(self, conn: Any, position: Position | None) -> dict[str, Any]:
         if position is not None and position.file:

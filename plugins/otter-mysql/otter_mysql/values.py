@@ -22,7 +22,7 @@ import codecs
 import datetime as dt
 import json
 import struct
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any, Callable
 
 from pymysql.charset import charset_by_name
@@ -34,6 +34,7 @@ _UTC = dt.timezone.utc
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=_UTC)
 _DIG2BYTES = (0, 1, 1, 2, 2, 3, 3, 4, 4, 4)
 _FRAC_MULT = (1, 10000, 100, 1)  # fractional bytes -> factor to microseconds
+_DECIMAL_CTX = Context(prec=100)  # DECIMAL has at most 65 digits: scaling is exact
 
 # MySQL's latin1 is cp1252 with the five bytes cp1252 leaves undefined mapped to U+0081 etc.
 _LATIN1_TABLE = "".join(bytes([i]).decode("cp1252", "ignore") or chr(i) for i in range(256))
@@ -81,39 +82,39 @@ def _utf8(raw: bytes) -> str:  # inlined by value_code as .decode('utf-8')
     return raw.decode("utf-8")
 
 
-def decimal_decoder(precision: int, scale: int) -> tuple[int, Callable[[bytes], Decimal]]:
-    """(byte size, decoder) of MySQL's packed DECIMAL(precision, scale)."""
+def decimal_decoder(precision: int, scale: int) -> tuple[int, Callable[[int], Decimal]]:
+    """(byte size, decoder) of MySQL's packed DECIMAL(precision, scale); the decoder takes the bytes
+    as one big-endian integer. Compiled per layout: groups of 9 digits in 4 bytes, partial groups in
+    fewer, sign in the top bit (negative values stored inverted)."""
     intg0, intg0x = divmod(precision - scale, 9)
     frac0, frac0x = divmod(scale, 9)
-    lead_bytes, tail_bytes = _DIG2BYTES[intg0x], _DIG2BYTES[frac0x]
-    size = lead_bytes + intg0 * 4 + frac0 * 4 + tail_bytes
-    top = 1 << (8 * size - 1)
-    full = (1 << (8 * size)) - 1
-    tail_mask = (1 << (8 * tail_bytes)) - 1
-    tail_scale = 10 ** frac0x
+    groups = ([(_DIG2BYTES[intg0x], intg0x)] if intg0x else []) + [(4, 9)] * (intg0 + frac0) + \
+        ([(_DIG2BYTES[frac0x], frac0x)] if frac0x else [])
+    size = sum(n for n, _ in groups)
+    terms, shift, digits = [], 0, 0
+    for nbytes, ndigits in reversed(groups):
+        terms.append(f"((x >> {shift}) & {(1 << 8 * nbytes) - 1}) * {10 ** digits}")
+        shift, digits = shift + 8 * nbytes, digits + ndigits
+    top, full = 1 << (8 * size - 1), (1 << 8 * size) - 1
+    src = (f"def decode(x):\n    if x & {top}:\n        x ^= {top}\n        s = 1\n    else:\n"
+           f"        x ^= {full ^ top}\n        s = -1\n"
+           f"    return D(s * ({' + '.join(terms) or '0'})).scaleb({-scale}, CTX)\n")
+    ns: dict[str, Any] = {"D": Decimal, "CTX": _DECIMAL_CTX}
+    exec(compile(src, f"<decimal({precision},{scale})>", "exec"), ns)
+    return size, ns["decode"]
 
-    def decode(raw: bytes) -> Decimal:
-        x = int.from_bytes(raw, "big")
-        neg = not x & top
-        if neg:
-            x ^= full
-        x ^= top
-        frac = x & tail_mask
-        x >>= 8 * tail_bytes
-        groups = []
-        for _ in range(frac0 + intg0):
-            groups.append(x & 0xFFFFFFFF)
-            x >>= 32
-        whole = x
-        for g in reversed(groups[frac0:]):
-            whole = whole * 1000000000 + g
-        part = 0
-        for g in reversed(groups[:frac0]):
-            part = part * 1000000000 + g
-        part = part * tail_scale + frac
-        text = f"{whole}.{part:0{scale}d}" if scale else str(whole)
-        return Decimal("-" + text if neg else text)
-    return size, decode
+
+def memoized(decode: Callable[[int], Any], limit: int = 4096) -> tuple[dict, Callable[[int], Any]]:
+    """(memo, decoder that fills it): repeated dates and amounts are decoded once. Used by the generated
+    code as ``memo.get(x) or decode(x)`` (values are immutable; a falsy one is just decoded again)."""
+    memo: dict[int, Any] = {}
+
+    def fill(x: int) -> Any:
+        if len(memo) >= limit:
+            memo.clear()
+        value = memo[x] = decode(x)
+        return value
+    return memo, fill
 
 
 def date_value(x: int) -> Any:
@@ -136,13 +137,17 @@ def _datetime_parts(year: int, month: int, day: int, hour: int, minute: int, sec
 def datetime2_decoder(fb: int) -> Callable[[int], Any]:
     """DATETIME(fsp) (5 + fb bytes, big-endian) -> datetime, or text for zero dates."""
     shift, mask, mult = 8 * fb, (1 << 8 * fb) - 1, _FRAC_MULT[fb]
+    make = dt.datetime
 
     def decode(x: int) -> Any:
         packed = (x >> shift) - 0x8000000000
         ymd, hms = packed >> 17, packed & 0x1FFFF
         ym = ymd >> 5
-        return _datetime_parts(ym // 13, ym % 13, ymd & 31, hms >> 12, (hms >> 6) & 63, hms & 63,
-                               (x & mask) * mult)
+        try:
+            return make(ym // 13, ym % 13, ymd & 31, hms >> 12, (hms >> 6) & 63, hms & 63, (x & mask) * mult)
+        except ValueError:
+            return _datetime_parts(ym // 13, ym % 13, ymd & 31, hms >> 12, (hms >> 6) & 63, hms & 63,
+                                   (x & mask) * mult)
     return decode
 
 
@@ -267,6 +272,12 @@ def _bytes_code(var: str, length_code: str, width: int, decoder: Callable | None
     return [f"n = {length_code}", f"{var} = {expr}", f"p += {width} + n"]
 
 
+def _memo_code(var: str, int_code: str, size: int, decode: Callable[[int], Any], tag: str,
+               ns: dict[str, Any]) -> list[str]:
+    ns[f"M{tag}"], ns[f"D{tag}"] = memoized(decode)
+    return [f"x = {int_code}", f"{var} = M{tag}.get(x) or D{tag}(x)", f"p += {size}"]
+
+
 def _length_code(width: int) -> str:
     return {1: "d[p]", 2: "_u16(d, p)[0]"}.get(width, f"int.from_bytes(d[p:p + {width}], 'little')")
 
@@ -289,15 +300,18 @@ def value_code(col: Any, info: ColumnInfo, var: str, ns: dict[str, Any], tag: st
     if t == T.YEAR:
         return [f"{var} = d[p]", "p += 1", f"if {var}: {var} += 1900"]
     if t == T.NEWDECIMAL:
-        size, ns[f"D{tag}"] = decimal_decoder(col.precision, col.decimals)
-        return [f"{var} = D{tag}(d[p:p + {size}])", f"p += {size}"]
+        size, decode = decimal_decoder(col.precision, col.decimals)
+        return _memo_code(var, f"int.from_bytes(d[p:p + {size}], 'big')", size, decode, tag, ns)
     if t in (T.DATE, T.NEWDATE):
-        return [f"{var} = _date(d[p] | d[p + 1] << 8 | d[p + 2] << 16)", "p += 3"]
+        return _memo_code(var, "d[p] | d[p + 1] << 8 | d[p + 2] << 16", 3, date_value, tag, ns)
     if t in _TEMPORAL:
         base, factory = _TEMPORAL[t]
         fb = (col.fsp + 1) // 2
+        int_code = f"int.from_bytes(d[p:p + {base + fb}], 'big')"
+        if fb == 0:  # whole seconds repeat often (bulk writes with NOW()): decode each once
+            return _memo_code(var, int_code, base, factory(0), tag, ns)
         ns[f"D{tag}"] = factory(fb)
-        return [f"{var} = D{tag}(int.from_bytes(d[p:p + {base + fb}], 'big'))", f"p += {base + fb}"]
+        return [f"{var} = D{tag}({int_code})", f"p += {base + fb}"]
     if t == T.TIMESTAMP:
         return [f"{var} = _old_timestamp(_u32(d, p)[0])", "p += 4"]
     if t == T.DATETIME:

@@ -91,6 +91,21 @@ def test_missing_table_and_missing_key(tables: MariaDBServer) -> None:
     make_selector(tables, [("c2*", "*"), ("c1", "ok")]).close()  # patterns may match nothing
 
 
+def test_statement_format_writes_to_a_matched_table_are_refused(tables: MariaDBServer) -> None:
+    selector = make_selector(tables, [("c1", "ok")])
+    try:
+        conn = tables.connect()
+        with conn.cursor() as cur:
+            cur.execute("SET SESSION binlog_format = 'STATEMENT'")
+            cur.execute("INSERT INTO c1.ok VALUES (1, 1)")
+        conn.close()
+        with pytest.raises(SourceError, match="statement-format change of c1.ok.*binlog_format=ROW"):
+            while True:
+                selector.poll(5)
+    finally:
+        selector.close()
+
+
 def test_unique_not_null_key_is_the_fallback(tables: MariaDBServer) -> None:
     tables.execute("CREATE TABLE c1.uk (a INT NOT NULL, b VARCHAR(5) NOT NULL, c INT, d INT NOT NULL, "
                    "UNIQUE KEY wide (c, d), UNIQUE KEY pre (b(2)), UNIQUE KEY uk (b, a))")

@@ -169,9 +169,12 @@ def test_empty_transactions_coalesce_and_poll_and_close_are_prompt(mariadb_sourc
         started = time.monotonic()
         assert selector.poll(0.3) is None
         assert 0.25 <= time.monotonic() - started < 1.0
-        for i in range(50):
-            mariadb_source.execute(f"INSERT INTO s1.other VALUES ({i}, {i})")
-        time.sleep(0.5)
+        conn = mariadb_source.connect()
+        with conn.cursor() as cur:
+            for i in range(50):
+                cur.execute(f"INSERT INTO s1.other VALUES ({i}, {i})")
+        conn.close()
+        time.sleep(0.3)
         txs = drain(selector, 0.3)
         assert txs and len(txs) < 50 and not any(t.events for t in txs)
         assert (txs[-1].position.file, txs[-1].position.pos) == mariadb_source.binlog_position()
@@ -189,9 +192,12 @@ def test_big_transaction_is_kept_whole_and_queue_is_bounded(mariadb_source: Mari
     try:
         values = ", ".join(f"({i}, 'value-{i}')" for i in range(5000))
         mariadb_source.execute(f"INSERT INTO s1.a VALUES {values}")
-        for i in range(5000, 5040):
-            mariadb_source.execute(f"INSERT INTO s1.a VALUES ({i}, 'v')")
-        time.sleep(0.5)
+        conn = mariadb_source.connect()
+        with conn.cursor() as cur:
+            for i in range(5000, 5040):
+                cur.execute(f"INSERT INTO s1.a VALUES ({i}, 'v')")
+        conn.close()
+        time.sleep(0.3)
         assert len(selector._queue) <= 2  # the reader waits while the queue is over its byte bound
         [big] = collect(selector, transactions=1)
         assert len(big.events) == 5000 and big.size > selector._queue.max_bytes
