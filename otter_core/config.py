@@ -20,7 +20,7 @@ SOURCE_KEYS = {"type", "host", "port", "user", "password", "password_env", "enco
 PIPELINE_KEYS = {"name", "source", "target", "start", "pairs", "parameters", "selector", "loader", "pipe",
                  "arbitrator"}
 PAIR_KEYS = {"source", "target", "target_source", "columns", "column_mode", "column_groups", "push_weight",
-             "processors", "filter"}
+             "processors", "processor_options", "filter"}
 PARAMETER_FIELDS = {f.name: f for f in attrs.fields(PipelineParameters)}
 
 
@@ -108,10 +108,19 @@ class _Reader:
                 RowFilter(str(row_filter), where=f"{path}.filter")
             except ConfigError as exc:
                 raise self.fail(node, "filter", f"{path}.filter", str(exc).split(": ", 1)[1]) from None
+        options = node.get("processor_options") or {}
+        if not isinstance(options, dict) or not all(isinstance(v, dict) for v in options.values()):
+            raise self.fail(node, "processor_options", f"{path}.processor_options",
+                            "expected a mapping of processor name to its options, e.g. {mask: {columns: [email]}}")
+        unknown = set(options) - set(str(p) for p in processors)
+        if unknown:
+            raise self.fail(node, "processor_options", f"{path}.processor_options",
+                            f"options for {', '.join(sorted(unknown))}, which the pair's processors do not list")
         return DataMediaPair(source=source, target=target, target_source=target_source,
                              column_pairs=column_pairs, column_mode=mode, column_groups=groups,
                              push_weight=weight, processors=tuple(str(p) for p in processors),
-                             filter=node.get("filter"))
+                             filter=node.get("filter"),
+                             processor_options={k: dict(v) for k, v in options.items()})
 
     def columns(self, node: LineDict, path: str) -> tuple[tuple[ColumnPair, ...], str]:
         mode = node.get("column_mode", "include")

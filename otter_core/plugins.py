@@ -140,13 +140,14 @@ class PipelinePlugins:
             raise self._missing("arbitrator", name)
         return result
 
-    def event_processors(self, pair: DataMediaPair,
-                         options: Mapping[str, Any] | None = None) -> list[EventProcessor]:
-        """The pair's processors, in the order the pair lists them (not pluggy's order)."""
+    def event_processors(self, pair: DataMediaPair) -> list[EventProcessor]:
+        """The pair's processors, in the order the pair lists them (not pluggy's order), each given its
+        ``processor_options`` entry."""
         chain = []
         for name in pair.processors:
             self._require("processor", name)
-            proc = self.pm.hook.otter_event_processor(name=name, options=options or {}, pair=pair)
+            options = pair.processor_options.get(name, {})
+            proc = self.pm.hook.otter_event_processor(name=name, options=options, pair=pair)
             if proc is None:
                 raise self._missing("processor", name)
             chain.append(proc)

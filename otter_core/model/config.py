@@ -102,6 +102,7 @@ class DataMediaPair:
     push_weight: int = 5
     processors: tuple[str, ...] = ()
     filter: str | None = None
+    processor_options: Mapping[str, Mapping[str, Any]] = field(factory=dict, eq=False)
 
     def target_name(self, schema: str, table: str) -> tuple[str, str]:
         """The target (schema, table) for a source table matched by this pair; a ``*`` target

@@ -94,3 +94,22 @@ def test_exact_pair_wins_over_pattern_pair():
     assert pair.target_name("shop", "orders") == ("archive", "orders")
     [pattern] = pipeline.pair_for("shop", "customers")
     assert pattern.target_name("shop", "customers") == ("shop", "customers")
+
+
+def test_processor_options_reach_the_pair():
+    text = EXAMPLE.replace("- {source: shop.orders, target: shop.orders}",
+                           "- {source: shop.orders, processors: [mask], processor_options: {mask: {columns: [email]}}}")
+    [pair, _] = load_config_text(text).channels[0].pipelines[0].pairs
+    assert pair.processors == ("mask",) and pair.processor_options == {"mask": {"columns": ["email"]}}
+
+
+def test_options_for_an_unlisted_processor_are_an_error():
+    text = EXAMPLE.replace("- {source: shop.orders, target: shop.orders}",
+                           "- {source: shop.orders, processor_options: {mask: {columns: [email]}}}")
+    assert "mask" in error_of(text) and "processor_options" in error_of(text)
+
+
+def test_bad_filter_is_refused_at_load_time():
+    text = EXAMPLE.replace("- {source: shop.orders, target: shop.orders}", "- {source: shop.orders, filter: \"open('x')\"}")
+    message = error_of(text)
+    assert message.startswith("p.yaml:12:") and "not allowed" in message
