@@ -8,6 +8,7 @@ from typing import Any
 
 import attrs
 
+from otter_core.engine.convert import CONVERTERS
 from otter_core.engine.row_filter import RowFilter
 from otter_core.errors import ConfigError
 from otter_core.model import (
@@ -130,7 +131,18 @@ class _Reader:
         if spec is None:
             return (), mode
         if isinstance(spec, dict):
-            return tuple(ColumnPair(str(s), str(t if t is not None else s)) for s, t in spec.items()), mode
+            pairs = []
+            for source_col, target_spec in spec.items():
+                if isinstance(target_spec, dict):
+                    type_name = target_spec.get("type")
+                    if type_name is not None and str(type_name).lower() not in CONVERTERS:
+                        raise self.fail(spec, source_col, f"{path}.columns.{source_col}.type",
+                                        f"unknown type {type_name!r} (known: {', '.join(sorted(CONVERTERS))})")
+                    pairs.append(ColumnPair(str(source_col), str(target_spec.get("name", source_col)),
+                                            str(type_name) if type_name is not None else None))
+                else:
+                    pairs.append(ColumnPair(str(source_col), str(target_spec if target_spec is not None else source_col)))
+            return tuple(pairs), mode
         if isinstance(spec, list):
             return tuple(ColumnPair(str(c), str(c)) for c in spec), mode
         raise self.fail(node, "columns", f"{path}.columns", "expected a list of names or a mapping source: target")

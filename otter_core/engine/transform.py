@@ -5,17 +5,27 @@ from typing import Iterable
 
 import attrs
 
+from otter_core.engine.convert import convert_value
 from otter_core.model import DataMediaPair, EventData, EventType, Pipeline
 
 
-def map_columns(pair: DataMediaPair, values: dict) -> dict:
-    """Rename / include / exclude columns as the pair's ColumnPairs say."""
+def map_columns(pair: DataMediaPair, values: dict, event: EventData | None = None) -> dict:
+    """Rename / include / exclude columns as the pair's ColumnPairs say, converting typed ones."""
     if not pair.column_pairs:
         return values
-    renames = {cp.source: cp.target for cp in pair.column_pairs}
     if pair.column_mode == "exclude":
-        return {k: v for k, v in values.items() if k not in renames}
-    return {renames[k]: v for k, v in values.items() if k in renames}
+        excluded = {cp.source for cp in pair.column_pairs}
+        return {k: v for k, v in values.items() if k not in excluded}
+    out = {}
+    for cp in pair.column_pairs:
+        if cp.source not in values:
+            continue
+        value = values[cp.source]
+        if cp.type is not None and event is not None:
+            keys = ", ".join(f"{k}={v!r}" for k, v in event.keys.items())
+            value = convert_value(cp.type, value, f"{event.full_name} ({keys}) column {cp.source}")
+        out[cp.target] = value
+    return out
 
 
 def widen_to_groups(pair: DataMediaPair, updated: frozenset[str]) -> frozenset[str]:
@@ -38,9 +48,9 @@ def transform_event(pair: DataMediaPair, event: EventData) -> EventData:
                                hints=event.hints | ({f"renamed-from:{event.full_name}"} if renamed else set()))
     if not pair.column_pairs and (schema, table) == (event.schema, event.table):
         return event
-    keys = map_columns(pair, dict(event.keys))
-    columns = map_columns(pair, dict(event.columns))
-    old_keys = map_columns(pair, dict(event.old_keys)) if event.old_keys is not None else None
+    keys = map_columns(pair, dict(event.keys), event)
+    columns = map_columns(pair, dict(event.columns), event)
+    old_keys = map_columns(pair, dict(event.old_keys), event) if event.old_keys is not None else None
     updated = frozenset(map_columns(pair, {c: None for c in event.updated}))
     return event.__class__(
         schema=schema, table=table, event_type=event.event_type, keys=keys, columns=columns,

@@ -76,10 +76,12 @@ def _name_matches(pattern: str, name: str) -> bool:
 
 @frozen
 class ColumnPair:
-    """Maps one source column to one target column (rename when the names differ)."""
+    """Maps one source column to one target column (rename when the names differ), optionally
+    converting the value to ``type`` (see ``otter_core.engine.convert``)."""
 
     source: str
     target: str
+    type: str | None = None
 
 
 @frozen

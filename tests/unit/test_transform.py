@@ -37,3 +37,10 @@ def test_column_group_travels_whole_when_one_member_changed():
                          column_groups=(ColumnGroup(("city", "zip")),))
     assert transform_event(pair, update(city=1)).updated == {"city", "zip"}
     assert transform_event(pair, update(name=1)).updated == {"name"}
+
+
+def test_one_source_column_copied_into_two_target_columns():
+    pair = DataMediaPair(DataMedia("ocndb", "member"), DataMedia("crmg", "m"),
+                         column_pairs=(ColumnPair("member_id", "member_id"), ColumnPair("name", "name"),
+                                       ColumnPair("name", "display_name")))
+    assert transform_event(pair, update(name=1)).columns == {"name": "n", "display_name": "n"}
