@@ -140,6 +140,8 @@ class _Reader:
                                         f"unknown type {type_name!r} (known: {', '.join(sorted(CONVERTERS))})")
                     pairs.append(ColumnPair(str(source_col), str(target_spec.get("name", source_col)),
                                             str(type_name) if type_name is not None else None))
+                elif isinstance(target_spec, list):  # one source column copied into several target columns
+                    pairs.extend(ColumnPair(str(source_col), str(t)) for t in target_spec)
                 else:
                     pairs.append(ColumnPair(str(source_col), str(target_spec if target_spec is not None else source_col)))
             return tuple(pairs), mode

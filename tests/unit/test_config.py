@@ -113,3 +113,11 @@ def test_bad_filter_is_refused_at_load_time():
     text = EXAMPLE.replace("- {source: shop.orders, target: shop.orders}", "- {source: shop.orders, filter: \"open('x')\"}")
     message = error_of(text)
     assert message.startswith("p.yaml:12:") and "not allowed" in message
+
+
+def test_column_mapping_forms():
+    text = EXAMPLE.replace("- {source: shop.orders, target: shop.orders}",
+                           "- {source: shop.orders, columns: {id: id, name: [name, display_name], price: {name: price_text, type: varchar}}}")
+    [pair, _] = load_config_text(text).channels[0].pipelines[0].pairs
+    assert [(c.source, c.target, c.type) for c in pair.column_pairs] == [
+        ("id", "id", None), ("name", "name", None), ("name", "display_name", None), ("price", "price_text", "varchar")]

@@ -8,7 +8,6 @@ transaction boundary; faults the user must fix surface from ``start``/``poll`` a
 from __future__ import annotations
 
 import logging
-import re
 import socket
 import threading
 import time
@@ -21,16 +20,15 @@ from pymysqlreplication.event import (GtidEvent, MariadbGtidEvent, QueryEvent, R
                                       XidEvent)
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
-from otter_core.errors import ConfigError, OtterError, SourceError
+from otter_core.errors import OtterError, SourceError
 from otter_core.model import DataMediaSource, EventData, EventType, Pipeline, Position, Transaction
 
-from otter_mysql import ddl
+from otter_mysql import checks, ddl
 from otter_mysql.rowcodec import DELETE, UPDATE, WRITE, RowCodec
 from otter_mysql.schema import SchemaCache
 from otter_mysql.txqueue import TxQueue
 
 log = logging.getLogger(__name__)
-_GTID = re.compile(r"^\d+-\d+-\d+(,\d+-\d+-\d+)*$")
 _ROW_KIND = {WriteRowsEvent: (WRITE, EventType.INSERT), DeleteRowsEvent: (DELETE, EventType.DELETE),
              UpdateRowsEvent: (UPDATE, EventType.UPDATE)}
 _NO_UPDATE: frozenset[str] = frozenset()
@@ -75,6 +73,7 @@ class MySQLSelector:
         self._thread: threading.Thread | None = None
         self._stream: BinLogStreamReader | None = None
         self._connects = 0
+        self._failures = 0  # consecutive lost connections without a transaction read in between
         self._start_args: dict[str, Any] = {}
         self._resume: Position | None = None
         self._matched: dict[tuple[str, str], bool] = {}
@@ -110,39 +109,6 @@ class MySQLSelector:
         return pymysql.connect(**settings)
 
     # -- start: checks -----------------------------------------------------------------------------
-    def _variables(self, conn: Any) -> dict[str, str]:
-        with conn.cursor() as cur:
-            cur.execute("SHOW GLOBAL VARIABLES WHERE Variable_name IN ('log_bin', 'binlog_format', "
-                        "'binlog_row_image', 'log_bin_compress')")
-            return {k.lower(): str(v) for k, v in cur.fetchall()}
-
-    def _check_server(self, conn: Any) -> None:
-        v = self._variables(conn)
-        if v.get("log_bin", "OFF").upper() != "ON":
-            raise SourceError(f"{self.label}: binary logging is off (log_bin=OFF); enable it in the server's "
-                              f"my.cnf (log_bin, server_id, binlog_format=ROW, binlog_row_image=FULL) and restart")
-        if v.get("binlog_format", "").upper() != "ROW":
-            raise SourceError(f"{self.label}: binlog_format is {v.get('binlog_format')}, not ROW; set "
-                              f"binlog_format=ROW in my.cnf and SET GLOBAL binlog_format='ROW'")
-        if v.get("binlog_row_image", "FULL").upper() != "FULL":
-            raise SourceError(f"{self.label}: binlog_row_image is {v.get('binlog_row_image')}, not FULL; set "
-                              f"binlog_row_image=FULL in my.cnf and SET GLOBAL binlog_row_image='FULL'")
-        if v.get("log_bin_compress", "OFF").upper() == "ON":
-            raise SourceError(f"{self.label}: log_bin_compress=ON writes compressed row events this selector "
-                              f"cannot read; SET GLOBAL log_bin_compress=OFF")
-
-    def _check_file(self, conn: Any, file: str) -> None:
-        with conn.cursor() as cur:
-            cur.execute("SHOW BINARY LOGS")
-            names = [row[0] for row in cur.fetchall()]
-        if file in names:
-            return
-        gone = "was purged" if names and file < names[0] else "does not exist"
-        raise SourceError(
-            f"{self.label}: binlog file {file} {gone}; reset the pipeline's position (start: current) or "
-            f"restore the binlog files, then resync the tables (the server has "
-            f"{names[0] if names else 'none'} .. {names[-1] if names else 'none'})")
-
     def _check_tables(self) -> None:
         matched = [(s, t) for s, t in self.schema.tables() if self._is_matched(s, t)]
         self.schema.preload({s for s, _ in matched})
@@ -154,45 +120,23 @@ class MySQLSelector:
         for schema, table in matched:
             self.schema.get(schema, table)
 
-    def _start_point(self, conn: Any, position: Position | None) -> dict[str, Any]:
-        if position is not None and position.file:
-            return {"log_file": position.file, "log_pos": int(position.pos or 4)}
-        if position is not None and position.gtid:
-            return {"gtid": position.gtid}
-        start = dict(self.pipeline.start or {})
-        kind = str(getattr(start.get("kind"), "value", start.get("kind") or "current")).lower()
-        if kind == "current":
-            with conn.cursor() as cur:
-                cur.execute("SHOW MASTER STATUS")
-                row = cur.fetchone()
-            if not row:
-                raise SourceError(f"{self.label}: SHOW MASTER STATUS is empty; enable log_bin on the server")
-            return {"log_file": row[0], "log_pos": int(row[1])}
-        if kind == "position":
-            if not start.get("file"):
-                raise ConfigError(f"pipeline {self.pipeline.name}: start kind position needs 'file' and 'pos'")
-            return {"log_file": str(start["file"]), "log_pos": int(start.get("pos") or 4)}
-        if kind == "gtid":
-            return {"gtid": str(start.get("gtid", ""))}
-        raise ConfigError(f"pipeline {self.pipeline.name}: unknown start kind {kind!r} "
-                          f"(use current, position or gtid)")
-
     def start(self, position: Position | None) -> None:
         """Check the source and start reading after ``position`` (or from the pipeline's start)."""
         if self._thread is not None:
             raise RuntimeError("selector already started")
-        conn = self._connect()
         try:
-            self._check_server(conn)
-            point = self._start_point(conn, position)
-            if "gtid" in point and not _GTID.match(point["gtid"]):
-                raise ConfigError(f"pipeline {self.pipeline.name}: GTID {point['gtid']!r} is not a MariaDB "
-                                  f"GTID position like 0-1-100")
-            if "log_file" in point:
-                self._check_file(conn, point["log_file"])
-        finally:
-            conn.close()
-        self._check_tables()
+            conn = self._connect()
+            try:
+                checks.check_server(conn, self.label)
+                point = checks.start_point(conn, position, self.pipeline, self.label)
+                if "log_file" in point:
+                    checks.check_file(conn, point["log_file"], self.label)
+            finally:
+                conn.close()
+            self._check_tables()
+        except BaseException:
+            self.close()
+            raise
         self._start_args = point
         self._thread = threading.Thread(target=self._run, name=f"otter-select-{self.pipeline.name}",
                                         daemon=True)
@@ -225,12 +169,10 @@ class MySQLSelector:
 
     # -- the reader thread -------------------------------------------------------------------------
     def _run(self) -> None:
-        failures = 0
         try:
             while not self._stop.is_set():
                 try:
                     self._read_stream()
-                    failures = 0
                 except (_Reconnect, pymysql.err.MySQLError, ConnectionError, OSError) as exc:
                     if self._stop.is_set():
                         return
@@ -243,13 +185,13 @@ class MySQLSelector:
                             f"GRANT REPLICATION SLAVE, REPLICATION CLIENT, SELECT to it") from None
                     if code == 1045 or not self._ready.is_set():
                         raise self._connection_error(exc) from None
-                    failures += 1
-                    if failures > _RETRIES:
+                    self._failures += 1
+                    if self._failures > _RETRIES:
                         raise SourceError(f"{self.label}: lost the binlog connection {_RETRIES} times in a "
                                           f"row ({exc}); check that the server is up and reachable") from None
                     log.warning("%s: binlog connection lost (%s); reconnecting at %s", self.label, exc,
                                 self._resume or self._start_args)
-                    self._stop.wait(min(0.2 * 2 ** failures, 5))
+                    self._stop.wait(min(0.2 * 2 ** self._failures, 5))
         except BaseException as exc:  # noqa: BLE001 - handed to poll()
             if not self._stop.is_set():
                 if not isinstance(exc, OtterError):
@@ -331,6 +273,7 @@ class MySQLSelector:
                 add([EventData(schema, table, etype, k, c, None, _NO_UPDATE, ts, pos, sz) for k, c, sz in rows])
         self._queue.put(Transaction(tuple(events), pos, self._tx_size))
         self._resume = pos
+        self._failures = 0
         self._reset_tx()
 
     def _is_matched(self, schema: str, table: str) -> bool:
