@@ -175,6 +175,10 @@ class _Reader:
                     values[key] = SyncMode(value)
                 except ValueError:
                     raise self.fail(node, key, f"{path}.{key}", f"expected row or field, got {value!r}") from None
+            elif key == "sync_consistency":
+                if value not in ("base", "media"):
+                    raise self.fail(node, key, f"{path}.{key}", f"expected base or media, got {value!r}")
+                values[key] = value
             elif isinstance(default, bool):
                 if not isinstance(value, bool):
                     raise self.fail(node, key, f"{path}.{key}", f"expected true or false, got {value!r}")

@@ -5,7 +5,7 @@ only ever talks to these methods, so a plugin can be tested against them alone.
 """
 from __future__ import annotations
 
-from typing import Any, Protocol, Sequence, runtime_checkable
+from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
 
 from otter_core.model import EventData, Position, Transaction
 
@@ -23,6 +23,18 @@ class Selector(Protocol):
 
     def close(self) -> None:
         """Stop reading and release connections; safe to call twice."""
+
+
+@runtime_checkable
+class RowReader(Protocol):
+    """Reads current rows from a source by key (back-query: ``sync_consistency: media``, resync)."""
+
+    def fetch(self, schema: str, table: str, keys: Sequence[Mapping[str, Any]]) -> dict[tuple, dict[str, Any]]:
+        """Current rows of ``schema.table`` for ``keys``: key-values tuple -> every non-generated column
+        (keys included). Keys whose row no longer exists are absent from the result."""
+
+    def close(self) -> None:
+        """Release connections; safe to call twice."""
 
 
 @runtime_checkable

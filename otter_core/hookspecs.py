@@ -13,7 +13,9 @@ from typing import Any, Mapping, Sequence
 
 import pluggy
 
-from otter_core.contracts import Arbitrator, EventProcessor, FileResolver, Loader, Pipe, Selector
+from otter_core.contracts import (
+    Arbitrator, EventProcessor, FileResolver, Loader, Pipe, RowReader, Selector,
+)
 from otter_core.model import DataMediaPair, DataMediaSource, EventData, Pipeline, RowBatch
 
 PROJECT = "otter"
@@ -38,6 +40,15 @@ def otter_loader(name: str, target: DataMediaSource, pipeline: Pipeline) -> Load
     Called once per target per pipeline start. ``name`` is the loader plugin name (the target's
     ``type`` unless the pipeline sets ``loader``). The loader opens ``load_pool_size`` connections.
     Return None if ``name`` is not yours.
+    """
+
+
+@hookspec(firstresult=True)
+def otter_row_reader(name: str, source: DataMediaSource, pipeline: Pipeline) -> RowReader | None:
+    """Create a reader of current rows by key on ``source`` (back-query).
+
+    Called once per pipeline start when the pipeline needs it (``sync_consistency: media``). ``name`` is
+    the selector plugin name of the source. Return None if ``name`` is not yours.
     """
 
 

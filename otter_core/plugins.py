@@ -14,7 +14,9 @@ from stevedore import DriverManager
 from stevedore.exception import NoMatches
 
 from otter_core import hookspecs
-from otter_core.contracts import Arbitrator, EventProcessor, FileResolver, Loader, Pipe, Selector
+from otter_core.contracts import (
+    Arbitrator, EventProcessor, FileResolver, Loader, Pipe, RowReader, Selector,
+)
 from otter_core.errors import PluginNotFound
 from otter_core.model import DataMediaPair, DataMediaSource, EventData, Pipeline, RowBatch
 
@@ -121,6 +123,15 @@ class PipelinePlugins:
         result = self.pm.hook.otter_loader(name=name, target=target, pipeline=self.pipeline)
         if result is None:
             raise self._missing("loader", name)
+        return result
+
+    def row_reader(self, source: DataMediaSource) -> RowReader:
+        name = self.pipeline.selector or source.type
+        self._require("selector", name)
+        result = self.pm.hook.otter_row_reader(name=name, source=source, pipeline=self.pipeline)
+        if result is None:
+            raise PluginNotFound(f"selector plugin {name!r} cannot read rows back (no otter_row_reader): "
+                                 f"set sync_consistency: base for pipeline {self.pipeline.name!r}", retryable=False)
         return result
 
     def pipe(self) -> Pipe:

@@ -4,10 +4,12 @@ from __future__ import annotations
 import logging
 from typing import Sequence
 
-from otter_core.contracts import EventProcessor
+from otter_core.contracts import EventProcessor, RowReader
+from otter_core.engine.back_query import back_query
 from otter_core.engine.row_filter import RowFilter
 from otter_core.errors import DataError, OtterError
 from otter_core.model import DataMediaPair, EventData, EventType, Pipeline
+from otter_core.rejects import RejectLog
 
 log = logging.getLogger("otter.extract")
 
@@ -17,11 +19,15 @@ class ProcessorError(OtterError):
 
 
 class Extractor:
-    """Holds the processor chains of a pipeline's pairs (built once per pipeline start)."""
+    """Holds the processor chains of a pipeline's pairs (built once per pipeline start), and the
+    back-query reader when the pipeline re-reads current rows (``sync_consistency: media``)."""
 
-    def __init__(self, pipeline: Pipeline, chains: dict[DataMediaPair, Sequence[EventProcessor]]) -> None:
+    def __init__(self, pipeline: Pipeline, chains: dict[DataMediaPair, Sequence[EventProcessor]],
+                 reader: RowReader | None = None, rejects: RejectLog | None = None) -> None:
         self.pipeline = pipeline
         self.chains = chains
+        self.reader = reader
+        self.rejects = rejects
         self._pairs: dict[tuple[str, str], list[DataMediaPair]] = {}
         self.filters = {pair: RowFilter(pair.filter, where=f"filter of pair {pair.source}")
                         for pair in pipeline.pairs if pair.filter}
@@ -34,6 +40,8 @@ class Extractor:
 
     def extract(self, events: Sequence[EventData]) -> list[tuple[DataMediaPair, EventData]]:
         """Each event with the pair(s) that match it, after that pair's processors ran."""
+        if self.reader is not None:
+            events = back_query(self.reader, events, self.pipeline.parameters.skip_no_row, self.rejects)
         out: list[tuple[DataMediaPair, EventData]] = []
         for event in events:
             for pair in self.pairs_of(event.schema, event.table):

@@ -93,7 +93,9 @@ class PipelineRunner:
         selector = (ProcessSelector(self.pipeline, source) if params.select_process
                     else self.plugins.selector(source))
         load_stage = LoadStage(self.pipeline, lambda target: self.plugins.loader(self.sources[target]), self.rejects)
-        extractor = Extractor(self.pipeline, {p: self.plugins.event_processors(p) for p in self.pipeline.pairs})
+        reader = self.plugins.row_reader(source) if params.sync_consistency == "media" else None
+        extractor = Extractor(self.pipeline, {p: self.plugins.event_processors(p) for p in self.pipeline.pairs},
+                              reader, self.rejects)
         pipe = self.plugins.pipe()
         window = self._window = Window(params.parallelism, params.memory_limit_bytes)
         workers = ThreadPoolExecutor(max_workers=params.parallelism, thread_name_prefix=f"et-{self.pipeline.name}")
@@ -158,6 +160,8 @@ class PipelineRunner:
             workers.shutdown(wait=True, cancel_futures=True)
             selector.close()
             load_stage.close()
+            if reader is not None:
+                reader.close()
 
     def _load_one(self, batch: RowBatch, items: list, load_stage: LoadStage) -> None:
         started = time.monotonic()

@@ -128,6 +128,8 @@ class PipelineParameters:
     batch_timeout_ms: int = 500
     load_pool_size: int = 4
     sync_mode: SyncMode = SyncMode.FIELD
+    sync_consistency: str = "base"  # base: the logged row image; media: re-read the current row by key
+    skip_no_row: bool = False       # media: drop (and reject-log) events whose row no longer exists
     skip_ddl: bool = False
     skip_load_exception: bool = False
     skip_ddl_exception: bool = False

@@ -84,3 +84,28 @@ def test_dry_run_writes_nothing(mariadb_source, mariadb_target, tmp_path):
         mariadb_source.execute("INSERT INTO shop.t VALUES (1, 'paid', 1)")
         wait_caught_up(runner, mariadb_source)
     assert mariadb_target.execute("SELECT COUNT(*) FROM shop.t") == [(0,)]
+
+
+def test_media_consistency_loads_the_current_row_not_the_logged_image(mariadb_source, mariadb_target, tmp_path):
+    make_tables(mariadb_source, mariadb_target)
+    text = pipeline_yaml(mariadb_source, mariadb_target, ["shop.t"], start=start_of(mariadb_source),
+                         sync_consistency="media")
+    mariadb_source.execute("INSERT INTO shop.t VALUES (1, 'old', 1)", "UPDATE shop.t SET status = 'now', amount = 5")
+    with running(text, str(tmp_path / "state")) as runner:
+        wait_caught_up(runner, mariadb_source)
+    assert mariadb_target.execute("SELECT * FROM shop.t") == [(1, "now", 5)]
+
+
+def test_skip_no_row_drops_and_rejects_rows_deleted_since(mariadb_source, mariadb_target, tmp_path):
+    make_tables(mariadb_source, mariadb_target)
+    mariadb_target.execute("INSERT INTO shop.t VALUES (7, 'stale', 0)")
+    text = pipeline_yaml(mariadb_source, mariadb_target, ["shop.t"], start=start_of(mariadb_source),
+                         sync_consistency="media", skip_no_row=True)
+    # the insert and the update of id 2 are read back after the row is gone: nothing of them is loaded
+    mariadb_source.execute("INSERT INTO shop.t VALUES (1, 'a', 1), (2, 'b', 2)", "UPDATE shop.t SET amount = 3 WHERE id = 2",
+                           "DELETE FROM shop.t WHERE id = 2")
+    with running(text, str(tmp_path / "state")) as runner:
+        wait_caught_up(runner, mariadb_source)
+        rejected = runner.pipelines[0].rejects.read()
+    assert mariadb_target.execute("SELECT id FROM shop.t ORDER BY id") == [(1,), (7,)]
+    assert {r["keys"]["id"] for r in rejected} == {2} and all("skip_no_row" in r["reason"] for r in rejected)

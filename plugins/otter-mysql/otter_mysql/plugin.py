@@ -25,3 +25,12 @@ def otter_loader(name: str, target: DataMediaSource, pipeline: Pipeline) -> Any:
         return None
     from otter_mysql.loader import MySQLLoader
     return MySQLLoader(target, pipeline)
+
+
+@hookimpl
+def otter_row_reader(name: str, source: DataMediaSource, pipeline: Pipeline) -> Any:
+    """A ``MySQLRowReader`` (back-query by key) for sources of type mysql/mariadb."""
+    if name not in NAMES:
+        return None
+    from otter_mysql.row_reader import MySQLRowReader
+    return MySQLRowReader(source)
