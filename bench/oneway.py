@@ -89,6 +89,18 @@ def cpu_seconds(pid: int) -> float:
     return st[1] / CLK_TCK if st else 0.0
 
 
+def system_busy_seconds() -> float:
+    """CPU seconds all cores spent busy since boot (/proc/stat: everything but idle and iowait)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / CLK_TCK
+
+
+def own_cpu_seconds() -> float:
+    import resource
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
 def _vm_hwm_kb(pid: int) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -358,6 +370,8 @@ class Bench:
         """CPU seconds of each mariadbd (source, target, replica), or the difference to ``since``."""
         now = {name: cpu_seconds(server.process.pid)
                for name, server in (("source", self.source), ("target", self.target), ("replica", self.replica))}
+        now["bench"] = own_cpu_seconds()
+        now["machine"] = system_busy_seconds()
         if since is None:
             return now
         return {name: round(now[name] - since[name], 2) for name in now}
@@ -485,13 +499,15 @@ class Bench:
             try:
                 waited = self.otter_wait(otter, end, self.args.phase_timeout,
                                          data_done=lambda: checksum(self.target) == src_sum)
+                res["otter_server_cpu_s"] = cpu = self.server_cpu(db_cpu)  # at catch-up, before the stop
             except BenchError as exc:
                 res["otter_error"] = str(exc)
                 raise
             finally:
                 meter = otter.meter
                 code = otter.stop()
-            res["otter_server_cpu_s"] = self.server_cpu(db_cpu)
+            cpu["other_processes"] = round(cpu["machine"] - meter.cpu_seconds - cpu["bench"]
+                                           - cpu["source"] - cpu["target"] - cpu["replica"], 2)
             steady = None
             if waited["first_rows"] is not None:
                 t1, r1 = waited["first_rows"]
@@ -513,8 +529,10 @@ class Bench:
                 self.results["problems"].append(
                     f"{name}: otter target differs from the source (CHECKSUM TABLE {tgt_sum} vs {src_sum}; "
                     f"rows {row_count(self.target)} vs {row_count(self.source)})")
-            if "rolled back" in otter.log_tail(100000):
-                self.results["problems"].append(f"{name}: otter rolled back and retried:\n{otter.log_tail(2000)}")
+            complaints = [line for line in otter.log_tail(10**7).splitlines()
+                          if " WARNING " in line or " ERROR " in line or "last error" in line]
+            if complaints:
+                self.results["problems"].append(f"{name}: otter-run logged:\n    " + "\n    ".join(complaints[:10]))
             log(f"{name}: otter {res['otter_rows_per_s']:,} rows/s ({waited['seconds']:.2f}s, first ack at "
                 f"{waited['first_ack_s']:.2f}s), CPU {meter.cpu_seconds:.1f}s, peak RSS {meter.peak_rss_mb:.0f} MB, "
                 f"verified={res['otter_verified']}")
@@ -531,7 +549,9 @@ class Bench:
         self.replica.root_execute("START SLAVE")
         self.replica_wait(end, self.args.phase_timeout)
         native_s = time.perf_counter() - t0
-        res["native_server_cpu_s"] = self.server_cpu(db_cpu)
+        res["native_server_cpu_s"] = cpu = self.server_cpu(db_cpu)
+        cpu["other_processes"] = round(cpu["machine"] - cpu["bench"] - cpu["source"] - cpu["target"]
+                                       - cpu["replica"], 2)
         self.replica.root_execute("STOP SLAVE")
         rep_sum = checksum(self.replica)
         res.update({"native_s": round(native_s, 3), "native_rows_per_s": round(res["rows"] / native_s),
@@ -621,6 +641,7 @@ class Bench:
             t.start()
         time.sleep(0.2)
         log(f"latency: {samples} single-row inserts, one every {self.args.latency_interval_ms} ms")
+        lat_cpu = self.server_cpu()
         for _ in ids:
             i, t = insert_one()
             commits[i] = t
@@ -628,6 +649,10 @@ class Bench:
         for t in threads:
             t.join(timeout=30)
         stop.set()
+        cpu = self.server_cpu(lat_cpu)
+        if otter is not None:
+            otter.meter.sample()
+        self.results["latency"]["cpu_s"] = cpu
         src.close()
         if otter is not None:
             if not otter.alive():
@@ -651,10 +676,12 @@ class Bench:
 
     def run(self) -> dict:
         started = time.perf_counter()
+        self.results["loadavg_at_start"] = os.getloadavg()
         self.start_servers()
         self.throughput()
         self.latency()
         self.results["total_s"] = round(time.perf_counter() - started, 1)
+        self.results["loadavg_at_end"] = os.getloadavg()
         return self.results
 
 
@@ -683,6 +710,10 @@ def print_report(results: dict, params: dict) -> None:
     print(f"otter one-way benchmark — {results.get('rows')} rows per workload; MariaDB "
           f"{results.get('mariadb_version', '?')}; {results['machine']['cpus']} CPUs")
     print("otter parameters: " + ", ".join(f"{k}={v}" for k, v in params.items()))
+    if "loadavg_at_start" in results:
+        print("load average at start: " + " ".join(f"{v:.2f}" for v in results["loadavg_at_start"])
+              + ("; at end: " + " ".join(f"{v:.2f}" for v in results["loadavg_at_end"])
+                 if "loadavg_at_end" in results else ""))
     print()
     head = ("workload", "otter rows/s", "native rows/s", "ratio", "otter CPU s/100k rows", "otter peak RSS MB")
     rows = [head]
@@ -710,7 +741,9 @@ def print_report(results: dict, params: dict) -> None:
                       f"native {res.get('native_s', float('nan')):.2f}s; verified otter={res.get('otter_verified')} "
                       f"native={res.get('native_verified')}; CPU s of the applying mariadbd: "
                       f"otter's target {res.get('otter_server_cpu_s', {}).get('target', '?')}, "
-                      f"replica {res.get('native_server_cpu_s', {}).get('replica', '?')}")
+                      f"replica {res.get('native_server_cpu_s', {}).get('replica', '?')}; CPU s used by other "
+                      f"processes on the machine meanwhile: {res.get('otter_server_cpu_s', {}).get('other_processes', '?')}"
+                      f" / {res.get('native_server_cpu_s', {}).get('other_processes', '?')}")
     lat = results.get("latency") or {}
     if lat:
         print()

@@ -27,8 +27,8 @@ _TABLE_DDL = [re.compile(p, _F) for p in (
     rf"INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?{_NAME}.*?\sON\s+({_QNAME})",
     rf"^DROP\s+INDEX\s+(?:IF\s+EXISTS\s+)?{_NAME}\s+ON\s+({_QNAME})",
 )]
-_TABLE_LIST = re.compile(rf"^(?:DROP\s+(?:TEMPORARY\s+)?TABLES?\s+(?:IF\s+EXISTS\s+)?|RENAME\s+TABLES?\s+)"
-                         rf"(.*)$", _F)
+_TABLE_LIST = re.compile(r"^(?:DROP\s+(?:TEMPORARY\s+)?TABLES?\s+(?:IF\s+EXISTS\s+)?|RENAME\s+TABLES?\s+)"
+                         r"(.*)$", _F)
 _ALTER_RENAME = re.compile(rf"\sRENAME\s+(?:TO\s+|AS\s+)?({_QNAME})", _F)
 _DATABASE = re.compile(rf"^(?:CREATE|DROP|ALTER)\s+(?:DATABASE|SCHEMA)\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?"
                        rf"({_NAME})", _F)

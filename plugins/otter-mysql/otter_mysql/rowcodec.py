@@ -6,6 +6,8 @@ literal) decodes several times faster than mysql-replication's generic reader.
 """
 from __future__ import annotations
 
+import dataclasses
+import logging
 from typing import Any, Callable, Sequence
 
 from otter_core.errors import SourceError
@@ -13,12 +15,36 @@ from otter_core.errors import SourceError
 from otter_mysql.schema import TableSchema
 from otter_mysql.values import HELPERS, compatible, value_code
 
+log = logging.getLogger("otter.select")
 WRITE, UPDATE, DELETE = "I", "U", "D"
 RowDecoder = Callable[[bytes], list]
 
 
 def _present(bitmap: bytes, count: int) -> list[int]:
     return [i for i in range(count) if bitmap[i >> 3] >> (i & 7) & 1]
+
+
+def appended_since(table: TableSchema, columns: Sequence[Any]) -> TableSchema:
+    """The table as it was before columns were appended, when the binlog rows are older than the schema.
+
+    The most common DDL appends columns (``ALTER TABLE … ADD COLUMN`` without ``FIRST``/``AFTER``). When
+    the binlog rows have fewer columns than the current table, every binlog column's type fits the
+    current column at the same position and the key lies within them, the rows predate such an ALTER:
+    decode them with the leading columns (the target has not seen the ALTER yet either). Anything else
+    is left to the caller's mismatch error.
+    """
+    count = len(columns)
+    if count >= len(table.columns):
+        return table
+    leading = table.columns[:count]
+    if not all(compatible(col.type, info) for col, info in zip(columns, leading)):
+        return table
+    if not all(name in {c.name for c in leading} for name in table.key):
+        return table
+    log.warning("rows of %s in the binlog have %d of its %d current columns: decoding them with the "
+                "leading columns (they predate an ALTER that appended the others)", table.full_name, count,
+                len(table.columns))
+    return dataclasses.replace(table, columns=tuple(leading), by_name={c.name: c for c in leading})
 
 
 class RowCodec:
@@ -29,19 +55,19 @@ class RowCodec:
     """
 
     def __init__(self, table: TableSchema, columns: Sequence[Any]) -> None:
-        self.table = table
         self.columns = list(columns)
+        table = self.table = appended_since(table, self.columns)
         if len(self.columns) != len(table.columns):
             raise SourceError(
                 f"binlog rows of {table.full_name} have {len(self.columns)} columns but the table now has "
                 f"{len(table.columns)}: its structure changed after the binlog position being read; "
-                f"restart the pipeline from the current position (start: current) and resync the table")
+                f"restart the pipeline from the current position (start: current) and resync the table", retryable=False)
         for col, info in zip(self.columns, table.columns):
             if not compatible(col.type, info):
                 raise SourceError(
                     f"binlog column {info.name} of {table.full_name} has binlog type {col.type}, which "
                     f"cannot be {info.column_type}: the table changed after the binlog position being "
-                    f"read; restart the pipeline from the current position and resync the table")
+                    f"read; restart the pipeline from the current position and resync the table", retryable=False)
         self._decoders: dict[tuple, RowDecoder] = {}
         self.key_index = [table.by_name[n].ordinal for n in table.key]
         keys = set(table.key)
@@ -66,7 +92,7 @@ class RowCodec:
             names = ", ".join(self.table.columns[i].name for i in missing)
             raise SourceError(
                 f"rows of {self.table.full_name} were logged without columns {names}: the source must log "
-                f"full row images (binlog_row_image=FULL, also in every writing session)")
+                f"full row images (binlog_row_image=FULL, also in every writing session)", retryable=False)
         width = (len(present) + 7) // 8
         nulls = "d[p]" if width == 1 else f"int.from_bytes(d[p:p + {width}], 'little')"
         lines += [f"nb = {nulls}", f"p += {width}"]

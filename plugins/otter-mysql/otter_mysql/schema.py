@@ -73,7 +73,7 @@ class TableSchema:
         if not self.key:
             raise SourceError(
                 f"table {self.full_name}{where} has no primary key and no UNIQUE key whose columns are all "
-                f"NOT NULL; add a primary key (or a unique not-null key) so its rows can be synchronised")
+                f"NOT NULL; add a primary key (or a unique not-null key) so its rows can be synchronised", retryable=False)
         return self
 
 
@@ -195,7 +195,7 @@ class SchemaCache:
         found = self.find(schema, table)
         where = f" on {self._label}" if self._label else ""
         if found is None:
-            raise SourceError(f"table {schema}.{table} does not exist{where}")
+            raise SourceError(f"table {schema}.{table} does not exist{where}", retryable=False)
         return found.require_key(where)
 
     def tables(self) -> list[tuple[str, str]]:

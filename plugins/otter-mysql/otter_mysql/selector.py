@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-import time
 import zlib
 from typing import Any
 
@@ -116,7 +115,7 @@ class MySQLSelector:
             media = pair.source
             if not media.is_pattern and self.schema.find(media.schema, media.name) is None:
                 raise SourceError(f"table {media} named by pipeline {self.pipeline.name} does not exist on "
-                                  f"{self.label}; create it or fix the pair's source")
+                                  f"{self.label}; create it or fix the pair's source", retryable=False)
         for schema, table in matched:
             self.schema.get(schema, table)
 
@@ -204,7 +203,7 @@ class MySQLSelector:
         where = self._resume or self._start_args
         return SourceError(f"{self.label}: the server cannot send the binlog from {where}: {exc.args[-1]}. "
                            f"The binlog was probably purged; reset the pipeline's position (start: current) "
-                           f"or restore the binlog files, then resync the tables")
+                           f"or restore the binlog files, then resync the tables", retryable=False)
 
     def _open_stream(self) -> BinLogStreamReader:
         if self._resume is not None:
@@ -302,7 +301,7 @@ class MySQLSelector:
                         f"table {ev.schema}.{ev.table} no longer exists on {self.label}, but the binlog "
                         f"being read still has rows of it (it was dropped or renamed later); they cannot be "
                         f"decoded without its columns: restart the pipeline from the current position "
-                        f"(start: current) and resync the table") from None
+                        f"(start: current) and resync the table", retryable=False) from None
                 codec = RowCodec(self.schema.get(ev.schema, ev.table), columns)
         self._codecs[ev.table_id] = codec
         return codec
@@ -323,7 +322,7 @@ class MySQLSelector:
             raise
         except Exception as exc:
             raise SourceError(f"{self.label}: cannot decode a {etype.name} row of {ev.schema}.{ev.table} at "
-                              f"{self._stream.log_file}:{packet.log_pos}: {exc!r}") from exc
+                              f"{self._stream.log_file}:{packet.log_pos}: {exc!r}", retryable=False) from exc
         self._chunks.append((kind, ev.schema, ev.table, etype, float(ev.timestamp), rows))
         self._tx_size += len(data)
 
@@ -342,7 +341,7 @@ class MySQLSelector:
             if any(self._is_matched(s, t) for s, t in stmt.tables):
                 raise SourceError(f"{self.label}: a statement-format change of {stmt.tables[0][0]}."
                                   f"{stmt.tables[0][1]} is in the binlog ({query[:80]!r}); every writer must "
-                                  f"use binlog_format=ROW (check sessions that SET binlog_format)")
+                                  f"use binlog_format=ROW (check sessions that SET binlog_format)", retryable=False)
         elif stmt.kind in ("table", "database", "other"):
             self._on_ddl(ev, stmt, query)
         if not self._in_tx:

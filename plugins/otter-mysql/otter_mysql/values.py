@@ -12,9 +12,11 @@ integers -> int (unsigned honoured); FLOAT/DOUBLE -> float; DECIMAL -> Decimal (
 BIT -> int; YEAR -> int (0 for 0000); DATE -> date; DATETIME -> datetime; TIMESTAMP -> aware datetime
 in UTC (the loader must use ``time_zone='+00:00'``); TIME -> timedelta (negative allowed);
 zero or partial-zero dates/timestamps -> str such as '0000-00-00 00:00:00.000000';
-character columns -> str (bytes when the charset cannot round-trip); binary columns and GEOMETRY
-(SRID + WKB) -> bytes; ENUM -> label str ('' for the error value); SET -> 'a,b' str;
+character columns -> str (latin1 decoded as MySQL maps it; bytes when a charset cannot round-trip);
+binary columns and GEOMETRY (SRID + WKB) -> bytes, fixed-size ones (BINARY(n), INET6, UUID, INET4)
+padded back to their size; ENUM -> label str ('' for the error value); SET -> 'a,b' str;
 MySQL binary JSON -> JSON text (MariaDB JSON is LONGTEXT, so str).
+DATE, DECIMAL and whole-second DATETIME/TIMESTAMP values are memoized per column (bulk writes repeat them).
 """
 from __future__ import annotations
 
@@ -329,7 +331,11 @@ def value_code(col: Any, info: ColumnInfo, var: str, ns: dict[str, Any], tag: st
         return [f"{var} = S{tag}(int.from_bytes(d[p:p + {col.size}], 'little'))", f"p += {col.size}"]
     if t in _STRING_TYPES:
         width = 2 if col.max_length > 255 else 1
-        return _bytes_code(var, _length_code(width), width, text_decoder(info.charset), f"C{tag}", ns)
+        decoder = text_decoder(info.charset)
+        lines = _bytes_code(var, _length_code(width), width, decoder, f"C{tag}", ns)
+        if decoder is None and t == T.STRING:  # BINARY(n), INET6, UUID...: the binlog strips the 0x00 pad
+            lines.insert(2, f"if n < {col.max_length}: {var} = {var}.ljust({col.max_length}, b'\\0')")
+        return lines
     if t in _BLOB_TYPES:
         decoder = None if info.data_type.endswith("blob") else text_decoder(info.charset)
         return _bytes_code(var, _length_code(col.length_size), col.length_size, decoder, f"C{tag}", ns)

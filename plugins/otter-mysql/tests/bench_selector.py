@@ -31,6 +31,9 @@ def write(server: MariaDBServer, kind: str, rows: int) -> tuple[str, int]:
                                   f"'{BASE + dt.timedelta(seconds=i * 61, milliseconds=i):%Y-%m-%d %H:%M:%S.%f}', "
                                   f"{i}.25, {i} / 3)" for i in range(lo, hi))
                 cur.execute(f"INSERT INTO bench.t VALUES {values}")
+            elif kind == "single":  # one row per autocommit transaction
+                for i in range(lo, hi):
+                    cur.execute(f"INSERT INTO bench.t VALUES ({i + 10_000_000}, {i}, 'single', NULL, 1.5, 2)")
             elif kind == "update":
                 cur.execute(f"UPDATE bench.t SET a = a + 1, b = CONCAT(b, 'x') WHERE id >= {lo} AND id < {hi}")
             else:
@@ -72,7 +75,7 @@ def library_rate(server: MariaDBServer, start: tuple[str, int], rows: int) -> fl
 def main(rows: int) -> None:
     with MariaDBServer(server_id=9) as server:
         server.execute("CREATE DATABASE bench", TABLE)
-        for kind in ("insert", "update", "delete"):
+        for kind in ("insert", "update", "delete", "single"):
             start = write(server, kind, rows)
             ours = max(selector_rate(server, start, rows) for _ in range(2))
             lib = library_rate(server, start, rows)

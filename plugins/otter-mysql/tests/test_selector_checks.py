@@ -6,8 +6,10 @@ from typing import Iterator
 
 import pytest
 
+from otter_core.contracts import Selector
 from otter_core.errors import ConfigError, SourceError
 from otter_core.model import Position
+from otter_core.plugins import PipelinePlugins
 from otter_core.testing.mariadb import OTTER_PASSWORD, MariaDBServer, free_port
 from otter_mysql import ddl, plugin
 from otter_mysql.schema import SchemaCache, parse_enum_values
@@ -139,6 +141,8 @@ def test_plugin_hooks_and_server_id(mariadb_source: MariaDBServer) -> None:
     assert isinstance(plugin.otter_selector("mysql", source, pipeline), MySQLSelector)
     assert plugin.otter_selector("oracle", source, pipeline) is None
     assert plugin.otter_loader("oracle", source, pipeline) is None
+    selector = PipelinePlugins(pipeline).selector(source)  # through the entry point, as the engine does
+    assert isinstance(selector, MySQLSelector) and isinstance(selector, Selector)
     assert derive_server_id("p") == derive_server_id("p") and 1000 <= derive_server_id("p") < 101000
     assert MySQLSelector(source, make_pipeline([], server_id=4242)).server_id == 4242
 

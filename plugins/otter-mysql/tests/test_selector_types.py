@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Iterator
 
 import pytest
 
@@ -26,7 +27,7 @@ COLUMNS = """
  lc CHAR(5) CHARACTER SET latin1, asc1 VARCHAR(10) CHARACTER SET ascii,
  bn BINARY(8), vb VARBINARY(300), bl BLOB, tbl TINYBLOB, mbl MEDIUMBLOB,
  e ENUM('a','b''q','c,d','é','back\\\\slash'), st SET('x','y','z'), j JSON,
- g GEOMETRY, pt POINT, poly POLYGON,
+ g GEOMETRY, pt POINT, poly POLYGON, ip6 INET6, uu UUID, ip4 INET4,
  gen BIGINT AS (i + 1) VIRTUAL, gens VARCHAR(40) AS (CONCAT(LEFT(vc, 10), '!')) STORED
 """
 ALL_BYTES = bytes(range(256))
@@ -45,7 +46,8 @@ ROWS = [
          tm1="00:00:00.1", y=2155, c="abc", vc="x" * 300, tx="emoji 😀 ünïcödé 中文",
          ltx="\U0001F600" * 1000, l1="é€\x81 ÿ", lc="çà", asc1="plain",
          bn=b"\x01\x00\xff", vb=ALL_BYTES[:300], bl=ALL_BYTES, tbl=ALL_BYTES[:255], mbl=ALL_BYTES * 300,
-         e="b'q", st="x,y,z", j='{"a": [1, 2.5, "é😀"], "b": null, "c": {"d": true}}'),
+         e="b'q", st="x,y,z", j='{"a": [1, 2.5, "é😀"], "b": null, "c": {"d": true}}',
+         ip6="2001:db8::ff00:42:0", uu="123e4567-e89b-12d3-a456-426655440000", ip4="10.1.2.0"),
     dict(id=2, ti=-128, tiu=0, si=-32768, siu=0, mi=-8388608, miu=0, i=-2147483648, iu=0,
          bi=-9223372036854775808, biu=0, bo=0,
          dec1=Decimal("-99999999999999999999999999999999999.999999999999999999999999999999"),
@@ -55,13 +57,15 @@ ROWS = [
          dt3="1000-01-01 00:00:00.001", ts6="1970-01-01 00:00:01.000000", ts0="1970-01-01 00:00:01",
          ts1="1970-01-01 00:00:01.9", tm6="-838:59:59.000000", tm0="-838:59:59",
          tm3="-00:00:00.001", tm1="-01:00:00.5", y=1901, c="", vc="", tx="", ltx="", l1="", lc="",
-         asc1="", bn=b"", vb=b"", bl=b"", tbl=b"", mbl=b"", e="é", st="", j="[]"),
+         asc1="", bn=b"", vb=b"", bl=b"", tbl=b"", mbl=b"", e="é", st="", j="[]", ip6="::",
+         uu="00000000-0000-0000-0000-000000000000", ip4="0.0.0.0"),
     dict(id=3),  # NULL in every column
     dict(id=4, dec1=Decimal("0.000000000000000000000000000001"), dec2=Decimal("-0.5"),
          dec3=Decimal("0"), f=0.1, dbl=0.1, tm6="-00:00:00.000001", tm0="-00:00:01",
          tm3="-12:34:56.789", tm1="-00:00:00.1", dt6="2020-06-15 10:11:12.000001",
          ts6="2020-06-15 10:11:12.000001", d=dt.date(2020, 6, 15), y=1999, e="c,d", st="x,z",
-         c="trailing  ", vc="trailing  ", bn=b"\x00" * 8, vb=b"\x00\x00", j='"str"'),
+         c="trailing  ", vc="trailing  ", bn=b"\x00" * 8, vb=b"\x00\x00", j='"str"',
+         l1=ALL_BYTES[1:], lc=b"\x80\x81\x9d\xff"),  # every latin1 byte, stored raw from _binary
     # zero and partial-zero dates, the ENUM error value, YEAR 0000 (need a permissive sql_mode)
     dict(id=5, d="0000-00-00", dt6="0000-00-00 00:00:00.000000", dt0="2020-00-15 10:11:12",
          dt3="2021-04-00 00:00:00.500", ts6="0000-00-00 00:00:00", ts0="0000-00-00 00:00:00",
@@ -134,8 +138,17 @@ def apply(target: MariaDBServer, table: str, events: list) -> None:
         conn.close()
 
 
-def test_insert_update_delete_images_are_bit_exact(mariadb_source: MariaDBServer,
-                                                   mariadb_target: MariaDBServer) -> None:
+@pytest.fixture(params=["MINIMAL", "FULL"])
+def row_metadata(request: pytest.FixtureRequest, mariadb_source: MariaDBServer) -> Iterator[str]:
+    """Run with the server default and with binlog_row_metadata=FULL (which mysql-replication parses)."""
+    (old,) = mariadb_source.execute("SELECT @@GLOBAL.binlog_row_metadata")[0]
+    mariadb_source.root_execute(f"SET GLOBAL binlog_row_metadata = '{request.param}'")
+    yield request.param
+    mariadb_source.root_execute(f"SET GLOBAL binlog_row_metadata = '{old}'")
+
+
+def test_insert_update_delete_images_are_bit_exact(mariadb_source: MariaDBServer, mariadb_target: MariaDBServer,
+                                                   row_metadata: str) -> None:
     setup_tables(mariadb_source, mariadb_target, "t", "t_del")
     selector = make_selector(mariadb_source, [(DB, "t")])
     try:
@@ -151,7 +164,9 @@ def test_insert_update_delete_images_are_bit_exact(mariadb_source: MariaDBServer
         assert first.columns["biu"] == 2 ** 64 - 1 and first.columns["b64"] == 2 ** 64 - 1
         assert first.columns["e"] == "b'q" and first.columns["st"] == "x,y,z"
         assert first.columns["bl"] == ALL_BYTES and first.columns["y"] == 2155
+        assert first.columns["bn"] == b"\x01\x00\xff" + b"\x00" * 5 and len(inserts[1].columns["uu"]) == 16
         assert inserts[1].columns["st"] == "" and inserts[2].columns["st"] is None
+        assert inserts[3].columns["lc"] == "€\x81\x9dÿ" and len(inserts[3].columns["l1"]) == 255
         assert isinstance(inserts[1].columns["tm6"], dt.timedelta) and inserts[1].columns["tm6"] < dt.timedelta(0)
         assert inserts[4].columns["d"] == "0000-00-00" and inserts[4].columns["y"] == 0
         assert inserts[4].columns["ts6"] == "0000-00-00 00:00:00" and inserts[4].columns["e"] == ""
@@ -202,3 +217,20 @@ def test_insert_update_delete_images_are_bit_exact(mariadb_source: MariaDBServer
 def test_values_do_not_need_full_row_metadata(mariadb_source: MariaDBServer) -> None:
     (value,) = mariadb_source.execute("SELECT @@binlog_row_metadata")[0]
     assert value.upper() != "FULL"  # the servers run the default: names come from the schema cache
+
+
+def test_timestamps_are_utc_whatever_the_writing_session(mariadb_source: MariaDBServer) -> None:
+    mariadb_source.execute(f"CREATE DATABASE {DB}", f"CREATE TABLE {DB}.ts (id INT PRIMARY KEY, "
+                           f"t TIMESTAMP(3) NULL, d DATETIME(3))")
+    selector = make_selector(mariadb_source, [(DB, "ts")])
+    try:
+        conn = mariadb_source.connect()
+        with conn.cursor() as cur:
+            cur.execute("SET time_zone = '+05:30'")
+            cur.execute(f"INSERT INTO {DB}.ts VALUES (1, '2021-03-04 05:36:07.125', '2021-03-04 05:36:07.125')")
+        conn.close()
+        [event] = events_of(collect(selector, transactions=1))
+    finally:
+        selector.close()
+    assert event.columns["t"] == dt.datetime(2021, 3, 4, 0, 6, 7, 125000, tzinfo=dt.timezone.utc)
+    assert event.columns["d"] == dt.datetime(2021, 3, 4, 5, 36, 7, 125000)  # DATETIME has no zone
