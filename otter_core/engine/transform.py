@@ -6,6 +6,7 @@ from typing import Iterable
 import attrs
 
 from otter_core.engine.convert import convert_value
+from otter_core.errors import DataError
 from otter_core.model import DataMediaPair, EventData, EventType, Pipeline
 
 
@@ -49,6 +50,12 @@ def transform_event(pair: DataMediaPair, event: EventData) -> EventData:
     if not pair.column_pairs and (schema, table) == (event.schema, event.table):
         return event
     keys = map_columns(pair, dict(event.keys), event)
+    if len(keys) != len(event.keys):
+        listed = {cp.source for cp in pair.column_pairs}
+        lost = [k for k in event.keys if (k in listed) == (pair.column_mode == "exclude")]
+        raise DataError(f"the columns of pair {pair.source} -> {pair.target} leave out key column(s) "
+                        f"{', '.join(lost)} of {event.full_name}: rows could not be identified on the target; "
+                        f"include every key column in the pair's columns", retryable=False)
     columns = map_columns(pair, dict(event.columns), event)
     old_keys = map_columns(pair, dict(event.old_keys), event) if event.old_keys is not None else None
     updated = frozenset(map_columns(pair, {c: None for c in event.updated}))
