@@ -17,7 +17,7 @@ from otter_core import hookspecs
 from otter_core.contracts import (
     Arbitrator, EventProcessor, FileResolver, Loader, Pipe, RowReader, Selector,
 )
-from otter_core.errors import PluginNotFound
+from otter_core.errors import ConfigError, OtterError, PluginNotFound
 from otter_core.model import DataMediaPair, DataMediaSource, EventData, Pipeline, RowBatch
 
 log = logging.getLogger(__name__)
@@ -158,7 +158,13 @@ class PipelinePlugins:
         for name in pair.processors:
             self._require("processor", name)
             options = pair.processor_options.get(name, {})
-            proc = self.pm.hook.otter_event_processor(name=name, options=options, pair=pair)
+            try:
+                proc = self.pm.hook.otter_event_processor(name=name, options=options, pair=pair)
+            except OtterError:
+                raise
+            except Exception as exc:  # a factory that cannot start will not start on a retry either
+                raise ConfigError(f"EventProcessor {name!r} of pair {pair.source} could not be created with "
+                                  f"options {dict(options)!r}: {exc!r}") from exc
             if proc is None:
                 raise self._missing("processor", name)
             chain.append(proc)

@@ -15,7 +15,10 @@ log = logging.getLogger("otter.extract")
 
 
 class ProcessorError(OtterError):
-    """An EventProcessor raised; the message names the processor and the event."""
+    """An EventProcessor raised; the message names the processor and the event. Not retried: the same
+    event would fail again (set ``skip_processor_exception`` to reject-log it and go on)."""
+
+    retryable = False
 
 
 class Extractor:
@@ -67,13 +70,17 @@ class Extractor:
 
     def _run_chain(self, pair: DataMediaPair, event: EventData) -> EventData | None:
         current: EventData | None = event
-        for processor in self.chains.get(pair, ()):
+        for name, processor in zip(pair.processors, self.chains.get(pair, ())):
             if current is None or current.event_type is EventType.DDL:
                 break
             try:
                 current = processor.process(current)
             except Exception as exc:  # user code: name it and the event, never swallow it
-                raise ProcessorError(
-                    f"EventProcessor {type(processor).__name__} of pair {pair.source} -> {pair.target} "
-                    f"failed on {event.describe()}: {exc!r}") from exc
+                message = (f"EventProcessor {name!r} ({type(processor).__name__}) of pair {pair.source} -> "
+                           f"{pair.target} failed on {event.describe()}: {exc!r}")
+                if self.pipeline.parameters.skip_processor_exception and self.rejects is not None:
+                    log.warning("skip_processor_exception: %s", message)
+                    self.rejects.write(event, f"skip_processor_exception: {message}")
+                    return None
+                raise ProcessorError(message, retryable=False) from exc
         return current

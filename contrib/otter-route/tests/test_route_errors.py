@@ -77,10 +77,6 @@ def test_an_unroutable_row_stops_the_pipeline_naming_processor_and_event(mariadb
     assert mariadb_target.execute("SELECT * FROM shop.orders_eu") == [(1, "eu", 10)]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "core: docs/plugins.md says a processor that raises stops the pipeline, but Extractor wraps every "
-    "processor exception in ProcessorError, which is retryable (and drops the cause's retryable=False), so "
-    "with the default retry_max: 0 the pipeline rolls back and retries the same row forever"))
 @pytest.mark.usefixtures("clean_databases")
 def test_an_unroutable_row_stops_the_pipeline_with_default_retry_settings(mariadb_source, mariadb_target, tmp_path):
     text = route_pipeline(mariadb_source, mariadb_target)

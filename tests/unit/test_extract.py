@@ -1,0 +1,52 @@
+"""Extract: processors run in pair order; a raising processor stops the pipeline or is reject-logged."""
+import pytest
+
+from otter_core.engine.extract import Extractor, ProcessorError
+from otter_core.model import DataMedia, DataMediaPair, EventData, EventType, Pipeline, PipelineParameters
+from otter_core.rejects import RejectLog
+
+
+class Boom:
+    def process(self, event):
+        raise ValueError("no route for region 'apac'")
+
+
+class Tag:
+    def __init__(self, tag):
+        self.tag = tag
+
+    def process(self, event):
+        return EventData(event.schema, event.table, event.event_type, keys=event.keys,
+                         columns={**event.columns, "trail": event.columns.get("trail", "") + self.tag})
+
+
+def setup(processors, chain, **params):
+    pair = DataMediaPair(DataMedia("shop", "orders"), DataMedia("shop", "orders"), processors=processors)
+    pipeline = Pipeline("p", "src", "dst", (pair,), parameters=PipelineParameters(**params))
+    return pair, pipeline, chain
+
+
+def event():
+    return EventData("shop", "orders", EventType.INSERT, keys={"id": 9}, columns={"region": "apac"})
+
+
+def test_processors_run_in_the_order_the_pair_lists_them():
+    pair, pipeline, chain = setup(("a", "b"), [Tag("a"), Tag("b")])
+    [(_, out)] = Extractor(pipeline, {pair: chain}).extract([event()])
+    assert out.columns["trail"] == "ab"
+
+
+def test_a_raising_processor_names_itself_and_the_event_and_is_not_retried():
+    pair, pipeline, chain = setup(("route-by-region",), [Boom()])
+    with pytest.raises(ProcessorError) as info:
+        Extractor(pipeline, {pair: chain}).extract([event()])
+    message = str(info.value)
+    assert "'route-by-region'" in message and "shop.orders (id=9)" in message and not info.value.retryable
+
+
+def test_skip_processor_exception_writes_the_event_to_the_reject_log(tmp_path):
+    pair, pipeline, chain = setup(("route-by-region",), [Boom()], skip_processor_exception=True)
+    rejects = RejectLog(str(tmp_path), "c", "p")
+    assert Extractor(pipeline, {pair: chain}, rejects=rejects).extract([event()]) == []
+    [record] = rejects.read()
+    assert record["keys"] == {"id": 9} and "route-by-region" in record["reason"]
