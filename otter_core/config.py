@@ -19,9 +19,9 @@ from otter_core.yaml_lines import LineDict, load_yaml
 
 SOURCE_KEYS = {"type", "host", "port", "user", "password", "password_env", "encoding", "options"}
 PIPELINE_KEYS = {"name", "source", "target", "start", "pairs", "parameters", "selector", "loader", "pipe",
-                 "arbitrator"}
+                 "arbitrator", "exclude"}
 PAIR_KEYS = {"source", "target", "target_source", "columns", "column_mode", "column_groups", "push_weight",
-             "processors", "processor_options", "filter"}
+             "processors", "processor_options", "filter", "file_resolver"}
 PARAMETER_FIELDS = {f.name: f for f in attrs.fields(PipelineParameters)}
 
 
@@ -117,11 +117,19 @@ class _Reader:
         if unknown:
             raise self.fail(node, "processor_options", f"{path}.processor_options",
                             f"options for {', '.join(sorted(unknown))}, which the pair's processors do not list")
+        resolver = node.get("file_resolver")
+        resolver_options: dict = {}
+        if isinstance(resolver, dict):
+            self.mapping(resolver, f"{path}.file_resolver", {"name", "options"}, node, "file_resolver")
+            resolver_options = dict(resolver.get("options") or {})
+            resolver = self.require(resolver, "name", f"{path}.file_resolver")
         return DataMediaPair(source=source, target=target, target_source=target_source,
                              column_pairs=column_pairs, column_mode=mode, column_groups=groups,
                              push_weight=weight, processors=tuple(str(p) for p in processors),
                              filter=node.get("filter"),
-                             processor_options={k: dict(v) for k, v in options.items()})
+                             processor_options={k: dict(v) for k, v in options.items()},
+                             file_resolver=str(resolver) if resolver else None,
+                             file_resolver_options=resolver_options)
 
     def columns(self, node: LineDict, path: str) -> tuple[tuple[ColumnPair, ...], str]:
         mode = node.get("column_mode", "include")
@@ -209,7 +217,16 @@ class _Reader:
             start=self.start(node, path),
             parameters=self.parameters(node.get("parameters"), f"{path}.parameters", node),
             selector=node.get("selector"), loader=node.get("loader"),
-            pipe=str(node.get("pipe", "memory")), arbitrator=str(node.get("arbitrator", "memory")))
+            pipe=str(node.get("pipe", "memory")), arbitrator=str(node.get("arbitrator", "memory")),
+            exclude=self.excludes(node, path))
+
+    def excludes(self, node: LineDict, path: str) -> tuple[DataMedia, ...]:
+        patterns = node.get("exclude") or []
+        if isinstance(patterns, str):
+            patterns = [patterns]
+        if not isinstance(patterns, list):
+            raise self.fail(node, "exclude", f"{path}.exclude", "expected a list of 'schema.table' patterns")
+        return tuple(self.media(p, node, "exclude", f"{path}.exclude") for p in patterns)
 
     def document(self, root: Any) -> OtterConfig:
         root = self.mapping(root, "(top)", {"sources", "channels"})

@@ -4,7 +4,9 @@ from __future__ import annotations
 import logging
 from typing import Sequence
 
-from otter_core.contracts import EventProcessor, RowReader
+import attrs
+
+from otter_core.contracts import EventProcessor, FileResolver, RowReader
 from otter_core.engine.back_query import back_query
 from otter_core.engine.row_filter import RowFilter
 from otter_core.errors import DataError, OtterError
@@ -26,9 +28,11 @@ class Extractor:
     back-query reader when the pipeline re-reads current rows (``sync_consistency: media``)."""
 
     def __init__(self, pipeline: Pipeline, chains: dict[DataMediaPair, Sequence[EventProcessor]],
-                 reader: RowReader | None = None, rejects: RejectLog | None = None) -> None:
+                 reader: RowReader | None = None, rejects: RejectLog | None = None,
+                 resolvers: dict[DataMediaPair, FileResolver] | None = None) -> None:
         self.pipeline = pipeline
         self.chains = chains
+        self.resolvers = resolvers or {}
         self.reader = reader
         self.rejects = rejects
         self._pairs: dict[tuple[str, str], list[DataMediaPair]] = {}
@@ -51,6 +55,8 @@ class Extractor:
                 if pair in self.filters and not self._passes(self.filters[pair], pair, event):
                     continue
                 processed = self._run_chain(pair, event)
+                if processed is not None and pair in self.resolvers and processed.event_type is not EventType.DDL:
+                    processed = self._resolve_files(pair, processed)
                 if processed is not None:
                     out.append((pair, processed))
         return out
@@ -67,6 +73,15 @@ class Extractor:
         except TypeError as exc:
             raise DataError(f"filter {row_filter.expression!r} of pair {pair.source} cannot be evaluated on "
                             f"{event.describe()}: {exc}", retryable=False) from None
+
+    def _resolve_files(self, pair: DataMediaPair, event: EventData) -> EventData:
+        resolver = self.resolvers[pair]
+        try:
+            files = tuple(resolver.resolve(event))
+        except Exception as exc:
+            raise ProcessorError(f"FileResolver {pair.file_resolver!r} of pair {pair.source} failed on "
+                                 f"{event.describe()}: {exc!r}") from exc
+        return attrs.evolve(event, files=files) if files else event
 
     def _run_chain(self, pair: DataMediaPair, event: EventData) -> EventData | None:
         current: EventData | None = event

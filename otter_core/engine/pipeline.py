@@ -94,8 +94,10 @@ class PipelineRunner:
                     else self.plugins.selector(source))
         load_stage = LoadStage(self.pipeline, lambda target: self.plugins.loader(self.sources[target]), self.rejects)
         reader = self.plugins.row_reader(source) if params.sync_consistency == "media" else None
+        resolvers = {p: self.plugins.file_resolver(p.file_resolver, p, p.file_resolver_options)
+                     for p in self.pipeline.pairs if p.file_resolver}
         extractor = Extractor(self.pipeline, {p: self.plugins.event_processors(p) for p in self.pipeline.pairs},
-                              reader, self.rejects)
+                              reader, self.rejects, resolvers)
         pipe = self.plugins.pipe()
         window = self._window = Window(params.parallelism, params.memory_limit_bytes)
         workers = ThreadPoolExecutor(max_workers=params.parallelism, thread_name_prefix=f"et-{self.pipeline.name}")

@@ -43,10 +43,8 @@ def transform_event(pair: DataMediaPair, event: EventData) -> EventData:
     schema, table = pair.target_name(event.schema, event.table)
     if event.event_type is EventType.DDL:
         renamed = (schema, table) != (event.schema, event.table)
-        return event.__class__(schema=schema, table=table, event_type=event.event_type,
-                               ddl_sql=event.ddl_sql, position=event.position,
-                               execute_time=event.execute_time,
-                               hints=event.hints | ({f"renamed-from:{event.full_name}"} if renamed else set()))
+        return attrs.evolve(event, schema=schema, table=table,
+                            hints=event.hints | ({f"renamed-from:{event.full_name}"} if renamed else set()))
     if not pair.column_pairs and (schema, table) == (event.schema, event.table):
         return event
     keys = map_columns(pair, dict(event.keys), event)
@@ -59,10 +57,8 @@ def transform_event(pair: DataMediaPair, event: EventData) -> EventData:
     columns = map_columns(pair, dict(event.columns), event)
     old_keys = map_columns(pair, dict(event.old_keys), event) if event.old_keys is not None else None
     updated = frozenset(map_columns(pair, {c: None for c in event.updated}))
-    return event.__class__(
-        schema=schema, table=table, event_type=event.event_type, keys=keys, columns=columns,
-        old_keys=old_keys, updated=updated, execute_time=event.execute_time,
-        position=event.position, size=event.size, hints=event.hints)
+    return attrs.evolve(event, schema=schema, table=table, keys=keys, columns=columns, old_keys=old_keys,
+                        updated=updated)
 
 
 def transform(pipeline: Pipeline,

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
+import attrs
+
 from otter_core.model import EventData, EventType
 
 I, U, D = EventType.INSERT, EventType.UPDATE, EventType.DELETE
@@ -23,13 +25,9 @@ def split_key_change(event: EventData) -> list[EventData]:
     """An UPDATE that changed the key becomes DELETE(old key) + INSERT(new key, whole row)."""
     if event.event_type is not U or not event.pk_changed:
         return [event]
-    delete = event.__class__(
-        schema=event.schema, table=event.table, event_type=D, keys=dict(event.old_keys or {}),
-        columns=event.columns, execute_time=event.execute_time, position=event.position,
-        size=event.size, hints=event.hints)
-    insert = event.__class__(
-        schema=event.schema, table=event.table, event_type=I, keys=event.keys, columns=event.columns,
-        execute_time=event.execute_time, position=event.position, size=event.size, hints=event.hints)
+    delete = attrs.evolve(event, event_type=D, keys=dict(event.old_keys or {}), old_keys=None,
+                          updated=frozenset())
+    insert = attrs.evolve(event, event_type=I, old_keys=None, updated=frozenset())
     return [delete, insert]
 
 
@@ -42,10 +40,8 @@ def merge_pair(earlier: EventData, later: EventData) -> EventData:
         updated = frozenset(later.columns)
     else:
         updated = frozenset()
-    return later.__class__(
-        schema=later.schema, table=later.table, event_type=merged_type, keys=later.keys,
-        columns=later.columns, updated=updated, execute_time=later.execute_time,
-        position=later.position, size=later.size, hints=earlier.hints | later.hints)
+    return attrs.evolve(later, event_type=merged_type, updated=updated, hints=earlier.hints | later.hints,
+                        files=tuple(dict.fromkeys(earlier.files + later.files)))
 
 
 def merge_events(events: Iterable[EventData]) -> list[EventData]:

@@ -105,6 +105,8 @@ class DataMediaPair:
     processors: tuple[str, ...] = ()
     filter: str | None = None
     processor_options: Mapping[str, Mapping[str, Any]] = field(factory=dict, eq=False)
+    file_resolver: str | None = None
+    file_resolver_options: Mapping[str, Any] = field(factory=dict, eq=False)
 
     def target_name(self, schema: str, table: str) -> tuple[str, str]:
         """The target (schema, table) for a source table matched by this pair; a ``*`` target
@@ -156,10 +158,14 @@ class Pipeline:
     loader: str | None = None    # plugin name; None = the target's type
     pipe: str = "memory"
     arbitrator: str = "memory"
+    exclude: tuple[DataMedia, ...] = ()  # source tables no pair takes, whatever the pairs' patterns say
 
     def pair_for(self, schema: str, table: str) -> list[DataMediaPair]:
         """The pairs that take this source table: pairs naming it exactly win over pattern pairs
-        (``shop.orders`` overrides ``shop.*``); several exact pairs mean 1:n."""
+        (``shop.orders`` overrides ``shop.*``); several exact pairs mean 1:n; an ``exclude`` pattern
+        that matches takes the table out of every pair."""
+        if any(media.matches(schema, table) for media in self.exclude):
+            return []
         matched = [p for p in self.pairs if p.source.matches(schema, table)]
         exact = [p for p in matched if not p.source.is_pattern]
         return exact or matched

@@ -78,6 +78,7 @@ class EventData:
     size: int = 0
     ddl_sql: str | None = None
     hints: frozenset[str] = frozenset()
+    files: tuple[Any, ...] = ()  # file references a FileResolver found for this row (Extract)
 
     @property
     def full_name(self) -> str:

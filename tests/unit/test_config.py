@@ -121,3 +121,10 @@ def test_column_mapping_forms():
     [pair, _] = load_config_text(text).channels[0].pipelines[0].pairs
     assert [(c.source, c.target, c.type) for c in pair.column_pairs] == [
         ("id", "id", None), ("name", "name", None), ("name", "display_name", None), ("price", "price_text", "varchar")]
+
+
+def test_pipeline_exclude_patterns_take_tables_out_of_every_pair():
+    text = EXAMPLE.replace("        start: current\n", "        start: current\n        exclude: [shop.tmp_*, \"shop./.*_bak/\"]\n")
+    pipeline = load_config_text(text).channels[0].pipelines[0]
+    assert pipeline.pair_for("shop", "tmp_1") == [] and pipeline.pair_for("shop", "orders_bak") == []
+    assert pipeline.pair_for("shop", "customers")

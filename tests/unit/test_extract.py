@@ -50,3 +50,19 @@ def test_skip_processor_exception_writes_the_event_to_the_reject_log(tmp_path):
     assert Extractor(pipeline, {pair: chain}, rejects=rejects).extract([event()]) == []
     [record] = rejects.read()
     assert record["keys"] == {"id": 9} and "route-by-region" in record["reason"]
+
+
+class ImagePaths:
+    def resolve(self, event):
+        return [f"images/{event.keys['id']}.jpg"] if event.columns.get("region") else []
+
+
+def test_file_resolver_runs_in_extract_and_its_files_survive_merge_and_transform():
+    from otter_core.engine.transform import transform
+    from otter_core.load.merge import merge_events
+    pair = DataMediaPair(DataMedia("shop", "orders"), DataMedia("archive", "orders"), file_resolver="images")
+    pipeline = Pipeline("p", "src", "dst", (pair,))
+    extracted = Extractor(pipeline, {pair: []}, resolvers={pair: ImagePaths()}).extract([event()])
+    [(_, _, out)] = transform(pipeline, extracted)
+    [merged] = merge_events([out])
+    assert merged.files == ("images/9.jpg",) and merged.schema == "archive"
