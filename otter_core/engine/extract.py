@@ -14,6 +14,9 @@ from otter_core.model import DataMediaPair, EventData, EventType, Pipeline
 from otter_core.rejects import RejectLog
 
 log = logging.getLogger("otter.extract")
+# A selector that could not decode a row (with skip_select_exception) emits an event carrying this hint
+# followed by the reason; Extract writes it to the reject log and drops it.
+SELECT_REJECTED = "select-rejected:"
 
 
 class ProcessorError(OtterError):
@@ -51,6 +54,8 @@ class Extractor:
             events = back_query(self.reader, events, self.pipeline.parameters.skip_no_row, self.rejects)
         out: list[tuple[DataMediaPair, EventData]] = []
         for event in events:
+            if event.hints and self._rejected_by_select(event):
+                continue
             for pair in self.pairs_of(event.schema, event.table):
                 if pair in self.filters and not self._passes(self.filters[pair], pair, event):
                     continue
@@ -60,6 +65,15 @@ class Extractor:
                 if processed is not None:
                     out.append((pair, processed))
         return out
+
+    def _rejected_by_select(self, event: EventData) -> bool:
+        reasons = [h[len(SELECT_REJECTED):] for h in event.hints if h.startswith(SELECT_REJECTED)]
+        if not reasons:
+            return False
+        log.warning("skip_select_exception: %s", reasons[0])
+        if self.rejects is not None:
+            self.rejects.write(event, f"skip_select_exception: {reasons[0]}")
+        return True
 
     @staticmethod
     def _passes(row_filter: RowFilter, pair: DataMediaPair, event: EventData) -> bool:

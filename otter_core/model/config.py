@@ -136,6 +136,7 @@ class PipelineParameters:
     skip_load_exception: bool = False
     skip_ddl_exception: bool = False
     skip_processor_exception: bool = False
+    skip_select_exception: bool = False
     dry_run: bool = False
     retry_max: int = 0            # 0 = retry forever (with backoff)
     retry_backoff_ms: int = 500

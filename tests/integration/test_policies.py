@@ -109,3 +109,33 @@ def test_skip_no_row_drops_and_rejects_rows_deleted_since(mariadb_source, mariad
         rejected = runner.pipelines[0].rejects.read()
     assert mariadb_target.execute("SELECT id FROM shop.t ORDER BY id") == [(1,), (7,)]
     assert {r["keys"]["id"] for r in rejected} == {2} and all("skip_no_row" in r["reason"] for r in rejected)
+
+
+def test_skip_select_exception_rejects_rows_that_cannot_be_decoded(mariadb_source, mariadb_target, tmp_path):
+    for server in (mariadb_source, mariadb_target):
+        server.execute("CREATE DATABASE shop", "CREATE TABLE shop.t (id INT PRIMARY KEY, a INT)")
+    start = start_of(mariadb_source)
+    # rows logged as INT, then the column becomes a DATE: the old rows no longer fit the table
+    mariadb_source.execute("INSERT INTO shop.t VALUES (1, 1)", "UPDATE shop.t SET a = NULL",
+                           "ALTER TABLE shop.t MODIFY a DATE", "INSERT INTO shop.t VALUES (2, '2024-01-02')")
+    text = pipeline_yaml(mariadb_source, mariadb_target, ["shop.t"], start=start, skip_select_exception=True)
+    with running(text, str(tmp_path / "state")) as runner:
+        wait_caught_up(runner, mariadb_source)
+        rejected = runner.pipelines[0].rejects.read()
+    assert [r["type"] for r in rejected] == ["INSERT", "UPDATE"]
+    assert all("skip_select_exception" in r["reason"] and r["position"]["pos"] for r in rejected)
+    assert mariadb_target.execute("SELECT id, a FROM shop.t") == [(2, __import__("datetime").date(2024, 1, 2))]
+
+
+def test_skip_ddl_exception_rejects_a_refused_ddl_and_goes_on(mariadb_source, mariadb_target, tmp_path):
+    make_tables(mariadb_source, mariadb_target)
+    mariadb_target.execute("INSERT INTO shop.t VALUES (8, 'dup', 1), (9, 'dup', 1)")  # the target differs
+    text = pipeline_yaml(mariadb_source, mariadb_target, ["shop.t"], start=start_of(mariadb_source),
+                         skip_ddl_exception=True)
+    with running(text, str(tmp_path / "state")) as runner:
+        # the target's duplicate amounts make the unique index fail there (and only there)
+        mariadb_source.execute("ALTER TABLE shop.t ADD UNIQUE (amount)", "INSERT INTO shop.t VALUES (1, 'a', 5)")
+        wait_caught_up(runner, mariadb_source)
+        rejected = runner.pipelines[0].rejects.read()
+    assert len(rejected) == 1 and "ADD UNIQUE" in rejected[0]["ddl"] and "skip_ddl_exception" in rejected[0]["reason"]
+    assert mariadb_target.execute("SELECT id FROM shop.t ORDER BY id") == [(1,), (8,), (9,)]

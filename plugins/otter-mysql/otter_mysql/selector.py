@@ -23,6 +23,7 @@ from otter_core.errors import OtterError, SourceError
 from otter_core.model import DataMediaSource, EventData, EventType, Pipeline, Position, Transaction
 
 from otter_mysql import checks, ddl
+from otter_core.engine.extract import SELECT_REJECTED
 from otter_mysql.rowcodec import DELETE, UPDATE, WRITE, RowCodec
 from otter_mysql.schema import SchemaCache
 from otter_mysql.txqueue import TxQueue
@@ -268,6 +269,9 @@ class MySQLSelector:
                 add([EventData(schema, table, etype, k, c, o, u, ts, pos, sz) for k, c, o, u, sz in rows])
             elif kind is None:
                 add([EventData(schema, table, EventType.DDL, execute_time=ts, position=pos, ddl_sql=rows)])
+            elif kind == "rejected":
+                add([EventData(schema, table, etype, execute_time=ts, position=pos,
+                               hints=frozenset({SELECT_REJECTED + rows}))])
             else:
                 add([EventData(schema, table, etype, k, c, None, _NO_UPDATE, ts, pos, sz) for k, c, sz in rows])
         self._queue.put(Transaction(tuple(events), pos, self._tx_size))
@@ -307,10 +311,16 @@ class MySQLSelector:
         return codec
 
     def _on_rows(self, ev: Any) -> None:
-        codec = self._codec(ev)
+        kind, etype = _ROW_KIND[type(ev)]
+        try:
+            codec = self._codec(ev)
+        except SourceError as exc:
+            if not self.pipeline.parameters.skip_select_exception:
+                raise
+            self._chunks.append(("rejected", ev.schema, ev.table, etype, float(ev.timestamp), str(exc)))
+            return
         if codec is None:
             return
-        kind, etype = _ROW_KIND[type(ev)]
         packet = ev.packet
         data = packet.read(ev.event_size - packet.read_bytes)
         try:
@@ -321,8 +331,13 @@ class MySQLSelector:
         except SourceError:
             raise
         except Exception as exc:
-            raise SourceError(f"{self.label}: cannot decode a {etype.name} row of {ev.schema}.{ev.table} at "
-                              f"{self._stream.log_file}:{packet.log_pos}: {exc!r}", retryable=False) from exc
+            message = (f"{self.label}: cannot decode a {etype.name} row of {ev.schema}.{ev.table} at "
+                       f"{self._stream.log_file}:{packet.log_pos}: {exc!r}")
+            if not self.pipeline.parameters.skip_select_exception:
+                raise SourceError(message, retryable=False) from exc
+            # skip_select_exception: the engine writes this marker to the reject log and drops it
+            self._chunks.append(("rejected", ev.schema, ev.table, etype, float(ev.timestamp), message))
+            return
         self._chunks.append((kind, ev.schema, ev.table, etype, float(ev.timestamp), rows))
         self._tx_size += len(data)
 
