@@ -140,10 +140,10 @@ class PipelineRunner:
                     select_state["done"] = True
                     cond.notify_all()
 
-        selector.start(self.arbitrator.acked_position())
         thread = threading.Thread(target=select_loop, name=f"select-{self.pipeline.name}", daemon=True)
-        thread.start()
         try:
+            selector.start(self.arbitrator.acked_position())
+            thread.start()
             while True:
                 with cond:
                     cond.wait_for(lambda: order or select_state["done"], timeout=0.5)
@@ -158,7 +158,8 @@ class PipelineRunner:
                 window.leave(batch.size)
         finally:
             abort.set()
-            thread.join(timeout=10)
+            if thread.is_alive():
+                thread.join(timeout=10)
             workers.shutdown(wait=True, cancel_futures=True)
             selector.close()
             load_stage.close()
