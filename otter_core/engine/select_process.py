@@ -77,7 +77,11 @@ class ProcessSelector:
         deadline = time.monotonic() + 120
         while not self._conn.poll(0.2):
             if not self._process.is_alive() or time.monotonic() > deadline:
-                raise SourceError(f"the selector process of pipeline {self.pipeline.name!r} did not start")
+                raise SourceError(
+                    f"the selector process of pipeline {self.pipeline.name!r} did not start (exit code "
+                    f"{self._process.exitcode}); if you run otter from your own script, guard it with "
+                    f"`if __name__ == '__main__':` (the child process imports that script), or set "
+                    f"`select_process: false`")
         self._receive()
 
     def _receive(self) -> None:
@@ -99,14 +103,14 @@ class ProcessSelector:
         return self._pending.popleft() if self._pending else None
 
     def close(self) -> None:
-        if self._process is not None:
+        if self._process is not None and self._process.pid is not None:
             if self._process.is_alive():
                 self._process.terminate()
             self._process.join(timeout=10)
             if self._process.is_alive():
                 self._process.kill()
                 self._process.join()
-            self._process = None
+        self._process = None
         if self._conn is not None:
             self._conn.close()
             self._conn = None

@@ -1,6 +1,7 @@
 """Transform: map source events onto target tables and columns (DataMediaPair, ColumnPair)."""
 from __future__ import annotations
 
+import functools
 from typing import Iterable
 
 import attrs
@@ -37,10 +38,15 @@ def widen_to_groups(pair: DataMediaPair, updated: frozenset[str]) -> frozenset[s
     return updated
 
 
+@functools.lru_cache(maxsize=4096)
+def _target_name(pair: DataMediaPair, schema: str, table: str) -> tuple[str, str]:
+    return pair.target_name(schema, table)
+
+
 def transform_event(pair: DataMediaPair, event: EventData) -> EventData:
     if pair.column_groups and event.event_type is EventType.UPDATE:
         event = attrs.evolve(event, updated=widen_to_groups(pair, event.updated))
-    schema, table = pair.target_name(event.schema, event.table)
+    schema, table = _target_name(pair, event.schema, event.table)
     if event.event_type is EventType.DDL:
         renamed = (schema, table) != (event.schema, event.table)
         return attrs.evolve(event, schema=schema, table=table,

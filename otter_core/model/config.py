@@ -39,7 +39,7 @@ class DataMediaSource:
                 "user": self.user, "password": "****" if self.password else ""}
 
 
-@frozen
+@frozen(cache_hash=True)
 class DataMedia:
     """A table on a source. ``name`` (and ``schema``) may be a glob ``shop.*``, a range
     ``offer[1-32]`` or a regular expression written ``/offer_\\d+/``."""
@@ -91,7 +91,7 @@ class ColumnGroup:
     columns: tuple[str, ...]
 
 
-@frozen
+@frozen(cache_hash=True)
 class DataMediaPair:
     """Source media -> target media, with optional column mapping, weight and processors."""
 
