@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TextIO
 
 from otter_core.demo_workload import DDL, SCHEMA, Workload
-from otter_core.progress import ProgressPrinter, format_status
+from otter_core.progress import ProgressPrinter
 from otter_core.testing.compare import diff_checksums, table_checksums
 from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer
 
@@ -46,29 +46,6 @@ channels:
           - {{source: "{SCHEMA}.*", target: "{SCHEMA}.*"}}
         parameters: {{parallelism: 3, batch_size: 2000, batch_timeout_ms: 200, load_pool_size: 2, sync_mode: field}}
 """
-
-
-class _LivePrinter(ProgressPrinter):
-    """The pipelines' progress lines (as ``otter-run run`` shows them) plus lines of the demo's own."""
-
-    def show(self, statuses: list[dict], extra: tuple[str, ...] = ()) -> None:  # type: ignore[override]
-        lines = [format_status(s) for s in statuses] + list(extra)
-        if self.tty:  # a wrapped line would break rewriting the block in place
-            width = max(20, shutil.get_terminal_size().columns - 1)
-            lines = [line if len(line) <= width else line[:width - 3] + "..." for line in lines]
-            if self._lines:
-                self.stream.write(f"\x1b[{self._lines}F")
-            for line in lines:
-                self.stream.write("\x1b[2K" + line + "\n")
-            self._lines = len(lines)
-        else:
-            for line in lines:
-                self.stream.write(line + "\n")
-        self.stream.flush()
-
-    def forget(self) -> None:
-        """The next ``show`` writes below what is on screen instead of over it."""
-        self._lines = 0
 
 
 @contextlib.contextmanager
@@ -182,7 +159,7 @@ def run_demo(rows: int = 20000, seconds: float = 15.0, keep: bool = False) -> in
 
             workload = Workload(source, rows, seconds)
             workload.start()
-            printer = _LivePrinter(out)
+            printer = ProgressPrinter(out)
             while workload.is_alive():
                 workload.join(1.0)
                 printer.show(runner.status(), (workload.status_line(),))

@@ -1,6 +1,7 @@
 """The live progress line of ``otter-run run``: rows/s, lag and position per pipeline."""
 from __future__ import annotations
 
+import shutil
 import sys
 from typing import TextIO
 
@@ -21,9 +22,12 @@ class ProgressPrinter:
         self.tty = stream.isatty()
         self._lines = 0
 
-    def show(self, statuses: list[dict]) -> None:
-        lines = [format_status(s) for s in statuses]
-        if self.tty:
+    def show(self, statuses: list[dict], extra: tuple[str, ...] = ()) -> None:
+        """Print one line per pipeline status, then the ``extra`` lines."""
+        lines = [format_status(s) for s in statuses] + list(extra)
+        if self.tty:  # a wrapped line would break rewriting the block in place
+            width = max(20, shutil.get_terminal_size().columns - 1)
+            lines = [line if len(line) <= width else line[:width - 3] + "..." for line in lines]
             if self._lines:
                 self.stream.write(f"\x1b[{self._lines}F")
             for line in lines:
@@ -33,3 +37,7 @@ class ProgressPrinter:
             for line in lines:
                 self.stream.write(line + "\n")
         self.stream.flush()
+
+    def forget(self) -> None:
+        """The next ``show`` writes below what is on screen instead of over it."""
+        self._lines = 0

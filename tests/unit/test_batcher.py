@@ -14,7 +14,7 @@ class ListSelector:
         self.txns = collections.deque(txns)
 
     def start(self, position):
-        pass
+        self.started_at = position
 
     def poll(self, timeout):
         if self.txns:
@@ -23,7 +23,7 @@ class ListSelector:
         return None
 
     def close(self):
-        pass
+        self.txns.clear()
 
 
 def txn(n_rows, pos, kind=EventType.INSERT, size=10):

@@ -20,6 +20,8 @@ DATE, DECIMAL and whole-second DATETIME/TIMESTAMP values are memoized per column
 """
 from __future__ import annotations
 
+from otter_core.errors import SourceError
+
 import codecs
 import datetime as dt
 import json
@@ -343,7 +345,9 @@ def value_code(col: Any, info: ColumnInfo, var: str, ns: dict[str, Any], tag: st
         return _bytes_code(var, _length_code(col.length_size), col.length_size, None, f"C{tag}", ns)
     if t == T.JSON:
         return _bytes_code(var, _length_code(col.length_size), col.length_size, mysql_json, f"C{tag}", ns)
-    raise NotImplementedError(f"binlog column type {t} of column {info.name}")
+    raise SourceError(f"column {info.name} ({info.column_type}) has binlog type {t}, which this selector cannot "
+                      f"decode: exclude the column or the table from the pipeline, or report the type",
+                      retryable=False)
 
 
 HELPERS: dict[str, Any] = {**STRUCTS, "_date": date_value, "_old_timestamp": old_timestamp,
