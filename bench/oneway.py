@@ -34,8 +34,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pymysql
 
@@ -172,7 +173,7 @@ class OtterProcess:
         self._log_read = 0
 
     def start(self) -> None:
-        self._log = open(self.log_path, "wb")
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.started_at = time.perf_counter()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "otter_core.cli", "--log-level", self.log_level, "run", str(self.config),
@@ -357,12 +358,12 @@ class Bench:
         for otter in self.otters:
             try:
                 otter.stop(timeout=20)
-            except Exception as exc:  # keep cleaning up
+            except Exception as exc:  # noqa: BLE001 - keep cleaning up
                 log(f"cleanup: stopping otter-run failed: {exc}")
         for server in self.servers:
             try:
                 server.destroy()
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - keep cleaning up
                 log(f"cleanup: stopping MariaDB in {server.basedir} failed: {exc}")
         shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -436,7 +437,7 @@ class Bench:
         last_move = time.perf_counter()
         while True:
             now = time.perf_counter()
-            if now - last_sample >= 0.05:
+            if now - last_sample >= 0.25:
                 otter.meter.sample()
                 last_sample = now
             if first_rows is None:
@@ -498,7 +499,7 @@ class Bench:
             otter = self.start_otter(name, start)
             try:
                 waited = self.otter_wait(otter, end, self.args.phase_timeout,
-                                         data_done=lambda: checksum(self.target) == src_sum)
+                                         data_done=lambda expected=src_sum: checksum(self.target) == expected)
                 res["otter_server_cpu_s"] = cpu = self.server_cpu(db_cpu)  # at catch-up, before the stop
             except BenchError as exc:
                 res["otter_error"] = str(exc)
@@ -687,7 +688,7 @@ class Bench:
 
 def _pct(sorted_values: list[float], p: float) -> float:
     """Nearest-rank percentile."""
-    k = max(0, min(len(sorted_values) - 1, int(round(p / 100 * len(sorted_values) + 0.5)) - 1))
+    k = max(0, min(len(sorted_values) - 1, round(p / 100 * len(sorted_values) + 0.5) - 1))
     return sorted_values[k]
 
 
@@ -805,7 +806,7 @@ def main(argv: list[str] | None = None) -> int:
     except BenchError as exc:
         results["error"] = str(exc)
         code = 1
-    except Exception as exc:  # report, then clean up
+    except Exception as exc:  # noqa: BLE001 - report, then clean up
         import traceback
         results["error"] = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
         code = 1
