@@ -1,6 +1,6 @@
 """Throughput of the MySQL loader against a throwaway MariaDB: inserts, field-mode updates, deletes.
 
-    python bench/bench_mysql_loader.py [--rows 200000] [--batch 1000] [--threads 1 4] [--profile]
+    python bench/bench_mysql_loader.py [--rows 200000] [--batch 1000] [--threads 1 4] [--profile] [--mark]
 
 Prints rows/s per phase and, for reference, a plain PyMySQL multi-row INSERT of the same rows.
 """
@@ -85,6 +85,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 4])
     ap.add_argument("--profile", action="store_true", help="cProfile the 1-thread insert phase")
+    ap.add_argument("--mark", action="store_true", help="loopback_mark on: a retl.retl_mark upsert per load call")
     args = ap.parse_args()
     phases = {k: make_events(args.rows, k) for k in (EventType.INSERT, EventType.UPDATE,
                                                       EventType.DELETE)}
@@ -96,7 +97,8 @@ def main() -> None:
         target = DataMediaSource("bench", "mysql", "127.0.0.1", server.port, OTTER_USER,
                                  OTTER_PASSWORD)
         for threads in args.threads:
-            params = PipelineParameters(load_pool_size=threads, sync_mode=SyncMode.FIELD)
+            params = PipelineParameters(load_pool_size=threads, sync_mode=SyncMode.FIELD,
+                                        loopback_mark=args.mark)
             loader = MySQLLoader(target, Pipeline("bench", "s", "bench", (), parameters=params))
             for kind, events in phases.items():
                 call = partial(run, loader, events, args.batch, threads)
@@ -106,7 +108,8 @@ def main() -> None:
                     pstats.Stats(prof).sort_stats("tottime").print_stats(12)
                 else:
                     rate = call()
-                print(f"loader {kind.name:6s} {threads} connection(s): {rate:,.0f} rows/s")
+                print(f"loader {kind.name:6s} {threads} connection(s){' +mark' if args.mark else ''}: "
+                      f"{rate:,.0f} rows/s")
             loader.close()
 
 

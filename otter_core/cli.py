@@ -59,6 +59,39 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_until_signal(Runner(config, args.state_dir), args.progress_interval, args.quiet)
 
 
+def cmd_init_db(args: argparse.Namespace) -> int:
+    """Create the system schema ``retl`` (loopback marks, DDL records) on every MySQL source of the file."""
+    import pymysql
+
+    from otter_core.config import load_config_file
+    from otter_core.errors import ConfigError
+
+    try:
+        from otter_mysql import retl
+    except ImportError:  # pragma: no cover - the plugin ships with otter
+        raise ConfigError("init-db needs the otter-mysql plugin") from None
+    config = load_config_file(args.config)
+    done = 0
+    for source in config.sources.values():
+        if source.type not in ("mysql", "mariadb"):
+            continue
+        label = f"source {source.name} ({source.host}:{source.port})"
+        try:
+            conn = pymysql.connect(host=source.host, port=int(source.port), user=source.user,
+                                   password=source.password, connect_timeout=10, charset="utf8mb4")
+        except pymysql.Error as exc:
+            raise ConfigError(f"cannot connect to {label} as {source.user!r}: {exc.args[-1]}") from None
+        try:
+            retl.ensure_tables(conn, label, ConfigError)
+        finally:
+            conn.close()
+        print(f"{label}: system schema `{retl.SCHEMA}` ready ({', '.join(sorted(retl.SYSTEM_TABLES))})")
+        done += 1
+    if not done:
+        print("no mysql source in the file: nothing to do")
+    return 0
+
+
 def cmd_channel(args: argparse.Namespace) -> int:
     from otter_core.control import set_channel_state
 
@@ -94,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--progress-interval", type=float, default=1.0, help="seconds between progress lines")
     run.add_argument("--quiet", action="store_true", help="no progress lines")
     run.set_defaults(func=cmd_run)
+
+    init_db = sub.add_parser("init-db", help="create the system schema retl (two-way sync) on every mysql source")
+    init_db.add_argument("config", help="the pipeline YAML file")
+    init_db.set_defaults(func=cmd_init_db)
 
     demo = sub.add_parser("demo", help="start two throwaway MariaDB servers, sync them and show it")
     demo.add_argument("--rows", type=int, default=20000, help="rows the demo workload writes")

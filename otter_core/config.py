@@ -19,7 +19,7 @@ from otter_core.yaml_lines import LineDict, load_yaml
 
 SOURCE_KEYS = {"type", "host", "port", "user", "password", "password_env", "encoding", "options"}
 PIPELINE_KEYS = {"name", "source", "target", "start", "pairs", "parameters", "selector", "loader", "pipe",
-                 "arbitrator", "exclude"}
+                 "arbitrator", "exclude", "home"}
 PAIR_KEYS = {"source", "target", "target_source", "columns", "column_mode", "column_groups", "push_weight",
              "processors", "processor_options", "filter", "file_resolver"}
 PARAMETER_FIELDS = {f.name: f for f in attrs.fields(PipelineParameters)}
@@ -218,7 +218,13 @@ class _Reader:
             parameters=self.parameters(node.get("parameters"), f"{path}.parameters", node),
             selector=node.get("selector"), loader=node.get("loader"),
             pipe=str(node.get("pipe", "memory")), arbitrator=str(node.get("arbitrator", "memory")),
-            exclude=self.excludes(node, path))
+            exclude=self.excludes(node, path), home=self.flag(node, "home", path))
+
+    def flag(self, node: LineDict, key: str, path: str) -> bool:
+        value = node.get(key, False)
+        if not isinstance(value, bool):
+            raise self.fail(node, key, f"{path}.{key}", f"expected true or false, got {value!r}")
+        return value
 
     def excludes(self, node: LineDict, path: str) -> tuple[DataMedia, ...]:
         patterns = node.get("exclude") or []
@@ -246,8 +252,12 @@ class _Reader:
             pipelines = self.require(ch, "pipelines", path)
             if not isinstance(pipelines, list):
                 raise self.fail(ch, "pipelines", f"{path}.pipelines", "expected a list of pipelines")
+            built = [self.pipeline(p, f"{path}.pipelines[{j}]", sources) for j, p in enumerate(pipelines)]
+            if sum(p.home for p in built) > 1 or (any(p.home for p in built) and len(built) != 2):
+                raise self.fail(ch, "pipelines", f"{path}.pipelines",
+                                "home: true goes on exactly one pipeline of a two-way channel (two pipelines)")
             channels.append(Channel(name, tuple(
-                self.pipeline(p, f"{path}.pipelines[{j}]", sources) for j, p in enumerate(pipelines))))
+                attrs.evolve(p, channel=name, two_way=len(built) == 2) for p in built)))
         return OtterConfig(sources=sources, channels=tuple(channels))
 
 

@@ -19,6 +19,33 @@ from otter_core.rejects import RejectLog
 log = logging.getLogger("otter.extract")
 
 
+REMEDY = "loopback-remedy"  # two-way: a far-side change applied at home, sent back once (home wins)
+
+
+def remedy(reader: RowReader, events: Sequence[EventData]) -> list[EventData]:
+    """The single-direction loopback remedy: every row a remedy event touched is sent as home has it now,
+    the whole row (INSERT, i.e. upsert) when it exists, a DELETE when it does not."""
+    wanted: dict[tuple[str, str], list[EventData]] = defaultdict(list)
+    for event in events:
+        if REMEDY in event.hints and event.event_type is not EventType.DDL:
+            wanted[(event.schema, event.table)].append(event)
+    current = {table: reader.fetch(table[0], table[1], [e.keys for e in table_events])
+               for table, table_events in wanted.items()}
+    out = []
+    for event in events:
+        if REMEDY not in event.hints or event.event_type is EventType.DDL:
+            out.append(event)
+            continue
+        row = current[(event.schema, event.table)].get(tuple(event.keys.values()))
+        if row is None:
+            out.append(attrs.evolve(event, event_type=EventType.DELETE, updated=frozenset(), old_keys=None))
+        else:
+            columns = {name: value for name, value in row.items() if name not in event.keys}
+            out.append(attrs.evolve(event, event_type=EventType.INSERT, columns=columns, old_keys=None,
+                                    updated=frozenset(columns)))
+    return out
+
+
 def back_query(reader: RowReader, events: Sequence[EventData], skip_no_row: bool,
                rejects: RejectLog | None) -> list[EventData]:
     wanted: dict[tuple[str, str], list[EventData]] = defaultdict(list)

@@ -7,7 +7,7 @@ from typing import Sequence
 import attrs
 
 from otter_core.contracts import EventProcessor, FileResolver, RowReader
-from otter_core.engine.back_query import back_query
+from otter_core.engine.back_query import REMEDY, back_query, remedy
 from otter_core.engine.row_filter import RowFilter
 from otter_core.errors import DataError, OtterError
 from otter_core.model import DataMediaPair, EventData, EventType, Pipeline
@@ -51,7 +51,10 @@ class Extractor:
     def extract(self, events: Sequence[EventData]) -> list[tuple[DataMediaPair, EventData]]:
         """Each event with the pair(s) that match it, after that pair's processors ran."""
         if self.reader is not None:
-            events = back_query(self.reader, events, self.pipeline.parameters.skip_no_row, self.rejects)
+            if any(REMEDY in e.hints for e in events):
+                events = remedy(self.reader, events)
+            if self.pipeline.parameters.sync_consistency == "media":
+                events = back_query(self.reader, events, self.pipeline.parameters.skip_no_row, self.rejects)
         out: list[tuple[DataMediaPair, EventData]] = []
         for event in events:
             if event.hints and self._rejected_by_select(event):

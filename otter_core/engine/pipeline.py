@@ -13,6 +13,8 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Mapping
 
+import attrs
+
 from otter_core.builtin import memory_arbitrator, memory_pipe
 from otter_core.engine.extract import Extractor
 from otter_core.engine.load import LoadStage
@@ -36,6 +38,8 @@ class PipelineRunner:
     def __init__(self, channel: str, pipeline: Pipeline, sources: Mapping[str, DataMediaSource],
                  state_dir: str) -> None:
         self.channel = channel
+        if pipeline.channel != channel:  # built by hand (tests): the loader and selector need it
+            pipeline = attrs.evolve(pipeline, channel=channel)
         self.pipeline = pipeline
         self.sources = sources
         self.plugins = PipelinePlugins(pipeline, builtins=[memory_pipe, memory_arbitrator])
@@ -93,7 +97,8 @@ class PipelineRunner:
         selector = (ProcessSelector(self.pipeline, source) if params.select_process
                     else self.plugins.selector(source))
         load_stage = LoadStage(self.pipeline, lambda target: self.plugins.loader(self.sources[target]), self.rejects)
-        reader = self.plugins.row_reader(source) if params.sync_consistency == "media" else None
+        reader = (self.plugins.row_reader(source)
+                  if params.sync_consistency == "media" or self.pipeline.home else None)
         resolvers = {p: self.plugins.file_resolver(p.file_resolver, p, p.file_resolver_options)
                      for p in self.pipeline.pairs if p.file_resolver}
         extractor = Extractor(self.pipeline, {p: self.plugins.event_processors(p) for p in self.pipeline.pairs},

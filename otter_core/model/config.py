@@ -143,6 +143,7 @@ class PipelineParameters:
     memory_limit_bytes: int = 128 * 1024 * 1024
     server_id: int | None = None  # replica id the selector registers with; derived when None
     select_process: bool = True   # run the selector in a child process (its own core for decoding)
+    loopback_mark: bool = False   # write retl.retl_mark in every loaded transaction (always on in two-way)
 
 
 @frozen
@@ -160,6 +161,14 @@ class Pipeline:
     pipe: str = "memory"
     arbitrator: str = "memory"
     exclude: tuple[DataMedia, ...] = ()  # source tables no pair takes, whatever the pairs' patterns say
+    channel: str = field(default="", eq=False)     # the channel this pipeline belongs to (set on load)
+    two_way: bool = field(default=False, eq=False)  # its channel has two pipelines (loopback marks on)
+    home: bool = False  # two-way: this pipeline reads the home side, whose rows win (loopback remedy)
+
+    @property
+    def marks_loopback(self) -> bool:
+        """Whether the loader writes a ``retl.retl_mark`` row into every transaction it applies."""
+        return self.two_way or self.parameters.loopback_mark
 
     def pair_for(self, schema: str, table: str) -> list[DataMediaPair]:
         """The pairs that take this source table: pairs naming it exactly win over pattern pairs

@@ -128,3 +128,27 @@ def test_pipeline_exclude_patterns_take_tables_out_of_every_pair():
     pipeline = load_config_text(text).channels[0].pipelines[0]
     assert pipeline.pair_for("shop", "tmp_1") == [] and pipeline.pair_for("shop", "orders_bak") == []
     assert pipeline.pair_for("shop", "customers")
+
+
+TWO_WAY = EXAMPLE + """\
+      - name: dst-to-src
+        source: dst
+        target: src
+        HOME
+        pairs: [shop.orders]
+"""
+
+
+def test_two_way_channel_marks_loopback_and_knows_its_channel():
+    one_way = load_config_text(EXAMPLE).channels[0].pipelines[0]
+    assert one_way.channel == "shop" and not one_way.two_way and not one_way.marks_loopback
+    forward, back = load_config_text(TWO_WAY.replace("HOME", "home: true")).channels[0].pipelines
+    assert forward.marks_loopback and back.marks_loopback and back.home and not forward.home
+    assert load_config_text(EXAMPLE.replace("sync_mode: field", "sync_mode: field, loopback_mark: true")
+                            ).channels[0].pipelines[0].marks_loopback
+
+
+def test_home_needs_a_two_way_channel_and_a_boolean():
+    assert "home: true goes on exactly one pipeline" in error_of(
+        EXAMPLE.replace("        start: current", "        home: true\n        start: current"))
+    assert "expected true or false" in error_of(TWO_WAY.replace("HOME", "home: yes please"))

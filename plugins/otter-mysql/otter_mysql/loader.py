@@ -21,6 +21,7 @@ from otter_mysql.dialect import (
     build_delete, delete_parts, literal, literal_row, quote_ident, quote_table,
     upsert_parts,
 )
+from otter_mysql import retl
 from otter_mysql.target_schema import TargetSchemaCache, TargetTable
 
 log = logging.getLogger("otter.load")
@@ -77,6 +78,9 @@ class MySQLLoader:
         self._slots: list[_Slot | None] = [None] * max(1, params.load_pool_size)
         self._schemas = TargetSchemaCache()
         self._statements = [0] * len(self._slots)
+        self.mark = pipeline.marks_loopback  # two-way: a retl_mark row in every transaction
+        self.channel = pipeline.channel or pipeline.name
+        self._retl_ready = False
 
     # ------------------------------------------------------------------------------------ public API
 
@@ -109,7 +113,14 @@ class MySQLLoader:
             return
         conn = self._connect()
         note = ""
+        recorded = None
         try:
+            if self.mark:  # the reverse selector skips the echo of this DDL (see otter_mysql.retl)
+                self._ensure_retl(conn)
+                recorded = retl.ddl_hash(event.schema, event.ddl_sql)
+                with conn.cursor() as cur:
+                    cur.execute(retl.DDL_RECORD_SQL, (recorded, self.channel))
+                conn.commit()
             with conn.cursor() as cur:
                 if event.schema:
                     try:
@@ -123,6 +134,8 @@ class MySQLLoader:
             log.info("applied DDL on %s: %s", event.full_name, event.ddl_sql)
         except pymysql.Error as exc:
             code = exc.args[0] if exc.args else None
+            if recorded is not None:
+                self._forget_ddl(conn, recorded)
             if code in DDL_ALREADY_APPLIED:
                 log.warning("DDL on %s already applied on target %s (error %s: %s), skipped: %s",
                             event.full_name, self.target.name, code, _server_message(exc),
@@ -134,6 +147,21 @@ class MySQLLoader:
         finally:
             _close_quietly(conn)
             self._schemas.invalidate(event.schema or None)  # no schema: forget every table
+
+    def _ensure_retl(self, conn: Any) -> None:
+        if not self._retl_ready:
+            retl.ensure_tables(conn, f"target {self.target.name} ({self.target.host}:{self.target.port})",
+                               LoadError)
+            self._retl_ready = True
+
+    def _forget_ddl(self, conn: Any, recorded: str) -> None:
+        try:
+            conn.rollback()
+            with conn.cursor() as cur:
+                cur.execute(retl.DDL_FORGET_SQL, (recorded, self.channel))
+            conn.commit()
+        except pymysql.Error as exc:
+            log.warning("could not forget the DDL record %s on %s: %s", recorded, self.target.name, exc)
 
     def close(self) -> None:
         """Close every pooled connection; safe to call twice."""
@@ -176,6 +204,8 @@ class MySQLLoader:
                     cur.execute("SELECT @@max_allowed_packet")
                     max_packet = int(cur.fetchone()[0])
                 conn.commit()
+                if self.mark:
+                    self._ensure_retl(conn)
             except BaseException:
                 _close_quietly(conn)
                 raise
@@ -280,6 +310,9 @@ class MySQLLoader:
         try:
             groups = self._plan(events, conn)
             with conn.cursor() as cur:
+                if self.mark:  # first statement of the transaction: the reverse selector drops it
+                    cur.execute(retl.MARK_SQL, (retl.mark_id(self.channel, self.pipeline.name, slot),
+                                                self.channel, self.pipeline.name[:128]))
                 for group in groups:
                     head, tail, picks = group.head, group.tail, group.picks
                     upsert = group.kind == "UPSERT"

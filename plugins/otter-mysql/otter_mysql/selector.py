@@ -13,6 +13,7 @@ import threading
 import zlib
 from typing import Any
 
+import attrs
 import pymysql
 from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.event import (GtidEvent, MariadbGtidEvent, QueryEvent, RotateEvent, XAPrepareEvent,
@@ -22,7 +23,8 @@ from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, Write
 from otter_core.errors import OtterError, SourceError
 from otter_core.model import DataMediaSource, EventData, EventType, Pipeline, Position, Transaction
 
-from otter_mysql import checks, ddl
+from otter_mysql import checks, ddl, retl
+from otter_core.engine.back_query import REMEDY
 from otter_core.engine.extract import SELECT_REJECTED
 from otter_mysql.rowcodec import DELETE, UPDATE, WRITE, RowCodec
 from otter_mysql.schema import SchemaCache
@@ -33,6 +35,7 @@ _ROW_KIND = {WriteRowsEvent: (WRITE, EventType.INSERT), DeleteRowsEvent: (DELETE
              UpdateRowsEvent: (UPDATE, EventType.UPDATE)}
 _NO_UPDATE: frozenset[str] = frozenset()
 _RETRIES = 5
+_REMEDY = frozenset({REMEDY})
 
 
 class _Reconnect(Exception):
@@ -77,6 +80,9 @@ class MySQLSelector:
         self._start_args: dict[str, Any] = {}
         self._resume: Position | None = None
         self._matched: dict[tuple[str, str], bool] = {}
+        self.channel = pipeline.channel or pipeline.name
+        self._ddl_echoes: dict[str, float] = {}  # DDL hashes our channel's loader applied on this server
+        self.dropped_loopback = 0                 # transactions dropped for a mark of our channel
         self._reset_tx()
 
     # -- connections -------------------------------------------------------------------------------
@@ -247,6 +253,8 @@ class MySQLSelector:
         self._gtid: str | None = None
         self._in_tx = False
         self._tx_size = 0
+        self._loopback = False  # the transaction carries a retl_mark of our channel
+        self._external = False  # ... or one an external sync tool wrote (channel_info ends in _SYNC)
 
     def _on_rotate(self, ev: RotateEvent) -> None:
         if ev.timestamp:  # a real rotation may follow a server restart: table ids are reused
@@ -263,6 +271,11 @@ class MySQLSelector:
         stream = self._stream
         pos = Position(stream.log_file if stream else None, ev.packet.log_pos, self._gtid, int(ev.timestamp))
         events: list[EventData] = []
+        remedy = self._loopback and self.pipeline.home and not self._external
+        if (self._loopback or self._external) and not remedy:
+            # our own loader wrote it: not sent back; the empty transaction moves the position
+            self.dropped_loopback += 1
+            self._chunks = []
         add = events.extend
         for kind, schema, table, etype, ts, rows in self._chunks:
             if kind is UPDATE:
@@ -274,6 +287,8 @@ class MySQLSelector:
                                hints=frozenset({SELECT_REJECTED + rows}))])
             else:
                 add([EventData(schema, table, etype, k, c, None, _NO_UPDATE, ts, pos, sz) for k, c, sz in rows])
+        if remedy:  # home side: a far-side change applied here goes back once, as home has the row now
+            events = [attrs.evolve(e, hints=e.hints | _REMEDY) for e in events]
         self._queue.put(Transaction(tuple(events), pos, self._tx_size))
         self._resume = pos
         self._failures = 0
@@ -294,7 +309,14 @@ class MySQLSelector:
         if codec is not False:
             return codec
         codec = None
-        if self._is_matched(ev.schema, ev.table):
+        if not self._is_matched(ev.schema, ev.table) and ev.schema == retl.SCHEMA and ev.table in retl.SYSTEM_TABLES:
+            try:  # loopback marks are read even when no pair takes them; one that cannot be read is ignored
+                codec = RowCodec(self.schema.get(ev.schema, ev.table), self._stream.table_map[ev.table_id].columns)
+            except SourceError as exc:
+                log.warning("%s: cannot read %s.%s rows (%s); loopback marks there are ignored", self.label,
+                            ev.schema, ev.table, exc)
+                self.schema.invalidate(ev.schema, ev.table)
+        elif self._is_matched(ev.schema, ev.table):
             columns = self._stream.table_map[ev.table_id].columns
             try:
                 codec = RowCodec(self.schema.get(ev.schema, ev.table), columns)
@@ -338,8 +360,30 @@ class MySQLSelector:
             # skip_select_exception: the engine writes this marker to the reject log and drops it
             self._chunks.append(("rejected", ev.schema, ev.table, etype, float(ev.timestamp), message))
             return
+        if ev.schema == retl.SCHEMA and ev.table in retl.SYSTEM_TABLES:
+            self._on_system_rows(ev.table, kind, rows, float(ev.timestamp))
+            if not self._is_matched(ev.schema, ev.table):
+                return
         self._chunks.append((kind, ev.schema, ev.table, etype, float(ev.timestamp), rows))
         self._tx_size += len(data)
+
+    def _on_system_rows(self, table: str, kind: str, rows: list, timestamp: float) -> None:
+        """Loopback marks and DDL records of the system schema (see ``otter_mysql.retl``)."""
+        for row in rows:
+            values = {**row[0], **row[1]}
+            if table == retl.MARK_TABLE:
+                if kind is DELETE:
+                    continue
+                if retl.is_sync_info(values.get("channel_info")):
+                    self._external = True
+                elif retl.text(values.get("channel_id")) == self.channel:
+                    self._loopback = True
+            elif retl.text(values.get("channel")) == self.channel:
+                digest = retl.text(values.get("hash"))
+                if kind is DELETE:
+                    self._ddl_echoes.pop(digest, None)
+                else:
+                    self._ddl_echoes[digest] = timestamp
 
     def _on_query(self, ev: QueryEvent) -> None:
         query = ev.query
@@ -383,6 +427,10 @@ class MySQLSelector:
             del table_map[table_id]
             self._codecs.pop(table_id, None)
         matched = [(s, t) for s, t in stmt.tables if s and self._is_matched(s, t)]
+        if self._ddl_echoes:
+            default = ev.schema.decode("utf-8", "replace") if isinstance(ev.schema, bytes) else ev.schema
+            if self._ddl_echoes.pop(retl.ddl_hash(default, query), None) is not None:
+                return  # our channel's loader applied it here: do not send it back
         if matched:
             schema, table = matched[0]
             self._chunks.append((None, schema, table, EventType.DDL, float(ev.timestamp), query))

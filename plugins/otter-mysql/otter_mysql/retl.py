@@ -1,0 +1,78 @@
+"""The system schema ``retl`` of two-way sync: loopback marks and the record of applied DDL.
+
+The loader writes one ``retl_mark`` row as the first statement of every transaction it applies (the
+upsert always changes the row, so the binlog always carries it); the selector of the reverse direction
+drops a transaction that carries a mark of its own channel. A mark whose ``channel_info`` ends in
+``_SYNC`` was written by an external sync tool: every selector drops it (as otter does).
+
+DDL has no transaction: before applying a DDL the loader inserts ``retl_ddl(hash, channel)`` in its own
+transaction; the reverse selector, reading the same server, sees that row first and skips the next DDL
+with that hash (the row is deleted again when the DDL turned out to be applied already).
+"""
+from __future__ import annotations
+
+import hashlib
+import zlib
+from typing import Any
+
+import pymysql
+
+SCHEMA = "retl"
+MARK_TABLE = "retl_mark"
+DDL_TABLE = "retl_ddl"
+SYSTEM_TABLES = frozenset({MARK_TABLE, DDL_TABLE})
+SYNC_SUFFIX = "_SYNC"
+CREATE_SQL = (
+    f"CREATE DATABASE IF NOT EXISTS `{SCHEMA}`",
+    f"CREATE TABLE IF NOT EXISTS `{SCHEMA}`.`{MARK_TABLE}` (id INT NOT NULL PRIMARY KEY, "
+    "channel_id VARCHAR(64) NOT NULL, channel_info VARCHAR(128) NOT NULL DEFAULT '', "
+    "seq BIGINT NOT NULL DEFAULT 0, gmt_modified DATETIME(6) NOT NULL)",
+    f"CREATE TABLE IF NOT EXISTS `{SCHEMA}`.`{DDL_TABLE}` (hash CHAR(40) NOT NULL, "
+    "channel VARCHAR(64) NOT NULL, applied_at DATETIME(6) NOT NULL, PRIMARY KEY (hash, channel))",
+)
+MARK_SQL = (f"INSERT INTO `{SCHEMA}`.`{MARK_TABLE}` (id, channel_id, channel_info, seq, gmt_modified) "
+            "VALUES (%s, %s, %s, 1, NOW(6)) ON DUPLICATE KEY UPDATE channel_id = VALUES(channel_id), "
+            "channel_info = VALUES(channel_info), seq = seq + 1, gmt_modified = NOW(6)")
+DDL_RECORD_SQL = (f"REPLACE INTO `{SCHEMA}`.`{DDL_TABLE}` (hash, channel, applied_at) VALUES (%s, %s, NOW(6))")
+DDL_FORGET_SQL = f"DELETE FROM `{SCHEMA}`.`{DDL_TABLE}` WHERE hash = %s AND channel = %s"
+_NO_GRANT = {1044, 1045, 1142, 1227, 1370}
+
+
+def ddl_hash(schema: str | None, sql: str) -> str:
+    """The identity of one DDL statement as applied (schema + text)."""
+    return hashlib.sha1(f"{schema or ''}\0{sql.strip()}".encode()).hexdigest()
+
+
+def mark_id(channel: str, pipeline: str, slot: int) -> int:
+    """The ``retl_mark.id`` a loader slot writes: one row per (channel, pipeline, slot)."""
+    return zlib.crc32(f"{channel}/{pipeline}".encode()) % 10_000_000 * 64 + slot % 64
+
+
+def ensure_tables(conn: Any, label: str, error: type[Exception]) -> None:
+    """Create the ``retl`` schema and tables when missing; a missing grant raises ``error`` naming it."""
+    try:
+        with conn.cursor() as cur:
+            for sql in CREATE_SQL:
+                cur.execute(sql)
+        conn.commit()
+    except pymysql.Error as exc:
+        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+        if code in _NO_GRANT:
+            raise error(f"{label}: cannot create the system schema `{SCHEMA}` for two-way sync "
+                        f"({exc.args[-1]}); run `otter-run init-db` as an administrator, or "
+                        f"GRANT CREATE, SELECT, INSERT, UPDATE, DELETE ON `{SCHEMA}`.* TO the user of this "
+                        f"source", retryable=False) from None
+        raise
+
+
+def is_sync_info(info: Any) -> bool:
+    """A ``channel_info`` written by an external sync tool (ends in ``_SYNC``): ignored by every channel."""
+    if isinstance(info, bytes):
+        info = info.decode("utf-8", "replace")
+    return isinstance(info, str) and info.upper().endswith(SYNC_SUFFIX)
+
+
+def text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return "" if value is None else str(value)
