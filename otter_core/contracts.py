@@ -75,7 +75,11 @@ class Arbitrator(Protocol):
         """The last position whose batch was fully loaded (None before the first ack)."""
 
     def ack(self, process_id: int, position: Position) -> None:
-        """Record durably that the batch ``process_id`` ending at ``position`` is loaded."""
+        """Record that the batch ``process_id`` ending at ``position`` is loaded (durable soon after:
+        losing the newest acks in a crash only replays idempotent batches)."""
+
+    def flush(self) -> None:
+        """Make every ack durable before returning (called when the pipeline stops)."""
 
     def permit(self) -> bool:
         """True while the pipeline may select (not paused, not rolling back)."""

@@ -10,10 +10,20 @@ from otter_core.state import PositionStore
 
 
 class MemoryArbitrator:
-    """Coordinates the stages of a pipeline that runs entirely in this process."""
+    """Coordinates the stages of a pipeline that runs entirely in this process.
+
+    Acked positions are written to disk by a writer thread, newest first, so the Load thread never waits
+    for an fsync. A crash may then lose the last few acks: the pipeline re-reads those batches and, Load
+    being idempotent, applies them again with the same result. ``flush()`` writes the newest ack now.
+    """
 
     def __init__(self, store: PositionStore) -> None:
         self.store = store
+        self._unsaved: tuple[int, Position] | None = None
+        self._saving = threading.Condition()  # guards _unsaved only: ack() never waits for a disk write
+        self._file_lock = threading.Lock()
+        self._saved_id = 0
+        self._writer: threading.Thread | None = None
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._permit = threading.Event()
@@ -29,8 +39,31 @@ class MemoryArbitrator:
         return self._acked
 
     def ack(self, process_id: int, position: Position) -> None:
-        self.store.save(position, process_id)
         self._acked = position
+        with self._saving:
+            self._unsaved = (process_id, position)
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_acks, name="ack-writer", daemon=True)
+                self._writer.start()
+            self._saving.notify_all()
+
+    def _write_acks(self) -> None:
+        while True:
+            with self._saving:
+                self._saving.wait_for(lambda: self._unsaved is not None)
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the newest acked position to disk before returning."""
+        with self._saving:
+            unsaved, self._unsaved = self._unsaved, None
+        if unsaved is None:
+            return
+        process_id, position = unsaved
+        with self._file_lock:
+            if process_id > self._saved_id:  # never let a slower writer put back an older position
+                self.store.save(position, process_id)
+                self._saved_id = process_id
 
     def permit(self) -> bool:
         return self._permit.is_set()

@@ -89,6 +89,8 @@ class PipelineRunner:
                 self.stats.state = "retrying"
                 self.stats.restarts += 1
                 self._stop.wait(delay)
+            finally:
+                self.arbitrator.flush()
         self.stats.state = "stopped"
 
     def _run_once(self) -> None:

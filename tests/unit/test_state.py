@@ -4,9 +4,10 @@ from otter_core.model import Position
 from otter_core.state import PositionStore
 
 
-def test_ack_is_visible_to_a_new_arbitrator(tmp_path):
+def test_flushed_ack_is_visible_to_a_new_arbitrator(tmp_path):
     first = MemoryArbitrator(PositionStore(tmp_path, "shop", "a-to-b"))
     first.ack(7, Position("mysql-bin.000003", 1234, "0-1-99", 1700000000))
+    first.flush()
     again = MemoryArbitrator(PositionStore(tmp_path, "shop", "a-to-b"))
     assert again.acked_position() == Position("mysql-bin.000003", 1234, "0-1-99", 1700000000)
 
@@ -23,3 +24,15 @@ def test_permit_closes_and_opens(tmp_path):
     assert not arbitrator.permit() and arbitrator.reason == "paused by operator"
     arbitrator.set_permit(True)
     assert arbitrator.permit()
+
+
+def test_flush_makes_the_newest_ack_durable_and_never_goes_back(tmp_path):
+    store = PositionStore(tmp_path, "shop", "p")
+    arbitrator = MemoryArbitrator(store)
+    for pid in range(1, 50):
+        arbitrator.ack(pid, Position("f", 100 + pid))
+    arbitrator.flush()
+    assert store.load() == Position("f", 149)
+    arbitrator.ack(50, Position("f", 150))
+    arbitrator.flush()
+    assert MemoryArbitrator(PositionStore(tmp_path, "shop", "p")).acked_position() == Position("f", 150)
