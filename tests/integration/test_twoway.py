@@ -232,3 +232,31 @@ def test_overlapping_writes_on_both_sides_converge_home_wins(mariadb_source, mar
     assert len(rows_a) > 20 and rows_a == rows_b
     # b-to-a echoes nothing; a-to-b sends a's own changes plus each b change once more (the remedy)
     assert loaded[1] <= changed[2] and loaded[0] <= changed[1] + changed[2]
+
+
+@pytest.fixture(scope="module")
+def third_server(tmp_path_factory):
+    from otter_core.testing.mariadb import MariaDBServer
+    server = MariaDBServer(tmp_path_factory.mktemp("mariadb-c"), server_id=301).start()
+    yield server
+    server.destroy()
+
+
+def test_cascade_a_b_two_way_then_b_to_c_carries_changes_of_both_sides(mariadb_source, mariadb_target,
+                                                                        third_server, tmp_path):
+    a, b, c = mariadb_source, mariadb_target, third_server
+    c.execute("DROP DATABASE IF EXISTS shop")
+    make_tables(a, b, c)
+    b_to_c = {"name": "bc", "pipelines": [pipeline("b-to-c", "b", "c", start_of(b), ["shop.t"])]}
+    doc = yaml.safe_load(twoway_yaml(a, b, extra_channels=[b_to_c], home=True))
+    doc["sources"]["c"] = c.source_config("c")
+    with running(yaml.safe_dump(doc, sort_keys=False), str(tmp_path / "state")) as runner:
+        a.execute("INSERT INTO shop.t VALUES (1, 'from-a', 1), (2, 'from-a', 2)")
+        # a's rows reach c through b: b-to-c passes transactions marked by channel ab
+        wait_for(lambda: rows(c) == [(1, "from-a", 1), (2, "from-a", 2)], runner, what="a's rows on c")
+        b.execute("INSERT INTO shop.t VALUES (3, 'from-b', 3)", "UPDATE shop.t SET amount = 20 WHERE id = 2")
+        a.execute("DELETE FROM shop.t WHERE id = 1")
+        wait_for(lambda: rows(a) == rows(b) == rows(c) == [(2, "from-a", 20), (3, "from-b", 3)], runner,
+                 what="a, b and c equal")
+        wait_quiet(runner, a, b, c, quiet=1.0)
+    assert rows(c) == rows(a) == rows(b)
