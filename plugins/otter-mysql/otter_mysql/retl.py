@@ -76,3 +76,54 @@ def text(value: Any) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return "" if value is None else str(value)
+
+
+class LoopbackTracker:
+    """What the system schema tells a selector about the transaction it is reading: whether it carries a
+    mark of the selector's own channel (our loader wrote it) or of an external sync tool, and which DDL
+    our channel's loader applied on this server (so its echo is skipped)."""
+
+    def __init__(self, channel: str, home: bool) -> None:
+        self.channel = channel
+        self.home = home
+        self.ddl_echoes: dict[str, float] = {}
+        self.dropped = 0  # transactions dropped for a mark of our channel
+        self.reset()
+
+    def reset(self) -> None:
+        self.own = False       # the transaction carries a retl_mark of our channel
+        self.external = False  # ... or one an external sync tool wrote (channel_info ends in _SYNC)
+
+    def on_rows(self, table: str, deleted: bool, rows: list, timestamp: float) -> None:
+        for row in rows:
+            values = {**row[0], **row[1]}
+            if table == MARK_TABLE:
+                if deleted:
+                    continue
+                if is_sync_info(values.get("channel_info")):
+                    self.external = True
+                elif text(values.get("channel_id")) == self.channel:
+                    self.own = True
+            elif text(values.get("channel")) == self.channel:
+                digest = text(values.get("hash"))
+                if deleted:
+                    self.ddl_echoes.pop(digest, None)
+                else:
+                    self.ddl_echoes[digest] = timestamp
+
+    @property
+    def is_remedy(self) -> bool:
+        """The home side sends its own channel's marked transactions back once (home wins), unless an
+        external tool marked them."""
+        return self.own and self.home and not self.external
+
+    def drop_transaction(self) -> bool:
+        """True when the transaction must not be sent on (a loopback, or an external tool's change)."""
+        drop = (self.own or self.external) and not self.is_remedy
+        if drop:
+            self.dropped += 1
+        return drop
+
+    def is_echo(self, default_schema: str | None, query: str) -> bool:
+        """True (once) for a DDL our channel's loader applied on this server."""
+        return bool(self.ddl_echoes) and self.ddl_echoes.pop(ddl_hash(default_schema, query), None) is not None

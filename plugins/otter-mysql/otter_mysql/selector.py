@@ -81,8 +81,7 @@ class MySQLSelector:
         self._resume: Position | None = None
         self._matched: dict[tuple[str, str], bool] = {}
         self.channel = pipeline.channel or pipeline.name
-        self._ddl_echoes: dict[str, float] = {}  # DDL hashes our channel's loader applied on this server
-        self.dropped_loopback = 0                 # transactions dropped for a mark of our channel
+        self.loopback = retl.LoopbackTracker(self.channel, pipeline.home)
         self._reset_tx()
 
     # -- connections -------------------------------------------------------------------------------
@@ -253,8 +252,7 @@ class MySQLSelector:
         self._gtid: str | None = None
         self._in_tx = False
         self._tx_size = 0
-        self._loopback = False  # the transaction carries a retl_mark of our channel
-        self._external = False  # ... or one an external sync tool wrote (channel_info ends in _SYNC)
+        self.loopback.reset()
 
     def _on_rotate(self, ev: RotateEvent) -> None:
         if ev.timestamp:  # a real rotation may follow a server restart: table ids are reused
@@ -271,11 +269,8 @@ class MySQLSelector:
         stream = self._stream
         pos = Position(stream.log_file if stream else None, ev.packet.log_pos, self._gtid, int(ev.timestamp))
         events: list[EventData] = []
-        remedy = self._loopback and self.pipeline.home and not self._external
-        if (self._loopback or self._external) and not remedy:
-            # our own loader wrote it: not sent back; the empty transaction moves the position
-            self.dropped_loopback += 1
-            self._chunks = []
+        if self.loopback.drop_transaction():
+            self._chunks = []  # our own loader wrote it: not sent back; the empty transaction moves the position
         add = events.extend
         for kind, schema, table, etype, ts, rows in self._chunks:
             if kind is UPDATE:
@@ -287,7 +282,7 @@ class MySQLSelector:
                                hints=frozenset({SELECT_REJECTED + rows}))])
             else:
                 add([EventData(schema, table, etype, k, c, None, _NO_UPDATE, ts, pos, sz) for k, c, sz in rows])
-        if remedy:  # home side: a far-side change applied here goes back once, as home has the row now
+        if self.loopback.is_remedy:  # home side: a far-side change applied here goes back once, as home has the row now
             events = [attrs.evolve(e, hints=e.hints | _REMEDY) for e in events]
         self._queue.put(Transaction(tuple(events), pos, self._tx_size))
         self._resume = pos
@@ -361,29 +356,11 @@ class MySQLSelector:
             self._chunks.append(("rejected", ev.schema, ev.table, etype, float(ev.timestamp), message))
             return
         if ev.schema == retl.SCHEMA and ev.table in retl.SYSTEM_TABLES:
-            self._on_system_rows(ev.table, kind, rows, float(ev.timestamp))
+            self.loopback.on_rows(ev.table, kind is DELETE, rows, float(ev.timestamp))
             if not self._is_matched(ev.schema, ev.table):
                 return
         self._chunks.append((kind, ev.schema, ev.table, etype, float(ev.timestamp), rows))
         self._tx_size += len(data)
-
-    def _on_system_rows(self, table: str, kind: str, rows: list, timestamp: float) -> None:
-        """Loopback marks and DDL records of the system schema (see ``otter_mysql.retl``)."""
-        for row in rows:
-            values = {**row[0], **row[1]}
-            if table == retl.MARK_TABLE:
-                if kind is DELETE:
-                    continue
-                if retl.is_sync_info(values.get("channel_info")):
-                    self._external = True
-                elif retl.text(values.get("channel_id")) == self.channel:
-                    self._loopback = True
-            elif retl.text(values.get("channel")) == self.channel:
-                digest = retl.text(values.get("hash"))
-                if kind is DELETE:
-                    self._ddl_echoes.pop(digest, None)
-                else:
-                    self._ddl_echoes[digest] = timestamp
 
     def _on_query(self, ev: QueryEvent) -> None:
         query = ev.query
@@ -427,10 +404,9 @@ class MySQLSelector:
             del table_map[table_id]
             self._codecs.pop(table_id, None)
         matched = [(s, t) for s, t in stmt.tables if s and self._is_matched(s, t)]
-        if self._ddl_echoes:
-            default = ev.schema.decode("utf-8", "replace") if isinstance(ev.schema, bytes) else ev.schema
-            if self._ddl_echoes.pop(retl.ddl_hash(default, query), None) is not None:
-                return  # our channel's loader applied it here: do not send it back
+        default = ev.schema.decode("utf-8", "replace") if isinstance(ev.schema, bytes) else ev.schema
+        if self.loopback.is_echo(default, query):
+            return  # our channel's loader applied it here: do not send it back
         if matched:
             schema, table = matched[0]
             self._chunks.append((None, schema, table, EventType.DDL, float(ev.timestamp), query))
