@@ -10,6 +10,10 @@
 OTTER_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OTTER_VENV="${OTTER_VENV:-$OTTER_ROOT/.venv}"
 OTTER_APT_PACKAGES=(mariadb-server mariadb-client python3 python3-venv python3-pip)
+# What the tests need beyond the demo: real ZooKeeper (Java), PostgreSQL 15, Redis, headless Chromium for
+# the manager's browser tests, and iproute2 (network namespaces, tc netem) for the cross-data-centre tests.
+OTTER_TEST_APT_PACKAGES=(zookeeper default-jre-headless postgresql-15 postgresql-client-15 redis-server
+                         chromium chromium-driver iproute2)
 
 otter_say() { printf '==> %s\n' "$*" >&2; }
 otter_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -25,13 +29,16 @@ otter_as_root() {
     fi
 }
 
+# otter_apt_install [test]: the demo's packages, and with "test" the test servers' too.
 otter_apt_install() {
+    local wanted=("${OTTER_APT_PACKAGES[@]}")
+    [ "${1:-}" = test ] && wanted+=("${OTTER_TEST_APT_PACKAGES[@]}")
     if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
         otter_say "no apt-get here (not Debian/Ubuntu): install MariaDB server+client and Python 3.10+ with venv yourself"
         return 0
     fi
     local missing=() pkg
-    for pkg in "${OTTER_APT_PACKAGES[@]}"; do
+    for pkg in "${wanted[@]}"; do
         if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
             missing+=("$pkg")
         fi
@@ -108,8 +115,9 @@ otter_pip_install() {
     printf '%s' "$want" >"$stamp"
 }
 
+# otter_install [test]: everything the demo needs; with "test", what the tests need as well.
 otter_install() {
-    otter_apt_install
+    otter_apt_install "${1:-}"
     otter_make_venv
     otter_pip_install
 }

@@ -4,7 +4,7 @@
 set -euo pipefail
 # shellcheck source=scripts/install.sh
 source "$(dirname "${BASH_SOURCE[0]}")/install.sh"
-otter_install
+otter_install test
 cd "$OTTER_ROOT"
 
 # With no paths given, pytest takes `testpaths` from pytest.ini: tests, plugins and contrib.
