@@ -95,6 +95,10 @@ class EventProcessor(Protocol):
     def process(self, event: EventData) -> EventData | None:
         """Return the event (changed or not), or None to drop it."""
 
+    # Optional: ``for_batch() -> EventProcessor``. When present, Extract calls it once at the start of
+    # every batch and runs that batch's events through the object it returns, so a processor can swap
+    # versions between batches, never inside one (otter-dynamic). FileResolvers may have it too.
+
 
 @runtime_checkable
 class FileResolver(Protocol):

@@ -41,6 +41,10 @@ class Extractor:
         self._pairs: dict[tuple[str, str], list[DataMediaPair]] = {}
         self.filters = {pair: RowFilter(pair.filter, where=f"filter of pair {pair.source}")
                         for pair in pipeline.pairs if pair.filter}
+        # pairs with a processor or resolver that swaps versions between batches (``for_batch``)
+        self._per_batch = {pair for pair in pipeline.pairs
+                           if any(hasattr(p, "for_batch") for p in chains.get(pair, ()))
+                           or hasattr(self.resolvers.get(pair), "for_batch")}
 
     def pairs_of(self, schema: str, table: str) -> list[DataMediaPair]:
         key = (schema, table)
@@ -56,15 +60,22 @@ class Extractor:
             if self.pipeline.parameters.sync_consistency == "media":
                 events = back_query(self.reader, events, self.pipeline.parameters.skip_no_row, self.rejects)
         out: list[tuple[DataMediaPair, EventData]] = []
+        chains, resolvers = self.chains, self.resolvers
+        if self._per_batch:  # one version of each swappable processor for the whole batch
+            chains, resolvers = dict(chains), dict(resolvers)
+            for pair in self._per_batch:
+                chains[pair] = [p.for_batch() if hasattr(p, "for_batch") else p for p in chains.get(pair, ())]
+                if hasattr(resolvers.get(pair), "for_batch"):
+                    resolvers[pair] = resolvers[pair].for_batch()  # type: ignore[union-attr]
         for event in events:
             if event.hints and self._rejected_by_select(event):
                 continue
             for pair in self.pairs_of(event.schema, event.table):
                 if pair in self.filters and not self._passes(self.filters[pair], pair, event):
                     continue
-                processed = self._run_chain(pair, event)
-                if processed is not None and pair in self.resolvers and processed.event_type is not EventType.DDL:
-                    processed = self._resolve_files(pair, processed)
+                processed = self._run_chain(pair, event, chains)
+                if processed is not None and pair in resolvers and processed.event_type is not EventType.DDL:
+                    processed = self._resolve_files(pair, processed, resolvers[pair])
                 if processed is not None:
                     out.append((pair, processed))
         return out
@@ -91,8 +102,7 @@ class Extractor:
             raise DataError(f"filter {row_filter.expression!r} of pair {pair.source} cannot be evaluated on "
                             f"{event.describe()}: {exc}", retryable=False) from None
 
-    def _resolve_files(self, pair: DataMediaPair, event: EventData) -> EventData:
-        resolver = self.resolvers[pair]
+    def _resolve_files(self, pair: DataMediaPair, event: EventData, resolver: FileResolver) -> EventData:
         try:
             files = tuple(resolver.resolve(event))
         except Exception as exc:
@@ -100,9 +110,10 @@ class Extractor:
                                  f"{event.describe()}: {exc!r}") from exc
         return attrs.evolve(event, files=files) if files else event
 
-    def _run_chain(self, pair: DataMediaPair, event: EventData) -> EventData | None:
+    def _run_chain(self, pair: DataMediaPair, event: EventData,
+                   chains: dict[DataMediaPair, Sequence[EventProcessor]]) -> EventData | None:
         current: EventData | None = event
-        for name, processor in zip(pair.processors, self.chains.get(pair, ())):
+        for name, processor in zip(pair.processors, chains.get(pair, ())):
             if current is None or current.event_type is EventType.DDL:
                 break
             try:

@@ -1,0 +1,20 @@
+"""A dynamic FileResolver found through its entry point, run by Extract once per batch version."""
+from otter_core.engine.extract import Extractor
+from otter_core.model import DataMedia, DataMediaPair, EventData, EventType, Pipeline
+from otter_core.plugins import PipelinePlugins
+
+RESOLVER = '''def resolve(event):
+    return [options["root"] + "/" + event.columns["image"]] if event.columns.get("image") else []
+'''
+
+
+def test_dynamic_file_resolver_maps_rows_to_files():
+    pair = DataMediaPair(DataMedia("shop", "product"), DataMedia("shop", "product"), file_resolver="dynamic",
+                         file_resolver_options={"source": RESOLVER, "options": {"root": "/img"}})
+    pipeline = Pipeline("p", "src", "dst", (pair,))
+    resolver = PipelinePlugins(pipeline).file_resolver("dynamic", pair, pair.file_resolver_options)
+    extractor = Extractor(pipeline, {}, resolvers={pair: resolver})
+    events = [EventData("shop", "product", EventType.INSERT, {"id": 1}, {"image": "a/1.jpg"}),
+              EventData("shop", "product", EventType.INSERT, {"id": 2}, {"image": None})]
+    [(_, first), (_, second)] = extractor.extract(events)
+    assert first.files == ("/img/a/1.jpg",) and second.files == ()
