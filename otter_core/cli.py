@@ -146,7 +146,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     plugins = sub.add_parser("plugins", help="list installed plugins")
     plugins.set_defaults(func=cmd_plugins)
+    _add_distributed_commands(sub)
     return parser
+
+
+def _add_distributed_commands(sub: argparse._SubParsersAction) -> None:
+    """``node``, ``deploy`` and ``cluster`` come with the otter-zookeeper plugin."""
+    try:
+        from otter_zookeeper.cli import add_commands
+    except ImportError:
+        for name in ("node", "deploy", "cluster"):
+            missing = sub.add_parser(name, help="distributed mode (needs `pip install otter-zookeeper`)")
+            missing.set_defaults(func=_needs_zookeeper_plugin)
+        return
+    add_commands(sub)
+
+
+def _needs_zookeeper_plugin(_args: argparse.Namespace) -> int:
+    print("otter-run: distributed mode needs the otter-zookeeper plugin: `pip install otter-zookeeper` "
+          "(or `pip install ./plugins/otter-zookeeper` from a checkout)", file=sys.stderr)
+    return 2
 
 
 def main(argv: list[str] | None = None) -> int:

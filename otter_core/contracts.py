@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
 
 from otter_core.model import EventData, Position, Transaction
+from otter_core.model.node import ReadySignal
 
 
 @runtime_checkable
@@ -106,3 +107,31 @@ class FileResolver(Protocol):
 
     def resolve(self, event: EventData) -> list[Any]:
         """File references of ``event`` (empty when the row points to none)."""
+
+
+@runtime_checkable
+class StageSignals(Protocol):
+    """What split stages add to an Arbitrator when Select/Extract and Transform/Load run in different
+    processes (``otter_core.engine.stages``). The S/E side publishes, the T/L side consumes in processId
+    order and acks; either side starts a rollback, after which S/E re-reads from the acked position."""
+
+    def begin_epoch(self, reason: str) -> int:
+        """S/E, at every (re)start: void every earlier signal and return the new epoch."""
+
+    def epoch(self) -> int:
+        """The current epoch (kept up to date by a watch: cheap)."""
+
+    def publish(self, signal: ReadySignal) -> None:
+        """S/E: batch ``signal.process_id`` is in the pipe; signals are published in processId order."""
+
+    def next_ready(self, timeout: float) -> ReadySignal | None:
+        """T/L: the lowest-processId signal of the current epoch, or None after ``timeout`` seconds."""
+
+    def done(self, signal: ReadySignal) -> None:
+        """T/L: the batch is loaded: ack its position and remove the signal, atomically."""
+
+    def in_flight(self) -> int:
+        """S/E: signals published and not yet done (the window across nodes)."""
+
+    def rollback(self, reason: str) -> None:
+        """Either side, after a failure: start a new epoch so that S/E restarts from the acked position."""

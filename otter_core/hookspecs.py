@@ -17,6 +17,7 @@ from otter_core.contracts import (
     Arbitrator, EventProcessor, FileResolver, Loader, Pipe, RowReader, Selector,
 )
 from otter_core.model import DataMediaPair, DataMediaSource, EventData, Pipeline, RowBatch
+from otter_core.model.node import NodeContext
 
 PROJECT = "otter"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -53,10 +54,13 @@ def otter_row_reader(name: str, source: DataMediaSource, pipeline: Pipeline) -> 
 
 
 @hookspec(firstresult=True)
-def otter_pipe(name: str, pipeline: Pipeline) -> Pipe | None:
+def otter_pipe(name: str, pipeline: Pipeline, node: NodeContext | None) -> Pipe | None:
     """Create the pipe that carries batches from Select/Extract to Transform/Load.
 
-    ``name`` comes from the pipeline's ``pipe`` key (default ``memory``). Return None if not yours.
+    ``name`` comes from the pipeline's ``pipe`` key (default ``memory``). ``node`` is the context of the
+    ``otter-run node`` process (its id, bind and advertised addresses, auth token, TLS files, and how to
+    find another node's address), None in the single-process ``otter-run run``. A key returned by ``put``
+    on one node must be accepted by ``get`` of the same-named pipe on any node. Return None if not yours.
     """
 
 

@@ -19,6 +19,7 @@ from otter_core.contracts import (
 )
 from otter_core.errors import ConfigError, OtterError, PluginNotFound
 from otter_core.model import DataMediaPair, DataMediaSource, EventData, Pipeline, RowBatch
+from otter_core.model.node import NodeContext
 
 log = logging.getLogger(__name__)
 
@@ -134,10 +135,10 @@ class PipelinePlugins:
                                  f"set sync_consistency: base for pipeline {self.pipeline.name!r}", retryable=False)
         return result
 
-    def pipe(self) -> Pipe:
+    def pipe(self, node: NodeContext | None = None) -> Pipe:
         name = self.pipeline.pipe
         self._require("pipe", name)
-        result = self.pm.hook.otter_pipe(name=name, pipeline=self.pipeline)
+        result = self.pm.hook.otter_pipe(name=name, pipeline=self.pipeline, node=node)
         if result is None:
             raise self._missing("pipe", name)
         return result

@@ -23,6 +23,7 @@ from otter_core.engine.select_process import ProcessSelector
 from otter_core.engine.stats import PipelineStats
 from otter_core.engine.transform import transform
 from otter_core.engine.window import Window
+from otter_core.contracts import Arbitrator, Pipe, RowReader, Selector
 from otter_core.errors import OtterError
 from otter_core.model import DataMediaSource, Pipeline, RowBatch
 from otter_core.plugins import PipelinePlugins
@@ -36,14 +37,16 @@ class PipelineRunner:
     """Runs one pipeline until ``stop()``; restarts it from the acked position after a failure."""
 
     def __init__(self, channel: str, pipeline: Pipeline, sources: Mapping[str, DataMediaSource],
-                 state_dir: str) -> None:
+                 state_dir: str, arbitrator: Arbitrator | None = None, pipe: Pipe | None = None) -> None:
         self.channel = channel
         if pipeline.channel != channel:  # built by hand (tests): the loader and selector need it
             pipeline = attrs.evolve(pipeline, channel=channel)
         self.pipeline = pipeline
         self.sources = sources
         self.plugins = PipelinePlugins(pipeline, builtins=[memory_pipe, memory_arbitrator])
-        self.arbitrator = self.plugins.arbitrator(channel, state_dir)
+        # a node (otter-run node) passes the ZooKeeper arbitrator and the pipe it shares between stages
+        self.arbitrator = arbitrator or self.plugins.arbitrator(channel, state_dir)
+        self._pipe = pipe
         self.stats = PipelineStats(channel, pipeline.name)
         self.stats.position = self.arbitrator.acked_position()
         self.rejects = RejectLog(state_dir, channel, pipeline.name)
@@ -96,16 +99,10 @@ class PipelineRunner:
     def _run_once(self) -> None:
         params = self.pipeline.parameters
         source = self.sources[self.pipeline.source]
-        selector = (ProcessSelector(self.pipeline, source) if params.select_process
-                    else self.plugins.selector(source))
-        load_stage = LoadStage(self.pipeline, lambda target: self.plugins.loader(self.sources[target]), self.rejects)
-        reader = (self.plugins.row_reader(source)
-                  if params.sync_consistency == "media" or self.pipeline.home else None)
-        resolvers = {p: self.plugins.file_resolver(p.file_resolver, p, p.file_resolver_options)
-                     for p in self.pipeline.pairs if p.file_resolver}
-        extractor = Extractor(self.pipeline, {p: self.plugins.event_processors(p) for p in self.pipeline.pairs},
-                              reader, self.rejects, resolvers)
-        pipe = self.plugins.pipe()
+        selector = self._make_selector(source)
+        load_stage = self._make_load_stage()
+        reader, extractor = self._make_extractor(source)
+        pipe = self._pipe or self.plugins.pipe()
         window = self._window = Window(params.parallelism, params.memory_limit_bytes)
         workers = ThreadPoolExecutor(max_workers=params.parallelism, thread_name_prefix=f"et-{self.pipeline.name}")
         order: collections.deque[tuple[RowBatch, Future]] = collections.deque()
@@ -186,3 +183,19 @@ class PipelineRunner:
         self.plugins.batch_loaded(batch, rows, time.monotonic() - started)
         log.debug("[%s] batch %d: %d events, %d rows, acked %s", self.name, batch.process_id,
                   len(batch), rows, batch.position)
+
+    def _make_selector(self, source: DataMediaSource) -> Selector:
+        return (ProcessSelector(self.pipeline, source) if self.pipeline.parameters.select_process
+                else self.plugins.selector(source))
+
+    def _make_load_stage(self) -> LoadStage:
+        return LoadStage(self.pipeline, lambda target: self.plugins.loader(self.sources[target]), self.rejects)
+
+    def _make_extractor(self, source: DataMediaSource) -> tuple[RowReader | None, Extractor]:
+        reader = (self.plugins.row_reader(source)
+                  if self.pipeline.parameters.sync_consistency == "media" or self.pipeline.home else None)
+        resolvers = {p: self.plugins.file_resolver(p.file_resolver, p, p.file_resolver_options)
+                     for p in self.pipeline.pairs if p.file_resolver}
+        extractor = Extractor(self.pipeline, {p: self.plugins.event_processors(p) for p in self.pipeline.pairs},
+                              reader, self.rejects, resolvers)
+        return reader, extractor

@@ -6,11 +6,14 @@ the test schemas between tests so each test starts from empty servers.
 from __future__ import annotations
 
 import itertools
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import pytest
 
 from otter_core.testing.mariadb import MariaDBServer
+
+if TYPE_CHECKING:
+    from otter_core.testing.zookeeper import ZooKeeperServer
 
 _server_ids = itertools.count(101)
 
@@ -43,3 +46,13 @@ def clean_databases(mariadb_source: MariaDBServer, mariadb_target: MariaDBServer
     drop_user_schemas(mariadb_source)
     drop_user_schemas(mariadb_target)
     yield
+
+
+@pytest.fixture(scope="session")
+def zookeeper_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator["ZooKeeperServer"]:
+    """A real standalone ZooKeeper on a free loopback port for the whole session (``.hosts``)."""
+    from otter_core.testing.zookeeper import ZooKeeperServer
+
+    server = ZooKeeperServer(tmp_path_factory.mktemp("zookeeper")).start()
+    yield server
+    server.destroy()

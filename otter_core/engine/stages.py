@@ -1,0 +1,199 @@
+"""Split stages: Select+Extract in one process, Transform+Load in another (on the same node or not).
+
+The batch travels through the pipe (``put`` on the S/E side returns a key, ``get`` on the T/L side);
+processIds, the key and the position travel through the arbitrator's stage signals
+(``otter_core.contracts.StageSignals``). The guarantees are those of the single-process pipeline:
+T/L loads strictly in processId order and acks only after the load; any failure on either side starts
+a new epoch, every signal of the old one is void, and S/E re-reads from the acked position (Load is
+idempotent, so the replay has exactly-once effect). Both runners reuse ``PipelineRunner.run``'s retry loop.
+"""
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Mapping
+
+from otter_core.contracts import Arbitrator, Pipe, StageSignals
+from otter_core.engine.load import LoadStage
+from otter_core.engine.pipeline import PipelineRunner
+from otter_core.engine.select import Batcher
+from otter_core.engine.transform import transform
+from otter_core.engine.window import Window
+from otter_core.errors import OtterError
+from otter_core.model import DataMediaSource, Pipeline, RowBatch
+from otter_core.model.node import ReadySignal
+
+log = logging.getLogger("otter.stages")
+
+
+class RolledBack(OtterError):
+    """The other stage started a new epoch (it failed, or a new S/E took over): restart from the ack."""
+
+
+def _signals(arbitrator: Arbitrator) -> StageSignals:
+    if not isinstance(arbitrator, StageSignals):
+        raise OtterError(f"arbitrator {type(arbitrator).__name__} cannot signal between split stages "
+                         f"(it lacks the StageSignals methods): use the zookeeper arbitrator", retryable=False)
+    return arbitrator
+
+
+class SelectExtractRunner(PipelineRunner):
+    """Select and Extract of one pipeline; publishes each extracted batch in processId order."""
+
+    def __init__(self, channel: str, pipeline: Pipeline, sources: Mapping[str, DataMediaSource],
+                 state_dir: str, arbitrator: Arbitrator, pipe: Pipe, node_id: int = 0) -> None:
+        super().__init__(channel, pipeline, sources, state_dir, arbitrator=arbitrator, pipe=pipe)
+        self.signals = _signals(arbitrator)
+        self.node_id = node_id
+        self.pipe = pipe
+
+    def _run_once(self) -> None:
+        params = self.pipeline.parameters
+        signals = self.signals
+        epoch = signals.begin_epoch(f"select/extract starts on node {self.node_id}")
+        position = self.arbitrator.acked_position()
+        self.stats.position = position
+        source = self.sources[self.pipeline.source]
+        selector = self._make_selector(source)
+        reader, extractor = self._make_extractor(source)
+        window = self._window = Window(params.parallelism, params.memory_limit_bytes)
+        workers = ThreadPoolExecutor(max_workers=params.parallelism, thread_name_prefix=f"e-{self.pipeline.name}")
+        order: collections.deque[tuple[RowBatch, Future]] = collections.deque()
+        cond = threading.Condition()
+        abort = threading.Event()
+        state: dict[str, Any] = {"error": None, "done": False}
+        published: list[str] = []
+
+        def ending() -> bool:
+            return self._stop.is_set() or abort.is_set() or signals.epoch() != epoch
+
+        def room() -> bool:  # batches selected here plus batches published and not yet loaded over there
+            return window.in_flight + signals.in_flight() < params.parallelism and window.has_room()
+
+        def select_loop() -> None:
+            batcher = Batcher(selector, params)
+            try:
+                while not ending():
+                    if not self.arbitrator.permit() or not room():
+                        time.sleep(0.02)
+                        continue
+                    got = batcher.next_batch(lambda: ending() or not self.arbitrator.permit())
+                    if got is None:
+                        continue
+                    events, end, size = got
+                    batch = RowBatch(self.arbitrator.next_process_id(), tuple(events), end, size=size)
+                    window.enter(size)
+                    future = workers.submit(lambda b=batch: self.pipe.put(extractor.extract(b.events)))
+                    with cond:
+                        order.append((batch, future))
+                        cond.notify_all()
+            except BaseException as exc:
+                state["error"] = exc
+            finally:
+                with cond:
+                    state["done"] = True
+                    cond.notify_all()
+
+        thread = threading.Thread(target=select_loop, name=f"select-{self.pipeline.name}", daemon=True)
+        try:
+            selector.start(position)
+            thread.start()
+            while True:
+                with cond:
+                    cond.wait_for(lambda: order or state["done"], timeout=0.5)
+                    if state["error"] is not None:
+                        raise state["error"]
+                    if signals.epoch() != epoch:
+                        raise RolledBack(f"pipeline {self.name}: epoch {epoch} ended (the load stage rolled "
+                                         f"back or another select took over): restarting from the acked position")
+                    if not order:
+                        if state["done"]:
+                            break
+                        continue
+                    batch, future = order.popleft()
+                key = future.result()
+                published.append(key)
+                signals.publish(ReadySignal(batch.process_id, key, batch.position, batch.size, epoch, self.node_id))
+                window.leave(batch.size)
+                self.stats.record_batch(len(batch), batch.position, float(batch.position.timestamp or 0))
+        except BaseException:
+            if signals.epoch() == epoch and not self._stop.is_set():
+                signals.rollback(f"select/extract failed on node {self.node_id}")
+            raise
+        finally:
+            abort.set()
+            if thread.is_alive():
+                thread.join(timeout=10)
+            workers.shutdown(wait=True, cancel_futures=True)
+            selector.close()
+            if reader is not None:
+                reader.close()
+            self._discard_unloaded(published, epoch)
+
+    def _discard_unloaded(self, keys: list[str], epoch: int) -> None:
+        """Free the pipe's copies of batches a rollback voided (the load stage will never ask for them)."""
+        discard = getattr(self.pipe, "discard", None)
+        if discard is None or self.signals.epoch() == epoch:
+            return
+        for key in keys:
+            try:
+                discard(key)
+            except Exception:  # already taken, or the pipe is gone: nothing left to free
+                log.debug("discard %s failed", key, exc_info=True)
+
+
+class TransformLoadRunner(PipelineRunner):
+    """Transform and Load of one pipeline: takes ready batches strictly in processId order, acks each."""
+
+    def __init__(self, channel: str, pipeline: Pipeline, sources: Mapping[str, DataMediaSource],
+                 state_dir: str, arbitrator: Arbitrator, pipe: Pipe, node_id: int = 0) -> None:
+        super().__init__(channel, pipeline, sources, state_dir, arbitrator=arbitrator, pipe=pipe)
+        self.signals = _signals(arbitrator)
+        self.node_id = node_id
+        self.pipe = pipe
+
+    def is_idle(self) -> bool:
+        return self.signals.in_flight() == 0 and time.time() - self.stats.last_load_time > 1.0
+
+    def _run_once(self) -> None:
+        signals = self.signals
+        load_stage = self._make_load_stage()
+        last: tuple[int, int] = (-1, -1)  # (epoch, processId) of the last loaded batch
+        try:
+            while not self._stop.is_set():
+                signal = signals.next_ready(0.5)
+                if signal is None:
+                    continue
+                if (signal.epoch, signal.process_id) <= last:
+                    raise OtterError(f"pipeline {self.name}: batch {signal.process_id} of epoch {signal.epoch} "
+                                     f"arrived after batch {last[1]} of epoch {last[0]}: out of order")
+                try:
+                    extracted = self.pipe.get(signal.key)
+                except Exception:
+                    if signals.epoch() != signal.epoch:
+                        continue  # voided while we fetched it: the new epoch brings it again
+                    raise
+                self._load_signal(signal, extracted, load_stage)
+                last = (signal.epoch, signal.process_id)
+        except BaseException as exc:
+            if not self._stop.is_set():
+                signals.rollback(f"transform/load failed on node {self.node_id}: {exc}")
+            raise
+        finally:
+            load_stage.close()
+
+    def _load_signal(self, signal: ReadySignal, extracted: Any, load_stage: LoadStage) -> None:
+        started = time.monotonic()
+        items = transform(self.pipeline, extracted)
+        batch = RowBatch(signal.process_id, tuple(event for _, _, event in items), signal.position, size=signal.size)
+        try:
+            rows = load_stage.load(items)
+        except Exception as exc:
+            self.plugins.load_failed(batch, exc, batch.events)
+            raise
+        self.signals.done(signal)
+        self.stats.record_batch(rows, signal.position, float(signal.position.timestamp or 0))
+        self.plugins.batch_loaded(batch, rows, time.monotonic() - started)
