@@ -8,6 +8,7 @@ from typing import Any
 
 import attrs
 
+from otter_core.conflict_policy import channel_problem, parse_policy
 from otter_core.engine.convert import CONVERTERS
 from otter_core.engine.row_filter import RowFilter
 from otter_core.errors import ConfigError
@@ -21,7 +22,7 @@ SOURCE_KEYS = {"type", "host", "port", "user", "password", "password_env", "enco
 PIPELINE_KEYS = {"name", "source", "target", "start", "pairs", "parameters", "selector", "loader", "pipe",
                  "arbitrator", "exclude", "home"}
 PAIR_KEYS = {"source", "target", "target_source", "columns", "column_mode", "column_groups", "push_weight",
-             "processors", "processor_options", "filter", "file_resolver"}
+             "processors", "processor_options", "filter", "file_resolver", "conflict"}
 PARAMETER_FIELDS = {f.name: f for f in attrs.fields(PipelineParameters)}
 
 
@@ -129,7 +130,15 @@ class _Reader:
                              filter=node.get("filter"),
                              processor_options={k: dict(v) for k, v in options.items()},
                              file_resolver=str(resolver) if resolver else None,
-                             file_resolver_options=resolver_options)
+                             file_resolver_options=resolver_options, conflict=self.conflict(node, path))
+
+    def conflict(self, node: LineDict, path: str) -> Any:
+        if node.get("conflict") is None:
+            return None
+        try:
+            return parse_policy(node["conflict"])
+        except ValueError as exc:
+            raise self.fail(node, "conflict", f"{path}.conflict", str(exc)) from None
 
     def columns(self, node: LineDict, path: str) -> tuple[tuple[ColumnPair, ...], str]:
         mode = node.get("column_mode", "include")
@@ -256,6 +265,9 @@ class _Reader:
             if sum(p.home for p in built) > 1 or (any(p.home for p in built) and len(built) != 2):
                 raise self.fail(ch, "pipelines", f"{path}.pipelines",
                                 "home: true goes on exactly one pipeline of a two-way channel (two pipelines)")
+            problem = channel_problem(built)
+            if problem:
+                raise self.fail(ch, "pipelines", f"{path}.pipelines", problem)
             channels.append(Channel(name, tuple(
                 attrs.evolve(p, channel=name, two_way=len(built) == 2) for p in built)))
         return OtterConfig(sources=sources, channels=tuple(channels))

@@ -7,6 +7,7 @@ is dropped and written to the reject log when ``skip_no_row`` is set.
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from typing import Sequence
 
@@ -20,30 +21,56 @@ log = logging.getLogger("otter.extract")
 
 
 REMEDY = "loopback-remedy"  # two-way: a far-side change applied at home, sent back once (home wins)
+REREAD = "remedy-reread"     # a remedy re-read from home: no before image, so no conflict detection
 
 
-def remedy(reader: RowReader, events: Sequence[EventData]) -> list[EventData]:
-    """The single-direction loopback remedy: every row a remedy event touched is sent as home has it now,
-    the whole row (INSERT, i.e. upsert) when it exists, a DELETE when it does not."""
-    wanted: dict[tuple[str, str], list[EventData]] = defaultdict(list)
+def remedy(reader: RowReader, events: Sequence[EventData], threshold: float,
+           now: float | None = None) -> list[EventData]:
+    """The single-direction loopback remedy: send back every row a remedy event touched, as home has it.
+
+    A change younger than ``threshold`` seconds (``remedy_delay_threshold``, age = now minus its commit
+    time at home) goes back with its logged image (BASE), written whole (every column, even in field
+    mode); an older one is re-read from home (MEDIA): the whole current row as an INSERT (upsert), or a
+    DELETE when the row is gone. A primary-key change re-reads (or deletes) the old key too, so the far
+    side never keeps the old key's row.
+    """
+    now = time.time() if now is None else now
+    stale: dict[tuple[str, str], list] = defaultdict(list)
     for event in events:
-        if REMEDY in event.hints and event.event_type is not EventType.DDL:
-            wanted[(event.schema, event.table)].append(event)
-    current = {table: reader.fetch(table[0], table[1], [e.keys for e in table_events])
-               for table, table_events in wanted.items()}
+        if REMEDY in event.hints and event.event_type is not EventType.DDL and now - event.execute_time > threshold:
+            stale[(event.schema, event.table)].append(event.keys)
+            if event.pk_changed:
+                stale[(event.schema, event.table)].append(event.old_keys)
+    current = {table: reader.fetch(table[0], table[1], keys) for table, keys in stale.items()}
     out = []
     for event in events:
         if REMEDY not in event.hints or event.event_type is EventType.DDL:
             out.append(event)
-            continue
-        row = current[(event.schema, event.table)].get(tuple(event.keys.values()))
-        if row is None:
-            out.append(attrs.evolve(event, event_type=EventType.DELETE, updated=frozenset(), old_keys=None))
+        elif (event.schema, event.table) not in current or now - event.execute_time <= threshold:
+            out.append(_whole_row(event))
         else:
-            columns = {name: value for name, value in row.items() if name not in event.keys}
-            out.append(attrs.evolve(event, event_type=EventType.INSERT, columns=columns, old_keys=None,
-                                    updated=frozenset(columns)))
+            rows = current[(event.schema, event.table)]
+            if event.pk_changed:
+                out.append(_as_home_has_it(attrs.evolve(event, keys=event.old_keys, old_keys=None), rows))
+            out.append(_as_home_has_it(event, rows))
     return out
+
+
+def _whole_row(event: EventData) -> EventData:
+    if event.event_type is EventType.UPDATE:
+        return attrs.evolve(event, updated=frozenset(event.columns))
+    return event
+
+
+def _as_home_has_it(event: EventData, rows: dict[tuple, dict]) -> EventData:
+    row = rows.get(tuple(event.keys.values()))
+    hints = event.hints | {REREAD}
+    if row is None:
+        return attrs.evolve(event, event_type=EventType.DELETE, updated=frozenset(), old_keys=None,
+                            old_columns=None, hints=hints)
+    columns = {name: value for name, value in row.items() if name not in event.keys}
+    return attrs.evolve(event, event_type=EventType.INSERT, columns=columns, old_keys=None,
+                        updated=frozenset(columns), old_columns=None, hints=hints)
 
 
 def back_query(reader: RowReader, events: Sequence[EventData], skip_no_row: bool,

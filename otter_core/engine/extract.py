@@ -56,7 +56,7 @@ class Extractor:
         """Each event with the pair(s) that match it, after that pair's processors ran."""
         if self.reader is not None:
             if any(REMEDY in e.hints for e in events):
-                events = remedy(self.reader, events)
+                events = remedy(self.reader, events, self.pipeline.parameters.remedy_delay_threshold)
             if self.pipeline.parameters.sync_consistency == "media":
                 events = back_query(self.reader, events, self.pipeline.parameters.skip_no_row, self.rejects)
         out: list[tuple[DataMediaPair, EventData]] = []

@@ -63,8 +63,10 @@ def transform_event(pair: DataMediaPair, event: EventData) -> EventData:
     columns = map_columns(pair, dict(event.columns), event)
     old_keys = map_columns(pair, dict(event.old_keys), event) if event.old_keys is not None else None
     updated = frozenset(map_columns(pair, {c: None for c in event.updated}))
+    old_columns = (map_columns(pair, dict(event.old_columns), event) if event.old_columns is not None
+                   else None)
     return attrs.evolve(event, schema=schema, table=table, keys=keys, columns=columns, old_keys=old_keys,
-                        updated=updated)
+                        updated=updated, old_columns=old_columns)
 
 
 def transform(pipeline: Pipeline,

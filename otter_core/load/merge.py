@@ -12,6 +12,8 @@ import attrs
 from otter_core.model import EventData, EventType
 
 I, U, D = EventType.INSERT, EventType.UPDATE, EventType.DELETE
+# conflict detection: a merged DELETE whose first event was an INSERT expects no row on the target
+ABSENT_BEFORE = "absent-before"
 
 # (earlier, later) -> merged type.  I+I→I, I+U→I, I+D→D, U+I→I, U+U→U, U+D→D, D+I→I, D+U→U, D+D→D
 MERGED_TYPE = {
@@ -27,7 +29,7 @@ def split_key_change(event: EventData) -> list[EventData]:
         return [event]
     delete = attrs.evolve(event, event_type=D, keys=dict(event.old_keys or {}), old_keys=None,
                           updated=frozenset())
-    insert = attrs.evolve(event, event_type=I, old_keys=None, updated=frozenset())
+    insert = attrs.evolve(event, event_type=I, old_keys=None, updated=frozenset(), old_columns=None)
     return [delete, insert]
 
 
@@ -40,8 +42,21 @@ def merge_pair(earlier: EventData, later: EventData) -> EventData:
         updated = frozenset(later.columns)
     else:
         updated = frozenset()
-    return attrs.evolve(later, event_type=merged_type, updated=updated, hints=earlier.hints | later.hints,
-                        files=tuple(dict.fromkeys(earlier.files + later.files)))
+    merged = attrs.evolve(later, event_type=merged_type, updated=updated, hints=earlier.hints | later.hints,
+                          files=tuple(dict.fromkeys(earlier.files + later.files)))
+    if earlier.old_columns is not None or later.old_columns is not None:  # conflict detection is on
+        merged = _keep_first_before_image(earlier, merged)
+    return merged
+
+
+def _keep_first_before_image(earlier: EventData, merged: EventData) -> EventData:
+    """The merged event expects the target as it was before the *first* of the merged events."""
+    if earlier.event_type is I:  # the row did not exist before the batch
+        hints = merged.hints | {ABSENT_BEFORE} if merged.event_type is D else merged.hints
+        return attrs.evolve(merged, old_columns=None, hints=hints)
+    if ABSENT_BEFORE in earlier.hints:
+        return attrs.evolve(merged, old_columns=None)
+    return attrs.evolve(merged, old_columns=earlier.old_columns)
 
 
 def merge_events(events: Iterable[EventData]) -> list[EventData]:

@@ -1,12 +1,12 @@
 """attrs value classes: the configuration model and the events that flow through a pipeline."""
 from otter_core.model.config import (
-    Channel, ColumnGroup, ColumnPair, DataMedia, DataMediaPair, DataMediaSource, OtterConfig,
+    Channel, ColumnGroup, ColumnPair, ConflictPolicy, DataMedia, DataMediaPair, DataMediaSource, OtterConfig,
     Pipeline, PipelineParameters, StartKind, SyncMode,
 )
 from otter_core.model.events import Column, EventData, EventType, Position, RowBatch, Transaction
 
 __all__ = [
-    "Channel", "Column", "ColumnGroup", "ColumnPair", "DataMedia", "DataMediaPair", "DataMediaSource",
+    "Channel", "Column", "ColumnGroup", "ColumnPair", "ConflictPolicy", "DataMedia", "DataMediaPair", "DataMediaSource",
     "EventData", "EventType", "OtterConfig", "Pipeline", "PipelineParameters", "Position", "RowBatch",
     "StartKind", "SyncMode", "Transaction",
 ]

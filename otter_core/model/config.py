@@ -91,6 +91,19 @@ class ColumnGroup:
     columns: tuple[str, ...]
 
 
+@frozen
+class ConflictPolicy:
+    """What the loader does when a change meets a target row that is not as the source saw it (see
+    docs/architecture.md "Conflicts"): ``home_wins``, ``newer_wins`` (by ``column``), ``source_wins`` or
+    ``manual`` (park the row until an operator resolves it)."""
+
+    kind: str
+    column: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.kind}({self.column})" if self.column else self.kind
+
+
 @frozen(cache_hash=True)
 class DataMediaPair:
     """Source media -> target media, with optional column mapping, weight and processors."""
@@ -107,6 +120,7 @@ class DataMediaPair:
     processor_options: Mapping[str, Mapping[str, Any]] = field(factory=dict, eq=False)
     file_resolver: str | None = None
     file_resolver_options: Mapping[str, Any] = field(factory=dict, eq=False)
+    conflict: ConflictPolicy | None = None  # None: no conflict detection (changes are applied as they come)
 
     def target_name(self, schema: str, table: str) -> tuple[str, str]:
         """The target (schema, table) for a source table matched by this pair; a ``*`` target
@@ -144,6 +158,7 @@ class PipelineParameters:
     server_id: int | None = None  # replica id the selector registers with; derived when None
     select_process: bool = True   # run the selector in a child process (its own core for decoding)
     loopback_mark: bool = False   # write retl.retl_mark in every loaded transaction (always on in two-way)
+    remedy_delay_threshold: int = 60  # s: a home remedy younger than this sends the logged image, older re-reads
 
 
 @frozen
@@ -169,6 +184,11 @@ class Pipeline:
     def marks_loopback(self) -> bool:
         """Whether the loader writes a ``retl.retl_mark`` row into every transaction it applies."""
         return self.two_way or self.parameters.loopback_mark
+
+    @property
+    def detects_conflicts(self) -> bool:
+        """Whether some pair has a conflict policy (the selector then keeps before images)."""
+        return any(p.conflict is not None for p in self.pairs)
 
     def pair_for(self, schema: str, table: str) -> list[DataMediaPair]:
         """The pairs that take this source table: pairs naming it exactly win over pattern pairs

@@ -82,6 +82,9 @@ class EventData:
     ddl_sql: str | None = None
     hints: frozenset[str] = frozenset()
     files: tuple[Any, ...] = ()  # file references a FileResolver found for this row (Extract)
+    # before image of the non-key columns, kept only when the pipeline detects conflicts (UPDATE: the
+    # logged before image; DELETE: ``columns``; INSERT: set only by a merged delete+insert)
+    old_columns: Mapping[str, Any] | None = None
 
     @property
     def full_name(self) -> str:
@@ -105,7 +108,7 @@ class EventData:
         # __setstate__, and events cross a process boundary (select_process) by the hundred thousand
         return (EventData, (self.schema, self.table, self.event_type, self.keys, self.columns, self.old_keys,
                             self.updated, self.execute_time, self.position, self.size, self.ddl_sql,
-                            self.hints, self.files))
+                            self.hints, self.files, self.old_columns))
 
     def describe(self) -> str:
         """Short text for error messages: table, kind, key and position."""

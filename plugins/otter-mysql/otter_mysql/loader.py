@@ -131,6 +131,8 @@ class MySQLLoader:
                         note = f" (schema {quote_ident(event.schema)} does not exist on the target)"
                 cur.execute(event.ddl_sql)
             conn.commit()
+            if recorded is not None:
+                retl.note_ddl_done(conn, recorded, self.channel)
             log.info("applied DDL on %s: %s", event.full_name, event.ddl_sql)
         except pymysql.Error as exc:
             code = exc.args[0] if exc.args else None

@@ -28,13 +28,19 @@ CREATE_SQL = (
     "channel_id VARCHAR(64) NOT NULL, channel_info VARCHAR(128) NOT NULL DEFAULT '', "
     "seq BIGINT NOT NULL DEFAULT 0, gmt_modified DATETIME(6) NOT NULL)",
     f"CREATE TABLE IF NOT EXISTS `{SCHEMA}`.`{DDL_TABLE}` (hash CHAR(40) NOT NULL, "
-    "channel VARCHAR(64) NOT NULL, applied_at DATETIME(6) NOT NULL, PRIMARY KEY (hash, channel))",
+    "channel VARCHAR(64) NOT NULL, applied_at DATETIME(6) NOT NULL, gtid VARCHAR(64) NULL, "
+    "PRIMARY KEY (hash, channel))",
 )
 MARK_SQL = (f"INSERT INTO `{SCHEMA}`.`{MARK_TABLE}` (id, channel_id, channel_info, seq, gmt_modified) "
             "VALUES (%s, %s, %s, 1, NOW(6)) ON DUPLICATE KEY UPDATE channel_id = VALUES(channel_id), "
             "channel_info = VALUES(channel_info), seq = seq + 1, gmt_modified = NOW(6)")
 DDL_RECORD_SQL = (f"REPLACE INTO `{SCHEMA}`.`{DDL_TABLE}` (hash, channel, applied_at) VALUES (%s, %s, NOW(6))")
 DDL_FORGET_SQL = f"DELETE FROM `{SCHEMA}`.`{DDL_TABLE}` WHERE hash = %s AND channel = %s"
+DDL_DONE_SQL = f"UPDATE `{SCHEMA}`.`{DDL_TABLE}` SET gtid = %s WHERE hash = %s AND channel = %s"
+# DDL records a restarted selector may not have seen the DDL of yet: done after its resume point, or not
+# known to be done (the DDL is still running on the other pipeline) and recent
+DDL_PENDING_SQL = (f"SELECT hash, gtid FROM `{SCHEMA}`.`{DDL_TABLE}` WHERE channel = %s AND "
+                   "(gtid IS NOT NULL OR applied_at > NOW(6) - INTERVAL 10 MINUTE)")
 _NO_GRANT = {1044, 1045, 1142, 1227, 1370}
 
 
@@ -65,11 +71,34 @@ def ensure_tables(conn: Any, label: str, error: type[Exception]) -> None:
         raise
 
 
+def note_ddl_done(conn: Any, digest: str, channel: str) -> None:
+    """Record the GTID of the DDL just run (MariaDB ``@@last_gtid``), so a reverse selector restarted
+    later knows whether the DDL is before or after its resume point. Best effort: without it a recent
+    record still counts as pending."""
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT @@last_gtid")
+            gtid = cur.fetchone()[0]
+            if gtid:
+                cur.execute(DDL_DONE_SQL, (gtid, digest, channel))
+        conn.commit()
+    except pymysql.Error:
+        conn.rollback()
+
+
 def is_sync_info(info: Any) -> bool:
     """A ``channel_info`` written by an external sync tool (ends in ``_SYNC``): ignored by every channel."""
     if isinstance(info, bytes):
         info = info.decode("utf-8", "replace")
     return isinstance(info, str) and info.upper().endswith(SYNC_SUFFIX)
+
+
+def _gtid_parts(gtid: str) -> tuple[int, int, int]:
+    try:
+        domain, server, seq = (int(x) for x in gtid.split(",")[0].strip().split("-"))
+    except ValueError:
+        return -1, -1, -1
+    return domain, server, seq
 
 
 def text(value: Any) -> str:
@@ -94,6 +123,29 @@ class LoopbackTracker:
         self.own = False       # the transaction carries a retl_mark of our channel
         self.external = False  # ... or one an external sync tool wrote (channel_info ends in _SYNC)
 
+    def preload(self, conn: Any, resume_gtid: str | None) -> int:
+        """Pending DDL echoes a restart would forget: records of our channel whose DDL ran after the
+        resume point (its GTID is later) or whose DDL is not known to have run (recent record without
+        GTID). Returns how many were loaded; a missing ``retl_ddl`` table means none."""
+        if not resume_gtid:
+            return 0
+        domain, _, seq = _gtid_parts(resume_gtid)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(DDL_PENDING_SQL, (self.channel,))
+                rows = cur.fetchall()
+        except pymysql.Error:
+            return 0
+        loaded = 0
+        for digest, gtid in rows:
+            if gtid:
+                d, _, n = _gtid_parts(text(gtid))
+                if d != domain or n <= seq:
+                    continue
+            self.ddl_echoes[text(digest)] = 0.0
+            loaded += 1
+        return loaded
+
     def on_rows(self, table: str, deleted: bool, rows: list, timestamp: float) -> None:
         for row in rows:
             values = {**row[0], **row[1]}
@@ -106,6 +158,8 @@ class LoopbackTracker:
                     self.own = True
             elif text(values.get("channel")) == self.channel:
                 digest = text(values.get("hash"))
+                if values.get("gtid"):  # the loader noting the GTID of a DDL it ran: not a new record
+                    continue
                 if deleted:
                     self.ddl_echoes.pop(digest, None)
                 else:

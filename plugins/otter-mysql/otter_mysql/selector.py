@@ -136,6 +136,8 @@ class MySQLSelector:
                 point = checks.start_point(conn, position, self.pipeline, self.label)
                 if "log_file" in point:
                     checks.check_file(conn, point["log_file"], self.label)
+                if self.pipeline.marks_loopback:  # DDL echoes pending across a restart
+                    self.loopback.preload(conn, position.gtid if position else None)
             finally:
                 conn.close()
             self._check_tables()
