@@ -1,6 +1,10 @@
-"""Values of distributed mode: a node's context (for pipes) and the signal between split stages."""
+"""Values of distributed mode: a node's context (for pipes) and the signal between split stages.
+
+Field names agreed with the ZooKeeper node (``otter-run node``, plugins/otter-zookeeper)."""
 from __future__ import annotations
 
+import os
+import tempfile
 from typing import Callable
 
 from attrs import field, frozen
@@ -8,31 +12,52 @@ from attrs import field, frozen
 from otter_core.model.events import Position
 
 
-def _no_address(_node_id: int) -> str | None:
+def _no_address(_node_id: int | str) -> str | None:
     return None
+
+
+def host_port(host: str, port: int) -> str:
+    """``host:port``, with an IPv6 host in brackets."""
+    return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
 
 
 @frozen
 class NodeContext:
-    """What a pipe needs to know about the node it runs in (``otter-run node``).
+    """One node's network identity and secrets, handed to pipe factories (``otter_pipe``).
 
-    ``bind_host``/``pipe_port``: where this node's pipe server listens (port 0: a free one);
-    ``advertised_host``: the address other nodes dial (differs from ``bind_host`` behind NAT or in a network
-    namespace); ``auth_token``: the shared secret of node-to-node traffic (never shown); ``tls_*``: PEM file
-    paths (server certificate, its key, the CA that signs peers); ``address_of(node_id)``: the
-    ``host:port`` another live node advertised, or None.
+    ``bind_host``/``pipe_port``: where the node's pipe server listens (port 0: any free port);
+    ``advertised_host``: the address other nodes dial (it differs from ``bind_host`` behind NAT, in a network
+    namespace, or when binding ``0.0.0.0``); keys carry ``advertised_host`` and the bound port. Node-to-node
+    traffic is authenticated by ``auth_token`` (a shared secret sent in call metadata, never shown) and/or
+    mutual TLS: ``tls_cert``/``tls_key`` are this node's PEM certificate and key, ``tls_ca`` the PEM bundle
+    that signs its peers'; with all three on every node, a peer without a certificate signed by ``tls_ca``
+    is refused. ``spool_dir`` holds big batches and partial downloads; ``address_of(node_id)`` gives the
+    ``host:port`` another live node advertised (None when unknown).
     """
 
-    node_id: int
+    node_id: int | str
     bind_host: str = "127.0.0.1"
     advertised_host: str = "127.0.0.1"
     pipe_port: int = 0
     auth_token: str = field(default="", repr=False)
     tls_cert: str | None = None
-    tls_key: str | None = None
+    tls_key: str | None = field(default=None, repr=False)
     tls_ca: str | None = None
     zk_hosts: str = ""
-    address_of: Callable[[int], str | None] = field(default=_no_address, eq=False, repr=False)
+    address_of: Callable[[int | str], str | None] = field(default=_no_address, eq=False, repr=False)
+    spool_dir: str = field(factory=lambda: os.path.join(tempfile.gettempdir(), "otter-spool"))
+
+    @property
+    def listen(self) -> str:
+        return host_port(self.bind_host, self.pipe_port)
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.tls_cert and self.tls_key)
+
+    @property
+    def mutual_tls(self) -> bool:
+        return self.tls and bool(self.tls_ca)
 
 
 @frozen

@@ -122,12 +122,22 @@ class ClusterView:
                     "permit": self._get(path(channel, name, "permit"), {"allowed": True, "reason": ""}),
                     "position": self._get(path(channel, name, "position")),
                     "epoch": self._get(path(channel, name, "epoch"), {"epoch": 0})["epoch"],
+                    "status": self._stage_status(channel, name),
                     "select_node": self.holder(channel, name, STAGE_SELECT),
                     "load_node": (self.holder(channel, name, STAGE_LOAD)
                                   if placement and Placement.from_dict(placement).split
                                   else self.holder(channel, name, STAGE_SELECT)),
                 })
         return rows
+
+    def _stage_status(self, channel: str, pipeline: str) -> dict[str, Any]:
+        """stage -> the progress its node published (rows, rows/s, lag, position, error, updated)."""
+        path = self.layout.pipeline(channel, pipeline, "status")
+        try:
+            stages = self.zk.get_children(path)
+        except NoNodeError:
+            return {}
+        return {stage: self._get(f"{path}/{stage}") for stage in sorted(stages)}
 
     def history(self, channel: str, pipeline: str) -> list[dict[str, Any]]:
         """Stage starts and stops of a pipeline, oldest first: {node, stage, event, time, ...}."""

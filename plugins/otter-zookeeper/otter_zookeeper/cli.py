@@ -39,7 +39,8 @@ def cmd_node(args: argparse.Namespace) -> int:
     context = NodeContext(node_id=args.id, bind_host=args.bind, advertised_host=advertised,
                           pipe_port=args.pipe_port, auth_token=_token(args), tls_cert=args.tls_cert,
                           tls_key=args.tls_key, tls_ca=args.tls_ca, zk_hosts=args.zk,
-                          address_of=lambda node_id: holder["node"].address_of(node_id))
+                          address_of=lambda node_id: holder["node"].address_of(node_id),
+                          spool_dir=os.path.join(args.state_dir or f"./otter-node-{args.id}", "spool"))
     node = Node(args.zk, args.id, root=args.zk_root, state_dir=args.state_dir,
                 session_timeout=args.session_timeout, context=context)
     holder["node"] = node

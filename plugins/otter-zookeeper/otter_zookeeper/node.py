@@ -28,6 +28,7 @@ from otter_zookeeper.placement import Placement
 from otter_zookeeper.registry import NodeInfo, live_nodes, register
 from otter_zookeeper.signals import ZooKeeperSignals
 from otter_zookeeper.stage_worker import StageWorker, record_history
+from otter_zookeeper.status import run_publisher
 
 log = logging.getLogger("otter.node")
 
@@ -234,6 +235,7 @@ class Node:
         self._session_ok.set()
         self._reconnected.set()
         threading.Thread(target=self._keeper, name="zk-keeper", daemon=True).start()
+        threading.Thread(target=run_publisher, args=(self, self._stopping), name="zk-status", daemon=True).start()
         self.zk.ensure_path(self.layout.channels)
         self.zk.ChildrenWatch(self.layout.nodes, self._on_nodes)
         self.zk.ChildrenWatch(self.layout.channels, self._on_channels)

@@ -58,6 +58,8 @@ def test_node_runs_a_deployed_pipeline(mariadb_source, mariadb_target, zk, zk_ro
     row = wait_for(lambda: [r for r in view.pipelines() if r["position"]], 10, "an acked position")[0]
     assert (row["select_node"], row["load_node"]) == (1, 1)
     assert [x["id"] for x in view.nodes()] == [1]
+    status = wait_for(lambda: view.pipelines()[0]["status"].get("select"), 10, "published stage status")
+    assert status["node"] == 1 and status["rows"] >= 0
     stages = {r["stage"] for r in n.status() if r["running"]}
     assert stages == ({"select", "load"} if arbitrate == "zookeeper" else {"select"})
 
@@ -98,3 +100,20 @@ def test_session_expiry_stops_the_stage_at_once_and_it_comes_back(mariadb_source
     wait_for(lambda: same(mariadb_source, mariadb_target), 60, "the stage to resume on a new session")
     events = [e["event"] for e in ClusterView(zk, zk_root).history("test", "src-to-dst")]
     assert events[:2] == ["start", "stop"] and events[2] == "start"
+
+
+def test_a_failed_load_of_a_split_pipeline_rolls_back_and_replays(mariadb_source, mariadb_target, zk, zk_root, node):
+    text = prepare(mariadb_source, mariadb_target)
+    layout = Layout(zk_root)
+    deploy(zk, layout, text, "p.yaml", default=Placement([1], [1], "zookeeper", 0))
+    node(1)
+    write_rows(mariadb_source, 0, 20)
+    wait_for(lambda: same(mariadb_source, mariadb_target), 60, "the first rows")
+    view = ClusterView(zk, zk_root)
+    epoch = view.pipelines()[0]["epoch"]
+    mariadb_target.execute("RENAME TABLE zkt.orders TO zkt.orders_away")  # every load fails now
+    write_rows(mariadb_source, 100, 20)
+    wait_for(lambda: view.pipelines()[0]["epoch"] >= epoch + 2, 60, "the load stage to roll back")
+    mariadb_target.execute("RENAME TABLE zkt.orders_away TO zkt.orders")
+    wait_for(lambda: same(mariadb_source, mariadb_target), 60, "the replay after the rollback")
+    assert mariadb_target.execute("SELECT COUNT(*) FROM zkt.orders") == [(40,)]
