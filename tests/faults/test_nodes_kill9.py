@@ -87,10 +87,14 @@ def test_pipeline_moves_when_nodes_die_and_loses_nothing(mariadb_source, mariadb
     zk = KazooClient(hosts=zookeeper_server.hosts, timeout=5.0)
     zk.start(timeout=15)
     view = ClusterView(zk, root)
-    deploy(zk, Layout(root), yaml.safe_dump(doc), "crash.yaml",
-           default=Placement(spec["select"], spec["load"], "automatic", GRACE))
     nodes = {i: NodeProcess(zookeeper_server.hosts, i, tmp_path, session_timeout=SESSION_TIMEOUT, root=root).start()
              for i in (1, 2, 3)}
+    deadline = time.monotonic() + 60
+    while len(view.nodes()) < 3:  # deploy once every node is up, so that the preferred ones take their stages
+        assert time.monotonic() < deadline, "".join(n.log_tail(1500) for n in nodes.values())
+        time.sleep(0.1)
+    deploy(zk, Layout(root), yaml.safe_dump(doc), "crash.yaml",
+           default=Placement(spec["select"], spec["load"], "automatic", GRACE))
     kills: dict[int, list[float]] = {1: [], 2: [], 3: []}
     moves = []
     rng = random.Random(int(os.environ.get("OTTER_KILL_SEED", "7")))

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("otter.node")
 HISTORY_KEEP = 500
+PREFERRED_STARTING_SECONDS = 10.0  # extra wait for a registered preferred node to join the election
 
 
 class StageWorker:
@@ -121,15 +122,18 @@ class StageWorker:
         preferred = placement.candidates(self.stage)[0]
         if preferred == self.node.node_id:
             return True
-        deadline = time.monotonic() + placement.grace_seconds
+        started = time.monotonic()
         waited = False
         while not self._stop.is_set():
-            if preferred in self.node.live_node_ids() and self.slot.is_contending(self.stage, preferred):
+            alive = preferred in self.node.live_node_ids()
+            if alive and self.slot.is_contending(self.stage, preferred):
                 if waited:
                     log.info("[%s] preferred node %s is back: node %s steps back", self.name, preferred,
                              self.node.node_id)
                 return False
-            if time.monotonic() >= deadline:
+            # a preferred node that is registered but not yet queued (still starting) gets a little longer
+            limit = placement.grace_seconds + (PREFERRED_STARTING_SECONDS if alive else 0.0)
+            if time.monotonic() - started >= limit:
                 return True
             if not waited:
                 log.info("[%s] node %s won the election; waiting %.1fs for preferred node %s",
