@@ -1,5 +1,7 @@
 """``otter-run demo`` end to end: two throwaway servers, a live workload, equal tables, nothing left behind."""
 import glob
+import os
+import re
 import tempfile
 
 from otter_core.demo import run_demo
@@ -9,8 +11,10 @@ def _demo_dirs() -> set[str]:
     return set(glob.glob(f"{tempfile.gettempdir()}/otter-demo-*"))
 
 
-def test_demo_syncs_and_verifies(capsys):
-    before = _demo_dirs()
+def test_demo_syncs_and_verifies(capsys, monkeypatch, tmp_path_factory):
+    # a private temporary directory: another demo running on the machine must not count as left behind
+    private = tmp_path_factory.mktemp("demo")
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
     assert run_demo(rows=2000, seconds=3, keep=False) == 0
     out = capsys.readouterr().out
     assert "pipeline.yaml:" in out and "src-to-dst" in out
@@ -22,4 +26,6 @@ def test_demo_syncs_and_verifies(capsys):
         assert rows_source == rows_target and int(rows_source) > 0, line
     assert "OK: the target holds exactly the source's" in out
     assert "servers stopped and removed" in out
-    assert _demo_dirs() == before
+    files_in = re.search(r"\(files in (\S+)\)", out)
+    assert files_in and files_in.group(1).startswith(str(private)), out.splitlines()[0]
+    assert not os.path.exists(files_in.group(1)) and _demo_dirs() == set()
