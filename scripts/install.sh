@@ -101,6 +101,7 @@ otter_pip_install() {
     want="$(for dir in "${packages[@]}"; do
                 echo "$dir"
                 cat "$dir"/setup.py "$dir"/setup.cfg "$dir"/pyproject.toml 2>/dev/null || true
+                cat "$dir"/*/*.c 2>/dev/null || true  # C extensions are built at install time
             done | cksum)"
     stamp="$OTTER_VENV/.otter-installed"
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then

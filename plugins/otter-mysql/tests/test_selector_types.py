@@ -9,9 +9,10 @@ import pytest
 
 from otter_core.model import EventType
 from otter_core.testing.mariadb import MariaDBServer
+from otter_mysql import rowops
 from selector_support import collect, events_of, insert_event, make_selector, target_conn
 
-pytestmark = pytest.mark.usefixtures("clean_databases")
+pytestmark = pytest.mark.usefixtures("clean_databases", "row_decoder")
 
 DB = "seltypes"
 COLUMNS = """
@@ -138,6 +139,18 @@ def apply(target: MariaDBServer, table: str, events: list) -> None:
         conn.close()
 
 
+@pytest.fixture(params=["compiled", "python"])
+def row_decoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs with the compiled decoder (the C extension) and with the generated-Python
+    fallback that is used when the extension did not build."""
+    if request.param == "compiled":
+        assert rowops.BUILT is not None, "the otter_mysql._rowdecode extension did not build (pip install -e plugins/otter-mysql)"
+        monkeypatch.setattr(rowops, "EXTENSION", rowops.BUILT)
+    else:
+        monkeypatch.setattr(rowops, "EXTENSION", None)
+    return request.param
+
+
 @pytest.fixture(params=["MINIMAL", "FULL"])
 def row_metadata(request: pytest.FixtureRequest, mariadb_source: MariaDBServer) -> Iterator[str]:
     """Run with the server default and with binlog_row_metadata=FULL (which mysql-replication parses)."""
@@ -148,7 +161,7 @@ def row_metadata(request: pytest.FixtureRequest, mariadb_source: MariaDBServer) 
 
 
 def test_insert_update_delete_images_are_bit_exact(mariadb_source: MariaDBServer, mariadb_target: MariaDBServer,
-                                                   row_metadata: str) -> None:
+                                                   row_metadata: str, row_decoder: str) -> None:
     setup_tables(mariadb_source, mariadb_target, "t", "t_del")
     selector = make_selector(mariadb_source, [(DB, "t")])
     try:
@@ -210,6 +223,10 @@ def test_insert_update_delete_images_are_bit_exact(mariadb_source: MariaDBServer
         assert len(deletes) == len(ROWS) and {e.event_type for e in deletes} == {EventType.DELETE}
         apply(mariadb_target, "t_del", deletes)
         assert snapshot(mariadb_target, "t_del", columns) == before
+        decoders = [fn for codec in selector._codecs.values() if codec for fn in codec._decoders.values()]
+        assert len(decoders) >= 3  # insert, update, delete
+        compiled = [isinstance(fn, rowops.BUILT.Decoder) for fn in decoders]
+        assert compiled == [row_decoder == "compiled"] * len(decoders)
     finally:
         selector.close()
 

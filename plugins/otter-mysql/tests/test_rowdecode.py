@@ -1,0 +1,78 @@
+"""The compiled decoder and the generated-Python fallback give the same rows, value for value."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pymysql
+import pytest
+from pymysqlreplication import BinLogStreamReader
+from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
+
+from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer
+from otter_mysql import rowops
+from otter_mysql.rowcodec import DELETE, UPDATE, WRITE, RowCodec
+from otter_mysql.schema import SchemaCache
+from test_selector_types import COLUMNS, DB, write_source_rows
+
+pytestmark = pytest.mark.usefixtures("clean_databases")
+KINDS = {WriteRowsEvent: WRITE, UpdateRowsEvent: UPDATE, DeleteRowsEvent: DELETE}
+
+
+def raw_rows_events(server: MariaDBServer, start: tuple[str, int]) -> list[tuple]:
+    """(kind, table-map columns, bitmaps, body) of every rows event after ``start``."""
+    reader = BinLogStreamReader(
+        {"host": "127.0.0.1", "port": server.port, "user": OTTER_USER, "password": OTTER_PASSWORD},
+        server_id=4322, log_file=start[0], log_pos=start[1], resume_stream=True, blocking=False,
+        only_events=list(KINDS), enable_logging=False, freeze_schema=True)
+    out = []
+    for ev in reader:
+        body = ev.packet.read(ev.event_size - ev.packet.read_bytes)
+        out.append((KINDS[type(ev)], reader.table_map[ev.table_id].columns, ev.columns_present_bitmap,
+                    getattr(ev, "columns_present_bitmap2", None), body))
+    reader.close()
+    return out
+
+
+def typed(rows: list) -> list:
+    """Rows with each value as (type name, repr): Decimal('1.50') and Decimal('1.5') differ."""
+    def value(v):
+        if isinstance(v, dict):
+            return [(k, type(x).__name__, repr(x)) for k, x in v.items()]
+        return (type(v).__name__, repr(v))
+    return [tuple(value(v) for v in row) for row in rows]
+
+
+def test_compiled_and_python_decoders_agree_value_for_value(mariadb_source: MariaDBServer) -> None:
+    assert rowops.BUILT is not None, "the otter_mysql._rowdecode extension did not build"
+    mariadb_source.execute(f"CREATE DATABASE {DB}", f"CREATE TABLE {DB}.t ({COLUMNS}) CHARSET utf8mb4")
+    start = mariadb_source.binlog_position()
+    write_source_rows(mariadb_source, "t")
+    mariadb_source.execute(f"UPDATE {DB}.t SET id = id + 10, vc = 'changed'", f"DELETE FROM {DB}.t")
+    events = raw_rows_events(mariadb_source, start)
+    assert {kind for kind, *_ in events} == {WRITE, UPDATE, DELETE}
+    schema = SchemaCache(lambda: pymysql.connect(host="127.0.0.1", port=mariadb_source.port, user=OTTER_USER,
+                                                 password=OTTER_PASSWORD, autocommit=True))
+    table = schema.get(DB, "t")
+    schema.close()
+    compiled, python = RowCodec(table, events[0][1]), RowCodec(table, events[0][1])
+    python_rows = compiled_rows = 0
+    for kind, _, bitmap, bitmap2, body in events:
+        fast = compiled._extension(kind, bitmap, bitmap2)
+        slow = python._generate(kind, bitmap, bitmap2)
+        assert isinstance(fast, rowops.BUILT.Decoder) and hasattr(slow, "source")
+        fast_rows, slow_rows = fast(body), slow(body)
+        assert typed(fast_rows) == typed(slow_rows)
+        compiled_rows += len(fast_rows)
+        python_rows += len(slow_rows)
+        with pytest.raises(ValueError):
+            fast(body[:-1])  # a truncated image is an error, never a short row
+    assert compiled_rows == python_rows >= 3 * 5
+
+
+def test_the_python_fallback_is_used_without_the_extension() -> None:
+    code = ("from otter_mysql import rowops; import sys; "
+            "sys.exit(0 if rowops.EXTENSION is None and rowops.BUILT is not None else 1)")
+    env = {**os.environ, "OTTER_PURE_PYTHON_DECODER": "1"}
+    assert subprocess.run([sys.executable, "-c", code], env=env).returncode == 0
