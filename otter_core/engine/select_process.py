@@ -1,9 +1,17 @@
 """Run a pipeline's selector in a child process, so binlog decoding gets a core of its own.
 
-Decoding rows in pure Python is the most CPU-hungry step; in the same process it competes for the GIL
-with Extract/Transform/Load. The child builds the selector through the same plugin facade, polls it, and
-sends whole transactions in pickled chunks over a pipe; the pipe's buffer is the back-pressure (the child
-blocks when the parent stops reading), so memory stays bounded.
+Reading the binlog protocol (and decoding rows when the selector does it itself) is CPU work that would
+compete for the GIL with Extract/Transform/Load. The child builds the selector through the same plugin
+facade, polls it, and sends whole transactions in pickled chunks over a pipe; the pipe's buffer is the
+back-pressure (the child blocks when the parent stops reading), so memory stays bounded: a chunk holds
+at most CHUNK_BYTES of transactions (one bigger transaction travels alone).
+
+A selector with ``defer_decoding()`` (the MySQL one) is asked to leave decoding to the runner: its
+transactions then carry a compact payload in ``Transaction.raw`` instead of events (pickling decoded
+events costs far more than decoding), and the runner expands them with ``expand()`` of an instance of
+the same selector that it never starts.
+
+A chunk is sent as soon as the selector has nothing more ready (no waiting for company: latency).
 """
 from __future__ import annotations
 
@@ -18,7 +26,7 @@ from otter_core.errors import OtterError, SourceError
 from otter_core.model import DataMediaSource, Pipeline, Position, Transaction
 
 CHUNK_EVENTS = 512
-CHUNK_IDLE_SECONDS = 0.001
+CHUNK_BYTES = 256 * 1024
 _context = multiprocessing.get_context("spawn")
 
 
@@ -30,20 +38,23 @@ def _child_main(pipeline: Pipeline, source: DataMediaSource, position: Position 
     parent_pid = os.getppid()
     try:
         selector = PipelinePlugins(pipeline, builtins=[memory_pipe, memory_arbitrator]).selector(source)
+        defer = getattr(selector, "defer_decoding", None)
+        deferred = bool(defer and defer())
         selector.start(position)
-        conn.send_bytes(pickle.dumps(("started", None)))
+        conn.send_bytes(pickle.dumps(("started", deferred)))
         chunk: list[Transaction] = []
-        events = 0
+        events = size = 0
         while True:
-            txn = selector.poll(CHUNK_IDLE_SECONDS if chunk else 0.2)
+            txn = selector.poll(0.0 if chunk else 0.2)
             if txn is None and os.getppid() != parent_pid:
                 return  # the runner died (kill -9): do not outlive it
             if txn is not None:
                 chunk.append(txn)
                 events += len(txn.events)
-            if chunk and (txn is None or events >= CHUNK_EVENTS):
+                size += txn.size
+            if chunk and (txn is None or events >= CHUNK_EVENTS or size >= CHUNK_BYTES):
                 conn.send_bytes(pickle.dumps(("txns", chunk), protocol=pickle.HIGHEST_PROTOCOL))
-                chunk, events = [], 0
+                chunk, events, size = [], 0, 0
     except (BrokenPipeError, EOFError, KeyboardInterrupt):
         pass
     except BaseException as exc:  # report to the parent, which rolls back and retries
@@ -66,6 +77,7 @@ class ProcessSelector:
         self._pending: collections.deque[Transaction] = collections.deque()
         self._conn: Any = None
         self._process: Any = None
+        self._expander: Any = None  # an unstarted selector of the same plugin: expands Transaction.raw
 
     def start(self, position: Position | None) -> None:
         parent, child = _context.Pipe(duplex=False)
@@ -92,6 +104,11 @@ class ProcessSelector:
                               f"(exit code {self._process.exitcode})") from None
         if kind == "txns":
             self._pending.extend(payload)
+        elif kind == "started" and payload:
+            from otter_core.builtin import memory_arbitrator, memory_pipe
+            from otter_core.plugins import PipelinePlugins
+            self._expander = PipelinePlugins(self.pipeline, builtins=[memory_pipe, memory_arbitrator]).selector(
+                self.source)
         elif kind == "error":
             name, message, retryable = payload
             raise SourceError(message if name in ("SourceError", "ConfigError") else f"{name}: {message}",
@@ -100,7 +117,10 @@ class ProcessSelector:
     def poll(self, timeout: float) -> Transaction | None:
         if not self._pending and self._conn.poll(timeout):
             self._receive()
-        return self._pending.popleft() if self._pending else None
+        if not self._pending:
+            return None
+        txn = self._pending.popleft()
+        return txn if txn.raw is None else self._expander.expand(txn)
 
     def close(self) -> None:
         if self._process is not None and self._process.pid is not None:
@@ -111,6 +131,9 @@ class ProcessSelector:
                 self._process.kill()
                 self._process.join()
         self._process = None
+        if self._expander is not None:
+            self._expander.close()
+            self._expander = None
         if self._conn is not None:
             self._conn.close()
             self._conn = None

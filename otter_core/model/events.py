@@ -125,9 +125,12 @@ class Transaction:
     events: tuple[EventData, ...]
     position: Position
     size: int = 0
+    # a selector that defers decoding to the consuming process (select_process) puts its own payload
+    # here and leaves ``events`` empty; its ``expand`` turns the transaction into events there
+    raw: Any = None
 
     def __reduce__(self) -> tuple:
-        return (Transaction, (self.events, self.position, self.size))
+        return (Transaction, (self.events, self.position, self.size, self.raw))
 
 
 @frozen

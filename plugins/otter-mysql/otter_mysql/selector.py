@@ -7,13 +7,13 @@ transaction boundary; faults the user must fix surface from ``start``/``poll`` a
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import socket
 import threading
 import zlib
 from typing import Any
 
-import attrs
 import pymysql
 from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.event import (GtidEvent, MariadbGtidEvent, QueryEvent, RotateEvent, XAPrepareEvent,
@@ -21,11 +21,9 @@ from pymysqlreplication.event import (GtidEvent, MariadbGtidEvent, QueryEvent, R
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
 from otter_core.errors import OtterError, SourceError
-from otter_core.model import DataMediaSource, EventData, EventType, Pipeline, Position, Transaction
+from otter_core.model import DataMediaSource, EventType, Pipeline, Position, Transaction
 
-from otter_mysql import checks, ddl, retl
-from otter_core.engine.back_query import REMEDY
-from otter_core.engine.extract import SELECT_REJECTED
+from otter_mysql import checks, ddl, handover, retl
 from otter_mysql.rowcodec import DELETE, UPDATE, WRITE, RowCodec
 from otter_mysql.schema import SchemaCache
 from otter_mysql.txqueue import TxQueue
@@ -33,9 +31,7 @@ from otter_mysql.txqueue import TxQueue
 log = logging.getLogger(__name__)
 _ROW_KIND = {WriteRowsEvent: (WRITE, EventType.INSERT), DeleteRowsEvent: (DELETE, EventType.DELETE),
              UpdateRowsEvent: (UPDATE, EventType.UPDATE)}
-_NO_UPDATE: frozenset[str] = frozenset()
 _RETRIES = 5
-_REMEDY = frozenset({REMEDY})
 
 
 class _Reconnect(Exception):
@@ -82,7 +78,27 @@ class MySQLSelector:
         self._matched: dict[tuple[str, str], bool] = {}
         self.channel = pipeline.channel or pipeline.name
         self.loopback = retl.LoopbackTracker(self.channel, pipeline.home)
+        self._deferred = False  # see defer_decoding
+        self._idents = itertools.count(1)
+        self._by_ident: dict[int, RowCodec] = {}
+        self._declared: set[int] = set()
+        self._expander: handover.RawExpander | None = None
         self._reset_tx()
+
+    # -- deferred decoding (select_process) ----------------------------------------------------------
+    def defer_decoding(self) -> bool:
+        """Called before ``start`` in the selector process: rows of matched tables travel to the runner
+        as raw rows-event bodies in ``Transaction.raw`` (see ``otter_mysql.handover``)."""
+        self._deferred = True
+        return True
+
+    def expand(self, txn: Transaction) -> Transaction:
+        """In the runner, on a selector that was never started: decode a deferred transaction."""
+        if txn.raw is None:
+            return txn
+        if self._expander is None:
+            self._expander = handover.RawExpander(self.label, self.pipeline.parameters.skip_select_exception)
+        return self._expander.expand(txn)
 
     # -- connections -------------------------------------------------------------------------------
     def _settings(self) -> dict[str, Any]:
@@ -270,23 +286,16 @@ class MySQLSelector:
     def _on_commit(self, ev: Any) -> None:
         stream = self._stream
         pos = Position(stream.log_file if stream else None, ev.packet.log_pos, self._gtid, int(ev.timestamp))
-        events: list[EventData] = []
         if self.loopback.drop_transaction():
             self._chunks = []  # our own loader wrote it: not sent back; the empty transaction moves the position
-        add = events.extend
-        for kind, schema, table, etype, ts, rows in self._chunks:
-            if kind is UPDATE:
-                add([EventData(schema, table, etype, k, c, o, u, ts, pos, sz) for k, c, o, u, sz in rows])
-            elif kind is None:
-                add([EventData(schema, table, EventType.DDL, execute_time=ts, position=pos, ddl_sql=rows)])
-            elif kind == "rejected":
-                add([EventData(schema, table, etype, execute_time=ts, position=pos,
-                               hints=frozenset({SELECT_REJECTED + rows}))])
-            else:
-                add([EventData(schema, table, etype, k, c, None, _NO_UPDATE, ts, pos, sz) for k, c, sz in rows])
-        if self.loopback.is_remedy:  # home side: a far-side change applied here goes back once, as home has the row now
-            events = [attrs.evolve(e, hints=e.hints | _REMEDY) for e in events]
-        self._queue.put(Transaction(tuple(events), pos, self._tx_size))
+        # home side (is_remedy): a far-side change applied here goes back once, as home has the row now
+        if self._deferred and self._chunks:
+            codecs = handover.declare_codecs(self._chunks, self._by_ident, self._declared)
+            txn = Transaction((), pos, self._tx_size, (codecs, tuple(self._chunks), self.loopback.is_remedy))
+        else:
+            txn = Transaction(tuple(handover.build_events(self._chunks, pos, self.loopback.is_remedy)), pos,
+                              self._tx_size)
+        self._queue.put(txn)
         self._resume = pos
         self._failures = 0
         self._reset_tx()
@@ -326,6 +335,9 @@ class MySQLSelector:
                         f"decoded without its columns: restart the pipeline from the current position "
                         f"(start: current) and resync the table", retryable=False) from None
                 codec = RowCodec(self.schema.get(ev.schema, ev.table), columns)
+        if codec is not None:
+            codec.ident = next(self._idents)
+            self._by_ident[codec.ident] = codec
         self._codecs[ev.table_id] = codec
         return codec
 
@@ -336,12 +348,19 @@ class MySQLSelector:
         except SourceError as exc:
             if not self.pipeline.parameters.skip_select_exception:
                 raise
-            self._chunks.append(("rejected", ev.schema, ev.table, etype, float(ev.timestamp), str(exc)))
+            self._chunks.append((handover.REJECTED, ev.schema, ev.table, etype, float(ev.timestamp), str(exc)))
             return
         if codec is None:
             return
         packet = ev.packet
         data = packet.read(ev.event_size - packet.read_bytes)
+        system = ev.schema == retl.SCHEMA and ev.table in retl.SYSTEM_TABLES
+        if self._deferred and not system:  # decoded by the runner (handover.RawExpander)
+            raw = (codec.ident, kind, ev.columns_present_bitmap, getattr(ev, "columns_present_bitmap2", None),
+                   data, self._stream.log_file, packet.log_pos)
+            self._chunks.append((handover.RAW, ev.schema, ev.table, etype, float(ev.timestamp), raw))
+            self._tx_size += len(data)
+            return
         try:
             if kind is UPDATE:
                 rows = codec.decoder(kind, ev.columns_present_bitmap, ev.columns_present_bitmap2)(data)
@@ -350,14 +369,14 @@ class MySQLSelector:
         except SourceError:
             raise
         except Exception as exc:
-            message = (f"{self.label}: cannot decode a {etype.name} row of {ev.schema}.{ev.table} at "
-                       f"{self._stream.log_file}:{packet.log_pos}: {exc!r}")
+            message = handover.decode_error(self.label, etype, ev.schema, ev.table,
+                                            f"{self._stream.log_file}:{packet.log_pos}", exc)
             if not self.pipeline.parameters.skip_select_exception:
                 raise SourceError(message, retryable=False) from exc
             # skip_select_exception: the engine writes this marker to the reject log and drops it
-            self._chunks.append(("rejected", ev.schema, ev.table, etype, float(ev.timestamp), message))
+            self._chunks.append((handover.REJECTED, ev.schema, ev.table, etype, float(ev.timestamp), message))
             return
-        if ev.schema == retl.SCHEMA and ev.table in retl.SYSTEM_TABLES:
+        if system:
             self.loopback.on_rows(ev.table, kind is DELETE, rows, float(ev.timestamp))
             if not self._is_matched(ev.schema, ev.table):
                 return

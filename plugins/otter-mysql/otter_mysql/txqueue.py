@@ -24,7 +24,7 @@ class TxQueue:
     def put(self, tx: Transaction) -> None:
         with self._cond:
             items = self._items
-            if not tx.events and items and not items[-1].events:
+            if _empty(tx) and items and _empty(items[-1]):
                 items[-1] = tx
                 return
             while not self._closed and items and (
@@ -63,3 +63,8 @@ class TxQueue:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+def _empty(tx: Transaction) -> bool:
+    """Position only: no events, and no deferred payload (``Transaction.raw``)."""
+    return not tx.events and tx.raw is None
