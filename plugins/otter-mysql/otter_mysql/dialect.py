@@ -16,6 +16,7 @@ import datetime
 import decimal
 import json
 import math
+import os
 from typing import Any, Iterable, Sequence
 
 from pymysql import converters
@@ -184,7 +185,23 @@ def literal(v: Any) -> str:
     return _LITERALS.get(type(v), _lit_other)(v)
 
 
-def literal_row(values: Iterable[Any]) -> str:
-    """``(v1,v2,…)`` for a row of values."""
+def literal_row_python(values: Iterable[Any]) -> str:
+    """``(v1,v2,…)`` for a row of values (the fallback without the compiled extension)."""
     get = _LITERALS.get
     return "(" + ",".join([get(type(v), _lit_other)(v) for v in values]) + ")"
+
+
+def _compiled_literal_row() -> Any:
+    """The extension's ``sql_literal_row`` (str, int, bool, None, bytes, datetime and date in C, the rest
+    through ``literal``), or None; its results are checked against ``literal_row_python``."""
+    if os.environ.get("OTTER_PURE_PYTHON_DECODER") == "1":
+        return None
+    try:
+        from otter_mysql._rowdecode import sql_literal_row
+    except ImportError:  # pragma: no cover - depends on the install
+        return None
+    return lambda values: sql_literal_row(values, literal)
+
+
+literal_row = _compiled_literal_row() or literal_row_python
+literal_row.__doc__ = "``(v1,v2,…)`` for a row of values, escaped as PyMySQL binds parameters."

@@ -117,6 +117,21 @@ def test_literal_of_values_pymysql_would_misrender() -> None:
             literal(bad)
 
 
+def test_compiled_literal_row_renders_exactly_like_the_python_one() -> None:
+    compiled = dialect._compiled_literal_row()
+    assert compiled is not None, "the otter_mysql._rowdecode extension did not build"
+    assert dialect.literal_row is not dialect.literal_row_python
+    rows = [VALUES, [None, True, False, 0, -1, 2 ** 70, "", "'\\\"\x00\n\r\x1a", "é😀中", b"\x00\xff" * 3,
+                     datetime.datetime(1, 1, 1), datetime.datetime(9999, 12, 31, 23, 59, 59, 999999),
+                     datetime.date(2024, 2, 29), decimal.Decimal("-1.50"), 1.5, {"a"}, memoryview(b"x")], []]
+    for row in rows:
+        assert compiled(row) == dialect.literal_row_python(row)
+        assert compiled(tuple(row)) == dialect.literal_row_python(row)
+    for bad in (float("nan"), object()):
+        with pytest.raises(DataError):
+            compiled([1, bad])
+
+
 def test_literal_of_subclasses() -> None:
     import enum
 
