@@ -1,6 +1,6 @@
 """One-way benchmark: otter (``otter-run run``) against a native MariaDB replica, same workloads, same run.
 
-    python bench/oneway.py [--rows 200000] [--latency-samples 300] [--json out.json]
+    python bench/oneway.py [--rows 1000000] [--json out.json]     (the lead's one command; see --help)
 
 Starts three throwaway MariaDB servers (a binlog source, a target for otter and a native replica of the
 source, single-threaded apply), then:
@@ -13,26 +13,25 @@ source, single-threaded apply), then:
    ``MASTER_POS_WAIT`` returns. Both targets are compared with the source (``CHECKSUM TABLE``).
    Otter's CPU time (user+sys of the otter-run process and its children, e.g. the selector process) and
    peak RSS (sum of ``VmHWM`` of those processes) come from /proc.
-2. Latency. With otter and the replica running and caught up, single rows are inserted (autocommit) at a
-   modest rate; one thread per target polls for each row by primary key; latency = arrival - commit.
+2. Latency (``latency.py``): single-row inserts timed from commit on the source to visibility on each
+   target, while ``--background-rows-per-s`` other rows are written (default 5000 rows/s).
+3. Memory (``blob.py``): ``--blob-rows`` rows with a 16 MB BLOB each, loaded with a huge batch size and
+   batch_bytes: otter's peak RSS must stay under the memory guard's bound whatever the batch size.
+
+Modules: ``procstat`` (/proc CPU and RSS), ``otter_process`` (otter-run as a measured subprocess, py-spy
+with ``--profile``), ``workloads``, ``latency``, ``blob``, ``report``.
 
 Everything (servers, otter-run, temp dirs) is removed on exit, also on Ctrl-C or an error.
 """
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
-import re
 import shutil
 import signal
-import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,283 +39,23 @@ from typing import Any
 
 import pymysql
 
+from blob import run_blob_phase
+from latency import run_latency
+from otter_process import OtterProcess
 from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer
+from procstat import cpu_seconds, log, own_cpu_seconds, system_busy_seconds
+from report import machine_info, print_report
+from workloads import BG_DDL, BLOB_DDL, LAT_DDL, SCHEMA, TABLE_DDL, WORKLOADS, checksum, row_count
 
-SCHEMA = "bench"
-TABLE_DDL = (f"CREATE TABLE {SCHEMA}.t (id INT PRIMARY KEY, qty INT, name VARCHAR(64), "
-             "price DECIMAL(12,2), at DATETIME, note TEXT)")
-LAT_DDL = f"CREATE TABLE {SCHEMA}.lat (id INT PRIMARY KEY, v INT, note VARCHAR(64))"
-NOTE = "lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incidid 0123456"
-TXN_ROWS = 1000
 OTTER_SERVER_ID = 4242
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-# --------------------------------------------------------------------------------------------- /proc
-def _proc_stat(pid: int) -> tuple[int, int, int, int, int] | None:
-    """(ppid, utime+stime, cutime+cstime, ...) in ticks, or None if the process is gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rindex(")") + 2:].split()
-    # fields[0] is state (field 3); ppid field 4 -> [1]; utime 14 -> [11]; stime [12]; cutime [13]; cstime [14]
-    return int(fields[1]), int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14]), 0, 0
-
-
-def _descendants(root: int) -> list[int]:
-    parents: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            st = _proc_stat(int(entry))
-            if st is not None:
-                parents.setdefault(st[0], []).append(int(entry))
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo.extend(parents.get(pid, []))
-    return out
-
-
-def cpu_seconds(pid: int) -> float:
-    """user+sys seconds of one process (all its threads)."""
-    st = _proc_stat(pid)
-    return st[1] / CLK_TCK if st else 0.0
-
-
-def system_busy_seconds() -> float:
-    """CPU seconds all cores spent busy since boot (/proc/stat: everything but idle and iowait)."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(fields[:8]) - fields[3] - fields[4]) / CLK_TCK
-
-
-def own_cpu_seconds() -> float:
-    import resource
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    return ru.ru_utime + ru.ru_stime
-
-
-def _vm_hwm_kb(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def _comm(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:120]
-    except OSError:
-        return "?"
-
-
-class ProcessTreeMeter:
-    """CPU seconds and peak RSS of a process and its descendants (sampled from /proc)."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.peak_kb: dict[int, int] = {}
-        self.cmd: dict[int, str] = {}
-        self.cpu_ticks: dict[int, int] = {}  # last seen utime+stime+cutime+cstime per pid
-
-    def sample(self) -> None:
-        for pid in _descendants(self.pid):
-            st = _proc_stat(pid)
-            if st is None:
-                continue
-            self.cpu_ticks[pid] = st[1] + st[2]
-            hwm = _vm_hwm_kb(pid)
-            if hwm:
-                self.peak_kb[pid] = max(self.peak_kb.get(pid, 0), hwm)
-            if pid not in self.cmd:
-                self.cmd[pid] = _comm(pid)
-
-    @property
-    def cpu_seconds(self) -> float:
-        return sum(self.cpu_ticks.values()) / CLK_TCK
-
-    @property
-    def peak_rss_mb(self) -> float:
-        return sum(self.peak_kb.values()) / 1024
-
-    def breakdown(self) -> list[dict]:
-        return [{"pid": pid, "cmd": self.cmd.get(pid, "?"), "cpu_s": round(self.cpu_ticks.get(pid, 0) / CLK_TCK, 2),
-                 "peak_rss_mb": round(self.peak_kb.get(pid, 0) / 1024, 1)} for pid in sorted(self.cpu_ticks)]
-
-
-# ------------------------------------------------------------------------------------------- otter-run
-class OtterProcess:
-    """``python -m otter_core.cli run CONFIG`` in its own session; stopped by its PID."""
-
-    def __init__(self, workdir: Path, tag: str, source: MariaDBServer, target: MariaDBServer,
-                 start: tuple[str, int], params: dict[str, Any], log_level: str) -> None:
-        self.dir = workdir / f"otter-{tag}"
-        self.dir.mkdir(parents=True)
-        self.state_dir = self.dir / "state"
-        self.config = self.dir / "pipeline.yaml"
-        self.log_path = self.dir / "otter-run.log"
-        self.state_file = self.state_dir / "bench" / "oneway.position.json"
-        self.config.write_text(_pipeline_yaml(source, target, start, params))
-        self.log_level = log_level
-        self.process: subprocess.Popen | None = None
-        self.meter: ProcessTreeMeter | None = None
-        self.started_at = 0.0
-        self._log_read = 0
-
-    def start(self) -> None:
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.started_at = time.perf_counter()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "otter_core.cli", "--log-level", self.log_level, "run", str(self.config),
-             "--state-dir", str(self.state_dir), "--progress-interval", "0.1"],
-            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
-        self.meter = ProcessTreeMeter(self.process.pid)
-
-    def progress(self) -> list[tuple[float, int]]:
-        """(time, rows loaded) from the progress lines otter-run printed since the last call."""
-        try:
-            with open(self.log_path, "rb") as f:
-                f.seek(self._log_read)
-                data = f.read()
-        except OSError:
-            return []
-        cut = data.rfind(b"\n") + 1
-        self._log_read += cut
-        now = time.perf_counter()
-        return [(now, int(m)) for m in re.findall(rb"rows=(\d+)", data[:cut])]
-
-    def acked(self) -> tuple[str, int] | None:
-        try:
-            pos = json.loads(self.state_file.read_text())["position"]
-        except (OSError, ValueError, KeyError):
-            return None
-        if not pos.get("file") or pos.get("pos") is None:
-            return None
-        return str(pos["file"]), int(pos["pos"])
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def log_tail(self, chars: int = 4000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-chars:]
-        except OSError:
-            return ""
-
-    def stop(self, timeout: float = 60.0) -> int | None:
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            try:
-                os.kill(self.process.pid, signal.SIGTERM)
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                log(f"otter-run (pid {self.process.pid}) did not stop in {timeout:.0f}s: killing its process group")
-            except ProcessLookupError:
-                pass
-        # the selector child and multiprocessing's helper live in otter-run's session: end them too
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            pass
-        self._log.close()
-        return self.process.returncode
-
-
-def _pipeline_yaml(source: MariaDBServer, target: MariaDBServer, start: tuple[str, int],
-                   params: dict[str, Any]) -> str:
-    def src(server: MariaDBServer) -> str:
-        return (f"{{type: mysql, host: 127.0.0.1, port: {server.port}, user: {OTTER_USER}, "
-                f"password: {OTTER_PASSWORD}}}")
-    param_text = ", ".join(f"{k}: {json.dumps(v) if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else v}"
-                           for k, v in params.items())
-    return "\n".join([
-        "sources:",
-        f"  src: {src(source)}",
-        f"  dst: {src(target)}",
-        "channels:",
-        "  - name: bench",
-        "    pipelines:",
-        "      - name: oneway",
-        "        source: src",
-        "        target: dst",
-        f"        start: {{file: {start[0]}, pos: {start[1]}}}",
-        "        pairs:",
-        f"          - {{source: \"{SCHEMA}.*\", target: \"{SCHEMA}.*\"}}",
-        f"        parameters: {{{param_text}}}",
-        "",
-    ])
-
-
-# ------------------------------------------------------------------------------------------- workloads
-def _row_sql(i: int) -> str:
-    at = datetime.datetime(2024, 1, 1) + datetime.timedelta(seconds=i)
-    return (f"({i},{i},'name-{i:08d}',{(i % 10000000) / 100:.2f},'{at:%Y-%m-%d %H:%M:%S}',"
-            f"'{NOTE}')")
-
-
-def gen_insert(conn: pymysql.connections.Connection, rows: int) -> None:
-    with conn.cursor() as cur:
-        for lo in range(1, rows + 1, TXN_ROWS):
-            hi = min(lo + TXN_ROWS - 1, rows)
-            cur.execute(f"INSERT INTO {SCHEMA}.t (id,qty,name,price,at,note) VALUES "
-                        + ",".join(_row_sql(i) for i in range(lo, hi + 1)))
-
-
-def gen_update(conn: pymysql.connections.Connection, rows: int) -> None:
-    with conn.cursor() as cur:
-        for lo in range(1, rows + 1, TXN_ROWS):
-            cur.execute(f"UPDATE {SCHEMA}.t SET qty = qty + 1 WHERE id BETWEEN {lo} AND {lo + TXN_ROWS - 1}")
-
-
-def gen_delete(conn: pymysql.connections.Connection, rows: int) -> None:
-    with conn.cursor() as cur:
-        for lo in range(1, rows + 1, TXN_ROWS):
-            cur.execute(f"DELETE FROM {SCHEMA}.t WHERE id BETWEEN {lo} AND {lo + TXN_ROWS - 1}")
-
-
-WORKLOADS: list[tuple[str, Callable]] = [("insert", gen_insert), ("update", gen_update), ("delete", gen_delete)]
-
-
-def checksum(server: MariaDBServer, table: str = "t") -> int | None:
-    conn = server.root_connect()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f"CHECKSUM TABLE {SCHEMA}.{table}")
-            return cur.fetchone()[1]
-    finally:
-        conn.close()
-
-
-def row_count(server: MariaDBServer, table: str = "t") -> int:
-    conn = server.root_connect()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f"SELECT COUNT(*) FROM {SCHEMA}.{table}")
-            return int(cur.fetchone()[0])
-    finally:
-        conn.close()
-
-
-# -------------------------------------------------------------------------------------------- bench
 class BenchError(RuntimeError):
     pass
 
 
 class Bench:
+    error = BenchError
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.workdir = Path(tempfile.mkdtemp(prefix="otter-bench-"))
@@ -326,22 +65,27 @@ class Bench:
                        "load_pool_size": args.load_pool_size, "sync_mode": args.sync_mode,
                        "batch_timeout_ms": args.batch_timeout_ms, "select_process": args.select_process,
                        "server_id": OTTER_SERVER_ID}
+        if args.memory_limit_bytes:
+            self.params["memory_limit_bytes"] = args.memory_limit_bytes
         self.results: dict[str, Any] = {"throughput": {}, "latency": {}, "problems": []}
 
     # -- servers
     def start_servers(self) -> None:
         log(f"starting 3 MariaDB servers under {self.workdir}")
-        self.source = MariaDBServer(self.workdir / "source", server_id=1, log_bin=True)
-        self.target = MariaDBServer(self.workdir / "target", server_id=2, log_bin=False)
-        self.replica = MariaDBServer(self.workdir / "replica", server_id=3, log_bin=False,
+        big = {"max_allowed_packet": "256M"}  # 16 MB BLOB rows (the loader's statement holds their hex)
+        self.source = MariaDBServer(self.workdir / "source", server_id=1, log_bin=True, **big)
+        self.target = MariaDBServer(self.workdir / "target", server_id=2, log_bin=False, **big)
+        self.replica = MariaDBServer(self.workdir / "replica", server_id=3, log_bin=False, **big,
                                      slave_parallel_threads=0, skip_slave_start=True,
                                      relay_log=self.workdir / "replica" / "data" / "relay-bin")
         for server in (self.source, self.target, self.replica):
             self.servers.append(server)
             server.start()
-        self.source.root_execute("SET SESSION sql_log_bin=0", f"CREATE DATABASE {SCHEMA}", TABLE_DDL, LAT_DDL)
+        self.source.root_execute("SET SESSION sql_log_bin=0", f"CREATE DATABASE {SCHEMA}", TABLE_DDL, LAT_DDL,
+                                 BG_DDL, BLOB_DDL)
         for server in (self.target, self.replica):
-            server.root_execute(f"CREATE DATABASE {SCHEMA}", TABLE_DDL, LAT_DDL)
+            server.root_execute(f"CREATE DATABASE {SCHEMA}", TABLE_DDL, LAT_DDL,
+                                 BG_DDL, BLOB_DDL)
         conn = self.source.root_connect()
         with conn.cursor() as cur:
             cur.execute("SELECT VERSION()")
@@ -419,8 +163,9 @@ class Bench:
             conn.close()
 
     # -- otter
-    def start_otter(self, tag: str, start: tuple[str, int]) -> OtterProcess:
-        otter = OtterProcess(self.workdir, tag, self.source, self.target, start, self.params, self.args.otter_log_level)
+    def start_otter(self, tag: str, start: tuple[str, int], **params: Any) -> OtterProcess:
+        otter = OtterProcess(self.workdir, tag, self.source, self.target, start, {**self.params, **params},
+                             self.args.otter_log_level, self.args.profile)
         self.otters.append(otter)
         otter.start()
         return otter
@@ -555,214 +300,24 @@ class Bench:
                                        - cpu["replica"], 2)
         self.replica.root_execute("STOP SLAVE")
         rep_sum = checksum(self.replica)
+        res["native_cpu_s_per_100k"] = round(cpu["replica"] * 100000 / res["rows"], 2)  # its mariadbd
         res.update({"native_s": round(native_s, 3), "native_rows_per_s": round(res["rows"] / native_s),
                     "native_verified": rep_sum == src_sum})
         if rep_sum != src_sum:
             self.results["problems"].append(f"{name}: native replica differs from the source")
         log(f"{name}: native {res['native_rows_per_s']:,} rows/s ({native_s:.2f}s)")
 
-    def latency(self) -> None:
-        samples = self.args.latency_samples
-        if samples <= 0:
-            return
-        start = self.source.binlog_position()
-        log(f"latency: starting otter-run and the replica at {start[0]}:{start[1]}")
-        otter = None if self.args.native_only else self.start_otter("latency", start)
-        self.replica_change_master(start)
-        self.replica.root_execute("START SLAVE")
-        src = self.source.connect(autocommit=True)
-        warm = 20
-        next_id = [1]
-
-        def insert_one() -> tuple[int, float]:
-            i = next_id[0]
-            next_id[0] += 1
-            with src.cursor() as cur:
-                cur.execute(f"INSERT INTO {SCHEMA}.lat (id, v, note) VALUES (%s, %s, %s)", (i, i, f"row {i}"))
-            return i, time.perf_counter()
-
-        def arrived(conn, i: int) -> bool:
-            with conn.cursor() as cur:
-                cur.execute(f"SELECT 1 FROM {SCHEMA}.lat WHERE id=%s", (i,))
-                return cur.fetchone() is not None
-
-        # warm up: both consumers running and caught up
-        tconn, rconn = self.target.connect(), self.replica.connect()
-        deadline = time.monotonic() + 120
-        ready = False
-        while time.monotonic() < deadline and not ready:
-            i, _ = insert_one()
-            t_end = time.monotonic() + 5
-            while time.monotonic() < t_end:
-                if (otter is None or arrived(tconn, i)) and arrived(rconn, i):
-                    ready = True
-                    break
-                if otter is not None and not otter.alive():
-                    raise BenchError(f"otter-run exited with code {otter.process.returncode} during the latency "
-                                     f"warm-up; its log ends:\n{otter.log_tail()}")
-                time.sleep(0.01)
-        if not ready:
-            raise BenchError(f"latency warm-up: rows did not reach both targets in 120s; otter-run log ends:\n"
-                             f"{otter.log_tail() if otter else ''}")
-        for _ in range(warm):
-            insert_one()
-            time.sleep(self.args.latency_interval_ms / 1000)
-        time.sleep(1.0)
-        tconn.close()
-        rconn.close()
-
-        first = next_id[0]
-        ids = list(range(first, first + samples))
-        commits: dict[int, float] = {}
-        arrivals: dict[str, dict[int, float]] = {"otter": {}, "native": {}}
-        stop = threading.Event()
-        poll_s = self.args.poll_interval_ms / 1000
-
-        def poller(kind: str, server: MariaDBServer) -> None:
-            conn = poll_conns[kind]
-            try:
-                for i in ids:
-                    limit = None
-                    while not stop.is_set():
-                        if arrived(conn, i):
-                            arrivals[kind][i] = time.perf_counter()
-                            break
-                        if i in commits:
-                            limit = limit or commits[i] + 10.0
-                            if time.perf_counter() > limit:
-                                break  # lost (counted below)
-                        time.sleep(poll_s)
-            finally:
-                conn.close()
-
-        kinds = [("native", self.replica)] + ([] if otter is None else [("otter", self.target)])
-        threads = [threading.Thread(target=poller, args=(kind, server), daemon=True) for kind, server in kinds]
-        poll_conns = {kind: server.connect() for kind, server in kinds}  # connected before the first insert
-        for t in threads:
-            t.start()
-        time.sleep(0.2)
-        log(f"latency: {samples} single-row inserts, one every {self.args.latency_interval_ms} ms")
-        lat_cpu = self.server_cpu()
-        for _ in ids:
-            i, t = insert_one()
-            commits[i] = t
-            time.sleep(self.args.latency_interval_ms / 1000)
-        for t in threads:
-            t.join(timeout=30)
-        stop.set()
-        cpu = self.server_cpu(lat_cpu)
-        if otter is not None:
-            otter.meter.sample()
-        self.results["latency"]["cpu_s"] = cpu
-        src.close()
-        if otter is not None:
-            if not otter.alive():
-                self.results["problems"].append(f"latency: otter-run exited early:\n{otter.log_tail()}")
-            otter.stop()
-        self.replica.root_execute("STOP SLAVE")
-        for kind, _ in kinds:
-            lat = sorted((arrivals[kind][i] - commits[i]) * 1000 for i in ids if i in arrivals[kind])
-            lost = samples - len(lat)
-            entry = {"samples": len(lat), "lost": lost,
-                     "by_row_ms": [round((arrivals[kind][i] - commits[i]) * 1000, 2) if i in arrivals[kind] else None
-                                   for i in ids]}
-            if lat:
-                entry.update({"p50_ms": round(_pct(lat, 50), 2), "p90_ms": round(_pct(lat, 90), 2),
-                              "p99_ms": round(_pct(lat, 99), 2), "max_ms": round(lat[-1], 2),
-                              "mean_ms": round(statistics.fmean(lat), 2)})
-            if lost:
-                self.results["problems"].append(f"latency: {lost} of {samples} rows did not reach {kind} in 10 s")
-            self.results["latency"][kind] = entry
-            log(f"latency {kind}: " + ", ".join(f"{k}={v}" for k, v in entry.items() if k != "by_row_ms"))
 
     def run(self) -> dict:
         started = time.perf_counter()
         self.results["loadavg_at_start"] = os.getloadavg()
         self.start_servers()
         self.throughput()
-        self.latency()
+        run_latency(self)
+        run_blob_phase(self)
         self.results["total_s"] = round(time.perf_counter() - started, 1)
         self.results["loadavg_at_end"] = os.getloadavg()
         return self.results
-
-
-def _pct(sorted_values: list[float], p: float) -> float:
-    """Nearest-rank percentile."""
-    k = max(0, min(len(sorted_values) - 1, round(p / 100 * len(sorted_values) + 0.5) - 1))
-    return sorted_values[k]
-
-
-def machine_info() -> dict:
-    cpu = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
-    return {"cpus": os.cpu_count(), "cpu_model": cpu, "memory_mb": mem_mb, "python": platform.python_version(),
-            "kernel": platform.release()}
-
-
-def print_report(results: dict, params: dict) -> None:
-    print()
-    print(f"otter one-way benchmark — {results.get('rows')} rows per workload; MariaDB "
-          f"{results.get('mariadb_version', '?')}; {results['machine']['cpus']} CPUs")
-    print("otter parameters: " + ", ".join(f"{k}={v}" for k, v in params.items()))
-    if "loadavg_at_start" in results:
-        print("load average at start: " + " ".join(f"{v:.2f}" for v in results["loadavg_at_start"])
-              + ("; at end: " + " ".join(f"{v:.2f}" for v in results["loadavg_at_end"])
-                 if "loadavg_at_end" in results else ""))
-    print()
-    head = ("workload", "otter rows/s", "native rows/s", "ratio", "otter CPU s/100k rows", "otter peak RSS MB")
-    rows = [head]
-    for name, res in results["throughput"].items():
-        if "otter_rows_per_s" not in res:
-            native = f"{res['native_rows_per_s']:,}" if "native_rows_per_s" in res else "-"
-            rows.append((name, "failed" if "otter_error" in res else "-", native, "-", "-", "-"))
-            continue
-        rows.append((name, f"{res['otter_rows_per_s']:,}", f"{res.get('native_rows_per_s', 0):,}",
-                     f"{res.get('ratio', 0):.3f}", f"{res['otter_cpu_s_per_100k']:.2f}",
-                     f"{res['otter_peak_rss_mb']:.0f}"))
-    widths = [max(len(str(r[c])) for r in rows) for c in range(len(head))]
-    for n, r in enumerate(rows):
-        print("| " + " | ".join(str(v).ljust(widths[c]) if c == 0 else str(v).rjust(widths[c])
-                                for c, v in enumerate(r)) + " |")
-        if n == 0:
-            print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    if results["throughput"]:
-        print()
-        for name, res in results["throughput"].items():
-            if "otter_s" in res:
-                steady = res.get("otter_steady_rows_per_s")
-                print(f"  {name}: otter {res['otter_s']:.2f}s from process start (first batch acked at "
-                      f"{res['otter_first_ack_s']:.2f}s; {f'{steady:,}' if steady else '?'} rows/s after startup), "
-                      f"native {res.get('native_s', float('nan')):.2f}s; verified otter={res.get('otter_verified')} "
-                      f"native={res.get('native_verified')}; CPU s of the applying mariadbd: "
-                      f"otter's target {res.get('otter_server_cpu_s', {}).get('target', '?')}, "
-                      f"replica {res.get('native_server_cpu_s', {}).get('replica', '?')}; CPU s used by other "
-                      f"processes on the machine meanwhile: {res.get('otter_server_cpu_s', {}).get('other_processes', '?')}"
-                      f" / {res.get('native_server_cpu_s', {}).get('other_processes', '?')}")
-    lat = results.get("latency") or {}
-    if lat:
-        print()
-        print("single-row latency (commit on source -> row visible on target), ms:")
-        for kind in ("otter", "native"):
-            e = lat.get(kind, {})
-            if e.get("samples"):
-                print(f"  {kind:<6} p50 {e['p50_ms']:7.2f}  p90 {e['p90_ms']:7.2f}  p99 {e['p99_ms']:7.2f}  "
-                      f"max {e['max_ms']:7.2f}  ({e['samples']} samples, {e['lost']} lost)")
-    if results.get("problems"):
-        print()
-        print("problems:")
-        for p in results["problems"]:
-            print("  - " + p)
-    if results.get("error"):
-        print()
-        print("ERROR: " + results["error"])
-
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -783,6 +338,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--native-only", action="store_true", help="measure the native replica only (harness check)")
     ap.add_argument("--keep-logs", metavar="DIR", help="copy otter-run's logs and YAML files to DIR")
     ap.add_argument("--otter-log-level", default="WARNING", help="otter-run --log-level")
+    ap.add_argument("--background-rows-per-s", type=float, default=5000,
+                    help="other writes on the source while latency is measured (0: none; default 5000)")
+    ap.add_argument("--blob-rows", type=int, default=24, help="16 MB BLOB rows of the memory phase (0: skip)")
+    ap.add_argument("--blob-mb", type=float, default=16.0, help="size of each of those BLOBs")
+    ap.add_argument("--blob-batch-size", type=int, default=100000,
+                    help="batch_size (and batch_bytes = 1 GiB) of the memory phase: the guard, not the batch "
+                         "size, must bound memory")
+    ap.add_argument("--memory-limit-bytes", type=int, default=None, help="otter's memory_limit_bytes")
+    ap.add_argument("--profile", metavar="DIR",
+                    help="record each otter-run with py-spy (raw collapsed stacks, all processes) into DIR")
     return ap.parse_args(argv)
 
 

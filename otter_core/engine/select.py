@@ -24,6 +24,8 @@ class Batcher:
         self.selector = selector
         self.params = params
         self._held: Transaction | None = None  # a DDL transaction that must start the next batch
+        # the memory guard caps a batch whatever batch_bytes says (one transaction always fits)
+        self._max_bytes = min(params.batch_bytes, max(1, params.memory_limit_bytes // 4))
 
     def next_batch(self, should_stop) -> tuple[list[EventData], Position, int] | None:
         """Events, end position and size of the next batch; None when stopping with nothing read."""
@@ -55,7 +57,7 @@ class Batcher:
             events.extend(txn.events)
             position = txn.position
             size += txn.size
-            if len(events) >= self.params.batch_size or size >= self.params.batch_bytes:
+            if len(events) >= self.params.batch_size or size >= self._max_bytes:
                 break
         if position is None:
             return None

@@ -4,15 +4,23 @@ from __future__ import annotations
 import threading
 
 
+# A batch's size is its binlog bytes; decoded (Python objects) and while its SQL is built it takes about
+# twice that, so the window admits binlog bytes up to half the memory limit.
+MEMORY_PER_BINLOG_BYTE = 2
+
+
 class Window:
     """Admission control for batches between Select and Load (a global memory guard included).
 
     One batch is always admitted when the window is empty, however big, so progress never stalls.
+    The rest of the guard: Select cuts batches at a quarter of the limit whatever ``batch_bytes`` says
+    (``select.Batcher``), the selector process holds at most an eighth of it (its queue) plus one pipe
+    chunk, and a loader sends rows with big values one at a time (``otter_mysql.bigrows``).
     """
 
     def __init__(self, slots: int, max_bytes: int) -> None:
         self.slots = max(1, slots)
-        self.max_bytes = max_bytes
+        self.max_bytes = max(1, max_bytes // MEMORY_PER_BINLOG_BYTE)
         self._count = 0
         self._bytes = 0
         self._cond = threading.Condition()

@@ -82,3 +82,24 @@ def test_window_admits_one_big_batch_but_not_a_second():
     assert not window.wait_for_room(0.01)
     window.leave(500)
     assert window.has_room()
+
+
+def test_the_memory_limit_cuts_batches_whatever_batch_bytes_says():
+    params = PipelineParameters(batch_size=100000, batch_bytes=1 << 30, memory_limit_bytes=400)
+    batcher = Batcher(ListSelector([txn(1, p, size=60) for p in range(1, 11)]), params)
+    sizes = [batcher.next_batch(never)[2] for _ in range(4)]
+    assert sizes == [120, 120, 120, 120]  # a quarter of the limit (100 bytes), whole transactions
+
+
+def test_a_transaction_bigger_than_the_memory_limit_still_makes_a_batch():
+    params = PipelineParameters(memory_limit_bytes=100)
+    batcher = Batcher(ListSelector([txn(2, 10, size=10_000), txn(1, 20, size=5)]), params)
+    assert [batcher.next_batch(never)[2] for _ in range(2)] == [10_000, 5]
+
+
+def test_window_counts_batches_at_twice_their_binlog_bytes():
+    window = Window(slots=5, max_bytes=100)
+    window.enter(30)
+    assert window.has_room()
+    window.enter(30)  # 60 binlog bytes take ~120 bytes of memory: the window is full
+    assert not window.has_room()

@@ -21,7 +21,7 @@ from otter_mysql.dialect import (
     build_delete, delete_parts, literal, literal_row, quote_ident, quote_table,
     upsert_parts,
 )
-from otter_mysql import retl
+from otter_mysql import bigrows, retl
 from otter_mysql.target_schema import TargetSchemaCache, TargetTable
 
 log = logging.getLogger("otter.load")
@@ -322,6 +322,17 @@ class MySQLLoader:
                     buf: list[str] = []
                     size = base
                     for ev in group.events:
+                        if upsert and ev.size > bigrows.BIG_ROW_BYTES:  # alone, as bytes, one at a time
+                            if buf:
+                                self._execute(cur, state, slot, head + ",".join(buf) + tail, len(buf))
+                                buf, size = [], base
+                            first = ev
+                            values = (*ev.keys.values(), *ev.columns.values())
+                            with bigrows.GATE:
+                                self._execute(cur, state, slot, bigrows.statement(
+                                    head, [values[i] for i in picks] if picks else values, tail,
+                                    conn.encoding), 1)
+                            continue
                         if upsert:
                             values = (*ev.keys.values(), *ev.columns.values())
                             lit = literal_row([values[i] for i in picks] if picks else values)
@@ -356,7 +367,7 @@ class MySQLLoader:
                   (time.perf_counter() - started) * 1000)
         return rows
 
-    def _execute(self, cur: Any, state: _Slot, slot: int, sql: str, nrows: int) -> None:
+    def _execute(self, cur: Any, state: _Slot, slot: int, sql: str | memoryview, nrows: int) -> None:
         if nrows == 1 and len(sql) > state.max_packet:
             raise _PacketTooLarge(len(sql), state.max_packet)
         cur.execute(sql)

@@ -65,8 +65,8 @@ class MySQLSelector:
         self.server_id = params.server_id or derive_server_id(pipeline.name)
         self.label = f"source {source.name} ({source.host}:{source.port})"
         self.schema = SchemaCache(self._connect, self.label)
-        self._queue = TxQueue(max(1024, 2 * params.batch_size),
-                              max(2 * params.batch_bytes, params.memory_limit_bytes // 4))
+        self._queue = TxQueue(max(1024, 2 * params.batch_size),  # memory guard: an eighth of the limit
+                              max(1, min(2 * params.batch_bytes, params.memory_limit_bytes // 8)))
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
