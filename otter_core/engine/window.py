@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import threading
 
+from otter_core.engine.allocator import return_big_buffers_to_the_os
 
-# A batch's size is its binlog bytes; decoded (Python objects) and while its SQL is built it takes about
-# twice that, so the window admits binlog bytes up to half the memory limit.
-MEMORY_PER_BINLOG_BYTE = 2
+
+# A batch's size is its binlog bytes; decoded (Python objects) it takes about as much again, and while
+# its SQL is built (hex literals of binary values) about three times that, so the window admits binlog
+# bytes up to a third of the memory limit (measured with 16 MB BLOB rows: bench/blob.py).
+MEMORY_PER_BINLOG_BYTE = 3
 
 
 class Window:
@@ -19,6 +22,7 @@ class Window:
     """
 
     def __init__(self, slots: int, max_bytes: int) -> None:
+        return_big_buffers_to_the_os()  # the runner's half of the guard (see engine.allocator)
         self.slots = max(1, slots)
         self.max_bytes = max(1, max_bytes // MEMORY_PER_BINLOG_BYTE)
         self._count = 0

@@ -97,9 +97,9 @@ def test_a_transaction_bigger_than_the_memory_limit_still_makes_a_batch():
     assert [batcher.next_batch(never)[2] for _ in range(2)] == [10_000, 5]
 
 
-def test_window_counts_batches_at_twice_their_binlog_bytes():
+def test_window_counts_batches_at_three_times_their_binlog_bytes():
     window = Window(slots=5, max_bytes=100)
     window.enter(30)
     assert window.has_room()
-    window.enter(30)  # 60 binlog bytes take ~120 bytes of memory: the window is full
+    window.enter(10)  # 40 binlog bytes take ~120 bytes of memory: the window is full
     assert not window.has_room()

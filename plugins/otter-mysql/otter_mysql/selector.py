@@ -257,6 +257,9 @@ class MySQLSelector:
                 handler = self._HANDLERS.get(type(ev))
                 if handler is not None:
                     handler(self, ev)
+                # the library's event and packet refer to each other: without this the cycle (and a
+                # 16 MB BLOB's packet) lives until the next garbage collection, several events later
+                ev.packet = None
         finally:
             self._stream = None
             try:
