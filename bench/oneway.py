@@ -347,7 +347,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                          "size, must bound memory")
     ap.add_argument("--memory-limit-bytes", type=int, default=None, help="otter's memory_limit_bytes")
     ap.add_argument("--profile", metavar="DIR",
-                    help="record each otter-run with py-spy (raw collapsed stacks, all processes) into DIR")
+                    help="record each otter-run with py-spy --gil (raw collapsed stacks of the thread holding the GIL, every process) into DIR")
     return ap.parse_args(argv)
 
 

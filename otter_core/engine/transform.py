@@ -71,6 +71,21 @@ def transform_event(pair: DataMediaPair, event: EventData) -> EventData:
 
 def transform(pipeline: Pipeline,
               extracted: Iterable[tuple[DataMediaPair, EventData]]) -> list[tuple[str, int, EventData]]:
-    """(target source name, push_weight, target event) for every extracted event."""
-    return [(pair.target_source or pipeline.target, pair.push_weight, transform_event(pair, event))
-            for pair, event in extracted]
+    """(target source name, push_weight, target event) for every extracted event.
+
+    A row event of a pair that maps its table onto the same name without column pairs or groups
+    passes unchanged; that is decided once per pair and table of the batch (not per row: hashing the
+    pair for the name cache cost more than the rest of Transform)."""
+    out: list[tuple[str, int, EventData]] = []
+    append = out.append
+    unchanged: dict[tuple[int, str, str], bool] = {}
+    for pair, event in extracted:
+        key = (id(pair), event.schema, event.table)
+        same = unchanged.get(key)
+        if same is None:
+            same = unchanged[key] = (not pair.column_pairs and not pair.column_groups and
+                                     _target_name(pair, event.schema, event.table) == (event.schema, event.table))
+        if not same or event.event_type is EventType.DDL:
+            event = transform_event(pair, event)
+        append((pair.target_source or pipeline.target, pair.push_weight, event))
+    return out

@@ -76,3 +76,21 @@ def test_the_python_fallback_is_used_without_the_extension() -> None:
             "sys.exit(0 if rowops.EXTENSION is None and rowops.BUILT is not None else 1)")
     env = {**os.environ, "OTTER_PURE_PYTHON_DECODER": "1"}
     assert subprocess.run([sys.executable, "-c", code], env=env).returncode == 0
+
+
+def test_events_built_by_the_extension_equal_constructed_ones() -> None:
+    from otter_core.model import EventType, Position
+    from otter_mysql import handover
+
+    assert handover._NATIVE is not None, "the extension should build events here"
+    pos = Position("bin.000001", 4, "0-1-2", 1700000000)
+    inserts = [({"id": i}, {"a": i * 2, "b": f"x{i}"}, 40 + i) for i in range(3)]
+    updates = [({"id": 9}, {"a": 1}, {"id": 8}, frozenset({"a"}), 77), ({"id": 5}, {"a": 2}, None, frozenset(), 9)]
+    chunks = [(WRITE, "s", "t", EventType.INSERT, 1.5, inserts), (UPDATE, "s", "t", EventType.UPDATE, 2.5, updates),
+              (DELETE, "s", "u", EventType.DELETE, 3.5, inserts[:1]), (None, "s", "t", EventType.DDL, 4.0, "ALTER x")]
+    for remedy in (False, True):
+        fast = handover.build_events(chunks, pos, remedy, fast=True)
+        slow = handover.build_events(chunks, pos, remedy, fast=False)
+        assert fast == slow and len(fast) == 7
+        assert [type(e) for e in fast] == [type(e) for e in slow]
+        assert fast[3].old_keys == {"id": 8} and fast[4].old_keys is None and fast[0].updated == frozenset()
