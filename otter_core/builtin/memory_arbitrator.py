@@ -55,12 +55,14 @@ class MemoryArbitrator:
 
     def flush(self) -> None:
         """Write the newest acked position to disk before returning."""
-        with self._saving:
-            unsaved, self._unsaved = self._unsaved, None
-        if unsaved is None:
-            return
-        process_id, position = unsaved
+        # the file lock first: if the writer thread has just taken the newest ack and is saving it,
+        # wait for that save instead of returning before the position is on disk
         with self._file_lock:
+            with self._saving:
+                unsaved, self._unsaved = self._unsaved, None
+            if unsaved is None:
+                return
+            process_id, position = unsaved
             if process_id > self._saved_id:  # never let a slower writer put back an older position
                 self.store.save(position, process_id)
                 self._saved_id = process_id

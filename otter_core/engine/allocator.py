@@ -1,18 +1,29 @@
-"""Make freed big buffers go back to the operating system (glibc), so big rows do not inflate RSS for good.
+"""Process tuning for a pipeline: big buffers back to the OS (glibc), and a garbage collector that runs less.
 
+Big buffers. 
 glibc serves allocations above ``M_MMAP_THRESHOLD`` with mmap and unmaps them when freed, but it raises
 that threshold to the size of every mmapped block freed (up to 32 MB): after the first 16 MB BLOB, later
 16 MB buffers come from the heap arenas, one per thread, whose freed memory is kept. Replicating
 16 MB BLOB rows then grew the selector process to ~500 MB. Fixing the threshold at 1 MB (which also turns
 the dynamic adjustment off) keeps every big buffer mmapped. Small objects are unaffected (pymalloc).
+
+Garbage collection. Events are dicts and tuples freed by reference counting, but every container
+allocated counts towards a collection, and with batches in flight a collection walks hundreds of
+thousands of live objects: with the default thresholds (700, 10, 10) the collector took more than half
+of the time of building update events (0.94 us vs 2.32 us per row with 300k live objects). A gen-0
+threshold of 50 000 and ``gc.freeze()`` of what exists after start-up (imports, config) make it rare;
+the few reference cycles (mysql-replication's event <-> packet, broken by the selector) are still
+collected.
 """
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import logging
 
 log = logging.getLogger("otter.engine")
+GC_THRESHOLDS = (50_000, 20, 100)
 M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD_BYTES = 1 << 20
 _done = False
@@ -32,3 +43,11 @@ def return_big_buffers_to_the_os() -> bool:
     if not _done:
         log.debug("mallopt(M_MMAP_THRESHOLD) refused: big buffers may stay in the heap after use")
     return _done
+
+
+def tune_process() -> None:
+    """Both tunings, for the runner and the selector process (idempotent)."""
+    if gc.get_threshold() != GC_THRESHOLDS:
+        gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
+    return_big_buffers_to_the_os()

@@ -16,6 +16,7 @@ from typing import Mapping
 import attrs
 
 from otter_core.builtin import memory_arbitrator, memory_pipe
+from otter_core.engine.allocator import tune_process
 from otter_core.engine.extract import Extractor
 from otter_core.engine.load import LoadStage
 from otter_core.engine.select import Batcher
@@ -51,6 +52,7 @@ class PipelineRunner:
         self.stats.position = self.arbitrator.acked_position()
         self.rejects = RejectLog(state_dir, channel, pipeline.name)
         self.failure: BaseException | None = None
+        tune_process()  # fewer garbage collections, big buffers back to the OS (engine/allocator.py)
         self._stop = threading.Event()
         self._window: Window | None = None
 

@@ -32,10 +32,10 @@ _context = multiprocessing.get_context("spawn")
 
 def _child_main(pipeline: Pipeline, source: DataMediaSource, position: Position | None, conn: Any) -> None:
     from otter_core.builtin import memory_arbitrator, memory_pipe
-    from otter_core.engine.allocator import return_big_buffers_to_the_os
+    from otter_core.engine.allocator import tune_process
     from otter_core.plugins import PipelinePlugins
 
-    return_big_buffers_to_the_os()
+    tune_process()
     selector = None
     parent_pid = os.getppid()
     try:

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import threading
 
-from otter_core.engine.allocator import return_big_buffers_to_the_os
-
 
 # A batch's size is its binlog bytes; decoded (Python objects) it takes about as much again, and while
 # its SQL is built (hex literals of binary values) about three times that, so the window admits binlog
@@ -22,7 +20,6 @@ class Window:
     """
 
     def __init__(self, slots: int, max_bytes: int) -> None:
-        return_big_buffers_to_the_os()  # the runner's half of the guard (see engine.allocator)
         self.slots = max(1, slots)
         self.max_bytes = max(1, max_bytes // MEMORY_PER_BINLOG_BYTE)
         self._count = 0
