@@ -89,6 +89,8 @@ class LoadStage:
                 if self.rejects is not None:
                     self.rejects.write(event, "skip_ddl")
                 continue
+            if getattr(self._loader(target), "ignores_ddl", False):  # e.g. a cache: no schema to change
+                continue
             renamed = sorted(h for h in event.hints if h.startswith("renamed-from:"))
             if renamed:
                 raise LoadError(

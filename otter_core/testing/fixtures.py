@@ -56,3 +56,9 @@ def zookeeper_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator["ZooK
     server = ZooKeeperServer(tmp_path_factory.mktemp("zookeeper")).start()
     yield server
     server.destroy()
+
+
+# PostgreSQL and Redis target servers (issue 7): postgresql_server, clean_postgresql, redis_server, clean_redis
+from otter_core.testing.target_fixtures import (  # noqa: E402,F401
+    clean_postgresql, clean_redis, postgresql_server, redis_server,
+)

@@ -1,0 +1,1 @@
+"""otter-postgresql: the PostgreSQL loader (psycopg 3, imported only when a loader starts)."""
