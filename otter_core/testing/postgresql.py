@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from otter_core.testing.mariadb import free_port
+from otter_core.testing.processes import stop_process
 
 PG_USER = "otter"
 PG_PASSWORD = "otter"
@@ -119,13 +120,7 @@ class PostgreSQLServer:
             self.execute(f'DROP SCHEMA "{name}" CASCADE')
 
     def stop(self, timeout: float = 30.0) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)  # fast shutdown
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, signal.SIGINT, timeout)  # SIGINT: PostgreSQL's fast shutdown
         self.process = None
 
     def destroy(self) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from otter_core.testing.mariadb import free_port
+from otter_core.testing.processes import stop_process
 
 
 class RedisServer:
@@ -55,13 +56,7 @@ class RedisServer:
         return {"type": "redis", "host": "127.0.0.1", "port": self.port}
 
     def stop(self, timeout: float = 15.0) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, signal.SIGTERM, timeout)
         self.process = None
 
     def destroy(self) -> None:

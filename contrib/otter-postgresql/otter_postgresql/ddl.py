@@ -10,7 +10,7 @@ empty list for a statement with nothing to do on PostgreSQL) or raises ``Untrans
 from __future__ import annotations
 
 import re
-from typing import Callable
+from typing import Callable, Iterator
 
 from otter_core.errors import DataError
 from otter_postgresql.dialect import quote_ident
@@ -40,10 +40,9 @@ def _qualified(qname: str, schema: str) -> str:
     return f"{quote_ident(schema)}.{quote_ident(_unquote(parts[0]))}"
 
 
-def split_top_level(text: str, sep: str = ",") -> list[str]:
-    """Split at ``sep`` outside parentheses, quotes and backticks."""
-    parts, depth, quote, start = [], 0, "", 0
-    i = 0
+def _scan(text: str, start: int = 0) -> Iterator[tuple[int, str, int]]:
+    """(index, character, parenthesis depth after it) for every character outside quotes and backticks."""
+    depth, quote, i = 0, "", start
     while i < len(text):
         c = text[i]
         if quote:
@@ -53,37 +52,28 @@ def split_top_level(text: str, sep: str = ",") -> list[str]:
                 quote = ""
         elif c in "'\"`":
             quote = c
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-        elif c == sep and depth == 0:
+        else:
+            depth += (c == "(") - (c == ")")
+            yield i, c, depth
+        i += 1
+
+
+def split_top_level(text: str, sep: str = ",") -> list[str]:
+    """Split at ``sep`` outside parentheses, quotes and backticks."""
+    parts, start = [], 0
+    for i, c, depth in _scan(text):
+        if c == sep and depth == 0:
             parts.append(text[start:i].strip())
             start = i + 1
-        i += 1
     parts.append(text[start:].strip())
     return [p for p in parts if p]
 
 
 def _body(text: str, open_at: int) -> tuple[str, int]:
     """The text inside the parenthesis that opens at ``open_at`` and the index after it closes."""
-    depth, quote, i = 0, "", open_at
-    while i < len(text):
-        c = text[i]
-        if quote:
-            if c == "\\" and quote != "`":
-                i += 1
-            elif c == quote:
-                quote = ""
-        elif c in "'\"`":
-            quote = c
-        elif c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth == 0:
-                return text[open_at + 1:i], i + 1
-        i += 1
+    for i, c, depth in _scan(text, open_at):
+        if c == ")" and depth == 0:
+            return text[open_at + 1:i], i + 1
     raise Untranslatable("unbalanced parentheses")
 
 
