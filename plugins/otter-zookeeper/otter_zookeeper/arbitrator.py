@@ -52,7 +52,7 @@ class ZooKeeperArbitrator:
         self._version = stat.version
         self._unsaved: tuple[int, Position] | None = None
         self._saving = threading.Condition()
-        self._write_lock = threading.Lock()
+        self._write_lock = threading.RLock()
         self._write_error: BaseException | None = None
         self._writer: threading.Thread | None = None
         self._pipeline_permit = True
@@ -117,10 +117,12 @@ class ZooKeeperArbitrator:
 
     def flush(self) -> None:
         """Write the newest acked position to ZooKeeper before returning."""
-        with self._saving:
-            unsaved, self._unsaved = self._unsaved, None
-        if unsaved is not None:
-            self.write_position(*unsaved)
+        # the write lock first: a write the writer thread has already taken finishes before we look
+        with self._write_lock:
+            with self._saving:
+                unsaved, self._unsaved = self._unsaved, None
+            if unsaved is not None:
+                self.write_position(*unsaved)
         if self._write_error is not None:
             raise self._write_error
 
