@@ -196,9 +196,9 @@ class Bench:
                         "first_rows": first_rows, "end": now, "done_by": "acked position"}
             if acked != last_acked:
                 last_acked, last_move = acked, now
-            # fallback, only once the acked position has stood still for a second (so that the check's
+            # fallback, only once the acked position has stood still for 3 s (so that the check's
             # full-table scan does not load the target while otter is busy): is the target complete?
-            if (data_done is not None and now - last_move >= 1.0 and now - last_data_check >= 1.0):
+            if (data_done is not None and now - last_move >= 3.0 and now - last_data_check >= 1.0):
                 last_data_check = now
                 if data_done():
                     otter.meter.sample()

@@ -101,7 +101,8 @@ otter_pip_install() {
     want="$(for dir in "${packages[@]}"; do
                 echo "$dir"
                 cat "$dir"/setup.py "$dir"/setup.cfg "$dir"/pyproject.toml 2>/dev/null || true
-                cat "$dir"/*/*.c 2>/dev/null || true  # C extensions are built at install time
+                find "$dir" -path "$dir/build" -prune -o \( -name '*.c' -o -name '*.h' \) -type f -print0 2>/dev/null \
+                    | sort -z | xargs -0 -r cat  # C extensions are built at install time
             done | cksum)"
     stamp="$OTTER_VENV/.otter-installed"
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then

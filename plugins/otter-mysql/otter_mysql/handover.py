@@ -13,6 +13,7 @@ table layout once as ``(ident, TableSchema, table-map columns)``, then raw chunk
 """
 from __future__ import annotations
 
+import itertools
 from typing import Any, Callable, Iterable
 
 import attrs
@@ -131,3 +132,49 @@ def declare_codecs(chunks: list[Chunk], codecs: dict[int, RowCodec], declared: s
                 codec = codecs[ident]
                 out.append((ident, codec.table, codec.columns))
     return tuple(out)
+
+
+def raw_chunk(ev: Any, codec: RowCodec, kind: str, etype: EventType, body: bytes, log_file: str) -> Chunk:
+    """The chunk of a rows event whose decoding is left to the runner."""
+    raw = (codec.ident, kind, ev.columns_present_bitmap, getattr(ev, "columns_present_bitmap2", None), body,
+           log_file, ev.packet.log_pos)
+    return (RAW, ev.schema, ev.table, etype, float(ev.timestamp), raw)
+
+
+class DeferredDecoding:
+    """The selector's side of deferred decoding (mixed into ``MySQLSelector``, which has ``label`` and
+    ``pipeline``): codecs get idents, transactions carry raw chunks, and ``expand`` decodes them."""
+
+    label: str
+    pipeline: Any
+
+    def _init_deferred(self) -> None:
+        self._deferred = False
+        self._idents = itertools.count(1)
+        self._by_ident: dict[int, RowCodec] = {}
+        self._declared: set[int] = set()
+        self._expander: RawExpander | None = None
+
+    def defer_decoding(self) -> bool:
+        """Called before ``start`` in the selector process: rows of matched tables travel to the runner
+        as raw rows-event bodies in ``Transaction.raw``."""
+        self._deferred = True
+        return True
+
+    def expand(self, txn: Transaction) -> Transaction:
+        """In the runner, on a selector that was never started: decode a deferred transaction."""
+        if txn.raw is None:
+            return txn
+        if self._expander is None:
+            self._expander = RawExpander(self.label, self.pipeline.parameters.skip_select_exception)
+        return self._expander.expand(txn)
+
+    def _register(self, codec: RowCodec | None) -> RowCodec | None:
+        if codec is not None:
+            codec.ident = next(self._idents)  # type: ignore[attr-defined]
+            self._by_ident[codec.ident] = codec  # type: ignore[attr-defined]
+        return codec
+
+    def _deferred_transaction(self, chunks: list[Chunk], pos: Position, size: int, remedy: bool) -> Transaction:
+        codecs = declare_codecs(chunks, self._by_ident, self._declared)
+        return Transaction((), pos, size, (codecs, tuple(chunks), remedy))

@@ -7,7 +7,6 @@ transaction boundary; faults the user must fix surface from ``start``/``poll`` a
 """
 from __future__ import annotations
 
-import itertools
 import logging
 import socket
 import threading
@@ -55,7 +54,7 @@ def derive_server_id(pipeline_name: str) -> int:
     return 1000 + zlib.crc32(pipeline_name.encode()) % 100000
 
 
-class MySQLSelector:
+class MySQLSelector(handover.DeferredDecoding):
     """``otter_core.contracts.Selector`` over a MySQL/MariaDB binlog."""
 
     def __init__(self, source: DataMediaSource, pipeline: Pipeline) -> None:
@@ -78,27 +77,8 @@ class MySQLSelector:
         self._matched: dict[tuple[str, str], bool] = {}
         self.channel = pipeline.channel or pipeline.name
         self.loopback = retl.LoopbackTracker(self.channel, pipeline.home)
-        self._deferred = False  # see defer_decoding
-        self._idents = itertools.count(1)
-        self._by_ident: dict[int, RowCodec] = {}
-        self._declared: set[int] = set()
-        self._expander: handover.RawExpander | None = None
+        self._init_deferred()
         self._reset_tx()
-
-    # -- deferred decoding (select_process) ----------------------------------------------------------
-    def defer_decoding(self) -> bool:
-        """Called before ``start`` in the selector process: rows of matched tables travel to the runner
-        as raw rows-event bodies in ``Transaction.raw`` (see ``otter_mysql.handover``)."""
-        self._deferred = True
-        return True
-
-    def expand(self, txn: Transaction) -> Transaction:
-        """In the runner, on a selector that was never started: decode a deferred transaction."""
-        if txn.raw is None:
-            return txn
-        if self._expander is None:
-            self._expander = handover.RawExpander(self.label, self.pipeline.parameters.skip_select_exception)
-        return self._expander.expand(txn)
 
     # -- connections -------------------------------------------------------------------------------
     def _settings(self) -> dict[str, Any]:
@@ -293,8 +273,7 @@ class MySQLSelector:
             self._chunks = []  # our own loader wrote it: not sent back; the empty transaction moves the position
         # home side (is_remedy): a far-side change applied here goes back once, as home has the row now
         if self._deferred and self._chunks:
-            codecs = handover.declare_codecs(self._chunks, self._by_ident, self._declared)
-            txn = Transaction((), pos, self._tx_size, (codecs, tuple(self._chunks), self.loopback.is_remedy))
+            txn = self._deferred_transaction(self._chunks, pos, self._tx_size, self.loopback.is_remedy)
         else:
             txn = Transaction(tuple(handover.build_events(self._chunks, pos, self.loopback.is_remedy)), pos,
                               self._tx_size)
@@ -338,10 +317,7 @@ class MySQLSelector:
                         f"decoded without its columns: restart the pipeline from the current position "
                         f"(start: current) and resync the table", retryable=False) from None
                 codec = RowCodec(self.schema.get(ev.schema, ev.table), columns)
-        if codec is not None:
-            codec.ident = next(self._idents)
-            self._by_ident[codec.ident] = codec
-        self._codecs[ev.table_id] = codec
+        self._codecs[ev.table_id] = self._register(codec)
         return codec
 
     def _on_rows(self, ev: Any) -> None:
@@ -359,9 +335,7 @@ class MySQLSelector:
         data = packet.read(ev.event_size - packet.read_bytes)
         system = ev.schema == retl.SCHEMA and ev.table in retl.SYSTEM_TABLES
         if self._deferred and not system:  # decoded by the runner (handover.RawExpander)
-            raw = (codec.ident, kind, ev.columns_present_bitmap, getattr(ev, "columns_present_bitmap2", None),
-                   data, self._stream.log_file, packet.log_pos)
-            self._chunks.append((handover.RAW, ev.schema, ev.table, etype, float(ev.timestamp), raw))
+            self._chunks.append(handover.raw_chunk(ev, codec, kind, etype, data, self._stream.log_file))
             self._tx_size += len(data)
             return
         try:

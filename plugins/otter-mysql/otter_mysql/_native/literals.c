@@ -1,0 +1,147 @@
+/* SQL literals of a row, escaped exactly as PyMySQL binds parameters (otter_mysql.dialect). */
+#include "native.h"
+#include <datetime.h>
+
+int
+otter_literals_init(void)
+{
+    PyDateTime_IMPORT;
+    return PyDateTimeAPI == NULL ? -1 : 0;
+}
+
+static const char ESCAPE[128] = {
+    [0] = '0', ['\n'] = 'n', ['\r'] = 'r', [0x1a] = 'Z', ['\\'] = '\\', ['"'] = '"', ['\''] = '\'',
+};
+
+/* 'text' with backslash escapes, exactly as PyMySQL's escape_string (and dialect._lit_str). */
+static PyObject *
+lit_str(PyObject *s)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s), extra = 0, j = 0;
+    int kind = PyUnicode_KIND(s);
+    const void *data = PyUnicode_DATA(s);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 ch = PyUnicode_READ(kind, data, i);
+        extra += ch < 128 && ESCAPE[ch];
+    }
+    Py_UCS4 maxchar = PyUnicode_MAX_CHAR_VALUE(s);
+    PyObject *out = PyUnicode_New(n + extra + 2, maxchar < 127 ? 127 : maxchar);
+    if (out == NULL)
+        return NULL;
+    int okind = PyUnicode_KIND(out);
+    void *odata = PyUnicode_DATA(out);
+    PyUnicode_WRITE(okind, odata, j++, '\'');
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 ch = PyUnicode_READ(kind, data, i);
+        if (ch < 128 && ESCAPE[ch]) {
+            PyUnicode_WRITE(okind, odata, j++, '\\');
+            PyUnicode_WRITE(okind, odata, j++, (Py_UCS4)ESCAPE[ch]);
+        }
+        else {
+            PyUnicode_WRITE(okind, odata, j++, ch);
+        }
+    }
+    PyUnicode_WRITE(okind, odata, j++, '\'');
+    return out;
+}
+
+static PyObject *
+lit_bytes(const unsigned char *b, Py_ssize_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    PyObject *out = PyUnicode_New(2 * n + 3, 127);
+    if (out == NULL)
+        return NULL;
+    Py_UCS1 *o = PyUnicode_1BYTE_DATA(out);
+    *o++ = 'X';
+    *o++ = '\'';
+    for (Py_ssize_t i = 0; i < n; i++) {
+        *o++ = hex[b[i] >> 4];
+        *o++ = hex[b[i] & 15];
+    }
+    *o = '\'';
+    return out;
+}
+
+static PyObject *
+lit_value(PyObject *v, PyObject *fallback)
+{
+    char text[48];
+    if (v == Py_None)
+        return PyUnicode_FromString("NULL");
+    if (PyUnicode_CheckExact(v))
+        return lit_str(v);
+    if (PyLong_CheckExact(v))
+        return PyObject_Str(v);
+    if (PyBool_Check(v))
+        return PyUnicode_FromString(v == Py_True ? "1" : "0");
+    if (PyBytes_CheckExact(v))
+        return lit_bytes((const unsigned char *)PyBytes_AS_STRING(v), PyBytes_GET_SIZE(v));
+    if (PyDateTime_CheckExact(v)) {  /* isoformat(" ") of the wall time (an aware value keeps it) */
+        int us = PyDateTime_DATE_GET_MICROSECOND(v);
+        int len = snprintf(text, sizeof(text), "'%04d-%02d-%02d %02d:%02d:%02d", PyDateTime_GET_YEAR(v),
+                           PyDateTime_GET_MONTH(v), PyDateTime_GET_DAY(v), PyDateTime_DATE_GET_HOUR(v),
+                           PyDateTime_DATE_GET_MINUTE(v), PyDateTime_DATE_GET_SECOND(v));
+        if (us)
+            len += snprintf(text + len, sizeof(text) - len, ".%06d", us);
+        text[len++] = '\'';
+        return PyUnicode_FromStringAndSize(text, len);
+    }
+    if (PyDate_CheckExact(v)) {
+        int len = snprintf(text, sizeof(text), "'%04d-%02d-%02d'", PyDateTime_GET_YEAR(v), PyDateTime_GET_MONTH(v),
+                           PyDateTime_GET_DAY(v));
+        return PyUnicode_FromStringAndSize(text, len);
+    }
+    PyObject *s = PyObject_CallOneArg(fallback, v);
+    if (s != NULL && !PyUnicode_Check(s)) {
+        PyErr_Format(PyExc_TypeError, "the literal function returned %.80s, not str", Py_TYPE(s)->tp_name);
+        Py_CLEAR(s);
+    }
+    return s;
+}
+
+/* sql_literal_row(values, literal) -> "(v1,v2,...)"; ``literal`` renders what is not handled here. */
+PyObject *
+otter_sql_literal_row(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "sql_literal_row(values, literal)");
+        return NULL;
+    }
+    PyObject *seq = PySequence_Fast(args[0], "values must be iterable");
+    if (seq == NULL)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    PyObject *parts = PyList_New(n), *joined = NULL, *out = NULL;
+    if (parts == NULL)
+        goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *lit = lit_value(items[i], args[1]);
+        if (lit == NULL)
+            goto done;
+        PyList_SET_ITEM(parts, i, lit);
+    }
+    static PyObject *comma;
+    if (comma == NULL && (comma = PyUnicode_InternFromString(",")) == NULL)
+        goto done;
+    if ((joined = PyUnicode_Join(comma, parts)) == NULL)
+        goto done;
+    Py_ssize_t len = PyUnicode_GET_LENGTH(joined);
+    Py_UCS4 maxchar = PyUnicode_MAX_CHAR_VALUE(joined);
+    if ((out = PyUnicode_New(len + 2, maxchar < 127 ? 127 : maxchar)) == NULL)
+        goto done;
+    PyUnicode_WRITE(PyUnicode_KIND(out), PyUnicode_DATA(out), 0, '(');
+    if (PyUnicode_CopyCharacters(out, 1, joined, 0, len) < 0) {
+        Py_CLEAR(out);
+        goto done;
+    }
+    PyUnicode_WRITE(PyUnicode_KIND(out), PyUnicode_DATA(out), len + 1, ')');
+done:
+    Py_XDECREF(joined);
+    Py_XDECREF(parts);
+    Py_DECREF(seq);
+    return out;
+}
+

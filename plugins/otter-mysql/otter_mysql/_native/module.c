@@ -1,0 +1,59 @@
+/* otter_mysql._rowdecode: compiled row decoder, SQL literals and event construction (see native.h).
+ *
+ * A Decoder is built once per (table layout, rows-event kind, present-column bitmaps) from a list of
+ * per-column operations that otter_mysql.rowops derives from the table map and the schema cache. Calling
+ * it with a rows-event body returns exactly what the generated Python decoder returns:
+ *   WRITE/DELETE: [(keys, columns, size), ...]
+ *   UPDATE:       [(keys, columns, old_keys or None, frozenset(updated), size), ...]
+ * Integers, floats, YEAR, ENUM and strings are decoded here; the other types read their fixed-size
+ * integer here and call the Python function rowops gives (DECIMAL, dates and times, SET...), through a
+ * per-column memo dict when rowops gives one (``memo.get(x) or fn(x)``, as the generated code does).
+ */
+#include "native.h"
+
+static PyMethodDef functions[] = {
+    {"sql_literal_row", (PyCFunction)(void (*)(void))otter_sql_literal_row, METH_FASTCALL,
+     "sql_literal_row(values, literal) -> '(v1,v2,...)' escaped as PyMySQL binds parameters"},
+    {"build_events", (PyCFunction)(void (*)(void))otter_build_events, METH_FASTCALL,
+     "build_events(cls, descriptors, template, rows, places) -> instances set slot by slot"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "otter_mysql._rowdecode",
+    "Compiled rows-event decoder (see otter_mysql.rowops) and SQL literals (see otter_mysql.dialect).", -1,
+    functions, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC
+PyInit__rowdecode(void)
+{
+    if (otter_values_init() < 0 || otter_literals_init() < 0 || PyType_Ready(&otter_decoder_type) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    otter_truncated = PyErr_NewException("otter_mysql._rowdecode.TruncatedRow", PyExc_ValueError, NULL);
+    if (otter_truncated == NULL || PyModule_AddObjectRef(m, "TruncatedRow", otter_truncated) < 0 ||
+        PyModule_AddObjectRef(m, "Decoder", (PyObject *)&otter_decoder_type) < 0 ||
+        PyModule_AddIntConstant(m, "OP_INT", OP_INT) < 0 || PyModule_AddIntConstant(m, "OP_UINT", OP_UINT) < 0 ||
+        PyModule_AddIntConstant(m, "OP_FLOAT", OP_FLOAT) < 0 ||
+        PyModule_AddIntConstant(m, "OP_DOUBLE", OP_DOUBLE) < 0 ||
+        PyModule_AddIntConstant(m, "OP_YEAR", OP_YEAR) < 0 ||
+        PyModule_AddIntConstant(m, "OP_BE_CALL", OP_BE_CALL) < 0 ||
+        PyModule_AddIntConstant(m, "OP_LE_CALL", OP_LE_CALL) < 0 ||
+        PyModule_AddIntConstant(m, "OP_LE_SCALL", OP_LE_SCALL) < 0 ||
+        PyModule_AddIntConstant(m, "OP_ENUM", OP_ENUM) < 0 ||
+        PyModule_AddIntConstant(m, "OP_BYTES", OP_BYTES) < 0 ||
+        PyModule_AddIntConstant(m, "OP_UTF8", OP_UTF8) < 0 ||
+        PyModule_AddIntConstant(m, "OP_BYTES_CALL", OP_BYTES_CALL) < 0 ||
+        PyModule_AddIntConstant(m, "OP_DATE", OP_DATE) < 0 ||
+        PyModule_AddIntConstant(m, "OP_DATETIME2", OP_DATETIME2) < 0 ||
+        PyModule_AddIntConstant(m, "OP_TIMESTAMP2", OP_TIMESTAMP2) < 0 ||
+        PyModule_AddIntConstant(m, "OP_TIME2", OP_TIME2) < 0 ||
+        PyModule_AddIntConstant(m, "OP_DECIMAL", OP_DECIMAL) < 0) {
+        Py_XDECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,68 @@
+/* Shared declarations of the otter_mysql._rowdecode extension (sources in this folder):
+ *   values.c   one value of a row image (integers, strings, dates and times, DECIMAL) and one image
+ *   decoder.c  the Decoder type: a rows-event body -> rows, as otter_mysql.rowcodec expects them
+ *   literals.c SQL literals of a row (otter_mysql.dialect.literal_row)
+ *   events.c   EventData built slot by slot (otter_mysql.handover)
+ *   module.c   the module
+ */
+#ifndef OTTER_NATIVE_H
+#define OTTER_NATIVE_H
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+enum {
+    OP_INT = 0,       /* little-endian signed integer of `size` bytes */
+    OP_UINT = 1,      /* little-endian unsigned integer */
+    OP_FLOAT = 2,     /* 4-byte IEEE float */
+    OP_DOUBLE = 3,    /* 8-byte IEEE double */
+    OP_YEAR = 4,      /* 1 byte, 0 or year - 1900 */
+    OP_BE_CALL = 5,   /* big-endian unsigned integer -> fn(x) (fn None: the int) */
+    OP_LE_CALL = 6,   /* little-endian unsigned integer -> fn(x) */
+    OP_LE_SCALL = 7,  /* little-endian signed integer -> fn(x) */
+    OP_ENUM = 8,      /* little-endian index into the `labels` tuple */
+    OP_BYTES = 9,     /* length-prefixed (`size`-byte length) bytes, padded with 0x00 to `pad` */
+    OP_UTF8 = 10,     /* length-prefixed UTF-8 text (strict) */
+    OP_BYTES_CALL = 11, /* length-prefixed bytes -> fn(raw) */
+    /* native temporal and decimal values; fn(x) (x: the value's integer, as OP_BE_CALL/OP_LE_CALL
+       would pass it) for what Python's types cannot hold (zero dates), `pad` carries the layout */
+    OP_DATE = 12,      /* 3 bytes LE -> date */
+    OP_DATETIME2 = 13, /* 5 + pad bytes BE -> datetime (pad: fractional bytes) */
+    OP_TIMESTAMP2 = 14,/* 4 + pad bytes BE -> aware UTC datetime (fn: the utc tzinfo) */
+    OP_TIME2 = 15,     /* 3 + pad bytes BE -> timedelta */
+    OP_DECIMAL = 16    /* packed DECIMAL -> fn(text) (fn: decimal.Decimal); pad = precision << 8 | scale */
+};
+
+
+typedef struct {
+    Py_ssize_t column;  /* ordinal of the column in the table */
+    int op;
+    Py_ssize_t size;    /* fixed size, or the width of the length prefix */
+    Py_ssize_t pad;
+    PyObject *fn;       /* borrowed from Decoder.spec; NULL for none */
+    PyObject *memo;     /* borrowed dict or NULL */
+} Op;
+
+typedef struct {
+    PyObject_HEAD
+    int update;
+    Py_ssize_t ncolumns;
+    Op *ops[2];
+    Py_ssize_t nops[2];
+    Py_ssize_t *keys, nkeys;
+    Py_ssize_t *data, ndata;
+    PyObject *key_names;   /* tuple of str */
+    PyObject *data_names;  /* tuple of str */
+    PyObject *spec;        /* the constructor arguments: keeps every borrowed object alive */
+} Decoder;
+
+extern PyObject *otter_truncated;   /* otter_mysql._rowdecode.TruncatedRow */
+extern PyTypeObject otter_decoder_type;
+
+int otter_values_init(void);
+int otter_literals_init(void);
+int otter_read_image(Op *ops, Py_ssize_t nops, const unsigned char *d, Py_ssize_t *pp, Py_ssize_t end,
+                     PyObject **vals);
+PyObject *otter_sql_literal_row(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+PyObject *otter_build_events(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+#endif
