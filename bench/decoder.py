@@ -1,7 +1,7 @@
 """Row decoding alone: the compiled decoder vs the generated-Python fallback vs mysql-replication's ``.rows``.
 
-Run: ``python bench/decoder.py [--rows 200000]`` (starts one throwaway MariaDB). Writes inserts, updates
-(two columns) and deletes of a 7-column table (INT key, INT, VARCHAR, DATETIME(3), DECIMAL, DOUBLE, TEXT),
+Run: ``python bench/decoder.py [--rows 200000]`` (starts one throwaway MariaDB). Writes the workloads of
+``bench/oneway.py`` (``workloads.py``: inserts, updates of one column, deletes of its 6-column table),
 reads the rows events once, then times only the decoding of their bodies, in CPU seconds of this process
 (so other work on the machine barely matters): our decoders on the raw bodies, mysql-replication on
 events already read (its ``.rows`` parses the same bytes). Prints rows/s and microseconds per row.
@@ -9,7 +9,6 @@ events already read (its ``.rows`` parses the same bytes). Prints rows/s and mic
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import logging
 import time
 from typing import Any, Callable
@@ -22,31 +21,18 @@ from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer
 from otter_mysql import rowops
 from otter_mysql.rowcodec import DELETE, UPDATE, WRITE, RowCodec
 from otter_mysql.schema import SchemaCache
+from workloads import SCHEMA, TABLE_DDL, gen_delete, gen_insert, gen_update
 
 logging.getLogger("pymysqlreplication").setLevel(logging.ERROR)  # its advice to set binlog_row_metadata
 
-BASE = dt.datetime(2024, 1, 2, 3, 4, 5)
-TABLE = ("CREATE TABLE bench.t (id INT PRIMARY KEY, a INT NOT NULL, b VARCHAR(40), c DATETIME(3), "
-         "d DECIMAL(12,2), e DOUBLE, f TEXT)")
 KINDS = {WriteRowsEvent: WRITE, UpdateRowsEvent: UPDATE, DeleteRowsEvent: DELETE}
+WRITERS = {"insert": gen_insert, "update": gen_update, "delete": gen_delete}
 
 
 def write(server: MariaDBServer, kind: str, rows: int) -> tuple[str, int]:
     start = server.binlog_position()
     conn = server.connect()
-    with conn.cursor() as cur:
-        for lo in range(0, rows, 1000):
-            hi = min(rows, lo + 1000)
-            if kind == "insert":
-                values = ",".join(
-                    f"({i}, {i * 7}, 'name-{i:08d}-abcdefghij', "
-                    f"'{BASE + dt.timedelta(seconds=i * 61, milliseconds=i):%Y-%m-%d %H:%M:%S.%f}', "
-                    f"{i}.25, {i} / 3, '{'note %d ' % i * 8}')" for i in range(lo, hi))
-                cur.execute(f"INSERT INTO bench.t VALUES {values}")
-            elif kind == "update":
-                cur.execute(f"UPDATE bench.t SET a = a + 1, b = CONCAT(b, 'x') WHERE id >= {lo} AND id < {hi}")
-            else:
-                cur.execute(f"DELETE FROM bench.t WHERE id >= {lo} AND id < {hi}")
+    WRITERS[kind](conn, rows)
     conn.close()
     return start
 
@@ -83,7 +69,7 @@ def cpu_rate(fn: Callable[[], int]) -> tuple[float, int]:
 
 def ours(schema: SchemaCache, bodies: list, extension: Any) -> Callable[[], int]:
     rowops.EXTENSION = extension
-    table = schema.get("bench", "t")
+    table = schema.get(SCHEMA, "t")
     codec = RowCodec(table, bodies[0][1])
     decoders = [(codec.decoder(kind, b1, b2), body) for kind, _, b1, b2, body in bodies]
     rowops.EXTENSION = rowops.BUILT
@@ -116,7 +102,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"compiled decoder: {'built' if rowops.BUILT is not None else 'NOT BUILT (pure Python only)'}")
     with MariaDBServer(server_id=9) as server:
-        server.execute("CREATE DATABASE bench", TABLE)
+        server.execute(f"CREATE DATABASE {SCHEMA}", TABLE_DDL)
         schema = SchemaCache(lambda: pymysql.connect(host="127.0.0.1", port=server.port, user=OTTER_USER,
                                                      password=OTTER_PASSWORD, autocommit=True), "bench")
         print(f"{'workload':8s} {'compiled':>22s} {'generated Python':>22s} {'mysql-replication':>22s}  "
