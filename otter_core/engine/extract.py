@@ -67,10 +67,18 @@ class Extractor:
                 chains[pair] = [p.for_batch() if hasattr(p, "for_batch") else p for p in chains.get(pair, ())]
                 if hasattr(resolvers.get(pair), "for_batch"):
                     resolvers[pair] = resolvers[pair].for_batch()  # type: ignore[union-attr]
+        plain: dict[int, bool] = {}  # per pair: no filter, processor or resolver (decided once a batch)
         for event in events:
             if event.hints and self._rejected_by_select(event):
                 continue
             for pair in self.pairs_of(event.schema, event.table):
+                is_plain = plain.get(id(pair))
+                if is_plain is None:
+                    is_plain = plain[id(pair)] = (not pair.processors and pair not in self.filters
+                                                  and pair not in resolvers)
+                if is_plain:
+                    out.append((pair, event))
+                    continue
                 if pair in self.filters and not self._passes(self.filters[pair], pair, event):
                     continue
                 processed = self._run_chain(pair, event, chains)

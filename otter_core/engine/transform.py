@@ -78,14 +78,15 @@ def transform(pipeline: Pipeline,
     pair for the name cache cost more than the rest of Transform)."""
     out: list[tuple[str, int, EventData]] = []
     append = out.append
-    unchanged: dict[tuple[int, str, str], bool] = {}
+    ddl = EventType.DDL
+    known: dict[tuple[int, str, str], tuple[str, int, bool]] = {}
     for pair, event in extracted:
         key = (id(pair), event.schema, event.table)
-        same = unchanged.get(key)
-        if same is None:
-            same = unchanged[key] = (not pair.column_pairs and not pair.column_groups and
-                                     _target_name(pair, event.schema, event.table) == (event.schema, event.table))
-        if not same or event.event_type is EventType.DDL:
-            event = transform_event(pair, event)
-        append((pair.target_source or pipeline.target, pair.push_weight, event))
+        info = known.get(key)
+        if info is None:
+            same = (not pair.column_pairs and not pair.column_groups and
+                    _target_name(pair, event.schema, event.table) == (event.schema, event.table))
+            info = known[key] = (pair.target_source or pipeline.target, pair.push_weight, same)
+        target, weight, same = info
+        append((target, weight, event if same and event.event_type is not ddl else transform_event(pair, event)))
     return out

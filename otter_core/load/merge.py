@@ -62,9 +62,11 @@ def _keep_first_before_image(earlier: EventData, merged: EventData) -> EventData
 def merge_events(events: Iterable[EventData]) -> list[EventData]:
     """Row events (no DDL) merged per (schema, table, key), in order of first appearance."""
     merged: dict[tuple, EventData] = {}
+    get = merged.get
     for raw in events:
-        for event in split_key_change(raw):
-            ident = (event.schema, event.table, tuple(event.keys.values()))
-            previous = merged.get(ident)
+        # the common case (no key change) without the list split_key_change would build
+        for event in (split_key_change(raw) if raw.old_keys is not None else (raw,)):
+            ident = (event.schema, event.table, *event.keys.values())
+            previous = get(ident)
             merged[ident] = event if previous is None else merge_pair(previous, event)
     return list(merged.values())

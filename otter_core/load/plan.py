@@ -25,7 +25,7 @@ def partition_by_key(events: Sequence[EventData], count: int) -> list[list[Event
         return [list(events)]
     parts: list[list[EventData]] = [[] for _ in range(count)]
     for event in events:
-        parts[hash((event.schema, event.table, tuple(event.keys.values()))) % count].append(event)
+        parts[hash((event.schema, event.table, *event.keys.values())) % count].append(event)
     return parts
 
 

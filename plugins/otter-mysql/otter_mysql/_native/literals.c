@@ -2,11 +2,38 @@
 #include "native.h"
 #include <datetime.h>
 
+static PyObject *decimal_type, *format_f;
+
 int
 otter_literals_init(void)
 {
     PyDateTime_IMPORT;
-    return PyDateTimeAPI == NULL ? -1 : 0;
+    if (PyDateTimeAPI == NULL)
+        return -1;
+    PyObject *decimal = PyImport_ImportModule("decimal");
+    if (decimal == NULL)
+        return -1;
+    decimal_type = PyObject_GetAttrString(decimal, "Decimal");
+    Py_DECREF(decimal);
+    format_f = PyUnicode_InternFromString("f");
+    return decimal_type == NULL || format_f == NULL ? -1 : 0;
+}
+
+/* format(v, 'f') of a finite Decimal; NULL without an exception for NaN/Infinity (the Python literal
+   function then raises the DataError). */
+static PyObject *
+lit_decimal(PyObject *v)
+{
+    PyObject *s = PyObject_Format(v, format_f);
+    if (s == NULL)
+        return NULL;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    Py_UCS4 last = n ? PyUnicode_READ_CHAR(s, n - 1) : 0;
+    if (last < '0' || last > '9') {  /* NaN, sNaN, Infinity */
+        Py_DECREF(s);
+        return NULL;
+    }
+    return s;
 }
 
 static const char ESCAPE[128] = {
@@ -91,6 +118,11 @@ lit_value(PyObject *v, PyObject *fallback)
         int len = snprintf(text, sizeof(text), "'%04d-%02d-%02d'", PyDateTime_GET_YEAR(v), PyDateTime_GET_MONTH(v),
                            PyDateTime_GET_DAY(v));
         return PyUnicode_FromStringAndSize(text, len);
+    }
+    if (Py_TYPE(v) == (PyTypeObject *)decimal_type) {
+        PyObject *text = lit_decimal(v);
+        if (text != NULL || PyErr_Occurred())
+            return text;
     }
     PyObject *s = PyObject_CallOneArg(fallback, v);
     if (s != NULL && !PyUnicode_Check(s)) {
