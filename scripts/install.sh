@@ -9,7 +9,8 @@
 
 OTTER_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OTTER_VENV="${OTTER_VENV:-$OTTER_ROOT/.venv}"
-OTTER_APT_PACKAGES=(mariadb-server mariadb-client python3 python3-venv python3-pip)
+OTTER_APT_PACKAGES=(mariadb-server mariadb-client python3 python3-venv python3-pip
+                    gcc python3-dev)  # gcc + headers: otter-mysql builds its C extension (else slower Python)
 # What the tests need beyond the demo: real ZooKeeper (Java), PostgreSQL 15, Redis, headless Chromium for
 # the manager's browser tests, and iproute2 (network namespaces, tc netem) for the cross-data-centre tests.
 OTTER_TEST_APT_PACKAGES=(zookeeper default-jre-headless postgresql-15 postgresql-client-15 redis-server
