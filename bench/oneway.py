@@ -321,7 +321,7 @@ class Bench:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rows", type=int, default=200000, help="rows per throughput workload (default 200000)")
+    ap.add_argument("--rows", type=int, default=1_000_000, help="rows per throughput workload (default 1000000)")
     ap.add_argument("--latency-samples", type=int, default=300, help="single-row inserts timed (0: skip)")
     ap.add_argument("--latency-interval-ms", type=float, default=20.0, help="pause between those inserts")
     ap.add_argument("--poll-interval-ms", type=float, default=0.5, help="pause between arrival polls")
