@@ -116,7 +116,7 @@ class PipelineRunner:
             return pipe.put(transform(self.pipeline, extractor.extract(batch.events)))
 
         def select_loop() -> None:
-            batcher = Batcher(selector, params)
+            batcher = Batcher(selector, params, load_busy=lambda: window.in_flight > 0)
 
             def ending() -> bool:
                 return self._stop.is_set() or abort.is_set()

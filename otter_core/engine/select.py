@@ -2,27 +2,34 @@
 
 ``batch_timeout_ms`` keeps otter's meaning (-1: take what is there; 0: wait until the batch is full;
 >0: wait at most that long), with one refinement: a batch also closes as soon as the selector has no
-further transaction ready (``IDLE_SECONDS``, 0: no waiting for company), so a lone change is not held
-back for the timeout, and a steady trickle (say 5k single-row transactions a second) is not held
-until the batch fills. Under load batches still grow: while Load is busy the window is full, Select
-waits for room, and the transactions that queue up meanwhile make the next batch.
+further transaction ready (``IDLE_SECONDS``, 0: no waiting for company) *and* no earlier batch is still
+loading, so a lone change is not held back for the timeout, and a steady trickle (say 5k rows a second
+in small transactions) loads as one batch per Load round trip instead of one commit per transaction
+queued behind each other. Under heavy load batches fill up to ``batch_size`` and leave regardless.
 """
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 from otter_core.contracts import Selector
 from otter_core.model import EventData, EventType, PipelineParameters, Position, Transaction
 
 IDLE_SECONDS = 0.0
+BUSY_POLL_SECONDS = 0.0005
 
 
 class Batcher:
     """Pulls transactions from a selector and returns the contents of the next batch."""
 
-    def __init__(self, selector: Selector, params: PipelineParameters) -> None:
+    def __init__(self, selector: Selector, params: PipelineParameters,
+                 load_busy: Callable[[], bool] | None = None) -> None:
         self.selector = selector
         self.params = params
+        # while earlier batches are still loading, a batch with nothing more ready keeps collecting (up to
+        # its size and timeout) instead of leaving as one more tiny batch: a trickle of small transactions
+        # then loads as a few batches (few commits) rather than one commit each queued behind the others
+        self.load_busy = load_busy or (lambda: False)
         self._held: Transaction | None = None  # a DDL transaction that must start the next batch
         # the memory guard caps a batch whatever batch_bytes says (one transaction always fits)
         self._max_bytes = min(params.batch_bytes, max(1, params.memory_limit_bytes // 4))
@@ -46,9 +53,11 @@ class Batcher:
                     break
                 txn = self.selector.poll(IDLE_SECONDS)
                 if txn is None:
-                    if self.params.batch_timeout_ms != 0:
+                    if self.params.batch_timeout_ms != 0 and not self.load_busy():
                         break
-                    continue
+                    txn = self.selector.poll(BUSY_POLL_SECONDS)
+                    if txn is None:
+                        continue
             if _is_ddl(txn):
                 if events:
                     self._held = txn  # DDL travels alone so rows before and after it load in order

@@ -103,3 +103,27 @@ def test_window_counts_batches_at_three_times_their_binlog_bytes():
     assert window.has_room()
     window.enter(10)  # 40 binlog bytes take ~120 bytes of memory: the window is full
     assert not window.has_room()
+
+
+class ScriptedSelector:
+    """Returns the scripted transactions (None: nothing ready at that poll), then nothing."""
+
+    def __init__(self, script):
+        self.script = collections.deque(script)
+
+    def poll(self, timeout):
+        return self.script.popleft() if self.script else None
+
+
+def test_a_batch_leaves_at_once_when_nothing_more_is_ready_and_nothing_is_loading():
+    batcher = Batcher(ScriptedSelector([txn(1, 10), None, None, txn(1, 20)]), PipelineParameters())
+    events, position, _ = batcher.next_batch(never)
+    assert len(events) == 1 and position.pos == 10
+
+
+def test_a_batch_keeps_collecting_while_earlier_batches_load():
+    busy = iter([True, True, False])
+    batcher = Batcher(ScriptedSelector([txn(1, 10), None, None, txn(1, 20)]), PipelineParameters(),
+                      load_busy=lambda: next(busy, False))
+    events, position, _ = batcher.next_batch(never)
+    assert len(events) == 2 and position.pos == 20
