@@ -5,9 +5,9 @@ only ever talks to these methods, so a plugin can be tested against them alone.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Iterator, Mapping, Protocol, Sequence, runtime_checkable
 
-from otter_core.model import EventData, Position, Transaction
+from otter_core.model import EventData, FileRef, Position, Transaction
 from otter_core.model.node import ReadySignal
 
 
@@ -62,7 +62,27 @@ class Pipe(Protocol):
         """Store ``batch``; return a key the other side passes to ``get``."""
 
     def get(self, key: str) -> Any:
-        """Return (and forget) the batch stored under ``key``."""
+        """Return (and forget) the batch stored under ``key``. Raises an ``OtterError`` (retryable unless
+        it is a setting the user must fix) when the batch cannot be had; the engine then rolls back."""
+
+    def files(self, key: str) -> "FileSource":
+        """Where Load reads the files of the batch put under ``key`` (call after ``get``, before loading
+        the batch's rows); the files stay readable until ``FileSource.release()`` or ``close()``."""
+
+    def close(self) -> None:
+        """Drop every batch and file this pipe still holds (unclaimed after a rollback); safe twice."""
+
+
+@runtime_checkable
+class FileSource(Protocol):
+    """Reads source files for the file loader: from the source root (same node) or over the network."""
+
+    def read(self, ref: FileRef, offset: int, length: int) -> Iterator[bytes]:
+        """The bytes ``[offset, offset + length)`` of ``ref``'s source file, in order, each chunk verified.
+        Raises ``FileChanged`` when the file no longer has ``ref``'s size and mtime (or is gone)."""
+
+    def release(self) -> None:
+        """Load is done with this batch's files (the sender may forget them)."""
 
 
 @runtime_checkable

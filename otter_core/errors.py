@@ -38,3 +38,18 @@ class PluginNotFound(OtterError):
 
 class DataError(OtterError):
     """A value cannot be carried as configured (conversion, missing key...)."""
+
+
+class PipeError(OtterError):
+    """A batch or file could not be carried between nodes (peer unreachable, batch gone, checksum
+    mismatch: retried from the acked position), or the pipe is set up wrongly (token, TLS: not retried)."""
+
+
+class FileChanged(OtterError):
+    """A source file no longer has the size/mtime Extract saw (``size`` None: it is gone); the file loader
+    copies the current file instead."""
+
+    def __init__(self, message: str, size: int | None = None, mtime_ns: int | None = None) -> None:
+        super().__init__(message)
+        self.size = size
+        self.mtime_ns = mtime_ns

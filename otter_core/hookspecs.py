@@ -58,9 +58,11 @@ def otter_pipe(name: str, pipeline: Pipeline, node: NodeContext | None) -> Pipe 
     """Create the pipe that carries batches from Select/Extract to Transform/Load.
 
     ``name`` comes from the pipeline's ``pipe`` key (default ``memory``). ``node`` is the context of the
-    ``otter-run node`` process (its id, bind and advertised addresses, auth token, TLS files, and how to
-    find another node's address), None in the single-process ``otter-run run``. A key returned by ``put``
-    on one node must be accepted by ``get`` of the same-named pipe on any node. Return None if not yours.
+    ``otter-run node`` process (its id, bind and advertised addresses, auth token, TLS files, spool
+    directory, and how to find another node's address), None in the single-process ``otter-run run``.
+    Called on both sides of a distributed pipeline: the sender's pipe keeps and serves what ``put`` stores;
+    a key returned by ``put`` on one node must be accepted by ``get`` of the same-named pipe on any node.
+    Return None if not yours.
     """
 
 

@@ -5,8 +5,9 @@ import itertools
 import threading
 from typing import Any
 
+from otter_core.files.local import LocalFileSource
 from otter_core.hookspecs import hookimpl
-from otter_core.model import Pipeline
+from otter_core.model import NodeContext, Pipeline
 
 
 class MemoryPipe:
@@ -25,7 +26,15 @@ class MemoryPipe:
         with self._lock:
             return self._items.pop(key)
 
+    def files(self, key: str) -> LocalFileSource:
+        """Files are read from the source root itself (same node)."""
+        return LocalFileSource()
+
+    def close(self) -> None:
+        with self._lock:
+            self._items.clear()
+
 
 @hookimpl
-def otter_pipe(name: str, pipeline: Pipeline) -> MemoryPipe | None:
+def otter_pipe(name: str, pipeline: Pipeline, node: NodeContext | None) -> MemoryPipe | None:
     return MemoryPipe() if name == "memory" else None

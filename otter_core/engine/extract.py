@@ -10,6 +10,7 @@ from otter_core.contracts import EventProcessor, FileResolver, RowReader
 from otter_core.engine.back_query import REMEDY, back_query, remedy
 from otter_core.engine.row_filter import RowFilter
 from otter_core.errors import DataError, OtterError
+from otter_core.files.collect import collect_files, file_options
 from otter_core.model import DataMediaPair, EventData, EventType, Pipeline
 from otter_core.rejects import RejectLog
 
@@ -39,6 +40,7 @@ class Extractor:
         self.reader = reader
         self.rejects = rejects
         self._pairs: dict[tuple[str, str], list[DataMediaPair]] = {}
+        self._files: dict[DataMediaPair, dict] = {}
         self.filters = {pair: RowFilter(pair.filter, where=f"filter of pair {pair.source}")
                         for pair in pipeline.pairs if pair.filter}
         # pairs with a processor or resolver that swaps versions between batches (``for_batch``)
@@ -112,11 +114,18 @@ class Extractor:
 
     def _resolve_files(self, pair: DataMediaPair, event: EventData, resolver: FileResolver) -> EventData:
         try:
-            files = tuple(resolver.resolve(event))
+            files = collect_files(resolver, pair, event, self._file_options(pair))
+        except OtterError:
+            raise
         except Exception as exc:
             raise ProcessorError(f"FileResolver {pair.file_resolver!r} of pair {pair.source} failed on "
                                  f"{event.describe()}: {exc!r}") from exc
         return attrs.evolve(event, files=files) if files else event
+
+    def _file_options(self, pair: DataMediaPair) -> dict:
+        if pair not in self._files:
+            self._files[pair] = file_options(pair)
+        return self._files[pair]
 
     def _run_chain(self, pair: DataMediaPair, event: EventData,
                    chains: dict[DataMediaPair, Sequence[EventProcessor]]) -> EventData | None:

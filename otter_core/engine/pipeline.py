@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Mapping
+from typing import Callable, Mapping
 
 import attrs
 
@@ -26,7 +26,8 @@ from otter_core.engine.transform import transform
 from otter_core.engine.window import Window
 from otter_core.contracts import Arbitrator, Pipe, RowReader, Selector
 from otter_core.errors import OtterError
-from otter_core.model import DataMediaSource, Pipeline, RowBatch
+from otter_core.files.stage import FileStage, FileStats
+from otter_core.model import DataMediaSource, NodeContext, Pipeline, RowBatch
 from otter_core.plugins import PipelinePlugins
 from otter_core.rejects import RejectLog
 
@@ -38,8 +39,10 @@ class PipelineRunner:
     """Runs one pipeline until ``stop()``; restarts it from the acked position after a failure."""
 
     def __init__(self, channel: str, pipeline: Pipeline, sources: Mapping[str, DataMediaSource],
-                 state_dir: str, arbitrator: Arbitrator | None = None, pipe: Pipe | None = None) -> None:
+                 state_dir: str, arbitrator: Arbitrator | None = None, pipe: Pipe | None = None,
+                 node: NodeContext | None = None) -> None:
         self.channel = channel
+        self.node = node  # distributed mode: the node's address and secrets, for remote pipes
         if pipeline.channel != channel:  # built by hand (tests): the loader and selector need it
             pipeline = attrs.evolve(pipeline, channel=channel)
         self.pipeline = pipeline
@@ -53,6 +56,7 @@ class PipelineRunner:
         self.rejects = RejectLog(state_dir, channel, pipeline.name)
         self.failure: BaseException | None = None
         tune_process()  # fewer garbage collections, big buffers back to the OS (engine/allocator.py)
+        self.file_stats = FileStats()
         self._stop = threading.Event()
         self._window: Window | None = None
 
@@ -104,7 +108,8 @@ class PipelineRunner:
         selector = self._make_selector(source)
         load_stage = self._make_load_stage()
         reader, extractor = self._make_extractor(source)
-        pipe = self._pipe or self.plugins.pipe()
+        pipe = self._pipe or self.plugins.pipe(self.node)
+        file_stage = self._make_file_stage()
         window = self._window = Window(params.parallelism, params.memory_limit_bytes)
         workers = ThreadPoolExecutor(max_workers=params.parallelism, thread_name_prefix=f"et-{self.pipeline.name}")
         order: collections.deque[tuple[RowBatch, Future]] = collections.deque()
@@ -160,7 +165,9 @@ class PipelineRunner:
                             break
                         continue
                     batch, future = order.popleft()
-                self._load_one(batch, pipe.get(future.result()), load_stage)
+                key = future.result()
+                self._load_one(batch, pipe.get(key), load_stage,
+                               (lambda items: file_stage.load(items, pipe.files(key))) if file_stage else None)
                 window.leave(batch.size)
         finally:
             abort.set()
@@ -169,12 +176,19 @@ class PipelineRunner:
             workers.shutdown(wait=True, cancel_futures=True)
             selector.close()
             load_stage.close()
+            if self._pipe is None:  # our own pipe: drop what a rollback left in it
+                pipe.close()
+            if file_stage is not None:
+                file_stage.close()
             if reader is not None:
                 reader.close()
 
-    def _load_one(self, batch: RowBatch, items: list, load_stage: LoadStage) -> None:
+    def _load_one(self, batch: RowBatch, items: list, load_stage: LoadStage,
+                  load_files: Callable[[list], int] | None = None) -> None:
         started = time.monotonic()
         try:
+            if load_files is not None:  # a batch's rows load only after its files
+                load_files(items)
             rows = load_stage.load(items)
         except Exception as exc:
             self.plugins.load_failed(batch, exc, [event for _, _, event in items])
@@ -189,6 +203,15 @@ class PipelineRunner:
     def _make_selector(self, source: DataMediaSource) -> Selector:
         return (ProcessSelector(self.pipeline, source) if self.pipeline.parameters.select_process
                 else self.plugins.selector(source))
+
+    def _make_file_stage(self) -> FileStage | None:
+        """The file loader when a pair syncs files (it shares this runner's counters), else None."""
+        if not any(p.file_resolver for p in self.pipeline.pairs):
+            return None
+        params = self.pipeline.parameters
+        stage = FileStage(params.file_load_pool_size, params.pipe_streams, f"files-{self.pipeline.name}")
+        stage.stats = self.file_stats
+        return stage
 
     def _make_load_stage(self) -> LoadStage:
         return LoadStage(self.pipeline, lambda target: self.plugins.loader(self.sources[target]), self.rejects)

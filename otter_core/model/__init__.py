@@ -4,9 +4,11 @@ from otter_core.model.config import (
     Pipeline, PipelineParameters, StartKind, SyncMode,
 )
 from otter_core.model.events import Column, EventData, EventType, Position, RowBatch, Transaction
+from otter_core.model.files import FileAction, FileRef
+from otter_core.model.node import NodeContext
 
 __all__ = [
-    "Channel", "Column", "ColumnGroup", "ColumnPair", "ConflictPolicy", "DataMedia", "DataMediaPair", "DataMediaSource",
-    "EventData", "EventType", "OtterConfig", "Pipeline", "PipelineParameters", "Position", "RowBatch",
-    "StartKind", "SyncMode", "Transaction",
+    "Channel", "Column", "ColumnGroup", "ColumnPair", "ConflictPolicy", "DataMedia", "DataMediaPair",
+    "DataMediaSource", "EventData", "EventType", "FileAction", "FileRef", "NodeContext", "OtterConfig", "Pipeline",
+    "PipelineParameters", "Position", "RowBatch", "StartKind", "SyncMode", "Transaction",
 ]

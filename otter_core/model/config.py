@@ -159,6 +159,9 @@ class PipelineParameters:
     select_process: bool = True   # run the selector in a child process (its own core for decoding)
     loopback_mark: bool = False   # write retl.retl_mark in every loaded transaction (always on in two-way)
     remedy_delay_threshold: int = 60  # s: a home remedy younger than this sends the logged image, older re-reads
+    file_load_pool_size: int = 8  # files loaded in parallel (file sync)
+    pipe_threshold_bytes: int = 128 * 1024  # rpc pipe: bigger batches travel through the file pipe
+    pipe_streams: int = 4         # file pipe: parallel streams per big batch or file
 
 
 @frozen

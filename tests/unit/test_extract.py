@@ -57,12 +57,15 @@ class ImagePaths:
         return [f"images/{event.keys['id']}.jpg"] if event.columns.get("region") else []
 
 
-def test_file_resolver_runs_in_extract_and_its_files_survive_merge_and_transform():
+def test_file_resolver_runs_in_extract_and_its_files_survive_merge_and_transform(tmp_path):
     from otter_core.engine.transform import transform
     from otter_core.load.merge import merge_events
-    pair = DataMediaPair(DataMedia("shop", "orders"), DataMedia("archive", "orders"), file_resolver="images")
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images/9.jpg").write_bytes(b"jpeg")
+    pair = DataMediaPair(DataMedia("shop", "orders"), DataMedia("archive", "orders"), file_resolver="images",
+                         file_resolver_options={"source_root": str(tmp_path), "target_root": str(tmp_path / "t")})
     pipeline = Pipeline("p", "src", "dst", (pair,))
     extracted = Extractor(pipeline, {pair: []}, resolvers={pair: ImagePaths()}).extract([event()])
     [(_, _, out)] = transform(pipeline, extracted)
     [merged] = merge_events([out])
-    assert merged.files == ("images/9.jpg",) and merged.schema == "archive"
+    assert [(f.path, f.size) for f in merged.files] == [("images/9.jpg", 4)] and merged.schema == "archive"
