@@ -1,0 +1,1 @@
+"""An example FileResolver: product images sharded by id (see README)."""
