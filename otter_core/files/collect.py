@@ -13,6 +13,8 @@ from otter_core.model import DataMediaPair, EventData, EventType, FileAction, Fi
 
 log = logging.getLogger("otter.files")
 MISSING_POLICIES = ("error", "skip")
+# Options of every pair with a file_resolver, read by the core (a resolver's own options sit beside them).
+FILE_SYNC_OPTIONS = frozenset({"source_root", "target_root", "checksum", "is_delete_required", "missing"})
 
 
 def file_options(pair: DataMediaPair) -> dict[str, Any]:

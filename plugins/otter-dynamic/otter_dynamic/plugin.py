@@ -25,6 +25,7 @@ from typing import Any, Callable, Mapping
 
 from otter_core import hookimpl
 from otter_core.errors import ConfigError
+from otter_core.files.collect import FILE_SYNC_OPTIONS
 from otter_core.model import DataMediaPair
 from otter_dynamic.source import InvalidSource, compile_hook, describe_failure
 from otter_dynamic.store import DynamicStore
@@ -61,7 +62,7 @@ class DynamicHook:
     """Follows the store's active version of one name; ``for_batch`` returns the version to use."""
 
     def __init__(self, kind: str, options: Mapping[str, Any], pair: DataMediaPair) -> None:
-        unknown = set(options) - OPTION_KEYS
+        unknown = set(options) - OPTION_KEYS - (FILE_SYNC_OPTIONS if kind == "file_resolver" else set())
         if unknown:
             raise ConfigError(f"dynamic {kind} of pair {pair.source}: unknown option(s) {', '.join(sorted(unknown))} "
                               f"(known: {', '.join(sorted(OPTION_KEYS))})")
