@@ -26,6 +26,11 @@ class MemoryPipe:
         with self._lock:
             return self._items.pop(key)
 
+    def discard(self, key: str) -> None:
+        """A rollback voided the batch under ``key``."""
+        with self._lock:
+            self._items.pop(key, None)
+
     def files(self, key: str) -> LocalFileSource:
         """Files are read from the source root itself (same node)."""
         return LocalFileSource()

@@ -34,9 +34,9 @@ def check_node(node: NodeContext) -> None:
     if node.tls_ca and not node.tls:
         raise ConfigError(f"node {node.node_id!r}: tls_ca is set without tls_cert/tls_key: mutual TLS needs this "
                           f"node's own certificate and key too")
-    if not node.token and not node.mutual_tls:
+    if not node.auth_token and not node.mutual_tls:
         raise ConfigError(f"node {node.node_id!r}: node-to-node traffic must be authenticated: set a shared token "
-                          f"(the same on every node) or mutual TLS (tls_cert, tls_key and tls_ca on every node)")
+                          f"(auth_token, the same on every node) or mutual TLS (tls_cert, tls_key and tls_ca on every node)")
 
 
 def server_credentials(node: NodeContext) -> grpc.ServerCredentials | None:
@@ -62,7 +62,7 @@ def channel_credentials(node: NodeContext) -> grpc.ChannelCredentials | None:
 
 
 def call_metadata(node: NodeContext) -> tuple[tuple[str, str], ...]:
-    return ((METADATA_KEY, f"Bearer {node.token}"),) if node.token else ()
+    return ((METADATA_KEY, f"Bearer {node.auth_token}"),) if node.auth_token else ()
 
 
 class TokenInterceptor(grpc.ServerInterceptor):

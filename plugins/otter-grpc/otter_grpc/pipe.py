@@ -40,7 +40,7 @@ def local_node() -> NodeContext:
     global _local_node
     with _local_lock:
         if _local_node is None:
-            _local_node = NodeContext(node_id=f"local-{os.getpid()}", token=secrets.token_urlsafe(24))
+            _local_node = NodeContext(node_id=f"local-{os.getpid()}", auth_token=secrets.token_urlsafe(24))
         return _local_node
 
 
@@ -121,6 +121,13 @@ class GrpcPipe:
     def files(self, key: str) -> GrpcFileSource:
         parsed = parse_key(key)
         return GrpcFileSource(self._client(parsed.address), key)
+
+    def discard(self, key: str) -> None:
+        """Sender side: a rollback voided this batch (the receiver will never ask for it): free it now."""
+        parsed = parse_key(key)
+        store = self._store
+        if store is not None and parsed.pipe_id == self.pipe_id:
+            store.release(parsed.seq)
 
     def close(self) -> None:
         with self._lock:

@@ -16,6 +16,7 @@ import grpc
 
 from otter_core.errors import ConfigError
 from otter_core.model import NodeContext
+from otter_core.model.node import host_port
 from otter_grpc import otter_pipe_pb2 as pb
 from otter_grpc import otter_pipe_pb2_grpc as pb_grpc
 from otter_grpc.auth import TokenInterceptor, check_node, server_credentials
@@ -126,7 +127,7 @@ class NodeServer:
         check_node(node)
         self.node = node
         self.servicer = PipeServicer(node.node_id)
-        interceptors = [TokenInterceptor(node.token)] if node.token else []
+        interceptors = [TokenInterceptor(node.auth_token)] if node.auth_token else []
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="pipe-server"),
                                   interceptors=interceptors, options=SERVER_OPTIONS)
         pb_grpc.add_PipeServicer_to_server(self.servicer, self.server)
@@ -139,11 +140,7 @@ class NodeServer:
         if not port:
             raise ConfigError(f"node {node.node_id!r} cannot listen on {node.listen} (in use, or not an address of "
                               f"this host): change its listen address")
-        host = node.listen.rsplit(":", 1)[0]
-        if not node.advertise and host in ("0.0.0.0", "[::]", ""):
-            raise ConfigError(f"node {node.node_id!r} listens on {node.listen}: set advertise to the address other "
-                              f"nodes dial")
-        self.address = node.advertise or f"{host}:{port}"
+        self.address = host_port(node.advertised_host, port)
         self.users = 0
         self.server.start()
         log.info("node %s serves pipes on %s (%s%s)", node.node_id, self.address, "TLS" if node.tls else "plain TCP",

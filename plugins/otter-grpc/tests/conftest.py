@@ -14,7 +14,7 @@ from otter_core.model import NodeContext
 @pytest.fixture
 def node(tmp_path) -> NodeContext:
     """A sending node on a free loopback port with its own token."""
-    return NodeContext(node_id="sender", listen="127.0.0.1:0", token=secrets.token_hex(16),
+    return NodeContext(node_id="sender", auth_token=secrets.token_hex(16),
                        spool_dir=str(tmp_path / "spool-sender"))
 
 

@@ -20,19 +20,19 @@ def exchange(sender_node: NodeContext, receiver_node: NodeContext) -> list:
 
 def test_a_wrong_token_is_refused_and_not_retried(node, tmp_path, caplog):
     with pytest.raises(PipeError, match="same token") as info:
-        exchange(node, receiver_of(node, tmp_path, token="not-the-token"))
+        exchange(node, receiver_of(node, tmp_path, auth_token="not-the-token"))
     assert info.value.retryable is False
-    assert node.token not in caplog.text and "not-the-token" not in caplog.text
+    assert node.auth_token not in caplog.text and "not-the-token" not in caplog.text
 
 
 def test_a_missing_token_is_refused(node, tmp_path):
     with pytest.raises(PipeError, match="refused"):
-        exchange(node, receiver_of(node, tmp_path, token=""))
+        exchange(node, receiver_of(node, tmp_path, auth_token=""))
 
 
 def test_a_node_without_token_or_mutual_tls_does_not_serve(node, tmp_path):
     with pytest.raises(ConfigError, match="must be authenticated"):
-        exchange(attrs.evolve(node, token=""), receiver_of(node, tmp_path))
+        exchange(attrs.evolve(node, auth_token=""), receiver_of(node, tmp_path))
 
 
 def test_half_configured_tls_is_refused(node, certs):
@@ -41,7 +41,7 @@ def test_half_configured_tls_is_refused(node, certs):
 
 
 def test_tls_with_token_carries_batches(node, certs, tmp_path):
-    sender = attrs.evolve(node, listen="localhost:0", tls_cert=str(certs["cert"]), tls_key=str(certs["key"]))
+    sender = attrs.evolve(node, bind_host="localhost", advertised_host="localhost", tls_cert=str(certs["cert"]), tls_key=str(certs["key"]))
     receiver = receiver_of(node, tmp_path, tls_ca=str(certs["ca"]))
     assert exchange(sender, receiver) == [items(3), items(300)]
 
@@ -58,7 +58,7 @@ def test_a_plain_client_cannot_talk_to_a_tls_node(node, certs, tmp_path):
 
 
 def mtls(node: NodeContext, certs, prefix: str = "") -> NodeContext:
-    return attrs.evolve(node, token="", tls_ca=str(certs["ca"]), tls_cert=str(certs[f"{prefix}cert"]),
+    return attrs.evolve(node, auth_token="", tls_ca=str(certs["ca"]), tls_cert=str(certs[f"{prefix}cert"]),
                         tls_key=str(certs[f"{prefix}key"]))
 
 

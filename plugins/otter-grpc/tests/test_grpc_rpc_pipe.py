@@ -135,3 +135,14 @@ def test_restarted_sender_keys_never_collide(node):
     finally:
         first.close()
         second.close()
+
+
+def test_discard_frees_a_voided_batch_on_the_sender(pipes):
+    sender, receiver = pipes(pipe_threshold_bytes=1000)
+    small, big = sender.put(items(2)), sender.put(items(500))
+    spool = sender._store.spool
+    for key in (small, big):
+        sender.discard(key)
+    assert os.listdir(spool) == []
+    with pytest.raises(PipeError, match="not held"):
+        receiver.get(small)
