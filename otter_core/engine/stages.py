@@ -18,6 +18,7 @@ from typing import Any, Mapping
 
 from otter_core.contracts import Arbitrator, Pipe, StageSignals
 from otter_core.engine.load import LoadStage
+from otter_core.files.stage import FileStage
 from otter_core.engine.pipeline import PipelineRunner
 from otter_core.engine.select import Batcher
 from otter_core.engine.transform import transform
@@ -161,6 +162,7 @@ class TransformLoadRunner(PipelineRunner):
     def _run_once(self) -> None:
         signals = self.signals
         load_stage = self._make_load_stage()
+        file_stage = self._make_file_stage()
         last: tuple[int, int] = (-1, -1)  # (epoch, processId) of the last loaded batch
         try:
             while not self._stop.is_set():
@@ -176,7 +178,7 @@ class TransformLoadRunner(PipelineRunner):
                     if signals.epoch() != signal.epoch:
                         continue  # voided while we fetched it: the new epoch brings it again
                     raise
-                self._load_signal(signal, extracted, load_stage)
+                self._load_signal(signal, extracted, load_stage, file_stage)
                 last = (signal.epoch, signal.process_id)
         except BaseException as exc:
             if not self._stop.is_set():
@@ -184,12 +186,17 @@ class TransformLoadRunner(PipelineRunner):
             raise
         finally:
             load_stage.close()
+            if file_stage is not None:
+                file_stage.close()
 
-    def _load_signal(self, signal: ReadySignal, extracted: Any, load_stage: LoadStage) -> None:
+    def _load_signal(self, signal: ReadySignal, extracted: Any, load_stage: LoadStage,
+                     file_stage: FileStage | None = None) -> None:
         started = time.monotonic()
         items = transform(self.pipeline, extracted)
         batch = RowBatch(signal.process_id, tuple(event for _, _, event in items), signal.position, size=signal.size)
         try:
+            if file_stage is not None:  # the rows' files first, from the S/E node (file sync)
+                file_stage.load(items, self.pipe.files(signal.key))
             rows = load_stage.load(items)
         except Exception as exc:
             self.plugins.load_failed(batch, exc, batch.events)

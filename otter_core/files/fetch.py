@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import threading
 import time
@@ -19,6 +20,7 @@ from typing import Callable, Iterator
 from otter_core.errors import PipeError
 from otter_core.model import FileRef
 
+log = logging.getLogger("otter.files")
 CHUNK_BYTES = 1 << 20
 SIDECAR_EVERY_SECONDS = 0.5
 
@@ -107,6 +109,8 @@ def fetch_file(ref: FileRef, read: Reader, target: str, streams: int = 1,
             os.ftruncate(fd, ref.size)
         chunks = (ref.size + chunk_bytes - 1) // chunk_bytes
         missing = [c for c in range(chunks) if c not in done]
+        if done:
+            log.info("resuming %s: %d of %d chunks were already written", ref.describe(), chunks - len(missing), chunks)
         progress = _Progress(sidecar, identity, done)
         counted = threading.Lock()
 

@@ -36,7 +36,8 @@ def check_node(node: NodeContext) -> None:
                           f"node's own certificate and key too")
     if not node.auth_token and not node.mutual_tls:
         raise ConfigError(f"node {node.node_id!r}: node-to-node traffic must be authenticated: set a shared token "
-                          f"(auth_token, the same on every node) or mutual TLS (tls_cert, tls_key and tls_ca on every node)")
+                          f"(auth_token, the same on every node) or mutual TLS (tls_cert, tls_key and tls_ca on every "
+                          f"node)")
 
 
 def server_credentials(node: NodeContext) -> grpc.ServerCredentials | None:

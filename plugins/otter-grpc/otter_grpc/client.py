@@ -105,12 +105,14 @@ class PipeClient:
         except grpc.RpcError as exc:
             raise pipe_error(exc, what, self.address) from None
 
-    def release(self, keys: list[str]) -> None:
-        """Tell the sender it may forget ``keys``; best effort, in the background (a lost release only
-        keeps an entry until the sender's TTL)."""
+    def release(self, keys: list[str], batch_only: bool = False) -> None:
+        """Tell the sender it may forget ``keys`` (with ``batch_only``, only big batches' spool files: their
+        row files are still to be read); best effort, in the background (a lost release only keeps an entry
+        until the sender's TTL)."""
         def send() -> None:
             try:
-                self.stub.Release(pb.ReleaseRequest(keys=keys), metadata=self.metadata, timeout=CALL_TIMEOUT_SECONDS)
+                self.stub.Release(pb.ReleaseRequest(keys=keys, batch_only=batch_only), metadata=self.metadata,
+                                  timeout=CALL_TIMEOUT_SECONDS)
             except grpc.RpcError as exc:
                 log.info("release of %d key(s) on node %s failed (%s): they expire there", len(keys),
                          self.address, exc.code())

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x10otter_pipe.proto\x12\rotter.pipe.v1\"\x1a\n\x0bPullRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\"<\n\tPullReply\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x12\n\ncompressed\x18\x02 \x01(\x08\x12\r\n\x05\x63rc32\x18\x03 \x01(\r\"\x8f\x01\n\x0bReadRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x13\n\x0bsource_root\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x01(\t\x12\x0e\n\x06offset\x18\x04 \x01(\x04\x12\x0e\n\x06length\x18\x05 \x01(\x04\x12\x0c\n\x04size\x18\x06 \x01(\x04\x12\x10\n\x08mtime_ns\x18\x07 \x01(\x03\x12\x10\n\x08\x63ompress\x18\x08 \x01(\x08\"\x9b\x01\n\x05\x43hunk\x12\x0e\n\x06offset\x18\x01 \x01(\x04\x12\x12\n\nraw_length\x18\x02 \x01(\r\x12\r\n\x05\x63rc32\x18\x03 \x01(\r\x12\x12\n\ncompressed\x18\x04 \x01(\x08\x12\x0c\n\x04\x64\x61ta\x18\x05 \x01(\x0c\x12\x0f\n\x07\x63hanged\x18\x06 \x01(\x08\x12\x0c\n\x04gone\x18\x07 \x01(\x08\x12\x0c\n\x04size\x18\x08 \x01(\x04\x12\x10\n\x08mtime_ns\x18\t \x01(\x03\"\x1e\n\x0eReleaseRequest\x12\x0c\n\x04keys\x18\x01 \x03(\t\" \n\x0cReleaseReply\x12\x10\n\x08released\x18\x01 \x01(\r\"\r\n\x0bPingRequest\"\x1c\n\tPingReply\x12\x0f\n\x07node_id\x18\x01 \x01(\t2\x85\x02\n\x04Pipe\x12<\n\x04Pull\x12\x1a.otter.pipe.v1.PullRequest\x1a\x18.otter.pipe.v1.PullReply\x12:\n\x04Read\x12\x1a.otter.pipe.v1.ReadRequest\x1a\x14.otter.pipe.v1.Chunk0\x01\x12\x45\n\x07Release\x12\x1d.otter.pipe.v1.ReleaseRequest\x1a\x1b.otter.pipe.v1.ReleaseReply\x12<\n\x04Ping\x12\x1a.otter.pipe.v1.PingRequest\x1a\x18.otter.pipe.v1.PingReplyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x10otter_pipe.proto\x12\rotter.pipe.v1\"\x1a\n\x0bPullRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\"<\n\tPullReply\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x12\n\ncompressed\x18\x02 \x01(\x08\x12\r\n\x05\x63rc32\x18\x03 \x01(\r\"\x8f\x01\n\x0bReadRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x13\n\x0bsource_root\x18\x02 \x01(\t\x12\x0c\n\x04path\x18\x03 \x01(\t\x12\x0e\n\x06offset\x18\x04 \x01(\x04\x12\x0e\n\x06length\x18\x05 \x01(\x04\x12\x0c\n\x04size\x18\x06 \x01(\x04\x12\x10\n\x08mtime_ns\x18\x07 \x01(\x03\x12\x10\n\x08\x63ompress\x18\x08 \x01(\x08\"\x9b\x01\n\x05\x43hunk\x12\x0e\n\x06offset\x18\x01 \x01(\x04\x12\x12\n\nraw_length\x18\x02 \x01(\r\x12\r\n\x05\x63rc32\x18\x03 \x01(\r\x12\x12\n\ncompressed\x18\x04 \x01(\x08\x12\x0c\n\x04\x64\x61ta\x18\x05 \x01(\x0c\x12\x0f\n\x07\x63hanged\x18\x06 \x01(\x08\x12\x0c\n\x04gone\x18\x07 \x01(\x08\x12\x0c\n\x04size\x18\x08 \x01(\x04\x12\x10\n\x08mtime_ns\x18\t \x01(\x03\"2\n\x0eReleaseRequest\x12\x0c\n\x04keys\x18\x01 \x03(\t\x12\x12\n\nbatch_only\x18\x02 \x01(\x08\" \n\x0cReleaseReply\x12\x10\n\x08released\x18\x01 \x01(\r\"\r\n\x0bPingRequest\"\x1c\n\tPingReply\x12\x0f\n\x07node_id\x18\x01 \x01(\t2\x85\x02\n\x04Pipe\x12<\n\x04Pull\x12\x1a.otter.pipe.v1.PullRequest\x1a\x18.otter.pipe.v1.PullReply\x12:\n\x04Read\x12\x1a.otter.pipe.v1.ReadRequest\x1a\x14.otter.pipe.v1.Chunk0\x01\x12\x45\n\x07Release\x12\x1d.otter.pipe.v1.ReleaseRequest\x1a\x1b.otter.pipe.v1.ReleaseReply\x12<\n\x04Ping\x12\x1a.otter.pipe.v1.PingRequest\x1a\x18.otter.pipe.v1.PingReplyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,13 +40,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CHUNK']._serialized_start=272
   _globals['_CHUNK']._serialized_end=427
   _globals['_RELEASEREQUEST']._serialized_start=429
-  _globals['_RELEASEREQUEST']._serialized_end=459
-  _globals['_RELEASEREPLY']._serialized_start=461
-  _globals['_RELEASEREPLY']._serialized_end=493
-  _globals['_PINGREQUEST']._serialized_start=495
-  _globals['_PINGREQUEST']._serialized_end=508
-  _globals['_PINGREPLY']._serialized_start=510
-  _globals['_PINGREPLY']._serialized_end=538
-  _globals['_PIPE']._serialized_start=541
-  _globals['_PIPE']._serialized_end=802
+  _globals['_RELEASEREQUEST']._serialized_end=479
+  _globals['_RELEASEREPLY']._serialized_start=481
+  _globals['_RELEASEREPLY']._serialized_end=513
+  _globals['_PINGREQUEST']._serialized_start=515
+  _globals['_PINGREQUEST']._serialized_end=528
+  _globals['_PINGREPLY']._serialized_start=530
+  _globals['_PINGREPLY']._serialized_end=558
+  _globals['_PIPE']._serialized_start=561
+  _globals['_PIPE']._serialized_end=822
 # @@protoc_insertion_point(module_scope)

@@ -116,7 +116,7 @@ class GrpcPipe:
                 return handle.read()
         finally:
             os.unlink(target)
-            client.release([key])
+            client.release([key], batch_only=True)  # the batch's row files are read after this
 
     def files(self, key: str) -> GrpcFileSource:
         parsed = parse_key(key)

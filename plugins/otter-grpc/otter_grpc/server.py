@@ -110,7 +110,7 @@ class PipeServicer(pb_grpc.PipeServicer):
                 continue
             store = self.stores.get(parsed.pipe_id)
             if store is not None:
-                released += store.release(parsed.seq)
+                released += store.release(parsed.seq, files_too=not request.batch_only)
         return pb.ReleaseReply(released=released)
 
     def Ping(self, request: pb.PingRequest, context: grpc.ServicerContext) -> pb.PingReply:

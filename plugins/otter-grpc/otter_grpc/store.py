@@ -75,11 +75,12 @@ class PipeStore:
             return None
         return os.path.join(source_root, path)
 
-    def release(self, seq: str) -> int:
+    def release(self, seq: str, files_too: bool = True) -> int:
+        """Forget batch ``seq`` (and, unless ``files_too`` is false, stop serving its row files)."""
         with self._lock:
             small = self._small.pop(seq, None)
             big = self._big.pop(seq, None)
-            files = self._files.pop(seq, None)
+            files = self._files.pop(seq, None) if files_too else None
         if big:
             _unlink(big[0])
         return int(bool(small or big or files))

@@ -41,7 +41,8 @@ def test_half_configured_tls_is_refused(node, certs):
 
 
 def test_tls_with_token_carries_batches(node, certs, tmp_path):
-    sender = attrs.evolve(node, bind_host="localhost", advertised_host="localhost", tls_cert=str(certs["cert"]), tls_key=str(certs["key"]))
+    sender = attrs.evolve(node, bind_host="localhost", advertised_host="localhost", tls_cert=str(certs["cert"]),
+                          tls_key=str(certs["key"]))
     receiver = receiver_of(node, tmp_path, tls_ca=str(certs["ca"]))
     assert exchange(sender, receiver) == [items(3), items(300)]
 

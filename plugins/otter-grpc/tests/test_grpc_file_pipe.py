@@ -104,3 +104,20 @@ def test_a_file_deleted_after_extract_is_skipped_not_fatal(pair_of_pipes, tmp_pa
     assert stage.load(receiver.get(key), receiver.files(key)) == 0
     assert stage.stats.gone == 1 and "deleted on the source" in caplog.text
     stage.close()
+
+
+def test_row_files_of_a_big_batch_are_served_after_the_batch_was_fetched(node, tmp_path):
+    pipeline = make_pipeline(pipe_threshold_bytes=100)
+    sender, receiver = GrpcPipe(pipeline, node, "rpc"), GrpcPipe(pipeline, receiver_of(node, tmp_path), "rpc")
+    try:
+        refs = [source_ref(tmp_path, f"many/{i}.txt", b"x" * i) for i in range(1, 30)]
+        key = sender.put(batch_with(refs))
+        assert key.startswith("file:")
+        items = receiver.get(key)
+        time.sleep(0.2)  # the batch's release reaches the sender in the background
+        stage = FileStage(pool_size=4)
+        assert stage.load(items, receiver.files(key)) == len(refs)
+        stage.close()
+    finally:
+        sender.close()
+        receiver.close()
