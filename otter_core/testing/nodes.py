@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+
+TEST_CLUSTER_TOKEN = secrets.token_hex(16)  # the shared node token of the nodes this process starts
 
 
 class NodeProcess:
@@ -30,7 +34,9 @@ class NodeProcess:
                "--zk-root", self.root, "--id", str(self.node_id), "--state-dir",
                str(self.workdir / f"state-{self.node_id}"), "--session-timeout", str(self.session_timeout),
                *self.extra]
-        self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        # node-to-node traffic is authenticated: every node of a test cluster shares this process's token
+        env = {**os.environ, "OTTER_NODE_TOKEN": os.environ.get("OTTER_NODE_TOKEN", TEST_CLUSTER_TOKEN)}
+        self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
         log.close()
         return self
 
