@@ -106,8 +106,11 @@ def main() -> int:
     parser.add_argument("--skip-pipes", action="store_true", help="only the node deployment")
     parser.add_argument("--skip-nodes", action="store_true", help="only the pipes")
     parser.add_argument("--rows", type=int, default=50_000, help="rows of the throughput run (1000-row transactions)")
-    parser.add_argument("--samples", type=int, default=200, help="single-row latency samples (one every 50 ms)")
+    parser.add_argument("--samples", type=int, default=100, help="single-row latency samples")
+    parser.add_argument("--interval", type=float, default=0.5, help="seconds between two latency samples")
     parser.add_argument("--keep-logs", help="copy the node logs here")
+    parser.add_argument("--zk-in-dc2", action="store_true",
+                        help="run ZooKeeper beside the Load node (default: beside the source, in dc1)")
     parser.add_argument("--json")
     args = parser.parse_args()
     if os.geteuid() != 0:
@@ -127,7 +130,8 @@ def main() -> int:
         if not args.skip_nodes:
             from crossdc_nodes import run_nodes
             results["nodes"] = run_nodes(DC1, DC2, ADDRESSES[DC1], ADDRESSES[DC2], args.rows, args.samples,
-                                         Path(args.keep_logs) if args.keep_logs else None)
+                                         Path(args.keep_logs) if args.keep_logs else None, args.interval,
+                                         args.zk_in_dc2)
             print(json.dumps(results["nodes"]), file=sys.stderr)
     finally:
         if wan is not None:

@@ -151,19 +151,20 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def run_nodes(dc1: str, dc2: str, host1: str, host2: str, rows: int, samples: int, keep: Path | None) -> dict:
+def run_nodes(dc1: str, dc2: str, host1: str, host2: str, rows: int, samples: int, keep: Path | None,
+              interval: float = 0.5, zk_in_dc2: bool = False) -> dict:
     """Deploy the split pipeline across the two namespaces and measure rows/s and row latency."""
     work = Path(tempfile.mkdtemp(prefix="otter-crossdc-"))
     procs: list[subprocess.Popen] = []
     try:
-        zk = _helper(dc1, "--role", "server", "--kind", "zookeeper", "--workdir", str(work))
+        zk = _helper(dc2 if zk_in_dc2 else dc1, "--role", "server", "--kind", "zookeeper", "--workdir", str(work))
         source = _helper(dc1, "--role", "server", "--kind", "source", "--workdir", str(work))
         target = _helper(dc2, "--role", "server", "--kind", "target", "--workdir", str(work))
         procs += [zk, source, target]
         zk_info, source_info, target_info = (json.loads(p.stdout.readline()) for p in (zk, source, target))
         zk_port, source_port, target_port = zk_info["port"], source_info["port"], target_info["port"]
         binlog_file, binlog_pos = source_info["position"]
-        zk_hosts = f"{host1}:{zk_port}"
+        zk_hosts = f"{host2 if zk_in_dc2 else host1}:{zk_port}"
         token = work / "token"
         token.write_text(secrets.token_hex(24))
         config = work / "xdc.yaml"
@@ -181,7 +182,7 @@ def run_nodes(dc1: str, dc2: str, host1: str, host2: str, rows: int, samples: in
                                 "--state-dir", str(work / f"node-{node_id}"), "--session-timeout", "10",
                                 log=work / f"node-{node_id}.log"))
         writer = _helper(dc1, "--role", "writer", "--port", str(source_port), "--rows", str(rows),
-                         "--samples", str(samples))
+                         "--samples", str(samples), "--interval", str(interval))
         poller = _helper(dc2, "--role", "poller", "--port", str(target_port), "--rows", str(rows),
                          "--samples", str(samples))
         procs += [writer, poller]
@@ -190,13 +191,13 @@ def run_nodes(dc1: str, dc2: str, host1: str, host2: str, rows: int, samples: in
         written = _ask(writer, "bulk")
         arrived = _ask(poller, "bulk")
         seconds = arrived["arrived"] - written["started"]
-        result = {"rows": rows, "rows_per_s": round(rows / seconds, 1), "seconds": round(seconds, 2),
+        result = {"zookeeper_in": dc2 if zk_in_dc2 else dc1, "rows": rows, "rows_per_s": round(rows / seconds, 1), "seconds": round(seconds, 2),
                   "source_write_seconds": round(written["write_seconds"], 2)}
         poller.stdin.write("latency\n")
         poller.stdin.flush()
         _ask(writer, "latency")
         latencies = json.loads(poller.stdout.readline())["latencies"]
-        result.update({"latency_samples": len(latencies),
+        result.update({"latency_samples": len(latencies), "latency_interval_s": interval,
                        "latency_p50_ms": round(_percentile(latencies, 0.50) * 1000, 1),
                        "latency_p99_ms": round(_percentile(latencies, 0.99) * 1000, 1),
                        "latency_max_ms": round(max(latencies) * 1000, 1)})
