@@ -147,6 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     plugins = sub.add_parser("plugins", help="list installed plugins")
     plugins.set_defaults(func=cmd_plugins)
     _add_distributed_commands(sub)
+
+    from otter_core.cli_conflicts import add_parser as add_conflicts_parser
+    add_conflicts_parser(sub)
     return parser
 
 

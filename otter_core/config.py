@@ -265,7 +265,7 @@ class _Reader:
             if sum(p.home for p in built) > 1 or (any(p.home for p in built) and len(built) != 2):
                 raise self.fail(ch, "pipelines", f"{path}.pipelines",
                                 "home: true goes on exactly one pipeline of a two-way channel (two pipelines)")
-            problem = channel_problem(built)
+            problem = channel_problem(built, sources)
             if problem:
                 raise self.fail(ch, "pipelines", f"{path}.pipelines", problem)
             channels.append(Channel(name, tuple(

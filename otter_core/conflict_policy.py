@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from otter_core.model import ConflictPolicy, Pipeline
 
+DETECTING_TYPES = ("mysql", "mariadb")  # target types whose loader checks conflicts
 KINDS = ("home_wins", "newer_wins", "source_wins", "manual")
 _NEWER = re.compile(r"^newer_wins\(\s*([^()\s]+)\s*\)$")
 EXPECTED = "expected home_wins, newer_wins(COLUMN), source_wins or manual"
@@ -24,13 +25,19 @@ def parse_policy(value: Any) -> ConflictPolicy:
     raise ValueError(f"unknown policy {value!r}: {EXPECTED}")
 
 
-def channel_problem(pipelines: Sequence[Pipeline]) -> str | None:
+def channel_problem(pipelines: Sequence[Pipeline], sources: Mapping[str, Any] | None = None) -> str | None:
     """Why the conflict policies of a channel's pipelines cannot converge, or None.
 
     Two-way: every automatic policy needs a home pipeline (the loopback remedy is what makes the sides
     converge after an ABA change, and newer_wins breaks ties in favour of home); ``home_wins`` needs a
     two-way channel."""
     policies = {p.conflict.kind for pipe in pipelines for p in pipe.pairs if p.conflict is not None}
+    for pipe in pipelines:
+        for pair in pipe.pairs:
+            target = (sources or {}).get(pair.target_source or pipe.target)
+            if pair.conflict is not None and target is not None and target.type not in DETECTING_TYPES:
+                return (f"conflict: {pair.conflict} on pair {pair.source} of pipeline {pipe.name}: conflict "
+                        f"detection is built for mysql/mariadb targets, and {target.name} is {target.type}")
     two_way = len(pipelines) == 2
     has_home = any(p.home for p in pipelines)
     if "home_wins" in policies and not (two_way and has_home):
@@ -40,3 +47,12 @@ def channel_problem(pipelines: Sequence[Pipeline]) -> str | None:
         return (f"conflict: {', '.join(automatic)} in a two-way channel needs `home: true` on one pipeline: "
                 f"without a home, crossing changes can settle differently on the two sides")
     return None
+
+
+# hints that carry conflict handling through the stages (EventData.hints)
+POLICY_HINT = "conflict:"             # + str(ConflictPolicy): set by Transform for pairs with a policy
+RESOLUTION = "conflict-resolution"    # a write an operator's resolution made on the other side: no checks
+
+
+def policy_hint(policy: ConflictPolicy) -> str:
+    return POLICY_HINT + str(policy)

@@ -6,6 +6,7 @@ from typing import Iterable
 
 import attrs
 
+from otter_core.conflict_policy import policy_hint
 from otter_core.engine.convert import convert_value
 from otter_core.errors import DataError
 from otter_core.model import DataMediaPair, EventData, EventType, Pipeline
@@ -47,6 +48,8 @@ def transform_event(pair: DataMediaPair, event: EventData) -> EventData:
     if pair.column_groups and event.event_type is EventType.UPDATE:
         event = attrs.evolve(event, updated=widen_to_groups(pair, event.updated))
     schema, table = _target_name(pair, event.schema, event.table)
+    if pair.conflict is not None and event.event_type is not EventType.DDL:  # the loader checks these rows
+        event = attrs.evolve(event, hints=event.hints | {policy_hint(pair.conflict)})
     if event.event_type is EventType.DDL:
         renamed = (schema, table) != (event.schema, event.table)
         return attrs.evolve(event, schema=schema, table=table,

@@ -145,7 +145,7 @@ def otter_run_init(a, b, tmp_path):
     path.write_text(twoway_yaml(a, b))
     assert otter_run(["init-db", str(path)]) == 0
     for server in (a, b):
-        assert {r[0] for r in server.execute("SHOW TABLES FROM retl")} == {"retl_mark", "retl_ddl"}
+        assert {r[0] for r in server.execute("SHOW TABLES FROM retl")} == {"retl_mark", "retl_ddl", "retl_conflict"}
 
 
 def test_init_db_without_the_grant_names_it(mariadb_source, tmp_path, capsys):
@@ -242,13 +242,16 @@ def third_server(tmp_path_factory):
     server.destroy()
 
 
+@pytest.mark.parametrize("ab_pair, bc_pair", [
+    ("shop.t", "shop.t"), ({"source": "shop.t", "conflict": "home_wins"}, {"source": "shop.t", "conflict": "source_wins"})],
+    ids=["no-policy", "home_wins-then-source_wins"])
 def test_cascade_a_b_two_way_then_b_to_c_carries_changes_of_both_sides(mariadb_source, mariadb_target,
-                                                                        third_server, tmp_path):
+                                                                        third_server, tmp_path, ab_pair, bc_pair):
     a, b, c = mariadb_source, mariadb_target, third_server
-    c.execute("DROP DATABASE IF EXISTS shop")
+    c.execute("DROP DATABASE IF EXISTS shop", "DROP DATABASE IF EXISTS retl")
     make_tables(a, b, c)
-    b_to_c = {"name": "bc", "pipelines": [pipeline("b-to-c", "b", "c", start_of(b), ["shop.t"])]}
-    doc = yaml.safe_load(twoway_yaml(a, b, extra_channels=[b_to_c], home=True))
+    b_to_c = {"name": "bc", "pipelines": [pipeline("b-to-c", "b", "c", start_of(b), [bc_pair])]}
+    doc = yaml.safe_load(twoway_yaml(a, b, pairs=(ab_pair,), extra_channels=[b_to_c], home=True))
     doc["sources"]["c"] = c.source_config("c")
     with running(yaml.safe_dump(doc, sort_keys=False), str(tmp_path / "state")) as runner:
         a.execute("INSERT INTO shop.t VALUES (1, 'from-a', 1), (2, 'from-a', 2)")
@@ -260,3 +263,5 @@ def test_cascade_a_b_two_way_then_b_to_c_carries_changes_of_both_sides(mariadb_s
                  what="a, b and c equal")
         wait_quiet(runner, a, b, c, quiet=1.0)
     assert rows(c) == rows(a) == rows(b)
+    if bc_pair != "shop.t":  # every change met the row it expected: nothing logged as a conflict
+        assert all(server.execute("SELECT COUNT(*) FROM retl.retl_conflict") == [(0,)] for server in (a, b, c))

@@ -63,3 +63,8 @@ def test_remedy_delay_threshold_is_an_integer_parameter():
     text = EXAMPLE.replace("sync_mode: field", "sync_mode: field, remedy_delay_threshold: 5")
     assert load_config_text(text).channels[0].pipelines[0].parameters.remedy_delay_threshold == 5
     assert "expected an integer" in error_of(EXAMPLE.replace("sync_mode: field", "remedy_delay_threshold: soon"))
+
+
+def test_conflict_detection_needs_a_mysql_target():
+    text = ONE_WAY.replace("POLICY", "source_wins").replace("dst: {type: mysql", "dst: {type: postgresql")
+    assert "built for mysql/mariadb targets, and dst is postgresql" in error_of(text)

@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterable
 
 import attrs
 
+from otter_core.conflict_policy import RESOLUTION
 from otter_core.engine.back_query import REMEDY
 from otter_core.engine.extract import SELECT_REJECTED
 from otter_core.errors import SourceError
@@ -29,6 +30,7 @@ from otter_mysql.rowcodec import DELETE, UPDATE, WRITE, RowCodec
 RAW, REJECTED = "raw", "rejected"
 _NO_UPDATE: frozenset[str] = frozenset()
 _REMEDY = frozenset({REMEDY})
+_RESOLUTION = frozenset({RESOLUTION})
 Chunk = tuple  # (kind, schema, table, etype, execute time, payload)
 ROW_KINDS = (WRITE, UPDATE, DELETE)
 
@@ -61,19 +63,27 @@ _NATIVE = _native_builder()
 
 
 def build_events(chunks: Iterable[Chunk], pos: Position, remedy: bool = False,
-                 decode_raw: Callable[[Chunk], Chunk] | None = None, fast: bool = True) -> list[EventData]:
+                 decode_raw: Callable[[Chunk], Chunk] | None = None, fast: bool = True,
+                 before: bool = False, resolution: bool = False) -> list[EventData]:
     """The EventData of one transaction's chunks, in binlog order. ``remedy``: the home side sends the
     transaction back once (two-way), every event gets the REMEDY hint. ``fast``: row events built by
-    the extension when it is there (False: by the constructor; the tests compare both)."""
+    the extension when it is there (False: by the constructor; the tests compare both). ``before``
+    (conflict detection): UPDATE rows carry their before image, events get it as ``old_columns``.
+    ``resolution``: an operator's conflict resolution, every event gets the RESOLUTION hint."""
     events: list[EventData] = []
     add = events.extend
-    native = _NATIVE if fast else None
+    native = _NATIVE if fast and not before else None
     for chunk in chunks:
         if chunk[0] == RAW:
             chunk = decode_raw(chunk)  # type: ignore[misc]
         kind, schema, table, etype, ts, rows = chunk
         if native is not None and kind in ROW_KINDS and type(rows) is list:
             add(native(schema, table, etype, ts, pos, rows, kind is UPDATE))
+        elif kind is UPDATE and before:
+            add([EventData(schema, table, etype, k, c, o, u, ts, pos, sz, old_columns=b) for k, c, o, u, sz, b in rows])
+        elif kind is DELETE and before:
+            add([EventData(schema, table, etype, k, c, None, _NO_UPDATE, ts, pos, sz, old_columns=c)
+                 for k, c, sz in rows])
         elif kind is UPDATE:
             add([EventData(schema, table, etype, k, c, o, u, ts, pos, sz) for k, c, o, u, sz in rows])
         elif kind is None:
@@ -85,6 +95,8 @@ def build_events(chunks: Iterable[Chunk], pos: Position, remedy: bool = False,
             add([EventData(schema, table, etype, k, c, None, _NO_UPDATE, ts, pos, sz) for k, c, sz in rows])
     if remedy:
         events = [attrs.evolve(e, hints=e.hints | _REMEDY) for e in events]
+    elif resolution:
+        events = [attrs.evolve(e, hints=e.hints | _RESOLUTION) for e in events]
     return events
 
 
@@ -95,22 +107,24 @@ def decode_error(label: str, etype: EventType, schema: str, table: str, where: s
 class RawExpander:
     """The runner's half of deferred decoding: RowCodecs by ident, rebuilt from the declarations."""
 
-    def __init__(self, label: str, skip_errors: bool) -> None:
+    def __init__(self, label: str, skip_errors: bool, before: bool = False) -> None:
         self.label = label
         self.skip_errors = skip_errors
+        self.before = before  # conflict detection: decode before images too
         self._codecs: dict[int, RowCodec] = {}
 
     def expand(self, txn: Transaction) -> Transaction:
-        codecs, chunks, remedy = txn.raw
+        codecs, chunks, remedy, *more = txn.raw
         for ident, table, columns in codecs:
             self._codecs[ident] = RowCodec(table, columns)
-        events = build_events(chunks, txn.position, remedy, self._decode)
+        events = build_events(chunks, txn.position, remedy, self._decode, before=self.before,
+                              resolution=bool(more and more[0]))
         return Transaction(tuple(events), txn.position, txn.size)
 
     def _decode(self, chunk: Chunk) -> Chunk:
         _, schema, table, etype, ts, (ident, kind, bitmap, bitmap2, body, file, pos) = chunk
         try:
-            rows = self._codecs[ident].decoder(kind, bitmap, bitmap2)(body)
+            rows = self._codecs[ident].decoder(kind, bitmap, bitmap2, self.before)(body)
         except SourceError:
             raise
         except Exception as exc:
@@ -166,7 +180,8 @@ class DeferredDecoding:
         if txn.raw is None:
             return txn
         if self._expander is None:
-            self._expander = RawExpander(self.label, self.pipeline.parameters.skip_select_exception)
+            self._expander = RawExpander(self.label, self.pipeline.parameters.skip_select_exception,
+                                         self.pipeline.detects_conflicts)
         return self._expander.expand(txn)
 
     def _register(self, codec: RowCodec | None) -> RowCodec | None:
@@ -175,6 +190,7 @@ class DeferredDecoding:
             self._by_ident[codec.ident] = codec  # type: ignore[attr-defined]
         return codec
 
-    def _deferred_transaction(self, chunks: list[Chunk], pos: Position, size: int, remedy: bool) -> Transaction:
+    def _deferred_transaction(self, chunks: list[Chunk], pos: Position, size: int, remedy: bool,
+                              resolution: bool = False) -> Transaction:
         codecs = declare_codecs(chunks, self._by_ident, self._declared)
-        return Transaction((), pos, size, (codecs, tuple(chunks), remedy))
+        return Transaction((), pos, size, (codecs, tuple(chunks), remedy, resolution))

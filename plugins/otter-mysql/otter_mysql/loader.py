@@ -22,6 +22,7 @@ from otter_mysql.dialect import (
     upsert_parts,
 )
 from otter_mysql import bigrows, retl
+from otter_mysql.conflicts import INSERT_ONLY, ConflictScreen
 from otter_mysql.target_schema import TargetSchemaCache, TargetTable
 
 log = logging.getLogger("otter.load")
@@ -36,6 +37,7 @@ DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024
 # unknown table / duplicate column / duplicate key name / can't drop / duplicate foreign key
 DDL_ALREADY_APPLIED = {1007, 1008, 1050, 1051, 1060, 1061, 1091, 1826}
 ER_UNKNOWN_COLUMN = 1054
+ER_DUP_ENTRY = 1062
 ER_BAD_DB = 1049
 _CONNECT_OPTIONS = ("connect_timeout", "read_timeout", "write_timeout", "unix_socket", "ssl",
                     "ssl_ca", "ssl_cert", "ssl_key", "ssl_verify_cert", "ssl_verify_identity")
@@ -81,6 +83,7 @@ class MySQLLoader:
         self.mark = pipeline.marks_loopback  # two-way: a retl_mark row in every transaction
         self.channel = pipeline.channel or pipeline.name
         self._retl_ready = False
+        self.conflicts = ConflictScreen(pipeline) if pipeline.detects_conflicts else None  # see conflicts.py
 
     # ------------------------------------------------------------------------------------ public API
 
@@ -117,10 +120,7 @@ class MySQLLoader:
         try:
             if self.mark:  # the reverse selector skips the echo of this DDL (see otter_mysql.retl)
                 self._ensure_retl(conn)
-                recorded = retl.ddl_hash(event.schema, event.ddl_sql)
-                with conn.cursor() as cur:
-                    cur.execute(retl.DDL_RECORD_SQL, (recorded, self.channel))
-                conn.commit()
+                recorded = retl.record_ddl(conn, event.schema, event.ddl_sql, self.channel)
             with conn.cursor() as cur:
                 if event.schema:
                     try:
@@ -137,7 +137,7 @@ class MySQLLoader:
         except pymysql.Error as exc:
             code = exc.args[0] if exc.args else None
             if recorded is not None:
-                self._forget_ddl(conn, recorded)
+                retl.forget_ddl(conn, recorded, self.channel, self.target.name)
             if code in DDL_ALREADY_APPLIED:
                 log.warning("DDL on %s already applied on target %s (error %s: %s), skipped: %s",
                             event.full_name, self.target.name, code, _server_message(exc),
@@ -155,15 +155,6 @@ class MySQLLoader:
             retl.ensure_tables(conn, f"target {self.target.name} ({self.target.host}:{self.target.port})",
                                LoadError)
             self._retl_ready = True
-
-    def _forget_ddl(self, conn: Any, recorded: str) -> None:
-        try:
-            conn.rollback()
-            with conn.cursor() as cur:
-                cur.execute(retl.DDL_FORGET_SQL, (recorded, self.channel))
-            conn.commit()
-        except pymysql.Error as exc:
-            log.warning("could not forget the DDL record %s on %s: %s", recorded, self.target.name, exc)
 
     def close(self) -> None:
         """Close every pooled connection; safe to call twice."""
@@ -206,8 +197,11 @@ class MySQLLoader:
                     cur.execute("SELECT @@max_allowed_packet")
                     max_packet = int(cur.fetchone()[0])
                 conn.commit()
-                if self.mark:
+                if self.mark or self.conflicts is not None:
                     self._ensure_retl(conn)
+                if self.conflicts is not None:  # row locks only: gap locks would deadlock the pool's slots
+                    with conn.cursor() as cur:
+                        cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
             except BaseException:
                 _close_quietly(conn)
                 raise
@@ -243,7 +237,7 @@ class MySQLLoader:
                 groups = deletes
             elif kind is EventType.INSERT or kind is EventType.UPDATE:
                 upd = ev.updated if field_mode and kind is EventType.UPDATE else None
-                key = (ev.schema, ev.table, len(ev.keys), (*ev.keys, *ev.columns), upd)
+                key = (ev.schema, ev.table, len(ev.keys), (*ev.keys, *ev.columns), upd, INSERT_ONLY in ev.hints)
                 groups = upserts
             else:
                 raise LoadError(f"{ev.describe()}: a {kind.name} event cannot be loaded as a row; "
@@ -279,6 +273,8 @@ class MySQLLoader:
         nonkey = [c for c in columns if c not in key_set]
         update = nonkey if upd is None else [c for c in nonkey if c in upd]
         head, tail = upsert_parts(ev.schema, ev.table, columns, keys, update)
+        if key[5]:  # checked absent under READ COMMITTED: a row inserted since makes it fail (and retry)
+            tail = ""
         return _Group("UPSERT", ev.schema, ev.table, tuple(columns), head, tail, picks)
 
     def _check_columns(self, conn: Any, ev: EventData, columns: list[str]) -> TargetTable:
@@ -310,11 +306,13 @@ class MySQLLoader:
         rows = 0
         started = time.perf_counter()
         try:
-            groups = self._plan(events, conn)
+            groups = self._plan(events, conn) if self.conflicts is None else None
             with conn.cursor() as cur:
                 if self.mark:  # first statement of the transaction: the reverse selector drops it
                     cur.execute(retl.MARK_SQL, (retl.mark_id(self.channel, self.pipeline.name, slot),
                                                 self.channel, self.pipeline.name[:128]))
+                if groups is None:  # conflict detection: read and lock the target rows, decide, log
+                    groups = self._plan(self.conflicts.screen(cur, events), conn)  # type: ignore[union-attr]
                 for group in groups:
                     head, tail, picks = group.head, group.tail, group.picks
                     upsert = group.kind == "UPSERT"
@@ -361,6 +359,9 @@ class MySQLLoader:
                     and group is not None):
                 # the target changed behind our back: re-read its columns and try once more
                 self._schemas.invalidate(group.schema, group.table)
+                return self._apply(self._slot(slot), slot, events, retried=True)
+            if (isinstance(exc, pymysql.Error) and _code(exc) == ER_DUP_ENTRY and not retried
+                    and self.conflicts is not None):  # a row appeared after the check: check again
                 return self._apply(self._slot(slot), slot, events, retried=True)
             raise self._load_error(group, first, ev, exc) from None
         log.debug("loaded %d rows into %s in %.1f ms", rows, self.target.name,

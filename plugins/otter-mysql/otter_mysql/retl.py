@@ -12,15 +12,20 @@ with that hash (the row is deleted again when the DDL turned out to be applied a
 from __future__ import annotations
 
 import hashlib
+import logging
 import zlib
 from typing import Any
 
 import pymysql
 
+from otter_mysql import conflict_log
+
+log = logging.getLogger("otter.load")
 SCHEMA = "retl"
 MARK_TABLE = "retl_mark"
 DDL_TABLE = "retl_ddl"
-SYSTEM_TABLES = frozenset({MARK_TABLE, DDL_TABLE})
+CONFLICT_TABLE = conflict_log.TABLE
+SYSTEM_TABLES = frozenset({MARK_TABLE, DDL_TABLE, CONFLICT_TABLE})
 SYNC_SUFFIX = "_SYNC"
 CREATE_SQL = (
     f"CREATE DATABASE IF NOT EXISTS `{SCHEMA}`",
@@ -30,6 +35,7 @@ CREATE_SQL = (
     f"CREATE TABLE IF NOT EXISTS `{SCHEMA}`.`{DDL_TABLE}` (hash CHAR(40) NOT NULL, "
     "channel VARCHAR(64) NOT NULL, applied_at DATETIME(6) NOT NULL, gtid VARCHAR(64) NULL, "
     "PRIMARY KEY (hash, channel))",
+    conflict_log.CREATE_SQL,
 )
 MARK_SQL = (f"INSERT INTO `{SCHEMA}`.`{MARK_TABLE}` (id, channel_id, channel_info, seq, gmt_modified) "
             "VALUES (%s, %s, %s, 1, NOW(6)) ON DUPLICATE KEY UPDATE channel_id = VALUES(channel_id), "
@@ -69,6 +75,26 @@ def ensure_tables(conn: Any, label: str, error: type[Exception]) -> None:
                         f"GRANT CREATE, SELECT, INSERT, UPDATE, DELETE ON `{SCHEMA}`.* TO the user of this "
                         f"source", retryable=False) from None
         raise
+
+
+def record_ddl(conn: Any, schema: str | None, sql: str, channel: str) -> str:
+    """Commit the record of a DDL about to be applied (the reverse selector skips its echo); its hash."""
+    digest = ddl_hash(schema, sql)
+    with conn.cursor() as cur:
+        cur.execute(DDL_RECORD_SQL, (digest, channel))
+    conn.commit()
+    return digest
+
+
+def forget_ddl(conn: Any, digest: str, channel: str, target: str) -> None:
+    """Delete the record again: the DDL failed or was already applied."""
+    try:
+        conn.rollback()
+        with conn.cursor() as cur:
+            cur.execute(DDL_FORGET_SQL, (digest, channel))
+        conn.commit()
+    except pymysql.Error as exc:
+        log.warning("could not forget the DDL record %s on %s: %s", digest, target, exc)
 
 
 def note_ddl_done(conn: Any, digest: str, channel: str) -> None:
@@ -122,6 +148,7 @@ class LoopbackTracker:
     def reset(self) -> None:
         self.own = False       # the transaction carries a retl_mark of our channel
         self.external = False  # ... or one an external sync tool wrote (channel_info ends in _SYNC)
+        self.resolution = False  # ... or it is an operator's resolution of our channel's conflicts
 
     def preload(self, conn: Any, resume_gtid: str | None) -> int:
         """Pending DDL echoes a restart would forget: records of our channel whose DDL ran after the
@@ -149,7 +176,11 @@ class LoopbackTracker:
     def on_rows(self, table: str, deleted: bool, rows: list, timestamp: float) -> None:
         for row in rows:
             values = {**row[0], **row[1]}
-            if table == MARK_TABLE:
+            if table == CONFLICT_TABLE:
+                if (not deleted and text(values.get("channel")) == self.channel
+                        and text(values.get("outcome")).startswith("resolved-")):
+                    self.resolution = True
+            elif table == MARK_TABLE:
                 if deleted:
                     continue
                 if is_sync_info(values.get("channel_info")):

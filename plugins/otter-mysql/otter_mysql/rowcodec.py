@@ -77,14 +77,16 @@ class RowCodec:
         keys = set(table.key)
         self.data_index = [c.ordinal for c in table.columns if not c.generated and c.name not in keys]
 
-    def decoder(self, kind: str, bitmap: bytes, bitmap2: bytes | None = None) -> RowDecoder:
+    def decoder(self, kind: str, bitmap: bytes, bitmap2: bytes | None = None, before: bool = False) -> RowDecoder:
         """The decoding function for a rows event of ``kind`` with the given present-column bitmaps.
         It returns, per row, ``(keys, columns, size)`` (WRITE/DELETE) or
-        ``(keys, columns, old_keys, updated, size)`` (UPDATE)."""
-        cache_key = (kind, bitmap, bitmap2)
+        ``(keys, columns, old_keys, updated, size)`` (UPDATE; with ``before``, for conflict detection, the
+        before image of the non-key columns follows as a sixth item: generated Python decoder only)."""
+        cache_key = (kind, bitmap, bitmap2, before)
         fn = self._decoders.get(cache_key)
         if fn is None:
-            fn = self._decoders[cache_key] = self._compile(kind, bitmap, bitmap2)
+            fn = self._decoders[cache_key] = (self._generate(kind, bitmap, bitmap2, True) if before and kind == UPDATE
+                                              else self._compile(kind, bitmap, bitmap2))
         return fn
 
     # -- code generation ---------------------------------------------------------------------------
@@ -134,7 +136,7 @@ class RowCodec:
             return compiled
         return self._generate(kind, bitmap, bitmap2)
 
-    def _generate(self, kind: str, bitmap: bytes, bitmap2: bytes | None) -> RowDecoder:
+    def _generate(self, kind: str, bitmap: bytes, bitmap2: bytes | None, before: bool = False) -> RowDecoder:
         """A generated Python decoder (the fallback without the extension)."""
         ns: dict[str, Any] = dict(HELPERS)
         body: list[str] = ["s = p"]
@@ -147,7 +149,8 @@ class RowCodec:
             for i in self.data_index:
                 body.append(f"if b{i} != a{i}: u.append({self.table.columns[i].name!r})")
             body.append(f"ap(({self._dict('a', self.key_index)}, {self._dict('a', self.data_index)}, "
-                        f"{self._dict('b', self.key_index)} if {old} else None, frozenset(u), p - s))")
+                        f"{self._dict('b', self.key_index)} if {old} else None, frozenset(u), p - s"
+                        + (f", {self._dict('b', self.data_index)}))" if before else "))"))
         else:
             self._image("v", bitmap, ns, body)
             body.append(f"ap(({self._dict('v', self.key_index)}, {self._dict('v', self.data_index)}, "

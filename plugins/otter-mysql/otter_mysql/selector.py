@@ -77,6 +77,7 @@ class MySQLSelector(handover.DeferredDecoding):
         self._matched: dict[tuple[str, str], bool] = {}
         self.channel = pipeline.channel or pipeline.name
         self.loopback = retl.LoopbackTracker(self.channel, pipeline.home)
+        self._before = pipeline.detects_conflicts  # keep before images (conflict detection)
         self._init_deferred()
         self._reset_tx()
 
@@ -273,10 +274,12 @@ class MySQLSelector(handover.DeferredDecoding):
             self._chunks = []  # our own loader wrote it: not sent back; the empty transaction moves the position
         # home side (is_remedy): a far-side change applied here goes back once, as home has the row now
         if self._deferred and self._chunks:
-            txn = self._deferred_transaction(self._chunks, pos, self._tx_size, self.loopback.is_remedy)
+            txn = self._deferred_transaction(self._chunks, pos, self._tx_size, self.loopback.is_remedy,
+                                             self.loopback.resolution)
         else:
-            txn = Transaction(tuple(handover.build_events(self._chunks, pos, self.loopback.is_remedy)), pos,
-                              self._tx_size)
+            txn = Transaction(tuple(handover.build_events(self._chunks, pos, self.loopback.is_remedy,
+                                                          before=self._before, resolution=self.loopback.resolution)),
+                              pos, self._tx_size)
         self._queue.put(txn)
         self._resume = pos
         self._failures = 0
@@ -340,7 +343,7 @@ class MySQLSelector(handover.DeferredDecoding):
             return
         try:
             if kind is UPDATE:
-                rows = codec.decoder(kind, ev.columns_present_bitmap, ev.columns_present_bitmap2)(data)
+                rows = codec.decoder(kind, ev.columns_present_bitmap, ev.columns_present_bitmap2, self._before)(data)
             else:
                 rows = codec.decoder(kind, ev.columns_present_bitmap)(data)
         except SourceError:

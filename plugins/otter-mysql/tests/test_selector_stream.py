@@ -135,13 +135,15 @@ def test_rows_of_a_table_dropped_later_give_a_clear_error(mariadb_source: MariaD
     mariadb_source.execute("CREATE TABLE s1.gone (id INT PRIMARY KEY)")
     file, pos = mariadb_source.binlog_position()
     mariadb_source.execute("INSERT INTO s1.gone VALUES (1)", "DROP TABLE s1.gone")
-    selector = make_selector(mariadb_source, [("s1", "*")], start={"kind": "position", "file": file,
-                                                                   "pos": pos})
-    try:
+    selector = None
+    try:  # the reader may meet the row before start() returns (a loaded machine): start raises it then
         with pytest.raises(SourceError, match="s1.gone no longer exists.*resync"):
+            selector = make_selector(mariadb_source, [("s1", "*")], start={"kind": "position", "file": file,
+                                                                           "pos": pos})
             collect(selector, transactions=1)
     finally:
-        selector.close()
+        if selector is not None:
+            selector.close()
 
 
 def test_retl_schema_needs_an_explicit_pair(mariadb_source: MariaDBServer) -> None:
