@@ -45,18 +45,31 @@ def merge_pair(earlier: EventData, later: EventData) -> EventData:
     merged = attrs.evolve(later, event_type=merged_type, updated=updated, hints=earlier.hints | later.hints,
                           files=tuple(dict.fromkeys(earlier.files + later.files)))
     if earlier.old_columns is not None or later.old_columns is not None:  # conflict detection is on
-        merged = _keep_first_before_image(earlier, merged)
+        merged = _expected_before(earlier, later, merged)
     return merged
 
 
-def _keep_first_before_image(earlier: EventData, merged: EventData) -> EventData:
-    """The merged event expects the target as it was before the *first* of the merged events."""
-    if earlier.event_type is I:  # the row did not exist before the batch
-        hints = merged.hints | {ABSENT_BEFORE} if merged.event_type is D else merged.hints
-        return attrs.evolve(merged, old_columns=None, hints=hints)
-    if ABSENT_BEFORE in earlier.hints:
-        return attrs.evolve(merged, old_columns=None)
-    return attrs.evolve(merged, old_columns=earlier.old_columns)
+def _expected_before(earlier: EventData, later: EventData, merged: EventData) -> EventData:
+    """The target state the merged event expects: the one ``earlier`` expected, unless the source's row
+    changed between the two outside this stream (a loopback write the selector dropped: the other side's
+    version); then the one ``later`` expected."""
+    expected = _before(earlier) if _after(earlier) == _before(later) else _before(later)
+    hints = merged.hints - {ABSENT_BEFORE}
+    if expected is None:  # no row
+        return attrs.evolve(merged, old_columns=None,
+                            hints=hints if merged.event_type is I else hints | {ABSENT_BEFORE})
+    return attrs.evolve(merged, old_columns=expected, hints=hints)
+
+
+def _before(event: EventData) -> dict | None:
+    """The row (non-key columns) ``event`` expects on the target before it; None: no row."""
+    if ABSENT_BEFORE in event.hints or (event.event_type is I and event.old_columns is None):
+        return None
+    return dict(event.old_columns if event.old_columns is not None else event.columns)
+
+
+def _after(event: EventData) -> dict | None:
+    return None if event.event_type is D else dict(event.columns)
 
 
 def merge_events(events: Iterable[EventData]) -> list[EventData]:

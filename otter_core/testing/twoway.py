@@ -40,8 +40,10 @@ def twoway_yaml(a: MariaDBServer, b: MariaDBServer, policy: str | None, home: bo
 
 
 def make_table(*servers: MariaDBServer) -> None:
+    """A fresh shop.c (and no conflict log of an earlier run) on every server."""
     for server in servers:
-        server.execute("DROP DATABASE IF EXISTS shop", "CREATE DATABASE shop", TABLE_DDL)
+        server.execute("DROP DATABASE IF EXISTS shop", "CREATE DATABASE shop", TABLE_DDL,
+                       "CREATE DATABASE IF NOT EXISTS retl", "DROP TABLE IF EXISTS retl.retl_conflict")
 
 
 def random_writes(server: MariaDBServer, keys: int, seconds: float, seed: int) -> int:
