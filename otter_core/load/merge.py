@@ -14,6 +14,8 @@ from otter_core.model import EventData, EventType
 I, U, D = EventType.INSERT, EventType.UPDATE, EventType.DELETE
 # conflict detection: a merged DELETE whose first event was an INSERT expects no row on the target
 ABSENT_BEFORE = "absent-before"
+# ... and a merged change whose source row went through "no row" (a delete, then more) also accepts none
+ABSENT_OK = "absent-ok"
 
 # (earlier, later) -> merged type.  I+I→I, I+U→I, I+D→D, U+I→I, U+U→U, U+D→D, D+I→I, D+U→U, D+D→D
 MERGED_TYPE = {
@@ -53,8 +55,11 @@ def _expected_before(earlier: EventData, later: EventData, merged: EventData) ->
     """The target state the merged event expects: the one ``earlier`` expected, unless the source's row
     changed between the two outside this stream (a loopback write the selector dropped: the other side's
     version); then the one ``later`` expected."""
-    expected = _before(earlier) if _after(earlier) == _before(later) else _before(later)
-    hints = merged.hints - {ABSENT_BEFORE}
+    continuous = _after(earlier) == _before(later)
+    expected = _before(earlier) if continuous else _before(later)
+    hints = merged.hints - {ABSENT_BEFORE, ABSENT_OK}
+    if (continuous and (earlier.event_type is D or ABSENT_OK in earlier.hints)) or ABSENT_OK in later.hints:
+        hints = hints | {ABSENT_OK}
     if expected is None:  # no row
         return attrs.evolve(merged, old_columns=None,
                             hints=hints if merged.event_type is I else hints | {ABSENT_BEFORE})

@@ -44,3 +44,11 @@ def test_delete_insert_delete_still_expects_the_first_deleted_row():
     (merged,) = merge_events([ev(U, {"v": 2}, {"v": 1}), ev(D, before={"v": 2}), ev(I, {"v": 3}),
                               ev(D, before={"v": 3})])
     assert merged.event_type is D and merged.old_columns == {"v": 1} and ABSENT_BEFORE not in merged.hints
+
+
+def test_a_change_that_went_through_no_row_also_accepts_no_row():
+    from otter_core.load.merge import ABSENT_OK
+    (merged,) = merge_events([ev(D, before={"v": 1}), ev(I, {"v": 2})])
+    assert merged.old_columns == {"v": 1} and ABSENT_OK in merged.hints
+    (updated,) = merge_events([ev(U, {"v": 2}, {"v": 1}), ev(U, {"v": 3}, {"v": 2})])
+    assert ABSENT_OK not in updated.hints

@@ -20,7 +20,7 @@ import attrs
 from otter_core.conflict_policy import POLICY_HINT, RESOLUTION, parse_policy
 from otter_core.engine.back_query import REREAD
 from otter_core.errors import LoadError
-from otter_core.load.merge import ABSENT_BEFORE
+from otter_core.load.merge import ABSENT_BEFORE, ABSENT_OK
 from otter_core.model import ConflictPolicy, EventData, EventType, Pipeline, SyncMode
 from otter_mysql import conflict_log
 from otter_mysql.dialect import literal, literal_row, quote_ident, quote_table
@@ -164,7 +164,7 @@ class ConflictScreen:
         state, before = before_state(event)  # type: ignore[misc]
         delete = event.event_type is EventType.DELETE
         if target is None:
-            if state == "absent":
+            if state == "absent" or ABSENT_OK in event.hints:  # the source's row was gone in between
                 return None
             return "delete-missing" if delete else "update-missing"
         if not delete and all(_same(target.get(c), v) for c, v in event.columns.items() if c in self._written(event)):
