@@ -76,8 +76,8 @@ def transform(pipeline: Pipeline,
               extracted: Iterable[tuple[DataMediaPair, EventData]]) -> list[tuple[str, int, EventData]]:
     """(target source name, push_weight, target event) for every extracted event.
 
-    A row event of a pair that maps its table onto the same name without column pairs or groups
-    passes unchanged; that is decided once per pair and table of the batch (not per row: hashing the
+    A row event of a pair that maps its table onto the same name without column pairs, groups or a
+    conflict policy passes unchanged; that is decided once per pair and table of the batch (not per row: hashing the
     pair for the name cache cost more than the rest of Transform)."""
     out: list[tuple[str, int, EventData]] = []
     append = out.append
@@ -87,7 +87,7 @@ def transform(pipeline: Pipeline,
         key = (id(pair), event.schema, event.table)
         info = known.get(key)
         if info is None:
-            same = (not pair.column_pairs and not pair.column_groups and
+            same = (not pair.column_pairs and not pair.column_groups and pair.conflict is None and
                     _target_name(pair, event.schema, event.table) == (event.schema, event.table))
             info = known[key] = (pair.target_source or pipeline.target, pair.push_weight, same)
         target, weight, same = info
