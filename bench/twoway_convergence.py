@@ -51,7 +51,8 @@ def main() -> int:
                       f"{result.settle_seconds:.2f}s after the last write, {result.binlog_bytes_after_quiet} binlog "
                       f"bytes after quiet, {result.rows} rows, {result.writes} writes, {result.conflicts} conflicts"
                       f"{f', {result.parked_resolved} keys resolved' if policy == 'manual' else ''} "
-                      f"({time.monotonic() - started:.0f}s)", flush=True)
+                      f"({time.monotonic() - started:.0f}s)"
+                      f"{'' if result.converged else f'; differing (a row, b row): {result.differing[:3]}'}", flush=True)
             ok = [r for r in results if r is not None and r.converged]
             settle = [r.settle_seconds for r in ok] or [float("nan")]
             summary.append((policy, len(ok), len(results), statistics.median(settle), max(settle),

@@ -29,6 +29,15 @@ def log_of(dst):
     return dst.execute("SELECT kind, outcome, status, pk FROM retl.retl_conflict ORDER BY id")
 
 
+def park_row_1(src, dst, runner):
+    """Row 1 synced, changed on the target behind the pipeline, then on the source: a conflict."""
+    src.execute("INSERT INTO shop.t (id, status, v) VALUES (1, 'a', 1)")
+    wait_caught_up(runner, src)
+    dst.execute("UPDATE shop.t SET status = 'target' WHERE id = 1")
+    src.execute("UPDATE shop.t SET status = 'b' WHERE id = 1")
+    wait_caught_up(runner, src)
+
+
 def make_each_kind(src, dst, runner):
     """Rows 1-5 synced, then the target changed behind the pipeline, then the source: one conflict each."""
     src.execute("INSERT INTO shop.t VALUES (1,'a',1,1.1,NOW(6),'x'), (2,'a',1,1.1,NOW(6),'x'), "
@@ -61,11 +70,11 @@ def test_newer_wins_keeps_the_target_row_with_the_greater_column(mariadb_source,
     text, config = setup(src, dst, "newer_wins(v)")
     with running(text, str(tmp_path / "state")) as runner:
         make_each_kind(src, dst, runner)
-    # 1 and 4: the target's v=9 beats the source's (2, and the delete's before image 1): kept;
-    # 5: the source's v=8 beats 7: applied; 2: an update of a row the target deleted comes back
-    assert rows(dst) == [(1, "target", 9), (2, "source", 2), (4, "target", 9), (5, "source", 8)]
+    # 1: the target's v=9 beats the source's 2: kept; 5: the source's v=8 beats 7: applied; a delete against
+    # an update has no versions to compare: the source's side wins it (one-way): 2 comes back, 4 goes
+    assert rows(dst) == [(1, "target", 9), (2, "source", 2), (5, "source", 8)]
     outcomes = {(r.kind, r.outcome) for r in list_conflicts(config)}
-    assert outcomes == {("update-changed", "kept-target"), ("delete-changed", "kept-target"),
+    assert outcomes == {("update-changed", "kept-target"), ("delete-changed", "applied"),
                         ("insert-existing", "applied"), ("update-missing", "applied"), ("delete-missing", "applied")}
     kept = next(r for r in list_conflicts(config) if r.kind == "update-changed")
     assert kept.key == {"id": 1} and kept.target_image["v"] == 9 and kept.source_image["v"] == 2
@@ -92,11 +101,7 @@ def test_manual_parks_the_row_and_later_changes_of_its_key_behind_it(mariadb_sou
     src, dst = mariadb_source, mariadb_target
     text, config = setup(src, dst, "manual")
     with running(text, str(tmp_path / "state")) as runner:
-        src.execute("INSERT INTO shop.t (id, status, v) VALUES (1, 'a', 1)")
-        wait_caught_up(runner, src)
-        dst.execute("UPDATE shop.t SET status = 'target' WHERE id = 1")
-        src.execute("UPDATE shop.t SET status = 'b' WHERE id = 1")
-        wait_caught_up(runner, src)
+        park_row_1(src, dst, runner)
         src.execute("UPDATE shop.t SET v = 5 WHERE id = 1", "INSERT INTO shop.t (id, status, v) VALUES (2, 'other', 1)")
         wait_caught_up(runner, src)
         assert rows(dst) == [(1, "target", 1), (2, "other", 1)]  # row 1 waits; row 2 is not blocked
@@ -120,11 +125,7 @@ def test_resolving_keeps_the_target_or_writes_a_chosen_image(mariadb_source, mar
     src, dst = mariadb_source, mariadb_target
     text, config = setup(src, dst, "manual")
     with running(text, str(tmp_path / "state")) as runner:
-        src.execute("INSERT INTO shop.t (id, status, v) VALUES (1, 'a', 1)")
-        wait_caught_up(runner, src)
-        dst.execute("UPDATE shop.t SET status = 'target' WHERE id = 1")
-        src.execute("UPDATE shop.t SET status = 'b' WHERE id = 1")
-        wait_caught_up(runner, src)
+        park_row_1(src, dst, runner)
     (parked,) = list_conflicts(config, status="parked")
     assert resolve_conflict(config, parked.id, action, image).outcome == f"resolved-{action}"
     assert rows(dst) == expected

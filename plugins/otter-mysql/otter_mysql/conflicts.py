@@ -221,8 +221,8 @@ class ConflictScreen:
             apply = True
         elif policy.kind == "home_wins":
             apply = not self.home_is_target
-        elif kind == "update-missing":
-            apply = True  # newer_wins: the change is newer than a delete it did not see (see docs)
+        elif kind in ("update-missing", "delete-changed"):
+            apply = not self.home_is_target  # newer_wins, a delete against an update: the home side's wins
         else:
             apply = newer > 0 or (newer == 0 and not self.home_is_target)
         records.append(self._record(event, kind, policy, "applied" if apply else "kept-target", target))
