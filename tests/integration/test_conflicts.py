@@ -70,11 +70,11 @@ def test_newer_wins_keeps_the_target_row_with_the_greater_column(mariadb_source,
     text, config = setup(src, dst, "newer_wins(v)")
     with running(text, str(tmp_path / "state")) as runner:
         make_each_kind(src, dst, runner)
-    # 1: the target's v=9 beats the source's 2: kept; 5: the source's v=8 beats 7: applied; a delete against
-    # an update has no versions to compare: the source's side wins it (one-way): 2 comes back, 4 goes
-    assert rows(dst) == [(1, "target", 9), (2, "source", 2), (5, "source", 8)]
+    # 1 and 4: the target's v=9 beats the source's (2, and the delete's before image 1): kept;
+    # 5: the source's v=8 beats 7: applied; 2: an update of a row the target deleted: the source's side (one-way)
+    assert rows(dst) == [(1, "target", 9), (2, "source", 2), (4, "target", 9), (5, "source", 8)]
     outcomes = {(r.kind, r.outcome) for r in list_conflicts(config)}
-    assert outcomes == {("update-changed", "kept-target"), ("delete-changed", "applied"),
+    assert outcomes == {("update-changed", "kept-target"), ("delete-changed", "kept-target"),
                         ("insert-existing", "applied"), ("update-missing", "applied"), ("delete-missing", "applied")}
     kept = next(r for r in list_conflicts(config) if r.kind == "update-changed")
     assert kept.key == {"id": 1} and kept.target_image["v"] == 9 and kept.source_image["v"] == 2

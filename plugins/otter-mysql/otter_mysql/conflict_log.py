@@ -152,6 +152,12 @@ def write_image(cur: Any, schema: str, table: str, keys: Mapping[str, Any], stat
     image of the key is inserted first."""
     where = " AND ".join(f"{quote_ident(k)} <=> {literal(v)}" for k, v in keys.items())
     name = quote_table(schema, table)
+    cur.execute("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s "
+                "AND (EXTRA LIKE '%%GENERATED%%' OR EXTRA LIKE 'ROW %%')", (schema, table))
+    generated = {r[0].lower() for r in cur.fetchall()}  # cannot be written: the server computes them
+    if generated:
+        state = None if state is None else {k: v for k, v in state.items() if k.lower() not in generated}
+        known = None if known is None else {k: v for k, v in known.items() if k.lower() not in generated}
     cur.execute(f"SELECT COUNT(*) FROM {name} WHERE {where}")
     present = cur.fetchone()[0] > 0
     if not present and state is None and known is not None:

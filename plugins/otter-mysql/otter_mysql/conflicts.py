@@ -122,14 +122,14 @@ class ConflictScreen:
                 out.append(_insert_only(event) if target is None and event.event_type is not EventType.DELETE
                            else event)
             elif target is None:
-                self._decide(event, policy, kind, None, 0, out, records)
+                self._decide(cur, event, policy, kind, None, 0, out, records)
             else:
                 suspects.append((event, policy, kind, target))
         for (event, policy, kind, target), (same, newer) in zip(suspects, self._confirm(cur, schema, table, suspects)):
             if same:
                 out.append(event)
             else:
-                self._decide(event, policy, kind, target, newer, out, records)
+                self._decide(cur, event, policy, kind, target, newer, out, records)
         return out
 
     def _target_rows(self, cur: Any, schema: str, table: str, events: list[EventData]) -> dict[tuple, dict]:
@@ -210,8 +210,8 @@ class ConflictScreen:
 
     # ------------------------------------------------------------------------------------------ deciding
 
-    def _decide(self, event: EventData, policy: ConflictPolicy, kind: str, target: dict | None, newer: int,
-                out: list[EventData], records: list[str]) -> None:
+    def _decide(self, cur: Any, event: EventData, policy: ConflictPolicy, kind: str, target: dict | None,
+                newer: int, out: list[EventData], records: list[str]) -> None:
         if kind == "delete-missing":
             apply = True  # both sides agree the row is gone: nothing to do, whatever the policy
         elif policy.kind == "manual":
@@ -221,8 +221,8 @@ class ConflictScreen:
             apply = True
         elif policy.kind == "home_wins":
             apply = not self.home_is_target
-        elif kind in ("update-missing", "delete-changed"):
-            apply = not self.home_is_target  # newer_wins, a delete against an update: the home side's wins
+        elif kind == "update-missing":
+            apply = not self.home_is_target  # newer_wins: a deleted row has no version left: home decides
         else:
             apply = newer > 0 or (newer == 0 and not self.home_is_target)
         records.append(self._record(event, kind, policy, "applied" if apply else "kept-target", target))
@@ -230,6 +230,10 @@ class ConflictScreen:
         if apply:  # the source's row wins whole: in field mode only its changed columns would mix the rows
             out.append(attrs.evolve(event, updated=frozenset(event.columns))
                        if event.event_type is EventType.UPDATE else event)
+        elif self.home_is_target:  # home keeps its row: write it again, so the remedy carries it to the far side
+            image = event.columns if event.event_type is not EventType.DELETE else (event.old_columns or event.columns)
+            conflict_log.write_image(cur, event.schema, event.table, event.keys,
+                                     dict(target) if target is not None else None, {**event.keys, **image})
 
     def _record(self, event: EventData, kind: str, policy: ConflictPolicy, outcome: str, target: dict | None,
                 parent: int | None = None) -> str:
