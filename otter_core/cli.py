@@ -18,8 +18,9 @@ def _setup_logging(level: str) -> None:
                         format="%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s")
 
 
-def run_until_signal(runner, progress_interval: float, quiet: bool) -> int:
-    """Run ``runner`` until SIGINT/SIGTERM or a fatal pipeline failure; return the exit code."""
+def run_until_signal(runner, progress_interval: float, quiet: bool, until=None) -> int:
+    """Run ``runner`` until SIGINT/SIGTERM, a fatal pipeline failure or ``until()`` is true; return the
+    exit code."""
     from otter_core.progress import ProgressPrinter
 
     stop = threading.Event()
@@ -36,7 +37,7 @@ def run_until_signal(runner, progress_interval: float, quiet: bool) -> int:
         while not stop.wait(progress_interval):
             if not quiet:
                 printer.show(runner.status())
-            if not runner.running():
+            if not runner.running() or (until is not None and until()):
                 break
     finally:
         runner.stop()
@@ -143,6 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
     channel.add_argument("name", help="the channel name")
     channel.add_argument("--state-dir", default="./otter-state", help="the state directory of the running otter-run")
     channel.set_defaults(func=cmd_channel)
+
+    from otter_core import cli_load, cli_verify
+    cli_load.add_parsers(sub)
+    cli_verify.add_parser(sub)
 
     plugins = sub.add_parser("plugins", help="list installed plugins")
     plugins.set_defaults(func=cmd_plugins)

@@ -14,13 +14,13 @@ from otter_core.engine.row_filter import RowFilter
 from otter_core.errors import ConfigError
 from otter_core.model import (
     Channel, ColumnGroup, ColumnPair, DataMedia, DataMediaPair, DataMediaSource, OtterConfig, Pipeline,
-    PipelineParameters, StartKind, SyncMode,
+    PipelineParameters, SnapshotSettings, StartKind, SyncMode,
 )
 from otter_core.yaml_lines import LineDict, load_yaml
 
 SOURCE_KEYS = {"type", "host", "port", "user", "password", "password_env", "encoding", "options"}
 PIPELINE_KEYS = {"name", "source", "target", "start", "pairs", "parameters", "selector", "loader", "pipe",
-                 "arbitrator", "exclude", "home"}
+                 "arbitrator", "exclude", "home", "snapshot"}
 PAIR_KEYS = {"source", "target", "target_source", "columns", "column_mode", "column_groups", "push_weight",
              "processors", "processor_options", "filter", "file_resolver", "conflict"}
 PARAMETER_FIELDS = {f.name: f for f in attrs.fields(PipelineParameters)}
@@ -227,7 +227,25 @@ class _Reader:
             parameters=self.parameters(node.get("parameters"), f"{path}.parameters", node),
             selector=node.get("selector"), loader=node.get("loader"),
             pipe=str(node.get("pipe", "memory")), arbitrator=str(node.get("arbitrator", "memory")),
-            exclude=self.excludes(node, path), home=self.flag(node, "home", path))
+            exclude=self.excludes(node, path), home=self.flag(node, "home", path),
+            snapshot=self.snapshot(node, path))
+
+    def snapshot(self, node: LineDict, path: str) -> SnapshotSettings | None:
+        value = node.get("snapshot", False)
+        if value is True:
+            return SnapshotSettings()
+        if value is False or value is None:
+            return None
+        spec = self.mapping(value, f"{path}.snapshot", {"chunk_rows", "tables"}, node, "snapshot")
+        rows = spec.get("chunk_rows", SnapshotSettings().chunk_rows)
+        if not isinstance(rows, int) or isinstance(rows, bool) or rows < 1:
+            raise self.fail(spec, "chunk_rows", f"{path}.snapshot.chunk_rows", f"expected a positive integer, got {rows!r}")
+        tables = spec.get("tables") or []
+        if isinstance(tables, str):
+            tables = [tables]
+        if not isinstance(tables, list) or not all(isinstance(t, str) and "." in t for t in tables):
+            raise self.fail(spec, "tables", f"{path}.snapshot.tables", "expected a list of 'schema.table' names or patterns")
+        return SnapshotSettings(chunk_rows=rows, tables=tuple(tables))
 
     def flag(self, node: LineDict, key: str, path: str) -> bool:
         value = node.get(key, False)

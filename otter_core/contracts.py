@@ -155,3 +155,65 @@ class StageSignals(Protocol):
 
     def rollback(self, reason: str) -> None:
         """Either side, after a failure: start a new epoch so that S/E restarts from the acked position."""
+
+
+Key = tuple  # the values of a table's key columns, in key order
+
+
+@runtime_checkable
+class TableReader(Protocol):
+    """Reads whole tables in key order, for the initial load (snapshot), ``otter-run verify`` and resync.
+
+    Served by the plugin of a database type for sources and targets alike; the engine keeps every SQL
+    text out of the core. Ranges are ``lower < key <= upper`` in the table's key order (None: unbounded);
+    rows are tuples in the order of ``columns``."""
+
+    def tables(self) -> list[tuple[str, str]]:
+        """(schema, table) of every base table outside the system schemas."""
+
+    def key_columns(self, schema: str, table: str) -> tuple[str, ...]:
+        """The columns that identify a row (primary key, else a NOT NULL unique key); ``SourceError``
+        naming the table when it has none or does not exist."""
+
+    def columns(self, schema: str, table: str) -> tuple[str, ...]:
+        """Every stored (non-generated) column, in table order."""
+
+    def estimate_rows(self, schema: str, table: str) -> int:
+        """A cheap estimate of the row count (for progress and ETA)."""
+
+    def read_range(self, schema: str, table: str, columns: Sequence[str], key: Sequence[str],
+                   lower: Key | None, upper: Key | None, limit: int | None,
+                   where: str | None = None) -> list[tuple]:
+        """Rows with ``lower < key <= upper`` ordered by key, at most ``limit``; ``where`` is an extra
+        condition in the database's own SQL (operator input, e.g. ``otter-run resync --where``)."""
+
+    def nth_key(self, schema: str, table: str, key: Sequence[str], lower: Key | None, n: int) -> Key | None:
+        """The key of the ``n``-th row (1-based) after ``lower`` in key order; None when fewer rows follow
+        (the upper bound of a chunk of ``n`` rows)."""
+
+    def chunk_checksum(self, schema: str, table: str, columns: Sequence[str], key: Sequence[str],
+                       lower: Key | None, upper: Key | None) -> tuple[int, int]:
+        """(row count, checksum) of ``columns`` over the rows with ``lower < key <= upper``; the checksum
+        does not depend on row order, and two tables with the same rows give the same pair."""
+
+    def read_keys(self, schema: str, table: str, columns: Sequence[str], key: Sequence[str],
+                  keys: Sequence[Key]) -> list[tuple]:
+        """The rows whose ``key`` values are among ``keys`` (any order)."""
+
+    def parse_key(self, schema: str, table: str, texts: Sequence[str]) -> dict[str, Any]:
+        """Key column name -> typed value, from the key's values as text (``retl_buffer.pk_data``);
+        ``DataError`` naming the table when the count or a value does not fit."""
+
+    def log_position(self) -> Position | None:
+        """The current end of the database's change log (None when it has none)."""
+
+    def write_watermark(self, signal_id: str, value: str) -> None:
+        """Commit ``value`` as the watermark of ``signal_id`` in the signal table, so that the selector
+        reading this database sees it in the change log (a snapshot window's low and high marks)."""
+
+    def request_resync(self, full_name: str, kind: str, keys: Sequence[Sequence[str]]) -> int:
+        """Insert resync requests (otter's ``retl_buffer``: ``kind`` I/U re-read, D delete) for ``keys``
+        of ``full_name`` (key values as text) in one transaction; return the rows inserted."""
+
+    def close(self) -> None:
+        """Release connections; safe to call twice."""

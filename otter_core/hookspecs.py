@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 import pluggy
 
 from otter_core.contracts import (
-    Arbitrator, EventProcessor, FileResolver, Loader, Pipe, RowReader, Selector,
+    Arbitrator, EventProcessor, FileResolver, Loader, Pipe, RowReader, Selector, TableReader,
 )
 from otter_core.model import DataMediaPair, DataMediaSource, EventData, Pipeline, RowBatch
 from otter_core.model.node import NodeContext
@@ -104,3 +104,13 @@ def otter_batch_loaded(pipeline: Pipeline, batch: RowBatch, rows: int, seconds: 
 def otter_load_failed(pipeline: Pipeline, batch: RowBatch, error: BaseException,
                       events: Sequence[EventData]) -> None:
     """Observe a failed load before the pipeline rolls back (alarms). All implementations are called."""
+
+
+@hookspec(firstresult=True)
+def otter_table_reader(name: str, source: DataMediaSource, pipeline: Pipeline) -> TableReader | None:
+    """Create a reader of whole tables in key order on ``source`` (a pipeline's source or target).
+
+    Called by the initial load (snapshot chunks and watermarks), by the ``retl_buffer`` resync and by
+    ``otter-run verify``, once per use. ``name`` is the plugin name of ``source``: the selector name for a
+    pipeline's source, the loader name for a target. Return None if ``name`` is not yours.
+    """

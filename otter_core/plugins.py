@@ -15,7 +15,7 @@ from stevedore.exception import NoMatches
 
 from otter_core import hookspecs
 from otter_core.contracts import (
-    Arbitrator, EventProcessor, FileResolver, Loader, Pipe, RowReader, Selector,
+    Arbitrator, EventProcessor, FileResolver, Loader, Pipe, RowReader, Selector, TableReader,
 )
 from otter_core.errors import ConfigError, OtterError, PluginNotFound
 from otter_core.model import DataMediaPair, DataMediaSource, EventData, Pipeline, RowBatch
@@ -133,6 +133,19 @@ class PipelinePlugins:
         if result is None:
             raise PluginNotFound(f"selector plugin {name!r} cannot read rows back (no otter_row_reader): "
                                  f"set sync_consistency: base for pipeline {self.pipeline.name!r}", retryable=False)
+        return result
+
+    def table_reader(self, source: DataMediaSource, role: str = "source") -> TableReader:
+        """A reader of whole tables on ``source``: the pipeline's source (``role="source"``, named by the
+        selector plugin) or one of its targets (``role="target"``, named by the loader plugin)."""
+        kind = "selector" if role == "source" else "loader"
+        name = (self.pipeline.selector if role == "source" else self.pipeline.loader) or source.type
+        self._require(kind, name)
+        result = self.pm.hook.otter_table_reader(name=name, source=source, pipeline=self.pipeline)
+        if result is None:
+            raise PluginNotFound(f"{kind} plugin {name!r} cannot read whole tables (no otter_table_reader) on "
+                                 f"{role} {source.name!r}: the initial load, resync and verify need it",
+                                 retryable=False)
         return result
 
     def pipe(self, node: NodeContext | None = None) -> Pipe:

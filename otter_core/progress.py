@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+import time
 from typing import TextIO
 
 
@@ -11,6 +12,24 @@ def format_status(status: dict) -> str:
             f"{status['rows_per_s']:>9.0f} rows/s  lag={status['lag_s']:.1f}s  at {status['position'] or '-'}")
     if status["error"] and status["state"] != "running":
         line += f"  last error: {status['error'][:160]}"
+    return line
+
+
+def format_snapshot(status: dict, width: int = 24) -> str | None:
+    """The load's progress bar line of a pipeline status (None when no load runs or ran)."""
+    load = status.get("snapshot")
+    if not load or (load["state"] == "done" and time.time() - (load["finished_at"] or 0) > 60):
+        return None
+    filled = int(width * load["percent"] / 100)
+    eta = load["eta_s"]
+    eta_text = f"{int(eta) // 3600}:{int(eta) % 3600 // 60:02d}:{int(eta) % 60:02d}" if eta is not None else "-"
+    line = (f"  load {load['state']:<7} [{'#' * filled}{'.' * (width - filled)}] {load['percent']:5.1f}% "
+            f"{load['rows']:,}/{load['rows_total']:,} rows  {load['rows_per_s']:>9,.0f} rows/s  ETA {eta_text}  "
+            f"tables {load['tables_done']}/{load['tables_total']}")
+    if load["table"]:
+        line += f"  at {load['table']}"
+    if load["error"]:
+        line += f"  error: {load['error'][:160]}"
     return line
 
 
@@ -24,7 +43,7 @@ class ProgressPrinter:
 
     def show(self, statuses: list[dict], extra: tuple[str, ...] = ()) -> None:
         """Print one line per pipeline status, then the ``extra`` lines."""
-        lines = [format_status(s) for s in statuses] + list(extra)
+        lines = [line for s in statuses for line in (format_status(s), format_snapshot(s)) if line] + list(extra)
         if self.tty:  # a wrapped line would break rewriting the block in place
             width = max(20, shutil.get_terminal_size().columns - 1)
             lines = [line if len(line) <= width else line[:width - 3] + "..." for line in lines]

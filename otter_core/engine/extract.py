@@ -47,6 +47,7 @@ class Extractor:
         self._per_batch = {pair for pair in pipeline.pairs
                            if any(hasattr(p, "for_batch") for p in chains.get(pair, ()))
                            or hasattr(self.resolvers.get(pair), "for_batch")}
+        self.freedom = None  # engine.freedom.FreedomDoor: resync requests from retl.retl_buffer (set by the runner)
 
     def pairs_of(self, schema: str, table: str) -> list[DataMediaPair]:
         key = (schema, table)
@@ -56,6 +57,8 @@ class Extractor:
 
     def extract(self, events: Sequence[EventData]) -> list[tuple[DataMediaPair, EventData]]:
         """Each event with the pair(s) that match it, after that pair's processors ran."""
+        if self.freedom is not None:
+            events = self.freedom.expand(events)
         if self.reader is not None:
             if any(REMEDY in e.hints for e in events):
                 events = remedy(self.reader, events, self.pipeline.parameters.remedy_delay_threshold)

@@ -18,9 +18,11 @@ import attrs
 from otter_core.builtin import memory_arbitrator, memory_pipe
 from otter_core.engine.allocator import tune_process
 from otter_core.engine.extract import Extractor
+from otter_core.engine.freedom import FreedomDoor
 from otter_core.engine.load import LoadStage
 from otter_core.engine.select import Batcher
 from otter_core.engine.select_process import ProcessSelector
+from otter_core.engine.snapshot import Snapshot
 from otter_core.engine.stats import PipelineStats
 from otter_core.engine.transform import transform
 from otter_core.engine.window import Window
@@ -54,6 +56,8 @@ class PipelineRunner:
         self.stats = PipelineStats(channel, pipeline.name)
         self.stats.position = self.arbitrator.acked_position()
         self.rejects = RejectLog(state_dir, channel, pipeline.name)
+        self.snapshot = Snapshot(pipeline, channel, state_dir, self._source_table_reader, self.arbitrator.acked_position)
+        self.stats.snapshot = self.snapshot.progress
         self.failure: BaseException | None = None
         tune_process()  # fewer garbage collections, big buffers back to the OS (engine/allocator.py)
         self.file_stats = FileStats()
@@ -66,6 +70,9 @@ class PipelineRunner:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def _source_table_reader(self):
+        return self.plugins.table_reader(self.sources[self.pipeline.source])
 
     def is_idle(self) -> bool:
         window = self._window
@@ -201,8 +208,8 @@ class PipelineRunner:
                   len(batch), rows, batch.position)
 
     def _make_selector(self, source: DataMediaSource) -> Selector:
-        return (ProcessSelector(self.pipeline, source) if self.pipeline.parameters.select_process
-                else self.plugins.selector(source))
+        return self.snapshot.wrap(ProcessSelector(self.pipeline, source) if self.pipeline.parameters.select_process
+                                  else self.plugins.selector(source))
 
     def _make_file_stage(self) -> FileStage | None:
         """The file loader when a pair syncs files (it shares this runner's counters), else None."""
@@ -223,4 +230,5 @@ class PipelineRunner:
                      for p in self.pipeline.pairs if p.file_resolver}
         extractor = Extractor(self.pipeline, {p: self.plugins.event_processors(p) for p in self.pipeline.pairs},
                               reader, self.rejects, resolvers)
+        extractor.freedom = FreedomDoor(self.pipeline, self._source_table_reader, self.rejects)
         return reader, extractor

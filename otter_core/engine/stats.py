@@ -4,6 +4,7 @@ from __future__ import annotations
 import collections
 import threading
 import time
+from typing import Any
 
 from attrs import define, field
 
@@ -22,6 +23,7 @@ class PipelineStats:
     last_load_time: float = 0.0
     last_error: str = ""
     restarts: int = 0
+    snapshot: Any = None  # the initial load's SnapshotProgress (engine/snapshot.py), set by the runner
     _recent: collections.deque = field(factory=lambda: collections.deque(maxlen=64))
     _lock: threading.Lock = field(factory=threading.Lock)
 
@@ -57,4 +59,5 @@ class PipelineStats:
                 "rows": self.rows_loaded, "rows_per_s": round(self.rows_per_second(), 1),
                 "lag_s": round(self.lag_seconds(idle), 3),
                 "position": str(self.position) if self.position else "", "error": self.last_error,
-                "restarts": self.restarts}
+                "restarts": self.restarts,
+                "snapshot": self.snapshot.as_dict() if self.snapshot is not None else None}

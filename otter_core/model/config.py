@@ -165,6 +165,14 @@ class PipelineParameters:
 
 
 @frozen
+class SnapshotSettings:
+    """A pipeline's ``snapshot:``: load its tables online on its first start (``otter_core.engine.snapshot``)."""
+
+    chunk_rows: int = 10_000
+    tables: tuple[str, ...] = ()  # schema.table names or patterns; () = every table the pairs take
+
+
+@frozen
 class Pipeline:
     """One direction of flow: ``source`` -> ``target`` through S/E/T/L."""
 
@@ -182,6 +190,7 @@ class Pipeline:
     channel: str = field(default="", eq=False)     # the channel this pipeline belongs to (set on load)
     two_way: bool = field(default=False, eq=False)  # its channel has two pipelines (loopback marks on)
     home: bool = False  # two-way: this pipeline reads the home side, whose rows win (loopback remedy)
+    snapshot: SnapshotSettings | None = None  # initial load on the first start (None: no automatic load)
 
     @property
     def marks_loopback(self) -> bool:

@@ -34,3 +34,12 @@ def otter_row_reader(name: str, source: DataMediaSource, pipeline: Pipeline) -> 
         return None
     from otter_mysql.row_reader import MySQLRowReader
     return MySQLRowReader(source)
+
+
+@hookimpl
+def otter_table_reader(name: str, source: DataMediaSource, pipeline: Pipeline) -> Any:
+    """A ``MySQLTableReader`` (snapshot chunks, watermarks, checksums, resync) for mysql/mariadb."""
+    if name not in NAMES:
+        return None
+    from otter_mysql.table_reader import MySQLTableReader
+    return MySQLTableReader(source)

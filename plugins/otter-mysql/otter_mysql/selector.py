@@ -22,7 +22,7 @@ from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, Write
 from otter_core.errors import OtterError, SourceError
 from otter_core.model import DataMediaSource, EventType, Pipeline, Position, Transaction
 
-from otter_mysql import checks, ddl, handover, retl
+from otter_mysql import checks, ddl, handover, retl, signals
 from otter_mysql.rowcodec import DELETE, UPDATE, WRITE, RowCodec
 from otter_mysql.schema import SchemaCache
 from otter_mysql.txqueue import TxQueue
@@ -292,6 +292,7 @@ class MySQLSelector(handover.DeferredDecoding):
             pairs = self.pipeline.pair_for(schema, table)
             if schema == "retl":  # system schema: only pairs that name it explicitly
                 pairs = [p for p in pairs if p.source.schema == "retl"]
+                pairs = pairs or (table in signals.EMITTED_TABLES)  # snapshot watermarks, resync requests
             found = self._matched[key] = bool(pairs)
         return found
 

@@ -1,0 +1,315 @@
+"""The online initial load: key-ordered chunks of the tables interleaved with the change stream (DBLog).
+
+For each chunk the snapshot commits a *low* watermark in the source's signal table, reads the next
+``chunk_rows`` rows after the previous chunk's last key, and commits a *high* watermark. Both watermarks
+come back through the selector, in commit order among every other change. Between them, each change of
+a key of the chunk removes that row from the chunk: the change itself carries the newer value. At the
+high watermark the remaining rows are emitted as INSERTs (idempotent upserts) in the high watermark's
+transaction, so the chunk is loaded and acked with that position. No lock, no long transaction: each
+read is one short statement, and a chunk is correct whenever it is read, so a restart simply reads the
+chunks after the last acked one again.
+
+``SnapshotSelector`` wraps the pipeline's selector (the engine sees an ordinary ``Selector``); all SQL is
+in the source plugin's ``TableReader``.
+"""
+from __future__ import annotations
+
+import collections
+import datetime
+import logging
+import time
+import uuid
+from typing import Any, Callable, Iterable
+
+from attrs import define, field
+
+from otter_core.contracts import Selector, TableReader
+from otter_core.engine.snapshot_state import SnapshotStore, read_request, request_snapshot
+from otter_core.errors import ConfigError, OtterError, SourceError
+from otter_core.model import DataMedia, EventData, EventType, Pipeline, Position, Transaction
+
+log = logging.getLogger("otter.snapshot")
+SNAPSHOT_HINT = "snapshot"
+SIGNAL_SCHEMA, SIGNAL_TABLE = "retl", "retl_signal"
+_UTC = datetime.timezone.utc
+
+
+def normalize_key(values: Iterable[Any]) -> tuple:
+    """A key as both the binlog decoder and a SELECT give it (aware UTC datetimes made naive, bytearrays
+    bytes), so a change in the window finds the chunk row it replaces."""
+    out = []
+    for value in values:
+        if isinstance(value, datetime.datetime) and value.tzinfo is not None:
+            value = value.astimezone(_UTC).replace(tzinfo=None)
+        elif isinstance(value, (bytearray, memoryview)):
+            value = bytes(value)
+        out.append(value)
+    return tuple(out)
+
+
+def resolve_tables(pipeline: Pipeline, reader: TableReader, requested: list[str] | None) -> list[str]:
+    """``schema.table`` of every source table the pipeline's pairs take, limited to ``requested`` names or
+    patterns; a requested name that matches nothing is a ConfigError."""
+    patterns = [DataMedia(*name.split(".", 1)) for name in requested or () if "." in name]
+    if requested and len(patterns) != len(requested):
+        raise ConfigError(f"load of pipeline {pipeline.name}: table names are written schema.table, got {requested}")
+    taken = [f"{s}.{t}" for s, t in reader.tables() if s != SIGNAL_SCHEMA and pipeline.pair_for(s, t)]
+    if not patterns:
+        return taken
+    chosen = [name for name in taken if any(p.matches(*name.split(".", 1)) for p in patterns)]
+    unmatched = [str(p) for p in patterns if not any(p.matches(*name.split(".", 1)) for name in taken)]
+    if unmatched:
+        raise ConfigError(f"load of pipeline {pipeline.name}: {', '.join(unmatched)} matches no source table that "
+                          f"a pair of the pipeline takes; check the name and the pipeline's pairs")
+    return chosen
+
+
+@define
+class Chunk:
+    """One chunk in flight: read between its watermarks, waiting for the high one in the stream."""
+
+    schema: str
+    table: str
+    key: tuple[str, ...]
+    columns: tuple[str, ...]
+    upper: tuple | None
+    last: bool
+    low: str
+    high: str
+    rows: dict[tuple, tuple] = field(factory=dict)  # normalized key -> row (in key order)
+    window_open: bool = False
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.schema}.{self.table}"
+
+
+class SnapshotProgress:
+    """Live figures of a pipeline's load for the CLI and the manager (``as_dict``)."""
+
+    def __init__(self, store: SnapshotStore) -> None:
+        self.store = store
+        self._recent: collections.deque = collections.deque(maxlen=240)
+
+    def emitted(self) -> None:
+        self._recent.append((time.time(), self.store.rows_done()[0]))
+
+    def rows_per_second(self, window: float = 10.0) -> float:
+        now = time.time()
+        points = [p for p in list(self._recent) if now - p[0] <= window]
+        if len(points) < 2:
+            return 0.0
+        return (points[-1][1] - points[0][1]) / max(points[-1][0] - points[0][0], 1e-3)
+
+    def as_dict(self) -> dict | None:
+        """None when no load ever ran; see INTERFACES.md for the keys."""
+        with self.store.lock:
+            state = self.store.state
+            if state is None:
+                return None
+            rows, chunks = self.store.rows_done()
+            running = state["state"] == "running"
+            nxt = self.store.next_chunk_start() if running else None
+            done_tables = sum(1 for t in state["plan"] if state["confirmed"].get(t, {}).get("done"))
+            total = max(sum(state["estimates"].values()), rows)
+            started, finished, error = state["started_at"], state["finished_at"], state["error"]
+            plan_size, kind = len(state["plan"]), state["state"]
+        rate = self.rows_per_second() if running else 0.0
+        if kind == "done":
+            percent, eta = 100.0, 0.0
+        else:
+            percent = min(99.9, 100.0 * rows / total) if total else 0.0
+            eta = (total - rows) / rate if running and rate > 0 else None
+        if kind == "done" and finished:
+            rate = rows / max(finished - started, 1e-3)
+        return {"state": kind, "tables_total": plan_size, "tables_done": done_tables,
+                "table": nxt[0] if nxt else "", "rows": rows, "rows_total": total, "percent": round(percent, 1),
+                "rows_per_s": round(rate, 1), "eta_s": round(eta, 1) if eta is not None else None,
+                "chunks": chunks, "started_at": started, "finished_at": finished, "error": error}
+
+
+class Snapshot:
+    """A pipeline's load controller: lives as long as its PipelineRunner (across restarts)."""
+
+    def __init__(self, pipeline: Pipeline, channel: str, state_dir: str,
+                 make_reader: Callable[[], TableReader], acked: Callable[[], Position | None]) -> None:
+        self.pipeline = pipeline
+        self.make_reader = make_reader
+        self.acked = acked
+        self.store = SnapshotStore(state_dir, channel, pipeline.name)
+        self.progress = SnapshotProgress(self.store)
+        self.signal_id = f"{channel}/{pipeline.name}"[:191]
+        settings = getattr(pipeline, "snapshot", None)
+        if settings is not None and self.store.state is None and acked() is None \
+                and read_request(state_dir, channel, pipeline.name) is None:
+            request_snapshot(state_dir, channel, pipeline.name, list(settings.tables) or None, settings.chunk_rows)
+
+    def wrap(self, selector: Selector) -> "SnapshotSelector":
+        return SnapshotSelector(selector, self)
+
+
+class SnapshotSelector:
+    """``Selector`` that interleaves snapshot chunks with the wrapped selector's transactions."""
+
+    def __init__(self, inner: Selector, snapshot: Snapshot) -> None:
+        self.inner = inner
+        self.snapshot = snapshot
+        self.store = snapshot.store
+        self._reader: TableReader | None = None
+        self._chunk: Chunk | None = None
+        self._exhausted = False  # every chunk of the plan emitted; waiting for the acks
+        self._next_check = 0.0
+        self._described: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+    @property
+    def reader(self) -> TableReader:
+        if self._reader is None:
+            self._reader = self.snapshot.make_reader()
+        return self._reader
+
+    def start(self, position: Position | None) -> None:
+        self.inner.start(position)
+        self.store.resume(position)
+        if self.store.active:
+            log.info("[%s] initial load: %s", self.snapshot.pipeline.name, self._describe_resume())
+
+    def close(self) -> None:
+        try:
+            self.inner.close()
+        finally:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
+
+    def poll(self, timeout: float) -> Transaction | None:
+        if time.monotonic() >= self._next_check:
+            self._next_check = time.monotonic() + 1.0
+            self._check()
+        if self._chunk is None and not self._exhausted and self.store.active:
+            self._guarded(self._begin_chunk)
+        txn = self.inner.poll(timeout)
+        if txn is None or self._chunk is None or not txn.events:
+            return txn
+        return self._observe(txn)
+
+    # -- requests and acks -----------------------------------------------------------------------
+    def _check(self) -> None:
+        request = self.store.request_changed()
+        if request is not None:
+            self._guarded(lambda: self._adopt(request))
+        if self.store.confirm(self.snapshot.acked()) and not self.store.active:
+            log.info("[%s] initial load done: %s", self.snapshot.pipeline.name, self.snapshot.progress.as_dict())
+
+    def _adopt(self, request: dict) -> None:
+        self._chunk, self._exhausted = None, False
+        try:
+            plan = resolve_tables(self.snapshot.pipeline, self.reader, request.get("tables"))
+            estimates = {}
+            for name in plan:
+                schema, table = name.split(".", 1)
+                self._describe(schema, table)  # a table without a key fails the load here, before any chunk
+                estimates[name] = self.reader.estimate_rows(schema, table)
+        except OtterError as exc:
+            if exc.retryable:
+                raise
+            self.store.adopt(request, [], {})  # the request is answered: failed, with the reason
+            raise
+        self.store.adopt(request, plan, estimates)
+        log.info("[%s] initial load of %d table(s), ~%d rows, %d rows per chunk", self.snapshot.pipeline.name,
+                 len(plan), sum(estimates.values()), self.store.state["chunk_rows"])
+
+    def _guarded(self, action: Callable[[], None]) -> None:
+        """Run a snapshot step. A fault that retrying cannot fix (a table without key, no grant on ``retl``)
+        fails the load — shown in its progress, ``otter-run load`` exits non-zero — while the pipeline goes
+        on replicating; any other fault rolls the pipeline back, and the load resumes with it."""
+        try:
+            action()
+        except OtterError as exc:
+            if exc.retryable:
+                raise
+            log.error("[%s] initial load failed: %s", self.snapshot.pipeline.name, exc)
+            self.store.fail(str(exc))
+            self._chunk = None
+
+    def _describe(self, schema: str, table: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        name = f"{schema}.{table}"
+        if name not in self._described:
+            key = tuple(self.reader.key_columns(schema, table))
+            self._described[name] = (key, tuple(self.reader.columns(schema, table)))
+        return self._described[name]
+
+    def _describe_resume(self) -> str:
+        start = self.store.next_chunk_start()
+        if start is None:
+            return "every chunk emitted, waiting for the acks"
+        return f"table {start[0]} " + ("from its first row" if start[1] is None else f"after key {start[1]!r}")
+
+    # -- one chunk -------------------------------------------------------------------------------
+    def _begin_chunk(self) -> None:
+        start = self.store.next_chunk_start()
+        if start is None:
+            self._exhausted = True
+            return
+        name, lower = start
+        schema, table = name.split(".", 1)
+        key, columns = self._describe(schema, table)
+        limit = int(self.store.state["chunk_rows"])
+        tag = uuid.uuid4().hex[:16]
+        chunk = Chunk(schema, table, key, columns, None, False, f"{tag}-low", f"{tag}-high")
+        self.reader.write_watermark(self.snapshot.signal_id, chunk.low)
+        rows = self.reader.read_range(schema, table, columns, key, lower, None, limit)
+        self.reader.write_watermark(self.snapshot.signal_id, chunk.high)
+        positions = [columns.index(k) for k in key]
+        for row in rows:
+            chunk.rows[normalize_key(row[i] for i in positions)] = row
+        chunk.upper = tuple(rows[-1][i] for i in positions) if rows else lower
+        chunk.last = len(rows) < limit
+        self._chunk = chunk
+
+    def _observe(self, txn: Transaction) -> Transaction:
+        chunk = self._chunk
+        assert chunk is not None
+        for event in txn.events:
+            if event.table == SIGNAL_TABLE and event.schema == SIGNAL_SCHEMA:
+                if event.keys.get("id") != self.snapshot.signal_id:
+                    continue  # another pipeline's load on the same source
+                mark = event.columns.get("watermark")
+                if mark == chunk.low:
+                    chunk.window_open = True
+                elif mark == chunk.high and chunk.window_open:
+                    return self._emit(txn, chunk)
+            elif chunk.window_open and event.table == chunk.table and event.schema == chunk.schema:
+                if event.event_type is EventType.DDL:
+                    log.info("[%s] DDL on %s during a chunk: reading the chunk again", self.snapshot.pipeline.name,
+                             chunk.full_name)
+                    self._chunk = None  # its rows may have the old columns
+                    return txn
+                chunk.rows.pop(normalize_key(event.keys[k] for k in chunk.key), None)
+                if event.old_keys:
+                    chunk.rows.pop(normalize_key(event.old_keys[k] for k in chunk.key), None)
+        return txn
+
+    def _emit(self, txn: Transaction, chunk: Chunk) -> Transaction:
+        position = txn.position
+        if position.file is None:
+            raise SourceError("the initial load needs binlog file/position positions from the selector; "
+                              "this selector gives none", retryable=False)
+        timestamp = float(position.timestamp or time.time())
+        hints = frozenset({SNAPSHOT_HINT})
+        key_set = set(chunk.key)
+        size = 0
+        events = [e for e in txn.events if not (e.table == SIGNAL_TABLE and e.schema == SIGNAL_SCHEMA)]
+        for row in chunk.rows.values():
+            values = dict(zip(chunk.columns, row))
+            keys = {k: values[k] for k in chunk.key}
+            columns = {c: v for c, v in values.items() if c not in key_set}
+            row_size = sum(len(v) if isinstance(v, (str, bytes)) else 8 for v in row)
+            size += row_size
+            events.append(EventData(chunk.schema, chunk.table, EventType.INSERT, keys, columns, None, frozenset(),
+                                    timestamp, position, row_size, None, hints))
+        self.store.record_chunk(chunk.full_name, chunk.upper, len(chunk.rows), chunk.last, position)
+        self.snapshot.progress.emitted()
+        log.debug("[%s] chunk of %s up to %r: %d rows at %s", self.snapshot.pipeline.name, chunk.full_name,
+                  chunk.upper, len(chunk.rows), position)
+        self._chunk = None
+        return Transaction(tuple(events), position, txn.size + size)

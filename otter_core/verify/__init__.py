@@ -1,0 +1,1 @@
+"""``otter-run verify``: compare a pipeline's source and target tables chunk by chunk, and repair them."""

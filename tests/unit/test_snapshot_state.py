@@ -1,0 +1,88 @@
+"""The initial load's state: a chunk counts as done only once the acked position passed it."""
+import datetime
+import decimal
+
+from otter_core.engine.snapshot import normalize_key
+from otter_core.engine.snapshot_state import (
+    SnapshotStore, decode_key, encode_key, position_order, read_state, request_snapshot,
+)
+from otter_core.model import Position
+
+
+def pos(n: int, file: str = "mysql-bin.000001") -> Position:
+    return Position(file, n)
+
+
+def adopted(tmp_path, tables=("s.a", "s.b")) -> SnapshotStore:
+    request_snapshot(tmp_path, "ch", "p", chunk_rows=2)
+    store = SnapshotStore(tmp_path, "ch", "p")
+    store.adopt(store.request_changed(), list(tables), {t: 4 for t in tables})
+    return store
+
+
+def test_positions_order_by_file_then_offset_and_longer_names_are_later():
+    assert position_order(pos(900)) < position_order(pos(100, "mysql-bin.000002"))
+    assert position_order(pos(5, "mysql-bin.999999")) < position_order(pos(4, "mysql-bin.1000000"))
+    assert position_order(None) < position_order(pos(4))
+
+
+def test_keys_of_every_type_survive_the_state_file():
+    key = (1, "x", decimal.Decimal("1.50"), datetime.datetime(2024, 1, 2, 3, 4, 5, 6), datetime.date(2024, 1, 2),
+           datetime.timedelta(hours=-3, microseconds=7), b"\x00\xff", None)
+    assert decode_key(encode_key(key)) == key
+    assert decode_key(None) is None
+
+
+def test_a_chunk_is_done_only_when_the_ack_reaches_its_position(tmp_path):
+    store = adopted(tmp_path)
+    store.record_chunk("s.a", (2,), 2, False, pos(100))
+    store.record_chunk("s.a", (4,), 2, True, pos(200))
+    assert store.confirm(pos(150))
+    assert store.state["confirmed"]["s.a"] == {"upper": [2], "rows": 2, "done": False}
+    assert store.next_chunk_start() == ("s.b", None)  # chunks in flight count for what to read next
+    assert not store.confirm(pos(150))
+    assert store.confirm(pos(200))
+    assert store.state["confirmed"]["s.a"]["done"] and store.state["state"] == "running"
+
+
+def test_a_restart_forgets_the_chunks_after_the_acked_position(tmp_path):
+    store = adopted(tmp_path)
+    store.record_chunk("s.a", (2,), 2, False, pos(100))
+    store.record_chunk("s.a", (4,), 2, True, pos(200))
+    store.record_chunk("s.b", (2,), 2, False, pos(300))
+    restarted = SnapshotStore(tmp_path, "ch", "p")  # what a new process reads from the file
+    restarted.resume(pos(120))
+    assert restarted.next_chunk_start() == ("s.a", (2,))
+    assert restarted.state["pending"] == []
+    assert restarted.state["resumes"][-1]["table"] == "s.a"
+    assert read_state(tmp_path, "ch", "p")["confirmed"]["s.a"]["rows"] == 2
+
+
+def test_the_load_is_done_when_every_table_is_acked(tmp_path):
+    store = adopted(tmp_path)
+    store.record_chunk("s.a", (1,), 1, True, pos(100))
+    store.record_chunk("s.b", None, 0, True, pos(110))
+    assert store.next_chunk_start() is None
+    store.confirm(pos(110))
+    assert store.state["state"] == "done" and store.state["finished_at"]
+    assert store.rows_done() == (1, 2)
+
+
+def test_nothing_is_confirmed_before_the_first_ack(tmp_path):
+    store = adopted(tmp_path)
+    store.record_chunk("s.a", (2,), 2, False, pos(100))
+    assert not store.confirm(None)
+    assert not store.confirm(Position(None, None, gtid="0-1-5"))
+
+
+def test_a_new_request_replaces_the_load_in_progress(tmp_path):
+    store = adopted(tmp_path)
+    assert store.request_changed() is None
+    request_snapshot(tmp_path, "ch", "p", tables=["s.b"])
+    store._request_mtime = 0  # the file time may not tick within one test
+    assert store.request_changed()["tables"] == ["s.b"]
+
+
+def test_keys_from_the_binlog_and_from_a_select_compare_equal():
+    aware = datetime.datetime(2024, 1, 1, 12, tzinfo=datetime.timezone.utc)
+    assert normalize_key([aware, bytearray(b"a"), 5]) == (datetime.datetime(2024, 1, 1, 12), b"a", 5)
