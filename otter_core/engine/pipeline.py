@@ -56,7 +56,8 @@ class PipelineRunner:
         self.stats = PipelineStats(channel, pipeline.name)
         self.stats.position = self.arbitrator.acked_position()
         self.rejects = RejectLog(state_dir, channel, pipeline.name)
-        self.snapshot = Snapshot(pipeline, channel, state_dir, self._source_table_reader, self.arbitrator.acked_position)
+        self.snapshot = Snapshot(pipeline, channel, state_dir, self._source_table_reader, self.arbitrator.acked_position,
+                                 sources[pipeline.source])
         self.stats.snapshot = self.snapshot.progress
         self.failure: BaseException | None = None
         tune_process()  # fewer garbage collections, big buffers back to the OS (engine/allocator.py)

@@ -24,9 +24,10 @@ from typing import Any, Callable, Iterable
 from attrs import define, field
 
 from otter_core.contracts import Selector, TableReader
+from otter_core.engine.snapshot_reader import InlineChunks, ProcessChunks
 from otter_core.engine.snapshot_state import SnapshotStore, read_request, request_snapshot
 from otter_core.errors import ConfigError, OtterError, SourceError
-from otter_core.model import DataMedia, EventData, EventType, Pipeline, Position, Transaction
+from otter_core.model import DataMedia, DataMediaSource, EventData, EventType, Pipeline, Position, Transaction
 
 log = logging.getLogger("otter.snapshot")
 SNAPSHOT_HINT = "snapshot"
@@ -72,12 +73,19 @@ class Chunk:
     table: str
     key: tuple[str, ...]
     columns: tuple[str, ...]
-    upper: tuple | None
-    last: bool
-    low: str
-    high: str
-    rows: dict[tuple, tuple] = field(factory=dict)  # normalized key -> row (in key order)
+    lower: tuple | None
+    limit: int
+    tag: str
     window_open: bool = False
+    changed: set = field(factory=set)  # normalized keys changed between the watermarks
+
+    @property
+    def low(self) -> str:
+        return f"{self.tag}-low"
+
+    @property
+    def high(self) -> str:
+        return f"{self.tag}-high"
 
     @property
     def full_name(self) -> str:
@@ -132,9 +140,11 @@ class Snapshot:
     """A pipeline's load controller: lives as long as its PipelineRunner (across restarts)."""
 
     def __init__(self, pipeline: Pipeline, channel: str, state_dir: str,
-                 make_reader: Callable[[], TableReader], acked: Callable[[], Position | None]) -> None:
+                 make_reader: Callable[[], TableReader], acked: Callable[[], Position | None],
+                 source: DataMediaSource | None = None) -> None:
         self.pipeline = pipeline
         self.make_reader = make_reader
+        self.source = source  # given: chunks are read in a child process when select_process is on
         self.acked = acked
         self.store = SnapshotStore(state_dir, channel, pipeline.name)
         self.progress = SnapshotProgress(self.store)
@@ -147,6 +157,11 @@ class Snapshot:
     def wrap(self, selector: Selector) -> "SnapshotSelector":
         return SnapshotSelector(selector, self)
 
+    def chunk_reader(self) -> InlineChunks | ProcessChunks:
+        if self.source is not None and self.pipeline.parameters.select_process:
+            return ProcessChunks(self.pipeline, self.source)
+        return InlineChunks(self.make_reader())
+
 
 class SnapshotSelector:
     """``Selector`` that interleaves snapshot chunks with the wrapped selector's transactions."""
@@ -155,17 +170,26 @@ class SnapshotSelector:
         self.inner = inner
         self.snapshot = snapshot
         self.store = snapshot.store
-        self._reader: TableReader | None = None
+        self._chunks: InlineChunks | ProcessChunks | None = None
         self._chunk: Chunk | None = None
         self._exhausted = False  # every chunk of the plan emitted; waiting for the acks
         self._next_check = 0.0
         self._described: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
     @property
+    def chunks(self) -> InlineChunks | ProcessChunks:
+        if self._chunks is None:
+            self._chunks = self.snapshot.chunk_reader()
+        return self._chunks
+
+    @property
     def reader(self) -> TableReader:
-        if self._reader is None:
-            self._reader = self.snapshot.make_reader()
-        return self._reader
+        return self.chunks.reader
+
+    def _release(self) -> None:
+        chunks, self._chunks = self._chunks, None
+        if chunks is not None:
+            chunks.close()
 
     def start(self, position: Position | None) -> None:
         self.inner.start(position)
@@ -177,9 +201,7 @@ class SnapshotSelector:
         try:
             self.inner.close()
         finally:
-            if self._reader is not None:
-                self._reader.close()
-                self._reader = None
+            self._release()
 
     def poll(self, timeout: float) -> Transaction | None:
         if time.monotonic() >= self._next_check:
@@ -187,6 +209,9 @@ class SnapshotSelector:
             self._check()
         if self._chunk is None and not self._exhausted and self.store.active:
             self._guarded(self._begin_chunk)
+        elif self._chunk is not None:
+            tag = self._chunk.tag
+            self._guarded(lambda: self.chunks.check(tag))
         txn = self.inner.poll(timeout)
         if txn is None or self._chunk is None or not txn.events:
             return txn
@@ -199,6 +224,8 @@ class SnapshotSelector:
             self._guarded(lambda: self._adopt(request))
         if self.store.confirm(self.snapshot.acked()) and not self.store.active:
             log.info("[%s] initial load done: %s", self.snapshot.pipeline.name, self.snapshot.progress.as_dict())
+        if not self.store.active and self._chunk is None:
+            self._release()  # no load: no reader connection, no reader process
 
     def _adopt(self, request: dict) -> None:
         self._chunk, self._exhausted = None, False
@@ -227,9 +254,12 @@ class SnapshotSelector:
         except OtterError as exc:
             if exc.retryable:
                 raise
-            log.error("[%s] initial load failed: %s", self.snapshot.pipeline.name, exc)
-            self.store.fail(str(exc))
-            self._chunk = None
+            self._fail(exc)
+
+    def _fail(self, exc: OtterError) -> None:
+        log.error("[%s] initial load failed: %s", self.snapshot.pipeline.name, exc)
+        self.store.fail(str(exc))
+        self._chunk = None
 
     def _describe(self, schema: str, table: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
         name = f"{schema}.{table}"
@@ -253,17 +283,9 @@ class SnapshotSelector:
         name, lower = start
         schema, table = name.split(".", 1)
         key, columns = self._describe(schema, table)
-        limit = int(self.store.state["chunk_rows"])
-        tag = uuid.uuid4().hex[:16]
-        chunk = Chunk(schema, table, key, columns, None, False, f"{tag}-low", f"{tag}-high")
-        self.reader.write_watermark(self.snapshot.signal_id, chunk.low)
-        rows = self.reader.read_range(schema, table, columns, key, lower, None, limit)
-        self.reader.write_watermark(self.snapshot.signal_id, chunk.high)
-        positions = [columns.index(k) for k in key]
-        for row in rows:
-            chunk.rows[normalize_key(row[i] for i in positions)] = row
-        chunk.upper = tuple(rows[-1][i] for i in positions) if rows else lower
-        chunk.last = len(rows) < limit
+        chunk = Chunk(schema, table, key, columns, lower, int(self.store.state["chunk_rows"]), uuid.uuid4().hex[:16])
+        self.chunks.start((chunk.tag, self.snapshot.signal_id, chunk.low, chunk.high, schema, table, columns, key,
+                           lower, chunk.limit))
         self._chunk = chunk
 
     def _observe(self, txn: Transaction) -> Transaction:
@@ -277,16 +299,22 @@ class SnapshotSelector:
                 if mark == chunk.low:
                     chunk.window_open = True
                 elif mark == chunk.high and chunk.window_open:
-                    return self._emit(txn, chunk)
+                    try:
+                        return self._emit(txn, chunk)
+                    except OtterError as exc:
+                        if exc.retryable:
+                            raise
+                        self._fail(exc)
+                        return txn
             elif chunk.window_open and event.table == chunk.table and event.schema == chunk.schema:
                 if event.event_type is EventType.DDL:
                     log.info("[%s] DDL on %s during a chunk: reading the chunk again", self.snapshot.pipeline.name,
                              chunk.full_name)
                     self._chunk = None  # its rows may have the old columns
                     return txn
-                chunk.rows.pop(normalize_key(event.keys[k] for k in chunk.key), None)
+                chunk.changed.add(normalize_key(event.keys[k] for k in chunk.key))
                 if event.old_keys:
-                    chunk.rows.pop(normalize_key(event.old_keys[k] for k in chunk.key), None)
+                    chunk.changed.add(normalize_key(event.old_keys[k] for k in chunk.key))
         return txn
 
     def _emit(self, txn: Transaction, chunk: Chunk) -> Transaction:
@@ -294,22 +322,37 @@ class SnapshotSelector:
         if position.file is None:
             raise SourceError("the initial load needs binlog file/position positions from the selector; "
                               "this selector gives none", retryable=False)
+        rows = self.chunks.rows(chunk.tag)
+        positions = [chunk.columns.index(k) for k in chunk.key]
+        upper = tuple(rows[-1][i] for i in positions) if rows else chunk.lower
         timestamp = float(position.timestamp or time.time())
         hints = frozenset({SNAPSHOT_HINT})
         key_set = set(chunk.key)
-        size = 0
+        others = [i for i, c in enumerate(chunk.columns) if c not in key_set]
+        changed = chunk.changed
         events = [e for e in txn.events if not (e.table == SIGNAL_TABLE and e.schema == SIGNAL_SCHEMA)]
-        for row in chunk.rows.values():
-            values = dict(zip(chunk.columns, row))
-            keys = {k: values[k] for k in chunk.key}
-            columns = {c: v for c, v in values.items() if c not in key_set}
-            row_size = sum(len(v) if isinstance(v, (str, bytes)) else 8 for v in row)
-            size += row_size
-            events.append(EventData(chunk.schema, chunk.table, EventType.INSERT, keys, columns, None, frozenset(),
-                                    timestamp, position, row_size, None, hints))
-        self.store.record_chunk(chunk.full_name, chunk.upper, len(chunk.rows), chunk.last, position)
+        before = len(events)
+        row_size = _row_size(rows)
+        for row in rows:
+            key = tuple(row[i] for i in positions)
+            if changed and normalize_key(key) in changed:
+                continue  # a change between the watermarks carries a newer value: it replaces this row
+            events.append(EventData(chunk.schema, chunk.table, EventType.INSERT, dict(zip(chunk.key, key)),
+                                    {chunk.columns[i]: row[i] for i in others}, None, frozenset(), timestamp,
+                                    position, row_size, None, hints))
+        emitted = len(events) - before
+        self.store.record_chunk(chunk.full_name, upper, emitted, len(rows) < chunk.limit, position)
         self.snapshot.progress.emitted()
-        log.debug("[%s] chunk of %s up to %r: %d rows at %s", self.snapshot.pipeline.name, chunk.full_name,
-                  chunk.upper, len(chunk.rows), position)
+        log.debug("[%s] chunk of %s up to %r: %d rows (%d changed meanwhile) at %s", self.snapshot.pipeline.name,
+                  chunk.full_name, upper, emitted, len(rows) - emitted, position)
         self._chunk = None
-        return Transaction(tuple(events), position, txn.size + size)
+        return Transaction(tuple(events), position, txn.size + row_size * emitted)
+
+
+def _row_size(rows: list[tuple], sample: int = 64) -> int:
+    """The average size of a row of ``rows`` (a sample: the window's memory guard needs an estimate)."""
+    if not rows:
+        return 0
+    picked = rows[:: max(1, len(rows) // sample)]
+    total = sum(len(v) if isinstance(v, (str, bytes)) else 8 for row in picked for v in row)
+    return max(1, total // len(picked))
