@@ -18,10 +18,11 @@ def _setup_logging(level: str) -> None:
                         format="%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s")
 
 
-def run_until_signal(runner, progress_interval: float, quiet: bool, until=None) -> int:
+def run_until_signal(runner, progress_interval: float, quiet: bool, until=None, status_file=None) -> int:
     """Run ``runner`` until SIGINT/SIGTERM, a fatal pipeline failure or ``until()`` is true; return the
-    exit code."""
+    exit code. With ``status_file``, ``runner.status()`` is written there every second."""
     from otter_core.progress import ProgressPrinter
+    from otter_core.status_file import StatusFileWriter
 
     stop = threading.Event()
 
@@ -33,6 +34,7 @@ def run_until_signal(runner, progress_interval: float, quiet: bool, until=None) 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     printer = ProgressPrinter()
     runner.start()
+    writer = StatusFileWriter(status_file, runner.status).start() if status_file else None
     try:
         while not stop.wait(progress_interval):
             if not quiet:
@@ -42,6 +44,8 @@ def run_until_signal(runner, progress_interval: float, quiet: bool, until=None) 
     finally:
         runner.stop()
         runner.join(timeout=60)
+        if writer is not None:
+            writer.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if not quiet:
@@ -57,7 +61,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from otter_core.runner import Runner
 
     config = load_config_file(args.config)
-    return run_until_signal(Runner(config, args.state_dir), args.progress_interval, args.quiet)
+    return run_until_signal(Runner(config, args.state_dir), args.progress_interval, args.quiet,
+                            status_file=args.status_file)
 
 
 def cmd_init_db(args: argparse.Namespace) -> int:
@@ -127,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--state-dir", default="./otter-state", help="where acked positions are kept")
     run.add_argument("--progress-interval", type=float, default=1.0, help="seconds between progress lines")
     run.add_argument("--quiet", action="store_true", help="no progress lines")
+    run.add_argument("--status-file", help="write every pipeline's status (JSON) to this file every second")
     run.set_defaults(func=cmd_run)
 
     init_db = sub.add_parser("init-db", help="create the system schema retl (two-way sync) on every mysql source")

@@ -23,7 +23,7 @@ from otter_core.engine.load import LoadStage
 from otter_core.engine.select import Batcher
 from otter_core.engine.select_process import ProcessSelector
 from otter_core.engine.snapshot import Snapshot
-from otter_core.engine.stats import PipelineStats
+from otter_core.engine.stats import PipelineStats, count_by_table
 from otter_core.engine.transform import transform
 from otter_core.engine.window import Window
 from otter_core.contracts import Arbitrator, Pipe, RowReader, Selector
@@ -93,7 +93,7 @@ class PipelineRunner:
                 if self.stats.batches_loaded > loaded_before:
                     failures = 0
                 failures += 1
-                self.stats.last_error = str(exc)
+                self.stats.record_error(exc)
                 retryable = getattr(exc, "retryable", True) if isinstance(exc, OtterError) else True
                 if not retryable or (params.retry_max and failures >= params.retry_max):
                     log.error("[%s] stopped: %s", self.name, exc)
@@ -120,13 +120,20 @@ class PipelineRunner:
         file_stage = self._make_file_stage()
         window = self._window = Window(params.parallelism, params.memory_limit_bytes)
         workers = ThreadPoolExecutor(max_workers=params.parallelism, thread_name_prefix=f"et-{self.pipeline.name}")
-        order: collections.deque[tuple[RowBatch, Future]] = collections.deque()
+        order: collections.deque[tuple[RowBatch, Future, float]] = collections.deque()
         cond = threading.Condition()
         abort = threading.Event()
         select_state: dict[str, object] = {"error": None, "done": False}
 
-        def extract_transform(batch: RowBatch) -> str:
-            return pipe.put(transform(self.pipeline, extractor.extract(batch.events)))
+        def extract_transform(batch: RowBatch) -> tuple[str, dict]:
+            started = time.monotonic()
+            extracted = extractor.extract(batch.events)
+            extracted_at = time.monotonic()
+            items = transform(self.pipeline, extracted)
+            figures = {"tables": count_by_table(event for _, event in extracted),
+                       "extract": (extracted_at - started) * 1000.0,
+                       "transform": (time.monotonic() - extracted_at) * 1000.0}
+            return pipe.put(items), figures
 
         def select_loop() -> None:
             batcher = Batcher(selector, params, load_busy=lambda: window.in_flight > 0)
@@ -148,9 +155,10 @@ class PipelineRunner:
                     events, position, size = got
                     batch = RowBatch(self.arbitrator.next_process_id(), tuple(events), position, size=size)
                     window.enter(size)
+                    select_ms = (time.monotonic() - batcher.first_arrival) * 1000.0
                     future = workers.submit(extract_transform, batch)
                     with cond:
-                        order.append((batch, future))
+                        order.append((batch, future, select_ms))
                         cond.notify_all()
             except BaseException as exc:
                 select_state["error"] = exc
@@ -172,10 +180,12 @@ class PipelineRunner:
                         if select_state["done"]:
                             break
                         continue
-                    batch, future = order.popleft()
-                key = future.result()
+                    batch, future, select_ms = order.popleft()
+                key, figures = future.result()
+                figures["select"] = select_ms
                 self._load_one(batch, pipe.get(key), load_stage,
-                               (lambda items: file_stage.load(items, pipe.files(key))) if file_stage else None)
+                               (lambda items: file_stage.load(items, pipe.files(key))) if file_stage else None,
+                               figures)
                 window.leave(batch.size)
         finally:
             abort.set()
@@ -192,7 +202,8 @@ class PipelineRunner:
                 reader.close()
 
     def _load_one(self, batch: RowBatch, items: list, load_stage: LoadStage,
-                  load_files: Callable[[list], int] | None = None) -> None:
+                  load_files: Callable[[list], int] | None = None, figures: dict | None = None) -> None:
+        """Load, ack and count one batch; ``figures`` holds its I/U/D per table and earlier stages' ms."""
         started = time.monotonic()
         try:
             if load_files is not None:  # a batch's rows load only after its files
@@ -203,8 +214,12 @@ class PipelineRunner:
             raise
         self.arbitrator.ack(batch.process_id, batch.position)
         event_time = float(batch.position.timestamp or 0)
-        self.stats.record_batch(rows, batch.position, event_time)
-        self.plugins.batch_loaded(batch, rows, time.monotonic() - started)
+        seconds = time.monotonic() - started
+        figures = dict(figures or {})
+        tables = figures.pop("tables", None)
+        self.stats.record_batch(rows, batch.position, event_time, batch.size, tables,
+                                {**figures, "load": seconds * 1000.0})
+        self.plugins.batch_loaded(batch, rows, seconds)
         log.debug("[%s] batch %d: %d events, %d rows, acked %s", self.name, batch.process_id,
                   len(batch), rows, batch.position)
 

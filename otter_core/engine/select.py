@@ -33,6 +33,7 @@ class Batcher:
         self._held: Transaction | None = None  # a DDL transaction that must start the next batch
         # the memory guard caps a batch whatever batch_bytes says (one transaction always fits)
         self._max_bytes = min(params.batch_bytes, max(1, params.memory_limit_bytes // 4))
+        self.first_arrival = time.monotonic()  # when the last batch's first transaction came (Select's timing)
 
     def next_batch(self, should_stop) -> tuple[list[EventData], Position, int] | None:
         """Events, end position and size of the next batch; None when stopping with nothing read."""
@@ -62,7 +63,10 @@ class Batcher:
                 if events:
                     self._held = txn  # DDL travels alone so rows before and after it load in order
                     break
+                self.first_arrival = time.monotonic()
                 return list(txn.events), txn.position, txn.size
+            if position is None:
+                self.first_arrival = time.monotonic()
             events.extend(txn.events)
             position = txn.position
             size += txn.size
