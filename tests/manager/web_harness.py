@@ -1,0 +1,124 @@
+"""The browser tests' harness: a real ``otter-run manager`` process (uvicorn) on a free loopback port
+in a temporary state directory, and headless Chromium driven by Playwright.
+
+Chromium is Debian's (/usr/bin/chromium, ``OTTER_CHROMIUM`` overrides); Playwright never downloads a
+browser of its own. Set ``OTTER_SCREENSHOTS_DIR`` to keep the screenshots the browser tests take (the ones
+in docs/screenshots/ are made that way, see docs/manager.md).
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from otter_core.testing.mariadb import free_port
+from otter_core.testing.processes import stop_process
+
+CHROMIUM = os.environ.get("OTTER_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+WEB_ADMIN = "admin"
+WEB_ADMIN_PASSWORD = "admin-Pass-123"
+
+
+class ManagerProcess:
+    """``otter-run manager`` as a child process; ``url`` is its base address once ``start()`` returned."""
+
+    def __init__(self, state_dir: Path, port: int | None = None, extra_args: tuple[str, ...] = ()) -> None:
+        self.state_dir = state_dir
+        self.port = port or free_port()
+        self.extra_args = extra_args
+        self.log_path = state_dir / "manager.log"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _otter_run(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "otter_core.cli", "manager", "--state-dir", str(self.state_dir), *args]
+
+    def init_admin(self, name: str = WEB_ADMIN, password: str = WEB_ADMIN_PASSWORD) -> None:
+        env = dict(os.environ, OTTER_MANAGER_PASSWORD=password)
+        done = subprocess.run(self._otter_run("--init-admin", name), env=env, capture_output=True,
+                              text=True, timeout=120, stdin=subprocess.DEVNULL)
+        assert done.returncode == 0, f"otter-run manager --init-admin failed:\n{done.stdout}\n{done.stderr}"
+        assert password not in done.stdout + done.stderr, "the admin password was printed"
+
+    def start(self, timeout: float = 90.0) -> "ManagerProcess":
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            self._otter_run("--host", "127.0.0.1", "--port", str(self.port), *self.extra_args),
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.url}/login", timeout=5) as response:
+                    if response.status == 200:
+                        return self
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"otter-run manager did not come up on {self.url}:\n{self.log_tail()}")
+            time.sleep(0.2)
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        stop_process(self.process, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def manager_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ManagerProcess]:
+    """A fresh manager per test module with one ADMIN (``WEB_ADMIN`` / ``WEB_ADMIN_PASSWORD``)."""
+    manager = ManagerProcess(tmp_path_factory.mktemp("manager-state"))
+    manager.init_admin()
+    manager.start()
+    yield manager
+    manager.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium_browser():
+    """Headless Debian Chromium through Playwright, one per test session."""
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: apt-get install chromium (or set OTTER_CHROMIUM)"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser_page(chromium_browser, manager_server):
+    """A page in a fresh browser context (no cookies) whose relative URLs go to ``manager_server``."""
+    context = chromium_browser.new_context(base_url=manager_server.url, viewport={"width": 1280, "height": 860})
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path):
+    """``screenshots(page, name)`` saves a full-page PNG to ``OTTER_SCREENSHOTS_DIR`` (or a temp dir)."""
+    target = Path(os.environ.get("OTTER_SCREENSHOTS_DIR") or tmp_path / "screenshots")
+    target.mkdir(parents=True, exist_ok=True)
+
+    def take(page, name: str) -> Path:
+        path = target / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        assert path.stat().st_size > 0
+        return path
+    return take
