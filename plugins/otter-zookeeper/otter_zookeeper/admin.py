@@ -12,19 +12,31 @@ from kazoo.exceptions import NoNodeError
 from otter_core.config import load_config_text
 from otter_core.control import STATES
 from otter_core.errors import ConfigError
+from otter_zookeeper.auth import ZooKeeperAuth, check_access, make_client
 from otter_zookeeper.layout import STAGE_LOAD, STAGE_SELECT, Layout, decode, encode
 from otter_zookeeper.placement import Placement
 from otter_zookeeper.registry import live_nodes
 
 
-def connect(hosts: str, timeout: float = 15.0) -> KazooClient:
-    """A started kazoo client, or a ConfigError naming the hosts."""
-    zk = KazooClient(hosts=hosts, timeout=10.0)
+def connect(hosts: str, timeout: float = 15.0, auth: ZooKeeperAuth | None = None,
+            root: str | None = None) -> KazooClient:
+    """A started kazoo client, or a ConfigError naming the hosts.
+
+    ``auth`` defaults to ``$OTTER_ZK_AUTH``; with ``root`` given, a root this client may not read fails here.
+    """
+    zk = make_client(hosts, 10.0, auth if auth is not None else ZooKeeperAuth.resolve())
     try:
         zk.start(timeout=timeout)
     except Exception as exc:
         zk.close()
         raise ConfigError(f"cannot connect to ZooKeeper at {hosts!r}: {exc!r}; check --zk") from None
+    if root:
+        try:
+            check_access(zk, root)
+        except ConfigError:
+            zk.stop()
+            zk.close()
+            raise
     return zk
 
 

@@ -11,6 +11,7 @@ import threading
 import time
 
 from otter_core.errors import ConfigError
+from otter_zookeeper.auth import ZooKeeperAuth
 
 log = logging.getLogger("otter.cli")
 ZK_HELP = "ZooKeeper connect string, e.g. zk1:2181,zk2:2181,zk3:2181"
@@ -42,7 +43,7 @@ def cmd_node(args: argparse.Namespace) -> int:
                           address_of=lambda node_id: holder["node"].address_of(node_id),
                           spool_dir=os.path.join(args.state_dir or f"./otter-node-{args.id}", "spool"))
     node = Node(args.zk, args.id, root=args.zk_root, state_dir=args.state_dir,
-                session_timeout=args.session_timeout, context=context)
+                session_timeout=args.session_timeout, context=context, zk_auth=ZooKeeperAuth.resolve(args.zk_auth_file))
     holder["node"] = node
     stop = threading.Event()
 
@@ -74,7 +75,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     with open(args.config, encoding="utf-8") as handle:
         text = handle.read()
     placement = Placement(args.select, args.load or args.select, args.arbitrate, args.grace)
-    zk = connect(args.zk)
+    zk = connect(args.zk, auth=ZooKeeperAuth.resolve(args.zk_auth_file), root=args.zk_root)
     try:
         for channel, pipeline, where in deploy(zk, Layout(args.zk_root), text, args.config, default=placement):
             mode = "split S/E | T/L" if where.split else "whole pipeline"
@@ -90,7 +91,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     from otter_zookeeper.admin import ClusterView, connect, set_channel_state
     from otter_zookeeper.layout import Layout
 
-    zk = connect(args.zk)
+    zk = connect(args.zk, auth=ZooKeeperAuth.resolve(args.zk_auth_file), root=args.zk_root)
     try:
         if args.action == "status":
             view = ClusterView(zk, args.zk_root)
@@ -110,6 +111,9 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--zk", required=True, help=ZK_HELP)
     parser.add_argument("--zk-root", default="/otter", help="the znode under which otter keeps everything")
+    parser.add_argument("--zk-auth-file", default=None,
+                        help="file holding 'user:password' for ZooKeeper digest auth; every znode otter creates "
+                             "is then readable by that identity only (else $OTTER_ZK_AUTH; none: open ACLs)")
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

@@ -14,15 +14,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kazoo.client import KazooClient, KazooState
+from kazoo.client import KazooState
 from kazoo.exceptions import KazooException
 
 from otter_core.builtin import memory_arbitrator, memory_pipe
 from otter_core.config import load_config_text
 from otter_core.engine.pipeline import PipelineRunner
+from otter_core.errors import ConfigError
 from otter_core.model.node import NodeContext
 from otter_core.plugins import PipelinePlugins
 from otter_zookeeper.arbitrator import ZooKeeperArbitrator
+from otter_zookeeper.auth import ZooKeeperAuth, check_access, make_client
 from otter_zookeeper.layout import STAGE_LOAD, STAGE_SELECT, Layout, decode
 from otter_zookeeper.placement import Placement
 from otter_zookeeper.registry import NodeInfo, live_nodes, register
@@ -127,14 +129,15 @@ class Node:
     """Start with ``start()``; ``stop()`` gives every stage up after its batches in flight are acked."""
 
     def __init__(self, zk_hosts: str, node_id: int, *, root: str = "/otter", state_dir: str | None = None,
-                 session_timeout: float = 10.0, context: NodeContext | None = None) -> None:
+                 session_timeout: float = 10.0, context: NodeContext | None = None,
+                 zk_auth: ZooKeeperAuth | None = None) -> None:
         self.zk_hosts = zk_hosts
         self.node_id = int(node_id)
         self.layout = Layout(root)
         self.state_dir = Path(state_dir or f"./otter-node-{node_id}")
         self.session_timeout = session_timeout
         self.context = context or NodeContext(node_id=self.node_id, zk_hosts=zk_hosts)
-        self.zk = KazooClient(hosts=zk_hosts, timeout=session_timeout)
+        self.zk = make_client(zk_hosts, session_timeout, zk_auth if zk_auth is not None else ZooKeeperAuth.resolve())
         self.slots: dict[tuple[str, str], PipelineSlot] = {}
         self._channel_states: dict[str, str] = {}
         self._watched_channels: set[str] = set()
@@ -231,6 +234,12 @@ class Node:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.zk.add_listener(self._on_state)
         self.zk.start(timeout=max(15.0, self.session_timeout))
+        try:
+            check_access(self.zk, self.layout.root)
+        except ConfigError:
+            self.zk.stop()
+            self.zk.close()
+            raise
         register(self.zk, self.layout, self._info(), wait_seconds=self.session_timeout * 2)
         self._session_ok.set()
         self._reconnected.set()
