@@ -39,7 +39,8 @@ from typing import Any, Callable
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from oneway import ProcessTreeMeter, _pct, log, machine_info  # noqa: E402
+from procstat import ProcessTreeMeter, log  # noqa: E402
+from report import _pct, machine_info  # noqa: E402
 
 from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer  # noqa: E402
 from otter_core.testing.postgresql import PG_DATABASE, PG_PASSWORD, PG_USER, PostgreSQLServer  # noqa: E402
