@@ -1,0 +1,1 @@
+"""Runtime control, monitoring and alarms of the manager (standalone processes or ZooKeeper nodes)."""
