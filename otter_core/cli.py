@@ -161,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from otter_core.cli_conflicts import add_parser as add_conflicts_parser
     add_conflicts_parser(sub)
+    from otter_core.cli_manager import add_parser as add_manager_parser
+    add_manager_parser(sub)
     return parser
 
 

@@ -109,11 +109,11 @@ otter_pip_install() {
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
         return 0
     fi
-    args=(-e "${packages[0]}[test]")
+    args=(-e "${packages[0]}[test,manager]")
     for dir in "${packages[@]:1}"; do
         args+=(-e "$dir")
     done
-    otter_say "installing into $OTTER_VENV: otter-core[test] and ${#packages[@]} package(s) in all"
+    otter_say "installing into $OTTER_VENV: otter-core[test,manager] and ${#packages[@]} package(s) in all"
     "$OTTER_VENV/bin/python" -m pip install -q "${args[@]}" </dev/null
     printf '%s' "$want" >"$stamp"
 }

@@ -1,0 +1,82 @@
+"""The FastAPI application factory of ``otter-run manager``."""
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.middleware.sessions import SessionMiddleware
+
+from otter_core import __version__
+from otter_core.manager import migrate, routers
+from otter_core.manager.errors import ConfigConflict, ObjectNotFound
+from otter_core.manager.security import SESSION_COOKIE, ValidationProblem
+from otter_core.manager.settings import ManagerSettings
+from otter_core.manager.store import Database
+
+WEB = Path(__file__).with_name("web")
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    started = []
+    try:
+        for module in routers.lifespan_modules():
+            await module.start(app)
+            started.append(module)
+        yield
+    finally:
+        for module in reversed(started):
+            await module.stop(app)
+        app.state.db.dispose()
+
+
+def create_app(settings: ManagerSettings) -> FastAPI:
+    """The manager app for ``settings``: the store migrated to head, routers from ``routers.py`` mounted,
+    sessions, static files and templates set up."""
+    app = FastAPI(title="otter manager", version=__version__, lifespan=_lifespan,
+                  description="Config, control and monitoring of otter channels. Log in with POST /api/login; "
+                              "unsafe methods need the X-CSRF-Token header from GET /api/session.")
+    app.state.settings = settings
+    app.state.db = Database(settings.database_url)
+    migrate.upgrade(app.state.db.engine)
+    app.state.templates = Jinja2Templates(directory=str(WEB / "templates"))
+    app.add_middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie=SESSION_COOKIE,
+                       same_site="lax", https_only=False, max_age=12 * 3600)
+    _add_error_handlers(app)
+    for router in routers.routers():
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=str(WEB / "static"), check_dir=False), name="static")
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        broken = [e for e in errors if e.get("type") == "json_invalid"]
+        if broken:
+            where = broken[0].get("loc", ["body", "?"])[-1]
+            reason = (broken[0].get("ctx") or {}).get("error", "not valid JSON")
+            return JSONResponse({"detail": f"malformed JSON body: {reason} (at character {where})"},
+                                status_code=400)
+        return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+
+    @app.exception_handler(ValidationProblem)
+    async def _validation(_request: Request, exc: ValidationProblem) -> JSONResponse:
+        return JSONResponse({"detail": [{"loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}]},
+                            status_code=422)
+
+    @app.exception_handler(ObjectNotFound)
+    async def _not_found(_request: Request, exc: ObjectNotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(ConfigConflict)
+    async def _conflict(_request: Request, exc: ConfigConflict) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=409)

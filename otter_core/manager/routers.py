@@ -1,0 +1,25 @@
+"""What the app mounts. Each engineer appends a module here; each module has a ``router`` (APIRouter).
+
+``LIFESPAN_MODULES`` name modules with ``async def start(app)`` and ``async def stop(app)`` (background
+tasks such as the monitoring collector), run in list order at start and in reverse at stop.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+ROUTER_MODULES = [
+    "otter_core.manager.api.session_api",
+    "otter_core.manager.api.users_api",
+    "otter_core.manager.api.config_api",
+]
+
+LIFESPAN_MODULES: list[str] = []
+
+
+def routers() -> list[Any]:
+    return [importlib.import_module(name).router for name in ROUTER_MODULES]
+
+
+def lifespan_modules() -> list[Any]:
+    return [importlib.import_module(name) for name in LIFESPAN_MODULES]

@@ -1,0 +1,181 @@
+"""Users, login sessions, CSRF and roles, and the audit log.
+
+Sessions are Starlette's signed cookie (``SessionMiddleware``: HttpOnly, SameSite=Lax) holding the user id
+and a per-session CSRF token. Unsafe requests (POST, PUT, PATCH, DELETE) must carry that token: JSON calls in
+the ``X-CSRF-Token`` header (``GET /api/session`` returns it), page forms in a ``csrf_token`` field.
+401: not logged in; 403: wrong role or bad CSRF token. Passwords are hashed with argon2 and never logged.
+"""
+from __future__ import annotations
+
+import hmac
+import re
+import secrets
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from attrs import frozen
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from otter_core.manager.store import ROLES, AuditLog, User, get_db
+
+SESSION_COOKIE = "otter_manager"
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+MIN_PASSWORD = 8
+SECRET_WORDS = ("password", "secret", "token")
+MASK = "****"
+
+_hasher = PasswordHasher()
+
+
+class ValidationProblem(Exception):
+    """Bad input for one field: the API answers 422 naming ``field``; pages show it beside the field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@frozen
+class Actor:
+    """The logged-in user of a request."""
+
+    id: int
+    username: str
+    role: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "ADMIN"
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def check_new_user(username: str, password: str | None, role: str) -> None:
+    """Raise ValidationProblem unless the fields make a valid user (``password`` None: unchanged)."""
+    if not isinstance(username, str) or not USERNAME.match(username):
+        raise ValidationProblem("username", "1-64 letters, digits or . _ @ -")
+    if password is not None and (not isinstance(password, str) or len(password) < MIN_PASSWORD):
+        raise ValidationProblem("password", f"at least {MIN_PASSWORD} characters")
+    if role not in ROLES:
+        raise ValidationProblem("role", f"expected one of {', '.join(ROLES)}, got {role!r}")
+
+
+def set_user(db: Session, username: str, password: str, role: str = "ADMIN") -> User:
+    """Create ``username`` or reset its password and role (``otter-run manager --init-admin``)."""
+    check_new_user(username, password, role)
+    user = db.scalar(select(User).where(User.username == username))
+    if user is None:
+        user = User(username=username, password_hash=hash_password(password), role=role)
+        db.add(user)
+    else:
+        user.password_hash = hash_password(password)
+        user.role = role
+    db.flush()
+    return user
+
+
+def authenticate(db: Session, username: str, password: str) -> User | None:
+    """The user whose name and password match, else None (same work either way: no user-name oracle)."""
+    user = db.scalar(select(User).where(User.username == username))
+    if user is None:
+        verify_password(_DUMMY_HASH, password)
+        return None
+    if not verify_password(user.password_hash, password):
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
+
+
+_DUMMY_HASH = _hasher.hash("not-a-password-of-anyone")
+
+
+def start_session(request: Request, user: User) -> str:
+    """Log ``user`` in on this request's session (a fresh session and CSRF token); return the token."""
+    request.session.clear()
+    request.session["user_id"] = user.id
+    request.session["csrf"] = secrets.token_urlsafe(32)
+    return request.session["csrf"]
+
+
+def end_session(request: Request) -> None:
+    request.session.clear()
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token (made if missing): pages put it into every form."""
+    token = request.session.get("csrf")
+    if not token:
+        token = request.session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+async def check_csrf(request: Request) -> None:
+    """Raise 403 unless an unsafe request carries the session's CSRF token (header or form field)."""
+    if request.method not in UNSAFE_METHODS:
+        return
+    expected = request.session.get("csrf")
+    given = request.headers.get(CSRF_HEADER)
+    if given is None and request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")):
+        given = (await request.form()).get(CSRF_FIELD)
+    if not expected or not isinstance(given, str) or not hmac.compare_digest(expected, given):
+        raise HTTPException(403, f"missing or wrong CSRF token: send the {CSRF_HEADER} header "
+                                 f"(GET /api/session returns it) or the {CSRF_FIELD} form field")
+
+
+def current_user(request: Request, db: Session = Depends(get_db)) -> Actor:
+    """The logged-in user; 401 when there is none (or it was deleted)."""
+    user_id = request.session.get("user_id")
+    user = db.get(User, user_id) if isinstance(user_id, int) else None
+    if user is None:
+        raise HTTPException(401, "not logged in: POST /api/login with username and password",
+                            headers={"WWW-Authenticate": "Session"})
+    return Actor(user.id, user.username, user.role)
+
+
+async def require_operator(request: Request, actor: Actor = Depends(current_user)) -> Actor:
+    """Any logged-in user (ADMIN or OPERATOR), with the CSRF token on unsafe requests."""
+    await check_csrf(request)
+    return actor
+
+
+async def require_admin(actor: Actor = Depends(require_operator)) -> Actor:
+    """An ADMIN (config changes, users); 403 for an OPERATOR."""
+    if not actor.is_admin:
+        raise HTTPException(403, f"user {actor.username!r} is an OPERATOR: only an ADMIN may change the config")
+    return actor
+
+
+def mask_secrets(value: Any) -> Any:
+    """``value`` with every mapping entry whose key names a secret replaced by ``****``."""
+    if isinstance(value, dict):
+        return {k: (MASK if str(k).lower().endswith(SECRET_WORDS) and isinstance(v, str) and v
+                    else mask_secrets(v)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [mask_secrets(v) for v in value]
+    return value
+
+
+def audit(db: Session, actor: Actor | str, action: str, object_name: str, detail: Any = None) -> AuditLog:
+    """Record a change (``detail`` with secrets masked) in the session's transaction."""
+    entry = AuditLog(username=actor if isinstance(actor, str) else actor.username, action=action,
+                     object=object_name[:255], detail=mask_secrets(detail or {}))
+    db.add(entry)
+    return entry

@@ -1,0 +1,8 @@
+"""The config store: models and sessions."""
+from otter_core.manager.store.models import (
+    ROLES, AuditLog, Base, Channel, DataMedia, DataSource, Pair, Pipeline, User,
+)
+from otter_core.manager.store.session import Database, get_db, make_engine
+
+__all__ = ["ROLES", "AuditLog", "Base", "Channel", "DataMedia", "DataSource", "Pair", "Pipeline", "User",
+           "Database", "get_db", "make_engine"]

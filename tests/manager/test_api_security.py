@@ -1,0 +1,78 @@
+"""Login, sessions, CSRF and roles of the JSON API."""
+from __future__ import annotations
+
+import stat
+
+from otter_core.manager.settings import SECRET_FILE, load_settings
+from otter_core.manager.store import User
+from tests.manager.conftest import ADMIN_PASSWORD
+
+
+def test_api_refuses_requests_without_login(anonymous):
+    response = anonymous.get("/api/sources")
+    assert response.status_code == 401
+    assert "POST /api/login" in response.json()["detail"]
+
+
+def test_login_with_wrong_password_is_401_and_names_no_user(anonymous):
+    wrong = anonymous.post("/api/login", json={"username": "admin", "password": "nope-nope"})
+    unknown = anonymous.post("/api/login", json={"username": "ghost", "password": "nope-nope"})
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json() == unknown.json() == {"detail": "wrong user name or password"}
+
+
+def test_login_sets_an_httponly_samesite_session_cookie(anonymous):
+    response = anonymous.post("/api/login", json={"username": "admin", "password": ADMIN_PASSWORD})
+    assert response.status_code == 200
+    cookie = response.headers["set-cookie"].lower()
+    assert "otter_manager=" in cookie and "httponly" in cookie and "samesite=lax" in cookie
+    assert ADMIN_PASSWORD not in response.text
+
+
+def test_session_reports_user_role_and_csrf_token(admin):
+    body = admin.get("/api/session").json()
+    assert body["logged_in"] is True and body["username"] == "admin" and body["role"] == "ADMIN"
+    assert body["csrf_token"] == admin.headers["X-CSRF-Token"]
+
+
+def test_unsafe_request_without_csrf_token_is_403(admin):
+    token = admin.headers.pop("X-CSRF-Token")
+    response = admin.post("/api/channels", json={"name": "shop"})
+    assert response.status_code == 403
+    assert "X-CSRF-Token" in response.json()["detail"]
+    admin.headers["X-CSRF-Token"] = token[:-2] + "xx"
+    assert admin.post("/api/channels", json={"name": "shop"}).status_code == 403
+    admin.headers["X-CSRF-Token"] = token
+    assert admin.post("/api/channels", json={"name": "shop"}).status_code == 201
+
+
+def test_operator_reads_config_but_may_not_change_it(operator, admin):
+    admin.post("/api/channels", json={"name": "shop"})
+    assert operator.get("/api/channels").status_code == 200
+    response = operator.post("/api/channels", json={"name": "other"})
+    assert response.status_code == 403
+    assert "OPERATOR" in response.json()["detail"]
+    channel_id = operator.get("/api/channels").json()[0]["id"]
+    assert operator.delete(f"/api/channels/{channel_id}").status_code == 403
+    assert operator.get("/api/users").status_code == 403
+
+
+def test_logout_ends_the_session(admin):
+    assert admin.post("/api/logout").status_code == 200
+    assert admin.get("/api/channels").status_code == 401
+    assert admin.get("/api/session").json()["logged_in"] is False
+
+
+def test_passwords_are_stored_as_argon2_hashes(manager_app):
+    with manager_app.state.db.session_scope() as session:
+        hashes = [u.password_hash for u in session.query(User)]
+    assert hashes and all(h.startswith("$argon2id$") for h in hashes)
+    assert not any(ADMIN_PASSWORD in h for h in hashes)
+
+
+def test_secret_key_file_is_private_and_reused(tmp_path):
+    first = load_settings(tmp_path / "s")
+    mode = (tmp_path / "s" / SECRET_FILE).stat().st_mode
+    assert stat.S_IMODE(mode) == 0o600
+    assert load_settings(tmp_path / "s").secret_key == first.secret_key
+    assert first.database_url == f"sqlite:///{tmp_path / 's' / 'manager.db'}"
