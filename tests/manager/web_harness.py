@@ -65,6 +65,10 @@ class ManagerProcess:
                 with urllib.request.urlopen(f"{self.url}/login", timeout=5) as response:
                     if response.status == 200:
                         return self
+            except urllib.error.HTTPError as exc:  # up, but without a login page: no use waiting
+                self.stop()
+                raise RuntimeError(f"otter-run manager on {self.url} answers GET /login with {exc.code}:\n"
+                                   f"{self.log_tail()}") from None
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
