@@ -12,6 +12,11 @@ ROUTER_MODULES = [
     "otter_core.manager.api.session_api",
     "otter_core.manager.api.users_api",
     "otter_core.manager.api.config_api",
+    # the web pages (mgr-ui)
+    "otter_core.manager.web.pages_auth",
+    "otter_core.manager.web.pages_runtime",
+    "otter_core.manager.web.pages_sources",
+    "otter_core.manager.web.pages_admin",
 ]
 
 LIFESPAN_MODULES: list[str] = []
