@@ -31,12 +31,15 @@ def chart_page(chromium_browser):
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     samples: list[dict] = []
+    history_status = {"code": 200}
 
     def serve(route):
         path = route.request.url.split("http://otter.test", 1)[1].split("?")[0]
         if path == "/":
             return route.fulfill(body=PAGE, content_type="text/html")
         if path == "/api/pipelines/7/history":
+            if history_status["code"] != 200:
+                return route.fulfill(status=history_status["code"], body="boom")
             return route.fulfill(body=json.dumps({"samples": samples}), content_type="application/json")
         if path.startswith("/static/"):
             file = STATIC / path[len("/static/"):]
@@ -45,6 +48,7 @@ def chart_page(chromium_browser):
         return route.fulfill(status=404, body="not found")
 
     page.route("**/*", serve)
+    page.history_status = history_status  # the tests set ["code"] to make the history API fail
     yield page, samples, errors
     context.close()
 
@@ -78,8 +82,7 @@ def test_iso_timestamps_are_accepted_and_a_failing_api_is_marked(chart_page):
     samples.append({"ts": "2026-11-26T10:00:00+00:00", "delay_s": 3})
     page.goto("/")
     wait_for(page, "#delay", "data-points", "1")
-    page.unroute("**/*")
-    page.route("**/api/**", lambda route: route.fulfill(status=500, body="boom"))
+    page.history_status["code"] = 500
     deadline = time.monotonic() + 20
     while not page.get_attribute("#delay", "data-error"):
         assert time.monotonic() < deadline, "a failing history API was not marked on the chart"
