@@ -12,6 +12,8 @@ ROUTER_MODULES = [
     "otter_core.manager.api.session_api",
     "otter_core.manager.api.users_api",
     "otter_core.manager.api.config_api",
+    "otter_core.manager.api.pipeline_api",
+    "otter_core.manager.api.config_io_api",
     # the web pages (mgr-ui)
     "otter_core.manager.web.pages_auth",
     "otter_core.manager.web.pages_runtime",

@@ -79,3 +79,65 @@ class ChannelIn(Body):
 class ChannelPatch(Body):
     name: str | None = None
     description: str | None = None
+
+
+class PipelineIn(Body):
+    """A pipeline; ``start``, ``parameters``, ``exclude``, ``snapshot`` take the YAML's values."""
+
+    channel_id: int
+    name: str
+    source_id: int
+    target_id: int
+    start: str | dict[str, Any] = "current"
+    parameters: dict[str, Any] = {}
+    selector: str | None = None
+    loader: str | None = None
+    pipe: str = "memory"
+    arbitrator: str = "memory"
+    exclude: list[Any] = []
+    home: bool = False
+    snapshot: bool | dict[str, Any] | None = None
+
+
+class PipelinePatch(Body):
+    channel_id: int | None = None
+    name: str | None = None
+    source_id: int | None = None
+    target_id: int | None = None
+    start: str | dict[str, Any] | None = None
+    parameters: dict[str, Any] | None = None
+    selector: str | None = None
+    loader: str | None = None
+    pipe: str | None = None
+    arbitrator: str | None = None
+    exclude: list[Any] | None = None
+    home: bool | None = None
+    snapshot: bool | dict[str, Any] | None = None
+
+
+class PairFields(Body):
+    """Media by id (``source_media_id``) or by name (``source: "shop.orders"``, made on the pipeline's
+    source if missing); the other fields take the YAML's values."""
+
+    source_media_id: int | None = None
+    target_media_id: int | None = None
+    source: str | None = None
+    target: str | None = None
+    target_source_id: int | None = None
+    columns: list[Any] | dict[str, Any] | None = None
+    column_mode: str | None = None
+    column_groups: list[list[str]] | None = None
+    push_weight: int | None = None
+    processors: list[str] | None = None
+    processor_options: dict[str, dict[str, Any]] | None = None
+    filter: str | None = None
+    file_resolver: str | dict[str, Any] | None = None
+    conflict: str | None = None
+
+
+class PairIn(PairFields):
+    pipeline_id: int
+
+
+class PairPatch(PairFields):
+    pipeline_id: int | None = None

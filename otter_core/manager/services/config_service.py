@@ -14,3 +14,10 @@ from otter_core.manager.services.source_service import (  # noqa: F401
 from otter_core.manager.services.users_service import (  # noqa: F401
     create_user, delete_user, list_audit, list_users, update_user,
 )
+from otter_core.manager.services.pipeline_service import (  # noqa: F401,E402
+    create_pair, create_pipeline, delete_pair, delete_pipeline, get_pair, get_pipeline, list_pairs,
+    list_pipelines, update_pair, update_pipeline,
+)
+from otter_core.manager.services.yaml_io import (  # noqa: F401,E402
+    export_document, export_yaml, import_yaml, to_otter_config,
+)
