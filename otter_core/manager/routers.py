@@ -19,6 +19,9 @@ ROUTER_MODULES = [
     "otter_core.manager.web.pages_runtime",
     "otter_core.manager.web.pages_sources",
     "otter_core.manager.web.pages_admin",
+    "otter_core.manager.web.pages_channels",
+    "otter_core.manager.web.pages_pairs",
+    "otter_core.manager.web.pages_yaml",
 ]
 
 LIFESPAN_MODULES: list[str] = []

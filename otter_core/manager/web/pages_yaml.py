@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from sqlalchemy.orm import Session
 
-from otter_core.manager.errors import ObjectNotFound
+from otter_core.manager.errors import ConfigConflict, ObjectNotFound
 from otter_core.manager.security import Actor
 from otter_core.manager.services import config_service as config
 from otter_core.manager.store import get_db
@@ -25,11 +25,14 @@ def _export(db: Session, channel_id: int | None) -> str:
 def _yaml_page(request: Request, db: Session, actor: Actor, channel_id: int | None, text: str = "",
                errors: dict | None = None) -> HTMLResponse:
     try:
-        exported = _export(db, channel_id)
+        exported, nothing = _export(db, channel_id), ""
     except ObjectNotFound as exc:
         return not_found(request, actor, str(exc))
+    except ConfigConflict as exc:  # nothing complete to export yet
+        exported, nothing = "", str(exc)
     return render(request, "yaml.html", {
-        "active": "yaml", "title": "YAML import/export", "exported": exported, "channel_id": channel_id,
+        "active": "yaml", "title": "YAML import/export", "exported": exported, "nothing": nothing,
+        "channel_id": channel_id,
         "channel_choices": [("", "every channel")] + [(c.id, c.name) for c in config.list_channels(db)],
         "text": text, "errors": errors or {},
     }, actor, status_code=problem_status(errors) if errors else 200)
@@ -42,10 +45,14 @@ def yaml_page(request: Request, channel_id: int | None = None, actor: Actor = De
 
 
 @router.get("/yaml/download", response_class=PlainTextResponse)
-def yaml_download(channel_id: int | None = None, actor: Actor = Depends(page_actor),
+def yaml_download(request: Request, channel_id: int | None = None, actor: Actor = Depends(page_actor),
                   db: Session = Depends(get_db)):
-    name = config.get_channel(db, channel_id).name if channel_id else "otter"
-    return PlainTextResponse(_export(db, channel_id), media_type="application/yaml",
+    try:
+        name = config.get_channel(db, channel_id).name if channel_id else "otter"
+        text = _export(db, channel_id)
+    except (ObjectNotFound, ConfigConflict) as exc:
+        return not_found(request, actor, str(exc))
+    return PlainTextResponse(text, media_type="application/yaml",
                              headers={"Content-Disposition": f'attachment; filename="{name}.yaml"'})
 
 

@@ -95,7 +95,8 @@ def apply_change(request: Request, db: Session, change: Callable[[], Any], done:
         change()
     except ValidationProblem as problem:
         db.rollback()
-        return {problem.field: problem.message}
+        field = problem.field.split("[", 1)[0].split(".", 1)[0]  # processors[1], parameters.batch_size
+        return {field: problem.message if field == problem.field else f"{problem.field}: {problem.message}"}
     except ConfigConflict as exc:
         db.rollback()
         return {"_": str(exc)}
