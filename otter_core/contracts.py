@@ -147,6 +147,14 @@ class StageSignals(Protocol):
     def next_ready(self, timeout: float) -> ReadySignal | None:
         """T/L: the lowest-processId signal of the current epoch, or None after ``timeout`` seconds."""
 
+    def upcoming(self, limit: int, timeout: float) -> list[ReadySignal]:
+        """T/L: up to ``limit`` signals of the current epoch not done yet, lowest processId first (empty
+        after ``timeout`` seconds); lets T/L fetch the next batches while one loads."""
+
+    def begin_load(self, reason: str) -> None:
+        """T/L, at every (re)start: be ready to take signals (a carrier that loses signals with a dead node
+        starts a new epoch here, so that S/E re-reads from the acked position)."""
+
     def done(self, signal: ReadySignal) -> None:
         """T/L: the batch is loaded: ack its position and remove the signal, atomically."""
 

@@ -161,22 +161,27 @@ class TransformLoadRunner(PipelineRunner):
 
     def _run_once(self) -> None:
         signals = self.signals
+        signals.begin_load(f"transform/load starts on node {self.node_id}")
         load_stage = self._make_load_stage()
         file_stage = self._make_file_stage()
+        depth = max(1, self.pipeline.parameters.parallelism)
+        fetcher = ThreadPoolExecutor(max_workers=depth, thread_name_prefix=f"fetch-{self.pipeline.name}")
+        ahead: collections.deque[tuple[ReadySignal, Future]] = collections.deque()  # fetching, in order
         last: tuple[int, int] = (-1, -1)  # (epoch, processId) of the last loaded batch
         try:
             while not self._stop.is_set():
-                signal = signals.next_ready(0.5)
-                if signal is None:
+                self._fetch_ahead(ahead, fetcher, depth, last)
+                if not ahead:
                     continue
-                if (signal.epoch, signal.process_id) <= last:
-                    raise OtterError(f"pipeline {self.name}: batch {signal.process_id} of epoch {signal.epoch} "
-                                     f"arrived after batch {last[1]} of epoch {last[0]}: out of order")
+                signal, future = ahead.popleft()
+                if signal.epoch != signals.epoch():
+                    future.cancel()
+                    continue  # voided by a rollback: the new epoch brings it again
                 try:
-                    extracted = self.pipe.get(signal.key)
+                    extracted = future.result()
                 except Exception:
                     if signals.epoch() != signal.epoch:
-                        continue  # voided while we fetched it: the new epoch brings it again
+                        continue  # voided while we fetched it
                     raise
                 self._load_signal(signal, extracted, load_stage, file_stage)
                 last = (signal.epoch, signal.process_id)
@@ -185,9 +190,29 @@ class TransformLoadRunner(PipelineRunner):
                 signals.rollback(f"transform/load failed on node {self.node_id}: {exc}")
             raise
         finally:
+            fetcher.shutdown(wait=False, cancel_futures=True)
             load_stage.close()
             if file_stage is not None:
                 file_stage.close()
+
+    def _fetch_ahead(self, ahead: collections.deque, fetcher: ThreadPoolExecutor, depth: int,
+                     last: tuple[int, int]) -> None:
+        """Start fetching the next ready batches from the pipe (up to ``depth``), so that their transfers
+        overlap the load of the current one; waits up to half a second when nothing is fetching."""
+        if len(ahead) >= depth:
+            return
+        tail = (ahead[-1][0].epoch, ahead[-1][0].process_id) if ahead else last
+        for signal in self.signals.upcoming(depth, 0.0 if ahead else 0.5):
+            order = (signal.epoch, signal.process_id)
+            if any(queued.process_id == signal.process_id for queued, _ in ahead):
+                continue
+            if order <= tail:
+                raise OtterError(f"pipeline {self.name}: batch {signal.process_id} of epoch {signal.epoch} "
+                                 f"arrived after batch {tail[1]} of epoch {tail[0]}: out of order")
+            ahead.append((signal, fetcher.submit(self.pipe.get, signal.key)))
+            tail = order
+            if len(ahead) >= depth:
+                return
 
     def _load_signal(self, signal: ReadySignal, extracted: Any, load_stage: LoadStage,
                      file_stage: FileStage | None = None) -> None:

@@ -54,6 +54,11 @@ class PipeStub:
                 request_serializer=otter__pipe__pb2.PingRequest.SerializeToString,
                 response_deserializer=otter__pipe__pb2.PingReply.FromString,
                 _registered_method=True)
+        self.Signal = channel.unary_unary(
+                '/otter.pipe.v1.Pipe/Signal',
+                request_serializer=otter__pipe__pb2.SignalRequest.SerializeToString,
+                response_deserializer=otter__pipe__pb2.SignalReply.FromString,
+                _registered_method=True)
 
 
 class PipeServicer:
@@ -88,6 +93,14 @@ class PipeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Signal(self, request, context):
+        """Arbitrate mode rpc: the Select/Extract node tells the Transform/Load node which batches are ready,
+        in processId order (repeats are ignored). NOT_FOUND: no Transform/Load of that pipeline runs there.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PipeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -110,6 +123,11 @@ def add_PipeServicer_to_server(servicer, server):
                     servicer.Ping,
                     request_deserializer=otter__pipe__pb2.PingRequest.FromString,
                     response_serializer=otter__pipe__pb2.PingReply.SerializeToString,
+            ),
+            'Signal': grpc.unary_unary_rpc_method_handler(
+                    servicer.Signal,
+                    request_deserializer=otter__pipe__pb2.SignalRequest.FromString,
+                    response_serializer=otter__pipe__pb2.SignalReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -220,6 +238,33 @@ class Pipe:
             '/otter.pipe.v1.Pipe/Ping',
             otter__pipe__pb2.PingRequest.SerializeToString,
             otter__pipe__pb2.PingReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Signal(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/otter.pipe.v1.Pipe/Signal',
+            otter__pipe__pb2.SignalRequest.SerializeToString,
+            otter__pipe__pb2.SignalReply.FromString,
             options,
             channel_credentials,
             insecure,

@@ -10,7 +10,7 @@ import os
 import threading
 import zlib
 from concurrent import futures
-from typing import Iterator
+from typing import Any, Iterator
 
 import grpc
 
@@ -45,6 +45,7 @@ class PipeServicer(pb_grpc.PipeServicer):
     def __init__(self, node_id: str) -> None:
         self.node_id = node_id
         self.stores: dict[str, PipeStore] = {}
+        self.inboxes: dict[str, Any] = {}  # channel/pipeline -> otter_grpc.signals.SignalInbox
 
     def _store(self, key: str, context: grpc.ServicerContext) -> tuple[PipeStore, str]:
         try:
@@ -116,6 +117,20 @@ class PipeServicer(pb_grpc.PipeServicer):
     def Ping(self, request: pb.PingRequest, context: grpc.ServicerContext) -> pb.PingReply:
         return pb.PingReply(node_id=self.node_id)
 
+    def Signal(self, request: pb.SignalRequest, context: grpc.ServicerContext) -> pb.SignalReply:
+        from otter_grpc.signals import from_message
+
+        inbox = self.inboxes.get(request.pipeline)
+        if inbox is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"no transform/load stage of pipeline {request.pipeline!r} "
+                                                     f"runs on node {self.node_id}")
+        try:
+            signals = [from_message(message) for message in request.signals]
+        except (ValueError, KeyError, TypeError) as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"unreadable ready signal for {request.pipeline!r}: "
+                                                            f"{exc}")
+        return pb.SignalReply(accepted=inbox.offer(signals), epoch=inbox.epoch())
+
 
 class NodeServer:
     """A running gRPC server and the stores of the pipes it serves."""
@@ -160,6 +175,18 @@ class NodeServer:
 
     def unregister(self, pipe_id: str) -> None:
         self.servicer.stores.pop(pipe_id, None)
+        self._release()
+
+    def add_inbox(self, pipeline: str, inbox: Any) -> None:
+        """Take the ready signals peers send for ``pipeline`` (arbitrate mode rpc)."""
+        self.servicer.inboxes[pipeline] = inbox
+
+    def remove_inbox(self, pipeline: str, inbox: Any) -> None:
+        if self.servicer.inboxes.get(pipeline) is inbox:
+            del self.servicer.inboxes[pipeline]
+        self._release()
+
+    def _release(self) -> None:
         with NodeServer._lock:
             self.users -= 1
             if self.users > 0:

@@ -126,8 +126,9 @@ class ZooKeeperArbitrator:
         if self._write_error is not None:
             raise self._write_error
 
-    def write_position(self, process_id: int, position: Position, transaction_extra=None) -> None:
-        """Versioned write of the acked position (``transaction_extra(tx)`` adds operations to it)."""
+    def write_position(self, process_id: int, position: Position, transaction_extra=None) -> bool:
+        """Versioned write of the acked position (``transaction_extra(tx)`` adds operations to it). False:
+        an extra operation's znode was gone, so the position was written without the extra operations."""
         payload = encode({"position": position.to_dict(), "process_id": process_id, "node": self.node_id})
         with self._write_lock:
             try:
@@ -146,6 +147,7 @@ class ZooKeeperArbitrator:
                         # position is still right, write it alone
                         stat = self.zk.set(self.position_path, payload, version=self._version)
                         self._version = stat.version
+                        return False
                     elif failed:
                         raise failed[0][1]
                     else:
@@ -159,6 +161,7 @@ class ZooKeeperArbitrator:
                 self._write_error = OtterError(f"pipeline {self.name}: cannot write the acked position "
                                                f"to ZooKeeper: {exc!r}", retryable=False)
                 raise self._write_error from None
+        return True
 
     def reload_position(self) -> Position | None:
         """Read the acked position again (split stages: the T/L stage writes it, S/E restarts from it)."""

@@ -106,7 +106,13 @@ class PipelineSlot:
             return PipelineRunner(self.channel, model, config.sources, state_dir,
                                   arbitrator=ZooKeeperArbitrator(*args), pipe=self.pipe(model))
         kind = SelectExtractRunner if stage == STAGE_SELECT else TransformLoadRunner
-        return kind(self.channel, model, config.sources, state_dir, ZooKeeperSignals(*args), self.pipe(model),
+        if placement.arbitrate == "rpc":
+            from otter_zookeeper.rpc_signals import RpcSignals
+
+            signals = RpcSignals(*args, node=self.node.context)
+        else:
+            signals = ZooKeeperSignals(*args)
+        return kind(self.channel, model, config.sources, state_dir, signals, self.pipe(model),
                     node_id=self.node.node_id)
 
     def interrupt(self) -> None:

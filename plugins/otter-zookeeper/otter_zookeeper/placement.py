@@ -22,8 +22,10 @@ class Placement:
     """``select``: nodes that may run Select+Extract, the first one preferred, the others hot standbys;
     ``load``: the same for Transform+Load. ``arbitrate``: ``memory`` runs every stage in one process (the
     ``select`` nodes take the whole pipeline), ``zookeeper`` splits S/E and T/L with processId signals in
-    ZooKeeper, ``rpc`` is accepted for otter compatibility and signals through ZooKeeper too (the batch
-    itself always travels through the pipe), ``automatic`` is ``memory`` when both lists are the same and
+    ZooKeeper (``ready/<processId>`` znodes), ``rpc`` splits them too but S/E pushes each "batch ready"
+    signal straight to the T/L node over the nodes' authenticated gRPC channel (``rpc_signals.py``; needs
+    otter-grpc) while ZooKeeper keeps the permit, elections, epoch and acked positions; the batch itself
+    always travels through the pipe. ``automatic`` is ``memory`` when both lists are the same and
     ``zookeeper`` otherwise. ``grace_seconds``: how long a standby waits for the preferred node to come
     back before it takes the stage over."""
 

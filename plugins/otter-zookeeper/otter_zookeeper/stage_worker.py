@@ -102,6 +102,9 @@ class StageWorker:
         finally:
             self.running = False
             self.runner = None
+            close = getattr(runner.arbitrator, "close", None)
+            if close is not None:
+                close()
             if self.node.session_ok():
                 self.record("stop", error=str(runner.failure or ""))
             else:

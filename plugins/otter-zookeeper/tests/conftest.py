@@ -21,13 +21,3 @@ def zk(zookeeper_server):
     yield client
     client.stop()
     client.close()
-
-
-def wait_for(condition, timeout=60.0, message="condition", interval=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {message}")

@@ -1,6 +1,6 @@
 """The ZooKeeper arbitrator against a real ZooKeeper: processIds, permit, versioned acks, signals."""
 import pytest
-from conftest import wait_for
+from zk_support import wait_for
 
 from otter_core.contracts import Arbitrator, StageSignals
 from otter_core.model import Position

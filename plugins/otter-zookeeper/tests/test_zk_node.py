@@ -2,7 +2,7 @@
 import time
 
 import pytest
-from conftest import wait_for
+from zk_support import wait_for
 from kazoo.client import KazooClient
 
 from otter_core.testing.harness import pipeline_yaml
