@@ -1,6 +1,6 @@
 """Digest authentication: with credentials, the deployed config (it holds passwords) is readable by otter only."""
 import pytest
-from conftest import wait_for
+from zk_support import wait_for
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoAuthError
 
