@@ -17,7 +17,8 @@ Then, with the sending side in otter-dc1 and the receiving side in otter-dc2:
    over the same WAN;
 2. ``bench/crossdc_nodes.py`` deploys a real split pipeline: ZooKeeper, the source MariaDB and node 1
    (Select/Extract) in otter-dc1, the target MariaDB and node 2 (Transform/Load) in otter-dc2, the rpc pipe
-   between them (``otter-run deploy --select 1 --load 2 --arbitrate zookeeper``), and measures rows/s of a
+   between them (``otter-run deploy --select 1 --load 2 --arbitrate zookeeper``, or ``rpc`` with
+   ``--arbitrate rpc``: the ready signals then go node to node over gRPC), and measures rows/s of a
    bulk load (``--rows`` rows in 1000-row transactions) and the end-to-end latency of single rows
    (p50/p99 of ``--samples``; each row carries its commit time, read back on the dc2 side).
 """
@@ -111,6 +112,8 @@ def main() -> int:
     parser.add_argument("--keep-logs", help="copy the node logs here")
     parser.add_argument("--zk-in-dc2", action="store_true",
                         help="run ZooKeeper beside the Load node (default: beside the source, in dc1)")
+    parser.add_argument("--arbitrate", choices=["zookeeper", "rpc"], default="zookeeper",
+                        help="how S/E signals ready batches to T/L: ready/ znodes in ZooKeeper, or gRPC node to node")
     parser.add_argument("--json")
     args = parser.parse_args()
     if os.geteuid() != 0:
@@ -131,7 +134,7 @@ def main() -> int:
             from crossdc_nodes import run_nodes
             results["nodes"] = run_nodes(DC1, DC2, ADDRESSES[DC1], ADDRESSES[DC2], args.rows, args.samples,
                                          Path(args.keep_logs) if args.keep_logs else None, args.interval,
-                                         args.zk_in_dc2)
+                                         args.zk_in_dc2, args.arbitrate)
             print(json.dumps(results["nodes"]), file=sys.stderr)
     finally:
         if wan is not None:

@@ -152,7 +152,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def run_nodes(dc1: str, dc2: str, host1: str, host2: str, rows: int, samples: int, keep: Path | None,
-              interval: float = 0.5, zk_in_dc2: bool = False) -> dict:
+              interval: float = 0.5, zk_in_dc2: bool = False, arbitrate: str = "zookeeper") -> dict:
     """Deploy the split pipeline across the two namespaces and measure rows/s and row latency."""
     work = Path(tempfile.mkdtemp(prefix="otter-crossdc-"))
     procs: list[subprocess.Popen] = []
@@ -172,7 +172,7 @@ def run_nodes(dc1: str, dc2: str, host1: str, host2: str, rows: int, samples: in
                                                pos=binlog_pos))
         deploy = subprocess.run(["ip", "netns", "exec", dc1, sys.executable, "-m", "otter_core.cli", "deploy",
                                  str(config), "--zk", zk_hosts, "--select", "1", "--load", "2",
-                                 "--arbitrate", "zookeeper"], capture_output=True, text=True)
+                                 "--arbitrate", arbitrate], capture_output=True, text=True)
         if deploy.returncode != 0:
             raise RuntimeError(f"deploy failed: {deploy.stdout}{deploy.stderr}")
         for node_id, namespace, host in ((1, dc1, host1), (2, dc2, host2)):
@@ -191,7 +191,7 @@ def run_nodes(dc1: str, dc2: str, host1: str, host2: str, rows: int, samples: in
         written = _ask(writer, "bulk")
         arrived = _ask(poller, "bulk")
         seconds = arrived["arrived"] - written["started"]
-        result = {"zookeeper_in": dc2 if zk_in_dc2 else dc1, "rows": rows, "rows_per_s": round(rows / seconds, 1), "seconds": round(seconds, 2),
+        result = {"arbitrate": arbitrate, "zookeeper_in": dc2 if zk_in_dc2 else dc1, "rows": rows, "rows_per_s": round(rows / seconds, 1), "seconds": round(seconds, 2),
                   "source_write_seconds": round(written["write_seconds"], 2)}
         poller.stdin.write("latency\n")
         poller.stdin.flush()
