@@ -219,8 +219,10 @@ class Node:
                 continue
             self._watched_channels.add(channel)
             self.zk.ensure_path(self.layout.pipelines(channel))
+            # kazoo calls a DataWatch function with (data, stat, event) when it takes three arguments:
+            # the channel must be keyword-only, or the event would arrive in its place
             self.zk.DataWatch(self.layout.channel_state(channel),
-                              lambda data, _stat, ch=channel: self._on_channel_state(ch, data))
+                              lambda data, _stat, _event=None, *, ch=channel: self._on_channel_state(ch, data))
             self.zk.ChildrenWatch(self.layout.pipelines(channel),
                                   lambda names, ch=channel: self._on_pipelines(ch, names))
 
