@@ -154,7 +154,7 @@ class LocalRuntime:
         updated = status.get("updated", 0.0)
         return {"channel": channel, "state": state, "desired": desired, "pid": pid, "node": "local",
                 "started": info.get("started"), "updated": updated,
-                "stale": pid is not None and time.time() - updated > STALE_SECONDS,
+                "stale": pid is not None and time.time() - max(updated, info.get("started") or 0) > STALE_SECONDS,
                 "pipelines": status.get("pipelines", [])}
 
     def status(self) -> list[dict[str, Any]]:
