@@ -14,6 +14,11 @@ ROUTER_MODULES = [
     "otter_core.manager.api.config_api",
     "otter_core.manager.api.pipeline_api",
     "otter_core.manager.api.config_io_api",
+    # runtime control, monitoring, alarms, conflicts and rejects, /metrics (mgr-ops)
+    "otter_core.manager.api.ops_api",
+    "otter_core.manager.api.alarms_api",
+    "otter_core.manager.api.repair_api",
+    "otter_core.manager.ops.metrics",
     # the web pages (mgr-ui)
     "otter_core.manager.web.pages_auth",
     "otter_core.manager.web.pages_runtime",
@@ -24,7 +29,9 @@ ROUTER_MODULES = [
     "otter_core.manager.web.pages_yaml",
 ]
 
-LIFESPAN_MODULES: list[str] = []
+LIFESPAN_MODULES: list[str] = [
+    "otter_core.manager.ops.lifespan",  # app.state.runtime, the collector (mgr-ops)
+]
 
 
 def routers() -> list[Any]:

@@ -89,7 +89,7 @@ class LocalRuntime:
                 return self.channel_status(channel)
             folder = self.channel_dir(channel)
             folder.mkdir(parents=True, exist_ok=True)
-            self.config_path(channel).write_text(yaml_text)
+            _write_private(self.config_path(channel), yaml_text)  # it holds the sources' passwords
             set_channel_state(self.state_dir(channel), channel, "START")
             (folder / "status.json").unlink(missing_ok=True)
             command = [self.python, "-m", "otter_core.cli", "run", str(self.config_path(channel)),
@@ -217,6 +217,15 @@ def _alive(pid: int, start_ticks: int | None) -> bool:
     if fields[0] == "Z":  # a zombie: ended, not yet reaped by its parent
         return False
     return start_ticks is None or int(fields[19]) == start_ticks
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by this user only (mode 0600), replacing it atomically."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.replace(tmp, path)
 
 
 def _signal(pid: int, sig: int) -> None:
