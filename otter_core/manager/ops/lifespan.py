@@ -46,6 +46,10 @@ def restarter(app: Any):
 
 
 async def start(app: Any) -> None:
+    """Start the runtime and collector once per app (tests enter one app's lifespan from several clients)."""
+    app.state.ops_starts = getattr(app.state, "ops_starts", 0) + 1
+    if app.state.ops_starts > 1:
+        return
     settings = app.state.settings
     app.state.runtime = make_runtime(settings)
     app.state.metrics_token = metrics_token(settings.state_dir)
@@ -54,6 +58,9 @@ async def start(app: Any) -> None:
 
 
 async def stop(app: Any) -> None:
+    app.state.ops_starts -= 1
+    if app.state.ops_starts > 0:
+        return
     await asyncio.to_thread(app.state.collector.stop)
     close = getattr(app.state.runtime, "close", None)
     if close is not None:
