@@ -12,7 +12,7 @@ from otter_core.manager.app import create_app  # noqa: E402
 from otter_core.manager.security import set_user  # noqa: E402
 from otter_core.manager.settings import load_settings  # noqa: E402
 from tests.manager.web_harness import (  # noqa: E402,F401
-    browser_page, chromium_browser, manager_server, screenshots,
+    browser_page, chromium_browser, manager_server, pytest_runtest_makereport, screenshots,
 )
 
 ADMIN_PASSWORD = "admin-password-1"

@@ -44,7 +44,6 @@ def test_an_admin_builds_a_channel_and_exports_it_as_yaml(browser_page, screensh
     assert "pair shop.orders → shop.orders_copy added" in flash_text(page)
     pairs = page.inner_text("[data-testid=pairs]")
     assert "shop.orders" in pairs and "shop-b:shop.orders_copy" in pairs and "item_name" in pairs
-    screenshots(page, "pipeline")
 
     page.goto("/yaml")
     exported = page.inner_text("[data-testid=exported]")

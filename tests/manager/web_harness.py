@@ -7,7 +7,9 @@ in docs/screenshots/ are made that way, see docs/manager.md).
 """
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -55,9 +57,11 @@ class ManagerProcess:
     def start(self, timeout: float = 90.0) -> "ManagerProcess":
         self.state_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
+        env = dict(os.environ)
+        env.setdefault("OTTER_MANAGER_SAMPLE_SECONDS", "1")  # history samples often enough to watch charts move
         self.process = subprocess.Popen(
             self._otter_run("--host", "127.0.0.1", "--port", str(self.port), *self.extra_args),
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()
         deadline = time.monotonic() + timeout
         while True:
@@ -78,8 +82,50 @@ class ManagerProcess:
     def log_tail(self, chars: int = 4000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
 
+    def channel_processes(self) -> list[int]:
+        """Process ids of the channels this manager started (``<state>/runs/<channel>/process.json``)."""
+        pids = []
+        for info in self.state_dir.glob("runs/*/process.json"):
+            try:
+                pids.append(int(json.loads(info.read_text())["pid"]))
+            except (ValueError, KeyError, OSError):
+                continue
+        return pids
+
+    def channel_logs(self, chars: int = 3000) -> str:
+        """The tail of each channel's ``run.log`` and its last status file, for a failing test's report."""
+        parts = []
+        for folder in sorted(self.state_dir.glob("runs/*")):
+            for name in ("run.log", "status.json"):
+                path = folder / name
+                if path.exists():
+                    parts.append(f"--- {path}\n{path.read_text(errors='replace')[-chars:]}")
+        return "\n".join(parts)
+
     def stop(self) -> None:
+        """Stop the manager, then the channel processes it left running (they outlive it by design)."""
         stop_process(self.process, timeout=30)
+        for pid in self.channel_processes():
+            _end_process(pid)
+
+
+def _end_process(pid: int, timeout: float = 30.0) -> None:
+    """SIGTERM, then SIGKILL after ``timeout`` s, to a channel process a test's manager started."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +136,17 @@ def manager_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Manager
     manager.start()
     yield manager
     manager.stop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing browser test's report carries the manager's log and its channels' logs."""
+    outcome = yield
+    report = outcome.get_result()
+    manager = item.funcargs.get("manager_server") if hasattr(item, "funcargs") else None
+    if report.failed and isinstance(manager, ManagerProcess):
+        report.sections.append(("otter-run manager log", manager.log_tail()))
+        report.sections.append(("channel processes", manager.channel_logs()))
 
 
 @pytest.fixture(scope="session")

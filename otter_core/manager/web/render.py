@@ -88,8 +88,9 @@ def not_found(request: Request, actor: Actor, message: str) -> HTMLResponse:
     return render(request, "error.html", {"status": 404, "message": message}, actor, status_code=404)
 
 
-def apply_change(request: Request, db: Session, change: Callable[[], Any], done: str) -> dict[str, str] | None:
-    """Run a service call for a form: on success flash ``done`` and return None; on a problem roll back and
+def apply_change(request: Request, db: Session, change: Callable[[], Any],
+                 done: str | Callable[[], str]) -> dict[str, str] | None:
+    """Run a service call for a form: on success flash ``done`` (or what it returns) and return None; on a problem roll back and
     return ``{field: message}`` for the page to show beside the fields (``_`` for the whole form)."""
     try:
         change()
@@ -103,7 +104,7 @@ def apply_change(request: Request, db: Session, change: Callable[[], Any], done:
     except ObjectNotFound as exc:
         db.rollback()
         return {"_not_found": str(exc)}
-    flash(request, "ok", done)
+    flash(request, "ok", done() if callable(done) else done)
     return None
 
 
