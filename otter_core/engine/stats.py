@@ -70,22 +70,24 @@ class PipelineStats:
             for stage, ms in (stage_ms or {}).items():
                 self.stage_ms_last[stage] = ms
                 self.stage_ms_total[stage] = self.stage_ms_total.get(stage, 0.0) + ms
-            self._recent.append((now, self.rows_loaded, self.bytes_loaded))
+            lag = max(0.0, now - event_time) if event_time else 0.0
+            self._recent.append((now, self.rows_loaded, self.bytes_loaded, lag))
 
     def record_error(self, error: BaseException | str) -> None:
         self.last_error = str(error)
         self.last_error_time = time.time()
 
-    def _rates(self, window: float = 5.0) -> tuple[float, float]:
+    def _rates(self, window: float = 5.0) -> tuple[float, float, float]:
+        """Rows/s and bytes/s over the last ``window`` seconds, and the largest delay of a batch loaded then."""
         now = time.time()
         with self._lock:
             points = [p for p in self._recent if now - p[0] <= window]
             rows, size = self.rows_loaded, self.bytes_loaded
         if not points:
-            return 0.0, 0.0
-        first_time, first_rows, first_bytes = points[0]
+            return 0.0, 0.0, 0.0
+        first_time, first_rows, first_bytes, _ = points[0]
         span = max(now - first_time, 1.0)
-        return (rows - first_rows) / span, (size - first_bytes) / span
+        return (rows - first_rows) / span, (size - first_bytes) / span, max(p[3] for p in points)
 
     def rows_per_second(self, window: float = 5.0) -> float:
         return self._rates(window)[0]
@@ -97,7 +99,7 @@ class PipelineStats:
         return max(0.0, self.last_load_time - self.last_event_time)
 
     def summary(self, idle: bool) -> dict:
-        rows_per_s, bytes_per_s = self._rates()
+        rows_per_s, bytes_per_s, recent_lag = self._rates()
         with self._lock:
             tables = {name: dict(kinds) for name, kinds in self.tables.items()}
             stage_total = {k: round(v, 3) for k, v in self.stage_ms_total.items()}
@@ -105,7 +107,7 @@ class PipelineStats:
         return {"channel": self.channel, "pipeline": self.pipeline, "state": self.state,
                 "rows": self.rows_loaded, "rows_per_s": round(rows_per_s, 1),
                 "batches": self.batches_loaded, "bytes": self.bytes_loaded, "bytes_per_s": round(bytes_per_s, 1),
-                "lag_s": round(self.lag_seconds(idle), 3),
+                "lag_s": round(self.lag_seconds(idle), 3), "lag_max_5s": round(recent_lag, 3),
                 "position": str(self.position) if self.position else "",
                 "position_detail": self.position.to_dict() if self.position else None,
                 "last_load_time": self.last_load_time, "last_event_time": self.last_event_time,

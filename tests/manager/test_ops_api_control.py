@@ -49,6 +49,8 @@ def test_operator_runs_a_channel_and_history_records_rows_and_delay(admin, opera
     assert target_count(mariadb_target) == 200
     assert operator.post(f"/api/channels/{channel_id}/start").json()["state"] == "RUNNING"
     wait_for(lambda: target_count(mariadb_target) == 210, "rows written while paused")
+    wait_for(lambda: [s for s in operator.get(f"/api/pipelines/{pipeline_id}/history").json()
+                      if s["delay_s"] >= 2.0 and s["rows"] == 210], "a sample with the delay of the paused rows")
     stopped = operator.post(f"/api/channels/{channel_id}/stop")
     assert stopped.status_code == 200 and stopped.json()["state"] == "STOPPED"
     actions = [(e["username"], e["action"], e["object"]) for e in admin.get("/api/audit").json()]

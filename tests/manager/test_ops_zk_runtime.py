@@ -55,7 +55,7 @@ def test_channel_deployed_to_a_node_runs_and_reports_through_zookeeper(cluster, 
     assert row["tables"] == {"shop.orders": {"I": 20, "U": 0, "D": 0}} and (row["select_node"], row["load_node"]) == (1, 1)
     [only] = runtime.nodes()
     assert only["id"] == 1 and only["alive"] and only["runs"] == ["shop/src-to-dst:load", "shop/src-to-dst:select"]
-    assert [s["channel"] for s in runtime.status()] == ["shop"]
+    assert [s["channel"] for s in runtime.status()] == runtime.channels() == ["shop"]
 
     assert runtime.pause("shop")["desired"] == "PAUSE"
     wait_until(lambda: runtime.channel_status("shop")["pipelines"][0].get("state") == "paused", "paused", node)

@@ -75,7 +75,8 @@ class Collector:
                 for row in channel.get("pipelines", []):
                     session.add(PipelineSample(
                         at=now, channel=channel["channel"], pipeline=row["pipeline"],
-                        state=str(row.get("state", ""))[:32], delay_s=float(row.get("lag_s") or 0.0),
+                        state=str(row.get("state", ""))[:32],
+                        delay_s=max(float(row.get("lag_s") or 0.0), float(row.get("lag_max_5s") or 0.0)),
                         rows=int(row.get("rows") or 0), rows_per_s=float(row.get("rows_per_s") or 0.0),
                         bytes=int(row.get("bytes") or 0), bytes_per_s=float(row.get("bytes_per_s") or 0.0),
                         tables=row.get("tables") or {}, stage_ms=self._stage_ms(channel["channel"], row),

@@ -117,6 +117,10 @@ class ZooKeeperRuntime:
                 "updated": updated, "stale": running and time.time() - updated > STALE_SECONDS,
                 "pipelines": pipelines}
 
+    def channels(self) -> list[str]:
+        """Every channel deployed in ZooKeeper, by name."""
+        return sorted({row["channel"] for row in self.view().pipelines()})
+
     def status(self) -> list[dict[str, Any]]:
         by_channel: dict[str, list[dict[str, Any]]] = {}
         for row in self.view().pipelines():
