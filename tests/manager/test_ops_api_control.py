@@ -51,6 +51,8 @@ def test_operator_runs_a_channel_and_history_records_rows_and_delay(admin, opera
     wait_for(lambda: target_count(mariadb_target) == 210, "rows written while paused")
     wait_for(lambda: [s for s in operator.get(f"/api/pipelines/{pipeline_id}/history").json()
                       if s["delay_s"] >= 2.0 and s["rows"] == 210], "a sample with the delay of the paused rows")
+    timed = [s["stage_ms"] for s in operator.get(f"/api/pipelines/{pipeline_id}/history").json() if s["stage_ms"]]
+    assert timed and set(timed[-1]) == {"select", "extract", "transform", "load"} and timed[-1]["load"] > 0
     stopped = operator.post(f"/api/channels/{channel_id}/stop")
     assert stopped.status_code == 200 and stopped.json()["state"] == "STOPPED"
     actions = [(e["username"], e["action"], e["object"]) for e in admin.get("/api/audit").json()]
@@ -72,7 +74,7 @@ def test_reset_needs_a_stopped_channel_and_replays_from_the_position(admin, oper
     by_gtid = operator.post(f"/api/pipelines/{pipeline_id}/reset", json={"gtid": gtid})
     assert by_gtid.status_code == 200 and by_gtid.json()["position"]["gtid"] == gtid
     by_time = operator.post(f"/api/pipelines/{pipeline_id}/reset", json={"time": "2000-01-01T00:00:00Z"})
-    assert by_time.status_code == 200 and by_time.json()["position"]["pos"] >= 4  # before every binlog: the oldest
+    assert by_time.status_code == 200 and by_time.json()["position"]["pos"] >= 4  # before every binlog: its first
     reset = operator.post(f"/api/pipelines/{pipeline_id}/reset", json={"file": file, "pos": pos})
     assert reset.status_code == 200 and reset.json()["text"] == f"{file}:{pos}"
     mariadb_target.execute("DELETE FROM shop.orders")

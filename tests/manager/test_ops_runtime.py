@@ -156,6 +156,14 @@ def test_reset_by_time_replays_what_was_committed_after_it(runtime, shop, mariad
     assert [r[0] for r in mariadb_target.execute("SELECT id FROM shop.orders ORDER BY id")] == list(range(6, 11))
 
 
+def test_a_time_after_the_last_transaction_maps_to_the_binlog_end(shop, mariadb_source):
+    insert(mariadb_source, range(1, 4))
+    source = load_config_text(shop).sources["src"]
+    assert requested_position({"time": time.time() + 3600}, source).pos == mariadb_source.binlog_position()[1]
+    oldest = requested_position({"time": "2001-01-01T00:00:00"}, source)  # before it all: the first transaction
+    assert oldest.file == mariadb_source.execute("SHOW BINARY LOGS")[0][0] and oldest.timestamp > 0
+
+
 @pytest.mark.parametrize("request_body, field", [
     ({}, "position"), ({"file": "mysql-bin.000001", "gtid": "0-1-1"}, "position"),
     ({"file": "../../etc/passwd", "pos": 4}, "file"), ({"file": "mysql-bin.000001", "pos": 2}, "pos"),

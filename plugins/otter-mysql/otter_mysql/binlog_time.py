@@ -51,8 +51,8 @@ def _transaction_starts(source: DataMediaSource, log_file: str, mariadb: bool, o
 
 
 def position_at(source: DataMediaSource, when: float) -> Position:
-    """The position of the first transaction committed at or after ``when`` (a Unix time) on ``source``;
-    the binlog's end when none was; the oldest binlog's start when ``when`` is before it."""
+    """The position of the first transaction committed at or after ``when`` (a Unix time) on ``source``
+    (before every binlog: the first transaction of the oldest one); the binlog's end when none was."""
     label = f"source {source.name} ({source.host}:{source.port})"
     try:
         conn = pymysql.connect(**_settings(source), charset="utf8mb4", autocommit=True)
