@@ -27,6 +27,8 @@ ROUTER_MODULES = [
     "otter_core.manager.web.pages_channels",
     "otter_core.manager.web.pages_pairs",
     "otter_core.manager.web.pages_yaml",
+    "otter_core.manager.web.pages_repair",
+    "otter_core.manager.web.pages_alarms",
 ]
 
 LIFESPAN_MODULES: list[str] = [

@@ -102,6 +102,8 @@ def test_admin_builds_runs_pauses_and_resets_a_channel_in_the_pages(browser_page
     page.click("tr[data-name=shop] a")
     click_and_wait(page, "Pause")
     eventually(lambda: state(page) == "PAUSED", "the channel page shows PAUSED")
+    eventually(lambda: card(page, "pipeline-state") == "paused", "the pipeline itself paused (its permit closed)")
+    page.wait_for_timeout(1500)  # a batch being filled when the permit closed is loaded: let it finish
     file, pos = src.binlog_position()
     insert_orders(src, 301, 50)
     page.wait_for_timeout(3000)

@@ -53,3 +53,9 @@ def eventually(check: Callable[[], object], what: str, timeout: float = 90.0, ev
             return last
         time.sleep(every)
     raise AssertionError(f"{what}: not seen within {timeout:.0f}s (last: {last!r})")
+
+
+def reloaded_text(page, selector: str = "main") -> str:
+    """The text of ``selector`` after reloading the page ("" when it is not on the page)."""
+    page.reload()
+    return page.inner_text(selector) if page.locator(selector).count() else ""

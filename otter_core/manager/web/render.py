@@ -104,6 +104,7 @@ def apply_change(request: Request, db: Session, change: Callable[[], Any],
     except ObjectNotFound as exc:
         db.rollback()
         return {"_not_found": str(exc)}
+    db.commit()  # before the redirect: the next page must see the change (some services only flush)
     flash(request, "ok", done() if callable(done) else done)
     return None
 
