@@ -180,7 +180,7 @@ def test_email_goes_through_the_smtp_server_with_login(smtp_server):
 
 def test_email_with_a_wrong_password_is_a_recorded_failure(smtp_server):
     controller, _ = smtp_server
-    smtp = SmtpSettings(host="127.0.0.1", port=controller.port, user="otter", password="wrong")
+    smtp = SmtpSettings(host="127.0.0.1", port=controller.port, user="otter", password="wrong", timeout=5.0)
     failure = EmailNotifier(smtp, ["ops@example.org"]).send(AlarmMessage("r", "delay", "c", "p", "m", 1.0))
     assert failure.startswith(f"email via 127.0.0.1:{controller.port}: ") and "wrong" not in failure
     with pytest.raises(ConfigError, match="smtp.host"):

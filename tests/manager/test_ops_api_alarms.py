@@ -67,6 +67,7 @@ def test_smtp_settings_never_show_the_password(admin, operator):
 
 
 @pytest.mark.usefixtures("clean_databases", "fast_collector", "stop_channels")
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # the loopback test SMTP server
 def test_collector_fires_rules_to_webhook_and_email_and_restarts_a_killed_channel_up_to_the_limit(
         admin, operator, manager_app, mariadb_source, mariadb_target, webhook, smtp_server):  # noqa: F811
     url, received = webhook
