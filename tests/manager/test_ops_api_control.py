@@ -55,6 +55,10 @@ def test_operator_runs_a_channel_and_history_records_rows_and_delay(admin, opera
     assert timed and set(timed[-1]) == {"select", "extract", "transform", "load"} and timed[-1]["load"] > 0
     stopped = operator.post(f"/api/channels/{channel_id}/stop")
     assert stopped.status_code == 200 and stopped.json()["state"] == "STOPPED"
+    time.sleep(1)
+    sampled = len(operator.get(f"/api/pipelines/{pipeline_id}/history").json())
+    time.sleep(1.5)
+    assert len(operator.get(f"/api/pipelines/{pipeline_id}/history").json()) == sampled  # no samples when stopped
     actions = [(e["username"], e["action"], e["object"]) for e in admin.get("/api/audit").json()]
     assert {("oper", "start", "channel shop"), ("oper", "pause", "channel shop"),
             ("oper", "stop", "channel shop")} <= set(actions)

@@ -18,6 +18,7 @@ from otter_core.manager.store.session import Database
 log = logging.getLogger("otter.manager.collector")
 DEFAULT_INTERVAL = 5.0
 RETENTION_DAYS = 7
+LIVE_STATES = ("RUNNING", "PAUSED", "WAITING")
 
 
 def rule_of(row: AlarmRuleRow) -> AlarmRule:
@@ -67,11 +68,14 @@ class Collector:
         return {stage: round((ms - earlier.get(stage, 0.0)) / batches, 3) for stage, ms in totals.items()}
 
     def sample_once(self) -> list[dict[str, Any]]:
-        """Store one sample per pipeline, evaluate the alarms, prune old samples; returns the statuses."""
+        """Store one sample per pipeline of a live channel, evaluate the alarms (on every channel), prune old
+        samples; returns the statuses."""
         statuses = self.runtime.status()
         now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         with self.db.session_scope() as session:
             for channel in statuses:
+                if channel.get("state") not in LIVE_STATES:  # a stopped channel's last figures do not change
+                    continue
                 for row in channel.get("pipelines", []):
                     session.add(PipelineSample(
                         at=now, channel=channel["channel"], pipeline=row["pipeline"],
