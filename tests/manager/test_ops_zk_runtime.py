@@ -59,7 +59,7 @@ def test_channel_deployed_to_a_node_runs_and_reports_through_zookeeper(cluster, 
 
     assert runtime.pause("shop")["desired"] == "PAUSE"
     wait_until(lambda: runtime.channel_status("shop")["pipelines"][0].get("state") == "paused", "paused", node)
-    time.sleep(2)  # the node follows the state znode through a watch: give it a moment
+    time.sleep(3)  # the node follows the state znode through a watch: give it a moment
     insert(mariadb_source, range(21, 26))
     time.sleep(3)
     assert count(mariadb_target) == 20
