@@ -45,6 +45,16 @@ def test_an_admin_builds_a_channel_and_exports_it_as_yaml(browser_page, screensh
     pairs = page.inner_text("[data-testid=pairs]")
     assert "shop.orders" in pairs and "shop-b:shop.orders_copy" in pairs and "item_name" in pairs
 
+    # Saving the pipeline and a pair again through their edit forms keeps what they hold
+    with page.expect_navigation():
+        page.click("button:has-text('Save pipeline')")
+    assert "pipeline a-to-b saved" in flash_text(page)
+    page.click("[data-testid=pairs] a:has-text('Edit')")
+    assert page.input_value("#f-columns") == "id: id\nitem: item_name\nqty: qty"
+    submit_form(page, "pair-form", {"push_weight": "7"})
+    assert "pair saved" in flash_text(page)
+    assert "7" in page.inner_text("[data-testid=pairs] td.num")
+
     page.goto("/yaml")
     exported = page.inner_text("[data-testid=exported]")
     assert SECRET not in exported
@@ -53,6 +63,8 @@ def test_an_admin_builds_a_channel_and_exports_it_as_yaml(browser_page, screensh
     assert (pipeline["source"], pipeline["target"]) == ("shop-a", "shop-b")
     assert pipeline["parameters"] == {"batch_size": 500, "parallelism": 2}
     assert pipeline["pairs"][0]["column_groups"] == [["item", "qty"]]
+    assert pipeline["pairs"][0]["push_weight"] == 7
+    assert pipeline["pairs"][0]["columns"] == {"id": "id", "item": "item_name", "qty": "qty"}
     assert document["sources"]["shop-a"]["password_env"] == "OTTER_PASSWORD_SHOP_A"  # not the password
     monkeypatch.setenv("OTTER_PASSWORD_SHOP_A", SECRET)
     monkeypatch.setenv("OTTER_PASSWORD_SHOP_B", SECRET)

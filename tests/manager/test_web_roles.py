@@ -9,10 +9,11 @@ from tests.manager.web_steps import flash_text, log_in, log_out, submit_form
 OPERATOR = ("oper", "oper-Pass-456")
 
 
-def test_pages_need_a_login_and_come_back_after_it(browser_page):
+def test_pages_need_a_login_and_come_back_after_it(browser_page, screenshots):
     page = browser_page
     page.goto("/sources")
     assert re.search(r"/login\?next=/sources$", page.url)
+    screenshots(page, "login")
     page.fill("input[name=username]", "admin")
     page.fill("input[name=password]", "wrong password")
     page.click("button:has-text('Log in')")

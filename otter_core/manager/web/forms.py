@@ -58,13 +58,16 @@ def name_list(form: Mapping[str, Any], name: str) -> list[str]:
     return [part.strip() for part in value.replace("\n", ",").split(",") if part.strip()]
 
 
-def as_yaml(value: Any) -> str:
-    """A structured value back into the text area (empty for None / empty containers)."""
+def as_yaml(value: Any, one_line: bool = False) -> str:
+    """A structured value back into its text area, block style (``one_line``: flow style for an input);
+    empty for None and empty containers."""
     if value in (None, {}, []):
         return ""
     if isinstance(value, str):
         return value
-    return yaml.safe_dump(value, default_flow_style=None, sort_keys=False).strip()
+    if isinstance(value, (bool, int, float)):
+        return str(value).lower() if isinstance(value, bool) else str(value)
+    return yaml.safe_dump(value, default_flow_style=True if one_line else False, sort_keys=False, width=1000).strip()
 
 
 def without_none(values: dict[str, Any]) -> dict[str, Any]:

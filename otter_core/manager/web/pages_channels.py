@@ -78,7 +78,7 @@ def pipeline_body(form: dict[str, Any]) -> dict[str, Any]:
 
 def pipeline_form_values(view: dict[str, Any]) -> dict[str, Any]:
     """A stored pipeline as the values of its form."""
-    return dict(view, start=forms.as_yaml(view["start"]) if not isinstance(view["start"], str) else view["start"],
+    return dict(view, start=forms.as_yaml(view["start"], one_line=True),
                 parameters=forms.as_yaml(view["parameters"]), exclude=", ".join(view["exclude"]),
                 snapshot=forms.as_yaml(view["snapshot"]) if view["snapshot"] is not None else "")
 

@@ -43,7 +43,7 @@ def pair_form_values(view: dict[str, Any]) -> dict[str, Any]:
     return dict(view, columns=forms.as_yaml(view["columns"]), column_groups=forms.as_yaml(view["column_groups"]),
                 processors=", ".join(view["processors"]), processor_options=forms.as_yaml(view["processor_options"]),
                 file_resolver=forms.as_yaml(view["file_resolver"]), filter=view["filter"] or "",
-                conflict=view["conflict"] if isinstance(view["conflict"], str) else forms.as_yaml(view["conflict"]))
+                conflict=forms.as_yaml(view["conflict"], one_line=True))
 
 
 @router.post("/pairs", response_class=HTMLResponse)
