@@ -181,8 +181,11 @@ class SignalSender:
                 failures += 1
                 self.last_error = str(exc)
                 delay = RETRY_SECONDS[min(failures, len(RETRY_SECONDS)) - 1]
-                (log.info if failures == 1 else log.debug)(
-                    "[%s] ready signals not delivered (%s): again in %.2fs", self.pipeline, exc, delay)
+                refused = getattr(exc, "retryable", True) is False  # a token or certificate the peer refuses
+                level = logging.WARNING if refused or failures % 50 == 0 else logging.INFO if failures == 1 \
+                    else logging.DEBUG
+                log.log(level, "[%s] %d ready signal(s) not delivered (%s): again in %.2fs", self.pipeline,
+                        len(batch), exc, delay)
                 with self._cond:
                     self._cond.wait_for(lambda: self._closed or self._generation != generation, timeout=delay)
                 continue
