@@ -95,3 +95,20 @@ def test_a_new_epoch_voids_older_signals(zk, zk_root):
     wait_for(lambda: load_side.epoch() == new, 10, "the new epoch")
     signal = wait_for(lambda: load_side.next_ready(0.5), 10, "a signal of the new epoch")
     assert (signal.key, signal.epoch) == ("new", new)
+
+
+def test_upcoming_reads_ahead_without_taking_and_done_acks_in_the_background(zk, zk_root):
+    select_side = make(zk, zk_root, ZooKeeperSignals, node_id=1)
+    load_side = make(zk, zk_root, ZooKeeperSignals, node_id=2)
+    epoch = select_side.begin_epoch("test")
+    for pid in range(10, 16):
+        select_side.publish(ReadySignal(pid, f"key-{pid}", Position("b.1", pid * 10), 1, epoch, 1))
+    wait_for(lambda: load_side.epoch() == epoch and len(load_side.upcoming(10, 0.2)) == 6, 10, "six signals")
+    assert [s.process_id for s in load_side.upcoming(3, 0)] == [10, 11, 12]  # the lowest, not consumed
+    for signal in load_side.upcoming(4, 0):
+        load_side.done(signal)
+    assert [s.process_id for s in load_side.upcoming(10, 0)] == [14, 15]  # done ones are never given again
+    load_side.flush()  # what done() queued is in ZooKeeper now: the position and the deletes, together
+    assert sorted(zk.get_children(load_side.ready_path)) == ["000000000014", "000000000015"]
+    assert select_side.reload_position() == Position("b.1", 130)
+    wait_for(lambda: select_side.in_flight() == 2, 10, "the window to see the deletes")
