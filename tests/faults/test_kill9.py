@@ -15,14 +15,14 @@ pytestmark = pytest.mark.usefixtures("clean_databases")
 ROWS = 100_000
 
 
-def write_workload(server, done: threading.Event, seed: int = 11) -> None:
-    """100k inserted rows in transactions of 1..200 rows, with updates and deletes mixed in."""
+def write_workload(server, done: threading.Event, seed: int = 11, total: int = ROWS) -> None:
+    """``total`` (100k) inserted rows in transactions of 1..200 rows, with updates and deletes mixed in."""
     rng = random.Random(seed)
     conn = server.connect(autocommit=False)
     written = 0
     with conn.cursor() as cur:
-        while written < ROWS:
-            n = min(rng.randint(1, 200), ROWS - written)
+        while written < total:
+            n = min(rng.randint(1, 200), total - written)
             rows = [(written + i, rng.randint(0, 10**6), f"v{written + i}", "x" * rng.randint(0, 80)) for i in range(n)]
             cur.executemany("INSERT INTO crash.ledger VALUES (%s, %s, %s, %s)", rows)
             if rng.random() < 0.3 and written:

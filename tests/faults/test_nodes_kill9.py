@@ -1,4 +1,5 @@
-"""Three nodes on a real ZooKeeper; kill -9 of the nodes that hold the pipeline during a 100k-row workload.
+"""Three nodes on a real ZooKeeper; kill -9 of the nodes that hold the pipeline during a 100k-row workload
+(50k rows for the arbitrate mode rpc variant, which kills the T/L node only: it keeps the file near 2 min).
 
 The pipeline moves to a live node from the acked position (session timeout + grace period), the target
 ends equal to the source row for row, and the stage history in ZooKeeper shows that two Selects of the
@@ -64,7 +65,7 @@ LAYOUTS = {
     "split": dict(select=[1, 3], load=[2, 3], pipe="rpc", victims=[(1, "select"), (2, "load")]),
     # arbitrate mode rpc: the ready signals go node to node over gRPC and die with the T/L node (a kill -9 of
     # the S/E node in rpc mode: plugins/otter-zookeeper/tests/test_zk_rpc_mode.py)
-    "split-rpc": dict(select=[1, 3], load=[2, 3], pipe="rpc", victims=[(2, "load")], arbitrate="rpc"),
+    "split-rpc": dict(select=[1, 3], load=[2, 3], pipe="rpc", victims=[(2, "load")], arbitrate="rpc", rows=50_000),
 }
 
 
@@ -115,7 +116,8 @@ def test_pipeline_moves_when_nodes_die_and_loses_nothing(mariadb_source, mariadb
         while not all(running_on_preferred(stage) for stage in stages):
             assert time.monotonic() < deadline, "the preferred nodes never took their stages"
             time.sleep(0.1)
-        writer = threading.Thread(target=write_workload, args=(mariadb_source, done), daemon=True)
+        writer = threading.Thread(target=write_workload, args=(mariadb_source, done),
+                                  kwargs={"total": spec.get("rows", 100_000)}, daemon=True)
         writer.start()
         for victim, stage in spec["victims"]:
             time.sleep(rng.uniform(1.0, 4.0))

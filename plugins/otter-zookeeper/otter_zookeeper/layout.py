@@ -1,4 +1,4 @@
-"""Every znode otter uses, in one place (documented in docs/znodes.md; the manager writes the same ones).
+"""Every znode otter uses, in one place (documented in docs/distributed.md; the manager writes the same ones).
 
 ::
 
@@ -13,6 +13,7 @@
     ROOT/channels/<ch>/pipelines/<p>/mainstem/        kazoo Election: the node that runs Select(+Extract)
     ROOT/channels/<ch>/pipelines/<p>/loadstem/        kazoo Election: the node that runs Transform+Load (split)
     ROOT/channels/<ch>/pipelines/<p>/ready/<pid>      JSON {key, position, size, epoch, node}: S/E -> T/L
+    ROOT/channels/<ch>/pipelines/<p>/signal_target    ephemeral JSON {node, address}: T/L's inbox (mode rpc)
     ROOT/channels/<ch>/pipelines/<p>/history/h-<seq>  JSON {node, stage, event, time}: stage starts/stops
     ROOT/channels/<ch>/pipelines/<p>/status/<stage>   ephemeral JSON: who runs the stage, its progress
 """
