@@ -92,3 +92,24 @@ def test_deleting_an_unused_source_deletes_its_media(admin):
     admin.post("/api/media", json={"source_id": source_id, "schema": "shop", "name": "orders"})
     assert admin.delete(f"/api/sources/{source_id}").status_code == 204
     assert admin.get("/api/media").json() == []
+
+
+def test_media_update_and_delete(admin):
+    source_id = admin.post("/api/sources", json=SOURCE).json()["id"]
+    media_id = admin.post("/api/media", json={"source_id": source_id, "schema": "shop", "name": "a"}).json()["id"]
+    renamed = admin.patch(f"/api/media/{media_id}", json={"name": "offer[1-32]"})
+    assert renamed.status_code == 200 and renamed.json()["full_name"] == "shop.offer[1-32]"
+    assert admin.patch(f"/api/media/{media_id}", json={"name": ""}).status_code == 422
+    assert admin.delete(f"/api/media/{media_id}").status_code == 204
+    assert admin.delete(f"/api/media/{media_id}").status_code == 404
+
+
+def test_channel_get_rename_and_delete(admin):
+    channel_id = admin.post("/api/channels", json={"name": "shop", "description": "orders to the archive"}).json()["id"]
+    assert admin.get(f"/api/channels/{channel_id}").json()["description"] == "orders to the archive"
+    renamed = admin.patch(f"/api/channels/{channel_id}", json={"name": "shop-eu"})
+    assert renamed.status_code == 200 and renamed.json()["name"] == "shop-eu"
+    bad = admin.patch(f"/api/channels/{channel_id}", json={"name": "../etc"})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "name"]
+    assert admin.delete(f"/api/channels/{channel_id}").status_code == 204
+    assert admin.get(f"/api/channels/{channel_id}").status_code == 404
