@@ -76,3 +76,17 @@ def test_secret_key_file_is_private_and_reused(tmp_path):
     assert stat.S_IMODE(mode) == 0o600
     assert load_settings(tmp_path / "s").secret_key == first.secret_key
     assert first.database_url == f"sqlite:///{tmp_path / 's' / 'manager.db'}"
+
+
+def test_database_passwords_never_reach_the_log(admin, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    source = admin.post("/api/sources", json={"name": "src", "type": "mysql", "port": 1,
+                                              "password": "logged-never-1"}).json()
+    admin.patch(f"/api/sources/{source['id']}", json={"password": "logged-never-2"})
+    admin.post(f"/api/sources/{source['id']}/test")
+    admin.post("/api/sources", json={"name": "src", "type": "mysql", "password": "logged-never-3"})  # 409
+    text = caplog.text + "".join(str(r.args) for r in caplog.records)
+    assert caplog.records, "nothing was logged at DEBUG: the check would be empty"
+    assert "logged-never" not in text
