@@ -90,3 +90,17 @@ def test_database_passwords_never_reach_the_log(admin, caplog):
     text = caplog.text + "".join(str(r.args) for r in caplog.records)
     assert caplog.records, "nothing was logged at DEBUG: the check would be empty"
     assert "logged-never" not in text
+
+
+def test_a_session_cookie_signed_with_another_key_is_not_a_login(manager_app):
+    import base64
+    import json
+
+    from fastapi.testclient import TestClient
+    from itsdangerous import TimestampSigner
+
+    payload = base64.b64encode(json.dumps({"user_id": 1, "csrf": "x"}).encode())
+    for key, expected in (("not-the-manager-secret-" * 2, 401), (manager_app.state.settings.secret_key, 200)):
+        with TestClient(manager_app) as client:
+            client.cookies.set("otter_manager", TimestampSigner(key).sign(payload).decode())
+            assert client.get("/api/channels").status_code == expected
