@@ -29,6 +29,21 @@ def test_an_admin_builds_a_channel_and_exports_it_as_yaml(browser_page, screensh
         assert f"source {name} created" in flash_text(page)
     assert SECRET not in page.content()
     assert "set" in page.inner_text("tr[data-name=shop-a]")
+    page.click("tr[data-name=shop-a] a:has-text('shop-a')")  # edit: a new port, the password left empty
+    assert page.input_value("#f-password") == "" and "leave empty to keep it" in page.inner_text("main")
+    with page.expect_navigation():
+        page.fill("#f-port", "3313")
+        page.click("button:has-text('Save')")
+    assert "source shop-a saved" in flash_text(page)
+    row = page.inner_text("tr[data-name=shop-a]")
+    assert "127.0.0.1:3313" in row and "set" in row  # the stored password was kept
+
+    page.goto("/media")
+    submit_form(page, "media-form", {"source_id": "shop-b", "schema": "shop", "name": "offer[1-4]"})
+    assert "media shop.offer[1-4] created" in flash_text(page)
+    with page.expect_navigation():
+        page.click("[data-testid=media] tr:has-text('offer[1-4]') button:has-text('Delete')")
+    assert "offer[1-4]" not in page.inner_text("main")
 
     page.goto("/channels")
     submit_form(page, "channel-form", {"name": "shop", "description": "orders from A to B"})

@@ -35,8 +35,12 @@
       return { label: labels[i] || key, stroke: COLORS[i % COLORS.length], width: 2,
                points: { show: false } };
     }));
+    var css = getComputedStyle(document.documentElement);  /* axis colours follow the light/dark theme */
+    var text = css.getPropertyValue("--muted").trim() || "#5f6b7a";
+    var line = css.getPropertyValue("--line").trim() || "#dde2e8";
+    var axis = { stroke: text, grid: { stroke: line, width: 1 }, ticks: { stroke: line, width: 1 } };
     var opts = { width: width, height: 220, series: series, scales: { x: { time: true } },
-                 axes: [{}, { size: 60 }], legend: { live: true } };
+                 axes: [axis, Object.assign({ size: 60 }, axis)], legend: { live: true } };
     var data = [[]].concat(keys.map(function () { return []; }));
     return new uPlot(opts, data, el);
   }
