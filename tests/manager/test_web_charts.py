@@ -70,6 +70,7 @@ def test_uplot_draws_history_samples_and_follows_new_ones(chart_page):
     wait_for(page, "#delay", "data-points", "5")
     assert page.locator("#delay canvas").count() == 1, "uPlot drew no canvas"
     assert json.loads(page.get_attribute("#rows", "data-last")) == [400, 36000]
+    assert json.loads(page.get_attribute("#delay", "data-max")) == [5]
     samples.append({"ts": now, "delay_s": 0.5, "rows_per_s": 700, "bytes_per_s": 1})
     wait_for(page, "#delay", "data-points", "6")
     assert json.loads(page.get_attribute("#delay", "data-last")) == [0.5]

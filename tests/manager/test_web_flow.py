@@ -93,6 +93,8 @@ def test_admin_builds_runs_pauses_and_resets_a_channel_in_the_pages(browser_page
     assert page.locator("[data-testid=delay-chart] canvas").count() == 1
     assert json.loads(page.get_attribute("[data-testid=delay-chart]", "data-last"))[0] is not None
     assert "shop.orders" in page.inner_text("[data-testid=tables]")
+    eventually(lambda: (json.loads(page.get_attribute("[data-testid=rows-chart]", "data-max") or "[0]")[0] or 0) > 0,
+               "the throughput chart showing the rows that flowed")
     screenshots(page, "channel")
     page.goto("/")
     eventually(lambda: "RUNNING" in page.inner_text("tr[data-name=shop]"), "the dashboard lists the channel")

@@ -3,8 +3,8 @@
      <div class="chart" data-history-url="/api/pipelines/1/history" data-keys="delay_s"
           data-labels="delay (s)" data-title="Delay"></div>
    Each history sample is an object with a time field (`ts`, seconds or ISO text) and the numeric keys.
-   After each draw the container's data-points attribute holds the number of samples and data-last the
-   newest values, so a person (or a browser test) can see the chart move. */
+   After each draw the container's data-points attribute holds the number of samples, data-last the
+   newest values and data-max the largest of each series, so a person (or a browser test) can see the chart move. */
 (function () {
   "use strict";
   var COLORS = ["#1f6feb", "#d29922", "#1a7f37", "#cf222e", "#8250df", "#0a7ea4"];
@@ -68,6 +68,9 @@
         self.el.setAttribute("data-points", String(data[0].length));
         var last = samples.length ? samples[samples.length - 1] : {};
         self.el.setAttribute("data-last", JSON.stringify(self.keys.map(function (k) { return last[k]; })));
+        self.el.setAttribute("data-max", JSON.stringify(data.slice(1).map(function (ys) {
+          return ys.reduce(function (m, v) { return v !== null && (m === null || v > m) ? v : m; }, null);
+        })));
         self.el.removeAttribute("data-error");
       })
       .catch(function (err) { self.el.setAttribute("data-error", String(err)); });
