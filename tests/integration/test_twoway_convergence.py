@@ -1,19 +1,20 @@
 """Two real servers, random inserts/updates/deletes on both sides on the same keys, then quiet: both sides
 hold the same rows, for every conflict policy (manual: after resolving what it parked), and the binlogs
-stop growing (no ping-pong). The repeated version is bench/twoway_convergence.py."""
+stop growing (no ping-pong). The repeated version is bench/twoway_convergence.py. Below them, one
+deterministic test per cause of a divergence the bench found."""
+import time
+
 import pytest
 
-from otter_core.testing.twoway import converge
+from otter_core.config import load_config_text
+from otter_core.conflicts import list_conflicts
+from otter_core.testing.harness import running
+from otter_core.testing.twoway import SELECT_ROWS, converge, make_table, resolve_all, twoway_yaml, wait_quiet
 
 pytestmark = pytest.mark.usefixtures("clean_databases")
 
 
-KNOWN_LIMIT = pytest.mark.xfail(strict=False, reason="converged in 9 of 10 bench runs (bench/twoway_convergence.py, "
-                                "docs/benchmarks.md): a rare divergence under heavy crossing writes is not found yet")
-
-
-@pytest.mark.parametrize("policy", ["home_wins", pytest.param("newer_wins(v)", marks=KNOWN_LIMIT), "source_wins",
-                                    pytest.param("manual", marks=KNOWN_LIMIT)])
+@pytest.mark.parametrize("policy", ["home_wins", "newer_wins(v)", "source_wins", "manual"])
 def test_overlapping_writes_converge(mariadb_source, mariadb_target, tmp_path, policy):
     result = converge(mariadb_source, mariadb_target, policy, str(tmp_path / "state"), seconds=2, keys=40)
     print(result)
@@ -23,3 +24,36 @@ def test_overlapping_writes_converge(mariadb_source, mariadb_target, tmp_path, p
     assert result.binlog_bytes_after_quiet == 0
     if policy == "manual":
         assert result.parked_resolved > 0
+
+
+def _wait_parked(config, runner, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while not list_conflicts(config, status="parked"):
+        assert not runner.failures() and time.monotonic() < deadline, runner.status()
+        time.sleep(0.1)
+    return list_conflicts(config, status="parked")
+
+
+def test_manual_resolves_a_key_parked_on_one_side_even_when_the_rows_already_match(mariadb_source, mariadb_target,
+                                                                                   tmp_path):
+    """Cause of the manual bench's divergences: the resolve loop stopped as soon as both sides held the same
+    rows, leaving a key parked on one side whose later changes there happened to end on the other side's row."""
+    a, b = mariadb_source, mariadb_target
+    make_table(a, b)
+    for server in (a, b):
+        server.execute("INSERT INTO shop.c VALUES (1, 'x', 1, 1)")
+    text = twoway_yaml(a, b, "manual", home=False)
+    config = load_config_text(text)
+    with running(text, str(tmp_path / "state")) as runner:
+        b.execute("SET SESSION sql_log_bin = 0", "UPDATE shop.c SET status = 'y', v = 2 WHERE id = 1")  # b only
+        a.execute("UPDATE shop.c SET status = 'z', v = 3 WHERE id = 1")  # reaches b: parked there (b has 'y')
+        (parked,) = _wait_parked(config, runner)
+        assert (parked.id.split(":")[0], parked.kind) == ("b", "update-changed")
+        a.execute("SET SESSION sql_log_bin = 0", "UPDATE shop.c SET status = 'y', v = 2 WHERE id = 1")  # a only
+        assert a.execute(SELECT_ROWS) == b.execute(SELECT_ROWS)  # equal rows, one key still parked on b
+        sources = {"a": a, "b": b}
+        settled = wait_quiet(runner, a, b, quiet=1.0, timeout=60, sources=sources)
+        resolved, _ = resolve_all(runner, config, a, b, sources, time.monotonic(), settled)
+        assert resolved == 1
+        assert list_conflicts(config, status="parked") == []
+        assert a.execute(SELECT_ROWS) == b.execute(SELECT_ROWS) == [(1, "y", 1, 2)]
