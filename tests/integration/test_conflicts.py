@@ -139,3 +139,23 @@ def test_unknown_conflict_ids_are_explained(mariadb_source, mariadb_target):
         show_conflict(config, "17")
     with pytest.raises(ConfigError, match="no source named 'nowhere'"):
         show_conflict(config, "nowhere:1")
+
+
+def test_newer_wins_judges_a_merged_delete_by_the_row_it_removed(mariadb_source, mariadb_target, tmp_path):
+    """Bench divergence (newer_wins, 2026-11-27): an update and a delete of one key merged into one DELETE, and
+    its version was read from the state the chain expected first (older than the target's row), so the target
+    kept a row the source had deleted at a newer version. Two-way, the last delete was home writing back a
+    row's absence with the far side's own version: the far side kept the row for good."""
+    src, dst = mariadb_source, mariadb_target
+    text, config = setup(src, dst, "newer_wins(v)")
+    with running(text, str(tmp_path / "state")) as runner:
+        src.execute("INSERT INTO shop.t (id, status, v) VALUES (1, 'a', 1), (2, 'a', 1)")
+        wait_caught_up(runner, src)
+        dst.execute("UPDATE shop.t SET status = 'target', v = 4 WHERE id = 1",  # older than what the source deletes
+                    "UPDATE shop.t SET status = 'source', v = 5 WHERE id = 2")  # the very row the source deletes
+        src.execute("BEGIN", "UPDATE shop.t SET status = 'source', v = 5 WHERE id IN (1, 2)",
+                    "DELETE FROM shop.t WHERE id IN (1, 2)", "COMMIT")  # one transaction: merged into one DELETE
+        wait_caught_up(runner, src)
+    assert rows(dst) == []
+    assert sorted((r.key["id"], r.kind, r.outcome) for r in list_conflicts(config)) == [
+        (1, "delete-changed", "applied"), (2, "delete-changed", "applied")]

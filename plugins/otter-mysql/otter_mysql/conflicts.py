@@ -199,7 +199,10 @@ class ConflictScreen:
         if policy.kind != "newer_wins":
             return "0"
         column = policy.column or ""
-        image = (event.old_columns or event.columns) if event.event_type is EventType.DELETE else event.columns
+        # a DELETE's version is the row it removed (its logged image), not the state a merged chain expected
+        # before its first change: after U(v1->v2)+D(v2) the source deleted v2, and a target holding v2 is no
+        # newer (that image is the one home writes back when it keeps a row's absence)
+        image = event.columns
         if image is None or column not in image:
             raise LoadError(f"{event.describe()}: conflict policy {policy} names column {column!r}, which the "
                             f"change does not carry: map the column in the pair or choose another column",
