@@ -13,17 +13,15 @@ import time
 from typing import Any, Sequence
 
 import pymysql
-from attrs import define, field
+from attrs import define
 
 from otter_core.errors import LoadError
-from otter_core.model import DataMediaSource, EventData, EventType, Pipeline, SyncMode
-from otter_mysql.dialect import (
-    build_delete, delete_parts, literal, literal_row, quote_ident, quote_table,
-    upsert_parts,
-)
+from otter_core.model import DataMediaSource, EventData, Pipeline, SyncMode
+from otter_mysql.dialect import literal, literal_row, quote_ident, quote_table
 from otter_mysql import bigrows, retl
-from otter_mysql.conflicts import INSERT_ONLY, ConflictScreen
-from otter_mysql.target_schema import TargetSchemaCache, TargetTable
+from otter_mysql.conflicts import ConflictScreen
+from otter_mysql.load_plan import StatementGroup, StatementPlanning
+from otter_mysql.target_schema import TargetSchemaCache
 
 log = logging.getLogger("otter.load")
 
@@ -49,21 +47,7 @@ class _Slot:
     max_packet: int
 
 
-@define
-class _Group:
-    """Events sharing one statement shape; ``head``/``tail`` wrap the comma-joined row literals."""
-
-    kind: str                    # "UPSERT" or "DELETE"
-    schema: str
-    table: str
-    columns: tuple[str, ...]
-    head: str
-    tail: str
-    picks: tuple[int, ...] | None  # indices of the event values to write (None: all of them)
-    events: list[EventData] = field(factory=list)
-
-
-class MySQLLoader:
+class MySQLLoader(StatementPlanning):
     """``otter_core.contracts.Loader`` for MySQL/MariaDB targets (PyMySQL)."""
 
     def __init__(self, target: DataMediaSource, pipeline: Pipeline, *, chunk_rows: int | None = None,
@@ -223,76 +207,6 @@ class MySQLLoader:
             _close_quietly(state.conn)
             self._slots[slot] = None
 
-    # ------------------------------------------------------------------------------------ planning
-
-    def _plan(self, events: Sequence[EventData], conn: Any | None) -> list[_Group]:
-        """Group events by statement shape: deletes first, then upserts, in first-seen order."""
-        deletes: dict[tuple, _Group] = {}
-        upserts: dict[tuple, _Group] = {}
-        field_mode = self.field_mode
-        for ev in events:
-            kind = ev.event_type
-            if kind is EventType.DELETE:
-                key = (ev.schema, ev.table, tuple(ev.keys))
-                groups = deletes
-            elif kind is EventType.INSERT or kind is EventType.UPDATE:
-                upd = ev.updated if field_mode and kind is EventType.UPDATE else None
-                key = (ev.schema, ev.table, len(ev.keys), (*ev.keys, *ev.columns), upd, INSERT_ONLY in ev.hints)
-                groups = upserts
-            else:
-                raise LoadError(f"{ev.describe()}: a {kind.name} event cannot be loaded as a row; "
-                                "DDL goes through apply_ddl")
-            group = groups.get(key)
-            if group is None:
-                group = groups[key] = self._make_group(conn, key, ev)
-            group.events.append(ev)
-        return [*deletes.values(), *upserts.values()]
-
-    def _make_group(self, conn: Any | None, key: tuple, ev: EventData) -> _Group:
-        keys = list(ev.keys)
-        if ev.event_type is EventType.DELETE:
-            if not keys:
-                raise LoadError(f"{ev.describe()}: DELETE without key columns cannot be applied; "
-                                "give the table a primary key")
-            if conn is not None:
-                self._check_columns(conn, ev, keys)
-            head, tail = delete_parts(ev.schema, ev.table, keys)
-            return _Group("DELETE", ev.schema, ev.table, tuple(keys), head, tail, None)
-        columns = keys + list(ev.columns)
-        picks = None
-        if conn is not None:
-            table = self._check_columns(conn, ev, columns)
-            if table.generated:
-                kept = [i for i, c in enumerate(columns) if c.lower() not in table.generated]
-                if len(kept) != len(columns):
-                    picks = tuple(kept)
-                    columns = [columns[i] for i in kept]
-                    keys = [k for k in keys if k.lower() not in table.generated]
-        upd = key[4]
-        key_set = set(keys)
-        nonkey = [c for c in columns if c not in key_set]
-        update = nonkey if upd is None else [c for c in nonkey if c in upd]
-        head, tail = upsert_parts(ev.schema, ev.table, columns, keys, update)
-        if key[5]:  # checked absent under READ COMMITTED: a row inserted since makes it fail (and retry)
-            tail = ""
-        return _Group("UPSERT", ev.schema, ev.table, tuple(columns), head, tail, picks)
-
-    def _check_columns(self, conn: Any, ev: EventData, columns: list[str]) -> TargetTable:
-        """The target table; refreshed once when it seems to lack a column, then LoadError."""
-        for refresh in (False, True):
-            table = self._schemas.get(conn, ev.schema, ev.table, refresh=refresh)
-            known = table.writable | table.generated
-            missing = [c for c in columns if c.lower() not in known]
-            if not missing:
-                return table
-        name = quote_table(ev.schema, ev.table)
-        if not table.exists:
-            raise LoadError(f"target table {name} does not exist on {self.target.name}: create it "
-                            f"(or replicate its DDL) or fix the pair's target name")
-        raise LoadError(
-            f"target table {name} has no column {', '.join(map(quote_ident, missing))} "
-            f"(needed by {ev.describe()}): add the column or map/exclude it in the pair")
-
     # ------------------------------------------------------------------------------------ applying
 
     def _apply(self, state: _Slot, slot: int, events: Sequence[EventData], retried: bool = False
@@ -300,7 +214,7 @@ class MySQLLoader:
         conn = state.conn
         limit = min(self.chunk_bytes, max(4096, (state.max_packet - 1024) // 4))
         chunk_rows = self.chunk_rows
-        group: _Group | None = None
+        group: StatementGroup | None = None
         first: EventData | None = None  # first event of the chunk being built / sent
         ev: EventData | None = None
         rows = 0
@@ -374,7 +288,7 @@ class MySQLLoader:
         cur.execute(sql)
         self._statements[slot] += 1
 
-    def _load_error(self, group: _Group | None, first: EventData | None,
+    def _load_error(self, group: StatementGroup | None, first: EventData | None,
                     current: EventData | None, exc: BaseException) -> LoadError:
         where = (f"{group.kind} into {quote_table(group.schema, group.table)}"
                  if group else "loading")
@@ -391,20 +305,6 @@ class MySQLLoader:
         what = "chunk starting at key" if sent else "row with key"
         return LoadError(f"target {self.target.name}: {where} failed ({what} {key}); "
                          f"rolled back: {cause}")
-
-    def _log_dry_run(self, events: Sequence[EventData]) -> None:
-        for group in self._plan(events, None):
-            ev = group.events[0]
-            if group.kind == "DELETE":
-                sql, params = build_delete(group.schema, group.table, group.columns,
-                                           [tuple(ev.keys.values())])
-            else:
-                sql = group.head + "(" + ",".join(["%s"] * len(group.columns)) + ")" + group.tail
-                params = [*ev.keys.values(), *ev.columns.values()]
-            log.info("dry run: would %s %d row(s) on target %s, first key %s: %s",
-                     group.kind, len(group.events), self.target.name, dict(ev.keys), sql)
-            log.debug("dry run: first row parameters %r", params)
-
 
 class _PacketTooLarge(Exception):
     def __init__(self, size: int, limit: int) -> None:
