@@ -12,7 +12,7 @@ import json
 import pytest
 
 from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER
-from tests.manager.web_steps import eventually, flash_text, log_in, log_out, submit_form
+from tests.manager.web_steps import eventually, flash_text, log_in, log_out, reloaded_text, submit_form
 
 pytestmark = pytest.mark.usefixtures("clean_databases")
 
@@ -72,7 +72,7 @@ def test_admin_builds_runs_pauses_and_resets_a_channel_in_the_pages(browser_page
     file, pos = src.binlog_position()  # start where the source is now: every row written later flows
     submit_form(page, "pipeline-form", {"channel_id": "shop", "name": "a-to-b", "source_id": "shop-a",
                                         "target_id": "shop-b", "start": f"{{file: {file}, pos: {pos}}}",
-                                        "parameters": "batch_timeout_ms: 50"})
+                                        "parameters": "batch_timeout_ms: 50\nskip_ddl: true"})
     assert "pipeline a-to-b created" in flash_text(page)
     submit_form(page, "pair-form", {"source": "shop.orders", "target": "shop.orders",
                                     "column_groups": "[[qty, price]]", "push_weight": "3"})
@@ -126,6 +126,14 @@ def test_admin_builds_runs_pauses_and_resets_a_channel_in_the_pages(browser_page
     eventually(lambda: count_orders(dst) == 350, "the rows written while paused on the target after the reset")
     assert dst.execute("SELECT SUM(qty), SUM(price) FROM shop.orders") == \
         src.execute("SELECT SUM(qty), SUM(price) FROM shop.orders")
+
+    # A DDL on the source is not applied (skip_ddl): the reject log page lists it
+    src.execute("ALTER TABLE shop.orders ADD COLUMN note VARCHAR(20)")
+    page.goto("/rejects")
+    rejected = eventually(lambda: "skip_ddl" in reloaded_text(page) and page.inner_text("[data-testid=rejects]"),
+                          "the skipped DDL in the reject log", every=2)
+    assert "shop.orders" in rejected and "mysql-bin" in rejected
+    page.goto("/channels/1")
     click_and_wait(page, "Stop")
     eventually(lambda: state(page) == "STOPPED", "the channel stopped at the end", timeout=120)
     log_out(page)
