@@ -76,6 +76,7 @@ class ManagerProcess:
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
                 raise RuntimeError(f"otter-run manager did not come up on {self.url}:\n{self.log_tail()}")
             time.sleep(0.2)
 
