@@ -9,6 +9,7 @@ older epoch are void (and deleted). ``EpochSignals`` is the part shared with arb
 """
 from __future__ import annotations
 
+import abc
 import logging
 import threading
 from typing import Any
@@ -23,7 +24,7 @@ from otter_zookeeper.layout import decode, encode
 log = logging.getLogger("otter.zookeeper.signals")
 
 
-class EpochSignals(ZooKeeperArbitrator):
+class EpochSignals(ZooKeeperArbitrator, abc.ABC):
     """A ZooKeeper arbitrator with the rollback generation (``epoch`` znode, watched) of split stages."""
 
     def __init__(self, *args, **kwargs) -> None:
@@ -70,8 +71,9 @@ class EpochSignals(ZooKeeperArbitrator):
         found = self.upcoming(1, timeout)
         return found[0] if found else None
 
+    @abc.abstractmethod
     def upcoming(self, limit: int, timeout: float) -> list[ReadySignal]:
-        raise NotImplementedError
+        """Up to ``limit`` ready signals of the current epoch, in processId order, waiting up to ``timeout``."""
 
     def close(self) -> None:
         """The stage ended: stop the watches of this object."""
