@@ -17,6 +17,7 @@ from otter_core import __version__
 from otter_core.manager import migrate, routers
 from otter_core.manager.errors import ConfigConflict, ObjectNotFound
 from otter_core.manager.security import SESSION_COOKIE, ValidationProblem
+from otter_core.manager.services.dynamic_service import DynamicUnavailable
 from otter_core.manager.settings import ManagerSettings
 from otter_core.manager.store import Database
 
@@ -76,6 +77,10 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ObjectNotFound)
     async def _not_found(_request: Request, exc: ObjectNotFound) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(DynamicUnavailable)
+    async def _unavailable(_request: Request, exc: DynamicUnavailable) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=501)
 
     @app.exception_handler(ConfigConflict)
     async def _conflict(_request: Request, exc: ConfigConflict) -> JSONResponse:

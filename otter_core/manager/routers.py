@@ -19,6 +19,7 @@ ROUTER_MODULES = [
     "otter_core.manager.api.alarms_api",
     "otter_core.manager.api.repair_api",
     "otter_core.manager.ops.metrics",
+    "otter_core.manager.api.dynamic_api",  # dynamic processors/resolvers (otter-dynamic), ADMIN pushes
     # the web pages (mgr-ui)
     "otter_core.manager.web.pages_auth",
     "otter_core.manager.web.pages_runtime",
