@@ -15,7 +15,11 @@ class MemoryArbitrator:
     Acked positions are written to disk by a writer thread, newest first, so the Load thread never waits
     for an fsync. A crash may then lose the last few acks: the pipeline re-reads those batches and, Load
     being idempotent, applies them again with the same result. ``flush()`` writes the newest ack now.
+    The writer ends after ``writer_idle_s`` without acks (the next ack starts a new one), so a stopped
+    pipeline leaves no thread behind.
     """
+
+    writer_idle_s = 10.0
 
     def __init__(self, store: PositionStore) -> None:
         self.store = store
@@ -50,7 +54,9 @@ class MemoryArbitrator:
     def _write_acks(self) -> None:
         while True:
             with self._saving:
-                self._saving.wait_for(lambda: self._unsaved is not None)
+                if not self._saving.wait_for(lambda: self._unsaved is not None, timeout=self.writer_idle_s):
+                    self._writer = None  # under the lock ack() checks it with: no ack is left unsaved
+                    return
             self.flush()
 
     def flush(self) -> None:

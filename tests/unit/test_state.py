@@ -1,4 +1,6 @@
 """Acked positions survive a restart and are written atomically."""
+import time
+
 from otter_core.builtin.memory_arbitrator import MemoryArbitrator
 from otter_core.model import Position
 from otter_core.state import PositionStore
@@ -36,3 +38,19 @@ def test_flush_makes_the_newest_ack_durable_and_never_goes_back(tmp_path):
     arbitrator.ack(50, Position("f", 150))
     arbitrator.flush()
     assert MemoryArbitrator(PositionStore(tmp_path, "shop", "p")).acked_position() == Position("f", 150)
+
+
+def test_the_ack_writer_ends_when_idle_and_a_new_ack_starts_it_again(tmp_path):
+    store = PositionStore(tmp_path, "shop", "idle")
+    arbitrator = MemoryArbitrator(store)
+    arbitrator.writer_idle_s = 0.2
+    arbitrator.ack(1, Position("f", 101))
+    writer = arbitrator._writer
+    writer.join(timeout=5)
+    assert not writer.is_alive() and arbitrator._writer is None
+    assert store.load() == Position("f", 101)  # written by the writer before it ended
+    arbitrator.ack(2, Position("f", 102))
+    deadline = time.monotonic() + 5
+    while store.load() != Position("f", 102) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert store.load() == Position("f", 102)
