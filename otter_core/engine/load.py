@@ -50,17 +50,22 @@ class LoadStage:
         rows = 0
         pool_size = self.pipeline.parameters.load_pool_size
         for phase in plan_load(merged, pool_size):
-            futures = []
-            for step in phase:
-                loader = self._loader(step.target)
-                for slot, part in enumerate(step.partitions):
-                    futures.append(self.pools[step.target].submit(loader.load, part, slot))
+            tasks = [(step.target, self._loader(step.target), part, slot)
+                     for step in phase for slot, part in enumerate(step.partitions)]
             errors = []
-            for future in futures:  # wait for all, then report the first failure
+            if len(tasks) == 1:  # a small batch: no hand-off to the pool's thread (latency)
+                _, loader, part, slot = tasks[0]
                 try:
-                    rows += future.result()
+                    rows += loader.load(part, slot)
                 except Exception as exc:
                     errors.append(exc)
+            else:
+                futures = [self.pools[target].submit(loader.load, part, slot) for target, loader, part, slot in tasks]
+                for future in futures:  # wait for all, then report the first failure
+                    try:
+                        rows += future.result()
+                    except Exception as exc:
+                        errors.append(exc)
             if errors and self.pipeline.parameters.skip_load_exception and self.rejects is not None:
                 rows += self._load_one_by_one(phase)
             elif errors:

@@ -35,6 +35,7 @@ from otter_core.rejects import RejectLog
 
 log = logging.getLogger("otter.pipeline")
 MAX_BACKOFF_SECONDS = 30.0
+INLINE_EXTRACT_EVENTS = 64  # batches up to this size are extracted on the select thread (one hand-off less)
 
 
 class PipelineRunner:
@@ -156,7 +157,14 @@ class PipelineRunner:
                     batch = RowBatch(self.arbitrator.next_process_id(), tuple(events), position, size=size)
                     window.enter(size)
                     select_ms = (time.monotonic() - batcher.first_arrival) * 1000.0
-                    future = workers.submit(extract_transform, batch)
+                    if len(events) <= INLINE_EXTRACT_EVENTS:  # a few rows: no hand-off to a worker (latency)
+                        future = Future()
+                        try:
+                            future.set_result(extract_transform(batch))
+                        except Exception as exc:
+                            future.set_exception(exc)
+                    else:
+                        future = workers.submit(extract_transform, batch)
                     with cond:
                         order.append((batch, future, select_ms))
                         cond.notify_all()

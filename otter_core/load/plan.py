@@ -8,6 +8,11 @@ from attrs import frozen
 
 from otter_core.model import EventData, EventType
 
+# A partition is worth its own connection (one more statement, commit and thread hand-off) only from
+# this many rows on: a small batch loads in one transaction, which is what keeps latency low under a
+# trickle of small transactions; a big one still spreads over the whole pool.
+MIN_PARTITION_ROWS = 256
+
 
 @frozen
 class LoadStep:
@@ -29,10 +34,12 @@ def partition_by_key(events: Sequence[EventData], count: int) -> list[list[Event
     return parts
 
 
-def plan_load(items: Iterable[tuple[str, int, EventData]], pool_size: int) -> list[list[LoadStep]]:
+def plan_load(items: Iterable[tuple[str, int, EventData]], pool_size: int,
+              min_partition_rows: int = MIN_PARTITION_ROWS) -> list[list[LoadStep]]:
     """Group (target, weight, event) items into phases: ascending weight, deletes before upserts.
 
-    Each inner list holds the steps that may run at the same time (one per target for that phase).
+    Each inner list holds the steps that may run at the same time (one per target for that phase). A
+    step's events are split into up to ``pool_size`` partitions of at least ``min_partition_rows`` rows.
     """
     buckets: dict[tuple[int, bool], dict[str, list[EventData]]] = defaultdict(lambda: defaultdict(list))
     for target, weight, event in items:
@@ -41,7 +48,8 @@ def plan_load(items: Iterable[tuple[str, int, EventData]], pool_size: int) -> li
     for (weight, is_upsert) in sorted(buckets):
         steps = []
         for target, events in buckets[(weight, is_upsert)].items():
-            parts = tuple(tuple(p) for p in partition_by_key(events, pool_size) if p)
+            count = min(pool_size, -(-len(events) // max(1, min_partition_rows)))
+            parts = tuple(tuple(p) for p in partition_by_key(events, count) if p)
             steps.append(LoadStep(target, weight, not is_upsert, parts))
         phases.append(steps)
     return phases

@@ -1,4 +1,5 @@
 """The nine merge rules, key changes, and a property: merged load == sequential apply."""
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from otter_core.load.merge import MERGED_TYPE, merge_events
@@ -57,10 +58,17 @@ def test_plan_puts_lower_weight_first_and_deletes_before_upserts():
 
 
 def test_plan_sends_one_key_to_one_partition_only():
-    items = [("dst", 5, ev(I, k)) for k in range(100)]
+    items = [("dst", 5, ev(I, k)) for k in range(2000)]
     [[step]] = plan_load(items, pool_size=4)
     keys = [e.keys["id"] for part in step.partitions for e in part]
-    assert sorted(keys) == list(range(100)) and len(step.partitions) == 4
+    assert sorted(keys) == list(range(2000)) and len(step.partitions) == 4
+
+
+@pytest.mark.parametrize("rows, partitions", [(1, 1), (100, 1), (256, 1), (257, 2), (700, 3), (5000, 4)])
+def test_a_small_batch_loads_in_one_partition(rows, partitions):
+    [[step]] = plan_load([("dst", 5, ev(I, k)) for k in range(rows)], pool_size=4)
+    assert len(step.partitions) == partitions
+    assert sum(len(part) for part in step.partitions) == rows
 
 
 @st.composite
@@ -101,7 +109,7 @@ def apply_idempotently(table: dict, events) -> None:
 def test_merged_load_in_planned_order_equals_sequential_history(history, _unused):
     events, expected = history
     table: dict[int, int] = {}
-    for phase in plan_load([("dst", 5, e) for e in merge_events(events)], pool_size=3):
+    for phase in plan_load([("dst", 5, e) for e in merge_events(events)], pool_size=3, min_partition_rows=1):
         for step in phase:
             for part in step.partitions:
                 apply_idempotently(table, part)
@@ -115,7 +123,7 @@ def test_replaying_a_merged_batch_twice_changes_nothing(history):
     merged = merge_events(events)
     table: dict[int, int] = {}
     for _ in range(2):
-        for phase in plan_load([("dst", 5, e) for e in merged], pool_size=2):
+        for phase in plan_load([("dst", 5, e) for e in merged], pool_size=2, min_partition_rows=1):
             for step in phase:
                 for part in step.partitions:
                     apply_idempotently(table, part)
