@@ -154,7 +154,7 @@ class PipelineParameters:
     dry_run: bool = False
     retry_max: int = 0            # 0 = retry forever (with backoff)
     retry_backoff_ms: int = 500
-    memory_limit_bytes: int = 128 * 1024 * 1024
+    memory_limit_bytes: int = 64 * 1024 * 1024
     server_id: int | None = None  # replica id the selector registers with; derived when None
     select_process: bool = True   # run the selector in a child process (its own core for decoding)
     loopback_mark: bool = False   # write retl.retl_mark in every loaded transaction (always on in two-way)
