@@ -69,6 +69,17 @@ class BackgroundLoad:
                 "rows_per_s": round(self.rows / self.seconds) if self.seconds else 0, "late_txns": self.behind}
 
 
+def batch_figures(before: dict, after: dict) -> dict[str, float]:
+    """Batches loaded between two status snapshots: how many, rows per batch, mean ms per stage."""
+    batches = after.get("batches", 0) - before.get("batches", 0)
+    if not before or batches <= 0:
+        return {}
+    figures = {"batches": batches, "rows_per_batch": round((after["rows"] - before["rows"]) / batches, 1)}
+    for stage, total in after.get("stage_ms_total", {}).items():
+        figures[f"{stage}_ms"] = round((total - before["stage_ms_total"].get(stage, 0.0)) / batches, 2)
+    return figures
+
+
 def run_latency(bench: Any) -> None:
     """The latency phase of ``oneway.Bench`` (see the module docstring)."""
     samples = bench.args.latency_samples
@@ -155,6 +166,7 @@ def run_latency(bench: Any) -> None:
     time.sleep(0.2)
     log(f"latency: {samples} single-row inserts, one every {bench.args.latency_interval_ms} ms")
     lat_cpu = bench.server_cpu()
+    status_before = otter.pipeline_status() if otter is not None else {}
     for _ in ids:
         i, t = insert_one()
         commits[i] = t
@@ -169,6 +181,10 @@ def run_latency(bench: Any) -> None:
     cpu = bench.server_cpu(lat_cpu)
     if otter is not None:
         otter.meter.sample()
+        time.sleep(1.1)  # the status file is written every second
+        bench.results["latency"]["otter_batches"] = batches = batch_figures(status_before, otter.pipeline_status())
+        if batches:
+            log("latency: otter's batches meanwhile: " + ", ".join(f"{k}={v}" for k, v in batches.items()))
     bench.results["latency"]["cpu_s"] = cpu
     src.close()
     if otter is not None:

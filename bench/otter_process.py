@@ -29,6 +29,7 @@ class OtterProcess:
         self.config = self.dir / "pipeline.yaml"
         self.log_path = self.dir / "otter-run.log"
         self.state_file = self.state_dir / "bench" / "oneway.position.json"
+        self.status_path = self.dir / "status.json"
         self.config.write_text(_pipeline_yaml(source, target, start, params))
         self.log_level = log_level
         self.process: subprocess.Popen | None = None
@@ -43,7 +44,8 @@ class OtterProcess:
         self.started_at = time.perf_counter()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "otter_core.cli", "--log-level", self.log_level, "run", str(self.config),
-             "--state-dir", str(self.state_dir), "--progress-interval", "0.1"],
+             "--state-dir", str(self.state_dir), "--progress-interval", "0.1",
+             "--status-file", str(self.status_path)],
             stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
         self.meter = ProcessTreeMeter(self.process.pid)
         if self.profile_dir:  # py-spy (pip install py-spy): every thread of otter-run and its children
@@ -66,6 +68,14 @@ class OtterProcess:
         self._log_read += cut
         now = time.perf_counter()
         return [(now, int(m)) for m in re.findall(rb"rows=(\d+)", data[:cut])]
+
+    def pipeline_status(self) -> dict[str, Any]:
+        """The pipeline's last status (written every second): batches, rows, stage_ms_total, ..."""
+        try:
+            data = json.loads(self.status_path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return next(iter(data.get("pipelines") or [{}]))
 
     def acked(self) -> tuple[str, int] | None:
         try:
