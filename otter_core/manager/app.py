@@ -16,6 +16,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from otter_core import __version__
 from otter_core.manager import migrate, routers
 from otter_core.manager.errors import ConfigConflict, ObjectNotFound
+from otter_core.manager.login_throttle import LoginThrottle
 from otter_core.manager.security import SESSION_COOKIE, ValidationProblem
 from otter_core.manager.services.dynamic_service import DynamicUnavailable
 from otter_core.manager.settings import ManagerSettings
@@ -45,6 +46,7 @@ def create_app(settings: ManagerSettings) -> FastAPI:
                   description="Config, control and monitoring of otter channels. Log in with POST /api/login; "
                               "unsafe methods need the X-CSRF-Token header from GET /api/session.")
     app.state.settings = settings
+    app.state.login_throttle = LoginThrottle()
     app.state.db = Database(settings.database_url)
     migrate.upgrade(app.state.db.engine)
     app.state.templates = Jinja2Templates(directory=str(WEB / "templates"))

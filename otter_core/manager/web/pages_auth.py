@@ -1,10 +1,11 @@
 """Log in and log out (the pages' side of mgr-core's security module)."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
+from otter_core.manager.login_throttle import check_throttle, client_address
 from otter_core.manager.security import authenticate, check_csrf, current_user, end_session, start_session
 from otter_core.manager.store import get_db
 from otter_core.manager.web.render import flash, form_data, redirect, render, safe_next
@@ -27,11 +28,21 @@ def login_page(request: Request, next: str = "/", db: Session = Depends(get_db))
 async def login_submit(request: Request, db: Session = Depends(get_db)) -> Response:
     await check_csrf(request)  # the login form carries the token its GET put into the session
     form = await form_data(request)
-    user = authenticate(db, form.get("username", ""), form.get("password", ""))
+    username = form.get("username", "")
+    throttle = request.app.state.login_throttle
+    try:
+        check_throttle(request, username)
+    except HTTPException as exc:
+        flash(request, "error", exc.detail)
+        return render(request, "login.html", {"next": safe_next(form.get("next")), "username": username},
+                      status_code=429)
+    user = authenticate(db, username, form.get("password", ""))
     if user is None:
+        throttle.failed(client_address(request), username)
         flash(request, "error", "wrong user name or password")
         return render(request, "login.html", {"next": safe_next(form.get("next")),
-                                              "username": form.get("username", "")}, status_code=401)
+                                              "username": username}, status_code=401)
+    throttle.succeeded(client_address(request), username)
     start_session(request, user)
     return redirect(safe_next(form.get("next")))
 

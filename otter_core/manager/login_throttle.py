@@ -1,0 +1,77 @@
+"""Failed-login throttling: after too many wrong passwords, further attempts wait (HTTP 429).
+
+Two counters, both over a sliding window: failures for one user name from one client address (a
+password guessed for one account), and failures from one client address whatever the user name (names
+sprayed from one place). A successful login clears the first. In memory: a restart of the manager
+forgets them, which costs an attacker a restart of the manager, not of their script.
+"""
+from __future__ import annotations
+
+import collections
+import math
+import threading
+import time
+from typing import Callable
+
+from fastapi import HTTPException, Request
+
+PER_USER_FAILURES = 5
+PER_ADDRESS_FAILURES = 20
+WINDOW_SECONDS = 300.0
+
+
+class LoginThrottle:
+    """Counts failed logins per (address, user name) and per address within ``window`` seconds."""
+
+    def __init__(self, per_user: int = PER_USER_FAILURES, per_address: int = PER_ADDRESS_FAILURES,
+                 window: float = WINDOW_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_user = per_user
+        self.per_address = per_address
+        self.window = window
+        self.clock = clock
+        self._failures: dict[tuple[str, str | None], collections.deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: tuple[str, str | None], now: float) -> collections.deque[float]:
+        times = self._failures.get(key)
+        if times is None:
+            return collections.deque()
+        while times and now - times[0] >= self.window:
+            times.popleft()
+        if not times:
+            del self._failures[key]
+        return times
+
+    def wait_seconds(self, address: str, username: str) -> int:
+        """Seconds before this address may try ``username`` again (0: now)."""
+        now = self.clock()
+        with self._lock:
+            waits = [0.0]
+            for key, limit in (((address, username.lower()), self.per_user), ((address, None), self.per_address)):
+                times = self._recent(key, now)
+                if len(times) >= limit:
+                    waits.append(times[-limit] + self.window - now)
+        return math.ceil(max(waits))
+
+    def failed(self, address: str, username: str) -> None:
+        now = self.clock()
+        with self._lock:
+            for key in ((address, username.lower()), (address, None)):
+                self._failures.setdefault(key, collections.deque()).append(now)
+                self._recent(key, now)
+
+    def succeeded(self, address: str, username: str) -> None:
+        with self._lock:
+            self._failures.pop((address, username.lower()), None)
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def check_throttle(request: Request, username: str) -> None:
+    """HTTPException 429 (with Retry-After) when this client must wait before trying ``username``."""
+    wait = request.app.state.login_throttle.wait_seconds(client_address(request), username)
+    if wait > 0:
+        raise HTTPException(429, f"too many failed logins for {username!r} from {client_address(request)}: "
+                                 f"try again in {wait} s", headers={"Retry-After": str(wait)})
