@@ -30,6 +30,7 @@ ROUTER_MODULES = [
     "otter_core.manager.web.pages_yaml",
     "otter_core.manager.web.pages_repair",
     "otter_core.manager.web.pages_alarms",
+    "otter_core.manager.web.pages_dynamic",
 ]
 
 LIFESPAN_MODULES: list[str] = [
