@@ -1,0 +1,91 @@
+"""What the target MariaDB spends per 100k rows on each way of writing them (CPU s of its ``mariadbd``).
+
+One throwaway MariaDB without binlog, the benchmark's table (``workloads.TABLE_DDL``), ``--rows`` rows
+written in ``--chunk``-row statements on one connection, committed per statement: ``INSERT … ON
+DUPLICATE KEY UPDATE`` (what the MySQL loader sends), plain ``INSERT``, ``LOAD DATA LOCAL INFILE``
+with ``REPLACE`` and with ``IGNORE``; then a replay of REPLACE and of the upsert over the existing rows.
+Usage: ``python bench/target_statements.py [--rows 200000] [--chunk 1000]``.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import tempfile
+import time
+
+from otter_core.testing.mariadb import MariaDBServer
+from workloads import NOTE, TABLE_DDL
+
+COLUMNS = "(`id`,`qty`,`name`,`price`,`at`,`note`)"
+UPSERT = (" ON DUPLICATE KEY UPDATE `qty`=VALUES(`qty`),`name`=VALUES(`name`),`price`=VALUES(`price`),"
+          "`at`=VALUES(`at`),`note`=VALUES(`note`)")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rows(lo: int, hi: int):
+    for i in range(lo, hi):
+        at = datetime.datetime(2024, 1, 1) + datetime.timedelta(seconds=i)
+        yield i, i, f"name-{i:08d}", f"{(i % 10000000) / 100:.2f}", f"{at:%Y-%m-%d %H:%M:%S}", NOTE
+
+
+def literal(r) -> str:
+    return f"({r[0]},{r[1]},'{r[2]}',{r[3]},'{r[4]}','{r[5]}')"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rows", type=int, default=200_000)
+    ap.add_argument("--chunk", type=int, default=1000)
+    args = ap.parse_args()
+    workdir = tempfile.mkdtemp(prefix="otter-target-statements-")
+    server = MariaDBServer(workdir, log_bin=False).start()
+    tsv = os.path.join(workdir, "rows.tsv")
+    try:
+        conn = server.root_connect(local_infile=True)
+        conn.autocommit(False)
+        cur = conn.cursor()
+        cur.execute("CREATE DATABASE bench")
+        cur.execute(TABLE_DDL)
+
+        def upsert(lo, hi):
+            cur.execute(f"INSERT INTO `bench`.`t` {COLUMNS} VALUES " + ",".join(map(literal, rows(lo, hi))) + UPSERT)
+
+        def insert(lo, hi):
+            cur.execute(f"INSERT INTO `bench`.`t` {COLUMNS} VALUES " + ",".join(map(literal, rows(lo, hi))))
+
+        def load_data(mode):
+            def load(lo, hi):
+                with open(tsv, "w") as f:
+                    f.write("".join("\t".join(map(str, r)) + "\n" for r in rows(lo, hi)))
+                cur.execute(f"LOAD DATA LOCAL INFILE %s {mode} INTO TABLE `bench`.`t` {COLUMNS}", (tsv,))
+            return load
+
+        def measure(name, write, empty=True):
+            if empty:
+                cur.execute("TRUNCATE bench.t")
+            c0, t0 = cpu_seconds(server.process.pid), time.perf_counter()
+            for lo in range(1, args.rows + 1, args.chunk):
+                write(lo, min(lo + args.chunk, args.rows + 1))
+                conn.commit()
+            c1, t1 = cpu_seconds(server.process.pid), time.perf_counter()
+            print(f"{name:<40} mariadbd CPU s/100k {1e5 * (c1 - c0) / args.rows:6.3f}   "
+                  f"wall s/100k {1e5 * (t1 - t0) / args.rows:6.3f}")
+
+        measure("INSERT … ON DUPLICATE KEY UPDATE", upsert)
+        measure("INSERT", insert)
+        measure("LOAD DATA LOCAL INFILE … REPLACE", load_data("REPLACE"))
+        measure("LOAD DATA LOCAL INFILE … IGNORE", load_data("IGNORE"))
+        measure("LOAD DATA … REPLACE over existing rows", load_data("REPLACE"), empty=False)
+        measure("INSERT … ON DUPLICATE KEY UPDATE over existing", upsert, empty=False)
+    finally:
+        server.stop()
+        server.destroy()
+
+
+if __name__ == "__main__":
+    main()
