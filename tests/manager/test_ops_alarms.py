@@ -187,6 +187,23 @@ def test_email_with_a_wrong_password_is_a_recorded_failure(smtp_server):
         EmailNotifier(SmtpSettings(), ["ops@example.org"])
 
 
+def test_the_recovery_limit_counts_the_restarts_of_the_last_hour():
+    restarted = []
+    engine = AlarmEngine(Recorder(), restart=lambda name: restarted.append(name) or "restarted the channel")
+    rule = AlarmRule(1, "died", "process_timeout", 0, auto_recover=True, recover_max=2)
+    dead, alive = [{"channel": "shop", "state": "DEAD"}], [{"channel": "shop", "state": "RUNNING"}]
+    actions = []
+    for at in (0, 600, 1200, 3599, 3601, 4300):  # one death per moment, the channel back in between
+        actions += [a.action for a in engine.evaluate([rule], dead, now=at)]
+        engine.evaluate([rule], alive, now=at + 1)
+    assert actions == ["restarted the channel (1 of 2)", "restarted the channel (2 of 2)",
+                       "not restarted: the limit of 2 restarts per hour is reached",
+                       "not restarted: the limit of 2 restarts per hour is reached",
+                       "restarted the channel (2 of 2)",  # the one at 0 left the hour; the one at 600 did not
+                       "restarted the channel (2 of 2)"]  # 600 left, 3601 is still in
+    assert restarted == ["shop"] * 4
+
+
 @pytest.mark.usefixtures("clean_databases")
 def test_auto_recovery_restarts_a_killed_channel_up_to_its_limit(tmp_path, mariadb_source, mariadb_target, webhook):
     url, received = webhook
@@ -215,11 +232,11 @@ def test_auto_recovery_restarts_a_killed_channel_up_to_its_limit(tmp_path, maria
                 assert runtime.channel_status("shop")["state"] == "RUNNING" and runtime.pid("shop") != pid
                 engine.evaluate([rule], runtime.status())  # running again: the episode ends
             else:
-                assert fired[0].action == "not restarted: the limit of 2 restarts is reached"
+                assert fired[0].action == "not restarted: the limit of 2 restarts per hour is reached"
                 assert runtime.channel_status("shop")["state"] == "DEAD"
         assert [body["action"] for _, _, body in received] == [
             "restarted the channel (1 of 2)", "restarted the channel (2 of 2)",
-            "not restarted: the limit of 2 restarts is reached"]
+            "not restarted: the limit of 2 restarts per hour is reached"]
     finally:
         if runtime.pid("shop") is not None:
             runtime.stop("shop", timeout=30)

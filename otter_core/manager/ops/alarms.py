@@ -11,7 +11,8 @@ Kinds (otter's monitors):
   (behind the source, or not running) and is not paused.
 
 A rule fires once per episode (until its condition clears). With ``auto_recover`` a fired rule restarts
-the channel, at most ``recover_max`` times per channel.
+the channel, at most ``recover_max`` times per channel within any ``RECOVERY_WINDOW_SECONDS`` (an hour):
+a channel that keeps dying is left for a person, one that died once a day is restarted every time.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from otter_core.errors import ConfigError
 from otter_core.manager.ops.notifiers import AlarmMessage, Notifier, SmtpSettings, build_notifier
 
 log = logging.getLogger("otter.alarm")
+RECOVERY_WINDOW_SECONDS = 3600.0
 KINDS = ("delay", "exception", "process_timeout", "pipeline_timeout", "position_timeout")
 _WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
 
@@ -97,7 +99,7 @@ class AlarmEngine:
         self.restart = restart  # restart a channel, returning what was done
         self.smtp = smtp
         self._tracks: dict[tuple[int, str, str], _Track] = {}
-        self.recoveries: dict[tuple[int, str], int] = {}
+        self.recoveries: dict[tuple[int, str], list[float]] = {}  # restart times within the window
 
     def evaluate(self, rules: Iterable[AlarmRule], channels: list[dict[str, Any]],
                  now: float | None = None) -> list[AlarmMessage]:
@@ -167,7 +169,7 @@ class AlarmEngine:
         return True
 
     def _fire(self, rule: AlarmRule, channel: dict[str, Any], pipeline: str, reason: str, now: float) -> AlarmMessage:
-        action = self._recover(rule, channel["channel"]) if rule.auto_recover else ""
+        action = self._recover(rule, channel["channel"], now) if rule.auto_recover else ""
         alarm = AlarmMessage(rule.name, rule.kind, channel["channel"], pipeline, reason, now, action)
         failures = []
         for spec in rule.notifiers or ({"type": "log"},):
@@ -182,16 +184,18 @@ class AlarmEngine:
         self.record(alarm, failures)
         return alarm
 
-    def _recover(self, rule: AlarmRule, channel: str) -> str:
-        done = self.recoveries.get((rule.id, channel), 0)
+    def _recover(self, rule: AlarmRule, channel: str, now: float) -> str:
         if self.restart is None:
             return ""
-        if done >= rule.recover_max:
-            return f"not restarted: the limit of {rule.recover_max} restarts is reached"
-        self.recoveries[(rule.id, channel)] = done + 1
+        recent = [t for t in self.recoveries.get((rule.id, channel), []) if now - t < RECOVERY_WINDOW_SECONDS]
+        self.recoveries[(rule.id, channel)] = recent
+        if len(recent) >= rule.recover_max:
+            return f"not restarted: the limit of {rule.recover_max} restarts per hour is reached"
+        recent.append(now)
+        done = len(recent)
         try:
             what = self.restart(channel)
         except Exception as exc:  # the alarm must still go out
             log.warning("auto-recovery of channel %s failed: %s", channel, exc)
-            return f"restart {done + 1} of {rule.recover_max} failed: {exc}"
-        return f"{what} ({done + 1} of {rule.recover_max})"
+            return f"restart {done} of {rule.recover_max} failed: {exc}"
+        return f"{what} ({done} of {rule.recover_max})"
