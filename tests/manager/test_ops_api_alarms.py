@@ -98,8 +98,8 @@ def test_collector_fires_rules_to_webhook_and_email_and_restarts_a_killed_channe
     newest = operator.get("/api/alarm-events", params={"limit": 1, "channel": "shop"}).json()
     assert len(newest) == 1
     events = [e for e in operator.get("/api/alarm-events").json() if e["rule"] == "died"]
-    assert events[0]["action"] == "not restarted: the limit of 1 restarts is reached", events
+    assert events[0]["action"] == "not restarted: the limit of 1 restarts per hour is reached", events
     assert runtime.channel_status("shop")["state"] == "DEAD"
     assert [body["action"] for _, _, body in received] == ["restarted the channel (1 of 1)",
-                                                           "not restarted: the limit of 1 restarts is reached"]
+                                                           "not restarted: the limit of 1 restarts per hour is reached"]
     assert operator.get("/api/alarm-events", params={"limit": 0}).status_code == 422
