@@ -14,6 +14,10 @@ import time
 from typing import Callable
 
 from fastapi import HTTPException, Request
+from sqlalchemy.orm import Session
+
+from otter_core.manager.security import authenticate
+from otter_core.manager.store import User
 
 PER_USER_FAILURES = 5
 PER_ADDRESS_FAILURES = 20
@@ -75,3 +79,16 @@ def check_throttle(request: Request, username: str) -> None:
     if wait > 0:
         raise HTTPException(429, f"too many failed logins for {username!r} from {client_address(request)}: "
                                  f"try again in {wait} s", headers={"Retry-After": str(wait)})
+
+
+def authenticate_throttled(request: Request, db: Session, username: str, password: str) -> User | None:
+    """``security.authenticate`` behind the throttle: 429 while this client must wait, and the outcome
+    counted (a failure adds to both counters, a success clears the user's)."""
+    check_throttle(request, username)
+    user = authenticate(db, username, password)
+    throttle: LoginThrottle = request.app.state.login_throttle
+    if user is None:
+        throttle.failed(client_address(request), username)
+    else:
+        throttle.succeeded(client_address(request), username)
+    return user

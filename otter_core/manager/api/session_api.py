@@ -5,9 +5,9 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
 from otter_core.manager.api.schemas import LoginIn
-from otter_core.manager.login_throttle import check_throttle, client_address
+from otter_core.manager.login_throttle import authenticate_throttled
 from otter_core.manager.security import (
-    Actor, authenticate, csrf_token, current_user, end_session, require_operator, start_session,
+    Actor, csrf_token, current_user, end_session, require_operator, start_session,
 )
 from otter_core.manager.store import User, get_db
 
@@ -19,13 +19,9 @@ router = APIRouter(prefix="/api", tags=["session"])
 def login(body: LoginIn, request: Request, db: Session = Depends(get_db)) -> dict:
     """Log in; the session cookie is set and the CSRF token returned (send it as X-CSRF-Token).
     After 5 wrong passwords for one user (20 for any) from one address in 5 minutes, answers 429."""
-    check_throttle(request, body.username)
-    user = authenticate(db, body.username, body.password)
-    throttle = request.app.state.login_throttle
+    user = authenticate_throttled(request, db, body.username, body.password)
     if user is None:
-        throttle.failed(client_address(request), body.username)
         raise HTTPException(401, "wrong user name or password")
-    throttle.succeeded(client_address(request), body.username)
     db.commit()
     token = start_session(request, user)
     return {"username": user.username, "role": user.role, "csrf_token": token}

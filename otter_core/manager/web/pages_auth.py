@@ -5,8 +5,8 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from otter_core.manager.login_throttle import check_throttle, client_address
-from otter_core.manager.security import authenticate, check_csrf, current_user, end_session, start_session
+from otter_core.manager.login_throttle import authenticate_throttled
+from otter_core.manager.security import check_csrf, current_user, end_session, start_session
 from otter_core.manager.store import get_db
 from otter_core.manager.web.render import flash, form_data, redirect, render, safe_next
 
@@ -29,20 +29,16 @@ async def login_submit(request: Request, db: Session = Depends(get_db)) -> Respo
     await check_csrf(request)  # the login form carries the token its GET put into the session
     form = await form_data(request)
     username = form.get("username", "")
-    throttle = request.app.state.login_throttle
     try:
-        check_throttle(request, username)
-    except HTTPException as exc:
+        user = authenticate_throttled(request, db, username, form.get("password", ""))
+    except HTTPException as exc:  # 429: too many failed logins
         flash(request, "error", exc.detail)
         return render(request, "login.html", {"next": safe_next(form.get("next")), "username": username},
-                      status_code=429)
-    user = authenticate(db, username, form.get("password", ""))
+                      status_code=exc.status_code)
     if user is None:
-        throttle.failed(client_address(request), username)
         flash(request, "error", "wrong user name or password")
         return render(request, "login.html", {"next": safe_next(form.get("next")),
                                               "username": username}, status_code=401)
-    throttle.succeeded(client_address(request), username)
     start_session(request, user)
     return redirect(safe_next(form.get("next")))
 

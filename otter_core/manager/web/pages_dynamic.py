@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
 
 from otter_core.manager.errors import ObjectNotFound
 from otter_core.manager.security import Actor
@@ -15,7 +16,6 @@ from otter_core.manager.store import get_db
 from otter_core.manager.web.render import (
     apply_change, denied, form_actor, form_data, not_found, page_actor, problem_status, redirect, render,
 )
-from sqlalchemy.orm import Session
 
 router = APIRouter(include_in_schema=False)
 PUSH = "push or activate dynamic hooks (they run as code in the pipelines)"
@@ -74,9 +74,7 @@ def dynamic_hook_page(name: str, request: Request, version: int | None = None, a
             v["created"] = _utc(v["created_at"])
         if hook["loaded"]:
             hook["loaded"]["when"] = _utc(hook["loaded"].get("at"))
-    except ObjectNotFound as exc:
-        return not_found(request, actor, str(exc))
-    except dynamic.DynamicUnavailable as exc:
+    except (ObjectNotFound, dynamic.DynamicUnavailable) as exc:
         return not_found(request, actor, str(exc))
     return render(request, "dynamic_hook.html", {"active": "dynamic", "title": f"Dynamic hook {name}",
                                                  "hook": hook, "shown": shown, "source": source}, actor)
