@@ -2,11 +2,15 @@
 waiting, and stopping what a test started."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from otter_core.testing.harness import pipeline_yaml
+from otter_core.testing.twoway import make_table, twoway_yaml
 
 PAIRS = [{"source": "shop.orders", "target": "shop.orders"}]
 
@@ -60,3 +64,15 @@ def stop_channels(manager_app):
     for name in runtime.channels():
         if runtime.pid(name) is not None:
             runtime.stop(name, timeout=30)
+
+
+def manual_twoway_channel(a, b, tmp_path) -> str:
+    """The YAML of a two-way channel a<->b with the ``manual`` policy and no home, its table made on both
+    sides and its system tables created by ``otter-run init-db``."""
+    make_table(a, b)
+    text = twoway_yaml(a, b, "manual", home=False)
+    (tmp_path / "ab.yaml").write_text(text)
+    done = subprocess.run([str(Path(sys.executable).parent / "otter-run"), "init-db", str(tmp_path / "ab.yaml")],
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    return text

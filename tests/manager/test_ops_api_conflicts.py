@@ -2,18 +2,14 @@
 conflict made on purpose; an OPERATOR lists, shows and resolves it, and both sides converge."""
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from otter_core.testing.twoway import SELECT_ROWS, make_table, twoway_yaml
-from tests.manager.ops_steps import fast_collector, stop_channels, wait_for  # noqa: F401
+from otter_core.testing.twoway import SELECT_ROWS
+from tests.manager.ops_steps import fast_collector, manual_twoway_channel, stop_channels, wait_for  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("clean_databases", "fast_collector", "stop_channels")
-OTTER_RUN = str(Path(sys.executable).parent / "otter-run")
 
 
 def parked(client, channel_id):
@@ -25,12 +21,7 @@ def parked(client, channel_id):
 def test_operator_resolves_a_parked_conflict_and_both_sides_converge(admin, operator, mariadb_source,
                                                                     mariadb_target, tmp_path):
     a, b = mariadb_source, mariadb_target
-    make_table(a, b)
-    text = twoway_yaml(a, b, "manual", home=False)
-    (tmp_path / "ab.yaml").write_text(text)
-    done = subprocess.run([OTTER_RUN, "init-db", str(tmp_path / "ab.yaml")], capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 0, done.stderr
+    text = manual_twoway_channel(a, b, tmp_path)
     assert admin.post("/api/config/import", content=text).status_code == 200
     channel_id = next(c["id"] for c in admin.get("/api/channels").json() if c["name"] == "ab")
     assert operator.post(f"/api/channels/{channel_id}/start").status_code == 200

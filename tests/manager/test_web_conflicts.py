@@ -4,17 +4,13 @@ the same row while it is paused; the conflicts page shows the parked conflicts a
 there: writing the agreed row settles them, and both sides converge."""
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-from otter_core.testing.twoway import SELECT_ROWS, make_table, twoway_yaml
+from otter_core.testing.twoway import SELECT_ROWS
+from tests.manager.ops_steps import manual_twoway_channel
 from tests.manager.web_steps import eventually, flash_text, log_in, log_out, reloaded_text, submit_form
 
 pytestmark = pytest.mark.usefixtures("clean_databases")
-OTTER_RUN = str(Path(sys.executable).parent / "otter-run")
 
 
 def click_and_wait(page, button: str) -> None:
@@ -29,12 +25,7 @@ def pipeline_states(page) -> list[str]:
 def test_parked_conflicts_are_listed_and_resolved_in_the_page(browser_page, mariadb_source, mariadb_target,
                                                               tmp_path, screenshots):
     a, b = mariadb_source, mariadb_target
-    make_table(a, b)
-    text = twoway_yaml(a, b, "manual", home=False)
-    (tmp_path / "ab.yaml").write_text(text)
-    done = subprocess.run([OTTER_RUN, "init-db", str(tmp_path / "ab.yaml")], capture_output=True, text=True,
-                          timeout=120, stdin=subprocess.DEVNULL)
-    assert done.returncode == 0, done.stderr
+    text = manual_twoway_channel(a, b, tmp_path)
 
     page = browser_page
     log_in(page)
