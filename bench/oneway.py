@@ -40,7 +40,7 @@ from typing import Any
 import pymysql
 
 from blob import run_blob_phase
-from latency import run_latency
+from latency import batch_figures, run_latency
 from otter_process import OtterProcess
 from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer
 from procstat import cpu_seconds, log, own_cpu_seconds, system_busy_seconds
@@ -251,6 +251,7 @@ class Bench:
                 raise
             finally:
                 meter = otter.meter
+                status = otter.pipeline_status()
                 code = otter.stop()
             cpu["other_processes"] = round(cpu["machine"] - meter.cpu_seconds - cpu["bench"]
                                            - cpu["source"] - cpu["target"] - cpu["replica"], 2)
@@ -268,6 +269,7 @@ class Bench:
                 "otter_cpu_s_per_100k": round(meter.cpu_seconds * 100000 / rows, 2),
                 "otter_peak_rss_mb": round(meter.peak_rss_mb, 1), "otter_processes": meter.breakdown(),
                 "otter_exit_code": code,
+                "otter_batches": batch_figures({"batches": 0, "rows": 0, "stage_ms_total": {}}, status),
             })
             tgt_sum = checksum(self.target)
             res["otter_verified"] = tgt_sum == src_sum
@@ -282,6 +284,7 @@ class Bench:
             log(f"{name}: otter {res['otter_rows_per_s']:,} rows/s ({waited['seconds']:.2f}s, first ack at "
                 f"{waited['first_ack_s']:.2f}s), CPU {meter.cpu_seconds:.1f}s, peak RSS {meter.peak_rss_mb:.0f} MB, "
                 f"verified={res['otter_verified']}")
+            log(f"{name}: otter batches {res['otter_batches']}")
 
             self._native_phase(name, res, start, end, src_sum)
             res["ratio"] = round(res["otter_rows_per_s"] / res["native_rows_per_s"], 3)

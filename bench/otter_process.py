@@ -52,7 +52,8 @@ class OtterProcess:
             Path(self.profile_dir).mkdir(parents=True, exist_ok=True)
             out = Path(self.profile_dir) / f"{self.dir.name}.txt"
             self.profiler = subprocess.Popen(
-                [shutil.which("py-spy", path=os.path.dirname(sys.executable)) or "py-spy", "record", "--subprocesses", "--gil", "--rate", "200", "--format", "raw", "--nonblocking",
+                [shutil.which("py-spy", path=os.path.dirname(sys.executable)) or "py-spy", "record", "--subprocesses",
+                 *(["--idle"] if os.environ.get("OTTER_BENCH_WALL_PROFILE") else ["--gil"]), "--rate", "200", "--format", "raw", "--nonblocking",
                  "--output", str(out), "--pid", str(self.process.pid)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 

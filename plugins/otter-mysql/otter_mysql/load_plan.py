@@ -1,8 +1,16 @@
 """How the MySQL loader turns merged events into statements: groups of one statement shape each.
 
 Deletes come first, then upserts, each group in first-seen order; a group's ``head``/``tail`` wrap the
-comma-joined row literals of its events. Mixed into ``MySQLLoader`` (which has ``target``, ``field_mode``
-and ``_schemas``).
+comma-joined row literals of its events. Mixed into ``MySQLLoader`` (which has ``target``, ``field_mode``,
+``update_join`` and ``_schemas``).
+
+Field-mode UPDATEs of rows keyed by integer columns go to a MariaDB target as an UPDATE joined to a table
+value constructor (``dialect.update_join_parts``): the target spends ~40 % less CPU on it than on the
+upsert (it parses the key and the changed columns only, and finds each row by key instead of failing an
+insert first; ``bench/target_statements.py``). The upsert stays the group's ``fallback``: when the
+UPDATE matches fewer rows than it carries (rows missing on the target), the chunk is upserted, so a
+missing row is inserted whole, as before. String keys are left to the upsert: a join on columns of
+different collations may not use the key's index.
 """
 from __future__ import annotations
 
@@ -14,7 +22,10 @@ from attrs import define, field
 from otter_core.errors import LoadError
 from otter_core.model import DataMediaSource, EventData, EventType
 from otter_mysql.conflicts import INSERT_ONLY
-from otter_mysql.dialect import build_delete, delete_parts, quote_ident, quote_table, upsert_parts
+from otter_mysql.bigrows import BIG_ROW_BYTES
+from otter_mysql.dialect import (
+    build_delete, delete_parts, quote_ident, quote_table, update_join_parts, upsert_parts,
+)
 from otter_mysql.target_schema import TargetSchemaCache, TargetTable
 
 log = logging.getLogger("otter.load")
@@ -24,7 +35,7 @@ log = logging.getLogger("otter.load")
 class StatementGroup:
     """Events sharing one statement shape; ``head``/``tail`` wrap the comma-joined row literals."""
 
-    kind: str                    # "UPSERT" or "DELETE"
+    kind: str                    # "UPSERT", "UPDATE" (a join, see the module docstring) or "DELETE"
     schema: str
     table: str
     columns: tuple[str, ...]
@@ -32,6 +43,7 @@ class StatementGroup:
     tail: str
     picks: tuple[int, ...] | None  # indices of the event values to write (None: all of them)
     events: list[EventData] = field(factory=list)
+    fallback: StatementGroup | None = None  # UPDATE: the upsert for rows the join did not find
 
 
 class StatementPlanning:
@@ -39,6 +51,7 @@ class StatementPlanning:
 
     target: DataMediaSource
     field_mode: bool
+    update_join: bool
     _schemas: TargetSchemaCache
 
     def _plan(self, events: Sequence[EventData], conn: Any | None) -> list[StatementGroup]:
@@ -46,6 +59,7 @@ class StatementPlanning:
         deletes: dict[tuple, StatementGroup] = {}
         upserts: dict[tuple, StatementGroup] = {}
         field_mode = self.field_mode
+        join = self.update_join and field_mode and conn is not None and _has_value_constructors(conn)
         for ev in events:
             kind = ev.event_type
             if kind is EventType.DELETE:
@@ -53,7 +67,9 @@ class StatementPlanning:
                 groups = deletes
             elif kind is EventType.INSERT or kind is EventType.UPDATE:
                 upd = ev.updated if field_mode and kind is EventType.UPDATE else None
-                key = (ev.schema, ev.table, len(ev.keys), (*ev.keys, *ev.columns), upd, INSERT_ONLY in ev.hints)
+                insert_only = INSERT_ONLY in ev.hints
+                key = (ev.schema, ev.table, len(ev.keys), (*ev.keys, *ev.columns), upd, insert_only,
+                       join and bool(upd) and ev.old_keys is None and not insert_only and ev.size <= BIG_ROW_BYTES)
                 groups = upserts
             else:
                 raise LoadError(f"{ev.describe()}: a {kind.name} event cannot be loaded as a row; "
@@ -74,6 +90,8 @@ class StatementPlanning:
                 self._check_columns(conn, ev, keys)
             head, tail = delete_parts(ev.schema, ev.table, keys)
             return StatementGroup("DELETE", ev.schema, ev.table, tuple(keys), head, tail, None)
+        if key[6]:
+            return self._update_join_group(conn, key, ev)
         columns = keys + list(ev.columns)
         picks = None
         if conn is not None:
@@ -92,6 +110,21 @@ class StatementPlanning:
         if key[5]:  # checked absent under READ COMMITTED: a row inserted since makes it fail (and retry)
             tail = ""
         return StatementGroup("UPSERT", ev.schema, ev.table, tuple(columns), head, tail, picks)
+
+    def _update_join_group(self, conn: Any, key: tuple, ev: EventData) -> StatementGroup:
+        """An UPDATE join of the key and the changed columns, the upsert as its fallback; the upsert
+        alone when a key column is not an integer or nothing writable changed."""
+        fallback = self._make_group(conn, key[:6] + (False,), ev)
+        table = self._schemas.get(conn, ev.schema, ev.table)
+        keys = list(ev.keys)
+        update = [c for c in ev.columns if c in key[4] and c.lower() not in table.generated]
+        if not update or not all(k.lower() in table.integers for k in keys):
+            return fallback
+        names = [*keys, *ev.columns]
+        picks = (*range(len(keys)), *(names.index(c) for c in update))
+        head, tail = update_join_parts(ev.schema, ev.table, keys, update)
+        return StatementGroup("UPDATE", ev.schema, ev.table, (*keys, *update), head, tail, picks,
+                              fallback=fallback)
 
     def _check_columns(self, conn: Any, ev: EventData, columns: list[str]) -> TargetTable:
         """The target table; refreshed once when it seems to lack a column, then LoadError."""
@@ -121,3 +154,17 @@ class StatementPlanning:
             log.info("dry run: would %s %d row(s) on target %s, first key %s: %s",
                      group.kind, len(group.events), self.target.name, dict(ev.keys), sql)
             log.debug("dry run: first row parameters %r", params)
+
+
+def _has_value_constructors(conn: Any) -> bool:
+    """MariaDB 10.3.3+ (``VALUES (…),(…)`` after ``UNION ALL``); MySQL writes ``VALUES ROW(…)``."""
+    version = getattr(conn, "server_version", "") or ""
+    if "mariadb" not in version.lower():
+        return False
+    if version.startswith("5.5.5-"):  # the prefix MariaDB before 11 sends to old replication clients
+        version = version[6:]
+    try:
+        parts = tuple(int(p) for p in version.split("-")[0].split(".")[:3])
+    except ValueError:
+        return False
+    return parts >= (10, 3, 3)

@@ -9,6 +9,7 @@ connection (``slot``).
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import Any, Sequence
 
@@ -37,6 +38,7 @@ DDL_ALREADY_APPLIED = {1007, 1008, 1050, 1051, 1060, 1061, 1091, 1826}
 ER_UNKNOWN_COLUMN = 1054
 ER_DUP_ENTRY = 1062
 ER_BAD_DB = 1049
+_MATCHED = re.compile(rb"Rows matched: (\d+)")
 _CONNECT_OPTIONS = ("connect_timeout", "read_timeout", "write_timeout", "unix_socket", "ssl",
                     "ssl_ca", "ssl_cert", "ssl_key", "ssl_verify_cert", "ssl_verify_identity")
 
@@ -68,6 +70,10 @@ class MySQLLoader(StatementPlanning):
         self.channel = pipeline.channel or pipeline.name
         self._retl_ready = False
         self.conflicts = ConflictScreen(pipeline) if pipeline.detects_conflicts else None  # see conflicts.py
+        # field-mode UPDATEs as an UPDATE join on MariaDB (load_plan); target option update_join: false
+        # keeps the upsert for every row
+        self.update_join = self.conflicts is None and str(opts.get("update_join", True)).lower() not in (
+            "false", "0", "no", "off")
 
     # ------------------------------------------------------------------------------------ public API
 
@@ -212,11 +218,7 @@ class MySQLLoader(StatementPlanning):
     def _apply(self, state: _Slot, slot: int, events: Sequence[EventData], retried: bool = False
                ) -> int:
         conn = state.conn
-        limit = min(self.chunk_bytes, max(4096, (state.max_packet - 1024) // 4))
-        chunk_rows = self.chunk_rows
-        group: StatementGroup | None = None
-        first: EventData | None = None  # first event of the chunk being built / sent
-        ev: EventData | None = None
+        at = _Progress()  # the group, chunk and row being sent, for the error message
         rows = 0
         started = time.perf_counter()
         try:
@@ -228,39 +230,7 @@ class MySQLLoader(StatementPlanning):
                 if groups is None:  # conflict detection: read and lock the target rows, decide, log
                     groups = self._plan(self.conflicts.screen(cur, events), conn)  # type: ignore[union-attr]
                 for group in groups:
-                    head, tail, picks = group.head, group.tail, group.picks
-                    upsert = group.kind == "UPSERT"
-                    base = len(head) + len(tail)
-                    buf: list[str] = []
-                    size = base
-                    for ev in group.events:
-                        if upsert and ev.size > bigrows.BIG_ROW_BYTES:  # alone, as bytes, one at a time
-                            if buf:
-                                self._execute(cur, state, slot, head + ",".join(buf) + tail, len(buf))
-                                buf, size = [], base
-                            first = ev
-                            values = (*ev.keys.values(), *ev.columns.values())
-                            with bigrows.GATE:
-                                self._execute(cur, state, slot, bigrows.statement(
-                                    head, [values[i] for i in picks] if picks else values, tail,
-                                    conn.encoding), 1)
-                            continue
-                        if upsert:
-                            values = (*ev.keys.values(), *ev.columns.values())
-                            lit = literal_row([values[i] for i in picks] if picks else values)
-                        elif len(ev.keys) == 1:
-                            lit = literal(next(iter(ev.keys.values())))
-                        else:
-                            lit = literal_row(ev.keys.values())
-                        if buf and (len(buf) >= chunk_rows or size + len(lit) > limit):
-                            self._execute(cur, state, slot, head + ",".join(buf) + tail, len(buf))
-                            buf, size = [], base
-                        if not buf:
-                            first = ev
-                        buf.append(lit)
-                        size += len(lit) + 1
-                    if buf:
-                        self._execute(cur, state, slot, head + ",".join(buf) + tail, len(buf))
+                    self._send_group(cur, state, slot, group, group.events, at)
                     rows += len(group.events)
             conn.commit()
         except BaseException as exc:
@@ -270,17 +240,67 @@ class MySQLLoader(StatementPlanning):
             if isinstance(exc, LoadError):
                 raise
             if (isinstance(exc, pymysql.Error) and _code(exc) == ER_UNKNOWN_COLUMN and not retried
-                    and group is not None):
+                    and at.group is not None):
                 # the target changed behind our back: re-read its columns and try once more
-                self._schemas.invalidate(group.schema, group.table)
+                self._schemas.invalidate(at.group.schema, at.group.table)
                 return self._apply(self._slot(slot), slot, events, retried=True)
             if (isinstance(exc, pymysql.Error) and _code(exc) == ER_DUP_ENTRY and not retried
                     and self.conflicts is not None):  # a row appeared after the check: check again
                 return self._apply(self._slot(slot), slot, events, retried=True)
-            raise self._load_error(group, first, ev, exc) from None
+            raise self._load_error(at.group, at.first, at.ev, exc) from None
         log.debug("loaded %d rows into %s in %.1f ms", rows, self.target.name,
                   (time.perf_counter() - started) * 1000)
         return rows
+
+    def _send_group(self, cur: Any, state: _Slot, slot: int, group: StatementGroup,
+                    events: Sequence[EventData], at: _Progress) -> None:
+        """Send ``events`` of one statement shape in chunks of ``chunk_rows`` rows and ``chunk_bytes``."""
+        at.group = group
+        limit = min(self.chunk_bytes, max(4096, (state.max_packet - 1024) // 4))
+        chunk_rows = self.chunk_rows
+        head, tail, picks = group.head, group.tail, group.picks
+        kind = group.kind
+        base = len(head) + len(tail)
+        buf: list[str] = []
+        size = base
+        begin = 0  # index in ``events`` of the chunk's first row
+        for i, ev in enumerate(events):
+            at.ev = ev
+            if kind == "UPSERT" and ev.size > bigrows.BIG_ROW_BYTES:  # alone, as bytes, one at a time
+                if buf:
+                    self._send_chunk(cur, state, slot, group, head + ",".join(buf) + tail, events[begin:i], at)
+                    buf, size = [], base
+                at.first = ev
+                values = (*ev.keys.values(), *ev.columns.values())
+                with bigrows.GATE:
+                    self._execute(cur, state, slot, bigrows.statement(
+                        head, [values[i] for i in picks] if picks else values, tail,
+                        state.conn.encoding), 1)
+                continue
+            if kind != "DELETE":
+                values = (*ev.keys.values(), *ev.columns.values())
+                lit = literal_row([values[i] for i in picks] if picks else values)
+            elif len(ev.keys) == 1:
+                lit = literal(next(iter(ev.keys.values())))
+            else:
+                lit = literal_row(ev.keys.values())
+            if buf and (len(buf) >= chunk_rows or size + len(lit) > limit):
+                self._send_chunk(cur, state, slot, group, head + ",".join(buf) + tail, events[begin:i], at)
+                buf, size = [], base
+            if not buf:
+                at.first, begin = ev, i
+            buf.append(lit)
+            size += len(lit) + 1
+        if buf:
+            self._send_chunk(cur, state, slot, group, head + ",".join(buf) + tail, events[begin:], at)
+
+    def _send_chunk(self, cur: Any, state: _Slot, slot: int, group: StatementGroup, sql: str,
+                    chunk: Sequence[EventData], at: _Progress) -> None:
+        self._execute(cur, state, slot, sql, len(chunk))
+        if group.fallback is not None and rows_matched(cur) != len(chunk):
+            # an UPDATE join found fewer rows than it updates (missing on the target, or a server
+            # that does not report matches): upsert the chunk's whole rows, as without the join
+            self._send_group(cur, state, slot, group.fallback, chunk, at)
 
     def _execute(self, cur: Any, state: _Slot, slot: int, sql: str | memoryview, nrows: int) -> None:
         if nrows == 1 and len(sql) > state.max_packet:
@@ -305,6 +325,20 @@ class MySQLLoader(StatementPlanning):
         what = "chunk starting at key" if sent else "row with key"
         return LoadError(f"target {self.target.name}: {where} failed ({what} {key}); "
                          f"rolled back: {cause}")
+
+@define
+class _Progress:
+    group: StatementGroup | None = None
+    first: EventData | None = None  # first event of the chunk being built / sent
+    ev: EventData | None = None
+
+
+def rows_matched(cur: Any) -> int | None:
+    """"Rows matched" of the last UPDATE, from the OK packet's info ("Rows matched: 3  Changed: 1 …")."""
+    info = getattr(getattr(cur, "_result", None), "message", None) or b""
+    found = _MATCHED.search(info)
+    return int(found.group(1)) if found else None
+
 
 class _PacketTooLarge(Exception):
     def __init__(self, size: int, limit: int) -> None:

@@ -1,4 +1,4 @@
-"""What the loader needs to know about a target table: its writable and generated columns.
+"""What the loader needs to know about a target table: its writable, generated and integer columns.
 
 Read from ``information_schema.COLUMNS`` and cached per table; the loader drops an entry after DDL and
 when the server reports an unknown column.
@@ -14,7 +14,8 @@ from attrs import frozen
 _NOT_WRITABLE = ("VIRTUAL GENERATED", "STORED GENERATED", "PERSISTENT GENERATED", "ROW START",
                  "ROW END")
 
-_COLUMNS_SQL = ("SELECT COLUMN_NAME, EXTRA FROM information_schema.COLUMNS "
+_INTEGER_TYPES = frozenset({"tinyint", "smallint", "mediumint", "int", "integer", "bigint"})
+_COLUMNS_SQL = ("SELECT COLUMN_NAME, EXTRA, DATA_TYPE FROM information_schema.COLUMNS "
                 "WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s ORDER BY ORDINAL_POSITION")
 
 
@@ -26,6 +27,7 @@ class TargetTable:
     name: str
     writable: frozenset[str]   # lower-case names
     generated: frozenset[str]  # lower-case names
+    integers: frozenset[str] = frozenset()  # lower-case names of integer columns (join keys, see load_plan)
 
     @property
     def exists(self) -> bool:
@@ -37,11 +39,13 @@ def read_target_table(conn: Any, schema: str, table: str) -> TargetTable:
     with conn.cursor() as cur:
         cur.execute(_COLUMNS_SQL, (schema, table))
         rows = cur.fetchall()
-    writable, generated = set(), set()
-    for name, extra in rows:
+    writable, generated, integers = set(), set(), set()
+    for name, extra, data_type in rows:
         extra = (extra or "").upper()
         (generated if any(g in extra for g in _NOT_WRITABLE) else writable).add(name.lower())
-    return TargetTable(schema, table, frozenset(writable), frozenset(generated))
+        if (data_type or "").lower() in _INTEGER_TYPES:
+            integers.add(name.lower())
+    return TargetTable(schema, table, frozenset(writable), frozenset(generated), frozenset(integers))
 
 
 class TargetSchemaCache:
