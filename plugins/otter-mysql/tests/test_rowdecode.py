@@ -14,7 +14,7 @@ from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer
 from otter_mysql import rowops
 from otter_mysql.rowcodec import DELETE, UPDATE, WRITE, RowCodec
 from otter_mysql.schema import SchemaCache
-from test_selector_types import COLUMNS, DB, write_source_rows
+from test_selector_types import COLUMNS, DB, ROWS, write_source_rows
 
 pytestmark = pytest.mark.usefixtures("clean_databases")
 KINDS = {WriteRowsEvent: WRITE, UpdateRowsEvent: UPDATE, DeleteRowsEvent: DELETE}
@@ -49,7 +49,17 @@ def test_compiled_and_python_decoders_agree_value_for_value(mariadb_source: Mari
     mariadb_source.execute(f"CREATE DATABASE {DB}", f"CREATE TABLE {DB}.t ({COLUMNS}) CHARSET utf8mb4")
     start = mariadb_source.binlog_position()
     write_source_rows(mariadb_source, "t")
-    mariadb_source.execute(f"UPDATE {DB}.t SET id = id + 10, vc = 'changed'", f"DELETE FROM {DB}.t")
+    # every column takes the next row's value (the compiled decoder finds changed columns by their bytes,
+    # the Python one by value: the updated sets must agree for every type), then the key changes
+    names = [name for name, in mariadb_source.execute(
+        "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = 't' "
+        "AND EXTRA NOT LIKE '%%GENERATED%%' AND COLUMN_NAME <> 'id'", args=(DB,))]
+    count = len(ROWS)
+    mariadb_source.execute(
+        f"CREATE TABLE {DB}.copy AS SELECT * FROM {DB}.t",
+        f"UPDATE {DB}.t AS a JOIN {DB}.copy AS b ON b.id = a.id % {count} + 1 SET "
+        + ", ".join(f"a.{n} = b.{n}" for n in names),
+        f"UPDATE {DB}.t SET id = id + 10, vc = 'changed'", f"DELETE FROM {DB}.t")
     events = raw_rows_events(mariadb_source, start)
     assert {kind for kind, *_ in events} == {WRITE, UPDATE, DELETE}
     schema = SchemaCache(lambda: pymysql.connect(host="127.0.0.1", port=mariadb_source.port, user=OTTER_USER,
@@ -57,18 +67,21 @@ def test_compiled_and_python_decoders_agree_value_for_value(mariadb_source: Mari
     table = schema.get(DB, "t")
     schema.close()
     compiled, python = RowCodec(table, events[0][1]), RowCodec(table, events[0][1])
-    python_rows = compiled_rows = 0
+    python_rows = compiled_rows = most_changed = 0
     for kind, _, bitmap, bitmap2, body in events:
         fast = compiled._extension(kind, bitmap, bitmap2)
         slow = python._generate(kind, bitmap, bitmap2)
         assert isinstance(fast, rowops.BUILT.Decoder) and hasattr(slow, "source")
         fast_rows, slow_rows = fast(body), slow(body)
         assert typed(fast_rows) == typed(slow_rows)
+        if kind == UPDATE:
+            most_changed = max(most_changed, *(len(row[3]) for row in fast_rows))
         compiled_rows += len(fast_rows)
         python_rows += len(slow_rows)
         with pytest.raises(ValueError):
             fast(body[:-1])  # a truncated image is an error, never a short row
     assert compiled_rows == python_rows >= 3 * 5
+    assert most_changed >= 40  # the rotation changed (nearly) every column of some row
 
 
 def test_the_python_fallback_is_used_without_the_extension() -> None:

@@ -16,22 +16,47 @@ make_dict(PyObject *names, Py_ssize_t *index, Py_ssize_t count, PyObject **vals)
     return dict;
 }
 
+/* Same bytes in both images (both NULL, or equal spans)? A value's binlog encoding is canonical, so
+   this is the value comparison, without building the before image's values. */
+static int
+same_bytes(const unsigned char *d, const Py_ssize_t *b, const Py_ssize_t *a)
+{
+    if (b[0] < 0 || a[0] < 0)
+        return b[0] == a[0];
+    return b[1] - b[0] == a[1] - a[0] && memcmp(d + b[0], d + a[0], (size_t)(b[1] - b[0])) == 0;
+}
+
+/* The before image's key values (only built when the key changed). */
 static PyObject *
-decode_update(Decoder *self, PyObject **b, PyObject **a, Py_ssize_t size)
+before_keys(Decoder *self, const unsigned char *d, Py_ssize_t end, const Py_ssize_t *spans)
+{
+    PyObject *old = PyDict_New();
+    for (Py_ssize_t i = 0; old != NULL && i < self->nkeys; i++) {
+        Py_ssize_t c = self->keys[i], p = spans[2 * c];
+        PyObject *v = p < 0 ? Py_NewRef(Py_None) : otter_read_value(self->before_op[c], d, &p, end);
+        if (v == NULL || PyDict_SetItem(old, PyTuple_GET_ITEM(self->key_names, i), v) < 0)
+            Py_CLEAR(old);
+        Py_XDECREF(v);
+    }
+    return old;
+}
+
+static PyObject *
+decode_update(Decoder *self, const unsigned char *d, Py_ssize_t end, const Py_ssize_t *bspans,
+              const Py_ssize_t *aspans, PyObject **a, Py_ssize_t size)
 {
     PyObject *keys = NULL, *cols = NULL, *old = NULL, *changed = NULL, *updated = NULL;
     int key_changed = 0;
     for (Py_ssize_t i = 0; i < self->nkeys && !key_changed; i++) {
-        key_changed = PyObject_RichCompareBool(b[self->keys[i]], a[self->keys[i]], Py_NE);
-        if (key_changed < 0)
-            return NULL;
+        Py_ssize_t c = self->keys[i];
+        key_changed = !same_bytes(d, bspans + 2 * c, aspans + 2 * c);
     }
     if ((changed = PyList_New(0)) == NULL)
         return NULL;
     for (Py_ssize_t i = 0; i < self->ndata; i++) {
         Py_ssize_t c = self->data[i];
-        int ne = PyObject_RichCompareBool(b[c], a[c], Py_NE);
-        if (ne < 0 || (ne && PyList_Append(changed, PyTuple_GET_ITEM(self->data_names, i)) < 0))
+        if (!same_bytes(d, bspans + 2 * c, aspans + 2 * c) &&
+            PyList_Append(changed, PyTuple_GET_ITEM(self->data_names, i)) < 0)
             goto fail;
     }
     if ((updated = PyFrozenSet_New(changed)) == NULL)
@@ -41,7 +66,7 @@ decode_update(Decoder *self, PyObject **b, PyObject **a, Py_ssize_t size)
         (cols = make_dict(self->data_names, self->data, self->ndata, a)) == NULL)
         goto fail;
     if (key_changed) {
-        if ((old = make_dict(self->key_names, self->keys, self->nkeys, b)) == NULL)
+        if ((old = before_keys(self, d, end, bspans)) == NULL)
             goto fail;
     }
     else {
@@ -71,25 +96,29 @@ Decoder_call(Decoder *self, PyObject *args, PyObject *kwargs)
     const unsigned char *d = buf.buf;
     Py_ssize_t end = buf.len, p = 0;
     PyObject *out = PyList_New(0);
-    PyObject **vals = PyMem_Calloc(2 * self->ncolumns + 1, sizeof(PyObject *));
-    if (out == NULL || vals == NULL) {
+    PyObject **vals = PyMem_Calloc(self->ncolumns + 1, sizeof(PyObject *));
+    Py_ssize_t *spans = self->update ? PyMem_Calloc(4 * self->ncolumns + 1, sizeof(Py_ssize_t)) : NULL;
+    if (out == NULL || vals == NULL || (self->update && spans == NULL)) {
         PyBuffer_Release(&buf);
         PyMem_Free(vals);
+        PyMem_Free(spans);
         Py_XDECREF(out);
-        return vals == NULL ? PyErr_NoMemory() : NULL;
+        return out == NULL ? NULL : PyErr_NoMemory();
     }
-    PyObject **after = vals + self->ncolumns;
     while (p < end) {
         Py_ssize_t start = p;
         PyObject *row;
-        if (otter_read_image(self->ops[0], self->nops[0], d, &p, end, vals) < 0)
-            goto fail;
-        if (self->update) {
-            if (otter_read_image(self->ops[1], self->nops[1], d, &p, end, after) < 0)
+        if (self->update) {  /* the before image: only where its bytes lie */
+            Py_ssize_t *bspans = spans, *aspans = spans + 2 * self->ncolumns;
+            if (otter_span_image(self->ops[0], self->nops[0], d, &p, end, bspans) < 0 ||
+                otter_read_image(self->ops[1], self->nops[1], d, &p, end, vals, aspans) < 0)
                 goto fail;
-            row = decode_update(self, vals, after, p - start);
+            row = decode_update(self, d, end, bspans, aspans, vals, p - start);
         }
-        else {
+        else if (otter_read_image(self->ops[0], self->nops[0], d, &p, end, vals, NULL) < 0) {
+            goto fail;
+        }
+        else {  /* WRITE/DELETE: the one image read above */
             PyObject *keys = make_dict(self->key_names, self->keys, self->nkeys, vals);
             PyObject *cols = keys ? make_dict(self->data_names, self->data, self->ndata, vals) : NULL;
             if (cols == NULL) {
@@ -104,15 +133,17 @@ Decoder_call(Decoder *self, PyObject *args, PyObject *kwargs)
         }
         Py_DECREF(row);
     }
-    for (Py_ssize_t i = 0; i < 2 * self->ncolumns; i++)
+    for (Py_ssize_t i = 0; i < self->ncolumns; i++)
         Py_XDECREF(vals[i]);
     PyMem_Free(vals);
+    PyMem_Free(spans);
     PyBuffer_Release(&buf);
     return out;
 fail:
-    for (Py_ssize_t i = 0; i < 2 * self->ncolumns; i++)
+    for (Py_ssize_t i = 0; i < self->ncolumns; i++)
         Py_XDECREF(vals[i]);
     PyMem_Free(vals);
+    PyMem_Free(spans);
     PyBuffer_Release(&buf);
     Py_DECREF(out);
     return NULL;
@@ -186,6 +217,7 @@ Decoder_dealloc(Decoder *self)
 {
     PyMem_Free(self->ops[0]);
     PyMem_Free(self->ops[1]);
+    PyMem_Free(self->before_op);
     PyMem_Free(self->keys);
     PyMem_Free(self->data);
     Py_XDECREF(self->key_names);
@@ -230,6 +262,34 @@ Decoder_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         parse_index(data, ncolumns, &self->data, &self->ndata) < 0) {
         Py_DECREF(self);
         return NULL;
+    }
+    if (self->update) {  /* every key and data column must be in both images (rowcodec checks it) */
+        if ((self->before_op = PyMem_Calloc(ncolumns, sizeof(Op *))) == NULL) {
+            Py_DECREF(self);
+            return PyErr_NoMemory();
+        }
+        for (Py_ssize_t i = 0; i < self->nops[0]; i++)
+            self->before_op[self->ops[0][i].column] = &self->ops[0][i];
+        for (int image = 0; image < 2; image++) {
+            char *present = PyMem_Calloc(ncolumns, 1);
+            if (present == NULL) {
+                Py_DECREF(self);
+                return PyErr_NoMemory();
+            }
+            for (Py_ssize_t i = 0; i < self->nops[image]; i++)
+                present[self->ops[image][i].column] = 1;
+            int missing = 0;
+            for (Py_ssize_t i = 0; i < self->nkeys; i++)
+                missing |= !present[self->keys[i]];
+            for (Py_ssize_t i = 0; i < self->ndata; i++)
+                missing |= !present[self->data[i]];
+            PyMem_Free(present);
+            if (missing) {
+                PyErr_SetString(PyExc_ValueError, "an UPDATE image lacks a key or data column");
+                Py_DECREF(self);
+                return NULL;
+            }
+        }
     }
     return (PyObject *)self;
 }

@@ -49,6 +49,7 @@ typedef struct {
     Py_ssize_t ncolumns;
     Op *ops[2];
     Py_ssize_t nops[2];
+    Op **before_op;        /* UPDATE: the before image's operation of each column (NULL: absent) */
     Py_ssize_t *keys, nkeys;
     Py_ssize_t *data, ndata;
     PyObject *key_names;   /* tuple of str */
@@ -62,7 +63,10 @@ extern PyTypeObject otter_decoder_type;
 int otter_values_init(void);
 int otter_literals_init(void);
 int otter_read_image(Op *ops, Py_ssize_t nops, const unsigned char *d, Py_ssize_t *pp, Py_ssize_t end,
-                     PyObject **vals);
+                     PyObject **vals, Py_ssize_t *spans);
+int otter_span_image(Op *ops, Py_ssize_t nops, const unsigned char *d, Py_ssize_t *pp, Py_ssize_t end,
+                     Py_ssize_t *spans);
+PyObject *otter_read_value(Op *op, const unsigned char *d, Py_ssize_t *pp, Py_ssize_t end);
 PyObject *otter_sql_literal_row(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *otter_build_events(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 #endif

@@ -310,9 +310,63 @@ read_value(Op *op, const unsigned char *d, Py_ssize_t *pp, Py_ssize_t end)
     return NULL;
 }
 
-/* Decode one row image at *pp into vals[column]; 0 or -1 with an exception set. */
+/* One value of `op` at *pp (the start a span recorded); a new reference or NULL with an exception. */
+PyObject *
+otter_read_value(Op *op, const unsigned char *d, Py_ssize_t *pp, Py_ssize_t end)
+{
+    return read_value(op, d, pp, end);
+}
+
+/* Step over one non-NULL value; 0 or -1 (truncated). */
+static int
+skip_value(Op *op, const unsigned char *d, Py_ssize_t *pp, Py_ssize_t end)
+{
+    Py_ssize_t p = *pp, n = op->size;
+    if (p + n > end)
+        return truncated(p, n, end);
+    if (op->op >= OP_BYTES && op->op <= OP_BYTES_CALL) {
+        Py_ssize_t len = (Py_ssize_t)le_uint(d + p, n);
+        p += n;
+        if (len < 0 || p + len > end)
+            return truncated(p, len, end);
+        *pp = p + len;
+    }
+    else {
+        *pp = p + n;
+    }
+    return 0;
+}
+
+/* Walk one row image at *pp without building values: spans[2 * column] and spans[2 * column + 1] are
+   the start and end of each present column's bytes (start -1: NULL); 0 or -1 with an exception set. */
 int
-otter_read_image(Op *ops, Py_ssize_t nops, const unsigned char *d, Py_ssize_t *pp, Py_ssize_t end, PyObject **vals)
+otter_span_image(Op *ops, Py_ssize_t nops, const unsigned char *d, Py_ssize_t *pp, Py_ssize_t end,
+                 Py_ssize_t *spans)
+{
+    Py_ssize_t width = (nops + 7) / 8;
+    if (*pp + width > end)
+        return truncated(*pp, width, end);
+    const unsigned char *nulls = d + *pp;
+    *pp += width;
+    for (Py_ssize_t i = 0; i < nops; i++) {
+        Py_ssize_t *span = spans + 2 * ops[i].column;
+        if ((nulls[i >> 3] >> (i & 7)) & 1) {
+            span[0] = span[1] = -1;
+            continue;
+        }
+        span[0] = *pp;
+        if (skip_value(&ops[i], d, pp, end) < 0)
+            return -1;
+        span[1] = *pp;
+    }
+    return 0;
+}
+
+/* Decode one row image at *pp into vals[column] (and, when spans is not NULL, record each column's
+   bytes as otter_span_image does); 0 or -1 with an exception set. */
+int
+otter_read_image(Op *ops, Py_ssize_t nops, const unsigned char *d, Py_ssize_t *pp, Py_ssize_t end, PyObject **vals,
+                 Py_ssize_t *spans)
 {
     Py_ssize_t width = (nops + 7) / 8;
     if (*pp + width > end)
@@ -322,7 +376,9 @@ otter_read_image(Op *ops, Py_ssize_t nops, const unsigned char *d, Py_ssize_t *p
     for (Py_ssize_t i = 0; i < nops; i++) {
         Op *op = &ops[i];
         PyObject *v;
-        if ((nulls[i >> 3] >> (i & 7)) & 1) {
+        Py_ssize_t start = *pp;
+        int null = (nulls[i >> 3] >> (i & 7)) & 1;
+        if (null) {
             v = Py_None;
             Py_INCREF(v);
         }
@@ -330,6 +386,10 @@ otter_read_image(Op *ops, Py_ssize_t nops, const unsigned char *d, Py_ssize_t *p
             return -1;
         }
         Py_XSETREF(vals[op->column], v);
+        if (spans != NULL) {
+            spans[2 * op->column] = null ? -1 : start;
+            spans[2 * op->column + 1] = null ? -1 : *pp;
+        }
     }
     return 0;
 }
