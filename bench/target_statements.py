@@ -3,7 +3,10 @@
 One throwaway MariaDB without binlog, the benchmark's table (``workloads.TABLE_DDL``), ``--rows`` rows
 written in ``--chunk``-row statements on one connection, committed per statement: ``INSERT … ON
 DUPLICATE KEY UPDATE`` (what the MySQL loader sends), plain ``INSERT``, ``LOAD DATA LOCAL INFILE``
-with ``REPLACE`` and with ``IGNORE``; then a replay of REPLACE and of the upsert over the existing rows.
+with ``REPLACE`` and with ``IGNORE``; then a replay of REPLACE and of the upsert over the existing rows;
+then one-column updates of every row three ways: the field-mode upsert (all columns in ``VALUES``, the
+changed one in ``ON DUPLICATE KEY UPDATE``), ``UPDATE … SET qty = CASE id WHEN … END WHERE id IN (…)``
+and the UPDATE join the MySQL loader sends to MariaDB (``dialect.update_join_parts``).
 Usage: ``python bench/target_statements.py [--rows 200000] [--chunk 1000]``.
 """
 from __future__ import annotations
@@ -15,6 +18,7 @@ import tempfile
 import time
 
 from otter_core.testing.mariadb import MariaDBServer
+from otter_mysql.dialect import update_join_parts
 from workloads import NOTE, TABLE_DDL
 
 COLUMNS = "(`id`,`qty`,`name`,`price`,`at`,`note`)"
@@ -82,6 +86,31 @@ def main() -> None:
         measure("LOAD DATA LOCAL INFILE … IGNORE", load_data("IGNORE"))
         measure("LOAD DATA … REPLACE over existing rows", load_data("REPLACE"), empty=False)
         measure("INSERT … ON DUPLICATE KEY UPDATE over existing", upsert, empty=False)
+
+        generation = [0]
+
+        def changed(lo, hi):
+            generation[0] += 1  # every round changes qty again (an unchanged row costs the server less)
+            for r in rows(lo, hi):
+                yield (r[0], r[1] + generation[0]) + r[2:]
+
+        def field_upsert(lo, hi):
+            cur.execute(f"INSERT INTO `bench`.`t` {COLUMNS} VALUES " + ",".join(map(literal, changed(lo, hi)))
+                        + " ON DUPLICATE KEY UPDATE `qty`=VALUES(`qty`)")
+
+        def update_case(lo, hi):
+            pairs = [(r[0], r[1]) for r in changed(lo, hi)]
+            cur.execute("UPDATE `bench`.`t` SET `qty` = CASE `id` " + " ".join(f"WHEN {i} THEN {q}" for i, q in pairs)
+                        + " END WHERE `id` IN (" + ",".join(str(i) for i, _ in pairs) + ")")
+
+        head, tail = update_join_parts("bench", "t", ["id"], ["qty"])
+
+        def update_join(lo, hi):
+            cur.execute(head + ",".join(f"({r[0]},{r[1]})" for r in changed(lo, hi)) + tail)
+
+        measure("update 1 column: field-mode upsert", field_upsert, empty=False)
+        measure("update 1 column: UPDATE … CASE … WHERE IN", update_case, empty=False)
+        measure("update 1 column: UPDATE JOIN (VALUES …)", update_join, empty=False)
     finally:
         server.stop()
         server.destroy()

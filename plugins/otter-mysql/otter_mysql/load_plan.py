@@ -5,7 +5,7 @@ comma-joined row literals of its events. Mixed into ``MySQLLoader`` (which has `
 ``update_join`` and ``_schemas``).
 
 Field-mode UPDATEs of rows keyed by integer columns go to a MariaDB target as an UPDATE joined to a table
-value constructor (``dialect.update_join_parts``): the target spends ~40 % less CPU on it than on the
+value constructor (``dialect.update_join_parts``): the target spends 30–40 % less CPU on it than on the
 upsert (it parses the key and the changed columns only, and finds each row by key instead of failing an
 insert first; ``bench/target_statements.py``). The upsert stays the group's ``fallback``: when the
 UPDATE matches fewer rows than it carries (rows missing on the target), the chunk is upserted, so a

@@ -1,6 +1,7 @@
 """The MySQL/MariaDB loader: applies merged row events with idempotent multi-row SQL.
 
-INSERT/UPDATE become ``INSERT … ON DUPLICATE KEY UPDATE`` and DELETE becomes ``DELETE … WHERE k IN (…)``,
+INSERT/UPDATE become ``INSERT … ON DUPLICATE KEY UPDATE`` (field-mode UPDATEs on MariaDB an UPDATE join,
+with the upsert for rows it does not find: ``load_plan``) and DELETE becomes ``DELETE … WHERE k IN (…)``,
 so a batch applied twice (or after a partial apply) leaves the same target state. Events of the same
 statement shape are batched into multi-row statements, chunked by rows and by size so that a statement
 stays under the server's ``max_allowed_packet``. One ``load`` call is one transaction on one pooled
