@@ -58,17 +58,19 @@ def upsert_parts(schema: str, table: str, columns: Sequence[str], key_columns: S
 def update_join_parts(schema: str, table: str, key_columns: Sequence[str],
                       update_columns: Sequence[str]) -> tuple[str, str]:
     """``(head, tail)`` of a multi-row UPDATE joined to a table value constructor (MariaDB 10.3+):
-    ``UPDATE t JOIN (SELECT NULL AS k,… UNION ALL VALUES (…),(…)) AS v ON t.k=v.k SET t.c=v.c``. The
-    row literals (key values, then the update columns' values) go between them. The first, all-NULL
-    row only names the columns: NULL equals no key, so it never joins."""
+    ``UPDATE (SELECT NULL AS k,… UNION ALL VALUES (…),(…)) AS v STRAIGHT_JOIN t … ON t.k=v.k SET t.c=v.c``.
+    The row literals (key values, then the update columns' values) go between them. The first, all-NULL
+    row only names the columns: NULL equals no key, so it never joins. ``STRAIGHT_JOIN … FORCE INDEX
+    (PRIMARY)`` makes the server read the values first and find each target row by its primary key
+    (the key columns must be it): left to itself it may scan a small table, and the scan locks rows
+    other load connections are writing (deadlocks)."""
     if not key_columns or not update_columns:
         raise ValueError(f"an UPDATE join of {schema}.{table} needs key and update columns")
     names = [quote_ident(c) for c in (*key_columns, *update_columns)]
-    head = (f"UPDATE {quote_table(schema, table)} AS `t` JOIN (SELECT "
-            + ",".join(f"NULL AS {n}" for n in names) + " UNION ALL VALUES ")
+    head = "UPDATE (SELECT " + ",".join(f"NULL AS {n}" for n in names) + " UNION ALL VALUES "
     on = " AND ".join(f"`t`.{q}=`v`.{q}" for q in names[:len(key_columns)])
     sets = ",".join(f"`t`.{q}=`v`.{q}" for q in names[len(key_columns):])
-    return head, f") AS `v` ON {on} SET {sets}"
+    return head, f") AS `v` STRAIGHT_JOIN {quote_table(schema, table)} AS `t` FORCE INDEX (PRIMARY) ON {on} SET {sets}"
 
 
 def build_upsert(schema: str, table: str, columns: Sequence[str], key_columns: Sequence[str],

@@ -9,8 +9,9 @@ value constructor (``dialect.update_join_parts``): the target spends 30–40 % l
 upsert (it parses the key and the changed columns only, and finds each row by key instead of failing an
 insert first; ``bench/target_statements.py``). The upsert stays the group's ``fallback``: when the
 UPDATE matches fewer rows than it carries (rows missing on the target), the chunk is upserted, so a
-missing row is inserted whole, as before. String keys are left to the upsert: a join on columns of
-different collations may not use the key's index.
+missing row is inserted whole, as before. Only for keys that are the target's primary key, of integer
+columns: the join names the primary index (a scan of a small table would lock rows other load
+connections write: deadlocks), and a join on strings of different collations may not use an index.
 """
 from __future__ import annotations
 
@@ -113,12 +114,12 @@ class StatementPlanning:
 
     def _update_join_group(self, conn: Any, key: tuple, ev: EventData) -> StatementGroup:
         """An UPDATE join of the key and the changed columns, the upsert as its fallback; the upsert
-        alone when a key column is not an integer or nothing writable changed."""
+        alone unless the key is the target's primary key of integer columns and a writable column changed."""
         fallback = self._make_group(conn, key[:6] + (False,), ev)
         table = self._schemas.get(conn, ev.schema, ev.table)
         keys = list(ev.keys)
         update = [c for c in ev.columns if c in key[4] and c.lower() not in table.generated]
-        if not update or not all(k.lower() in table.integers for k in keys):
+        if not update or {k.lower() for k in keys} != table.primary or not table.primary <= table.integers:
             return fallback
         names = [*keys, *ev.columns]
         picks = (*range(len(keys)), *(names.index(c) for c in update))

@@ -190,14 +190,25 @@ class MySQLLoader(StatementPlanning):
                 conn.commit()
                 if self.mark or self.conflicts is not None:
                     self._ensure_retl(conn)
-                if self.conflicts is not None:  # row locks only: gap locks would deadlock the pool's slots
-                    with conn.cursor() as cur:
-                        cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                if self.conflicts is not None or self.update_join:
+                    self._read_committed(conn)
             except BaseException:
                 _close_quietly(conn)
                 raise
             state = self._slots[slot] = _Slot(conn, max_packet)
         return state
+
+    def _read_committed(self, conn: Any) -> None:
+        """Row locks only: a lookup of a missing key (an UPDATE join, a conflict check) takes a gap lock
+        under REPEATABLE READ, and the pool's other connections inserting into that gap deadlock with
+        it. A target logging statements cannot write under READ COMMITTED: no UPDATE join there."""
+        with conn.cursor() as cur:
+            cur.execute("SELECT @@log_bin, @@binlog_format")
+            log_bin, binlog_format = cur.fetchone()
+            if self.conflicts is None and int(log_bin or 0) and str(binlog_format).upper() == "STATEMENT":
+                self.update_join = False
+                return
+            cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
 
     def _discard_or_rollback(self, slot: int, exc: BaseException) -> None:
         state = self._slots[slot]

@@ -15,7 +15,7 @@ _NOT_WRITABLE = ("VIRTUAL GENERATED", "STORED GENERATED", "PERSISTENT GENERATED"
                  "ROW END")
 
 _INTEGER_TYPES = frozenset({"tinyint", "smallint", "mediumint", "int", "integer", "bigint"})
-_COLUMNS_SQL = ("SELECT COLUMN_NAME, EXTRA, DATA_TYPE FROM information_schema.COLUMNS "
+_COLUMNS_SQL = ("SELECT COLUMN_NAME, EXTRA, DATA_TYPE, COLUMN_KEY FROM information_schema.COLUMNS "
                 "WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s ORDER BY ORDINAL_POSITION")
 
 
@@ -28,6 +28,7 @@ class TargetTable:
     writable: frozenset[str]   # lower-case names
     generated: frozenset[str]  # lower-case names
     integers: frozenset[str] = frozenset()  # lower-case names of integer columns (join keys, see load_plan)
+    primary: frozenset[str] = frozenset()   # lower-case names of the primary key's columns
 
     @property
     def exists(self) -> bool:
@@ -39,13 +40,16 @@ def read_target_table(conn: Any, schema: str, table: str) -> TargetTable:
     with conn.cursor() as cur:
         cur.execute(_COLUMNS_SQL, (schema, table))
         rows = cur.fetchall()
-    writable, generated, integers = set(), set(), set()
-    for name, extra, data_type in rows:
+    writable, generated, integers, primary = set(), set(), set(), set()
+    for name, extra, data_type, column_key in rows:
         extra = (extra or "").upper()
         (generated if any(g in extra for g in _NOT_WRITABLE) else writable).add(name.lower())
         if (data_type or "").lower() in _INTEGER_TYPES:
             integers.add(name.lower())
-    return TargetTable(schema, table, frozenset(writable), frozenset(generated), frozenset(integers))
+        if column_key == "PRI":
+            primary.add(name.lower())
+    return TargetTable(schema, table, frozenset(writable), frozenset(generated), frozenset(integers),
+                       frozenset(primary))
 
 
 class TargetSchemaCache:

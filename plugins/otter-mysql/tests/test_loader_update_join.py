@@ -84,8 +84,11 @@ def test_plan_uses_the_join_only_where_it_may(mariadb_target: MariaDBServer) -> 
         ], conn)]
         assert kinds == ["UPDATE", "UPSERT", "UPSERT", "UPSERT"]
         joined = loader._plan([upd("i", 1, {"v"}, v=1)], conn)[0]
-        assert joined.head == ("UPDATE `lt`.`i` AS `t` JOIN (SELECT NULL AS `id`,NULL AS `v` UNION ALL VALUES ")
-        assert joined.tail == ") AS `v` ON `t`.`id`=`v`.`id` SET `t`.`v`=`v`.`v`"
+        assert joined.head == "UPDATE (SELECT NULL AS `id`,NULL AS `v` UNION ALL VALUES "
+        assert joined.tail == (") AS `v` STRAIGHT_JOIN `lt`.`i` AS `t` FORCE INDEX (PRIMARY) ON `t`.`id`=`v`.`id` "
+                               "SET `t`.`v`=`v`.`v`")
+        explain = mariadb_target.execute("EXPLAIN " + joined.head + "(1,5),(2,6)" + joined.tail)
+        assert [(row[2], row[3]) for row in explain if row[2] == "t"] == [("t", "eq_ref")]  # by key, no scan
         assert joined.fallback is not None and joined.fallback.kind == "UPSERT"
         loader.update_join = False
         assert [g.kind for g in loader._plan([upd("i", 1, {"v"}, v=1)], conn)] == ["UPSERT"]
