@@ -123,12 +123,12 @@ class MySQLLoader(StatementPlanning):
                 cur.execute(event.ddl_sql)
             conn.commit()
             if recorded is not None:
-                retl.note_ddl_done(conn, recorded, self.channel)
+                retl.note_ddl_done(conn, recorded.digest, self.channel)
             log.info("applied DDL on %s: %s", event.full_name, event.ddl_sql)
         except pymysql.Error as exc:
             code = exc.args[0] if exc.args else None
             if recorded is not None:
-                retl.forget_ddl(conn, recorded, self.channel, self.target.name)
+                retl.forget_ddl(conn, recorded, self.target.name)
             if code in DDL_ALREADY_APPLIED:
                 log.warning("DDL on %s already applied on target %s (error %s: %s), skipped: %s",
                             event.full_name, self.target.name, code, _server_message(exc),

@@ -7,7 +7,8 @@ drops a transaction that carries a mark of its own channel. A mark whose ``chann
 
 DDL has no transaction: before applying a DDL the loader inserts ``retl_ddl(hash, channel)`` in its own
 transaction; the reverse selector, reading the same server, sees that row first and skips the next DDL
-with that hash (the row is deleted again when the DDL turned out to be applied already).
+with that hash. When the DDL fails or was applied already, the row is deleted again, or, if it recorded the
+same DDL applied earlier, gets that DDL's GTID back (a reverse selector restarted before it still needs it).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import logging
 import zlib
 from typing import Any
 
+import attrs
 import pymysql
 
 from otter_mysql import conflict_log
@@ -43,6 +45,7 @@ MARK_SQL = (f"INSERT INTO `{SCHEMA}`.`{MARK_TABLE}` (id, channel_id, channel_inf
 DDL_RECORD_SQL = (f"REPLACE INTO `{SCHEMA}`.`{DDL_TABLE}` (hash, channel, applied_at) VALUES (%s, %s, NOW(6))")
 DDL_FORGET_SQL = f"DELETE FROM `{SCHEMA}`.`{DDL_TABLE}` WHERE hash = %s AND channel = %s"
 DDL_DONE_SQL = f"UPDATE `{SCHEMA}`.`{DDL_TABLE}` SET gtid = %s WHERE hash = %s AND channel = %s"
+DDL_PREVIOUS_SQL = f"SELECT gtid FROM `{SCHEMA}`.`{DDL_TABLE}` WHERE hash = %s AND channel = %s FOR UPDATE"
 # DDL records a restarted selector may not have seen the DDL of yet: done after its resume point, or not
 # known to be done (the DDL is still running on the other pipeline) and recent
 DDL_PENDING_SQL = (f"SELECT hash, gtid FROM `{SCHEMA}`.`{DDL_TABLE}` WHERE channel = %s AND "
@@ -77,24 +80,41 @@ def ensure_tables(conn: Any, label: str, error: type[Exception]) -> None:
         raise
 
 
-def record_ddl(conn: Any, schema: str | None, sql: str, channel: str) -> str:
-    """Commit the record of a DDL about to be applied (the reverse selector skips its echo); its hash."""
+@attrs.frozen
+class DdlRecord:
+    """A ``retl_ddl`` row the loader wrote before a DDL, and the GTID the row held before (the same DDL
+    applied earlier, as after a replay), which ``forget_ddl`` puts back."""
+
+    digest: str
+    channel: str
+    previous_gtid: str | None = None
+
+
+def record_ddl(conn: Any, schema: str | None, sql: str, channel: str) -> DdlRecord:
+    """Commit the record of a DDL about to be applied (the reverse selector skips its echo)."""
     digest = ddl_hash(schema, sql)
     with conn.cursor() as cur:
+        cur.execute(DDL_PREVIOUS_SQL, (digest, channel))
+        found = cur.fetchone()
         cur.execute(DDL_RECORD_SQL, (digest, channel))
     conn.commit()
-    return digest
+    return DdlRecord(digest, channel, text(found[0]) or None if found else None)
 
 
-def forget_ddl(conn: Any, digest: str, channel: str, target: str) -> None:
-    """Delete the record again: the DDL failed or was already applied."""
+def forget_ddl(conn: Any, record: DdlRecord, target: str) -> None:
+    """Undo the record: the DDL failed or was already applied, so no DDL follows it in the binlog. A
+    record of the same DDL applied earlier gets its GTID back rather than being deleted: a reverse
+    selector restarted before that DDL's position still needs it to skip the echo."""
     try:
         conn.rollback()
         with conn.cursor() as cur:
-            cur.execute(DDL_FORGET_SQL, (digest, channel))
+            if record.previous_gtid:
+                cur.execute(DDL_DONE_SQL, (record.previous_gtid, record.digest, record.channel))
+            else:
+                cur.execute(DDL_FORGET_SQL, (record.digest, record.channel))
         conn.commit()
     except pymysql.Error as exc:
-        log.warning("could not forget the DDL record %s on %s: %s", digest, target, exc)
+        log.warning("could not forget the DDL record %s on %s: %s", record.digest, target, exc)
 
 
 def note_ddl_done(conn: Any, digest: str, channel: str) -> None:
@@ -189,9 +209,9 @@ class LoopbackTracker:
                     self.own = True
             elif text(values.get("channel")) == self.channel:
                 digest = text(values.get("hash"))
-                if values.get("gtid"):  # the loader noting the GTID of a DDL it ran: not a new record
-                    continue
-                if deleted:
+                # a GTID set: the loader noting a DDL it ran (whose echo was skipped just before) or putting
+                # back the record of a DDL it found already applied (no DDL follows): not pending either way
+                if deleted or values.get("gtid"):
                     self.ddl_echoes.pop(digest, None)
                 else:
                     self.ddl_echoes[digest] = timestamp
