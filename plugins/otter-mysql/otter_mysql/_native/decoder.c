@@ -110,7 +110,7 @@ Decoder_call(Decoder *self, PyObject *args, PyObject *kwargs)
         PyObject *row;
         if (self->update) {  /* the before image: only where its bytes lie */
             Py_ssize_t *bspans = spans, *aspans = spans + 2 * self->ncolumns;
-            if (otter_span_image(self->ops[0], self->nops[0], d, &p, end, bspans) < 0 ||
+            if (otter_read_image(self->ops[0], self->nops[0], d, &p, end, NULL, bspans) < 0 ||
                 otter_read_image(self->ops[1], self->nops[1], d, &p, end, vals, aspans) < 0)
                 goto fail;
             row = decode_update(self, d, end, bspans, aspans, vals, p - start);

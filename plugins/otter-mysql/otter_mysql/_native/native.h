@@ -64,8 +64,6 @@ int otter_values_init(void);
 int otter_literals_init(void);
 int otter_read_image(Op *ops, Py_ssize_t nops, const unsigned char *d, Py_ssize_t *pp, Py_ssize_t end,
                      PyObject **vals, Py_ssize_t *spans);
-int otter_span_image(Op *ops, Py_ssize_t nops, const unsigned char *d, Py_ssize_t *pp, Py_ssize_t end,
-                     Py_ssize_t *spans);
 PyObject *otter_read_value(Op *op, const unsigned char *d, Py_ssize_t *pp, Py_ssize_t end);
 PyObject *otter_sql_literal_row(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *otter_build_events(PyObject *module, PyObject *const *args, Py_ssize_t nargs);

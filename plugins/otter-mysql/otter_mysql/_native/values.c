@@ -337,33 +337,9 @@ skip_value(Op *op, const unsigned char *d, Py_ssize_t *pp, Py_ssize_t end)
     return 0;
 }
 
-/* Walk one row image at *pp without building values: spans[2 * column] and spans[2 * column + 1] are
-   the start and end of each present column's bytes (start -1: NULL); 0 or -1 with an exception set. */
-int
-otter_span_image(Op *ops, Py_ssize_t nops, const unsigned char *d, Py_ssize_t *pp, Py_ssize_t end,
-                 Py_ssize_t *spans)
-{
-    Py_ssize_t width = (nops + 7) / 8;
-    if (*pp + width > end)
-        return truncated(*pp, width, end);
-    const unsigned char *nulls = d + *pp;
-    *pp += width;
-    for (Py_ssize_t i = 0; i < nops; i++) {
-        Py_ssize_t *span = spans + 2 * ops[i].column;
-        if ((nulls[i >> 3] >> (i & 7)) & 1) {
-            span[0] = span[1] = -1;
-            continue;
-        }
-        span[0] = *pp;
-        if (skip_value(&ops[i], d, pp, end) < 0)
-            return -1;
-        span[1] = *pp;
-    }
-    return 0;
-}
-
-/* Decode one row image at *pp into vals[column] (and, when spans is not NULL, record each column's
-   bytes as otter_span_image does); 0 or -1 with an exception set. */
+/* Decode one row image at *pp into vals[column], or only step over it when vals is NULL; when spans is
+   not NULL, spans[2 * column] and spans[2 * column + 1] get the start and end of each present column's
+   bytes (start -1: NULL). 0 or -1 with an exception set. */
 int
 otter_read_image(Op *ops, Py_ssize_t nops, const unsigned char *d, Py_ssize_t *pp, Py_ssize_t end, PyObject **vals,
                  Py_ssize_t *spans)
@@ -375,17 +351,23 @@ otter_read_image(Op *ops, Py_ssize_t nops, const unsigned char *d, Py_ssize_t *p
     *pp += width;
     for (Py_ssize_t i = 0; i < nops; i++) {
         Op *op = &ops[i];
-        PyObject *v;
         Py_ssize_t start = *pp;
         int null = (nulls[i >> 3] >> (i & 7)) & 1;
-        if (null) {
-            v = Py_None;
-            Py_INCREF(v);
+        if (vals == NULL) {
+            if (!null && skip_value(op, d, pp, end) < 0)
+                return -1;
         }
-        else if ((v = read_value(op, d, pp, end)) == NULL) {
-            return -1;
+        else {
+            PyObject *v;
+            if (null) {
+                v = Py_None;
+                Py_INCREF(v);
+            }
+            else if ((v = read_value(op, d, pp, end)) == NULL) {
+                return -1;
+            }
+            Py_XSETREF(vals[op->column], v);
         }
-        Py_XSETREF(vals[op->column], v);
         if (spans != NULL) {
             spans[2 * op->column] = null ? -1 : start;
             spans[2 * op->column + 1] = null ? -1 : *pp;
