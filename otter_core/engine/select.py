@@ -30,7 +30,9 @@ class Batcher:
         # its size and timeout) instead of leaving as one more tiny batch: a trickle of small transactions
         # then loads as a few batches (few commits) rather than one commit each queued behind the others
         self.load_busy = load_busy or (lambda: False)
-        self._held: Transaction | None = None  # a DDL transaction that must start the next batch
+        # a transaction that must start the next batch: a DDL (it travels alone), or one that came in as
+        # the pipeline was paused (what commits after a pause loads only after the resume)
+        self._held: Transaction | None = None
         # the memory guard caps a batch whatever batch_bytes says (one transaction always fits)
         self._max_bytes = min(params.batch_bytes, max(1, params.memory_limit_bytes // 4))
         self.first_arrival = time.monotonic()  # when the last batch's first transaction came (Select's timing)
@@ -59,6 +61,9 @@ class Batcher:
                     txn = self.selector.poll(BUSY_POLL_SECONDS)
                     if txn is None:
                         continue
+            if should_stop():  # paused or stopped while waiting: the transaction starts the next batch
+                self._held = txn
+                break
             if _is_ddl(txn):
                 if events:
                     self._held = txn  # DDL travels alone so rows before and after it load in order

@@ -127,3 +127,27 @@ def test_a_batch_keeps_collecting_while_earlier_batches_load():
                       load_busy=lambda: next(busy, False))
     events, position, _ = batcher.next_batch(never)
     assert len(events) == 2 and position.pos == 20
+
+
+def test_a_transaction_arriving_as_the_pipeline_pauses_waits_for_the_resume():
+    """The pause comes while the batcher waits in poll(); what poll then returns starts the next batch."""
+    paused = []
+
+    class PausingSelector(ListSelector):
+        def poll(self, timeout):
+            paused.append(True)  # the operator pauses during this wait
+            return super().poll(timeout)
+
+    batcher = Batcher(PausingSelector([txn(2, 10), txn(1, 20)]), PipelineParameters())
+    assert batcher.next_batch(lambda: bool(paused)) is None
+    events, position, _ = batcher.next_batch(never)  # resumed: nothing was lost
+    assert (len(events), position.pos) == (3, 20)
+
+
+def test_a_pause_after_some_transactions_closes_the_batch_with_them_only():
+    batcher = Batcher(ListSelector([txn(2, 10), txn(1, 20)]), PipelineParameters())
+    calls = iter([False, False, False, True])  # paused while polling for the second transaction
+    events, position, _ = batcher.next_batch(lambda: next(calls, True))
+    assert (len(events), position.pos) == (2, 10)
+    events, position, _ = batcher.next_batch(never)
+    assert (len(events), position.pos) == (1, 20)
