@@ -1,4 +1,4 @@
-"""Order and split merged events for loading: weight buckets, deletes first, pk-hash partitions."""
+"""Order and split merged events for loading: weight buckets, deletes first, contiguous partitions."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -25,13 +25,15 @@ class LoadStep:
 
 
 def partition_by_key(events: Sequence[EventData], count: int) -> list[list[EventData]]:
-    """Split by hash(table, key) so one key always lands on the same connection."""
+    """Split into ``count`` contiguous runs of nearly equal size.
+
+    Merged events hold one event per table+key, so any split keeps each key on one connection. Contiguous
+    runs keep neighbouring keys (rows inserted in key order arrive in key order) on the same connection,
+    so the connections write different index pages instead of interleaving on the same ones."""
     if count <= 1:
         return [list(events)]
-    parts: list[list[EventData]] = [[] for _ in range(count)]
-    for event in events:
-        parts[hash((event.schema, event.table, *event.keys.values())) % count].append(event)
-    return parts
+    size = len(events)
+    return [list(events[size * i // count:size * (i + 1) // count]) for i in range(count)]
 
 
 def plan_load(items: Iterable[tuple[str, int, EventData]], pool_size: int,

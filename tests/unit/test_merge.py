@@ -57,11 +57,12 @@ def test_plan_puts_lower_weight_first_and_deletes_before_upserts():
     assert described == [(1, False), (5, True), (5, False)]
 
 
-def test_plan_sends_one_key_to_one_partition_only():
-    items = [("dst", 5, ev(I, k)) for k in range(2000)]
+def test_plan_splits_a_step_into_contiguous_runs_each_key_once():
+    items = [("dst", 5, ev(I, k)) for k in range(2001)]
     [[step]] = plan_load(items, pool_size=4)
-    keys = [e.keys["id"] for part in step.partitions for e in part]
-    assert sorted(keys) == list(range(2000)) and len(step.partitions) == 4
+    runs = [[e.keys["id"] for e in part] for part in step.partitions]
+    assert [len(run) for run in runs] == [500, 500, 500, 501]
+    assert [k for run in runs for k in run] == list(range(2001))  # neighbouring keys share a connection
 
 
 @pytest.mark.parametrize("rows, partitions", [(1, 1), (100, 1), (256, 1), (257, 2), (700, 3), (5000, 4)])
