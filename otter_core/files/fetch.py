@@ -61,6 +61,12 @@ class _Progress:
         self.saved_at = time.monotonic()
 
 
+def discard_parts(target: str) -> None:
+    """Remove what a copy of ``target`` left behind: a ``kill -9`` between the rename and the sidecar's
+    removal leaves a sidecar beside a complete target (nothing to resume)."""
+    _discard(*part_paths(target))
+
+
 def _resume_state(sidecar: str, identity: dict) -> set[int]:
     try:
         with open(sidecar) as handle:

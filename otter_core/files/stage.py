@@ -12,7 +12,7 @@ import attrs
 from otter_core.contracts import FileSource
 from otter_core.errors import FileChanged, LoadError, OtterError
 from otter_core.files.collect import file_checksum
-from otter_core.files.fetch import fetch_file, part_paths
+from otter_core.files.fetch import discard_parts, fetch_file, part_paths
 from otter_core.model import EventData, FileAction, FileRef, RowBatch
 
 log = logging.getLogger("otter.files")
@@ -113,6 +113,7 @@ class FileStage:
             return self._delete(target)
         for _ in range(MAX_CHANGES):
             if target_is_current(ref, target):
+                discard_parts(target)
                 self.stats.add(skipped=1)
                 return 0
             try:

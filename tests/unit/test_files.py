@@ -171,6 +171,20 @@ def test_stage_copies_then_skips_unchanged_files(tmp_path):
     stage.close()
 
 
+def test_stage_skipping_a_current_file_removes_the_sidecar_a_kill_left(tmp_path):
+    """kill -9 after the copy was renamed into place but before its sidecar was removed."""
+    ref = source_file(tmp_path, 3000)
+    target = str(tmp_path / "dst/big.bin")
+    fetch_file(ref, read_range, target, chunk_bytes=1000)
+    sidecar = part_paths(target)[1]
+    with open(sidecar, "w") as handle:
+        handle.write('{"size": 3000, "mtime_ns": 1, "chunk": 1000, "checksum": null, "done": [0, 1]}')
+    stage = FileStage(pool_size=1)
+    assert stage.load(files_batch([ref]), LocalFileSource()) == 0 and stage.stats.skipped == 1
+    assert not os.path.exists(sidecar) and sorted(os.listdir(tmp_path / "dst")) == ["big.bin"]
+    stage.close()
+
+
 def test_stage_with_checksums_skips_equal_content_and_fixes_its_mtime(tmp_path):
     ref = source_file(tmp_path, 1000)
     write(tmp_path / "dst/big.bin", open(tmp_path / "src/big.bin", "rb").read(), mtime_ns=5)
