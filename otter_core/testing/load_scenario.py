@@ -171,10 +171,13 @@ class LoadScenario:
         return self.results
 
     def _kill_during_load(self, proc: subprocess.Popen, total: int, kills_at: tuple[float, ...]) -> subprocess.Popen:
-        kills = []
+        kills: list[int] = []
         for fraction in kills_at:
-            self._wait(lambda: self.confirmed_rows() >= fraction * total or self.state().get("state") == "done",
-                       1800, proc, f"{fraction:.0%} of the load")
+            # a restarted run is killed only once it confirmed rows of its own (past the previous kill,
+            # which may already lie beyond this fraction): otherwise it would die before resuming
+            floor = kills[-1] + 1 if kills else 0
+            self._wait(lambda: self.confirmed_rows() >= max(fraction * total, floor)
+                       or self.state().get("state") == "done", 1800, proc, f"{fraction:.0%} of the load")
             if self.state().get("state") == "done":
                 break
             proc.send_signal(signal.SIGKILL)
