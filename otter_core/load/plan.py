@@ -24,7 +24,7 @@ class LoadStep:
     partitions: tuple[tuple[EventData, ...], ...]
 
 
-def partition_by_key(events: Sequence[EventData], count: int) -> list[list[EventData]]:
+def contiguous_runs(events: Sequence[EventData], count: int) -> list[list[EventData]]:
     """Split into ``count`` contiguous runs of nearly equal size.
 
     Merged events hold one event per table+key, so any split keeps each key on one connection. Contiguous
@@ -51,7 +51,7 @@ def plan_load(items: Iterable[tuple[str, int, EventData]], pool_size: int,
         steps = []
         for target, events in buckets[(weight, is_upsert)].items():
             count = min(pool_size, -(-len(events) // max(1, min_partition_rows)))
-            parts = tuple(tuple(p) for p in partition_by_key(events, count) if p)
+            parts = tuple(tuple(p) for p in contiguous_runs(events, count) if p)
             steps.append(LoadStep(target, weight, not is_upsert, parts))
         phases.append(steps)
     return phases
