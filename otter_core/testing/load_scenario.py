@@ -171,15 +171,18 @@ class LoadScenario:
         return self.results
 
     def _kill_during_load(self, proc: subprocess.Popen, total: int, kills_at: tuple[float, ...]) -> subprocess.Popen:
+        """SIGKILL the load once per fraction of ``kills_at`` (of the rows emitted) and restart it."""
         kills: list[int] = []
         for fraction in kills_at:
-            # a restarted run is killed only once it confirmed rows of its own (past the previous kill,
-            # which may already lie beyond this fraction): otherwise it would die before resuming
-            floor = kills[-1] + 1 if kills else 0
-            self._wait(lambda: self.confirmed_rows() >= max(fraction * total, floor)
-                       or self.state().get("state") == "done", 1800, proc, f"{fraction:.0%} of the load")
-            if self.state().get("state") == "done":
-                break
+            verdicts: list[str] = []
+
+            def decided() -> bool:
+                verdicts.append(self._kill_point(fraction, len(kills), total))
+                return verdicts[-1] != "wait"
+
+            self._wait(decided, 1800, proc, f"{fraction:.0%} of the load")
+            if verdicts[-1] == "late":
+                break  # the load ran past the last point where a kill leaves it work to resume
             proc.send_signal(signal.SIGKILL)
             proc.wait(60)
             kills.append(self.confirmed_rows())
@@ -187,6 +190,20 @@ class LoadScenario:
             proc = self.start_load()
         self.results["killed_at_rows"] = kills
         return proc
+
+    def _kill_point(self, fraction: float, kills: int, total: int) -> str:
+        """"kill", "wait" or "late". A kill must leave the restarted run something to resume: the run
+        before recorded its resume (a restarted run is not killed before it resumed), a chunk is
+        confirmed (otherwise the restart starts over) and three chunks are still to be emitted
+        (otherwise the restart finds every chunk acked and has nothing to resume)."""
+        state = self.state()
+        confirmed = sum(v["rows"] for v in state.get("confirmed", {}).values())
+        emitted = confirmed + sum(c["rows"] for c in state.get("pending", []))
+        if state.get("state") == "done" or emitted > total - 3 * self.chunk_rows:
+            return "late"
+        if len(state.get("resumes", [])) >= kills and confirmed > 0 and emitted >= fraction * total:
+            return "kill"
+        return "wait"
 
     def _wait(self, condition: Callable[[], bool], timeout: float, proc: subprocess.Popen, what: str) -> None:
         deadline = time.monotonic() + timeout
