@@ -173,11 +173,12 @@ class LoadScenario:
     def _kill_during_load(self, proc: subprocess.Popen, total: int, kills_at: tuple[float, ...]) -> subprocess.Popen:
         """SIGKILL the load once per fraction of ``kills_at`` (of the rows emitted) and restart it."""
         kills: list[int] = []
+        kill_times: list[float] = []
         for fraction in kills_at:
             verdicts: list[str] = []
 
             def decided() -> bool:
-                verdicts.append(self._kill_point(fraction, len(kills), total))
+                verdicts.append(self._kill_point(fraction, kill_times[-1] if kill_times else None, total))
                 return verdicts[-1] != "wait"
 
             self._wait(decided, 1800, proc, f"{fraction:.0%} of the load")
@@ -185,15 +186,16 @@ class LoadScenario:
                 break  # the load ran past the last point where a kill leaves it work to resume
             proc.send_signal(signal.SIGKILL)
             proc.wait(60)
+            kill_times.append(time.time())
             kills.append(self.confirmed_rows())
             self.log(f"kill -9 at {kills[-1]} confirmed rows of {total}; restarting otter-run load")
             proc = self.start_load()
-        self.results["killed_at_rows"] = kills
+        self.results["killed_at_rows"], self.results["killed_at_times"] = kills, kill_times
         return proc
 
-    def _kill_point(self, fraction: float, kills: int, total: int) -> str:
+    def _kill_point(self, fraction: float, last_kill: float | None, total: int) -> str:
         """"kill", "wait" or "late". A kill must leave the restarted run something to resume: the run
-        before recorded its resume (a restarted run is not killed before it resumed), a chunk is
+        restarted after ``last_kill`` recorded its resume (it is not killed before it resumed), a chunk is
         confirmed (otherwise the restart starts over) and three chunks are still to be emitted
         (otherwise the restart finds every chunk acked and has nothing to resume)."""
         state = self.state()
@@ -201,7 +203,8 @@ class LoadScenario:
         emitted = confirmed + sum(c["rows"] for c in state.get("pending", []))
         if state.get("state") == "done" or emitted > total - 3 * self.chunk_rows:
             return "late"
-        if len(state.get("resumes", [])) >= kills and confirmed > 0 and emitted >= fraction * total:
+        resumed = last_kill is None or any(r["at"] > last_kill for r in state.get("resumes", []))
+        if resumed and confirmed > 0 and emitted >= fraction * total:
             return "kill"
         return "wait"
 

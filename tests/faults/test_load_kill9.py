@@ -17,8 +17,11 @@ def test_load_killed_twice_then_verified_and_repaired(mariadb_source, mariadb_ta
     total = sum(results["tables"].values())
     assert total >= ROWS - 10 and results["load_state"] == "done"
     assert len(results["killed_at_rows"]) == 2, results
-    # each restart went on after the last acked chunk instead of starting over
-    assert len(results["resumes"]) == 2 and all(r["after"] or r["table"] != "loadtest.events" for r in results["resumes"])
+    # each restart went on after the last acked chunk instead of starting over (a retry inside a run,
+    # after a deadlock say, resumes too: so one resume at least after each kill, not exactly two)
+    resumes = results["resumes"]
+    assert all(any(r["at"] > killed for r in resumes) for killed in results["killed_at_times"]), results
+    assert all(r["after"] or r["table"] != "loadtest.events" for r in resumes)
     assert results["chunks"] <= total / CHUNK_ROWS + len(results["tables"]) + 2 * 8, results
     for step in ("verify_live", "verify_after_load"):
         assert results[step]["exit"] == 0 and results[step]["differences"] == 0, results[step]
