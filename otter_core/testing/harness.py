@@ -49,3 +49,13 @@ def wait_caught_up(runner: Runner, source: MariaDBServer, timeout: float = 60.0)
             return
         time.sleep(0.05)
     raise AssertionError(f"not caught up with {file}:{pos} after {timeout}s: {runner.status()}")
+
+
+def wait_paused(runner: Runner, timeout: float = 30.0) -> None:
+    """Block until every pipeline closed its permit after a PAUSE (the runner follows channel states
+    every half second, later on a busy machine); a transaction committed after this is held."""
+    deadline = time.monotonic() + timeout
+    while not all(r.stats.state == "paused" for r in runner.pipelines):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not paused after {timeout}s: {runner.status()}")
+        time.sleep(0.05)

@@ -4,7 +4,7 @@ import time
 import pytest
 
 from otter_core.control import set_channel_state
-from otter_core.testing.harness import pipeline_yaml, running, wait_caught_up
+from otter_core.testing.harness import pipeline_yaml, running, wait_caught_up, wait_paused
 
 pytestmark = pytest.mark.usefixtures("clean_databases")
 
@@ -27,7 +27,7 @@ def test_paused_channel_selects_nothing_until_resumed(mariadb_source, mariadb_ta
         mariadb_source.execute("INSERT INTO shop.t VALUES (1, 'a', 1)")
         wait_caught_up(runner, mariadb_source)
         set_channel_state(state, "test", "PAUSE")
-        time.sleep(1.5)
+        wait_paused(runner)
         mariadb_source.execute("INSERT INTO shop.t VALUES (2, 'b', 2)")
         time.sleep(1.5)
         assert mariadb_target.execute("SELECT id FROM shop.t ORDER BY id") == [(1,)]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from otter_core.status_file import read_status_file
 from otter_core.testing.twoway import SELECT_ROWS, make_table, twoway_yaml
 
 pytestmark = pytest.mark.usefixtures("clean_databases")
@@ -44,7 +45,9 @@ def test_two_way_channel_runs_from_the_command_line_and_conflicts_resolve_there(
     config, state = tmp_path / "ab.yaml", str(tmp_path / "state")
     config.write_text(twoway_yaml(a, b, "manual", home=False))
     otter_run("init-db", str(config))
-    run = subprocess.Popen([OTTER_RUN, "run", str(config), "--state-dir", state, "--quiet"],
+    status_file = tmp_path / "status.json"
+    run = subprocess.Popen([OTTER_RUN, "run", str(config), "--state-dir", state, "--quiet",
+                            "--status-file", str(status_file)],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         a.execute("INSERT INTO shop.c VALUES (1, 'from-a', 1, 1)")
@@ -52,7 +55,8 @@ def test_two_way_channel_runs_from_the_command_line_and_conflicts_resolve_there(
         wait_until(lambda: a.execute(SELECT_ROWS) == b.execute(SELECT_ROWS) != [] and len(a.execute(SELECT_ROWS)) == 2,
                    run, "rows of both sides on both sides")
         otter_run("channel", "pause", "ab", "--state-dir", state)
-        time.sleep(1.5)
+        wait_until(lambda: [p["state"] for p in (read_status_file(status_file) or {}).get("pipelines", [])]
+                   == ["paused", "paused"], run, "both pipelines paused")  # the status file is written every second
         a.execute("UPDATE shop.c SET status = 'a-wrote' WHERE id = 1")
         b.execute("UPDATE shop.c SET status = 'b-wrote' WHERE id = 1")
         otter_run("channel", "resume", "ab", "--state-dir", state)

@@ -7,7 +7,7 @@ import pytest
 from otter_core.config import load_config_text
 from otter_core.control import set_channel_state
 from otter_core.testing.compare import rows_of
-from otter_core.testing.harness import pipeline_yaml, running, wait_caught_up
+from otter_core.testing.harness import pipeline_yaml, running, wait_caught_up, wait_paused
 from otter_core.verify.session import PipelineVerification
 
 pytestmark = pytest.mark.usefixtures("clean_databases")
@@ -98,7 +98,7 @@ def test_rows_in_flight_are_rechecked_after_the_lag_not_reported(mariadb_source,
         mariadb_source.execute("INSERT INTO shop.t SELECT seq, seq FROM shop.seq_1_to_1000")
         wait_caught_up(runner, mariadb_source)
         set_channel_state(state, "test", "PAUSE")
-        time.sleep(1.0)  # the runner follows the channel state within half a second
+        wait_paused(runner)
         mariadb_source.execute("UPDATE shop.t SET v = -v WHERE id <= 5", "DELETE FROM shop.t WHERE id = 6",
                                "INSERT INTO shop.t VALUES (5000, 1)")
         first_pass = []

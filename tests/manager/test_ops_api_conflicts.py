@@ -2,7 +2,6 @@
 conflict made on purpose; an OPERATOR lists, shows and resolves it, and both sides converge."""
 from __future__ import annotations
 
-import time
 
 import pytest
 
@@ -10,6 +9,11 @@ from otter_core.testing.twoway import SELECT_ROWS
 from tests.manager.ops_steps import fast_collector, manual_twoway_channel, stop_channels, wait_for  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("clean_databases", "fast_collector", "stop_channels")
+
+
+def pipeline_states(client, channel_id):
+    row = next(s for s in client.get("/api/status").json() if s["channel_id"] == channel_id)
+    return [p.get("state") for p in row["pipelines"]]
 
 
 def parked(client, channel_id):
@@ -28,7 +32,7 @@ def test_operator_resolves_a_parked_conflict_and_both_sides_converge(admin, oper
     a.execute("INSERT INTO shop.c VALUES (1, 'from-a', 1, 1)")
     wait_for(lambda: b.execute(SELECT_ROWS) == a.execute(SELECT_ROWS) != [], "the row on both sides")
     assert operator.post(f"/api/channels/{channel_id}/pause").status_code == 200
-    time.sleep(2)
+    wait_for(lambda: pipeline_states(operator, channel_id) == ["paused", "paused"], "both pipelines paused")
     a.execute("UPDATE shop.c SET status = 'a-wrote' WHERE id = 1")
     b.execute("UPDATE shop.c SET status = 'b-wrote' WHERE id = 1")
     assert operator.post(f"/api/channels/{channel_id}/start").status_code == 200

@@ -68,11 +68,13 @@ def test_pause_holds_rows_until_resume(mariadb_source, mariadb_target, zk, zk_ro
     text = prepare(mariadb_source, mariadb_target)
     layout = Layout(zk_root)
     deploy(zk, layout, text, "p.yaml", default=Placement([1], [1], "zookeeper", 0))
-    node(1)
+    n = node(1)
     write_rows(mariadb_source, 0, 10)
     wait_for(lambda: same(mariadb_source, mariadb_target), 60, "the first rows")
     set_channel_state(zk, layout, "test", "PAUSE")
-    time.sleep(1.0)
+    select = n.slots[("test", "src-to-dst")].workers["select"]
+    wait_for(lambda: select.runner is not None and not select.runner.arbitrator.permit(), 30,
+             "the select stage saw the pause (its permit follows the channel znode through a watch)")
     write_rows(mariadb_source, 100, 10)
     time.sleep(2.0)
     assert not same(mariadb_source, mariadb_target), "a paused channel must not load"
