@@ -8,6 +8,7 @@ import yaml
 
 from otter_core.cli import main as otter_run
 from otter_core.testing.harness import running
+from otter_core.testing.twoway import wait_quiet as shared_wait_quiet
 
 pytestmark = pytest.mark.usefixtures("clean_databases")
 TABLE_DDL = "CREATE TABLE shop.t (id INT PRIMARY KEY, status VARCHAR(20), amount INT)"
@@ -51,21 +52,11 @@ def wait_for(predicate, runner, timeout=30.0, what="condition"):
     raise AssertionError(f"{what} not reached after {timeout}s: {runner.status()}")
 
 
-def wait_quiet(runner, *servers, quiet=2.0, timeout=30.0):
-    """Block until no server's binlog moved for ``quiet`` seconds (no ping-pong); return the time it took."""
-    started = time.monotonic()
-    last = [s.binlog_position() for s in servers]
-    still_since = time.monotonic()
-    while time.monotonic() - started < timeout:
-        time.sleep(0.25)
-        if runner.failures():
-            raise AssertionError(f"pipeline failed: {runner.failures()[0][1]}")
-        now = [s.binlog_position() for s in servers]
-        if now != last:
-            last, still_since = now, time.monotonic()
-        elif time.monotonic() - still_since >= quiet:
-            return still_since - started
-    raise AssertionError(f"binlogs still growing after {timeout}s: {last} ({runner.status()})")
+def wait_quiet(runner, *servers, **kwargs):
+    """The shared wait (binlogs still: no ping-pong) that also requires every pipeline to have acked its
+    source's binlog end: a retry's back-off can leave both binlogs still while changes are unapplied."""
+    kwargs.setdefault("sources", dict(zip("abc", servers)))  # the source names twoway_yaml and the cascade use
+    return shared_wait_quiet(runner, *servers, **kwargs)
 
 
 def test_a_write_arrives_on_the_other_side_and_does_not_come_back(mariadb_source, mariadb_target, tmp_path):
