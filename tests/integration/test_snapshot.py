@@ -95,8 +95,10 @@ def test_load_copies_every_table_while_the_source_keeps_writing(mariadb_source, 
             wait_caught_up(runner, mariadb_source)
     finally:
         stop.set()
-    assert progress["state"] == "done" and progress["tables_done"] == 3 and progress["chunks"] >= 20
-    assert progress["percent"] == 100.0 and progress["rows"] > 13_000
+    # 13,498 rows were seeded; the writer deletes some before the load reaches them (more on a slow machine)
+    assert progress["state"] == "done" and progress["tables_done"] == 3 and progress["percent"] == 100.0
+    assert progress["rows"] >= 0.9 * 13_498
+    assert progress["chunks"] >= progress["rows"] / 700  # no chunk held more than chunk_rows rows
     assert_same_tables(mariadb_source, mariadb_target)
 
 

@@ -47,7 +47,9 @@ def test_a_batch_failing_half_way_is_replayed_whole_without_bringing_back_a_dele
                       f"UPDATE shop.c SET status = 'a', v = 3 WHERE id = {held}", "COMMIT")
             _wait(lambda: a_to_b.stats.restarts >= 1, runner, "the batch to fail on the held row")
             applied = b.execute(f"SELECT id FROM shop.c WHERE id = {new}")
-            b.execute(f"DELETE FROM shop.c WHERE id = {new}")  # the application deletes the new row (if there)
+            # the application deletes the new row (if there); it may wait for a replay's lock on it, so not
+            # with the 1 s global timeout the loader gets
+            b.execute("SET SESSION innodb_lock_wait_timeout = 30", f"DELETE FROM shop.c WHERE id = {new}")
             locker.rollback()
             wait_quiet(runner, a, b, quiet=1.5, timeout=90, sources={"a": a, "b": b})
             assert applied == [], "part of the failed batch stayed applied on b"

@@ -67,7 +67,7 @@ def test_an_unroutable_row_stops_the_pipeline_naming_processor_and_event(mariadb
         mariadb_source.execute("INSERT INTO shop.orders VALUES (1, 'eu', 10)")
         wait_caught_up(runner, mariadb_source)
         mariadb_source.execute("INSERT INTO shop.orders VALUES (2, 'apac', 20)")
-        failures = wait_for_failure(runner, 10)
+        failures = wait_for_failure(runner, 60)
         assert runner.join(timeout=10)
     [(_, error)] = failures
     assert isinstance(error, ProcessorError)
@@ -82,5 +82,5 @@ def test_an_unroutable_row_stops_the_pipeline_with_default_retry_settings(mariad
     text = route_pipeline(mariadb_source, mariadb_target)
     with running(text, str(tmp_path / "state")) as runner:
         mariadb_source.execute("INSERT INTO shop.orders VALUES (2, 'apac', 20)")
-        failures = wait_for_failure(runner, 4)
+        failures = wait_for_failure(runner, 60)
     assert failures and "route-by-region" in str(failures[0][1])

@@ -53,8 +53,8 @@ def test_sender_delivers_in_order_and_keeps_trying_until_the_inbox_is_served(nod
     try:
         for pid in range(1, 6):
             sender.publish(signal(pid))
-        time.sleep(0.3)
-        assert sender.pending() == 5 and "no transform/load" in sender.last_error  # nowhere to send yet
+        wait_for(lambda: "no transform/load" in sender.last_error)  # its thread tried: nowhere to send yet
+        assert sender.pending() == 5
         service = InboxService(receiver, inbox)
         other = InboxService(receiver, SignalInbox("ch/other", lambda: 1))  # same server, another pipeline
         target["address"] = service.address
