@@ -2,6 +2,8 @@
 manager restart, a killed process seen as DEAD, and positions reset by file+pos, GTID and time replay rows."""
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -9,7 +11,7 @@ import pytest
 from otter_core.config import load_config_text
 from otter_core.manager.ops.errors import ChannelConflict, UnknownChannel
 from otter_core.manager.ops.positions import InvalidReset, requested_position
-from otter_core.manager.ops.runtime import LocalRuntime
+from otter_core.manager.ops.runtime import LocalRuntime, _alive, _proc_stat, _start_ticks
 from otter_core.testing.harness import pipeline_yaml
 
 pytestmark = pytest.mark.usefixtures("clean_databases")
@@ -174,3 +176,30 @@ def test_bad_reset_requests_name_the_field(request_body, field):
     with pytest.raises(InvalidReset) as caught:
         requested_position(request_body, None)
     assert caught.value.field == field
+
+
+# the main thread ends first (pthread_exit); another thread ends the process after `argv[1]` seconds
+MAIN_THREAD_ENDS_FIRST = """
+import ctypes, os, sys, threading, time
+threading.Thread(target=lambda: (time.sleep(float(sys.argv[1])), os._exit(0))).start()
+print("ready", flush=True)
+ctypes.CDLL(None).pthread_exit(None)
+"""
+
+
+def test_a_process_whose_main_thread_ended_is_alive_until_its_last_thread_ends():
+    """CI saw a stop reported done while the process still ran: its leader thread was a zombie already."""
+    child = subprocess.Popen([sys.executable, "-c", MAIN_THREAD_ENDS_FIRST, "1.5"], stdout=subprocess.PIPE, text=True)
+    try:
+        ticks = _start_ticks(child.pid)
+        assert child.stdout.readline() == "ready\n"
+        deadline = time.monotonic() + 10
+        while _proc_stat(child.pid)[0] != "Z":  # the leader ended; its other thread sleeps
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert _alive(child.pid, ticks)
+        os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # every thread ended, not reaped yet
+        assert not _alive(child.pid, ticks)
+    finally:
+        child.kill()
+        child.wait()

@@ -78,7 +78,8 @@ class LocalRuntime:
         with self._lock:
             child = self._children.get(channel)
             if child is not None and child.pid == info["pid"]:
-                return child.pid if child.poll() is None else None
+                # poll() reaps it once every thread ended; _alive tells the same as another manager would
+                return child.pid if child.poll() is None and _alive(child.pid, None) else None
         return info["pid"] if _alive(info["pid"], info.get("start_ticks")) else None
 
     def start(self, channel: str, yaml_text: str) -> dict[str, Any]:
@@ -214,9 +215,27 @@ def _alive(pid: int, start_ticks: int | None) -> bool:
     fields = _proc_stat(pid)
     if fields is None:  # no /proc (not Linux) or gone meanwhile: the signal probe is all we have
         return Path("/proc").is_dir() is False
-    if fields[0] == "Z":  # a zombie: ended, not yet reaped by its parent
+    if start_ticks is not None and int(fields[19]) != start_ticks:
+        return False  # the pid was recycled
+    # a zombie leader: ended and not yet reaped, unless other threads still run (the main thread of a
+    # multi-threaded process can end first: the process still stops, flushes and exits)
+    return fields[0] != "Z" or _threads_running(pid)
+
+
+def _threads_running(pid: int) -> bool:
+    """True when a thread of ``pid`` other than its (zombie) leader has not ended."""
+    try:
+        tids = [t for t in os.listdir(f"/proc/{pid}/task") if t != str(pid)]
+    except OSError:
         return False
-    return start_ticks is None or int(fields[19]) == start_ticks
+    for tid in tids:
+        try:
+            state = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+        except (OSError, IndexError):
+            continue  # ended meanwhile
+        if state not in ("Z", "X"):
+            return True
+    return False
 
 
 def _write_private(path: Path, text: str) -> None:
