@@ -58,8 +58,8 @@ def test_channel_deployed_to_a_node_runs_and_reports_through_zookeeper(cluster, 
     assert [s["channel"] for s in runtime.status()] == runtime.channels() == ["shop"]
 
     assert runtime.pause("shop")["desired"] == "PAUSE"
+    # "paused" once the node published its permit closed (it follows the state znode through a watch)
     wait_until(lambda: runtime.channel_status("shop")["pipelines"][0].get("state") == "paused", "paused", node)
-    time.sleep(3)  # the node follows the state znode through a watch: give it a moment
     insert(mariadb_source, range(21, 26))
     time.sleep(3)
     assert count(mariadb_target) == 20

@@ -102,10 +102,7 @@ class ZooKeeperRuntime:
                             "select_node": row["select_node"], "load_node": row["load_node"]})
             figures.setdefault("state", "stopped" if desired == "STOP" else "waiting for a node")
             figures.setdefault("position", _position_text(row["position"]))
-            closed = desired == "PAUSE" or not (row["permit"] or {}).get("allowed", True)
-            if figures["state"] == "running" and closed:
-                figures["state"] = "paused"  # the node's arbitrator holds Select; its runner still says running
-            pipelines.append(figures)
+            pipelines.append(figures)  # "paused" only once the node published its permit closed
         if running:
             state = "PAUSED" if desired == "PAUSE" else "RUNNING"
         elif desired == "STOP":

@@ -1,7 +1,8 @@
 """Progress of the stages a node runs, published as ephemeral znodes for the manager and operators.
 
 ``…/<pipeline>/status/<stage>`` holds JSON ``{node, stage, state, rows, rows_per_s, lag_s, position,
-error, restarts, updated}`` while the stage runs here; it vanishes with the node's session.
+error, restarts, updated}`` while the stage runs here; it vanishes with the node's session. ``state`` is
+"paused" once this node's arbitrator closed its permit (not when a pause was only requested).
 """
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ def publish_once(node: "Node") -> None:
                 _delete_own(node, path)
                 continue
             row = runner.stats.summary(runner.is_idle())
+            if row.get("state") == "running" and not runner.arbitrator.permit():
+                row["state"] = "paused"  # this node's permit is closed (channel paused, or the pipeline's permit)
             row.update({"node": node.node_id, "stage": stage, "updated": time.time()})
             data = encode(row)
             try:
