@@ -24,6 +24,7 @@ from otter_mysql import bigrows, retl
 from otter_mysql.conflicts import ConflictScreen
 from otter_mysql.load_plan import StatementGroup, StatementPlanning
 from otter_mysql.target_schema import TargetSchemaCache
+from otter_mysql.unique_conflicts import clear_unique_conflicts
 
 log = logging.getLogger("otter.load")
 
@@ -38,6 +39,7 @@ DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024
 DDL_ALREADY_APPLIED = {1007, 1008, 1050, 1051, 1060, 1061, 1091, 1826}
 ER_UNKNOWN_COLUMN = 1054
 ER_DUP_ENTRY = 1062
+ER_LOCK_DEADLOCK = 1213
 ER_BAD_DB = 1049
 _MATCHED = re.compile(rb"Rows matched: (\d+)")
 _CONNECT_OPTIONS = ("connect_timeout", "read_timeout", "write_timeout", "unix_socket", "ssl",
@@ -241,6 +243,7 @@ class MySQLLoader(StatementPlanning):
                                                 self.channel, self.pipeline.name[:128]))
                 if groups is None:  # conflict detection: read and lock the target rows, decide, log
                     groups = self._plan(self.conflicts.screen(cur, events), conn)  # type: ignore[union-attr]
+                self._clear_unique_conflicts(cur, conn, groups)
                 for group in groups:
                     self._send_group(cur, state, slot, group, group.events, at)
                     rows += len(group.events)
@@ -259,10 +262,30 @@ class MySQLLoader(StatementPlanning):
             if (isinstance(exc, pymysql.Error) and _code(exc) == ER_DUP_ENTRY and not retried
                     and self.conflicts is not None):  # a row appeared after the check: check again
                 return self._apply(self._slot(slot), slot, events, retried=True)
+            if isinstance(exc, pymysql.Error) and _code(exc) == ER_LOCK_DEADLOCK and not retried:
+                # another partition of the batch held rows this one needs (a unique value moving between
+                # rows of two partitions): the server rolled this one back; the other goes on, so again
+                return self._apply(self._slot(slot), slot, events, retried=True)
             raise self._load_error(at.group, at.first, at.ev, exc) from None
         log.debug("loaded %d rows into %s in %.1f ms", rows, self.target.name,
                   (time.perf_counter() - started) * 1000)
         return rows
+
+    def _clear_unique_conflicts(self, cur: Any, conn: Any, groups: Sequence[StatementGroup]) -> None:
+        """Before any upsert: remove target rows that hold the groups' values of a secondary UNIQUE key
+        under another key (see ``otter_mysql.unique_conflicts``)."""
+        rewritten: dict[tuple[str, str], set[tuple]] = {}
+        for group in groups:
+            if group.kind == "DELETE" or not group.events:
+                continue
+            table = self._schemas.get(conn, group.schema, group.table)
+            if not table.other_unique_keys(group.events[0].keys):
+                continue
+            if self.pipeline.two_way and (group.schema, group.table) not in rewritten:
+                rewritten[(group.schema, group.table)] = {
+                    tuple(ev.keys.values()) for g in groups if (g.schema, g.table) == (group.schema, group.table)
+                    for ev in g.events}
+            clear_unique_conflicts(cur, table, group.events, rewritten.get((group.schema, group.table)))
 
     def _send_group(self, cur: Any, state: _Slot, slot: int, group: StatementGroup,
                     events: Sequence[EventData], at: _Progress) -> None:

@@ -1,12 +1,13 @@
-"""What the loader needs to know about a target table: its writable, generated and integer columns.
+"""What the loader needs to know about a target table: its writable, generated and integer columns and
+its UNIQUE keys.
 
-Read from ``information_schema.COLUMNS`` and cached per table; the loader drops an entry after DDL and
+Read from ``information_schema.COLUMNS`` and ``STATISTICS`` and cached per table; the loader drops an entry after DDL and
 when the server reports an unknown column.
 """
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Iterable
 
 from attrs import frozen
 
@@ -17,6 +18,21 @@ _NOT_WRITABLE = ("VIRTUAL GENERATED", "STORED GENERATED", "PERSISTENT GENERATED"
 _INTEGER_TYPES = frozenset({"tinyint", "smallint", "mediumint", "int", "integer", "bigint"})
 _COLUMNS_SQL = ("SELECT COLUMN_NAME, EXTRA, DATA_TYPE, COLUMN_KEY FROM information_schema.COLUMNS "
                 "WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s ORDER BY ORDINAL_POSITION")
+_UNIQUE_SQL = ("SELECT INDEX_NAME, COLUMN_NAME, SUB_PART FROM information_schema.STATISTICS "
+               "WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s AND NON_UNIQUE=0 ORDER BY INDEX_NAME, SEQ_IN_INDEX")
+
+
+@frozen
+class UniqueKey:
+    """One UNIQUE index (the primary key too): its name and, per column, the lower-case name and the
+    indexed prefix length (None: the whole value)."""
+
+    name: str
+    columns: tuple[tuple[str, int | None], ...]
+
+    @property
+    def names(self) -> frozenset[str]:
+        return frozenset(c for c, _ in self.columns)
 
 
 @frozen
@@ -29,6 +45,12 @@ class TargetTable:
     generated: frozenset[str]  # lower-case names
     integers: frozenset[str] = frozenset()  # lower-case names of integer columns (join keys, see load_plan)
     primary: frozenset[str] = frozenset()   # lower-case names of the primary key's columns
+    unique_keys: tuple[UniqueKey, ...] = ()  # every UNIQUE index, PRIMARY included
+
+    def other_unique_keys(self, key_columns: Iterable[str]) -> tuple[UniqueKey, ...]:
+        """The UNIQUE keys other than the one rows are identified by (``key_columns``, any case)."""
+        identity = frozenset(c.lower() for c in key_columns)
+        return tuple(k for k in self.unique_keys if k.names != identity)
 
     @property
     def exists(self) -> bool:
@@ -49,7 +71,17 @@ def read_target_table(conn: Any, schema: str, table: str) -> TargetTable:
         if column_key == "PRI":
             primary.add(name.lower())
     return TargetTable(schema, table, frozenset(writable), frozenset(generated), frozenset(integers),
-                       frozenset(primary))
+                       frozenset(primary), read_unique_keys(conn, schema, table) if rows else ())
+
+
+def read_unique_keys(conn: Any, schema: str, table: str) -> tuple[UniqueKey, ...]:
+    with conn.cursor() as cur:
+        cur.execute(_UNIQUE_SQL, (schema, table))
+        rows = cur.fetchall()
+    keys: dict[str, list[tuple[str, int | None]]] = {}
+    for index_name, column, sub_part in rows:
+        keys.setdefault(index_name, []).append((column.lower(), int(sub_part) if sub_part else None))
+    return tuple(UniqueKey(name, tuple(columns)) for name, columns in keys.items())
 
 
 class TargetSchemaCache:

@@ -1,0 +1,112 @@
+"""Rows that stand in the way of an upsert on a UNIQUE key other than the one rows are identified by.
+
+``INSERT … ON DUPLICATE KEY UPDATE`` fires on *any* unique key. Inside one batch a value of a secondary
+UNIQUE key can move from one row to another (row 1 gives up code 5, row 2 takes it). Merging, grouping by
+statement shape and loading partitions on several connections do not keep the source's order, so row 2's
+insert can reach the target while row 1 still holds code 5: the server would then update row 1 with
+row 2's values, and row 2 would be lost without an error.
+
+Before such upserts the loader finds, under lock, the target rows that hold one of the batch's unique
+values under another key, and deletes them: what MariaDB's own replica does in idempotent mode. Each
+such row either has its own event in the batch (it is written again, whole, with its final values) or,
+when a replay met a target that is ahead, gets it from the events that follow. On a two-way channel a
+holder that the batch does not rewrite is a row written on this side: that is a conflict between the two
+sides, and the load stops with an error that names both rows instead of deleting it.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Sequence
+
+from otter_core.errors import LoadError
+from otter_core.model import EventData
+from otter_mysql.dialect import literal, quote_ident, quote_table
+from otter_mysql.target_schema import TargetTable, UniqueKey
+
+log = logging.getLogger("otter.load")
+CHUNK_ROWS = 1000
+
+
+def clear_unique_conflicts(cur: Any, table: TargetTable, events: Sequence[EventData],
+                           rewritten: set[tuple] | None = None) -> int:
+    """Delete the rows of ``table`` that hold a unique value of ``events`` (upserts of one table, one key
+    shape) under another key; return how many. On a two-way channel ``rewritten`` holds the keys the
+    transaction writes in that table: a holder outside it raises ``LoadError`` instead."""
+    if not events:
+        return 0
+    key_names = list(events[0].keys)
+    deleted = 0
+    for unique in table.other_unique_keys(key_names):
+        for start in range(0, len(events), CHUNK_ROWS):
+            chunk = events[start:start + CHUNK_ROWS]
+            holders = _holders(cur, table, unique, key_names, chunk)
+            if not holders:
+                continue
+            if rewritten is not None:
+                _refuse_foreign_holders(table, unique, key_names, rewritten, holders)
+            where = ",".join("(" + ",".join(literal(v) for v in row) + ")" for row in holders)
+            cur.execute(f"DELETE FROM {quote_table(table.schema, table.name)} WHERE "
+                        f"({','.join(quote_ident(k) for k in key_names)}) IN ({where})")
+            deleted += len(holders)
+            log.info("%s.%s: deleted %d row(s) holding a value of unique key %s that this batch gives to "
+                     "another row (their own changes rewrite them)", table.schema, table.name, len(holders),
+                     unique.name)
+    return deleted
+
+
+def _holders(cur: Any, table: TargetTable, unique: UniqueKey, key_names: list[str],
+             events: Sequence[EventData]) -> list[tuple]:
+    """Keys of the rows holding one of ``events``' values of ``unique`` under another key, locked."""
+    columns = _value_columns(unique, events[0])
+    if columns is None:
+        return []  # a unique column the events do not carry: nothing to compare
+    pairs = []
+    for ev in events:
+        values = tuple(_value(ev, name) for name, _ in columns)
+        if any(v is None for v in values):
+            continue  # NULL never conflicts
+        pairs.append((values, tuple(ev.keys.values())))
+    if not pairs:
+        return []
+    indexed = ",".join(_indexed(quote_ident(name), prefix) for name, prefix in columns)
+    keys = ",".join(quote_ident(k) for k in key_names)
+    values_in = ",".join("(" + ",".join(_indexed(literal(v), p) for v, (_, p) in zip(values, columns)) + ")"
+                         for values, _ in pairs)
+    pairs_in = ",".join("(" + ",".join([*(_indexed(literal(v), p) for v, (_, p) in zip(values, columns)),
+                                         *(literal(k) for k in key)]) + ")"
+                        for values, key in pairs)
+    cur.execute(f"SELECT {keys} FROM {quote_table(table.schema, table.name)} "
+                f"WHERE ({indexed}) IN ({values_in}) AND ({indexed},{keys}) NOT IN ({pairs_in}) FOR UPDATE")
+    return [tuple(row) for row in cur.fetchall()]
+
+
+def _value_columns(unique: UniqueKey, ev: EventData) -> list[tuple[str, int | None]] | None:
+    """The unique key's columns under the events' own spelling, or None when one is not carried."""
+    carried = {name.lower(): name for name in (*ev.keys, *ev.columns)}
+    columns = []
+    for name, prefix in unique.columns:
+        if name not in carried:
+            return None
+        columns.append((carried[name], prefix))
+    return columns
+
+
+def _value(ev: EventData, name: str) -> Any:
+    return ev.columns[name] if name in ev.columns else ev.keys.get(name)
+
+
+def _indexed(sql: str, prefix: int | None) -> str:
+    """The part of a value a prefix index compares (``LEFT``), or the value."""
+    return sql if prefix is None else f"LEFT({sql},{int(prefix)})"
+
+
+def _refuse_foreign_holders(table: TargetTable, unique: UniqueKey, key_names: list[str],
+                            rewritten: set[tuple], holders: list[tuple]) -> None:
+    foreign = [h for h in holders if h not in rewritten]
+    if foreign:
+        shown = ", ".join(f"{k}={v!r:.80}" for k, v in zip(key_names, foreign[0]))
+        raise LoadError(
+            f"table {table.schema}.{table.name}: the row with {shown} on this side holds a value of unique "
+            f"key {unique.name} that a row from the other side needs: both sides wrote the same unique "
+            f"value under different keys. Change or delete one of the two rows on either side; the load "
+            f"retries and goes on", retryable=True)
