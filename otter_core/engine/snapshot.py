@@ -119,7 +119,8 @@ class SnapshotProgress:
             running = state["state"] == "running"
             nxt = self.store.next_chunk_start() if running else None
             done_tables = sum(1 for t in state["plan"] if state["confirmed"].get(t, {}).get("done"))
-            total = max(sum(state["estimates"].values()), rows)
+            # the estimates come from table statistics (InnoDB samples them): once done, the rows are the total
+            total = rows if state["state"] == "done" else max(sum(state["estimates"].values()), rows)
             started, finished, error = state["started_at"], state["finished_at"], state["error"]
             plan_size, kind = len(state["plan"]), state["state"]
         rate = self.rows_per_second() if running else 0.0

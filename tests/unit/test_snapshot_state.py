@@ -86,3 +86,17 @@ def test_a_new_request_replaces_the_load_in_progress(tmp_path):
 def test_keys_from_the_binlog_and_from_a_select_compare_equal():
     aware = datetime.datetime(2024, 1, 1, 12, tzinfo=datetime.timezone.utc)
     assert normalize_key([aware, bytearray(b"a"), 5]) == (datetime.datetime(2024, 1, 1, 12), b"a", 5)
+
+
+def test_progress_counts_against_the_estimate_while_running_and_the_rows_once_done(tmp_path):
+    from otter_core.engine.snapshot import SnapshotProgress
+    store = adopted(tmp_path, tables=("s.a",))  # estimated at 4 rows (statistics); the table holds 3
+    progress = SnapshotProgress(store)
+    store.record_chunk("s.a", (2,), 2, False, pos(100))
+    store.confirm(pos(100))
+    running = progress.as_dict()
+    assert running["state"] == "running" and (running["rows"], running["rows_total"], running["percent"]) == (2, 4, 50.0)
+    store.record_chunk("s.a", (3,), 1, True, pos(200))
+    store.confirm(pos(200))
+    done = progress.as_dict()
+    assert done["state"] == "done" and (done["rows"], done["rows_total"], done["percent"]) == (3, 3, 100.0)
