@@ -113,3 +113,24 @@ TARGET_COLUMNS_SQL = (
     "JOIN pg_type t ON t.oid = a.atttypid "
     "WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped "
     "ORDER BY a.attnum")
+# every plain UNIQUE index (primary key included) of a table: name and column names in index order;
+# partial and expression indexes are left out (their clashes surface as errors, never as a wrong row)
+TARGET_UNIQUE_SQL = (
+    "SELECT i.relname, array_agg(a.attname ORDER BY k.ord) FROM pg_index x "
+    "JOIN pg_class c ON c.oid = x.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "JOIN pg_class i ON i.oid = x.indexrelid "
+    "CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, ord) "
+    "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum "
+    "WHERE n.nspname = %s AND c.relname = %s AND x.indisunique AND x.indpred IS NULL AND x.indexprs IS NULL "
+    "GROUP BY i.relname ORDER BY i.relname")
+
+
+def unique_holders_sql(schema: str, table: str, unique: Sequence[str], keys: Sequence[str], rows: int) -> str:
+    """Keys of the rows holding one of ``rows`` values of ``unique`` under another key, locked; the
+    parameters are the values (``rows`` × unique), then (value…, key…) pairs."""
+    u = ",".join(quote_ident(c) for c in unique)
+    k = ",".join(quote_ident(c) for c in keys)
+    one = "(" + ",".join(["%s"] * len(unique)) + ")"
+    pair = "(" + ",".join(["%s"] * (len(unique) + len(keys))) + ")"
+    return (f"SELECT {k} FROM {quote_table(schema, table)} WHERE ({u}) IN ({','.join([one] * rows)}) "
+            f"AND ({u},{k}) NOT IN ({','.join([pair] * rows)}) FOR UPDATE")

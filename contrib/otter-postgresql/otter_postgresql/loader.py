@@ -35,6 +35,7 @@ class _Table:
     exists: bool
     adapters: dict[str, Callable[[Any], Any] | None] = field(factory=dict)
     generated: frozenset[str] = frozenset()
+    unique: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (index name, columns) of every plain UNIQUE index
 
 
 @define
@@ -118,8 +119,11 @@ class PostgreSQLLoader:
         if refresh or key not in self._tables:
             rows = conn.execute(dialect.TARGET_COLUMNS_SQL, (schema, table)).fetchall()
             conn.commit()
+            unique = tuple((name, tuple(cols)) for name, cols in
+                           conn.execute(dialect.TARGET_UNIQUE_SQL, (schema, table)).fetchall())
+            conn.commit()
             self._tables[key] = _Table(bool(rows), {n: adapter_for(t, mod, self.zero_dates) for n, t, mod, _ in rows},
-                                       frozenset(n for n, _, _, gen in rows if gen))
+                                       frozenset(n for n, _, _, gen in rows if gen), unique)
         return self._tables[key]
 
     def _check(self, conn: Any, ev: EventData, columns: Sequence[str]) -> _Table:
@@ -213,6 +217,7 @@ class PostgreSQLLoader:
                 self._ensure_mark_table(conn)
                 cur.execute(dialect.MARK_SQL, (dialect.mark_id(self.channel, self.pipeline.name, slot),
                                                self.channel, self.pipeline.name[:128]))
+            self._clear_unique_conflicts(cur, conn, groups)
             used: set[str] = set()
             for group in groups:
                 if group.kind == "UPSERT" and self.copy_min_rows and len(group.rows) >= self.copy_min_rows:
@@ -226,6 +231,50 @@ class PostgreSQLLoader:
                 raise
             raise self._error(group, exc) from None
         return sum(len(g.rows) for g in groups)
+
+    def _clear_unique_conflicts(self, cur: Any, conn: Any, groups: Sequence[_Group]) -> None:
+        """Delete the rows that hold an upsert's value of another UNIQUE index under another key, before
+        the upserts: ``ON CONFLICT (key)`` would fail on them, and inside a batch a unique value can move
+        from one row to another in an order that grouping and the pool's connections do not keep (see
+        otter_mysql.unique_conflicts). Each such row is written again by its own event of the batch, or by
+        the events that follow a replay. On a two-way channel a holder not written by this transaction
+        stops the load with an error instead."""
+        for g in groups:
+            if g.kind != "UPSERT" or not g.rows:
+                continue
+            info = self._table(conn, g.schema, g.table)
+            for index, unique in info.unique:
+                if set(unique) == set(g.keys) or not set(unique) <= set(g.columns):
+                    continue
+                at = [g.columns.index(c) for c in unique]
+                key_at = [g.columns.index(k) for k in g.keys]
+                per = max(1, min(DEFAULT_CHUNK_ROWS, dialect.MAX_PARAMETERS // (2 * len(at) + len(key_at))))
+                for start in range(0, len(g.rows), per):
+                    pairs = [(tuple(row[i] for i in at), tuple(row[i] for i in key_at))
+                             for row in g.rows[start:start + per]]
+                    pairs = [(u, k) for u, k in pairs if None not in u]  # NULL never clashes
+                    if pairs:
+                        self._delete_holders(cur, g, index, unique, pairs, groups)
+
+    def _delete_holders(self, cur: Any, g: _Group, index: str, unique: tuple[str, ...], pairs: list[tuple],
+                        groups: Sequence[_Group]) -> None:
+        sql = dialect.unique_holders_sql(g.schema, g.table, unique, g.keys, len(pairs))
+        cur.execute(sql, [*(v for u, _ in pairs for v in u), *(v for u, k in pairs for v in (*u, *k))])
+        holders = [tuple(row) for row in cur.fetchall()]
+        if not holders:
+            return
+        if self.pipeline.two_way:
+            rewritten = {tuple(row[o.columns.index(k)] for k in o.keys) for o in groups
+                         if (o.schema, o.table) == (g.schema, g.table) and o.kind == "UPSERT" for row in o.rows}
+            foreign = [h for h in holders if h not in rewritten]
+            if foreign:
+                shown = ", ".join(f"{k}={v!r:.80}" for k, v in zip(g.keys, foreign[0]))
+                raise LoadError(f"table {g.schema}.{g.table}: the row with {shown} on this side holds a value of "
+                                f"unique index {index} that a row from the other side needs: both sides wrote the "
+                                f"same unique value under different keys. Change or delete one of the two rows")
+        cur.execute(dialect.delete_sql(g.schema, g.table, g.keys, len(holders)), [v for h in holders for v in h])
+        log.info("%s.%s: deleted %d row(s) holding a value of unique index %s that this batch gives to another "
+                 "row (their own changes rewrite them)", g.schema, g.table, len(holders), index)
 
     def _statements(self, cur: Any, g: _Group) -> None:
         per = dialect.rows_per_statement(len(g.columns), self.chunk_rows)
