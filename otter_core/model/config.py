@@ -158,6 +158,7 @@ class PipelineParameters:
     server_id: int | None = None  # replica id the selector registers with; derived when None
     select_process: bool = True   # run the selector in a child process (its own core for decoding)
     loopback_mark: bool = False   # write retl.retl_mark in every loaded transaction (always on in two-way)
+    allow_fk_cascades: bool = False  # start although cascaded FK changes (not in the binlog) will not be synced
     remedy_delay_threshold: int = 60  # s: a home remedy younger than this sends the logged image, older re-reads
     file_load_pool_size: int = 8  # files loaded in parallel (file sync)
     pipe_threshold_bytes: int = 128 * 1024  # rpc pipe: bigger batches travel through the file pipe

@@ -130,3 +130,31 @@ def test_rows_older_than_a_dropped_column_stop_with_a_remedy(mariadb_source, mar
     message = failure_of(pipeline_yaml(mariadb_source, mariadb_target, ["shop.*"], start=start, retry_max=1),
                          str(tmp_path))
     assert "shop.t" in message and "restart the pipeline" in message
+
+
+def test_a_cascading_foreign_key_between_synced_tables_stops_the_start_naming_it(mariadb_source, mariadb_target,
+                                                                                tmp_path):
+    """Cascaded child changes are not in the binlog (checked here): syncing both tables would leave the
+    target's child rows behind, so the pipeline refuses to start unless allow_fk_cascades is set."""
+    fk = ("CREATE TABLE shop.c (id INT PRIMARY KEY, p INT, CONSTRAINT c_to_p FOREIGN KEY (p) REFERENCES shop.p (id) "
+          "ON DELETE CASCADE)")
+    for server in (mariadb_source, mariadb_target):
+        server.execute("CREATE DATABASE shop", "CREATE TABLE shop.p (id INT PRIMARY KEY)", fk,
+                       "INSERT INTO shop.p VALUES (1)", "INSERT INTO shop.c VALUES (10, 1)")
+    file, pos = mariadb_source.binlog_position()
+    mariadb_source.execute("DELETE FROM shop.p WHERE id = 1")
+    events = [row[5] for row in mariadb_source.execute(f"SHOW BINLOG EVENTS IN '{file}' FROM {pos}")]
+    assert "table_id: " in " ".join(events) and sum(e.startswith("table_id") for e in events) == 3  # 2 maps, 1 rows
+    assert mariadb_source.execute("SELECT COUNT(*) FROM shop.c") == [(0,)]
+    start = {"file": file, "pos": pos}
+    with running(pipeline_yaml(mariadb_source, mariadb_target, ["shop.p", "shop.c"], start=start),
+                 str(tmp_path / "refused")) as runner:
+        assert runner.join(timeout=60)
+        [(_, error)] = runner.failures()
+    assert "foreign key c_to_p of shop.c references shop.p with ON DELETE CASCADE" in str(error)
+    assert "allow_fk_cascades: true" in str(error)
+    assert mariadb_target.execute("SELECT COUNT(*) FROM shop.p") == [(1,)]  # nothing loaded
+    with running(pipeline_yaml(mariadb_source, mariadb_target, ["shop.p"], start=start),  # child not synced
+                 str(tmp_path / "parent-only")) as runner:
+        wait_caught_up(runner, mariadb_source)
+    assert mariadb_target.execute("SELECT COUNT(*) FROM shop.p") == [(0,)]

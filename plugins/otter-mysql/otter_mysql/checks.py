@@ -89,3 +89,30 @@ def start_point(conn: Any, position: Position | None, pipeline: Pipeline, label:
         raise ConfigError(f"pipeline {pipeline.name}: GTID {point['gtid']!r} is not a MariaDB GTID position "
                           f"like 0-1-100")
     return point
+
+
+_CASCADES_SQL = (
+    "SELECT CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, UNIQUE_CONSTRAINT_SCHEMA, REFERENCED_TABLE_NAME, "
+    "DELETE_RULE, UPDATE_RULE FROM information_schema.REFERENTIAL_CONSTRAINTS "
+    "WHERE (DELETE_RULE IN ('CASCADE', 'SET NULL', 'SET DEFAULT') OR UPDATE_RULE IN ('CASCADE', 'SET NULL', "
+    "'SET DEFAULT')) ORDER BY CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME")
+
+
+def check_fk_cascades(conn: Any, matched: set[tuple[str, str]], pipeline: Pipeline, label: str) -> None:
+    """SourceError when a synced table is the parent of a cascading foreign key whose child table is
+    synced too: the server writes only the parent's row change to the binlog, never the children's
+    cascaded deletes or updates, so the target's child rows would silently keep their old values."""
+    if pipeline.parameters.allow_fk_cascades or not matched:
+        return
+    with conn.cursor() as cur:
+        cur.execute(_CASCADES_SQL)
+        rows = cur.fetchall()
+    for schema, child, name, parent_schema, parent, on_delete, on_update in rows:
+        if (schema, child) in matched and (parent_schema, parent) in matched:
+            raise SourceError(
+                f"{label}: foreign key {name} of {schema}.{child} references {parent_schema}.{parent} with "
+                f"ON DELETE {on_delete} ON UPDATE {on_update}, and pipeline {pipeline.name} syncs both tables. "
+                f"The binlog holds only the parent's change, not the rows the cascade changes in {child}, so "
+                f"the target would keep them. Make the application change the child rows itself (ON DELETE "
+                f"RESTRICT / NO ACTION), or set the pipeline parameter allow_fk_cascades: true to sync anyway "
+                f"and accept that cascaded changes are not synced", retryable=False)

@@ -122,6 +122,11 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
                                   f"{self.label}; create it or fix the pair's source", retryable=False)
         for schema, table in matched:
             self.schema.get(schema, table)
+        conn = self._connect()
+        try:
+            checks.check_fk_cascades(conn, set(matched), self.pipeline, self.label)
+        finally:
+            conn.close()
 
     def start(self, position: Position | None) -> None:
         """Check the source and start reading after ``position`` (or from the pipeline's start)."""
