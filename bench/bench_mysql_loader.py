@@ -1,8 +1,11 @@
 """Throughput of the MySQL loader against a throwaway MariaDB: inserts, field-mode updates, deletes.
 
-    python bench/bench_mysql_loader.py [--rows 200000] [--batch 1000] [--threads 1 4] [--profile] [--mark]
+    python bench/bench_mysql_loader.py [--rows 200000] [--batch 1000] [--threads 1 4] [--profile] [--mark] [--unique]
 
-Prints rows/s per phase and, for reference, a plain PyMySQL multi-row INSERT of the same rows.
+Prints rows/s per phase and, for reference, a plain PyMySQL multi-row INSERT of the same rows. With
+``--unique`` every phase runs again on the table with a secondary UNIQUE key on ``name`` (the loader then
+looks for rows holding the batch's values under another key before its upserts), and once more with that
+check switched off, which shows what the unique index costs by itself.
 """
 from __future__ import annotations
 
@@ -86,6 +89,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 4])
     ap.add_argument("--profile", action="store_true", help="cProfile the 1-thread insert phase")
     ap.add_argument("--mark", action="store_true", help="loopback_mark on: a retl.retl_mark upsert per load call")
+    ap.add_argument("--unique", action="store_true", help="also run on the table with UNIQUE KEY (name)")
     args = ap.parse_args()
     phases = {k: make_events(args.rows, k) for k in (EventType.INSERT, EventType.UPDATE,
                                                       EventType.DELETE)}
@@ -96,21 +100,34 @@ def main() -> None:
         server.execute("TRUNCATE bench.t")
         target = DataMediaSource("bench", "mysql", "127.0.0.1", server.port, OTTER_USER,
                                  OTTER_PASSWORD)
-        for threads in args.threads:
-            params = PipelineParameters(load_pool_size=threads, sync_mode=SyncMode.FIELD,
-                                        loopback_mark=args.mark)
-            loader = MySQLLoader(target, Pipeline("bench", "s", "bench", (), parameters=params))
-            for kind, events in phases.items():
-                call = partial(run, loader, events, args.batch, threads)
-                if args.profile and threads == 1 and kind is EventType.INSERT:
-                    prof = cProfile.Profile()
-                    rate = prof.runcall(call)
-                    pstats.Stats(prof).sort_stats("tottime").print_stats(12)
-                else:
-                    rate = call()
-                print(f"loader {kind.name:6s} {threads} connection(s){' +mark' if args.mark else ''}: "
-                      f"{rate:,.0f} rows/s")
-            loader.close()
+        for table in ["plain"] + (["unique name", "unique name, no holder check"] if args.unique else []):
+            if table != "plain":
+                server.execute("DROP TABLE bench.t", DDL, "ALTER TABLE bench.t ADD UNIQUE KEY by_name (name)")
+            checking = MySQLLoader._clear_unique_conflicts
+            if table.endswith("no holder check"):  # the baseline: the index's own cost, without the check
+                MySQLLoader._clear_unique_conflicts = lambda self, cur, conn, groups: None
+            try:
+                run_phases(args, target, phases, table)
+            finally:
+                MySQLLoader._clear_unique_conflicts = checking
+
+
+def run_phases(args: argparse.Namespace, target: DataMediaSource, phases: dict, table: str) -> None:
+    """Every phase with 1 and 4 connections (``--threads``) against the current ``bench.t``."""
+    for threads in args.threads:
+        params = PipelineParameters(load_pool_size=threads, sync_mode=SyncMode.FIELD, loopback_mark=args.mark)
+        loader = MySQLLoader(target, Pipeline("bench", "s", "bench", (), parameters=params))
+        for kind, events in phases.items():
+            call = partial(run, loader, events, args.batch, threads)
+            if args.profile and threads == 1 and kind is EventType.INSERT:
+                prof = cProfile.Profile()
+                rate = prof.runcall(call)
+                pstats.Stats(prof).sort_stats("tottime").print_stats(12)
+            else:
+                rate = call()
+            print(f"loader {kind.name:6s} {threads} connection(s){' +mark' if args.mark else ''}, "
+                  f"{table} table: {rate:,.0f} rows/s")
+        loader.close()
 
 
 if __name__ == "__main__":

@@ -285,7 +285,8 @@ class MySQLLoader(StatementPlanning):
                 rewritten[(group.schema, group.table)] = {
                     tuple(ev.keys.values()) for g in groups if (g.schema, g.table) == (group.schema, group.table)
                     for ev in g.events}
-            clear_unique_conflicts(cur, table, group.events, rewritten.get((group.schema, group.table)))
+            clear_unique_conflicts(cur, table, group.events, rewritten.get((group.schema, group.table)),
+                                   changed_only=group.fallback is not None)
 
     def _send_group(self, cur: Any, state: _Slot, slot: int, group: StatementGroup,
                     events: Sequence[EventData], at: _Progress) -> None:
@@ -334,7 +335,12 @@ class MySQLLoader(StatementPlanning):
         self._execute(cur, state, slot, sql, len(chunk))
         if group.fallback is not None and rows_matched(cur) != len(chunk):
             # an UPDATE join found fewer rows than it updates (missing on the target, or a server
-            # that does not report matches): upsert the chunk's whole rows, as without the join
+            # that does not report matches): upsert the chunk's whole rows, as without the join; whole
+            # rows write every unique column, so their holders are cleared first
+            table = self._schemas.get(state.conn, group.schema, group.table)
+            if table.other_unique_keys(chunk[0].keys):
+                clear_unique_conflicts(cur, table, chunk, {tuple(ev.keys.values()) for ev in chunk}
+                                       if self.pipeline.two_way else None)
             self._send_group(cur, state, slot, group.fallback, chunk, at)
 
     def _execute(self, cur: Any, state: _Slot, slot: int, sql: str | memoryview, nrows: int) -> None:

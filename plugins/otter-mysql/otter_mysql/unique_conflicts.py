@@ -20,7 +20,7 @@ from typing import Any, Sequence
 
 from otter_core.errors import LoadError
 from otter_core.model import EventData
-from otter_mysql.dialect import literal, quote_ident, quote_table
+from otter_mysql.dialect import literal, literal_row, quote_ident, quote_table
 from otter_mysql.target_schema import TargetTable, UniqueKey
 
 log = logging.getLogger("otter.load")
@@ -28,23 +28,28 @@ CHUNK_ROWS = 1000
 
 
 def clear_unique_conflicts(cur: Any, table: TargetTable, events: Sequence[EventData],
-                           rewritten: set[tuple] | None = None) -> int:
+                           rewritten: set[tuple] | None = None, changed_only: bool = False) -> int:
     """Delete the rows of ``table`` that hold a unique value of ``events`` (upserts of one table, one key
     shape) under another key; return how many. On a two-way channel ``rewritten`` holds the keys the
-    transaction writes in that table: a holder outside it raises ``LoadError`` instead."""
+    transaction writes in that table: a holder outside it raises ``LoadError`` instead. ``changed_only``
+    (an UPDATE join, which sets the changed columns only) looks at the events that change the key's
+    columns: the others do not write it."""
     if not events:
         return 0
     key_names = list(events[0].keys)
     deleted = 0
     for unique in table.other_unique_keys(key_names):
-        for start in range(0, len(events), CHUNK_ROWS):
-            chunk = events[start:start + CHUNK_ROWS]
+        writers = events
+        if changed_only:
+            writers = [ev for ev in events if any(c.lower() in unique.names for c in ev.updated)]
+        for start in range(0, len(writers), CHUNK_ROWS):
+            chunk = writers[start:start + CHUNK_ROWS]
             holders = _holders(cur, table, unique, key_names, chunk)
             if not holders:
                 continue
             if rewritten is not None:
                 _refuse_foreign_holders(table, unique, key_names, rewritten, holders)
-            where = ",".join("(" + ",".join(literal(v) for v in row) + ")" for row in holders)
+            where = ",".join(literal_row(row) for row in holders)
             cur.execute(f"DELETE FROM {quote_table(table.schema, table.name)} WHERE "
                         f"({','.join(quote_ident(k) for k in key_names)}) IN ({where})")
             deleted += len(holders)
@@ -56,28 +61,34 @@ def clear_unique_conflicts(cur: Any, table: TargetTable, events: Sequence[EventD
 
 def _holders(cur: Any, table: TargetTable, unique: UniqueKey, key_names: list[str],
              events: Sequence[EventData]) -> list[tuple]:
-    """Keys of the rows holding one of ``events``' values of ``unique`` under another key, locked."""
+    """Keys of the target rows, locked, that hold one of ``events``' values of ``unique`` and are not
+    the row that event writes with that very value. A value that only the server's collation calls
+    equal (case, trailing spaces, a prefix) counts as held by another row: that row is deleted and,
+    when it is one of ``events``, written again whole; never a wrong row, at worst one delete more."""
+    if not events:
+        return []
     columns = _value_columns(unique, events[0])
     if columns is None:
         return []  # a unique column the events do not carry: nothing to compare
-    pairs = []
+    own: dict[tuple, tuple] = {}
     for ev in events:
         values = tuple(_value(ev, name) for name, _ in columns)
-        if any(v is None for v in values):
-            continue  # NULL never conflicts
-        pairs.append((values, tuple(ev.keys.values())))
-    if not pairs:
+        if None not in values:  # NULL never conflicts
+            own[tuple(ev.keys.values())] = values
+    if not own:
         return []
+    prefixed = any(prefix is not None for _, prefix in columns)
+    if prefixed:
+        values_in = ",".join("(" + ",".join(_indexed(literal(v), p) for v, (_, p) in zip(values, columns)) + ")"
+                             for values in own.values())
+    else:
+        values_in = ",".join(literal_row(values) for values in own.values())
     indexed = ",".join(_indexed(quote_ident(name), prefix) for name, prefix in columns)
     keys = ",".join(quote_ident(k) for k in key_names)
-    values_in = ",".join("(" + ",".join(_indexed(literal(v), p) for v, (_, p) in zip(values, columns)) + ")"
-                         for values, _ in pairs)
-    pairs_in = ",".join("(" + ",".join([*(_indexed(literal(v), p) for v, (_, p) in zip(values, columns)),
-                                         *(literal(k) for k in key)]) + ")"
-                        for values, key in pairs)
-    cur.execute(f"SELECT {keys} FROM {quote_table(table.schema, table.name)} "
-                f"WHERE ({indexed}) IN ({values_in}) AND ({indexed},{keys}) NOT IN ({pairs_in}) FOR UPDATE")
-    return [tuple(row) for row in cur.fetchall()]
+    cur.execute(f"SELECT {keys},{','.join(quote_ident(name) for name, _ in columns)} "
+                f"FROM {quote_table(table.schema, table.name)} WHERE ({indexed}) IN ({values_in}) FOR UPDATE")
+    width = len(key_names)
+    return [tuple(row[:width]) for row in cur.fetchall() if own.get(tuple(row[:width])) != tuple(row[width:])]
 
 
 def _value_columns(unique: UniqueKey, ev: EventData) -> list[tuple[str, int | None]] | None:
