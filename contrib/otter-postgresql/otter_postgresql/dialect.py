@@ -126,11 +126,9 @@ TARGET_UNIQUE_SQL = (
 
 
 def unique_holders_sql(schema: str, table: str, unique: Sequence[str], keys: Sequence[str], rows: int) -> str:
-    """Keys of the rows holding one of ``rows`` values of ``unique`` under another key, locked; the
-    parameters are the values (``rows`` × unique), then (value…, key…) pairs."""
+    """Keys and values of the rows holding one of ``rows`` values of ``unique`` (parameters: the values,
+    ``rows`` × unique), locked; the loader keeps those that are not its own rows with the same value."""
     u = ",".join(quote_ident(c) for c in unique)
     k = ",".join(quote_ident(c) for c in keys)
     one = "(" + ",".join(["%s"] * len(unique)) + ")"
-    pair = "(" + ",".join(["%s"] * (len(unique) + len(keys))) + ")"
-    return (f"SELECT {k} FROM {quote_table(schema, table)} WHERE ({u}) IN ({','.join([one] * rows)}) "
-            f"AND ({u},{k}) NOT IN ({','.join([pair] * rows)}) FOR UPDATE")
+    return f"SELECT {k},{u} FROM {quote_table(schema, table)} WHERE ({u}) IN ({','.join([one] * rows)}) FOR UPDATE"

@@ -248,7 +248,7 @@ class PostgreSQLLoader:
                     continue
                 at = [g.columns.index(c) for c in unique]
                 key_at = [g.columns.index(k) for k in g.keys]
-                per = max(1, min(DEFAULT_CHUNK_ROWS, dialect.MAX_PARAMETERS // (2 * len(at) + len(key_at))))
+                per = max(1, min(DEFAULT_CHUNK_ROWS, dialect.MAX_PARAMETERS // len(at)))
                 for start in range(0, len(g.rows), per):
                     pairs = [(tuple(row[i] for i in at), tuple(row[i] for i in key_at))
                              for row in g.rows[start:start + per]]
@@ -258,9 +258,12 @@ class PostgreSQLLoader:
 
     def _delete_holders(self, cur: Any, g: _Group, index: str, unique: tuple[str, ...], pairs: list[tuple],
                         groups: Sequence[_Group]) -> None:
-        sql = dialect.unique_holders_sql(g.schema, g.table, unique, g.keys, len(pairs))
-        cur.execute(sql, [*(v for u, _ in pairs for v in u), *(v for u, k in pairs for v in (*u, *k))])
-        holders = [tuple(row) for row in cur.fetchall()]
+        own = {k: u for u, k in pairs}
+        cur.execute(dialect.unique_holders_sql(g.schema, g.table, unique, g.keys, len(own)),
+                    [v for u in own.values() for v in u])
+        width = len(g.keys)
+        # a value only the collation calls equal counts as held by another row: one delete more, never a wrong row
+        holders = [tuple(row[:width]) for row in cur.fetchall() if own.get(tuple(row[:width])) != tuple(row[width:])]
         if not holders:
             return
         if self.pipeline.two_way:

@@ -100,8 +100,7 @@ def test_upsert_and_delete_sql():
 
 def test_rows_holding_a_unique_value_under_another_key_are_selected_locked():
     assert dialect.unique_holders_sql("shop", "u", ["code", "Zone"], ["id"], 2) == (
-        'SELECT "id" FROM "shop"."u" WHERE ("code","Zone") IN ((%s,%s),(%s,%s)) '
-        'AND ("code","Zone","id") NOT IN ((%s,%s,%s),(%s,%s,%s)) FOR UPDATE')
+        'SELECT "id","code","Zone" FROM "shop"."u" WHERE ("code","Zone") IN ((%s,%s),(%s,%s)) FOR UPDATE')
 
 def test_copy_statements_stage_then_upsert():
     stage = dialect.stage_name("shop", "orders")
