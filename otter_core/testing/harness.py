@@ -59,3 +59,16 @@ def wait_paused(runner: Runner, timeout: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"not paused after {timeout}s: {runner.status()}")
         time.sleep(0.05)
+
+
+def sync_one_transaction(source: MariaDBServer, target: Any, state_dir: str, pairs: list[Any],
+                         statements: list[str], **parameters: Any) -> Any:
+    """A pipeline from the source's binlog end: ``statements`` run as one source transaction and are
+    loaded (no failure); returns the pipeline's stats."""
+    file, pos = source.binlog_position()
+    text = pipeline_yaml(source, target, pairs, start={"file": file, "pos": pos}, **parameters)
+    with running(text, state_dir) as runner:
+        source.execute("BEGIN", *statements, "COMMIT")
+        wait_caught_up(runner, source)
+        assert runner.failures() == []
+        return runner.pipelines[0].stats

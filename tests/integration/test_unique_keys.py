@@ -4,6 +4,7 @@ import pytest
 
 from otter_core.control import set_channel_state
 from otter_core.testing.harness import pipeline_yaml, running, wait_caught_up, wait_paused
+from otter_core.testing.harness import sync_one_transaction as sync_transaction  # noqa: I001 (same name here)
 from otter_core.testing.twoway import SELECT_ROWS, make_table, twoway_yaml
 from tests.integration.test_twoway import wait_for
 
@@ -16,13 +17,7 @@ def sync_one_transaction(source, target, tmp_path, seed, statements, **parameter
     """``seed`` on both servers, then ``statements`` as one source transaction, replicated."""
     for server in (source, target):
         server.execute("CREATE DATABASE shop", TABLE, *seed)
-    file, pos = source.binlog_position()
-    text = pipeline_yaml(source, target, ["shop.u"], start={"file": file, "pos": pos}, **parameters)
-    with running(text, str(tmp_path / "state")) as runner:
-        source.execute("BEGIN", *statements, "COMMIT")
-        wait_caught_up(runner, source)
-        assert runner.failures() == []
-        return runner.pipelines[0].stats
+    return sync_transaction(source, target, str(tmp_path / "state"), ["shop.u"], statements, **parameters)
 
 
 def test_a_value_freed_by_an_update_and_taken_by_an_insert(mariadb_source, mariadb_target, tmp_path):

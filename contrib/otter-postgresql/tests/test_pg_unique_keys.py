@@ -2,7 +2,7 @@
 loader clearing the holder first, ``ON CONFLICT (id)`` failed on it and the pipeline retried forever."""
 import pytest
 
-from otter_core.testing.harness import pipeline_yaml, running, wait_caught_up
+from otter_core.testing.harness import sync_one_transaction as sync_transaction
 
 pytestmark = pytest.mark.usefixtures("clean_databases", "clean_postgresql")
 SELECT = "SELECT id, code, note FROM shop.u ORDER BY id"
@@ -13,12 +13,7 @@ def sync_one_transaction(source, target, tmp_path, seed, statements, **parameter
                    "note VARCHAR(20), UNIQUE KEY by_code (code))", *seed)
     target.execute("CREATE SCHEMA shop", "CREATE TABLE shop.u (id integer PRIMARY KEY, code integer NOT NULL, "
                    "note varchar(20), CONSTRAINT by_code UNIQUE (code))", *seed)
-    file, pos = source.binlog_position()
-    text = pipeline_yaml(source, target, ["shop.u"], start={"file": file, "pos": pos}, **parameters)
-    with running(text, str(tmp_path / "state")) as runner:
-        source.execute("BEGIN", *statements, "COMMIT")
-        wait_caught_up(runner, source)
-        assert runner.failures() == []
+    sync_transaction(source, target, str(tmp_path / "state"), ["shop.u"], statements, **parameters)
 
 
 def test_a_value_freed_by_an_update_and_taken_by_an_insert(mariadb_source, postgresql_server, tmp_path):

@@ -24,7 +24,7 @@ from otter_mysql import bigrows, retl
 from otter_mysql.conflicts import ConflictScreen
 from otter_mysql.load_plan import StatementGroup, StatementPlanning
 from otter_mysql.target_schema import TargetSchemaCache
-from otter_mysql.unique_conflicts import clear_unique_conflicts
+from otter_mysql.unique_conflicts import clear_before_upserts, clear_unique_conflicts
 
 log = logging.getLogger("otter.load")
 
@@ -243,7 +243,8 @@ class MySQLLoader(StatementPlanning):
                                                 self.channel, self.pipeline.name[:128]))
                 if groups is None:  # conflict detection: read and lock the target rows, decide, log
                     groups = self._plan(self.conflicts.screen(cur, events), conn)  # type: ignore[union-attr]
-                self._clear_unique_conflicts(cur, conn, groups)
+                clear_before_upserts(cur, lambda schema, table: self._schemas.get(conn, schema, table), groups,
+                                     self.pipeline.two_way)
                 for group in groups:
                     self._send_group(cur, state, slot, group, group.events, at)
                     rows += len(group.events)
@@ -270,23 +271,6 @@ class MySQLLoader(StatementPlanning):
         log.debug("loaded %d rows into %s in %.1f ms", rows, self.target.name,
                   (time.perf_counter() - started) * 1000)
         return rows
-
-    def _clear_unique_conflicts(self, cur: Any, conn: Any, groups: Sequence[StatementGroup]) -> None:
-        """Before any upsert: remove target rows that hold the groups' values of a secondary UNIQUE key
-        under another key (see ``otter_mysql.unique_conflicts``)."""
-        rewritten: dict[tuple[str, str], set[tuple]] = {}
-        for group in groups:
-            if group.kind == "DELETE" or not group.events:
-                continue
-            table = self._schemas.get(conn, group.schema, group.table)
-            if not table.other_unique_keys(group.events[0].keys):
-                continue
-            if self.pipeline.two_way and (group.schema, group.table) not in rewritten:
-                rewritten[(group.schema, group.table)] = {
-                    tuple(ev.keys.values()) for g in groups if (g.schema, g.table) == (group.schema, group.table)
-                    for ev in g.events}
-            clear_unique_conflicts(cur, table, group.events, rewritten.get((group.schema, group.table)),
-                                   changed_only=group.fallback is not None)
 
     def _send_group(self, cur: Any, state: _Slot, slot: int, group: StatementGroup,
                     events: Sequence[EventData], at: _Progress) -> None:
@@ -337,10 +321,8 @@ class MySQLLoader(StatementPlanning):
             # an UPDATE join found fewer rows than it updates (missing on the target, or a server
             # that does not report matches): upsert the chunk's whole rows, as without the join; whole
             # rows write every unique column, so their holders are cleared first
-            table = self._schemas.get(state.conn, group.schema, group.table)
-            if table.other_unique_keys(chunk[0].keys):
-                clear_unique_conflicts(cur, table, chunk, {tuple(ev.keys.values()) for ev in chunk}
-                                       if self.pipeline.two_way else None)
+            clear_unique_conflicts(cur, self._schemas.get(state.conn, group.schema, group.table), chunk,
+                                   {tuple(ev.keys.values()) for ev in chunk} if self.pipeline.two_way else None)
             self._send_group(cur, state, slot, group.fallback, chunk, at)
 
     def _execute(self, cur: Any, state: _Slot, slot: int, sql: str | memoryview, nrows: int) -> None:

@@ -16,15 +16,33 @@ sides, and the load stops with an error that names both rows instead of deleting
 from __future__ import annotations
 
 import logging
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from otter_core.errors import LoadError
 from otter_core.model import EventData
 from otter_mysql.dialect import literal, literal_row, quote_ident, quote_table
+from otter_mysql.load_plan import StatementGroup
 from otter_mysql.target_schema import TargetTable, UniqueKey
 
 log = logging.getLogger("otter.load")
 CHUNK_ROWS = 1000
+
+
+def clear_before_upserts(cur: Any, table_of: Callable[[str, str], TargetTable],
+                         groups: Sequence[StatementGroup], two_way: bool) -> None:
+    """Before a transaction's upserts: clear the holders of every group's unique values (``table_of``
+    gives a target table's cached description). On a two-way channel the keys the transaction writes in
+    a table are the ones whose holders may go."""
+    for group in groups:
+        if group.kind == "DELETE" or not group.events:
+            continue
+        table = table_of(group.schema, group.table)
+        if not table.other_unique_keys(group.events[0].keys):
+            continue
+        rewritten = {tuple(ev.keys.values()) for g in groups if (g.schema, g.table) == (group.schema, group.table)
+                     for ev in g.events} if two_way else None
+        # an UPDATE join (it has a fallback) sets the changed columns only
+        clear_unique_conflicts(cur, table, group.events, rewritten, changed_only=group.fallback is not None)
 
 
 def clear_unique_conflicts(cur: Any, table: TargetTable, events: Sequence[EventData],
