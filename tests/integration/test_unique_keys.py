@@ -4,7 +4,7 @@ import pytest
 
 from otter_core.control import set_channel_state
 from otter_core.testing.harness import pipeline_yaml, running, wait_caught_up, wait_paused
-from otter_core.testing.harness import sync_one_transaction as sync_transaction  # noqa: I001 (same name here)
+from otter_core.testing.harness import sync_one_transaction as sync_transaction
 from otter_core.testing.twoway import SELECT_ROWS, make_table, twoway_yaml
 from tests.integration.test_twoway import wait_for
 
