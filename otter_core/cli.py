@@ -69,6 +69,7 @@ def cmd_init_db(args: argparse.Namespace) -> int:
     """Create the system schema ``retl`` (loopback marks, DDL records) on every MySQL source of the file."""
     import pymysql
 
+    from otter_core import mysql_connect
     from otter_core.config import load_config_file
     from otter_core.errors import ConfigError
 
@@ -83,8 +84,8 @@ def cmd_init_db(args: argparse.Namespace) -> int:
             continue
         label = f"source {source.name} ({source.host}:{source.port})"
         try:
-            conn = pymysql.connect(host=source.host, port=int(source.port), user=source.user,
-                                   password=source.password, connect_timeout=10, charset="utf8mb4")
+            conn = mysql_connect.connect(host=source.host, port=int(source.port), user=source.user,
+                                         password=source.password, connect_timeout=10, charset="utf8mb4")
         except pymysql.Error as exc:
             raise ConfigError(f"cannot connect to {label} as {source.user!r}: {exc.args[-1]}") from None
         try:

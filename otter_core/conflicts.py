@@ -66,11 +66,12 @@ def _targets(config: OtterConfig, channel: str | None = None,
 def _connect(source: DataMediaSource) -> Any:
     import pymysql
 
+    from otter_core import mysql_connect
     if source.type not in ("mysql", "mariadb"):
         raise ConfigError(f"source {source.name}: the conflict log is kept on mysql/mariadb targets only")
     try:
-        conn = pymysql.connect(host=source.host, port=int(source.port), user=source.user, password=source.password,
-                               charset="utf8mb4", autocommit=False, connect_timeout=10)
+        conn = mysql_connect.connect(host=source.host, port=int(source.port), user=source.user,
+                                     password=source.password, charset="utf8mb4", autocommit=False, connect_timeout=10)
     except pymysql.Error as exc:
         raise LoadError(f"cannot connect to {source.name} ({source.host}:{source.port} as {source.user}): "
                         f"{exc.args[-1] if exc.args else exc}") from None

@@ -14,6 +14,8 @@ from typing import Any
 
 import pymysql
 
+from otter_core import mysql_connect
+
 SERVER_USER = "root" if os.geteuid() == 0 else getpass.getuser()  # mariadbd runs as this OS user
 OTTER_USER = "otter"
 OTTER_PASSWORD = "otter"
@@ -110,14 +112,14 @@ class MariaDBServer:
         return self
 
     def root_connect(self, **kwargs: Any) -> pymysql.connections.Connection:
-        return pymysql.connect(unix_socket=self.socket_path, user=SERVER_USER, autocommit=True,
-                               charset="utf8mb4", **kwargs)
+        return mysql_connect.connect(unix_socket=self.socket_path, user=SERVER_USER, autocommit=True,
+                                     charset="utf8mb4", **kwargs)
 
     def connect(self, **kwargs: Any) -> pymysql.connections.Connection:
         """A TCP connection as the ``otter`` user (what a pipeline uses)."""
         kwargs.setdefault("autocommit", True)
-        return pymysql.connect(host="127.0.0.1", port=self.port, user=OTTER_USER,
-                               password=OTTER_PASSWORD, charset="utf8mb4", **kwargs)
+        return mysql_connect.connect(host="127.0.0.1", port=self.port, user=OTTER_USER,
+                                     password=OTTER_PASSWORD, charset="utf8mb4", **kwargs)
 
     def root_execute(self, *statements: str) -> None:
         conn = self.root_connect()

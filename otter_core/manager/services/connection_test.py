@@ -25,10 +25,11 @@ def try_connect(source: DataSource, timeout: float = 5.0) -> tuple[bool, str]:
 def _try_mysql(source: DataSource, where: str, timeout: float) -> tuple[bool, str]:
     import pymysql
 
+    from otter_core import mysql_connect
     try:
-        conn = pymysql.connect(host=source.host, port=int(source.port), user=source.user,
-                               password=_password(source), connect_timeout=max(1, int(timeout)),
-                               read_timeout=max(1, int(timeout)), charset="utf8mb4")
+        conn = mysql_connect.connect(host=source.host, port=int(source.port), user=source.user,
+                                     password=_password(source), connect_timeout=max(1, int(timeout)),
+                                     read_timeout=max(1, int(timeout)), charset="utf8mb4")
     except pymysql.Error as exc:
         return False, f"cannot connect to {where}: {exc.args[-1] if exc.args else exc}"
     try:

@@ -16,6 +16,7 @@ from typing import Any, Iterator
 
 import pymysql
 
+from otter_core import mysql_connect
 from otter_core.errors import SourceError
 from otter_core.model import DataMediaSource, Position
 
@@ -32,8 +33,9 @@ _HEADER = struct.Struct("<IBIIIH")  # timestamp, type, server_id, event_size, lo
 def _connect(source: DataMediaSource, label: str) -> Any:
     tls = {k: v for k, v in (source.options or {}).items() if k.startswith("ssl")}
     try:
-        return pymysql.connect(host=source.host, port=int(source.port), user=source.user, password=source.password,
-                               connect_timeout=10, read_timeout=60, charset="utf8mb4", autocommit=True, **tls)
+        return mysql_connect.connect(host=source.host, port=int(source.port), user=source.user,
+                                     password=source.password, connect_timeout=10, read_timeout=60,
+                                     charset="utf8mb4", autocommit=True, **tls)
     except pymysql.err.MySQLError as exc:
         raise SourceError(f"cannot connect to {label} as {source.user!r}: {exc.args[-1]}") from None
 

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 import pymysql
 from attrs import define
 
+from otter_core import mysql_connect
 from otter_core.errors import LoadError
 from otter_core.model import DataMediaSource, EventData, Pipeline, SyncMode
 from otter_mysql.dialect import literal, literal_row, quote_ident, quote_table
@@ -165,9 +166,9 @@ class MySQLLoader(StatementPlanning):
         kwargs: dict[str, Any] = {k: t.options[k] for k in _CONNECT_OPTIONS if k in (t.options or {})}
         kwargs.setdefault("connect_timeout", 10)
         try:
-            conn = pymysql.connect(host=t.host, port=int(t.port), user=t.user, password=t.password,
-                                   charset=charset, autocommit=False,
-                                   max_allowed_packet=1 << 30, **kwargs)
+            conn = mysql_connect.connect(host=t.host, port=int(t.port), user=t.user, password=t.password,
+                                         charset=charset, autocommit=False,
+                                         max_allowed_packet=1 << 30, **kwargs)
         except pymysql.Error as exc:
             raise LoadError(
                 f"cannot connect to target {t.name} ({t.host}:{t.port} as {t.user}): "

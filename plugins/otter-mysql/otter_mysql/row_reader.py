@@ -5,6 +5,7 @@ from typing import Any, Mapping, Sequence
 
 import pymysql
 
+from otter_core import mysql_connect
 from otter_core.errors import SourceError
 from otter_core.model import DataMediaSource
 from otter_mysql.dialect import quote_ident, quote_table
@@ -24,8 +25,8 @@ class MySQLRowReader:
     def _connect(self) -> Any:
         s = self.source
         try:
-            conn = pymysql.connect(host=s.host, port=int(s.port), user=s.user, password=s.password,
-                                   charset="utf8mb4", autocommit=True, connect_timeout=10)
+            conn = mysql_connect.connect(host=s.host, port=int(s.port), user=s.user, password=s.password,
+                                         charset="utf8mb4", autocommit=True, connect_timeout=10)
         except pymysql.Error as exc:
             raise SourceError(f"cannot connect to source {s.name} ({s.host}:{s.port} as {s.user}) to read rows "
                               f"back: {exc.args[-1] if exc.args else exc}; check host, port, user and password") from None

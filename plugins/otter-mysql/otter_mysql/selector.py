@@ -19,6 +19,7 @@ from pymysqlreplication.event import (GtidEvent, MariadbGtidEvent, QueryEvent, R
                                       XidEvent)
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
+from otter_core import mysql_connect
 from otter_core.errors import OtterError, SourceError
 from otter_core.model import DataMediaSource, EventType, Pipeline, Position, Transaction
 
@@ -93,7 +94,7 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
         """A PyMySQL connection to the source; failures become SourceError (never showing the password)."""
         settings = {**self._settings(), "autocommit": True, "charset": "utf8mb4", **extra}
         try:
-            return pymysql.connect(**settings)
+            return mysql_connect.connect(**settings)
         except pymysql.err.MySQLError as exc:
             raise self._connection_error(exc) from None
 
@@ -109,7 +110,7 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
         self._connects += 1
         if self._connects > 2:
             raise _Reconnect("connection lost")
-        return pymysql.connect(**settings)
+        return mysql_connect.connect(**settings)
 
     # -- start: checks -----------------------------------------------------------------------------
     def _check_tables(self) -> None:
