@@ -88,6 +88,7 @@ class ProcessSelector:
                                          name=f"select-{self.pipeline.name}", daemon=True)
         self._process.start()
         child.close()
+        self._expander = self._make_expander()  # built while the child starts (the runner imports the plugin)
         deadline = time.monotonic() + 120
         while not self._conn.poll(0.2):
             if not self._process.is_alive() or time.monotonic() > deadline:
@@ -98,6 +99,12 @@ class ProcessSelector:
                     f"`select_process: false`")
         self._receive()
 
+    def _make_expander(self) -> Any:
+        """An unstarted selector of the same plugin, which expands ``Transaction.raw`` in the runner."""
+        from otter_core.builtin import memory_arbitrator, memory_pipe
+        from otter_core.plugins import PipelinePlugins
+        return PipelinePlugins(self.pipeline, builtins=[memory_pipe, memory_arbitrator]).selector(self.source)
+
     def _receive(self) -> None:
         try:
             kind, payload = pickle.loads(self._conn.recv_bytes())
@@ -106,11 +113,9 @@ class ProcessSelector:
                               f"(exit code {self._process.exitcode})") from None
         if kind == "txns":
             self._pending.extend(payload)
-        elif kind == "started" and payload:
-            from otter_core.builtin import memory_arbitrator, memory_pipe
-            from otter_core.plugins import PipelinePlugins
-            self._expander = PipelinePlugins(self.pipeline, builtins=[memory_pipe, memory_arbitrator]).selector(
-                self.source)
+        elif kind == "started" and not payload:  # the child decodes: nothing to expand here
+            self._expander.close()
+            self._expander = None
         elif kind == "error":
             name, message, retryable = payload
             raise SourceError(message if name in ("SourceError", "ConfigError") else f"{name}: {message}",
