@@ -41,7 +41,7 @@ import pymysql
 
 from blob import run_blob_phase
 from latency import batch_figures, run_latency
-from otter_process import OtterProcess
+from otter_process import OtterProcess, compile_bytecode
 from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer
 from procstat import cpu_seconds, log, own_cpu_seconds, system_busy_seconds
 from report import machine_info, print_report
@@ -356,6 +356,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    compile_bytecode()
     bench = Bench(args)
 
     def on_term(signum, _frame):
