@@ -218,8 +218,7 @@ def _compiled_literal_row() -> Any:
         from otter_mysql._rowdecode import sql_literal_row
     except ImportError:  # pragma: no cover - depends on the install
         return None
-    return lambda values: sql_literal_row(values, literal)
+    return sql_literal_row  # its default for other types is ``literal`` (no closure per row)
 
 
 literal_row = _compiled_literal_row() or literal_row_python
-literal_row.__doc__ = "``(v1,v2,…)`` for a row of values, escaped as PyMySQL binds parameters."

@@ -123,13 +123,18 @@ def test_compiled_literal_row_renders_exactly_like_the_python_one() -> None:
     assert dialect.literal_row is not dialect.literal_row_python
     rows = [VALUES, [None, True, False, 0, -1, 2 ** 70, "", "'\\\"\x00\n\r\x1a", "é😀中", b"\x00\xff" * 3,
                      datetime.datetime(1, 1, 1), datetime.datetime(9999, 12, 31, 23, 59, 59, 999999),
-                     datetime.date(2024, 2, 29), decimal.Decimal("-1.50"), 1.5, {"a"}, memoryview(b"x")], []]
+                     datetime.date(2024, 2, 29), decimal.Decimal("-1.50"), 1.5, {"a"}, memoryview(b"x")],
+            # DECIMALs: plain ones take str(), exponents format(v, "f")
+            [decimal.Decimal(d) for d in ("0", "-0.00", "100", "1E+2", "1.5E+3", "1E-7", "0.000001", "-12.345",
+                                          "123456789012345678901234567890.123456789")], []]
     for row in rows:
         assert compiled(row) == dialect.literal_row_python(row)
         assert compiled(tuple(row)) == dialect.literal_row_python(row)
-    for bad in (float("nan"), object()):
-        with pytest.raises(DataError):
+    for bad in (float("nan"), decimal.Decimal("NaN"), decimal.Decimal("-Infinity"), object()):
+        with pytest.raises(DataError):  # the loader's form: the default renderer of other types
             compiled([1, bad])
+        with pytest.raises(DataError):
+            compiled([1, bad], dialect.literal)
 
 
 def test_literal_of_subclasses() -> None:

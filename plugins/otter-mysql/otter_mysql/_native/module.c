@@ -13,7 +13,7 @@
 
 static PyMethodDef functions[] = {
     {"sql_literal_row", (PyCFunction)(void (*)(void))otter_sql_literal_row, METH_FASTCALL,
-     "sql_literal_row(values, literal) -> '(v1,v2,...)' escaped as PyMySQL binds parameters"},
+     "sql_literal_row(values[, literal]) -> '(v1,v2,...)' escaped as PyMySQL binds parameters"},
     {"build_events", (PyCFunction)(void (*)(void))otter_build_events, METH_FASTCALL,
      "build_events(cls, descriptors, template, rows, places) -> instances set slot by slot"},
     {NULL, NULL, 0, NULL},
