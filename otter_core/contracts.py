@@ -53,6 +53,11 @@ class Loader(Protocol):
     def close(self) -> None:
         """Release connections; safe to call twice."""
 
+    # Optional: ``fence(pipeline: str, token: int) -> None`` (see ``Arbitrator.fencing_token``): called once,
+    # before the first load, when the arbitrator hands out fencing tokens. It records ``token`` on the target
+    # (waiting for the previous holder's transactions in flight), and from then on every transaction must
+    # fail, uncommitted, with a non-retryable ``LoadError`` once the target holds a higher token.
+
 
 @runtime_checkable
 class Pipe(Protocol):
@@ -107,6 +112,10 @@ class Arbitrator(Protocol):
 
     def set_permit(self, allowed: bool, reason: str = "") -> None:
         """Open or close the permit."""
+
+    # Optional: ``fencing_token: int``, strictly increasing each time a node takes the pipeline's Load
+    # over (ZooKeeper mode). Load then calls ``fence(pipeline, token)`` on each loader that has it: the
+    # loader records the token on its target and refuses to commit once a higher one is there.
 
 
 @runtime_checkable

@@ -20,20 +20,40 @@ class LoadStage:
     """Owns the loaders (one per target source) and a thread pool per target."""
 
     def __init__(self, pipeline: Pipeline, make_loader: Callable[[str], Loader],
-                 rejects: RejectLog | None = None) -> None:
+                 rejects: RejectLog | None = None, fencing: tuple[str, int] | None = None) -> None:
         self.pipeline = pipeline
         self.make_loader = make_loader
         self.rejects = rejects
+        self.fencing = fencing  # (pipeline, token) from an arbitrator that has fencing tokens (ZooKeeper)
         self.loaders: dict[str, Loader] = {}
         self.pools: dict[str, ThreadPoolExecutor] = {}
 
     def _loader(self, target: str) -> Loader:
         if target not in self.loaders:
-            self.loaders[target] = self.make_loader(target)
+            loader = self.make_loader(target)
+            if self.fencing is not None:
+                self._fence(target, loader)
+            self.loaders[target] = loader
             self.pools[target] = ThreadPoolExecutor(
                 max_workers=self.pipeline.parameters.load_pool_size,
                 thread_name_prefix=f"load-{self.pipeline.name}-{target}")
         return self.loaders[target]
+
+    def _fence(self, target: str, loader: Loader) -> None:
+        """Take the loads over on ``target`` with the arbitrator's fencing token (see ``Arbitrator``)."""
+        fence = getattr(loader, "fence", None)
+        if fence is None:
+            log.warning("[%s] the loader of target %s cannot fence its loads: a node that loses its ZooKeeper "
+                        "session while a load is in flight could still commit it after another node took over",
+                        self.pipeline.name, target)
+            return
+        try:
+            fence(*self.fencing)  # type: ignore[misc]
+        except Exception:
+            close = getattr(loader, "close", None)
+            if close is not None:
+                close()
+            raise
 
     def load(self, items: Sequence[tuple[str, int, EventData]]) -> int:
         """Apply one batch's (target, weight, event) items; return rows written."""

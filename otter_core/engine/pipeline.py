@@ -245,7 +245,9 @@ class PipelineRunner:
         return stage
 
     def _make_load_stage(self) -> LoadStage:
-        return LoadStage(self.pipeline, lambda target: self.plugins.loader(self.sources[target]), self.rejects)
+        token = getattr(self.arbitrator, "fencing_token", None)
+        return LoadStage(self.pipeline, lambda target: self.plugins.loader(self.sources[target]), self.rejects,
+                         fencing=None if token is None else (self.name, token))
 
     def _make_extractor(self, source: DataMediaSource) -> tuple[RowReader | None, Extractor]:
         reader = (self.plugins.row_reader(source)

@@ -20,10 +20,12 @@ from attrs import define
 from otter_core import mysql_connect
 from otter_core.errors import LoadError
 from otter_core.model import DataMediaSource, EventData, Pipeline, SyncMode
-from otter_mysql.dialect import literal, literal_row, quote_ident, quote_table
-from otter_mysql import bigrows, retl
+from otter_mysql.dialect import literal, literal_row, quote_table
+from otter_mysql import bigrows, fencing, retl
 from otter_mysql.conflicts import ConflictScreen
+from otter_mysql.ddl_apply import DdlApplying
 from otter_mysql.load_plan import StatementGroup, StatementPlanning
+from otter_mysql.server_errors import close_quietly, error_code, server_message
 from otter_mysql.target_schema import TargetSchemaCache
 from otter_mysql.unique_conflicts import clear_before_upserts, clear_unique_conflicts
 
@@ -37,11 +39,9 @@ DEFAULT_CHUNK_ROWS = 1000
 DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024
 # errors a DDL replay gives when it already ran: db exists / can't drop db / table exists /
 # unknown table / duplicate column / duplicate key name / can't drop / duplicate foreign key
-DDL_ALREADY_APPLIED = {1007, 1008, 1050, 1051, 1060, 1061, 1091, 1826}
 ER_UNKNOWN_COLUMN = 1054
 ER_DUP_ENTRY = 1062
 ER_LOCK_DEADLOCK = 1213
-ER_BAD_DB = 1049
 _MATCHED = re.compile(rb"Rows matched: (\d+)")
 _CONNECT_OPTIONS = ("connect_timeout", "read_timeout", "write_timeout", "unix_socket", "ssl",
                     "ssl_ca", "ssl_cert", "ssl_key", "ssl_verify_cert", "ssl_verify_identity")
@@ -53,7 +53,7 @@ class _Slot:
     max_packet: int
 
 
-class MySQLLoader(StatementPlanning):
+class MySQLLoader(StatementPlanning, DdlApplying):
     """``otter_core.contracts.Loader`` for MySQL/MariaDB targets (PyMySQL)."""
 
     def __init__(self, target: DataMediaSource, pipeline: Pipeline, *, chunk_rows: int | None = None,
@@ -78,6 +78,7 @@ class MySQLLoader(StatementPlanning):
         # keeps the upsert for every row
         self.update_join = self.conflicts is None and str(opts.get("update_join", True)).lower() not in (
             "false", "0", "no", "off")
+        self._fence: tuple[str, int] | None = None  # ZooKeeper mode: (pipeline, fencing token), see fence()
 
     # ------------------------------------------------------------------------------------ public API
 
@@ -98,63 +99,30 @@ class MySQLLoader(StatementPlanning):
             return 0
         return self._apply(self._slot(slot), slot, events)
 
-    def apply_ddl(self, event: EventData) -> None:
-        """Run ``event.ddl_sql`` as is after ``USE`` of its schema; an error that means "already
-        applied" (replay after a crash) is logged and ignored."""
-        if not event.ddl_sql:
-            log.warning("DDL event without statement ignored: %s", event.describe())
-            return
-        if self.dry_run:
-            log.info("dry run: would apply DDL in %s: %s", quote_ident(event.schema or ""),
-                     event.ddl_sql)
-            return
+    def fence(self, pipeline: str, token: int) -> None:
+        """Take ``pipeline``'s loads over on the target with fencing ``token`` (otter_mysql.fencing): waits
+        for the previous holder's transactions in flight; from now on every transaction checks the token."""
         conn = self._connect()
-        note = ""
-        recorded = None
         try:
-            if self.mark:  # the reverse selector skips the echo of this DDL (see otter_mysql.retl)
-                self._ensure_retl(conn)
-                recorded = retl.record_ddl(conn, event.schema, event.ddl_sql, self.channel)
-            with conn.cursor() as cur:
-                if event.schema:
-                    try:
-                        cur.execute("USE " + quote_ident(event.schema))
-                    except pymysql.err.OperationalError as exc:
-                        if exc.args[0] != ER_BAD_DB:
-                            raise
-                        note = f" (schema {quote_ident(event.schema)} does not exist on the target)"
-                cur.execute(event.ddl_sql)
-            conn.commit()
-            if recorded is not None:
-                retl.note_ddl_done(conn, recorded.digest, self.channel)
-            log.info("applied DDL on %s: %s", event.full_name, event.ddl_sql)
-        except pymysql.Error as exc:
-            code = exc.args[0] if exc.args else None
-            if recorded is not None:
-                retl.forget_ddl(conn, recorded, self.target.name)
-            if code in DDL_ALREADY_APPLIED:
-                log.warning("DDL on %s already applied on target %s (error %s: %s), skipped: %s",
-                            event.full_name, self.target.name, code, _server_message(exc),
-                            event.ddl_sql)
-                return
-            raise LoadError(
-                f"DDL on target {self.target.name} table {event.full_name} failed: "
-                f"{_server_message(exc)}{note}; statement: {event.ddl_sql[:500]!r}") from None
+            fencing.take_over(conn, self._label, pipeline, token)
         finally:
-            _close_quietly(conn)
-            self._schemas.invalidate(event.schema or None)  # no schema: forget every table
+            close_quietly(conn)
+        self._fence = (pipeline, token)
+
+    @property
+    def _label(self) -> str:
+        return f"target {self.target.name} ({self.target.host}:{self.target.port})"
 
     def _ensure_retl(self, conn: Any) -> None:
         if not self._retl_ready:
-            retl.ensure_tables(conn, f"target {self.target.name} ({self.target.host}:{self.target.port})",
-                               LoadError)
+            retl.ensure_tables(conn, self._label, LoadError)
             self._retl_ready = True
 
     def close(self) -> None:
         """Close every pooled connection; safe to call twice."""
         for i, state in enumerate(self._slots):
             if state is not None:
-                _close_quietly(state.conn)
+                close_quietly(state.conn)
                 self._slots[i] = None
 
     # ------------------------------------------------------------------------------------ connections
@@ -172,13 +140,13 @@ class MySQLLoader(StatementPlanning):
         except pymysql.Error as exc:
             raise LoadError(
                 f"cannot connect to target {t.name} ({t.host}:{t.port} as {t.user}): "
-                f"{_server_message(exc)}; check host, port, user and password of the source "
+                f"{server_message(exc)}; check host, port, user and password of the source "
                 f"{t.name!r}") from None
         try:
             with conn.cursor() as cur:
                 cur.execute(SESSION_SQL)
         except BaseException:
-            _close_quietly(conn)
+            close_quietly(conn)
             raise
         return conn
 
@@ -196,7 +164,7 @@ class MySQLLoader(StatementPlanning):
                 if self.conflicts is not None or self.update_join:
                     self._read_committed(conn)
             except BaseException:
-                _close_quietly(conn)
+                close_quietly(conn)
                 raise
             state = self._slots[slot] = _Slot(conn, max_packet)
         return state
@@ -218,14 +186,14 @@ class MySQLLoader(StatementPlanning):
         if state is None:
             return
         broken = not isinstance(exc, Exception) or isinstance(exc, pymysql.err.InterfaceError) or (
-            isinstance(exc, pymysql.err.OperationalError) and _code(exc) >= 2000)
+            isinstance(exc, pymysql.err.OperationalError) and error_code(exc) >= 2000)
         if not broken:
             try:
                 state.conn.rollback()
             except Exception:
                 broken = True
         if broken:
-            _close_quietly(state.conn)
+            close_quietly(state.conn)
             self._slots[slot] = None
 
     # ------------------------------------------------------------------------------------ applying
@@ -239,6 +207,8 @@ class MySQLLoader(StatementPlanning):
         try:
             groups = self._plan(events, conn) if self.conflicts is None else None
             with conn.cursor() as cur:
+                if self._fence is not None:  # ZooKeeper mode: a newer holder's token stops this transaction
+                    fencing.check(cur, self._label, *self._fence)
                 if self.mark:  # first statement of the transaction: the reverse selector drops it
                     cur.execute(retl.MARK_SQL, (retl.mark_id(self.channel, self.pipeline.name, slot),
                                                 self.channel, self.pipeline.name[:128]))
@@ -256,15 +226,15 @@ class MySQLLoader(StatementPlanning):
                 raise
             if isinstance(exc, LoadError):
                 raise
-            if (isinstance(exc, pymysql.Error) and _code(exc) == ER_UNKNOWN_COLUMN and not retried
+            if (isinstance(exc, pymysql.Error) and error_code(exc) == ER_UNKNOWN_COLUMN and not retried
                     and at.group is not None):
                 # the target changed behind our back: re-read its columns and try once more
                 self._schemas.invalidate(at.group.schema, at.group.table)
                 return self._apply(self._slot(slot), slot, events, retried=True)
-            if (isinstance(exc, pymysql.Error) and _code(exc) == ER_DUP_ENTRY and not retried
+            if (isinstance(exc, pymysql.Error) and error_code(exc) == ER_DUP_ENTRY and not retried
                     and self.conflicts is not None):  # a row appeared after the check: check again
                 return self._apply(self._slot(slot), slot, events, retried=True)
-            if isinstance(exc, pymysql.Error) and _code(exc) == ER_LOCK_DEADLOCK and not retried:
+            if isinstance(exc, pymysql.Error) and error_code(exc) == ER_LOCK_DEADLOCK and not retried:
                 # another partition of the batch held rows this one needs (a unique value moving between
                 # rows of two partitions): the server rolled this one back; the other goes on, so again
                 return self._apply(self._slot(slot), slot, events, retried=True)
@@ -343,7 +313,7 @@ class MySQLLoader(StatementPlanning):
             cause = (f"one row needs a statement of at least {exc.size} bytes but the server's "
                      f"max_allowed_packet is {exc.limit}: raise max_allowed_packet on the target")
         elif isinstance(exc, pymysql.Error):
-            cause = _server_message(exc)
+            cause = server_message(exc)
         else:
             cause = f"{type(exc).__name__}: {exc}"
         what = "chunk starting at key" if sent else "row with key"
@@ -368,22 +338,3 @@ class _PacketTooLarge(Exception):
     def __init__(self, size: int, limit: int) -> None:
         super().__init__(f"{size} > {limit}")
         self.size, self.limit = size, limit
-
-
-def _code(exc: BaseException) -> int:
-    args = getattr(exc, "args", ())
-    return args[0] if args and isinstance(args[0], int) else -1
-
-
-def _server_message(exc: BaseException) -> str:
-    args = getattr(exc, "args", ())
-    if len(args) >= 2 and isinstance(args[0], int):
-        return f"({args[0]}) {args[1]}"
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _close_quietly(conn: Any) -> None:
-    try:
-        conn.close()
-    except Exception:
-        pass

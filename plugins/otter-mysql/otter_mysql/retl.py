@@ -27,6 +27,7 @@ SCHEMA = "retl"
 MARK_TABLE = "retl_mark"
 DDL_TABLE = "retl_ddl"
 CONFLICT_TABLE = conflict_log.TABLE
+FENCE_TABLE = "retl_fence"
 SYSTEM_TABLES = frozenset({MARK_TABLE, DDL_TABLE, CONFLICT_TABLE})
 SYNC_SUFFIX = "_SYNC"
 CREATE_SQL = (
@@ -38,6 +39,9 @@ CREATE_SQL = (
     "channel VARCHAR(64) NOT NULL, applied_at DATETIME(6) NOT NULL, gtid VARCHAR(64) NULL, "
     "PRIMARY KEY (hash, channel))",
     conflict_log.CREATE_SQL,
+    # ZooKeeper mode: the newest fencing token of each pipeline's loads (otter_mysql.fencing)
+    f"CREATE TABLE IF NOT EXISTS `{SCHEMA}`.`{FENCE_TABLE}` (pipeline VARCHAR(191) NOT NULL PRIMARY KEY, "
+    "token BIGINT NOT NULL, gmt_modified DATETIME(6) NOT NULL)",
 )
 MARK_SQL = (f"INSERT INTO `{SCHEMA}`.`{MARK_TABLE}` (id, channel_id, channel_info, seq, gmt_modified) "
             "VALUES (%s, %s, %s, 1, NOW(6)) ON DUPLICATE KEY UPDATE channel_id = VALUES(channel_id), "
@@ -50,7 +54,7 @@ DDL_PREVIOUS_SQL = f"SELECT gtid FROM `{SCHEMA}`.`{DDL_TABLE}` WHERE hash = %s A
 # known to be done (the DDL is still running on the other pipeline) and recent
 DDL_PENDING_SQL = (f"SELECT hash, gtid FROM `{SCHEMA}`.`{DDL_TABLE}` WHERE channel = %s AND "
                    "(gtid IS NOT NULL OR applied_at > NOW(6) - INTERVAL 10 MINUTE)")
-_NO_GRANT = {1044, 1045, 1142, 1227, 1370}
+NO_GRANT = {1044, 1045, 1142, 1227, 1370}
 
 
 def ddl_hash(schema: str | None, sql: str) -> str:
@@ -72,7 +76,7 @@ def ensure_tables(conn: Any, label: str, error: type[Exception]) -> None:
         conn.commit()
     except pymysql.Error as exc:
         code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
-        if code in _NO_GRANT:
+        if code in NO_GRANT:
             raise error(f"{label}: cannot create the system schema `{SCHEMA}` for two-way sync "
                         f"({exc.args[-1]}); run `otter-run init-db` as an administrator, or "
                         f"GRANT CREATE, SELECT, INSERT, UPDATE, DELETE ON `{SCHEMA}`.* TO the user of this "

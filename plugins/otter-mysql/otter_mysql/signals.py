@@ -12,6 +12,8 @@ from typing import Any, Sequence
 
 import pymysql
 
+from otter_mysql.retl import NO_GRANT
+
 SCHEMA = "retl"
 SIGNAL_TABLE = "retl_signal"
 BUFFER_TABLE = "retl_buffer"
@@ -27,7 +29,6 @@ CREATE_SQL = {
 }
 WATERMARK_SQL = (f"INSERT INTO `{SCHEMA}`.`{SIGNAL_TABLE}` (id, watermark, gmt_modified) VALUES (%s, %s, NOW(6)) "
                  "ON DUPLICATE KEY UPDATE watermark = VALUES(watermark), gmt_modified = NOW(6)")
-_NO_GRANT = {1044, 1045, 1142, 1227, 1370}
 
 
 def ensure_tables(conn: Any, label: str, error: type[Exception], tables: Sequence[str] = tuple(CREATE_SQL)) -> None:
@@ -46,7 +47,7 @@ def ensure_tables(conn: Any, label: str, error: type[Exception], tables: Sequenc
         conn.commit()
     except pymysql.Error as exc:
         code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
-        if code in _NO_GRANT:
+        if code in NO_GRANT:
             raise error(f"{label}: cannot create `{SCHEMA}`.{', '.join(missing)} ({exc.args[-1]}); run "
                         f"`otter-run init-db` as an administrator, or GRANT CREATE, SELECT, INSERT, UPDATE, DELETE "
                         f"ON `{SCHEMA}`.* TO the user of this source", retryable=False) from None

@@ -58,6 +58,10 @@ class ZooKeeperArbitrator:
         self._pipeline_permit = True
         self._channel_open = True
         self.reason = ""
+        # one more for every stage that takes the pipeline over: the loader's fencing token on the target
+        tokens = zk.Counter(layout.pipeline(channel, pipeline, "fencing_token"))
+        tokens += 1
+        self.fencing_token: int = tokens.post_value
         zk.DataWatch(self.permit_path, self._on_permit)
         zk.DataWatch(layout.channel_state(channel), self._on_channel_state)
 

@@ -28,6 +28,12 @@ def test_process_ids_increase_across_holders(zk, zk_root):
     assert min(later) > max(ids)
 
 
+def test_every_holder_gets_a_higher_fencing_token(zk, zk_root):
+    tokens = [make(zk, zk_root, cls, node_id=i).fencing_token
+              for i, cls in enumerate((ZooKeeperArbitrator, ZooKeeperSignals, ZooKeeperArbitrator), 1)]
+    assert tokens == sorted(set(tokens)) and tokens[0] >= 1
+
+
 def test_acked_position_survives_a_new_holder(zk, zk_root):
     first = make(zk, zk_root)
     assert first.acked_position() is None

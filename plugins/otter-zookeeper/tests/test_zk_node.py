@@ -62,6 +62,10 @@ def test_node_runs_a_deployed_pipeline(mariadb_source, mariadb_target, zk, zk_ro
     assert status["node"] == 1 and status["rows"] >= 0
     stages = {r["stage"] for r in n.status() if r["running"]}
     assert stages == ({"select", "load"} if arbitrate == "zookeeper" else {"select"})
+    # Load took the pipeline over on the target with its fencing token (otter_mysql.fencing)
+    [(pipeline, token)] = mariadb_target.execute("SELECT pipeline, token FROM retl.retl_fence")
+    issued = int(zk.get(Layout(zk_root).pipeline(row["channel"], row["pipeline"], "fencing_token"))[0])
+    assert pipeline == f"{row['channel']}/{row['pipeline']}" and 1 <= token <= issued
 
 
 def test_pause_holds_rows_until_resume(mariadb_source, mariadb_target, zk, zk_root, node):

@@ -1,0 +1,83 @@
+"""Fencing tokens on the target: a node that lost its stage cannot commit a load after the next holder began.
+
+In ZooKeeper mode a node stops its stages when its session is suspended, but a load transaction already
+in flight (waiting for a row lock, say) can still commit later, after another node took the stage over
+and loaded newer changes of the same rows: the stale commit would put older values back. So every
+holder of a pipeline's Load gets a fencing token, strictly increasing (``ZooKeeperArbitrator``), and:
+
+- when it takes over, it raises the pipeline's row in ``retl.retl_fence`` to its token. That write waits
+  for the shared locks of the previous holder's transactions still in flight: they end first;
+- every load transaction begins by reading that row with a shared lock; a token above its own means a
+  newer holder: the transaction is rolled back and the stage stops (``Fenced``, not retried).
+
+Shared locks do not block each other, so the pool's connections still load in parallel; the cost is one
+round trip per transaction, in ZooKeeper mode only.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import pymysql
+
+from otter_core.errors import LoadError
+from otter_mysql import retl
+
+TABLE = retl.FENCE_TABLE
+CREATE_SQL = (retl.CREATE_SQL[0], next(sql for sql in retl.CREATE_SQL if f"`{TABLE}`" in sql))
+EXISTS_SQL = "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s"
+# the timestamp first: ON DUPLICATE KEY UPDATE assigns left to right
+TAKE_OVER_SQL = (f"INSERT INTO `{retl.SCHEMA}`.`{TABLE}` (pipeline, token, gmt_modified) VALUES (%s, %s, NOW(6)) "
+                 "ON DUPLICATE KEY UPDATE gmt_modified = IF(VALUES(token) > token, NOW(6), gmt_modified), "
+                 "token = GREATEST(token, VALUES(token))")
+READ_SQL = f"SELECT token FROM `{retl.SCHEMA}`.`{TABLE}` WHERE pipeline = %s"
+CHECK_SQL = READ_SQL + " LOCK IN SHARE MODE"
+
+
+class Fenced(LoadError):
+    """A newer holder took this pipeline's loads over on the target: this stage must stop."""
+
+    retryable = False
+
+
+def _fenced(label: str, pipeline: str, token: int, current: int) -> Fenced:
+    return Fenced(f"{label}: the loads of pipeline {pipeline} were taken over by a newer holder (fencing token "
+                  f"{current} in `{retl.SCHEMA}`.`{TABLE}`, this node holds {token}): this node stops the stage. "
+                  f"If ZooKeeper's data was reset, the tokens start again from 1: delete that row on the target")
+
+
+def take_over(conn: Any, label: str, pipeline: str, token: int) -> None:
+    """Raise ``pipeline``'s token on the target to ``token`` (waits for the previous holder's loads in
+    flight); ``Fenced`` if the target already holds a higher one."""
+    try:
+        with conn.cursor() as cur:
+            if not cur.execute(EXISTS_SQL, (retl.SCHEMA, TABLE)):  # no DDL in the binlog when it exists
+                for sql in CREATE_SQL:
+                    cur.execute(sql)
+            cur.execute(TAKE_OVER_SQL, (pipeline, token))
+            cur.execute(READ_SQL, (pipeline,))
+            current = int(cur.fetchone()[0])
+        conn.commit()
+    except pymysql.Error as exc:
+        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
+        if code in retl.NO_GRANT:
+            raise LoadError(f"{label}: cannot write the fencing table `{retl.SCHEMA}`.`{TABLE}` that ZooKeeper "
+                            f"mode needs ({exc.args[-1]}); run `otter-run init-db` as an administrator, or GRANT "
+                            f"CREATE, SELECT, INSERT, UPDATE ON `{retl.SCHEMA}`.* TO the user of this target",
+                            retryable=False) from None
+        raise LoadError(f"{label}: taking over the loads of pipeline {pipeline} (fencing token {token}) "
+                        f"failed: {exc.args[-1]}") from None
+    if current > token:
+        raise _fenced(label, pipeline, token, current)
+
+
+def check(cur: Any, label: str, pipeline: str, token: int) -> None:
+    """The first statement of a load transaction: ``Fenced`` unless ``token`` is still the newest."""
+    cur.execute(CHECK_SQL, (pipeline,))
+    row = cur.fetchone()
+    current = int(row[0]) if row else 0
+    if current > token:
+        raise _fenced(label, pipeline, token, current)
+    if current < token:  # the row was deleted or lowered behind our back: take over again
+        raise LoadError(f"{label}: the fencing token of pipeline {pipeline} in `{retl.SCHEMA}`.`{TABLE}` is "
+                        f"{current}, below this node's {token}: it was changed by hand; the load is retried "
+                        f"after taking over again")
