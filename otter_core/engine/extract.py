@@ -72,11 +72,30 @@ class Extractor:
                 chains[pair] = [p.for_batch() if hasattr(p, "for_batch") else p for p in chains.get(pair, ())]
                 if hasattr(resolvers.get(pair), "for_batch"):
                     resolvers[pair] = resolvers[pair].for_batch()  # type: ignore[union-attr]
+        append = out.append
         plain: dict[int, bool] = {}  # per pair: no filter, processor or resolver (decided once a batch)
+        # the pairs of the previous event's table: a rows event's events share their schema and table
+        # strings, so a run of them is recognised by identity, without a lookup per event
+        last_schema = last_table = None
+        pairs: list[DataMediaPair] = []
+        only: DataMediaPair | None = None  # the table's one pair, when it is plain
         for event in events:
             if event.hints and self._rejected_by_select(event):
                 continue
-            for pair in self.pairs_of(event.schema, event.table):
+            if event.schema is not last_schema or event.table is not last_table:
+                last_schema, last_table = event.schema, event.table
+                pairs = self.pairs_of(last_schema, last_table)
+                only = None
+                if len(pairs) == 1:
+                    pair = pairs[0]
+                    if plain.get(id(pair)) is None:
+                        plain[id(pair)] = (not pair.processors and pair not in self.filters
+                                           and pair not in resolvers)
+                    only = pair if plain[id(pair)] else None
+            if only is not None:
+                append((only, event))
+                continue
+            for pair in pairs:
                 is_plain = plain.get(id(pair))
                 if is_plain is None:
                     is_plain = plain[id(pair)] = (not pair.processors and pair not in self.filters

@@ -6,6 +6,7 @@ node publishes to ZooKeeper; the manager's collector samples it into history.
 from __future__ import annotations
 
 import collections
+import operator
 import threading
 import time
 from typing import Any, Iterable, Mapping
@@ -16,11 +17,12 @@ from otter_core.model import EventData, EventType, Position
 
 STAGES = ("select", "extract", "transform", "load")
 _COUNTED = {EventType.INSERT: "I", EventType.UPDATE: "U", EventType.DELETE: "D"}
+_TABLE_AND_KIND = operator.attrgetter("schema", "table", "event_type")
 
 
 def count_by_table(events: Iterable[EventData]) -> dict[str, dict[str, int]]:
     """``{"schema.table": {"I": n, "U": n, "D": n}}`` of the row events (DDL is not counted)."""
-    counts: collections.Counter = collections.Counter((e.schema, e.table, e.event_type) for e in events)
+    counts: collections.Counter = collections.Counter(map(_TABLE_AND_KIND, events))
     tables: dict[str, dict[str, int]] = {}
     for (schema, table, kind), n in counts.items():
         letter = _COUNTED.get(kind)

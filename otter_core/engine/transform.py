@@ -83,13 +83,17 @@ def transform(pipeline: Pipeline,
     append = out.append
     ddl = EventType.DDL
     known: dict[tuple[int, str, str], tuple[str, int, bool]] = {}
+    last_pair = last_schema = last_table = None  # a run of one rows event: recognised by identity
+    target, weight, same = pipeline.target, 0, False
     for pair, event in extracted:
-        key = (id(pair), event.schema, event.table)
-        info = known.get(key)
-        if info is None:
-            same = (not pair.column_pairs and not pair.column_groups and pair.conflict is None and
-                    _target_name(pair, event.schema, event.table) == (event.schema, event.table))
-            info = known[key] = (pair.target_source or pipeline.target, pair.push_weight, same)
-        target, weight, same = info
+        if pair is not last_pair or event.schema is not last_schema or event.table is not last_table:
+            last_pair, last_schema, last_table = pair, event.schema, event.table
+            key = (id(pair), event.schema, event.table)
+            info = known.get(key)
+            if info is None:
+                same = (not pair.column_pairs and not pair.column_groups and pair.conflict is None and
+                        _target_name(pair, event.schema, event.table) == (event.schema, event.table))
+                info = known[key] = (pair.target_source or pipeline.target, pair.push_weight, same)
+            target, weight, same = info
         append((target, weight, event if same and event.event_type is not ddl else transform_event(pair, event)))
     return out

@@ -69,3 +69,25 @@ def test_file_resolver_runs_in_extract_and_its_files_survive_merge_and_transform
     [(_, _, out)] = transform(pipeline, extracted)
     [merged] = merge_events([out])
     assert [(f.path, f.size) for f in merged.files] == [("images/9.jpg", 4)] and merged.schema == "archive"
+
+
+def test_interleaved_tables_keep_their_own_pairs_filters_and_targets():
+    """Extract and Transform remember the previous event's table (a rows event's events share it): events
+    that switch tables, a table with two pairs and a filtered pair must still get exactly their pairs."""
+    from otter_core.engine.transform import transform
+
+    plain = DataMediaPair(DataMedia("shop", "orders"), DataMedia("shop", "orders"))
+    copy = DataMediaPair(DataMedia("shop", "orders"), DataMedia("shop", "orders"), target_source="archive",
+                         push_weight=7)
+    filtered = DataMediaPair(DataMedia("shop", "items"), DataMedia("shop", "items"), filter="qty > 1")
+    pipeline = Pipeline("p", "src", "dst", (plain, copy, filtered))
+
+    def ev(table, i, qty):
+        return EventData("shop", table, EventType.INSERT, keys={"id": i}, columns={"qty": qty})
+
+    events = [ev("orders", 1, 1), ev("items", 2, 1), ev("items", 3, 5), ev("orders", 4, 1), ev("items", 5, 2)]
+    extracted = Extractor(pipeline, {}).extract(events)
+    assert [(pair, e.keys["id"]) for pair, e in extracted] == [
+        (plain, 1), (copy, 1), (filtered, 3), (plain, 4), (copy, 4), (filtered, 5)]
+    assert [(target, weight, e.keys["id"]) for target, weight, e in transform(pipeline, extracted)] == [
+        ("dst", 5, 1), ("archive", 7, 1), ("dst", 5, 3), ("dst", 5, 4), ("archive", 7, 4), ("dst", 5, 5)]
