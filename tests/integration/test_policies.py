@@ -69,6 +69,37 @@ def test_without_skip_a_refused_row_stops_progress_and_loses_nothing(mariadb_sou
     assert mariadb_target.execute("SELECT id, amount FROM shop.t") == [(1, 500)]
 
 
+NARROW = "CREATE TABLE shop.t (id INT PRIMARY KEY, status VARCHAR(3), amount INT)"
+
+
+def test_a_target_column_too_narrow_stops_progress_instead_of_truncating(mariadb_source, mariadb_target, tmp_path):
+    make_tables(mariadb_source, mariadb_target, NARROW)
+    text = pipeline_yaml(mariadb_source, mariadb_target, ["shop.t"], start=start_of(mariadb_source))
+    with running(text, str(tmp_path / "state")) as runner:
+        mariadb_source.execute("INSERT INTO shop.t VALUES (1, 'ok', 1), (2, 'shipped', 2)")
+        stats = runner.pipelines[0].stats
+        deadline = time.monotonic() + 60
+        while stats.restarts < 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert stats.restarts >= 1 and "'status'" in stats.last_error and "id=2" in stats.last_error
+        assert mariadb_target.execute("SELECT COUNT(*) FROM shop.t") == [(0,)]  # not 'shi'
+        mariadb_target.execute("ALTER TABLE shop.t MODIFY status VARCHAR(10)")  # the operator fixes the target
+        wait_caught_up(runner, mariadb_source, timeout=90)
+    assert mariadb_target.execute("SELECT * FROM shop.t ORDER BY id") == [(1, "ok", 1), (2, "shipped", 2)]
+
+
+def test_skip_load_exception_rejects_a_row_the_target_would_truncate(mariadb_source, mariadb_target, tmp_path):
+    make_tables(mariadb_source, mariadb_target, NARROW)
+    text = pipeline_yaml(mariadb_source, mariadb_target, ["shop.t"], start=start_of(mariadb_source),
+                         skip_load_exception=True)
+    with running(text, str(tmp_path / "state")) as runner:
+        mariadb_source.execute("INSERT INTO shop.t VALUES (1, 'ok', 1), (2, 'shipped', 2), (3, 'new', 3)")
+        wait_caught_up(runner, mariadb_source)
+        [rejected] = runner.pipelines[0].rejects.read()
+    assert mariadb_target.execute("SELECT * FROM shop.t ORDER BY id") == [(1, "ok", 1), (3, "new", 3)]
+    assert rejected["keys"] == {"id": 2} and "Data truncated for column 'status'" in rejected["reason"]
+
+
 def test_filter_keeps_only_matching_rows(mariadb_source, mariadb_target, tmp_path):
     make_tables(mariadb_source, mariadb_target)
     text = pipeline_yaml(mariadb_source, mariadb_target, [{"source": "shop.t", "filter": "status == 'paid'"}],

@@ -136,7 +136,8 @@ def otter_run_init(a, b, tmp_path):
     path.write_text(twoway_yaml(a, b))
     assert otter_run(["init-db", str(path)]) == 0
     for server in (a, b):
-        assert {r[0] for r in server.execute("SHOW TABLES FROM retl")} == {"retl_mark", "retl_ddl", "retl_conflict"}
+        assert {r[0] for r in server.execute("SHOW TABLES FROM retl")} == {
+            "retl_mark", "retl_ddl", "retl_conflict", "retl_fence"}
 
 
 def test_init_db_without_the_grant_names_it(mariadb_source, tmp_path, capsys):

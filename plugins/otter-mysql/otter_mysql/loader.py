@@ -25,7 +25,7 @@ from otter_mysql import bigrows, fencing, retl
 from otter_mysql.conflicts import ConflictScreen
 from otter_mysql.ddl_apply import DdlApplying
 from otter_mysql.load_plan import StatementGroup, StatementPlanning
-from otter_mysql.server_errors import close_quietly, error_code, server_message
+from otter_mysql.server_errors import DATA_WARNINGS, close_quietly, data_warnings, error_code, server_message
 from otter_mysql.target_schema import TargetSchemaCache
 from otter_mysql.unique_conflicts import clear_before_upserts, clear_unique_conflicts
 
@@ -266,7 +266,7 @@ class MySQLLoader(StatementPlanning, DdlApplying):
                 with bigrows.GATE:
                     self._execute(cur, state, slot, bigrows.statement(
                         head, [values[i] for i in picks] if picks else values, tail,
-                        state.conn.encoding), 1)
+                        state.conn.encoding), group, (ev,))
                 continue
             if kind != "DELETE":
                 values = (*ev.keys.values(), *ev.columns.values())
@@ -287,7 +287,7 @@ class MySQLLoader(StatementPlanning, DdlApplying):
 
     def _send_chunk(self, cur: Any, state: _Slot, slot: int, group: StatementGroup, sql: str,
                     chunk: Sequence[EventData], at: _Progress) -> None:
-        self._execute(cur, state, slot, sql, len(chunk))
+        self._execute(cur, state, slot, sql, group, chunk)
         if group.fallback is not None and rows_matched(cur) != len(chunk):
             # an UPDATE join found fewer rows than it updates (missing on the target, or a server
             # that does not report matches): upsert the chunk's whole rows, as without the join; whole
@@ -296,11 +296,33 @@ class MySQLLoader(StatementPlanning, DdlApplying):
                                    {tuple(ev.keys.values()) for ev in chunk} if self.pipeline.two_way else None)
             self._send_group(cur, state, slot, group.fallback, chunk, at)
 
-    def _execute(self, cur: Any, state: _Slot, slot: int, sql: str | memoryview, nrows: int) -> None:
-        if nrows == 1 and len(sql) > state.max_packet:
+    def _execute(self, cur: Any, state: _Slot, slot: int, sql: str | memoryview, group: StatementGroup,
+                 rows: Sequence[EventData]) -> None:
+        if len(rows) == 1 and len(sql) > state.max_packet:
             raise _PacketTooLarge(len(sql), state.max_packet)
         cur.execute(sql)
         self._statements[slot] += 1
+        changed = data_warnings(cur, lambda: self._schemas.get(state.conn, group.schema, group.table).generated)
+        if changed:
+            raise self._changed_values(group, rows, changed)
+
+    def _changed_values(self, group: StatementGroup, rows: Sequence[EventData],
+                        changed: list[tuple[int, str, int | None]]) -> LoadError:
+        """The target stored other values than the source's: its columns differ. Rolled back and retried
+        like any refused load (it goes on once the column is fixed); with ``skip_load_exception`` the rows
+        are tried one by one and the ones the target would change go to the reject log."""
+        code, message, row = changed[0]
+        # an UPSERT's or DELETE's "row N" is the N-th row of the statement; an UPDATE join counts otherwise
+        ev = rows[row - 1] if row and group.kind != "UPDATE" and row <= len(rows) else rows[0]
+        key = ", ".join(f"{k}={v!r:.80}" for k, v in ev.keys.items())
+        which = "row with key" if ev is not rows[0] or len(rows) == 1 else "chunk starting at key"
+        more = f" (and {len(changed) - 1} more warning(s))" if len(changed) > 1 else ""
+        return LoadError(
+            f"target {self.target.name}: {group.kind} into {quote_table(group.schema, group.table)} ({which} "
+            f"{key}): {DATA_WARNINGS[code]}: ({code}) {message}{more}; rolled back. The target's column cannot "
+            f"hold the source's value: widen it (type, length, character set, NULL), or map or exclude the "
+            f"column in the pair (the load is retried); `skip_load_exception: true` sends such rows to the "
+            f"reject log instead")
 
     def _load_error(self, group: StatementGroup | None, first: EventData | None,
                     current: EventData | None, exc: BaseException) -> LoadError:
