@@ -30,6 +30,19 @@ class LoadError(OtterError):
     """A batch could not be applied to a target; the message names table, key and statement kind."""
 
 
+class Fenced(LoadError):
+    """A newer holder took a pipeline's loads over on the target (ZooKeeper mode, ``fencing_token``): this
+    stage must stop. Not retried: the node gives the stage up and contends again."""
+
+    retryable = False
+
+    @classmethod
+    def newer(cls, label: str, pipeline: str, token: int, current: int, table: str) -> "Fenced":
+        return cls(f"{label}: the loads of pipeline {pipeline} were taken over by a newer holder (fencing token "
+                   f"{current} in {table}, this node holds {token}): this node stops the stage. If ZooKeeper's "
+                   f"data was reset, the tokens start again from 1: delete that row on the target")
+
+
 class PluginNotFound(OtterError):
     """A configured plugin is not installed or failed to import."""
 

@@ -19,7 +19,7 @@ from attrs import define, field
 
 from otter_core.errors import DataError, LoadError
 from otter_core.model import DataMediaSource, EventData, EventType, Pipeline, SyncMode
-from otter_postgresql import dialect
+from otter_postgresql import dialect, fencing
 from otter_postgresql.ddl import Untranslatable, translate
 from otter_postgresql.types import adapter_for
 
@@ -75,6 +75,7 @@ class PostgreSQLLoader:
         self._stages: list[set[str]] = [set() for _ in self._slots]
         self._tables: dict[tuple[str, str], _Table] = {}
         self._mark_ready = False
+        self._fence: tuple[str, int] | None = None  # ZooKeeper mode: (pipeline, fencing token), see fence()
 
     # ------------------------------------------------------------------------------------ connections
 
@@ -101,6 +102,20 @@ class PostgreSQLLoader:
             self._slots[slot] = self._connect()
             self._stages[slot] = set()
         return self._slots[slot]
+
+    def fence(self, pipeline: str, token: int) -> None:
+        """Take ``pipeline``'s loads over with fencing ``token`` (otter_postgresql.fencing); from now on every
+        transaction checks it first."""
+        conn = self._connect()
+        try:
+            fencing.take_over(conn, self._label, pipeline, token)
+        finally:
+            conn.close()
+        self._fence = (pipeline, token)
+
+    @property
+    def _label(self) -> str:
+        return f"target {self.target.name} ({self.target.host}:{self.target.port}/{self.database})"
 
     def close(self) -> None:
         """Close every pooled connection; safe to call twice."""
@@ -213,6 +228,8 @@ class PostgreSQLLoader:
         try:
             groups = self.plan(events, conn)
             cur = conn.cursor()
+            if self._fence is not None:  # ZooKeeper mode: a newer holder's token stops this transaction
+                fencing.check(cur, self._label, *self._fence)
             if self.mark:
                 self._ensure_mark_table(conn)
                 cur.execute(dialect.MARK_SQL, (dialect.mark_id(self.channel, self.pipeline.name, slot),
@@ -351,6 +368,8 @@ class PostgreSQLLoader:
         import psycopg
         conn = self._connect()
         try:
+            if self._fence is not None:  # checked in the DDL's own transaction
+                fencing.check(conn.cursor(), self._label, *self._fence)
             for sql in statements:
                 conn.execute(sql)
             conn.commit()

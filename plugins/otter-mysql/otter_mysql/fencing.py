@@ -19,7 +19,7 @@ from typing import Any
 
 import pymysql
 
-from otter_core.errors import LoadError
+from otter_core.errors import Fenced, LoadError
 from otter_mysql import retl
 
 TABLE = retl.FENCE_TABLE
@@ -33,16 +33,8 @@ READ_SQL = f"SELECT token FROM `{retl.SCHEMA}`.`{TABLE}` WHERE pipeline = %s"
 CHECK_SQL = READ_SQL + " LOCK IN SHARE MODE"
 
 
-class Fenced(LoadError):
-    """A newer holder took this pipeline's loads over on the target: this stage must stop."""
-
-    retryable = False
-
-
 def _fenced(label: str, pipeline: str, token: int, current: int) -> Fenced:
-    return Fenced(f"{label}: the loads of pipeline {pipeline} were taken over by a newer holder (fencing token "
-                  f"{current} in `{retl.SCHEMA}`.`{TABLE}`, this node holds {token}): this node stops the stage. "
-                  f"If ZooKeeper's data was reset, the tokens start again from 1: delete that row on the target")
+    return Fenced.newer(label, pipeline, token, current, f"`{retl.SCHEMA}`.`{TABLE}`")
 
 
 def take_over(conn: Any, label: str, pipeline: str, token: int) -> None:
