@@ -15,6 +15,7 @@ import ipaddress
 import json
 import re
 import uuid
+from decimal import Decimal
 from typing import Any, Callable
 
 from otter_core.errors import DataError
@@ -158,8 +159,23 @@ _ADAPTERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
+def numeric_adapter(scale: int) -> Callable[[Any], Any]:
+    """A ``numeric(p, scale)`` column rounds a value with more decimal places without an error (PostgreSQL
+    raises only on overflow): such a value is refused instead. Trailing zeros (``1.20`` into scale 1) pass."""
+    unit = Decimal(1).scaleb(-scale)
+
+    def adapt(v: Any) -> Any:
+        if isinstance(v, Decimal) and v.is_finite() and v.as_tuple().exponent < -scale and v.quantize(unit) != v:
+            raise DataError(f"{v} has more than {scale} decimal place(s): numeric(…,{scale}) would round it; "
+                            f"widen the target column's scale")
+        return v
+    return adapt
+
+
 def adapter_for(pg_typname: str, typmod: int, zero_dates: str) -> Callable[[Any], Any] | None:
     """The value adapter for a target column of type ``pg_typname`` (pg_type.typname)."""
+    if pg_typname == "numeric" and typmod >= 4:  # typmod: ((precision << 16) | scale) + 4
+        return numeric_adapter((typmod - 4) & 0xFFFF)
     if pg_typname in ("bit", "varbit"):
         return bit_adapter(typmod, pg_typname == "varbit")
     if pg_typname in ("date", "timestamptz"):

@@ -122,6 +122,20 @@ def test_a_refused_row_rolls_back_and_names_table_and_row(orders):
     loader.close()
 
 
+def test_a_decimal_the_target_would_round_is_refused_naming_column_and_row(orders):
+    # amount is numeric(10,2): PostgreSQL itself would store 1.255 as 1.26 without an error
+    loader = make_loader(orders, copy_min_rows=2)
+    try:
+        for rows_ in ([ins(1, "1.255")], [ins(1), ins(2, "-0.001"), ins(3)]):  # by statement, and by COPY
+            with pytest.raises(DataError, match=r"INSERT shop.orders \(id=\d\).*column 'amount'.*would round it"):
+                loader.load(rows_, 0)
+        assert rows(orders) == []
+        assert loader.load([ins(1, "1.250"), ins(2, "7")], 0) == 2  # trailing zeros and integers fit exactly
+        assert [str(r[1]) for r in rows(orders)] == ["1.25", "7.00"]
+    finally:
+        loader.close()
+
+
 def test_zero_dates_follow_the_policy(orders):
     loader = make_loader(orders)
     with pytest.raises(DataError, match=r"INSERT shop.orders \(id=1\).*column 'at'.*zero_dates: null"):
