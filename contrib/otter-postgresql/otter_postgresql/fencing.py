@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from otter_core.errors import Fenced, LoadError
+from otter_core import fencing
+from otter_core.errors import LoadError
 from otter_postgresql.dialect import RETL_SCHEMA, quote_ident, quote_table
 
 TABLE = "retl_fence"
@@ -42,17 +43,9 @@ def take_over(conn: Any, label: str, pipeline: str, token: int) -> None:
         raise LoadError(f"{label}: taking over the loads of pipeline {pipeline} (fencing token {token}) in {NAME} "
                         f"failed: {str(exc).strip()}; the user needs CREATE on the database (or an existing "
                         f"schema {RETL_SCHEMA}) and INSERT, UPDATE, SELECT on {NAME}") from None
-    if current > token:
-        raise Fenced.newer(label, pipeline, token, current, NAME)
+    fencing.verify(current, label, pipeline, token, NAME, taking_over=True)
 
 
 def check(cur: Any, label: str, pipeline: str, token: int) -> None:
     """The first statement of a load transaction: ``Fenced`` unless ``token`` is still the newest."""
-    cur.execute(CHECK_SQL, (pipeline,))
-    row = cur.fetchone()
-    current = int(row[0]) if row else 0
-    if current > token:
-        raise Fenced.newer(label, pipeline, token, current, NAME)
-    if current < token:
-        raise LoadError(f"{label}: the fencing token of pipeline {pipeline} in {NAME} is {current}, below this "
-                        f"node's {token}: it was changed by hand; the load is retried after taking over again")
+    fencing.check(cur, CHECK_SQL, NAME, label, pipeline, token)

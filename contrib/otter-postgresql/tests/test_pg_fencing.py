@@ -1,12 +1,10 @@
 """Fencing tokens on a real PostgreSQL 15 (otter_postgresql.fencing): a stale holder cannot load after a newer
 one took over, and the takeover waits for the stale holder's transaction in flight."""
-import threading
-import time
-
 import pytest
 from test_pg_loader import TABLE, ins, make_loader, rows
 
 from otter_core.errors import Fenced, LoadError
+from otter_core.testing.fencing import assert_takeover_waits
 from otter_postgresql import fencing
 
 PIPELINE = "shop/to-pg"
@@ -46,13 +44,7 @@ def test_the_takeover_waits_for_the_stale_holders_transaction_in_flight(orders):
         with stale.cursor() as cur:  # an in-flight load transaction of the old holder
             fencing.check(cur, "target", PIPELINE, 1)
             cur.execute("INSERT INTO shop.orders (id, amount) VALUES (1, 1)")
-        done = threading.Event()
-        taker = threading.Thread(target=lambda: (new.fence(PIPELINE, 2), done.set()), daemon=True)
-        taker.start()
-        time.sleep(1.0)
-        assert not done.is_set(), "the takeover did not wait for the stale transaction"
-        stale.commit()
-        assert done.wait(10), "the takeover did not finish after the stale transaction ended"
+        assert_takeover_waits(lambda: new.fence(PIPELINE, 2), stale.commit)
         assert new.load([ins(1, "2.00")], 0) == 1
         assert [(r[0], str(r[1])) for r in rows(orders)] == [(1, "2.00")]
     finally:

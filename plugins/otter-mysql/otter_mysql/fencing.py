@@ -19,22 +19,21 @@ from typing import Any
 
 import pymysql
 
-from otter_core.errors import Fenced, LoadError
+from otter_core import fencing
+from otter_core.errors import LoadError
 from otter_mysql import retl
+from otter_mysql.server_errors import error_code
 
 TABLE = retl.FENCE_TABLE
+NAME = f"`{retl.SCHEMA}`.`{TABLE}`"
 CREATE_SQL = (retl.CREATE_SQL[0], next(sql for sql in retl.CREATE_SQL if f"`{TABLE}`" in sql))
 EXISTS_SQL = "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s"
 # the timestamp first: ON DUPLICATE KEY UPDATE assigns left to right
-TAKE_OVER_SQL = (f"INSERT INTO `{retl.SCHEMA}`.`{TABLE}` (pipeline, token, gmt_modified) VALUES (%s, %s, NOW(6)) "
+TAKE_OVER_SQL = (f"INSERT INTO {NAME} (pipeline, token, gmt_modified) VALUES (%s, %s, NOW(6)) "
                  "ON DUPLICATE KEY UPDATE gmt_modified = IF(VALUES(token) > token, NOW(6), gmt_modified), "
                  "token = GREATEST(token, VALUES(token))")
-READ_SQL = f"SELECT token FROM `{retl.SCHEMA}`.`{TABLE}` WHERE pipeline = %s"
+READ_SQL = f"SELECT token FROM {NAME} WHERE pipeline = %s"
 CHECK_SQL = READ_SQL + " LOCK IN SHARE MODE"
-
-
-def _fenced(label: str, pipeline: str, token: int, current: int) -> Fenced:
-    return Fenced.newer(label, pipeline, token, current, f"`{retl.SCHEMA}`.`{TABLE}`")
 
 
 def take_over(conn: Any, label: str, pipeline: str, token: int) -> None:
@@ -50,26 +49,16 @@ def take_over(conn: Any, label: str, pipeline: str, token: int) -> None:
             current = int(cur.fetchone()[0])
         conn.commit()
     except pymysql.Error as exc:
-        code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
-        if code in retl.NO_GRANT:
-            raise LoadError(f"{label}: cannot write the fencing table `{retl.SCHEMA}`.`{TABLE}` that ZooKeeper "
-                            f"mode needs ({exc.args[-1]}); run `otter-run init-db` as an administrator, or GRANT "
+        if error_code(exc) in retl.NO_GRANT:
+            raise LoadError(f"{label}: cannot write the fencing table {NAME} that ZooKeeper mode needs "
+                            f"({exc.args[-1]}); run `otter-run init-db` as an administrator, or GRANT "
                             f"CREATE, SELECT, INSERT, UPDATE ON `{retl.SCHEMA}`.* TO the user of this target",
                             retryable=False) from None
         raise LoadError(f"{label}: taking over the loads of pipeline {pipeline} (fencing token {token}) "
                         f"failed: {exc.args[-1]}") from None
-    if current > token:
-        raise _fenced(label, pipeline, token, current)
+    fencing.verify(current, label, pipeline, token, NAME, taking_over=True)
 
 
 def check(cur: Any, label: str, pipeline: str, token: int) -> None:
     """The first statement of a load transaction: ``Fenced`` unless ``token`` is still the newest."""
-    cur.execute(CHECK_SQL, (pipeline,))
-    row = cur.fetchone()
-    current = int(row[0]) if row else 0
-    if current > token:
-        raise _fenced(label, pipeline, token, current)
-    if current < token:  # the row was deleted or lowered behind our back: take over again
-        raise LoadError(f"{label}: the fencing token of pipeline {pipeline} in `{retl.SCHEMA}`.`{TABLE}` is "
-                        f"{current}, below this node's {token}: it was changed by hand; the load is retried "
-                        f"after taking over again")
+    fencing.check(cur, CHECK_SQL, NAME, label, pipeline, token)

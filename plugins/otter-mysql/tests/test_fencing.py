@@ -2,13 +2,11 @@
 newer holder took over, and the takeover waits for the stale holder's transaction in flight."""
 from __future__ import annotations
 
-import threading
-import time
-
 import pytest
 from loader_support import DB, ins, make_loader
 
-from otter_core.errors import LoadError
+from otter_core.errors import Fenced, LoadError
+from otter_core.testing.fencing import assert_takeover_waits
 from otter_mysql import fencing
 
 pytestmark = pytest.mark.usefixtures("clean_databases")
@@ -28,9 +26,9 @@ def test_a_stale_holder_cannot_load_after_a_newer_one_took_over(mariadb_target, 
         assert old.load([ins("f", 1, v=10)], 0) == 1
         new.fence(PIPELINE, 2)
         assert new.load([ins("f", 1, v=11)], 0) == 1
-        with pytest.raises(fencing.Fenced, match="newer holder .*token 2.* holds 1"):
+        with pytest.raises(Fenced, match="newer holder .*token 2.* holds 1"):
             old.load([ins("f", 1, v=10), ins("f", 2, v=20)], 1)
-        with pytest.raises(fencing.Fenced):
+        with pytest.raises(Fenced):
             old.fence(PIPELINE, 1)  # a retry of the stale stage cannot take over again
         assert mariadb_target.execute(SELECT) == [(1, 11)]
         assert mariadb_target.execute("SELECT pipeline, token FROM retl.retl_fence") == [(PIPELINE, 2)]
@@ -50,13 +48,7 @@ def test_the_takeover_waits_for_the_stale_holders_transaction_in_flight(mariadb_
         with stale.cursor() as cur:  # what an in-flight load transaction of the old holder has done so far
             fencing.check(cur, "target", PIPELINE, 1)
             cur.execute(f"INSERT INTO {DB}.f VALUES (1, 10)")
-        done = threading.Event()
-        taker = threading.Thread(target=lambda: (new.fence(PIPELINE, 2), done.set()), daemon=True)
-        taker.start()
-        time.sleep(1.0)
-        assert not done.is_set(), "the takeover did not wait for the stale transaction"
-        stale.commit()
-        assert done.wait(10), "the takeover did not finish after the stale transaction ended"
+        assert_takeover_waits(lambda: new.fence(PIPELINE, 2), stale.commit)
         assert new.load([ins("f", 1, v=11)], 0) == 1
         assert mariadb_target.execute(SELECT) == [(1, 11)]
     finally:
@@ -72,7 +64,7 @@ def test_a_token_lowered_by_hand_makes_the_load_retry(mariadb_target, table):
         mariadb_target.execute("DELETE FROM retl.retl_fence")
         with pytest.raises(LoadError, match="changed by hand") as raised:
             loader.load([ins("f", 1, v=1)], 0)
-        assert raised.value.retryable and not isinstance(raised.value, fencing.Fenced)
+        assert raised.value.retryable and not isinstance(raised.value, Fenced)
         assert mariadb_target.execute(SELECT) == []
     finally:
         loader.close()
