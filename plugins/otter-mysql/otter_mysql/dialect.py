@@ -209,16 +209,20 @@ def literal_row_python(values: Iterable[Any]) -> str:
     return "(" + ",".join([get(type(v), _lit_other)(v) for v in values]) + ")"
 
 
-def _compiled_literal_row() -> Any:
-    """The extension's ``sql_literal_row`` (str, int, bool, None, bytes, datetime and date in C, the rest
-    through ``literal``), or None; its results are checked against ``literal_row_python``."""
+def _compiled(name: str) -> Any:
+    """A function of the compiled extension, or None (not built, or OTTER_PURE_PYTHON_DECODER=1).
+
+    ``sql_literal_row`` renders str, int, bool, None, bytes, datetime, date and plain DECIMALs in C and
+    the rest through ``literal`` (no closure per row); ``sql_values`` renders a chunk's whole statement
+    (``MySQLLoader._send_group``). Their results are checked against the Python code in the tests."""
     if os.environ.get("OTTER_PURE_PYTHON_DECODER") == "1":
         return None
     try:
-        from otter_mysql._rowdecode import sql_literal_row
+        from otter_mysql import _rowdecode
     except ImportError:  # pragma: no cover - depends on the install
         return None
-    return sql_literal_row  # its default for other types is ``literal`` (no closure per row)
+    return getattr(_rowdecode, name, None)
 
 
-literal_row = _compiled_literal_row() or literal_row_python
+literal_row = _compiled("sql_literal_row") or literal_row_python
+sql_values = _compiled("sql_values")

@@ -20,7 +20,7 @@ from attrs import define
 from otter_core import mysql_connect
 from otter_core.errors import LoadError
 from otter_core.model import DataMediaSource, EventData, Pipeline, SyncMode
-from otter_mysql.dialect import literal, literal_row, quote_table
+from otter_mysql.dialect import literal, literal_row, quote_table, sql_values
 from otter_mysql import bigrows, fencing, retl
 from otter_mysql.conflicts import ConflictScreen
 from otter_mysql.ddl_apply import DdlApplying
@@ -244,13 +244,18 @@ class MySQLLoader(StatementPlanning, DdlApplying):
         return rows
 
     def _send_group(self, cur: Any, state: _Slot, slot: int, group: StatementGroup,
-                    events: Sequence[EventData], at: _Progress) -> None:
+                    events: Sequence[EventData], at: _Progress, compiled: bool = True) -> None:
         """Send ``events`` of one statement shape in chunks of ``chunk_rows`` rows and ``chunk_bytes``."""
         at.group = group
         limit = min(self.chunk_bytes, max(4096, (state.max_packet - 1024) // 4))
         chunk_rows = self.chunk_rows
         head, tail, picks = group.head, group.tail, group.picks
         kind = group.kind
+        if compiled and sql_values is not None and state.conn.encoding == "utf8":  # the compiled chunk
+            # builder writes UTF-8 (utf8mb4 connections); the loop below for other charsets and what it refuses
+            events = events[self._send_compiled(cur, state, slot, group, events, at, limit):]
+            if not events:
+                return
         base = len(head) + len(tail)
         buf: list[str] = []
         size = base
@@ -284,6 +289,31 @@ class MySQLLoader(StatementPlanning, DdlApplying):
             size += len(lit) + 1
         if buf:
             self._send_chunk(cur, state, slot, group, head + ",".join(buf) + tail, events[begin:], at)
+
+    def _send_compiled(self, cur: Any, state: _Slot, slot: int, group: StatementGroup,
+                       events: Sequence[EventData], at: _Progress, limit: int) -> int:
+        """``_send_group`` by ``dialect.sql_values`` (same chunks, same SQL); return how many events it sent.
+
+        Rows too big to share a statement go through ``_send_group`` one by one. A row it cannot render
+        stops it, and the Python loop renders that chunk again to name the row in its error."""
+        kind = group.kind
+        mode = (0 if kind != "DELETE" else 1 if len(group.columns) == 1 else 2)
+        big = bigrows.BIG_ROW_BYTES if kind == "UPSERT" else -1
+        begin, count = 0, len(events)
+        while begin < count:
+            try:
+                sql, end = sql_values(events, begin, mode, group.picks, self.chunk_rows, limit, big,
+                                      group.head, group.tail)
+            except Exception:
+                return begin
+            if end == begin:  # a big row
+                end = begin + 1
+                self._send_group(cur, state, slot, group, events[begin:end], at, compiled=False)
+            else:
+                at.first, at.ev = events[begin], events[end - 1]
+                self._send_chunk(cur, state, slot, group, sql, events[begin:end], at)
+            begin = end
+        return begin
 
     def _send_chunk(self, cur: Any, state: _Slot, slot: int, group: StatementGroup, sql: str,
                     chunk: Sequence[EventData], at: _Progress) -> None:

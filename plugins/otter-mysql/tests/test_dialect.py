@@ -118,7 +118,7 @@ def test_literal_of_values_pymysql_would_misrender() -> None:
 
 
 def test_compiled_literal_row_renders_exactly_like_the_python_one() -> None:
-    compiled = dialect._compiled_literal_row()
+    compiled = dialect._compiled("sql_literal_row")
     assert compiled is not None, "the otter_mysql._rowdecode extension did not build"
     assert dialect.literal_row is not dialect.literal_row_python
     rows = [VALUES, [None, True, False, 0, -1, 2 ** 70, "", "'\\\"\x00\n\r\x1a", "é😀中", b"\x00\xff" * 3,
@@ -135,6 +135,30 @@ def test_compiled_literal_row_renders_exactly_like_the_python_one() -> None:
             compiled([1, bad])
         with pytest.raises(DataError):
             compiled([1, bad], dialect.literal)
+
+
+def test_compiled_statement_builder_renders_rows_exactly_like_the_python_literals() -> None:
+    from otter_core.model import EventData, EventType
+    assert dialect.sql_values is not None, "the otter_mysql._rowdecode extension did not build"
+    rows = [VALUES, [0, -1, 2 ** 63 - 1, -2 ** 63, 2 ** 63, -2 ** 63 - 1, 10 ** 30, True, None, "", "é",
+                     "'\\\"\x00\n\r\x1a😀", "\udcff lone surrogate", b"", bytes(range(256)),
+                     datetime.datetime(1, 1, 1), datetime.datetime(2024, 2, 29, 23, 59, 59, 1),
+                     datetime.date(9999, 12, 31), decimal.Decimal("1E+2"), decimal.Decimal("-0.000001"),
+                     1.25, {"x", "y"}, memoryview(b"mv"), {"json": ["é"]}]]
+    events = [EventData("s", "t", EventType.INSERT, keys={"k": i}, columns={f"c{j}": v for j, v in enumerate(row)})
+              for i, row in enumerate(rows)]
+    sql, end = dialect.sql_values(events, 0, 0, None, 1000, 10 ** 9, -1, "INSERT é ", " END")
+    assert end == 2
+    expected = "INSERT é " + ",".join(dialect.literal_row_python([i, *row]) for i, row in enumerate(rows)) + " END"
+    assert sql == expected.encode("utf8", "surrogateescape")
+    picked, _ = dialect.sql_values(events[1:], 0, 0, (3, 0, 12), 1000, 10 ** 9, -1, "", "")
+    assert picked == dialect.literal_row_python([2 ** 63 - 1, 1, "'\\\"\x00\n\r\x1a😀"]).encode()
+    one_key, _ = dialect.sql_values(events, 0, 1, None, 1000, 10 ** 9, -1, "IN (", ")")
+    assert one_key == b"IN (0,1)"
+    for bad in (float("nan"), decimal.Decimal("NaN"), object()):
+        with pytest.raises(DataError):
+            dialect.sql_values([EventData("s", "t", EventType.INSERT, keys={"k": 1}, columns={"c": bad})],
+                               0, 0, None, 1000, 10 ** 9, -1, "", "")
 
 
 def test_literal_of_subclasses() -> None:

@@ -2,7 +2,8 @@
 #include "native.h"
 #include <datetime.h>
 
-static PyObject *decimal_type, *format_f;
+PyObject *otter_decimal_type;
+static PyObject *format_f;
 
 int
 otter_literals_init(void)
@@ -13,17 +14,17 @@ otter_literals_init(void)
     PyObject *decimal = PyImport_ImportModule("decimal");
     if (decimal == NULL)
         return -1;
-    decimal_type = PyObject_GetAttrString(decimal, "Decimal");
+    otter_decimal_type = PyObject_GetAttrString(decimal, "Decimal");
     Py_DECREF(decimal);
     format_f = PyUnicode_InternFromString("f");
-    return decimal_type == NULL || format_f == NULL ? -1 : 0;
+    return otter_decimal_type == NULL || format_f == NULL ? -1 : 0;
 }
 
 /* format(v, 'f') of a finite Decimal; NULL without an exception for NaN/Infinity (the Python literal
    function then raises the DataError). str(v) is the same text when it is plain digits (no exponent:
    the usual DECIMAL column value) and costs a third of format(). */
-static PyObject *
-lit_decimal(PyObject *v)
+PyObject *
+otter_lit_decimal(PyObject *v)
 {
     PyObject *plain = PyObject_Str(v);
     if (plain == NULL)
@@ -56,7 +57,7 @@ lit_decimal(PyObject *v)
     return s;
 }
 
-static const char ESCAPE[128] = {
+const char otter_escape[128] = {
     [0] = '0', ['\n'] = 'n', ['\r'] = 'r', [0x1a] = 'Z', ['\\'] = '\\', ['"'] = '"', ['\''] = '\'',
 };
 
@@ -69,7 +70,7 @@ lit_str(PyObject *s)
     const void *data = PyUnicode_DATA(s);
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_UCS4 ch = PyUnicode_READ(kind, data, i);
-        extra += ch < 128 && ESCAPE[ch];
+        extra += ch < 128 && otter_escape[ch];
     }
     Py_UCS4 maxchar = PyUnicode_MAX_CHAR_VALUE(s);
     PyObject *out = PyUnicode_New(n + extra + 2, maxchar < 127 ? 127 : maxchar);
@@ -80,9 +81,9 @@ lit_str(PyObject *s)
     PyUnicode_WRITE(okind, odata, j++, '\'');
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_UCS4 ch = PyUnicode_READ(kind, data, i);
-        if (ch < 128 && ESCAPE[ch]) {
+        if (ch < 128 && otter_escape[ch]) {
             PyUnicode_WRITE(okind, odata, j++, '\\');
-            PyUnicode_WRITE(okind, odata, j++, (Py_UCS4)ESCAPE[ch]);
+            PyUnicode_WRITE(okind, odata, j++, (Py_UCS4)otter_escape[ch]);
         }
         else {
             PyUnicode_WRITE(okind, odata, j++, ch);
@@ -110,8 +111,48 @@ lit_bytes(const unsigned char *b, Py_ssize_t n)
     return out;
 }
 
-static PyObject *
-lit_value(PyObject *v, PyObject *fallback)
+/* The quoted literal of an exact datetime (isoformat(" ") of the wall time: an aware value keeps it) or
+   date into ``text`` (48 bytes); its length, or -1 for other types. */
+static char *
+digits(char *o, int v, int width)
+{
+    for (int i = width - 1; i >= 0; i--, v /= 10)
+        o[i] = (char)('0' + v % 10);
+    return o + width;
+}
+
+int
+otter_temporal_literal(PyObject *v, char *text)
+{
+    char *o = text;
+    int datetime = PyDateTime_CheckExact(v);
+    if (!datetime && !PyDate_CheckExact(v))
+        return -1;
+    *o++ = '\'';
+    o = digits(o, PyDateTime_GET_YEAR(v), 4);
+    *o++ = '-';
+    o = digits(o, PyDateTime_GET_MONTH(v), 2);
+    *o++ = '-';
+    o = digits(o, PyDateTime_GET_DAY(v), 2);
+    if (datetime) {
+        int us = PyDateTime_DATE_GET_MICROSECOND(v);
+        *o++ = ' ';
+        o = digits(o, PyDateTime_DATE_GET_HOUR(v), 2);
+        *o++ = ':';
+        o = digits(o, PyDateTime_DATE_GET_MINUTE(v), 2);
+        *o++ = ':';
+        o = digits(o, PyDateTime_DATE_GET_SECOND(v), 2);
+        if (us) {
+            *o++ = '.';
+            o = digits(o, us, 6);
+        }
+    }
+    *o++ = '\'';
+    return (int)(o - text);
+}
+
+PyObject *
+otter_lit_value(PyObject *v, PyObject *fallback)
 {
     char text[48];
     if (v == Py_None)
@@ -124,23 +165,11 @@ lit_value(PyObject *v, PyObject *fallback)
         return PyUnicode_FromString(v == Py_True ? "1" : "0");
     if (PyBytes_CheckExact(v))
         return lit_bytes((const unsigned char *)PyBytes_AS_STRING(v), PyBytes_GET_SIZE(v));
-    if (PyDateTime_CheckExact(v)) {  /* isoformat(" ") of the wall time (an aware value keeps it) */
-        int us = PyDateTime_DATE_GET_MICROSECOND(v);
-        int len = snprintf(text, sizeof(text), "'%04d-%02d-%02d %02d:%02d:%02d", PyDateTime_GET_YEAR(v),
-                           PyDateTime_GET_MONTH(v), PyDateTime_GET_DAY(v), PyDateTime_DATE_GET_HOUR(v),
-                           PyDateTime_DATE_GET_MINUTE(v), PyDateTime_DATE_GET_SECOND(v));
-        if (us)
-            len += snprintf(text + len, sizeof(text) - len, ".%06d", us);
-        text[len++] = '\'';
+    int len = otter_temporal_literal(v, text);
+    if (len >= 0)
         return PyUnicode_FromStringAndSize(text, len);
-    }
-    if (PyDate_CheckExact(v)) {
-        int len = snprintf(text, sizeof(text), "'%04d-%02d-%02d'", PyDateTime_GET_YEAR(v), PyDateTime_GET_MONTH(v),
-                           PyDateTime_GET_DAY(v));
-        return PyUnicode_FromStringAndSize(text, len);
-    }
-    if (Py_TYPE(v) == (PyTypeObject *)decimal_type) {
-        PyObject *text = lit_decimal(v);
+    if (Py_TYPE(v) == (PyTypeObject *)otter_decimal_type) {
+        PyObject *text = otter_lit_decimal(v);
         if (text != NULL || PyErr_Occurred())
             return text;
     }
@@ -153,8 +182,8 @@ lit_value(PyObject *v, PyObject *fallback)
 }
 
 /* otter_mysql.dialect.literal, looked up once: the default renderer of what is not handled here. */
-static PyObject *
-default_literal(void)
+PyObject *
+otter_default_literal(void)
 {
     static PyObject *literal;
     if (literal == NULL) {
@@ -177,7 +206,7 @@ otter_sql_literal_row(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "sql_literal_row(values[, literal])");
         return NULL;
     }
-    PyObject *fallback = nargs == 2 ? args[1] : default_literal();
+    PyObject *fallback = nargs == 2 ? args[1] : otter_default_literal();
     if (fallback == NULL)
         return NULL;
     PyObject *seq = PySequence_Fast(args[0], "values must be iterable");
@@ -189,7 +218,7 @@ otter_sql_literal_row(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (parts == NULL)
         goto done;
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *lit = lit_value(items[i], fallback);
+        PyObject *lit = otter_lit_value(items[i], fallback);
         if (lit == NULL)
             goto done;
         PyList_SET_ITEM(parts, i, lit);

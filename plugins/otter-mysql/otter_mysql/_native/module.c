@@ -14,6 +14,8 @@
 static PyMethodDef functions[] = {
     {"sql_literal_row", (PyCFunction)(void (*)(void))otter_sql_literal_row, METH_FASTCALL,
      "sql_literal_row(values[, literal]) -> '(v1,v2,...)' escaped as PyMySQL binds parameters"},
+    {"sql_values", (PyCFunction)(void (*)(void))otter_sql_values, METH_FASTCALL,
+     "sql_values(events, start, mode, picks, max_rows, max_chars, big_bytes, head, tail) -> (sql, end)"},
     {"build_events", (PyCFunction)(void (*)(void))otter_build_events, METH_FASTCALL,
      "build_events(cls, descriptors, template, rows, places) -> instances set slot by slot"},
     {NULL, NULL, 0, NULL},

@@ -2,6 +2,7 @@
  *   values.c   one value of a row image (integers, strings, dates and times, DECIMAL) and one image
  *   decoder.c  the Decoder type: a rows-event body -> rows, as otter_mysql.rowcodec expects them
  *   literals.c SQL literals of a row (otter_mysql.dialect.literal_row)
+ *   statements.c a chunk's whole multi-row statement (otter_mysql.loader)
  *   events.c   EventData built slot by slot (otter_mysql.handover)
  *   module.c   the module
  */
@@ -65,6 +66,13 @@ int otter_literals_init(void);
 int otter_read_image(Op *ops, Py_ssize_t nops, const unsigned char *d, Py_ssize_t *pp, Py_ssize_t end,
                      PyObject **vals, Py_ssize_t *spans);
 PyObject *otter_read_value(Op *op, const unsigned char *d, Py_ssize_t *pp, Py_ssize_t end);
+extern const char otter_escape[128];  /* the backslash escape of each ASCII character, 0: none */
+extern PyObject *otter_decimal_type;
+PyObject *otter_lit_value(PyObject *v, PyObject *fallback);
+PyObject *otter_lit_decimal(PyObject *v);
+int otter_temporal_literal(PyObject *v, char *text);
+PyObject *otter_default_literal(void);
+PyObject *otter_sql_values(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *otter_sql_literal_row(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *otter_build_events(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 #endif

@@ -1,0 +1,117 @@
+"""The runner's per-event stages in process, without servers: CPU microseconds per event.
+
+    python bench/stages.py [--events 100000] [--repeat 5] [--pure-python]
+
+Builds the events that decoding gives for the benchmark's table (``bench/workloads.py``: id, qty, name,
+price, at, note) and times, on them, each stage the runner applies after decoding: Extract, Transform,
+the per-table counts, merge, the load plan, the MySQL loader's statement grouping and its statement text
+(``_send_group`` with the sending left out). It reports the best of ``--repeat`` runs per stage, so that a
+change to one stage can be measured on a busy machine where ``bench/oneway.py``'s rates are noise.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import decimal
+import os
+import sys
+import time
+import types
+from typing import Any, Callable
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def make_events(kind: str, count: int) -> list[Any]:
+    from otter_core.model import EventData, EventType
+    schema, table = "bench", "t"  # one rows event's events share these strings, as decoded ones do
+    start = datetime.datetime(2024, 1, 1)
+    note = "lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incidid 0123456"
+    events = []
+    for i in range(1, count + 1):
+        cols = {"qty": i, "name": f"name-{i:08d}", "price": decimal.Decimal(f"{i % 10000000 / 100:.2f}"),
+                "at": start + datetime.timedelta(seconds=i), "note": note}
+        if kind == "insert":
+            events.append(EventData(schema, table, EventType.INSERT, keys={"id": i}, columns=cols, size=150))
+        elif kind == "update":
+            events.append(EventData(schema, table, EventType.UPDATE, keys={"id": i}, columns={**cols, "qty": i + 1},
+                                    old_columns=cols, updated=frozenset({"qty"}), size=300))
+        else:
+            events.append(EventData(schema, table, EventType.DELETE, keys={"id": i}, columns=cols, size=150))
+    return events
+
+
+def best_of(repeat: int, fn: Callable[[], Any]) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.process_time()
+        fn()
+        best = min(best, time.process_time() - started)
+    return best
+
+
+def measure(kind: str, count: int, repeat: int) -> dict[str, float]:
+    from otter_core.engine.extract import Extractor
+    from otter_core.engine.stats import count_by_table
+    from otter_core.engine.transform import transform
+    from otter_core.load.merge import merge_events
+    from otter_core.load.plan import plan_load
+    from otter_core.model import (
+        DataMedia, DataMediaPair, DataMediaSource, Pipeline, PipelineParameters,
+    )
+    from otter_mysql.load_plan import StatementGroup
+    from otter_mysql.loader import MySQLLoader, _Progress, _Slot
+
+    pair = DataMediaPair(DataMedia("bench", "t"), DataMedia("bench", "t"))
+    params = PipelineParameters()
+    pipeline = Pipeline("p", "src", "dst", (pair,), parameters=params)
+    events = make_events(kind, count)
+    extractor = Extractor(pipeline, {pair: []})
+    extracted = extractor.extract(events)
+    items = transform(pipeline, extracted)
+    merged = [(t, w, e) for t, w, e in items]
+    target = DataMediaSource(name="dst", type="mysql", host="127.0.0.1", port=1, user="u", password="p")
+    loader = MySQLLoader(target, pipeline)
+    loader._send_chunk = lambda *args: None  # the text is built; nothing is sent
+    groups = loader._plan(events, None)
+    columns = ("id", "qty") if kind == "update" else ("id",) if kind == "delete" else (
+        "id", "qty", "name", "price", "at", "note")
+    head = "DELETE FROM `bench`.`t` WHERE `id` IN (" if kind == "delete" else "INSERT INTO `bench`.`t` VALUES "
+    tail = ")" if kind == "delete" else " ON DUPLICATE KEY UPDATE `qty`=VALUES(`qty`)"
+    group = StatementGroup("DELETE" if kind == "delete" else "UPSERT", "bench", "t", columns, head, tail,
+                           (0, 1) if kind == "update" else None)
+    slot = _Slot(types.SimpleNamespace(encoding="utf8"), 64 << 20)  # a utf8mb4 connection's encoding
+    stages = {
+        "extract": lambda: extractor.extract(events),
+        "transform": lambda: transform(pipeline, extracted),
+        "count_by_table": lambda: count_by_table(e for _, e in extracted),
+        "merge": lambda: merge_events(e for _, _, e in items),
+        "plan_load": lambda: plan_load(merged, params.load_pool_size),
+        "loader._plan": lambda: loader._plan(events, None),
+        "loader._send_group": lambda: loader._send_group(None, slot, 0, group, events, _Progress()),
+    }
+    assert groups, "no statement groups"
+    return {name: best_of(repeat, fn) / count * 1e6 for name, fn in stages.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--pure-python", action="store_true", help="without the compiled extension")
+    args = parser.parse_args()
+    if args.pure_python:
+        os.environ["OTTER_PURE_PYTHON_DECODER"] = "1"
+    sys.path.insert(0, ROOT)
+    results = {kind: measure(kind, args.events, args.repeat) for kind in ("insert", "update", "delete")}
+    names = list(results["insert"])
+    print(f"CPU microseconds per event, best of {args.repeat} runs over {args.events:,} events")
+    print(f"| stage | {' | '.join(results)} |")
+    print(f"|---|{'---|' * len(results)}")
+    for name in names:
+        print(f"| {name} | {' | '.join(f'{results[k][name]:.3f}' for k in results)} |")
+    print(f"| total | {' | '.join(f'{sum(r.values()):.3f}' for r in results.values())} |")
+
+
+if __name__ == "__main__":
+    main()
