@@ -38,6 +38,19 @@ def _text(value: object) -> str:
     return "" if value is None else str(value)
 
 
+def _has_requests(events: Sequence[EventData]) -> bool:
+    """Whether a buffer row is among ``events`` (a run of one rows event's events is checked once: its
+    events share their schema and table strings)."""
+    schema = table = None
+    for event in events:
+        if event.table is table and event.schema is schema:
+            continue
+        schema, table = event.schema, event.table
+        if table == BUFFER_TABLE and schema == BUFFER_SCHEMA:
+            return True
+    return False
+
+
 class FreedomDoor:
     """Turns ``retl_buffer`` rows of a batch into events of the tables they name (in Extract)."""
 
@@ -52,7 +65,7 @@ class FreedomDoor:
     def expand(self, events: Sequence[EventData]) -> Sequence[EventData]:
         """``events`` with every buffer row replaced by the event it asks for (dropped when not ours).
         The reader is opened per batch that carries requests (they are rare) and closed after it."""
-        if not any(e.table == BUFFER_TABLE and e.schema == BUFFER_SCHEMA for e in events):
+        if not _has_requests(events):
             return events
         with self._lock:
             reader = self.make_reader()

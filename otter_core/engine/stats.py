@@ -22,7 +22,17 @@ _TABLE_AND_KIND = operator.attrgetter("schema", "table", "event_type")
 
 def count_by_table(events: Iterable[EventData]) -> dict[str, dict[str, int]]:
     """``{"schema.table": {"I": n, "U": n, "D": n}}`` of the row events (DDL is not counted)."""
-    counts: collections.Counter = collections.Counter(map(_TABLE_AND_KIND, events))
+    counts: dict[tuple, int] = {}
+    run: tuple | None = None  # a rows event's events share their strings: counted as one run
+    n = 0
+    for event in events:
+        if run is None or event.schema is not run[0] or event.table is not run[1] or event.event_type is not run[2]:
+            if run is not None:
+                counts[run] = counts.get(run, 0) + n
+            run, n = _TABLE_AND_KIND(event), 0
+        n += 1
+    if run is not None:
+        counts[run] = counts.get(run, 0) + n
     tables: dict[str, dict[str, int]] = {}
     for (schema, table, kind), n in counts.items():
         letter = _COUNTED.get(kind)

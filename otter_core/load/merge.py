@@ -80,11 +80,17 @@ def _after(event: EventData) -> dict | None:
 def merge_events(events: Iterable[EventData]) -> list[EventData]:
     """Row events (no DDL) merged per (schema, table, key), in order of first appearance."""
     merged: dict[tuple, EventData] = {}
-    get = merged.get
+    first = merged.setdefault  # one dict operation for a key's first event (the common case)
     for raw in events:
-        # the common case (no key change) without the list split_key_change would build
-        for event in (split_key_change(raw) if raw.old_keys is not None else (raw,)):
+        if raw.old_keys is None:
+            ident = (raw.schema, raw.table, *raw.keys.values())
+            previous = first(ident, raw)
+            if previous is not raw:
+                merged[ident] = merge_pair(previous, raw)
+            continue
+        for event in split_key_change(raw):
             ident = (event.schema, event.table, *event.keys.values())
-            previous = get(ident)
-            merged[ident] = event if previous is None else merge_pair(previous, event)
+            previous = first(ident, event)
+            if previous is not event:
+                merged[ident] = merge_pair(previous, event)
     return list(merged.values())

@@ -44,8 +44,15 @@ def plan_load(items: Iterable[tuple[str, int, EventData]], pool_size: int,
     step's events are split into up to ``pool_size`` partitions of at least ``min_partition_rows`` rows.
     """
     buckets: dict[tuple[int, bool], dict[str, list[EventData]]] = defaultdict(lambda: defaultdict(list))
+    delete = EventType.DELETE
+    last: tuple | None = None  # (target, weight, is_upsert) of the bucket ``append`` fills
+    append = None
     for target, weight, event in items:
-        buckets[(weight, event.event_type is not EventType.DELETE)][target].append(event)
+        is_upsert = event.event_type is not delete
+        if last is None or target is not last[0] or weight != last[1] or is_upsert is not last[2]:
+            last = (target, weight, is_upsert)
+            append = buckets[(weight, is_upsert)][target].append
+        append(event)  # type: ignore[misc]
     phases = []
     for (weight, is_upsert) in sorted(buckets):
         steps = []

@@ -209,12 +209,12 @@ def literal_row_python(values: Iterable[Any]) -> str:
     return "(" + ",".join([get(type(v), _lit_other)(v) for v in values]) + ")"
 
 
-def _compiled(name: str) -> Any:
+def compiled(name: str) -> Any:
     """A function of the compiled extension, or None (not built, or OTTER_PURE_PYTHON_DECODER=1).
 
     ``sql_literal_row`` renders str, int, bool, None, bytes, datetime, date and plain DECIMALs in C and
     the rest through ``literal`` (no closure per row); ``sql_values`` renders a chunk's whole statement
-    (``MySQLLoader._send_group``). Their results are checked against the Python code in the tests."""
+    (``MySQLLoader._send_group``), ``statement_shapes`` groups a load's events (``load_plan``). Their results are checked against the Python code in the tests."""
     if os.environ.get("OTTER_PURE_PYTHON_DECODER") == "1":
         return None
     try:
@@ -224,5 +224,5 @@ def _compiled(name: str) -> Any:
     return getattr(_rowdecode, name, None)
 
 
-literal_row = _compiled("sql_literal_row") or literal_row_python
-sql_values = _compiled("sql_values")
+literal_row = compiled("sql_literal_row") or literal_row_python
+sql_values = compiled("sql_values")

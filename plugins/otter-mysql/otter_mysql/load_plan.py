@@ -25,11 +25,12 @@ from otter_core.model import DataMediaSource, EventData, EventType
 from otter_mysql.conflicts import INSERT_ONLY
 from otter_mysql.bigrows import BIG_ROW_BYTES
 from otter_mysql.dialect import (
-    build_delete, delete_parts, quote_ident, quote_table, update_join_parts, upsert_parts,
+    build_delete, compiled, delete_parts, quote_ident, quote_table, update_join_parts, upsert_parts,
 )
 from otter_mysql.target_schema import TargetSchemaCache, TargetTable
 
 log = logging.getLogger("otter.load")
+statement_shapes = compiled("statement_shapes")  # the loop of ``_plan`` in C (None: not built)
 
 
 @define
@@ -57,10 +58,23 @@ class StatementPlanning:
 
     def _plan(self, events: Sequence[EventData], conn: Any | None) -> list[StatementGroup]:
         """Group events by statement shape: deletes first, then upserts, in first-seen order."""
-        deletes: dict[tuple, StatementGroup] = {}
-        upserts: dict[tuple, StatementGroup] = {}
         field_mode = self.field_mode
         join = self.update_join and field_mode and conn is not None and _has_value_constructors(conn)
+        if statement_shapes is not None:
+            try:
+                shapes = statement_shapes(events, field_mode, join, BIG_ROW_BYTES, INSERT_ONLY, EventType.DELETE,
+                                          EventType.INSERT, EventType.UPDATE)
+            except ValueError:
+                pass  # an event of another kind: the loop below names it
+            else:
+                made: tuple[list, list] = ([], [])  # upserts, deletes
+                for is_delete, key, members in shapes:
+                    group = self._make_group(conn, key, members[0])
+                    group.events = members
+                    made[is_delete].append(group)
+                return [*made[1], *made[0]]
+        deletes: dict[tuple, StatementGroup] = {}
+        upserts: dict[tuple, StatementGroup] = {}
         for ev in events:
             kind = ev.event_type
             if kind is EventType.DELETE:

@@ -118,7 +118,7 @@ def test_literal_of_values_pymysql_would_misrender() -> None:
 
 
 def test_compiled_literal_row_renders_exactly_like_the_python_one() -> None:
-    compiled = dialect._compiled("sql_literal_row")
+    compiled = dialect.compiled("sql_literal_row")
     assert compiled is not None, "the otter_mysql._rowdecode extension did not build"
     assert dialect.literal_row is not dialect.literal_row_python
     rows = [VALUES, [None, True, False, 0, -1, 2 ** 70, "", "'\\\"\x00\n\r\x1a", "é😀中", b"\x00\xff" * 3,

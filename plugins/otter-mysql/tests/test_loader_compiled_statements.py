@@ -1,4 +1,5 @@
-"""The compiled chunk builder (``dialect.sql_values``) sends exactly the statements of the Python loop.
+"""The compiled chunk builder (``dialect.sql_values``) and statement grouping (``statement_shapes``) send
+exactly the statements of the Python loops.
 
 Each workload is loaded twice into a real MariaDB, once with the extension's builder and once with it
 switched off; the statements sent, in order, and the target's rows must be the same. Chunk limits are
@@ -17,7 +18,8 @@ from otter_core.errors import LoadError
 from otter_core.model import EventData, EventType
 from otter_core.testing.mariadb import MariaDBServer
 
-from otter_mysql import bigrows, dialect, loader as loader_module
+from otter_mysql import bigrows, dialect, load_plan, loader as loader_module
+from otter_mysql.conflicts import INSERT_ONLY
 
 pytestmark = pytest.mark.usefixtures("clean_databases")
 
@@ -63,6 +65,7 @@ def load(server: MariaDBServer, monkeypatch: pytest.MonkeyPatch, compiled: bool,
         return dialect.sql_values(*args)
 
     monkeypatch.setattr(loader_module, "sql_values", counted if compiled else None)
+    monkeypatch.setattr(load_plan, "statement_shapes", dialect.compiled("statement_shapes") if compiled else None)
     monkeypatch.setattr(loader_support, "MySQLLoader", RecordingLoader)
     loader = make_loader(server, pool=1, chunk_rows=37, chunk_bytes=5000)
     loader.sent = []
@@ -102,3 +105,31 @@ def test_a_row_the_builder_cannot_render_is_named_as_by_the_python_loop(
     assert errors[0] == errors[1]
     assert "row with key id=71" in errors[1] and "nan" in errors[1]
     assert mariadb_target.execute(f"SELECT COUNT(*) FROM {DB}.t") == [(0,)]  # rolled back whole
+
+
+def test_the_compiled_grouping_makes_the_groups_of_the_python_loop(
+        mariadb_target: MariaDBServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_plan.statement_shapes is not None, "the otter_mysql._rowdecode extension did not build"
+    mariadb_target.execute(f"DROP DATABASE IF EXISTS {DB}", f"CREATE DATABASE {DB}", *DDL)
+    inserts, updates, deletes = workload()
+    moved = EventData(DB, "t", EventType.UPDATE, keys={"id": 900}, columns=row(900), old_keys={"id": 901},
+                      updated=frozenset({"name"}))
+    checked = EventData(DB, "t", EventType.INSERT, keys={"id": 902}, columns=row(902), hints=frozenset({INSERT_ONLY}))
+    reordered = EventData(DB, "t", EventType.INSERT, keys={"id": 903}, columns=dict(reversed(row(903).items())))
+    events = [*deletes[:5], *inserts[:50], moved, *updates, checked, *deletes[5:], reordered, *inserts[50:]]
+    loader = make_loader(mariadb_target, pool=1)
+    try:
+        conn = loader._slot(0).conn
+        made = []
+        for shapes in (dialect.compiled("statement_shapes"), None):
+            monkeypatch.setattr(load_plan, "statement_shapes", shapes)
+            made.append([(g.kind, g.columns, g.head, g.tail, g.picks, [id(e) for e in g.events],
+                          g.fallback and (g.fallback.head, g.fallback.tail, g.fallback.picks)) for g in
+                         loader._plan(events, conn)])
+    finally:
+        loader.close()
+    assert made[0] == made[1]
+    kinds = [kind for kind, *_ in made[0]]
+    assert kinds[:2] == ["DELETE", "DELETE"] and "UPDATE" in kinds and len(made[0]) >= 7
+    with pytest.raises(LoadError, match="DDL"):
+        loader._plan([inserts[0], EventData(DB, "t", EventType.DDL, ddl_sql="DROP TABLE t")], None)

@@ -16,6 +16,9 @@ static PyMethodDef functions[] = {
      "sql_literal_row(values[, literal]) -> '(v1,v2,...)' escaped as PyMySQL binds parameters"},
     {"sql_values", (PyCFunction)(void (*)(void))otter_sql_values, METH_FASTCALL,
      "sql_values(events, start, mode, picks, max_rows, max_chars, big_bytes, head, tail) -> (sql, end)"},
+    {"statement_shapes", (PyCFunction)(void (*)(void))otter_statement_shapes, METH_FASTCALL,
+     "statement_shapes(events, field_mode, join, big_bytes, insert_only_hint, DELETE, INSERT, UPDATE) -> "
+     "[(is_delete, shape, events)]"},
     {"build_events", (PyCFunction)(void (*)(void))otter_build_events, METH_FASTCALL,
      "build_events(cls, descriptors, template, rows, places) -> instances set slot by slot"},
     {NULL, NULL, 0, NULL},

@@ -3,6 +3,7 @@
  *   decoder.c  the Decoder type: a rows-event body -> rows, as otter_mysql.rowcodec expects them
  *   literals.c SQL literals of a row (otter_mysql.dialect.literal_row)
  *   statements.c a chunk's whole multi-row statement (otter_mysql.loader)
+ *   shapes.c   the loader's statement grouping (otter_mysql.load_plan)
  *   events.c   EventData built slot by slot (otter_mysql.handover)
  *   module.c   the module
  */
@@ -72,6 +73,7 @@ PyObject *otter_lit_value(PyObject *v, PyObject *fallback);
 PyObject *otter_lit_decimal(PyObject *v);
 int otter_temporal_literal(PyObject *v, char *text);
 PyObject *otter_default_literal(void);
+PyObject *otter_statement_shapes(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *otter_sql_values(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *otter_sql_literal_row(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *otter_build_events(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
