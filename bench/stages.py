@@ -4,7 +4,7 @@
 
 Builds the events that decoding gives for the benchmark's table (``bench/workloads.py``: id, qty, name,
 price, at, note) and times, on them, each stage the runner applies after decoding: Extract, Transform,
-the per-table counts, merge, the load plan, the MySQL loader's statement grouping and its statement text
+the per-table counts, grouping per target, merge, the load plan, the MySQL loader's statement grouping and its statement text
 (``_send_group`` with the sending left out). It reports the best of ``--repeat`` runs per stage, so that a
 change to one stage can be measured on a busy machine where ``bench/oneway.py``'s rates are noise.
 """
@@ -55,7 +55,7 @@ def measure(kind: str, count: int, repeat: int) -> dict[str, float]:
     from otter_core.engine.stats import count_by_table
     from otter_core.engine.transform import transform
     from otter_core.load.merge import merge_events
-    from otter_core.load.plan import plan_load
+    from otter_core.load.plan import group_by_target, plan_groups
     from otter_core.model import (
         DataMedia, DataMediaPair, DataMediaSource, Pipeline, PipelineParameters,
     )
@@ -69,7 +69,7 @@ def measure(kind: str, count: int, repeat: int) -> dict[str, float]:
     extractor = Extractor(pipeline, {pair: []})
     extracted = extractor.extract(events)
     items = transform(pipeline, extracted)
-    merged = [(t, w, e) for t, w, e in items]
+    merged = {key: merge_events(events) for key, events in group_by_target(items).items()}
     target = DataMediaSource(name="dst", type="mysql", host="127.0.0.1", port=1, user="u", password="p")
     loader = MySQLLoader(target, pipeline)
     loader._send_chunk = lambda *args: None  # the text is built; nothing is sent
@@ -85,8 +85,9 @@ def measure(kind: str, count: int, repeat: int) -> dict[str, float]:
         "extract": lambda: extractor.extract(events),
         "transform": lambda: transform(pipeline, extracted),
         "count_by_table": lambda: count_by_table(e for _, e in extracted),
-        "merge": lambda: merge_events(e for _, _, e in items),
-        "plan_load": lambda: plan_load(merged, params.load_pool_size),
+        "group_by_target": lambda: group_by_target(items),
+        "merge": lambda: merge_events(events),
+        "plan_groups": lambda: plan_groups(merged, params.load_pool_size),
         "loader._plan": lambda: loader._plan(events, None),
         "loader._send_group": lambda: loader._send_group(None, slot, 0, group, events, _Progress()),
     }

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import operator
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Sequence
@@ -9,11 +10,12 @@ from typing import Callable, Sequence
 from otter_core.contracts import Loader
 from otter_core.errors import LoadError
 from otter_core.load.merge import merge_events
-from otter_core.load.plan import LoadStep, plan_load
+from otter_core.load.plan import LoadStep, group_by_target, plan_groups
 from otter_core.model import EventData, EventType, Pipeline
 from otter_core.rejects import RejectLog
 
 log = logging.getLogger("otter.load")
+_EVENT_TYPE = operator.attrgetter("event_type")
 
 
 class LoadStage:
@@ -57,19 +59,16 @@ class LoadStage:
 
     def load(self, items: Sequence[tuple[str, int, EventData]]) -> int:
         """Apply one batch's (target, weight, event) items; return rows written."""
-        ddl = [(t, e) for t, _, e in items if e.event_type is EventType.DDL]
-        if ddl:
-            return self._load_ddl(ddl)
-        grouped: dict[tuple[str, int], list[EventData]] = defaultdict(list)
-        for target, weight, event in items:
-            grouped[(target, weight)].append(event)
-        merged = [(target, weight, event) for (target, weight), events in grouped.items()
-                  for event in merge_events(events)]
+        grouped = group_by_target(items)
+        ddl_type = EventType.DDL
+        if any(ddl_type in map(_EVENT_TYPE, events) for events in grouped.values()):
+            return self._load_ddl([(t, e) for t, _, e in items if e.event_type is ddl_type])
+        merged = {key: merge_events(events) for key, events in grouped.items()}
         if self.pipeline.detects_conflicts:
             return self._load_whole(merged)
         rows = 0
         pool_size = self.pipeline.parameters.load_pool_size
-        for phase in plan_load(merged, pool_size):
+        for phase in plan_groups(merged, pool_size):
             tasks = [(step.target, self._loader(step.target), part, slot)
                      for step in phase for slot, part in enumerate(step.partitions)]
             errors = []
@@ -94,14 +93,14 @@ class LoadStage:
                 raise LoadError(f"load failed in pipeline {self.pipeline.name!r}: {errors[0]!r}") from errors[0]
         return rows
 
-    def _load_whole(self, merged: list[tuple[str, int, EventData]]) -> int:
+    def _load_whole(self, merged: dict[tuple[str, int], list[EventData]]) -> int:
         """Conflict detection: each target's part of the batch in one transaction (phases in order inside it).
 
         Split over several connections, a failure could leave some parts committed; the replay would then
         check them again against rows the application changed since, find what they expect (an INSERT
         whose row was deleted meanwhile finds "no row") and apply them a second time on this side only."""
         events: dict[str, list[EventData]] = defaultdict(list)
-        for phase in plan_load(merged, 1):
+        for phase in plan_groups(merged, 1):
             for step in phase:
                 events[step.target].extend(step.partitions[0])
         rows = 0

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from attrs import frozen
 
@@ -43,16 +43,34 @@ def plan_load(items: Iterable[tuple[str, int, EventData]], pool_size: int,
     Each inner list holds the steps that may run at the same time (one per target for that phase). A
     step's events are split into up to ``pool_size`` partitions of at least ``min_partition_rows`` rows.
     """
-    buckets: dict[tuple[int, bool], dict[str, list[EventData]]] = defaultdict(lambda: defaultdict(list))
-    delete = EventType.DELETE
-    last: tuple | None = None  # (target, weight, is_upsert) of the bucket ``append`` fills
-    append = None
+    return plan_groups(group_by_target(items), pool_size, min_partition_rows)
+
+
+def group_by_target(items: Iterable[tuple[str, int, EventData]]) -> dict[tuple[str, int], list[EventData]]:
+    """The events of (target, weight) items per (target, weight), in first-seen order."""
+    groups: dict[tuple[str, int], list[EventData]] = {}
+    last_target = last_weight = append = None  # a batch's items mostly share one target and weight
     for target, weight, event in items:
-        is_upsert = event.event_type is not delete
-        if last is None or target is not last[0] or weight != last[1] or is_upsert is not last[2]:
-            last = (target, weight, is_upsert)
-            append = buckets[(weight, is_upsert)][target].append
+        if target is not last_target or weight != last_weight:
+            last_target, last_weight = target, weight
+            append = groups.setdefault((target, weight), []).append
         append(event)  # type: ignore[misc]
+    return groups
+
+
+def plan_groups(groups: Mapping[tuple[str, int], Sequence[EventData]], pool_size: int,
+                min_partition_rows: int = MIN_PARTITION_ROWS) -> list[list[LoadStep]]:
+    """``plan_load`` of events already grouped per (target, weight) (``group_by_target``)."""
+    buckets: dict[tuple[int, bool], dict[str, list[EventData]]] = defaultdict(dict)
+    delete = EventType.DELETE
+    for (target, weight), events in groups.items():
+        deletes: list[EventData] = []
+        upserts: list[EventData] = []
+        for event in events:
+            (deletes if event.event_type is delete else upserts).append(event)
+        for is_upsert, part in ((False, deletes), (True, upserts)):
+            if part:
+                buckets[(weight, is_upsert)].setdefault(target, []).extend(part)
     phases = []
     for (weight, is_upsert) in sorted(buckets):
         steps = []
