@@ -19,6 +19,8 @@ class PositionStore:
 
     def __init__(self, state_dir: str | os.PathLike, channel: str, pipeline: str) -> None:
         self.path = Path(state_dir) / _safe(channel) / f"{_safe(pipeline)}.position.json"
+        # as strings, built once: a position is saved after every acked batch
+        self._paths = (str(self.path.with_suffix(".tmp")), str(self.path), str(self.path.parent))
 
     def load(self) -> Position | None:
         try:
@@ -28,17 +30,20 @@ class PositionStore:
         return Position.from_dict(data["position"])
 
     def save(self, position: Position, process_id: int) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
+        tmp, final, folder = self._paths
         payload = json.dumps({"position": position.to_dict(), "process_id": process_id})
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        except FileNotFoundError:  # the first save, or the folder was removed meanwhile
+            os.makedirs(folder, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             os.write(fd, payload.encode())
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(tmp, self.path)
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        os.replace(tmp, final)
+        dir_fd = os.open(folder, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:
