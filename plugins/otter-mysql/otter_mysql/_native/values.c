@@ -90,14 +90,13 @@ decimal_value(Op *op, const unsigned char *b, Py_ssize_t n)
         }
         unsigned long v = (unsigned long)be_uint(p, nbytes);
         p += nbytes;
-        char group[24];
-        int len = snprintf(group, sizeof(group), "%0*lu", ndig, v);
-        if (len != ndig) { /* corrupt: more digits than the group holds */
+        for (int i = ndig - 1; i >= 0; i--, v /= 10)  /* zero-padded to ndig digits */
+            digits[nd + i] = (char)('0' + v % 10);
+        if (v) { /* corrupt: more digits than the group holds */
             PyErr_SetString(PyExc_ValueError, "corrupt DECIMAL group");
             return NULL;
         }
-        memcpy(digits + nd, group, len);
-        nd += len;
+        nd += ndig;
     }
     if (p - raw != n) {
         PyErr_SetString(PyExc_ValueError, "DECIMAL size does not match its precision");
