@@ -9,6 +9,7 @@ queued behind each other. Under heavy load batches fill up to ``batch_size`` and
 """
 from __future__ import annotations
 
+import operator
 import time
 from typing import Callable
 
@@ -16,6 +17,7 @@ from otter_core.contracts import Selector
 from otter_core.model import EventData, EventType, PipelineParameters, Position, Transaction
 
 IDLE_SECONDS = 0.0
+_EVENT_TYPE = operator.attrgetter("event_type")
 BUSY_POLL_SECONDS = 0.0005
 
 
@@ -83,4 +85,4 @@ class Batcher:
 
 
 def _is_ddl(txn: Transaction) -> bool:
-    return any(e.event_type is EventType.DDL for e in txn.events)
+    return EventType.DDL in map(_EVENT_TYPE, txn.events)  # compared in C: a transaction can hold many rows

@@ -42,16 +42,34 @@ names_of(PyObject *a, PyObject *b)
     return out;
 }
 
+/* Whether ``a``'s keys, then ``b``'s, are the very objects of ``names``, in order (a rows event's events
+   share their column names: the previous event's names tuple is then used again). */
+static int
+same_names(PyObject *a, PyObject *b, PyObject *names)
+{
+    if (names == NULL || !PyDict_Check(a) || (b != NULL && !PyDict_Check(b)) ||
+        PyTuple_GET_SIZE(names) != PyDict_GET_SIZE(a) + (b ? PyDict_GET_SIZE(b) : 0))
+        return 0;
+    Py_ssize_t i = 0, pos = 0;
+    PyObject *k, *v;
+    while (PyDict_Next(a, &pos, &k, &v))
+        if (k != PyTuple_GET_ITEM(names, i++))
+            return 0;
+    pos = 0;
+    while (b && PyDict_Next(b, &pos, &k, &v))
+        if (k != PyTuple_GET_ITEM(names, i++))
+            return 0;
+    return 1;
+}
+
 /* The upsert shape of an INSERT or UPDATE, as _plan builds it:
    (schema, table, len(keys), (*keys, *columns), updated or None, insert_only, update_join). */
 static PyObject *
-upsert_shape(PyObject *ev, PyObject *schema, PyObject *table, PyObject *keys, int is_update, int field_mode,
-             int join, Py_ssize_t big, PyObject *insert_only_hint)
+upsert_shape(PyObject *ev, PyObject *schema, PyObject *table, PyObject *keys, PyObject *names, int is_update,
+             int field_mode, int join, Py_ssize_t big, PyObject *insert_only_hint)
 {
-    PyObject *columns = NULL, *names = NULL, *upd = NULL, *hints = NULL, *nkeys = NULL, *shape = NULL;
+    PyObject *upd = NULL, *hints = NULL, *nkeys = NULL, *shape = NULL;
     int insert_only, joined = 0;
-    if ((columns = PyObject_GetAttr(ev, s_columns)) == NULL || (names = names_of(keys, columns)) == NULL)
-        goto done;
     upd = field_mode && is_update ? PyObject_GetAttr(ev, s_updated) : Py_NewRef(Py_None);
     if (upd == NULL || (hints = PyObject_GetAttr(ev, s_hints)) == NULL)
         goto done;
@@ -78,8 +96,6 @@ upsert_shape(PyObject *ev, PyObject *schema, PyObject *table, PyObject *keys, in
     shape = PyTuple_Pack(7, schema, table, nkeys, names, upd, insert_only ? Py_True : Py_False,
                          joined ? Py_True : Py_False);
 done:
-    Py_XDECREF(columns);
-    Py_XDECREF(names);
     Py_XDECREF(upd);
     Py_XDECREF(hints);
     Py_XDECREF(nkeys);
@@ -106,6 +122,8 @@ otter_statement_shapes(PyObject *module, PyObject *const *args, Py_ssize_t nargs
     PyObject *seq = PySequence_Fast(args[0], "events must be a sequence");
     if (seq == NULL)
         return NULL;
+    /* the previous event's shape, names and group: the events of a rows event mostly share them */
+    PyObject *last_shape = NULL, *last_names = NULL, *last_members = NULL;
     PyObject *groups = PyDict_New(), *order = PyList_New(0);
     if (groups == NULL || order == NULL)
         goto fail;
@@ -113,28 +131,40 @@ otter_statement_shapes(PyObject *module, PyObject *const *args, Py_ssize_t nargs
     PyObject **events = PySequence_Fast_ITEMS(seq);
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *ev = events[i], *kind = NULL, *schema = NULL, *table = NULL, *keys = NULL, *shape = NULL;
+        PyObject *columns = NULL, *names = NULL, *members = NULL;
         int failed = 1, is_delete = 0;
         if ((kind = PyObject_GetAttr(ev, s_event_type)) == NULL || (schema = PyObject_GetAttr(ev, s_schema)) == NULL
             || (table = PyObject_GetAttr(ev, s_table)) == NULL || (keys = PyObject_GetAttr(ev, s_keys)) == NULL)
             goto next;
+        if (kind != delete && kind != insert && kind != update) {
+            PyErr_Format(PyExc_ValueError, "event %zd is neither an INSERT, an UPDATE nor a DELETE", i);
+            goto next;
+        }
+        if (kind != delete && (columns = PyObject_GetAttr(ev, s_columns)) == NULL)
+            goto next;
+        names = same_names(keys, columns, last_names) ? Py_NewRef(last_names) : names_of(keys, columns);
+        if (names == NULL)
+            goto next;
         if (kind == delete) {
-            PyObject *names = names_of(keys, NULL);
-            if (names == NULL)
-                goto next;
             shape = PyTuple_Pack(3, schema, table, names);
-            Py_DECREF(names);
             is_delete = 1;
         }
-        else if (kind == insert || kind == update) {
-            shape = upsert_shape(ev, schema, table, keys, kind == update, field_mode, join, big, hint);
-        }
         else {
-            PyErr_Format(PyExc_ValueError, "event %zd is neither an INSERT, an UPDATE nor a DELETE", i);
+            shape = upsert_shape(ev, schema, table, keys, names, kind == update, field_mode, join, big, hint);
         }
         if (shape == NULL)
             goto next;
+        if (last_shape != NULL) {
+            int same = PyObject_RichCompareBool(shape, last_shape, Py_EQ);
+            if (same < 0)
+                goto next;
+            if (same) {
+                failed = PyList_Append(last_members, ev) < 0;
+                goto next;
+            }
+        }
         /* the dict is keyed by (is_delete, shape): deletes and upserts never share a group */
-        PyObject *slot = PyTuple_Pack(2, is_delete ? Py_True : Py_False, shape), *members;
+        PyObject *slot = PyTuple_Pack(2, is_delete ? Py_True : Py_False, shape);
         if (slot == NULL)
             goto next;
         members = PyDict_GetItemWithError(groups, slot);
@@ -150,19 +180,30 @@ otter_statement_shapes(PyObject *module, PyObject *const *args, Py_ssize_t nargs
         }
         Py_DECREF(slot);
         failed = members == NULL || PyList_Append(members, ev) < 0;
+        if (!failed) {
+            Py_XSETREF(last_shape, Py_NewRef(shape));
+            Py_XSETREF(last_names, Py_NewRef(names));
+            last_members = members;  /* the dict holds it */
+        }
 next:
         Py_XDECREF(kind);
         Py_XDECREF(schema);
         Py_XDECREF(table);
         Py_XDECREF(keys);
+        Py_XDECREF(columns);
+        Py_XDECREF(names);
         Py_XDECREF(shape);
         if (failed)
             goto fail;
     }
+    Py_XDECREF(last_shape);
+    Py_XDECREF(last_names);
     Py_DECREF(groups);
     Py_DECREF(seq);
     return order;
 fail:
+    Py_XDECREF(last_shape);
+    Py_XDECREF(last_names);
     Py_XDECREF(groups);
     Py_XDECREF(order);
     Py_DECREF(seq);
