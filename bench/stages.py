@@ -13,14 +13,12 @@ from __future__ import annotations
 import argparse
 import datetime
 import decimal
+import gc
+import inspect
 import os
-import sys
 import time
 import types
 from typing import Any, Callable
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
 
 def make_events(kind: str, count: int) -> list[Any]:
     from otter_core.model import EventData, EventType
@@ -55,7 +53,11 @@ def measure(kind: str, count: int, repeat: int) -> dict[str, float]:
     from otter_core.engine.stats import count_by_table
     from otter_core.engine.transform import transform
     from otter_core.load.merge import merge_events
-    from otter_core.load.plan import group_by_target, plan_groups
+    try:
+        from otter_core.load.plan import group_by_target, plan_groups
+    except ImportError:  # an older otter (A/B runs from a worktree): the load plan took (target, weight, event)
+        from otter_core.load.plan import plan_load
+        group_by_target = None
     from otter_core.model import (
         DataMedia, DataMediaPair, DataMediaSource, Pipeline, PipelineParameters,
     )
@@ -69,7 +71,13 @@ def measure(kind: str, count: int, repeat: int) -> dict[str, float]:
     extractor = Extractor(pipeline, {pair: []})
     extracted = extractor.extract(events)
     items = transform(pipeline, extracted)
-    merged = {key: merge_events(events) for key, events in group_by_target(items).items()}
+    if group_by_target is not None:
+        merged = {key: merge_events(events) for key, events in group_by_target(items).items()}
+        planning = (lambda: plan_groups(merged, params.load_pool_size))
+        grouping = (lambda: group_by_target(items))
+    else:
+        planning = (lambda: plan_load(items, params.load_pool_size))
+        grouping = (lambda: None)
     target = DataMediaSource(name="dst", type="mysql", host="127.0.0.1", port=1, user="u", password="p")
     loader = MySQLLoader(target, pipeline)
     loader._send_chunk = lambda *args: None  # the text is built; nothing is sent
@@ -81,13 +89,15 @@ def measure(kind: str, count: int, repeat: int) -> dict[str, float]:
     group = StatementGroup("DELETE" if kind == "delete" else "UPSERT", "bench", "t", columns, head, tail,
                            (0, 1) if kind == "update" else None)
     slot = _Slot(types.SimpleNamespace(encoding="utf8"), 64 << 20)  # a utf8mb4 connection's encoding
+    if "compiled" not in inspect.signature(loader._send_group).parameters:  # older otter: no C chunk builder
+        slot = _Slot(None, 64 << 20)
     stages = {
         "extract": lambda: extractor.extract(events),
         "transform": lambda: transform(pipeline, extracted),
         "count_by_table": lambda: count_by_table(e for _, e in extracted),
-        "group_by_target": lambda: group_by_target(items),
+        "group_by_target": grouping,
         "merge": lambda: merge_events(events),
-        "plan_groups": lambda: plan_groups(merged, params.load_pool_size),
+        "plan (load)": planning,
         "loader._plan": lambda: loader._plan(events, None),
         "loader._send_group": lambda: loader._send_group(None, slot, 0, group, events, _Progress()),
     }
@@ -103,8 +113,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.pure_python:
         os.environ["OTTER_PURE_PYTHON_DECODER"] = "1"
-    sys.path.insert(0, ROOT)
-    results = {kind: measure(kind, args.events, args.repeat) for kind in ("insert", "update", "delete")}
+    from otter_core.engine.allocator import tune_process
+    tune_process()  # the runner's garbage collector settings
+    results = {}
+    for kind in ("insert", "update", "delete"):
+        gc.collect()  # the previous kind's objects are gone before this one is measured
+        results[kind] = measure(kind, args.events, args.repeat)
     names = list(results["insert"])
     print(f"CPU microseconds per event, best of {args.repeat} runs over {args.events:,} events")
     print(f"| stage | {' | '.join(results)} |")
