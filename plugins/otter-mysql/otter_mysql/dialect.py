@@ -214,7 +214,8 @@ def compiled(name: str) -> Any:
 
     ``sql_literal_row`` renders str, int, bool, None, bytes, datetime, date and plain DECIMALs in C and
     the rest through ``literal`` (no closure per row); ``sql_values`` renders a chunk's whole statement
-    (``MySQLLoader._send_group``), ``statement_shapes`` groups a load's events (``load_plan``). Their results are checked against the Python code in the tests."""
+    (``MySQLLoader._send_group``), ``statement_shapes`` groups a load's events (``load_plan``). Their
+    results are checked against the Python code in the tests."""
     if os.environ.get("OTTER_PURE_PYTHON_DECODER") == "1":
         return None
     try:

@@ -315,7 +315,7 @@ class MySQLLoader(StatementPlanning, DdlApplying):
             begin = end
         return begin
 
-    def _send_chunk(self, cur: Any, state: _Slot, slot: int, group: StatementGroup, sql: str,
+    def _send_chunk(self, cur: Any, state: _Slot, slot: int, group: StatementGroup, sql: str | bytes,
                     chunk: Sequence[EventData], at: _Progress) -> None:
         self._execute(cur, state, slot, sql, group, chunk)
         if group.fallback is not None and rows_matched(cur) != len(chunk):
@@ -326,8 +326,8 @@ class MySQLLoader(StatementPlanning, DdlApplying):
                                    {tuple(ev.keys.values()) for ev in chunk} if self.pipeline.two_way else None)
             self._send_group(cur, state, slot, group.fallback, chunk, at)
 
-    def _execute(self, cur: Any, state: _Slot, slot: int, sql: str | memoryview, group: StatementGroup,
-                 rows: Sequence[EventData]) -> None:
+    def _execute(self, cur: Any, state: _Slot, slot: int, sql: str | bytes | memoryview,
+                 group: StatementGroup, rows: Sequence[EventData]) -> None:
         if len(rows) == 1 and len(sql) > state.max_packet:
             raise _PacketTooLarge(len(sql), state.max_packet)
         cur.execute(sql)
