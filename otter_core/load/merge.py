@@ -82,13 +82,8 @@ def merge_events(events: Iterable[EventData]) -> list[EventData]:
     merged: dict[tuple, EventData] = {}
     first = merged.setdefault  # one dict operation for a key's first event (the common case)
     for raw in events:
-        if raw.old_keys is None:
-            ident = (raw.schema, raw.table, *raw.keys.values())
-            previous = first(ident, raw)
-            if previous is not raw:
-                merged[ident] = merge_pair(previous, raw)
-            continue
-        for event in split_key_change(raw):
+        # the common case (no key change) without the list split_key_change would build
+        for event in (split_key_change(raw) if raw.old_keys is not None else (raw,)):
             ident = (event.schema, event.table, *event.keys.values())
             previous = first(ident, event)
             if previous is not event:

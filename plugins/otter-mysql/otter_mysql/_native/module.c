@@ -11,6 +11,22 @@
  */
 #include "native.h"
 
+OtterNames otter_names;
+
+static int
+names_init(void)
+{
+    static const char *const text[] = {"event_type", "schema", "table", "keys", "columns", "old_keys", "updated",
+                                       "hints", "size"};
+    PyObject **slot[] = {&otter_names.event_type, &otter_names.schema, &otter_names.table, &otter_names.keys,
+                         &otter_names.columns, &otter_names.old_keys, &otter_names.updated, &otter_names.hints,
+                         &otter_names.size};
+    for (size_t i = 0; i < sizeof(slot) / sizeof(slot[0]); i++)
+        if ((*slot[i] = PyUnicode_InternFromString(text[i])) == NULL)
+            return -1;
+    return 0;
+}
+
 static PyMethodDef functions[] = {
     {"sql_literal_row", (PyCFunction)(void (*)(void))otter_sql_literal_row, METH_FASTCALL,
      "sql_literal_row(values[, literal]) -> '(v1,v2,...)' escaped as PyMySQL binds parameters"},
@@ -33,7 +49,8 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__rowdecode(void)
 {
-    if (otter_values_init() < 0 || otter_literals_init() < 0 || PyType_Ready(&otter_decoder_type) < 0)
+    if (names_init() < 0 || otter_values_init() < 0 || otter_literals_init() < 0 ||
+        PyType_Ready(&otter_decoder_type) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)

@@ -59,6 +59,12 @@ typedef struct {
     PyObject *spec;        /* the constructor arguments: keeps every borrowed object alive */
 } Decoder;
 
+/* attribute names of EventData the extension reads, interned once at import (statements.c, shapes.c) */
+typedef struct {
+    PyObject *event_type, *schema, *table, *keys, *columns, *old_keys, *updated, *hints, *size;
+} OtterNames;
+extern OtterNames otter_names;
+
 extern PyObject *otter_truncated;   /* otter_mysql._rowdecode.TruncatedRow */
 extern PyTypeObject otter_decoder_type;
 

@@ -1,27 +1,6 @@
 /* The MySQL loader's statement grouping (otter_mysql.load_plan.StatementPlanning._plan) in one call. */
 #include "native.h"
 
-static PyObject *s_event_type, *s_schema, *s_table, *s_keys, *s_columns, *s_updated, *s_hints, *s_old_keys,
-    *s_size;
-
-static int
-intern_names(void)
-{
-    if (s_size != NULL)
-        return 0;
-    s_event_type = PyUnicode_InternFromString("event_type");
-    s_schema = PyUnicode_InternFromString("schema");
-    s_table = PyUnicode_InternFromString("table");
-    s_keys = PyUnicode_InternFromString("keys");
-    s_columns = PyUnicode_InternFromString("columns");
-    s_updated = PyUnicode_InternFromString("updated");
-    s_hints = PyUnicode_InternFromString("hints");
-    s_old_keys = PyUnicode_InternFromString("old_keys");
-    s_size = PyUnicode_InternFromString("size");
-    return s_event_type && s_schema && s_table && s_keys && s_columns && s_updated && s_hints && s_old_keys &&
-        s_size ? 0 : -1;
-}
-
 /* The names of ``a``'s keys, then ``b``'s (b may be NULL), as a tuple. */
 static PyObject *
 names_of(PyObject *a, PyObject *b)
@@ -70,19 +49,19 @@ upsert_shape(PyObject *ev, PyObject *schema, PyObject *table, PyObject *keys, Py
 {
     PyObject *upd = NULL, *hints = NULL, *nkeys = NULL, *shape = NULL;
     int insert_only, joined = 0;
-    upd = field_mode && is_update ? PyObject_GetAttr(ev, s_updated) : Py_NewRef(Py_None);
-    if (upd == NULL || (hints = PyObject_GetAttr(ev, s_hints)) == NULL)
+    upd = field_mode && is_update ? PyObject_GetAttr(ev, otter_names.updated) : Py_NewRef(Py_None);
+    if (upd == NULL || (hints = PyObject_GetAttr(ev, otter_names.hints)) == NULL)
         goto done;
     if ((insert_only = PySequence_Contains(hints, insert_only_hint)) < 0)
         goto done;
     if (join && !insert_only && (joined = PyObject_IsTrue(upd)) > 0) {
-        PyObject *old_keys = PyObject_GetAttr(ev, s_old_keys), *size = NULL;
+        PyObject *old_keys = PyObject_GetAttr(ev, otter_names.old_keys), *size = NULL;
         if (old_keys == NULL)
             goto done;
         joined = old_keys == Py_None;
         Py_DECREF(old_keys);
         if (joined) {
-            if ((size = PyObject_GetAttr(ev, s_size)) == NULL)
+            if ((size = PyObject_GetAttr(ev, otter_names.size)) == NULL)
                 goto done;
             Py_ssize_t bytes = PyLong_AsSsize_t(size);
             Py_DECREF(size);
@@ -117,7 +96,7 @@ otter_statement_shapes(PyObject *module, PyObject *const *args, Py_ssize_t nargs
     int field_mode = PyObject_IsTrue(args[1]), join = PyObject_IsTrue(args[2]);
     Py_ssize_t big = PyLong_AsSsize_t(args[3]);
     PyObject *hint = args[4], *delete = args[5], *insert = args[6], *update = args[7];
-    if (field_mode < 0 || join < 0 || (big == -1 && PyErr_Occurred()) || intern_names() < 0)
+    if (field_mode < 0 || join < 0 || (big == -1 && PyErr_Occurred()))
         return NULL;
     PyObject *seq = PySequence_Fast(args[0], "events must be a sequence");
     if (seq == NULL)
@@ -133,14 +112,14 @@ otter_statement_shapes(PyObject *module, PyObject *const *args, Py_ssize_t nargs
         PyObject *ev = events[i], *kind = NULL, *schema = NULL, *table = NULL, *keys = NULL, *shape = NULL;
         PyObject *columns = NULL, *names = NULL, *members = NULL;
         int failed = 1, is_delete = 0;
-        if ((kind = PyObject_GetAttr(ev, s_event_type)) == NULL || (schema = PyObject_GetAttr(ev, s_schema)) == NULL
-            || (table = PyObject_GetAttr(ev, s_table)) == NULL || (keys = PyObject_GetAttr(ev, s_keys)) == NULL)
+        if ((kind = PyObject_GetAttr(ev, otter_names.event_type)) == NULL || (schema = PyObject_GetAttr(ev, otter_names.schema)) == NULL
+            || (table = PyObject_GetAttr(ev, otter_names.table)) == NULL || (keys = PyObject_GetAttr(ev, otter_names.keys)) == NULL)
             goto next;
         if (kind != delete && kind != insert && kind != update) {
             PyErr_Format(PyExc_ValueError, "event %zd is neither an INSERT, an UPDATE nor a DELETE", i);
             goto next;
         }
-        if (kind != delete && (columns = PyObject_GetAttr(ev, s_columns)) == NULL)
+        if (kind != delete && (columns = PyObject_GetAttr(ev, otter_names.columns)) == NULL)
             goto next;
         names = same_names(keys, columns, last_names) ? Py_NewRef(last_names) : names_of(keys, columns);
         if (names == NULL)

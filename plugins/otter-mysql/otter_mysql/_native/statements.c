@@ -6,19 +6,6 @@
 
 enum { ROW_VALUES = 0, ONE_KEY = 1, KEY_ROW = 2 };
 
-static PyObject *s_keys, *s_columns, *s_size;
-
-static int
-intern_names(void)
-{
-    if (s_size != NULL)
-        return 0;
-    s_keys = PyUnicode_InternFromString("keys");
-    s_columns = PyUnicode_InternFromString("columns");
-    s_size = PyUnicode_InternFromString("size");
-    return s_keys && s_columns && s_size ? 0 : -1;
-}
-
 /* The statement being built: UTF-8 bytes, and its length in characters (the loader's limits count
    characters, as its Python loop does). */
 typedef struct {
@@ -193,10 +180,10 @@ put_row(Buf *b, PyObject *ev, int mode, const Py_ssize_t *picks, Py_ssize_t npic
     PyObject *stack[64], **vals = stack, *columns = NULL, *k, *v;
     Py_ssize_t nvals = 0, pos = 0;
     int r = -1;
-    PyObject *keys = dict_attr(ev, s_keys);
+    PyObject *keys = dict_attr(ev, otter_names.keys);
     if (keys == NULL)
         return -1;
-    if (mode == ROW_VALUES && (columns = dict_attr(ev, s_columns)) == NULL)
+    if (mode == ROW_VALUES && (columns = dict_attr(ev, otter_names.columns)) == NULL)
         goto done;
     Py_ssize_t total = PyDict_GET_SIZE(keys) + (columns ? PyDict_GET_SIZE(columns) : 0);
     if (total > 64 && (vals = PyMem_New(PyObject *, total)) == NULL) {
@@ -260,7 +247,7 @@ otter_sql_values(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t start = PyLong_AsSsize_t(args[1]), max_rows = PyLong_AsSsize_t(args[4]);
     Py_ssize_t max_chars = PyLong_AsSsize_t(args[5]), big = PyLong_AsSsize_t(args[6]);
     long mode = PyLong_AsLong(args[2]);
-    if (PyErr_Occurred() || intern_names() < 0)
+    if (PyErr_Occurred())
         return NULL;
     if (mode < ROW_VALUES || mode > KEY_ROW || start < 0) {
         PyErr_SetString(PyExc_ValueError, "sql_values: mode is 0, 1 or 2 and start is not negative");
@@ -296,7 +283,7 @@ otter_sql_values(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t limit = max_chars - PyUnicode_GET_LENGTH(args[8]);  /* the tail still goes in */
     for (; i < n && rows < max_rows; i++) {
         if (big >= 0) {
-            PyObject *evsize = PyObject_GetAttr(events[i], s_size);
+            PyObject *evsize = PyObject_GetAttr(events[i], otter_names.size);
             if (evsize == NULL)
                 goto done;
             Py_ssize_t bytes = PyLong_AsSsize_t(evsize);
