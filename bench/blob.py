@@ -6,6 +6,7 @@ both consumers are stopped; then otter-run loads them with ``batch_size`` = ``--
 bounded; then the native replica applies them. Reported: otter's peak RSS (sum over its processes), its
 time and the replica's, and whether both targets equal the source.
 """
+
 from __future__ import annotations
 
 import time
@@ -29,18 +30,29 @@ def run_blob_phase(bench: Any) -> None:
     params = {"batch_size": args.blob_batch_size, "batch_bytes": 1 << 30}
     log(f"blob: {args.blob_rows} rows of {args.blob_mb:g} MB written; otter-run with {params}")
     otter = bench.start_otter("blob", start, **params)
-    res: dict[str, Any] = {"rows": args.blob_rows, "blob_mb": args.blob_mb, **params,
-                           "memory_limit_bytes": bench.params.get("memory_limit_bytes", "default")}
+    res: dict[str, Any] = {
+        "rows": args.blob_rows,
+        "blob_mb": args.blob_mb,
+        **params,
+        "memory_limit_bytes": bench.params.get("memory_limit_bytes", "default"),
+    }
     bench.results["blob"] = res
     try:
-        waited = bench.otter_wait(otter, end, args.phase_timeout,
-                                  data_done=lambda: checksum(bench.target, "blobs") == expected)
+        waited = bench.otter_wait(
+            otter, end, args.phase_timeout, data_done=lambda: checksum(bench.target, "blobs") == expected
+        )
     finally:
         meter = otter.meter
         otter.stop()
-    res.update({"otter_s": round(waited["seconds"], 2), "otter_peak_rss_mb": round(meter.peak_rss_mb, 1),
-                "otter_cpu_s": round(meter.cpu_seconds, 2), "otter_processes": meter.breakdown(),
-                "otter_verified": checksum(bench.target, "blobs") == expected})
+    res.update(
+        {
+            "otter_s": round(waited["seconds"], 2),
+            "otter_peak_rss_mb": round(meter.peak_rss_mb, 1),
+            "otter_cpu_s": round(meter.cpu_seconds, 2),
+            "otter_processes": meter.breakdown(),
+            "otter_verified": checksum(bench.target, "blobs") == expected,
+        }
+    )
     bench.replica_change_master(start)
     t0 = time.perf_counter()
     bench.replica.root_execute("START SLAVE")
@@ -50,5 +62,7 @@ def run_blob_phase(bench: Any) -> None:
     res["native_verified"] = checksum(bench.replica, "blobs") == expected
     if not (res["otter_verified"] and res["native_verified"]):
         bench.results["problems"].append(f"blob: a target differs from the source ({res})")
-    log(f"blob: otter {res['otter_s']}s, peak RSS {res['otter_peak_rss_mb']:.0f} MB, verified={res['otter_verified']}; "
-        f"native {res['native_s']}s")
+    log(
+        f"blob: otter {res['otter_s']}s, peak RSS {res['otter_peak_rss_mb']:.0f} MB, verified={res['otter_verified']}; "
+        f"native {res['native_s']}s"
+    )

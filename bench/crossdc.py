@@ -22,6 +22,7 @@ Then, with the sending side in otter-dc1 and the receiving side in otter-dc2:
    bulk load (``--rows`` rows in 1000-row transactions) and the end-to-end latency of single rows
    (p50/p99 of ``--samples``; each row carries its commit time, read back on the dc2 side).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,11 +67,39 @@ def setup(delay_ms: float, rate_mbit: float) -> subprocess.Popen:
         in_ns(WAN, "ip", "link", "set", wan_end, "up")
         if rate_mbit > 0:
             in_ns(dc, "tc", "qdisc", "add", "dev", inside, "root", "handle", "1:", "htb", "default", "10")
-            in_ns(dc, "tc", "class", "add", "dev", inside, "parent", "1:", "classid", "1:10", "htb",
-                  "rate", f"{rate_mbit}mbit", "ceil", f"{rate_mbit}mbit")
-    wan = subprocess.Popen(["ip", "netns", "exec", WAN, sys.executable, str(HERE / "wan.py"), "--ports",
-                            f"{LINKS[DC1][1]},{LINKS[DC2][1]}", "--delay-ms", str(delay_ms)],
-                           stdout=subprocess.PIPE, text=True)
+            in_ns(
+                dc,
+                "tc",
+                "class",
+                "add",
+                "dev",
+                inside,
+                "parent",
+                "1:",
+                "classid",
+                "1:10",
+                "htb",
+                "rate",
+                f"{rate_mbit}mbit",
+                "ceil",
+                f"{rate_mbit}mbit",
+            )
+    wan = subprocess.Popen(
+        [
+            "ip",
+            "netns",
+            "exec",
+            WAN,
+            sys.executable,
+            str(HERE / "wan.py"),
+            "--ports",
+            f"{LINKS[DC1][1]},{LINKS[DC2][1]}",
+            "--delay-ms",
+            str(delay_ms),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert wan.stdout.readline().strip() == "ready"
     return wan
 
@@ -106,14 +135,23 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--skip-pipes", action="store_true", help="only the node deployment")
     parser.add_argument("--skip-nodes", action="store_true", help="only the pipes")
-    parser.add_argument("--rows", type=int, default=50_000, help="rows of the throughput run (1000-row transactions)")
+    parser.add_argument(
+        "--rows", type=int, default=50_000, help="rows of the throughput run (1000-row transactions)"
+    )
     parser.add_argument("--samples", type=int, default=100, help="single-row latency samples")
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between two latency samples")
     parser.add_argument("--keep-logs", help="copy the node logs here")
-    parser.add_argument("--zk-in-dc2", action="store_true",
-                        help="run ZooKeeper beside the Load node (default: beside the source, in dc1)")
-    parser.add_argument("--arbitrate", choices=["zookeeper", "rpc"], default="zookeeper",
-                        help="how S/E signals ready batches to T/L: ready/ znodes in ZooKeeper, or gRPC node to node")
+    parser.add_argument(
+        "--zk-in-dc2",
+        action="store_true",
+        help="run ZooKeeper beside the Load node (default: beside the source, in dc1)",
+    )
+    parser.add_argument(
+        "--arbitrate",
+        choices=["zookeeper", "rpc"],
+        default="zookeeper",
+        help="how S/E signals ready batches to T/L: ready/ znodes in ZooKeeper, or gRPC node to node",
+    )
     parser.add_argument("--json")
     args = parser.parse_args()
     if os.geteuid() != 0:
@@ -126,15 +164,35 @@ def main() -> int:
         results["tcp_connect_rtt_ms"] = round(measure_rtt(), 1)
         print(f"WAN up: TCP connect round trip {results['tcp_connect_rtt_ms']} ms", file=sys.stderr)
         if not args.skip_pipes:
-            command = [sys.executable, str(HERE / "pipes.py"), "--sender-ns", DC1, "--receiver-ns", DC2,
-                       "--sender-host", ADDRESSES[DC1], "--json", "/tmp/otter-crossdc-pipes.json"]
+            command = [
+                sys.executable,
+                str(HERE / "pipes.py"),
+                "--sender-ns",
+                DC1,
+                "--receiver-ns",
+                DC2,
+                "--sender-host",
+                ADDRESSES[DC1],
+                "--json",
+                "/tmp/otter-crossdc-pipes.json",
+            ]
             subprocess.run(command + (["--quick"] if args.quick else []), check=True)
             results["pipes"] = json.loads(Path("/tmp/otter-crossdc-pipes.json").read_text())["results"]
         if not args.skip_nodes:
             from crossdc_nodes import run_nodes
-            results["nodes"] = run_nodes(DC1, DC2, ADDRESSES[DC1], ADDRESSES[DC2], args.rows, args.samples,
-                                         Path(args.keep_logs) if args.keep_logs else None, args.interval,
-                                         args.zk_in_dc2, args.arbitrate)
+
+            results["nodes"] = run_nodes(
+                DC1,
+                DC2,
+                ADDRESSES[DC1],
+                ADDRESSES[DC2],
+                args.rows,
+                args.samples,
+                Path(args.keep_logs) if args.keep_logs else None,
+                args.interval,
+                args.zk_in_dc2,
+                args.arbitrate,
+            )
             print(json.dumps(results["nodes"]), file=sys.stderr)
     finally:
         if wan is not None:

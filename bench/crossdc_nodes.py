@@ -8,6 +8,7 @@ processes run (``--role server|writer|poller``). Clocks: every namespace shares 
 row stamped with ``time.time()`` by the writer in dc1 and first seen by the poller in dc2 gives its
 end-to-end latency directly.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,9 +22,11 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-DDL = ["CREATE DATABASE xdc",
-       "CREATE TABLE xdc.bulk (id INT PRIMARY KEY, qty INT, name VARCHAR(64), note VARCHAR(200))",
-       "CREATE TABLE xdc.lat (id INT PRIMARY KEY, t DOUBLE)"]
+DDL = [
+    "CREATE DATABASE xdc",
+    "CREATE TABLE xdc.bulk (id INT PRIMARY KEY, qty INT, name VARCHAR(64), note VARCHAR(200))",
+    "CREATE TABLE xdc.lat (id INT PRIMARY KEY, t DOUBLE)",
+]
 
 
 # ----------------------------------------------------------------------------------- helper roles
@@ -37,14 +40,18 @@ def role_server(kind: str, workdir: str) -> None:
 
             def _write_config(self) -> Path:
                 cfg = super()._write_config()
-                cfg.write_text(cfg.read_text().replace("clientPortAddress=127.0.0.1", "clientPortAddress=0.0.0.0"))
+                cfg.write_text(
+                    cfg.read_text().replace("clientPortAddress=127.0.0.1", "clientPortAddress=0.0.0.0")
+                )
                 return cfg
 
         server = ReachableZooKeeper(Path(workdir) / "zk", tick_ms=500, max_session_ms=60_000).start()
     else:
         from otter_core.testing.mariadb import MariaDBServer
-        server = MariaDBServer(Path(workdir) / kind, server_id=1 if kind == "source" else 2,
-                               log_bin=kind == "source").start()
+
+        server = MariaDBServer(
+            Path(workdir) / kind, server_id=1 if kind == "source" else 2, log_bin=kind == "source"
+        ).start()
         server.execute(*DDL)
     position = server.binlog_position() if kind == "source" else None
     print(json.dumps({"port": server.port, "position": position}), flush=True)
@@ -54,9 +61,12 @@ def role_server(kind: str, workdir: str) -> None:
 
 def _connect(port: int, autocommit: bool = True):
     import pymysql
+
     from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER
-    return pymysql.connect(host="127.0.0.1", port=port, user=OTTER_USER, password=OTTER_PASSWORD,
-                           autocommit=autocommit)
+
+    return pymysql.connect(
+        host="127.0.0.1", port=port, user=OTTER_USER, password=OTTER_PASSWORD, autocommit=autocommit
+    )
 
 
 def role_writer(port: int, rows: int, samples: int, interval: float) -> None:
@@ -73,12 +83,15 @@ def role_writer(port: int, rows: int, samples: int, interval: float) -> None:
             elif command == "bulk":
                 started = time.time()
                 for start in range(0, rows, 1000):
-                    cur.executemany("INSERT INTO xdc.bulk VALUES (%s, %s, %s, %s)",
-                                    [(i, i % 97, f"name {i}", "x" * 100)
-                                     for i in range(start, min(start + 1000, rows))])
+                    cur.executemany(
+                        "INSERT INTO xdc.bulk VALUES (%s, %s, %s, %s)",
+                        [(i, i % 97, f"name {i}", "x" * 100) for i in range(start, min(start + 1000, rows))],
+                    )
                     conn.commit()
-                print(json.dumps({"written": rows, "write_seconds": time.time() - started, "started": started}),
-                      flush=True)
+                print(
+                    json.dumps({"written": rows, "write_seconds": time.time() - started, "started": started}),
+                    flush=True,
+                )
             elif command == "latency":
                 for i in range(samples):
                     cur.execute("INSERT INTO xdc.lat VALUES (%s, %s)", (i, time.time()))
@@ -129,8 +142,13 @@ def role_poller(port: int, rows: int, samples: int) -> None:
 def _spawn(namespace: str, *args: str, log: Path | None = None) -> subprocess.Popen:
     command = ["ip", "netns", "exec", namespace, sys.executable, *args]
     out = open(log, "ab") if log else subprocess.PIPE
-    return subprocess.Popen(command, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT if log else None,
-                            text=log is None)
+    return subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE,
+        stdout=out,
+        stderr=subprocess.STDOUT if log else None,
+        text=log is None,
+    )
 
 
 def _helper(namespace: str, *args: str) -> subprocess.Popen:
@@ -151,13 +169,25 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def run_nodes(dc1: str, dc2: str, host1: str, host2: str, rows: int, samples: int, keep: Path | None,
-              interval: float = 0.5, zk_in_dc2: bool = False, arbitrate: str = "zookeeper") -> dict:
+def run_nodes(
+    dc1: str,
+    dc2: str,
+    host1: str,
+    host2: str,
+    rows: int,
+    samples: int,
+    keep: Path | None,
+    interval: float = 0.5,
+    zk_in_dc2: bool = False,
+    arbitrate: str = "zookeeper",
+) -> dict:
     """Deploy the split pipeline across the two namespaces and measure rows/s and row latency."""
     work = Path(tempfile.mkdtemp(prefix="otter-crossdc-"))
     procs: list[subprocess.Popen] = []
     try:
-        zk = _helper(dc2 if zk_in_dc2 else dc1, "--role", "server", "--kind", "zookeeper", "--workdir", str(work))
+        zk = _helper(
+            dc2 if zk_in_dc2 else dc1, "--role", "server", "--kind", "zookeeper", "--workdir", str(work)
+        )
         source = _helper(dc1, "--role", "server", "--kind", "source", "--workdir", str(work))
         target = _helper(dc2, "--role", "server", "--kind", "target", "--workdir", str(work))
         procs += [zk, source, target]
@@ -168,39 +198,112 @@ def run_nodes(dc1: str, dc2: str, host1: str, host2: str, rows: int, samples: in
         token = work / "token"
         token.write_text(secrets.token_hex(24))
         config = work / "xdc.yaml"
-        config.write_text(PIPELINE_YAML.format(source_port=source_port, target_port=target_port, file=binlog_file,
-                                               pos=binlog_pos))
-        deploy = subprocess.run(["ip", "netns", "exec", dc1, sys.executable, "-m", "otter_core.cli", "deploy",
-                                 str(config), "--zk", zk_hosts, "--select", "1", "--load", "2",
-                                 "--arbitrate", arbitrate], capture_output=True, text=True)
+        config.write_text(
+            PIPELINE_YAML.format(
+                source_port=source_port, target_port=target_port, file=binlog_file, pos=binlog_pos
+            )
+        )
+        deploy = subprocess.run(
+            [
+                "ip",
+                "netns",
+                "exec",
+                dc1,
+                sys.executable,
+                "-m",
+                "otter_core.cli",
+                "deploy",
+                str(config),
+                "--zk",
+                zk_hosts,
+                "--select",
+                "1",
+                "--load",
+                "2",
+                "--arbitrate",
+                arbitrate,
+            ],
+            capture_output=True,
+            text=True,
+        )
         if deploy.returncode != 0:
             raise RuntimeError(f"deploy failed: {deploy.stdout}{deploy.stderr}")
         for node_id, namespace, host in ((1, dc1, host1), (2, dc2, host2)):
             level = os.environ.get("OTTER_CROSSDC_LOG_LEVEL", "INFO")
-            procs.append(_spawn(namespace, "-m", "otter_core.cli", "--log-level", level, "node", "--zk", zk_hosts,
-                                "--id", str(node_id), "--bind", host, "--auth-token-file", str(token),
-                                "--state-dir", str(work / f"node-{node_id}"), "--session-timeout", "10",
-                                log=work / f"node-{node_id}.log"))
-        writer = _helper(dc1, "--role", "writer", "--port", str(source_port), "--rows", str(rows),
-                         "--samples", str(samples), "--interval", str(interval))
-        poller = _helper(dc2, "--role", "poller", "--port", str(target_port), "--rows", str(rows),
-                         "--samples", str(samples))
+            procs.append(
+                _spawn(
+                    namespace,
+                    "-m",
+                    "otter_core.cli",
+                    "--log-level",
+                    level,
+                    "node",
+                    "--zk",
+                    zk_hosts,
+                    "--id",
+                    str(node_id),
+                    "--bind",
+                    host,
+                    "--auth-token-file",
+                    str(token),
+                    "--state-dir",
+                    str(work / f"node-{node_id}"),
+                    "--session-timeout",
+                    "10",
+                    log=work / f"node-{node_id}.log",
+                )
+            )
+        writer = _helper(
+            dc1,
+            "--role",
+            "writer",
+            "--port",
+            str(source_port),
+            "--rows",
+            str(rows),
+            "--samples",
+            str(samples),
+            "--interval",
+            str(interval),
+        )
+        poller = _helper(
+            dc2,
+            "--role",
+            "poller",
+            "--port",
+            str(target_port),
+            "--rows",
+            str(rows),
+            "--samples",
+            str(samples),
+        )
         procs += [writer, poller]
         _ask(writer, "warm")  # one row through the whole deployment: the nodes are up and the path is warm
         _ask(poller, "warm")
         written = _ask(writer, "bulk")
         arrived = _ask(poller, "bulk")
         seconds = arrived["arrived"] - written["started"]
-        result = {"arbitrate": arbitrate, "zookeeper_in": dc2 if zk_in_dc2 else dc1, "rows": rows, "rows_per_s": round(rows / seconds, 1), "seconds": round(seconds, 2),
-                  "source_write_seconds": round(written["write_seconds"], 2)}
+        result = {
+            "arbitrate": arbitrate,
+            "zookeeper_in": dc2 if zk_in_dc2 else dc1,
+            "rows": rows,
+            "rows_per_s": round(rows / seconds, 1),
+            "seconds": round(seconds, 2),
+            "source_write_seconds": round(written["write_seconds"], 2),
+        }
         poller.stdin.write("latency\n")
         poller.stdin.flush()
         _ask(writer, "latency")
         latencies = json.loads(poller.stdout.readline())["latencies"]
-        result.update({"latency_samples": len(latencies), "latency_interval_s": interval,
-                       "latency_p50_ms": round(_percentile(latencies, 0.50) * 1000, 1),
-                       "latency_p99_ms": round(_percentile(latencies, 0.99) * 1000, 1),
-                       "latency_max_ms": round(max(latencies) * 1000, 1)})
+        result.update(
+            {
+                "latency_samples": len(latencies),
+                "latency_interval_s": interval,
+                "latency_p50_ms": round(_percentile(latencies, 0.50) * 1000, 1),
+                "latency_p99_ms": round(_percentile(latencies, 0.99) * 1000, 1),
+                "latency_max_ms": round(max(latencies) * 1000, 1),
+            }
+        )
         return result
     finally:
         for proc in reversed(procs):  # nodes first, then helpers; a server helper stops its server on EOF

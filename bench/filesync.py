@@ -9,6 +9,7 @@ the binlog end, rows included) and a second run over the same rows (fresh state:
 file should be transferred). Baseline in the same run: ``rsync -a`` of the same tree (first copy, then a
 no-op second run), and ``cp -a``. CPU seconds are this process's (the runner runs in it) plus its children.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,8 +54,13 @@ def run_once(config: str, state: Path, source: MariaDBServer) -> dict:
         caught_up(runner, source, timeout=1800)
         seconds = time.perf_counter() - started
         stats = runner.pipelines[0].file_stats
-        return {"seconds": seconds, "cpu": cpu() - cpu0, "copied": stats.copied, "skipped": stats.skipped,
-                "bytes": stats.bytes}
+        return {
+            "seconds": seconds,
+            "cpu": cpu() - cpu0,
+            "copied": stats.copied,
+            "skipped": stats.skipped,
+            "bytes": stats.bytes,
+        }
     finally:
         runner.stop()
         runner.join(timeout=60)
@@ -88,8 +94,10 @@ def main() -> int:
         insert_rows(source, range(args.rows))
         results["files"], results["MB"] = args.rows, round(total / 1e6, 1)
         print(f"{args.rows} files, {total / 1e6:.1f} MB", file=sys.stderr)
-        for tool, first_cmd in (("rsync -a", ["rsync", "-a", f"{src}/", f"{work}/rsync/"]),
-                                ("cp -a", ["cp", "-a", f"{src}/.", f"{work}/cp"])):
+        for tool, first_cmd in (
+            ("rsync -a", ["rsync", "-a", f"{src}/", f"{work}/rsync/"]),
+            ("cp -a", ["cp", "-a", f"{src}/.", f"{work}/cp"]),
+        ):
             os.sync()
             first = timed(first_cmd)
             second = timed(first_cmd) if tool.startswith("rsync") else None
@@ -98,8 +106,15 @@ def main() -> int:
         for pipe in args.pipes.split(","):
             dst = work / f"dst-{pipe}"
             target.execute(f"TRUNCATE {SCHEMA}.product")
-            config = file_sync_yaml(source, target, src, dst, {"file": file, "pos": pos}, pipe=pipe,
-                                    file_load_pool_size=args.file_load_pool_size)
+            config = file_sync_yaml(
+                source,
+                target,
+                src,
+                dst,
+                {"file": file, "pos": pos},
+                pipe=pipe,
+                file_load_pool_size=args.file_load_pool_size,
+            )
             os.sync()
             first = run_once(config, work / f"state-{pipe}-1", source)
             second = run_once(config, work / f"state-{pipe}-2", source)
@@ -111,14 +126,18 @@ def main() -> int:
             server.stop()
         shutil.rmtree(work, ignore_errors=True)
     mb, files = total / 1e6, args.rows
-    lines = ["| run | first: s | MB/s | files/s | CPU s | second run: s | files sent | target equal |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| run | first: s | MB/s | files/s | CPU s | second run: s | files sent | target equal |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for name, r in results.items():
         if not isinstance(r, dict) or "first" not in r:
             continue
         first, second = r["first"], r["second"]
-        head = (f"| {name} | {first['seconds']:.2f} | {mb / first['seconds']:.1f} | {files / first['seconds']:.0f} | "
-                f"{first['cpu']:.1f} |")
+        head = (
+            f"| {name} | {first['seconds']:.2f} | {mb / first['seconds']:.1f} | {files / first['seconds']:.0f} | "
+            f"{first['cpu']:.1f} |"
+        )
         if not second:
             lines.append(f"{head} – | – | n/a |")
             continue

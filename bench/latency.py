@@ -5,6 +5,7 @@ at a modest rate; one thread per target polls for each row by primary key; laten
 the source's INSERT returned. ``--background-rows-per-s N`` adds, meanwhile, N rows/s of other writes
 (``bench.bg``, 10-row transactions paced by a clock) that both consumers must carry as well.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -12,10 +13,11 @@ import threading
 import time
 from typing import Any
 
-from otter_core.testing.mariadb import MariaDBServer
 from procstat import log
 from report import _pct
 from workloads import SCHEMA
+
+from otter_core.testing.mariadb import MariaDBServer
 
 BACKGROUND_TXN_ROWS = 10
 
@@ -51,8 +53,10 @@ class BackgroundLoad:
                         continue
                     if now - due > interval:
                         self.behind += 1
-                    values = ",".join(f"({i},{i},'background row {i}')"
-                                      for i in range(next_id, next_id + BACKGROUND_TXN_ROWS))
+                    values = ",".join(
+                        f"({i},{i},'background row {i}')"
+                        for i in range(next_id, next_id + BACKGROUND_TXN_ROWS)
+                    )
                     cur.execute(f"INSERT INTO {SCHEMA}.bg (id, v, note) VALUES {values}")
                     next_id += BACKGROUND_TXN_ROWS
                     self.rows += BACKGROUND_TXN_ROWS
@@ -65,8 +69,12 @@ class BackgroundLoad:
         if self._thread.is_alive():
             self._stop.set()
             self._thread.join(30)
-        return {"rows": self.rows, "seconds": round(self.seconds, 2),
-                "rows_per_s": round(self.rows / self.seconds) if self.seconds else 0, "late_txns": self.behind}
+        return {
+            "rows": self.rows,
+            "seconds": round(self.seconds, 2),
+            "rows_per_s": round(self.rows / self.seconds) if self.seconds else 0,
+            "late_txns": self.behind,
+        }
 
 
 def batch_figures(before: dict, after: dict) -> dict[str, float]:
@@ -118,12 +126,16 @@ def run_latency(bench: Any) -> None:
                 ready = True
                 break
             if otter is not None and not otter.alive():
-                raise bench.error(f"otter-run exited with code {otter.process.returncode} during the latency "
-                                 f"warm-up; its log ends:\n{otter.log_tail()}")
+                raise bench.error(
+                    f"otter-run exited with code {otter.process.returncode} during the latency "
+                    f"warm-up; its log ends:\n{otter.log_tail()}"
+                )
             time.sleep(0.01)
     if not ready:
-        raise bench.error(f"latency warm-up: rows did not reach both targets in 120s; otter-run log ends:\n"
-                         f"{otter.log_tail() if otter else ''}")
+        raise bench.error(
+            f"latency warm-up: rows did not reach both targets in 120s; otter-run log ends:\n"
+            f"{otter.log_tail() if otter else ''}"
+        )
     for _ in range(warm):
         insert_one()
         time.sleep(bench.args.latency_interval_ms / 1000)
@@ -176,13 +188,17 @@ def run_latency(bench: Any) -> None:
     stop.set()
     bench.results["latency"]["background"] = background.stop()
     if background.rows:
-        log(f"latency: background load {background.rows} rows in {background.seconds:.1f}s "
-            f"({background.rows / background.seconds:,.0f} rows/s, {background.behind} transactions late)")
+        log(
+            f"latency: background load {background.rows} rows in {background.seconds:.1f}s "
+            f"({background.rows / background.seconds:,.0f} rows/s, {background.behind} transactions late)"
+        )
     cpu = bench.server_cpu(lat_cpu)
     if otter is not None:
         otter.meter.sample()
         time.sleep(1.1)  # the status file is written every second
-        bench.results["latency"]["otter_batches"] = batches = batch_figures(status_before, otter.pipeline_status())
+        bench.results["latency"]["otter_batches"] = batches = batch_figures(
+            status_before, otter.pipeline_status()
+        )
         if batches:
             log("latency: otter's batches meanwhile: " + ", ".join(f"{k}={v}" for k, v in batches.items()))
     bench.results["latency"]["cpu_s"] = cpu
@@ -195,14 +211,27 @@ def run_latency(bench: Any) -> None:
     for kind, _ in kinds:
         lat = sorted((arrivals[kind][i] - commits[i]) * 1000 for i in ids if i in arrivals[kind])
         lost = samples - len(lat)
-        entry = {"samples": len(lat), "lost": lost,
-                 "by_row_ms": [round((arrivals[kind][i] - commits[i]) * 1000, 2) if i in arrivals[kind] else None
-                               for i in ids]}
+        entry = {
+            "samples": len(lat),
+            "lost": lost,
+            "by_row_ms": [
+                round((arrivals[kind][i] - commits[i]) * 1000, 2) if i in arrivals[kind] else None
+                for i in ids
+            ],
+        }
         if lat:
-            entry.update({"p50_ms": round(_pct(lat, 50), 2), "p90_ms": round(_pct(lat, 90), 2),
-                          "p99_ms": round(_pct(lat, 99), 2), "max_ms": round(lat[-1], 2),
-                          "mean_ms": round(statistics.fmean(lat), 2)})
+            entry.update(
+                {
+                    "p50_ms": round(_pct(lat, 50), 2),
+                    "p90_ms": round(_pct(lat, 90), 2),
+                    "p99_ms": round(_pct(lat, 99), 2),
+                    "max_ms": round(lat[-1], 2),
+                    "mean_ms": round(statistics.fmean(lat), 2),
+                }
+            )
         if lost:
-            bench.results["problems"].append(f"latency: {lost} of {samples} rows did not reach {kind} in 10 s")
+            bench.results["problems"].append(
+                f"latency: {lost} of {samples} rows did not reach {kind} in 10 s"
+            )
         bench.results["latency"][kind] = entry
         log(f"latency {kind}: " + ", ".join(f"{k}={v}" for k, v in entry.items() if k != "by_row_ms"))

@@ -17,6 +17,7 @@ load`` killed with SIGKILL twice and restarted, verify (live, then after catch-u
 differences, 15 rows corrupted on the target, ``verify --repair`` must find and fix exactly those.
 CPU seconds are user+sys of the measured child processes (``RUSAGE_CHILDREN``), not of the servers.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,48 +63,91 @@ def measure(source: MariaDBServer, target: MariaDBServer, work: Path, rows: int,
     total = sum(counts.values())
     log(f"source filled: {counts}")
     config = work / "bench.yaml"
-    config.write_text(yaml.safe_dump(yaml.safe_load(pipeline_yaml(
-        source, target, [{"source": f"{SCHEMA}.*", "target": f"{SCHEMA}.*"}], channel="bench",
-        batch_size=5000, parallelism=4, load_pool_size=4))))
+    config.write_text(
+        yaml.safe_dump(
+            yaml.safe_load(
+                pipeline_yaml(
+                    source,
+                    target,
+                    [{"source": f"{SCHEMA}.*", "target": f"{SCHEMA}.*"}],
+                    channel="bench",
+                    batch_size=5000,
+                    parallelism=4,
+                    load_pool_size=4,
+                )
+            )
+        )
+    )
     out: dict = {"rows": total}
 
-    seconds, cpu, _ = timed(otter("load", str(config), "--state-dir", str(work / "state"), "--exit-when-done",
-                                  "--quiet", "--chunk-rows", str(chunk_rows)))
+    seconds, cpu, _ = timed(
+        otter(
+            "load",
+            str(config),
+            "--state-dir",
+            str(work / "state"),
+            "--exit-when-done",
+            "--quiet",
+            "--chunk-rows",
+            str(chunk_rows),
+        )
+    )
     state = json.loads((work / "state" / "bench" / "src-to-dst.snapshot.json").read_text())
     loaded = sum(v["rows"] for v in state["confirmed"].values())
-    out["otter_load"] = {"seconds": round(seconds, 2), "rows_per_s": round(loaded / seconds), "cpu_s": round(cpu, 1),
-                         "load_only_seconds": round(state["finished_at"] - state["started_at"], 2), "rows": loaded}
+    out["otter_load"] = {
+        "seconds": round(seconds, 2),
+        "rows_per_s": round(loaded / seconds),
+        "cpu_s": round(cpu, 1),
+        "load_only_seconds": round(state["finished_at"] - state["started_at"], 2),
+        "rows": loaded,
+    }
     log(f"otter-run load: {out['otter_load']}")
 
     seconds, cpu, done = timed(otter("verify", str(config), "--state-dir", str(work / "state"), "--json"))
     summary = json.loads(done.stdout)["summary"]
-    out["otter_verify"] = {"seconds": round(seconds, 2), "rows_per_s": round(summary["rows"] / seconds),
-                           "cpu_s": round(cpu, 1), "differences": summary["differences"], "exit": done.returncode}
+    out["otter_verify"] = {
+        "seconds": round(seconds, 2),
+        "rows_per_s": round(summary["rows"] / seconds),
+        "cpu_s": round(cpu, 1),
+        "differences": summary["differences"],
+        "exit": done.returncode,
+    }
     log(f"otter-run verify: {out['otter_verify']}")
 
     target.execute(f"DROP DATABASE IF EXISTS {SCHEMA}_dump", f"CREATE DATABASE {SCHEMA}_dump")
     auth = f"-h127.0.0.1 -u{OTTER_USER} -p{OTTER_PASSWORD}"
-    pipe = (f"mariadb-dump {auth} -P{source.port} --single-transaction --quick --skip-lock-tables {SCHEMA} "
-            f"| mariadb {auth} -P{target.port} {SCHEMA}_dump")
+    pipe = (
+        f"mariadb-dump {auth} -P{source.port} --single-transaction --quick --skip-lock-tables {SCHEMA} "
+        f"| mariadb {auth} -P{target.port} {SCHEMA}_dump"
+    )
     seconds, cpu, _ = timed(pipe, shell=True)
     dumped = sum(target.execute(f"SELECT COUNT(*) FROM {SCHEMA}_dump.{t}")[0][0] for t in TABLES)
-    out["mysqldump_mysql"] = {"seconds": round(seconds, 2), "rows_per_s": round(dumped / seconds),
-                              "cpu_s": round(cpu, 1), "rows": dumped}
+    out["mysqldump_mysql"] = {
+        "seconds": round(seconds, 2),
+        "rows_per_s": round(dumped / seconds),
+        "cpu_s": round(cpu, 1),
+        "rows": dumped,
+    }
     log(f"mysqldump | mysql: {out['mysqldump_mysql']}")
 
     started = time.monotonic()
     tables = ", ".join(f"{SCHEMA}.{t}" for t in TABLES)
     sums = [server.execute(f"CHECKSUM TABLE {tables}") for server in (source, target)]
     seconds = time.monotonic() - started
-    out["checksum_table"] = {"seconds": round(seconds, 2), "rows_per_s": round(total / seconds),
-                             "equal": [r[1] for r in sums[0]] == [r[1] for r in sums[1]]}
+    out["checksum_table"] = {
+        "seconds": round(seconds, 2),
+        "rows_per_s": round(total / seconds),
+        "equal": [r[1] for r in sums[0]] == [r[1] for r in sums[1]],
+    }
     log(f"CHECKSUM TABLE on both servers: {out['checksum_table']}")
     target.execute(f"DROP DATABASE {SCHEMA}_dump")
     return out
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--chunk-rows", type=int, default=10_000)
     parser.add_argument("--no-scenario", action="store_true", help="only the figures, not the kill -9 proof")
@@ -121,7 +165,9 @@ def main() -> int:
         if not args.no_scenario:
             (base / "scenario").mkdir()
             log("scenario: continuous writes, otter-run load killed twice, verify, corrupt, verify --repair")
-            scenario = LoadScenario(source, target, base / "scenario", args.rows, chunk_rows=args.chunk_rows, log=log)
+            scenario = LoadScenario(
+                source, target, base / "scenario", args.rows, chunk_rows=args.chunk_rows, log=log
+            )
             results["scenario"] = scenario.run()
     finally:
         source.destroy()
@@ -130,21 +176,29 @@ def main() -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=str))
     figures = results["figures"]
-    print(f"\nrows {figures['rows']:,}: otter load {figures['otter_load']['rows_per_s']:,} rows/s "
-          f"({figures['otter_load']['cpu_s']} CPU-s), mysqldump|mysql {figures['mysqldump_mysql']['rows_per_s']:,} rows/s "
-          f"({figures['mysqldump_mysql']['cpu_s']} CPU-s), ratio {figures['otter_load']['rows_per_s'] / figures['mysqldump_mysql']['rows_per_s']:.2f}; "
-          f"otter verify {figures['otter_verify']['rows_per_s']:,} rows/s, CHECKSUM TABLE both sides "
-          f"{figures['checksum_table']['rows_per_s']:,} rows/s")
+    print(
+        f"\nrows {figures['rows']:,}: otter load {figures['otter_load']['rows_per_s']:,} rows/s "
+        f"({figures['otter_load']['cpu_s']} CPU-s), mysqldump|mysql {figures['mysqldump_mysql']['rows_per_s']:,} rows/s "
+        f"({figures['mysqldump_mysql']['cpu_s']} CPU-s), ratio {figures['otter_load']['rows_per_s'] / figures['mysqldump_mysql']['rows_per_s']:.2f}; "
+        f"otter verify {figures['otter_verify']['rows_per_s']:,} rows/s, CHECKSUM TABLE both sides "
+        f"{figures['checksum_table']['rows_per_s']:,} rows/s"
+    )
     scenario = results.get("scenario")
     if scenario:
-        ok = (scenario["verify_after_load"]["differences"] == 0 and scenario["verify_corrupt"]["found"] == scenario["corrupted"]
-              and scenario["verify_repair"]["repaired"] == 15 and scenario["verify_final"]["differences"] == 0)
-        print(f"scenario {scenario['rows']:,} rows: killed at {scenario['killed_at_rows']} confirmed rows, load "
-              f"{scenario['load_state']} in {scenario['load_seconds']} s, verify live {scenario['verify_live']['differences']} "
-              f"/ after catch-up {scenario['verify_after_load']['differences']} differences, corrupted "
-              f"{scenario['corrupted']}, found {scenario['verify_corrupt']['found']}, repaired "
-              f"{scenario['verify_repair']['repaired']}, final {scenario['verify_final']['differences']}: "
-              f"{'PASS' if ok else 'FAIL'}")
+        ok = (
+            scenario["verify_after_load"]["differences"] == 0
+            and scenario["verify_corrupt"]["found"] == scenario["corrupted"]
+            and scenario["verify_repair"]["repaired"] == 15
+            and scenario["verify_final"]["differences"] == 0
+        )
+        print(
+            f"scenario {scenario['rows']:,} rows: killed at {scenario['killed_at_rows']} confirmed rows, load "
+            f"{scenario['load_state']} in {scenario['load_seconds']} s, verify live {scenario['verify_live']['differences']} "
+            f"/ after catch-up {scenario['verify_after_load']['differences']} differences, corrupted "
+            f"{scenario['corrupted']}, found {scenario['verify_corrupt']['found']}, repaired "
+            f"{scenario['verify_repair']['repaired']}, final {scenario['verify_final']['differences']}: "
+            f"{'PASS' if ok else 'FAIL'}"
+        )
         return 0 if ok else 1
     return 0
 

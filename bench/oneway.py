@@ -23,6 +23,7 @@ with ``--profile``), ``workloads``, ``latency``, ``blob``, ``report``.
 
 Everything (servers, otter-run, temp dirs) is removed on exit, also on Ctrl-C or an error.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,14 +39,14 @@ from pathlib import Path
 from typing import Any
 
 import pymysql
-
 from blob import run_blob_phase
 from latency import batch_figures, run_latency
 from otter_process import OtterProcess, compile_bytecode
-from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer
 from procstat import cpu_seconds, log, own_cpu_seconds, system_busy_seconds
 from report import machine_info, print_report
 from workloads import BG_DDL, BLOB_DDL, LAT_DDL, SCHEMA, TABLE_DDL, WORKLOADS, checksum, row_count
+
+from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer
 
 OTTER_SERVER_ID = 4242
 
@@ -56,15 +57,21 @@ class BenchError(RuntimeError):
 
 class Bench:
     error = BenchError
+
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.workdir = Path(tempfile.mkdtemp(prefix="otter-bench-"))
         self.servers: list[MariaDBServer] = []
         self.otters: list[OtterProcess] = []
-        self.params = {"parallelism": args.parallelism, "batch_size": args.batch_size,
-                       "load_pool_size": args.load_pool_size, "sync_mode": args.sync_mode,
-                       "batch_timeout_ms": args.batch_timeout_ms, "select_process": args.select_process,
-                       "server_id": OTTER_SERVER_ID}
+        self.params = {
+            "parallelism": args.parallelism,
+            "batch_size": args.batch_size,
+            "load_pool_size": args.load_pool_size,
+            "sync_mode": args.sync_mode,
+            "batch_timeout_ms": args.batch_timeout_ms,
+            "select_process": args.select_process,
+            "server_id": OTTER_SERVER_ID,
+        }
         if args.memory_limit_bytes:
             self.params["memory_limit_bytes"] = args.memory_limit_bytes
         self.results: dict[str, Any] = {"throughput": {}, "latency": {}, "problems": []}
@@ -75,17 +82,23 @@ class Bench:
         big = {"max_allowed_packet": "256M"}  # 16 MB BLOB rows (the loader's statement holds their hex)
         self.source = MariaDBServer(self.workdir / "source", server_id=1, log_bin=True, **big)
         self.target = MariaDBServer(self.workdir / "target", server_id=2, log_bin=False, **big)
-        self.replica = MariaDBServer(self.workdir / "replica", server_id=3, log_bin=False, **big,
-                                     slave_parallel_threads=0, skip_slave_start=True,
-                                     relay_log=self.workdir / "replica" / "data" / "relay-bin")
+        self.replica = MariaDBServer(
+            self.workdir / "replica",
+            server_id=3,
+            log_bin=False,
+            **big,
+            slave_parallel_threads=0,
+            skip_slave_start=True,
+            relay_log=self.workdir / "replica" / "data" / "relay-bin",
+        )
         for server in (self.source, self.target, self.replica):
             self.servers.append(server)
             server.start()
-        self.source.root_execute("SET SESSION sql_log_bin=0", f"CREATE DATABASE {SCHEMA}", TABLE_DDL, LAT_DDL,
-                                 BG_DDL, BLOB_DDL)
+        self.source.root_execute(
+            "SET SESSION sql_log_bin=0", f"CREATE DATABASE {SCHEMA}", TABLE_DDL, LAT_DDL, BG_DDL, BLOB_DDL
+        )
         for server in (self.target, self.replica):
-            server.root_execute(f"CREATE DATABASE {SCHEMA}", TABLE_DDL, LAT_DDL,
-                                 BG_DDL, BLOB_DDL)
+            server.root_execute(f"CREATE DATABASE {SCHEMA}", TABLE_DDL, LAT_DDL, BG_DDL, BLOB_DDL)
         conn = self.source.root_connect()
         with conn.cursor() as cur:
             cur.execute("SELECT VERSION()")
@@ -113,8 +126,10 @@ class Bench:
 
     def server_cpu(self, since: dict | None = None) -> dict:
         """CPU seconds of each mariadbd (source, target, replica), or the difference to ``since``."""
-        now = {name: cpu_seconds(server.process.pid)
-               for name, server in (("source", self.source), ("target", self.target), ("replica", self.replica))}
+        now = {
+            name: cpu_seconds(server.process.pid)
+            for name, server in (("source", self.source), ("target", self.target), ("replica", self.replica))
+        }
         now["bench"] = own_cpu_seconds()
         now["machine"] = system_busy_seconds()
         if since is None:
@@ -131,7 +146,8 @@ class Bench:
         self.replica.root_execute(
             f"CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={self.source.port}, "
             f"MASTER_USER='{OTTER_USER}', MASTER_PASSWORD='{OTTER_PASSWORD}', "
-            f"MASTER_LOG_FILE='{start[0]}', MASTER_LOG_POS={start[1]}, MASTER_USE_GTID=no")
+            f"MASTER_LOG_FILE='{start[0]}', MASTER_LOG_POS={start[1]}, MASTER_USE_GTID=no"
+        )
 
     def replica_status(self) -> dict:
         conn = self.replica.root_connect(cursorclass=pymysql.cursors.DictCursor)
@@ -157,21 +173,36 @@ class Bench:
                     if err:
                         raise BenchError(f"native replica failed: {err}")
                     if time.monotonic() > deadline:
-                        raise BenchError(f"native replica did not reach {end} in {timeout:.0f}s "
-                                         f"(at {status.get('Relay_Master_Log_File')}:{status.get('Exec_Master_Log_Pos')})")
+                        raise BenchError(
+                            f"native replica did not reach {end} in {timeout:.0f}s "
+                            f"(at {status.get('Relay_Master_Log_File')}:{status.get('Exec_Master_Log_Pos')})"
+                        )
         finally:
             conn.close()
 
     # -- otter
     def start_otter(self, tag: str, start: tuple[str, int], **params: Any) -> OtterProcess:
-        otter = OtterProcess(self.workdir, tag, self.source, self.target, start, {**self.params, **params},
-                             self.args.otter_log_level, self.args.profile)
+        otter = OtterProcess(
+            self.workdir,
+            tag,
+            self.source,
+            self.target,
+            start,
+            {**self.params, **params},
+            self.args.otter_log_level,
+            self.args.profile,
+        )
         self.otters.append(otter)
         otter.start()
         return otter
 
-    def otter_wait(self, otter: OtterProcess, end: tuple[str, int], timeout: float,
-                   data_done: Callable[[], bool] | None = None) -> dict:
+    def otter_wait(
+        self,
+        otter: OtterProcess,
+        end: tuple[str, int],
+        timeout: float,
+        data_done: Callable[[], bool] | None = None,
+    ) -> dict:
         """Wait until otter's acked position reaches ``end``; sample CPU/RSS meanwhile."""
         deadline = time.monotonic() + timeout
         first_ack = None
@@ -192,28 +223,42 @@ class Bench:
                 first_ack = now
             if acked is not None and acked >= end:
                 otter.meter.sample()
-                return {"seconds": now - otter.started_at, "first_ack_s": (first_ack or now) - otter.started_at,
-                        "first_rows": first_rows, "end": now, "done_by": "acked position"}
+                return {
+                    "seconds": now - otter.started_at,
+                    "first_ack_s": (first_ack or now) - otter.started_at,
+                    "first_rows": first_rows,
+                    "end": now,
+                    "done_by": "acked position",
+                }
             if acked != last_acked:
                 last_acked, last_move = acked, now
             # fallback, only once the acked position has stood still for 3 s (so that the check's
             # full-table scan does not load the target while otter is busy): is the target complete?
-            if (data_done is not None and now - last_move >= 3.0 and now - last_data_check >= 1.0):
+            if data_done is not None and now - last_move >= 3.0 and now - last_data_check >= 1.0:
                 last_data_check = now
                 if data_done():
                     otter.meter.sample()
                     self.results["problems"].append(
                         f"{otter.dir.name}: target data complete but acked position is {acked}, "
-                        f"binlog end is {end[0]}:{end[1]}")
-                    return {"seconds": now - otter.started_at,
-                            "first_ack_s": (first_ack or now) - otter.started_at, "first_rows": first_rows,
-                            "end": now, "done_by": "target data"}
+                        f"binlog end is {end[0]}:{end[1]}"
+                    )
+                    return {
+                        "seconds": now - otter.started_at,
+                        "first_ack_s": (first_ack or now) - otter.started_at,
+                        "first_rows": first_rows,
+                        "end": now,
+                        "done_by": "target data",
+                    }
             if not otter.alive():
-                raise BenchError(f"otter-run exited with code {otter.process.returncode} before reaching "
-                                 f"{end[0]}:{end[1]} (acked {acked}); its log ends:\n{otter.log_tail()}")
+                raise BenchError(
+                    f"otter-run exited with code {otter.process.returncode} before reaching "
+                    f"{end[0]}:{end[1]} (acked {acked}); its log ends:\n{otter.log_tail()}"
+                )
             if time.monotonic() > deadline:
-                raise BenchError(f"otter did not reach {end[0]}:{end[1]} within {timeout:.0f}s (acked {acked}); "
-                                 f"otter-run log ends:\n{otter.log_tail()}")
+                raise BenchError(
+                    f"otter did not reach {end[0]}:{end[1]} within {timeout:.0f}s (acked {acked}); "
+                    f"otter-run log ends:\n{otter.log_tail()}"
+                )
             time.sleep(0.005)
 
     # -- phases
@@ -229,10 +274,15 @@ class Bench:
             conn.close()
             end = self.source.binlog_position()
             src_sum = checksum(self.source)
-            log(f"{name}: written in {gen_s:.1f}s ({rows / gen_s:,.0f} rows/s); binlog end {end[0]}:{end[1]} "
-                f"({(end[1] - start[1]) / 1e6:.1f} MB)")
-            res: dict[str, Any] = {"rows": rows, "source_write_s": round(gen_s, 2),
-                                   "binlog_bytes": end[1] - start[1] if end[0] == start[0] else None}
+            log(
+                f"{name}: written in {gen_s:.1f}s ({rows / gen_s:,.0f} rows/s); binlog end {end[0]}:{end[1]} "
+                f"({(end[1] - start[1]) / 1e6:.1f} MB)"
+            )
+            res: dict[str, Any] = {
+                "rows": rows,
+                "source_write_s": round(gen_s, 2),
+                "binlog_bytes": end[1] - start[1] if end[0] == start[0] else None,
+            }
             self.results["throughput"][name] = res
 
             if self.args.native_only:
@@ -243,8 +293,12 @@ class Bench:
             db_cpu = self.server_cpu()
             otter = self.start_otter(name, start)
             try:
-                waited = self.otter_wait(otter, end, self.args.phase_timeout,
-                                         data_done=lambda expected=src_sum: checksum(self.target) == expected)
+                waited = self.otter_wait(
+                    otter,
+                    end,
+                    self.args.phase_timeout,
+                    data_done=lambda expected=src_sum: checksum(self.target) == expected,
+                )
                 res["otter_server_cpu_s"] = cpu = self.server_cpu(db_cpu)  # at catch-up, before the stop
             except BenchError as exc:
                 res["otter_error"] = str(exc)
@@ -253,45 +307,65 @@ class Bench:
                 meter = otter.meter
                 status = otter.pipeline_status()
                 code = otter.stop()
-            cpu["other_processes"] = round(cpu["machine"] - meter.cpu_seconds - cpu["bench"]
-                                           - cpu["source"] - cpu["target"] - cpu["replica"], 2)
+            cpu["other_processes"] = round(
+                cpu["machine"]
+                - meter.cpu_seconds
+                - cpu["bench"]
+                - cpu["source"]
+                - cpu["target"]
+                - cpu["replica"],
+                2,
+            )
             steady = None
             if waited["first_rows"] is not None:
                 t1, r1 = waited["first_rows"]
                 if r1 < rows and waited["end"] - t1 > 0.2:
                     steady = round((rows - r1) / (waited["end"] - t1))
-            res.update({
-                "otter_s": round(waited["seconds"], 3), "otter_rows_per_s": round(rows / waited["seconds"]),
-                "otter_first_ack_s": round(waited["first_ack_s"], 3),
-                "otter_steady_rows_per_s": steady,
-                "otter_done_by": waited["done_by"],
-                "otter_cpu_s": round(meter.cpu_seconds, 2),
-                "otter_cpu_s_per_100k": round(meter.cpu_seconds * 100000 / rows, 2),
-                "otter_peak_rss_mb": round(meter.peak_rss_mb, 1), "otter_processes": meter.breakdown(),
-                "otter_exit_code": code,
-                "otter_batches": batch_figures({"batches": 0, "rows": 0, "stage_ms_total": {}}, status),
-            })
+            res.update(
+                {
+                    "otter_s": round(waited["seconds"], 3),
+                    "otter_rows_per_s": round(rows / waited["seconds"]),
+                    "otter_first_ack_s": round(waited["first_ack_s"], 3),
+                    "otter_steady_rows_per_s": steady,
+                    "otter_done_by": waited["done_by"],
+                    "otter_cpu_s": round(meter.cpu_seconds, 2),
+                    "otter_cpu_s_per_100k": round(meter.cpu_seconds * 100000 / rows, 2),
+                    "otter_peak_rss_mb": round(meter.peak_rss_mb, 1),
+                    "otter_processes": meter.breakdown(),
+                    "otter_exit_code": code,
+                    "otter_batches": batch_figures({"batches": 0, "rows": 0, "stage_ms_total": {}}, status),
+                }
+            )
             tgt_sum = checksum(self.target)
             res["otter_verified"] = tgt_sum == src_sum
             if tgt_sum != src_sum:
                 self.results["problems"].append(
                     f"{name}: otter target differs from the source (CHECKSUM TABLE {tgt_sum} vs {src_sum}; "
-                    f"rows {row_count(self.target)} vs {row_count(self.source)})")
-            complaints = [line for line in otter.log_tail(10**7).splitlines()
-                          if " WARNING " in line or " ERROR " in line or "last error" in line]
+                    f"rows {row_count(self.target)} vs {row_count(self.source)})"
+                )
+            complaints = [
+                line
+                for line in otter.log_tail(10**7).splitlines()
+                if " WARNING " in line or " ERROR " in line or "last error" in line
+            ]
             if complaints:
-                self.results["problems"].append(f"{name}: otter-run logged:\n    " + "\n    ".join(complaints[:10]))
-            log(f"{name}: otter {res['otter_rows_per_s']:,} rows/s ({waited['seconds']:.2f}s, first ack at "
+                self.results["problems"].append(
+                    f"{name}: otter-run logged:\n    " + "\n    ".join(complaints[:10])
+                )
+            log(
+                f"{name}: otter {res['otter_rows_per_s']:,} rows/s ({waited['seconds']:.2f}s, first ack at "
                 f"{waited['first_ack_s']:.2f}s), CPU {meter.cpu_seconds:.1f}s, peak RSS {meter.peak_rss_mb:.0f} MB, "
-                f"verified={res['otter_verified']}")
+                f"verified={res['otter_verified']}"
+            )
             log(f"{name}: otter batches {res['otter_batches']}")
 
             self._native_phase(name, res, start, end, src_sum)
             res["ratio"] = round(res["otter_rows_per_s"] / res["native_rows_per_s"], 3)
             log(f"{name}: ratio otter/native {res['ratio']:.3f}")
 
-    def _native_phase(self, name: str, res: dict, start: tuple[str, int], end: tuple[str, int],
-                      src_sum: int | None) -> None:
+    def _native_phase(
+        self, name: str, res: dict, start: tuple[str, int], end: tuple[str, int], src_sum: int | None
+    ) -> None:
         self.replica_change_master(start)
         db_cpu = self.server_cpu()
         t0 = time.perf_counter()
@@ -299,17 +373,22 @@ class Bench:
         self.replica_wait(end, self.args.phase_timeout)
         native_s = time.perf_counter() - t0
         res["native_server_cpu_s"] = cpu = self.server_cpu(db_cpu)
-        cpu["other_processes"] = round(cpu["machine"] - cpu["bench"] - cpu["source"] - cpu["target"]
-                                       - cpu["replica"], 2)
+        cpu["other_processes"] = round(
+            cpu["machine"] - cpu["bench"] - cpu["source"] - cpu["target"] - cpu["replica"], 2
+        )
         self.replica.root_execute("STOP SLAVE")
         rep_sum = checksum(self.replica)
         res["native_cpu_s_per_100k"] = round(cpu["replica"] * 100000 / res["rows"], 2)  # its mariadbd
-        res.update({"native_s": round(native_s, 3), "native_rows_per_s": round(res["rows"] / native_s),
-                    "native_verified": rep_sum == src_sum})
+        res.update(
+            {
+                "native_s": round(native_s, 3),
+                "native_rows_per_s": round(res["rows"] / native_s),
+                "native_verified": rep_sum == src_sum,
+            }
+        )
         if rep_sum != src_sum:
             self.results["problems"].append(f"{name}: native replica differs from the source")
         log(f"{name}: native {res['native_rows_per_s']:,} rows/s ({native_s:.2f}s)")
-
 
     def run(self) -> dict:
         started = time.perf_counter()
@@ -322,9 +401,12 @@ class Bench:
         self.results["loadavg_at_end"] = os.getloadavg()
         return self.results
 
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rows", type=int, default=1_000_000, help="rows per throughput workload (default 1000000)")
+    ap.add_argument(
+        "--rows", type=int, default=1_000_000, help="rows per throughput workload (default 1000000)"
+    )
     ap.add_argument("--latency-samples", type=int, default=300, help="single-row inserts timed (0: skip)")
     ap.add_argument("--latency-interval-ms", type=float, default=20.0, help="pause between those inserts")
     ap.add_argument("--poll-interval-ms", type=float, default=0.5, help="pause between arrival polls")
@@ -334,23 +416,44 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--load-pool-size", type=int, default=4)
     ap.add_argument("--sync-mode", choices=("field", "row"), default="field")
     ap.add_argument("--batch-timeout-ms", type=int, default=500)
-    ap.add_argument("--select-process", action=argparse.BooleanOptionalAction, default=True,
-                    help="run otter's selector in a child process (default: yes)")
-    ap.add_argument("--phase-timeout", type=float, default=240.0,
-                    help="seconds one consumer may take to catch up with one workload")
-    ap.add_argument("--native-only", action="store_true", help="measure the native replica only (harness check)")
+    ap.add_argument(
+        "--select-process",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run otter's selector in a child process (default: yes)",
+    )
+    ap.add_argument(
+        "--phase-timeout",
+        type=float,
+        default=240.0,
+        help="seconds one consumer may take to catch up with one workload",
+    )
+    ap.add_argument(
+        "--native-only", action="store_true", help="measure the native replica only (harness check)"
+    )
     ap.add_argument("--keep-logs", metavar="DIR", help="copy otter-run's logs and YAML files to DIR")
     ap.add_argument("--otter-log-level", default="WARNING", help="otter-run --log-level")
-    ap.add_argument("--background-rows-per-s", type=float, default=5000,
-                    help="other writes on the source while latency is measured (0: none; default 5000)")
+    ap.add_argument(
+        "--background-rows-per-s",
+        type=float,
+        default=5000,
+        help="other writes on the source while latency is measured (0: none; default 5000)",
+    )
     ap.add_argument("--blob-rows", type=int, default=24, help="16 MB BLOB rows of the memory phase (0: skip)")
     ap.add_argument("--blob-mb", type=float, default=16.0, help="size of each of those BLOBs")
-    ap.add_argument("--blob-batch-size", type=int, default=100000,
-                    help="batch_size (and batch_bytes = 1 GiB) of the memory phase: the guard, not the batch "
-                         "size, must bound memory")
+    ap.add_argument(
+        "--blob-batch-size",
+        type=int,
+        default=100000,
+        help="batch_size (and batch_bytes = 1 GiB) of the memory phase: the guard, not the batch "
+        "size, must bound memory",
+    )
     ap.add_argument("--memory-limit-bytes", type=int, default=None, help="otter's memory_limit_bytes")
-    ap.add_argument("--profile", metavar="DIR",
-                    help="record each otter-run with py-spy --gil (raw collapsed stacks of the thread holding the GIL, every process) into DIR")
+    ap.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="record each otter-run with py-spy --gil (raw collapsed stacks of the thread holding the GIL, every process) into DIR",
+    )
     return ap.parse_args(argv)
 
 
@@ -364,8 +467,14 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_term)
     results: dict[str, Any] = bench.results
-    results.update({"rows": args.rows, "machine": machine_info(), "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:]),
-                    "otter_parameters": dict(bench.params)})
+    results.update(
+        {
+            "rows": args.rows,
+            "machine": machine_info(),
+            "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:]),
+            "otter_parameters": dict(bench.params),
+        }
+    )
     code = 0
     try:
         bench.run()
@@ -377,6 +486,7 @@ def main(argv: list[str] | None = None) -> int:
         code = 1
     except Exception as exc:  # noqa: BLE001 - report, then clean up
         import traceback
+
         results["error"] = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
         code = 1
     finally:

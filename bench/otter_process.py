@@ -1,4 +1,5 @@
 """``otter-run run`` as a measured subprocess of the benchmark, with its pipeline YAML."""
+
 from __future__ import annotations
 
 import compileall
@@ -13,9 +14,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer
 from procstat import ProcessTreeMeter, log
 from workloads import SCHEMA
+
+from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer
 
 
 def compile_bytecode() -> None:
@@ -29,9 +31,17 @@ def compile_bytecode() -> None:
 class OtterProcess:
     """``python -m otter_core.cli run CONFIG`` in its own session; stopped by its PID."""
 
-    def __init__(self, workdir: Path, tag: str, source: MariaDBServer, target: MariaDBServer,
-                 start: tuple[str, int], params: dict[str, Any], log_level: str,
-                 profile_dir: str | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        tag: str,
+        source: MariaDBServer,
+        target: MariaDBServer,
+        start: tuple[str, int],
+        params: dict[str, Any],
+        log_level: str,
+        profile_dir: str | None = None,
+    ) -> None:
         self.dir = workdir / f"otter-{tag}"
         self.dir.mkdir(parents=True)
         self.state_dir = self.dir / "state"
@@ -52,19 +62,48 @@ class OtterProcess:
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.started_at = time.perf_counter()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "otter_core.cli", "--log-level", self.log_level, "run", str(self.config),
-             "--state-dir", str(self.state_dir), "--progress-interval", "0.1",
-             "--status-file", str(self.status_path)],
-            stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "otter_core.cli",
+                "--log-level",
+                self.log_level,
+                "run",
+                str(self.config),
+                "--state-dir",
+                str(self.state_dir),
+                "--progress-interval",
+                "0.1",
+                "--status-file",
+                str(self.status_path),
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.meter = ProcessTreeMeter(self.process.pid)
         if self.profile_dir:  # py-spy (pip install py-spy): every thread of otter-run and its children
             Path(self.profile_dir).mkdir(parents=True, exist_ok=True)
             out = Path(self.profile_dir) / f"{self.dir.name}.txt"
             self.profiler = subprocess.Popen(
-                [shutil.which("py-spy", path=os.path.dirname(sys.executable)) or "py-spy", "record", "--subprocesses",
-                 *(["--idle"] if os.environ.get("OTTER_BENCH_WALL_PROFILE") else ["--gil"]), "--rate", "200", "--format", "raw", "--nonblocking",
-                 "--output", str(out), "--pid", str(self.process.pid)],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                [
+                    shutil.which("py-spy", path=os.path.dirname(sys.executable)) or "py-spy",
+                    "record",
+                    "--subprocesses",
+                    *(["--idle"] if os.environ.get("OTTER_BENCH_WALL_PROFILE") else ["--gil"]),
+                    "--rate",
+                    "200",
+                    "--format",
+                    "raw",
+                    "--nonblocking",
+                    "--output",
+                    str(out),
+                    "--pid",
+                    str(self.process.pid),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
 
     def progress(self) -> list[tuple[float, int]]:
         """(time, rows loaded) from the progress lines otter-run printed since the last call."""
@@ -120,7 +159,9 @@ class OtterProcess:
                 os.kill(self.process.pid, signal.SIGTERM)
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
-                log(f"otter-run (pid {self.process.pid}) did not stop in {timeout:.0f}s: killing its process group")
+                log(
+                    f"otter-run (pid {self.process.pid}) did not stop in {timeout:.0f}s: killing its process group"
+                )
             except ProcessLookupError:
                 pass
         # the selector child and multiprocessing's helper live in otter-run's session: end them too
@@ -136,26 +177,34 @@ class OtterProcess:
         return self.process.returncode
 
 
-def _pipeline_yaml(source: MariaDBServer, target: MariaDBServer, start: tuple[str, int],
-                   params: dict[str, Any]) -> str:
+def _pipeline_yaml(
+    source: MariaDBServer, target: MariaDBServer, start: tuple[str, int], params: dict[str, Any]
+) -> str:
     def src(server: MariaDBServer) -> str:
-        return (f"{{type: mysql, host: 127.0.0.1, port: {server.port}, user: {OTTER_USER}, "
-                f"password: {OTTER_PASSWORD}}}")
-    param_text = ", ".join(f"{k}: {json.dumps(v) if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else v}"
-                           for k, v in params.items())
-    return "\n".join([
-        "sources:",
-        f"  src: {src(source)}",
-        f"  dst: {src(target)}",
-        "channels:",
-        "  - name: bench",
-        "    pipelines:",
-        "      - name: oneway",
-        "        source: src",
-        "        target: dst",
-        f"        start: {{file: {start[0]}, pos: {start[1]}}}",
-        "        pairs:",
-        f"          - {{source: \"{SCHEMA}.*\", target: \"{SCHEMA}.*\"}}",
-        f"        parameters: {{{param_text}}}",
-        "",
-    ])
+        return (
+            f"{{type: mysql, host: 127.0.0.1, port: {server.port}, user: {OTTER_USER}, "
+            f"password: {OTTER_PASSWORD}}}"
+        )
+
+    param_text = ", ".join(
+        f"{k}: {json.dumps(v) if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else v}"
+        for k, v in params.items()
+    )
+    return "\n".join(
+        [
+            "sources:",
+            f"  src: {src(source)}",
+            f"  dst: {src(target)}",
+            "channels:",
+            "  - name: bench",
+            "    pipelines:",
+            "      - name: oneway",
+            "        source: src",
+            "        target: dst",
+            f"        start: {{file: {start[0]}, pos: {start[1]}}}",
+            "        pairs:",
+            f'          - {{source: "{SCHEMA}.*", target: "{SCHEMA}.*"}}',
+            f"        parameters: {{{param_text}}}",
+            "",
+        ]
+    )

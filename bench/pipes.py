@@ -13,6 +13,7 @@ seconds of the codec alone (msgpack encode + decode of every batch of the scenar
 (dumps + loads, highest protocol) on the same batches, and raw TCP (bytes over one plain socket between the
 same two processes/namespaces: the ceiling the network gives).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,25 +42,54 @@ SCENARIOS = [  # name, pipe, events per batch, bytes of text per event, batches,
 
 def make_batch(events: int, width: int, seed: int) -> list:
     import decimal
+
     from otter_core.model import EventData, EventType, Position
-    payload = (lambda i: os.urandom(-width).hex()[:-width]) if width < 0 else (lambda i: f"note {i} " + "x" * width)
-    return [("dst", 5, EventData("bench", "t", EventType.INSERT, {"id": seed * 100000 + i},
-                                 {"qty": i, "name": f"name-{i}", "price": decimal.Decimal("12.50"),
-                                  "note": payload(i)}, position=Position("bin.000001", i)))
-            for i in range(events)]
+
+    payload = (
+        (lambda i: os.urandom(-width).hex()[:-width]) if width < 0 else (lambda i: f"note {i} " + "x" * width)
+    )
+    return [
+        (
+            "dst",
+            5,
+            EventData(
+                "bench",
+                "t",
+                EventType.INSERT,
+                {"id": seed * 100000 + i},
+                {"qty": i, "name": f"name-{i}", "price": decimal.Decimal("12.50"), "note": payload(i)},
+                position=Position("bin.000001", i),
+            ),
+        )
+        for i in range(events)
+    ]
 
 
 def pipeline(threshold: int, kind: str, streams: int):
     from otter_core.model import DataMedia, DataMediaPair, Pipeline, PipelineParameters
+
     pair = DataMediaPair(DataMedia("bench", "t"), DataMedia("bench", "t"))
-    return Pipeline("bench", "a", "b", (pair,), pipe=kind, channel="pipes",
-                    parameters=PipelineParameters(pipe_threshold_bytes=threshold, pipe_streams=streams))
+    return Pipeline(
+        "bench",
+        "a",
+        "b",
+        (pair,),
+        pipe=kind,
+        channel="pipes",
+        parameters=PipelineParameters(pipe_threshold_bytes=threshold, pipe_streams=streams),
+    )
 
 
 def node(host: str, spool: str):
     from otter_core.model import NodeContext
-    return NodeContext(node_id=f"bench-{os.getpid()}", bind_host=host, advertised_host=host,
-                       auth_token=os.environ["OTTER_BENCH_TOKEN"], spool_dir=spool)
+
+    return NodeContext(
+        node_id=f"bench-{os.getpid()}",
+        bind_host=host,
+        advertised_host=host,
+        auth_token=os.environ["OTTER_BENCH_TOKEN"],
+        spool_dir=spool,
+    )
 
 
 def _cpu_of(work) -> float:
@@ -81,6 +111,7 @@ def send(line: dict) -> None:
 def role_sender(args: argparse.Namespace) -> None:
     """Puts every scenario's batches, prints their keys, serves until told to stop; raw TCP on request."""
     from otter_grpc.pipe import GrpcPipe
+
     spool = os.path.join("/tmp", f"otter-bench-spool-{os.getpid()}")
     for index, (name, kind, events, width, count, threshold) in enumerate(SCENARIOS):
         if args.quick:
@@ -89,12 +120,23 @@ def role_sender(args: argparse.Namespace) -> None:
         batches = [make_batch(events, width, index * 1000 + i) for i in range(count)]
         encoded = [len(pipe.codec.encode(b)) for b in batches]  # baselines first: not in the pipe's CPU
         codec_cpu = _cpu_of(lambda: [pipe.codec.decode(pipe.codec.encode(b)) for b in batches])
-        pickle_cpu = _cpu_of(lambda: [pickle.loads(pickle.dumps(b, protocol=pickle.HIGHEST_PROTOCOL)) for b in batches])
+        pickle_cpu = _cpu_of(
+            lambda: [pickle.loads(pickle.dumps(b, protocol=pickle.HIGHEST_PROTOCOL)) for b in batches]
+        )
         started, cpu0 = time.perf_counter(), cpu()
         keys = [pipe.put(batch) for batch in batches]
         put_seconds, put_cpu = time.perf_counter() - started, cpu() - cpu0
-        send({"scenario": index, "keys": keys, "bytes": sum(encoded), "put_seconds": put_seconds,
-              "put_cpu": put_cpu, "codec_cpu": codec_cpu, "pickle_cpu": pickle_cpu})
+        send(
+            {
+                "scenario": index,
+                "keys": keys,
+                "bytes": sum(encoded),
+                "put_seconds": put_seconds,
+                "put_cpu": put_cpu,
+                "codec_cpu": codec_cpu,
+                "pickle_cpu": pickle_cpu,
+            }
+        )
         command = sys.stdin.readline().strip()  # "next" when the receiver is done with this scenario
         send({"scenario": index, "serve_cpu": cpu() - cpu0 - put_cpu})
         pipe.close()
@@ -118,6 +160,7 @@ def raw_tcp_server(args: argparse.Namespace) -> None:
 
 def role_receiver(args: argparse.Namespace) -> None:
     from otter_grpc.pipe import GrpcPipe
+
     spool = os.path.join("/tmp", f"otter-bench-spool-{os.getpid()}")
     for line in sys.stdin:
         order = json.loads(line)
@@ -142,8 +185,16 @@ def role_receiver(args: argparse.Namespace) -> None:
             rows = sum(pool.map(take, order["keys"]))
         seconds = time.perf_counter() - started
         latencies.sort()
-        send({"scenario": index, "seconds": seconds, "cpu": cpu() - cpu0, "rows": rows,
-              "p50_ms": latencies[len(latencies) // 2] * 1000, "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000})
+        send(
+            {
+                "scenario": index,
+                "seconds": seconds,
+                "cpu": cpu() - cpu0,
+                "rows": rows,
+                "p50_ms": latencies[len(latencies) // 2] * 1000,
+                "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
+            }
+        )
         pipe.close()
 
 
@@ -161,8 +212,18 @@ def raw_tcp_client(host: str, port: int, size: int) -> dict:
 
 
 def spawn(role: str, namespace: str | None, args: argparse.Namespace) -> subprocess.Popen:
-    command = [sys.executable, os.path.abspath(__file__), "--role", role, "--sender-host", args.sender_host,
-               "--parallelism", str(args.parallelism), "--streams", str(args.streams)]
+    command = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--role",
+        role,
+        "--sender-host",
+        args.sender_host,
+        "--parallelism",
+        str(args.parallelism),
+        "--streams",
+        str(args.streams),
+    ]
     command += ["--quick"] if args.quick else []
     if namespace:
         command = ["ip", "netns", "exec", namespace] + command
@@ -185,22 +246,35 @@ def orchestrate(args: argparse.Namespace) -> list[dict[str, Any]]:
             served = json.loads(sender.stdout.readline())
             count = len(put["keys"])
             mb = put["bytes"] / 1e6
-            results.append({"scenario": scenario[0], "batches": count, "MB": round(mb, 2),
-                            "batches_per_s": round(count / got["seconds"], 1),
-                            "MB_per_s": round(mb / got["seconds"], 2),
-                            "get_p50_ms": round(got["p50_ms"], 1), "get_p99_ms": round(got["p99_ms"], 1),
-                            "put_batches_per_s": round(count / put["put_seconds"], 1),
-                            "codec_cpu_s": round(put["codec_cpu"], 3), "pickle_cpu_s": round(put["pickle_cpu"], 3),
-                            "cpu_s_receiver": round(got["cpu"], 2),
-                            "cpu_s_sender": round(put["put_cpu"] + served["serve_cpu"], 2)})
+            results.append(
+                {
+                    "scenario": scenario[0],
+                    "batches": count,
+                    "MB": round(mb, 2),
+                    "batches_per_s": round(count / got["seconds"], 1),
+                    "MB_per_s": round(mb / got["seconds"], 2),
+                    "get_p50_ms": round(got["p50_ms"], 1),
+                    "get_p99_ms": round(got["p99_ms"], 1),
+                    "put_batches_per_s": round(count / put["put_seconds"], 1),
+                    "codec_cpu_s": round(put["codec_cpu"], 3),
+                    "pickle_cpu_s": round(put["pickle_cpu"], 3),
+                    "cpu_s_receiver": round(got["cpu"], 2),
+                    "cpu_s_sender": round(put["put_cpu"] + served["serve_cpu"], 2),
+                }
+            )
             print(json.dumps(results[-1]), file=sys.stderr, flush=True)
         raw = json.loads(sender.stdout.readline())
         raw_bytes = 64 << 20 if not args.quick else 16 << 20
         receiver.stdin.write(json.dumps({"raw_port": raw["raw_port"], "raw_bytes": raw_bytes}) + "\n")
         receiver.stdin.flush()
         got = json.loads(receiver.stdout.readline())
-        results.append({"scenario": "baseline: raw TCP, one socket", "MB": round(raw_bytes / 1e6, 2),
-                        "MB_per_s": round(got["raw_bytes"] / 1e6 / got["raw_seconds"], 2)})
+        results.append(
+            {
+                "scenario": "baseline: raw TCP, one socket",
+                "MB": round(raw_bytes / 1e6, 2),
+                "MB_per_s": round(got["raw_bytes"] / 1e6 / got["raw_seconds"], 2),
+            }
+        )
         print(json.dumps(results[-1]), file=sys.stderr, flush=True)
     finally:
         for proc in (sender, receiver):
@@ -214,13 +288,18 @@ def orchestrate(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def table(results: list[dict]) -> str:
-    lines = ["| scenario | batches | MB | batches/s | MB/s | get p50 / p99 ms | CPU s recv / send | "
-             "codec CPU s: msgpack / pickle |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| scenario | batches | MB | batches/s | MB/s | get p50 / p99 ms | CPU s recv / send | "
+        "codec CPU s: msgpack / pickle |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in results:
         if "batches" in r:
-            lines.append(f"| {r['scenario']} | {r['batches']} | {r['MB']} | {r['batches_per_s']} | {r['MB_per_s']} | "
-                         f"{r['get_p50_ms']} / {r['get_p99_ms']} | {r['cpu_s_receiver']} / {r['cpu_s_sender']} | "
-                         f"{r['codec_cpu_s']} / {r['pickle_cpu_s']} |")
+            lines.append(
+                f"| {r['scenario']} | {r['batches']} | {r['MB']} | {r['batches_per_s']} | {r['MB_per_s']} | "
+                f"{r['get_p50_ms']} / {r['get_p99_ms']} | {r['cpu_s_receiver']} / {r['cpu_s_sender']} | "
+                f"{r['codec_cpu_s']} / {r['pickle_cpu_s']} |"
+            )
         else:
             lines.append(f"| {r['scenario']} | | {r['MB']} | | {r['MB_per_s']} | | | |")
     return "\n".join(lines)

@@ -19,6 +19,7 @@ pg_chameleon from PyPI into its own throwaway virtualenv (its shipped example se
 
 Everything is removed on exit.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,7 +35,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -46,8 +47,10 @@ from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer
 from otter_core.testing.postgresql import PG_DATABASE, PG_PASSWORD, PG_USER, PostgreSQLServer  # noqa: E402
 from otter_postgresql.ddl import translate  # noqa: E402
 
-TABLE_DDL = ("CREATE TABLE bench.t (id INT PRIMARY KEY, qty INT, name VARCHAR(64), price DECIMAL(12,2), "
-             "at DATETIME, note TEXT)")
+TABLE_DDL = (
+    "CREATE TABLE bench.t (id INT PRIMARY KEY, qty INT, name VARCHAR(64), price DECIMAL(12,2), "
+    "at DATETIME, note TEXT)"
+)
 LAT_DDL = "CREATE TABLE bench.lat (id INT PRIMARY KEY, v INT)"
 NOTE = "lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incidid 0123456"
 TXN_ROWS = 1000
@@ -62,8 +65,10 @@ def write_workload(source: MariaDBServer, kind: str, rows: int) -> None:
             for lo in range(0, rows, TXN_ROWS):
                 hi = min(rows, lo + TXN_ROWS)
                 if kind == "insert":
-                    values = ",".join(f"({i},{i % 97},'name {i}',{i % 10000}.25,'2024-01-02 03:04:05','{NOTE}')"
-                                      for i in range(lo, hi))
+                    values = ",".join(
+                        f"({i},{i % 97},'name {i}',{i % 10000}.25,'2024-01-02 03:04:05','{NOTE}')"
+                        for i in range(lo, hi)
+                    )
                     cur.execute(f"INSERT INTO bench.t VALUES {values}")
                 elif kind == "update":
                     cur.execute(f"UPDATE bench.t SET qty = qty + 1 WHERE id >= {lo} AND id < {hi}")
@@ -82,7 +87,7 @@ def expected_state(kind: str, rows: int) -> tuple[int, int]:
 
 def target_state(pg: PostgreSQLServer, schema: str) -> tuple[int, int] | None:
     try:
-        (count, total), = pg.execute(f'SELECT count(*), coalesce(sum(qty), 0) FROM "{schema}".t')
+        ((count, total),) = pg.execute(f'SELECT count(*), coalesce(sum(qty), 0) FROM "{schema}".t')
         return int(count), int(total)
     except Exception:
         return None
@@ -105,8 +110,15 @@ class Replicator:
     def start(self) -> ProcessTreeMeter:
         args, env = self.command()
         with open(self.logfile, "ab") as out:
-            self.process = subprocess.Popen(args, stdout=out, stderr=out, env={**os.environ, **env},
-                                            start_new_session=True, cwd=env.get("HOME", self.workdir), **self.run_as)
+            self.process = subprocess.Popen(
+                args,
+                stdout=out,
+                stderr=out,
+                env={**os.environ, **env},
+                start_new_session=True,
+                cwd=env.get("HOME", self.workdir),
+                **self.run_as,
+            )
         return ProcessTreeMeter(self.process.pid)
 
     def stop(self) -> None:
@@ -133,11 +145,24 @@ class Otter(Replicator):
     def command(self) -> tuple[list[str], dict[str, str]]:
         self.run += 1
         file, pos = self.source.binlog_position() if self.start_at is None else self.start_at
-        config = {"sources": {"src": self.source.source_config("src"), "pg": self.pg.source_config("pg")},
-                  "channels": [{"name": "bench", "pipelines": [{
-                      "name": "to-pg", "source": "src", "target": "pg", "start": {"file": file, "pos": pos},
-                      "pairs": [{"source": "bench.*", "target": f"{SCHEMAS['otter']}.*"}],
-                      "parameters": {"skip_ddl": True}}]}]}
+        config = {
+            "sources": {"src": self.source.source_config("src"), "pg": self.pg.source_config("pg")},
+            "channels": [
+                {
+                    "name": "bench",
+                    "pipelines": [
+                        {
+                            "name": "to-pg",
+                            "source": "src",
+                            "target": "pg",
+                            "start": {"file": file, "pos": pos},
+                            "pairs": [{"source": "bench.*", "target": f"{SCHEMAS['otter']}.*"}],
+                            "parameters": {"skip_ddl": True},
+                        }
+                    ],
+                }
+            ],
+        }
         path = self.workdir / f"otter-{self.run}.yaml"
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         state = self.workdir / f"otter-state-{self.run}"
@@ -164,18 +189,36 @@ class PgChameleon(Replicator):
         # an interpreter the postgres user can run (this one may live under /root)
         python = "/usr/bin/python3" if self.run_as and os.path.exists("/usr/bin/python3") else sys.executable
         subprocess.run([python, "-m", "venv", str(self.venv)], check=True)
-        subprocess.run([str(self.venv / "bin/pip"), "install", "-q", "pg_chameleon"], check=True,
-                       stdout=subprocess.DEVNULL)
-        out = subprocess.run([str(self.venv / "bin/pip"), "show", "pg_chameleon"], capture_output=True, text=True)
-        version = next((line.split()[1] for line in out.stdout.splitlines() if line.startswith("Version")), "?")
-        example = next(self.venv.glob("lib/python*/site-packages/pg_chameleon/configuration/config-example.yml"))
+        subprocess.run(
+            [str(self.venv / "bin/pip"), "install", "-q", "pg_chameleon"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        out = subprocess.run(
+            [str(self.venv / "bin/pip"), "show", "pg_chameleon"], capture_output=True, text=True
+        )
+        version = next(
+            (line.split()[1] for line in out.stdout.splitlines() if line.startswith("Version")), "?"
+        )
+        example = next(
+            self.venv.glob("lib/python*/site-packages/pg_chameleon/configuration/config-example.yml")
+        )
         config = yaml.safe_load(example.read_text())
-        config["pg_conn"].update(host="127.0.0.1", port=str(self.pg.port), user=PG_USER, password=PG_PASSWORD,
-                                 database=PG_DATABASE)
+        config["pg_conn"].update(
+            host="127.0.0.1", port=str(self.pg.port), user=PG_USER, password=PG_PASSWORD, database=PG_DATABASE
+        )
         mysql = config["sources"]["mysql"]
-        mysql["db_conn"].update(host="127.0.0.1", port=str(self.source.port), user=OTTER_USER, password=OTTER_PASSWORD)
-        mysql.update(schema_mappings={"bench": SCHEMAS["pg_chameleon"]}, limit_tables=[], skip_tables=[],
-                     grant_select_to=[], out_dir=str(self.workdir), skip_events={"insert": [], "delete": [], "update": []})
+        mysql["db_conn"].update(
+            host="127.0.0.1", port=str(self.source.port), user=OTTER_USER, password=OTTER_PASSWORD
+        )
+        mysql.update(
+            schema_mappings={"bench": SCHEMAS["pg_chameleon"]},
+            limit_tables=[],
+            skip_tables=[],
+            grant_select_to=[],
+            out_dir=str(self.workdir),
+            skip_events={"insert": [], "delete": [], "update": []},
+        )
         del config["sources"]["pgsql"]
         config["log_dest"] = "stdout"
         config["fillfactor"] = {}
@@ -191,11 +234,18 @@ class PgChameleon(Replicator):
         return version
 
     def chameleon(self, *args: str) -> None:
-        result = subprocess.run([str(self.venv / "bin/chameleon"), *args, "--config", "bench"],
-                                env={**os.environ, "HOME": str(self.home)}, capture_output=True, text=True,
-                                cwd=self.home, **self.run_as)
+        result = subprocess.run(
+            [str(self.venv / "bin/chameleon"), *args, "--config", "bench"],
+            env={**os.environ, "HOME": str(self.home)},
+            capture_output=True,
+            text=True,
+            cwd=self.home,
+            **self.run_as,
+        )
         if result.returncode != 0:
-            raise RuntimeError(f"chameleon {' '.join(args)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+            raise RuntimeError(
+                f"chameleon {' '.join(args)} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+            )
 
     def setup(self) -> None:
         self.chameleon("create_replica_schema")
@@ -203,13 +253,29 @@ class PgChameleon(Replicator):
         self.chameleon("init_replica", "--source", "mysql")
 
     def command(self) -> tuple[list[str], dict[str, str]]:
-        return ([str(self.venv / "bin/chameleon"), "start_replica", "--config", "bench", "--source", "mysql",
-                 "--debug"], {"HOME": str(self.home)})
+        return (
+            [
+                str(self.venv / "bin/chameleon"),
+                "start_replica",
+                "--config",
+                "bench",
+                "--source",
+                "mysql",
+                "--debug",
+            ],
+            {"HOME": str(self.home)},
+        )
 
 
 # ------------------------------------------------------------------------------------------ phases
-def timed_catch_up(replicator: Replicator, pg: PostgreSQLServer, postmaster: int, schema: str,
-                   want: tuple[int, int], timeout: float) -> dict[str, Any]:
+def timed_catch_up(
+    replicator: Replicator,
+    pg: PostgreSQLServer,
+    postmaster: int,
+    schema: str,
+    want: tuple[int, int],
+    timeout: float,
+) -> dict[str, Any]:
     pg_meter = ProcessTreeMeter(postmaster)
     pg_meter.sample()
     pg_cpu_before = pg_meter.cpu_seconds
@@ -224,15 +290,20 @@ def timed_catch_up(replicator: Replicator, pg: PostgreSQLServer, postmaster: int
                 tail = replicator.logfile.read_text(errors="replace")[-3000:]
                 raise RuntimeError(f"{replicator.name} exited; its log ends with:\n{tail}")
             if time.monotonic() - started > timeout:
-                raise RuntimeError(f"{replicator.name} did not catch up in {timeout}s: {target_state(pg, schema)} "
-                                   f"!= {want}; see {replicator.logfile}")
+                raise RuntimeError(
+                    f"{replicator.name} did not catch up in {timeout}s: {target_state(pg, schema)} "
+                    f"!= {want}; see {replicator.logfile}"
+                )
             time.sleep(0.05)
         seconds = time.monotonic() - started
         meter.sample()
         pg_meter.sample()
-        return {"seconds": round(seconds, 2), "cpu_s": round(meter.cpu_seconds, 2),
-                "pg_server_cpu_s": round(pg_meter.cpu_seconds - pg_cpu_before, 2),
-                "peak_rss_mb": round(meter.peak_rss_mb, 1)}
+        return {
+            "seconds": round(seconds, 2),
+            "cpu_s": round(meter.cpu_seconds, 2),
+            "pg_server_cpu_s": round(pg_meter.cpu_seconds - pg_cpu_before, 2),
+            "peak_rss_mb": round(meter.peak_rss_mb, 1),
+        }
     finally:
         replicator.stop()
 
@@ -275,15 +346,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     # pg_chameleon reads column names through mysql-replication 1.x, which needs the names in the binlog
     source = MariaDBServer(workdir / "mariadb", server_id=1, binlog_row_metadata="FULL")
     pg = PostgreSQLServer()
-    results: dict[str, Any] = {"machine": machine_info(), "rows": args.rows, "throughput": {}, "latency_ms": {}}
+    results: dict[str, Any] = {
+        "machine": machine_info(),
+        "rows": args.rows,
+        "throughput": {},
+        "latency_ms": {},
+    }
     try:
         source.start()
         pg.start()
         postmaster = pg.process.pid  # type: ignore[union-attr]
         source.execute("CREATE DATABASE bench", TABLE_DDL, LAT_DDL)
         mine = SCHEMAS["otter"]
-        pg.execute(f'CREATE SCHEMA "{mine}"', *translate(TABLE_DDL.replace("bench.", f"{mine}."), mine),
-                   *translate(LAT_DDL.replace("bench.", f"{mine}."), mine))
+        pg.execute(
+            f'CREATE SCHEMA "{mine}"',
+            *translate(TABLE_DDL.replace("bench.", f"{mine}."), mine),
+            *translate(LAT_DDL.replace("bench.", f"{mine}."), mine),
+        )
         otter, chameleon = Otter(workdir, source, pg), PgChameleon(workdir, source, pg)
         results["pg_chameleon_version"] = chameleon.install()
         chameleon.setup()  # init_replica: copies the (empty) tables, remembers the binlog position
@@ -295,8 +374,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             phase = results["throughput"][kind] = {}
             for replicator in (otter, chameleon):
                 log(f"{kind}: {replicator.name} catching up")
-                phase[replicator.name] = timed_catch_up(replicator, pg, postmaster, SCHEMAS[replicator.name], want,
-                                                        args.timeout)
+                phase[replicator.name] = timed_catch_up(
+                    replicator, pg, postmaster, SCHEMAS[replicator.name], want, args.timeout
+                )
                 phase[replicator.name]["rows_per_s"] = round(args.rows / phase[replicator.name]["seconds"])
                 log(f"{kind}: {replicator.name} {phase[replicator.name]}")
         log(f"latency: {args.latency_samples} single-row inserts, both replicators running")
@@ -305,9 +385,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         chameleon.start()
         time.sleep(5)  # both connected and idle
         for name, values in measure_latency(source, pg, args.latency_samples).items():
-            results["latency_ms"][name] = {"samples": len(values), "p50": round(_pct(values, 50), 1),
-                                           "p99": round(_pct(values, 99), 1), "mean": round(statistics.mean(values), 1)
-                                           } if values else {"samples": 0}
+            results["latency_ms"][name] = (
+                {
+                    "samples": len(values),
+                    "p50": round(_pct(values, 50), 1),
+                    "p99": round(_pct(values, 99), 1),
+                    "mean": round(statistics.mean(values), 1),
+                }
+                if values
+                else {"samples": 0}
+            )
         otter.stop()
         chameleon.stop()
         return results
@@ -321,17 +408,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def print_report(results: dict[str, Any]) -> None:
-    print(f"\nMySQL -> PostgreSQL, {results['rows']} rows per workload, pg_chameleon "
-          f"{results.get('pg_chameleon_version')}, {results['machine']['cpus']} CPUs")
-    print(f"{'workload':10} {'tool':13} {'rows/s':>9} {'seconds':>8} {'cpu s':>7} {'pg cpu s':>9} {'rss MB':>7}")
+    print(
+        f"\nMySQL -> PostgreSQL, {results['rows']} rows per workload, pg_chameleon "
+        f"{results.get('pg_chameleon_version')}, {results['machine']['cpus']} CPUs"
+    )
+    print(
+        f"{'workload':10} {'tool':13} {'rows/s':>9} {'seconds':>8} {'cpu s':>7} {'pg cpu s':>9} {'rss MB':>7}"
+    )
     for kind, phase in results["throughput"].items():
         for name, r in phase.items():
-            print(f"{kind:10} {name:13} {r['rows_per_s']:>9} {r['seconds']:>8} {r['cpu_s']:>7} "
-                  f"{r['pg_server_cpu_s']:>9} {r['peak_rss_mb']:>7}")
+            print(
+                f"{kind:10} {name:13} {r['rows_per_s']:>9} {r['seconds']:>8} {r['cpu_s']:>7} "
+                f"{r['pg_server_cpu_s']:>9} {r['peak_rss_mb']:>7}"
+            )
         ratio = phase["otter"]["rows_per_s"] / max(phase["pg_chameleon"]["rows_per_s"], 1)
         print(f"{'':10} {'otter / pgch':13} {ratio:>9.2f}x")
     for name, lat in results["latency_ms"].items():
-        print(f"latency {name:13} p50 {lat.get('p50')} ms  p99 {lat.get('p99')} ms  ({lat.get('samples')} samples)")
+        print(
+            f"latency {name:13} p50 {lat.get('p50')} ms  p99 {lat.get('p99')} ms  ({lat.get('samples')} samples)"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,5 @@
 """CPU seconds and peak RSS of processes, from /proc (Linux), and the bench's log line."""
+
 from __future__ import annotations
 
 import os
@@ -19,7 +20,7 @@ def _proc_stat(pid: int) -> tuple[int, int, int, int, int] | None:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = text[text.rindex(")") + 2:].split()
+    fields = text[text.rindex(")") + 2 :].split()
     # fields[0] is state (field 3); ppid field 4 -> [1]; utime 14 -> [11]; stime [12]; cutime [13]; cstime [14]
     return int(fields[1]), int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14]), 0, 0
 
@@ -53,6 +54,7 @@ def system_busy_seconds() -> float:
 
 def own_cpu_seconds() -> float:
     import resource
+
     ru = resource.getrusage(resource.RUSAGE_SELF)
     return ru.ru_utime + ru.ru_stime
 
@@ -104,5 +106,12 @@ class ProcessTreeMeter:
         return sum(self.peak_kb.values()) / 1024
 
     def breakdown(self) -> list[dict]:
-        return [{"pid": pid, "cmd": self.cmd.get(pid, "?"), "cpu_s": round(self.cpu_ticks.get(pid, 0) / CLK_TCK, 2),
-                 "peak_rss_mb": round(self.peak_kb.get(pid, 0) / 1024, 1)} for pid in sorted(self.cpu_ticks)]
+        return [
+            {
+                "pid": pid,
+                "cmd": self.cmd.get(pid, "?"),
+                "cpu_s": round(self.cpu_ticks.get(pid, 0) / CLK_TCK, 2),
+                "peak_rss_mb": round(self.peak_kb.get(pid, 0) / 1024, 1),
+            }
+            for pid in sorted(self.cpu_ticks)
+        ]

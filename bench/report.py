@@ -1,4 +1,5 @@
 """Percentiles, machine facts and the printed report of the one-way benchmark."""
+
 from __future__ import annotations
 
 import os
@@ -22,36 +23,68 @@ def machine_info() -> dict:
     except OSError:
         pass
     mem_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
-    return {"cpus": os.cpu_count(), "cpu_model": cpu, "memory_mb": mem_mb, "python": platform.python_version(),
-            "kernel": platform.release()}
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu,
+        "memory_mb": mem_mb,
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+    }
 
 
 def print_report(results: dict, params: dict) -> None:
     print()
-    print(f"otter one-way benchmark — {results.get('rows')} rows per workload; MariaDB "
-          f"{results.get('mariadb_version', '?')}; {results['machine']['cpus']} CPUs")
+    print(
+        f"otter one-way benchmark — {results.get('rows')} rows per workload; MariaDB "
+        f"{results.get('mariadb_version', '?')}; {results['machine']['cpus']} CPUs"
+    )
     print("otter parameters: " + ", ".join(f"{k}={v}" for k, v in params.items()))
     if "loadavg_at_start" in results:
-        print("load average at start: " + " ".join(f"{v:.2f}" for v in results["loadavg_at_start"])
-              + ("; at end: " + " ".join(f"{v:.2f}" for v in results["loadavg_at_end"])
-                 if "loadavg_at_end" in results else ""))
+        print(
+            "load average at start: "
+            + " ".join(f"{v:.2f}" for v in results["loadavg_at_start"])
+            + (
+                "; at end: " + " ".join(f"{v:.2f}" for v in results["loadavg_at_end"])
+                if "loadavg_at_end" in results
+                else ""
+            )
+        )
     print()
-    head = ("workload", "otter rows/s", "native rows/s", "ratio", "otter CPU s/100k rows",
-            "native CPU s/100k rows", "otter peak RSS MB")
+    head = (
+        "workload",
+        "otter rows/s",
+        "native rows/s",
+        "ratio",
+        "otter CPU s/100k rows",
+        "native CPU s/100k rows",
+        "otter peak RSS MB",
+    )
     rows = [head]
     for name, res in results["throughput"].items():
         if "otter_rows_per_s" not in res:
             native = f"{res['native_rows_per_s']:,}" if "native_rows_per_s" in res else "-"
             rows.append((name, "failed" if "otter_error" in res else "-", native, "-", "-", "-", "-"))
             continue
-        rows.append((name, f"{res['otter_rows_per_s']:,}", f"{res.get('native_rows_per_s', 0):,}",
-                     f"{res.get('ratio', 0):.3f}", f"{res['otter_cpu_s_per_100k']:.2f}",
-                     f"{res.get('native_cpu_s_per_100k', 0):.2f}",
-                     f"{res['otter_peak_rss_mb']:.0f}"))
+        rows.append(
+            (
+                name,
+                f"{res['otter_rows_per_s']:,}",
+                f"{res.get('native_rows_per_s', 0):,}",
+                f"{res.get('ratio', 0):.3f}",
+                f"{res['otter_cpu_s_per_100k']:.2f}",
+                f"{res.get('native_cpu_s_per_100k', 0):.2f}",
+                f"{res['otter_peak_rss_mb']:.0f}",
+            )
+        )
     widths = [max(len(str(r[c])) for r in rows) for c in range(len(head))]
     for n, r in enumerate(rows):
-        print("| " + " | ".join(str(v).ljust(widths[c]) if c == 0 else str(v).rjust(widths[c])
-                                for c, v in enumerate(r)) + " |")
+        print(
+            "| "
+            + " | ".join(
+                str(v).ljust(widths[c]) if c == 0 else str(v).rjust(widths[c]) for c, v in enumerate(r)
+            )
+            + " |"
+        )
         if n == 0:
             print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     if results["throughput"]:
@@ -59,14 +92,16 @@ def print_report(results: dict, params: dict) -> None:
         for name, res in results["throughput"].items():
             if "otter_s" in res:
                 steady = res.get("otter_steady_rows_per_s")
-                print(f"  {name}: otter {res['otter_s']:.2f}s from process start (first batch acked at "
-                      f"{res['otter_first_ack_s']:.2f}s; {f'{steady:,}' if steady else '?'} rows/s after startup), "
-                      f"native {res.get('native_s', float('nan')):.2f}s; verified otter={res.get('otter_verified')} "
-                      f"native={res.get('native_verified')}; CPU s of the applying mariadbd: "
-                      f"otter's target {res.get('otter_server_cpu_s', {}).get('target', '?')}, "
-                      f"replica {res.get('native_server_cpu_s', {}).get('replica', '?')}; CPU s used by other "
-                      f"processes on the machine meanwhile: {res.get('otter_server_cpu_s', {}).get('other_processes', '?')}"
-                      f" / {res.get('native_server_cpu_s', {}).get('other_processes', '?')}")
+                print(
+                    f"  {name}: otter {res['otter_s']:.2f}s from process start (first batch acked at "
+                    f"{res['otter_first_ack_s']:.2f}s; {f'{steady:,}' if steady else '?'} rows/s after startup), "
+                    f"native {res.get('native_s', float('nan')):.2f}s; verified otter={res.get('otter_verified')} "
+                    f"native={res.get('native_verified')}; CPU s of the applying mariadbd: "
+                    f"otter's target {res.get('otter_server_cpu_s', {}).get('target', '?')}, "
+                    f"replica {res.get('native_server_cpu_s', {}).get('replica', '?')}; CPU s used by other "
+                    f"processes on the machine meanwhile: {res.get('otter_server_cpu_s', {}).get('other_processes', '?')}"
+                    f" / {res.get('native_server_cpu_s', {}).get('other_processes', '?')}"
+                )
     lat = results.get("latency") or {}
     if lat:
         print()
@@ -74,19 +109,25 @@ def print_report(results: dict, params: dict) -> None:
         for kind in ("otter", "native"):
             e = lat.get(kind, {})
             if e.get("samples"):
-                print(f"  {kind:<6} p50 {e['p50_ms']:7.2f}  p90 {e['p90_ms']:7.2f}  p99 {e['p99_ms']:7.2f}  "
-                      f"max {e['max_ms']:7.2f}  ({e['samples']} samples, {e['lost']} lost)")
+                print(
+                    f"  {kind:<6} p50 {e['p50_ms']:7.2f}  p90 {e['p90_ms']:7.2f}  p99 {e['p99_ms']:7.2f}  "
+                    f"max {e['max_ms']:7.2f}  ({e['samples']} samples, {e['lost']} lost)"
+                )
     blob = results.get("blob")
     if blob and "otter_peak_rss_mb" in blob:
         print()
-        print(f"memory: {blob['rows']} rows of {blob['blob_mb']:g} MB BLOB, batch_size={blob['batch_size']}, "
-              f"batch_bytes={blob['batch_bytes']}, memory_limit_bytes={blob['memory_limit_bytes']}: otter peak RSS "
-              f"{blob['otter_peak_rss_mb']:.0f} MB ({blob['otter_s']}s, verified={blob['otter_verified']}); "
-              f"native {blob.get('native_s', '?')}s")
+        print(
+            f"memory: {blob['rows']} rows of {blob['blob_mb']:g} MB BLOB, batch_size={blob['batch_size']}, "
+            f"batch_bytes={blob['batch_bytes']}, memory_limit_bytes={blob['memory_limit_bytes']}: otter peak RSS "
+            f"{blob['otter_peak_rss_mb']:.0f} MB ({blob['otter_s']}s, verified={blob['otter_verified']}); "
+            f"native {blob.get('native_s', '?')}s"
+        )
     if lat.get("background", {}).get("rows"):
         bg = lat["background"]
-        print(f"  (latency measured under {bg['rows_per_s']:,} rows/s of background writes, "
-              f"{bg['late_txns']} late transactions)")
+        print(
+            f"  (latency measured under {bg['rows_per_s']:,} rows/s of background writes, "
+            f"{bg['late_txns']} late transactions)"
+        )
     if results.get("problems"):
         print()
         print("problems:")

@@ -8,6 +8,7 @@ the per-table counts, grouping per target, merge, the load plan, the MySQL loade
 (``_send_group`` with the sending left out). It reports the best of ``--repeat`` runs per stage, so that a
 change to one stage can be measured on a busy machine where ``bench/oneway.py``'s rates are noise.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,22 +19,40 @@ import inspect
 import os
 import time
 import types
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
+
 
 def make_events(kind: str, count: int) -> list[Any]:
     from otter_core.model import EventData, EventType
+
     schema, table = "bench", "t"  # one rows event's events share these strings, as decoded ones do
     start = datetime.datetime(2024, 1, 1)
     note = "lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incidid 0123456"
     events = []
     for i in range(1, count + 1):
-        cols = {"qty": i, "name": f"name-{i:08d}", "price": decimal.Decimal(f"{i % 10000000 / 100:.2f}"),
-                "at": start + datetime.timedelta(seconds=i), "note": note}
+        cols = {
+            "qty": i,
+            "name": f"name-{i:08d}",
+            "price": decimal.Decimal(f"{i % 10000000 / 100:.2f}"),
+            "at": start + datetime.timedelta(seconds=i),
+            "note": note,
+        }
         if kind == "insert":
             events.append(EventData(schema, table, EventType.INSERT, keys={"id": i}, columns=cols, size=150))
         elif kind == "update":
-            events.append(EventData(schema, table, EventType.UPDATE, keys={"id": i}, columns={**cols, "qty": i + 1},
-                                    old_columns=cols, updated=frozenset({"qty"}), size=300))
+            events.append(
+                EventData(
+                    schema,
+                    table,
+                    EventType.UPDATE,
+                    keys={"id": i},
+                    columns={**cols, "qty": i + 1},
+                    old_columns=cols,
+                    updated=frozenset({"qty"}),
+                    size=300,
+                )
+            )
         else:
             events.append(EventData(schema, table, EventType.DELETE, keys={"id": i}, columns=cols, size=150))
     return events
@@ -53,13 +72,21 @@ def measure(kind: str, count: int, repeat: int) -> dict[str, float]:
     from otter_core.engine.stats import count_by_table
     from otter_core.engine.transform import transform
     from otter_core.load.merge import merge_events
+
     try:
         from otter_core.load.plan import group_by_target, plan_groups
-    except ImportError:  # an older otter (A/B runs from a worktree): the load plan took (target, weight, event)
+    except (
+        ImportError
+    ):  # an older otter (A/B runs from a worktree): the load plan took (target, weight, event)
         from otter_core.load.plan import plan_load
+
         group_by_target = None
     from otter_core.model import (
-        DataMedia, DataMediaPair, DataMediaSource, Pipeline, PipelineParameters,
+        DataMedia,
+        DataMediaPair,
+        DataMediaSource,
+        Pipeline,
+        PipelineParameters,
     )
     from otter_mysql.load_plan import StatementGroup
     from otter_mysql.loader import MySQLLoader, _Progress, _Slot
@@ -73,21 +100,35 @@ def measure(kind: str, count: int, repeat: int) -> dict[str, float]:
     items = transform(pipeline, extracted)
     if group_by_target is not None:
         merged = {key: merge_events(events) for key, events in group_by_target(items).items()}
-        planning = (lambda: plan_groups(merged, params.load_pool_size))
-        grouping = (lambda: group_by_target(items))
+        planning = lambda: plan_groups(merged, params.load_pool_size)
+        grouping = lambda: group_by_target(items)
     else:
-        planning = (lambda: plan_load(items, params.load_pool_size))
-        grouping = (lambda: None)
+        planning = lambda: plan_load(items, params.load_pool_size)
+        grouping = lambda: None
     target = DataMediaSource(name="dst", type="mysql", host="127.0.0.1", port=1, user="u", password="p")
     loader = MySQLLoader(target, pipeline)
     loader._send_chunk = lambda *args: None  # the text is built; nothing is sent
     groups = loader._plan(events, None)
-    columns = ("id", "qty") if kind == "update" else ("id",) if kind == "delete" else (
-        "id", "qty", "name", "price", "at", "note")
-    head = "DELETE FROM `bench`.`t` WHERE `id` IN (" if kind == "delete" else "INSERT INTO `bench`.`t` VALUES "
+    columns = (
+        ("id", "qty")
+        if kind == "update"
+        else ("id",)
+        if kind == "delete"
+        else ("id", "qty", "name", "price", "at", "note")
+    )
+    head = (
+        "DELETE FROM `bench`.`t` WHERE `id` IN (" if kind == "delete" else "INSERT INTO `bench`.`t` VALUES "
+    )
     tail = ")" if kind == "delete" else " ON DUPLICATE KEY UPDATE `qty`=VALUES(`qty`)"
-    group = StatementGroup("DELETE" if kind == "delete" else "UPSERT", "bench", "t", columns, head, tail,
-                           (0, 1) if kind == "update" else None)
+    group = StatementGroup(
+        "DELETE" if kind == "delete" else "UPSERT",
+        "bench",
+        "t",
+        columns,
+        head,
+        tail,
+        (0, 1) if kind == "update" else None,
+    )
     slot = _Slot(types.SimpleNamespace(encoding="utf8"), 64 << 20)  # a utf8mb4 connection's encoding
     if "compiled" not in inspect.signature(loader._send_group).parameters:  # older otter: no C chunk builder
         slot = _Slot(None, 64 << 20)
@@ -114,6 +155,7 @@ def main() -> None:
     if args.pure_python:
         os.environ["OTTER_PURE_PYTHON_DECODER"] = "1"
     from otter_core.engine.allocator import tune_process
+
     tune_process()  # the runner's garbage collector settings
     results = {}
     for kind in ("insert", "update", "delete"):

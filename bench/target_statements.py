@@ -12,6 +12,7 @@ written on a second throwaway MariaDB with a binlog, printed by ``mariadb-binlog
 statements and fed to the measured server by the ``mariadb`` client (``--row-events``; on by default).
 Usage: ``python bench/target_statements.py [--rows 200000] [--chunk 1000]``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,13 +23,16 @@ import subprocess
 import tempfile
 import time
 
-from otter_core.testing.mariadb import SERVER_USER, MariaDBServer
-from otter_mysql.dialect import update_join_parts
 from workloads import NOTE, TABLE_DDL
 
+from otter_core.testing.mariadb import SERVER_USER, MariaDBServer
+from otter_mysql.dialect import update_join_parts
+
 COLUMNS = "(`id`,`qty`,`name`,`price`,`at`,`note`)"
-UPSERT = (" ON DUPLICATE KEY UPDATE `qty`=VALUES(`qty`),`name`=VALUES(`name`),`price`=VALUES(`price`),"
-          "`at`=VALUES(`at`),`note`=VALUES(`note`)")
+UPSERT = (
+    " ON DUPLICATE KEY UPDATE `qty`=VALUES(`qty`),`name`=VALUES(`name`),`price`=VALUES(`price`),"
+    "`at`=VALUES(`at`),`note`=VALUES(`note`)"
+)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -56,8 +60,12 @@ def row_event_scripts(args: argparse.Namespace, workdir: str) -> dict[str, bytes
         conn.autocommit(False)
         cur = conn.cursor()
         statements = {
-            "insert": lambda lo, hi: f"INSERT INTO `bench`.`t` {COLUMNS} VALUES " + ",".join(map(literal, rows(lo, hi))),
-            "update 1 column": lambda lo, hi: f"UPDATE `bench`.`t` SET qty = qty + 1 WHERE id >= {lo} AND id < {hi}",
+            "insert": lambda lo, hi: (
+                f"INSERT INTO `bench`.`t` {COLUMNS} VALUES " + ",".join(map(literal, rows(lo, hi)))
+            ),
+            "update 1 column": lambda lo, hi: (
+                f"UPDATE `bench`.`t` SET qty = qty + 1 WHERE id >= {lo} AND id < {hi}"
+            ),
             "delete": lambda lo, hi: f"DELETE FROM `bench`.`t` WHERE id >= {lo} AND id < {hi}",
         }
         binlog, start = source.binlog_position()
@@ -71,8 +79,11 @@ def row_event_scripts(args: argparse.Namespace, workdir: str) -> dict[str, bytes
         path = glob.glob(os.path.join(workdir, "source", "**", binlog), recursive=True)[0]
         scripts = {}
         for name, stop in marks.items():
-            scripts[name] = subprocess.run(["mariadb-binlog", f"--start-position={start}", f"--stop-position={stop}",
-                                            path], capture_output=True, check=True).stdout
+            scripts[name] = subprocess.run(
+                ["mariadb-binlog", f"--start-position={start}", f"--stop-position={stop}", path],
+                capture_output=True,
+                check=True,
+            ).stdout
             start = stop
         return scripts
     finally:
@@ -84,8 +95,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, default=200_000)
     ap.add_argument("--chunk", type=int, default=1000)
-    ap.add_argument("--no-row-events", dest="row_events", action="store_false",
-                    help="skip the row events applied as BINLOG statements")
+    ap.add_argument(
+        "--no-row-events",
+        dest="row_events",
+        action="store_false",
+        help="skip the row events applied as BINLOG statements",
+    )
     args = ap.parse_args()
     workdir = tempfile.mkdtemp(prefix="otter-target-statements-")
     server = MariaDBServer(workdir, log_bin=False).start()
@@ -98,7 +113,9 @@ def main() -> None:
         cur.execute(TABLE_DDL)
 
         def upsert(lo, hi):
-            cur.execute(f"INSERT INTO `bench`.`t` {COLUMNS} VALUES " + ",".join(map(literal, rows(lo, hi))) + UPSERT)
+            cur.execute(
+                f"INSERT INTO `bench`.`t` {COLUMNS} VALUES " + ",".join(map(literal, rows(lo, hi))) + UPSERT
+            )
 
         def insert(lo, hi):
             cur.execute(f"INSERT INTO `bench`.`t` {COLUMNS} VALUES " + ",".join(map(literal, rows(lo, hi))))
@@ -108,6 +125,7 @@ def main() -> None:
                 with open(tsv, "w") as f:
                     f.write("".join("\t".join(map(str, r)) + "\n" for r in rows(lo, hi)))
                 cur.execute(f"LOAD DATA LOCAL INFILE %s {mode} INTO TABLE `bench`.`t` {COLUMNS}", (tsv,))
+
             return load
 
         def measure(name, write, empty=True):
@@ -118,8 +136,10 @@ def main() -> None:
                 write(lo, min(lo + args.chunk, args.rows + 1))
                 conn.commit()
             c1, t1 = cpu_seconds(server.process.pid), time.perf_counter()
-            print(f"{name:<40} mariadbd CPU s/100k {1e5 * (c1 - c0) / args.rows:6.3f}   "
-                  f"wall s/100k {1e5 * (t1 - t0) / args.rows:6.3f}")
+            print(
+                f"{name:<40} mariadbd CPU s/100k {1e5 * (c1 - c0) / args.rows:6.3f}   "
+                f"wall s/100k {1e5 * (t1 - t0) / args.rows:6.3f}"
+            )
 
         measure("INSERT … ON DUPLICATE KEY UPDATE", upsert)
         measure("INSERT", insert)
@@ -136,13 +156,21 @@ def main() -> None:
                 yield (r[0], r[1] + generation[0]) + r[2:]
 
         def field_upsert(lo, hi):
-            cur.execute(f"INSERT INTO `bench`.`t` {COLUMNS} VALUES " + ",".join(map(literal, changed(lo, hi)))
-                        + " ON DUPLICATE KEY UPDATE `qty`=VALUES(`qty`)")
+            cur.execute(
+                f"INSERT INTO `bench`.`t` {COLUMNS} VALUES "
+                + ",".join(map(literal, changed(lo, hi)))
+                + " ON DUPLICATE KEY UPDATE `qty`=VALUES(`qty`)"
+            )
 
         def update_case(lo, hi):
             pairs = [(r[0], r[1]) for r in changed(lo, hi)]
-            cur.execute("UPDATE `bench`.`t` SET `qty` = CASE `id` " + " ".join(f"WHEN {i} THEN {q}" for i, q in pairs)
-                        + " END WHERE `id` IN (" + ",".join(str(i) for i, _ in pairs) + ")")
+            cur.execute(
+                "UPDATE `bench`.`t` SET `qty` = CASE `id` "
+                + " ".join(f"WHEN {i} THEN {q}" for i, q in pairs)
+                + " END WHERE `id` IN ("
+                + ",".join(str(i) for i, _ in pairs)
+                + ")"
+            )
 
         head, tail = update_join_parts("bench", "t", ["id"], ["qty"])
 
@@ -162,10 +190,14 @@ def main() -> None:
             conn.commit()
             for name, script in row_event_scripts(args, workdir).items():
                 c0, t0 = cpu_seconds(server.process.pid), time.perf_counter()
-                subprocess.run(["mariadb", "-S", server.socket_path, "-u", SERVER_USER], input=script, check=True)
+                subprocess.run(
+                    ["mariadb", "-S", server.socket_path, "-u", SERVER_USER], input=script, check=True
+                )
                 c1, t1 = cpu_seconds(server.process.pid), time.perf_counter()
-                print(f"{'row events (BINLOG): ' + name:<40} mariadbd CPU s/100k {1e5 * (c1 - c0) / args.rows:6.3f}   "
-                      f"wall s/100k {1e5 * (t1 - t0) / args.rows:6.3f}")
+                print(
+                    f"{'row events (BINLOG): ' + name:<40} mariadbd CPU s/100k {1e5 * (c1 - c0) / args.rows:6.3f}   "
+                    f"wall s/100k {1e5 * (t1 - t0) / args.rows:6.3f}"
+                )
             left = server.execute("SELECT COUNT(*) FROM bench.t")[0][0]
             assert left == 0, f"{left} rows left after the row events' deletes"
     finally:

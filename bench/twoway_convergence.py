@@ -9,6 +9,7 @@ binlog grew during ``--idle`` seconds after both stood still (no ping-pong). Pri
 converged / runs, seconds from the last write until both binlogs stood still (median, max), binlog bytes
 written after quiet, writes and conflicts per run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,34 +41,57 @@ def main() -> int:
                 state = tempfile.mkdtemp(prefix="otter-twoway-bench-")
                 started = time.monotonic()
                 try:
-                    result = converge(a, b, policy, state, seconds=args.seconds, keys=args.keys, seed=run + 1,
-                                      idle=args.idle)
+                    result = converge(
+                        a,
+                        b,
+                        policy,
+                        state,
+                        seconds=args.seconds,
+                        keys=args.keys,
+                        seed=run + 1,
+                        idle=args.idle,
+                    )
                 except AssertionError as exc:  # a pipeline failed or binlogs never stood still
                     print(f"{policy} run {run + 1}: FAILED {exc}", flush=True)
                     results.append(None)
                     continue
                 results.append(result)
-                print(f"{policy} run {run + 1}: {'converged' if result.converged else 'NOT CONVERGED'} "
-                      f"{result.settle_seconds:.2f}s after the last write, {result.binlog_bytes_after_quiet} binlog "
-                      f"bytes after quiet, {result.rows} rows, {result.writes} writes, {result.conflicts} conflicts"
-                      f"{f', {result.parked_resolved} keys resolved' if policy == 'manual' else ''} "
-                      f"({time.monotonic() - started:.0f}s)"
-                      f"{'' if result.converged else f'; differing (a row, b row): {result.differing[:3]}'}", flush=True)
+                print(
+                    f"{policy} run {run + 1}: {'converged' if result.converged else 'NOT CONVERGED'} "
+                    f"{result.settle_seconds:.2f}s after the last write, {result.binlog_bytes_after_quiet} binlog "
+                    f"bytes after quiet, {result.rows} rows, {result.writes} writes, {result.conflicts} conflicts"
+                    f"{f', {result.parked_resolved} keys resolved' if policy == 'manual' else ''} "
+                    f"({time.monotonic() - started:.0f}s)"
+                    f"{'' if result.converged else f'; differing (a row, b row): {result.differing[:3]}'}",
+                    flush=True,
+                )
             ok = [r for r in results if r is not None and r.converged]
             settle = [r.settle_seconds for r in ok] or [float("nan")]
-            summary.append((policy, len(ok), len(results), statistics.median(settle), max(settle),
-                            max((r.binlog_bytes_after_quiet for r in results if r), default=0),
-                            statistics.median([r.writes for r in results if r] or [0]),
-                            statistics.median([r.conflicts for r in results if r] or [0])))
+            summary.append(
+                (
+                    policy,
+                    len(ok),
+                    len(results),
+                    statistics.median(settle),
+                    max(settle),
+                    max((r.binlog_bytes_after_quiet for r in results if r), default=0),
+                    statistics.median([r.writes for r in results if r] or [0]),
+                    statistics.median([r.conflicts for r in results if r] or [0]),
+                )
+            )
     finally:
         a.destroy()
         b.destroy()
     print(f"\n{args.seconds:g} s of writes per run on {args.keys} overlapping ids, both sides")
-    print(f"{'policy':16s} {'converged':>10s} {'settle p50':>11s} {'settle max':>11s} {'binlog B after quiet':>21s} "
-          f"{'writes/run':>11s} {'conflicts/run':>14s}")
+    print(
+        f"{'policy':16s} {'converged':>10s} {'settle p50':>11s} {'settle max':>11s} {'binlog B after quiet':>21s} "
+        f"{'writes/run':>11s} {'conflicts/run':>14s}"
+    )
     for policy, ok, total, p50, worst, grown, writes, conflicts in summary:
-        print(f"{policy:16s} {f'{ok}/{total}':>10s} {p50:>10.2f}s {worst:>10.2f}s {grown:>21d} {writes:>11.0f} "
-              f"{conflicts:>14.0f}")
+        print(
+            f"{policy:16s} {f'{ok}/{total}':>10s} {p50:>10.2f}s {worst:>10.2f}s {grown:>21d} {writes:>11.0f} "
+            f"{conflicts:>14.0f}"
+        )
     return 0 if all(ok == total for _, ok, total, *_ in summary) else 1
 
 

@@ -7,6 +7,7 @@ the same run against one throwaway MariaDB, variants interleaved round by round.
 Prints, per phase (insert / field-mode update / delete) and variant, the median rows/s, the ratio to the
 plain loader and the loader's CPU seconds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,7 +23,14 @@ from bench_mysql_loader import DDL, make_events, run  # noqa: E402
 
 from otter_core.conflict_policy import policy_hint  # noqa: E402
 from otter_core.model import (  # noqa: E402
-    ConflictPolicy, DataMedia, DataMediaPair, DataMediaSource, EventType, Pipeline, PipelineParameters, SyncMode,
+    ConflictPolicy,
+    DataMedia,
+    DataMediaPair,
+    DataMediaSource,
+    EventType,
+    Pipeline,
+    PipelineParameters,
+    SyncMode,
 )
 from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer  # noqa: E402
 from otter_mysql.loader import MySQLLoader  # noqa: E402
@@ -37,16 +45,25 @@ def with_before_images(phases: dict) -> dict:
     inserts = {e.keys["id"]: e for e in phases[EventType.INSERT]}
     return {
         EventType.INSERT: [attrs.evolve(e, hints=hint) for e in phases[EventType.INSERT]],
-        EventType.UPDATE: [attrs.evolve(e, hints=hint, old_columns=inserts[e.keys["id"]].columns)
-                           for e in phases[EventType.UPDATE]],
-        EventType.DELETE: [attrs.evolve(e, hints=hint, old_columns=e.columns) for e in phases[EventType.DELETE]],
+        EventType.UPDATE: [
+            attrs.evolve(e, hints=hint, old_columns=inserts[e.keys["id"]].columns)
+            for e in phases[EventType.UPDATE]
+        ],
+        EventType.DELETE: [
+            attrs.evolve(e, hints=hint, old_columns=e.columns) for e in phases[EventType.DELETE]
+        ],
     }
 
 
 def loader_for(variant: str, target: DataMediaSource, threads: int) -> MySQLLoader:
-    params = PipelineParameters(load_pool_size=threads, sync_mode=SyncMode.FIELD, loopback_mark=variant != "plain")
-    pair = DataMediaPair(DataMedia("bench", "t"), DataMedia("bench", "t"),
-                         conflict=POLICY if variant == "mark+detect" else None)
+    params = PipelineParameters(
+        load_pool_size=threads, sync_mode=SyncMode.FIELD, loopback_mark=variant != "plain"
+    )
+    pair = DataMediaPair(
+        DataMedia("bench", "t"),
+        DataMedia("bench", "t"),
+        conflict=POLICY if variant == "mark+detect" else None,
+    )
     return MySQLLoader(target, Pipeline("bench", "s", "bench", (pair,), parameters=params, channel="bench"))
 
 
@@ -75,8 +92,10 @@ def main() -> None:
                 cpu[variant] += time.process_time() - started
                 loader.close()
             print(f"round {round_no + 1}/{args.rounds} done", file=sys.stderr)
-    print(f"{args.rows:,} rows per phase, {args.batch}-row load calls, {args.threads} connection(s), "
-          f"median of {args.rounds} rounds")
+    print(
+        f"{args.rows:,} rows per phase, {args.batch}-row load calls, {args.threads} connection(s), "
+        f"median of {args.rounds} rounds"
+    )
     print(f"{'phase':8s} " + " ".join(f"{v:>22s}" for v in VARIANTS))
     for kind in (EventType.INSERT, EventType.UPDATE, EventType.DELETE):
         base = statistics.median(rates[("plain", kind)])

@@ -11,6 +11,7 @@ Rate limiting is left to the kernel (``tc htb`` on the namespaces' interfaces). 
 ``--limit-bytes`` per direction are dropped (tail drop), like a router's queue. Stops on SIGTERM/SIGINT and
 prints frame/byte/drop counts.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,7 +73,7 @@ def reader(port: socket.socket, direction: Direction, stop: threading.Event) -> 
     while not stop.is_set():
         try:
             frame, address = port.recvfrom(70000)
-        except socket.timeout:
+        except TimeoutError:
             continue
         if address[2] == PACKET_OUTGOING:  # our own sends, seen again on this port
             continue
@@ -83,7 +84,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--ports", required=True, help="two interface names, comma separated")
     parser.add_argument("--delay-ms", type=float, default=100.0, help="one-way delay added to every frame")
-    parser.add_argument("--limit-bytes", type=int, default=4 << 20, help="queue per direction before tail drop")
+    parser.add_argument(
+        "--limit-bytes", type=int, default=4 << 20, help="queue per direction before tail drop"
+    )
     args = parser.parse_args()
     names = args.ports.split(",")
     ports = []
@@ -96,10 +99,12 @@ def main() -> int:
     stop = threading.Event()
     ab = Direction(f"{names[0]}->{names[1]}", ports[1], args.delay_ms / 1000, args.limit_bytes)
     ba = Direction(f"{names[1]}->{names[0]}", ports[0], args.delay_ms / 1000, args.limit_bytes)
-    threads = [threading.Thread(target=reader, args=(ports[0], ab, stop), daemon=True),
-               threading.Thread(target=reader, args=(ports[1], ba, stop), daemon=True),
-               threading.Thread(target=ab.run, args=(stop,), daemon=True),
-               threading.Thread(target=ba.run, args=(stop,), daemon=True)]
+    threads = [
+        threading.Thread(target=reader, args=(ports[0], ab, stop), daemon=True),
+        threading.Thread(target=reader, args=(ports[1], ba, stop), daemon=True),
+        threading.Thread(target=ab.run, args=(stop,), daemon=True),
+        threading.Thread(target=ba.run, args=(stop,), daemon=True),
+    ]
     for thread in threads:
         thread.start()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -107,8 +112,10 @@ def main() -> int:
     print("ready", flush=True)
     while not stop.is_set():
         stop.wait(0.5)
-    print(json.dumps({d.name: {"frames": d.frames, "bytes": d.bytes, "drops": d.drops} for d in (ab, ba)}),
-          flush=True)
+    print(
+        json.dumps({d.name: {"frames": d.frames, "bytes": d.bytes, "drops": d.drops} for d in (ab, ba)}),
+        flush=True,
+    )
     return 0
 
 

@@ -1,4 +1,5 @@
 """The benchmark's tables and workloads (written on the source while the consumers are stopped)."""
+
 from __future__ import annotations
 
 import datetime
@@ -9,8 +10,10 @@ import pymysql
 from otter_core.testing.mariadb import MariaDBServer
 
 SCHEMA = "bench"
-TABLE_DDL = (f"CREATE TABLE {SCHEMA}.t (id INT PRIMARY KEY, qty INT, name VARCHAR(64), "
-             "price DECIMAL(12,2), at DATETIME, note TEXT)")
+TABLE_DDL = (
+    f"CREATE TABLE {SCHEMA}.t (id INT PRIMARY KEY, qty INT, name VARCHAR(64), "
+    "price DECIMAL(12,2), at DATETIME, note TEXT)"
+)
 LAT_DDL = f"CREATE TABLE {SCHEMA}.lat (id INT PRIMARY KEY, v INT, note VARCHAR(64))"
 NOTE = "lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incidid 0123456"
 TXN_ROWS = 1000
@@ -20,16 +23,17 @@ BLOB_DDL = f"CREATE TABLE {SCHEMA}.blobs (id INT PRIMARY KEY, label VARCHAR(32),
 
 def _row_sql(i: int) -> str:
     at = datetime.datetime(2024, 1, 1) + datetime.timedelta(seconds=i)
-    return (f"({i},{i},'name-{i:08d}',{(i % 10000000) / 100:.2f},'{at:%Y-%m-%d %H:%M:%S}',"
-            f"'{NOTE}')")
+    return f"({i},{i},'name-{i:08d}',{(i % 10000000) / 100:.2f},'{at:%Y-%m-%d %H:%M:%S}','{NOTE}')"
 
 
 def gen_insert(conn: pymysql.connections.Connection, rows: int) -> None:
     with conn.cursor() as cur:
         for lo in range(1, rows + 1, TXN_ROWS):
             hi = min(lo + TXN_ROWS - 1, rows)
-            cur.execute(f"INSERT INTO {SCHEMA}.t (id,qty,name,price,at,note) VALUES "
-                        + ",".join(_row_sql(i) for i in range(lo, hi + 1)))
+            cur.execute(
+                f"INSERT INTO {SCHEMA}.t (id,qty,name,price,at,note) VALUES "
+                + ",".join(_row_sql(i) for i in range(lo, hi + 1))
+            )
 
 
 def gen_update(conn: pymysql.connections.Connection, rows: int) -> None:
@@ -44,7 +48,11 @@ def gen_delete(conn: pymysql.connections.Connection, rows: int) -> None:
             cur.execute(f"DELETE FROM {SCHEMA}.t WHERE id BETWEEN {lo} AND {lo + TXN_ROWS - 1}")
 
 
-WORKLOADS: list[tuple[str, Callable]] = [("insert", gen_insert), ("update", gen_update), ("delete", gen_delete)]
+WORKLOADS: list[tuple[str, Callable]] = [
+    ("insert", gen_insert),
+    ("update", gen_update),
+    ("delete", gen_delete),
+]
 
 
 def checksum(server: MariaDBServer, table: str = "t") -> int | None:
@@ -71,5 +79,7 @@ def gen_blobs(conn: pymysql.connections.Connection, rows: int, size: int) -> Non
     """``rows`` rows with a ``size``-byte BLOB each, one transaction per row."""
     with conn.cursor() as cur:
         for i in range(1, rows + 1):
-            cur.execute(f"INSERT INTO {SCHEMA}.blobs VALUES ({i}, 'blob {i}', "
-                        f"REPEAT(RANDOM_BYTES(1024), {max(1, size // 1024)}))")
+            cur.execute(
+                f"INSERT INTO {SCHEMA}.blobs VALUES ({i}, 'blob {i}', "
+                f"REPEAT(RANDOM_BYTES(1024), {max(1, size // 1024)}))"
+            )

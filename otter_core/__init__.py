@@ -1,4 +1,5 @@
 """otter for Python: binlog-based database synchronisation, one-way and two-way."""
+
 from otter_core.hookspecs import hookimpl
 
 __version__ = "0.1.0"

@@ -1,4 +1,5 @@
 """``otter-run``: run pipelines from YAML, the demo, and plugin listing."""
+
 from __future__ import annotations
 
 import argparse
@@ -14,8 +15,10 @@ log = logging.getLogger("otter.cli")
 
 
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
-                        format="%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s")
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s",
+    )
 
 
 def run_until_signal(runner, progress_interval: float, quiet: bool, until=None, status_file=None) -> int:
@@ -27,8 +30,10 @@ def run_until_signal(runner, progress_interval: float, quiet: bool, until=None, 
     stop = threading.Event()
 
     def on_signal(signum, _frame):
-        log.info("received %s: stopping after the batches in flight are loaded and acked",
-                 signal.Signals(signum).name)
+        log.info(
+            "received %s: stopping after the batches in flight are loaded and acked",
+            signal.Signals(signum).name,
+        )
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -61,8 +66,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from otter_core.runner import Runner
 
     config = load_config_file(args.config)
-    return run_until_signal(Runner(config, args.state_dir), args.progress_interval, args.quiet,
-                            status_file=args.status_file)
+    return run_until_signal(
+        Runner(config, args.state_dir), args.progress_interval, args.quiet, status_file=args.status_file
+    )
 
 
 def cmd_init_db(args: argparse.Namespace) -> int:
@@ -84,8 +90,14 @@ def cmd_init_db(args: argparse.Namespace) -> int:
             continue
         label = f"source {source.name} ({source.host}:{source.port})"
         try:
-            conn = mysql_connect.connect(host=source.host, port=int(source.port), user=source.user,
-                                         password=source.password, connect_timeout=10, charset="utf8mb4")
+            conn = mysql_connect.connect(
+                host=source.host,
+                port=int(source.port),
+                user=source.user,
+                password=source.password,
+                connect_timeout=10,
+                charset="utf8mb4",
+            )
         except pymysql.Error as exc:
             raise ConfigError(f"cannot connect to {label} as {source.user!r}: {exc.args[-1]}") from None
         try:
@@ -104,7 +116,9 @@ def cmd_channel(args: argparse.Namespace) -> int:
 
     state = {"pause": "PAUSE", "resume": "START", "start": "START", "stop": "STOP"}[args.action]
     set_channel_state(args.state_dir, args.name, state)
-    print(f"channel {args.name}: {state} (a running otter-run with --state-dir {args.state_dir} follows within a second)")
+    print(
+        f"channel {args.name}: {state} (a running otter-run with --state-dir {args.state_dir} follows within a second)"
+    )
     return 0
 
 
@@ -112,7 +126,9 @@ def cmd_plugins(_args: argparse.Namespace) -> int:
     from otter_core.plugins import installed_plugins
 
     for row in installed_plugins():
-        print(f"{row['kind']:<14} {row['name']:<12} {row['distribution']:<24} {row['module']}  {row['status']}")
+        print(
+            f"{row['kind']:<14} {row['name']:<12} {row['distribution']:<24} {row['module']}  {row['status']}"
+        )
     return 0
 
 
@@ -123,7 +139,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="otter-run", description="otter for Python: binlog-based database sync")
+    parser = argparse.ArgumentParser(
+        prog="otter-run", description="otter for Python: binlog-based database sync"
+    )
     parser.add_argument("--version", action="version", version=f"otter {__version__}")
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -136,7 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--status-file", help="write every pipeline's status (JSON) to this file every second")
     run.set_defaults(func=cmd_run)
 
-    init_db = sub.add_parser("init-db", help="create the system schema retl (two-way sync) on every mysql source")
+    init_db = sub.add_parser(
+        "init-db", help="create the system schema retl (two-way sync) on every mysql source"
+    )
     init_db.add_argument("config", help="the pipeline YAML file")
     init_db.set_defaults(func=cmd_init_db)
 
@@ -149,10 +169,13 @@ def build_parser() -> argparse.ArgumentParser:
     channel = sub.add_parser("channel", help="pause, resume or stop a channel of a running otter-run")
     channel.add_argument("action", choices=["pause", "resume", "start", "stop"])
     channel.add_argument("name", help="the channel name")
-    channel.add_argument("--state-dir", default="./otter-state", help="the state directory of the running otter-run")
+    channel.add_argument(
+        "--state-dir", default="./otter-state", help="the state directory of the running otter-run"
+    )
     channel.set_defaults(func=cmd_channel)
 
     from otter_core import cli_load, cli_verify
+
     cli_load.add_parsers(sub)
     cli_verify.add_parser(sub)
 
@@ -161,8 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_distributed_commands(sub)
 
     from otter_core.cli_conflicts import add_parser as add_conflicts_parser
+
     add_conflicts_parser(sub)
     from otter_core.cli_manager import add_parser as add_manager_parser
+
     add_manager_parser(sub)
     return parser
 
@@ -180,8 +205,11 @@ def _add_distributed_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _needs_zookeeper_plugin(_args: argparse.Namespace) -> int:
-    print("otter-run: distributed mode needs the otter-zookeeper plugin: `pip install otter-zookeeper` "
-          "(or `pip install ./plugins/otter-zookeeper` from a checkout)", file=sys.stderr)
+    print(
+        "otter-run: distributed mode needs the otter-zookeeper plugin: `pip install otter-zookeeper` "
+        "(or `pip install ./plugins/otter-zookeeper` from a checkout)",
+        file=sys.stderr,
+    )
     return 2
 
 

@@ -1,4 +1,5 @@
 """``otter-run conflicts list|show|resolve FILE.yaml …``: the conflict log from the command line."""
+
 from __future__ import annotations
 
 import argparse
@@ -23,7 +24,9 @@ def add_parser(sub: Any) -> None:
     show = actions.add_parser("show", help="one conflict with both images")
     show.add_argument("config")
     show.add_argument("id", help="TARGET:N as `list` prints it")
-    resolve = actions.add_parser("resolve", help="settle a parked conflict (and the changes parked behind it)")
+    resolve = actions.add_parser(
+        "resolve", help="settle a parked conflict (and the changes parked behind it)"
+    )
     resolve.add_argument("config")
     resolve.add_argument("id")
     how = resolve.add_mutually_exclusive_group(required=True)
@@ -37,8 +40,10 @@ def add_parser(sub: Any) -> None:
 def _line(rec: Any) -> str:
     key = ",".join(f"{k}={v}" for k, v in rec.key.items())
     when = rec.detected_at.strftime("%Y-%m-%d %H:%M:%S") if rec.detected_at else "?"
-    return (f"{rec.id:<10} {when}  {rec.channel}/{rec.pipeline}  {rec.schema}.{rec.table} ({key})  {rec.kind}  "
-            f"{rec.policy} -> {rec.outcome}")
+    return (
+        f"{rec.id:<10} {when}  {rec.channel}/{rec.pipeline}  {rec.schema}.{rec.table} ({key})  {rec.kind}  "
+        f"{rec.policy} -> {rec.outcome}"
+    )
 
 
 def cmd_conflicts(args: argparse.Namespace) -> int:
@@ -47,8 +52,9 @@ def cmd_conflicts(args: argparse.Namespace) -> int:
 
     config = load_config_file(args.config)
     if args.conflicts_action == "list":
-        found = list_conflicts(config, channel=args.channel, pipeline=args.pipeline, status=args.status,
-                               limit=args.limit)
+        found = list_conflicts(
+            config, channel=args.channel, pipeline=args.pipeline, status=args.status, limit=args.limit
+        )
         for rec in found:
             print(json.dumps(rec.to_dict(), default=str) if args.json else _line(rec))
         if not found and not args.json:
@@ -63,7 +69,9 @@ def cmd_conflicts(args: argparse.Namespace) -> int:
         try:
             image = json.loads(args.image)
         except json.JSONDecodeError as exc:
-            raise ConfigError(f"--image: not JSON ({exc}); give an object such as '{{\"status\": \"ok\"}}' or null") from None
+            raise ConfigError(
+                f'--image: not JSON ({exc}); give an object such as \'{{"status": "ok"}}\' or null'
+            ) from None
         if image is not None and not isinstance(image, dict):
             raise ConfigError("--image: expected a JSON object of column values, or null to delete the row")
     rec = resolve_conflict(config, args.id, action, image, by=args.by)

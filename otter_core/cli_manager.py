@@ -1,4 +1,5 @@
 """``otter-run manager``: the web console and JSON API (needs ``pip install otter-core[manager]``)."""
+
 from __future__ import annotations
 
 import argparse
@@ -11,15 +12,29 @@ EXTRA_HINT = "the manager needs its extra: pip install 'otter-core[manager]' (or
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    manager = sub.add_parser("manager", help="serve the web console and JSON API (config store, control, monitoring)")
+    manager = sub.add_parser(
+        "manager", help="serve the web console and JSON API (config store, control, monitoring)"
+    )
     manager.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     manager.add_argument("--port", type=int, default=8090, help="port to listen on (default 8090)")
-    manager.add_argument("--state-dir", default="./otter-manager", help="config store, secret and runs (default ./otter-manager)")
-    manager.add_argument("--db", default=None, help="SQLAlchemy URL of the config store (default SQLite in the state dir), "
-                                                   "e.g. mysql+pymysql://user:pw@host/otter_manager")
+    manager.add_argument(
+        "--state-dir",
+        default="./otter-manager",
+        help="config store, secret and runs (default ./otter-manager)",
+    )
+    manager.add_argument(
+        "--db",
+        default=None,
+        help="SQLAlchemy URL of the config store (default SQLite in the state dir), "
+        "e.g. mysql+pymysql://user:pw@host/otter_manager",
+    )
     manager.add_argument("--zk", default=None, help="ZooKeeper hosts (distributed mode), e.g. 127.0.0.1:2181")
-    manager.add_argument("--init-admin", metavar="NAME", default=None,
-                         help=f"create (or reset) ADMIN user NAME, password from ${PASSWORD_ENV} or stdin, and exit")
+    manager.add_argument(
+        "--init-admin",
+        metavar="NAME",
+        default=None,
+        help=f"create (or reset) ADMIN user NAME, password from ${PASSWORD_ENV} or stdin, and exit",
+    )
     manager.set_defaults(func=cmd_manager)
 
 
@@ -37,6 +52,7 @@ def cmd_manager(args: argparse.Namespace) -> int:
         import fastapi  # noqa: F401
         import sqlalchemy  # noqa: F401
         import uvicorn
+
         from otter_core.manager.app import create_app
         from otter_core.manager.settings import load_settings
     except ImportError as exc:
@@ -67,6 +83,8 @@ def _init_admin(settings, username: str) -> int:
         return 2
     finally:
         db.dispose()
-    print(f"ADMIN user {username!r} is ready in {settings.database_url.split('://', 1)[0]} store "
-          f"of {settings.state_dir}")
+    print(
+        f"ADMIN user {username!r} is ready in {settings.database_url.split('://', 1)[0]} store "
+        f"of {settings.state_dir}"
+    )
     return 0

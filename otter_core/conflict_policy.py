@@ -1,8 +1,10 @@
 """Parsing and checking the ``conflict:`` policy of a DataMediaPair (see docs/configuration.md)."""
+
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from otter_core.model import ConflictPolicy, Pipeline
 
@@ -36,22 +38,26 @@ def channel_problem(pipelines: Sequence[Pipeline], sources: Mapping[str, Any] | 
         for pair in pipe.pairs:
             target = (sources or {}).get(pair.target_source or pipe.target)
             if pair.conflict is not None and target is not None and target.type not in DETECTING_TYPES:
-                return (f"conflict: {pair.conflict} on pair {pair.source} of pipeline {pipe.name}: conflict "
-                        f"detection is built for mysql/mariadb targets, and {target.name} is {target.type}")
+                return (
+                    f"conflict: {pair.conflict} on pair {pair.source} of pipeline {pipe.name}: conflict "
+                    f"detection is built for mysql/mariadb targets, and {target.name} is {target.type}"
+                )
     two_way = len(pipelines) == 2
     has_home = any(p.home for p in pipelines)
     if "home_wins" in policies and not (two_way and has_home):
         return "conflict: home_wins needs a two-way channel with `home: true` on one of its two pipelines"
     automatic = sorted(policies - {"manual"})
     if two_way and automatic and not has_home:
-        return (f"conflict: {', '.join(automatic)} in a two-way channel needs `home: true` on one pipeline: "
-                f"without a home, crossing changes can settle differently on the two sides")
+        return (
+            f"conflict: {', '.join(automatic)} in a two-way channel needs `home: true` on one pipeline: "
+            f"without a home, crossing changes can settle differently on the two sides"
+        )
     return None
 
 
 # hints that carry conflict handling through the stages (EventData.hints)
-POLICY_HINT = "conflict:"             # + str(ConflictPolicy): set by Transform for pairs with a policy
-RESOLUTION = "conflict-resolution"    # a write an operator's resolution made on the other side: no checks
+POLICY_HINT = "conflict:"  # + str(ConflictPolicy): set by Transform for pairs with a policy
+RESOLUTION = "conflict-resolution"  # a write an operator's resolution made on the other side: no checks
 
 
 def policy_hint(policy: ConflictPolicy) -> str:

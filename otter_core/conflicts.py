@@ -3,11 +3,13 @@
 Conflicts live in ``retl.retl_conflict`` on each pipeline's target (MySQL/MariaDB, plugin otter-mysql);
 an id is ``TARGET:N``: the name of the target in the YAML's ``sources`` and the row id there.
 """
+
 from __future__ import annotations
 
 import datetime
 import json
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import attrs
 from attrs import frozen
@@ -48,8 +50,9 @@ class ConflictRecord:
         return out
 
 
-def _targets(config: OtterConfig, channel: str | None = None,
-             pipeline: str | None = None) -> dict[str, DataMediaSource]:
+def _targets(
+    config: OtterConfig, channel: str | None = None, pipeline: str | None = None
+) -> dict[str, DataMediaSource]:
     """The target sources of the pipelines that detect conflicts (optionally of one channel/pipeline)."""
     found: dict[str, DataMediaSource] = {}
     for ch in config.channels:
@@ -67,14 +70,24 @@ def _connect(source: DataMediaSource) -> Any:
     import pymysql
 
     from otter_core import mysql_connect
+
     if source.type not in ("mysql", "mariadb"):
         raise ConfigError(f"source {source.name}: the conflict log is kept on mysql/mariadb targets only")
     try:
-        conn = mysql_connect.connect(host=source.host, port=int(source.port), user=source.user,
-                                     password=source.password, charset="utf8mb4", autocommit=False, connect_timeout=10)
+        conn = mysql_connect.connect(
+            host=source.host,
+            port=int(source.port),
+            user=source.user,
+            password=source.password,
+            charset="utf8mb4",
+            autocommit=False,
+            connect_timeout=10,
+        )
     except pymysql.Error as exc:
-        raise LoadError(f"cannot connect to {source.name} ({source.host}:{source.port} as {source.user}): "
-                        f"{exc.args[-1] if exc.args else exc}") from None
+        raise LoadError(
+            f"cannot connect to {source.name} ({source.host}:{source.port} as {source.user}): "
+            f"{exc.args[-1] if exc.args else exc}"
+        ) from None
     with conn.cursor() as cur:
         cur.execute("SET SESSION time_zone='+00:00', sql_mode='NO_AUTO_VALUE_ON_ZERO', foreign_key_checks=0")
         cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")  # row locks only, as the loader
@@ -86,21 +99,39 @@ def _record(target: str, row: Mapping[str, Any]) -> ConflictRecord:
 
     resolution = json.loads(row["resolution"]) if row.get("resolution") else None
     return ConflictRecord(
-        id=f"{target}:{row['id']}", channel=row["channel"], pipeline=row["pipeline"], schema=row["schema_name"],
-        table=row["table_name"], key=json.loads(row["pk"]), kind=row["kind"], event_type=row["event_type"],
-        policy=row["policy"], outcome=row["outcome"], status=row["status"],
-        source_image=from_json(row["source_image"]), source_before=from_json(row["source_before"]),
-        target_image=from_json(row["target_image"]), position=row["position"], detected_at=row["detected_at"],
-        resolved_at=row["resolved_at"], resolved_by=row["resolved_by"], resolution=resolution,
-        parent_id=f"{target}:{row['parent_id']}" if row.get("parent_id") else None)
+        id=f"{target}:{row['id']}",
+        channel=row["channel"],
+        pipeline=row["pipeline"],
+        schema=row["schema_name"],
+        table=row["table_name"],
+        key=json.loads(row["pk"]),
+        kind=row["kind"],
+        event_type=row["event_type"],
+        policy=row["policy"],
+        outcome=row["outcome"],
+        status=row["status"],
+        source_image=from_json(row["source_image"]),
+        source_before=from_json(row["source_before"]),
+        target_image=from_json(row["target_image"]),
+        position=row["position"],
+        detected_at=row["detected_at"],
+        resolved_at=row["resolved_at"],
+        resolved_by=row["resolved_by"],
+        resolution=resolution,
+        parent_id=f"{target}:{row['parent_id']}" if row.get("parent_id") else None,
+    )
 
 
 def _split_id(config: OtterConfig, conflict_id: str) -> tuple[str, int]:
     target, _, number = str(conflict_id).rpartition(":")
     if not target or not number.isdigit():
-        raise ConfigError(f"conflict id {conflict_id!r}: expected TARGET:N, e.g. b:17 (see `otter-run conflicts list`)")
+        raise ConfigError(
+            f"conflict id {conflict_id!r}: expected TARGET:N, e.g. b:17 (see `otter-run conflicts list`)"
+        )
     if target not in config.sources:
-        raise ConfigError(f"conflict id {conflict_id!r}: no source named {target!r} (known: {', '.join(config.sources)})")
+        raise ConfigError(
+            f"conflict id {conflict_id!r}: no source named {target!r} (known: {', '.join(config.sources)})"
+        )
     return target, int(number)
 
 
@@ -118,8 +149,14 @@ def _rows(conn: Any, where: str, args: tuple, limit: int | None = None) -> Itera
         raise
 
 
-def list_conflicts(config: OtterConfig, *, channel: str | None = None, pipeline: str | None = None,
-                   status: str | None = None, limit: int = 100) -> list[ConflictRecord]:
+def list_conflicts(
+    config: OtterConfig,
+    *,
+    channel: str | None = None,
+    pipeline: str | None = None,
+    status: str | None = None,
+    limit: int = 100,
+) -> list[ConflictRecord]:
     """Conflicts of the file's pipelines (newest first), optionally of one channel/pipeline/status."""
     out: list[ConflictRecord] = []
     for name, source in _targets(config, channel, pipeline).items():
@@ -133,7 +170,7 @@ def list_conflicts(config: OtterConfig, *, channel: str | None = None, pipeline:
             out.extend(_record(name, row) for row in _rows(conn, " AND ".join(where), tuple(args), limit))
         finally:
             conn.close()
-    out.sort(key=lambda r: (r.detected_at or datetime.datetime.min), reverse=True)
+    out.sort(key=lambda r: r.detected_at or datetime.datetime.min, reverse=True)
     return out[:limit]
 
 
@@ -150,8 +187,9 @@ def show_conflict(config: OtterConfig, conflict_id: str) -> ConflictRecord:
     return _record(target, rows[0])
 
 
-def resolve_conflict(config: OtterConfig, conflict_id: str, action: str, image: dict | None = None,
-                     by: str = "operator") -> ConflictRecord:
+def resolve_conflict(
+    config: OtterConfig, conflict_id: str, action: str, image: dict | None = None, by: str = "operator"
+) -> ConflictRecord:
     """Settle a parked conflict: ``source`` applies the parked changes of its key in order, ``target``
     keeps the target's row, ``image`` writes ``image`` (None deletes the row). Written on the target in one
     transaction with the conflict rows; a two-way channel's reverse pipeline carries it to the other side."""

@@ -3,9 +3,11 @@
 Hook specs (``hookspecs.py``) are factories; the objects they return follow these protocols. The engine
 only ever talks to these methods, so a plugin can be tested against them alone.
 """
+
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping, Protocol, Sequence, runtime_checkable
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 from otter_core.model import EventData, FileRef, Position, Transaction
 from otter_core.model.node import ReadySignal
@@ -30,7 +32,9 @@ class Selector(Protocol):
 class RowReader(Protocol):
     """Reads current rows from a source by key (back-query: ``sync_consistency: media``, resync)."""
 
-    def fetch(self, schema: str, table: str, keys: Sequence[Mapping[str, Any]]) -> dict[tuple, dict[str, Any]]:
+    def fetch(
+        self, schema: str, table: str, keys: Sequence[Mapping[str, Any]]
+    ) -> dict[tuple, dict[str, Any]]:
         """Current rows of ``schema.table`` for ``keys``: key-values tuple -> every non-generated column
         (keys included). Keys whose row no longer exists are absent from the result."""
 
@@ -70,7 +74,7 @@ class Pipe(Protocol):
         """Return (and forget) the batch stored under ``key``. Raises an ``OtterError`` (retryable unless
         it is a setting the user must fix) when the batch cannot be had; the engine then rolls back."""
 
-    def files(self, key: str) -> "FileSource":
+    def files(self, key: str) -> FileSource:
         """Where Load reads the files of the batch put under ``key`` (call after ``get``, before loading
         the batch's rows); the files stay readable until ``FileSource.release()`` or ``close()``."""
 
@@ -198,9 +202,17 @@ class TableReader(Protocol):
     def estimate_rows(self, schema: str, table: str) -> int:
         """A cheap estimate of the row count (for progress and ETA)."""
 
-    def read_range(self, schema: str, table: str, columns: Sequence[str], key: Sequence[str],
-                   lower: Key | None, upper: Key | None, limit: int | None,
-                   where: str | None = None) -> list[tuple]:
+    def read_range(
+        self,
+        schema: str,
+        table: str,
+        columns: Sequence[str],
+        key: Sequence[str],
+        lower: Key | None,
+        upper: Key | None,
+        limit: int | None,
+        where: str | None = None,
+    ) -> list[tuple]:
         """Rows with ``lower < key <= upper`` ordered by key, at most ``limit``; ``where`` is an extra
         condition in the database's own SQL (operator input, e.g. ``otter-run resync --where``)."""
 
@@ -208,13 +220,21 @@ class TableReader(Protocol):
         """The key of the ``n``-th row (1-based) after ``lower`` in key order; None when fewer rows follow
         (the upper bound of a chunk of ``n`` rows)."""
 
-    def chunk_checksum(self, schema: str, table: str, columns: Sequence[str], key: Sequence[str],
-                       lower: Key | None, upper: Key | None) -> tuple[int, int]:
+    def chunk_checksum(
+        self,
+        schema: str,
+        table: str,
+        columns: Sequence[str],
+        key: Sequence[str],
+        lower: Key | None,
+        upper: Key | None,
+    ) -> tuple[int, int]:
         """(row count, checksum) of ``columns`` over the rows with ``lower < key <= upper``; the checksum
         does not depend on row order, and two tables with the same rows give the same pair."""
 
-    def read_keys(self, schema: str, table: str, columns: Sequence[str], key: Sequence[str],
-                  keys: Sequence[Key]) -> list[tuple]:
+    def read_keys(
+        self, schema: str, table: str, columns: Sequence[str], key: Sequence[str], keys: Sequence[Key]
+    ) -> list[tuple]:
         """The rows whose ``key`` values are among ``keys`` (any order)."""
 
     def parse_key(self, schema: str, table: str, texts: Sequence[str]) -> dict[str, Any]:

@@ -5,6 +5,7 @@
 (Select stops; batches in flight still load and ack), START opens it, STOP stops the channel's
 pipelines after they acked what they loaded. Positions are kept in every state.
 """
+
 from __future__ import annotations
 
 import os

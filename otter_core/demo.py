@@ -6,6 +6,7 @@ insert/update/delete workload on the source, shows progress every second, waits 
 exactly the source's rows and prints a verification table. Everything is stopped and removed at the end,
 also on Ctrl-C or an error (``keep`` keeps the directories).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -28,6 +29,7 @@ from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer
 
 CATCH_UP_TIMEOUT = 120.0
 QUIET_LOGGERS = ("otter", "otter_core", "otter_mysql", "pymysqlreplication", "stevedore")
+
 
 def pipeline_yaml(source: MariaDBServer, target: MariaDBServer, start_file: str, start_pos: int) -> str:
     """The pipeline the demo runs, written as a person would write it."""
@@ -63,6 +65,7 @@ def _quiet_logs() -> Iterator[None]:
 @contextlib.contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM cleans up like Ctrl-C (only possible in the main thread)."""
+
     def raise_interrupt(_signum, _frame):
         raise KeyboardInterrupt
 
@@ -117,8 +120,10 @@ def _verification_table(source_sums: dict, target_sums: dict, out: TextIO) -> bo
         t = target_sums.get(table)
         same = s is not None and s == t
         equal &= same
-        out.write(f"{SCHEMA + '.' + table:<{width}}  {s[0] if s else '-':>11}  {t[0] if t else '-':>11}  "
-                  f"{'yes' if same else 'NO'}\n")
+        out.write(
+            f"{SCHEMA + '.' + table:<{width}}  {s[0] if s else '-':>11}  {t[0] if t else '-':>11}  "
+            f"{'yes' if same else 'NO'}\n"
+        )
     return equal and bool(tables)
 
 
@@ -145,8 +150,10 @@ def run_demo(rows: int = 20000, seconds: float = 15.0, keep: bool = False) -> in
             say(f"otter demo: {rows} row changes over {seconds:g}s, MariaDB -> MariaDB (files in {base})")
             t0 = time.monotonic()
             _start_servers(servers)
-            say(f"  started source (binlog on) at 127.0.0.1:{source.port} and target at 127.0.0.1:{target.port} "
-                f"in {time.monotonic() - t0:.1f}s")
+            say(
+                f"  started source (binlog on) at 127.0.0.1:{source.port} and target at 127.0.0.1:{target.port} "
+                f"in {time.monotonic() - t0:.1f}s"
+            )
             for server in servers:
                 server.execute(*DDL)
             say(f"  created schema {SCHEMA} (customers, orders, order_items) on both")
@@ -213,8 +220,9 @@ def run_demo(rows: int = 20000, seconds: float = 15.0, keep: bool = False) -> in
     return result
 
 
-def _cleanup(runner, workload: Workload | None, servers: list[MariaDBServer], base: Path, keep: bool,
-             say) -> None:
+def _cleanup(
+    runner, workload: Workload | None, servers: list[MariaDBServer], base: Path, keep: bool, say
+) -> None:
     """Stop everything that was started, even when interrupted again while doing it."""
     steps = []
     if workload is not None:

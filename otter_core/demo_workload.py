@@ -1,4 +1,5 @@
 """The demo's schema and its mixed insert/update/delete workload (used by ``otter_core.demo``)."""
+
 from __future__ import annotations
 
 import random
@@ -76,9 +77,11 @@ class Workload(threading.Thread):
         elapsed = (self.ended or time.monotonic()) - self.started if self.started else 0.0
         rate = self.written / elapsed if elapsed > 0 else 0.0
         state = "done" if self.ended else "writing"
-        return (f"workload {state:<8} rows={self.written:<9} {rate:>9.0f} rows/s  "
-                f"(insert {self.counts['insert']}, update {self.counts['update']}, delete {self.counts['delete']}; "
-                f"{self.transactions} transactions)")
+        return (
+            f"workload {state:<8} rows={self.written:<9} {rate:>9.0f} rows/s  "
+            f"(insert {self.counts['insert']}, update {self.counts['update']}, delete {self.counts['delete']}; "
+            f"{self.transactions} transactions)"
+        )
 
     def run(self) -> None:
         self.started = time.monotonic()
@@ -126,30 +129,47 @@ class Workload(threading.Thread):
         cid = len(self._customers) + 1
         name = f"{rng.choice(NAMES)} {rng.choice(NAMES)}sen"
         email = None if rng.random() < 0.2 else f"c{cid}@example.org"
-        cur.execute("INSERT INTO shop.customers (id, name, email, country, vip, created_at) "
-                    "VALUES (%s, %s, %s, %s, %s, %s)",
-                    (cid, name, email, rng.choice(COUNTRIES), int(rng.random() < 0.1), self._now()))
+        cur.execute(
+            "INSERT INTO shop.customers (id, name, email, country, vip, created_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            (cid, name, email, rng.choice(COUNTRIES), int(rng.random() < 0.1), self._now()),
+        )
         self.counts["insert"] += 1
         self._customers.append(cid)
         return cid
 
     def _new_order(self, cur) -> None:
         rng = self.rng
-        customer = (self._new_customer(cur) if not self._customers or rng.random() < 0.3
-                    else rng.choice(self._customers))
+        customer = (
+            self._new_customer(cur)
+            if not self._customers or rng.random() < 0.3
+            else rng.choice(self._customers)
+        )
         oid = self._next_order
         self._next_order += 1
         lines = rng.randint(1, 4)
-        items = [(oid, line, f"SKU-{rng.randint(1, 500):04d}", rng.randint(1, 5),
-                  Decimal(rng.randint(99, 99999)) / 100) for line in range(1, lines + 1)]
+        items = [
+            (
+                oid,
+                line,
+                f"SKU-{rng.randint(1, 500):04d}",
+                rng.randint(1, 5),
+                Decimal(rng.randint(99, 99999)) / 100,
+            )
+            for line in range(1, lines + 1)
+        ]
         amount = sum(qty * price for _, _, _, qty, price in items)
         weight = None if rng.random() < 0.1 else round(rng.uniform(0.1, 30.0), 3)
         delivery = None if rng.random() < 0.3 else date(2024, 1, 1) + timedelta(days=rng.randint(0, 365))
-        cur.execute("INSERT INTO shop.orders (id, customer_id, status, amount, weight_kg, note, delivery_date, "
-                    "created_at, updated_at) VALUES (%s, %s, 'new', %s, %s, %s, %s, %s, NULL)",
-                    (oid, customer, amount, weight, rng.choice(NOTES), delivery, self._now()))
-        cur.executemany("INSERT INTO shop.order_items (order_id, line, sku, qty, price) VALUES (%s, %s, %s, %s, %s)",
-                        items)
+        cur.execute(
+            "INSERT INTO shop.orders (id, customer_id, status, amount, weight_kg, note, delivery_date, "
+            "created_at, updated_at) VALUES (%s, %s, 'new', %s, %s, %s, %s, %s, NULL)",
+            (oid, customer, amount, weight, rng.choice(NOTES), delivery, self._now()),
+        )
+        cur.executemany(
+            "INSERT INTO shop.order_items (order_id, line, sku, qty, price) VALUES (%s, %s, %s, %s, %s)",
+            items,
+        )
         self.counts["insert"] += 1 + lines
         self._orders[oid] = lines
 
@@ -157,12 +177,16 @@ class Workload(threading.Thread):
         rng = self.rng
         oid = rng.choice(list(self._orders))
         status = rng.choice(["paid", "shipped", "cancelled"])
-        cur.execute("UPDATE shop.orders SET status = %s, updated_at = %s, "
-                    "amount = amount + %s WHERE id = %s", (status, self._now(), Decimal(rng.randint(0, 500)) / 100, oid))
+        cur.execute(
+            "UPDATE shop.orders SET status = %s, updated_at = %s, amount = amount + %s WHERE id = %s",
+            (status, self._now(), Decimal(rng.randint(0, 500)) / 100, oid),
+        )
         self.counts["update"] += cur.rowcount
         if rng.random() < 0.5:
-            cur.execute("UPDATE shop.order_items SET qty = qty + 1 WHERE order_id = %s AND line = %s",
-                        (oid, rng.randint(1, self._orders[oid])))
+            cur.execute(
+                "UPDATE shop.order_items SET qty = qty + 1 WHERE order_id = %s AND line = %s",
+                (oid, rng.randint(1, self._orders[oid])),
+            )
             self.counts["update"] += cur.rowcount
 
     def _delete_order(self, cur) -> None:
@@ -175,6 +199,8 @@ class Workload(threading.Thread):
 
     def _update_customer(self, cur) -> None:
         cid = self.rng.choice(self._customers)
-        cur.execute("UPDATE shop.customers SET email = %s, vip = 1 - vip WHERE id = %s",
-                    (f"new{cid}.{self.rng.randint(1, 99)}@example.org", cid))
+        cur.execute(
+            "UPDATE shop.customers SET email = %s, vip = 1 - vip WHERE id = %s",
+            (f"new{cid}.{self.rng.randint(1, 99)}@example.org", cid),
+        )
         self.counts["update"] += cur.rowcount

@@ -38,9 +38,11 @@ class Fenced(LoadError):
 
     @classmethod
     def newer(cls, label: str, pipeline: str, token: int, current: int, table: str) -> "Fenced":
-        return cls(f"{label}: the loads of pipeline {pipeline} were taken over by a newer holder (fencing token "
-                   f"{current} in {table}, this node holds {token}): this node stops the stage. If ZooKeeper's "
-                   f"data was reset, the tokens start again from 1: delete that row on the target")
+        return cls(
+            f"{label}: the loads of pipeline {pipeline} were taken over by a newer holder (fencing token "
+            f"{current} in {table}, this node holds {token}): this node stops the stage. If ZooKeeper's "
+            f"data was reset, the tokens start again from 1: delete that row on the target"
+        )
 
 
 class PluginNotFound(OtterError):

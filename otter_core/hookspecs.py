@@ -7,14 +7,23 @@ plugin that serves that name returns an object following the matching protocol i
 ``otter.loaders``, ``otter.pipes``, ``otter.arbitrators``, ``otter.processors``,
 ``otter.file_resolvers``); implement hooks with ``otter_core.hookimpl``.
 """
+
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pluggy
 
 from otter_core.contracts import (
-    Arbitrator, EventProcessor, FileResolver, Loader, Pipe, RowReader, Selector, TableReader,
+    Arbitrator,
+    EventProcessor,
+    FileResolver,
+    Loader,
+    Pipe,
+    RowReader,
+    Selector,
+    TableReader,
 )
 from otter_core.model import DataMediaPair, DataMediaSource, EventData, Pipeline, RowBatch
 from otter_core.model.node import NodeContext
@@ -76,7 +85,9 @@ def otter_arbitrator(name: str, pipeline: Pipeline, channel: str, state_dir: str
 
 
 @hookspec(firstresult=True)
-def otter_event_processor(name: str, options: Mapping[str, Any], pair: DataMediaPair) -> EventProcessor | None:
+def otter_event_processor(
+    name: str, options: Mapping[str, Any], pair: DataMediaPair
+) -> EventProcessor | None:
     """Create the EventProcessor called ``name`` for ``pair``.
 
     Called once per pair per pipeline start, in the order the pair lists its processors; the engine
@@ -101,8 +112,9 @@ def otter_batch_loaded(pipeline: Pipeline, batch: RowBatch, rows: int, seconds: 
 
 
 @hookspec
-def otter_load_failed(pipeline: Pipeline, batch: RowBatch, error: BaseException,
-                      events: Sequence[EventData]) -> None:
+def otter_load_failed(
+    pipeline: Pipeline, batch: RowBatch, error: BaseException, events: Sequence[EventData]
+) -> None:
     """Observe a failed load before the pipeline rolls back (alarms). All implementations are called."""
 
 

@@ -7,6 +7,7 @@ preferred mode sets ``CERT_NONE``. Every connection made here without TLS option
 built once by PyMySQL itself, so the behaviour is PyMySQL's. Connections with TLS options (``ssl``,
 ``ssl_ca``, ``ssl_verify_cert``, ...) get their own context as before.
 """
+
 from __future__ import annotations
 
 import threading

@@ -3,11 +3,13 @@
 stevedore picks the one implementation a pipeline names; pluggy calls it. There is one PluginManager per
 pipeline and nothing is loaded at import time.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from importlib import metadata
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import pluggy
 from stevedore import DriverManager
@@ -15,7 +17,14 @@ from stevedore.exception import NoMatches
 
 from otter_core import hookspecs
 from otter_core.contracts import (
-    Arbitrator, EventProcessor, FileResolver, Loader, Pipe, RowReader, Selector, TableReader,
+    Arbitrator,
+    EventProcessor,
+    FileResolver,
+    Loader,
+    Pipe,
+    RowReader,
+    Selector,
+    TableReader,
 )
 from otter_core.errors import ConfigError, OtterError, PluginNotFound
 from otter_core.model import DataMediaPair, DataMediaSource, EventData, Pipeline, RowBatch
@@ -34,9 +43,15 @@ NAMESPACES = {
 
 # Which distribution provides a well-known plugin name, so a missing one can be named precisely.
 KNOWN_DISTRIBUTIONS = {
-    "mysql": "otter-mysql", "mariadb": "otter-mysql", "oracle": "otter-oracle",
-    "postgresql": "otter-postgresql", "redis": "otter-redis", "zookeeper": "otter-zookeeper",
-    "rpc": "otter-grpc", "file": "otter-grpc", "dynamic": "otter-dynamic",
+    "mysql": "otter-mysql",
+    "mariadb": "otter-mysql",
+    "oracle": "otter-oracle",
+    "postgresql": "otter-postgresql",
+    "redis": "otter-redis",
+    "zookeeper": "otter-zookeeper",
+    "rpc": "otter-grpc",
+    "file": "otter-grpc",
+    "dynamic": "otter-dynamic",
     "memory": "otter-core",
 }
 
@@ -57,13 +72,13 @@ def load_entry_point(kind: str, name: str) -> Any:
         failures.append(f"{entrypoint} failed to load: {exc!r}")
 
     try:
-        driver = DriverManager(namespace, name, invoke_on_load=False,
-                               on_load_failure_callback=on_failure)
+        driver = DriverManager(namespace, name, invoke_on_load=False, on_load_failure_callback=on_failure)
     except NoMatches:
         detail = f" ({'; '.join(failures)})" if failures else ""
         raise PluginNotFound(
             f"no {kind} plugin named {name!r} in entry-point namespace {namespace!r}{detail}: "
-            f"{distribution_hint(name)}") from None
+            f"{distribution_hint(name)}"
+        ) from None
     except RuntimeError as exc:  # several distributions claim the same name
         raise PluginNotFound(f"{kind} plugin {name!r} in {namespace!r} is ambiguous: {exc}") from None
     return driver.driver
@@ -82,8 +97,15 @@ def installed_plugins() -> list[dict[str, str]]:
                 status = "ok"
             except Exception as exc:  # listing must survive a broken plugin
                 status = f"broken: {exc!r}"
-            rows.append({"kind": kind, "name": ep.name, "module": ep.value, "status": status,
-                         "distribution": f"{dist.name} {dist.version}" if dist else "?"})
+            rows.append(
+                {
+                    "kind": kind,
+                    "name": ep.name,
+                    "module": ep.value,
+                    "status": status,
+                    "distribution": f"{dist.name} {dist.version}" if dist else "?",
+                }
+            )
     return rows
 
 
@@ -108,7 +130,8 @@ class PipelinePlugins:
     def _missing(self, kind: str, name: str) -> PluginNotFound:
         return PluginNotFound(
             f"{kind} plugin {name!r} (namespace {NAMESPACES[kind]!r}) is installed but returned nothing "
-            f"for pipeline {self.pipeline.name!r}; {distribution_hint(name)}")
+            f"for pipeline {self.pipeline.name!r}; {distribution_hint(name)}"
+        )
 
     def selector(self, source: DataMediaSource) -> Selector:
         name = self.pipeline.selector or source.type
@@ -131,8 +154,11 @@ class PipelinePlugins:
         self._require("selector", name)
         result = self.pm.hook.otter_row_reader(name=name, source=source, pipeline=self.pipeline)
         if result is None:
-            raise PluginNotFound(f"selector plugin {name!r} cannot read rows back (no otter_row_reader): "
-                                 f"set sync_consistency: base for pipeline {self.pipeline.name!r}", retryable=False)
+            raise PluginNotFound(
+                f"selector plugin {name!r} cannot read rows back (no otter_row_reader): "
+                f"set sync_consistency: base for pipeline {self.pipeline.name!r}",
+                retryable=False,
+            )
         return result
 
     def table_reader(self, source: DataMediaSource, role: str = "source") -> TableReader:
@@ -143,9 +169,11 @@ class PipelinePlugins:
         self._require(kind, name)
         result = self.pm.hook.otter_table_reader(name=name, source=source, pipeline=self.pipeline)
         if result is None:
-            raise PluginNotFound(f"{kind} plugin {name!r} cannot read whole tables (no otter_table_reader) on "
-                                 f"{role} {source.name!r}: the initial load, resync and verify need it",
-                                 retryable=False)
+            raise PluginNotFound(
+                f"{kind} plugin {name!r} cannot read whole tables (no otter_table_reader) on "
+                f"{role} {source.name!r}: the initial load, resync and verify need it",
+                retryable=False,
+            )
         return result
 
     def pipe(self, node: NodeContext | None = None) -> Pipe:
@@ -159,8 +187,9 @@ class PipelinePlugins:
     def arbitrator(self, channel: str, state_dir: str) -> Arbitrator:
         name = self.pipeline.arbitrator
         self._require("arbitrator", name)
-        result = self.pm.hook.otter_arbitrator(name=name, pipeline=self.pipeline, channel=channel,
-                                               state_dir=state_dir)
+        result = self.pm.hook.otter_arbitrator(
+            name=name, pipeline=self.pipeline, channel=channel, state_dir=state_dir
+        )
         if result is None:
             raise self._missing("arbitrator", name)
         return result
@@ -177,15 +206,18 @@ class PipelinePlugins:
             except OtterError:
                 raise
             except Exception as exc:  # a factory that cannot start will not start on a retry either
-                raise ConfigError(f"EventProcessor {name!r} of pair {pair.source} could not be created with "
-                                  f"options {dict(options)!r}: {exc!r}") from exc
+                raise ConfigError(
+                    f"EventProcessor {name!r} of pair {pair.source} could not be created with "
+                    f"options {dict(options)!r}: {exc!r}"
+                ) from exc
             if proc is None:
                 raise self._missing("processor", name)
             chain.append(proc)
         return chain
 
-    def file_resolver(self, name: str, pair: DataMediaPair,
-                      options: Mapping[str, Any] | None = None) -> FileResolver:
+    def file_resolver(
+        self, name: str, pair: DataMediaPair, options: Mapping[str, Any] | None = None
+    ) -> FileResolver:
         self._require("file_resolver", name)
         result = self.pm.hook.otter_file_resolver(name=name, options=options or {}, pair=pair)
         if result is None:

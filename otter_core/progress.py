@@ -1,4 +1,5 @@
 """The live progress line of ``otter-run run``: rows/s, lag and position per pipeline."""
+
 from __future__ import annotations
 
 import shutil
@@ -8,8 +9,10 @@ from typing import TextIO
 
 
 def format_status(status: dict) -> str:
-    line = (f"{status['channel']}/{status['pipeline']} {status['state']:<8} rows={status['rows']:<9} "
-            f"{status['rows_per_s']:>9.0f} rows/s  lag={status['lag_s']:.1f}s  at {status['position'] or '-'}")
+    line = (
+        f"{status['channel']}/{status['pipeline']} {status['state']:<8} rows={status['rows']:<9} "
+        f"{status['rows_per_s']:>9.0f} rows/s  lag={status['lag_s']:.1f}s  at {status['position'] or '-'}"
+    )
     if status["error"] and status["state"] != "running":
         line += f"  last error: {status['error'][:160]}"
     return line
@@ -22,10 +25,14 @@ def format_snapshot(status: dict, width: int = 24) -> str | None:
         return None
     filled = int(width * load["percent"] / 100)
     eta = load["eta_s"]
-    eta_text = f"{int(eta) // 3600}:{int(eta) % 3600 // 60:02d}:{int(eta) % 60:02d}" if eta is not None else "-"
-    line = (f"  load {load['state']:<7} [{'#' * filled}{'.' * (width - filled)}] {load['percent']:5.1f}% "
-            f"{load['rows']:,}/{load['rows_total']:,} rows  {load['rows_per_s']:>9,.0f} rows/s  ETA {eta_text}  "
-            f"tables {load['tables_done']}/{load['tables_total']}")
+    eta_text = (
+        f"{int(eta) // 3600}:{int(eta) % 3600 // 60:02d}:{int(eta) % 60:02d}" if eta is not None else "-"
+    )
+    line = (
+        f"  load {load['state']:<7} [{'#' * filled}{'.' * (width - filled)}] {load['percent']:5.1f}% "
+        f"{load['rows']:,}/{load['rows_total']:,} rows  {load['rows_per_s']:>9,.0f} rows/s  ETA {eta_text}  "
+        f"tables {load['tables_done']}/{load['tables_total']}"
+    )
     if load["table"]:
         line += f"  at {load['table']}"
     if load["error"]:
@@ -43,10 +50,12 @@ class ProgressPrinter:
 
     def show(self, statuses: list[dict], extra: tuple[str, ...] = ()) -> None:
         """Print one line per pipeline status, then the ``extra`` lines."""
-        lines = [line for s in statuses for line in (format_status(s), format_snapshot(s)) if line] + list(extra)
+        lines = [line for s in statuses for line in (format_status(s), format_snapshot(s)) if line] + list(
+            extra
+        )
         if self.tty:  # a wrapped line would break rewriting the block in place
             width = max(20, shutil.get_terminal_size().columns - 1)
-            lines = [line if len(line) <= width else line[:width - 3] + "..." for line in lines]
+            lines = [line if len(line) <= width else line[: width - 3] + "..." for line in lines]
             if self._lines:
                 self.stream.write(f"\x1b[{self._lines}F")
             for line in lines:

@@ -3,6 +3,7 @@
 One JSON object per line in ``STATE_DIR/<channel>/<pipeline>.rejects.jsonl``, so nothing that a skip
 policy drops is silently lost: an operator can read it and replay the rows by hand.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -34,10 +35,17 @@ class RejectLog:
         self.count = 0
 
     def write(self, event: EventData, reason: str) -> None:
-        record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "reason": reason,
-                  "position": event.position.to_dict(), "schema": event.schema, "table": event.table,
-                  "type": event.event_type.name, "keys": dict(event.keys), "columns": dict(event.columns),
-                  "ddl": event.ddl_sql}
+        record = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "reason": reason,
+            "position": event.position.to_dict(),
+            "schema": event.schema,
+            "table": event.table,
+            "type": event.event_type.name,
+            "keys": dict(event.keys),
+            "columns": dict(event.columns),
+            "ddl": event.ddl_sql,
+        }
         line = json.dumps(record, default=_json_value, ensure_ascii=False)
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
 """Runs every pipeline of a configuration in this process (memory arbitrator, memory pipe)."""
+
 from __future__ import annotations
 
 import logging
@@ -17,8 +18,11 @@ class Runner:
     def __init__(self, config: OtterConfig, state_dir: str = "./otter-state") -> None:
         self.config = config
         self.state_dir = state_dir
-        self.pipelines = [PipelineRunner(ch.name, p, config.sources, state_dir)
-                          for ch in config.channels for p in ch.pipelines]
+        self.pipelines = [
+            PipelineRunner(ch.name, p, config.sources, state_dir)
+            for ch in config.channels
+            for p in ch.pipelines
+        ]
         self._threads: list[threading.Thread] = []
         self._watching = threading.Event()
 
@@ -38,7 +42,7 @@ class Runner:
         while not self._watching.wait(0.5):
             self.apply_channel_states()
 
-    def start(self) -> "Runner":
+    def start(self) -> Runner:
         self.apply_channel_states()
         threading.Thread(target=self._watch, name="channel-states", daemon=True).start()
         for runner in self.pipelines:

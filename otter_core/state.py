@@ -1,5 +1,6 @@
 """Acked positions on disk, written atomically so that ``kill -9`` at any instant leaves either the old
 or the new position, never a torn file."""
+
 from __future__ import annotations
 
 import json

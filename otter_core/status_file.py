@@ -5,6 +5,7 @@ file is replaced atomically (write a temporary file, then rename), so a reader n
 ``updated`` tells a live file from the last words of a process that died: a reader treats a file not
 rewritten for several intervals as stale.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,9 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 log = logging.getLogger("otter.status")
 INTERVAL_SECONDS = 1.0
@@ -43,15 +45,16 @@ def read_status_file(path: str | os.PathLike) -> dict[str, Any] | None:
 class StatusFileWriter:
     """A thread that writes ``status()`` to ``path`` every ``interval`` seconds until ``stop()``."""
 
-    def __init__(self, path: str | os.PathLike, status: Callable[[], list[dict]],
-                 interval: float = INTERVAL_SECONDS) -> None:
+    def __init__(
+        self, path: str | os.PathLike, status: Callable[[], list[dict]], interval: float = INTERVAL_SECONDS
+    ) -> None:
         self.path = path
         self.status = status
         self.interval = interval
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="status-file", daemon=True)
 
-    def start(self) -> "StatusFileWriter":
+    def start(self) -> StatusFileWriter:
         self._write()
         self._thread.start()
         return self

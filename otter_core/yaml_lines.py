@@ -1,4 +1,5 @@
 """YAML loading that remembers where every key came from, so errors can say ``file:line``."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """The memory arbitrator: processIds and the permit in memory, acked positions in the state directory."""
+
 from __future__ import annotations
 
 import itertools

@@ -1,4 +1,5 @@
 """The memory pipe: Select/Extract and Transform/Load share the process, so a batch is passed by reference."""
+
 from __future__ import annotations
 
 import itertools

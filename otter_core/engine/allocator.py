@@ -1,6 +1,6 @@
 """Process tuning for a pipeline: big buffers back to the OS (glibc), and a garbage collector that runs less.
 
-Big buffers. 
+Big buffers.
 glibc serves allocations above ``M_MMAP_THRESHOLD`` with mmap and unmaps them when freed, but it raises
 that threshold to the size of every mmapped block freed (up to 32 MB): after the first 16 MB BLOB, later
 16 MB buffers come from the heap arenas, one per thread, whose freed memory is kept. Replicating
@@ -15,6 +15,7 @@ threshold of 50 000 and ``gc.freeze()`` of what exists after start-up (imports, 
 the few reference cycles (mysql-replication's event <-> packet, broken by the selector) are still
 collected.
 """
+
 from __future__ import annotations
 
 import ctypes

@@ -4,12 +4,13 @@ Loading the current row instead of an old image lets a lagging pipeline skip int
 how the two-way remedy makes the home side win. A row that no longer exists keeps its logged event, or
 is dropped and written to the reject log when ``skip_no_row`` is set.
 """
+
 from __future__ import annotations
 
 import logging
 import time
 from collections import defaultdict
-from typing import Sequence
+from collections.abc import Sequence
 
 import attrs
 
@@ -21,11 +22,12 @@ log = logging.getLogger("otter.extract")
 
 
 REMEDY = "loopback-remedy"  # two-way: a far-side change applied at home, sent back once (home wins)
-REREAD = "remedy-reread"     # a remedy re-read from home: no before image, so no conflict detection
+REREAD = "remedy-reread"  # a remedy re-read from home: no before image, so no conflict detection
 
 
-def remedy(reader: RowReader, events: Sequence[EventData], threshold: float,
-           now: float | None = None) -> list[EventData]:
+def remedy(
+    reader: RowReader, events: Sequence[EventData], threshold: float, now: float | None = None
+) -> list[EventData]:
     """The single-direction loopback remedy: send back every row a remedy event touched, as home has it.
 
     A change younger than ``threshold`` seconds (``remedy_delay_threshold``, age = now minus its commit
@@ -37,7 +39,11 @@ def remedy(reader: RowReader, events: Sequence[EventData], threshold: float,
     now = time.time() if now is None else now
     stale: dict[tuple[str, str], list] = defaultdict(list)
     for event in events:
-        if REMEDY in event.hints and event.event_type is not EventType.DDL and now - event.execute_time > threshold:
+        if (
+            REMEDY in event.hints
+            and event.event_type is not EventType.DDL
+            and now - event.execute_time > threshold
+        ):
             stale[(event.schema, event.table)].append(event.keys)
             if event.pk_changed:
                 stale[(event.schema, event.table)].append(event.old_keys)
@@ -66,22 +72,37 @@ def _as_home_has_it(event: EventData, rows: dict[tuple, dict]) -> EventData:
     row = rows.get(tuple(event.keys.values()))
     hints = event.hints | {REREAD}
     if row is None:
-        return attrs.evolve(event, event_type=EventType.DELETE, updated=frozenset(), old_keys=None,
-                            old_columns=None, hints=hints)
+        return attrs.evolve(
+            event,
+            event_type=EventType.DELETE,
+            updated=frozenset(),
+            old_keys=None,
+            old_columns=None,
+            hints=hints,
+        )
     columns = {name: value for name, value in row.items() if name not in event.keys}
-    return attrs.evolve(event, event_type=EventType.INSERT, columns=columns, old_keys=None,
-                        updated=frozenset(columns), old_columns=None, hints=hints)
+    return attrs.evolve(
+        event,
+        event_type=EventType.INSERT,
+        columns=columns,
+        old_keys=None,
+        updated=frozenset(columns),
+        old_columns=None,
+        hints=hints,
+    )
 
 
-def back_query(reader: RowReader, events: Sequence[EventData], skip_no_row: bool,
-               rejects: RejectLog | None) -> list[EventData]:
+def back_query(
+    reader: RowReader, events: Sequence[EventData], skip_no_row: bool, rejects: RejectLog | None
+) -> list[EventData]:
     wanted: dict[tuple[str, str], list[EventData]] = defaultdict(list)
     for event in events:
         if event.event_type in (EventType.INSERT, EventType.UPDATE):
             wanted[(event.schema, event.table)].append(event)
     current: dict[tuple[str, str], dict[tuple, dict]] = {
         table: reader.fetch(table[0], table[1], [e.keys for e in table_events])
-        for table, table_events in wanted.items()}
+        for table, table_events in wanted.items()
+    }
     out = []
     for event in events:
         if event.event_type not in (EventType.INSERT, EventType.UPDATE):
@@ -97,7 +118,12 @@ def back_query(reader: RowReader, events: Sequence[EventData], skip_no_row: bool
             out.append(event)
             continue
         columns = {name: row[name] for name in event.columns if name in row}
-        out.append(attrs.evolve(event, columns=columns, updated=frozenset(columns)
-                                if event.event_type is EventType.UPDATE else event.updated,
-                                hints=event.hints | {"back-query"}))
+        out.append(
+            attrs.evolve(
+                event,
+                columns=columns,
+                updated=frozenset(columns) if event.event_type is EventType.UPDATE else event.updated,
+                hints=event.hints | {"back-query"},
+            )
+        )
     return out

@@ -3,11 +3,13 @@
 Conversions are exact or refused: an INT column never silently receives 3.7, a VARCHAR gets the
 canonical text of a DECIMAL (scale kept) or DATETIME.
 """
+
 from __future__ import annotations
 
 import datetime
 import decimal
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from otter_core.errors import DataError
 
@@ -34,7 +36,11 @@ def _to_int(value: Any) -> int:
         return int(value)
     if isinstance(value, int):
         return value
-    number = decimal.Decimal(_to_text(value).strip()) if not isinstance(value, (float, decimal.Decimal)) else decimal.Decimal(value)
+    number = (
+        decimal.Decimal(_to_text(value).strip())
+        if not isinstance(value, (float, decimal.Decimal))
+        else decimal.Decimal(value)
+    )
     if number != number.to_integral_value():
         raise ValueError("has a fractional part")
     return int(number)
@@ -59,11 +65,21 @@ def _to_datetime(value: Any) -> datetime.datetime:
 
 
 CONVERTERS: dict[str, Callable[[Any], Any]] = {
-    "string": _to_text, "varchar": _to_text, "char": _to_text, "text": _to_text,
-    "int": _to_int, "integer": _to_int, "bigint": _to_int, "smallint": _to_int, "tinyint": _to_int,
-    "decimal": _to_decimal, "numeric": _to_decimal,
-    "float": _to_float, "double": _to_float,
-    "datetime": _to_datetime, "timestamp": _to_datetime,
+    "string": _to_text,
+    "varchar": _to_text,
+    "char": _to_text,
+    "text": _to_text,
+    "int": _to_int,
+    "integer": _to_int,
+    "bigint": _to_int,
+    "smallint": _to_int,
+    "tinyint": _to_int,
+    "decimal": _to_decimal,
+    "numeric": _to_decimal,
+    "float": _to_float,
+    "double": _to_float,
+    "datetime": _to_datetime,
+    "timestamp": _to_datetime,
 }
 
 
@@ -71,8 +87,10 @@ def converter(type_name: str) -> Callable[[Any], Any]:
     try:
         return CONVERTERS[type_name.lower()]
     except KeyError:
-        raise DataError(f"unknown column type {type_name!r} for a conversion: use one of "
-                        f"{', '.join(sorted(CONVERTERS))}", retryable=False) from None
+        raise DataError(
+            f"unknown column type {type_name!r} for a conversion: use one of {', '.join(sorted(CONVERTERS))}",
+            retryable=False,
+        ) from None
 
 
 def convert_value(type_name: str, value: Any, where: str) -> Any:
@@ -84,5 +102,8 @@ def convert_value(type_name: str, value: Any, where: str) -> Any:
     except DataError:
         raise
     except (ValueError, ArithmeticError, UnicodeDecodeError, TypeError) as exc:
-        raise DataError(f"cannot convert {where} value {value!r} to {type_name}: {exc}; fix the row on the "
-                        f"source or change the pair's column type", retryable=False) from None
+        raise DataError(
+            f"cannot convert {where} value {value!r} to {type_name}: {exc}; fix the row on the "
+            f"source or change the pair's column type",
+            retryable=False,
+        ) from None

@@ -1,8 +1,9 @@
 """Extract: run each pair's EventProcessors (and FileResolvers) over the events of a batch."""
+
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from collections.abc import Sequence
 
 import attrs
 
@@ -31,9 +32,14 @@ class Extractor:
     """Holds the processor chains of a pipeline's pairs (built once per pipeline start), and the
     back-query reader when the pipeline re-reads current rows (``sync_consistency: media``)."""
 
-    def __init__(self, pipeline: Pipeline, chains: dict[DataMediaPair, Sequence[EventProcessor]],
-                 reader: RowReader | None = None, rejects: RejectLog | None = None,
-                 resolvers: dict[DataMediaPair, FileResolver] | None = None) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        chains: dict[DataMediaPair, Sequence[EventProcessor]],
+        reader: RowReader | None = None,
+        rejects: RejectLog | None = None,
+        resolvers: dict[DataMediaPair, FileResolver] | None = None,
+    ) -> None:
         self.pipeline = pipeline
         self.chains = chains
         self.resolvers = resolvers or {}
@@ -41,13 +47,21 @@ class Extractor:
         self.rejects = rejects
         self._pairs: dict[tuple[str, str], list[DataMediaPair]] = {}
         self._files: dict[DataMediaPair, dict] = {}
-        self.filters = {pair: RowFilter(pair.filter, where=f"filter of pair {pair.source}")
-                        for pair in pipeline.pairs if pair.filter}
+        self.filters = {
+            pair: RowFilter(pair.filter, where=f"filter of pair {pair.source}")
+            for pair in pipeline.pairs
+            if pair.filter
+        }
         # pairs with a processor or resolver that swaps versions between batches (``for_batch``)
-        self._per_batch = {pair for pair in pipeline.pairs
-                           if any(hasattr(p, "for_batch") for p in chains.get(pair, ()))
-                           or hasattr(self.resolvers.get(pair), "for_batch")}
-        self.freedom = None  # engine.freedom.FreedomDoor: resync requests from retl.retl_buffer (set by the runner)
+        self._per_batch = {
+            pair
+            for pair in pipeline.pairs
+            if any(hasattr(p, "for_batch") for p in chains.get(pair, ()))
+            or hasattr(self.resolvers.get(pair), "for_batch")
+        }
+        self.freedom = (
+            None  # engine.freedom.FreedomDoor: resync requests from retl.retl_buffer (set by the runner)
+        )
 
     def pairs_of(self, schema: str, table: str) -> list[DataMediaPair]:
         key = (schema, table)
@@ -89,8 +103,9 @@ class Extractor:
                 if len(pairs) == 1:
                     pair = pairs[0]
                     if plain.get(id(pair)) is None:
-                        plain[id(pair)] = (not pair.processors and pair not in self.filters
-                                           and pair not in resolvers)
+                        plain[id(pair)] = (
+                            not pair.processors and pair not in self.filters and pair not in resolvers
+                        )
                     only = pair if plain[id(pair)] else None
             if only is not None:
                 append((only, event))
@@ -98,8 +113,9 @@ class Extractor:
             for pair in pairs:
                 is_plain = plain.get(id(pair))
                 if is_plain is None:
-                    is_plain = plain[id(pair)] = (not pair.processors and pair not in self.filters
-                                                  and pair not in resolvers)
+                    is_plain = plain[id(pair)] = (
+                        not pair.processors and pair not in self.filters and pair not in resolvers
+                    )
                 if is_plain:
                     out.append((pair, event))
                     continue
@@ -113,7 +129,7 @@ class Extractor:
         return out
 
     def _rejected_by_select(self, event: EventData) -> bool:
-        reasons = [h[len(SELECT_REJECTED):] for h in event.hints if h.startswith(SELECT_REJECTED)]
+        reasons = [h[len(SELECT_REJECTED) :] for h in event.hints if h.startswith(SELECT_REJECTED)]
         if not reasons:
             return False
         log.warning("skip_select_exception: %s", reasons[0])
@@ -128,11 +144,17 @@ class Extractor:
         try:
             return row_filter.matches({**event.keys, **event.columns})
         except KeyError as exc:
-            raise DataError(f"filter {row_filter.expression!r} of pair {pair.source} names column {exc.args[0]!r}, "
-                            f"which {event.full_name} does not have: fix the filter", retryable=False) from None
+            raise DataError(
+                f"filter {row_filter.expression!r} of pair {pair.source} names column {exc.args[0]!r}, "
+                f"which {event.full_name} does not have: fix the filter",
+                retryable=False,
+            ) from None
         except TypeError as exc:
-            raise DataError(f"filter {row_filter.expression!r} of pair {pair.source} cannot be evaluated on "
-                            f"{event.describe()}: {exc}", retryable=False) from None
+            raise DataError(
+                f"filter {row_filter.expression!r} of pair {pair.source} cannot be evaluated on "
+                f"{event.describe()}: {exc}",
+                retryable=False,
+            ) from None
 
     def _resolve_files(self, pair: DataMediaPair, event: EventData, resolver: FileResolver) -> EventData:
         try:
@@ -140,8 +162,10 @@ class Extractor:
         except OtterError:
             raise
         except Exception as exc:
-            raise ProcessorError(f"FileResolver {pair.file_resolver!r} of pair {pair.source} failed on "
-                                 f"{event.describe()}: {exc!r}") from exc
+            raise ProcessorError(
+                f"FileResolver {pair.file_resolver!r} of pair {pair.source} failed on "
+                f"{event.describe()}: {exc!r}"
+            ) from exc
         return attrs.evolve(event, files=files) if files else event
 
     def _file_options(self, pair: DataMediaPair) -> dict:
@@ -149,8 +173,9 @@ class Extractor:
             self._files[pair] = file_options(pair)
         return self._files[pair]
 
-    def _run_chain(self, pair: DataMediaPair, event: EventData,
-                   chains: dict[DataMediaPair, Sequence[EventProcessor]]) -> EventData | None:
+    def _run_chain(
+        self, pair: DataMediaPair, event: EventData, chains: dict[DataMediaPair, Sequence[EventProcessor]]
+    ) -> EventData | None:
         current: EventData | None = event
         for name, processor in zip(pair.processors, chains.get(pair, ())):
             if current is None or current.event_type is EventType.DDL:
@@ -158,8 +183,10 @@ class Extractor:
             try:
                 current = processor.process(current)
             except Exception as exc:  # user code: name it and the event, never swallow it
-                message = (f"EventProcessor {name!r} ({type(processor).__name__}) of pair {pair.source} -> "
-                           f"{pair.target} failed on {event.describe()}: {exc!r}")
+                message = (
+                    f"EventProcessor {name!r} ({type(processor).__name__}) of pair {pair.source} -> "
+                    f"{pair.target} failed on {event.describe()}: {exc!r}"
+                )
                 if self.pipeline.parameters.skip_processor_exception and self.rejects is not None:
                     log.warning("skip_processor_exception: %s", message)
                     self.rejects.write(event, f"skip_processor_exception: {message}")

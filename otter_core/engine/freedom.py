@@ -13,12 +13,13 @@ The request is read from the binlog (its row image), not from the table, so the 
 rows again at once. The re-read happens in Extract, like a back-query: the current row is loaded at the
 request's position and every later change follows it, so the target converges.
 """
+
 from __future__ import annotations
 
 import logging
 import threading
 from collections import defaultdict
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from otter_core.contracts import TableReader
 from otter_core.errors import OtterError
@@ -54,8 +55,9 @@ def _has_requests(events: Sequence[EventData]) -> bool:
 class FreedomDoor:
     """Turns ``retl_buffer`` rows of a batch into events of the tables they name (in Extract)."""
 
-    def __init__(self, pipeline: Pipeline, make_reader: Callable[[], TableReader],
-                 rejects: RejectLog | None = None) -> None:
+    def __init__(
+        self, pipeline: Pipeline, make_reader: Callable[[], TableReader], rejects: RejectLog | None = None
+    ) -> None:
         self.pipeline = pipeline
         self.make_reader = make_reader
         self.rejects = rejects
@@ -96,8 +98,11 @@ class FreedomDoor:
         row = {name.lower(): value for name, value in {**event.keys, **event.columns}.items()}
         full_name, kind = _text(row.get("full_name")).strip(), _text(row.get("type")).strip().upper()
         if "." not in full_name:
-            return self._reject(event, f"full_name {full_name!r} is not schema.table (otter for Python names the "
-                                       f"table by full_name; table_id is not used)")
+            return self._reject(
+                event,
+                f"full_name {full_name!r} is not schema.table (otter for Python names the "
+                f"table by full_name; table_id is not used)",
+            )
         schema, table = full_name.split(".", 1)
         if not self.pipeline.pair_for(schema, table):
             log.debug("resync request for %s: no pair of pipeline %s takes it", full_name, self.pipeline.name)
@@ -105,7 +110,9 @@ class FreedomDoor:
         if kind not in ("I", "U", "D"):
             if kind in ("C", "A", "E"):  # otter's create/alter/erase: a schema reload, nothing to sync
                 return None
-            return self._reject(event, f"type {kind!r} of the resync request for {full_name} is not I, U or D")
+            return self._reject(
+                event, f"type {kind!r} of the resync request for {full_name} is not I, U or D"
+            )
         try:
             keys = reader.parse_key(schema, table, _text(row.get("pk_data")).split(PK_SEPARATOR))
         except OtterError as exc:
@@ -119,8 +126,15 @@ class FreedomDoor:
             self.rejects.write(event, f"resync request: {reason}")
         return None
 
-    def _answer(self, reader: TableReader, schema: str, table: str, requests: list[tuple[int, str, dict]],
-                events: Sequence[EventData], out: list[EventData | None]) -> None:
+    def _answer(
+        self,
+        reader: TableReader,
+        schema: str,
+        table: str,
+        requests: list[tuple[int, str, dict]],
+        events: Sequence[EventData],
+        out: list[EventData | None],
+    ) -> None:
         key = tuple(reader.key_columns(schema, table))
         columns = tuple(reader.columns(schema, table))
         reread = [tuple(keys[k] for k in key) for _, kind, keys in requests if kind != "D"]
@@ -133,12 +147,40 @@ class FreedomDoor:
             origin = events[index]
             row = current.get(tuple(keys[k] for k in key)) if kind != "D" else None
             if row is None:
-                out[index] = EventData(schema, table, EventType.DELETE, dict(keys), {}, None, frozenset(),
-                                       origin.execute_time, origin.position, 1024, None, _HINTS)
+                out[index] = EventData(
+                    schema,
+                    table,
+                    EventType.DELETE,
+                    dict(keys),
+                    {},
+                    None,
+                    frozenset(),
+                    origin.execute_time,
+                    origin.position,
+                    1024,
+                    None,
+                    _HINTS,
+                )
             else:
-                out[index] = EventData(schema, table, EventType.INSERT, {k: row[k] for k in key},
-                                       {c: v for c, v in row.items() if c not in key_set}, None, frozenset(),
-                                       origin.execute_time, origin.position, 1024, None, _HINTS)
-        log.info("resync of %d row(s) of %s.%s requested through %s.%s", len(requests), schema, table,
-                 BUFFER_SCHEMA, BUFFER_TABLE)
-
+                out[index] = EventData(
+                    schema,
+                    table,
+                    EventType.INSERT,
+                    {k: row[k] for k in key},
+                    {c: v for c, v in row.items() if c not in key_set},
+                    None,
+                    frozenset(),
+                    origin.execute_time,
+                    origin.position,
+                    1024,
+                    None,
+                    _HINTS,
+                )
+        log.info(
+            "resync of %d row(s) of %s.%s requested through %s.%s",
+            len(requests),
+            schema,
+            table,
+            BUFFER_SCHEMA,
+            BUFFER_TABLE,
+        )

@@ -1,11 +1,12 @@
 """Load: merge a transformed batch, then apply it phase by phase over the targets' connection pools."""
+
 from __future__ import annotations
 
 import logging
 import operator
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Sequence
 
 from otter_core.contracts import Loader
 from otter_core.errors import LoadError
@@ -21,8 +22,13 @@ _EVENT_TYPE = operator.attrgetter("event_type")
 class LoadStage:
     """Owns the loaders (one per target source) and a thread pool per target."""
 
-    def __init__(self, pipeline: Pipeline, make_loader: Callable[[str], Loader],
-                 rejects: RejectLog | None = None, fencing: tuple[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        make_loader: Callable[[str], Loader],
+        rejects: RejectLog | None = None,
+        fencing: tuple[str, int] | None = None,
+    ) -> None:
         self.pipeline = pipeline
         self.make_loader = make_loader
         self.rejects = rejects
@@ -38,16 +44,20 @@ class LoadStage:
             self.loaders[target] = loader
             self.pools[target] = ThreadPoolExecutor(
                 max_workers=self.pipeline.parameters.load_pool_size,
-                thread_name_prefix=f"load-{self.pipeline.name}-{target}")
+                thread_name_prefix=f"load-{self.pipeline.name}-{target}",
+            )
         return self.loaders[target]
 
     def _fence(self, target: str, loader: Loader) -> None:
         """Take the loads over on ``target`` with the arbitrator's fencing token (see ``Arbitrator``)."""
         fence = getattr(loader, "fence", None)
         if fence is None:
-            log.warning("[%s] the loader of target %s cannot fence its loads: a node that loses its ZooKeeper "
-                        "session while a load is in flight could still commit it after another node took over",
-                        self.pipeline.name, target)
+            log.warning(
+                "[%s] the loader of target %s cannot fence its loads: a node that loses its ZooKeeper "
+                "session while a load is in flight could still commit it after another node took over",
+                self.pipeline.name,
+                target,
+            )
             return
         try:
             fence(*self.fencing)  # type: ignore[misc]
@@ -69,8 +79,11 @@ class LoadStage:
         rows = 0
         pool_size = self.pipeline.parameters.load_pool_size
         for phase in plan_groups(merged, pool_size):
-            tasks = [(step.target, self._loader(step.target), part, slot)
-                     for step in phase for slot, part in enumerate(step.partitions)]
+            tasks = [
+                (step.target, self._loader(step.target), part, slot)
+                for step in phase
+                for slot, part in enumerate(step.partitions)
+            ]
             errors = []
             if len(tasks) == 1:  # a small batch: no hand-off to the pool's thread (latency)
                 _, loader, part, slot = tasks[0]
@@ -79,7 +92,9 @@ class LoadStage:
                 except Exception as exc:
                     errors.append(exc)
             else:
-                futures = [self.pools[target].submit(loader.load, part, slot) for target, loader, part, slot in tasks]
+                futures = [
+                    self.pools[target].submit(loader.load, part, slot) for target, loader, part, slot in tasks
+                ]
                 for future in futures:  # wait for all, then report the first failure
                     try:
                         rows += future.result()
@@ -90,7 +105,9 @@ class LoadStage:
             elif errors:
                 if isinstance(errors[0], LoadError):
                     raise errors[0]
-                raise LoadError(f"load failed in pipeline {self.pipeline.name!r}: {errors[0]!r}") from errors[0]
+                raise LoadError(f"load failed in pipeline {self.pipeline.name!r}: {errors[0]!r}") from errors[
+                    0
+                ]
         return rows
 
     def _load_whole(self, merged: dict[tuple[str, int], list[EventData]]) -> int:
@@ -144,7 +161,9 @@ class LoadStage:
                 raise LoadError(
                     f"DDL on {renamed[0].split(':', 1)[1]} cannot be applied verbatim to the renamed target "
                     f"{event.full_name} ({event.ddl_sql!r}) at {event.position}: apply it to the target by hand "
-                    f"and set `skip_ddl: true` in the pipeline's parameters", retryable=False)
+                    f"and set `skip_ddl: true` in the pipeline's parameters",
+                    retryable=False,
+                )
             try:
                 self._loader(target).apply_ddl(event)
             except Exception as exc:

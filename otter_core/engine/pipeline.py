@@ -4,6 +4,7 @@ Two-phase get/ack: a batch's position is acked only after the batch is loaded. A
 drops every batch after the last ack, waits (exponential backoff) and starts again from the acked
 position; because Load is idempotent, re-reading gives exactly-once effect.
 """
+
 from __future__ import annotations
 
 import collections
@@ -11,12 +12,13 @@ import logging
 import operator
 import threading
 import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable, Mapping
 
 import attrs
 
 from otter_core.builtin import memory_arbitrator, memory_pipe
+from otter_core.contracts import Arbitrator, Pipe, RowReader, Selector
 from otter_core.engine.allocator import tune_process
 from otter_core.engine.extract import Extractor
 from otter_core.engine.freedom import FreedomDoor
@@ -27,7 +29,6 @@ from otter_core.engine.snapshot import Snapshot
 from otter_core.engine.stats import PipelineStats, count_by_table
 from otter_core.engine.transform import transform
 from otter_core.engine.window import Window
-from otter_core.contracts import Arbitrator, Pipe, RowReader, Selector
 from otter_core.errors import OtterError
 from otter_core.files.stage import FileStage, FileStats
 from otter_core.model import DataMediaSource, NodeContext, Pipeline, RowBatch
@@ -43,9 +44,16 @@ INLINE_EXTRACT_EVENTS = 64  # batches up to this size are extracted on the selec
 class PipelineRunner:
     """Runs one pipeline until ``stop()``; restarts it from the acked position after a failure."""
 
-    def __init__(self, channel: str, pipeline: Pipeline, sources: Mapping[str, DataMediaSource],
-                 state_dir: str, arbitrator: Arbitrator | None = None, pipe: Pipe | None = None,
-                 node: NodeContext | None = None) -> None:
+    def __init__(
+        self,
+        channel: str,
+        pipeline: Pipeline,
+        sources: Mapping[str, DataMediaSource],
+        state_dir: str,
+        arbitrator: Arbitrator | None = None,
+        pipe: Pipe | None = None,
+        node: NodeContext | None = None,
+    ) -> None:
         self.channel = channel
         self.node = node  # distributed mode: the node's address and secrets, for remote pipes
         if pipeline.channel != channel:  # built by hand (tests): the loader and selector need it
@@ -59,8 +67,14 @@ class PipelineRunner:
         self.stats = PipelineStats(channel, pipeline.name)
         self.stats.position = self.arbitrator.acked_position()
         self.rejects = RejectLog(state_dir, channel, pipeline.name)
-        self.snapshot = Snapshot(pipeline, channel, state_dir, self._source_table_reader, self.arbitrator.acked_position,
-                                 sources[pipeline.source])
+        self.snapshot = Snapshot(
+            pipeline,
+            channel,
+            state_dir,
+            self._source_table_reader,
+            self.arbitrator.acked_position,
+            sources[pipeline.source],
+        )
         self.stats.snapshot = self.snapshot.progress
         self.failure: BaseException | None = None
         tune_process()  # fewer garbage collections, big buffers back to the OS (engine/allocator.py)
@@ -104,8 +118,14 @@ class PipelineRunner:
                     self.stats.state = "failed"
                     return
                 delay = min(params.retry_backoff_ms / 1000.0 * 2 ** (failures - 1), MAX_BACKOFF_SECONDS)
-                log.warning("[%s] rolled back to %s after: %s (retry %d in %.1fs)", self.name,
-                            self.arbitrator.acked_position() or "start", exc, failures, delay)
+                log.warning(
+                    "[%s] rolled back to %s after: %s (retry %d in %.1fs)",
+                    self.name,
+                    self.arbitrator.acked_position() or "start",
+                    exc,
+                    failures,
+                    delay,
+                )
                 self.stats.state = "retrying"
                 self.stats.restarts += 1
                 self._stop.wait(delay)
@@ -122,7 +142,9 @@ class PipelineRunner:
         pipe = self._pipe or self.plugins.pipe(self.node)
         file_stage = self._make_file_stage()
         window = self._window = Window(params.parallelism, params.memory_limit_bytes)
-        workers = ThreadPoolExecutor(max_workers=params.parallelism, thread_name_prefix=f"et-{self.pipeline.name}")
+        workers = ThreadPoolExecutor(
+            max_workers=params.parallelism, thread_name_prefix=f"et-{self.pipeline.name}"
+        )
         order: collections.deque[tuple[RowBatch, Future, float]] = collections.deque()
         cond = threading.Condition()
         abort = threading.Event()
@@ -133,9 +155,11 @@ class PipelineRunner:
             extracted = extractor.extract(batch.events)
             extracted_at = time.monotonic()
             items = transform(self.pipeline, extracted)
-            figures = {"tables": count_by_table(map(_SECOND, extracted)),
-                       "extract": (extracted_at - started) * 1000.0,
-                       "transform": (time.monotonic() - extracted_at) * 1000.0}
+            figures = {
+                "tables": count_by_table(map(_SECOND, extracted)),
+                "extract": (extracted_at - started) * 1000.0,
+                "transform": (time.monotonic() - extracted_at) * 1000.0,
+            }
             return pipe.put(items), figures
 
         def select_loop() -> None:
@@ -193,9 +217,13 @@ class PipelineRunner:
                     batch, future, select_ms = order.popleft()
                 key, figures = future.result()
                 figures["select"] = select_ms
-                self._load_one(batch, pipe.get(key), load_stage,
-                               (lambda items: file_stage.load(items, pipe.files(key))) if file_stage else None,
-                               figures)
+                self._load_one(
+                    batch,
+                    pipe.get(key),
+                    load_stage,
+                    (lambda items: file_stage.load(items, pipe.files(key))) if file_stage else None,
+                    figures,
+                )
                 window.leave(batch.size)
         finally:
             abort.set()
@@ -211,8 +239,14 @@ class PipelineRunner:
             if reader is not None:
                 reader.close()
 
-    def _load_one(self, batch: RowBatch, items: list, load_stage: LoadStage,
-                  load_files: Callable[[list], int] | None = None, figures: dict | None = None) -> None:
+    def _load_one(
+        self,
+        batch: RowBatch,
+        items: list,
+        load_stage: LoadStage,
+        load_files: Callable[[list], int] | None = None,
+        figures: dict | None = None,
+    ) -> None:
         """Load, ack and count one batch; ``figures`` holds its I/U/D per table and earlier stages' ms."""
         started = time.monotonic()
         try:
@@ -227,15 +261,25 @@ class PipelineRunner:
         seconds = time.monotonic() - started
         figures = dict(figures or {})
         tables = figures.pop("tables", None)
-        self.stats.record_batch(rows, batch.position, event_time, batch.size, tables,
-                                {**figures, "load": seconds * 1000.0})
+        self.stats.record_batch(
+            rows, batch.position, event_time, batch.size, tables, {**figures, "load": seconds * 1000.0}
+        )
         self.plugins.batch_loaded(batch, rows, seconds)
-        log.debug("[%s] batch %d: %d events, %d rows, acked %s", self.name, batch.process_id,
-                  len(batch), rows, batch.position)
+        log.debug(
+            "[%s] batch %d: %d events, %d rows, acked %s",
+            self.name,
+            batch.process_id,
+            len(batch),
+            rows,
+            batch.position,
+        )
 
     def _make_selector(self, source: DataMediaSource) -> Selector:
-        return self.snapshot.wrap(ProcessSelector(self.pipeline, source) if self.pipeline.parameters.select_process
-                                  else self.plugins.selector(source))
+        return self.snapshot.wrap(
+            ProcessSelector(self.pipeline, source)
+            if self.pipeline.parameters.select_process
+            else self.plugins.selector(source)
+        )
 
     def _make_file_stage(self) -> FileStage | None:
         """The file loader when a pair syncs files (it shares this runner's counters), else None."""
@@ -248,15 +292,30 @@ class PipelineRunner:
 
     def _make_load_stage(self) -> LoadStage:
         token = getattr(self.arbitrator, "fencing_token", None)
-        return LoadStage(self.pipeline, lambda target: self.plugins.loader(self.sources[target]), self.rejects,
-                         fencing=None if token is None else (self.name, token))
+        return LoadStage(
+            self.pipeline,
+            lambda target: self.plugins.loader(self.sources[target]),
+            self.rejects,
+            fencing=None if token is None else (self.name, token),
+        )
 
     def _make_extractor(self, source: DataMediaSource) -> tuple[RowReader | None, Extractor]:
-        reader = (self.plugins.row_reader(source)
-                  if self.pipeline.parameters.sync_consistency == "media" or self.pipeline.home else None)
-        resolvers = {p: self.plugins.file_resolver(p.file_resolver, p, p.file_resolver_options)
-                     for p in self.pipeline.pairs if p.file_resolver}
-        extractor = Extractor(self.pipeline, {p: self.plugins.event_processors(p) for p in self.pipeline.pairs},
-                              reader, self.rejects, resolvers)
+        reader = (
+            self.plugins.row_reader(source)
+            if self.pipeline.parameters.sync_consistency == "media" or self.pipeline.home
+            else None
+        )
+        resolvers = {
+            p: self.plugins.file_resolver(p.file_resolver, p, p.file_resolver_options)
+            for p in self.pipeline.pairs
+            if p.file_resolver
+        }
+        extractor = Extractor(
+            self.pipeline,
+            {p: self.plugins.event_processors(p) for p in self.pipeline.pairs},
+            reader,
+            self.rejects,
+            resolvers,
+        )
         extractor.freedom = FreedomDoor(self.pipeline, self._source_table_reader, self.rejects)
         return reader, extractor

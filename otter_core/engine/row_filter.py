@@ -4,19 +4,35 @@
 comparisons, boolean logic, arithmetic, constants, column names, ``in``/``not in``, ``is None`` and the
 functions ``lower``/``upper``/``len`` are allowed; anything else is refused when the pipeline starts.
 """
+
 from __future__ import annotations
 
 import ast
 import operator
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from otter_core.errors import ConfigError
 
-_COMPARE = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
-            ast.Gt: operator.gt, ast.GtE: operator.ge, ast.In: lambda a, b: a in b,
-            ast.NotIn: lambda a, b: a not in b, ast.Is: operator.is_, ast.IsNot: operator.is_not}
-_BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-           ast.Mod: operator.mod}
+_COMPARE = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.In: lambda a, b: a in b,
+    ast.NotIn: lambda a, b: a not in b,
+    ast.Is: operator.is_,
+    ast.IsNot: operator.is_not,
+}
+_BINARY = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.Mod: operator.mod,
+}
 _FUNCTIONS: dict[str, Callable[[Any], Any]] = {
     "lower": lambda v: v.lower() if isinstance(v, str) else v,
     "upper": lambda v: v.upper() if isinstance(v, str) else v,
@@ -34,10 +50,15 @@ class RowFilter:
         try:
             tree = ast.parse(expression, mode="eval")
         except SyntaxError as exc:
-            raise ConfigError(f"{where}: {expression!r} is not a valid expression at column {exc.offset}: {exc.msg}") from None
+            raise ConfigError(
+                f"{where}: {expression!r} is not a valid expression at column {exc.offset}: {exc.msg}"
+            ) from None
         self._evaluate = self._compile(tree.body, where)
-        self.columns = sorted({n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - set(_FUNCTIONS)
-                              - {"None", "True", "False"})
+        self.columns = sorted(
+            {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+            - set(_FUNCTIONS)
+            - {"None", "True", "False"}
+        )
 
     def matches(self, row: Row) -> bool:
         return bool(self._evaluate(row))
@@ -56,6 +77,7 @@ class RowFilter:
                 if name not in row:
                     raise KeyError(name)
                 return row[name]
+
             return column
         if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
             items = [self._compile(e, where) for e in node.elts]
@@ -86,13 +108,25 @@ class RowFilter:
                         return False
                     current = nxt
                 return True
+
             return compare
         if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-            left, right, op = self._compile(node.left, where), self._compile(node.right, where), _BINARY[type(node.op)]
+            left, right, op = (
+                self._compile(node.left, where),
+                self._compile(node.right, where),
+                _BINARY[type(node.op)],
+            )
             return lambda row: op(left(row), right(row))
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS
-                and len(node.args) == 1 and not node.keywords):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in _FUNCTIONS
+            and len(node.args) == 1
+            and not node.keywords
+        ):
             fn, arg = _FUNCTIONS[node.func.id], self._compile(node.args[0], where)
             return lambda row: fn(arg(row))
-        raise ConfigError(f"{where}: {ast.unparse(node)!r} is not allowed in a filter "
-                          f"(use comparisons, and/or/not, arithmetic, in, lower/upper/len)")
+        raise ConfigError(
+            f"{where}: {ast.unparse(node)!r} is not allowed in a filter "
+            f"(use comparisons, and/or/not, arithmetic, in, lower/upper/len)"
+        )

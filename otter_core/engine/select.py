@@ -7,11 +7,12 @@ loading, so a lone change is not held back for the timeout, and a steady trickle
 in small transactions) loads as one batch per Load round trip instead of one commit per transaction
 queued behind each other. Under heavy load batches fill up to ``batch_size`` and leave regardless.
 """
+
 from __future__ import annotations
 
 import operator
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from otter_core.contracts import Selector
 from otter_core.model import EventData, EventType, PipelineParameters, Position, Transaction
@@ -24,8 +25,9 @@ BUSY_POLL_SECONDS = 0.0005
 class Batcher:
     """Pulls transactions from a selector and returns the contents of the next batch."""
 
-    def __init__(self, selector: Selector, params: PipelineParameters,
-                 load_busy: Callable[[], bool] | None = None) -> None:
+    def __init__(
+        self, selector: Selector, params: PipelineParameters, load_busy: Callable[[], bool] | None = None
+    ) -> None:
         self.selector = selector
         self.params = params
         # while earlier batches are still loading, a batch with nothing more ready keeps collecting (up to
@@ -37,7 +39,9 @@ class Batcher:
         self._held: Transaction | None = None
         # the memory guard caps a batch whatever batch_bytes says (one transaction always fits)
         self._max_bytes = min(params.batch_bytes, max(1, params.memory_limit_bytes // 4))
-        self.first_arrival = time.monotonic()  # when the last batch's first transaction came (Select's timing)
+        self.first_arrival = (
+            time.monotonic()
+        )  # when the last batch's first transaction came (Select's timing)
 
     def next_batch(self, should_stop) -> tuple[list[EventData], Position, int] | None:
         """Events, end position and size of the next batch; None when stopping with nothing read."""

@@ -13,6 +13,7 @@ the same selector that it never starts.
 
 A chunk is sent as soon as the selector has nothing more ready (no waiting for company: latency).
 """
+
 from __future__ import annotations
 
 import collections
@@ -84,8 +85,12 @@ class ProcessSelector:
     def start(self, position: Position | None) -> None:
         parent, child = _context.Pipe(duplex=False)
         self._conn = parent
-        self._process = _context.Process(target=_child_main, args=(self.pipeline, self.source, position, child),
-                                         name=f"select-{self.pipeline.name}", daemon=True)
+        self._process = _context.Process(
+            target=_child_main,
+            args=(self.pipeline, self.source, position, child),
+            name=f"select-{self.pipeline.name}",
+            daemon=True,
+        )
         self._process.start()
         child.close()
         self._expander = self._make_expander()  # built while the child starts (the runner imports the plugin)
@@ -96,21 +101,25 @@ class ProcessSelector:
                     f"the selector process of pipeline {self.pipeline.name!r} did not start (exit code "
                     f"{self._process.exitcode}); if you run otter from your own script, guard it with "
                     f"`if __name__ == '__main__':` (the child process imports that script), or set "
-                    f"`select_process: false`")
+                    f"`select_process: false`"
+                )
         self._receive()
 
     def _make_expander(self) -> Any:
         """An unstarted selector of the same plugin, which expands ``Transaction.raw`` in the runner."""
         from otter_core.builtin import memory_arbitrator, memory_pipe
         from otter_core.plugins import PipelinePlugins
+
         return PipelinePlugins(self.pipeline, builtins=[memory_pipe, memory_arbitrator]).selector(self.source)
 
     def _receive(self) -> None:
         try:
             kind, payload = pickle.loads(self._conn.recv_bytes())
         except (EOFError, OSError):
-            raise SourceError(f"the selector process of pipeline {self.pipeline.name!r} ended unexpectedly "
-                              f"(exit code {self._process.exitcode})") from None
+            raise SourceError(
+                f"the selector process of pipeline {self.pipeline.name!r} ended unexpectedly "
+                f"(exit code {self._process.exitcode})"
+            ) from None
         if kind == "txns":
             self._pending.extend(payload)
         elif kind == "started" and not payload:  # the child decodes: nothing to expand here
@@ -118,8 +127,10 @@ class ProcessSelector:
             self._expander = None
         elif kind == "error":
             name, message, retryable = payload
-            raise SourceError(message if name in ("SourceError", "ConfigError") else f"{name}: {message}",
-                              retryable=retryable)
+            raise SourceError(
+                message if name in ("SourceError", "ConfigError") else f"{name}: {message}",
+                retryable=retryable,
+            )
 
     def poll(self, timeout: float) -> Transaction | None:
         if not self._pending and self._conn.poll(timeout):

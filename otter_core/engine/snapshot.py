@@ -12,6 +12,7 @@ chunks after the last acked one again.
 ``SnapshotSelector`` wraps the pipeline's selector (the engine sees an ordinary ``Selector``); all SQL is
 in the source plugin's ``TableReader``.
 """
+
 from __future__ import annotations
 
 import collections
@@ -19,7 +20,8 @@ import datetime
 import logging
 import time
 import uuid
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from attrs import define, field
 
@@ -53,15 +55,19 @@ def resolve_tables(pipeline: Pipeline, reader: TableReader, requested: list[str]
     patterns; a requested name that matches nothing is a ConfigError."""
     patterns = [DataMedia(*name.split(".", 1)) for name in requested or () if "." in name]
     if requested and len(patterns) != len(requested):
-        raise ConfigError(f"load of pipeline {pipeline.name}: table names are written schema.table, got {requested}")
+        raise ConfigError(
+            f"load of pipeline {pipeline.name}: table names are written schema.table, got {requested}"
+        )
     taken = [f"{s}.{t}" for s, t in reader.tables() if s != SIGNAL_SCHEMA and pipeline.pair_for(s, t)]
     if not patterns:
         return taken
     chosen = [name for name in taken if any(p.matches(*name.split(".", 1)) for p in patterns)]
     unmatched = [str(p) for p in patterns if not any(p.matches(*name.split(".", 1)) for name in taken)]
     if unmatched:
-        raise ConfigError(f"load of pipeline {pipeline.name}: {', '.join(unmatched)} matches no source table that "
-                          f"a pair of the pipeline takes; check the name and the pipeline's pairs")
+        raise ConfigError(
+            f"load of pipeline {pipeline.name}: {', '.join(unmatched)} matches no source table that "
+            f"a pair of the pipeline takes; check the name and the pipeline's pairs"
+        )
     return chosen
 
 
@@ -131,18 +137,35 @@ class SnapshotProgress:
             eta = (total - rows) / rate if running and rate > 0 else None
         if kind == "done" and finished:
             rate = rows / max(finished - started, 1e-3)
-        return {"state": kind, "tables_total": plan_size, "tables_done": done_tables,
-                "table": nxt[0] if nxt else "", "rows": rows, "rows_total": total, "percent": round(percent, 1),
-                "rows_per_s": round(rate, 1), "eta_s": round(eta, 1) if eta is not None else None,
-                "chunks": chunks, "started_at": started, "finished_at": finished, "error": error}
+        return {
+            "state": kind,
+            "tables_total": plan_size,
+            "tables_done": done_tables,
+            "table": nxt[0] if nxt else "",
+            "rows": rows,
+            "rows_total": total,
+            "percent": round(percent, 1),
+            "rows_per_s": round(rate, 1),
+            "eta_s": round(eta, 1) if eta is not None else None,
+            "chunks": chunks,
+            "started_at": started,
+            "finished_at": finished,
+            "error": error,
+        }
 
 
 class Snapshot:
     """A pipeline's load controller: lives as long as its PipelineRunner (across restarts)."""
 
-    def __init__(self, pipeline: Pipeline, channel: str, state_dir: str,
-                 make_reader: Callable[[], TableReader], acked: Callable[[], Position | None],
-                 source: DataMediaSource | None = None) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        channel: str,
+        state_dir: str,
+        make_reader: Callable[[], TableReader],
+        acked: Callable[[], Position | None],
+        source: DataMediaSource | None = None,
+    ) -> None:
         self.pipeline = pipeline
         self.make_reader = make_reader
         self.source = source  # given: chunks are read in a child process when select_process is on
@@ -151,11 +174,17 @@ class Snapshot:
         self.progress = SnapshotProgress(self.store)
         self.signal_id = f"{channel}/{pipeline.name}"[:191]
         settings = getattr(pipeline, "snapshot", None)
-        if settings is not None and self.store.state is None and acked() is None \
-                and read_request(state_dir, channel, pipeline.name) is None:
-            request_snapshot(state_dir, channel, pipeline.name, list(settings.tables) or None, settings.chunk_rows)
+        if (
+            settings is not None
+            and self.store.state is None
+            and acked() is None
+            and read_request(state_dir, channel, pipeline.name) is None
+        ):
+            request_snapshot(
+                state_dir, channel, pipeline.name, list(settings.tables) or None, settings.chunk_rows
+            )
 
-    def wrap(self, selector: Selector) -> "SnapshotSelector":
+    def wrap(self, selector: Selector) -> SnapshotSelector:
         return SnapshotSelector(selector, self)
 
     def chunk_reader(self) -> InlineChunks | ProcessChunks:
@@ -224,7 +253,9 @@ class SnapshotSelector:
         if request is not None:
             self._guarded(lambda: self._adopt(request))
         if self.store.confirm(self.snapshot.acked()) and not self.store.active:
-            log.info("[%s] initial load done: %s", self.snapshot.pipeline.name, self.snapshot.progress.as_dict())
+            log.info(
+                "[%s] initial load done: %s", self.snapshot.pipeline.name, self.snapshot.progress.as_dict()
+            )
         if not self.store.active and self._chunk is None:
             self._release()  # no load: no reader connection, no reader process
 
@@ -243,8 +274,13 @@ class SnapshotSelector:
             self.store.adopt(request, [], {})  # the request is answered: failed, with the reason
             raise
         self.store.adopt(request, plan, estimates)
-        log.info("[%s] initial load of %d table(s), ~%d rows, %d rows per chunk", self.snapshot.pipeline.name,
-                 len(plan), sum(estimates.values()), self.store.state["chunk_rows"])
+        log.info(
+            "[%s] initial load of %d table(s), ~%d rows, %d rows per chunk",
+            self.snapshot.pipeline.name,
+            len(plan),
+            sum(estimates.values()),
+            self.store.state["chunk_rows"],
+        )
 
     def _guarded(self, action: Callable[[], None]) -> None:
         """Run a snapshot step. A fault that retrying cannot fix (a table without key, no grant on ``retl``)
@@ -273,7 +309,9 @@ class SnapshotSelector:
         start = self.store.next_chunk_start()
         if start is None:
             return "every chunk emitted, waiting for the acks"
-        return f"table {start[0]} " + ("from its first row" if start[1] is None else f"after key {start[1]!r}")
+        return f"table {start[0]} " + (
+            "from its first row" if start[1] is None else f"after key {start[1]!r}"
+        )
 
     # -- one chunk -------------------------------------------------------------------------------
     def _begin_chunk(self) -> None:
@@ -284,9 +322,23 @@ class SnapshotSelector:
         name, lower = start
         schema, table = name.split(".", 1)
         key, columns = self._describe(schema, table)
-        chunk = Chunk(schema, table, key, columns, lower, int(self.store.state["chunk_rows"]), uuid.uuid4().hex[:16])
-        self.chunks.start((chunk.tag, self.snapshot.signal_id, chunk.low, chunk.high, schema, table, columns, key,
-                           lower, chunk.limit))
+        chunk = Chunk(
+            schema, table, key, columns, lower, int(self.store.state["chunk_rows"]), uuid.uuid4().hex[:16]
+        )
+        self.chunks.start(
+            (
+                chunk.tag,
+                self.snapshot.signal_id,
+                chunk.low,
+                chunk.high,
+                schema,
+                table,
+                columns,
+                key,
+                lower,
+                chunk.limit,
+            )
+        )
         self._chunk = chunk
 
     def _observe(self, txn: Transaction) -> Transaction:
@@ -309,8 +361,11 @@ class SnapshotSelector:
                         return txn
             elif chunk.window_open and event.table == chunk.table and event.schema == chunk.schema:
                 if event.event_type is EventType.DDL:
-                    log.info("[%s] DDL on %s during a chunk: reading the chunk again", self.snapshot.pipeline.name,
-                             chunk.full_name)
+                    log.info(
+                        "[%s] DDL on %s during a chunk: reading the chunk again",
+                        self.snapshot.pipeline.name,
+                        chunk.full_name,
+                    )
                     self._chunk = None  # its rows may have the old columns
                     return txn
                 chunk.changed.add(normalize_key(event.keys[k] for k in chunk.key))
@@ -321,8 +376,11 @@ class SnapshotSelector:
     def _emit(self, txn: Transaction, chunk: Chunk) -> Transaction:
         position = txn.position
         if position.file is None:
-            raise SourceError("the initial load needs binlog file/position positions from the selector; "
-                              "this selector gives none", retryable=False)
+            raise SourceError(
+                "the initial load needs binlog file/position positions from the selector; "
+                "this selector gives none",
+                retryable=False,
+            )
         rows = self.chunks.rows(chunk.tag)
         positions = [chunk.columns.index(k) for k in chunk.key]
         upper = tuple(rows[-1][i] for i in positions) if rows else chunk.lower
@@ -338,14 +396,34 @@ class SnapshotSelector:
             key = tuple(row[i] for i in positions)
             if changed and normalize_key(key) in changed:
                 continue  # a change between the watermarks carries a newer value: it replaces this row
-            events.append(EventData(chunk.schema, chunk.table, EventType.INSERT, dict(zip(chunk.key, key)),
-                                    {chunk.columns[i]: row[i] for i in others}, None, frozenset(), timestamp,
-                                    position, row_size, None, hints))
+            events.append(
+                EventData(
+                    chunk.schema,
+                    chunk.table,
+                    EventType.INSERT,
+                    dict(zip(chunk.key, key)),
+                    {chunk.columns[i]: row[i] for i in others},
+                    None,
+                    frozenset(),
+                    timestamp,
+                    position,
+                    row_size,
+                    None,
+                    hints,
+                )
+            )
         emitted = len(events) - before
         self.store.record_chunk(chunk.full_name, upper, emitted, len(rows) < chunk.limit, position)
         self.snapshot.progress.emitted()
-        log.debug("[%s] chunk of %s up to %r: %d rows (%d changed meanwhile) at %s", self.snapshot.pipeline.name,
-                  chunk.full_name, upper, emitted, len(rows) - emitted, position)
+        log.debug(
+            "[%s] chunk of %s up to %r: %d rows (%d changed meanwhile) at %s",
+            self.snapshot.pipeline.name,
+            chunk.full_name,
+            upper,
+            emitted,
+            len(rows) - emitted,
+            position,
+        )
         self._chunk = None
         return Transaction(tuple(events), position, txn.size + row_size * emitted)
 

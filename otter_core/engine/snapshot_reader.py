@@ -7,6 +7,7 @@ owns its own TableReader: for each chunk it commits the low watermark, reads the
 watermark and sends the rows back (pickled tuples, cheap to load). The parent keeps the window logic and
 only waits for the rows when the high watermark comes back through the binlog before them.
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -93,12 +94,13 @@ class ProcessChunks:
         self.pipeline = pipeline
         parent, child = _context.Pipe(duplex=True)
         self._conn = parent
-        self._process = _context.Process(target=_child_main, args=(pipeline, source, child),
-                                         name=f"snapshot-{pipeline.name}", daemon=True)
+        self._process = _context.Process(
+            target=_child_main, args=(pipeline, source, child), name=f"snapshot-{pipeline.name}", daemon=True
+        )
         self._process.start()
         child.close()
-        self._pending: str | None = None        # tag of the chunk asked for, answer not received yet
-        self._ready: tuple | None = None        # (tag, rows) received, not taken yet
+        self._pending: str | None = None  # tag of the chunk asked for, answer not received yet
+        self._ready: tuple | None = None  # (tag, rows) received, not taken yet
         self.reader = self  # metadata calls (tables, key_columns, ...) go through __getattr__
 
     def _send(self, kind: str, payload: Any) -> None:
@@ -106,17 +108,23 @@ class ProcessChunks:
 
     def _receive(self) -> Any:
         if not self._conn.poll(READ_TIMEOUT_SECONDS):
-            raise SourceError(f"the snapshot reader of pipeline {self.pipeline.name!r} did not answer in "
-                              f"{READ_TIMEOUT_SECONDS:.0f}s")
+            raise SourceError(
+                f"the snapshot reader of pipeline {self.pipeline.name!r} did not answer in "
+                f"{READ_TIMEOUT_SECONDS:.0f}s"
+            )
         try:
             status, answer = pickle.loads(self._conn.recv_bytes())
         except (EOFError, OSError):
-            raise SourceError(f"the snapshot reader process of pipeline {self.pipeline.name!r} ended unexpectedly "
-                              f"(exit code {self._process.exitcode})") from None
+            raise SourceError(
+                f"the snapshot reader process of pipeline {self.pipeline.name!r} ended unexpectedly "
+                f"(exit code {self._process.exitcode})"
+            ) from None
         if status == "error":
             name, message, retryable = answer
-            raise SourceError(message if name in ("SourceError", "ConfigError", "DataError") else f"{name}: {message}",
-                              retryable=retryable)
+            raise SourceError(
+                message if name in ("SourceError", "ConfigError", "DataError") else f"{name}: {message}",
+                retryable=retryable,
+            )
         return answer
 
     def _drain(self) -> None:
@@ -137,6 +145,7 @@ class ProcessChunks:
             self._drain()
             self._send("call", (name, args))
             return self._receive()
+
         return call
 
     def start(self, request: tuple) -> None:

@@ -12,6 +12,7 @@ Two files per pipeline under ``STATE_DIR/<channel>/``:
   always safe: the watermark method makes any chunk correct whenever it is read), so the file needs no
   fsync and a crash costs at most the chunks in flight.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -22,8 +23,9 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from otter_core.model import Position
 from otter_core.state import _safe
@@ -33,10 +35,12 @@ DEFAULT_CHUNK_ROWS = 10_000
 
 def _locked(method):
     """Run a SnapshotStore method under its lock (the select thread writes, status readers read)."""
+
     @functools.wraps(method)
     def locked(self, *args, **kwargs):
         with self.lock:
             return method(self, *args, **kwargs)
+
     return locked
 
 
@@ -48,6 +52,7 @@ def position_order(position: Position | None) -> tuple:
 
 
 # -- keys in JSON ----------------------------------------------------------------------------------
+
 
 def encode_value(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
@@ -70,10 +75,15 @@ def encode_value(value: Any) -> Any:
 def decode_value(value: Any) -> Any:
     if not isinstance(value, dict):
         return value
-    (tag, raw), = value.items()
-    return {"$dec": decimal.Decimal, "$dt": datetime.datetime.fromisoformat, "$d": datetime.date.fromisoformat,
-            "$td": lambda v: datetime.timedelta(days=v[0], seconds=v[1], microseconds=v[2]),
-            "$hex": bytes.fromhex, "$set": set}[tag](raw)
+    ((tag, raw),) = value.items()
+    return {
+        "$dec": decimal.Decimal,
+        "$dt": datetime.datetime.fromisoformat,
+        "$d": datetime.date.fromisoformat,
+        "$td": lambda v: datetime.timedelta(days=v[0], seconds=v[1], microseconds=v[2]),
+        "$hex": bytes.fromhex,
+        "$set": set,
+    }[tag](raw)
 
 
 def encode_key(key: Sequence[Any] | None) -> list | None:
@@ -85,6 +95,7 @@ def decode_key(key: list | None) -> tuple | None:
 
 
 # -- files -----------------------------------------------------------------------------------------
+
 
 def _paths(state_dir: str | os.PathLike, channel: str, pipeline: str) -> tuple[Path, Path]:
     base = Path(state_dir) / _safe(channel)
@@ -105,15 +116,27 @@ def _read_json(path: Path) -> dict | None:
         return None
 
 
-def request_snapshot(state_dir: str | os.PathLike, channel: str, pipeline: str,
-                     tables: Sequence[str] | None = None, chunk_rows: int | None = None) -> str:
+def request_snapshot(
+    state_dir: str | os.PathLike,
+    channel: str,
+    pipeline: str,
+    tables: Sequence[str] | None = None,
+    chunk_rows: int | None = None,
+) -> str:
     """Ask for a load of ``tables`` (``schema.table`` names or patterns; None: every table the pipeline's
     pairs take) of a pipeline; a running otter-run with this state directory starts it within a second,
     a stopped one when it starts. Replaces any load in progress. Returns the request id."""
     request_id = uuid.uuid4().hex
     path, _ = _paths(state_dir, channel, pipeline)
-    _write_json(path, {"id": request_id, "tables": list(tables) if tables else None,
-                       "chunk_rows": int(chunk_rows or DEFAULT_CHUNK_ROWS), "requested_at": time.time()})
+    _write_json(
+        path,
+        {
+            "id": request_id,
+            "tables": list(tables) if tables else None,
+            "chunk_rows": int(chunk_rows or DEFAULT_CHUNK_ROWS),
+            "requested_at": time.time(),
+        },
+    )
     return request_id
 
 
@@ -153,9 +176,18 @@ class SnapshotStore:
     @_locked
     def adopt(self, request: dict, plan: list[str], estimates: dict[str, int]) -> None:
         """Start the load ``request`` over ``plan`` (the resolved table names, in load order)."""
-        self.state = {"id": request["id"], "chunk_rows": int(request.get("chunk_rows") or DEFAULT_CHUNK_ROWS),
-                      "state": "running", "error": "", "plan": plan, "estimates": estimates,
-                      "confirmed": {}, "pending": [], "started_at": time.time(), "finished_at": None}
+        self.state = {
+            "id": request["id"],
+            "chunk_rows": int(request.get("chunk_rows") or DEFAULT_CHUNK_ROWS),
+            "state": "running",
+            "error": "",
+            "plan": plan,
+            "estimates": estimates,
+            "confirmed": {},
+            "pending": [],
+            "started_at": time.time(),
+            "finished_at": None,
+        }
         self.save()
 
     def save(self) -> None:
@@ -167,11 +199,20 @@ class SnapshotStore:
         return self.state is not None and self.state.get("state") == "running"
 
     @_locked
-    def record_chunk(self, table: str, upper: tuple | None, rows: int, last: bool, position: Position) -> None:
+    def record_chunk(
+        self, table: str, upper: tuple | None, rows: int, last: bool, position: Position
+    ) -> None:
         """A chunk of ``table`` ending at key ``upper`` was emitted into the stream at ``position``."""
         assert self.state is not None
-        self.state["pending"].append({"table": table, "upper": encode_key(upper), "rows": rows, "last": last,
-                                      "position": position.to_dict()})
+        self.state["pending"].append(
+            {
+                "table": table,
+                "upper": encode_key(upper),
+                "rows": rows,
+                "last": last,
+                "position": position.to_dict(),
+            }
+        )
         self.state["chunks"] = self.state.get("chunks", 0) + 1
         self.save()
 
@@ -185,8 +226,14 @@ class SnapshotStore:
         kept, changed = [], False
         for chunk in self.state["pending"]:
             if position_order(Position.from_dict(chunk["position"])) <= limit:
-                done = self.state["confirmed"].setdefault(chunk["table"], {"upper": None, "rows": 0, "done": False})
-                done["upper"], done["rows"], done["done"] = chunk["upper"], done["rows"] + chunk["rows"], chunk["last"]
+                done = self.state["confirmed"].setdefault(
+                    chunk["table"], {"upper": None, "rows": 0, "done": False}
+                )
+                done["upper"], done["rows"], done["done"] = (
+                    chunk["upper"],
+                    done["rows"] + chunk["rows"],
+                    chunk["last"],
+                )
                 changed = True
             else:
                 kept.append(chunk)
@@ -210,7 +257,8 @@ class SnapshotStore:
             start = self.next_chunk_start()
             if start is not None and (start[1] is not None or self.state["confirmed"]):
                 self.state.setdefault("resumes", []).append(
-                    {"at": time.time(), "table": start[0], "after": encode_key(start[1])})
+                    {"at": time.time(), "table": start[0], "after": encode_key(start[1])}
+                )
                 self.save()
         if self.active and all(self.state["confirmed"].get(t, {}).get("done") for t in self.state["plan"]):
             self.state["state"], self.state["finished_at"] = "done", time.time()
@@ -242,6 +290,8 @@ class SnapshotStore:
         """(rows emitted, chunks emitted) so far, confirmed or not."""
         if self.state is None:
             return 0, 0
-        rows = sum(v["rows"] for v in self.state["confirmed"].values()) + sum(c["rows"] for c in self.state["pending"])
+        rows = sum(v["rows"] for v in self.state["confirmed"].values()) + sum(
+            c["rows"] for c in self.state["pending"]
+        )
         chunks = self.state.get("chunks", 0)
         return rows, chunks

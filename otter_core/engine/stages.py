@@ -7,23 +7,25 @@ T/L loads strictly in processId order and acks only after the load; any failure 
 a new epoch, every signal of the old one is void, and S/E re-reads from the acked position (Load is
 idempotent, so the replay has exactly-once effect). Both runners reuse ``PipelineRunner.run``'s retry loop.
 """
+
 from __future__ import annotations
 
 import collections
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Mapping
+from typing import Any
 
 from otter_core.contracts import Arbitrator, Pipe, StageSignals
 from otter_core.engine.load import LoadStage
-from otter_core.files.stage import FileStage
 from otter_core.engine.pipeline import PipelineRunner
 from otter_core.engine.select import Batcher
 from otter_core.engine.transform import transform
 from otter_core.engine.window import Window
 from otter_core.errors import OtterError
+from otter_core.files.stage import FileStage
 from otter_core.model import DataMediaSource, Pipeline, RowBatch
 from otter_core.model.node import ReadySignal
 
@@ -36,16 +38,27 @@ class RolledBack(OtterError):
 
 def _signals(arbitrator: Arbitrator) -> StageSignals:
     if not isinstance(arbitrator, StageSignals):
-        raise OtterError(f"arbitrator {type(arbitrator).__name__} cannot signal between split stages "
-                         f"(it lacks the StageSignals methods): use the zookeeper arbitrator", retryable=False)
+        raise OtterError(
+            f"arbitrator {type(arbitrator).__name__} cannot signal between split stages "
+            f"(it lacks the StageSignals methods): use the zookeeper arbitrator",
+            retryable=False,
+        )
     return arbitrator
 
 
 class SelectExtractRunner(PipelineRunner):
     """Select and Extract of one pipeline; publishes each extracted batch in processId order."""
 
-    def __init__(self, channel: str, pipeline: Pipeline, sources: Mapping[str, DataMediaSource],
-                 state_dir: str, arbitrator: Arbitrator, pipe: Pipe, node_id: int = 0) -> None:
+    def __init__(
+        self,
+        channel: str,
+        pipeline: Pipeline,
+        sources: Mapping[str, DataMediaSource],
+        state_dir: str,
+        arbitrator: Arbitrator,
+        pipe: Pipe,
+        node_id: int = 0,
+    ) -> None:
         super().__init__(channel, pipeline, sources, state_dir, arbitrator=arbitrator, pipe=pipe)
         self.signals = _signals(arbitrator)
         self.node_id = node_id
@@ -61,7 +74,9 @@ class SelectExtractRunner(PipelineRunner):
         selector = self._make_selector(source)
         reader, extractor = self._make_extractor(source)
         window = self._window = Window(params.parallelism, params.memory_limit_bytes)
-        workers = ThreadPoolExecutor(max_workers=params.parallelism, thread_name_prefix=f"e-{self.pipeline.name}")
+        workers = ThreadPoolExecutor(
+            max_workers=params.parallelism, thread_name_prefix=f"e-{self.pipeline.name}"
+        )
         order: collections.deque[tuple[RowBatch, Future]] = collections.deque()
         cond = threading.Condition()
         abort = threading.Event()
@@ -108,8 +123,10 @@ class SelectExtractRunner(PipelineRunner):
                     if state["error"] is not None:
                         raise state["error"]
                     if signals.epoch() != epoch:
-                        raise RolledBack(f"pipeline {self.name}: epoch {epoch} ended (the load stage rolled "
-                                         f"back or another select took over): restarting from the acked position")
+                        raise RolledBack(
+                            f"pipeline {self.name}: epoch {epoch} ended (the load stage rolled "
+                            f"back or another select took over): restarting from the acked position"
+                        )
                     if not order:
                         if state["done"]:
                             break
@@ -117,7 +134,9 @@ class SelectExtractRunner(PipelineRunner):
                     batch, future = order.popleft()
                 key = future.result()
                 published.append(key)
-                signals.publish(ReadySignal(batch.process_id, key, batch.position, batch.size, epoch, self.node_id))
+                signals.publish(
+                    ReadySignal(batch.process_id, key, batch.position, batch.size, epoch, self.node_id)
+                )
                 window.leave(batch.size)
                 self.stats.record_batch(len(batch), batch.position, float(batch.position.timestamp or 0))
         except BaseException:
@@ -149,8 +168,16 @@ class SelectExtractRunner(PipelineRunner):
 class TransformLoadRunner(PipelineRunner):
     """Transform and Load of one pipeline: takes ready batches strictly in processId order, acks each."""
 
-    def __init__(self, channel: str, pipeline: Pipeline, sources: Mapping[str, DataMediaSource],
-                 state_dir: str, arbitrator: Arbitrator, pipe: Pipe, node_id: int = 0) -> None:
+    def __init__(
+        self,
+        channel: str,
+        pipeline: Pipeline,
+        sources: Mapping[str, DataMediaSource],
+        state_dir: str,
+        arbitrator: Arbitrator,
+        pipe: Pipe,
+        node_id: int = 0,
+    ) -> None:
         super().__init__(channel, pipeline, sources, state_dir, arbitrator=arbitrator, pipe=pipe)
         self.signals = _signals(arbitrator)
         self.node_id = node_id
@@ -195,8 +222,9 @@ class TransformLoadRunner(PipelineRunner):
             if file_stage is not None:
                 file_stage.close()
 
-    def _fetch_ahead(self, ahead: collections.deque, fetcher: ThreadPoolExecutor, depth: int,
-                     last: tuple[int, int]) -> None:
+    def _fetch_ahead(
+        self, ahead: collections.deque, fetcher: ThreadPoolExecutor, depth: int, last: tuple[int, int]
+    ) -> None:
         """Start fetching the next ready batches from the pipe (up to ``depth``), so that their transfers
         overlap the load of the current one; waits up to half a second when nothing is fetching."""
         if len(ahead) >= depth:
@@ -207,18 +235,23 @@ class TransformLoadRunner(PipelineRunner):
             if any(queued.process_id == signal.process_id for queued, _ in ahead):
                 continue
             if order <= tail:
-                raise OtterError(f"pipeline {self.name}: batch {signal.process_id} of epoch {signal.epoch} "
-                                 f"arrived after batch {tail[1]} of epoch {tail[0]}: out of order")
+                raise OtterError(
+                    f"pipeline {self.name}: batch {signal.process_id} of epoch {signal.epoch} "
+                    f"arrived after batch {tail[1]} of epoch {tail[0]}: out of order"
+                )
             ahead.append((signal, fetcher.submit(self.pipe.get, signal.key)))
             tail = order
             if len(ahead) >= depth:
                 return
 
-    def _load_signal(self, signal: ReadySignal, extracted: Any, load_stage: LoadStage,
-                     file_stage: FileStage | None = None) -> None:
+    def _load_signal(
+        self, signal: ReadySignal, extracted: Any, load_stage: LoadStage, file_stage: FileStage | None = None
+    ) -> None:
         started = time.monotonic()
         items = transform(self.pipeline, extracted)
-        batch = RowBatch(signal.process_id, tuple(event for _, _, event in items), signal.position, size=signal.size)
+        batch = RowBatch(
+            signal.process_id, tuple(event for _, _, event in items), signal.position, size=signal.size
+        )
         try:
             if file_stage is not None:  # the rows' files first, from the S/E node (file sync)
                 file_stage.load(items, self.pipe.files(signal.key))

@@ -3,13 +3,15 @@
 ``summary()`` is what ``otter-run run`` prints, writes to its status file (``--status-file``) and what a
 node publishes to ZooKeeper; the manager's collector samples it into history.
 """
+
 from __future__ import annotations
 
 import collections
 import operator
 import threading
 import time
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from attrs import define, field
 
@@ -26,7 +28,12 @@ def count_by_table(events: Iterable[EventData]) -> dict[str, dict[str, int]]:
     run: tuple | None = None  # a rows event's events share their strings: counted as one run
     n = 0
     for event in events:
-        if run is None or event.schema is not run[0] or event.table is not run[1] or event.event_type is not run[2]:
+        if (
+            run is None
+            or event.schema is not run[0]
+            or event.table is not run[1]
+            or event.event_type is not run[2]
+        ):
             if run is not None:
                 counts[run] = counts.get(run, 0) + n
             run, n = _TABLE_AND_KIND(event), 0
@@ -62,9 +69,15 @@ class PipelineStats:
     _recent: collections.deque = field(factory=lambda: collections.deque(maxlen=64))
     _lock: threading.Lock = field(factory=threading.Lock)
 
-    def record_batch(self, rows: int, position: Position, event_time: float, size: int = 0,
-                     tables: Mapping[str, Mapping[str, int]] | None = None,
-                     stage_ms: Mapping[str, float] | None = None) -> None:
+    def record_batch(
+        self,
+        rows: int,
+        position: Position,
+        event_time: float,
+        size: int = 0,
+        tables: Mapping[str, Mapping[str, int]] | None = None,
+        stage_ms: Mapping[str, float] | None = None,
+    ) -> None:
         """Count a loaded and acked batch: its rows, bytes, I/U/D per table and milliseconds per stage."""
         now = time.time()
         with self._lock:
@@ -116,14 +129,26 @@ class PipelineStats:
             tables = {name: dict(kinds) for name, kinds in self.tables.items()}
             stage_total = {k: round(v, 3) for k, v in self.stage_ms_total.items()}
             stage_last = {k: round(v, 3) for k, v in self.stage_ms_last.items()}
-        return {"channel": self.channel, "pipeline": self.pipeline, "state": self.state,
-                "rows": self.rows_loaded, "rows_per_s": round(rows_per_s, 1),
-                "batches": self.batches_loaded, "bytes": self.bytes_loaded, "bytes_per_s": round(bytes_per_s, 1),
-                "lag_s": round(self.lag_seconds(idle), 3), "lag_max_5s": round(recent_lag, 3),
-                "position": str(self.position) if self.position else "",
-                "position_detail": self.position.to_dict() if self.position else None,
-                "last_load_time": self.last_load_time, "last_event_time": self.last_event_time,
-                "error": self.last_error, "error_time": self.last_error_time,
-                "restarts": self.restarts, "tables": tables,
-                "stage_ms_total": stage_total, "stage_ms_last": stage_last,
-                "snapshot": self.snapshot.as_dict() if self.snapshot is not None else None}
+        return {
+            "channel": self.channel,
+            "pipeline": self.pipeline,
+            "state": self.state,
+            "rows": self.rows_loaded,
+            "rows_per_s": round(rows_per_s, 1),
+            "batches": self.batches_loaded,
+            "bytes": self.bytes_loaded,
+            "bytes_per_s": round(bytes_per_s, 1),
+            "lag_s": round(self.lag_seconds(idle), 3),
+            "lag_max_5s": round(recent_lag, 3),
+            "position": str(self.position) if self.position else "",
+            "position_detail": self.position.to_dict() if self.position else None,
+            "last_load_time": self.last_load_time,
+            "last_event_time": self.last_event_time,
+            "error": self.last_error,
+            "error_time": self.last_error_time,
+            "restarts": self.restarts,
+            "tables": tables,
+            "stage_ms_total": stage_total,
+            "stage_ms_last": stage_last,
+            "snapshot": self.snapshot.as_dict() if self.snapshot is not None else None,
+        }

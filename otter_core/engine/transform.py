@@ -1,8 +1,9 @@
 """Transform: map source events onto target tables and columns (DataMediaPair, ColumnPair)."""
+
 from __future__ import annotations
 
 import functools
-from typing import Iterable
+from collections.abc import Iterable
 
 import attrs
 
@@ -52,28 +53,43 @@ def transform_event(pair: DataMediaPair, event: EventData) -> EventData:
         event = attrs.evolve(event, hints=event.hints | {policy_hint(pair.conflict)})
     if event.event_type is EventType.DDL:
         renamed = (schema, table) != (event.schema, event.table)
-        return attrs.evolve(event, schema=schema, table=table,
-                            hints=event.hints | ({f"renamed-from:{event.full_name}"} if renamed else set()))
+        return attrs.evolve(
+            event,
+            schema=schema,
+            table=table,
+            hints=event.hints | ({f"renamed-from:{event.full_name}"} if renamed else set()),
+        )
     if not pair.column_pairs and (schema, table) == (event.schema, event.table):
         return event
     keys = map_columns(pair, dict(event.keys), event)
     if len(keys) != len(event.keys):
         listed = {cp.source for cp in pair.column_pairs}
         lost = [k for k in event.keys if (k in listed) == (pair.column_mode == "exclude")]
-        raise DataError(f"the columns of pair {pair.source} -> {pair.target} leave out key column(s) "
-                        f"{', '.join(lost)} of {event.full_name}: rows could not be identified on the target; "
-                        f"include every key column in the pair's columns", retryable=False)
+        raise DataError(
+            f"the columns of pair {pair.source} -> {pair.target} leave out key column(s) "
+            f"{', '.join(lost)} of {event.full_name}: rows could not be identified on the target; "
+            f"include every key column in the pair's columns",
+            retryable=False,
+        )
     columns = map_columns(pair, dict(event.columns), event)
     old_keys = map_columns(pair, dict(event.old_keys), event) if event.old_keys is not None else None
     updated = frozenset(map_columns(pair, {c: None for c in event.updated}))
-    old_columns = (map_columns(pair, dict(event.old_columns), event) if event.old_columns is not None
-                   else None)
-    return attrs.evolve(event, schema=schema, table=table, keys=keys, columns=columns, old_keys=old_keys,
-                        updated=updated, old_columns=old_columns)
+    old_columns = map_columns(pair, dict(event.old_columns), event) if event.old_columns is not None else None
+    return attrs.evolve(
+        event,
+        schema=schema,
+        table=table,
+        keys=keys,
+        columns=columns,
+        old_keys=old_keys,
+        updated=updated,
+        old_columns=old_columns,
+    )
 
 
-def transform(pipeline: Pipeline,
-              extracted: Iterable[tuple[DataMediaPair, EventData]]) -> list[tuple[str, int, EventData]]:
+def transform(
+    pipeline: Pipeline, extracted: Iterable[tuple[DataMediaPair, EventData]]
+) -> list[tuple[str, int, EventData]]:
     """(target source name, push_weight, target event) for every extracted event.
 
     A row event of a pair that maps its table onto the same name without column pairs, groups or a
@@ -91,9 +107,15 @@ def transform(pipeline: Pipeline,
             key = (id(pair), event.schema, event.table)
             info = known.get(key)
             if info is None:
-                same = (not pair.column_pairs and not pair.column_groups and pair.conflict is None and
-                        _target_name(pair, event.schema, event.table) == (event.schema, event.table))
+                same = (
+                    not pair.column_pairs
+                    and not pair.column_groups
+                    and pair.conflict is None
+                    and _target_name(pair, event.schema, event.table) == (event.schema, event.table)
+                )
                 info = known[key] = (pair.target_source or pipeline.target, pair.push_weight, same)
             target, weight, same = info
-        append((target, weight, event if same and event.event_type is not ddl else transform_event(pair, event)))
+        append(
+            (target, weight, event if same and event.event_type is not ddl else transform_event(pair, event))
+        )
     return out

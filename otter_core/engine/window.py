@@ -1,8 +1,8 @@
 """The in-flight window: at most ``parallelism`` batches and ``memory_limit_bytes`` bytes at once."""
+
 from __future__ import annotations
 
 import threading
-
 
 # A batch's size is its binlog bytes; decoded (Python objects) it takes about as much again, and while
 # its SQL is built (hex literals of binary values) about three times that, so the window admits binlog
@@ -33,7 +33,8 @@ class Window:
     def wait_for_room(self, timeout: float) -> bool:
         with self._cond:
             return self._cond.wait_for(
-                lambda: self._count < self.slots and self._bytes < self.max_bytes, timeout)
+                lambda: self._count < self.slots and self._bytes < self.max_bytes, timeout
+            )
 
     def enter(self, size: int) -> None:
         with self._cond:

@@ -6,6 +6,7 @@ chunks in flight). A run that finds a sidecar for the same source size and mtime
 chunks. When all are there the checksum (if known) is verified, the source's mtime is set, the file is
 fsynced and renamed over the target: readers see the old file or the new one, never a half-written one.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -14,8 +15,8 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterator
 
 from otter_core.errors import PipeError
 from otter_core.model import FileRef
@@ -96,12 +97,13 @@ def _runs(missing: list[int], streams: int) -> list[list[int]]:
     while len(runs) > streams:  # more gaps than streams: fetch several runs per stream, in order
         runs.sort(key=lambda r: r[0])
         shortest = min(range(len(runs) - 1), key=lambda i: len(runs[i]) + len(runs[i + 1]))
-        runs[shortest:shortest + 2] = [runs[shortest] + runs[shortest + 1]]
+        runs[shortest : shortest + 2] = [runs[shortest] + runs[shortest + 1]]
     return runs
 
 
-def fetch_file(ref: FileRef, read: Reader, target: str, streams: int = 1,
-               chunk_bytes: int = CHUNK_BYTES) -> int:
+def fetch_file(
+    ref: FileRef, read: Reader, target: str, streams: int = 1, chunk_bytes: int = CHUNK_BYTES
+) -> int:
     """Make ``target`` a copy of ``ref``'s source file read through ``read``; return bytes transferred
     in this call (less than the size when resuming). ``FileChanged`` from ``read`` passes through."""
     os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
@@ -116,7 +118,12 @@ def fetch_file(ref: FileRef, read: Reader, target: str, streams: int = 1,
         chunks = (ref.size + chunk_bytes - 1) // chunk_bytes
         missing = [c for c in range(chunks) if c not in done]
         if done:
-            log.info("resuming %s: %d of %d chunks were already written", ref.describe(), chunks - len(missing), chunks)
+            log.info(
+                "resuming %s: %d of %d chunks were already written",
+                ref.describe(),
+                chunks - len(missing),
+                chunks,
+            )
         progress = _Progress(sidecar, identity, done)
         counted = threading.Lock()
 
@@ -137,8 +144,10 @@ def fetch_file(ref: FileRef, read: Reader, target: str, streams: int = 1,
                     for chunk in range(before // chunk_bytes, position // chunk_bytes):
                         progress.mark(chunk)
                 if position != end:
-                    raise PipeError(f"{ref.describe()}: got {position - offset} of {end - offset} bytes "
-                                    f"at offset {offset}")
+                    raise PipeError(
+                        f"{ref.describe()}: got {position - offset} of {end - offset} bytes "
+                        f"at offset {offset}"
+                    )
                 progress.mark(last)
 
         try:
@@ -156,8 +165,10 @@ def fetch_file(ref: FileRef, read: Reader, target: str, streams: int = 1,
             os.close(fd)
             fd = -1
             _discard(part, sidecar)
-            raise PipeError(f"{ref.describe()}: checksum mismatch after transfer (the partial copy was "
-                            f"dropped; the batch is retried)")
+            raise PipeError(
+                f"{ref.describe()}: checksum mismatch after transfer (the partial copy was "
+                f"dropped; the batch is retried)"
+            )
         os.fsync(fd)
     finally:
         if fd >= 0:

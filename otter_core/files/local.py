@@ -1,8 +1,9 @@
 """Reading source files on the node that runs Load (memory pipe: one process, both roots at hand)."""
+
 from __future__ import annotations
 
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 from otter_core.errors import FileChanged
 from otter_core.model import FileRef

@@ -1,11 +1,13 @@
 """The Load-side step of file sync: bring a batch's files to the target root before its rows load."""
+
 from __future__ import annotations
 
 import logging
 import os
 import threading
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterable
+from typing import Any
 
 import attrs
 
@@ -102,8 +104,11 @@ class FileStage:
         if errors:
             ref, exc = errors[0]
             retryable = exc.retryable if isinstance(exc, OtterError) else True
-            raise LoadError(f"file {ref.describe()} could not be loaded ({len(errors)} of {len(refs)} files "
-                            f"failed): {exc}", retryable=retryable) from exc
+            raise LoadError(
+                f"file {ref.describe()} could not be loaded ({len(errors)} of {len(refs)} files "
+                f"failed): {exc}",
+                retryable=retryable,
+            ) from exc
         source.release()
         return changed
 
@@ -120,8 +125,11 @@ class FileStage:
                 sent = fetch_file(ref, source.read, target, self.streams)
             except FileChanged as changed:
                 if changed.size is None:
-                    log.warning("file %s was deleted on the source after its row was read: not copied (the "
-                                "row that deleted it follows)", ref.describe())
+                    log.warning(
+                        "file %s was deleted on the source after its row was read: not copied (the "
+                        "row that deleted it follows)",
+                        ref.describe(),
+                    )
                     self.stats.add(gone=1)
                     return 0
                 ref = attrs.evolve(ref, size=changed.size, mtime_ns=changed.mtime_ns, checksum=None)

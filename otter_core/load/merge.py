@@ -3,9 +3,10 @@
 After merging, events on different keys are independent, so they can be loaded in any order and in
 parallel. A primary-key change is first split into DELETE of the old key + INSERT of the new one.
 """
+
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import attrs
 
@@ -19,9 +20,15 @@ ABSENT_OK = "absent-ok"
 
 # (earlier, later) -> merged type.  I+I→I, I+U→I, I+D→D, U+I→I, U+U→U, U+D→D, D+I→I, D+U→U, D+D→D
 MERGED_TYPE = {
-    (I, I): I, (I, U): I, (I, D): D,
-    (U, I): I, (U, U): U, (U, D): D,
-    (D, I): I, (D, U): U, (D, D): D,
+    (I, I): I,
+    (I, U): I,
+    (I, D): D,
+    (U, I): I,
+    (U, U): U,
+    (U, D): D,
+    (D, I): I,
+    (D, U): U,
+    (D, D): D,
 }
 
 
@@ -29,8 +36,9 @@ def split_key_change(event: EventData) -> list[EventData]:
     """An UPDATE that changed the key becomes DELETE(old key) + INSERT(new key, whole row)."""
     if event.event_type is not U or not event.pk_changed:
         return [event]
-    delete = attrs.evolve(event, event_type=D, keys=dict(event.old_keys or {}), old_keys=None,
-                          updated=frozenset())
+    delete = attrs.evolve(
+        event, event_type=D, keys=dict(event.old_keys or {}), old_keys=None, updated=frozenset()
+    )
     insert = attrs.evolve(event, event_type=I, old_keys=None, updated=frozenset(), old_columns=None)
     return [delete, insert]
 
@@ -44,8 +52,13 @@ def merge_pair(earlier: EventData, later: EventData) -> EventData:
         updated = frozenset(later.columns)
     else:
         updated = frozenset()
-    merged = attrs.evolve(later, event_type=merged_type, updated=updated, hints=earlier.hints | later.hints,
-                          files=tuple(dict.fromkeys(earlier.files + later.files)))
+    merged = attrs.evolve(
+        later,
+        event_type=merged_type,
+        updated=updated,
+        hints=earlier.hints | later.hints,
+        files=tuple(dict.fromkeys(earlier.files + later.files)),
+    )
     if earlier.old_columns is not None or later.old_columns is not None:  # conflict detection is on
         merged = _expected_before(earlier, later, merged)
     return merged
@@ -61,8 +74,9 @@ def _expected_before(earlier: EventData, later: EventData, merged: EventData) ->
     if (continuous and (earlier.event_type is D or ABSENT_OK in earlier.hints)) or ABSENT_OK in later.hints:
         hints = hints | {ABSENT_OK}
     if expected is None:  # no row
-        return attrs.evolve(merged, old_columns=None,
-                            hints=hints if merged.event_type is I else hints | {ABSENT_BEFORE})
+        return attrs.evolve(
+            merged, old_columns=None, hints=hints if merged.event_type is I else hints | {ABSENT_BEFORE}
+        )
     return attrs.evolve(merged, old_columns=expected, hints=hints)
 
 
@@ -83,7 +97,7 @@ def merge_events(events: Iterable[EventData]) -> list[EventData]:
     first = merged.setdefault  # one dict operation for a key's first event (the common case)
     for raw in events:
         # the common case (no key change) without the list split_key_change would build
-        for event in (split_key_change(raw) if raw.old_keys is not None else (raw,)):
+        for event in split_key_change(raw) if raw.old_keys is not None else (raw,):
             ident = (event.schema, event.table, *event.keys.values())
             previous = first(ident, event)
             if previous is not event:

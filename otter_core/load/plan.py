@@ -1,8 +1,9 @@
 """Order and split merged events for loading: weight buckets, deletes first, contiguous partitions."""
+
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from attrs import frozen
 
@@ -33,11 +34,12 @@ def contiguous_runs(events: Sequence[EventData], count: int) -> list[list[EventD
     if count <= 1:
         return [list(events)]
     size = len(events)
-    return [list(events[size * i // count:size * (i + 1) // count]) for i in range(count)]
+    return [list(events[size * i // count : size * (i + 1) // count]) for i in range(count)]
 
 
-def plan_load(items: Iterable[tuple[str, int, EventData]], pool_size: int,
-              min_partition_rows: int = MIN_PARTITION_ROWS) -> list[list[LoadStep]]:
+def plan_load(
+    items: Iterable[tuple[str, int, EventData]], pool_size: int, min_partition_rows: int = MIN_PARTITION_ROWS
+) -> list[list[LoadStep]]:
     """Group (target, weight, event) items into phases: ascending weight, deletes before upserts.
 
     Each inner list holds the steps that may run at the same time (one per target for that phase). A
@@ -58,8 +60,11 @@ def group_by_target(items: Iterable[tuple[str, int, EventData]]) -> dict[tuple[s
     return groups
 
 
-def plan_groups(groups: Mapping[tuple[str, int], Sequence[EventData]], pool_size: int,
-                min_partition_rows: int = MIN_PARTITION_ROWS) -> list[list[LoadStep]]:
+def plan_groups(
+    groups: Mapping[tuple[str, int], Sequence[EventData]],
+    pool_size: int,
+    min_partition_rows: int = MIN_PARTITION_ROWS,
+) -> list[list[LoadStep]]:
     """``plan_load`` of events already grouped per (target, weight) (``group_by_target``)."""
     buckets: dict[tuple[int, bool], dict[str, list[EventData]]] = defaultdict(dict)
     delete = EventType.DELETE
@@ -72,7 +77,7 @@ def plan_groups(groups: Mapping[tuple[str, int], Sequence[EventData]], pool_size
             if part:
                 buckets[(weight, is_upsert)].setdefault(target, []).extend(part)
     phases = []
-    for (weight, is_upsert) in sorted(buckets):
+    for weight, is_upsert in sorted(buckets):
         steps = []
         for target, events in buckets[(weight, is_upsert)].items():
             count = min(pool_size, -(-len(events) // max(1, min_partition_rows)))

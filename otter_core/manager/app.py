@@ -1,9 +1,10 @@
 """The FastAPI application factory of ``otter-run manager``."""
+
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -42,16 +43,26 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: ManagerSettings) -> FastAPI:
     """The manager app for ``settings``: the store migrated to head, routers from ``routers.py`` mounted,
     sessions, static files and templates set up."""
-    app = FastAPI(title="otter manager", version=__version__, lifespan=_lifespan,
-                  description="Config, control and monitoring of otter channels. Log in with POST /api/login; "
-                              "unsafe methods need the X-CSRF-Token header from GET /api/session.")
+    app = FastAPI(
+        title="otter manager",
+        version=__version__,
+        lifespan=_lifespan,
+        description="Config, control and monitoring of otter channels. Log in with POST /api/login; "
+        "unsafe methods need the X-CSRF-Token header from GET /api/session.",
+    )
     app.state.settings = settings
     app.state.login_throttle = LoginThrottle()
     app.state.db = Database(settings.database_url)
     migrate.upgrade(app.state.db.engine)
     app.state.templates = Jinja2Templates(directory=str(WEB / "templates"))
-    app.add_middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie=SESSION_COOKIE,
-                       same_site="lax", https_only=False, max_age=12 * 3600)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        session_cookie=SESSION_COOKIE,
+        same_site="lax",
+        https_only=False,
+        max_age=12 * 3600,
+    )
     _add_error_handlers(app)
     for router in routers.routers():
         app.include_router(router)
@@ -67,14 +78,17 @@ def _add_error_handlers(app: FastAPI) -> None:
         if broken:
             where = broken[0].get("loc", ["body", "?"])[-1]
             reason = (broken[0].get("ctx") or {}).get("error", "not valid JSON")
-            return JSONResponse({"detail": f"malformed JSON body: {reason} (at character {where})"},
-                                status_code=400)
+            return JSONResponse(
+                {"detail": f"malformed JSON body: {reason} (at character {where})"}, status_code=400
+            )
         return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
 
     @app.exception_handler(ValidationProblem)
     async def _validation(_request: Request, exc: ValidationProblem) -> JSONResponse:
-        return JSONResponse({"detail": [{"loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}]},
-                            status_code=422)
+        return JSONResponse(
+            {"detail": [{"loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}]},
+            status_code=422,
+        )
 
     @app.exception_handler(ObjectNotFound)
     async def _not_found(_request: Request, exc: ObjectNotFound) -> JSONResponse:

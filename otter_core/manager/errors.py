@@ -1,4 +1,5 @@
 """Errors the manager's services raise; the app turns them into 404 / 409 (ValidationProblem: 422)."""
+
 from __future__ import annotations
 
 from otter_core.manager.security import ValidationProblem

@@ -5,13 +5,14 @@ password guessed for one account), and failures from one client address whatever
 sprayed from one place). A successful login clears the first. In memory: a restart of the manager
 forgets them, which costs an attacker a restart of the manager, not of their script.
 """
+
 from __future__ import annotations
 
 import collections
 import math
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from fastapi import HTTPException, Request
 from sqlalchemy.orm import Session
@@ -27,8 +28,13 @@ WINDOW_SECONDS = 300.0
 class LoginThrottle:
     """Counts failed logins per (address, user name) and per address within ``window`` seconds."""
 
-    def __init__(self, per_user: int = PER_USER_FAILURES, per_address: int = PER_ADDRESS_FAILURES,
-                 window: float = WINDOW_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        per_user: int = PER_USER_FAILURES,
+        per_address: int = PER_ADDRESS_FAILURES,
+        window: float = WINDOW_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.per_user = per_user
         self.per_address = per_address
         self.window = window
@@ -51,7 +57,10 @@ class LoginThrottle:
         now = self.clock()
         with self._lock:
             waits = [0.0]
-            for key, limit in (((address, username.lower()), self.per_user), ((address, None), self.per_address)):
+            for key, limit in (
+                ((address, username.lower()), self.per_user),
+                ((address, None), self.per_address),
+            ):
                 times = self._recent(key, now)
                 if len(times) >= limit:
                     waits.append(times[-limit] + self.window - now)
@@ -77,8 +86,11 @@ def check_throttle(request: Request, username: str) -> None:
     """HTTPException 429 (with Retry-After) when this client must wait before trying ``username``."""
     wait = request.app.state.login_throttle.wait_seconds(client_address(request), username)
     if wait > 0:
-        raise HTTPException(429, f"too many failed logins for {username!r} from {client_address(request)}: "
-                                 f"try again in {wait} s", headers={"Retry-After": str(wait)})
+        raise HTTPException(
+            429,
+            f"too many failed logins for {username!r} from {client_address(request)}: try again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
 
 
 def authenticate_throttled(request: Request, db: Session, username: str, password: str) -> User | None:

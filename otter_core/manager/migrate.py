@@ -1,4 +1,5 @@
 """Schema migrations of the config store (Alembic, scripts in ``manager/migrations``)."""
+
 from __future__ import annotations
 
 from pathlib import Path

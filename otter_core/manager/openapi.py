@@ -1,6 +1,7 @@
 """Write the manager's OpenAPI document: ``python -m otter_core.manager.openapi [FILE]``
 (default docs/manager-openapi.json). A test checks that the committed file is what this produces, so
 regenerate it after adding or changing a route."""
+
 from __future__ import annotations
 
 import json

@@ -3,6 +3,7 @@
 ``LIFESPAN_MODULES`` name modules with ``async def start(app)`` and ``async def stop(app)`` (background
 tasks such as the monitoring collector), run in list order at start and in reverse at stop.
 """
+
 from __future__ import annotations
 
 import importlib

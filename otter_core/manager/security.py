@@ -5,6 +5,7 @@ and a per-session CSRF token. Unsafe requests (POST, PUT, PATCH, DELETE) must ca
 the ``X-CSRF-Token`` header (``GET /api/session`` returns it), page forms in a ``csrf_token`` field.
 401: not logged in; 403: wrong role or bad CSRF token. Passwords are hashed with argon2 and never logged.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -133,11 +134,15 @@ async def check_csrf(request: Request) -> None:
     expected = request.session.get("csrf")
     given = request.headers.get(CSRF_HEADER)
     if given is None and request.headers.get("content-type", "").startswith(
-            ("application/x-www-form-urlencoded", "multipart/form-data")):
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
         given = (await request.form()).get(CSRF_FIELD)
     if not expected or not isinstance(given, str) or not hmac.compare_digest(expected, given):
-        raise HTTPException(403, f"missing or wrong CSRF token: send the {CSRF_HEADER} header "
-                                 f"(GET /api/session returns it) or the {CSRF_FIELD} form field")
+        raise HTTPException(
+            403,
+            f"missing or wrong CSRF token: send the {CSRF_HEADER} header "
+            f"(GET /api/session returns it) or the {CSRF_FIELD} form field",
+        )
 
 
 def current_user(request: Request, db: Session = Depends(get_db)) -> Actor:
@@ -145,8 +150,11 @@ def current_user(request: Request, db: Session = Depends(get_db)) -> Actor:
     user_id = request.session.get("user_id")
     user = db.get(User, user_id) if isinstance(user_id, int) else None
     if user is None:
-        raise HTTPException(401, "not logged in: POST /api/login with username and password",
-                            headers={"WWW-Authenticate": "Session"})
+        raise HTTPException(
+            401,
+            "not logged in: POST /api/login with username and password",
+            headers={"WWW-Authenticate": "Session"},
+        )
     return Actor(user.id, user.username, user.role)
 
 
@@ -159,15 +167,23 @@ async def require_operator(request: Request, actor: Actor = Depends(current_user
 async def require_admin(actor: Actor = Depends(require_operator)) -> Actor:
     """An ADMIN (config changes, users); 403 for an OPERATOR."""
     if not actor.is_admin:
-        raise HTTPException(403, f"user {actor.username!r} is an OPERATOR: only an ADMIN may change the config")
+        raise HTTPException(
+            403, f"user {actor.username!r} is an OPERATOR: only an ADMIN may change the config"
+        )
     return actor
 
 
 def mask_secrets(value: Any) -> Any:
     """``value`` with every mapping entry whose key names a secret replaced by ``****``."""
     if isinstance(value, dict):
-        return {k: (MASK if str(k).lower().endswith(SECRET_WORDS) and isinstance(v, str) and v
-                    else mask_secrets(v)) for k, v in value.items()}
+        return {
+            k: (
+                MASK
+                if str(k).lower().endswith(SECRET_WORDS) and isinstance(v, str) and v
+                else mask_secrets(v)
+            )
+            for k, v in value.items()
+        }
     if isinstance(value, (list, tuple)):
         return [mask_secrets(v) for v in value]
     return value
@@ -175,7 +191,11 @@ def mask_secrets(value: Any) -> Any:
 
 def audit(db: Session, actor: Actor | str, action: str, object_name: str, detail: Any = None) -> AuditLog:
     """Record a change (``detail`` with secrets masked) in the session's transaction."""
-    entry = AuditLog(username=actor if isinstance(actor, str) else actor.username, action=action,
-                     object=object_name[:255], detail=mask_secrets(detail or {}))
+    entry = AuditLog(
+        username=actor if isinstance(actor, str) else actor.username,
+        action=action,
+        object=object_name[:255],
+        detail=mask_secrets(detail or {}),
+    )
     db.add(entry)
     return entry

@@ -1,4 +1,5 @@
 """Where the manager keeps its state, and how it listens."""
+
 from __future__ import annotations
 
 import os
@@ -36,7 +37,9 @@ def read_or_create_secret(state_dir: Path) -> str:
     except FileExistsError:
         secret = path.read_text().strip()
         if len(secret) < 32:
-            raise ValueError(f"{path}: the secret is shorter than 32 characters; delete the file to make a new one")
+            raise ValueError(
+                f"{path}: the secret is shorter than 32 characters; delete the file to make a new one"
+            )
         return secret
     secret = secrets.token_urlsafe(48)
     with os.fdopen(fd, "w") as handle:
@@ -44,10 +47,21 @@ def read_or_create_secret(state_dir: Path) -> str:
     return secret
 
 
-def load_settings(state_dir: str | os.PathLike, db_url: str | None = None, host: str = "127.0.0.1",
-                  port: int = 8090, zk_hosts: str | None = None) -> ManagerSettings:
+def load_settings(
+    state_dir: str | os.PathLike,
+    db_url: str | None = None,
+    host: str = "127.0.0.1",
+    port: int = 8090,
+    zk_hosts: str | None = None,
+) -> ManagerSettings:
     """Settings for ``state_dir`` (created if missing), with its secret read or generated."""
     state = Path(state_dir)
     state.mkdir(parents=True, exist_ok=True)
-    return ManagerSettings(state_dir=state, secret_key=read_or_create_secret(state), db_url=db_url or "",
-                           host=host, port=port, zk_hosts=zk_hosts or None)
+    return ManagerSettings(
+        state_dir=state,
+        secret_key=read_or_create_secret(state),
+        db_url=db_url or "",
+        host=host,
+        port=port,
+        zk_hosts=zk_hosts or None,
+    )

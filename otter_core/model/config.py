@@ -1,23 +1,25 @@
 """The configuration model: sources, media, pairs, pipelines and channels (otter's vocabulary)."""
+
 from __future__ import annotations
 
 import enum
 import fnmatch
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from attrs import field, frozen
 
 
 class SyncMode(str, enum.Enum):
-    ROW = "row"      # every column of a changed row is written
+    ROW = "row"  # every column of a changed row is written
     FIELD = "field"  # an UPDATE writes only the columns that changed
 
 
 class StartKind(str, enum.Enum):
-    CURRENT = "current"    # the source's current end of log
+    CURRENT = "current"  # the source's current end of log
     POSITION = "position"  # binlog file + pos
-    GTID = "gtid"          # a MariaDB GTID position
+    GTID = "gtid"  # a MariaDB GTID position
 
 
 @frozen
@@ -35,8 +37,14 @@ class DataMediaSource:
 
     def safe_dict(self) -> dict[str, Any]:
         """The source as text fit for logs and the console: the password masked."""
-        return {"name": self.name, "type": self.type, "host": self.host, "port": self.port,
-                "user": self.user, "password": "****" if self.password else ""}
+        return {
+            "name": self.name,
+            "type": self.type,
+            "host": self.host,
+            "port": self.port,
+            "user": self.user,
+            "password": "****" if self.password else "",
+        }
 
 
 @frozen(cache_hash=True)
@@ -69,7 +77,7 @@ def _name_matches(pattern: str, name: str) -> bool:
         pre, post = m["pre"], m["post"]
         if not (name.startswith(pre) and name.endswith(post)):
             return False
-        middle = name[len(pre):len(name) - len(post)]
+        middle = name[len(pre) : len(name) - len(post)]
         return middle.isdigit() and int(m["lo"]) <= int(middle) <= int(m["hi"])
     return fnmatch.fnmatchcase(name, pattern)
 
@@ -112,7 +120,7 @@ class DataMediaPair:
     target: DataMedia
     target_source: str | None = None  # name of the DataMediaSource to load into; None = pipeline target
     column_pairs: tuple[ColumnPair, ...] = ()
-    column_mode: str = "include"      # include: only the listed columns; exclude: all but them
+    column_mode: str = "include"  # include: only the listed columns; exclude: all but them
     column_groups: tuple[ColumnGroup, ...] = ()
     push_weight: int = 5
     processors: tuple[str, ...] = ()
@@ -145,24 +153,28 @@ class PipelineParameters:
     load_pool_size: int = 4
     sync_mode: SyncMode = SyncMode.FIELD
     sync_consistency: str = "base"  # base: the logged row image; media: re-read the current row by key
-    skip_no_row: bool = False       # media: drop (and reject-log) events whose row no longer exists
+    skip_no_row: bool = False  # media: drop (and reject-log) events whose row no longer exists
     skip_ddl: bool = False
     skip_load_exception: bool = False
     skip_ddl_exception: bool = False
     skip_processor_exception: bool = False
     skip_select_exception: bool = False
     dry_run: bool = False
-    retry_max: int = 0            # 0 = retry forever (with backoff)
+    retry_max: int = 0  # 0 = retry forever (with backoff)
     retry_backoff_ms: int = 500
     memory_limit_bytes: int = 64 * 1024 * 1024
     server_id: int | None = None  # replica id the selector registers with; derived when None
-    select_process: bool = True   # run the selector in a child process (its own core for decoding)
-    loopback_mark: bool = False   # write retl.retl_mark in every loaded transaction (always on in two-way)
-    allow_fk_cascades: bool = False  # start although cascaded FK changes (not in the binlog) will not be synced
-    remedy_delay_threshold: int = 60  # s: a home remedy younger than this sends the logged image, older re-reads
+    select_process: bool = True  # run the selector in a child process (its own core for decoding)
+    loopback_mark: bool = False  # write retl.retl_mark in every loaded transaction (always on in two-way)
+    allow_fk_cascades: bool = (
+        False  # start although cascaded FK changes (not in the binlog) will not be synced
+    )
+    remedy_delay_threshold: int = (
+        60  # s: a home remedy younger than this sends the logged image, older re-reads
+    )
     file_load_pool_size: int = 8  # files loaded in parallel (file sync)
     pipe_threshold_bytes: int = 128 * 1024  # rpc pipe: bigger batches travel through the file pipe
-    pipe_streams: int = 4         # file pipe: parallel streams per big batch or file
+    pipe_streams: int = 4  # file pipe: parallel streams per big batch or file
 
 
 @frozen
@@ -184,11 +196,11 @@ class Pipeline:
     start: Mapping[str, Any] = field(factory=lambda: {"kind": StartKind.CURRENT})
     parameters: PipelineParameters = PipelineParameters()
     selector: str | None = None  # plugin name; None = the source's type
-    loader: str | None = None    # plugin name; None = the target's type
+    loader: str | None = None  # plugin name; None = the target's type
     pipe: str = "memory"
     arbitrator: str = "memory"
     exclude: tuple[DataMedia, ...] = ()  # source tables no pair takes, whatever the pairs' patterns say
-    channel: str = field(default="", eq=False)     # the channel this pipeline belongs to (set on load)
+    channel: str = field(default="", eq=False)  # the channel this pipeline belongs to (set on load)
     two_way: bool = field(default=False, eq=False)  # its channel has two pipelines (loopback marks on)
     home: bool = False  # two-way: this pipeline reads the home side, whose rows win (loopback remedy)
     snapshot: SnapshotSettings | None = None  # initial load on the first start (None: no automatic load)

@@ -5,10 +5,12 @@ a batch holds hundreds of thousands of values and a dict lookup is what every st
 ``updated`` set says which non-key columns changed (field mode); ``column_view`` gives the
 per-column picture when a reader wants it.
 """
+
 from __future__ import annotations
 
 import enum
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from attrs import field, frozen
 
@@ -38,7 +40,7 @@ class Position:
         return (Position, (self.file, self.pos, self.gtid, self.timestamp))
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Position":
+    def from_dict(cls, data: Mapping[str, Any]) -> Position:
         return cls(data.get("file"), data.get("pos"), data.get("gtid"), int(data.get("timestamp") or 0))
 
     def __str__(self) -> str:
@@ -106,9 +108,25 @@ class EventData:
     def __reduce__(self) -> tuple:
         # pickled as constructor arguments: several times faster to load than attrs' slot-by-slot
         # __setstate__, and events cross a process boundary (select_process) by the hundred thousand
-        return (EventData, (self.schema, self.table, self.event_type, self.keys, self.columns, self.old_keys,
-                            self.updated, self.execute_time, self.position, self.size, self.ddl_sql,
-                            self.hints, self.files, self.old_columns))
+        return (
+            EventData,
+            (
+                self.schema,
+                self.table,
+                self.event_type,
+                self.keys,
+                self.columns,
+                self.old_keys,
+                self.updated,
+                self.execute_time,
+                self.position,
+                self.size,
+                self.ddl_sql,
+                self.hints,
+                self.files,
+                self.old_columns,
+            ),
+        )
 
     def describe(self) -> str:
         """Short text for error messages: table, kind, key and position."""

@@ -1,4 +1,5 @@
 """Files that rows refer to (file sync): what Extract collects and Load writes under the target root."""
+
 from __future__ import annotations
 
 import enum
@@ -7,7 +8,7 @@ from attrs import frozen
 
 
 class FileAction(str, enum.Enum):
-    COPY = "copy"      # make the target copy equal to the source file
+    COPY = "copy"  # make the target copy equal to the source file
     DELETE = "delete"  # the row was deleted and the resolver asks for its files to go too
 
 
@@ -29,8 +30,18 @@ class FileRef:
     action: FileAction = FileAction.COPY
 
     def __reduce__(self) -> tuple:
-        return (FileRef, (self.path, self.source_root, self.target_root, self.size, self.mtime_ns,
-                          self.checksum, self.action))
+        return (
+            FileRef,
+            (
+                self.path,
+                self.source_root,
+                self.target_root,
+                self.size,
+                self.mtime_ns,
+                self.checksum,
+                self.action,
+            ),
+        )
 
     def describe(self) -> str:
         return f"{self.path} ({self.source_root} -> {self.target_root})"

@@ -1,11 +1,12 @@
 """Values of distributed mode: a node's context (for pipes) and the signal between split stages.
 
 Field names agreed with the ZooKeeper node (``otter-run node``, plugins/otter-zookeeper)."""
+
 from __future__ import annotations
 
 import os
 import tempfile
-from typing import Callable
+from collections.abc import Callable
 
 from attrs import field, frozen
 

@@ -3,6 +3,7 @@
 Used by the demo and by tests of the core and of every plugin. ``server`` is anything with
 ``execute(sql, args=None) -> list[tuple]`` (e.g. :class:`otter_core.testing.mariadb.MariaDBServer`).
 """
+
 from __future__ import annotations
 
 from typing import Any, Protocol
@@ -27,14 +28,18 @@ def tables_of(server: _Executes, schema: str) -> list[str]:
     """The base tables of ``schema``, sorted by name (views are left out)."""
     rows = server.execute(
         "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_TYPE = 'BASE TABLE' "
-        "ORDER BY TABLE_NAME", args=(schema,))
+        "ORDER BY TABLE_NAME",
+        args=(schema,),
+    )
     return [r[0] for r in rows]
 
 
 def columns_of(server: _Executes, schema: str, table: str) -> list[str]:
     rows = server.execute(
         "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s "
-        "ORDER BY ORDINAL_POSITION", args=(schema, table))
+        "ORDER BY ORDINAL_POSITION",
+        args=(schema, table),
+    )
     return [r[0] for r in rows]
 
 
@@ -43,7 +48,9 @@ def key_of(server: _Executes, schema: str, table: str) -> list[str]:
     rows = server.execute(
         "SELECT s.INDEX_NAME, s.COLUMN_NAME FROM information_schema.STATISTICS s "
         "WHERE s.TABLE_SCHEMA = %s AND s.TABLE_NAME = %s AND s.NON_UNIQUE = 0 "
-        "ORDER BY s.INDEX_NAME <> 'PRIMARY', s.INDEX_NAME, s.SEQ_IN_INDEX", args=(schema, table))
+        "ORDER BY s.INDEX_NAME <> 'PRIMARY', s.INDEX_NAME, s.SEQ_IN_INDEX",
+        args=(schema, table),
+    )
     if rows:
         first = rows[0][0]
         return [column for index, column in rows if index == first]
@@ -62,7 +69,8 @@ def table_checksum(server: _Executes, schema: str, table: str) -> tuple[int, int
     parts = ", ".join(f"IFNULL(CONCAT('v', CAST({_quote(c)} AS BINARY)), 'N')" for c in columns)
     rows = server.execute(
         f"SELECT COUNT(*), IFNULL(BIT_XOR(CRC32(CONCAT_WS('#', {parts}))), 0) "
-        f"FROM {_quote(schema)}.{_quote(table)}")
+        f"FROM {_quote(schema)}.{_quote(table)}"
+    )
     count, checksum = rows[0]
     return int(count), int(checksum)
 
@@ -79,7 +87,6 @@ def rows_of(server: _Executes, full_name: str) -> list[tuple]:
     return server.execute(f"SELECT * FROM {_quote(schema)}.{_quote(table)} ORDER BY {order}")
 
 
-def diff_checksums(source: dict[str, tuple[int, int]],
-                   target: dict[str, tuple[int, int]]) -> list[str]:
+def diff_checksums(source: dict[str, tuple[int, int]], target: dict[str, tuple[int, int]]) -> list[str]:
     """The tables whose count or checksum differ (or that exist on one side only), sorted."""
     return sorted(t for t in set(source) | set(target) if source.get(t) != target.get(t))

@@ -1,9 +1,10 @@
 """Test support for fencing tokens: a takeover must wait for a stale holder's transaction in flight."""
+
 from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 
 def assert_takeover_waits(take_over: Callable[[], None], end_stale: Callable[[], None]) -> None:

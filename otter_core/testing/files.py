@@ -1,4 +1,5 @@
 """File sync workloads shared by the tests and bench/filesync.py: rows that point to files of mixed sizes."""
+
 from __future__ import annotations
 
 import hashlib
@@ -50,17 +51,35 @@ def insert_rows(server: MariaDBServer, ids: range, per_transaction: int = 100) -
     with conn.cursor() as cur:
         for start in range(ids.start, ids.stop, per_transaction):
             chunk = range(start, min(start + per_transaction, ids.stop))
-            cur.executemany(f"INSERT INTO {SCHEMA}.product VALUES (%s, %s, %s)",
-                            [(i, f"product {i}", image_path(i)) for i in chunk])
+            cur.executemany(
+                f"INSERT INTO {SCHEMA}.product VALUES (%s, %s, %s)",
+                [(i, f"product {i}", image_path(i)) for i in chunk],
+            )
             conn.commit()
     conn.close()
 
 
-def file_sync_yaml(source: MariaDBServer, target: MariaDBServer, source_root: Path, target_root: Path,
-                   start: Any, pipe: str = "memory", **parameters: Any) -> str:
-    pair = {"source": f"{SCHEMA}.product", "file_resolver": {"name": "template", "options": {
-        "templates": ["{image}"], "source_root": str(source_root), "target_root": str(target_root),
-        "is_delete_required": True}}}
+def file_sync_yaml(
+    source: MariaDBServer,
+    target: MariaDBServer,
+    source_root: Path,
+    target_root: Path,
+    start: Any,
+    pipe: str = "memory",
+    **parameters: Any,
+) -> str:
+    pair = {
+        "source": f"{SCHEMA}.product",
+        "file_resolver": {
+            "name": "template",
+            "options": {
+                "templates": ["{image}"],
+                "source_root": str(source_root),
+                "target_root": str(target_root),
+                "is_delete_required": True,
+            },
+        },
+    }
     doc = yaml.safe_load(pipeline_yaml(source, target, [pair], start=start, channel="files", **parameters))
     doc["channels"][0]["pipelines"][0]["pipe"] = pipe
     return yaml.safe_dump(doc, sort_keys=False)

@@ -3,10 +3,12 @@
 ``mariadb_source`` and ``mariadb_target`` are started once per test session; ``clean_databases`` drops
 the test schemas between tests so each test starts from empty servers.
 """
+
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -49,7 +51,7 @@ def clean_databases(mariadb_source: MariaDBServer, mariadb_target: MariaDBServer
 
 
 @pytest.fixture(scope="session")
-def zookeeper_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator["ZooKeeperServer"]:
+def zookeeper_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ZooKeeperServer]:
     """A real standalone ZooKeeper on a free loopback port for the whole session (``.hosts``)."""
     from otter_core.testing.zookeeper import ZooKeeperServer
 
@@ -60,5 +62,8 @@ def zookeeper_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator["ZooK
 
 # PostgreSQL and Redis target servers (issue 7): postgresql_server, clean_postgresql, redis_server, clean_redis
 from otter_core.testing.target_fixtures import (  # noqa: E402,F401
-    clean_postgresql, clean_redis, postgresql_server, redis_server,
+    clean_postgresql,
+    clean_redis,
+    postgresql_server,
+    redis_server,
 )

@@ -1,9 +1,11 @@
 """Run a pipeline between two test servers and wait until the target caught up."""
+
 from __future__ import annotations
 
 import contextlib
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import yaml
 
@@ -12,14 +14,32 @@ from otter_core.runner import Runner
 from otter_core.testing.mariadb import MariaDBServer
 
 
-def pipeline_yaml(source: MariaDBServer, target: MariaDBServer, pairs: list[Any],
-                  start: Any = "current", channel: str = "test", **parameters: Any) -> str:
+def pipeline_yaml(
+    source: MariaDBServer,
+    target: MariaDBServer,
+    pairs: list[Any],
+    start: Any = "current",
+    channel: str = "test",
+    **parameters: Any,
+) -> str:
     """The YAML of one channel with one pipeline ``src -> dst`` between the two servers."""
     doc = {
         "sources": {"src": source.source_config("src"), "dst": target.source_config("dst")},
-        "channels": [{"name": channel, "pipelines": [{
-            "name": "src-to-dst", "source": "src", "target": "dst", "start": start, "pairs": pairs,
-            "parameters": {"batch_timeout_ms": 100, "retry_backoff_ms": 100, **parameters}}]}],
+        "channels": [
+            {
+                "name": channel,
+                "pipelines": [
+                    {
+                        "name": "src-to-dst",
+                        "source": "src",
+                        "target": "dst",
+                        "start": start,
+                        "pairs": pairs,
+                        "parameters": {"batch_timeout_ms": 100, "retry_backoff_ms": 100, **parameters},
+                    }
+                ],
+            }
+        ],
     }
     return yaml.safe_dump(doc, sort_keys=False)
 
@@ -43,8 +63,10 @@ def wait_caught_up(runner: Runner, source: MariaDBServer, timeout: float = 60.0)
         failures = runner.failures()
         if failures:
             raise AssertionError(f"pipeline failed: {failures[0][1]}")
-        done = all(r.stats.position is not None and (r.stats.position.file, r.stats.position.pos) >= (file, pos)
-                   for r in runner.pipelines)
+        done = all(
+            r.stats.position is not None and (r.stats.position.file, r.stats.position.pos) >= (file, pos)
+            for r in runner.pipelines
+        )
         if done:
             return
         time.sleep(0.05)
@@ -61,8 +83,14 @@ def wait_paused(runner: Runner, timeout: float = 30.0) -> None:
         time.sleep(0.05)
 
 
-def sync_one_transaction(source: MariaDBServer, target: Any, state_dir: str, pairs: list[Any],
-                         statements: list[str], **parameters: Any) -> Any:
+def sync_one_transaction(
+    source: MariaDBServer,
+    target: Any,
+    state_dir: str,
+    pairs: list[Any],
+    statements: list[str],
+    **parameters: Any,
+) -> Any:
     """A pipeline from the source's binlog end: ``statements`` run as one source transaction and are
     loaded (no failure); returns the pipeline's stats."""
     file, pos = source.binlog_position()

@@ -6,6 +6,7 @@ verify --repair`` must find and fix exactly those rows.
 Used by ``tests/faults/test_load_kill9.py`` (100k rows) and ``bench/load_verify.py`` (1M rows); every
 step runs the real ``otter-run`` commands as subprocesses against real MariaDB servers.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -26,28 +28,43 @@ from otter_core.testing.mariadb import MariaDBServer
 
 SCHEMA = "loadtest"
 TABLES = {  # name: (DDL, share of the rows, INSERT … SELECT over the sequence table)
-    "orders": ("CREATE TABLE {s}.orders (id INT PRIMARY KEY, customer INT, amount DECIMAL(12,2), status VARCHAR(12), "
-               "created DATETIME(3), note VARCHAR(64))", 0.4,
-               "INSERT INTO {s}.orders SELECT seq, seq % 9973, seq / 7, ELT(1 + seq % 3, 'new', 'paid', 'sent'), "
-               "'2024-01-01' + INTERVAL seq SECOND, CONCAT('order note ', seq) FROM {s}.seq_1_to_{n}"),
-    "lines": ("CREATE TABLE {s}.lines (order_id INT, line SMALLINT, sku VARCHAR(16), qty INT, price DECIMAL(10,2), "
-              "PRIMARY KEY (order_id, line))", 0.3,
-              "INSERT INTO {s}.lines SELECT seq DIV 4, seq % 4, CONCAT('sku-', seq % 5000), seq % 17, seq % 1000 / 4 "
-              "FROM {s}.seq_4_to_{n3}"),
-    "events": ("CREATE TABLE {s}.events (id BIGINT UNSIGNED PRIMARY KEY, kind ENUM('a','b','c'), payload TEXT, "
-               "at TIMESTAMP(6) NULL)", 0.2,
-               "INSERT INTO {s}.events SELECT seq * 10, ELT(1 + seq % 3, 'a', 'b', 'c'), REPEAT('p', seq % 50), "
-               "'2024-02-01' + INTERVAL seq SECOND FROM {s}.seq_1_to_{n}"),
-    "tags": ("CREATE TABLE {s}.tags (name VARCHAR(32) PRIMARY KEY, weight INT, raw VARBINARY(16))", 0.1,
-             "INSERT INTO {s}.tags SELECT CONCAT('tag-', seq), seq, UNHEX(MD5(seq)) FROM {s}.seq_1_to_{n}"),
+    "orders": (
+        "CREATE TABLE {s}.orders (id INT PRIMARY KEY, customer INT, amount DECIMAL(12,2), status VARCHAR(12), "
+        "created DATETIME(3), note VARCHAR(64))",
+        0.4,
+        "INSERT INTO {s}.orders SELECT seq, seq % 9973, seq / 7, ELT(1 + seq % 3, 'new', 'paid', 'sent'), "
+        "'2024-01-01' + INTERVAL seq SECOND, CONCAT('order note ', seq) FROM {s}.seq_1_to_{n}",
+    ),
+    "lines": (
+        "CREATE TABLE {s}.lines (order_id INT, line SMALLINT, sku VARCHAR(16), qty INT, price DECIMAL(10,2), "
+        "PRIMARY KEY (order_id, line))",
+        0.3,
+        "INSERT INTO {s}.lines SELECT seq DIV 4, seq % 4, CONCAT('sku-', seq % 5000), seq % 17, seq % 1000 / 4 "
+        "FROM {s}.seq_4_to_{n3}",
+    ),
+    "events": (
+        "CREATE TABLE {s}.events (id BIGINT UNSIGNED PRIMARY KEY, kind ENUM('a','b','c'), payload TEXT, "
+        "at TIMESTAMP(6) NULL)",
+        0.2,
+        "INSERT INTO {s}.events SELECT seq * 10, ELT(1 + seq % 3, 'a', 'b', 'c'), REPEAT('p', seq % 50), "
+        "'2024-02-01' + INTERVAL seq SECOND FROM {s}.seq_1_to_{n}",
+    ),
+    "tags": (
+        "CREATE TABLE {s}.tags (name VARCHAR(32) PRIMARY KEY, weight INT, raw VARBINARY(16))",
+        0.1,
+        "INSERT INTO {s}.tags SELECT CONCAT('tag-', seq), seq, UNHEX(MD5(seq)) FROM {s}.seq_1_to_{n}",
+    ),
 }
 
 
 def create_tables(source: MariaDBServer, target: MariaDBServer, rows: int) -> dict[str, int]:
     """The four tables on both servers, filled on the source only; returns rows per table."""
     for server in (source, target):
-        server.execute(f"DROP DATABASE IF EXISTS {SCHEMA}", f"CREATE DATABASE {SCHEMA}",
-                       *(ddl.format(s=SCHEMA) for ddl, _, _ in TABLES.values()))
+        server.execute(
+            f"DROP DATABASE IF EXISTS {SCHEMA}",
+            f"CREATE DATABASE {SCHEMA}",
+            *(ddl.format(s=SCHEMA) for ddl, _, _ in TABLES.values()),
+        )
     counts = {}
     for name, (_, share, fill) in TABLES.items():
         n = max(1, int(rows * share))
@@ -91,14 +108,22 @@ class Writer(threading.Thread):
         i = rng.randint(1, int(n * 0.4) + 100)
         op = rng.random()
         if op < 0.3:
-            cur.execute(f"REPLACE INTO {s}.orders VALUES (%s, %s, %s, 'w', NOW(3), %s)", (i, i % 7, i % 500, f"w{i}"))
+            cur.execute(
+                f"REPLACE INTO {s}.orders VALUES (%s, %s, %s, 'w', NOW(3), %s)", (i, i % 7, i % 500, f"w{i}")
+            )
         elif op < 0.5:
-            cur.execute(f"UPDATE {s}.lines SET qty = qty + 1, price = price + 1 WHERE order_id = %s", (i // 2,))
+            cur.execute(
+                f"UPDATE {s}.lines SET qty = qty + 1, price = price + 1 WHERE order_id = %s", (i // 2,)
+            )
         elif op < 0.65:
-            cur.execute(f"UPDATE {s}.events SET payload = CONCAT('u', %s), at = NOW(6) WHERE id = %s", (i, i * 10))
+            cur.execute(
+                f"UPDATE {s}.events SET payload = CONCAT('u', %s), at = NOW(6) WHERE id = %s", (i, i * 10)
+            )
         elif op < 0.75:
-            cur.execute(f"INSERT INTO {s}.tags VALUES (%s, 1, %s) ON DUPLICATE KEY UPDATE weight = weight + 1",
-                        (f"tag-{i % (n // 10 + 50)}", bytes([i % 256]) * 3))
+            cur.execute(
+                f"INSERT INTO {s}.tags VALUES (%s, 1, %s) ON DUPLICATE KEY UPDATE weight = weight + 1",
+                (f"tag-{i % (n // 10 + 50)}", bytes([i % 256]) * 3),
+            )
         elif op < 0.9:
             cur.execute(f"DELETE FROM {s}.orders WHERE id = %s", (i,))
             cur.execute(f"DELETE FROM {s}.lines WHERE order_id = %s AND line = 2", (i // 2,))
@@ -109,8 +134,15 @@ class Writer(threading.Thread):
 class LoadScenario:
     """Runs the steps; ``results`` collects the figures and counts to print or assert."""
 
-    def __init__(self, source: MariaDBServer, target: MariaDBServer, workdir: Path, rows: int,
-                 chunk_rows: int = 5000, log: Callable[[str], None] = print) -> None:
+    def __init__(
+        self,
+        source: MariaDBServer,
+        target: MariaDBServer,
+        workdir: Path,
+        rows: int,
+        chunk_rows: int = 5000,
+        log: Callable[[str], None] = print,
+    ) -> None:
         self.source, self.target, self.workdir = source, target, Path(workdir)
         self.rows, self.chunk_rows, self.log = rows, chunk_rows, log
         self.config = self.workdir / "load.yaml"
@@ -119,13 +151,30 @@ class LoadScenario:
         self._runner_log = open(self.workdir / "otter-run.log", "ab")
 
     def cli(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "otter_core.cli", "--log-level", "WARNING", *args],
-                              capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            [sys.executable, "-m", "otter_core.cli", "--log-level", "WARNING", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def start_load(self) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, "-m", "otter_core.cli", "load", str(self.config), "--state-dir",
-                                 str(self.state_dir), "--quiet", "--chunk-rows", str(self.chunk_rows)],
-                                stdout=self._runner_log, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "otter_core.cli",
+                "load",
+                str(self.config),
+                "--state-dir",
+                str(self.state_dir),
+                "--quiet",
+                "--chunk-rows",
+                str(self.chunk_rows),
+            ],
+            stdout=self._runner_log,
+            stderr=subprocess.STDOUT,
+        )
 
     def state(self) -> dict:
         return read_state(self.state_dir, "load", "src-to-dst") or {}
@@ -137,8 +186,17 @@ class LoadScenario:
         counts = create_tables(self.source, self.target, self.rows)
         self.results["tables"] = counts
         total = sum(counts.values())
-        doc = yaml.safe_load(pipeline_yaml(self.source, self.target, [{"source": f"{SCHEMA}.*", "target": f"{SCHEMA}.*"}],
-                                           channel="load", batch_size=5000, parallelism=4, load_pool_size=4))
+        doc = yaml.safe_load(
+            pipeline_yaml(
+                self.source,
+                self.target,
+                [{"source": f"{SCHEMA}.*", "target": f"{SCHEMA}.*"}],
+                channel="load",
+                batch_size=5000,
+                parallelism=4,
+                load_pool_size=4,
+            )
+        )
         self.config.write_text(yaml.safe_dump(doc))
         writer = Writer(self.source, self.rows)
         writer.start()
@@ -149,8 +207,12 @@ class LoadScenario:
             self._wait(lambda: self.state().get("state") == "done", 1800, proc, "the load to finish")
             self.results["load_seconds"] = round(time.monotonic() - started, 1)
             state = self.state()
-            self.results.update(load_state=state["state"], chunks=state.get("chunks"), resumes=state.get("resumes", []),
-                                load_rows=sum(v["rows"] for v in state["confirmed"].values()))
+            self.results.update(
+                load_state=state["state"],
+                chunks=state.get("chunks"),
+                resumes=state.get("resumes", []),
+                load_rows=sum(v["rows"] for v in state["confirmed"].values()),
+            )
             time.sleep(2)  # incremental replication goes on after the load
             self.results["verify_live"] = self.verify()  # while the writer still writes
             writer.stop()
@@ -170,7 +232,9 @@ class LoadScenario:
         self.results["runner_exit"] = proc.returncode
         return self.results
 
-    def _kill_during_load(self, proc: subprocess.Popen, total: int, kills_at: tuple[float, ...]) -> subprocess.Popen:
+    def _kill_during_load(
+        self, proc: subprocess.Popen, total: int, kills_at: tuple[float, ...]
+    ) -> subprocess.Popen:
         """SIGKILL the load once per fraction of ``kills_at`` (of the rows emitted) and restart it."""
         kills: list[int] = []
         kill_times: list[float] = []
@@ -194,7 +258,7 @@ class LoadScenario:
         return proc
 
     def _kill_point(self, fraction: float, last_kill: float | None, total: int) -> str:
-        """"kill", "wait" or "late". A kill must leave the restarted run something to resume: the run
+        """ "kill", "wait" or "late". A kill must leave the restarted run something to resume: the run
         restarted after ``last_kill`` recorded its resume (it is not killed before it resumed), a chunk is
         confirmed (otherwise the restart starts over) and three chunks are still to be emitted
         (otherwise the restart finds every chunk acked and has nothing to resume)."""
@@ -213,7 +277,9 @@ class LoadScenario:
         while not condition():
             if proc.poll() is not None:
                 tail = (self.workdir / "otter-run.log").read_text(errors="replace")[-3000:]
-                raise AssertionError(f"otter-run load exited ({proc.returncode}) while waiting for {what}:\n{tail}")
+                raise AssertionError(
+                    f"otter-run load exited ({proc.returncode}) while waiting for {what}:\n{tail}"
+                )
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out waiting for {what}: {self.state()}")
             time.sleep(0.1)
@@ -232,8 +298,10 @@ class LoadScenario:
             raise AssertionError(f"verify printed nothing (exit {done.returncode}): {done.stderr[-3000:]}")
         report = json.loads(done.stdout)
         summary = report["summary"]
-        per_table = {t["target"].split(":", 1)[1]: {k: t["found"][k] for k in ("missing", "extra", "different")}
-                     for t in report["tables"]}
+        per_table = {
+            t["target"].split(":", 1)[1]: {k: t["found"][k] for k in ("missing", "extra", "different")}
+            for t in report["tables"]
+        }
         self.log(f"verify {' '.join(extra)}: exit {done.returncode}, {summary}")
         return {"exit": done.returncode, **summary, "tables": per_table}
 
@@ -250,6 +318,8 @@ class LoadScenario:
             cur.executemany(f"UPDATE {s}.lines SET qty = qty + 1000 WHERE order_id = %s AND line = %s", lines)
             cur.executemany(f"DELETE FROM {s}.events WHERE id = %s", [(e,) for e in events])
             cur.executemany(f"DELETE FROM {s}.tags WHERE name = %s", [(g,) for g in tags])
-            cur.executemany(f"INSERT INTO {s}.orders VALUES (%s, 0, 0, 'fake', NOW(3), 'extra')", [(-1,), (-2,), (-3,)])
+            cur.executemany(
+                f"INSERT INTO {s}.orders VALUES (%s, 0, 0, 'fake', NOW(3), 'extra')", [(-1,), (-2,), (-3,)]
+            )
         conn.close()
         return {"different": len(orders) + len(lines), "missing": len(events) + len(tags), "extra": 3}

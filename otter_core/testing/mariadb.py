@@ -1,4 +1,5 @@
 """A throwaway MariaDB server on a free loopback port, in its own directory (tests, demo, benchmarks)."""
+
 from __future__ import annotations
 
 import getpass
@@ -30,18 +31,26 @@ def free_port() -> int:
 def find_binary(*names: str) -> str:
     for name in names:
         path = shutil.which(name) or next(
-            (p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}") if os.path.exists(p)), None)
+            (p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}") if os.path.exists(p)), None
+        )
         if path:
             return path
     raise FileNotFoundError(
-        f"none of {names} found: install MariaDB (`apt-get install mariadb-server mariadb-client`)")
+        f"none of {names} found: install MariaDB (`apt-get install mariadb-server mariadb-client`)"
+    )
 
 
 class MariaDBServer:
     """Start with ``start()``, stop with ``stop()``; ``settings`` become lines of my.cnf."""
 
-    def __init__(self, basedir: str | os.PathLike | None = None, server_id: int = 1,
-                 port: int | None = None, log_bin: bool = True, **settings: Any) -> None:
+    def __init__(
+        self,
+        basedir: str | os.PathLike | None = None,
+        server_id: int = 1,
+        port: int | None = None,
+        log_bin: bool = True,
+        **settings: Any,
+    ) -> None:
         self.basedir = Path(basedir or tempfile.mkdtemp(prefix="otter-mariadb-"))
         self.server_id = server_id
         self.port = port or free_port()
@@ -60,35 +69,59 @@ class MariaDBServer:
     def _write_cnf(self) -> None:
         lines = [
             "[mariadbd]",
-            f"datadir={self.basedir / 'data'}", f"tmpdir={self.basedir / 'tmp'}",
-            f"socket={self.socket_path}", f"pid-file={self.basedir / 'mysqld.pid'}",
-            f"port={self.port}", "bind-address=127.0.0.1", f"server_id={self.server_id}",
-            "skip-name-resolve", "innodb_flush_log_at_trx_commit=2", "sync_binlog=0",
-            "innodb_buffer_pool_size=256M", "innodb_log_file_size=256M", "max_allowed_packet=256M",
-            "character-set-server=utf8mb4", "collation-server=utf8mb4_general_ci",
-            f"log-error={self.basedir / 'error.log'}", "performance_schema=OFF",
+            f"datadir={self.basedir / 'data'}",
+            f"tmpdir={self.basedir / 'tmp'}",
+            f"socket={self.socket_path}",
+            f"pid-file={self.basedir / 'mysqld.pid'}",
+            f"port={self.port}",
+            "bind-address=127.0.0.1",
+            f"server_id={self.server_id}",
+            "skip-name-resolve",
+            "innodb_flush_log_at_trx_commit=2",
+            "sync_binlog=0",
+            "innodb_buffer_pool_size=256M",
+            "innodb_log_file_size=256M",
+            "max_allowed_packet=256M",
+            "character-set-server=utf8mb4",
+            "collation-server=utf8mb4_general_ci",
+            f"log-error={self.basedir / 'error.log'}",
+            "performance_schema=OFF",
         ]
         if self.log_bin:
-            lines += [f"log_bin={self.basedir / 'data' / 'mysql-bin'}", "binlog_format=ROW",
-                      "binlog_row_image=FULL"]
+            lines += [
+                f"log_bin={self.basedir / 'data' / 'mysql-bin'}",
+                "binlog_format=ROW",
+                "binlog_row_image=FULL",
+            ]
         for key, value in self.settings.items():
             lines.append(f"{key.replace('_', '-')}={value}" if value is not True else key)
         self.cnf.write_text("\n".join(lines) + "\n")
 
-    def start(self, timeout: float = 60.0) -> "MariaDBServer":
+    def start(self, timeout: float = 60.0) -> MariaDBServer:
         (self.basedir / "tmp").mkdir(parents=True, exist_ok=True)
         self._write_cnf()
         if not (self.basedir / "data" / "mysql").exists():
             subprocess.run(
-                [find_binary("mariadb-install-db", "mysql_install_db"), f"--defaults-file={self.cnf}",
-                 f"--user={SERVER_USER}", "--skip-test-db", "--auth-root-authentication-method=socket"],
-                check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                [
+                    find_binary("mariadb-install-db", "mysql_install_db"),
+                    f"--defaults-file={self.cnf}",
+                    f"--user={SERVER_USER}",
+                    "--skip-test-db",
+                    "--auth-root-authentication-method=socket",
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
             fresh = True
         else:
             fresh = False
         self.process = subprocess.Popen(
             [find_binary("mariadbd", "mysqld"), f"--defaults-file={self.cnf}", f"--user={SERVER_USER}"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -97,7 +130,7 @@ class MariaDBServer:
                 break
             except pymysql.err.OperationalError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
-                    log = (self.basedir / "error.log")
+                    log = self.basedir / "error.log"
                     tail = log.read_text()[-2000:] if log.exists() else ""
                     raise RuntimeError(f"MariaDB in {self.basedir} did not start:\n{tail}")
                 time.sleep(0.1)
@@ -112,14 +145,21 @@ class MariaDBServer:
         return self
 
     def root_connect(self, **kwargs: Any) -> pymysql.connections.Connection:
-        return mysql_connect.connect(unix_socket=self.socket_path, user=SERVER_USER, autocommit=True,
-                                     charset="utf8mb4", **kwargs)
+        return mysql_connect.connect(
+            unix_socket=self.socket_path, user=SERVER_USER, autocommit=True, charset="utf8mb4", **kwargs
+        )
 
     def connect(self, **kwargs: Any) -> pymysql.connections.Connection:
         """A TCP connection as the ``otter`` user (what a pipeline uses)."""
         kwargs.setdefault("autocommit", True)
-        return mysql_connect.connect(host="127.0.0.1", port=self.port, user=OTTER_USER,
-                                     password=OTTER_PASSWORD, charset="utf8mb4", **kwargs)
+        return mysql_connect.connect(
+            host="127.0.0.1",
+            port=self.port,
+            user=OTTER_USER,
+            password=OTTER_PASSWORD,
+            charset="utf8mb4",
+            **kwargs,
+        )
 
     def root_execute(self, *statements: str) -> None:
         conn = self.root_connect()
@@ -143,8 +183,13 @@ class MariaDBServer:
 
     def source_config(self, name: str) -> dict[str, Any]:
         """The YAML mapping that points a pipeline at this server."""
-        return {"type": "mysql", "host": "127.0.0.1", "port": self.port, "user": OTTER_USER,
-                "password": OTTER_PASSWORD}
+        return {
+            "type": "mysql",
+            "host": "127.0.0.1",
+            "port": self.port,
+            "user": OTTER_USER,
+            "password": OTTER_PASSWORD,
+        }
 
     def binlog_position(self) -> tuple[str, int]:
         rows = self.execute("SHOW MASTER STATUS")
@@ -164,7 +209,7 @@ class MariaDBServer:
         self.stop()
         shutil.rmtree(self.basedir, ignore_errors=True)
 
-    def __enter__(self) -> "MariaDBServer":
+    def __enter__(self) -> MariaDBServer:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

@@ -3,6 +3,7 @@
 PostgreSQL refuses to run as root: when the tests run as root, the server runs as the ``postgres`` user
 (created by Debian's package) in a directory under /tmp owned by it.
 """
+
 from __future__ import annotations
 
 import os
@@ -38,11 +39,19 @@ def pg_binary(name: str) -> str:
 class PostgreSQLServer:
     """``start()`` runs initdb (first time) and postgres; ``destroy()`` stops it and removes the directory."""
 
-    def __init__(self, basedir: str | os.PathLike | None = None, port: int | None = None, **settings: Any) -> None:
+    def __init__(
+        self, basedir: str | os.PathLike | None = None, port: int | None = None, **settings: Any
+    ) -> None:
         self.basedir = Path(basedir or tempfile.mkdtemp(prefix="otter-pg-"))
         self.port = port or free_port()
-        self.settings = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off",
-                         "shared_buffers": "128MB", "max_connections": "100", **settings}
+        self.settings = {
+            "fsync": "off",
+            "synchronous_commit": "off",
+            "full_page_writes": "off",
+            "shared_buffers": "128MB",
+            "max_connections": "100",
+            **settings,
+        }
         self.process: subprocess.Popen | None = None
         self.os_user = "postgres" if os.geteuid() == 0 else None
 
@@ -56,7 +65,7 @@ class PostgreSQLServer:
         entry = pwd.getpwnam(self.os_user)
         return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
 
-    def start(self, timeout: float = 60.0) -> "PostgreSQLServer":
+    def start(self, timeout: float = 60.0) -> PostgreSQLServer:
         self.basedir.mkdir(parents=True, exist_ok=True)
         if self.os_user is not None:
             entry = pwd.getpwnam(self.os_user)
@@ -66,16 +75,43 @@ class PostgreSQLServer:
             pwfile.write_text(PG_PASSWORD + "\n")
             if self.os_user is not None:
                 os.chown(pwfile, pwd.getpwnam(self.os_user).pw_uid, -1)
-            subprocess.run([pg_binary("initdb"), "-D", str(self.datadir), "-U", PG_USER, f"--pwfile={pwfile}",
-                            "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8"],
-                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **self._run_as())
+            subprocess.run(
+                [
+                    pg_binary("initdb"),
+                    "-D",
+                    str(self.datadir),
+                    "-U",
+                    PG_USER,
+                    f"--pwfile={pwfile}",
+                    "--auth-local=trust",
+                    "--auth-host=scram-sha-256",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                **self._run_as(),
+            )
             pwfile.unlink()
-        args = [pg_binary("postgres"), "-D", str(self.datadir), "-p", str(self.port), "-k", str(self.basedir),
-                "-c", "listen_addresses=127.0.0.1"]
+        args = [
+            pg_binary("postgres"),
+            "-D",
+            str(self.datadir),
+            "-p",
+            str(self.port),
+            "-k",
+            str(self.basedir),
+            "-c",
+            "listen_addresses=127.0.0.1",
+        ]
         for key, value in self.settings.items():
             args += ["-c", f"{key}={value}"]
         log = open(self.basedir / "server.log", "ab")
-        self.process = subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True, **self._run_as())
+        self.process = subprocess.Popen(
+            args, stdout=log, stderr=log, start_new_session=True, **self._run_as()
+        )
         log.close()
         deadline = time.monotonic() + timeout
         while True:
@@ -97,8 +133,16 @@ class PostgreSQLServer:
 
     def connect(self, dbname: str = PG_DATABASE, autocommit: bool = True) -> Any:
         import psycopg
-        return psycopg.connect(host="127.0.0.1", port=self.port, user=PG_USER, password=PG_PASSWORD,
-                               dbname=dbname, autocommit=autocommit, connect_timeout=5)
+
+        return psycopg.connect(
+            host="127.0.0.1",
+            port=self.port,
+            user=PG_USER,
+            password=PG_PASSWORD,
+            dbname=dbname,
+            autocommit=autocommit,
+            connect_timeout=5,
+        )
 
     def execute(self, *statements: str, args: Any = None) -> list[tuple]:
         """Run statements; return the rows of the last one (empty when it returns none)."""
@@ -110,12 +154,20 @@ class PostgreSQLServer:
 
     def source_config(self, name: str = "pg") -> dict[str, Any]:
         """The YAML mapping that points a pipeline's target at this server."""
-        return {"type": "postgresql", "host": "127.0.0.1", "port": self.port, "user": PG_USER,
-                "password": PG_PASSWORD, "options": {"database": PG_DATABASE}}
+        return {
+            "type": "postgresql",
+            "host": "127.0.0.1",
+            "port": self.port,
+            "user": PG_USER,
+            "password": PG_PASSWORD,
+            "options": {"database": PG_DATABASE},
+        }
 
     def drop_user_schemas(self) -> None:
-        rows = self.execute("SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' "
-                            "AND nspname NOT IN ('information_schema', 'public')")
+        rows = self.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' "
+            "AND nspname NOT IN ('information_schema', 'public')"
+        )
         for (name,) in rows:
             self.execute(f'DROP SCHEMA "{name}" CASCADE')
 
@@ -127,7 +179,7 @@ class PostgreSQLServer:
         self.stop()
         shutil.rmtree(self.basedir, ignore_errors=True)
 
-    def __enter__(self) -> "PostgreSQLServer":
+    def __enter__(self) -> PostgreSQLServer:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

@@ -1,4 +1,5 @@
 """Stopping a test server's process: a polite signal first, SIGKILL when it does not exit in time."""
+
 from __future__ import annotations
 
 import signal

@@ -1,4 +1,5 @@
 """A throwaway redis-server on a free loopback port, in its own directory (tests)."""
+
 from __future__ import annotations
 
 import os
@@ -23,16 +24,34 @@ class RedisServer:
         self.port = port or free_port()
         self.process: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 30.0) -> "RedisServer":
+    def start(self, timeout: float = 30.0) -> RedisServer:
         binary = shutil.which("redis-server") or "/usr/bin/redis-server"
         if not os.path.exists(binary):
             raise FileNotFoundError("redis-server not found: `apt-get install redis-server`")
         self.basedir.mkdir(parents=True, exist_ok=True)
         log = open(self.basedir / "redis.log", "ab")
         self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.basedir),
-             "--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes"],
-            stdout=log, stderr=log, start_new_session=True)
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.basedir),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--protected-mode",
+                "yes",
+            ],
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
         log.close()
         deadline = time.monotonic() + timeout
         while True:
@@ -50,6 +69,7 @@ class RedisServer:
 
     def client(self, **kwargs: Any) -> Any:
         import redis
+
         return redis.Redis(host="127.0.0.1", port=self.port, **kwargs)
 
     def source_config(self, name: str = "cache") -> dict[str, Any]:

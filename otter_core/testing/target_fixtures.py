@@ -1,7 +1,8 @@
 """Session fixtures for the extra targets: a real PostgreSQL 15 and a real redis-server (issue 7)."""
+
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 

@@ -2,6 +2,7 @@
 
 Shared by the integration tests (short runs) and ``bench/twoway_convergence.py`` (repeated runs).
 """
+
 from __future__ import annotations
 
 import random
@@ -23,27 +24,59 @@ def start_of(server: MariaDBServer) -> dict[str, Any]:
     return {"file": file, "pos": pos}
 
 
-def twoway_yaml(a: MariaDBServer, b: MariaDBServer, policy: str | None, home: bool = True,
-                channel: str = "ab", **parameters: Any) -> str:
+def twoway_yaml(
+    a: MariaDBServer,
+    b: MariaDBServer,
+    policy: str | None,
+    home: bool = True,
+    channel: str = "ab",
+    **parameters: Any,
+) -> str:
     """A channel a<->b on shop.c with ``conflict: policy`` on both pipelines; a-to-b is home when ``home``."""
     pair: dict[str, Any] = {"source": "shop.c"}
     if policy:
         pair["conflict"] = policy
     params = {"batch_timeout_ms": 50, "retry_backoff_ms": 100, **parameters}
-    doc = {"sources": {"a": a.source_config("a"), "b": b.source_config("b")},
-           "channels": [{"name": channel, "pipelines": [
-               {"name": "a-to-b", "source": "a", "target": "b", "start": start_of(a), "pairs": [pair],
-                "parameters": params, **({"home": True} if home else {})},
-               {"name": "b-to-a", "source": "b", "target": "a", "start": start_of(b), "pairs": [pair],
-                "parameters": params}]}]}
+    doc = {
+        "sources": {"a": a.source_config("a"), "b": b.source_config("b")},
+        "channels": [
+            {
+                "name": channel,
+                "pipelines": [
+                    {
+                        "name": "a-to-b",
+                        "source": "a",
+                        "target": "b",
+                        "start": start_of(a),
+                        "pairs": [pair],
+                        "parameters": params,
+                        **({"home": True} if home else {}),
+                    },
+                    {
+                        "name": "b-to-a",
+                        "source": "b",
+                        "target": "a",
+                        "start": start_of(b),
+                        "pairs": [pair],
+                        "parameters": params,
+                    },
+                ],
+            }
+        ],
+    }
     return yaml.safe_dump(doc, sort_keys=False)
 
 
 def make_table(*servers: MariaDBServer) -> None:
     """A fresh shop.c (and no conflict log of an earlier run) on every server."""
     for server in servers:
-        server.execute("DROP DATABASE IF EXISTS shop", "CREATE DATABASE shop", TABLE_DDL,
-                       "CREATE DATABASE IF NOT EXISTS retl", "DROP TABLE IF EXISTS retl.retl_conflict")
+        server.execute(
+            "DROP DATABASE IF EXISTS shop",
+            "CREATE DATABASE shop",
+            TABLE_DDL,
+            "CREATE DATABASE IF NOT EXISTS retl",
+            "DROP TABLE IF EXISTS retl.retl_conflict",
+        )
 
 
 def random_writes(server: MariaDBServer, keys: int, seconds: float, seed: int) -> int:
@@ -57,11 +90,16 @@ def random_writes(server: MariaDBServer, keys: int, seconds: float, seed: int) -
         while time.monotonic() < deadline:
             key, op, version = rnd.randint(1, keys), rnd.random(), time.time_ns() // 1000 * 10 + seed % 10
             if op < 0.45:
-                cur.execute("INSERT INTO shop.c VALUES (%s, %s, %s, %s) ON DUPLICATE KEY UPDATE "
-                            "amount = amount + 1, v = VALUES(v)", (key, f"i{seed}", rnd.randint(0, 999), version))
+                cur.execute(
+                    "INSERT INTO shop.c VALUES (%s, %s, %s, %s) ON DUPLICATE KEY UPDATE "
+                    "amount = amount + 1, v = VALUES(v)",
+                    (key, f"i{seed}", rnd.randint(0, 999), version),
+                )
             elif op < 0.8:
-                cur.execute("UPDATE shop.c SET status = %s, amount = %s, v = %s WHERE id = %s",
-                            (f"u{seed}", rnd.randint(0, 999), version, key))
+                cur.execute(
+                    "UPDATE shop.c SET status = %s, amount = %s, v = %s WHERE id = %s",
+                    (f"u{seed}", rnd.randint(0, 999), version, key),
+                )
             else:
                 cur.execute("DELETE FROM shop.c WHERE id = %s", (key,))
             changed += cur.rowcount > 0
@@ -84,8 +122,13 @@ def caught_up(runner: Any, sources: dict[str, MariaDBServer], ends: dict[str, tu
     return True
 
 
-def wait_quiet(runner: Any, *servers: MariaDBServer, quiet: float = 2.0, timeout: float = 60.0,
-               sources: dict[str, MariaDBServer] | None = None) -> float:
+def wait_quiet(
+    runner: Any,
+    *servers: MariaDBServer,
+    quiet: float = 2.0,
+    timeout: float = 60.0,
+    sources: dict[str, MariaDBServer] | None = None,
+) -> float:
     """Block until no binlog moved for ``quiet`` seconds (no ping-pong) and, with ``sources`` (source
     name -> server), every pipeline acked its source's end; return when they stopped moving (seconds
     after the call)."""
@@ -101,7 +144,9 @@ def wait_quiet(runner: Any, *servers: MariaDBServer, quiet: float = 2.0, timeout
         if now != last:
             last, still_since = now, time.monotonic()
         elif time.monotonic() - still_since >= quiet and (
-                sources is None or caught_up(runner, sources, {n: s.binlog_position() for n, s in sources.items()})):
+            sources is None
+            or caught_up(runner, sources, {n: s.binlog_position() for n, s in sources.items()})
+        ):
             return still_since - started
     raise AssertionError(f"binlogs still growing after {timeout}s: {last} ({runner.status()})")
 
@@ -128,8 +173,16 @@ def resolve_parked(config: Any, action: str = "target") -> int:
     return len(done)
 
 
-def resolve_all(runner: Any, config: Any, a: MariaDBServer, b: MariaDBServer, sources: dict[str, MariaDBServer],
-                last_write: float, settled: float, rounds: int = 10) -> tuple[int, float]:
+def resolve_all(
+    runner: Any,
+    config: Any,
+    a: MariaDBServer,
+    b: MariaDBServer,
+    sources: dict[str, MariaDBServer],
+    last_write: float,
+    settled: float,
+    rounds: int = 10,
+) -> tuple[int, float]:
     """Resolve parked conflicts (one target per round) until none is parked on either side and the rows are
     equal; returns (keys resolved, seconds from ``last_write`` until the last resolutions had arrived).
     Equal rows alone are not enough: a key can stay parked on one side while both sides happen to hold the
@@ -139,7 +192,9 @@ def resolve_all(runner: Any, config: Any, a: MariaDBServer, b: MariaDBServer, so
 
     resolved = 0
     for _ in range(rounds):
-        if a.execute(SELECT_ROWS) == b.execute(SELECT_ROWS) and not list_conflicts(config, status="parked", limit=1):
+        if a.execute(SELECT_ROWS) == b.execute(SELECT_ROWS) and not list_conflicts(
+            config, status="parked", limit=1
+        ):
             break
         resolved += resolve_parked(config)
         called = time.monotonic()
@@ -151,19 +206,28 @@ def resolve_all(runner: Any, config: Any, a: MariaDBServer, b: MariaDBServer, so
 class RunResult:
     policy: str | None
     converged: bool
-    settle_seconds: float          # last write -> both binlogs still (and rows equal)
+    settle_seconds: float  # last write -> both binlogs still (and rows equal)
     binlog_bytes_after_quiet: int  # bytes both binlogs grew in ``idle`` seconds after that
     rows: int
     writes: int
     conflicts: int
     parked_resolved: int = 0
-    restarts: int = 0              # pipeline retries (deadlocks, refused loads) during the run
+    restarts: int = 0  # pipeline retries (deadlocks, refused loads) during the run
     last_error: str = ""
     differing: list = attrs.field(factory=list)  # up to 5 (a row, b row) pairs that differ
 
 
-def converge(a: MariaDBServer, b: MariaDBServer, policy: str | None, state_dir: str, seconds: float = 4.0,
-             keys: int = 100, seed: int = 1, idle: float = 2.0, home: bool | None = None) -> RunResult:
+def converge(
+    a: MariaDBServer,
+    b: MariaDBServer,
+    policy: str | None,
+    state_dir: str,
+    seconds: float = 4.0,
+    keys: int = 100,
+    seed: int = 1,
+    idle: float = 2.0,
+    home: bool | None = None,
+) -> RunResult:
     """One convergence run: both sides write ``keys`` overlapping ids for ``seconds``, then quiet."""
     from otter_core.config import load_config_text
     from otter_core.conflicts import list_conflicts
@@ -178,13 +242,21 @@ def converge(a: MariaDBServer, b: MariaDBServer, policy: str | None, state_dir: 
         a.execute("INSERT INTO shop.c VALUES (-1, 'ready', 0, 0)")  # both directions live before the writes
         b.execute("INSERT INTO shop.c VALUES (-2, 'ready', 0, 0)")
         deadline = time.monotonic() + 120
-        while len(a.execute("SELECT id FROM shop.c WHERE id < 0")) + len(b.execute("SELECT id FROM shop.c WHERE id < 0")) < 4:
+        while (
+            len(a.execute("SELECT id FROM shop.c WHERE id < 0"))
+            + len(b.execute("SELECT id FROM shop.c WHERE id < 0"))
+            < 4
+        ):
             if runner.failures() or time.monotonic() > deadline:
                 raise AssertionError(f"pipelines did not start: {runner.status()}")
             time.sleep(0.1)
         writes: dict[int, int] = {}
-        threads = [threading.Thread(target=lambda s=s, n=n: writes.__setitem__(n, random_writes(s, keys, seconds, seed * 2 + n)))
-                   for n, s in enumerate((a, b))]
+        threads = [
+            threading.Thread(
+                target=lambda s=s, n=n: writes.__setitem__(n, random_writes(s, keys, seconds, seed * 2 + n))
+            )
+            for n, s in enumerate((a, b))
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -203,8 +275,19 @@ def converge(a: MariaDBServer, b: MariaDBServer, policy: str | None, state_dir: 
         last_error = next((p.stats.last_error for p in runner.pipelines if p.stats.last_error), "")
         if policy == "manual":
             assert not list_conflicts(config, status="parked"), "parked conflicts left after resolving"
-    return RunResult(policy, rows_a == rows_b and grown == 0, settled, grown, len(rows_a), sum(writes.values()),
-                     conflicts, resolved, restarts, last_error[:300], _differing(rows_a, rows_b))
+    return RunResult(
+        policy,
+        rows_a == rows_b and grown == 0,
+        settled,
+        grown,
+        len(rows_a),
+        sum(writes.values()),
+        conflicts,
+        resolved,
+        restarts,
+        last_error[:300],
+        _differing(rows_a, rows_b),
+    )
 
 
 def _differing(rows_a: list, rows_b: list) -> list:

@@ -3,6 +3,7 @@
 Used by the tests, the distributed benchmarks and anyone who wants a ZooKeeper for a try-out:
 ``ZooKeeperServer(dir).start()`` returns once the server answers ``ruok``, usually in 1-3 s.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,10 @@ def zookeeper_classpath() -> str:
         if jar.exists():
             extra = [str(Path(folder) / name) for name in EXTRA_JARS if (Path(folder) / name).exists()]
             return os.pathsep.join([str(jar), *extra])
-    raise FileNotFoundError("zookeeper.jar not found: install ZooKeeper and Java "
-                            "(`apt-get install zookeeper default-jre-headless`)")
+    raise FileNotFoundError(
+        "zookeeper.jar not found: install ZooKeeper and Java "
+        "(`apt-get install zookeeper default-jre-headless`)"
+    )
 
 
 def java_binary() -> str:
@@ -46,8 +49,13 @@ class ZooKeeperServer:
     use session timeouts of a second or two; ``max_session_ms`` caps what clients may ask for.
     """
 
-    def __init__(self, basedir: str | os.PathLike | None = None, port: int | None = None,
-                 tick_ms: int = 200, max_session_ms: int = 60000) -> None:
+    def __init__(
+        self,
+        basedir: str | os.PathLike | None = None,
+        port: int | None = None,
+        tick_ms: int = 200,
+        max_session_ms: int = 60000,
+    ) -> None:
         self.basedir = Path(basedir or tempfile.mkdtemp(prefix="otter-zookeeper-"))
         self.port = port or free_port()
         self.tick_ms = tick_ms
@@ -66,40 +74,56 @@ class ZooKeeperServer:
         data = self.basedir / "data"
         data.mkdir(parents=True, exist_ok=True)
         cfg = self.basedir / "zoo.cfg"
-        cfg.write_text("\n".join([
-            f"tickTime={self.tick_ms}",
-            f"dataDir={data}",
-            f"clientPort={self.port}",
-            "clientPortAddress=127.0.0.1",
-            "admin.enableServer=false",
-            f"minSessionTimeout={2 * self.tick_ms}",
-            f"maxSessionTimeout={self.max_session_ms}",
-            "4lw.commands.whitelist=ruok,srvr,stat",
-            "maxClientCnxns=200",
-            "",
-        ]))
+        cfg.write_text(
+            "\n".join(
+                [
+                    f"tickTime={self.tick_ms}",
+                    f"dataDir={data}",
+                    f"clientPort={self.port}",
+                    "clientPortAddress=127.0.0.1",
+                    "admin.enableServer=false",
+                    f"minSessionTimeout={2 * self.tick_ms}",
+                    f"maxSessionTimeout={self.max_session_ms}",
+                    "4lw.commands.whitelist=ruok,srvr,stat",
+                    "maxClientCnxns=200",
+                    "",
+                ]
+            )
+        )
         return cfg
 
-    def start(self, timeout: float = 60.0) -> "ZooKeeperServer":
+    def start(self, timeout: float = 60.0) -> ZooKeeperServer:
         cfg = self._write_config()
         log = open(self.log_path, "ab")
-        cmd = [java_binary(), "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
-               "-Dzookeeper.jmx.log4j.disable=true", "-Dzookeeper.admin.enableServer=false",
-               "-cp", zookeeper_classpath(), "org.apache.zookeeper.server.ZooKeeperServerMain", str(cfg)]
-        self.process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                        start_new_session=True)
+        cmd = [
+            java_binary(),
+            "-Xmx256m",
+            "-XX:+UseSerialGC",
+            "-XX:TieredStopAtLevel=1",
+            "-Dzookeeper.jmx.log4j.disable=true",
+            "-Dzookeeper.admin.enableServer=false",
+            "-cp",
+            zookeeper_classpath(),
+            "org.apache.zookeeper.server.ZooKeeperServerMain",
+            str(cfg),
+        ]
+        self.process = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+        )
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"ZooKeeper exited with {self.process.returncode}: "
-                                   f"{self.log_path.read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"ZooKeeper exited with {self.process.returncode}: {self.log_path.read_text()[-2000:]}"
+                )
             if self.is_ok():
                 return self
             time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"ZooKeeper did not answer on {self.hosts} within {timeout}s: "
-                           f"{self.log_path.read_text()[-2000:]}")
+        raise RuntimeError(
+            f"ZooKeeper did not answer on {self.hosts} within {timeout}s: {self.log_path.read_text()[-2000:]}"
+        )
 
     def is_ok(self) -> bool:
         """True when the server answers the ``ruok`` four-letter word."""

@@ -7,11 +7,13 @@ mean an equal chunk. Otherwise — or when they differ — both sides' rows of t
 go through Extract and Transform and are matched to target rows by key; target rows are read in pages,
 so a target full of extra rows never has to fit in memory.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Sequence
+from typing import Any
 
 from attrs import define, field
 
@@ -39,10 +41,10 @@ class UnitResult:
     source_rows: int = 0
     target_rows: int = 0
     chunks: int = 0
-    chunks_read: int = 0          # chunks whose rows were read (checksums differed or not comparable)
+    chunks_read: int = 0  # chunks whose rows were read (checksums differed or not comparable)
     seconds: float = 0.0
     differences: dict[tuple, Difference] = field(factory=dict)  # canonical target key -> difference
-    found: dict[str, int] = field(factory=dict)                  # counts after the re-checks
+    found: dict[str, int] = field(factory=dict)  # counts after the re-checks
     repaired: int = 0
     error: str = ""
 
@@ -53,18 +55,27 @@ class UnitResult:
         return counts
 
     def as_dict(self) -> dict[str, Any]:
-        return {"source": ", ".join(c.full_name for c in self.unit.contributors),
-                "target": f"{self.unit.target_source}:{self.unit.full_name}", "source_rows": self.source_rows,
-                "target_rows": self.target_rows, "chunks": self.chunks, "chunks_read": self.chunks_read,
-                "seconds": round(self.seconds, 3), "found": self.found or self.counts(), **self.counts(),
-                "repaired": self.repaired, "error": self.error}
+        return {
+            "source": ", ".join(c.full_name for c in self.unit.contributors),
+            "target": f"{self.unit.target_source}:{self.unit.full_name}",
+            "source_rows": self.source_rows,
+            "target_rows": self.target_rows,
+            "chunks": self.chunks,
+            "chunks_read": self.chunks_read,
+            "seconds": round(self.seconds, 3),
+            "found": self.found or self.counts(),
+            **self.counts(),
+            "repaired": self.repaired,
+            "error": self.error,
+        }
 
 
 class UnitVerifier:
     """Walks one unit's key space and records its differences in a ``UnitResult``."""
 
-    def __init__(self, unit: Unit, source: TableReader, target: TableReader, mapper: RowMapper,
-                 chunk_rows: int) -> None:
+    def __init__(
+        self, unit: Unit, source: TableReader, target: TableReader, mapper: RowMapper, chunk_rows: int
+    ) -> None:
         self.unit = unit
         self.source = source
         self.target = target
@@ -91,15 +102,19 @@ class UnitVerifier:
     def _boundary(self, lower: tuple | None) -> tuple | None:
         """The smallest key that ends a chunk of ``chunk_rows`` rows in some source table (None: the last
         chunk, open-ended, also takes every target row beyond the sources' last key)."""
-        ends = [self.source.nth_key(c.schema, c.table, c.key, lower, self.chunk_rows) for c in self.unit.contributors]
+        ends = [
+            self.source.nth_key(c.schema, c.table, c.key, lower, self.chunk_rows)
+            for c in self.unit.contributors
+        ]
         present = [e for e in ends if e is not None]
         return min(present) if present else None
 
     def _compare(self, lower: tuple | None, upper: tuple | None) -> None:
         unit = self.unit
         if unit.exact:
-            target = self._target_side.submit(self.target.chunk_checksum, unit.schema, unit.table, unit.columns,
-                                              unit.key, lower, upper)
+            target = self._target_side.submit(
+                self.target.chunk_checksum, unit.schema, unit.table, unit.columns, unit.key, lower, upper
+            )
             count, checksum = 0, 0
             for c in unit.contributors:
                 n, x = self.source.chunk_checksum(c.schema, c.table, c.sums, c.key, lower, upper)
@@ -123,8 +138,9 @@ class UnitVerifier:
                 expected[ck] = (index, source_key, event)
         page_lower = lower
         while True:
-            page = self.target.read_range(unit.schema, unit.table, unit.columns, unit.key, page_lower, upper,
-                                          self.chunk_rows)
+            page = self.target.read_range(
+                unit.schema, unit.table, unit.columns, unit.key, page_lower, upper, self.chunk_rows
+            )
             if count_rows:
                 self.result.target_rows += len(page)
             for row in page:
@@ -143,8 +159,9 @@ class UnitVerifier:
             self.result.differences[ck] = Difference(MISSING, key, index, source_key)
 
 
-def expected_by_keys(unit: Unit, source: TableReader, mapper: RowMapper,
-                     diffs: Sequence[Difference]) -> dict[tuple, tuple[int, Any]]:
+def expected_by_keys(
+    unit: Unit, source: TableReader, mapper: RowMapper, diffs: Sequence[Difference]
+) -> dict[tuple, tuple[int, Any]]:
     """canonical target key -> (contributor index, expected target event) for the rows of ``diffs`` as the
     source has them now. A target-only row is looked up in every source table by its own key values."""
     out: dict[tuple, tuple[int, Any]] = {}

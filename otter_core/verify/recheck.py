@@ -10,11 +10,12 @@ Repair loads the source's current rows (or deletes target-only rows) through the
 stage — merge, weights, the target's idempotent loader, loopback marks in two-way channels — and then
 re-checks the repaired rows the same way (a change replicated meanwhile may have overtaken the repair).
 """
+
 from __future__ import annotations
 
 import logging
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from otter_core.engine.load import LoadStage
 from otter_core.engine.snapshot_state import position_order
@@ -28,8 +29,13 @@ log = logging.getLogger("otter.verify")
 class LagWaiter:
     """Waits until the pipeline acked the source's current position, or stopped advancing."""
 
-    def __init__(self, log_position: Callable[[], Position | None], acked: Callable[[], Position | None],
-                 timeout: float = 120.0, stall: float = 5.0) -> None:
+    def __init__(
+        self,
+        log_position: Callable[[], Position | None],
+        acked: Callable[[], Position | None],
+        timeout: float = 120.0,
+        stall: float = 5.0,
+    ) -> None:
         self.log_position = log_position
         self.acked = acked
         self.timeout = timeout
@@ -56,9 +62,9 @@ class Rechecker:
     """Re-checks and repairs the differences of the units of one pipeline."""
 
     def __init__(self, sources, targets, mappers, waiter: LagWaiter, rounds: int = 3) -> None:
-        self.sources = sources          # unit -> source TableReader (all the pipeline's source)
-        self.targets = targets          # unit -> target TableReader
-        self.mappers = mappers          # unit -> RowMapper
+        self.sources = sources  # unit -> source TableReader (all the pipeline's source)
+        self.targets = targets  # unit -> target TableReader
+        self.mappers = mappers  # unit -> RowMapper
         self.waiter = waiter
         self.rounds = max(0, rounds)
 
@@ -71,20 +77,29 @@ class Rechecker:
             caught_up = self.waiter.wait()
             for result in pending:
                 result.differences, _ = self.recheck(result)
-            log.info("re-check %d (%s): %d row(s) still differ", round_ + 1,
-                     "after the pipeline caught up" if caught_up else "pipeline not advancing",
-                     sum(len(r.differences) for r in results))
+            log.info(
+                "re-check %d (%s): %d row(s) still differ",
+                round_ + 1,
+                "after the pipeline caught up" if caught_up else "pipeline not advancing",
+                sum(len(r.differences) for r in results),
+            )
             if not caught_up and round_ >= 1:
                 return  # nothing is replicating: the differences are real
 
-    def recheck(self, result: UnitResult) -> tuple[dict[tuple, Difference], dict[tuple, tuple[int, EventData]]]:
+    def recheck(
+        self, result: UnitResult
+    ) -> tuple[dict[tuple, Difference], dict[tuple, tuple[int, EventData]]]:
         """(remaining differences, the source's current expected rows) of ``result``."""
         unit, diffs = result.unit, list(result.differences.values())
         source, target, mapper = self.sources[id(unit)], self.targets[id(unit)], self.mappers[id(unit)]
         before = expected_by_keys(unit, source, mapper, diffs)
         key_positions = [unit.columns.index(k) for k in unit.key]
-        actual = {canonical([row[i] for i in key_positions]): row
-                  for row in target.read_keys(unit.schema, unit.table, unit.columns, unit.key, [d.key for d in diffs])}
+        actual = {
+            canonical([row[i] for i in key_positions]): row
+            for row in target.read_keys(
+                unit.schema, unit.table, unit.columns, unit.key, [d.key for d in diffs]
+            )
+        }
         after = expected_by_keys(unit, source, mapper, diffs)
         remaining: dict[tuple, Difference] = {}
         for ck, diff in result.differences.items():
@@ -119,7 +134,14 @@ class Rechecker:
                 items.append((unit.target_source, unit.contributors[index].pair.push_weight, event))
             else:
                 keys = dict(zip(unit.key, diff.key))
-                items.append((unit.target_source, unit.contributors[0].pair.push_weight,
-                              EventData(unit.schema, unit.table, EventType.DELETE, keys, hints=frozenset({"verify"}))))
+                items.append(
+                    (
+                        unit.target_source,
+                        unit.contributors[0].pair.push_weight,
+                        EventData(
+                            unit.schema, unit.table, EventType.DELETE, keys, hints=frozenset({"verify"})
+                        ),
+                    )
+                )
         load_stage.load(items)
         return len(items)

@@ -1,8 +1,9 @@
 """One pipeline's verification: build its units, compare them, re-check after the lag, repair."""
+
 from __future__ import annotations
 
 import logging
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from otter_core.builtin import memory_arbitrator, memory_pipe
 from otter_core.contracts import TableReader
@@ -21,8 +22,17 @@ log = logging.getLogger("otter.verify")
 class PipelineVerification:
     """Compares the source and target tables of ``pipeline`` (and repairs them on request)."""
 
-    def __init__(self, config: OtterConfig, channel: str, pipeline: Pipeline, state_dir: str,
-                 chunk_rows: int = 10_000, rounds: int = 3, lag_timeout: float = 120.0, stall: float = 5.0) -> None:
+    def __init__(
+        self,
+        config: OtterConfig,
+        channel: str,
+        pipeline: Pipeline,
+        state_dir: str,
+        chunk_rows: int = 10_000,
+        rounds: int = 3,
+        lag_timeout: float = 120.0,
+        stall: float = 5.0,
+    ) -> None:
         self.config = config
         self.channel = channel
         self.pipeline = pipeline
@@ -48,14 +58,19 @@ class PipelineVerification:
         """The pipeline's acked position as its arbitrator has it now (read afresh on every call)."""
         return self.plugins.arbitrator(self.channel, self.state_dir).acked_position()
 
-    def run(self, tables: Sequence[str] = (), repair: bool = False,
-            on_unit: Callable[[UnitResult], None] | None = None) -> list[UnitResult]:
+    def run(
+        self,
+        tables: Sequence[str] = (),
+        repair: bool = False,
+        on_unit: Callable[[UnitResult], None] | None = None,
+    ) -> list[UnitResult]:
         units = build_units(self.pipeline, self.source, self.target, tables)
         mappers = {id(u): RowMapper(self.pipeline, self.extractor, u) for u in units}
         results = []
         for unit in units:
-            verifier = UnitVerifier(unit, self.source, self.target(unit.target_source), mappers[id(unit)],
-                                    self.chunk_rows)
+            verifier = UnitVerifier(
+                unit, self.source, self.target(unit.target_source), mappers[id(unit)], self.chunk_rows
+            )
             try:
                 result = verifier.run()
             except OtterError as exc:
@@ -65,8 +80,13 @@ class PipelineVerification:
             results.append(result)
             if on_unit is not None:
                 on_unit(result)
-        rechecker = Rechecker({id(u): self.source for u in units},
-                              {id(u): self.target(u.target_source) for u in units}, mappers, self.waiter, self.rounds)
+        rechecker = Rechecker(
+            {id(u): self.source for u in units},
+            {id(u): self.target(u.target_source) for u in units},
+            mappers,
+            self.waiter,
+            self.rounds,
+        )
         rechecker.settle(results)
         for result in results:
             result.found = result.counts()

@@ -5,9 +5,11 @@ shards (``offer[1-32] -> offer``) and 1:n copies compare the way the pipeline lo
 into target rows by the engine's own Extract (row filter, EventProcessors) and Transform (mapping, type
 conversion) — verify never re-implements the mapping.
 """
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from attrs import define, field
 
@@ -29,9 +31,9 @@ class Contributor:
     pair: DataMediaPair
     schema: str
     table: str
-    key: tuple[str, ...]      # source key columns, in the unit's key order
+    key: tuple[str, ...]  # source key columns, in the unit's key order
     columns: tuple[str, ...]  # every stored source column (read in full: filters and processors see the row)
-    sums: tuple[str, ...]     # source column feeding each of the unit's columns (checksum fast path)
+    sums: tuple[str, ...]  # source column feeding each of the unit's columns (checksum fast path)
 
     @property
     def full_name(self) -> str:
@@ -45,7 +47,7 @@ class Unit:
     target_source: str
     schema: str
     table: str
-    key: tuple[str, ...]      # target key columns (the mapped source key)
+    key: tuple[str, ...]  # target key columns (the mapped source key)
     columns: tuple[str, ...]  # target columns compared
     contributors: list[Contributor] = field(factory=list)
 
@@ -68,7 +70,9 @@ def canonical(values: Sequence[Any]) -> tuple:
     return tuple(None if v is None else _to_text(v) for v in values)
 
 
-def build_units(pipeline: Pipeline, source_reader: TableReader, target_reader_of, tables: Sequence[str] = ()) -> list[Unit]:
+def build_units(
+    pipeline: Pipeline, source_reader: TableReader, target_reader_of, tables: Sequence[str] = ()
+) -> list[Unit]:
     """The units of ``pipeline``, limited to source tables matching ``tables`` (names or patterns).
 
     ``target_reader_of(name)`` returns the TableReader of the target source called ``name``."""
@@ -87,31 +91,46 @@ def build_units(pipeline: Pipeline, source_reader: TableReader, target_reader_of
                 stored = set(target.columns(t_schema, t_table))
                 lacking = [c for c in columns if c not in stored]
                 if lacking:
-                    raise ConfigError(f"target table {t_schema}.{t_table} on {target_source} lacks column(s) "
-                                      f"{', '.join(lacking)} that pair {pair.source} -> {pair.target} writes")
-                unit = units[(target_source, t_schema, t_table)] = Unit(target_source, t_schema, t_table, key, columns)
+                    raise ConfigError(
+                        f"target table {t_schema}.{t_table} on {target_source} lacks column(s) "
+                        f"{', '.join(lacking)} that pair {pair.source} -> {pair.target} writes"
+                    )
+                unit = units[(target_source, t_schema, t_table)] = Unit(
+                    target_source, t_schema, t_table, key, columns
+                )
             elif (key, columns) != (unit.key, unit.columns):
-                raise ConfigError(f"{schema}.{table} and {unit.contributors[0].full_name} both load "
-                                  f"{t_schema}.{t_table} but map to different columns; verify cannot compare them")
+                raise ConfigError(
+                    f"{schema}.{table} and {unit.contributors[0].full_name} both load "
+                    f"{t_schema}.{t_table} but map to different columns; verify cannot compare them"
+                )
             unit.contributors.append(contributor)
     if wanted and not units:
         raise ConfigError(f"no table of pipeline {pipeline.name} matches {', '.join(tables)}")
     return sorted(units.values(), key=lambda u: (u.target_source, u.full_name))
 
 
-def _contributor(pair: DataMediaPair, schema: str, table: str,
-                 reader: TableReader) -> tuple[Contributor, tuple[str, ...], tuple[str, ...]]:
+def _contributor(
+    pair: DataMediaPair, schema: str, table: str, reader: TableReader
+) -> tuple[Contributor, tuple[str, ...], tuple[str, ...]]:
     key = reader.key_columns(schema, table)
     columns = reader.columns(schema, table)
-    mapped = map_columns(pair, {c: c for c in columns})        # target column -> source column
-    mapped_key = map_columns(pair, {k: k for k in key})       # target key column -> source key column
+    mapped = map_columns(pair, {c: c for c in columns})  # target column -> source column
+    mapped_key = map_columns(pair, {k: k for k in key})  # target key column -> source key column
     if len(mapped_key) != len(key):
-        raise ConfigError(f"the columns of pair {pair.source} -> {pair.target} leave out key column(s) of "
-                          f"{schema}.{table}; verify (and the pipeline) need every key column")
+        raise ConfigError(
+            f"the columns of pair {pair.source} -> {pair.target} leave out key column(s) of "
+            f"{schema}.{table}; verify (and the pipeline) need every key column"
+        )
     target_columns = tuple(sorted(mapped))
     target_key = tuple(sorted(mapped_key, key=lambda t: key.index(mapped_key[t])))  # the source key's order
-    contributor = Contributor(pair, schema, table, tuple(mapped_key[k] for k in target_key), columns,
-                              tuple(mapped[c] for c in target_columns))
+    contributor = Contributor(
+        pair,
+        schema,
+        table,
+        tuple(mapped_key[k] for k in target_key),
+        columns,
+        tuple(mapped[c] for c in target_columns),
+    )
     return contributor, target_key, target_columns
 
 
@@ -123,16 +142,24 @@ class RowMapper:
         self.extractor = extractor
         self.unit = unit
 
-    def expected(self, contributor: Contributor, rows: Sequence[tuple]) -> dict[tuple, tuple[tuple, EventData]]:
+    def expected(
+        self, contributor: Contributor, rows: Sequence[tuple]
+    ) -> dict[tuple, tuple[tuple, EventData]]:
         """canonical target key -> (source key, the target event the pipeline would load) per source row."""
         key_set = set(contributor.key)
         events = []
         for row in rows:
             values = dict(zip(contributor.columns, row))
-            events.append(EventData(contributor.schema, contributor.table, EventType.INSERT,
-                                    {k: values[k] for k in contributor.key},
-                                    {c: v for c, v in values.items() if c not in key_set},
-                                    hints=frozenset({VERIFY_HINT})))
+            events.append(
+                EventData(
+                    contributor.schema,
+                    contributor.table,
+                    EventType.INSERT,
+                    {k: values[k] for k in contributor.key},
+                    {c: v for c, v in values.items() if c not in key_set},
+                    hints=frozenset({VERIFY_HINT}),
+                )
+            )
         out: dict[tuple, tuple[tuple, EventData]] = {}
         for pair, event in self.extractor.extract(events):
             if pair == contributor.pair:

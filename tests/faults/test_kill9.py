@@ -1,4 +1,5 @@
 """kill -9 of the runner at several points of a 100k-row workload loses and duplicates nothing."""
+
 import os
 import random
 import signal
@@ -23,11 +24,16 @@ def write_workload(server, done: threading.Event, seed: int = 11, total: int = R
     with conn.cursor() as cur:
         while written < total:
             n = min(rng.randint(1, 200), total - written)
-            rows = [(written + i, rng.randint(0, 10**6), f"v{written + i}", "x" * rng.randint(0, 80)) for i in range(n)]
+            rows = [
+                (written + i, rng.randint(0, 10**6), f"v{written + i}", "x" * rng.randint(0, 80))
+                for i in range(n)
+            ]
             cur.executemany("INSERT INTO crash.ledger VALUES (%s, %s, %s, %s)", rows)
             if rng.random() < 0.3 and written:
                 low = rng.randint(0, written)
-                cur.execute("UPDATE crash.ledger SET amount = amount + 1 WHERE id BETWEEN %s AND %s", (low, low + 50))
+                cur.execute(
+                    "UPDATE crash.ledger SET amount = amount + 1 WHERE id BETWEEN %s AND %s", (low, low + 50)
+                )
             if rng.random() < 0.1 and written:
                 low = rng.randint(0, written)
                 cur.execute("DELETE FROM crash.ledger WHERE id BETWEEN %s AND %s", (low, low + 5))
@@ -38,8 +44,20 @@ def write_workload(server, done: threading.Event, seed: int = 11, total: int = R
 
 
 def start_runner(config, state_dir, log):
-    return subprocess.Popen([sys.executable, "-m", "otter_core.cli", "run", str(config), "--state-dir", str(state_dir),
-                             "--quiet"], stdout=log, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "otter_core.cli",
+            "run",
+            str(config),
+            "--state-dir",
+            str(state_dir),
+            "--quiet",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def target_matches(source, target) -> bool:
@@ -48,14 +66,25 @@ def target_matches(source, target) -> bool:
 
 
 def test_sigkill_at_random_points_loses_nothing(mariadb_source, mariadb_target, tmp_path):
-    ddl = ["CREATE DATABASE crash",
-           "CREATE TABLE crash.ledger (id INT PRIMARY KEY, amount BIGINT, label VARCHAR(20), note VARCHAR(100))"]
+    ddl = [
+        "CREATE DATABASE crash",
+        "CREATE TABLE crash.ledger (id INT PRIMARY KEY, amount BIGINT, label VARCHAR(20), note VARCHAR(100))",
+    ]
     for server in (mariadb_source, mariadb_target):
         server.execute(*ddl)
     file, pos = mariadb_source.binlog_position()
     config = tmp_path / "crash.yaml"
-    config.write_text(pipeline_yaml(mariadb_source, mariadb_target, ["crash.ledger"], start={"file": file, "pos": pos},
-                                    batch_size=2000, parallelism=4, load_pool_size=3))
+    config.write_text(
+        pipeline_yaml(
+            mariadb_source,
+            mariadb_target,
+            ["crash.ledger"],
+            start={"file": file, "pos": pos},
+            batch_size=2000,
+            parallelism=4,
+            load_pool_size=3,
+        )
+    )
     state_dir = tmp_path / "state"
     log = open(tmp_path / "runner.log", "wb")
     done = threading.Event()

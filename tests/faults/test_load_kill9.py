@@ -2,6 +2,7 @@
 verify reporting 0 differences; then verify --repair finds and fixes exactly the rows corrupted on purpose.
 
 100k rows here; ``python bench/load_verify.py --rows 1000000`` runs the same scenario on 1M rows."""
+
 import pytest
 
 from otter_core.testing.load_scenario import LoadScenario
@@ -29,10 +30,12 @@ def test_load_killed_twice_then_verified_and_repaired(mariadb_source, mariadb_ta
     corrupted = results["corrupted"]
     found = results["verify_corrupt"]
     assert found["exit"] == 1 and found["found"] == corrupted and found["differences"] == 15
-    assert found["tables"] == {"loadtest.events": {"missing": 3, "extra": 0, "different": 0},
-                               "loadtest.lines": {"missing": 0, "extra": 0, "different": 3},
-                               "loadtest.orders": {"missing": 0, "extra": 3, "different": 4},
-                               "loadtest.tags": {"missing": 2, "extra": 0, "different": 0}}
+    assert found["tables"] == {
+        "loadtest.events": {"missing": 3, "extra": 0, "different": 0},
+        "loadtest.lines": {"missing": 0, "extra": 0, "different": 3},
+        "loadtest.orders": {"missing": 0, "extra": 3, "different": 4},
+        "loadtest.tags": {"missing": 2, "extra": 0, "different": 0},
+    }
     repair = results["verify_repair"]
     assert repair["exit"] == 0 and repair["found"] == corrupted and repair["repaired"] == 15
     assert repair["differences"] == 0

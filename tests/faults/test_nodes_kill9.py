@@ -5,6 +5,7 @@ The pipeline moves to a live node from the acked position (session timeout + gra
 ends equal to the source row for row, and the stage history in ZooKeeper shows that two Selects of the
 pipeline never ran at the same time.
 """
+
 import os
 import random
 import threading
@@ -46,8 +47,12 @@ def select_intervals(history, kills, stage="select"):
 
 def stage_start_after(history, stage, when, exclude):
     for entry in history:
-        if entry["stage"] == stage and entry["event"] == "start" and entry["time"] > when \
-                and entry["node"] not in exclude:
+        if (
+            entry["stage"] == stage
+            and entry["event"] == "start"
+            and entry["time"] > when
+            and entry["node"] not in exclude
+        ):
             return entry
     return None
 
@@ -65,13 +70,16 @@ LAYOUTS = {
     "split": dict(select=[1, 3], load=[2, 3], pipe="rpc", victims=[(1, "select"), (2, "load")]),
     # arbitrate mode rpc: the ready signals go node to node over gRPC and die with the T/L node (a kill -9 of
     # the S/E node in rpc mode: plugins/otter-zookeeper/tests/test_zk_rpc_mode.py)
-    "split-rpc": dict(select=[1, 3], load=[2, 3], pipe="rpc", victims=[(2, "load")], arbitrate="rpc", rows=50_000),
+    "split-rpc": dict(
+        select=[1, 3], load=[2, 3], pipe="rpc", victims=[(2, "load")], arbitrate="rpc", rows=50_000
+    ),
 }
 
 
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
-def test_pipeline_moves_when_nodes_die_and_loses_nothing(mariadb_source, mariadb_target, zookeeper_server, tmp_path,
-                                                         layout):
+def test_pipeline_moves_when_nodes_die_and_loses_nothing(
+    mariadb_source, mariadb_target, zookeeper_server, tmp_path, layout
+):
     from otter_zookeeper.admin import ClusterView, deploy
     from otter_zookeeper.layout import Layout
     from otter_zookeeper.placement import Placement
@@ -80,25 +88,44 @@ def test_pipeline_moves_when_nodes_die_and_loses_nothing(mariadb_source, mariadb
     if spec["pipe"] == "rpc" and not rpc_pipe_installed():
         pytest.skip("the rpc pipe (plugins/otter-grpc) is not installed: S/E and T/L cannot be on two nodes")
     for server in (mariadb_source, mariadb_target):
-        server.execute("CREATE DATABASE crash",
-                       "CREATE TABLE crash.ledger (id INT PRIMARY KEY, amount BIGINT, label VARCHAR(20), note VARCHAR(100))")
+        server.execute(
+            "CREATE DATABASE crash",
+            "CREATE TABLE crash.ledger (id INT PRIMARY KEY, amount BIGINT, label VARCHAR(20), note VARCHAR(100))",
+        )
     file, pos = mariadb_source.binlog_position()
-    doc = yaml.safe_load(pipeline_yaml(mariadb_source, mariadb_target, ["crash.ledger"],
-                                       start={"file": file, "pos": pos}, batch_size=2000, parallelism=4,
-                                       load_pool_size=3))
+    doc = yaml.safe_load(
+        pipeline_yaml(
+            mariadb_source,
+            mariadb_target,
+            ["crash.ledger"],
+            start={"file": file, "pos": pos},
+            batch_size=2000,
+            parallelism=4,
+            load_pool_size=3,
+        )
+    )
     doc["channels"][0]["pipelines"][0]["pipe"] = spec["pipe"]
     root = f"/otter-kill-{layout}-{int(time.time())}"
     zk = KazooClient(hosts=zookeeper_server.hosts, timeout=5.0)
     zk.start(timeout=15)
     view = ClusterView(zk, root)
-    nodes = {i: NodeProcess(zookeeper_server.hosts, i, tmp_path, session_timeout=SESSION_TIMEOUT, root=root).start()
-             for i in (1, 2, 3)}
+    nodes = {
+        i: NodeProcess(
+            zookeeper_server.hosts, i, tmp_path, session_timeout=SESSION_TIMEOUT, root=root
+        ).start()
+        for i in (1, 2, 3)
+    }
     deadline = time.monotonic() + 60
     while len(view.nodes()) < 3:  # deploy once every node is up, so that the preferred ones take their stages
         assert time.monotonic() < deadline, "".join(n.log_tail(1500) for n in nodes.values())
         time.sleep(0.1)
-    deploy(zk, Layout(root), yaml.safe_dump(doc), "crash.yaml",
-           default=Placement(spec["select"], spec["load"], spec.get("arbitrate", "automatic"), GRACE))
+    deploy(
+        zk,
+        Layout(root),
+        yaml.safe_dump(doc),
+        "crash.yaml",
+        default=Placement(spec["select"], spec["load"], spec.get("arbitrate", "automatic"), GRACE),
+    )
     kills: dict[int, list[float]] = {1: [], 2: [], 3: []}
     moves = []
     rng = random.Random(int(os.environ.get("OTTER_KILL_SEED", "7")))
@@ -107,17 +134,23 @@ def test_pipeline_moves_when_nodes_die_and_loses_nothing(mariadb_source, mariadb
     stages = {"select", "load"} if spec["select"] != spec["load"] else {"select"}
     try:
         deadline = time.monotonic() + 60
+
         def running_on_preferred(stage):  # holding the election is not enough: the stage must have started
             preferred = LAYOUTS[layout][stage][0]
             return view.holder("test", "src-to-dst", stage) == preferred and any(
                 e["stage"] == stage and e["event"] == "start" and e["node"] == preferred
-                for e in view.history("test", "src-to-dst"))
+                for e in view.history("test", "src-to-dst")
+            )
 
         while not all(running_on_preferred(stage) for stage in stages):
             assert time.monotonic() < deadline, "the preferred nodes never took their stages"
             time.sleep(0.1)
-        writer = threading.Thread(target=write_workload, args=(mariadb_source, done),
-                                  kwargs={"total": spec.get("rows", 100_000)}, daemon=True)
+        writer = threading.Thread(
+            target=write_workload,
+            args=(mariadb_source, done),
+            kwargs={"total": spec.get("rows", 100_000)},
+            daemon=True,
+        )
         writer.start()
         for victim, stage in spec["victims"]:
             time.sleep(rng.uniform(1.0, 4.0))
@@ -126,18 +159,22 @@ def test_pipeline_moves_when_nodes_die_and_loses_nothing(mariadb_source, mariadb
             killed_at = nodes[victim].kill()
             kills[victim].append(killed_at)
             deadline = time.monotonic() + 60
-            while (entry := stage_start_after(view.history("test", "src-to-dst"), stage, killed_at, {victim})) is None:
+            while (
+                entry := stage_start_after(view.history("test", "src-to-dst"), stage, killed_at, {victim})
+            ) is None:
                 assert time.monotonic() < deadline, f"{stage} did not move after node {victim} died"
                 time.sleep(0.1)
             moves.append((victim, stage, entry["node"], entry["time"] - killed_at))
-            nodes[victim] = NodeProcess(zookeeper_server.hosts, victim, tmp_path, session_timeout=SESSION_TIMEOUT,
-                                        root=root).start()  # the restarted node rejoins as a standby
+            nodes[victim] = NodeProcess(
+                zookeeper_server.hosts, victim, tmp_path, session_timeout=SESSION_TIMEOUT, root=root
+            ).start()  # the restarted node rejoins as a standby
         writer.join(timeout=300)
         assert done.is_set(), "workload did not finish"
         deadline = time.monotonic() + 180
         while not target_matches(mariadb_source, mariadb_target):
             assert time.monotonic() < deadline, "target never caught up: " + "".join(
-                n.log_tail(1500) for n in nodes.values())
+                n.log_tail(1500) for n in nodes.values()
+            )
             time.sleep(0.5)
     finally:
         for node in nodes.values():
@@ -155,6 +192,8 @@ def test_pipeline_moves_when_nodes_die_and_loses_nothing(mariadb_source, mariadb
             assert len(runs) >= 2, f"{stage} ran once only: {runs}; history: {history[-30:]}; kills: {kills}"
     for victim, stage, taker, seconds in moves:
         assert taker != victim
-        if taker != LAYOUTS[layout][stage][0]:  # a standby waits the grace period; the preferred node does not
+        if (
+            taker != LAYOUTS[layout][stage][0]
+        ):  # a standby waits the grace period; the preferred node does not
             assert seconds >= GRACE
         print(f"{layout}: node {victim} killed: {stage} moved to node {taker} in {seconds:.1f}s")

@@ -1,4 +1,5 @@
 """``otter-run demo`` end to end: two throwaway servers, a live workload, equal tables, nothing left behind."""
+
 import glob
 import os
 import re

@@ -1,10 +1,17 @@
 """File sync end to end: rows and the files they point to, through a real pipeline between MariaDB servers."""
+
 import os
 
 import pytest
 
 from otter_core.testing.files import (
-    SCHEMA, TABLE_DDL, file_sync_yaml, image_path, insert_rows, tree_digest, write_files,
+    SCHEMA,
+    TABLE_DDL,
+    file_sync_yaml,
+    image_path,
+    insert_rows,
+    tree_digest,
+    write_files,
 )
 from otter_core.testing.harness import running, wait_caught_up
 
@@ -24,19 +31,23 @@ def rows(server):
 
 
 def test_2000_rows_with_their_files_sync_over_grpc_and_a_second_run_transfers_nothing(
-        mariadb_source, mariadb_target, tmp_path):
+    mariadb_source, mariadb_target, tmp_path
+):
     start = prepare(mariadb_source, mariadb_target)
     src, dst = tmp_path / "src", tmp_path / "dst"
     total = write_files(src, range(ROWS))
     insert_rows(mariadb_source, range(ROWS))
-    config = file_sync_yaml(mariadb_source, mariadb_target, src, dst, start, pipe="rpc", file_load_pool_size=8)
+    config = file_sync_yaml(
+        mariadb_source, mariadb_target, src, dst, start, pipe="rpc", file_load_pool_size=8
+    )
     with running(config, str(tmp_path / "state1")) as runner:
         wait_caught_up(runner, mariadb_source, timeout=240)
         first = runner.pipelines[0].file_stats
     assert rows(mariadb_target) == rows(mariadb_source)
     assert tree_digest(dst) == tree_digest(src)  # content, size and mtime of all 2000 files
-    assert (first.copied, first.bytes) == (ROWS, total) and max(os.path.getsize(src / image_path(i))
-                                                                  for i in range(ROWS)) == 5 * 1024 * 1024
+    assert (first.copied, first.bytes) == (ROWS, total) and max(
+        os.path.getsize(src / image_path(i)) for i in range(ROWS)
+    ) == 5 * 1024 * 1024
     # the same rows again (a fresh state: every row is re-read from the start): no file is transferred
     with running(config, str(tmp_path / "state2")) as runner:
         wait_caught_up(runner, mariadb_source, timeout=120)
@@ -45,8 +56,9 @@ def test_2000_rows_with_their_files_sync_over_grpc_and_a_second_run_transfers_no
     assert tree_digest(dst) == tree_digest(src)
 
 
-def test_memory_pipe_copies_files_and_updates_and_deletes_follow_their_rows(mariadb_source, mariadb_target,
-                                                                            tmp_path):
+def test_memory_pipe_copies_files_and_updates_and_deletes_follow_their_rows(
+    mariadb_source, mariadb_target, tmp_path
+):
     start = prepare(mariadb_source, mariadb_target)
     src, dst = tmp_path / "src", tmp_path / "dst"
     write_files(src, range(40), max_size=200_000)
@@ -75,6 +87,7 @@ def test_a_row_waits_for_its_missing_file_and_loads_when_it_appears(mariadb_sour
     with running(config, str(tmp_path / "state")) as runner:
         insert_rows(mariadb_source, range(1))
         import time
+
         deadline = time.monotonic() + 30
         while "does not exist" not in (runner.pipelines[0].stats.last_error or ""):
             assert time.monotonic() < deadline, runner.status()

@@ -1,4 +1,5 @@
 """One-way MariaDB -> MariaDB through the whole engine: every type, mixed workload, every row compared."""
+
 import random
 
 import pytest
@@ -20,8 +21,10 @@ CREATE TABLE kinds.every_type (
   geo GEOMETRY, gen INT AS (i + 1) VIRTUAL, gens VARCHAR(120) AS (CONCAT(vc, '!')) STORED
 ) ENGINE=InnoDB
 """
-COLUMNS = ("id, ti, tiu, si, siu, mi, miu, i, iu, bi, biu, dec65, dec11, f, d, b1, b64, dt, dtm, ts, tm, yr, "
-           "ch, vc, tx, lat, bn, vb, bl, en, st, js, geo")
+COLUMNS = (
+    "id, ti, tiu, si, siu, mi, miu, i, iu, bi, biu, dec65, dec11, f, d, b1, b64, dt, dtm, ts, tm, yr, "
+    "ch, vc, tx, lat, bn, vb, bl, en, st, js, geo"
+)
 LIMIT_ROWS = [
     "(1, -128, 255, -32768, 65535, -8388608, 16777215, -2147483648, 4294967295, -9223372036854775808, "
     "18446744073709551615, '-99999999999999999999999999999999999.999999999999999999999999999999', -999999999.99, "
@@ -64,34 +67,51 @@ def create_everywhere(source, target, *ddl):
 def test_every_type_survives_insert_update_delete(mariadb_source, mariadb_target, tmp_path):
     create_everywhere(mariadb_source, mariadb_target, "CREATE DATABASE kinds", ALL_TYPES)
     start = source_start(mariadb_source)
-    yaml_text = pipeline_yaml(mariadb_source, mariadb_target, [{"source": "kinds.*", "target": "kinds.*"}], start=start)
+    yaml_text = pipeline_yaml(
+        mariadb_source, mariadb_target, [{"source": "kinds.*", "target": "kinds.*"}], start=start
+    )
     with running(yaml_text, str(tmp_path / "state")) as runner:
-        mariadb_source.execute("SET SESSION sql_mode=''", *(f"INSERT INTO kinds.every_type ({COLUMNS}) VALUES {row}"
-                                                            for row in LIMIT_ROWS))
-        mariadb_source.execute("SET SESSION sql_mode=''",
-                               "UPDATE kinds.every_type SET vc='changed 😀', d=-0.0, js='{\"a\": 1}', st='c' WHERE id=1",
-                               "UPDATE kinds.every_type SET id=40 WHERE id=4",
-                               "DELETE FROM kinds.every_type WHERE id=2",
-                               f"INSERT INTO kinds.every_type ({COLUMNS}) VALUES {LIMIT_ROWS[1]}".replace("(2,", "(5,", 1))
+        mariadb_source.execute(
+            "SET SESSION sql_mode=''",
+            *(f"INSERT INTO kinds.every_type ({COLUMNS}) VALUES {row}" for row in LIMIT_ROWS),
+        )
+        mariadb_source.execute(
+            "SET SESSION sql_mode=''",
+            "UPDATE kinds.every_type SET vc='changed 😀', d=-0.0, js='{\"a\": 1}', st='c' WHERE id=1",
+            "UPDATE kinds.every_type SET id=40 WHERE id=4",
+            "DELETE FROM kinds.every_type WHERE id=2",
+            f"INSERT INTO kinds.every_type ({COLUMNS}) VALUES {LIMIT_ROWS[1]}".replace("(2,", "(5,", 1),
+        )
         wait_caught_up(runner, mariadb_source)
     expected = table_rows(mariadb_source, "kinds.every_type")
     assert [r[0] for r in expected] == [1, 3, 5, 40]
     assert table_rows(mariadb_target, "kinds.every_type") == expected
     exact = ["f", "d", "b64", "bn", "vb", "bl", "geo", "lat", "vc", "js", "tm", "ts", "dtm"]
-    assert hex_rows(mariadb_target, "kinds.every_type", exact) == hex_rows(mariadb_source, "kinds.every_type", exact)
+    assert hex_rows(mariadb_target, "kinds.every_type", exact) == hex_rows(
+        mariadb_source, "kinds.every_type", exact
+    )
 
 
 def test_mixed_workload_over_several_tables_leaves_equal_rows(mariadb_source, mariadb_target, tmp_path):
-    ddl = ["CREATE DATABASE shop",
-           "CREATE TABLE shop.orders (id BIGINT PRIMARY KEY, customer INT, amount DECIMAL(12,2), note VARCHAR(64), "
-           "updated DATETIME(3))",
-           "CREATE TABLE shop.items (order_id BIGINT, line INT, sku VARCHAR(20), qty INT, PRIMARY KEY (order_id, line))",
-           "CREATE TABLE shop.tags (name VARCHAR(30) NOT NULL, weight INT, UNIQUE KEY (name))"]
+    ddl = [
+        "CREATE DATABASE shop",
+        "CREATE TABLE shop.orders (id BIGINT PRIMARY KEY, customer INT, amount DECIMAL(12,2), note VARCHAR(64), "
+        "updated DATETIME(3))",
+        "CREATE TABLE shop.items (order_id BIGINT, line INT, sku VARCHAR(20), qty INT, PRIMARY KEY (order_id, line))",
+        "CREATE TABLE shop.tags (name VARCHAR(30) NOT NULL, weight INT, UNIQUE KEY (name))",
+    ]
     create_everywhere(mariadb_source, mariadb_target, *ddl)
     start = source_start(mariadb_source)
     rng = random.Random(7)
-    yaml_text = pipeline_yaml(mariadb_source, mariadb_target, ["shop.orders", {"source": "shop.*", "target": "shop.*"}],
-                              start=start, batch_size=300, parallelism=3, load_pool_size=3)
+    yaml_text = pipeline_yaml(
+        mariadb_source,
+        mariadb_target,
+        ["shop.orders", {"source": "shop.*", "target": "shop.*"}],
+        start=start,
+        batch_size=300,
+        parallelism=3,
+        load_pool_size=3,
+    )
     conn = mariadb_source.connect(autocommit=False)
     with running(yaml_text, str(tmp_path / "state")) as runner, conn.cursor() as cur:
         for txn in range(300):
@@ -99,20 +119,31 @@ def test_mixed_workload_over_several_tables_leaves_equal_rows(mariadb_source, ma
                 oid = rng.randint(1, 400)
                 action = rng.random()
                 if action < 0.5:
-                    cur.execute("REPLACE INTO shop.orders VALUES (%s, %s, %s, %s, NOW(3))",
-                                (oid, rng.randint(1, 50), rng.randint(0, 10**6) / 100, f"n{txn}"))
-                    cur.execute("INSERT IGNORE INTO shop.items VALUES (%s, %s, %s, %s)",
-                                (oid, rng.randint(1, 3), f"sku{rng.randint(1, 99)}", rng.randint(1, 9)))
+                    cur.execute(
+                        "REPLACE INTO shop.orders VALUES (%s, %s, %s, %s, NOW(3))",
+                        (oid, rng.randint(1, 50), rng.randint(0, 10**6) / 100, f"n{txn}"),
+                    )
+                    cur.execute(
+                        "INSERT IGNORE INTO shop.items VALUES (%s, %s, %s, %s)",
+                        (oid, rng.randint(1, 3), f"sku{rng.randint(1, 99)}", rng.randint(1, 9)),
+                    )
                 elif action < 0.75:
-                    cur.execute("UPDATE shop.orders SET amount = amount + 1, note = %s WHERE id = %s", (f"u{txn}", oid))
+                    cur.execute(
+                        "UPDATE shop.orders SET amount = amount + 1, note = %s WHERE id = %s",
+                        (f"u{txn}", oid),
+                    )
                     cur.execute("UPDATE shop.items SET qty = qty + 1 WHERE order_id = %s", (oid,))
                 elif action < 0.85:
-                    cur.execute("UPDATE shop.orders SET id = %s WHERE id = %s", (oid + 1000 + txn * 10000, oid))
+                    cur.execute(
+                        "UPDATE shop.orders SET id = %s WHERE id = %s", (oid + 1000 + txn * 10000, oid)
+                    )
                 else:
                     cur.execute("DELETE FROM shop.orders WHERE id = %s", (oid,))
                     cur.execute("DELETE FROM shop.items WHERE order_id = %s", (oid,))
-                cur.execute("INSERT INTO shop.tags VALUES (%s, 1) ON DUPLICATE KEY UPDATE weight = weight + 1",
-                            (f"tag{rng.randint(1, 20)}",))
+                cur.execute(
+                    "INSERT INTO shop.tags VALUES (%s, 1) ON DUPLICATE KEY UPDATE weight = weight + 1",
+                    (f"tag{rng.randint(1, 20)}",),
+                )
             conn.commit()
         conn.close()
         wait_caught_up(runner, mariadb_source)

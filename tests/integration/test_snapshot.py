@@ -1,4 +1,5 @@
 """The online initial load (watermark snapshot) through the whole engine, against real MariaDB servers."""
+
 import random
 import threading
 import time
@@ -26,7 +27,8 @@ def create_shop(source, target, rows: int) -> None:
     source.execute(
         f"INSERT INTO shop.orders SELECT seq, seq % 97, seq / 3, CONCAT('o', seq) FROM shop.seq_1_to_{rows}",
         f"INSERT INTO shop.lines SELECT seq DIV 3, seq % 3, CONCAT('s', seq), seq % 11 FROM shop.seq_3_to_{rows}",
-        f"INSERT INTO shop.tags SELECT CONCAT('t', seq), seq, NOW(3) FROM shop.seq_1_to_{rows // 4}")
+        f"INSERT INTO shop.tags SELECT CONCAT('t', seq), seq, NOW(3) FROM shop.seq_1_to_{rows // 4}",
+    )
 
 
 def load_yaml(source, target, chunk_rows: int, **settings) -> str:
@@ -46,16 +48,22 @@ def write_continuously(server, stop: threading.Event, rows: int, seed: int = 3) 
                 oid = rng.randint(1, rows + 200)
                 kind = rng.random()
                 if kind < 0.4:
-                    cur.execute("REPLACE INTO shop.orders VALUES (%s, %s, %s, 'w')", (oid, txns, rng.randint(0, 999)))
+                    cur.execute(
+                        "REPLACE INTO shop.orders VALUES (%s, %s, %s, 'w')", (oid, txns, rng.randint(0, 999))
+                    )
                 elif kind < 0.7:
                     cur.execute("UPDATE shop.lines SET qty = qty + 1 WHERE order_id = %s", (oid // 3,))
-                    cur.execute("UPDATE shop.tags SET weight = weight + 1, seen = NOW(3) WHERE name = %s",
-                                (f"t{oid // 4}",))
+                    cur.execute(
+                        "UPDATE shop.tags SET weight = weight + 1, seen = NOW(3) WHERE name = %s",
+                        (f"t{oid // 4}",),
+                    )
                 elif kind < 0.85:
                     cur.execute("DELETE FROM shop.orders WHERE id = %s", (oid,))
                     cur.execute("DELETE FROM shop.lines WHERE order_id = %s AND line = 1", (oid // 3,))
                 else:
-                    cur.execute("UPDATE IGNORE shop.orders SET id = id + %s WHERE id = %s", (rows * 10 + txns, oid))
+                    cur.execute(
+                        "UPDATE IGNORE shop.orders SET id = id + %s WHERE id = %s", (rows * 10 + txns, oid)
+                    )
             conn.commit()
             txns += 1
             time.sleep(0.002)
@@ -116,9 +124,11 @@ class ChangingReader:
         rows = self.reader.read_range(schema, table, *args, **kwargs)
         if table == "orders" and not self.done:
             self.done = True
-            self.source.execute("UPDATE shop.orders SET note = 'newer' WHERE id = 3",
-                                "DELETE FROM shop.orders WHERE id = 4",
-                                "UPDATE shop.orders SET id = 100000 WHERE id = 5")
+            self.source.execute(
+                "UPDATE shop.orders SET note = 'newer' WHERE id = 3",
+                "DELETE FROM shop.orders WHERE id = 4",
+                "UPDATE shop.orders SET id = 100000 WHERE id = 5",
+            )
         return rows
 
 
@@ -139,8 +149,9 @@ def test_changes_between_the_watermarks_win_over_the_rows_read(mariadb_source, m
         runner.stop()
         runner.join(30)
     assert readers and readers[0].done
-    assert mariadb_target.execute("SELECT id, note FROM shop.orders WHERE id IN (3, 4, 5, 100000) ORDER BY id") == \
-        [(3, "newer"), (100000, "o5")]
+    assert mariadb_target.execute(
+        "SELECT id, note FROM shop.orders WHERE id IN (3, 4, 5, 100000) ORDER BY id"
+    ) == [(3, "newer"), (100000, "o5")]
     assert rows_of(mariadb_target, "shop.orders") == rows_of(mariadb_source, "shop.orders")
     assert rows_of(mariadb_target, "shop.tags") == []  # not requested
 

@@ -1,4 +1,5 @@
 """Two-way channels: loopback marks (retl.retl_mark), DDL echo, cascades through other channels, convergence."""
+
 import random
 import threading
 import time
@@ -20,15 +21,33 @@ def start_of(server):
 
 
 def pipeline(name, source, target, start, pairs, **parameters):
-    return {"name": name, "source": source, "target": target, "start": start, "pairs": pairs,
-            "parameters": {"batch_timeout_ms": 50, "retry_backoff_ms": 100, **parameters}}
+    return {
+        "name": name,
+        "source": source,
+        "target": target,
+        "start": start,
+        "pairs": pairs,
+        "parameters": {"batch_timeout_ms": 50, "retry_backoff_ms": 100, **parameters},
+    }
 
 
 def twoway_yaml(a, b, pairs=("shop.t",), extra_channels=(), home=False):
-    doc = {"sources": {"a": a.source_config("a"), "b": b.source_config("b")},
-           "channels": [{"name": "ab", "pipelines": [
-               {**pipeline("a-to-b", "a", "b", start_of(a), list(pairs)), **({"home": True} if home else {})},
-               pipeline("b-to-a", "b", "a", start_of(b), list(pairs))]}, *extra_channels]}
+    doc = {
+        "sources": {"a": a.source_config("a"), "b": b.source_config("b")},
+        "channels": [
+            {
+                "name": "ab",
+                "pipelines": [
+                    {
+                        **pipeline("a-to-b", "a", "b", start_of(a), list(pairs)),
+                        **({"home": True} if home else {}),
+                    },
+                    pipeline("b-to-a", "b", "a", start_of(b), list(pairs)),
+                ],
+            },
+            *extra_channels,
+        ],
+    }
     return yaml.safe_dump(doc, sort_keys=False)
 
 
@@ -55,7 +74,9 @@ def wait_for(predicate, runner, timeout=30.0, what="condition"):
 def wait_quiet(runner, *servers, **kwargs):
     """The shared wait (binlogs still: no ping-pong) that also requires every pipeline to have acked its
     source's binlog end: a retry's back-off can leave both binlogs still while changes are unapplied."""
-    kwargs.setdefault("sources", dict(zip("abc", servers)))  # the source names twoway_yaml and the cascade use
+    kwargs.setdefault(
+        "sources", dict(zip("abc", servers))
+    )  # the source names twoway_yaml and the cascade use
     return shared_wait_quiet(runner, *servers, **kwargs)
 
 
@@ -68,8 +89,12 @@ def test_a_write_arrives_on_the_other_side_and_does_not_come_back(mariadb_source
         wait_quiet(runner, a, b, quiet=1.0)
         # b-to-a dropped the transaction its channel's loader wrote on b: it loaded nothing into a
         assert runner.pipelines[1].stats.rows_loaded == 0
-        assert a.execute("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'retl'") == [(0,)]
-        b.execute("UPDATE shop.t SET status = 'from-b' WHERE id = 1", "INSERT INTO shop.t VALUES (2, 'b', 20)")
+        assert a.execute("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'retl'") == [
+            (0,)
+        ]
+        b.execute(
+            "UPDATE shop.t SET status = 'from-b' WHERE id = 1", "INSERT INTO shop.t VALUES (2, 'b', 20)"
+        )
         wait_for(lambda: rows(a) == [(1, "from-b", 10), (2, "b", 20)], runner, what="rows on a")
         a.execute("DELETE FROM shop.t WHERE id = 2")
         wait_for(lambda: rows(b) == [(1, "from-b", 10)], runner, what="delete on b")
@@ -91,7 +116,9 @@ def test_ddl_applied_by_the_channel_does_not_echo(mariadb_source, mariadb_target
         wait_for(lambda: len(a.execute("SHOW COLUMNS FROM shop.t")) == 5, runner, what="ddl on a")
         wait_quiet(runner, a, b)
     for server in (a, b):
-        events = server.execute(f"SHOW BINLOG EVENTS IN '{since[server]['file']}' FROM {since[server]['pos']}")
+        events = server.execute(
+            f"SHOW BINLOG EVENTS IN '{since[server]['file']}' FROM {since[server]['pos']}"
+        )
         alters = [e for e in events if "ALTER TABLE" in str(e[-1]).upper()]
         assert len(alters) == 2  # its user's ALTER and the other side's, applied once
         # the loader's DDL record for the other side's ALTER, then its GTID note: no echo was applied (and refused)
@@ -105,8 +132,12 @@ def test_marks_of_another_channel_pass_so_cascades_work(mariadb_source, mariadb_
     a, b = mariadb_source, mariadb_target
     make_tables(a, b)
     a.execute("CREATE TABLE shop.t_copy LIKE shop.t")
-    copy = {"name": "copy", "pipelines": [pipeline(
-        "b-to-a-copy", "b", "a", start_of(b), [{"source": "shop.t", "target": "shop.t_copy"}])]}
+    copy = {
+        "name": "copy",
+        "pipelines": [
+            pipeline("b-to-a-copy", "b", "a", start_of(b), [{"source": "shop.t", "target": "shop.t_copy"}])
+        ],
+    }
     with running(twoway_yaml(a, b, extra_channels=[copy]), str(tmp_path / "state")) as runner:
         a.execute("INSERT INTO shop.t VALUES (1, 'from-a', 10)")
         wait_for(lambda: rows(a, "SELECT * FROM shop.t_copy") == [(1, "from-a", 10)], runner, what="cascade")
@@ -137,17 +168,30 @@ def otter_run_init(a, b, tmp_path):
     assert otter_run(["init-db", str(path)]) == 0
     for server in (a, b):
         assert {r[0] for r in server.execute("SHOW TABLES FROM retl")} == {
-            "retl_mark", "retl_ddl", "retl_conflict", "retl_fence"}
+            "retl_mark",
+            "retl_ddl",
+            "retl_conflict",
+            "retl_fence",
+        }
 
 
 def test_init_db_without_the_grant_names_it(mariadb_source, tmp_path, capsys):
-    mariadb_source.root_execute("CREATE USER IF NOT EXISTS 'weak'@'%' IDENTIFIED BY 'weak'",
-                                "GRANT SELECT ON *.* TO 'weak'@'%'")
+    mariadb_source.root_execute(
+        "CREATE USER IF NOT EXISTS 'weak'@'%' IDENTIFIED BY 'weak'", "GRANT SELECT ON *.* TO 'weak'@'%'"
+    )
     try:
         config = {**mariadb_source.source_config("a"), "user": "weak", "password": "weak"}
         path = tmp_path / "weak.yaml"
-        path.write_text(yaml.safe_dump({"sources": {"a": config}, "channels": [
-            {"name": "c", "pipelines": [pipeline("p", "a", "a", "current", ["shop.t"])]}]}))
+        path.write_text(
+            yaml.safe_dump(
+                {
+                    "sources": {"a": config},
+                    "channels": [
+                        {"name": "c", "pipelines": [pipeline("p", "a", "a", "current", ["shop.t"])]}
+                    ],
+                }
+            )
+        )
         assert otter_run(["init-db", str(path)]) == 2
         err = capsys.readouterr().err
         assert "source a" in err and "GRANT CREATE" in err and "retl" in err
@@ -165,11 +209,15 @@ def _workload(server, ids, seconds, seed):
             key = rnd.choice(ids)
             op = rnd.random()
             if op < 0.45:
-                cur.execute("INSERT INTO shop.t VALUES (%s, %s, %s) ON DUPLICATE KEY UPDATE amount = amount + 1",
-                            (key, f"s{seed}", rnd.randint(0, 999)))
+                cur.execute(
+                    "INSERT INTO shop.t VALUES (%s, %s, %s) ON DUPLICATE KEY UPDATE amount = amount + 1",
+                    (key, f"s{seed}", rnd.randint(0, 999)),
+                )
             elif op < 0.8:
-                cur.execute("UPDATE shop.t SET status = %s, amount = %s WHERE id = %s",
-                            (f"u{seed}", rnd.randint(0, 999), key))
+                cur.execute(
+                    "UPDATE shop.t SET status = %s, amount = %s WHERE id = %s",
+                    (f"u{seed}", rnd.randint(0, 999), key),
+                )
             else:
                 cur.execute("DELETE FROM shop.t WHERE id = %s", (key,))
             changed += cur.rowcount > 0
@@ -184,8 +232,10 @@ def test_concurrent_writes_on_both_sides_converge_disjoint_keys(mariadb_source, 
     make_tables(a, b)
     with running(twoway_yaml(a, b), str(tmp_path / "state")) as runner:
         changed = {}
-        writers = [threading.Thread(target=lambda s=s, k=k, ids=ids: changed.__setitem__(k, _workload(s, ids, 8, k)))
-                   for s, k, ids in ((a, 1, list(range(1, 301))), (b, 2, list(range(301, 601))))]
+        writers = [
+            threading.Thread(target=lambda s=s, k=k, ids=ids: changed.__setitem__(k, _workload(s, ids, 8, k)))
+            for s, k, ids in ((a, 1, list(range(1, 301))), (b, 2, list(range(301, 601))))
+        ]
         for w in writers:
             w.start()
         for w in writers:
@@ -196,8 +246,10 @@ def test_concurrent_writes_on_both_sides_converge_disjoint_keys(mariadb_source, 
         wait_quiet(runner, a, b)
         loaded = [r.stats.rows_loaded for r in runner.pipelines]
         count = len(rows(a))
-    print(f"converged {converged:.2f}s after the last write; rows changed a={changed[1]} b={changed[2]}, "
-          f"loaded a-to-b={loaded[0]} b-to-a={loaded[1]}")
+    print(
+        f"converged {converged:.2f}s after the last write; rows changed a={changed[1]} b={changed[2]}, "
+        f"loaded a-to-b={loaded[0]} b-to-a={loaded[1]}"
+    )
     assert count > 50 and rows(a) == rows(b)
     # nothing echoed: each direction loaded at most the rows its own side changed (merging only lowers it)
     assert 0 < loaded[0] <= changed[1] and 0 < loaded[1] <= changed[2]
@@ -210,8 +262,12 @@ def test_overlapping_writes_on_both_sides_converge_home_wins(mariadb_source, mar
     make_tables(a, b)
     with running(twoway_yaml(a, b, home=True), str(tmp_path / "state")) as runner:
         changed = {}
-        writers = [threading.Thread(target=lambda s=s, k=k: changed.__setitem__(k, _workload(s, list(range(1, 201)), 8, k)))
-                   for s, k in ((a, 1), (b, 2))]
+        writers = [
+            threading.Thread(
+                target=lambda s=s, k=k: changed.__setitem__(k, _workload(s, list(range(1, 201)), 8, k))
+            )
+            for s, k in ((a, 1), (b, 2))
+        ]
         for w in writers:
             w.start()
         for w in writers:
@@ -219,8 +275,10 @@ def test_overlapping_writes_on_both_sides_converge_home_wins(mariadb_source, mar
         settled = wait_quiet(runner, a, b)  # seconds after the last write until both binlogs stood still
         loaded = [r.stats.rows_loaded for r in runner.pipelines]
         rows_a, rows_b = rows(a), rows(b)
-    print(f"home wins: binlogs still {settled:.2f}s after the last write; rows changed a={changed[1]} b={changed[2]}, "
-          f"loaded a-to-b={loaded[0]} b-to-a={loaded[1]}, {len(rows_a)} rows")
+    print(
+        f"home wins: binlogs still {settled:.2f}s after the last write; rows changed a={changed[1]} b={changed[2]}, "
+        f"loaded a-to-b={loaded[0]} b-to-a={loaded[1]}, {len(rows_a)} rows"
+    )
     assert len(rows_a) > 20 and rows_a == rows_b
     # b-to-a echoes nothing; a-to-b sends a's own changes plus each b change once more (the remedy)
     assert loaded[1] <= changed[2] and loaded[0] <= changed[1] + changed[2]
@@ -229,16 +287,23 @@ def test_overlapping_writes_on_both_sides_converge_home_wins(mariadb_source, mar
 @pytest.fixture(scope="module")
 def third_server(tmp_path_factory):
     from otter_core.testing.mariadb import MariaDBServer
+
     server = MariaDBServer(tmp_path_factory.mktemp("mariadb-c"), server_id=301).start()
     yield server
     server.destroy()
 
 
-@pytest.mark.parametrize("ab_pair, bc_pair", [
-    ("shop.t", "shop.t"), ({"source": "shop.t", "conflict": "home_wins"}, {"source": "shop.t", "conflict": "source_wins"})],
-    ids=["no-policy", "home_wins-then-source_wins"])
-def test_cascade_a_b_two_way_then_b_to_c_carries_changes_of_both_sides(mariadb_source, mariadb_target,
-                                                                        third_server, tmp_path, ab_pair, bc_pair):
+@pytest.mark.parametrize(
+    "ab_pair, bc_pair",
+    [
+        ("shop.t", "shop.t"),
+        ({"source": "shop.t", "conflict": "home_wins"}, {"source": "shop.t", "conflict": "source_wins"}),
+    ],
+    ids=["no-policy", "home_wins-then-source_wins"],
+)
+def test_cascade_a_b_two_way_then_b_to_c_carries_changes_of_both_sides(
+    mariadb_source, mariadb_target, third_server, tmp_path, ab_pair, bc_pair
+):
     a, b, c = mariadb_source, mariadb_target, third_server
     c.execute("DROP DATABASE IF EXISTS shop", "DROP DATABASE IF EXISTS retl")
     make_tables(a, b, c)
@@ -251,9 +316,14 @@ def test_cascade_a_b_two_way_then_b_to_c_carries_changes_of_both_sides(mariadb_s
         wait_for(lambda: rows(c) == [(1, "from-a", 1), (2, "from-a", 2)], runner, what="a's rows on c")
         b.execute("INSERT INTO shop.t VALUES (3, 'from-b', 3)", "UPDATE shop.t SET amount = 20 WHERE id = 2")
         a.execute("DELETE FROM shop.t WHERE id = 1")
-        wait_for(lambda: rows(a) == rows(b) == rows(c) == [(2, "from-a", 20), (3, "from-b", 3)], runner,
-                 what="a, b and c equal")
+        wait_for(
+            lambda: rows(a) == rows(b) == rows(c) == [(2, "from-a", 20), (3, "from-b", 3)],
+            runner,
+            what="a, b and c equal",
+        )
         wait_quiet(runner, a, b, c, quiet=1.0)
     assert rows(c) == rows(a) == rows(b)
     if bc_pair != "shop.t":  # every change met the row it expected: nothing logged as a conflict
-        assert all(server.execute("SELECT COUNT(*) FROM retl.retl_conflict") == [(0,)] for server in (a, b, c))
+        assert all(
+            server.execute("SELECT COUNT(*) FROM retl.retl_conflict") == [(0,)] for server in (a, b, c)
+        )

@@ -1,5 +1,6 @@
 """`otter-run run` of a two-way YAML channel from the command line, with a conflict made on purpose
 (channel paused, the same key written differently on both sides) and resolved with `otter-run conflicts`."""
+
 import json
 import signal
 import subprocess
@@ -38,25 +39,40 @@ def parked(config):
     return [json.loads(line) for line in out.splitlines()]
 
 
-def test_two_way_channel_runs_from_the_command_line_and_conflicts_resolve_there(mariadb_source, mariadb_target,
-                                                                               tmp_path):
+def test_two_way_channel_runs_from_the_command_line_and_conflicts_resolve_there(
+    mariadb_source, mariadb_target, tmp_path
+):
     a, b = mariadb_source, mariadb_target
     make_table(a, b)
     config, state = tmp_path / "ab.yaml", str(tmp_path / "state")
     config.write_text(twoway_yaml(a, b, "manual", home=False))
     otter_run("init-db", str(config))
     status_file = tmp_path / "status.json"
-    run = subprocess.Popen([OTTER_RUN, "run", str(config), "--state-dir", state, "--quiet",
-                            "--status-file", str(status_file)],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = subprocess.Popen(
+        [OTTER_RUN, "run", str(config), "--state-dir", state, "--quiet", "--status-file", str(status_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         a.execute("INSERT INTO shop.c VALUES (1, 'from-a', 1, 1)")
         b.execute("INSERT INTO shop.c VALUES (2, 'from-b', 2, 2)")
-        wait_until(lambda: a.execute(SELECT_ROWS) == b.execute(SELECT_ROWS) != [] and len(a.execute(SELECT_ROWS)) == 2,
-                   run, "rows of both sides on both sides")
+        wait_until(
+            lambda: (
+                a.execute(SELECT_ROWS) == b.execute(SELECT_ROWS) != [] and len(a.execute(SELECT_ROWS)) == 2
+            ),
+            run,
+            "rows of both sides on both sides",
+        )
         otter_run("channel", "pause", "ab", "--state-dir", state)
-        wait_until(lambda: [p["state"] for p in (read_status_file(status_file) or {}).get("pipelines", [])]
-                   == ["paused", "paused"], run, "both pipelines paused")  # the status file is written every second
+        wait_until(
+            lambda: (
+                [p["state"] for p in (read_status_file(status_file) or {}).get("pipelines", [])]
+                == ["paused", "paused"]
+            ),
+            run,
+            "both pipelines paused",
+        )  # the status file is written every second
         a.execute("UPDATE shop.c SET status = 'a-wrote' WHERE id = 1")
         b.execute("UPDATE shop.c SET status = 'b-wrote' WHERE id = 1")
         otter_run("channel", "resume", "ab", "--state-dir", state)
@@ -65,7 +81,9 @@ def test_two_way_channel_runs_from_the_command_line_and_conflicts_resolve_there(
         first = parked(str(config))[0]
         shown = json.loads(otter_run("conflicts", "show", str(config), first["id"]).stdout)
         assert shown["source_image"]["status"] != shown["target_image"]["status"]
-        otter_run("conflicts", "resolve", str(config), first["id"], "--image", '{"status": "agreed"}', "--by", "ops")
+        otter_run(
+            "conflicts", "resolve", str(config), first["id"], "--image", '{"status": "agreed"}', "--by", "ops"
+        )
         wait_until(lambda: parked(str(config)) == [], run, "the other side's park superseded")
         wait_until(lambda: a.execute(SELECT_ROWS) == b.execute(SELECT_ROWS), run, "both sides equal")
         assert a.execute("SELECT status FROM shop.c WHERE id = 1") == [("agreed",)]

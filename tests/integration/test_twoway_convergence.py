@@ -2,6 +2,7 @@
 hold the same rows, for every conflict policy (manual: after resolving what it parked), and the binlogs
 stop growing (no ping-pong). The repeated version is bench/twoway_convergence.py. Below them, one
 deterministic test per cause of a divergence the bench found."""
+
 import time
 
 import pytest
@@ -34,8 +35,9 @@ def _wait_parked(config, runner, timeout=60.0):
     return list_conflicts(config, status="parked")
 
 
-def test_manual_resolves_a_key_parked_on_one_side_even_when_the_rows_already_match(mariadb_source, mariadb_target,
-                                                                                   tmp_path):
+def test_manual_resolves_a_key_parked_on_one_side_even_when_the_rows_already_match(
+    mariadb_source, mariadb_target, tmp_path
+):
     """Cause of the manual bench's divergences: the resolve loop stopped as soon as both sides held the same
     rows, leaving a key parked on one side whose later changes there happened to end on the other side's row."""
     a, b = mariadb_source, mariadb_target
@@ -45,11 +47,15 @@ def test_manual_resolves_a_key_parked_on_one_side_even_when_the_rows_already_mat
     text = twoway_yaml(a, b, "manual", home=False)
     config = load_config_text(text)
     with running(text, str(tmp_path / "state")) as runner:
-        b.execute("SET SESSION sql_log_bin = 0", "UPDATE shop.c SET status = 'y', v = 2 WHERE id = 1")  # b only
+        b.execute(
+            "SET SESSION sql_log_bin = 0", "UPDATE shop.c SET status = 'y', v = 2 WHERE id = 1"
+        )  # b only
         a.execute("UPDATE shop.c SET status = 'z', v = 3 WHERE id = 1")  # reaches b: parked there (b has 'y')
         (parked,) = _wait_parked(config, runner)
         assert (parked.id.split(":")[0], parked.kind) == ("b", "update-changed")
-        a.execute("SET SESSION sql_log_bin = 0", "UPDATE shop.c SET status = 'y', v = 2 WHERE id = 1")  # a only
+        a.execute(
+            "SET SESSION sql_log_bin = 0", "UPDATE shop.c SET status = 'y', v = 2 WHERE id = 1"
+        )  # a only
         assert a.execute(SELECT_ROWS) == b.execute(SELECT_ROWS)  # equal rows, one key still parked on b
         sources = {"a": a, "b": b}
         settled = wait_quiet(runner, a, b, quiet=1.0, timeout=60, sources=sources)

@@ -1,5 +1,6 @@
 """Two-way remedy details: remedy_delay_threshold (logged image vs re-read), primary-key changes sent back
 whole, and a DDL echo skip that survives a restart of the reverse pipeline."""
+
 import time
 
 import attrs
@@ -25,9 +26,17 @@ def reader(mariadb_source):
 
 
 def logged_update(age, now, **changes):
-    event = EventData("shop", "t", EventType.UPDATE, {"id": 1}, {"status": "logged", "amount": 3},
-                      updated=frozenset({"status"}), execute_time=now - age, hints=frozenset({REMEDY}),
-                      old_columns={"status": "before", "amount": 3})
+    event = EventData(
+        "shop",
+        "t",
+        EventType.UPDATE,
+        {"id": 1},
+        {"status": "logged", "amount": 3},
+        updated=frozenset({"status"}),
+        execute_time=now - age,
+        hints=frozenset({REMEDY}),
+        old_columns={"status": "before", "amount": 3},
+    )
     return attrs.evolve(event, **changes)
 
 
@@ -44,8 +53,9 @@ def test_an_old_remedy_rereads_the_row_or_deletes_it(mariadb_source, reader):
     make_tables(mariadb_source)
     mariadb_source.execute("INSERT INTO shop.t VALUES (1, 'current', 5)")
     now = time.time()
-    present, gone = remedy(reader, [logged_update(5, now), logged_update(5, now, keys={"id": 2})],
-                           threshold=1, now=now)
+    present, gone = remedy(
+        reader, [logged_update(5, now), logged_update(5, now, keys={"id": 2})], threshold=1, now=now
+    )
     assert present.event_type is EventType.INSERT and present.columns == {"status": "current", "amount": 5}
     assert gone.event_type is EventType.DELETE and gone.keys == {"id": 2}
     assert REREAD in present.hints and present.old_columns is None
@@ -61,8 +71,9 @@ def test_an_old_remedy_of_a_key_change_also_settles_the_old_key(mariadb_source, 
 
 
 @pytest.mark.parametrize("threshold", [60, 0], ids=["logged-image", "re-read"])
-def test_home_sends_a_key_change_back_without_leaving_the_old_key(mariadb_source, mariadb_target, tmp_path,
-                                                                    threshold):
+def test_home_sends_a_key_change_back_without_leaving_the_old_key(
+    mariadb_source, mariadb_target, tmp_path, threshold
+):
     """A transaction on home that carries the channel's mark (as b-to-a's loader writes it) and changes a
     primary key: the remedy must delete the old key on the far side, not only write the new one."""
     a, b = mariadb_source, mariadb_target
@@ -75,8 +86,10 @@ def test_home_sends_a_key_change_back_without_leaving_the_old_key(mariadb_source
         wait_for(lambda: rows(b) == [(1, "x", 1)], runner, what="row on b")
         conn = a.connect(autocommit=False)
         with conn.cursor() as cur:
-            cur.execute("INSERT INTO retl.retl_mark VALUES (7, 'ab', 'b-to-a', 1, NOW(6)) "
-                        "ON DUPLICATE KEY UPDATE seq = seq + 1")
+            cur.execute(
+                "INSERT INTO retl.retl_mark VALUES (7, 'ab', 'b-to-a', 1, NOW(6)) "
+                "ON DUPLICATE KEY UPDATE seq = seq + 1"
+            )
             cur.execute("UPDATE shop.t SET id = 5 WHERE id = 1")
         conn.commit()
         conn.close()
@@ -85,18 +98,22 @@ def test_home_sends_a_key_change_back_without_leaving_the_old_key(mariadb_source
     assert rows(a) == rows(b) == [(5, "x", 1)]
 
 
-def test_a_restart_between_the_ddl_record_and_its_ddl_still_skips_the_echo(mariadb_source, mariadb_target,
-                                                                          tmp_path):
+def test_a_restart_between_the_ddl_record_and_its_ddl_still_skips_the_echo(
+    mariadb_source, mariadb_target, tmp_path
+):
     """b-to-a acked a position after a-to-b's retl_ddl record on b but before the DDL itself; after a
     restart it must still recognise the DDL as the channel's own and not send it back to a."""
     from otter_mysql import retl
+
     a, b = mariadb_source, mariadb_target
     make_tables(a, b)
     otter_run_init(a, b, tmp_path)
     text, state = twoway_yaml(a, b), str(tmp_path / "state")
     ddl = "ALTER TABLE shop.t ADD COLUMN note VARCHAR(10)"
     with running(text, state) as runner:
-        b.execute(retl.DDL_RECORD_SQL, args=(retl.ddl_hash("shop", ddl), "ab"))  # what a-to-b's loader commits first
+        b.execute(
+            retl.DDL_RECORD_SQL, args=(retl.ddl_hash("shop", ddl), "ab")
+        )  # what a-to-b's loader commits first
         b.execute("INSERT INTO shop.t VALUES (1, 'after-record', 1)")  # moves b-to-a's acked position past it
         wait_for(lambda: rows(a) == [(1, "after-record", 1)], runner, what="row on a")
         wait_quiet(runner, a, b, quiet=1.0)

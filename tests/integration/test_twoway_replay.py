@@ -6,6 +6,7 @@ checked against a row the application had changed since: an INSERT whose row had
 found "no row", as it expects, and brought the row back on this side only (the delete had already gone to
 the other side). Without a home pipeline (``manual``) nothing repairs that, and no conflict is parked.
 """
+
 import time
 
 import pytest
@@ -26,7 +27,8 @@ def _wait(predicate, runner, what, timeout=60.0):
 
 
 def test_a_batch_failing_half_way_is_replayed_whole_without_bringing_back_a_deleted_row(
-        mariadb_source, mariadb_target, tmp_path):
+    mariadb_source, mariadb_target, tmp_path
+):
     a, b = mariadb_source, mariadb_target
     held = 2
     new = 3
@@ -43,8 +45,12 @@ def test_a_batch_failing_half_way_is_replayed_whole_without_bringing_back_a_dele
             a_to_b = next(p for p in runner.pipelines if p.pipeline.name == "a-to-b")
             with locker.cursor() as cur:  # an application transaction holds row `held` on b
                 cur.execute(f"SELECT * FROM shop.c WHERE id = {held} FOR UPDATE")
-            a.execute("BEGIN", f"INSERT INTO shop.c VALUES ({new}, 'new', 2, 2)",
-                      f"UPDATE shop.c SET status = 'a', v = 3 WHERE id = {held}", "COMMIT")
+            a.execute(
+                "BEGIN",
+                f"INSERT INTO shop.c VALUES ({new}, 'new', 2, 2)",
+                f"UPDATE shop.c SET status = 'a', v = 3 WHERE id = {held}",
+                "COMMIT",
+            )
             _wait(lambda: a_to_b.stats.restarts >= 1, runner, "the batch to fail on the held row")
             applied = b.execute(f"SELECT id FROM shop.c WHERE id = {new}")
             # the application deletes the new row (if there); it may wait for a replay's lock on it, so not

@@ -1,5 +1,6 @@
 """Fixtures of the manager tests: API fixtures (a real app on a temp SQLite store, clients logged in per
 role) here; the browser tests' fixtures (real manager process, headless Chromium): see web_harness.py."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,7 +13,11 @@ from otter_core.manager.app import create_app  # noqa: E402
 from otter_core.manager.security import set_user  # noqa: E402
 from otter_core.manager.settings import load_settings  # noqa: E402
 from tests.manager.web_harness import (  # noqa: E402,F401
-    browser_page, chromium_browser, manager_server, pytest_runtest_makereport, screenshots,
+    browser_page,
+    chromium_browser,
+    manager_server,
+    pytest_runtest_makereport,
+    screenshots,
 )
 
 ADMIN_PASSWORD = "admin-password-1"

@@ -1,5 +1,6 @@
 """Helpers of the ops API tests: a channel imported through the API between the test MariaDB servers,
 waiting, and stopping what a test started."""
+
 from __future__ import annotations
 
 import subprocess
@@ -38,9 +39,13 @@ def import_shop(admin, source, target, **parameters):
     """Tables shop.orders on both servers, channel ``shop`` (pipeline ``src-to-dst``) imported through the
     API, starting at the source's current position; returns (channel id, pipeline id)."""
     for server in (source, target):
-        server.execute("CREATE DATABASE shop", "CREATE TABLE shop.orders (id INT PRIMARY KEY, note VARCHAR(50))")
+        server.execute(
+            "CREATE DATABASE shop", "CREATE TABLE shop.orders (id INT PRIMARY KEY, note VARCHAR(50))"
+        )
     file, pos = source.binlog_position()
-    text = pipeline_yaml(source, target, PAIRS, start={"file": file, "pos": pos}, channel="shop", **parameters)
+    text = pipeline_yaml(
+        source, target, PAIRS, start={"file": file, "pos": pos}, channel="shop", **parameters
+    )
     response = admin.post("/api/config/import", content=text, headers={"Content-Type": "text/plain"})
     assert response.status_code == 200, response.text
     channel = next(c for c in admin.get("/api/channels").json() if c["name"] == "shop")
@@ -72,7 +77,12 @@ def manual_twoway_channel(a, b, tmp_path) -> str:
     make_table(a, b)
     text = twoway_yaml(a, b, "manual", home=False)
     (tmp_path / "ab.yaml").write_text(text)
-    done = subprocess.run([str(Path(sys.executable).parent / "otter-run"), "init-db", str(tmp_path / "ab.yaml")],
-                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "otter-run"), "init-db", str(tmp_path / "ab.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 0, done.stderr
     return text

@@ -1,4 +1,5 @@
 """``otter-run manager``: --init-admin and serving the API with uvicorn."""
+
 from __future__ import annotations
 
 import os
@@ -20,23 +21,44 @@ def _free_port() -> int:
 
 def test_init_admin_reads_the_password_from_stdin_and_never_prints_it(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "OTTER_MANAGER_PASSWORD"}
-    done = subprocess.run([*OTTER_RUN, "manager", "--state-dir", str(tmp_path), "--init-admin", "root"],
-                          input="a-long-password\n", capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [*OTTER_RUN, "manager", "--state-dir", str(tmp_path), "--init-admin", "root"],
+        input="a-long-password\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "'root' is ready" in done.stdout
     assert "a-long-password" not in done.stdout + done.stderr
-    short = subprocess.run([*OTTER_RUN, "manager", "--state-dir", str(tmp_path), "--init-admin", "root"],
-                           input="short\n", capture_output=True, text=True, env=env, timeout=120)
+    short = subprocess.run(
+        [*OTTER_RUN, "manager", "--state-dir", str(tmp_path), "--init-admin", "root"],
+        input="short\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert short.returncode == 2 and "password: at least 8 characters" in short.stderr
 
 
 def test_manager_command_serves_the_api_and_the_admin_can_log_in(tmp_path):
     env = {**os.environ, "OTTER_MANAGER_PASSWORD": "serve-password"}
-    subprocess.run([*OTTER_RUN, "manager", "--state-dir", str(tmp_path), "--init-admin", "boss"],
-                   env=env, check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [*OTTER_RUN, "manager", "--state-dir", str(tmp_path), "--init-admin", "boss"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     port = _free_port()
-    server = subprocess.Popen([*OTTER_RUN, "manager", "--state-dir", str(tmp_path), "--port", str(port)],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [*OTTER_RUN, "manager", "--state-dir", str(tmp_path), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60

@@ -1,5 +1,6 @@
 """Dynamic hooks through the manager: an ADMIN pushes Python source (validated, versioned, never run by the
 manager), an OPERATOR may only read; a running channel swaps to the version activated here between batches."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,14 +10,14 @@ from otter_core.testing.harness import pipeline_yaml
 from tests.manager.ops_steps import PAIRS, fast_collector, insert, stop_channels, wait_for  # noqa: F401
 
 NAME = "note-mark"
-MARK = '''import attrs
+MARK = """import attrs
 
 
 def process(event):
     if event.columns.get("note") is not None:
         return attrs.evolve(event, columns={**event.columns, "note": "%s"})
     return event
-'''
+"""
 
 
 @pytest.fixture(autouse=True)
@@ -25,7 +26,9 @@ def no_store_env(monkeypatch):
 
 
 def test_an_admin_pushes_and_activates_versions_an_operator_reads_them(admin, operator):
-    first = admin.post(f"/api/dynamic/{NAME}", json={"source": MARK % "v1", "comment": "first", "activate": True})
+    first = admin.post(
+        f"/api/dynamic/{NAME}", json={"source": MARK % "v1", "comment": "first", "activate": True}
+    )
     assert first.status_code == 201, first.text
     assert first.json()["version"] == 1 and first.json()["author"] == "admin" and first.json()["active"]
     second = admin.post(f"/api/dynamic/{NAME}", json={"source": MARK % "v2", "comment": "second"})
@@ -41,11 +44,16 @@ def test_an_admin_pushes_and_activates_versions_an_operator_reads_them(admin, op
     assert operator.post(f"/api/dynamic/{NAME}/activate", json={"version": 2}).status_code == 403
     assert admin.post(f"/api/dynamic/{NAME}/activate", json={"version": 2}).json()["active"] == 2
     actions = [(e["action"], e["object"]) for e in admin.get("/api/audit").json()]
-    assert ("push dynamic", "dynamic note-mark") in actions and ("activate dynamic", "dynamic note-mark") in actions
+    assert ("push dynamic", "dynamic note-mark") in actions and (
+        "activate dynamic",
+        "dynamic note-mark",
+    ) in actions
 
 
 def test_bad_source_names_and_versions_get_clear_errors(admin, anonymous):
-    broken = admin.post("/api/dynamic/broken", json={"source": "import attrs\n\ndef process(event)\n    return event\n"})
+    broken = admin.post(
+        "/api/dynamic/broken", json={"source": "import attrs\n\ndef process(event)\n    return event\n"}
+    )
     assert broken.status_code == 422
     [problem] = broken.json()["detail"]
     assert problem["loc"] == ["body", "source"] and problem["msg"].startswith("line 3: syntax error")
@@ -68,18 +76,31 @@ def test_bad_source_names_and_versions_get_clear_errors(admin, anonymous):
 
 
 @pytest.mark.usefixtures("clean_databases", "fast_collector", "stop_channels")
-def test_a_running_channel_swaps_to_the_version_activated_in_the_manager(admin, operator, mariadb_source,
-                                                                         mariadb_target):
+def test_a_running_channel_swaps_to_the_version_activated_in_the_manager(
+    admin, operator, mariadb_source, mariadb_target
+):
     store = admin.post(f"/api/dynamic/{NAME}", json={"source": MARK % "v1", "activate": True})
     assert store.status_code == 201
     store_dir = admin.get(f"/api/dynamic/{NAME}").json()["store"]
     for server in (mariadb_source, mariadb_target):
-        server.execute("CREATE DATABASE shop", "CREATE TABLE shop.orders (id INT PRIMARY KEY, note VARCHAR(50))")
+        server.execute(
+            "CREATE DATABASE shop", "CREATE TABLE shop.orders (id INT PRIMARY KEY, note VARCHAR(50))"
+        )
     file, pos = mariadb_source.binlog_position()
-    pairs = [{**PAIRS[0], "processors": ["dynamic"],
-              "processor_options": {"dynamic": {"name": NAME, "store": store_dir}}}]
-    text = pipeline_yaml(mariadb_source, mariadb_target, pairs, start={"file": file, "pos": pos}, channel="shop")
-    assert admin.post("/api/config/import", content=text, headers={"Content-Type": "text/plain"}).status_code == 200
+    pairs = [
+        {
+            **PAIRS[0],
+            "processors": ["dynamic"],
+            "processor_options": {"dynamic": {"name": NAME, "store": store_dir}},
+        }
+    ]
+    text = pipeline_yaml(
+        mariadb_source, mariadb_target, pairs, start={"file": file, "pos": pos}, channel="shop"
+    )
+    assert (
+        admin.post("/api/config/import", content=text, headers={"Content-Type": "text/plain"}).status_code
+        == 200
+    )
     channel_id = next(c["id"] for c in admin.get("/api/channels").json() if c["name"] == "shop")
     assert operator.post(f"/api/channels/{channel_id}/start").status_code == 200
 
@@ -89,7 +110,10 @@ def test_a_running_channel_swaps_to_the_version_activated_in_the_manager(admin, 
     insert(mariadb_source, range(1, 6))
     wait_for(lambda: len(notes()) == 5, "the first rows")
     assert set(notes().values()) == {"v1"}
-    assert admin.post(f"/api/dynamic/{NAME}", json={"source": MARK % "v2", "activate": True}).json()["version"] == 2
+    assert (
+        admin.post(f"/api/dynamic/{NAME}", json={"source": MARK % "v2", "activate": True}).json()["version"]
+        == 2
+    )
     insert(mariadb_source, range(6, 11))
     wait_for(lambda: len(notes()) == 10, "the rows after the swap")
     after = notes()
@@ -97,4 +121,5 @@ def test_a_running_channel_swaps_to_the_version_activated_in_the_manager(admin, 
     loaded = wait_for(lambda: admin.get(f"/api/dynamic/{NAME}").json()["loaded"], "the pipeline's report")
     assert loaded["version"] == 2 and loaded["error"] is None
     assert yaml.safe_load(admin.get("/api/config/export").text)["channels"][0]["pipelines"][0]["pairs"][0][
-        "processors"] == ["dynamic"]
+        "processors"
+    ] == ["dynamic"]

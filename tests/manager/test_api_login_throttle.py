@@ -1,4 +1,5 @@
 """Failed-login throttling: wrong passwords past the limit answer 429 with Retry-After, on the API and the page."""
+
 from __future__ import annotations
 
 import re
@@ -24,7 +25,10 @@ def test_five_wrong_passwords_for_a_user_lock_it_for_this_address(anonymous):
 def test_a_successful_login_clears_the_count(anonymous):
     for _ in range(4):
         assert wrong(anonymous).status_code == 401
-    assert anonymous.post("/api/login", json={"username": "admin", "password": ADMIN_PASSWORD}).status_code == 200
+    assert (
+        anonymous.post("/api/login", json={"username": "admin", "password": ADMIN_PASSWORD}).status_code
+        == 200
+    )
     assert [wrong(anonymous).status_code for _ in range(5)] == [401] * 5
     assert wrong(anonymous).status_code == 429
 
@@ -39,8 +43,11 @@ def test_the_login_page_answers_429_with_the_reason(anonymous):
         wrong(anonymous)
     page = anonymous.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
-    response = anonymous.post("/login", data={"username": "admin", "password": ADMIN_PASSWORD,
-                                              "csrf_token": token, "next": "/"}, follow_redirects=False)
+    response = anonymous.post(
+        "/login",
+        data={"username": "admin", "password": ADMIN_PASSWORD, "csrf_token": token, "next": "/"},
+        follow_redirects=False,
+    )
     assert response.status_code == 429
     assert "too many failed logins for" in response.text
 

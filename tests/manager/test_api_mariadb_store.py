@@ -1,5 +1,6 @@
 """The config store on a real MariaDB (``--db mysql+pymysql://…``) and the connection test of a source
 against a real server."""
+
 from __future__ import annotations
 
 import pytest
@@ -50,8 +51,10 @@ def test_connection_test_reaches_a_real_server_and_reports_a_wrong_password(admi
     good = admin.post("/api/sources", json={**mariadb_source.source_config("x"), "name": "real"}).json()
     result = admin.post(f"/api/sources/{good['id']}/test").json()
     assert result["ok"] is True and "MariaDB" in result["message"], result
-    bad = admin.post("/api/sources", json={**mariadb_source.source_config("x"), "name": "wrong",
-                                           "password": "not-the-password"}).json()
+    bad = admin.post(
+        "/api/sources",
+        json={**mariadb_source.source_config("x"), "name": "wrong", "password": "not-the-password"},
+    ).json()
     failed = admin.post(f"/api/sources/{bad['id']}/test").json()
     assert failed["ok"] is False and "Access denied" in failed["message"]
     assert "not-the-password" not in failed["message"]

@@ -1,4 +1,5 @@
 """The committed OpenAPI document is the app's, and every API endpoint is exercised by some test."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,9 @@ def document():
 
 def test_committed_openapi_document_is_up_to_date(document):
     committed = json.loads(DEFAULT_FILE.read_text())
-    assert committed == document, ("docs/manager-openapi.json is stale: run "
-                                   "`python -m otter_core.manager.openapi` and commit the file")
+    assert committed == document, (
+        "docs/manager-openapi.json is stale: run `python -m otter_core.manager.openapi` and commit the file"
+    )
 
 
 def test_openapi_document_describes_login_csrf_and_errors(document):
@@ -39,6 +41,10 @@ def _called_in_tests(method: str, path: str, sources: str) -> bool:
 
 def test_every_api_endpoint_is_called_by_a_test(document):
     sources = "\n".join(p.read_text() for p in TESTS.glob("test_*.py"))
-    missing = [f"{method.upper()} {path}" for path, operations in document["paths"].items()
-               for method in operations if path.startswith("/api/") and not _called_in_tests(method, path, sources)]
-    assert missing == [], f"endpoints no test in tests/manager calls (client.<method>(\"<path>\")): {missing}"
+    missing = [
+        f"{method.upper()} {path}"
+        for path, operations in document["paths"].items()
+        for method in operations
+        if path.startswith("/api/") and not _called_in_tests(method, path, sources)
+    ]
+    assert missing == [], f'endpoints no test in tests/manager calls (client.<method>("<path>")): {missing}'

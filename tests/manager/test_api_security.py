@@ -1,4 +1,5 @@
 """Login, sessions, CSRF and roles of the JSON API."""
+
 from __future__ import annotations
 
 import stat
@@ -82,8 +83,9 @@ def test_database_passwords_never_reach_the_log(admin, caplog):
     import logging
 
     caplog.set_level(logging.DEBUG)
-    source = admin.post("/api/sources", json={"name": "src", "type": "mysql", "port": 1,
-                                              "password": "logged-never-1"}).json()
+    source = admin.post(
+        "/api/sources", json={"name": "src", "type": "mysql", "port": 1, "password": "logged-never-1"}
+    ).json()
     admin.patch(f"/api/sources/{source['id']}", json={"password": "logged-never-2"})
     admin.post(f"/api/sources/{source['id']}/test")
     admin.post("/api/sources", json={"name": "src", "type": "mysql", "password": "logged-never-3"})  # 409

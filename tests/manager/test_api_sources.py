@@ -1,8 +1,15 @@
 """Config API: data sources and data media, including bad input and password masking."""
+
 from __future__ import annotations
 
-SOURCE = {"name": "src", "type": "mysql", "host": "127.0.0.1", "port": 3307, "user": "otter",
-          "password": "s3cret-pw"}
+SOURCE = {
+    "name": "src",
+    "type": "mysql",
+    "host": "127.0.0.1",
+    "port": 3307,
+    "user": "otter",
+    "password": "s3cret-pw",
+}
 
 
 def test_create_source_returns_it_without_the_password(admin):
@@ -20,6 +27,7 @@ def test_update_keeps_the_password_unless_one_is_sent(admin, manager_app):
     source_id = admin.post("/api/sources", json=SOURCE).json()["id"]
     assert admin.patch(f"/api/sources/{source_id}", json={"port": 3310}).json()["password_set"] is True
     from otter_core.manager.store import DataSource
+
     with manager_app.state.db.session_scope() as session:
         assert session.get(DataSource, source_id).password == "s3cret-pw"
     cleared = admin.patch(f"/api/sources/{source_id}", json={"password": ""}).json()
@@ -47,14 +55,20 @@ def test_missing_field_and_wrong_type_are_422_naming_the_field(admin):
 
 
 def test_malformed_json_is_400_saying_where(admin):
-    response = admin.post("/api/sources", content=b'{"name": "src", ', headers={"content-type": "application/json"})
+    response = admin.post(
+        "/api/sources", content=b'{"name": "src", ', headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400
     assert response.json()["detail"].startswith("malformed JSON body")
 
 
 def test_unknown_source_id_is_404_naming_the_id(admin):
-    for response in (admin.get("/api/sources/999"), admin.patch("/api/sources/999", json={"port": 1}),
-                     admin.delete("/api/sources/999"), admin.post("/api/sources/999/test")):
+    for response in (
+        admin.get("/api/sources/999"),
+        admin.patch("/api/sources/999", json={"port": 1}),
+        admin.delete("/api/sources/999"),
+        admin.post("/api/sources/999/test"),
+    ):
         assert response.status_code == 404
         assert response.json()["detail"] == "source 999 does not exist"
     assert admin.get("/api/sources/abc").status_code == 422
@@ -80,8 +94,11 @@ def test_media_belong_to_a_source_and_refuse_bad_references(admin):
     assert admin.get("/api/media", params={"source_id": source_id}).json()[0]["source"] == "src"
     bad_ref = admin.post("/api/media", json={"source_id": 77, "schema": "shop", "name": "x"})
     assert bad_ref.status_code == 422
-    assert bad_ref.json()["detail"][0] == {"loc": ["body", "source_id"], "msg": "no source with id 77",
-                                           "type": "value_error"}
+    assert bad_ref.json()["detail"][0] == {
+        "loc": ["body", "source_id"],
+        "msg": "no source with id 77",
+        "type": "value_error",
+    }
     bad_regex = admin.post("/api/media", json={"source_id": source_id, "schema": "shop", "name": "/(/"})
     assert bad_regex.status_code == 422 and "regular expression" in bad_regex.json()["detail"][0]["msg"]
     assert admin.get("/api/media/555").status_code == 404
@@ -96,7 +113,9 @@ def test_deleting_an_unused_source_deletes_its_media(admin):
 
 def test_media_update_and_delete(admin):
     source_id = admin.post("/api/sources", json=SOURCE).json()["id"]
-    media_id = admin.post("/api/media", json={"source_id": source_id, "schema": "shop", "name": "a"}).json()["id"]
+    media_id = admin.post("/api/media", json={"source_id": source_id, "schema": "shop", "name": "a"}).json()[
+        "id"
+    ]
     renamed = admin.patch(f"/api/media/{media_id}", json={"name": "offer[1-32]"})
     assert renamed.status_code == 200 and renamed.json()["full_name"] == "shop.offer[1-32]"
     assert admin.patch(f"/api/media/{media_id}", json={"name": ""}).status_code == 422
@@ -105,7 +124,9 @@ def test_media_update_and_delete(admin):
 
 
 def test_channel_get_rename_and_delete(admin):
-    channel_id = admin.post("/api/channels", json={"name": "shop", "description": "orders to the archive"}).json()["id"]
+    channel_id = admin.post(
+        "/api/channels", json={"name": "shop", "description": "orders to the archive"}
+    ).json()["id"]
     assert admin.get(f"/api/channels/{channel_id}").json()["description"] == "orders to the archive"
     renamed = admin.patch(f"/api/channels/{channel_id}", json={"name": "shop-eu"})
     assert renamed.status_code == 200 and renamed.json()["name"] == "shop-eu"

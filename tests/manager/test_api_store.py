@@ -1,4 +1,5 @@
 """The config store's migrations: one head, and upgrade creates every model's table exactly."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Users (ADMIN only): create, change role or password, delete, with the last-ADMIN guard."""
+
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
@@ -7,8 +8,9 @@ from tests.manager.conftest import login
 
 
 def test_admin_creates_an_operator_who_can_log_in(admin, manager_app):
-    created = admin.post("/api/users", json={"username": "night-shift", "password": "long-enough-1",
-                                              "role": "OPERATOR"})
+    created = admin.post(
+        "/api/users", json={"username": "night-shift", "password": "long-enough-1", "role": "OPERATOR"}
+    )
     assert created.status_code == 201, created.text
     assert created.json()["role"] == "OPERATOR" and "password" not in created.json()
     assert "night-shift" in [u["username"] for u in admin.get("/api/users").json()]
@@ -25,7 +27,9 @@ def test_bad_user_fields_are_422_and_duplicates_409(admin):
     assert role.status_code == 422 and role.json()["detail"][0]["loc"] == ["body", "role"]
     name = admin.post("/api/users", json={"username": "bad name!", "password": "long-enough-1"})
     assert name.status_code == 422 and name.json()["detail"][0]["loc"] == ["body", "username"]
-    assert admin.post("/api/users", json={"username": "admin", "password": "long-enough-1"}).status_code == 409
+    assert (
+        admin.post("/api/users", json={"username": "admin", "password": "long-enough-1"}).status_code == 409
+    )
 
 
 def test_change_password_and_role(admin, manager_app):
@@ -33,7 +37,9 @@ def test_change_password_and_role(admin, manager_app):
     changed = admin.patch(f"/api/users/{user_id}", json={"password": "another-pass-2", "role": "ADMIN"})
     assert changed.status_code == 200 and changed.json()["role"] == "ADMIN"
     with TestClient(manager_app) as other:
-        assert other.post("/api/login", json={"username": "ops", "password": "long-enough-1"}).status_code == 401
+        assert (
+            other.post("/api/login", json={"username": "ops", "password": "long-enough-1"}).status_code == 401
+        )
         assert login(other, "ops", "another-pass-2").get("/api/users").status_code == 200
     assert admin.patch("/api/users/999", json={"role": "ADMIN"}).status_code == 404
 
@@ -45,10 +51,16 @@ def test_the_last_admin_cannot_be_demoted_or_deleted_and_nobody_deletes_himself(
     assert admin.delete(f"/api/users/{me['id']}").status_code == 409
     other = admin.post("/api/users", json={"username": "temp", "password": "long-enough-1"}).json()
     assert admin.delete(f"/api/users/{other['id']}").status_code == 204
-    assert admin.delete(f"/api/users/{other['id']}").json() == {"detail": f"user {other['id']} does not exist"}
+    assert admin.delete(f"/api/users/{other['id']}").json() == {
+        "detail": f"user {other['id']} does not exist"
+    }
 
 
 def test_operator_cannot_manage_users(operator):
     assert operator.get("/api/users").status_code == 403
-    assert operator.post("/api/users", json={"username": "me2", "password": "long-enough-1",
-                                             "role": "ADMIN"}).status_code == 403
+    assert (
+        operator.post(
+            "/api/users", json={"username": "me2", "password": "long-enough-1", "role": "ADMIN"}
+        ).status_code
+        == 403
+    )

@@ -1,4 +1,5 @@
 """YAML import and export through the API: the same file ``otter-run run`` reads, round trips, errors."""
+
 from __future__ import annotations
 
 import re
@@ -10,8 +11,11 @@ from otter_core.config import load_config_text
 from otter_core.manager.services.config_service import to_otter_config
 
 DOCS = Path(__file__).parents[2] / "docs"
-EXAMPLES = [(doc, i, block) for doc in ("configuration.md", "../README.md")
-            for i, block in enumerate(re.findall(r"```yaml\n(.*?)```", (DOCS / doc).read_text(), re.S))]
+EXAMPLES = [
+    (doc, i, block)
+    for doc in ("configuration.md", "../README.md")
+    for i, block in enumerate(re.findall(r"```yaml\n(.*?)```", (DOCS / doc).read_text(), re.S))
+]
 TWO_WAY = """\
 sources:
   east: {type: mysql, host: 10.0.0.1, user: otter, password: east-pw-1}
@@ -44,8 +48,12 @@ channels:
 
 
 def import_yaml(client, text, filename="test.yaml"):
-    return client.post("/api/config/import", params={"filename": filename}, content=text.encode(),
-                       headers={"content-type": "application/yaml"})
+    return client.post(
+        "/api/config/import",
+        params={"filename": filename},
+        content=text.encode(),
+        headers={"content-type": "application/yaml"},
+    )
 
 
 def export(client, **params):
@@ -55,8 +63,9 @@ def export(client, **params):
 
 
 @pytest.mark.parametrize("doc,index,block", EXAMPLES, ids=[f"{d}#{i}" for d, i, _ in EXAMPLES])
-def test_examples_of_the_docs_import_and_export_to_the_same_config(admin, manager_app, monkeypatch, doc, index,
-                                                                   block):
+def test_examples_of_the_docs_import_and_export_to_the_same_config(
+    admin, manager_app, monkeypatch, doc, index, block
+):
     monkeypatch.setenv("DST_PASSWORD", "example")
     response = import_yaml(admin, block, f"{doc}#{index}")
     assert response.status_code == 200, response.text
@@ -90,7 +99,10 @@ def test_export_never_shows_passwords_and_reimport_keeps_them(admin, manager_app
 
 
 def test_imported_objects_show_in_the_config_api(admin):
-    assert import_yaml(admin, TWO_WAY).json() == {"sources": ["cache", "east", "west"], "channels": ["orders"]}
+    assert import_yaml(admin, TWO_WAY).json() == {
+        "sources": ["cache", "east", "west"],
+        "channels": ["orders"],
+    }
     channel = admin.get("/api/channels").json()[0]
     assert channel["name"] == "orders" and channel["two_way"] is True
     pipelines = admin.get("/api/pipelines", params={"channel_id": channel["id"]}).json()
@@ -105,7 +117,9 @@ def test_a_file_run_would_refuse_is_422_with_file_line_and_key(admin):
     assert response.status_code == 422
     problem = response.json()["detail"][0]
     assert problem["loc"] == ["body", "yaml"]
-    assert problem["msg"].startswith("bad.yaml:14: channels[0].pipelines[0].parameters.bach_size: unknown key")
+    assert problem["msg"].startswith(
+        "bad.yaml:14: channels[0].pipelines[0].parameters.bach_size: unknown key"
+    )
     broken = import_yaml(admin, "sources: {a: [\n", "broken.yaml")
     assert broken.status_code == 422 and "broken.yaml" in broken.json()["detail"][0]["msg"]
     assert import_yaml(admin, "").status_code == 422
@@ -129,8 +143,11 @@ def test_import_is_all_or_nothing(admin):
 
 def test_import_replaces_a_channel_of_the_same_name(admin):
     import_yaml(admin, TWO_WAY)
-    one_way = TWO_WAY.split("      - name: west-to-east")[0].replace("        home: true\n", "").replace(
-        ', conflict: "newer_wins(updated_at)"', "")
+    one_way = (
+        TWO_WAY.split("      - name: west-to-east")[0]
+        .replace("        home: true\n", "")
+        .replace(', conflict: "newer_wins(updated_at)"', "")
+    )
     assert import_yaml(admin, one_way).status_code == 200, import_yaml(admin, one_way).text
     channel = admin.get("/api/channels").json()[0]
     assert channel["two_way"] is False and len(admin.get("/api/pipelines").json()) == 1

@@ -1,5 +1,6 @@
 """Alarm rules fire through real notifiers (a webhook HTTP server, an SMTP server) and auto-recovery
 restarts a killed channel up to its limit."""
+
 import datetime
 import http.server
 import json
@@ -16,13 +17,12 @@ from otter_core.errors import ConfigError
 from otter_core.manager.ops.alarms import AlarmEngine, AlarmRule
 from otter_core.manager.ops.notifiers import AlarmMessage, EmailNotifier, SmtpSettings, WebhookNotifier
 from otter_core.manager.ops.runtime import LocalRuntime
-from otter_core.testing.mariadb import free_port
 from otter_core.testing.harness import pipeline_yaml
+from otter_core.testing.mariadb import free_port
 from tests.manager.test_ops_runtime import PAIRS, count, insert, wait_until
 
 # the test SMTP server asks for a login over plain text on loopback
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
-
 
 
 class Recorder:
@@ -34,9 +34,22 @@ class Recorder:
 
 
 def channel(channel_state="RUNNING", **pipeline):
-    row = {"pipeline": "p1", "state": "running", "lag_s": 0.0, "error": "", "error_time": 0.0, "position": "f.1:4"}
+    row = {
+        "pipeline": "p1",
+        "state": "running",
+        "lag_s": 0.0,
+        "error": "",
+        "error_time": 0.0,
+        "position": "f.1:4",
+    }
     row.update(pipeline)
-    return {"channel": "shop", "state": channel_state, "stale": False, "updated": time.time(), "pipelines": [row]}
+    return {
+        "channel": "shop",
+        "state": channel_state,
+        "stale": False,
+        "updated": time.time(),
+        "pipelines": [row],
+    }
 
 
 @pytest.fixture
@@ -46,8 +59,13 @@ def webhook():
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self):
-            received.append((self.path, self.headers["Content-Type"],
-                             json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
+            received.append(
+                (
+                    self.path,
+                    self.headers["Content-Type"],
+                    json.loads(self.rfile.read(int(self.headers["Content-Length"]))),
+                )
+            )
             self.send_response(204)
             self.end_headers()
 
@@ -79,36 +97,63 @@ class MailBox:
 def smtp_server():
     """A real SMTP server (aiosmtpd) on loopback that requires a login."""
     box = MailBox()
-    controller = Controller(box, hostname="127.0.0.1", port=free_port(), authenticator=box.authenticate,
-                            auth_require_tls=False, auth_required=True)  # loopback only: no TLS needed
+    controller = Controller(
+        box,
+        hostname="127.0.0.1",
+        port=free_port(),
+        authenticator=box.authenticate,
+        auth_require_tls=False,
+        auth_required=True,
+    )  # loopback only: no TLS needed
     controller.start()
     yield controller, box
     controller.stop()
 
 
-@pytest.mark.parametrize("fields, field", [
-    ({"kind": "cpu"}, "kind"), ({"kind": "delay", "threshold": 0}, "threshold"),
-    ({"kind": "exception"}, "pattern"), ({"kind": "exception", "pattern": "(unclosed"}, "pattern"),
-    ({"kind": "delay", "threshold": 5, "window": "25:00-26:00"}, "window"),
-    ({"kind": "delay", "threshold": 5, "recover_max": -1}, "recover_max"),
-])
+@pytest.mark.parametrize(
+    "fields, field",
+    [
+        ({"kind": "cpu"}, "kind"),
+        ({"kind": "delay", "threshold": 0}, "threshold"),
+        ({"kind": "exception"}, "pattern"),
+        ({"kind": "exception", "pattern": "(unclosed"}, "pattern"),
+        ({"kind": "delay", "threshold": 5, "window": "25:00-26:00"}, "window"),
+        ({"kind": "delay", "threshold": 5, "recover_max": -1}, "recover_max"),
+    ],
+)
 def test_invalid_rules_name_the_field(fields, field):
     with pytest.raises(ConfigError, match=f"^{field}:"):
         AlarmRule(1, "r", **fields).check()
 
 
 def test_time_windows_include_start_exclude_end_and_may_cross_midnight():
-    day, night = AlarmRule(1, "d", "delay", 5, window="09:00-18:00"), AlarmRule(2, "n", "delay", 5, window="22:00-06:00")
+    day, night = (
+        AlarmRule(1, "d", "delay", 5, window="09:00-18:00"),
+        AlarmRule(2, "n", "delay", 5, window="22:00-06:00"),
+    )
     at = lambda h, m: datetime.datetime(2026, 11, 26, h, m)  # noqa: E731
-    assert [day.in_window(at(h, m)) for h, m in ((8, 59), (9, 0), (17, 59), (18, 0))] == [False, True, True, False]
-    assert [night.in_window(at(h, m)) for h, m in ((21, 59), (22, 0), (3, 0), (6, 0))] == [False, True, True, False]
+    assert [day.in_window(at(h, m)) for h, m in ((8, 59), (9, 0), (17, 59), (18, 0))] == [
+        False,
+        True,
+        True,
+        False,
+    ]
+    assert [night.in_window(at(h, m)) for h, m in ((21, 59), (22, 0), (3, 0), (6, 0))] == [
+        False,
+        True,
+        True,
+        False,
+    ]
 
 
 def test_delay_rule_fires_once_per_episode_and_only_inside_its_window():
     record = Recorder()
     engine = AlarmEngine(record)
     now = datetime.datetime(2026, 11, 26, 12, 0).timestamp()
-    rules = [AlarmRule(1, "slow", "delay", 10, notifiers=()), AlarmRule(2, "night", "delay", 10, window="22:00-06:00")]
+    rules = [
+        AlarmRule(1, "slow", "delay", 10, notifiers=()),
+        AlarmRule(2, "night", "delay", 10, window="22:00-06:00"),
+    ]
     assert [a.rule for a in engine.evaluate(rules, [channel(lag_s=30.0)], now)] == ["slow"]
     assert engine.evaluate(rules, [channel(lag_s=40.0)], now + 1) == []  # same episode
     assert engine.evaluate(rules, [channel(lag_s=1.0)], now + 2) == []  # cleared
@@ -128,14 +173,20 @@ def test_exception_rule_matches_each_new_error_once():
 
 def test_timeout_rules_wait_for_their_threshold():
     engine = AlarmEngine(Recorder())
-    rules = [AlarmRule(1, "proc", "process_timeout", 30), AlarmRule(2, "pipe", "pipeline_timeout", 30),
-             AlarmRule(3, "pos", "position_timeout", 60)]
+    rules = [
+        AlarmRule(1, "proc", "process_timeout", 30),
+        AlarmRule(2, "pipe", "pipeline_timeout", 30),
+        AlarmRule(3, "pos", "position_timeout", 60),
+    ]
     t = 1000.0
     assert engine.evaluate(rules, [channel(lag_s=5.0)], t) == []
     assert engine.evaluate(rules, [channel("DEAD", state="retrying", lag_s=5.0)], t + 1) == []
-    assert [a.rule for a in engine.evaluate(rules, [channel("DEAD", state="retrying", lag_s=5.0)], t + 31)] == \
-        ["proc", "pipe"]
-    assert [a.rule for a in engine.evaluate(rules, [channel("DEAD", state="retrying", lag_s=5.0)], t + 61)] == ["pos"]
+    assert [
+        a.rule for a in engine.evaluate(rules, [channel("DEAD", state="retrying", lag_s=5.0)], t + 31)
+    ] == ["proc", "pipe"]
+    assert [
+        a.rule for a in engine.evaluate(rules, [channel("DEAD", state="retrying", lag_s=5.0)], t + 61)
+    ] == ["pos"]
     paused = channel("PAUSED", state="paused", lag_s=5.0)
     assert engine.evaluate(rules, [paused], t + 200) == [] and engine.evaluate(rules, [paused], t + 400) == []
 
@@ -146,9 +197,21 @@ def test_webhook_receives_the_alarm_as_json(webhook):
     engine = AlarmEngine(record)
     rule = AlarmRule(1, "slow", "delay", 10, notifiers=({"type": "webhook", "url": url}, {"type": "log"}))
     engine.evaluate([rule], [channel(lag_s=99.0)], 1000.0)
-    assert received == [("/hooks/otter", "application/json",
-                         {"rule": "slow", "kind": "delay", "channel": "shop", "pipeline": "p1",
-                          "message": "delay 99.0s above 10.0s", "time": 1000.0, "action": ""})]
+    assert received == [
+        (
+            "/hooks/otter",
+            "application/json",
+            {
+                "rule": "slow",
+                "kind": "delay",
+                "channel": "shop",
+                "pipeline": "p1",
+                "message": "delay 99.0s above 10.0s",
+                "time": 1000.0,
+                "action": "",
+            },
+        )
+    ]
     assert record.events[0][1] == []
 
 
@@ -156,7 +219,9 @@ def test_a_dead_webhook_is_recorded_and_the_other_notifiers_still_deliver(webhoo
     url, received = webhook
     record = Recorder()
     dead = f"http://127.0.0.1:{free_port()}/nobody"
-    rule = AlarmRule(1, "slow", "delay", 10, notifiers=({"type": "webhook", "url": dead}, {"type": "webhook", "url": url}))
+    rule = AlarmRule(
+        1, "slow", "delay", 10, notifiers=({"type": "webhook", "url": dead}, {"type": "webhook", "url": url})
+    )
     AlarmEngine(record).evaluate([rule], [channel(lag_s=99.0)], 1000.0)
     assert len(received) == 1
     assert len(record.events[0][1]) == 1 and record.events[0][1][0].startswith(f"webhook {dead}: ")
@@ -166,8 +231,12 @@ def test_a_dead_webhook_is_recorded_and_the_other_notifiers_still_deliver(webhoo
 
 def test_email_goes_through_the_smtp_server_with_login(smtp_server):
     controller, box = smtp_server
-    smtp = SmtpSettings(host="127.0.0.1", port=controller.port, user="otter", password="s3cret", sender="otter@example.org")
-    rule = AlarmRule(1, "slow", "delay", 10, notifiers=({"type": "email", "to": ["ops@example.org", "dba@example.org"]},))
+    smtp = SmtpSettings(
+        host="127.0.0.1", port=controller.port, user="otter", password="s3cret", sender="otter@example.org"
+    )
+    rule = AlarmRule(
+        1, "slow", "delay", 10, notifiers=({"type": "email", "to": ["ops@example.org", "dba@example.org"]},)
+    )
     record = Recorder()
     AlarmEngine(record, smtp=lambda: smtp).evaluate([rule], [channel(lag_s=42.0)], 1000.0)
     assert record.events[0][1] == []
@@ -196,25 +265,43 @@ def test_the_recovery_limit_counts_the_restarts_of_the_last_hour():
     for at in (0, 600, 1200, 3599, 3601, 4300):  # one death per moment, the channel back in between
         actions += [a.action for a in engine.evaluate([rule], dead, now=at)]
         engine.evaluate([rule], alive, now=at + 1)
-    assert actions == ["restarted the channel (1 of 2)", "restarted the channel (2 of 2)",
-                       "not restarted: the limit of 2 restarts per hour is reached",
-                       "not restarted: the limit of 2 restarts per hour is reached",
-                       "restarted the channel (2 of 2)",  # the one at 0 left the hour; the one at 600 did not
-                       "restarted the channel (2 of 2)"]  # 600 left, 3601 is still in
+    assert actions == [
+        "restarted the channel (1 of 2)",
+        "restarted the channel (2 of 2)",
+        "not restarted: the limit of 2 restarts per hour is reached",
+        "not restarted: the limit of 2 restarts per hour is reached",
+        "restarted the channel (2 of 2)",  # the one at 0 left the hour; the one at 600 did not
+        "restarted the channel (2 of 2)",
+    ]  # 600 left, 3601 is still in
     assert restarted == ["shop"] * 4
 
 
 @pytest.mark.usefixtures("clean_databases")
-def test_auto_recovery_restarts_a_killed_channel_up_to_its_limit(tmp_path, mariadb_source, mariadb_target, webhook):
+def test_auto_recovery_restarts_a_killed_channel_up_to_its_limit(
+    tmp_path, mariadb_source, mariadb_target, webhook
+):
     url, received = webhook
     for server in (mariadb_source, mariadb_target):
-        server.execute("CREATE DATABASE shop", "CREATE TABLE shop.orders (id INT PRIMARY KEY, note VARCHAR(50))")
+        server.execute(
+            "CREATE DATABASE shop", "CREATE TABLE shop.orders (id INT PRIMARY KEY, note VARCHAR(50))"
+        )
     file, pos = mariadb_source.binlog_position()
-    yaml_text = pipeline_yaml(mariadb_source, mariadb_target, PAIRS, start={"file": file, "pos": pos}, channel="shop")
+    yaml_text = pipeline_yaml(
+        mariadb_source, mariadb_target, PAIRS, start={"file": file, "pos": pos}, channel="shop"
+    )
     runtime = LocalRuntime(tmp_path / "runs")
-    engine = AlarmEngine(Recorder(), restart=lambda name: runtime.start(name, yaml_text) and "restarted the channel")
-    rule = AlarmRule(1, "died", "process_timeout", 0.5, auto_recover=True, recover_max=2,
-                     notifiers=({"type": "webhook", "url": url},))
+    engine = AlarmEngine(
+        Recorder(), restart=lambda name: runtime.start(name, yaml_text) and "restarted the channel"
+    )
+    rule = AlarmRule(
+        1,
+        "died",
+        "process_timeout",
+        0.5,
+        auto_recover=True,
+        recover_max=2,
+        notifiers=({"type": "webhook", "url": url},),
+    )
     runtime.start("shop", yaml_text)
     try:
         for kill in (1, 2, 3):
@@ -235,8 +322,10 @@ def test_auto_recovery_restarts_a_killed_channel_up_to_its_limit(tmp_path, maria
                 assert fired[0].action == "not restarted: the limit of 2 restarts per hour is reached"
                 assert runtime.channel_status("shop")["state"] == "DEAD"
         assert [body["action"] for _, _, body in received] == [
-            "restarted the channel (1 of 2)", "restarted the channel (2 of 2)",
-            "not restarted: the limit of 2 restarts per hour is reached"]
+            "restarted the channel (1 of 2)",
+            "restarted the channel (2 of 2)",
+            "not restarted: the limit of 2 restarts per hour is reached",
+        ]
     finally:
         if runtime.pid("shop") is not None:
             runtime.stop("shop", timeout=30)

@@ -1,5 +1,6 @@
 """The manager in distributed mode (``--zk``): it pushes a channel to a real `otter-run node` through
 ZooKeeper, lists the node and what runs where, and controls and monitors the channel from the same API."""
+
 from __future__ import annotations
 
 import itertools
@@ -44,13 +45,23 @@ def cluster(zookeeper_server, tmp_path):
         app.state.db.dispose()
 
 
-def test_manager_deploys_to_a_node_and_reads_its_status_from_zookeeper(cluster, mariadb_source, mariadb_target):
+def test_manager_deploys_to_a_node_and_reads_its_status_from_zookeeper(
+    cluster, mariadb_source, mariadb_target
+):
     admin, operator, node = cluster
     for server in (mariadb_source, mariadb_target):
-        server.execute("CREATE DATABASE shop", "CREATE TABLE shop.orders (id INT PRIMARY KEY, note VARCHAR(50))")
+        server.execute(
+            "CREATE DATABASE shop", "CREATE TABLE shop.orders (id INT PRIMARY KEY, note VARCHAR(50))"
+        )
     file, pos = mariadb_source.binlog_position()
-    text = pipeline_yaml(mariadb_source, mariadb_target, PAIRS, start={"file": file, "pos": pos}, channel="shop",
-                         select_process=False)
+    text = pipeline_yaml(
+        mariadb_source,
+        mariadb_target,
+        PAIRS,
+        start={"file": file, "pos": pos},
+        channel="shop",
+        select_process=False,
+    )
     assert admin.post("/api/config/import", content=text).status_code == 200
     channel_id = admin.get("/api/channels").json()[0]["id"]
     wait_for(lambda: operator.get("/api/nodes").json(), f"node 1 registered; node log: {node.log_tail()}")
@@ -58,15 +69,20 @@ def test_manager_deploys_to_a_node_and_reads_its_status_from_zookeeper(cluster, 
     assert started.status_code == 200, started.text
     insert(mariadb_source, range(1, 16))
     wait_for(lambda: target_count(mariadb_target) == 15, "15 rows through the node")
-    status = wait_for(lambda: (s := operator.get("/api/status").json()[0])["pipelines"][0].get("rows") == 15 and s,
-                      "the node's published figures")
+    status = wait_for(
+        lambda: (s := operator.get("/api/status").json()[0])["pipelines"][0].get("rows") == 15 and s,
+        "the node's published figures",
+    )
     assert status["state"] == "RUNNING" and status["pipelines"][0]["tables"]["shop.orders"]["I"] == 15
     [seen] = operator.get("/api/nodes").json()
     assert seen["id"] == 1 and seen["alive"] and "shop/src-to-dst:select" in seen["runs"]
     assert operator.post(f"/api/channels/{channel_id}/stop").status_code == 200
-    wait_for(lambda: operator.get("/api/status").json()[0]["state"] == "STOPPED", "the node stopped the channel")
-    reset = operator.post(f"/api/pipelines/{status['pipelines'][0]['pipeline_id']}/reset",
-                          json={"file": file, "pos": pos})
+    wait_for(
+        lambda: operator.get("/api/status").json()[0]["state"] == "STOPPED", "the node stopped the channel"
+    )
+    reset = operator.post(
+        f"/api/pipelines/{status['pipelines'][0]['pipeline_id']}/reset", json={"file": file, "pos": pos}
+    )
     assert reset.status_code == 200, reset.text
     mariadb_target.execute("DELETE FROM shop.orders")
     operator.post(f"/api/channels/{channel_id}/start")

@@ -1,5 +1,6 @@
 """A channel outlives its manager: a real `otter-run manager` starts it, is killed with SIGKILL, rows keep
 flowing, and the restarted manager finds the same process running and stops it."""
+
 from __future__ import annotations
 
 import signal
@@ -32,12 +33,17 @@ def logged_in(manager: ManagerProcess) -> httpx.Client:
     return client
 
 
-def test_channel_keeps_running_while_the_manager_is_down_and_is_found_again(tmp_path, mariadb_source,
-                                                                           mariadb_target):
+def test_channel_keeps_running_while_the_manager_is_down_and_is_found_again(
+    tmp_path, mariadb_source, mariadb_target
+):
     for server in (mariadb_source, mariadb_target):
-        server.execute("CREATE DATABASE shop", "CREATE TABLE shop.orders (id INT PRIMARY KEY, note VARCHAR(50))")
+        server.execute(
+            "CREATE DATABASE shop", "CREATE TABLE shop.orders (id INT PRIMARY KEY, note VARCHAR(50))"
+        )
     file, pos = mariadb_source.binlog_position()
-    text = pipeline_yaml(mariadb_source, mariadb_target, PAIRS, start={"file": file, "pos": pos}, channel="shop")
+    text = pipeline_yaml(
+        mariadb_source, mariadb_target, PAIRS, start={"file": file, "pos": pos}, channel="shop"
+    )
     manager = ManagerProcess(tmp_path / "state")
     manager.init_admin()
     manager.start()

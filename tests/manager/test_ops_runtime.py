@@ -1,5 +1,6 @@
 """LocalRuntime: channels run as detached `otter-run run` processes; start, pause, stop, re-attach after a
 manager restart, a killed process seen as DEAD, and positions reset by file+pos, GTID and time replay rows."""
+
 import os
 import signal
 import subprocess
@@ -39,9 +40,13 @@ def insert(server, ids):
 @pytest.fixture
 def shop(mariadb_source, mariadb_target):
     for server in (mariadb_source, mariadb_target):
-        server.execute("CREATE DATABASE shop", "CREATE TABLE shop.orders (id INT PRIMARY KEY, note VARCHAR(50))")
+        server.execute(
+            "CREATE DATABASE shop", "CREATE TABLE shop.orders (id INT PRIMARY KEY, note VARCHAR(50))"
+        )
     file, pos = mariadb_source.binlog_position()
-    return pipeline_yaml(mariadb_source, mariadb_target, PAIRS, start={"file": file, "pos": pos}, channel="shop")
+    return pipeline_yaml(
+        mariadb_source, mariadb_target, PAIRS, start={"file": file, "pos": pos}, channel="shop"
+    )
 
 
 @pytest.fixture
@@ -59,8 +64,11 @@ def test_started_channel_runs_detached_and_rows_flow(runtime, shop, mariadb_sour
     assert os.getsid(status["pid"]) == status["pid"]  # its own session: survives the manager
     insert(mariadb_source, range(1, 101))
     wait_until(lambda: count(mariadb_target) == 100, "100 rows on the target", runtime=runtime)
-    wait_until(lambda: sum(p["rows"] for p in runtime.channel_status("shop")["pipelines"]) == 100,
-               "status file figures", runtime=runtime)
+    wait_until(
+        lambda: sum(p["rows"] for p in runtime.channel_status("shop")["pipelines"]) == 100,
+        "status file figures",
+        runtime=runtime,
+    )
     row = runtime.channel_status("shop")["pipelines"][0]
     assert row["tables"] == {"shop.orders": {"I": 100, "U": 0, "D": 0}} and row["position_detail"]["file"]
 
@@ -69,8 +77,11 @@ def test_pause_holds_rows_back_until_the_channel_starts_again(runtime, shop, mar
     runtime.start("shop", shop)
     wait_until(lambda: runtime.channel_status("shop")["pipelines"], "a status file", runtime=runtime)
     assert runtime.pause("shop")["state"] == "PAUSED"
-    wait_until(lambda: runtime.channel_status("shop")["pipelines"][0]["state"] == "paused", "pipeline paused",
-               runtime=runtime)
+    wait_until(
+        lambda: runtime.channel_status("shop")["pipelines"][0]["state"] == "paused",
+        "pipeline paused",
+        runtime=runtime,
+    )
     insert(mariadb_source, range(1, 11))
     time.sleep(3)
     assert count(mariadb_target) == 0
@@ -135,7 +146,9 @@ def test_reset_by_file_and_pos_replays_from_there(runtime, shop, mariadb_source,
     runtime.start("shop", shop)
     wait_until(lambda: count(mariadb_target) == 5, "rows 6-10 again", runtime=runtime)
     time.sleep(1)
-    assert [r[0] for r in mariadb_target.execute("SELECT id FROM shop.orders ORDER BY id")] == list(range(6, 11))
+    assert [r[0] for r in mariadb_target.execute("SELECT id FROM shop.orders ORDER BY id")] == list(
+        range(6, 11)
+    )
 
 
 def test_reset_by_gtid_replays_the_transactions_after_it(runtime, shop, mariadb_source, mariadb_target):
@@ -144,7 +157,9 @@ def test_reset_by_gtid_replays_the_transactions_after_it(runtime, shop, mariadb_
     assert runtime.position("shop", "src-to-dst").gtid == marks["gtid"]
     runtime.start("shop", shop)
     wait_until(lambda: count(mariadb_target) == 5, "rows 6-10 again", runtime=runtime)
-    assert [r[0] for r in mariadb_target.execute("SELECT id FROM shop.orders ORDER BY id")] == list(range(6, 11))
+    assert [r[0] for r in mariadb_target.execute("SELECT id FROM shop.orders ORDER BY id")] == list(
+        range(6, 11)
+    )
 
 
 def test_reset_by_time_replays_what_was_committed_after_it(runtime, shop, mariadb_source, mariadb_target):
@@ -155,23 +170,34 @@ def test_reset_by_time_replays_what_was_committed_after_it(runtime, shop, mariad
     runtime.reset_position("shop", "src-to-dst", position)
     runtime.start("shop", shop)
     wait_until(lambda: count(mariadb_target) == 5, "rows 6-10 again", runtime=runtime)
-    assert [r[0] for r in mariadb_target.execute("SELECT id FROM shop.orders ORDER BY id")] == list(range(6, 11))
+    assert [r[0] for r in mariadb_target.execute("SELECT id FROM shop.orders ORDER BY id")] == list(
+        range(6, 11)
+    )
 
 
 def test_a_time_after_the_last_transaction_maps_to_the_binlog_end(shop, mariadb_source):
     insert(mariadb_source, range(1, 4))
     source = load_config_text(shop).sources["src"]
     assert requested_position({"time": time.time() + 3600}, source).pos == mariadb_source.binlog_position()[1]
-    oldest = requested_position({"time": "2001-01-01T00:00:00"}, source)  # before it all: the first transaction
+    oldest = requested_position(
+        {"time": "2001-01-01T00:00:00"}, source
+    )  # before it all: the first transaction
     assert oldest.file == mariadb_source.execute("SHOW BINARY LOGS")[0][0] and oldest.timestamp > 0
 
 
-@pytest.mark.parametrize("request_body, field", [
-    ({}, "position"), ({"file": "mysql-bin.000001", "gtid": "0-1-1"}, "position"),
-    ({"file": "../../etc/passwd", "pos": 4}, "file"), ({"file": "mysql-bin.000001", "pos": 2}, "pos"),
-    ({"file": "mysql-bin.000001", "pos": "12"}, "pos"), ({"gtid": "0-1"}, "gtid"), ({"time": "yesterday"}, "time"),
-    ({"time": 1700000000}, "time"),  # no source given: time needs a mysql source
-])
+@pytest.mark.parametrize(
+    "request_body, field",
+    [
+        ({}, "position"),
+        ({"file": "mysql-bin.000001", "gtid": "0-1-1"}, "position"),
+        ({"file": "../../etc/passwd", "pos": 4}, "file"),
+        ({"file": "mysql-bin.000001", "pos": 2}, "pos"),
+        ({"file": "mysql-bin.000001", "pos": "12"}, "pos"),
+        ({"gtid": "0-1"}, "gtid"),
+        ({"time": "yesterday"}, "time"),
+        ({"time": 1700000000}, "time"),  # no source given: time needs a mysql source
+    ],
+)
 def test_bad_reset_requests_name_the_field(request_body, field):
     with pytest.raises(InvalidReset) as caught:
         requested_position(request_body, None)
@@ -189,7 +215,9 @@ ctypes.CDLL(None).pthread_exit(None)
 
 def test_a_process_whose_main_thread_ended_is_alive_until_its_last_thread_ends():
     """CI saw a stop reported done while the process still ran: its leader thread was a zombie already."""
-    child = subprocess.Popen([sys.executable, "-c", MAIN_THREAD_ENDS_FIRST, "1.5"], stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", MAIN_THREAD_ENDS_FIRST, "1.5"], stdout=subprocess.PIPE, text=True
+    )
     try:
         ticks = _start_ticks(child.pid)
         assert child.stdout.readline() == "ready\n"

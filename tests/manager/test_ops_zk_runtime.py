@@ -1,5 +1,6 @@
 """ZooKeeperRuntime: the manager deploys a channel to a real `otter-run node`, reads its status and the
 node list from ZooKeeper, pauses and stops it, and resets a position only while it is stopped."""
+
 import itertools
 import time
 
@@ -37,29 +38,51 @@ def cluster(zookeeper_server, tmp_path):
     node.stop()
 
 
-def test_channel_deployed_to_a_node_runs_and_reports_through_zookeeper(cluster, mariadb_source, mariadb_target):
+def test_channel_deployed_to_a_node_runs_and_reports_through_zookeeper(
+    cluster, mariadb_source, mariadb_target
+):
     runtime, node = cluster
     for server in (mariadb_source, mariadb_target):
-        server.execute("CREATE DATABASE shop", "CREATE TABLE shop.orders (id INT PRIMARY KEY, note VARCHAR(50))")
+        server.execute(
+            "CREATE DATABASE shop", "CREATE TABLE shop.orders (id INT PRIMARY KEY, note VARCHAR(50))"
+        )
     file, pos = mariadb_source.binlog_position()
-    yaml_text = pipeline_yaml(mariadb_source, mariadb_target, PAIRS, start={"file": file, "pos": pos},
-                              channel="shop", select_process=False)
+    yaml_text = pipeline_yaml(
+        mariadb_source,
+        mariadb_target,
+        PAIRS,
+        start={"file": file, "pos": pos},
+        channel="shop",
+        select_process=False,
+    )
     wait_until(lambda: runtime.nodes(), "node 1 registered", node)
     runtime.start("shop", yaml_text)
     insert(mariadb_source, range(1, 21))
     wait_until(lambda: count(mariadb_target) == 20, "20 rows on the target", node)
-    status = wait_until(lambda: (s := runtime.channel_status("shop"))["pipelines"][0].get("rows") == 20 and s,
-                        "published figures", node)
+    status = wait_until(
+        lambda: (s := runtime.channel_status("shop"))["pipelines"][0].get("rows") == 20 and s,
+        "published figures",
+        node,
+    )
     assert status["state"] == "RUNNING" and status["desired"] == "START"
     row = status["pipelines"][0]
-    assert row["tables"] == {"shop.orders": {"I": 20, "U": 0, "D": 0}} and (row["select_node"], row["load_node"]) == (1, 1)
+    assert row["tables"] == {"shop.orders": {"I": 20, "U": 0, "D": 0}} and (
+        row["select_node"],
+        row["load_node"],
+    ) == (1, 1)
     [only] = runtime.nodes()
-    assert only["id"] == 1 and only["alive"] and only["runs"] == ["shop/src-to-dst:load", "shop/src-to-dst:select"]
+    assert (
+        only["id"] == 1
+        and only["alive"]
+        and only["runs"] == ["shop/src-to-dst:load", "shop/src-to-dst:select"]
+    )
     assert [s["channel"] for s in runtime.status()] == runtime.channels() == ["shop"]
 
     assert runtime.pause("shop")["desired"] == "PAUSE"
     # "paused" once the node published its permit closed (it follows the state znode through a watch)
-    wait_until(lambda: runtime.channel_status("shop")["pipelines"][0].get("state") == "paused", "paused", node)
+    wait_until(
+        lambda: runtime.channel_status("shop")["pipelines"][0].get("state") == "paused", "paused", node
+    )
     insert(mariadb_source, range(21, 26))
     time.sleep(3)
     assert count(mariadb_target) == 20
@@ -78,14 +101,21 @@ def test_channel_deployed_to_a_node_runs_and_reports_through_zookeeper(cluster, 
 def test_node_gone_makes_the_channel_dead_and_the_node_not_alive(cluster, mariadb_source, mariadb_target):
     runtime, node = cluster
     for server in (mariadb_source, mariadb_target):
-        server.execute("CREATE DATABASE shop", "CREATE TABLE shop.orders (id INT PRIMARY KEY, note VARCHAR(50))")
+        server.execute(
+            "CREATE DATABASE shop", "CREATE TABLE shop.orders (id INT PRIMARY KEY, note VARCHAR(50))"
+        )
     yaml_text = pipeline_yaml(mariadb_source, mariadb_target, PAIRS, channel="shop", select_process=False)
     wait_until(lambda: runtime.nodes(), "node 1 registered", node)
     runtime.start("shop", yaml_text)
     wait_until(lambda: runtime.channel_status("shop")["state"] == "RUNNING", "running", node)
     node.kill()
-    wait_until(lambda: runtime.channel_status("shop")["state"] == "DEAD", "DEAD after the node's session expired", node)
-    assert runtime.nodes() == [{"id": 1, "alive": False, "address": "", "hostname": "", "pid": None, "started": None,
-                                "runs": []}]
+    wait_until(
+        lambda: runtime.channel_status("shop")["state"] == "DEAD",
+        "DEAD after the node's session expired",
+        node,
+    )
+    assert runtime.nodes() == [
+        {"id": 1, "alive": False, "address": "", "hostname": "", "pid": None, "started": None, "runs": []}
+    ]
     with pytest.raises(UnknownChannel, match="'nope' is not deployed"):
         runtime.pause("nope")

@@ -1,6 +1,7 @@
 """The vendored uPlot and charts.js draw the history API's samples in headless Chromium, and redraw as new
 samples arrive. The page and its static files are served to the browser from the package directory (no
 server needed); the history samples come from a route handler that answers like the history API does."""
+
 from __future__ import annotations
 
 import json
@@ -42,7 +43,7 @@ def chart_page(chromium_browser):
                 return route.fulfill(status=history_status["code"], body="boom")
             return route.fulfill(body=json.dumps({"samples": samples}), content_type="application/json")
         if path.startswith("/static/"):
-            file = STATIC / path[len("/static/"):]
+            file = STATIC / path[len("/static/") :]
             kind = "text/css" if file.suffix == ".css" else "application/javascript"
             return route.fulfill(body=file.read_bytes(), content_type=kind)
         return route.fulfill(status=404, body="not found")
@@ -57,15 +58,18 @@ def wait_for(page, selector: str, attribute: str, wanted: str, timeout: float = 
     deadline = time.monotonic() + timeout
     while page.get_attribute(selector, attribute) != wanted:
         assert time.monotonic() < deadline, (
-            f"{selector} {attribute}={page.get_attribute(selector, attribute)!r}, wanted {wanted!r}")
+            f"{selector} {attribute}={page.get_attribute(selector, attribute)!r}, wanted {wanted!r}"
+        )
         page.wait_for_timeout(100)
 
 
 def test_uplot_draws_history_samples_and_follows_new_ones(chart_page):
     page, samples, errors = chart_page
     now = time.time()
-    samples.extend({"ts": now - 10 + i, "delay_s": 5 - i, "rows_per_s": 100 * i, "bytes_per_s": 9000 * i}
-                   for i in range(5))
+    samples.extend(
+        {"ts": now - 10 + i, "delay_s": 5 - i, "rows_per_s": 100 * i, "bytes_per_s": 9000 * i}
+        for i in range(5)
+    )
     page.goto("/")
     wait_for(page, "#delay", "data-points", "5")
     assert page.locator("#delay canvas").count() == 1, "uPlot drew no canvas"

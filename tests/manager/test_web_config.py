@@ -1,6 +1,7 @@
 """Browser tests (headless Chromium, a real ``otter-run manager``) of the config pages: an ADMIN builds a
 channel from data sources, a pipeline and a pair, sees it as the YAML ``otter-run run`` reads, and gets
 problems shown beside the field at fault."""
+
 from __future__ import annotations
 
 import re
@@ -24,8 +25,19 @@ def test_an_admin_builds_a_channel_and_exports_it_as_yaml(browser_page, screensh
     log_in(page)
     page.goto("/sources")
     for name, port in (("shop-a", "3311"), ("shop-b", "3312")):
-        submit_form(page, "source-form", {"name": name, "type": "mysql", "host": "127.0.0.1", "port": port,
-                                          "user": "otter", "password": SECRET, "options": "{}"})
+        submit_form(
+            page,
+            "source-form",
+            {
+                "name": name,
+                "type": "mysql",
+                "host": "127.0.0.1",
+                "port": port,
+                "user": "otter",
+                "password": SECRET,
+                "options": "{}",
+            },
+        )
         assert f"source {name} created" in flash_text(page)
     assert SECRET not in page.content()
     assert "set" in page.inner_text("tr[data-name=shop-a]")
@@ -49,13 +61,30 @@ def test_an_admin_builds_a_channel_and_exports_it_as_yaml(browser_page, screensh
     submit_form(page, "channel-form", {"name": "shop", "description": "orders from A to B"})
     assert "channel shop created" in flash_text(page)
     assert page.url.endswith("/pipelines?channel_id=1")  # led on to the channel's first pipeline
-    submit_form(page, "pipeline-form", {"channel_id": "shop", "name": "a-to-b", "source_id": "shop-a",
-                                        "target_id": "shop-b", "start": "current",
-                                        "parameters": "batch_size: 500\nparallelism: 2"})
+    submit_form(
+        page,
+        "pipeline-form",
+        {
+            "channel_id": "shop",
+            "name": "a-to-b",
+            "source_id": "shop-a",
+            "target_id": "shop-b",
+            "start": "current",
+            "parameters": "batch_size: 500\nparallelism: 2",
+        },
+    )
     assert "pipeline a-to-b created" in flash_text(page)
-    submit_form(page, "pair-form", {"source": "shop.orders", "target": "shop.orders_copy",
-                                    "columns": "{id: id, item: item_name, qty: qty}",
-                                    "column_groups": "[[item, qty]]", "push_weight": "3"})
+    submit_form(
+        page,
+        "pair-form",
+        {
+            "source": "shop.orders",
+            "target": "shop.orders_copy",
+            "columns": "{id: id, item: item_name, qty: qty}",
+            "column_groups": "[[item, qty]]",
+            "push_weight": "3",
+        },
+    )
     assert "pair shop.orders → shop.orders_copy added" in flash_text(page)
     pairs = page.inner_text("[data-testid=pairs]")
     assert "shop.orders" in pairs and "shop-b:shop.orders_copy" in pairs and "item_name" in pairs
@@ -103,19 +132,43 @@ def test_bad_input_is_shown_beside_the_field_with_a_4xx(browser_page):
     page.goto("/sources")
     assert status_of(page, lambda: submit_form(page, "source-form", {"name": "bad name!"})) == 422
     assert "letters, digits" in page.inner_text("label:has(#f-name)")
-    assert status_of(page, lambda: submit_form(page, "source-form", {"name": "opts", "options": "[unclosed"})) == 422
+    assert (
+        status_of(page, lambda: submit_form(page, "source-form", {"name": "opts", "options": "[unclosed"}))
+        == 422
+    )
     assert "not valid YAML" in page.inner_text("label:has(#f-options)")
     assert status_of(page, lambda: submit_form(page, "source-form", {"name": "shop-a", "options": ""})) == 409
     assert "exists already" in flash_text(page)
 
     page.goto("/pipelines")
-    assert status_of(page, lambda: submit_form(page, "pipeline-form", {
-        "channel_id": "shop", "name": "second", "source_id": "shop-a", "target_id": "shop-b",
-        "parameters": "batch_size: lots"})) == 422
+    assert (
+        status_of(
+            page,
+            lambda: submit_form(
+                page,
+                "pipeline-form",
+                {
+                    "channel_id": "shop",
+                    "name": "second",
+                    "source_id": "shop-a",
+                    "target_id": "shop-b",
+                    "parameters": "batch_size: lots",
+                },
+            ),
+        )
+        == 422
+    )
     assert "batch_size" in page.inner_text("[data-testid=pipeline-form]")
     page.goto("/pipelines/1")
-    assert status_of(page, lambda: submit_form(page, "pair-form", {
-        "source": "shop.orders", "processors": "no-such-processor"})) == 422
+    assert (
+        status_of(
+            page,
+            lambda: submit_form(
+                page, "pair-form", {"source": "shop.orders", "processors": "no-such-processor"}
+            ),
+        )
+        == 422
+    )
     assert "no-such-processor" in page.inner_text("[data-testid=pair-form]")
     page.goto("/pipelines/999")
     assert "pipeline 999 does not exist" in page.inner_text("[data-testid=error]")

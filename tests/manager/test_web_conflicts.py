@@ -2,6 +2,7 @@
 the manual conflict policy is imported on the YAML page and started on its channel page; both sides change
 the same row while it is paused; the conflicts page shows the parked conflicts and an OPERATOR's job is done
 there: writing the agreed row settles them, and both sides converge."""
+
 from __future__ import annotations
 
 import pytest
@@ -22,8 +23,9 @@ def pipeline_states(page) -> list[str]:
     return page.locator("[data-testid=pipeline-state]").all_inner_texts()
 
 
-def test_parked_conflicts_are_listed_and_resolved_in_the_page(browser_page, mariadb_source, mariadb_target,
-                                                              tmp_path, screenshots):
+def test_parked_conflicts_are_listed_and_resolved_in_the_page(
+    browser_page, mariadb_source, mariadb_target, tmp_path, screenshots
+):
     a, b = mariadb_source, mariadb_target
     text = manual_twoway_channel(a, b, tmp_path)
 
@@ -46,10 +48,16 @@ def test_parked_conflicts_are_listed_and_resolved_in_the_page(browser_page, mari
     click_and_wait(page, "Start")
 
     page.goto("/conflicts")
-    listed = eventually(lambda: reloaded_text(page, "[data-testid=conflicts]")
-                        and page.locator("[data-testid=conflicts] details").count() == 2
-                        and page.inner_text("[data-testid=conflicts]"), "a parked conflict on each side",
-                        timeout=120, every=2)
+    listed = eventually(
+        lambda: (
+            reloaded_text(page, "[data-testid=conflicts]")
+            and page.locator("[data-testid=conflicts] details").count() == 2
+            and page.inner_text("[data-testid=conflicts]")
+        ),
+        "a parked conflict on each side",
+        timeout=120,
+        every=2,
+    )
     assert "update-changed" in listed and "shop.c" in listed and "manual" in listed
     page.locator("[data-testid=conflicts] details").first.click()
     screenshots(page, "conflicts")
@@ -58,14 +66,23 @@ def test_parked_conflicts_are_listed_and_resolved_in_the_page(browser_page, mari
     with page.expect_navigation():
         first.locator("button:has-text('Write this row')").click()
     assert "resolved (image)" in flash_text(page)
-    eventually(lambda: a.execute(SELECT_ROWS) == b.execute(SELECT_ROWS) == [(1, "agreed", 1, 1)],
-               "both sides converged on the written row")
-    eventually(lambda: "No conflicts with status parked" in reloaded_text(page), "no conflict parked any more",
-               timeout=60, every=2)
+    eventually(
+        lambda: a.execute(SELECT_ROWS) == b.execute(SELECT_ROWS) == [(1, "agreed", 1, 1)],
+        "both sides converged on the written row",
+    )
+    eventually(
+        lambda: "No conflicts with status parked" in reloaded_text(page),
+        "no conflict parked any more",
+        timeout=60,
+        every=2,
+    )
 
     page.goto("/channels")
     page.click("tr[data-name=ab] a:has-text('ab')")
     click_and_wait(page, "Stop")
-    eventually(lambda: page.locator("h1 [data-testid=state]").inner_text() == "STOPPED", "the channel stopped",
-               timeout=120)
+    eventually(
+        lambda: page.locator("h1 [data-testid=state]").inner_text() == "STOPPED",
+        "the channel stopped",
+        timeout=120,
+    )
     log_out(page)

@@ -1,5 +1,6 @@
 """docs/manager.md's pages section links screenshots that exist, and names the vendored chart library's
 version and licence as they are in static/uplot/."""
+
 from __future__ import annotations
 
 import re

@@ -1,5 +1,6 @@
 """The dynamic hooks pages: an ADMIN pushes a version in a form (a syntax error comes back with its line),
 sees its versions and source, activates an older one; an OPERATOR reads but is refused both changes."""
+
 from __future__ import annotations
 
 import re
@@ -21,7 +22,14 @@ def token(client, path="/dynamic"):
 
 
 def push(client, source, **extra):
-    form = {"name": NAME, "kind": "processor", "comment": "", "source": source, "csrf_token": token(client), **extra}
+    form = {
+        "name": NAME,
+        "kind": "processor",
+        "comment": "",
+        "source": source,
+        "csrf_token": token(client),
+        **extra,
+    }
     return client.post("/dynamic", data=form, follow_redirects=False)
 
 
@@ -33,10 +41,13 @@ def test_an_admin_pushes_views_and_activates_versions_in_the_pages(admin):
     assert listing.status_code == 200 and f'href="/dynamic/{NAME}"' in listing.text
     hook = admin.get(f"/dynamic/{NAME}")
     assert re.search(r'data-testid="active-version">1<', hook.text)
-    assert "v1" in re.search(r'data-testid="dynamic-source">(.*?)</pre>', hook.text, re.S).group(1)  # the active one
+    assert "v1" in re.search(r'data-testid="dynamic-source">(.*?)</pre>', hook.text, re.S).group(
+        1
+    )  # the active one
     assert "v2" in admin.get(f"/dynamic/{NAME}?version=2").text
-    activated = admin.post(f"/dynamic/{NAME}/activate", data={"version": "2", "csrf_token": token(admin)},
-                           follow_redirects=False)
+    activated = admin.post(
+        f"/dynamic/{NAME}/activate", data={"version": "2", "csrf_token": token(admin)}, follow_redirects=False
+    )
     assert activated.status_code == 303
     assert re.search(r'data-testid="active-version">2<', admin.get(f"/dynamic/{NAME}").text)
     assert admin.get("/api/dynamic/" + NAME).json()["active"] == 2

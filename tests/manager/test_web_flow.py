@@ -5,6 +5,7 @@ the pipeline's position, starts it again (the rows written meanwhile arrive) and
 
 The screenshots it takes are docs/screenshots/*.png when run with OTTER_SCREENSHOTS_DIR=docs/screenshots.
 """
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,9 @@ def chart_points(page, testid: str) -> int:
     return int(page.get_attribute(f"[data-testid={testid}]", "data-points") or 0)
 
 
-def test_admin_builds_runs_pauses_and_resets_a_channel_in_the_pages(browser_page, mariadb_source, mariadb_target,
-                                                                    screenshots):
+def test_admin_builds_runs_pauses_and_resets_a_channel_in_the_pages(
+    browser_page, mariadb_source, mariadb_target, screenshots
+):
     src, dst = mariadb_source, mariadb_target
     for server in (src, dst):
         server.execute("CREATE DATABASE shop", TABLE)
@@ -56,8 +58,18 @@ def test_admin_builds_runs_pauses_and_resets_a_channel_in_the_pages(browser_page
     # Sources, with their connections tested
     page.goto("/sources")
     for name, server in (("shop-a", src), ("shop-b", dst)):
-        submit_form(page, "source-form", {"name": name, "type": "mysql", "host": "127.0.0.1",
-                                          "port": str(server.port), "user": OTTER_USER, "password": OTTER_PASSWORD})
+        submit_form(
+            page,
+            "source-form",
+            {
+                "name": name,
+                "type": "mysql",
+                "host": "127.0.0.1",
+                "port": str(server.port),
+                "user": OTTER_USER,
+                "password": OTTER_PASSWORD,
+            },
+        )
         assert f"source {name} created" in flash_text(page)
     test_button = page.locator("tr[data-name=shop-a] button:has-text('Test connection')")
     with page.expect_navigation():
@@ -70,12 +82,29 @@ def test_admin_builds_runs_pauses_and_resets_a_channel_in_the_pages(browser_page
     submit_form(page, "channel-form", {"name": "shop", "description": "orders from A to B"})
     assert "channel shop created" in flash_text(page)
     file, pos = src.binlog_position()  # start where the source is now: every row written later flows
-    submit_form(page, "pipeline-form", {"channel_id": "shop", "name": "a-to-b", "source_id": "shop-a",
-                                        "target_id": "shop-b", "start": f"{{file: {file}, pos: {pos}}}",
-                                        "parameters": "batch_timeout_ms: 50\nskip_ddl: true"})
+    submit_form(
+        page,
+        "pipeline-form",
+        {
+            "channel_id": "shop",
+            "name": "a-to-b",
+            "source_id": "shop-a",
+            "target_id": "shop-b",
+            "start": f"{{file: {file}, pos: {pos}}}",
+            "parameters": "batch_timeout_ms: 50\nskip_ddl: true",
+        },
+    )
     assert "pipeline a-to-b created" in flash_text(page)
-    submit_form(page, "pair-form", {"source": "shop.orders", "target": "shop.orders",
-                                    "column_groups": "[[qty, price]]", "push_weight": "3"})
+    submit_form(
+        page,
+        "pair-form",
+        {
+            "source": "shop.orders",
+            "target": "shop.orders",
+            "column_groups": "[[qty, price]]",
+            "push_weight": "3",
+        },
+    )
     assert "shop.orders" in page.inner_text("[data-testid=pairs]")
     screenshots(page, "pipeline")
 
@@ -93,8 +122,10 @@ def test_admin_builds_runs_pauses_and_resets_a_channel_in_the_pages(browser_page
     assert page.locator("[data-testid=delay-chart] canvas").count() == 1
     assert json.loads(page.get_attribute("[data-testid=delay-chart]", "data-last"))[0] is not None
     assert "shop.orders" in page.inner_text("[data-testid=tables]")
-    eventually(lambda: (json.loads(page.get_attribute("[data-testid=rows-chart]", "data-max") or "[0]")[0] or 0) > 0,
-               "the throughput chart showing the rows that flowed")
+    eventually(
+        lambda: (json.loads(page.get_attribute("[data-testid=rows-chart]", "data-max") or "[0]")[0] or 0) > 0,
+        "the throughput chart showing the rows that flowed",
+    )
     screenshots(page, "channel")
     page.goto("/")
     eventually(lambda: "RUNNING" in page.inner_text("tr[data-name=shop]"), "the dashboard lists the channel")
@@ -104,7 +135,9 @@ def test_admin_builds_runs_pauses_and_resets_a_channel_in_the_pages(browser_page
     page.click("tr[data-name=shop] a")
     click_and_wait(page, "Pause")
     eventually(lambda: state(page) == "PAUSED", "the channel page shows PAUSED")
-    eventually(lambda: card(page, "pipeline-state") == "paused", "the pipeline itself paused (its permit closed)")
+    eventually(
+        lambda: card(page, "pipeline-state") == "paused", "the pipeline itself paused (its permit closed)"
+    )
     page.wait_for_timeout(1500)  # a batch being filled when the permit closed is loaded: let it finish
     file, pos = src.binlog_position()
     insert_orders(src, 301, 50)
@@ -123,15 +156,21 @@ def test_admin_builds_runs_pauses_and_resets_a_channel_in_the_pages(browser_page
     assert f"position of pipeline a-to-b reset to {file}:{pos}" in flash_text(page)
     assert f"{file}:{pos}" in page.inner_text("[data-testid=acked-position]")
     click_and_wait(page, "Start")
-    eventually(lambda: count_orders(dst) == 350, "the rows written while paused on the target after the reset")
-    assert dst.execute("SELECT SUM(qty), SUM(price) FROM shop.orders") == \
-        src.execute("SELECT SUM(qty), SUM(price) FROM shop.orders")
+    eventually(
+        lambda: count_orders(dst) == 350, "the rows written while paused on the target after the reset"
+    )
+    assert dst.execute("SELECT SUM(qty), SUM(price) FROM shop.orders") == src.execute(
+        "SELECT SUM(qty), SUM(price) FROM shop.orders"
+    )
 
     # A DDL on the source is not applied (skip_ddl): the reject log page lists it
     src.execute("ALTER TABLE shop.orders ADD COLUMN note VARCHAR(20)")
     page.goto("/rejects")
-    rejected = eventually(lambda: "skip_ddl" in reloaded_text(page) and page.inner_text("[data-testid=rejects]"),
-                          "the skipped DDL in the reject log", every=2)
+    rejected = eventually(
+        lambda: "skip_ddl" in reloaded_text(page) and page.inner_text("[data-testid=rejects]"),
+        "the skipped DDL in the reject log",
+        every=2,
+    )
     assert "shop.orders" in rejected and "mysql-bin" in rejected
     page.goto("/channels/1")
     click_and_wait(page, "Stop")

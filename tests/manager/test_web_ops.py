@@ -1,5 +1,6 @@
 """Browser tests (headless Chromium, a real ``otter-run manager``) of the operations pages: alarm rules made
 in the page fire on a real failing channel and their events show up; nodes, conflicts and the reject log."""
+
 from __future__ import annotations
 
 from otter_core.testing.mariadb import free_port
@@ -10,34 +11,56 @@ def test_an_exception_alarm_made_in_the_page_fires_on_a_failing_channel(browser_
     page = browser_page
     log_in(page)
     page.goto("/alarms")
-    submit_form(page, "alarm-form", {"name": "cannot-connect", "kind": "exception", "pattern": "(unclosed",
-                                     "notifiers": "- type: log"})
-    assert "pattern" in page.inner_text("[data-testid=alarm-form]")  # a bad regular expression, beside its field
-    submit_form(page, "alarm-form", {"name": "cannot-connect", "kind": "exception",
-                                     "pattern": "cannot connect|Connection refused", "threshold": "0",
-                                     "notifiers": "- type: log"})
+    submit_form(
+        page,
+        "alarm-form",
+        {"name": "cannot-connect", "kind": "exception", "pattern": "(unclosed", "notifiers": "- type: log"},
+    )
+    assert "pattern" in page.inner_text(
+        "[data-testid=alarm-form]"
+    )  # a bad regular expression, beside its field
+    submit_form(
+        page,
+        "alarm-form",
+        {
+            "name": "cannot-connect",
+            "kind": "exception",
+            "pattern": "cannot connect|Connection refused",
+            "threshold": "0",
+            "notifiers": "- type: log",
+        },
+    )
     assert "alarm rule cannot-connect created" in flash_text(page)
     assert "enabled" in page.inner_text("tr[data-name=cannot-connect]")
 
     # A channel whose source nobody listens on: its pipeline fails to connect, again and again.
     page.goto("/sources")
     for name in ("nowhere-a", "nowhere-b"):
-        submit_form(page, "source-form", {"name": name, "port": str(free_port()), "user": "otter",
-                                          "password": "x"})
+        submit_form(
+            page, "source-form", {"name": name, "port": str(free_port()), "user": "otter", "password": "x"}
+        )
     page.goto("/channels")
     submit_form(page, "channel-form", {"name": "broken"})
-    submit_form(page, "pipeline-form", {"channel_id": "broken", "name": "a-to-b", "source_id": "nowhere-a",
-                                        "target_id": "nowhere-b"})
+    submit_form(
+        page,
+        "pipeline-form",
+        {"channel_id": "broken", "name": "a-to-b", "source_id": "nowhere-a", "target_id": "nowhere-b"},
+    )
     submit_form(page, "pair-form", {"source": "shop.orders"})
     page.click("a:has-text('Channel status')")
     with page.expect_navigation():
         page.click("button:has-text('Start')")
-    eventually(lambda: "cannot connect" in reloaded_text(page),
-               "the pipeline's last error on the channel page", timeout=120, every=2)
+    eventually(
+        lambda: "cannot connect" in reloaded_text(page),
+        "the pipeline's last error on the channel page",
+        timeout=120,
+        every=2,
+    )
 
     page.goto("/alarms")
-    events = eventually(lambda: reloaded_text(page, "[data-testid=alarm-events]"), "an alarm event", timeout=120,
-                        every=2)
+    events = eventually(
+        lambda: reloaded_text(page, "[data-testid=alarm-events]"), "an alarm event", timeout=120, every=2
+    )
     assert "cannot-connect" in events and "broken" in events
     screenshots(page, "alarms")
     with page.expect_navigation():
@@ -51,8 +74,11 @@ def test_an_exception_alarm_made_in_the_page_fires_on_a_failing_channel(browser_
     page.goto("/channels/1")
     with page.expect_navigation():
         page.click("button:has-text('Stop')")
-    eventually(lambda: page.locator("h1 [data-testid=state]").inner_text() == "STOPPED", "the channel stopped",
-               timeout=120)
+    eventually(
+        lambda: page.locator("h1 [data-testid=state]").inner_text() == "STOPPED",
+        "the channel stopped",
+        timeout=120,
+    )
 
 
 def test_conflicts_and_rejects_pages_list_what_there_is(browser_page):

@@ -1,5 +1,6 @@
 """Browser tests (headless Chromium) of logging in and out and of roles: an OPERATOR may look at the config
 but is denied every change of it, by the pages and by the server behind them."""
+
 from __future__ import annotations
 
 import re
@@ -50,7 +51,9 @@ def test_an_admin_creates_an_operator_who_is_denied_config_changes(browser_page,
     # The server refuses too when the page is bypassed (same session, valid CSRF token).
     page.goto("/sources")
     token = page.locator("input[name=csrf_token]").first.get_attribute("value")
-    forged = page.request.post("/media", form={"csrf_token": token, "source_id": "1", "schema": "x", "name": "y"})
+    forged = page.request.post(
+        "/media", form={"csrf_token": token, "source_id": "1", "schema": "x", "name": "y"}
+    )
     assert forged.status == 403
     users = page.request.get("/users")
     assert users.status == 403
@@ -64,7 +67,9 @@ def test_an_admin_creates_an_operator_who_is_denied_config_changes(browser_page,
 def test_a_form_without_the_sessions_csrf_token_is_refused(browser_page):
     page = browser_page
     log_in(page)
-    refused = page.request.post("/sources", form={"csrf_token": "not-the-token", "name": "forged", "type": "mysql"})
+    refused = page.request.post(
+        "/sources", form={"csrf_token": "not-the-token", "name": "forged", "type": "mysql"}
+    )
     assert refused.status == 403
     assert "CSRF" in refused.text()
     page.goto("/sources")

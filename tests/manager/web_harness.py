@@ -5,6 +5,7 @@ Chromium is Debian's (/usr/bin/chromium, ``OTTER_CHROMIUM`` overrides); Playwrig
 browser of its own. Set ``OTTER_SCREENSHOTS_DIR`` to keep the screenshots the browser tests take (the ones
 in docs/screenshots/ are made that way, see docs/manager.md).
 """
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -24,8 +25,15 @@ from otter_core.testing.mariadb import free_port
 from otter_core.testing.processes import stop_process
 
 CHROMIUM = os.environ.get("OTTER_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 WEB_ADMIN = "admin"
 WEB_ADMIN_PASSWORD = "admin-Pass-123"
 
@@ -49,19 +57,32 @@ class ManagerProcess:
 
     def init_admin(self, name: str = WEB_ADMIN, password: str = WEB_ADMIN_PASSWORD) -> None:
         env = dict(os.environ, OTTER_MANAGER_PASSWORD=password)
-        done = subprocess.run(self._otter_run("--init-admin", name), env=env, capture_output=True,
-                              text=True, timeout=120, stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            self._otter_run("--init-admin", name),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            stdin=subprocess.DEVNULL,
+        )
         assert done.returncode == 0, f"otter-run manager --init-admin failed:\n{done.stdout}\n{done.stderr}"
         assert password not in done.stdout + done.stderr, "the admin password was printed"
 
-    def start(self, timeout: float = 90.0) -> "ManagerProcess":
+    def start(self, timeout: float = 90.0) -> ManagerProcess:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
         env = dict(os.environ)
-        env.setdefault("OTTER_MANAGER_SAMPLE_SECONDS", "1")  # history samples often enough to watch charts move
+        env.setdefault(
+            "OTTER_MANAGER_SAMPLE_SECONDS", "1"
+        )  # history samples often enough to watch charts move
         self.process = subprocess.Popen(
             self._otter_run("--host", "127.0.0.1", "--port", str(self.port), *self.extra_args),
-            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         log.close()
         deadline = time.monotonic() + timeout
         while True:
@@ -71,8 +92,9 @@ class ManagerProcess:
                         return self
             except urllib.error.HTTPError as exc:  # up, but without a login page: no use waiting
                 self.stop()
-                raise RuntimeError(f"otter-run manager on {self.url} answers GET /login with {exc.code}:\n"
-                                   f"{self.log_tail()}") from None
+                raise RuntimeError(
+                    f"otter-run manager on {self.url} answers GET /login with {exc.code}:\n{self.log_tail()}"
+                ) from None
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -165,7 +187,9 @@ def chromium_browser():
 @pytest.fixture
 def browser_page(chromium_browser, manager_server):
     """A page in a fresh browser context (no cookies) whose relative URLs go to ``manager_server``."""
-    context = chromium_browser.new_context(base_url=manager_server.url, viewport={"width": 1280, "height": 860})
+    context = chromium_browser.new_context(
+        base_url=manager_server.url, viewport={"width": 1280, "height": 860}
+    )
     context.set_default_timeout(30_000)
     page = context.new_page()
     yield page
@@ -183,4 +207,5 @@ def screenshots(tmp_path: Path):
         page.screenshot(path=str(path), full_page=True)
         assert path.stat().st_size > 0
         return path
+
     return take

@@ -1,8 +1,9 @@
 """Steps a person takes in the manager's pages, for the browser tests (Playwright, sync API)."""
+
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from tests.manager.web_harness import WEB_ADMIN, WEB_ADMIN_PASSWORD
 

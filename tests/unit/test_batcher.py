@@ -1,4 +1,5 @@
 """Select cuts whole transactions into batches by size, bytes and timeout; DDL travels alone."""
+
 import collections
 import time
 
@@ -29,8 +30,10 @@ class ListSelector:
 
 
 def txn(n_rows, pos, kind=EventType.INSERT, size=10):
-    events = tuple(EventData("s", "t", kind, keys={"id": i}, ddl_sql="ALTER" if kind is EventType.DDL else None)
-                   for i in range(n_rows))
+    events = tuple(
+        EventData("s", "t", kind, keys={"id": i}, ddl_sql="ALTER" if kind is EventType.DDL else None)
+        for i in range(n_rows)
+    )
     return Transaction(events, Position("f", pos), size)
 
 
@@ -45,8 +48,9 @@ def test_transactions_are_never_split_across_batches():
 
 
 def test_batch_bytes_cuts_a_batch():
-    batcher = Batcher(ListSelector([txn(1, 10, size=600), txn(1, 20, size=600)]),
-                      PipelineParameters(batch_bytes=1000))
+    batcher = Batcher(
+        ListSelector([txn(1, 10, size=600), txn(1, 20, size=600)]), PipelineParameters(batch_bytes=1000)
+    )
     events, position, size = batcher.next_batch(never)
     assert (len(events), position.pos, size) == (2, 20, 1200)
 
@@ -125,8 +129,11 @@ def test_a_batch_leaves_at_once_when_nothing_more_is_ready_and_nothing_is_loadin
 
 def test_a_batch_keeps_collecting_while_earlier_batches_load():
     busy = iter([True, True, False])
-    batcher = Batcher(ScriptedSelector([txn(1, 10), None, None, txn(1, 20)]), PipelineParameters(),
-                      load_busy=lambda: next(busy, False))
+    batcher = Batcher(
+        ScriptedSelector([txn(1, 10), None, None, txn(1, 20)]),
+        PipelineParameters(),
+        load_busy=lambda: next(busy, False),
+    )
     events, position, _ = batcher.next_batch(never)
     assert len(events) == 2 and position.pos == 20
 

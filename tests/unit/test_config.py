@@ -1,4 +1,5 @@
 """The pipeline YAML: the documented shape loads; each mistake names file:line and the key."""
+
 import pytest
 
 from otter_core.config import load_config_file, load_config_text
@@ -62,7 +63,11 @@ def test_wrong_type_names_the_key():
 
 def test_start_position_and_gtid_forms():
     by_pos = load_config_text(EXAMPLE.replace("start: current", "start: {file: mysql-bin.000002, pos: 120}"))
-    assert by_pos.channels[0].pipelines[0].start == {"kind": StartKind.POSITION, "file": "mysql-bin.000002", "pos": 120}
+    assert by_pos.channels[0].pipelines[0].start == {
+        "kind": StartKind.POSITION,
+        "file": "mysql-bin.000002",
+        "pos": 120,
+    }
     by_gtid = load_config_text(EXAMPLE.replace("start: current", 'start: {gtid: "0-1-100"}'))
     assert by_gtid.channels[0].pipelines[0].start == {"kind": StartKind.GTID, "gtid": "0-1-100"}
 
@@ -72,7 +77,9 @@ def test_bad_start_is_explained():
 
 
 def test_duplicate_key_is_an_error():
-    assert "appears twice" in error_of(EXAMPLE.replace("        start: current\n", "        start: current\n        start: current\n"))
+    assert "appears twice" in error_of(
+        EXAMPLE.replace("        start: current\n", "        start: current\n        start: current\n")
+    )
 
 
 def test_password_env_reads_the_environment(monkeypatch):
@@ -89,7 +96,11 @@ def test_missing_file_is_reported(tmp_path):
 
 
 def test_exact_pair_wins_over_pattern_pair():
-    pipeline = load_config_text(EXAMPLE.replace("target: shop.orders}", "target: archive.orders}")).channels[0].pipelines[0]
+    pipeline = (
+        load_config_text(EXAMPLE.replace("target: shop.orders}", "target: archive.orders}"))
+        .channels[0]
+        .pipelines[0]
+    )
     [pair] = pipeline.pair_for("shop", "orders")
     assert pair.target_name("shop", "orders") == ("archive", "orders")
     [pattern] = pipeline.pair_for("shop", "customers")
@@ -97,46 +108,63 @@ def test_exact_pair_wins_over_pattern_pair():
 
 
 def test_processor_options_reach_the_pair():
-    text = EXAMPLE.replace("- {source: shop.orders, target: shop.orders}",
-                           "- {source: shop.orders, processors: [mask], processor_options: {mask: {columns: [email]}}}")
+    text = EXAMPLE.replace(
+        "- {source: shop.orders, target: shop.orders}",
+        "- {source: shop.orders, processors: [mask], processor_options: {mask: {columns: [email]}}}",
+    )
     [pair, _] = load_config_text(text).channels[0].pipelines[0].pairs
     assert pair.processors == ("mask",) and pair.processor_options == {"mask": {"columns": ["email"]}}
 
 
 def test_options_for_an_unlisted_processor_are_an_error():
-    text = EXAMPLE.replace("- {source: shop.orders, target: shop.orders}",
-                           "- {source: shop.orders, processor_options: {mask: {columns: [email]}}}")
+    text = EXAMPLE.replace(
+        "- {source: shop.orders, target: shop.orders}",
+        "- {source: shop.orders, processor_options: {mask: {columns: [email]}}}",
+    )
     assert "mask" in error_of(text) and "processor_options" in error_of(text)
 
 
 def test_bad_filter_is_refused_at_load_time():
-    text = EXAMPLE.replace("- {source: shop.orders, target: shop.orders}", "- {source: shop.orders, filter: \"open('x')\"}")
+    text = EXAMPLE.replace(
+        "- {source: shop.orders, target: shop.orders}", "- {source: shop.orders, filter: \"open('x')\"}"
+    )
     message = error_of(text)
     assert message.startswith("p.yaml:12:") and "not allowed" in message
 
 
 def test_column_mapping_forms():
-    text = EXAMPLE.replace("- {source: shop.orders, target: shop.orders}",
-                           "- {source: shop.orders, columns: {id: id, name: [name, display_name], price: {name: price_text, type: varchar}}}")
+    text = EXAMPLE.replace(
+        "- {source: shop.orders, target: shop.orders}",
+        "- {source: shop.orders, columns: {id: id, name: [name, display_name], price: {name: price_text, type: varchar}}}",
+    )
     [pair, _] = load_config_text(text).channels[0].pipelines[0].pairs
     assert [(c.source, c.target, c.type) for c in pair.column_pairs] == [
-        ("id", "id", None), ("name", "name", None), ("name", "display_name", None), ("price", "price_text", "varchar")]
+        ("id", "id", None),
+        ("name", "name", None),
+        ("name", "display_name", None),
+        ("price", "price_text", "varchar"),
+    ]
 
 
 def test_pipeline_exclude_patterns_take_tables_out_of_every_pair():
-    text = EXAMPLE.replace("        start: current\n", "        start: current\n        exclude: [shop.tmp_*, \"shop./.*_bak/\"]\n")
+    text = EXAMPLE.replace(
+        "        start: current\n", '        start: current\n        exclude: [shop.tmp_*, "shop./.*_bak/"]\n'
+    )
     pipeline = load_config_text(text).channels[0].pipelines[0]
     assert pipeline.pair_for("shop", "tmp_1") == [] and pipeline.pair_for("shop", "orders_bak") == []
     assert pipeline.pair_for("shop", "customers")
 
 
-TWO_WAY = EXAMPLE + """\
+TWO_WAY = (
+    EXAMPLE
+    + """\
       - name: dst-to-src
         source: dst
         target: src
         HOME
         pairs: [shop.orders]
 """
+)
 
 
 def test_two_way_channel_marks_loopback_and_knows_its_channel():
@@ -144,11 +172,16 @@ def test_two_way_channel_marks_loopback_and_knows_its_channel():
     assert one_way.channel == "shop" and not one_way.two_way and not one_way.marks_loopback
     forward, back = load_config_text(TWO_WAY.replace("HOME", "home: true")).channels[0].pipelines
     assert forward.marks_loopback and back.marks_loopback and back.home and not forward.home
-    assert load_config_text(EXAMPLE.replace("sync_mode: field", "sync_mode: field, loopback_mark: true")
-                            ).channels[0].pipelines[0].marks_loopback
+    assert (
+        load_config_text(EXAMPLE.replace("sync_mode: field", "sync_mode: field, loopback_mark: true"))
+        .channels[0]
+        .pipelines[0]
+        .marks_loopback
+    )
 
 
 def test_home_needs_a_two_way_channel_and_a_boolean():
     assert "home: true goes on exactly one pipeline" in error_of(
-        EXAMPLE.replace("        start: current", "        home: true\n        start: current"))
+        EXAMPLE.replace("        start: current", "        home: true\n        start: current")
+    )
     assert "expected true or false" in error_of(TWO_WAY.replace("HOME", "home: yes please"))

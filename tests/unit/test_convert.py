@@ -1,4 +1,5 @@
 """Column type conversion: exact or refused, with the table, key, column and value named."""
+
 import datetime
 from decimal import Decimal
 
@@ -16,7 +17,10 @@ def test_decimal_to_varchar_keeps_the_scale():
 
 def test_int_to_bigint_and_datetime_to_text():
     assert convert_value("bigint", 7, "t") == 7
-    assert convert_value("varchar", datetime.datetime(2024, 5, 1, 8, 0, 0, 5), "t") == "2024-05-01 08:00:00.000005"
+    assert (
+        convert_value("varchar", datetime.datetime(2024, 5, 1, 8, 0, 0, 5), "t")
+        == "2024-05-01 08:00:00.000005"
+    )
 
 
 def test_text_to_int_refuses_a_fraction_and_names_everything():
@@ -30,7 +34,10 @@ def test_null_stays_null():
 
 
 def test_transform_converts_the_typed_column():
-    pair = DataMediaPair(DataMedia("shop", "t"), DataMedia("shop", "t2"),
-                         column_pairs=(ColumnPair("id", "id"), ColumnPair("price", "price_text", "varchar")))
+    pair = DataMediaPair(
+        DataMedia("shop", "t"),
+        DataMedia("shop", "t2"),
+        column_pairs=(ColumnPair("id", "id"), ColumnPair("price", "price_text", "varchar")),
+    )
     event = EventData("shop", "t", EventType.INSERT, keys={"id": 1}, columns={"price": Decimal("9.90")})
     assert transform_event(pair, event).columns == {"price_text": "9.90"}

@@ -1,4 +1,5 @@
 """The YAML reference documents every key with its default, and its examples load."""
+
 import re
 from pathlib import Path
 

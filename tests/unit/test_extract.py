@@ -1,4 +1,5 @@
 """Extract: processors run in pair order; a raising processor stops the pipeline or is reject-logged."""
+
 import pytest
 
 from otter_core.engine.extract import Extractor, ProcessorError
@@ -16,8 +17,13 @@ class Tag:
         self.tag = tag
 
     def process(self, event):
-        return EventData(event.schema, event.table, event.event_type, keys=event.keys,
-                         columns={**event.columns, "trail": event.columns.get("trail", "") + self.tag})
+        return EventData(
+            event.schema,
+            event.table,
+            event.event_type,
+            keys=event.keys,
+            columns={**event.columns, "trail": event.columns.get("trail", "") + self.tag},
+        )
 
 
 def setup(processors, chain, **params):
@@ -60,10 +66,15 @@ class ImagePaths:
 def test_file_resolver_runs_in_extract_and_its_files_survive_merge_and_transform(tmp_path):
     from otter_core.engine.transform import transform
     from otter_core.load.merge import merge_events
+
     (tmp_path / "images").mkdir()
     (tmp_path / "images/9.jpg").write_bytes(b"jpeg")
-    pair = DataMediaPair(DataMedia("shop", "orders"), DataMedia("archive", "orders"), file_resolver="images",
-                         file_resolver_options={"source_root": str(tmp_path), "target_root": str(tmp_path / "t")})
+    pair = DataMediaPair(
+        DataMedia("shop", "orders"),
+        DataMedia("archive", "orders"),
+        file_resolver="images",
+        file_resolver_options={"source_root": str(tmp_path), "target_root": str(tmp_path / "t")},
+    )
     pipeline = Pipeline("p", "src", "dst", (pair,))
     extracted = Extractor(pipeline, {pair: []}, resolvers={pair: ImagePaths()}).extract([event()])
     [(_, _, out)] = transform(pipeline, extracted)
@@ -77,8 +88,9 @@ def test_interleaved_tables_keep_their_own_pairs_filters_and_targets():
     from otter_core.engine.transform import transform
 
     plain = DataMediaPair(DataMedia("shop", "orders"), DataMedia("shop", "orders"))
-    copy = DataMediaPair(DataMedia("shop", "orders"), DataMedia("shop", "orders"), target_source="archive",
-                         push_weight=7)
+    copy = DataMediaPair(
+        DataMedia("shop", "orders"), DataMedia("shop", "orders"), target_source="archive", push_weight=7
+    )
     filtered = DataMediaPair(DataMedia("shop", "items"), DataMedia("shop", "items"), filter="qty > 1")
     pipeline = Pipeline("p", "src", "dst", (plain, copy, filtered))
 
@@ -88,6 +100,18 @@ def test_interleaved_tables_keep_their_own_pairs_filters_and_targets():
     events = [ev("orders", 1, 1), ev("items", 2, 1), ev("items", 3, 5), ev("orders", 4, 1), ev("items", 5, 2)]
     extracted = Extractor(pipeline, {}).extract(events)
     assert [(pair, e.keys["id"]) for pair, e in extracted] == [
-        (plain, 1), (copy, 1), (filtered, 3), (plain, 4), (copy, 4), (filtered, 5)]
+        (plain, 1),
+        (copy, 1),
+        (filtered, 3),
+        (plain, 4),
+        (copy, 4),
+        (filtered, 5),
+    ]
     assert [(target, weight, e.keys["id"]) for target, weight, e in transform(pipeline, extracted)] == [
-        ("dst", 5, 1), ("archive", 7, 1), ("dst", 5, 3), ("dst", 5, 4), ("archive", 7, 4), ("dst", 5, 5)]
+        ("dst", 5, 1),
+        ("archive", 7, 1),
+        ("dst", 5, 3),
+        ("dst", 5, 4),
+        ("archive", 7, 4),
+        ("dst", 5, 5),
+    ]

@@ -1,4 +1,5 @@
 """File sync building blocks: resolving files in Extract, writing them resumably and atomically in Load."""
+
 import os
 
 import attrs
@@ -15,10 +16,18 @@ from otter_core.model import DataMedia, DataMediaPair, EventData, EventType, Fil
 
 
 def make_pair(tmp_path, **options) -> DataMediaPair:
-    options = {"templates": ["img/{id}.bin"], "source_root": str(tmp_path / "src"),
-               "target_root": str(tmp_path / "dst"), **options}
-    return DataMediaPair(DataMedia("shop", "item"), DataMedia("shop", "item"), file_resolver="template",
-                         file_resolver_options=options)
+    options = {
+        "templates": ["img/{id}.bin"],
+        "source_root": str(tmp_path / "src"),
+        "target_root": str(tmp_path / "dst"),
+        **options,
+    }
+    return DataMediaPair(
+        DataMedia("shop", "item"),
+        DataMedia("shop", "item"),
+        file_resolver="template",
+        file_resolver_options=options,
+    )
 
 
 def event(kind=EventType.INSERT, **columns) -> EventData:
@@ -43,7 +52,8 @@ def test_template_resolver_builds_paths_from_columns_and_extract_stats_them(tmp_
     refs = resolve(pair, event(id=7, shop="s1"))
     assert [(r.path, r.size, r.mtime_ns, r.action) for r in refs] == [
         ("img/7.bin", 10, 1_600_000_000_000_000_000, FileAction.COPY),
-        ("thumb/s1/0007.bin", 3, 1_600_000_000_000_000_000, FileAction.COPY)]
+        ("thumb/s1/0007.bin", 3, 1_600_000_000_000_000_000, FileAction.COPY),
+    ]
     assert refs[0].checksum is None
 
 
@@ -77,11 +87,14 @@ def test_paths_leaving_the_root_are_refused(tmp_path, value):
         resolve(make_pair(tmp_path, templates=["{name}"]), event(name=value))
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"templates": ["{id.__class__}"]}, "must name columns"),
-    ({"templates": []}, "options.templates"),
-    ({"missing": "maybe"}, "missing must be one of"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"templates": ["{id.__class__}"]}, "must name columns"),
+        ({"templates": []}, "options.templates"),
+        ({"missing": "maybe"}, "missing must be one of"),
+    ],
+)
 def test_bad_resolver_options_are_config_errors(tmp_path, options, message):
     pair = make_pair(tmp_path, **options)
     with pytest.raises(ConfigError, match=message):
@@ -157,8 +170,10 @@ def test_reading_a_file_that_changed_since_extract_says_so(tmp_path):
 
 
 def files_batch(refs):
-    return [("dst", 5, EventData("shop", "item", EventType.INSERT, {"id": i}, files=(ref,)))
-            for i, ref in enumerate(refs)]
+    return [
+        ("dst", 5, EventData("shop", "item", EventType.INSERT, {"id": i}, files=(ref,)))
+        for i, ref in enumerate(refs)
+    ]
 
 
 def test_stage_copies_then_skips_unchanged_files(tmp_path):
@@ -189,6 +204,7 @@ def test_stage_with_checksums_skips_equal_content_and_fixes_its_mtime(tmp_path):
     ref = source_file(tmp_path, 1000)
     write(tmp_path / "dst/big.bin", open(tmp_path / "src/big.bin", "rb").read(), mtime_ns=5)
     from otter_core.files.collect import file_checksum
+
     ref = attrs.evolve(ref, checksum=file_checksum(str(tmp_path / "src/big.bin")))
     stage = FileStage(pool_size=1)
     assert stage.load(files_batch([ref]), LocalFileSource()) == 0

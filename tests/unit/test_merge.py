@@ -1,6 +1,8 @@
 """The nine merge rules, key changes, and a property: merged load == sequential apply."""
+
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from otter_core.load.merge import MERGED_TYPE, merge_events
 from otter_core.load.plan import plan_load
@@ -10,8 +12,15 @@ I, U, D = EventType.INSERT, EventType.UPDATE, EventType.DELETE
 
 
 def ev(kind, key, value=None, updated=(), old_key=None):
-    return EventData("s", "t", kind, keys={"id": key}, columns={"v": value}, updated=frozenset(updated),
-                     old_keys={"id": old_key} if old_key is not None else None)
+    return EventData(
+        "s",
+        "t",
+        kind,
+        keys={"id": key},
+        columns={"v": value},
+        updated=frozenset(updated),
+        old_keys={"id": old_key} if old_key is not None else None,
+    )
 
 
 def test_every_pair_of_kinds_has_a_rule():

@@ -1,4 +1,5 @@
 """Plugin discovery: built-ins load through entry points; a missing plugin names namespace and package."""
+
 import pytest
 
 from otter_core.config import load_config_text
@@ -35,6 +36,7 @@ def test_every_hookspec_has_a_docstring():
     import inspect
 
     from otter_core import hookspecs
+
     specs = [f for name, f in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("otter_")]
     assert len(specs) >= 8 and all(len((f.__doc__ or "").strip()) > 40 for f in specs)
 
@@ -49,6 +51,9 @@ def test_every_hook_is_documented_in_the_plugin_guide():
     from pathlib import Path
 
     from otter_core import hookspecs
+
     guide = (Path(__file__).parents[2] / "docs" / "plugins.md").read_text()
-    hooks = [name for name, _ in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("otter_")]
+    hooks = [
+        name for name, _ in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("otter_")
+    ]
     assert [h for h in hooks if f"### {h}" not in guide] == []

@@ -1,4 +1,5 @@
 """Pair row filters: safe expressions over column values."""
+
 import pytest
 
 from otter_core.engine.row_filter import RowFilter

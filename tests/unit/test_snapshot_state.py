@@ -1,10 +1,16 @@
 """The initial load's state: a chunk counts as done only once the acked position passed it."""
+
 import datetime
 import decimal
 
 from otter_core.engine.snapshot import normalize_key
 from otter_core.engine.snapshot_state import (
-    SnapshotStore, decode_key, encode_key, position_order, read_state, request_snapshot,
+    SnapshotStore,
+    decode_key,
+    encode_key,
+    position_order,
+    read_state,
+    request_snapshot,
 )
 from otter_core.model import Position
 
@@ -27,8 +33,16 @@ def test_positions_order_by_file_then_offset_and_longer_names_are_later():
 
 
 def test_keys_of_every_type_survive_the_state_file():
-    key = (1, "x", decimal.Decimal("1.50"), datetime.datetime(2024, 1, 2, 3, 4, 5, 6), datetime.date(2024, 1, 2),
-           datetime.timedelta(hours=-3, microseconds=7), b"\x00\xff", None)
+    key = (
+        1,
+        "x",
+        decimal.Decimal("1.50"),
+        datetime.datetime(2024, 1, 2, 3, 4, 5, 6),
+        datetime.date(2024, 1, 2),
+        datetime.timedelta(hours=-3, microseconds=7),
+        b"\x00\xff",
+        None,
+    )
     assert decode_key(encode_key(key)) == key
     assert decode_key(None) is None
 
@@ -90,12 +104,17 @@ def test_keys_from_the_binlog_and_from_a_select_compare_equal():
 
 def test_progress_counts_against_the_estimate_while_running_and_the_rows_once_done(tmp_path):
     from otter_core.engine.snapshot import SnapshotProgress
+
     store = adopted(tmp_path, tables=("s.a",))  # estimated at 4 rows (statistics); the table holds 3
     progress = SnapshotProgress(store)
     store.record_chunk("s.a", (2,), 2, False, pos(100))
     store.confirm(pos(100))
     running = progress.as_dict()
-    assert running["state"] == "running" and (running["rows"], running["rows_total"], running["percent"]) == (2, 4, 50.0)
+    assert running["state"] == "running" and (running["rows"], running["rows_total"], running["percent"]) == (
+        2,
+        4,
+        50.0,
+    )
     store.record_chunk("s.a", (3,), 1, True, pos(200))
     store.confirm(pos(200))
     done = progress.as_dict()

@@ -1,4 +1,5 @@
 """Acked positions survive a restart and are written atomically."""
+
 import time
 
 from otter_core.builtin.memory_arbitrator import MemoryArbitrator

@@ -4,9 +4,11 @@ to its thumbnail ``thumbs/<id // 1000>/<id>_s.<ext>``. Deleting a product delete
 Why a resolver of its own rather than the ``template`` one: the shard folder is computed (``id // 1000``)
 and the thumbnail exists only for rows with ``has_thumb = 1``: code says that more plainly than templates.
 """
+
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from otter_core import hookimpl
 from otter_core.errors import DataError
@@ -22,8 +24,10 @@ class ProductImages:
     def resolve(self, event: EventData) -> list[str]:
         product_id = event.keys.get("id")
         if not isinstance(product_id, int):
-            raise DataError(f"product-images needs an integer key column `id`; {event.describe()} has none",
-                            retryable=False)
+            raise DataError(
+                f"product-images needs an integer key column `id`; {event.describe()} has none",
+                retryable=False,
+            )
         shard = f"{product_id // 1000:04d}"
         paths = [f"images/{shard}/{product_id}.{self.extension}"]
         if event.columns.get("has_thumb"):

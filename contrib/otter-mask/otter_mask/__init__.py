@@ -1,4 +1,5 @@
 """otter-mask: an EventProcessor that masks personal data (emails, phone numbers...) before loading."""
+
 from otter_mask.processor import (
     MaskProcessor,
     mask_digits,

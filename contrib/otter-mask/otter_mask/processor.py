@@ -13,6 +13,7 @@ but the last ``keep_last`` becomes ``*``, separators stay: ``138-0013-8000`` -> 
 email and any other column with ``digits``. Masking is deterministic, so a replayed batch writes the same
 values (otter loads at least once).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -64,8 +65,9 @@ class MaskProcessor:
 
     ``columns`` maps a column name (matched case-insensitively, as MariaDB does) to a method name."""
 
-    def __init__(self, columns: Mapping[str, str], keep_last: int = 4, mask_char: str = "*",
-                 where: str = "mask") -> None:
+    def __init__(
+        self, columns: Mapping[str, str], keep_last: int = 4, mask_char: str = "*", where: str = "mask"
+    ) -> None:
         self.where = where
         self.keep_last = keep_last
         self.mask_char = mask_char
@@ -84,7 +86,8 @@ class MaskProcessor:
             if key.lower() in self._functions:
                 raise ValueError(
                     f"{self.where}: column {key!r} is part of the primary key of {event.full_name}; masking it "
-                    f"would fold distinct rows into one on the target: remove it from the mask columns")
+                    f"would fold distinct rows into one on the target: remove it from the mask columns"
+                )
         changed = None
         for column, value in event.columns.items():
             function = self._functions.get(column.lower())
@@ -102,8 +105,9 @@ def processor_from_options(options: Mapping[str, Any], pair: DataMediaPair | Non
     where = f"processor {NAME!r} of pair {pair.source}" if pair is not None else f"processor {NAME!r}"
     unknown = set(options) - OPTIONS
     if unknown:
-        raise ConfigError(f"{where}: unknown option(s) {', '.join(sorted(unknown))} "
-                          f"(allowed: {', '.join(sorted(OPTIONS))})")
+        raise ConfigError(
+            f"{where}: unknown option(s) {', '.join(sorted(unknown))} (allowed: {', '.join(sorted(OPTIONS))})"
+        )
     spec = options.get("columns", list(DEFAULT_COLUMNS))
     if isinstance(spec, str):
         spec = [spec]
@@ -112,8 +116,10 @@ def processor_from_options(options: Mapping[str, Any], pair: DataMediaPair | Non
     elif isinstance(spec, (list, tuple)) and spec:
         columns = {str(c): ("email" if "mail" in str(c).lower() else "digits") for c in spec}
     else:
-        raise ConfigError(f"{where}: 'columns' must be a non-empty list of column names or a mapping "
-                          f"column: method, got {spec!r}")
+        raise ConfigError(
+            f"{where}: 'columns' must be a non-empty list of column names or a mapping "
+            f"column: method, got {spec!r}"
+        )
     bad = {c: m for c, m in columns.items() if m not in METHODS}
     if bad:
         raise ConfigError(f"{where}: unknown method(s) {bad} (methods: {', '.join(METHODS)})")

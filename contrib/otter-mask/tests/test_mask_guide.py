@@ -1,5 +1,6 @@
 """docs/processor-guide.md stays true: every YAML example loads (and builds its processors), the code and
 setup.cfg it shows are the package's, its test examples are real tests, and its pipeline runs end to end."""
+
 import ast
 import re
 import types
@@ -7,12 +8,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from otter_mask import processor_from_options
 
 from otter_core.config import load_config_text
 from otter_core.model import EventData, EventType
 from otter_core.plugins import PipelinePlugins
 from otter_core.testing.harness import running, wait_caught_up
+from otter_mask import processor_from_options
 
 PACKAGE = Path(__file__).resolve().parents[1]
 GUIDE = PACKAGE.parents[1] / "docs" / "processor-guide.md"
@@ -28,8 +29,11 @@ channels:
 
 
 def blocks(language, path=GUIDE):
-    return [body for lang, body in re.findall(r"^```(\w*)\n(.*?)^```", path.read_text(), re.MULTILINE | re.DOTALL)
-            if lang == language]
+    return [
+        body
+        for lang, body in re.findall(r"^```(\w*)\n(.*?)^```", path.read_text(), re.MULTILINE | re.DOTALL)
+        if lang == language
+    ]
 
 
 def as_config_text(block):
@@ -39,7 +43,9 @@ def as_config_text(block):
         return block
     if isinstance(doc, dict) and set(doc) == {"pairs"}:
         return SKELETON + "".join(f"        {line}\n" for line in block.splitlines())
-    assert isinstance(doc, list), f"a YAML example is not a pipeline file, `pairs:` or a list of pairs:\n{block}"
+    assert isinstance(doc, list), (
+        f"a YAML example is not a pipeline file, `pairs:` or a list of pairs:\n{block}"
+    )
     return SKELETON + "        pairs:\n" + "".join(f"          {line}\n" for line in block.splitlines())
 
 
@@ -70,15 +76,25 @@ def test_the_shortened_processor_masks_like_the_real_one():
     assert module.otter_event_processor(name="other", options={}, pair=None) is None
     real = processor_from_options({"columns": ["email", "phone"]})
     for email, phone in [("ann@example.com", "+86 138-0013-8000"), ("nobody", "1234"), ("x@y", "555 0101")]:
-        event = EventData("crm", "customer", EventType.INSERT, keys={"id": 1},
-                          columns={"name": "Ann", "email": email, "phone": phone})
+        event = EventData(
+            "crm",
+            "customer",
+            EventType.INSERT,
+            keys={"id": 1},
+            columns={"name": "Ann", "email": email, "phone": phone},
+        )
         assert shortened.process(event) == real.process(event)
 
 
 def imports(tree):
-    return {(node.module, alias.name) for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
-            for alias in node.names} | {(alias.name, None) for node in ast.walk(tree)
-                                        if isinstance(node, ast.Import) for alias in node.names}
+    return {
+        (node.module, alias.name)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    } | {
+        (alias.name, None) for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
 
 
 def test_the_test_examples_are_copied_from_the_real_tests():

@@ -1,42 +1,55 @@
 """Unit tests of the mask processor: the masking functions, options, and what it does to events."""
+
 import pytest
-from otter_mask import MaskProcessor, mask_digits, mask_email, processor_from_options
-from otter_mask.processor import otter_event_processor
 
 from otter_core.config import load_config_text
 from otter_core.errors import ConfigError
 from otter_core.model import DataMedia, DataMediaPair, EventData, EventType
 from otter_core.plugins import PipelinePlugins
+from otter_mask import MaskProcessor, mask_digits, mask_email, processor_from_options
+from otter_mask.processor import otter_event_processor
 
 
 def event(kind=EventType.INSERT, **columns):
     values = {"name": "Ann", "email": "ann@example.com", "phone": "+86 138-0013-8000"}
     values.update(columns)
-    return EventData("crm", "customer", kind, keys={"id": 1}, columns=values,
-                     updated=frozenset(values) if kind is EventType.UPDATE else frozenset())
+    return EventData(
+        "crm",
+        "customer",
+        kind,
+        keys={"id": 1},
+        columns=values,
+        updated=frozenset(values) if kind is EventType.UPDATE else frozenset(),
+    )
 
 
-@pytest.mark.parametrize("value, masked", [
-    ("alice@example.com", "a***@example.com"),
-    ("a@b.c", "a***@b.c"),
-    ("@example.com", "***@example.com"),
-    ("first.last+tag@mail.example.org", "f***@mail.example.org"),
-    ("not an email", "***"),
-    ("", "***"),
-])
+@pytest.mark.parametrize(
+    "value, masked",
+    [
+        ("alice@example.com", "a***@example.com"),
+        ("a@b.c", "a***@b.c"),
+        ("@example.com", "***@example.com"),
+        ("first.last+tag@mail.example.org", "f***@mail.example.org"),
+        ("not an email", "***"),
+        ("", "***"),
+    ],
+)
 def test_mask_email(value, masked):
     assert mask_email(value) == masked
 
 
-@pytest.mark.parametrize("value, keep, masked", [
-    ("13800138000", 4, "*******8000"),
-    ("+86 138-0013-8000", 4, "+** ***-****-8000"),
-    ("(555) 010-9999", 4, "(***) ***-9999"),
-    ("1234", 4, "****"),          # no more digits than kept: nothing is revealed
-    ("12345", 4, "*2345"),
-    ("ext. 42", 0, "ext. **"),
-    ("no digits", 4, "no digits"),
-])
+@pytest.mark.parametrize(
+    "value, keep, masked",
+    [
+        ("13800138000", 4, "*******8000"),
+        ("+86 138-0013-8000", 4, "+** ***-****-8000"),
+        ("(555) 010-9999", 4, "(***) ***-9999"),
+        ("1234", 4, "****"),  # no more digits than kept: nothing is revealed
+        ("12345", 4, "*2345"),
+        ("ext. 42", 0, "ext. **"),
+        ("no digits", 4, "no digits"),
+    ],
+)
 def test_mask_digits_keeps_the_last_digits_and_the_separators(value, keep, masked):
     assert mask_digits(value, keep) == masked
 
@@ -80,8 +93,13 @@ def test_update_and_delete_are_masked_and_the_rest_of_the_event_is_kept():
         original = event(kind)
         out = processor_from_options({}).process(original)
         assert out.columns["email"] == "a***@example.com"
-        assert (out.schema, out.table, out.event_type, out.keys, out.updated) == \
-            (original.schema, original.table, kind, original.keys, original.updated)
+        assert (out.schema, out.table, out.event_type, out.keys, out.updated) == (
+            original.schema,
+            original.table,
+            kind,
+            original.keys,
+            original.updated,
+        )
 
 
 def test_an_event_without_masked_columns_is_returned_as_is():
@@ -101,13 +119,16 @@ def test_masking_is_deterministic():
     assert processor.process(event()) == processor.process(event())
 
 
-@pytest.mark.parametrize("options, message", [
-    ({"colums": ["email"]}, "unknown option.*colums"),
-    ({"columns": []}, "non-empty list"),
-    ({"columns": {"email": "scramble"}}, "unknown method"),
-    ({"keep_last": -1}, "keep_last"),
-    ({"mask_char": "**"}, "mask_char"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"colums": ["email"]}, "unknown option.*colums"),
+        ({"columns": []}, "non-empty list"),
+        ({"columns": {"email": "scramble"}}, "unknown method"),
+        ({"keep_last": -1}, "keep_last"),
+        ({"mask_char": "**"}, "mask_char"),
+    ],
+)
 def test_bad_options_are_config_errors(options, message):
     with pytest.raises(ConfigError, match=message):
         processor_from_options(options)

@@ -7,10 +7,11 @@ COLUMN, RENAME TO, ADD/DROP INDEX|KEY (indexes are not created: ignored), DROP T
 TABLE, CREATE/DROP DATABASE (a PostgreSQL schema). ``translate`` returns the PostgreSQL statements (an
 empty list for a statement with nothing to do on PostgreSQL) or raises ``Untranslatable``.
 """
+
 from __future__ import annotations
 
 import re
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from otter_core.errors import DataError
 from otter_postgresql.dialect import quote_ident
@@ -73,14 +74,20 @@ def _body(text: str, open_at: int) -> tuple[str, int]:
     """The text inside the parenthesis that opens at ``open_at`` and the index after it closes."""
     for i, c, depth in _scan(text, open_at):
         if c == ")" and depth == 0:
-            return text[open_at + 1:i], i + 1
+            return text[open_at + 1 : i], i + 1
     raise Untranslatable("unbalanced parentheses")
 
 
-_COLUMN = re.compile(rf"^(?P<name>{_NAME})\s+(?P<type>[a-z][a-z0-9_]*(?:\s+precision)?(?:\s*\([^)]*\))?"
-                     r"(?:\s+(?:unsigned|signed|zerofill))*)(?P<rest>.*)$", _F)
-_DEFAULT = re.compile(r"\bDEFAULT\s+('(?:[^'\\]|\\.|'')*'|-?\d+(?:\.\d+)?|NULL|CURRENT_TIMESTAMP(?:\(\d*\))?"
-                      r"|current_timestamp\(\)|now\(\))", re.I)
+_COLUMN = re.compile(
+    rf"^(?P<name>{_NAME})\s+(?P<type>[a-z][a-z0-9_]*(?:\s+precision)?(?:\s*\([^)]*\))?"
+    r"(?:\s+(?:unsigned|signed|zerofill))*)(?P<rest>.*)$",
+    _F,
+)
+_DEFAULT = re.compile(
+    r"\bDEFAULT\s+('(?:[^'\\]|\\.|'')*'|-?\d+(?:\.\d+)?|NULL|CURRENT_TIMESTAMP(?:\(\d*\))?"
+    r"|current_timestamp\(\)|now\(\))",
+    re.I,
+)
 
 
 def column_definition(spec: str) -> tuple[str, bool]:
@@ -148,10 +155,18 @@ def _alter_table(m: re.Match, schema: str) -> list[str]:
     out: list[str] = []
     for spec in split_top_level(m["rest"]):
         spec = re.sub(r"\s+(?:FIRST|AFTER\s+" + _NAME + r")\s*$", "", spec.strip(), flags=re.I)
-        add_index = re.match(r"^ADD\s+(?:UNIQUE\s+|FULLTEXT\s+|SPATIAL\s+)?(?:INDEX|KEY)\b|^DROP\s+(?:INDEX|KEY)\b"
-                             r"|^ADD\s+(?:CONSTRAINT\s+\S+\s+)?FOREIGN\s+KEY|^DROP\s+FOREIGN\s+KEY", spec, re.I)
-        if add_index or re.match(r"^(?:ENGINE|DEFAULT\s+CHARSET|CHARSET|COMMENT|AUTO_INCREMENT|ROW_FORMAT|"
-                                 r"CONVERT\s+TO|ALGORITHM|LOCK)\b", spec, re.I):
+        add_index = re.match(
+            r"^ADD\s+(?:UNIQUE\s+|FULLTEXT\s+|SPATIAL\s+)?(?:INDEX|KEY)\b|^DROP\s+(?:INDEX|KEY)\b"
+            r"|^ADD\s+(?:CONSTRAINT\s+\S+\s+)?FOREIGN\s+KEY|^DROP\s+FOREIGN\s+KEY",
+            spec,
+            re.I,
+        )
+        if add_index or re.match(
+            r"^(?:ENGINE|DEFAULT\s+CHARSET|CHARSET|COMMENT|AUTO_INCREMENT|ROW_FORMAT|"
+            r"CONVERT\s+TO|ALGORITHM|LOCK)\b",
+            spec,
+            re.I,
+        ):
             continue  # indexes, engines, charsets, comments: nothing to do for the rows on PostgreSQL
         add = re.match(r"^ADD\s+(?:COLUMN\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(.*)$", spec, _F)
         drop = re.match(rf"^DROP\s+(?:COLUMN\s+)?(?:IF\s+EXISTS\s+)?({_NAME})$", spec, _F)
@@ -169,45 +184,84 @@ def _alter_table(m: re.Match, schema: str) -> list[str]:
             column, _ = column_definition(spec_text)
             new_name, new_type = column.split(" ", 1)
             if change and _unquote(change[1]) != new_name.strip('"').replace('""', '"'):
-                out.append(f"ALTER TABLE {table} RENAME COLUMN {quote_ident(_unquote(change[1]))} TO {new_name}")
+                out.append(
+                    f"ALTER TABLE {table} RENAME COLUMN {quote_ident(_unquote(change[1]))} TO {new_name}"
+                )
             pg_only_type = new_type.replace(" NOT NULL", "").split(" DEFAULT ")[0]
-            out.append(f"ALTER TABLE {table} ALTER COLUMN {new_name} TYPE {pg_only_type} "
-                       f"USING {new_name}::{pg_only_type}")
-            out.append(f"ALTER TABLE {table} ALTER COLUMN {new_name} "
-                       + ("SET NOT NULL" if " NOT NULL" in new_type else "DROP NOT NULL"))
+            out.append(
+                f"ALTER TABLE {table} ALTER COLUMN {new_name} TYPE {pg_only_type} "
+                f"USING {new_name}::{pg_only_type}"
+            )
+            out.append(
+                f"ALTER TABLE {table} ALTER COLUMN {new_name} "
+                + ("SET NOT NULL" if " NOT NULL" in new_type else "DROP NOT NULL")
+            )
         elif rename_col:
-            out.append(f"ALTER TABLE {table} RENAME COLUMN {quote_ident(_unquote(rename_col[1]))} "
-                       f"TO {quote_ident(_unquote(rename_col[2]))}")
+            out.append(
+                f"ALTER TABLE {table} RENAME COLUMN {quote_ident(_unquote(rename_col[1]))} "
+                f"TO {quote_ident(_unquote(rename_col[2]))}"
+            )
         elif rename:
-            out.append(f"ALTER TABLE IF EXISTS {table} RENAME TO {quote_ident(_unquote(re.findall(_NAME, rename[1])[-1]))}")
+            out.append(
+                f"ALTER TABLE IF EXISTS {table} RENAME TO {quote_ident(_unquote(re.findall(_NAME, rename[1])[-1]))}"
+            )
         else:
             raise Untranslatable(f"ALTER TABLE clause {spec!r} is not translated")
     return out
 
 
 def _table_list(text: str) -> list[str]:
-    return [q for q in re.findall(_QNAME, text) if q.upper() not in ("RESTRICT", "CASCADE", "WAIT", "NOWAIT")
-            and not q.isdigit()]
+    return [
+        q
+        for q in re.findall(_QNAME, text)
+        if q.upper() not in ("RESTRICT", "CASCADE", "WAIT", "NOWAIT") and not q.isdigit()
+    ]
 
 
 _STATEMENTS: list[tuple[re.Pattern, Callable[[re.Match, str], list[str]]]] = [
-    (re.compile(rf"^CREATE\s+(?:OR\s+REPLACE\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>{_QNAME})\s*(?P<rest>.*)$", _F),
-     _create_table),
-    (re.compile(rf"^ALTER\s+(?:ONLINE\s+|IGNORE\s+)*TABLE\s+(?:IF\s+EXISTS\s+)?(?P<name>{_QNAME})\s+(?P<rest>.*)$", _F),
-     _alter_table),
-    (re.compile(r"^DROP\s+(?:TEMPORARY\s+)?TABLES?\s+(?:IF\s+EXISTS\s+)?(?P<rest>.*)$", _F),
-     lambda m, s: [f"DROP TABLE IF EXISTS {_qualified(q, s)}" for q in _table_list(m["rest"])]),
-    (re.compile(rf"^TRUNCATE\s+(?:TABLE\s+)?(?P<name>{_QNAME})\s*$", _F),
-     lambda m, s: [f"TRUNCATE {_qualified(m['name'], s)}"]),
-    (re.compile(r"^RENAME\s+TABLES?\s+(?P<rest>.*)$", _F),
-     lambda m, s: [f"ALTER TABLE IF EXISTS {_qualified(a, s)} RENAME TO {quote_ident(_unquote(re.findall(_NAME, b)[-1]))}"
-                   for a, b in (re.split(r"\s+TO\s+", p, flags=re.I) for p in split_top_level(m["rest"]))]),
-    (re.compile(rf"^CREATE\s+(?:DATABASE|SCHEMA)\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>{_NAME})", _F),
-     lambda m, s: [f"CREATE SCHEMA IF NOT EXISTS {quote_ident(_unquote(m['name']))}"]),
-    (re.compile(rf"^DROP\s+(?:DATABASE|SCHEMA)\s+(?:IF\s+EXISTS\s+)?(?P<name>{_NAME})", _F),
-     lambda m, s: [f"DROP SCHEMA IF EXISTS {quote_ident(_unquote(m['name']))} CASCADE"]),
-    (re.compile(r"^(?:CREATE\s+(?:OR\s+REPLACE\s+)?(?:UNIQUE\s+|FULLTEXT\s+|SPATIAL\s+)?INDEX|DROP\s+INDEX)\b", _F),
-     lambda m, s: []),  # indexes are the target's own business
+    (
+        re.compile(
+            rf"^CREATE\s+(?:OR\s+REPLACE\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>{_QNAME})\s*(?P<rest>.*)$",
+            _F,
+        ),
+        _create_table,
+    ),
+    (
+        re.compile(
+            rf"^ALTER\s+(?:ONLINE\s+|IGNORE\s+)*TABLE\s+(?:IF\s+EXISTS\s+)?(?P<name>{_QNAME})\s+(?P<rest>.*)$",
+            _F,
+        ),
+        _alter_table,
+    ),
+    (
+        re.compile(r"^DROP\s+(?:TEMPORARY\s+)?TABLES?\s+(?:IF\s+EXISTS\s+)?(?P<rest>.*)$", _F),
+        lambda m, s: [f"DROP TABLE IF EXISTS {_qualified(q, s)}" for q in _table_list(m["rest"])],
+    ),
+    (
+        re.compile(rf"^TRUNCATE\s+(?:TABLE\s+)?(?P<name>{_QNAME})\s*$", _F),
+        lambda m, s: [f"TRUNCATE {_qualified(m['name'], s)}"],
+    ),
+    (
+        re.compile(r"^RENAME\s+TABLES?\s+(?P<rest>.*)$", _F),
+        lambda m, s: [
+            f"ALTER TABLE IF EXISTS {_qualified(a, s)} RENAME TO {quote_ident(_unquote(re.findall(_NAME, b)[-1]))}"
+            for a, b in (re.split(r"\s+TO\s+", p, flags=re.I) for p in split_top_level(m["rest"]))
+        ],
+    ),
+    (
+        re.compile(rf"^CREATE\s+(?:DATABASE|SCHEMA)\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>{_NAME})", _F),
+        lambda m, s: [f"CREATE SCHEMA IF NOT EXISTS {quote_ident(_unquote(m['name']))}"],
+    ),
+    (
+        re.compile(rf"^DROP\s+(?:DATABASE|SCHEMA)\s+(?:IF\s+EXISTS\s+)?(?P<name>{_NAME})", _F),
+        lambda m, s: [f"DROP SCHEMA IF EXISTS {quote_ident(_unquote(m['name']))} CASCADE"],
+    ),
+    (
+        re.compile(
+            r"^(?:CREATE\s+(?:OR\s+REPLACE\s+)?(?:UNIQUE\s+|FULLTEXT\s+|SPATIAL\s+)?INDEX|DROP\s+INDEX)\b", _F
+        ),
+        lambda m, s: [],
+    ),  # indexes are the target's own business
 ]
 
 

@@ -4,10 +4,11 @@ Values are always psycopg parameters (``%s``); identifiers are always double-quo
 case. Deletes compare ``"k" IN (%s, …)`` (or a row constructor for a composite key) so that PostgreSQL
 types each parameter from the column, whatever the column type.
 """
+
 from __future__ import annotations
 
 import zlib
-from typing import Sequence
+from collections.abc import Sequence
 
 RETL_SCHEMA = "retl"
 MARK_TABLE = "retl_mark"
@@ -25,7 +26,9 @@ def quote_table(schema: str | None, table: str) -> str:
     return f"{quote_ident(schema)}.{quote_ident(table)}" if schema else quote_ident(table)
 
 
-def conflict_clause(columns: Sequence[str], key_columns: Sequence[str], update_columns: Sequence[str] | None) -> str:
+def conflict_clause(
+    columns: Sequence[str], key_columns: Sequence[str], update_columns: Sequence[str] | None
+) -> str:
     """``ON CONFLICT (keys) DO UPDATE SET c = EXCLUDED.c`` (every non-key column when ``update_columns``
     is None; ``DO NOTHING`` when there is nothing to update)."""
     if not key_columns:
@@ -40,12 +43,23 @@ def conflict_clause(columns: Sequence[str], key_columns: Sequence[str], update_c
     return f" ON CONFLICT {target} DO UPDATE SET {sets}"
 
 
-def upsert_sql(schema: str, table: str, columns: Sequence[str], key_columns: Sequence[str],
-               update_columns: Sequence[str] | None, rows: int) -> str:
+def upsert_sql(
+    schema: str,
+    table: str,
+    columns: Sequence[str],
+    key_columns: Sequence[str],
+    update_columns: Sequence[str] | None,
+    rows: int,
+) -> str:
     """``INSERT INTO t (…) VALUES (%s, …), … ON CONFLICT …`` for ``rows`` rows."""
     row = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    return (f"INSERT INTO {quote_table(schema, table)} (" + ", ".join(map(quote_ident, columns)) + ") VALUES "
-            + ", ".join([row] * rows) + conflict_clause(columns, key_columns, update_columns))
+    return (
+        f"INSERT INTO {quote_table(schema, table)} ("
+        + ", ".join(map(quote_ident, columns))
+        + ") VALUES "
+        + ", ".join([row] * rows)
+        + conflict_clause(columns, key_columns, update_columns)
+    )
 
 
 def rows_per_statement(columns: int, limit: int) -> int:
@@ -67,21 +81,31 @@ def delete_sql(schema: str, table: str, key_columns: Sequence[str], rows: int) -
 
 def stage_table_sql(stage: str, schema: str, table: str) -> str:
     """A session temp table shaped like the target, emptied at every commit (COPY lands here)."""
-    return (f"CREATE TEMP TABLE IF NOT EXISTS {quote_ident(stage)} (LIKE {quote_table(schema, table)} "
-            "INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+    return (
+        f"CREATE TEMP TABLE IF NOT EXISTS {quote_ident(stage)} (LIKE {quote_table(schema, table)} "
+        "INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+    )
 
 
 def copy_sql(stage: str, columns: Sequence[str]) -> str:
     return f"COPY {quote_ident(stage)} (" + ", ".join(map(quote_ident, columns)) + ") FROM STDIN"
 
 
-def merge_stage_sql(stage: str, schema: str, table: str, columns: Sequence[str], key_columns: Sequence[str],
-                    update_columns: Sequence[str] | None) -> str:
+def merge_stage_sql(
+    stage: str,
+    schema: str,
+    table: str,
+    columns: Sequence[str],
+    key_columns: Sequence[str],
+    update_columns: Sequence[str] | None,
+) -> str:
     """Move the COPYed rows into the target with the same ON CONFLICT as a plain upsert (idempotent),
     then empty the stage for the next group of the same transaction."""
     cols = ", ".join(map(quote_ident, columns))
-    return (f"INSERT INTO {quote_table(schema, table)} ({cols}) SELECT {cols} FROM {quote_ident(stage)}"
-            + conflict_clause(columns, key_columns, update_columns))
+    return (
+        f"INSERT INTO {quote_table(schema, table)} ({cols}) SELECT {cols} FROM {quote_ident(stage)}"
+        + conflict_clause(columns, key_columns, update_columns)
+    )
 
 
 def stage_name(schema: str, table: str) -> str:
@@ -97,9 +121,11 @@ MARK_DDL = (
     "channel_id varchar(64) NOT NULL, channel_info varchar(128) NOT NULL DEFAULT '', "
     "seq bigint NOT NULL DEFAULT 0, gmt_modified timestamptz NOT NULL)",
 )
-MARK_SQL = (f"INSERT INTO {quote_table(RETL_SCHEMA, MARK_TABLE)} AS m (id, channel_id, channel_info, seq, gmt_modified) "
-            "VALUES (%s, %s, %s, 1, clock_timestamp()) ON CONFLICT (id) DO UPDATE SET channel_id = EXCLUDED.channel_id, "
-            "channel_info = EXCLUDED.channel_info, seq = m.seq + 1, gmt_modified = clock_timestamp()")
+MARK_SQL = (
+    f"INSERT INTO {quote_table(RETL_SCHEMA, MARK_TABLE)} AS m (id, channel_id, channel_info, seq, gmt_modified) "
+    "VALUES (%s, %s, %s, 1, clock_timestamp()) ON CONFLICT (id) DO UPDATE SET channel_id = EXCLUDED.channel_id, "
+    "channel_info = EXCLUDED.channel_info, seq = m.seq + 1, gmt_modified = clock_timestamp()"
+)
 
 
 def mark_id(channel: str, pipeline: str, slot: int) -> int:
@@ -112,7 +138,8 @@ TARGET_COLUMNS_SQL = (
     "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
     "JOIN pg_type t ON t.oid = a.atttypid "
     "WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped "
-    "ORDER BY a.attnum")
+    "ORDER BY a.attnum"
+)
 # every plain UNIQUE index (primary key included) of a table: name and column names in index order;
 # partial and expression indexes are left out (their clashes surface as errors, never as a wrong row)
 TARGET_UNIQUE_SQL = (
@@ -122,7 +149,8 @@ TARGET_UNIQUE_SQL = (
     "CROSS JOIN LATERAL unnest(x.indkey) WITH ORDINALITY AS k(attnum, ord) "
     "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum "
     "WHERE n.nspname = %s AND c.relname = %s AND x.indisunique AND x.indpred IS NULL AND x.indexprs IS NULL "
-    "GROUP BY i.relname ORDER BY i.relname")
+    "GROUP BY i.relname ORDER BY i.relname"
+)
 
 
 def unique_holders_sql(schema: str, table: str, unique: Sequence[str], keys: Sequence[str], rows: int) -> str:

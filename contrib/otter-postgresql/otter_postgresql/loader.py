@@ -10,10 +10,12 @@ Target options (``sources.<name>.options``): ``database`` (default ``postgres``)
 (500; 0 turns COPY off), ``load_chunk_rows`` (1000), ``zero_dates`` (``error`` or ``null``),
 ``sslmode``, ``connect_timeout``.
 """
+
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from attrs import define, field
 
@@ -64,8 +66,10 @@ class PostgreSQLLoader:
         self.chunk_rows = max(1, int(opts.get("load_chunk_rows") or DEFAULT_CHUNK_ROWS))
         self.zero_dates = str(opts.get("zero_dates", "error"))
         if self.zero_dates not in ("error", "null"):
-            raise LoadError(f"target {target.name}: options.zero_dates must be error or null, got {self.zero_dates!r}",
-                            retryable=False)
+            raise LoadError(
+                f"target {target.name}: options.zero_dates must be error or null, got {self.zero_dates!r}",
+                retryable=False,
+            )
         params = pipeline.parameters
         self.field_mode = params.sync_mode == SyncMode.FIELD
         self.dry_run = params.dry_run
@@ -81,16 +85,27 @@ class PostgreSQLLoader:
 
     def _connect(self) -> Any:
         import psycopg
+
         t, opts = self.target, self.target.options or {}
         extra = {k: opts[k] for k in ("sslmode", "sslrootcert", "sslcert", "sslkey") if k in opts}
         try:
-            conn = psycopg.connect(host=t.host, port=t.port, user=t.user, password=t.password, dbname=self.database,
-                                   autocommit=False, connect_timeout=int(opts.get("connect_timeout", 10)),
-                                   application_name=f"otter {self.channel}/{self.pipeline.name}", **extra)
+            conn = psycopg.connect(
+                host=t.host,
+                port=t.port,
+                user=t.user,
+                password=t.password,
+                dbname=self.database,
+                autocommit=False,
+                connect_timeout=int(opts.get("connect_timeout", 10)),
+                application_name=f"otter {self.channel}/{self.pipeline.name}",
+                **extra,
+            )
         except psycopg.Error as exc:
-            raise LoadError(f"cannot connect to PostgreSQL target {t.name} ({t.host}:{t.port}/{self.database} as "
-                            f"{t.user}): {str(exc).strip()}; check host, port, user, password and "
-                            f"options.database of {t.name!r}") from None
+            raise LoadError(
+                f"cannot connect to PostgreSQL target {t.name} ({t.host}:{t.port}/{self.database} as "
+                f"{t.user}): {str(exc).strip()}; check host, port, user, password and "
+                f"options.database of {t.name!r}"
+            ) from None
         conn.execute("SET TIME ZONE 'UTC'")
         conn.commit()
         return conn
@@ -134,11 +149,17 @@ class PostgreSQLLoader:
         if refresh or key not in self._tables:
             rows = conn.execute(dialect.TARGET_COLUMNS_SQL, (schema, table)).fetchall()
             conn.commit()
-            unique = tuple((name, tuple(cols)) for name, cols in
-                           conn.execute(dialect.TARGET_UNIQUE_SQL, (schema, table)).fetchall())
+            unique = tuple(
+                (name, tuple(cols))
+                for name, cols in conn.execute(dialect.TARGET_UNIQUE_SQL, (schema, table)).fetchall()
+            )
             conn.commit()
-            self._tables[key] = _Table(bool(rows), {n: adapter_for(t, mod, self.zero_dates) for n, t, mod, _ in rows},
-                                       frozenset(n for n, _, _, gen in rows if gen), unique)
+            self._tables[key] = _Table(
+                bool(rows),
+                {n: adapter_for(t, mod, self.zero_dates) for n, t, mod, _ in rows},
+                frozenset(n for n, _, _, gen in rows if gen),
+                unique,
+            )
         return self._tables[key]
 
     def _check(self, conn: Any, ev: EventData, columns: Sequence[str]) -> _Table:
@@ -149,10 +170,14 @@ class PostgreSQLLoader:
                 return info
         name = dialect.quote_table(ev.schema, ev.table)
         if not info.exists:
-            raise LoadError(f"target table {name} does not exist on {self.target.name}: create it (or replicate "
-                            f"its CREATE TABLE) or fix the pair's target name")
-        raise LoadError(f"target table {name} has no column {', '.join(map(dialect.quote_ident, missing))} "
-                        f"(needed by {ev.describe()}): add the column or map/exclude it in the pair")
+            raise LoadError(
+                f"target table {name} does not exist on {self.target.name}: create it (or replicate "
+                f"its CREATE TABLE) or fix the pair's target name"
+            )
+        raise LoadError(
+            f"target table {name} has no column {', '.join(map(dialect.quote_ident, missing))} "
+            f"(needed by {ev.describe()}): add the column or map/exclude it in the pair"
+        )
 
     # ------------------------------------------------------------------------------------ planning
 
@@ -162,10 +187,17 @@ class PostgreSQLLoader:
         upserts: dict[tuple, _Group] = {}
         for ev in events:
             if not ev.keys:
-                raise LoadError(f"{ev.describe()}: a row without key columns cannot be applied idempotently; "
-                                "give the table a primary key", retryable=False)
+                raise LoadError(
+                    f"{ev.describe()}: a row without key columns cannot be applied idempotently; "
+                    "give the table a primary key",
+                    retryable=False,
+                )
             if ev.event_type is EventType.DELETE:
-                shape, groups, values = (ev.schema, ev.table, tuple(ev.keys)), deletes, tuple(ev.keys.values())
+                shape, groups, values = (
+                    (ev.schema, ev.table, tuple(ev.keys)),
+                    deletes,
+                    tuple(ev.keys.values()),
+                )
             elif ev.event_type in (EventType.INSERT, EventType.UPDATE):
                 changed = ev.updated if self.field_mode and ev.event_type is EventType.UPDATE else None
                 shape = (ev.schema, ev.table, tuple(ev.keys), tuple(ev.columns), changed)
@@ -194,7 +226,9 @@ class PostgreSQLLoader:
         changed = shape[4]
         update = None if changed is None else tuple(c for c in columns if c in changed and c not in keys)
         adapters = tuple(info.adapters[c] for c in columns) if info else None
-        return _Group("UPSERT", ev.schema, ev.table, keys, columns, update, picks, _useful(adapters), first=ev)
+        return _Group(
+            "UPSERT", ev.schema, ev.table, keys, columns, update, picks, _useful(adapters), first=ev
+        )
 
     @staticmethod
     def _adapt(group: _Group, values: tuple, ev: EventData) -> tuple:
@@ -208,8 +242,11 @@ class PostgreSQLLoader:
                 try:
                     out[i] = adapt(out[i])
                 except DataError as exc:
-                    raise DataError(f"{ev.describe()}: column {group.columns[i]!r} cannot be written to "
-                                    f"{group.schema}.{group.table}: {exc}", retryable=False) from None
+                    raise DataError(
+                        f"{ev.describe()}: column {group.columns[i]!r} cannot be written to "
+                        f"{group.schema}.{group.table}: {exc}",
+                        retryable=False,
+                    ) from None
         return tuple(out)
 
     # ------------------------------------------------------------------------------------ applying
@@ -220,8 +257,13 @@ class PostgreSQLLoader:
             return 0
         if self.dry_run:
             for group in self.plan(events, None):
-                log.info("dry run: would %s %d row(s) on %s, first %s", group.kind, len(group.rows),
-                         self.target.name, group.first.describe() if group.first else "")
+                log.info(
+                    "dry run: would %s %d row(s) on %s, first %s",
+                    group.kind,
+                    len(group.rows),
+                    self.target.name,
+                    group.first.describe() if group.first else "",
+                )
             return 0
         conn = self._slot(slot)
         group: _Group | None = None
@@ -232,8 +274,14 @@ class PostgreSQLLoader:
                 fencing.check(cur, self._label, *self._fence)
             if self.mark:
                 self._ensure_mark_table(conn)
-                cur.execute(dialect.MARK_SQL, (dialect.mark_id(self.channel, self.pipeline.name, slot),
-                                               self.channel, self.pipeline.name[:128]))
+                cur.execute(
+                    dialect.MARK_SQL,
+                    (
+                        dialect.mark_id(self.channel, self.pipeline.name, slot),
+                        self.channel,
+                        self.pipeline.name[:128],
+                    ),
+                )
             self._clear_unique_conflicts(cur, conn, groups)
             used: set[str] = set()
             for group in groups:
@@ -267,41 +315,71 @@ class PostgreSQLLoader:
                 key_at = [g.columns.index(k) for k in g.keys]
                 per = max(1, min(DEFAULT_CHUNK_ROWS, dialect.MAX_PARAMETERS // len(at)))
                 for start in range(0, len(g.rows), per):
-                    pairs = [(tuple(row[i] for i in at), tuple(row[i] for i in key_at))
-                             for row in g.rows[start:start + per]]
+                    pairs = [
+                        (tuple(row[i] for i in at), tuple(row[i] for i in key_at))
+                        for row in g.rows[start : start + per]
+                    ]
                     pairs = [(u, k) for u, k in pairs if None not in u]  # NULL never clashes
                     if pairs:
                         self._delete_holders(cur, g, index, unique, pairs, groups)
 
-    def _delete_holders(self, cur: Any, g: _Group, index: str, unique: tuple[str, ...], pairs: list[tuple],
-                        groups: Sequence[_Group]) -> None:
+    def _delete_holders(
+        self,
+        cur: Any,
+        g: _Group,
+        index: str,
+        unique: tuple[str, ...],
+        pairs: list[tuple],
+        groups: Sequence[_Group],
+    ) -> None:
         own = {k: u for u, k in pairs}
-        cur.execute(dialect.unique_holders_sql(g.schema, g.table, unique, g.keys, len(own)),
-                    [v for u in own.values() for v in u])
+        cur.execute(
+            dialect.unique_holders_sql(g.schema, g.table, unique, g.keys, len(own)),
+            [v for u in own.values() for v in u],
+        )
         width = len(g.keys)
         # a value only the collation calls equal counts as held by another row: one delete more, never a wrong row
-        holders = [tuple(row[:width]) for row in cur.fetchall() if own.get(tuple(row[:width])) != tuple(row[width:])]
+        holders = [
+            tuple(row[:width]) for row in cur.fetchall() if own.get(tuple(row[:width])) != tuple(row[width:])
+        ]
         if not holders:
             return
         if self.pipeline.two_way:
-            rewritten = {tuple(row[o.columns.index(k)] for k in o.keys) for o in groups
-                         if (o.schema, o.table) == (g.schema, g.table) and o.kind == "UPSERT" for row in o.rows}
+            rewritten = {
+                tuple(row[o.columns.index(k)] for k in o.keys)
+                for o in groups
+                if (o.schema, o.table) == (g.schema, g.table) and o.kind == "UPSERT"
+                for row in o.rows
+            }
             foreign = [h for h in holders if h not in rewritten]
             if foreign:
                 shown = ", ".join(f"{k}={v!r:.80}" for k, v in zip(g.keys, foreign[0]))
-                raise LoadError(f"table {g.schema}.{g.table}: the row with {shown} on this side holds a value of "
-                                f"unique index {index} that a row from the other side needs: both sides wrote the "
-                                f"same unique value under different keys. Change or delete one of the two rows")
-        cur.execute(dialect.delete_sql(g.schema, g.table, g.keys, len(holders)), [v for h in holders for v in h])
-        log.info("%s.%s: deleted %d row(s) holding a value of unique index %s that this batch gives to another "
-                 "row (their own changes rewrite them)", g.schema, g.table, len(holders), index)
+                raise LoadError(
+                    f"table {g.schema}.{g.table}: the row with {shown} on this side holds a value of "
+                    f"unique index {index} that a row from the other side needs: both sides wrote the "
+                    f"same unique value under different keys. Change or delete one of the two rows"
+                )
+        cur.execute(
+            dialect.delete_sql(g.schema, g.table, g.keys, len(holders)), [v for h in holders for v in h]
+        )
+        log.info(
+            "%s.%s: deleted %d row(s) holding a value of unique index %s that this batch gives to another "
+            "row (their own changes rewrite them)",
+            g.schema,
+            g.table,
+            len(holders),
+            index,
+        )
 
     def _statements(self, cur: Any, g: _Group) -> None:
         per = dialect.rows_per_statement(len(g.columns), self.chunk_rows)
         for start in range(0, len(g.rows), per):
-            chunk = g.rows[start:start + per]
-            sql = (dialect.delete_sql(g.schema, g.table, g.keys, len(chunk)) if g.kind == "DELETE" else
-                   dialect.upsert_sql(g.schema, g.table, g.columns, g.keys, g.update, len(chunk)))
+            chunk = g.rows[start : start + per]
+            sql = (
+                dialect.delete_sql(g.schema, g.table, g.keys, len(chunk))
+                if g.kind == "DELETE"
+                else dialect.upsert_sql(g.schema, g.table, g.columns, g.keys, g.update, len(chunk))
+            )
             cur.execute(sql, [v for row in chunk for v in row])
 
     def _copy_upsert(self, cur: Any, slot: int, g: _Group, used: set[str]) -> None:
@@ -338,6 +416,7 @@ class PostgreSQLLoader:
 
     def _error(self, group: _Group | None, exc: Exception) -> LoadError:
         import psycopg
+
         where = f"{group.kind} into {group.schema}.{group.table}" if group else "loading"
         first = f", first row {group.first.describe()}" if group and group.first else ""
         diag = getattr(exc, "diag", None)
@@ -346,8 +425,9 @@ class PostgreSQLLoader:
         if group is not None and getattr(diag, "sqlstate", None) == "42703":  # a column appeared/disappeared
             self._tables.pop((group.schema, group.table), None)
         retryable = isinstance(exc, psycopg.OperationalError) or not isinstance(exc, psycopg.Error)
-        return LoadError(f"target {self.target.name}: {where} failed{first}; rolled back: {cause}",
-                         retryable=retryable)
+        return LoadError(
+            f"target {self.target.name}: {where} failed{first}; rolled back: {cause}", retryable=retryable
+        )
 
     # ------------------------------------------------------------------------------------ DDL
 
@@ -358,14 +438,17 @@ class PostgreSQLLoader:
         try:
             statements = translate(event.ddl_sql, event.schema)
         except Untranslatable as exc:
-            raise LoadError(f"target {self.target.name} is PostgreSQL: {exc} (at {event.position}); apply the "
-                            "PostgreSQL equivalent by hand and set `skip_ddl: true`, or set `skip_ddl_exception: "
-                            "true` to write DDL otter cannot translate to the reject log and go on",
-                            retryable=False) from None
+            raise LoadError(
+                f"target {self.target.name} is PostgreSQL: {exc} (at {event.position}); apply the "
+                "PostgreSQL equivalent by hand and set `skip_ddl: true`, or set `skip_ddl_exception: "
+                "true` to write DDL otter cannot translate to the reject log and go on",
+                retryable=False,
+            ) from None
         if self.dry_run or not statements:
             log.info("DDL on %s: %s", event.full_name, statements or "nothing to do on PostgreSQL")
             return
         import psycopg
+
         conn = self._connect()
         try:
             if self._fence is not None:  # checked in the DDL's own transaction
@@ -378,11 +461,19 @@ class PostgreSQLLoader:
             conn.rollback()
             state = getattr(getattr(exc, "diag", None), "sqlstate", None)
             if state in DDL_ALREADY_APPLIED:
-                log.warning("DDL on %s already applied on %s (%s), skipped: %s", event.full_name, self.target.name,
-                            str(exc).strip(), statements)
+                log.warning(
+                    "DDL on %s already applied on %s (%s), skipped: %s",
+                    event.full_name,
+                    self.target.name,
+                    str(exc).strip(),
+                    statements,
+                )
                 return
-            raise LoadError(f"DDL on target {self.target.name} table {event.full_name} failed: {str(exc).strip()}; "
-                            f"statements: {statements}", retryable=False) from None
+            raise LoadError(
+                f"DDL on target {self.target.name} table {event.full_name} failed: {str(exc).strip()}; "
+                f"statements: {statements}",
+                retryable=False,
+            ) from None
         finally:
             conn.close()
             self._tables.clear()

@@ -1,4 +1,5 @@
 """pluggy hooks of otter-postgresql. psycopg is imported only when a PostgreSQL loader is created."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -15,4 +16,5 @@ def otter_loader(name: str, target: DataMediaSource, pipeline: Pipeline) -> Any:
     if name not in NAMES:
         return None
     from otter_postgresql.loader import PostgreSQLLoader
+
     return PostgreSQLLoader(target, pipeline)

@@ -8,6 +8,7 @@ MySQL value fits exactly (unsigned BIGINT -> numeric(20,0), TIME -> interval sin
 ``adapter_for`` returns, for a target column's PostgreSQL type, a function that turns what the MySQL
 selector emits into what psycopg sends (None when the value goes as is).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -15,30 +16,68 @@ import ipaddress
 import json
 import re
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from otter_core.errors import DataError
 
-_TYPE = re.compile(r"^\s*(?P<name>[a-z0-9_]+(?:\s+precision)?)\s*(?:\((?P<args>.*)\))?\s*"
-                   r"(?P<flags>(?:\b(?:unsigned|signed|zerofill)\b\s*)*)$", re.I | re.S)
-_INTEGERS = {"tinyint": ("smallint", "smallint"), "smallint": ("smallint", "integer"),
-             "mediumint": ("integer", "integer"), "int": ("integer", "bigint"), "integer": ("integer", "bigint"),
-             "bigint": ("bigint", "numeric(20,0)")}
-_FIXED = {"float": "real", "double": "double precision", "double precision": "double precision",
-          "real": "double precision", "date": "date", "year": "smallint", "tinytext": "text", "text": "text",
-          "mediumtext": "text", "longtext": "text", "json": "jsonb", "tinyblob": "bytea", "blob": "bytea",
-          "mediumblob": "bytea", "longblob": "bytea", "geometry": "bytea", "point": "bytea", "linestring": "bytea",
-          "polygon": "bytea", "multipoint": "bytea", "multilinestring": "bytea", "multipolygon": "bytea",
-          "geometrycollection": "bytea", "inet6": "inet", "inet4": "inet", "uuid": "uuid", "bool": "smallint",
-          "boolean": "smallint", "enum": "text", "set": "text", "binary": "bytea", "varbinary": "bytea"}
+_TYPE = re.compile(
+    r"^\s*(?P<name>[a-z0-9_]+(?:\s+precision)?)\s*(?:\((?P<args>.*)\))?\s*"
+    r"(?P<flags>(?:\b(?:unsigned|signed|zerofill)\b\s*)*)$",
+    re.I | re.S,
+)
+_INTEGERS = {
+    "tinyint": ("smallint", "smallint"),
+    "smallint": ("smallint", "integer"),
+    "mediumint": ("integer", "integer"),
+    "int": ("integer", "bigint"),
+    "integer": ("integer", "bigint"),
+    "bigint": ("bigint", "numeric(20,0)"),
+}
+_FIXED = {
+    "float": "real",
+    "double": "double precision",
+    "double precision": "double precision",
+    "real": "double precision",
+    "date": "date",
+    "year": "smallint",
+    "tinytext": "text",
+    "text": "text",
+    "mediumtext": "text",
+    "longtext": "text",
+    "json": "jsonb",
+    "tinyblob": "bytea",
+    "blob": "bytea",
+    "mediumblob": "bytea",
+    "longblob": "bytea",
+    "geometry": "bytea",
+    "point": "bytea",
+    "linestring": "bytea",
+    "polygon": "bytea",
+    "multipoint": "bytea",
+    "multilinestring": "bytea",
+    "multipolygon": "bytea",
+    "geometrycollection": "bytea",
+    "inet6": "inet",
+    "inet4": "inet",
+    "uuid": "uuid",
+    "bool": "smallint",
+    "boolean": "smallint",
+    "enum": "text",
+    "set": "text",
+    "binary": "bytea",
+    "varbinary": "bytea",
+}
 
 
 def pg_type(mysql_type: str) -> str:
     """The PostgreSQL type for a MySQL column type; DataError naming it when otter has no mapping."""
     m = _TYPE.match(mysql_type or "")
     if not m:
-        raise DataError(f"MySQL column type {mysql_type!r} is not understood: create the PostgreSQL column by hand")
+        raise DataError(
+            f"MySQL column type {mysql_type!r} is not understood: create the PostgreSQL column by hand"
+        )
     name, args = m["name"].lower(), (m["args"] or "").strip()
     unsigned = "unsigned" in (m["flags"] or "").lower()
     if name in _INTEGERS:
@@ -58,8 +97,10 @@ def pg_type(mysql_type: str) -> str:
         return f"varchar({max(int(args or 1), 1)})"
     if name in _FIXED:
         return _FIXED[name]
-    raise DataError(f"MySQL column type {mysql_type!r} has no PostgreSQL mapping in otter-postgresql: "
-                    "create the PostgreSQL column by hand")
+    raise DataError(
+        f"MySQL column type {mysql_type!r} has no PostgreSQL mapping in otter-postgresql: "
+        "create the PostgreSQL column by hand"
+    )
 
 
 # ---------------------------------------------------------------------------------------------- values
@@ -111,16 +152,20 @@ def _to_text(v: Any) -> Any:
         try:
             return bytes(v).decode("utf-8")
         except UnicodeDecodeError:
-            raise DataError(f"bytes {bytes(v)[:40]!r} are not UTF-8 text and cannot go into a PostgreSQL text "
-                            "column: map the column to bytea") from None
+            raise DataError(
+                f"bytes {bytes(v)[:40]!r} are not UTF-8 text and cannot go into a PostgreSQL text "
+                "column: map the column to bytea"
+            ) from None
     return v
 
 
 def _to_time(v: Any) -> Any:
     if isinstance(v, dt.timedelta):
         if not dt.timedelta(0) <= v < dt.timedelta(days=1):
-            raise DataError(f"TIME value {v} is outside 00:00..24:00 and cannot go into a PostgreSQL time column: "
-                            "use interval (otter's default mapping of TIME)")
+            raise DataError(
+                f"TIME value {v} is outside 00:00..24:00 and cannot go into a PostgreSQL time column: "
+                "use interval (otter's default mapping of TIME)"
+            )
         return (dt.datetime.min + v).time()
     return v
 
@@ -133,13 +178,17 @@ def _naive_utc(v: Any) -> Any:
 
 def zero_date_adapter(policy: str, inner: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
     """Date/time columns: a MySQL zero date (a str from the selector) is refused or becomes NULL."""
+
     def adapt(v: Any) -> Any:
         if isinstance(v, str) and _ZERO_DATE.match(v):
             if policy == "null":
                 return None
-            raise DataError(f"MySQL zero date {v!r} has no PostgreSQL value: set the target option "
-                            "`zero_dates: null` to write NULL, or fix the source row")
+            raise DataError(
+                f"MySQL zero date {v!r} has no PostgreSQL value: set the target option "
+                "`zero_dates: null` to write NULL, or fix the source row"
+            )
         return inner(v) if inner else v
+
     return adapt
 
 
@@ -150,12 +199,21 @@ def bit_adapter(length: int, varying: bool) -> Callable[[Any], Any]:
         if isinstance(v, int):
             return format(v, "b") if varying else format(v, f"0{length}b")
         return v
+
     return adapt
 
 
 _ADAPTERS: dict[str, Callable[[Any], Any]] = {
-    "inet": _to_inet, "cidr": _to_inet, "uuid": _to_uuid, "bool": _to_bool, "json": _to_json, "jsonb": _to_json,
-    "text": _to_text, "varchar": _to_text, "bpchar": _to_text, "time": _to_time,
+    "inet": _to_inet,
+    "cidr": _to_inet,
+    "uuid": _to_uuid,
+    "bool": _to_bool,
+    "json": _to_json,
+    "jsonb": _to_json,
+    "text": _to_text,
+    "varchar": _to_text,
+    "bpchar": _to_text,
+    "time": _to_time,
 }
 
 
@@ -165,10 +223,18 @@ def numeric_adapter(scale: int) -> Callable[[Any], Any]:
     unit = Decimal(1).scaleb(-scale)
 
     def adapt(v: Any) -> Any:
-        if isinstance(v, Decimal) and v.is_finite() and v.as_tuple().exponent < -scale and v.quantize(unit) != v:
-            raise DataError(f"{v} has more than {scale} decimal place(s): numeric(…,{scale}) would round it; "
-                            f"widen the target column's scale")
+        if (
+            isinstance(v, Decimal)
+            and v.is_finite()
+            and v.as_tuple().exponent < -scale
+            and v.quantize(unit) != v
+        ):
+            raise DataError(
+                f"{v} has more than {scale} decimal place(s): numeric(…,{scale}) would round it; "
+                f"widen the target column's scale"
+            )
         return v
+
     return adapt
 
 

@@ -1,5 +1,6 @@
 """MySQL (MariaDB) -> otter -> PostgreSQL 15, end to end: every column type the selector emits arrives
 with the same value; inserts, updates, deletes and translated DDL follow."""
+
 import datetime as dt
 import ipaddress
 import json
@@ -32,35 +33,139 @@ COLUMNS = """
 """
 ALL_BYTES = bytes(range(256))
 ROWS = [
-    dict(id=1, ti=127, tiu=255, si=32767, siu=65535, mi=8388607, miu=16777215, i=2147483647,
-         iu=4294967295, bi=9223372036854775807, biu=18446744073709551615, bo=1,
-         dec1=Decimal("99999999999999999999999999999999999.999999999999999999999999999999"),
-         dec2=Decimal("99999999.99"), dec3=Decimal("99999"), dec4=Decimal("9999999999.9999999999"),
-         f=3.4028234663852886e38, dbl=1.7976931348623157e308, b1=1, b10=1023,
-         b64=2 ** 64 - 1, d=dt.date(9999, 12, 31), dt6="9999-12-31 23:59:59.999999", dt0="9999-12-31 23:59:59",
-         ts6="2038-01-19 03:14:07.999999", ts0="2038-01-19 03:14:07", tm6="838:59:59.000000", tm0="838:59:59",
-         dt3="2024-02-29 12:34:56.789", ts1="2001-02-03 04:05:06.7", tm3="12:34:56.789", tm1="00:00:00.1",
-         lc="çà", asc1="plain", tbl=ALL_BYTES[:255],
-         y=2155, c="abc", vc="x" * 300, tx="emoji 😀 ünïcödé 中文", ltx="\U0001F600" * 1000, l1="é€\x81 ÿ",
-         bn=b"\x01\x00\xff", vb=ALL_BYTES[:300], bl=ALL_BYTES, mbl=ALL_BYTES * 300, e="b'q", st="x,y,z",
-         j='{"a": [1, 2.5, "é😀"], "b": null, "c": {"d": true}}', ip6="2001:db8::ff00:42:0",
-         uu="123e4567-e89b-12d3-a456-426655440000", ip4="10.1.2.0"),
-    dict(id=2, ti=-128, tiu=0, si=-32768, siu=0, mi=-8388608, miu=0, i=-2147483648, iu=0,
-         bi=-9223372036854775808, biu=0, bo=0,
-         dec1=Decimal("-0.000000000000000000000000000001"), dec2=Decimal("-0.01"), dec3=Decimal("-99999"),
-         dec4=Decimal("0.0000000001"), f=-1.1754943508222875e-38,
-         dbl=5e-324, b1=0, b10=0, b64=0, d=dt.date(1000, 1, 1), dt6="1000-01-01 00:00:00.000000",
-         dt0="1000-01-01 00:00:00", ts6="1970-01-01 00:00:01.000000", ts0="1970-01-01 00:00:01",
-         tm6="-838:59:59.000000", tm0="-00:00:01", tm3="-00:00:00.001", tm1="-01:00:00.5", y=1901, c="", vc="", tx="", ltx="", l1="", bn=b"", vb=b"",
-         bl=b"", mbl=b"", e="é", st="", j="[]", ip6="::ffff:1.2.3.4", uu="5c2f4b86-8f1e-4f8a-9a43-3f1e2d6b7c01",
-         ip4="255.255.255.255"),
+    dict(
+        id=1,
+        ti=127,
+        tiu=255,
+        si=32767,
+        siu=65535,
+        mi=8388607,
+        miu=16777215,
+        i=2147483647,
+        iu=4294967295,
+        bi=9223372036854775807,
+        biu=18446744073709551615,
+        bo=1,
+        dec1=Decimal("99999999999999999999999999999999999.999999999999999999999999999999"),
+        dec2=Decimal("99999999.99"),
+        dec3=Decimal("99999"),
+        dec4=Decimal("9999999999.9999999999"),
+        f=3.4028234663852886e38,
+        dbl=1.7976931348623157e308,
+        b1=1,
+        b10=1023,
+        b64=2**64 - 1,
+        d=dt.date(9999, 12, 31),
+        dt6="9999-12-31 23:59:59.999999",
+        dt0="9999-12-31 23:59:59",
+        ts6="2038-01-19 03:14:07.999999",
+        ts0="2038-01-19 03:14:07",
+        tm6="838:59:59.000000",
+        tm0="838:59:59",
+        dt3="2024-02-29 12:34:56.789",
+        ts1="2001-02-03 04:05:06.7",
+        tm3="12:34:56.789",
+        tm1="00:00:00.1",
+        lc="çà",
+        asc1="plain",
+        tbl=ALL_BYTES[:255],
+        y=2155,
+        c="abc",
+        vc="x" * 300,
+        tx="emoji 😀 ünïcödé 中文",
+        ltx="\U0001f600" * 1000,
+        l1="é€\x81 ÿ",
+        bn=b"\x01\x00\xff",
+        vb=ALL_BYTES[:300],
+        bl=ALL_BYTES,
+        mbl=ALL_BYTES * 300,
+        e="b'q",
+        st="x,y,z",
+        j='{"a": [1, 2.5, "é😀"], "b": null, "c": {"d": true}}',
+        ip6="2001:db8::ff00:42:0",
+        uu="123e4567-e89b-12d3-a456-426655440000",
+        ip4="10.1.2.0",
+    ),
+    dict(
+        id=2,
+        ti=-128,
+        tiu=0,
+        si=-32768,
+        siu=0,
+        mi=-8388608,
+        miu=0,
+        i=-2147483648,
+        iu=0,
+        bi=-9223372036854775808,
+        biu=0,
+        bo=0,
+        dec1=Decimal("-0.000000000000000000000000000001"),
+        dec2=Decimal("-0.01"),
+        dec3=Decimal("-99999"),
+        dec4=Decimal("0.0000000001"),
+        f=-1.1754943508222875e-38,
+        dbl=5e-324,
+        b1=0,
+        b10=0,
+        b64=0,
+        d=dt.date(1000, 1, 1),
+        dt6="1000-01-01 00:00:00.000000",
+        dt0="1000-01-01 00:00:00",
+        ts6="1970-01-01 00:00:01.000000",
+        ts0="1970-01-01 00:00:01",
+        tm6="-838:59:59.000000",
+        tm0="-00:00:01",
+        tm3="-00:00:00.001",
+        tm1="-01:00:00.5",
+        y=1901,
+        c="",
+        vc="",
+        tx="",
+        ltx="",
+        l1="",
+        bn=b"",
+        vb=b"",
+        bl=b"",
+        mbl=b"",
+        e="é",
+        st="",
+        j="[]",
+        ip6="::ffff:1.2.3.4",
+        uu="5c2f4b86-8f1e-4f8a-9a43-3f1e2d6b7c01",
+        ip4="255.255.255.255",
+    ),
     dict(id=3),  # NULL in every column
-    dict(id=4, e="back\\slash", c="trailing  ", vc="trailing  ", bn=b"\x00" * 8, vb=b"\x00\x00", j='"str"',
-         l1=ALL_BYTES[1:], lc=b"\x80\x81\x9d\xff", dt6="2020-06-15 10:11:12.000001", tm6="-00:00:00.000001"),
+    dict(
+        id=4,
+        e="back\\slash",
+        c="trailing  ",
+        vc="trailing  ",
+        bn=b"\x00" * 8,
+        vb=b"\x00\x00",
+        j='"str"',
+        l1=ALL_BYTES[1:],
+        lc=b"\x80\x81\x9d\xff",
+        dt6="2020-06-15 10:11:12.000001",
+        tm6="-00:00:00.000001",
+    ),
     # zero and partial-zero dates, the ENUM error value, YEAR 0000: written as NULL with zero_dates: null
-    dict(id=5, d="0000-00-00", dt6="0000-00-00 00:00:00.000000", dt0="2020-00-15 10:11:12",
-         dt3="2021-04-00 00:00:00.500", ts6="0000-00-00 00:00:00", ts0="0000-00-00 00:00:00",
-         y=0, e="not-a-label", f=1.401298464324817e-45, dbl=5e-324, tm0="00:00:00", b64=2 ** 63, bi=-1, biu=2 ** 63),
+    dict(
+        id=5,
+        d="0000-00-00",
+        dt6="0000-00-00 00:00:00.000000",
+        dt0="2020-00-15 10:11:12",
+        dt3="2021-04-00 00:00:00.500",
+        ts6="0000-00-00 00:00:00",
+        ts0="0000-00-00 00:00:00",
+        y=0,
+        e="not-a-label",
+        f=1.401298464324817e-45,
+        dbl=5e-324,
+        tm0="00:00:00",
+        b64=2**63,
+        bi=-1,
+        biu=2**63,
+    ),
 ]
 ZERO_DATE_COLUMNS = {"d", "dt6", "dt0", "dt3", "ts6", "ts0"}
 
@@ -70,8 +175,10 @@ def mysql_rows(server, table):
     try:
         with conn.cursor() as cur:
             cur.execute("SET time_zone = '+00:00'")
-            cur.execute(f"SELECT *, CAST(f AS DOUBLE), CAST(b10 AS UNSIGNED), CAST(b64 AS UNSIGNED), "
-                        f"CAST(b1 AS UNSIGNED) FROM shop.{table} ORDER BY id")
+            cur.execute(
+                f"SELECT *, CAST(f AS DOUBLE), CAST(b10 AS UNSIGNED), CAST(b64 AS UNSIGNED), "
+                f"CAST(b1 AS UNSIGNED) FROM shop.{table} ORDER BY id"
+            )
             names = [d[0] for d in cur.description]
             return [dict(zip(names, row)) for row in cur.fetchall()]
     finally:
@@ -120,8 +227,9 @@ def test_every_type_arrives_with_the_same_value(mariadb_source, postgresql_serve
     create = f"CREATE TABLE shop.alltypes ({COLUMNS}) CHARSET utf8mb4"
     mariadb_source.execute("CREATE DATABASE shop", create)
     postgresql_server.execute("CREATE SCHEMA shop", *translate(create, "shop"))
-    doc = yaml.safe_load(pipeline_yaml(mariadb_source, postgresql_server, ["shop.alltypes"],
-                                       start=start_of(mariadb_source)))
+    doc = yaml.safe_load(
+        pipeline_yaml(mariadb_source, postgresql_server, ["shop.alltypes"], start=start_of(mariadb_source))
+    )
     doc["sources"]["dst"]["options"]["zero_dates"] = "null"
     with running(yaml.safe_dump(doc), str(tmp_path / "state")) as runner:
         conn = mariadb_source.connect()
@@ -129,17 +237,25 @@ def test_every_type_arrives_with_the_same_value(mariadb_source, postgresql_serve
             cur.execute("SET SESSION sql_mode = ''")
         with conn.cursor() as cur:
             for row in ROWS:
-                cur.execute(f"INSERT INTO shop.alltypes ({', '.join(row)}) VALUES ({', '.join(['%s'] * len(row))})",
-                            list(row.values()))
-            cur.execute("UPDATE shop.alltypes SET g = ST_GeomFromText('POLYGON((0 0,10 0,10 10,0 10,0 0))', 4326), "
-                        "pt = ST_GeomFromText('POINT(1.5 -2.25)'), poly = ST_GeomFromText("
-                        "'POLYGON((0 0,10 0,10 10,0 10,0 0),(1 1,2 1,2 2,1 1))') WHERE id = 1")
+                cur.execute(
+                    f"INSERT INTO shop.alltypes ({', '.join(row)}) VALUES ({', '.join(['%s'] * len(row))})",
+                    list(row.values()),
+                )
+            cur.execute(
+                "UPDATE shop.alltypes SET g = ST_GeomFromText('POLYGON((0 0,10 0,10 10,0 10,0 0))', 4326), "
+                "pt = ST_GeomFromText('POINT(1.5 -2.25)'), poly = ST_GeomFromText("
+                "'POLYGON((0 0,10 0,10 10,0 10,0 0),(1 1,2 1,2 2,1 1))') WHERE id = 1"
+            )
         conn.close()
         wait_caught_up(runner, mariadb_source)
     source, target = mysql_rows(mariadb_source, "alltypes"), pg_rows(postgresql_server, "alltypes")
     assert [r["id"] for r in target] == [1, 2, 3, 4, 5] and len(target[0]) == len(source[0]) - 4
-    differences = [(s["id"], column, s[column], t[column]) for s, t in zip(source, target)
-                   for column in t if not same(column, s[column], t[column], s)]
+    differences = [
+        (s["id"], column, s[column], t[column])
+        for s, t in zip(source, target)
+        for column in t
+        if not same(column, s[column], t[column], s)
+    ]
     assert differences == []
 
 
@@ -155,7 +271,8 @@ def test_changes_and_ddl_follow_in_order(mariadb_source, postgresql_server, tmp_
             "DELETE FROM shop.orders WHERE id % 5 = 0",
             "ALTER TABLE shop.orders ADD COLUMN qty SMALLINT UNSIGNED NOT NULL DEFAULT 7",
             "UPDATE shop.orders SET qty = 9, id = id + 10000 WHERE id = 1",
-            "INSERT INTO shop.orders (id, amount) VALUES (5, 1.5)")
+            "INSERT INTO shop.orders (id, amount) VALUES (5, 1.5)",
+        )
         wait_caught_up(runner, mariadb_source)
     mine = mariadb_source.execute("SELECT id, amount, note, qty FROM shop.orders ORDER BY id")
     theirs = postgresql_server.execute("SELECT id, amount, note, qty FROM shop.orders ORDER BY id")

@@ -1,5 +1,6 @@
 """Fencing tokens on a real PostgreSQL 15 (otter_postgresql.fencing): a stale holder cannot load after a newer
 one took over, and the takeover waits for the stale holder's transaction in flight."""
+
 import pytest
 from test_pg_loader import TABLE, ins, make_loader, rows
 
@@ -38,7 +39,9 @@ def test_the_takeover_waits_for_the_stale_holders_transaction_in_flight(orders):
     import psycopg
 
     old, new = make_loader(orders), make_loader(orders)
-    stale = psycopg.connect(host="127.0.0.1", port=orders.port, user="otter", password="otter", dbname="otter")
+    stale = psycopg.connect(
+        host="127.0.0.1", port=orders.port, user="otter", password="otter", dbname="otter"
+    )
     try:
         old.fence(PIPELINE, 1)
         with stale.cursor() as cur:  # an in-flight load transaction of the old holder

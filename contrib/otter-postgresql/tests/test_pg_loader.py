@@ -1,35 +1,64 @@
 """The PostgreSQL loader against a real PostgreSQL 15: upserts, COPY bulk loads, deletes, replays,
 field mode, loopback marks in the same transaction, errors and DDL."""
-import datetime as dt
 
-import attrs
+import datetime as dt
 from decimal import Decimal
 
+import attrs
 import pytest
 
 from otter_core.errors import DataError, LoadError
 from otter_core.model import (
-    DataMedia, DataMediaPair, DataMediaSource, EventData, EventType, Pipeline, PipelineParameters,
+    DataMedia,
+    DataMediaPair,
+    DataMediaSource,
+    EventData,
+    EventType,
+    Pipeline,
+    PipelineParameters,
 )
 from otter_postgresql.loader import PostgreSQLLoader
 
 pytestmark = pytest.mark.usefixtures("clean_postgresql")
-TABLE = ('CREATE TABLE shop.orders (id bigint PRIMARY KEY, amount numeric(10,2), note text, '
-         'at timestamp(6), flags bit(4), ok boolean, total numeric GENERATED ALWAYS AS (amount * 2) STORED)')
+TABLE = (
+    "CREATE TABLE shop.orders (id bigint PRIMARY KEY, amount numeric(10,2), note text, "
+    "at timestamp(6), flags bit(4), ok boolean, total numeric GENERATED ALWAYS AS (amount * 2) STORED)"
+)
 
 
 def make_loader(server, copy_min_rows=500, **params):
-    target = DataMediaSource("pg", "postgresql", host="127.0.0.1", port=server.port, user="otter", password="otter",
-                             options={"database": "otter", "copy_min_rows": copy_min_rows})
+    target = DataMediaSource(
+        "pg",
+        "postgresql",
+        host="127.0.0.1",
+        port=server.port,
+        user="otter",
+        password="otter",
+        options={"database": "otter", "copy_min_rows": copy_min_rows},
+    )
     pair = DataMediaPair(DataMedia("shop", "orders"), DataMedia("shop", "orders"))
-    return PostgreSQLLoader(target, Pipeline("to-pg", "src", "pg", (pair,), channel="shop",
-                                             parameters=PipelineParameters(**params)))
+    return PostgreSQLLoader(
+        target,
+        Pipeline("to-pg", "src", "pg", (pair,), channel="shop", parameters=PipelineParameters(**params)),
+    )
 
 
 def ins(i, amount="1.00", note="n", kind=EventType.INSERT, **extra):
-    return EventData("shop", "orders", kind, {"id": i},
-                     {"amount": Decimal(amount), "note": note, "at": dt.datetime(2024, 1, 1, 0, 0, 0, i % 1000000),
-                      "flags": 5, "ok": 1, "total": None, **extra})
+    return EventData(
+        "shop",
+        "orders",
+        kind,
+        {"id": i},
+        {
+            "amount": Decimal(amount),
+            "note": note,
+            "at": dt.datetime(2024, 1, 1, 0, 0, 0, i % 1000000),
+            "flags": 5,
+            "ok": 1,
+            "total": None,
+            **extra,
+        },
+    )
 
 
 def rows(server):
@@ -52,8 +81,10 @@ def test_upserts_and_deletes_are_idempotent(orders):
     loader.load([EventData("shop", "orders", EventType.DELETE, {"id": 3}, {})] * 1, 0)
     loader.load([EventData("shop", "orders", EventType.DELETE, {"id": 3}, {})], 0)  # deleting again: no-op
     loader.close()
-    assert rows(orders) == [(1, Decimal("1.00"), "n", "0101", True, Decimal("2.00")),
-                            (2, Decimal("9.99"), "changed", "0101", True, Decimal("19.98"))]
+    assert rows(orders) == [
+        (1, Decimal("1.00"), "n", "0101", True, Decimal("2.00")),
+        (2, Decimal("9.99"), "changed", "0101", True, Decimal("19.98")),
+    ]
 
 
 def test_a_bulk_insert_goes_through_copy_and_stays_idempotent(orders):
@@ -65,14 +96,19 @@ def test_a_bulk_insert_goes_through_copy_and_stays_idempotent(orders):
     loader.load([ins(i, "7.00") for i in range(2000, 2200)] + [ins(i, "8.00") for i in range(10)], 0)
     loader.close()
     assert orders.execute("SELECT count(*), sum(amount) FROM shop.orders") == [
-        (1200, sum(Decimal(f"{i}.25") for i in range(10, 1000)) + 200 * 7 + 10 * 8)]
+        (1200, sum(Decimal(f"{i}.25") for i in range(10, 1000)) + 200 * 7 + 10 * 8)
+    ]
 
 
 def test_copy_is_used_for_big_groups(orders, caplog):
     loader = make_loader(orders, copy_min_rows=10)
     statements = []
-    loader._copy_upsert = (lambda original: lambda *a: statements.append("copy") or original(*a))(loader._copy_upsert)
-    loader._statements = (lambda original: lambda *a: statements.append("insert") or original(*a))(loader._statements)
+    loader._copy_upsert = (lambda original: lambda *a: statements.append("copy") or original(*a))(
+        loader._copy_upsert
+    )
+    loader._statements = (lambda original: lambda *a: statements.append("insert") or original(*a))(
+        loader._statements
+    )
     loader.load([ins(i) for i in range(20)], 0)
     loader.load([ins(i) for i in range(100, 105)], 0)
     loader.close()
@@ -83,9 +119,14 @@ def test_field_mode_updates_only_changed_columns(orders):
     loader = make_loader(orders, sync_mode="field")
     loader.load([ins(1, "1.00", "keep")], 0)
     orders.execute("UPDATE shop.orders SET note = 'changed on target' WHERE id = 1")
-    update = EventData("shop", "orders", EventType.UPDATE, {"id": 1},
-                       {"amount": Decimal("5.00"), "note": "stale", "at": None, "flags": 0, "ok": 0, "total": None},
-                       updated=frozenset({"amount"}))
+    update = EventData(
+        "shop",
+        "orders",
+        EventType.UPDATE,
+        {"id": 1},
+        {"amount": Decimal("5.00"), "note": "stale", "at": None, "flags": 0, "ok": 0, "total": None},
+        updated=frozenset({"amount"}),
+    )
     loader.load([update], 0)
     loader.close()
     assert rows(orders) == [(1, Decimal("5.00"), "changed on target", "0101", True, Decimal("10.00"))]
@@ -95,7 +136,9 @@ def test_loopback_mark_is_written_in_the_same_transaction(orders):
     loader = make_loader(orders, loopback_mark=True)
     loader.load([ins(1)], 0)
     loader.load([ins(2)], 0)
-    assert orders.execute("SELECT channel_id, channel_info, seq FROM retl.retl_mark") == [("shop", "to-pg", 2)]
+    assert orders.execute("SELECT channel_id, channel_info, seq FROM retl.retl_mark") == [
+        ("shop", "to-pg", 2)
+    ]
     with pytest.raises(LoadError):
         loader.load([ins(3), EventData("shop", "orders", EventType.INSERT, {"id": 4}, {"nope": 1})], 0)
     loader.close()
@@ -127,7 +170,9 @@ def test_a_decimal_the_target_would_round_is_refused_naming_column_and_row(order
     loader = make_loader(orders, copy_min_rows=2)
     try:
         for rows_ in ([ins(1, "1.255")], [ins(1), ins(2, "-0.001"), ins(3)]):  # by statement, and by COPY
-            with pytest.raises(DataError, match=r"INSERT shop.orders \(id=\d\).*column 'amount'.*would round it"):
+            with pytest.raises(
+                DataError, match=r"INSERT shop.orders \(id=\d\).*column 'amount'.*would round it"
+            ):
                 loader.load(rows_, 0)
         assert rows(orders) == []
         assert loader.load([ins(1, "1.250"), ins(2, "7")], 0) == 2  # trailing zeros and integers fit exactly
@@ -151,13 +196,21 @@ def test_zero_dates_follow_the_policy(orders):
 
 def test_ddl_is_translated_and_replay_safe(orders):
     loader = make_loader(orders)
-    ddl = EventData("shop", "orders", EventType.DDL,
-                    ddl_sql="ALTER TABLE orders ADD COLUMN qty INT UNSIGNED NOT NULL DEFAULT 0")
+    ddl = EventData(
+        "shop",
+        "orders",
+        EventType.DDL,
+        ddl_sql="ALTER TABLE orders ADD COLUMN qty INT UNSIGNED NOT NULL DEFAULT 0",
+    )
     loader.apply_ddl(ddl)
     loader.apply_ddl(ddl)  # replayed after a crash: already there, skipped
     loader.load([ins(9, qty=4294967295)], 0)
-    create = EventData("shop", "items", EventType.DDL,
-                       ddl_sql="CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(10)) ENGINE=InnoDB")
+    create = EventData(
+        "shop",
+        "items",
+        EventType.DDL,
+        ddl_sql="CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(10)) ENGINE=InnoDB",
+    )
     loader.apply_ddl(create)
     loader.apply_ddl(create)
     loader.close()
@@ -173,9 +226,18 @@ def test_untranslatable_ddl_stops_with_the_remedy(orders):
 
 
 def test_a_wrong_password_names_the_target(postgresql_server):
-    target = DataMediaSource("pg", "postgresql", host="127.0.0.1", port=postgresql_server.port, user="otter",
-                             password="wrong", options={"database": "otter"})
+    target = DataMediaSource(
+        "pg",
+        "postgresql",
+        host="127.0.0.1",
+        port=postgresql_server.port,
+        user="otter",
+        password="wrong",
+        options={"database": "otter"},
+    )
     pair = DataMediaPair(DataMedia("shop", "orders"), DataMedia("shop", "orders"))
     loader = PostgreSQLLoader(target, Pipeline("p", "src", "pg", (pair,)))
-    with pytest.raises(LoadError, match=r"cannot connect to PostgreSQL target pg .*check host, port, user, password"):
+    with pytest.raises(
+        LoadError, match=r"cannot connect to PostgreSQL target pg .*check host, port, user, password"
+    ):
         loader.load([ins(1)], 0)

@@ -9,10 +9,12 @@ Used two ways:
   (both writes are idempotent). The loader refuses a pipeline where the cache pair does not weigh more
   than a database pair of the same source table.
 """
+
 from __future__ import annotations
 
 import logging
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from otter_core.errors import ConfigError, DataError, LoadError
 from otter_core.model import DataMediaPair, DataMediaSource, EventData, EventType, Pipeline
@@ -39,20 +41,28 @@ class RedisCacheLoader:
     def _redis(self) -> Any:
         if self._client is None:
             import redis
+
             options = self.target.options or {}
-            self._client = redis.Redis(host=self.target.host, port=self.target.port, db=self.db,
-                                       username=self.target.user if options.get("acl_user") else None,
-                                       password=self.target.password or None, ssl=bool(options.get("ssl", False)),
-                                       socket_timeout=float(options.get("socket_timeout", 10)),
-                                       socket_connect_timeout=float(options.get("connect_timeout", 10)))
+            self._client = redis.Redis(
+                host=self.target.host,
+                port=self.target.port,
+                db=self.db,
+                username=self.target.user if options.get("acl_user") else None,
+                password=self.target.password or None,
+                ssl=bool(options.get("ssl", False)),
+                socket_timeout=float(options.get("socket_timeout", 10)),
+                socket_connect_timeout=float(options.get("connect_timeout", 10)),
+            )
         return self._client
 
     def rule(self, event: EventData) -> CacheRule:
         rule = self.rules.get((event.schema, event.table))
         if rule is None:
-            raise LoadError(f"Redis target {self.target.name} has no cache rule for {event.full_name}: add "
-                            f"sources.{self.target.name}.options.tables.{event.full_name}: {{key: ..., value: json}}",
-                            retryable=False)
+            raise LoadError(
+                f"Redis target {self.target.name} has no cache rule for {event.full_name}: add "
+                f"sources.{self.target.name}.options.tables.{event.full_name}: {{key: ..., value: json}}",
+                retryable=False,
+            )
         return rule
 
     def commands(self, events: Sequence[EventData]) -> list[tuple]:
@@ -89,6 +99,7 @@ class RedisCacheLoader:
                 log.info("dry run: would send %s to %s", command[:2], self.target.name)
             return 0
         import redis
+
         pipe = self._redis().pipeline(transaction=True)
         for command in commands:
             if command[0] == "DEL":
@@ -103,17 +114,24 @@ class RedisCacheLoader:
             pipe.execute()
         except redis.ConnectionError as exc:
             self.close()
-            raise LoadError(f"Redis target {self.target.name} ({self.target.host}:{self.target.port}) unreachable: "
-                            f"{exc}; the batch will be retried") from None
+            raise LoadError(
+                f"Redis target {self.target.name} ({self.target.host}:{self.target.port}) unreachable: "
+                f"{exc}; the batch will be retried"
+            ) from None
         except redis.RedisError as exc:
             first = events[0].describe()
-            raise LoadError(f"Redis target {self.target.name} refused the cache refresh of a chunk starting at "
-                            f"{first}: {exc}", retryable=False) from None
+            raise LoadError(
+                f"Redis target {self.target.name} refused the cache refresh of a chunk starting at "
+                f"{first}: {exc}",
+                retryable=False,
+            ) from None
         return sum(1 for ev in events if ev.event_type is not EventType.DDL)
 
     def apply_ddl(self, event: EventData) -> None:
         """A cache has no schema: DDL is noted and ignored."""
-        log.info("Redis target %s: DDL on %s ignored (a cache has no schema)", self.target.name, event.full_name)
+        log.info(
+            "Redis target %s: DDL on %s ignored (a cache has no schema)", self.target.name, event.full_name
+        )
 
     def close(self) -> None:
         if self._client is not None:
@@ -141,4 +159,5 @@ def check_weights(pipeline: Pipeline, cache: str) -> None:
                     f"pipeline {pipeline.name!r}: the cache pair {pair.source} -> {cache} has push_weight "
                     f"{pair.push_weight}, not more than the pair to {_targets(pipeline, other)} "
                     f"({other.push_weight}): give the cache pair a higher push_weight so the cache is refreshed "
-                    "only after the database load of each batch")
+                    "only after the database load of each batch"
+                )

@@ -1,4 +1,5 @@
 """pluggy hooks of otter-redis. redis-py is imported only when a Redis loader is created."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -15,4 +16,5 @@ def otter_loader(name: str, target: DataMediaSource, pipeline: Pipeline) -> Any:
     if name != NAME:
         return None
     from otter_redis.loader import RedisCacheLoader
+
     return RedisCacheLoader(target, pipeline)

@@ -12,6 +12,7 @@ sources:
 ```
 ``shop.product`` is the pair's *target* name (the pair sends rows to ``cache`` under that name).
 """
+
 from __future__ import annotations
 
 import base64
@@ -19,7 +20,8 @@ import datetime as dt
 import decimal
 import json
 import string
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from attrs import frozen
 
@@ -71,18 +73,22 @@ class CacheRule:
         try:
             return self.key.format_map({f: _key_text(row[f]) for f in self.key_fields})
         except KeyError as exc:
-            raise DataError(f"cache key template {self.key!r} of {self.table} names column {exc.args[0]!r}, which "
-                            f"{event.describe()} does not carry: fix options.tables.{self.table}.key",
-                            retryable=False) from None
+            raise DataError(
+                f"cache key template {self.key!r} of {self.table} names column {exc.args[0]!r}, which "
+                f"{event.describe()} does not carry: fix options.tables.{self.table}.key",
+                retryable=False,
+            ) from None
 
     def document(self, event: EventData) -> dict[str, Any]:
         row = {**event.keys, **event.columns}
         names = self.columns if self.columns is not None else tuple(row)
         missing = [c for c in names if c not in row]
         if missing:
-            raise DataError(f"options.tables.{self.table}.columns names {', '.join(missing)}, which "
-                            f"{event.describe()} does not carry: fix the list or the pair's columns",
-                            retryable=False)
+            raise DataError(
+                f"options.tables.{self.table}.columns names {', '.join(missing)}, which "
+                f"{event.describe()} does not carry: fix the list or the pair's columns",
+                retryable=False,
+            )
         return {c: encode_value(row[c]) for c in names}
 
     def json_text(self, event: EventData) -> str:
@@ -90,9 +96,15 @@ class CacheRule:
 
     def hash_fields(self, event: EventData) -> dict[str, Any]:
         """Hash fields: NULL columns are left out (a hash has no null); dicts/lists as JSON text."""
-        return {c: (json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else
-                    ("1" if v is True else "0" if v is False else v))
-                for c, v in self.document(event).items() if v is not None}
+        return {
+            c: (
+                json.dumps(v, ensure_ascii=False)
+                if isinstance(v, (dict, list))
+                else ("1" if v is True else "0" if v is False else v)
+            )
+            for c, v in self.document(event).items()
+            if v is not None
+        }
 
 
 def _key_text(v: Any) -> str:
@@ -105,17 +117,23 @@ def parse_rules(target: str, tables: Any) -> dict[tuple[str, str], CacheRule]:
     """The ``tables`` option of a Redis target: ConfigError naming the target and key for every mistake."""
     where = f"sources.{target}.options.tables"
     if not isinstance(tables, Mapping) or not tables:
-        raise ConfigError(f"{where}: expected a mapping of 'schema.table' to {{key: TEMPLATE, value: json|hash|delete}}")
+        raise ConfigError(
+            f"{where}: expected a mapping of 'schema.table' to {{key: TEMPLATE, value: json|hash|delete}}"
+        )
     rules = {}
     for name, spec in tables.items():
         path = f"{where}.{name}"
         if "." not in str(name):
             raise ConfigError(f"{path}: expected 'schema.table' (the pair's target name)")
         if not isinstance(spec, Mapping) or "key" not in spec:
-            raise ConfigError(f"{path}: expected a mapping with at least `key`, e.g. {{key: 'product:{{id}}'}}")
+            raise ConfigError(
+                f"{path}: expected a mapping with at least `key`, e.g. {{key: 'product:{{id}}'}}"
+            )
         unknown = set(spec) - RULE_KEYS
         if unknown:
-            raise ConfigError(f"{path}: unknown key(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(RULE_KEYS))})")
+            raise ConfigError(
+                f"{path}: unknown key(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(RULE_KEYS))})"
+            )
         value = str(spec.get("value", "json"))
         if value not in VALUE_KINDS:
             raise ConfigError(f"{path}.value: expected one of {', '.join(VALUE_KINDS)}, got {value!r}")
@@ -123,9 +141,13 @@ def parse_rules(target: str, tables: Any) -> dict[tuple[str, str], CacheRule]:
         if ttl is not None and (not isinstance(ttl, int) or ttl < 1):
             raise ConfigError(f"{path}.ttl_seconds: expected a positive number of seconds, got {ttl!r}")
         columns = spec.get("columns")
-        if columns is not None and not (isinstance(columns, list) and all(isinstance(c, str) for c in columns)):
+        if columns is not None and not (
+            isinstance(columns, list) and all(isinstance(c, str) for c in columns)
+        ):
             raise ConfigError(f"{path}.columns: expected a list of column names")
-        rule = CacheRule(str(name), str(spec["key"]), value, tuple(columns) if columns is not None else None, ttl)
+        rule = CacheRule(
+            str(name), str(spec["key"]), value, tuple(columns) if columns is not None else None, ttl
+        )
         try:
             fields = rule.key_fields
         except ValueError as exc:

@@ -21,6 +21,7 @@ the new values only, so an UPDATE that changes the routing column writes the row
 leaves the old copy where it was: keep the routing column immutable (or delete + insert). DDL is not
 routed (processors never see DDL): create the routed tables on the target yourself and set ``skip_ddl``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -46,8 +47,9 @@ class UnroutableRow(DataError, ValueError):
 class RouteByColumn:
     """Sets ``event.table`` from ``routes[str(value of column)]`` (or ``default``)."""
 
-    def __init__(self, routes: Mapping[str, str], column: str = "region", default: str | None = None,
-                 where: str = NAME) -> None:
+    def __init__(
+        self, routes: Mapping[str, str], column: str = "region", default: str | None = None, where: str = NAME
+    ) -> None:
         self.routes = dict(routes)
         self.column = column
         self.default = default
@@ -56,8 +58,10 @@ class RouteByColumn:
     def table_for(self, event: EventData) -> str:
         row = {**event.columns, **event.keys}
         if self.column not in row:
-            raise UnroutableRow(f"{self.where}: {event.full_name} has no column {self.column!r} to route by "
-                                f"(columns: {', '.join(row)})")
+            raise UnroutableRow(
+                f"{self.where}: {event.full_name} has no column {self.column!r} to route by "
+                f"(columns: {', '.join(row)})"
+            )
         value = row[self.column]
         if isinstance(value, (bytes, bytearray)):
             value = bytes(value).decode("utf-8", errors="replace")
@@ -65,8 +69,10 @@ class RouteByColumn:
         if table is None:
             table = self.default
         if table is None:
-            raise UnroutableRow(f"{self.where}: no route for {self.column}={value!r} "
-                                f"(routes: {', '.join(sorted(self.routes))}) and no 'default' table")
+            raise UnroutableRow(
+                f"{self.where}: no route for {self.column}={value!r} "
+                f"(routes: {', '.join(sorted(self.routes))}) and no 'default' table"
+            )
         return table
 
     def process(self, event: EventData) -> EventData:
@@ -84,20 +90,28 @@ def processor_from_options(options: Mapping[str, Any], pair: DataMediaPair | Non
     where = f"processor {NAME!r} of pair {pair.source}" if pair is not None else f"processor {NAME!r}"
     unknown = set(options) - OPTIONS
     if unknown:
-        raise ConfigError(f"{where}: unknown option(s) {', '.join(sorted(unknown))} "
-                          f"(allowed: {', '.join(sorted(OPTIONS))})")
+        raise ConfigError(
+            f"{where}: unknown option(s) {', '.join(sorted(unknown))} (allowed: {', '.join(sorted(OPTIONS))})"
+        )
     routes = options.get("routes")
     if not isinstance(routes, Mapping) or not routes:
-        raise ConfigError(f"{where}: 'routes' must map values to table names, e.g. "
-                          f"{{eu: orders_eu, us: orders_us}}, got {routes!r}")
+        raise ConfigError(
+            f"{where}: 'routes' must map values to table names, e.g. "
+            f"{{eu: orders_eu, us: orders_us}}, got {routes!r}"
+        )
     default = options.get("default")
     if pair is not None and not _wildcard_table(pair):
         raise ConfigError(
             f"{where}: the pair's target {pair.target} names a fixed table, which would replace the routed "
             f"name (processors run before the target mapping): use a wildcard target table such as "
-            f"'{pair.target.schema}.*'")
-    return RouteByColumn({str(k): str(v) for k, v in routes.items()}, column=str(options.get("column", "region")),
-                         default=None if default is None else str(default), where=where)
+            f"'{pair.target.schema}.*'"
+        )
+    return RouteByColumn(
+        {str(k): str(v) for k, v in routes.items()},
+        column=str(options.get("column", "region")),
+        default=None if default is None else str(default),
+        where=where,
+    )
 
 
 @hookimpl

@@ -1,4 +1,5 @@
 """A processor that raises: the error names the processor and the event, and the pipeline stops."""
+
 import time
 
 import pytest
@@ -33,13 +34,24 @@ def test_extractor_names_the_processor_the_pair_and_the_event():
     pipeline = Pipeline("p", "src", "dst", (pair,))
     processor = ExplodingProcessor()
     extractor = Extractor(pipeline, {pair: [processor]})
-    events = [EventData("shop", "orders", EventType.INSERT, keys={"id": i}, columns={"region": "eu"},
-                        position=Position("mysql-bin.000003", 1234)) for i in (6, 7)]
+    events = [
+        EventData(
+            "shop",
+            "orders",
+            EventType.INSERT,
+            keys={"id": i},
+            columns={"region": "eu"},
+            position=Position("mysql-bin.000003", 1234),
+        )
+        for i in (6, 7)
+    ]
     with pytest.raises(ProcessorError) as info:
         extractor.extract(events)
     message = str(info.value)
     assert "ExplodingProcessor" in message and "shop.orders" in message
-    assert "INSERT shop.orders (id=7) at mysql-bin.000003:1234" in message and "cannot handle order 7" in message
+    assert (
+        "INSERT shop.orders (id=7) at mysql-bin.000003:1234" in message and "cannot handle order 7" in message
+    )
     assert isinstance(info.value.__cause__, RuntimeError)
     assert [e.keys["id"] for e in processor.seen] == [6, 7]
 
@@ -48,8 +60,12 @@ def route_pipeline(source, target, **parameters):
     source.execute("CREATE DATABASE shop", f"CREATE TABLE shop.orders {COLUMNS}")
     target.execute("CREATE DATABASE shop", f"CREATE TABLE shop.orders_eu {COLUMNS}")
     file, pos = source.binlog_position()
-    pair = {"source": "shop.orders", "target": "shop.*", "processors": ["route-by-region"],
-            "processor_options": {"route-by-region": {"routes": {"eu": "orders_eu"}}}}  # no default table
+    pair = {
+        "source": "shop.orders",
+        "target": "shop.*",
+        "processors": ["route-by-region"],
+        "processor_options": {"route-by-region": {"routes": {"eu": "orders_eu"}}},
+    }  # no default table
     return pipeline_yaml(source, target, [pair], start={"file": file, "pos": pos}, **parameters)
 
 
@@ -61,7 +77,9 @@ def wait_for_failure(runner, seconds):
 
 
 @pytest.mark.usefixtures("clean_databases")
-def test_an_unroutable_row_stops_the_pipeline_naming_processor_and_event(mariadb_source, mariadb_target, tmp_path):
+def test_an_unroutable_row_stops_the_pipeline_naming_processor_and_event(
+    mariadb_source, mariadb_target, tmp_path
+):
     text = route_pipeline(mariadb_source, mariadb_target, retry_max=1)
     with running(text, str(tmp_path / "state")) as runner:
         mariadb_source.execute("INSERT INTO shop.orders VALUES (1, 'eu', 10)")
@@ -78,7 +96,9 @@ def test_an_unroutable_row_stops_the_pipeline_naming_processor_and_event(mariadb
 
 
 @pytest.mark.usefixtures("clean_databases")
-def test_an_unroutable_row_stops_the_pipeline_with_default_retry_settings(mariadb_source, mariadb_target, tmp_path):
+def test_an_unroutable_row_stops_the_pipeline_with_default_retry_settings(
+    mariadb_source, mariadb_target, tmp_path
+):
     text = route_pipeline(mariadb_source, mariadb_target)
     with running(text, str(tmp_path / "state")) as runner:
         mariadb_source.execute("INSERT INTO shop.orders VALUES (2, 'apac', 20)")

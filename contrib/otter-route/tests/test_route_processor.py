@@ -1,10 +1,9 @@
 """Unit tests of route-by-region: routing, the default table, options, and the wildcard-target rule."""
+
 import re
 from pathlib import Path
 
 import pytest
-from otter_route import RouteByColumn, UnroutableRow, processor_from_options
-from otter_route.processor import otter_event_processor
 
 from otter_core.config import load_config_text
 from otter_core.engine.extract import Extractor
@@ -12,6 +11,8 @@ from otter_core.engine.transform import transform
 from otter_core.errors import ConfigError
 from otter_core.model import DataMedia, DataMediaPair, EventData, EventType
 from otter_core.plugins import PipelinePlugins
+from otter_route import RouteByColumn, UnroutableRow, processor_from_options
+from otter_route.processor import otter_event_processor
 
 ROUTES = {"routes": {"eu": "orders_eu", "us": "orders_us"}}
 
@@ -33,8 +34,12 @@ def test_rows_go_to_the_table_of_their_region():
 def test_only_the_table_changes():
     original = order("eu", EventType.UPDATE)
     routed = processor_from_options(ROUTES, wildcard_pair()).process(original)
-    assert (routed.schema, routed.event_type, routed.keys, routed.columns) == \
-        (original.schema, original.event_type, original.keys, original.columns)
+    assert (routed.schema, routed.event_type, routed.keys, routed.columns) == (
+        original.schema,
+        original.event_type,
+        original.keys,
+        original.columns,
+    )
 
 
 def test_delete_is_routed_by_the_deleted_rows_values():
@@ -78,19 +83,23 @@ def test_a_fixed_target_table_is_refused():
         processor_from_options(ROUTES, pair)
 
 
-@pytest.mark.parametrize("options, message", [
-    ({}, "'routes' must map"),
-    ({"routes": {}}, "'routes' must map"),
-    ({**ROUTES, "defualt": "x"}, "unknown option.*defualt"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({}, "'routes' must map"),
+        ({"routes": {}}, "'routes' must map"),
+        ({**ROUTES, "defualt": "x"}, "unknown option.*defualt"),
+    ],
+)
 def test_bad_options_are_config_errors(options, message):
     with pytest.raises(ConfigError, match=message):
         processor_from_options(options, wildcard_pair())
 
 
 def test_hook_answers_only_to_its_name():
-    assert isinstance(otter_event_processor(name="route-by-region", options=ROUTES, pair=wildcard_pair()),
-                      RouteByColumn)
+    assert isinstance(
+        otter_event_processor(name="route-by-region", options=ROUTES, pair=wildcard_pair()), RouteByColumn
+    )
     assert otter_event_processor(name="mask", options=ROUTES, pair=wildcard_pair()) is None
 
 
@@ -115,8 +124,10 @@ channels:
     plugins = PipelinePlugins(pipeline)
     extractor = Extractor(pipeline, {p: plugins.event_processors(p) for p in pipeline.pairs})
     out = transform(pipeline, extractor.extract([order("eu", order_id=1), order("us", order_id=2)]))
-    assert [(target, event.full_name, event.keys) for target, _, event in out] == \
-        [("dst", "archive.orders_eu", {"id": 1}), ("dst", "archive.orders_us", {"id": 2})]
+    assert [(target, event.full_name, event.keys) for target, _, event in out] == [
+        ("dst", "archive.orders_eu", {"id": 1}),
+        ("dst", "archive.orders_us", {"id": 2}),
+    ]
 
 
 README_SKELETON = """

@@ -1,5 +1,6 @@
 """Config API: sources (+ connection test), media and channels. Reading needs a login; changing needs an
 ADMIN and the CSRF header. Pipelines and pairs: ``pipeline_api``; YAML import/export: ``config_io_api``."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
@@ -27,24 +28,31 @@ def get_source(source_id: int, db: Session = Depends(get_db)) -> dict:
 
 
 @router.post("/sources", status_code=201, responses=CHANGE)
-def create_source(body: SourceIn, db: Session = Depends(get_db), actor: Actor = Depends(require_admin)) -> dict:
+def create_source(
+    body: SourceIn, db: Session = Depends(get_db), actor: Actor = Depends(require_admin)
+) -> dict:
     return source_view(config.create_source(db, actor, body.values()))
 
 
 @router.patch("/sources/{source_id}", responses=CHANGE)
-def update_source(source_id: int, body: SourcePatch, db: Session = Depends(get_db),
-                  actor: Actor = Depends(require_admin)) -> dict:
+def update_source(
+    source_id: int, body: SourcePatch, db: Session = Depends(get_db), actor: Actor = Depends(require_admin)
+) -> dict:
     """Change the fields sent; a password left out stays as it is, ``""`` clears it."""
     return source_view(config.update_source(db, actor, source_id, body.changes()))
 
 
 @router.delete("/sources/{source_id}", status_code=204, responses=CHANGE)
-def delete_source(source_id: int, db: Session = Depends(get_db), actor: Actor = Depends(require_admin)) -> None:
+def delete_source(
+    source_id: int, db: Session = Depends(get_db), actor: Actor = Depends(require_admin)
+) -> None:
     config.delete_source(db, actor, source_id)
 
 
 @router.post("/sources/{source_id}/test", responses=NOT_FOUND)
-def test_source(source_id: int, db: Session = Depends(get_db), _actor: Actor = Depends(require_operator)) -> dict:
+def test_source(
+    source_id: int, db: Session = Depends(get_db), _actor: Actor = Depends(require_operator)
+) -> dict:
     """Try to connect: ``{"ok": true|false, "message": ...}`` (the server's version or the error)."""
     return config.test_source(db, source_id)
 
@@ -65,8 +73,9 @@ def create_media(body: MediaIn, db: Session = Depends(get_db), actor: Actor = De
 
 
 @router.patch("/media/{media_id}", responses=CHANGE)
-def update_media(media_id: int, body: MediaPatch, db: Session = Depends(get_db),
-                 actor: Actor = Depends(require_admin)) -> dict:
+def update_media(
+    media_id: int, body: MediaPatch, db: Session = Depends(get_db), actor: Actor = Depends(require_admin)
+) -> dict:
     return media_view(config.update_media(db, actor, media_id, body.changes()))
 
 
@@ -86,17 +95,22 @@ def get_channel(channel_id: int, db: Session = Depends(get_db)) -> dict:
 
 
 @router.post("/channels", status_code=201, responses=CHANGE)
-def create_channel(body: ChannelIn, db: Session = Depends(get_db), actor: Actor = Depends(require_admin)) -> dict:
+def create_channel(
+    body: ChannelIn, db: Session = Depends(get_db), actor: Actor = Depends(require_admin)
+) -> dict:
     return channel_view(config.create_channel(db, actor, body.values()))
 
 
 @router.patch("/channels/{channel_id}", responses=CHANGE)
-def update_channel(channel_id: int, body: ChannelPatch, db: Session = Depends(get_db),
-                   actor: Actor = Depends(require_admin)) -> dict:
+def update_channel(
+    channel_id: int, body: ChannelPatch, db: Session = Depends(get_db), actor: Actor = Depends(require_admin)
+) -> dict:
     return channel_view(config.update_channel(db, actor, channel_id, body.changes()))
 
 
 @router.delete("/channels/{channel_id}", status_code=204, responses=CHANGE)
-def delete_channel(channel_id: int, db: Session = Depends(get_db), actor: Actor = Depends(require_admin)) -> None:
+def delete_channel(
+    channel_id: int, db: Session = Depends(get_db), actor: Actor = Depends(require_admin)
+) -> None:
     """Delete the channel with its pipelines and pairs."""
     config.delete_channel(db, actor, channel_id)

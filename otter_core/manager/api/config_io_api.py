@@ -1,4 +1,5 @@
 """YAML import and export: the same file ``otter-run run`` reads."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
@@ -11,12 +12,21 @@ from otter_core.manager.services import config_service as config
 from otter_core.manager.store import get_db
 
 router = APIRouter(prefix="/api/config", tags=["config"])
-YAML_BODY = {"requestBody": {"required": True, "content": {"application/yaml": {"schema": {"type": "string"}}}}}
+YAML_BODY = {
+    "requestBody": {"required": True, "content": {"application/yaml": {"schema": {"type": "string"}}}}
+}
 
 
-@router.get("/export", dependencies=OPERATOR, response_class=PlainTextResponse,
-            responses={**NOT_FOUND, 409: {"description": "the channel is not complete, or the store is empty"},
-                       200: {"content": {"application/yaml": {}}}})
+@router.get(
+    "/export",
+    dependencies=OPERATOR,
+    response_class=PlainTextResponse,
+    responses={
+        **NOT_FOUND,
+        409: {"description": "the channel is not complete, or the store is empty"},
+        200: {"content": {"application/yaml": {}}},
+    },
+)
 def export_config(channel: str | None = None, db: Session = Depends(get_db)) -> PlainTextResponse:
     """The pipeline YAML of one channel (``?channel=NAME``) or of every complete channel; stored passwords
     appear as ``password_env: OTTER_PASSWORD_<SOURCE>``, never in full."""
@@ -24,8 +34,12 @@ def export_config(channel: str | None = None, db: Session = Depends(get_db)) -> 
 
 
 @router.post("/import", responses=CHANGE, openapi_extra=YAML_BODY)
-async def import_config(request: Request, filename: str = "import.yaml", db: Session = Depends(get_db),
-                        actor: Actor = Depends(require_admin)) -> dict:
+async def import_config(
+    request: Request,
+    filename: str = "import.yaml",
+    db: Session = Depends(get_db),
+    actor: Actor = Depends(require_admin),
+) -> dict:
     """Apply a pipeline YAML (request body, UTF-8) to the store, all or nothing; a file ``otter-run run``
     would refuse answers 422 with the reader's message (file:line and key)."""
     raw = await request.body()

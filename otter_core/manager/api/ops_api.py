@@ -2,6 +2,7 @@
 
 Any logged-in user (OPERATOR or ADMIN) may control channels; unsafe methods need the X-CSRF-Token header.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -16,11 +17,17 @@ from otter_core.manager.security import Actor, ValidationProblem, require_operat
 from otter_core.manager.store import get_db
 
 router = APIRouter(prefix="/api", tags=["ops"])
-CONTROL = {**NOT_FOUND, 409: {"description": "the channel is in the wrong state, or its config is incomplete"},
-           403: {"description": "missing/wrong X-CSRF-Token"}, 401: {"description": "not logged in"}}
-RESET_EXAMPLES = {"file and pos": {"value": {"file": "mysql-bin.000003", "pos": 4}},
-                  "gtid": {"value": {"gtid": "0-1-100"}},
-                  "time": {"value": {"time": "2026-11-26T10:00:00Z"}}}
+CONTROL = {
+    **NOT_FOUND,
+    409: {"description": "the channel is in the wrong state, or its config is incomplete"},
+    403: {"description": "missing/wrong X-CSRF-Token"},
+    401: {"description": "not logged in"},
+}
+RESET_EXAMPLES = {
+    "file and pos": {"value": {"file": "mysql-bin.000003", "pos": 4}},
+    "gtid": {"value": {"gtid": "0-1-100"}},
+    "time": {"value": {"time": "2026-11-26T10:00:00Z"}},
+}
 
 
 def runtime(request: Request) -> Any:
@@ -28,30 +35,39 @@ def runtime(request: Request) -> Any:
 
 
 @router.post("/channels/{channel_id}/start", responses=CONTROL)
-def start_channel(channel_id: int, request: Request, db: Session = Depends(get_db),
-                  actor: Actor = Depends(require_operator)) -> dict:
+def start_channel(
+    channel_id: int, request: Request, db: Session = Depends(get_db), actor: Actor = Depends(require_operator)
+) -> dict:
     """Run the channel with its stored config (a running paused channel resumes)."""
     return control.start_channel(db, runtime(request), actor, channel_id)
 
 
 @router.post("/channels/{channel_id}/pause", responses=CONTROL)
-def pause_channel(channel_id: int, request: Request, db: Session = Depends(get_db),
-                  actor: Actor = Depends(require_operator)) -> dict:
+def pause_channel(
+    channel_id: int, request: Request, db: Session = Depends(get_db), actor: Actor = Depends(require_operator)
+) -> dict:
     """Close the channel's permit: Select stops, batches in flight load and ack."""
     return control.pause_channel(db, runtime(request), actor, channel_id)
 
 
 @router.post("/channels/{channel_id}/stop", responses=CONTROL)
-def stop_channel(channel_id: int, request: Request, db: Session = Depends(get_db),
-                 actor: Actor = Depends(require_operator)) -> dict:
+def stop_channel(
+    channel_id: int, request: Request, db: Session = Depends(get_db), actor: Actor = Depends(require_operator)
+) -> dict:
     """Stop the channel after its batches in flight are loaded and acked."""
     return control.stop_channel(db, runtime(request), actor, channel_id)
 
 
-@router.post("/pipelines/{pipeline_id}/reset", responses={**CONTROL, 422: {"description": "no valid position"}})
-def reset_pipeline(pipeline_id: int, request: Request,
-                   body: dict[str, Any] = Body(..., openapi_examples=RESET_EXAMPLES),
-                   db: Session = Depends(get_db), actor: Actor = Depends(require_operator)) -> dict:
+@router.post(
+    "/pipelines/{pipeline_id}/reset", responses={**CONTROL, 422: {"description": "no valid position"}}
+)
+def reset_pipeline(
+    pipeline_id: int,
+    request: Request,
+    body: dict[str, Any] = Body(..., openapi_examples=RESET_EXAMPLES),
+    db: Session = Depends(get_db),
+    actor: Actor = Depends(require_operator),
+) -> dict:
     """Where the pipeline resumes on its next start: ``{file, pos}``, ``{gtid}`` or ``{time}`` (Unix seconds
     or ISO 8601; mapped to the first transaction committed at or after it). The channel must be stopped (409)."""
     return control.reset_pipeline(db, runtime(request), actor, pipeline_id, body)
@@ -66,9 +82,12 @@ def status(request: Request, db: Session = Depends(get_db)) -> list[dict]:
 
 
 @router.get("/pipelines/{pipeline_id}/history", dependencies=OPERATOR, responses=NOT_FOUND)
-def history(pipeline_id: int, since: str | None = Query(None, description="ISO 8601 time (UTC if no zone)"),
-            limit: int = Query(control.HISTORY_LIMIT, ge=1, le=control.HISTORY_LIMIT),
-            db: Session = Depends(get_db)) -> list[dict]:
+def history(
+    pipeline_id: int,
+    since: str | None = Query(None, description="ISO 8601 time (UTC if no zone)"),
+    limit: int = Query(control.HISTORY_LIMIT, ge=1, le=control.HISTORY_LIMIT),
+    db: Session = Depends(get_db),
+) -> list[dict]:
     """The collector's samples of the pipeline after ``since``, oldest first."""
     return control.history(db, pipeline_id, _utc(since), limit)
 
@@ -85,7 +104,9 @@ def _utc(text: str | None) -> dt.datetime | None:
     try:
         moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise ValidationProblem("since", f"{text!r} is not an ISO 8601 time like 2026-11-26T10:00:00Z") from None
+        raise ValidationProblem(
+            "since", f"{text!r} is not an ISO 8601 time like 2026-11-26T10:00:00Z"
+        ) from None
     if moment.tzinfo is not None:
         moment = moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
     return moment

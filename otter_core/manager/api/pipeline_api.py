@@ -1,4 +1,5 @@
 """Config API: pipelines and pairs (reading needs a login; changing needs an ADMIN and the CSRF header)."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
@@ -25,18 +26,26 @@ def get_pipeline(pipeline_id: int, db: Session = Depends(get_db)) -> dict:
 
 
 @router.post("/pipelines", status_code=201, responses=CHANGE)
-def create_pipeline(body: PipelineIn, db: Session = Depends(get_db), actor: Actor = Depends(require_admin)) -> dict:
+def create_pipeline(
+    body: PipelineIn, db: Session = Depends(get_db), actor: Actor = Depends(require_admin)
+) -> dict:
     return pipeline_view(config.create_pipeline(db, actor, body.values()))
 
 
 @router.patch("/pipelines/{pipeline_id}", responses=CHANGE)
-def update_pipeline(pipeline_id: int, body: PipelinePatch, db: Session = Depends(get_db),
-                    actor: Actor = Depends(require_admin)) -> dict:
+def update_pipeline(
+    pipeline_id: int,
+    body: PipelinePatch,
+    db: Session = Depends(get_db),
+    actor: Actor = Depends(require_admin),
+) -> dict:
     return pipeline_view(config.update_pipeline(db, actor, pipeline_id, body.changes()))
 
 
 @router.delete("/pipelines/{pipeline_id}", status_code=204, responses=CHANGE)
-def delete_pipeline(pipeline_id: int, db: Session = Depends(get_db), actor: Actor = Depends(require_admin)) -> None:
+def delete_pipeline(
+    pipeline_id: int, db: Session = Depends(get_db), actor: Actor = Depends(require_admin)
+) -> None:
     config.delete_pipeline(db, actor, pipeline_id)
 
 
@@ -56,8 +65,9 @@ def create_pair(body: PairIn, db: Session = Depends(get_db), actor: Actor = Depe
 
 
 @router.patch("/pairs/{pair_id}", responses=CHANGE)
-def update_pair(pair_id: int, body: PairPatch, db: Session = Depends(get_db),
-                actor: Actor = Depends(require_admin)) -> dict:
+def update_pair(
+    pair_id: int, body: PairPatch, db: Session = Depends(get_db), actor: Actor = Depends(require_admin)
+) -> dict:
     return pair_view(config.update_pair(db, actor, pair_id, body.changes()))
 
 

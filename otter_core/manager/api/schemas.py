@@ -1,5 +1,6 @@
 """Request bodies of the JSON API (pydantic): they document the API in OpenAPI and refuse unknown fields
 and wrong types with 422 before a service sees them. The services check meaning (names, plugins, refs)."""
+
 from __future__ import annotations
 
 from typing import Any, Literal

@@ -1,4 +1,5 @@
 """Manager users (ADMIN only) and the audit log of config changes."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query
@@ -25,8 +26,9 @@ def create_user(body: UserIn, db: Session = Depends(get_db), actor: Actor = Depe
 
 
 @router.patch("/users/{user_id}", responses=CHANGE)
-def update_user(user_id: int, body: UserPatch, db: Session = Depends(get_db),
-                actor: Actor = Depends(require_admin)) -> dict:
+def update_user(
+    user_id: int, body: UserPatch, db: Session = Depends(get_db), actor: Actor = Depends(require_admin)
+) -> dict:
     return user_view(users_service.update_user(db, actor, user_id, body.changes()))
 
 
@@ -36,8 +38,13 @@ def delete_user(user_id: int, db: Session = Depends(get_db), actor: Actor = Depe
 
 
 @router.get("/audit", responses=NOT_FOUND)
-def list_audit(limit: int = Query(100, ge=1, le=1000), before_id: int | None = None, object: str | None = None,
-               username: str | None = None, db: Session = Depends(get_db),
-               _actor: Actor = Depends(current_user)) -> list[dict]:
+def list_audit(
+    limit: int = Query(100, ge=1, le=1000),
+    before_id: int | None = None,
+    object: str | None = None,
+    username: str | None = None,
+    db: Session = Depends(get_db),
+    _actor: Actor = Depends(current_user),
+) -> list[dict]:
     """Config changes, newest first (any logged-in user may read it)."""
     return [audit_view(e) for e in users_service.list_audit(db, limit, before_id, object, username)]

@@ -1,5 +1,6 @@
 """Alarm rules, alarm events and the SMTP settings in the store: checked, audited, never showing the SMTP
 password back. Shared by the API and the pages."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -16,12 +17,39 @@ from otter_core.manager.security import Actor, ValidationProblem, audit
 from otter_core.manager.services.common import fetch, only_fields, require_name
 from otter_core.manager.store.monitoring import AlarmEventRow, AlarmRuleRow, SmtpSettingsRow
 
-RULE_FIELDS = ("name", "kind", "threshold", "pattern", "window", "channel", "pipeline", "notifiers",
-               "auto_recover", "recover_max", "enabled")
+RULE_FIELDS = (
+    "name",
+    "kind",
+    "threshold",
+    "pattern",
+    "window",
+    "channel",
+    "pipeline",
+    "notifiers",
+    "auto_recover",
+    "recover_max",
+    "enabled",
+)
 SMTP_FIELDS = ("host", "port", "user", "password", "tls", "sender")
-_TYPES = {"name": str, "kind": str, "threshold": (int, float), "pattern": str, "window": str, "channel": str,
-          "pipeline": str, "notifiers": list, "auto_recover": bool, "recover_max": int, "enabled": bool,
-          "host": str, "port": int, "user": str, "password": str, "tls": str, "sender": str}
+_TYPES = {
+    "name": str,
+    "kind": str,
+    "threshold": (int, float),
+    "pattern": str,
+    "window": str,
+    "channel": str,
+    "pipeline": str,
+    "notifiers": list,
+    "auto_recover": bool,
+    "recover_max": int,
+    "enabled": bool,
+    "host": str,
+    "port": int,
+    "user": str,
+    "password": str,
+    "tls": str,
+    "sender": str,
+}
 
 
 def rule_view(row: AlarmRuleRow) -> dict[str, Any]:
@@ -29,9 +57,18 @@ def rule_view(row: AlarmRuleRow) -> dict[str, Any]:
 
 
 def event_view(row: AlarmEventRow) -> dict[str, Any]:
-    return {"id": row.id, "at": row.at.isoformat() + "Z", "rule_id": row.rule_id, "rule": row.rule,
-            "kind": row.kind, "channel": row.channel, "pipeline": row.pipeline, "message": row.message,
-            "action": row.action, "failures": row.failures}
+    return {
+        "id": row.id,
+        "at": row.at.isoformat() + "Z",
+        "rule_id": row.rule_id,
+        "rule": row.rule,
+        "kind": row.kind,
+        "channel": row.channel,
+        "pipeline": row.pipeline,
+        "message": row.message,
+        "action": row.action,
+        "failures": row.failures,
+    }
 
 
 def _typed(data: dict) -> dict:
@@ -39,7 +76,9 @@ def _typed(data: dict) -> dict:
     for field, value in data.items():
         expected = _TYPES[field]
         if isinstance(value, bool) and expected is not bool or not isinstance(value, expected):
-            raise ValidationProblem(field, f"expected {getattr(expected, '__name__', 'a number')}, got {value!r}")
+            raise ValidationProblem(
+                field, f"expected {getattr(expected, '__name__', 'a number')}, got {value!r}"
+            )
     return data
 
 
@@ -47,16 +86,23 @@ def _checked_rule(values: dict[str, Any]) -> None:
     """ValidationProblem naming the field when the rule or one of its notifiers cannot work."""
     for index, spec in enumerate(values.get("notifiers") or []):
         if not isinstance(spec, dict) or spec.get("type") not in NOTIFIER_TYPES:
-            raise ValidationProblem(f"notifiers[{index}].type", f"expected one of {', '.join(NOTIFIER_TYPES)}")
+            raise ValidationProblem(
+                f"notifiers[{index}].type", f"expected one of {', '.join(NOTIFIER_TYPES)}"
+            )
         if spec["type"] != "email":
             try:
                 build_notifier(spec, None)
             except ConfigError as exc:
                 raise ValidationProblem(f"notifiers[{index}]", str(exc)) from None
-        elif not isinstance(spec.get("to"), list) or not all(isinstance(a, str) and "@" in a for a in spec["to"]):
+        elif not isinstance(spec.get("to"), list) or not all(
+            isinstance(a, str) and "@" in a for a in spec["to"]
+        ):
             raise ValidationProblem(f"notifiers[{index}].to", "expected a list of email addresses")
-    rule = AlarmRule(0, **{k: (tuple(v) if k == "notifiers" else v) for k, v in values.items() if k != "name"},
-                     name=values["name"])
+    rule = AlarmRule(
+        0,
+        **{k: (tuple(v) if k == "notifiers" else v) for k, v in values.items() if k != "name"},
+        name=values["name"],
+    )
     try:
         rule.check()
     except ConfigError as exc:
@@ -85,8 +131,17 @@ def create_rule(db: Session, actor: Actor, data: Any) -> AlarmRuleRow:
     require_name(values)
     if "kind" not in values:
         raise ValidationProblem("kind", "is required")
-    defaults = {"threshold": 0.0, "pattern": "", "window": "", "channel": "", "pipeline": "",
-                "notifiers": [{"type": "log"}], "auto_recover": False, "recover_max": 3, "enabled": True}
+    defaults = {
+        "threshold": 0.0,
+        "pattern": "",
+        "window": "",
+        "channel": "",
+        "pipeline": "",
+        "notifiers": [{"type": "log"}],
+        "auto_recover": False,
+        "recover_max": 3,
+        "enabled": True,
+    }
     values = {**defaults, **values}
     _checked_rule(values)
     row = AlarmRuleRow(**values)
@@ -117,8 +172,9 @@ def delete_rule(db: Session, actor: Actor, rule_id: Any) -> None:
     audit(db, actor, "delete", f"alarm rule {row.name}")
 
 
-def list_events(db: Session, limit: int = 100, channel: str | None = None,
-                before_id: int | None = None) -> list[AlarmEventRow]:
+def list_events(
+    db: Session, limit: int = 100, channel: str | None = None, before_id: int | None = None
+) -> list[AlarmEventRow]:
     query = select(AlarmEventRow).order_by(AlarmEventRow.id.desc()).limit(limit)
     if channel:
         query = query.where(AlarmEventRow.channel == channel)
@@ -128,10 +184,17 @@ def list_events(db: Session, limit: int = 100, channel: str | None = None,
 
 
 def smtp_view(db: Session) -> dict[str, Any]:
-    row = db.get(SmtpSettingsRow, 1) or SmtpSettingsRow(host="", port=25, user="", password="", tls="none",
-                                                        sender="otter@localhost")
-    return {"host": row.host, "port": row.port, "user": row.user, "password_set": bool(row.password),
-            "tls": row.tls, "sender": row.sender}
+    row = db.get(SmtpSettingsRow, 1) or SmtpSettingsRow(
+        host="", port=25, user="", password="", tls="none", sender="otter@localhost"
+    )
+    return {
+        "host": row.host,
+        "port": row.port,
+        "user": row.user,
+        "password_set": bool(row.password),
+        "tls": row.tls,
+        "sender": row.sender,
+    }
 
 
 def update_smtp(db: Session, actor: Actor, data: Any) -> dict[str, Any]:
@@ -143,11 +206,12 @@ def update_smtp(db: Session, actor: Actor, data: Any) -> dict[str, Any]:
         raise ValidationProblem("port", "expected a TCP port (1-65535)")
     row = db.get(SmtpSettingsRow, 1)
     if row is None:
-        row = SmtpSettingsRow(id=1, host="", port=25, user="", password="", tls="none", sender="otter@localhost")
+        row = SmtpSettingsRow(
+            id=1, host="", port=25, user="", password="", tls="none", sender="otter@localhost"
+        )
         db.add(row)
     for field, value in changes.items():
         setattr(row, field, value)
     db.flush()
     audit(db, actor, "update", "smtp settings", changes)
     return smtp_view(db)
-

@@ -14,13 +14,15 @@ A rule fires once per episode (until its condition clears). With ``auto_recover`
 the channel, at most ``recover_max`` times per channel within any ``RECOVERY_WINDOW_SECONDS`` (an hour):
 a channel that keeps dying is left for a person, one that died once a day is restarted every time.
 """
+
 from __future__ import annotations
 
 import datetime
 import logging
 import re
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from attrs import define, frozen
 
@@ -67,7 +69,9 @@ class AlarmRule:
             raise ConfigError("recover_max: must be 0 or more")
 
     def applies_to(self, channel: str, pipeline: str) -> bool:
-        return (not self.channel or self.channel == channel) and (not self.pipeline or self.pipeline == pipeline)
+        return (not self.channel or self.channel == channel) and (
+            not self.pipeline or self.pipeline == pipeline
+        )
 
     def in_window(self, moment: datetime.datetime) -> bool:
         """True inside the rule's daily window (always when it has none); local time of the manager."""
@@ -92,17 +96,21 @@ class _Track:
 class AlarmEngine:
     """Evaluates rules over ``runtime.status()`` samples; notifies, records and recovers."""
 
-    def __init__(self, record: Callable[[AlarmMessage, list[str]], None],
-                 restart: Callable[[str], str] | None = None,
-                 smtp: Callable[[], SmtpSettings | None] = lambda: None) -> None:
+    def __init__(
+        self,
+        record: Callable[[AlarmMessage, list[str]], None],
+        restart: Callable[[str], str] | None = None,
+        smtp: Callable[[], SmtpSettings | None] = lambda: None,
+    ) -> None:
         self.record = record  # store an event (message, delivery failures)
         self.restart = restart  # restart a channel, returning what was done
         self.smtp = smtp
         self._tracks: dict[tuple[int, str, str], _Track] = {}
         self.recoveries: dict[tuple[int, str], list[float]] = {}  # restart times within the window
 
-    def evaluate(self, rules: Iterable[AlarmRule], channels: list[dict[str, Any]],
-                 now: float | None = None) -> list[AlarmMessage]:
+    def evaluate(
+        self, rules: Iterable[AlarmRule], channels: list[dict[str, Any]], now: float | None = None
+    ) -> list[AlarmMessage]:
         """One round over every enabled rule and channel status; returns the alarms that fired."""
         now = time.time() if now is None else now
         fired = []
@@ -120,8 +128,11 @@ class AlarmEngine:
         if rule.kind == "process_timeout":
             if rule.applies_to(name, ""):
                 dead = channel["state"] == "DEAD" or channel.get("stale", False)
-                reason = ("the channel's process ended without being stopped" if channel["state"] == "DEAD"
-                          else f"the channel's status was not renewed since {channel.get('updated', 0):.0f}")
+                reason = (
+                    "the channel's process ended without being stopped"
+                    if channel["state"] == "DEAD"
+                    else f"the channel's status was not renewed since {channel.get('updated', 0):.0f}"
+                )
                 if self._held(rule, name, "", dead, now):
                     yield "", f"{reason} (for {rule.threshold:.0f}s or more)"
             return
@@ -144,17 +155,32 @@ class AlarmEngine:
             elif rule.kind == "pipeline_timeout":
                 state = row.get("state", "")
                 if self._held(rule, name, pipeline, state not in ("running", "paused", "stopped"), now):
-                    yield pipeline, f"pipeline {state} for {rule.threshold:.0f}s or more: {row.get('error', '')[:300]}"
+                    yield (
+                        pipeline,
+                        f"pipeline {state} for {rule.threshold:.0f}s or more: {row.get('error', '')[:300]}",
+                    )
             else:  # position_timeout
                 if track.position is None or row.get("position", "") != track.position:
                     track.position, track.position_since = row.get("position", ""), now
-                busy = row.get("state") != "paused" and (float(row.get("lag_s") or 0) > 0 or row.get("state") != "running")
+                busy = row.get("state") != "paused" and (
+                    float(row.get("lag_s") or 0) > 0 or row.get("state") != "running"
+                )
                 stuck = busy and now - track.position_since >= rule.threshold
                 if self._held(rule, name, pipeline, stuck, now, hold=0.0):
-                    yield pipeline, f"position {track.position or '(none)'} unchanged for {now - track.position_since:.0f}s"
+                    yield (
+                        pipeline,
+                        f"position {track.position or '(none)'} unchanged for {now - track.position_since:.0f}s",
+                    )
 
-    def _held(self, rule: AlarmRule, channel: str, pipeline: str, condition: bool, now: float,
-              hold: float | None = None) -> bool:
+    def _held(
+        self,
+        rule: AlarmRule,
+        channel: str,
+        pipeline: str,
+        condition: bool,
+        now: float,
+        hold: float | None = None,
+    ) -> bool:
         """True once when ``condition`` has held for ``hold`` seconds (the rule's threshold by default);
         again only after it cleared."""
         track = self._tracks.setdefault((rule.id, channel, pipeline), _Track())
@@ -168,7 +194,9 @@ class AlarmEngine:
         track.fired = True
         return True
 
-    def _fire(self, rule: AlarmRule, channel: dict[str, Any], pipeline: str, reason: str, now: float) -> AlarmMessage:
+    def _fire(
+        self, rule: AlarmRule, channel: dict[str, Any], pipeline: str, reason: str, now: float
+    ) -> AlarmMessage:
         action = self._recover(rule, channel["channel"], now) if rule.auto_recover else ""
         alarm = AlarmMessage(rule.name, rule.kind, channel["channel"], pipeline, reason, now, action)
         failures = []

@@ -1,5 +1,6 @@
 """The collector: samples every channel's status from the runtime into history and evaluates the alarm
 rules, every ``interval`` seconds, in a background thread of the manager."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -22,8 +23,20 @@ LIVE_STATES = ("RUNNING", "PAUSED", "WAITING")
 
 
 def rule_of(row: AlarmRuleRow) -> AlarmRule:
-    return AlarmRule(row.id, row.name, row.kind, row.threshold, row.pattern, row.window, row.channel, row.pipeline,
-                     tuple(row.notifiers or ()), row.auto_recover, row.recover_max, row.enabled)
+    return AlarmRule(
+        row.id,
+        row.name,
+        row.kind,
+        row.threshold,
+        row.pattern,
+        row.window,
+        row.channel,
+        row.pipeline,
+        tuple(row.notifiers or ()),
+        row.auto_recover,
+        row.recover_max,
+        row.enabled,
+    )
 
 
 def smtp_of(row: SmtpSettingsRow | None) -> SmtpSettings | None:
@@ -35,8 +48,14 @@ def smtp_of(row: SmtpSettingsRow | None) -> SmtpSettings | None:
 class Collector:
     """``sample_once()`` is one round; ``start()`` runs rounds in a thread until ``stop()``."""
 
-    def __init__(self, runtime: Any, db: Database, restart: Any = None, interval: float = DEFAULT_INTERVAL,
-                 retention_days: float = RETENTION_DAYS) -> None:
+    def __init__(
+        self,
+        runtime: Any,
+        db: Database,
+        restart: Any = None,
+        interval: float = DEFAULT_INTERVAL,
+        retention_days: float = RETENTION_DAYS,
+    ) -> None:
         self.runtime = runtime
         self.db = db
         self.interval = interval
@@ -53,9 +72,18 @@ class Collector:
 
     def _record_alarm(self, alarm: AlarmMessage, failures: list[str]) -> None:
         with self.db.session_scope() as session:
-            session.add(AlarmEventRow(rule_id=self._rule_ids.get(alarm.rule), rule=alarm.rule, kind=alarm.kind,
-                                      channel=alarm.channel, pipeline=alarm.pipeline, message=alarm.message,
-                                      action=alarm.action, failures=failures))
+            session.add(
+                AlarmEventRow(
+                    rule_id=self._rule_ids.get(alarm.rule),
+                    rule=alarm.rule,
+                    kind=alarm.kind,
+                    channel=alarm.channel,
+                    pipeline=alarm.pipeline,
+                    message=alarm.message,
+                    action=alarm.action,
+                    failures=failures,
+                )
+            )
 
     def _stage_ms(self, channel: str, row: dict[str, Any]) -> dict[str, float]:
         """Milliseconds per batch of each stage over the batches loaded since the previous sample."""
@@ -77,15 +105,24 @@ class Collector:
                 if channel.get("state") not in LIVE_STATES:  # a stopped channel's last figures do not change
                     continue
                 for row in channel.get("pipelines", []):
-                    session.add(PipelineSample(
-                        at=now, channel=channel["channel"], pipeline=row["pipeline"],
-                        state=str(row.get("state", ""))[:32],
-                        delay_s=max(float(row.get("lag_s") or 0.0), float(row.get("lag_max_5s") or 0.0)),
-                        rows=int(row.get("rows") or 0), rows_per_s=float(row.get("rows_per_s") or 0.0),
-                        bytes=int(row.get("bytes") or 0), bytes_per_s=float(row.get("bytes_per_s") or 0.0),
-                        tables=row.get("tables") or {}, stage_ms=self._stage_ms(channel["channel"], row),
-                        error=str(row.get("error") or ""), position=str(row.get("position") or "")[:255],
-                        position_detail=row.get("position_detail")))
+                    session.add(
+                        PipelineSample(
+                            at=now,
+                            channel=channel["channel"],
+                            pipeline=row["pipeline"],
+                            state=str(row.get("state", ""))[:32],
+                            delay_s=max(float(row.get("lag_s") or 0.0), float(row.get("lag_max_5s") or 0.0)),
+                            rows=int(row.get("rows") or 0),
+                            rows_per_s=float(row.get("rows_per_s") or 0.0),
+                            bytes=int(row.get("bytes") or 0),
+                            bytes_per_s=float(row.get("bytes_per_s") or 0.0),
+                            tables=row.get("tables") or {},
+                            stage_ms=self._stage_ms(channel["channel"], row),
+                            error=str(row.get("error") or ""),
+                            position=str(row.get("position") or "")[:255],
+                            position_detail=row.get("position_detail"),
+                        )
+                    )
             session.execute(delete(PipelineSample).where(PipelineSample.at < now - self.retention))
             rules = [rule_of(r) for r in session.scalars(select(AlarmRuleRow)).all()]
         self._rule_ids = {rule.name: rule.id for rule in rules}
@@ -101,7 +138,7 @@ class Collector:
                 log.exception("collecting the channels' status failed")
             self._stopping.wait(max(0.0, self.interval - (time.monotonic() - started)))
 
-    def start(self) -> "Collector":
+    def start(self) -> Collector:
         self._thread = threading.Thread(target=self._run, name="manager-collector", daemon=True)
         self._thread.start()
         return self

@@ -1,11 +1,13 @@
 """The operations the API and the pages share: start, pause and stop a channel, reset a pipeline's position,
 read status and history. Errors come out as the app's ObjectNotFound (404), ConfigConflict (409) and
 ValidationProblem (422)."""
+
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -65,25 +67,42 @@ def stop_channel(db: Session, runtime: Any, actor: Actor, channel_id: Any) -> di
     return status
 
 
-def reset_pipeline(db: Session, runtime: Any, actor: Actor, pipeline_id: Any, body: dict[str, Any]) -> dict[str, Any]:
+def reset_pipeline(
+    db: Session, runtime: Any, actor: Actor, pipeline_id: Any, body: dict[str, Any]
+) -> dict[str, Any]:
     """Set where the pipeline resumes: ``{file, pos}``, ``{gtid}`` or ``{time}``; the channel must be stopped."""
     pipeline = fetch(db, Pipeline, pipeline_id, "pipeline")
     channel = pipeline.channel.name
     status = _status_or_none(runtime, channel)
     if status is not None and status["state"] in ("RUNNING", "PAUSED"):
-        raise ConfigConflict(f"channel {channel!r} is {status['state']}: stop it before resetting the position "
-                             f"of pipeline {pipeline.name!r}")
+        raise ConfigConflict(
+            f"channel {channel!r} is {status['state']}: stop it before resetting the position "
+            f"of pipeline {pipeline.name!r}"
+        )
     try:
         source = _source_of(db, pipeline) if body.get("time") not in (None, "") else None
         position = requested_position(body, source)
     except InvalidReset as exc:
         raise ValidationProblem(exc.field, exc.detail) from None
     except OtterError as exc:  # the source could not be read to map the time
-        raise ConfigConflict(f"cannot map the time to a position of pipeline {pipeline.name!r}: {exc}") from None
+        raise ConfigConflict(
+            f"cannot map the time to a position of pipeline {pipeline.name!r}: {exc}"
+        ) from None
     with _runtime_errors(f"cannot reset pipeline {pipeline.name!r}"):
         runtime.reset_position(channel, pipeline.name, position)
-    audit(db, actor, "reset", f"pipeline {channel}/{pipeline.name}", {"request": body, "position": position.to_dict()})
-    return {"channel": channel, "pipeline": pipeline.name, "position": position.to_dict(), "text": str(position)}
+    audit(
+        db,
+        actor,
+        "reset",
+        f"pipeline {channel}/{pipeline.name}",
+        {"request": body, "position": position.to_dict()},
+    )
+    return {
+        "channel": channel,
+        "pipeline": pipeline.name,
+        "position": position.to_dict(),
+        "text": str(position),
+    }
 
 
 def _source_of(db: Session, pipeline: Pipeline):
@@ -109,26 +128,41 @@ def status(db: Session, runtime: Any) -> list[dict[str, Any]]:
     for channel in db.scalars(select(Channel).order_by(Channel.id)).all():
         live = known.get(channel.name, {"state": None, "pipelines": []})
         ids = {p.name: p.id for p in channel.pipelines}
-        pipelines = [{**row, "pipeline_id": ids.get(row.get("pipeline"))} for row in live.get("pipelines", [])]
+        pipelines = [
+            {**row, "pipeline_id": ids.get(row.get("pipeline"))} for row in live.get("pipelines", [])
+        ]
         rows.append({**live, "channel": channel.name, "channel_id": channel.id, "pipelines": pipelines})
     return rows
 
 
-def history(db: Session, pipeline_id: Any, since: dt.datetime | None = None,
-            limit: int = HISTORY_LIMIT) -> list[dict[str, Any]]:
+def history(
+    db: Session, pipeline_id: Any, since: dt.datetime | None = None, limit: int = HISTORY_LIMIT
+) -> list[dict[str, Any]]:
     """The pipeline's samples after ``since`` (UTC), oldest first, at most ``limit`` (the newest ones)."""
     pipeline = fetch(db, Pipeline, pipeline_id, "pipeline")
-    query = (select(PipelineSample)
-             .where(PipelineSample.channel == pipeline.channel.name, PipelineSample.pipeline == pipeline.name)
-             .order_by(PipelineSample.at.desc(), PipelineSample.id.desc()).limit(limit))
+    query = (
+        select(PipelineSample)
+        .where(PipelineSample.channel == pipeline.channel.name, PipelineSample.pipeline == pipeline.name)
+        .order_by(PipelineSample.at.desc(), PipelineSample.id.desc())
+        .limit(limit)
+    )
     if since is not None:
         query = query.where(PipelineSample.at > since)
     return [sample_view(s) for s in reversed(db.scalars(query).all())]
 
 
 def sample_view(sample: PipelineSample) -> dict[str, Any]:
-    return {"at": sample.at.isoformat() + "Z", "state": sample.state, "delay_s": sample.delay_s,
-            "rows": sample.rows, "rows_per_s": sample.rows_per_s, "bytes": sample.bytes,
-            "bytes_per_s": sample.bytes_per_s, "tables": sample.tables, "stage_ms": sample.stage_ms,
-            "error": sample.error, "position": sample.position, "position_detail": sample.position_detail}
-
+    return {
+        "at": sample.at.isoformat() + "Z",
+        "state": sample.state,
+        "delay_s": sample.delay_s,
+        "rows": sample.rows,
+        "rows_per_s": sample.rows_per_s,
+        "bytes": sample.bytes,
+        "bytes_per_s": sample.bytes_per_s,
+        "tables": sample.tables,
+        "stage_ms": sample.stage_ms,
+        "error": sample.error,
+        "position": sample.position,
+        "position_detail": sample.position_detail,
+    }

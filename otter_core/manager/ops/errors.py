@@ -1,4 +1,5 @@
 """Errors of runtime control; the ops API answers them with 409 and 404."""
+
 from __future__ import annotations
 
 from otter_core.errors import OtterError

@@ -4,6 +4,7 @@
 ``<state_dir>/runs``. ``app.state.collector`` samples status and evaluates alarms every
 ``$OTTER_MANAGER_SAMPLE_SECONDS`` seconds (default 5).
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -4,13 +4,15 @@ A scraper authenticates with ``Authorization: Bearer <token>``, the token being 
 ``<state_dir>/metrics.token`` (made with mode 0600 at the manager's first start); a logged-in browser
 session works too.
 """
+
 from __future__ import annotations
 
 import hmac
 import os
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
@@ -44,23 +46,47 @@ class RuntimeCollector:
 
     def collect(self) -> Iterator[Any]:
         statuses = self.runtime.status()
-        up = GaugeMetricFamily("otter_channel_state", "1 for the channel's current state", labels=["channel", "state"])
-        delay = GaugeMetricFamily("otter_pipeline_delay_seconds", "seconds the target is behind the source",
-                                  labels=["channel", "pipeline"])
-        rows_s = GaugeMetricFamily("otter_pipeline_rows_per_second", "rows loaded per second (last 5 s)",
-                                   labels=["channel", "pipeline"])
-        bytes_s = GaugeMetricFamily("otter_pipeline_bytes_per_second", "bytes loaded per second (last 5 s)",
-                                    labels=["channel", "pipeline"])
-        rows = CounterMetricFamily("otter_pipeline_rows", "rows loaded since the process started",
-                                   labels=["channel", "pipeline"])
-        size = CounterMetricFamily("otter_pipeline_bytes", "bytes of the batches loaded since the process started",
-                                   labels=["channel", "pipeline"])
-        restarts = CounterMetricFamily("otter_pipeline_restarts", "rollbacks and retries since the process started",
-                                       labels=["channel", "pipeline"])
-        events = CounterMetricFamily("otter_table_events", "source row events loaded, by table and type (I/U/D)",
-                                     labels=["channel", "pipeline", "table", "type"])
-        stage = CounterMetricFamily("otter_stage_milliseconds", "milliseconds spent per stage",
-                                    labels=["channel", "pipeline", "stage"])
+        up = GaugeMetricFamily(
+            "otter_channel_state", "1 for the channel's current state", labels=["channel", "state"]
+        )
+        delay = GaugeMetricFamily(
+            "otter_pipeline_delay_seconds",
+            "seconds the target is behind the source",
+            labels=["channel", "pipeline"],
+        )
+        rows_s = GaugeMetricFamily(
+            "otter_pipeline_rows_per_second",
+            "rows loaded per second (last 5 s)",
+            labels=["channel", "pipeline"],
+        )
+        bytes_s = GaugeMetricFamily(
+            "otter_pipeline_bytes_per_second",
+            "bytes loaded per second (last 5 s)",
+            labels=["channel", "pipeline"],
+        )
+        rows = CounterMetricFamily(
+            "otter_pipeline_rows", "rows loaded since the process started", labels=["channel", "pipeline"]
+        )
+        size = CounterMetricFamily(
+            "otter_pipeline_bytes",
+            "bytes of the batches loaded since the process started",
+            labels=["channel", "pipeline"],
+        )
+        restarts = CounterMetricFamily(
+            "otter_pipeline_restarts",
+            "rollbacks and retries since the process started",
+            labels=["channel", "pipeline"],
+        )
+        events = CounterMetricFamily(
+            "otter_table_events",
+            "source row events loaded, by table and type (I/U/D)",
+            labels=["channel", "pipeline", "table", "type"],
+        )
+        stage = CounterMetricFamily(
+            "otter_stage_milliseconds",
+            "milliseconds spent per stage",
+            labels=["channel", "pipeline", "stage"],
+        )
         for channel in statuses:
             name = channel["channel"]
             for state in STATES:
@@ -88,14 +114,22 @@ def _allowed(request: Request) -> bool:
     return isinstance(request.session.get("user_id"), int)
 
 
-@router.get("/metrics", response_class=Response, responses={
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
         200: {"content": {"text/plain": {}}, "description": "Prometheus text format"},
-        401: {"description": "no bearer token (metrics.token) and not logged in"}})
+        401: {"description": "no bearer token (metrics.token) and not logged in"},
+    },
+)
 def metrics(request: Request) -> Response:
     """Delay, rows/s, bytes/s, rows, bytes, restarts, I/U/D per table, stage milliseconds, channel states."""
     if not _allowed(request):
-        raise HTTPException(401, "send Authorization: Bearer <the content of STATE_DIR/metrics.token>, or log in",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401,
+            "send Authorization: Bearer <the content of STATE_DIR/metrics.token>, or log in",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     registry = CollectorRegistry(auto_describe=False)
     registry.register(RuntimeCollector(request.app.state.runtime))
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

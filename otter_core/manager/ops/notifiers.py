@@ -3,6 +3,7 @@
 A notifier never raises: a failed delivery is logged and returned as text, so one broken webhook does not
 keep an alarm from the other notifiers (or from the alarm event list).
 """
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,9 @@ import smtplib
 import ssl
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from email.message import EmailMessage
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 from attrs import define, field, frozen
 
@@ -36,8 +38,15 @@ class AlarmMessage:
     action: str = ""  # e.g. "restarted the channel (1 of 3)"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rule": self.rule, "kind": self.kind, "channel": self.channel, "pipeline": self.pipeline,
-                "message": self.message, "time": self.time, "action": self.action}
+        return {
+            "rule": self.rule,
+            "kind": self.kind,
+            "channel": self.channel,
+            "pipeline": self.pipeline,
+            "message": self.message,
+            "time": self.time,
+            "action": self.action,
+        }
 
     @property
     def subject(self) -> str:
@@ -71,8 +80,14 @@ class Notifier(Protocol):
 
 class LogNotifier:
     def send(self, alarm: AlarmMessage) -> str | None:
-        log.warning("alarm %s: %s/%s: %s%s", alarm.rule, alarm.channel, alarm.pipeline, alarm.message,
-                    f" ({alarm.action})" if alarm.action else "")
+        log.warning(
+            "alarm %s: %s/%s: %s%s",
+            alarm.rule,
+            alarm.channel,
+            alarm.pipeline,
+            alarm.message,
+            f" ({alarm.action})" if alarm.action else "",
+        )
         return None
 
 
@@ -87,8 +102,12 @@ class WebhookNotifier:
 
     def send(self, alarm: AlarmMessage) -> str | None:
         body = json.dumps(alarm.to_dict()).encode()
-        request = urllib.request.Request(self.url, data=body, method="POST",
-                                         headers={"Content-Type": "application/json", "User-Agent": "otter-manager"})
+        request = urllib.request.Request(
+            self.url,
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json", "User-Agent": "otter-manager"},
+        )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as answer:
                 answer.read()
@@ -112,13 +131,16 @@ class EmailNotifier:
         mail["Subject"] = alarm.subject
         mail["From"] = self.smtp.sender
         mail["To"] = ", ".join(self.to)
-        mail.set_content(f"{alarm.message}\n\nrule: {alarm.rule} ({alarm.kind})\nchannel: {alarm.channel}\n"
-                         f"pipeline: {alarm.pipeline}\naction: {alarm.action or 'none'}\n")
+        mail.set_content(
+            f"{alarm.message}\n\nrule: {alarm.rule} ({alarm.kind})\nchannel: {alarm.channel}\n"
+            f"pipeline: {alarm.pipeline}\naction: {alarm.action or 'none'}\n"
+        )
         s = self.smtp
         try:
             if s.tls == "ssl":
-                client: smtplib.SMTP = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout,
-                                                        context=ssl.create_default_context())
+                client: smtplib.SMTP = smtplib.SMTP_SSL(
+                    s.host, s.port, timeout=s.timeout, context=ssl.create_default_context()
+                )
             else:
                 client = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
             with client:

@@ -3,11 +3,13 @@
 A time (Unix seconds or ISO 8601, e.g. ``2026-11-26T10:00:00+00:00``) is mapped to the first transaction
 committed at or after it on the pipeline's source (MySQL/MariaDB: ``otter_mysql.binlog_time``).
 """
+
 from __future__ import annotations
 
 import datetime
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from otter_core.errors import ConfigError
 from otter_core.model import DataMediaSource, Position
@@ -34,8 +36,9 @@ def parse_time(value: Any) -> float:
     try:
         moment = datetime.datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
     except ValueError:
-        raise InvalidReset("time", f"{value!r} is not a time: give Unix seconds or ISO 8601 like "
-                                   f"2026-11-26T10:00:00Z") from None
+        raise InvalidReset(
+            "time", f"{value!r} is not a time: give Unix seconds or ISO 8601 like 2026-11-26T10:00:00Z"
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=datetime.timezone.utc)
     return moment.timestamp()

@@ -8,6 +8,7 @@ manager stops; a new manager finds it again from ``process.json``. Start, pause 
 ``otter_core.control`` (the state file the running process follows); a position is reset through
 ``otter_core.state`` while the channel is stopped.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,11 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from otter_core.control import channel_state, set_channel_state
+from otter_core.manager.ops.errors import ChannelConflict, UnknownChannel
 from otter_core.model import Position
 from otter_core.rejects import RejectLog
 from otter_core.state import PositionStore, _safe
 from otter_core.status_file import read_status_file
-from otter_core.manager.ops.errors import ChannelConflict, UnknownChannel
 
 log = logging.getLogger("otter.manager.runtime")
 STALE_SECONDS = 10.0  # a status file older than this is not live figures any more
@@ -93,15 +94,35 @@ class LocalRuntime:
             _write_private(self.config_path(channel), yaml_text)  # it holds the sources' passwords
             set_channel_state(self.state_dir(channel), channel, "START")
             (folder / "status.json").unlink(missing_ok=True)
-            command = [self.python, "-m", "otter_core.cli", "run", str(self.config_path(channel)),
-                       "--state-dir", str(self.state_dir(channel)), "--status-file", str(folder / "status.json"),
-                       "--quiet"]
+            command = [
+                self.python,
+                "-m",
+                "otter_core.cli",
+                "run",
+                str(self.config_path(channel)),
+                "--state-dir",
+                str(self.state_dir(channel)),
+                "--status-file",
+                str(folder / "status.json"),
+                "--quiet",
+            ]
             with open(folder / "run.log", "ab") as out:
-                child = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                         start_new_session=True, close_fds=True)
+                child = subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    close_fds=True,
+                )
             self._children[channel] = child
-            info = {"channel": channel, "pid": child.pid, "started": time.time(), "command": command,
-                    "start_ticks": _start_ticks(child.pid)}
+            info = {
+                "channel": channel,
+                "pid": child.pid,
+                "started": time.time(),
+                "command": command,
+                "start_ticks": _start_ticks(child.pid),
+            }
             tmp = folder / "process.json.tmp"
             tmp.write_text(json.dumps(info))
             os.replace(tmp, folder / "process.json")
@@ -123,7 +144,9 @@ class LocalRuntime:
         set_channel_state(self.state_dir(channel), channel, "STOP")
         pid = self.pid(channel)
         if pid is not None and not self._wait_gone(channel, timeout):
-            log.warning("channel %s: process %d still runs %.0fs after STOP: sending SIGTERM", channel, pid, timeout)
+            log.warning(
+                "channel %s: process %d still runs %.0fs after STOP: sending SIGTERM", channel, pid, timeout
+            )
             _signal(pid, signal.SIGTERM)
             if not self._wait_gone(channel, 30.0):
                 _signal(pid, signal.SIGKILL)
@@ -153,10 +176,17 @@ class LocalRuntime:
         else:
             state = "STOPPED" if desired == "STOP" else "DEAD"
         updated = status.get("updated", 0.0)
-        return {"channel": channel, "state": state, "desired": desired, "pid": pid, "node": "local",
-                "started": info.get("started"), "updated": updated,
-                "stale": pid is not None and time.time() - max(updated, info.get("started") or 0) > STALE_SECONDS,
-                "pipelines": status.get("pipelines", [])}
+        return {
+            "channel": channel,
+            "state": state,
+            "desired": desired,
+            "pid": pid,
+            "node": "local",
+            "started": info.get("started"),
+            "updated": updated,
+            "stale": pid is not None and time.time() - max(updated, info.get("started") or 0) > STALE_SECONDS,
+            "pipelines": status.get("pipelines", []),
+        }
 
     def status(self) -> list[dict[str, Any]]:
         return [self.channel_status(name) for name in self.channels()]
@@ -183,8 +213,10 @@ class LocalRuntime:
         """Make the pipeline resume at ``position`` on its next start; the channel must be stopped."""
         with self._lock:
             if self.pid(channel) is not None:
-                raise ChannelConflict(f"channel {channel!r} is running: stop it before resetting the position of "
-                                      f"pipeline {pipeline!r}")
+                raise ChannelConflict(
+                    f"channel {channel!r} is running: stop it before resetting the position of "
+                    f"pipeline {pipeline!r}"
+                )
             PositionStore(self.state_dir(channel), channel, pipeline).save(position, 0)
         log.info("channel %s pipeline %s: position reset to %s", channel, pipeline, position)
 

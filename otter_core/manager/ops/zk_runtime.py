@@ -5,6 +5,7 @@ znode for start/pause/stop, and reads what the nodes publish: live nodes, the st
 pipeline and their status znodes (the same figures as ``otter-run run --status-file``). Nodes keep running
 their pipelines while the manager is down; nothing here runs a pipeline itself.
 """
+
 from __future__ import annotations
 
 import threading
@@ -50,16 +51,19 @@ class ZooKeeperRuntime:
             self._zk.close()
 
     # -- control ----------------------------------------------------------------------------------
-    def start(self, channel: str, yaml_text: str, select: list[int] | None = None,
-              load: list[int] | None = None) -> dict[str, Any]:
+    def start(
+        self, channel: str, yaml_text: str, select: list[int] | None = None, load: list[int] | None = None
+    ) -> dict[str, Any]:
         """Deploy the channel (config and placement) and set it to START. Without node lists the first live
         node runs every stage, the other live nodes stand by."""
         from otter_zookeeper.placement import Placement
 
         live = [n["id"] for n in self.view().nodes()]
         if not select and not live:
-            raise ChannelConflict(f"channel {channel!r}: no live node in ZooKeeper at {self.hosts} to run it: "
-                                  f"start `otter-run node --zk {self.hosts} --id N` first")
+            raise ChannelConflict(
+                f"channel {channel!r}: no live node in ZooKeeper at {self.hosts} to run it: "
+                f"start `otter-run node --zk {self.hosts} --id N` first"
+            )
         placement = Placement(select or live, load or select or live)
         self.admin.deploy(self.zk, self.layout, yaml_text, f"{channel}.yaml", default=placement)
         self.admin.set_channel_state(self.zk, self.layout, channel, "START")
@@ -96,10 +100,18 @@ class ZooKeeperRuntime:
         for row in rows:
             stages = row["status"]  # stage -> published figures; a split pipeline's loads are in "load"
             figures = dict(stages.get("load") or stages.get("select") or {})
-            running = running or any(s.get("state") not in ("stopped", "failed") for s in stages.values() if s)
+            running = running or any(
+                s.get("state") not in ("stopped", "failed") for s in stages.values() if s
+            )
             updated = max([updated] + [s.get("updated", 0.0) for s in stages.values()])
-            figures.update({"pipeline": row["pipeline"], "channel": channel,
-                            "select_node": row["select_node"], "load_node": row["load_node"]})
+            figures.update(
+                {
+                    "pipeline": row["pipeline"],
+                    "channel": channel,
+                    "select_node": row["select_node"],
+                    "load_node": row["load_node"],
+                }
+            )
             figures.setdefault("state", "stopped" if desired == "STOP" else "waiting for a node")
             figures.setdefault("position", _position_text(row["position"]))
             pipelines.append(figures)  # "paused" only once the node published its permit closed
@@ -110,9 +122,16 @@ class ZooKeeperRuntime:
         else:
             placed = {n for r in rows for n in (r["placement"] or {}).get("select", [])}
             state = "WAITING" if placed & live else "DEAD"
-        return {"channel": channel, "state": state, "desired": desired, "pid": None, "node": "zookeeper",
-                "updated": updated, "stale": running and time.time() - updated > STALE_SECONDS,
-                "pipelines": pipelines}
+        return {
+            "channel": channel,
+            "state": state,
+            "desired": desired,
+            "pid": None,
+            "node": "zookeeper",
+            "updated": updated,
+            "stale": running and time.time() - updated > STALE_SECONDS,
+            "pipelines": pipelines,
+        }
 
     def channels(self) -> list[str]:
         """Every channel deployed in ZooKeeper, by name."""
@@ -140,10 +159,19 @@ class ZooKeeperRuntime:
         rows = []
         for node_id in sorted(set(live) | placed):
             info = live.get(node_id, {})
-            rows.append({"id": node_id, "alive": node_id in live,
-                         "address": f"{info.get('advertised_host', '')}:{info.get('pipe_port', '')}" if info else "",
-                         "hostname": info.get("hostname", ""), "pid": info.get("pid"),
-                         "started": info.get("started"), "runs": sorted(set(runs.get(node_id, [])))})
+            rows.append(
+                {
+                    "id": node_id,
+                    "alive": node_id in live,
+                    "address": f"{info.get('advertised_host', '')}:{info.get('pipe_port', '')}"
+                    if info
+                    else "",
+                    "hostname": info.get("hostname", ""),
+                    "pid": info.get("pid"),
+                    "started": info.get("started"),
+                    "runs": sorted(set(runs.get(node_id, []))),
+                }
+            )
         return rows
 
     # -- positions ----------------------------------------------------------------------------------
@@ -163,15 +191,19 @@ class ZooKeeperRuntime:
         if row is None:
             raise UnknownChannel(f"channel {channel!r} has no pipeline {pipeline!r} in ZooKeeper")
         if self._channel_row(channel, rows, self._live())["state"] != "STOPPED":
-            raise ChannelConflict(f"channel {channel!r} is running: stop it before resetting the position of "
-                                  f"pipeline {pipeline!r}")
+            raise ChannelConflict(
+                f"channel {channel!r} is running: stop it before resetting the position of "
+                f"pipeline {pipeline!r}"
+            )
         process_id = (row["position"] or {}).get("process_id", 0)
         payload = encode({"position": position.to_dict(), "process_id": process_id, "node": "manager"})
         self.zk.set(self.layout.pipeline(channel, pipeline, "position"), payload)
 
     def rejects(self, channel: str, pipeline: str) -> list[dict]:
-        raise ConfigError("reject logs stay on the nodes in distributed mode: read "
-                          f"STATE_DIR/{channel}/{pipeline}.rejects.jsonl on the node that loads the pipeline")
+        raise ConfigError(
+            "reject logs stay on the nodes in distributed mode: read "
+            f"STATE_DIR/{channel}/{pipeline}.rejects.jsonl on the node that loads the pipeline"
+        )
 
 
 def _position_text(saved: dict | None) -> str:

@@ -1,4 +1,5 @@
 """Channels: create, rename, delete (with their pipelines and pairs), list."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -58,7 +59,6 @@ def update_channel(db: Session, actor: Actor, channel_id: Any, data: Any) -> Cha
 
 def delete_channel(db: Session, actor: Actor, channel_id: Any) -> None:
     channel = get_channel(db, channel_id)
-    audit(db, actor, "delete", f"channel {channel.name}",
-          {"pipelines": [p.name for p in channel.pipelines]})
+    audit(db, actor, "delete", f"channel {channel.name}", {"pipelines": [p.name for p in channel.pipelines]})
     db.delete(channel)
     db.commit()

@@ -1,8 +1,10 @@
 """Small pieces every config service uses: fetching by id, field checks, the id/name rules."""
+
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, TypeVar
+from collections.abc import Iterable
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -43,7 +45,9 @@ def only_fields(data: Any, allowed: Iterable[str], what: str) -> dict:
     allowed = set(allowed)
     for key in data:
         if key not in allowed:
-            raise ValidationProblem(str(key), f"unknown field of a {what} (allowed: {', '.join(sorted(allowed))})")
+            raise ValidationProblem(
+                str(key), f"unknown field of a {what} (allowed: {', '.join(sorted(allowed))})"
+            )
     return dict(data)
 
 
@@ -52,8 +56,9 @@ def require_name(data: dict, field: str = "name") -> str:
     if value in (None, ""):
         raise ValidationProblem(field, "is required")
     if not isinstance(value, str) or not NAME.match(value):
-        raise ValidationProblem(field, f"{value!r}: use 1-128 letters, digits, '_', '.' or '-', not starting with "
-                                       "'.' or '-'")
+        raise ValidationProblem(
+            field, f"{value!r}: use 1-128 letters, digits, '_', '.' or '-', not starting with '.' or '-'"
+        )
     return value
 
 

@@ -4,20 +4,51 @@ Each function takes a SQLAlchemy session (and the acting user for changes), vali
 audit entry and commits. Bad input raises ``ValidationProblem(field, message)`` (422), a missing object
 ``ObjectNotFound`` (404), a clash with stored config ``ConfigConflict`` (409).
 """
+
 from otter_core.manager.services.channel_service import (  # noqa: F401
-    create_channel, delete_channel, find_channel, get_channel, list_channels, update_channel,
-)
-from otter_core.manager.services.source_service import (  # noqa: F401
-    create_media, create_source, delete_media, delete_source, find_or_create_media, get_media, get_source,
-    list_media, list_sources, test_source, update_media, update_source,
-)
-from otter_core.manager.services.users_service import (  # noqa: F401
-    create_user, delete_user, list_audit, list_users, update_user,
+    create_channel,
+    delete_channel,
+    find_channel,
+    get_channel,
+    list_channels,
+    update_channel,
 )
 from otter_core.manager.services.pipeline_service import (  # noqa: F401,E402
-    create_pair, create_pipeline, delete_pair, delete_pipeline, get_pair, get_pipeline, list_pairs,
-    list_pipelines, update_pair, update_pipeline,
+    create_pair,
+    create_pipeline,
+    delete_pair,
+    delete_pipeline,
+    get_pair,
+    get_pipeline,
+    list_pairs,
+    list_pipelines,
+    update_pair,
+    update_pipeline,
+)
+from otter_core.manager.services.source_service import (  # noqa: F401
+    create_media,
+    create_source,
+    delete_media,
+    delete_source,
+    find_or_create_media,
+    get_media,
+    get_source,
+    list_media,
+    list_sources,
+    test_source,
+    update_media,
+    update_source,
+)
+from otter_core.manager.services.users_service import (  # noqa: F401
+    create_user,
+    delete_user,
+    list_audit,
+    list_users,
+    update_user,
 )
 from otter_core.manager.services.yaml_io import (  # noqa: F401,E402
-    export_document, export_yaml, import_yaml, to_otter_config,
+    export_document,
+    export_yaml,
+    import_yaml,
+    to_otter_config,
 )

@@ -1,4 +1,5 @@
 """The "test connection" of a data source: connect, ask the server's version, disconnect."""
+
 from __future__ import annotations
 
 import os
@@ -26,10 +27,17 @@ def _try_mysql(source: DataSource, where: str, timeout: float) -> tuple[bool, st
     import pymysql
 
     from otter_core import mysql_connect
+
     try:
-        conn = mysql_connect.connect(host=source.host, port=int(source.port), user=source.user,
-                                     password=_password(source), connect_timeout=max(1, int(timeout)),
-                                     read_timeout=max(1, int(timeout)), charset="utf8mb4")
+        conn = mysql_connect.connect(
+            host=source.host,
+            port=int(source.port),
+            user=source.user,
+            password=_password(source),
+            connect_timeout=max(1, int(timeout)),
+            read_timeout=max(1, int(timeout)),
+            charset="utf8mb4",
+        )
     except pymysql.Error as exc:
         return False, f"cannot connect to {where}: {exc.args[-1] if exc.args else exc}"
     try:
@@ -47,9 +55,14 @@ def _try_postgresql(source: DataSource, where: str, timeout: float) -> tuple[boo
     except ImportError:
         return False, "the postgresql test needs psycopg (pip install otter-postgresql)"
     try:
-        with psycopg.connect(host=source.host, port=int(source.port), user=source.user, password=_password(source),
-                             dbname=str((source.options or {}).get("database", "postgres")),
-                             connect_timeout=max(1, int(timeout))) as conn:
+        with psycopg.connect(
+            host=source.host,
+            port=int(source.port),
+            user=source.user,
+            password=_password(source),
+            dbname=str((source.options or {}).get("database", "postgres")),
+            connect_timeout=max(1, int(timeout)),
+        ) as conn:
             version = conn.execute("SHOW server_version").fetchone()[0]
     except psycopg.Error as exc:
         return False, f"cannot connect to {where}: {str(exc).strip()}"

@@ -1,5 +1,6 @@
 """Dynamic processors and file resolvers (otter-dynamic) pushed through the manager: versions in the store,
 validated (parsed, never run) before they are kept; pushing and activating is an ADMIN's right (routes)."""
+
 from __future__ import annotations
 
 import os
@@ -29,7 +30,9 @@ def _store(state_dir: Path) -> Any:
     try:
         from otter_dynamic import DynamicStore
     except ImportError:
-        raise DynamicUnavailable("dynamic hooks need the otter-dynamic plugin: pip install otter-dynamic") from None
+        raise DynamicUnavailable(
+            "dynamic hooks need the otter-dynamic plugin: pip install otter-dynamic"
+        ) from None
     return DynamicStore(store_root(state_dir))
 
 
@@ -46,16 +49,29 @@ def list_hooks(state_dir: Path) -> list[dict[str, Any]]:
     for name in store.names():
         versions = store.versions(name)
         if versions:
-            rows.append({"name": name, "kind": versions[-1].kind, "versions": len(versions),
-                         "active": store.active_version(name), "loaded": store.loaded(name)})
+            rows.append(
+                {
+                    "name": name,
+                    "kind": versions[-1].kind,
+                    "versions": len(versions),
+                    "active": store.active_version(name),
+                    "loaded": store.loaded(name),
+                }
+            )
     return rows
 
 
 def hook_view(state_dir: Path, name: str) -> dict[str, Any]:
     store = _store(state_dir)
     versions = _known(store, name)
-    return {"name": name, "kind": versions[-1].kind, "store": str(store.root), "active": store.active_version(name),
-            "loaded": store.loaded(name), "versions": [v.to_dict() for v in versions]}
+    return {
+        "name": name,
+        "kind": versions[-1].kind,
+        "store": str(store.root),
+        "active": store.active_version(name),
+        "loaded": store.loaded(name),
+        "versions": [v.to_dict() for v in versions],
+    }
 
 
 def version_source(state_dir: Path, name: str, version: int) -> str:
@@ -71,8 +87,11 @@ def push(db: Session, actor: Actor, state_dir: Path, name: str, body: dict[str, 
     from otter_dynamic.store import NAME_RE
 
     if not NAME_RE.match(name):
-        raise ValidationProblem("name", f"{name!r} is not a valid hook name: use letters, digits, '_', '.', '-' "
-                                        "(at most 64, starting with a letter or digit)")
+        raise ValidationProblem(
+            "name",
+            f"{name!r} is not a valid hook name: use letters, digits, '_', '.', '-' "
+            "(at most 64, starting with a letter or digit)",
+        )
     source, kind = body.get("source"), body.get("kind", "processor")
     if not isinstance(source, str) or not source.strip():
         raise ValidationProblem("source", "the hook's Python source text is required")
@@ -81,16 +100,32 @@ def push(db: Session, actor: Actor, state_dir: Path, name: str, body: dict[str, 
     comment = str(body.get("comment") or "")
     store = _store(state_dir)
     try:
-        version = store.push(name, kind, source, author=actor.username, comment=comment,
-                             activate=bool(body.get("activate", False)))
+        version = store.push(
+            name,
+            kind,
+            source,
+            author=actor.username,
+            comment=comment,
+            activate=bool(body.get("activate", False)),
+        )
     except InvalidSource as exc:
         raise ValidationProblem("source", "; ".join(str(p) for p in exc.problems)) from None
     except ConfigError as exc:  # the name already holds the other kind
         raise ValidationProblem("kind", str(exc)) from None
     info = next(v for v in store.versions(name) if v.version == version)
-    audit(db, actor, "push dynamic", f"dynamic {name}",
-          {"version": version, "kind": kind, "sha256": info.sha256, "comment": comment,
-           "activated": bool(body.get("activate", False))})
+    audit(
+        db,
+        actor,
+        "push dynamic",
+        f"dynamic {name}",
+        {
+            "version": version,
+            "kind": kind,
+            "sha256": info.sha256,
+            "comment": comment,
+            "activated": bool(body.get("activate", False)),
+        },
+    )
     db.commit()
     return info.to_dict()
 

@@ -1,6 +1,7 @@
 """Pipelines and pairs: create, update, delete, list. Values are checked by the YAML reader of
 ``otter_core.config`` (the same rules and messages as a file), plugin names against what is installed, and a
 complete channel as a whole (see ``yaml_shapes.check_channel``)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,12 +19,41 @@ from otter_core.manager.services.source_service import find_or_create_media
 from otter_core.manager.services.yaml_shapes import check_channel, pair_shape
 from otter_core.manager.store import Channel, DataMedia, DataSource, Pair, Pipeline
 
-PIPELINE_FIELDS = ("channel_id", "name", "source_id", "target_id", "start", "parameters", "selector", "loader",
-                   "pipe", "arbitrator", "exclude", "home", "snapshot")
-PAIR_VALUES = ("columns", "column_mode", "column_groups", "push_weight", "processors", "processor_options",
-               "filter", "file_resolver", "conflict")  # stored as given once the reader accepted them
-PAIR_FIELDS = ("pipeline_id", "source_media_id", "target_media_id", "source", "target", "target_source_id",
-               *PAIR_VALUES)
+PIPELINE_FIELDS = (
+    "channel_id",
+    "name",
+    "source_id",
+    "target_id",
+    "start",
+    "parameters",
+    "selector",
+    "loader",
+    "pipe",
+    "arbitrator",
+    "exclude",
+    "home",
+    "snapshot",
+)
+PAIR_VALUES = (
+    "columns",
+    "column_mode",
+    "column_groups",
+    "push_weight",
+    "processors",
+    "processor_options",
+    "filter",
+    "file_resolver",
+    "conflict",
+)  # stored as given once the reader accepted them
+PAIR_FIELDS = (
+    "pipeline_id",
+    "source_media_id",
+    "target_media_id",
+    "source",
+    "target",
+    "target_source_id",
+    *PAIR_VALUES,
+)
 
 
 def list_pipelines(db: Session, channel_id: int | None = None) -> list[Pipeline]:
@@ -51,24 +81,49 @@ def _pipeline_values(db: Session, data: dict, current: Pipeline | None) -> dict[
     if any(p.name == name for p in siblings):
         raise ConfigConflict(f"channel {channel.name!r} has a pipeline named {name!r} already")
     if len(siblings) >= 2:
-        raise ValidationProblem("channel_id", f"channel {channel.name!r} has two pipelines already "
-                                              "(one-way: one, two-way: two)")
+        raise ValidationProblem(
+            "channel_id", f"channel {channel.name!r} has two pipelines already (one-way: one, two-way: two)"
+        )
     source = reference(db, DataSource, data, "source_id", "source")
     target = reference(db, DataSource, data, "target_id", "source")
-    for field, kind in (("selector", "selector"), ("loader", "loader"), ("pipe", "pipe"),
-                        ("arbitrator", "arbitrator")):
+    for field, kind in (
+        ("selector", "selector"),
+        ("loader", "loader"),
+        ("pipe", "pipe"),
+        ("arbitrator", "arbitrator"),
+    ):
         if data.get(field) is not None:
             check_plugin(field, data[field], kind)
-    node = {key: data.get(key) for key in ("start", "parameters", "exclude", "home", "snapshot")
-            if data.get(key) is not None}
-    _read("pipeline", lambda r: (r.start(node, "pipeline"), r.parameters(node.get("parameters"),
-          "pipeline.parameters", node), r.excludes(node, "pipeline"), r.flag(node, "home", "pipeline"),
-          r.snapshot(node, "pipeline")))
-    return {"channel_id": channel.id, "name": name, "source_id": source.id, "target_id": target.id,
-            "start": data.get("start") or "current", "parameters": data.get("parameters") or {},
-            "selector": data.get("selector"), "loader": data.get("loader"), "pipe": data.get("pipe") or "memory",
-            "arbitrator": data.get("arbitrator") or "memory", "exclude": _as_list(data.get("exclude")),
-            "home": bool(data.get("home", False)), "snapshot": data.get("snapshot") or None}
+    node = {
+        key: data.get(key)
+        for key in ("start", "parameters", "exclude", "home", "snapshot")
+        if data.get(key) is not None
+    }
+    _read(
+        "pipeline",
+        lambda r: (
+            r.start(node, "pipeline"),
+            r.parameters(node.get("parameters"), "pipeline.parameters", node),
+            r.excludes(node, "pipeline"),
+            r.flag(node, "home", "pipeline"),
+            r.snapshot(node, "pipeline"),
+        ),
+    )
+    return {
+        "channel_id": channel.id,
+        "name": name,
+        "source_id": source.id,
+        "target_id": target.id,
+        "start": data.get("start") or "current",
+        "parameters": data.get("parameters") or {},
+        "selector": data.get("selector"),
+        "loader": data.get("loader"),
+        "pipe": data.get("pipe") or "memory",
+        "arbitrator": data.get("arbitrator") or "memory",
+        "exclude": _as_list(data.get("exclude")),
+        "home": bool(data.get("home", False)),
+        "snapshot": data.get("snapshot") or None,
+    }
 
 
 def _as_list(value: Any) -> list:
@@ -123,6 +178,7 @@ def delete_pipeline(db: Session, actor: Actor, pipeline_id: Any) -> None:
 
 # --- pairs ----------------------------------------------------------------------------------------------
 
+
 def list_pairs(db: Session, pipeline_id: int | None = None) -> list[Pair]:
     query = select(Pair).order_by(Pair.pipeline_id, Pair.id)
     if pipeline_id is not None:
@@ -140,13 +196,18 @@ def _media(db: Session, data: dict, side: str, source: DataSource, fallback: Any
     if data.get(id_field) is not None:
         media = reference(db, DataMedia, data, id_field, "media")
         if media.source_id != source.id:
-            raise ValidationProblem(id_field, f"media {media.full_name} (id {media.id}) is on source "
-                                              f"{media.source.name!r}; this side of the pair is {source.name!r}")
+            raise ValidationProblem(
+                id_field,
+                f"media {media.full_name} (id {media.id}) is on source "
+                f"{media.source.name!r}; this side of the pair is {source.name!r}",
+            )
         return media
     text = data.get(side) if data.get(side) is not None else fallback
-    if not isinstance(text, str) or "." not in text.strip(".") :
-        raise ValidationProblem(id_field if text is None else side,
-                                f"give {id_field} or {side} as 'schema.table' (a name, pattern or /regex/)")
+    if not isinstance(text, str) or "." not in text.strip("."):
+        raise ValidationProblem(
+            id_field if text is None else side,
+            f"give {id_field} or {side} as 'schema.table' (a name, pattern or /regex/)",
+        )
     schema, name = text.split(".", 1)
     return find_or_create_media(db, source, schema, name)
 
@@ -162,26 +223,42 @@ def _pair_values(db: Session, data: dict) -> dict[str, Any]:
         check_plugin(f"processors[{i}]", name, "processor")
     resolver = data.get("file_resolver")
     if resolver is not None:
-        check_plugin("file_resolver", resolver.get("name") if isinstance(resolver, dict) else resolver,
-                     "file_resolver")
+        check_plugin(
+            "file_resolver", resolver.get("name") if isinstance(resolver, dict) else resolver, "file_resolver"
+        )
     values = {key: data.get(key) for key in PAIR_VALUES}
     values["processors"] = _as_list(values["processors"])
-    node = {"source": source_media.full_name, "target": target_media.full_name,
-            **{k: v for k, v in values.items() if v is not None}}
+    node = {
+        "source": source_media.full_name,
+        "target": target_media.full_name,
+        **{k: v for k, v in values.items() if v is not None},
+    }
     sources = {name: None for name in db.scalars(select(DataSource.name))}
     _read("pair", lambda r: r.pair(node, "pair", sources))
-    return {"pipeline_id": pipeline.id, "source_media_id": source_media.id, "target_media_id": target_media.id,
-            "columns": values["columns"], "column_mode": values["column_mode"] or "include",
-            "column_groups": values["column_groups"] or [],
-            "push_weight": 5 if values["push_weight"] is None else values["push_weight"],
-            "processors": values["processors"], "processor_options": values["processor_options"] or {},
-            "filter": values["filter"], "file_resolver": values["file_resolver"], "conflict": values["conflict"]}
+    return {
+        "pipeline_id": pipeline.id,
+        "source_media_id": source_media.id,
+        "target_media_id": target_media.id,
+        "columns": values["columns"],
+        "column_mode": values["column_mode"] or "include",
+        "column_groups": values["column_groups"] or [],
+        "push_weight": 5 if values["push_weight"] is None else values["push_weight"],
+        "processors": values["processors"],
+        "processor_options": values["processor_options"] or {},
+        "filter": values["filter"],
+        "file_resolver": values["file_resolver"],
+        "conflict": values["conflict"],
+    }
 
 
 def _pair_fields(pair: Pair) -> dict[str, Any]:
     fields = {key: getattr(pair, key) for key in PAIR_VALUES}
-    fields.update(pipeline_id=pair.pipeline_id, source_media_id=pair.source_media_id,
-                  target_media_id=pair.target_media_id, target_source_id=pair.target_media.source_id)
+    fields.update(
+        pipeline_id=pair.pipeline_id,
+        source_media_id=pair.source_media_id,
+        target_media_id=pair.target_media_id,
+        target_source_id=pair.target_media.source_id,
+    )
     return fields
 
 

@@ -1,4 +1,5 @@
 """Which plugins are installed, by kind, so the config API can refuse unknown names up front (422)."""
+
 from __future__ import annotations
 
 from importlib import metadata
@@ -20,8 +21,11 @@ def check_plugin(field: str, name: object, *kinds: str) -> None:
     if isinstance(name, str) and name in known:
         return
     label = " or ".join(kinds)
-    raise ValidationProblem(field, f"unknown {label} plugin {name!r}: installed are {', '.join(known) or 'none'} "
-                                   f"(`otter-run plugins` lists them; install the package that provides it)")
+    raise ValidationProblem(
+        field,
+        f"unknown {label} plugin {name!r}: installed are {', '.join(known) or 'none'} "
+        f"(`otter-run plugins` lists them; install the package that provides it)",
+    )
 
 
 def config_problem(exc: OtterError, prefix: str) -> ValidationProblem:
@@ -33,4 +37,4 @@ def config_problem(exc: OtterError, prefix: str) -> ValidationProblem:
     path, message = parts[1], parts[2]
     if path == prefix:
         return ValidationProblem(prefix, message)
-    return ValidationProblem(path[len(prefix) + 1:] if path.startswith(prefix + ".") else path, message)
+    return ValidationProblem(path[len(prefix) + 1 :] if path.startswith(prefix + ".") else path, message)

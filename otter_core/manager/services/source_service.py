@@ -1,4 +1,5 @@
 """Data sources and data media: create, update, delete, list, and a connection test."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -8,9 +9,16 @@ from sqlalchemy.orm import Session
 
 from otter_core.manager.errors import ConfigConflict
 from otter_core.manager.security import Actor, ValidationProblem, audit
-from otter_core.manager.services.common import fetch, merged, only_fields, optional_text, reference, require_name
+from otter_core.manager.services.common import (
+    fetch,
+    merged,
+    only_fields,
+    optional_text,
+    reference,
+    require_name,
+)
 from otter_core.manager.services.plugin_names import check_plugin
-from otter_core.manager.services.views import media_view, source_view
+from otter_core.manager.services.views import source_view
 from otter_core.manager.store import DataMedia, DataSource, Pair, Pipeline
 
 SOURCE_FIELDS = ("name", "type", "host", "port", "user", "password", "password_env", "encoding", "options")
@@ -37,11 +45,16 @@ def _source_values(db: Session, data: dict, current: DataSource | None) -> dict[
     options = data.get("options") or {}
     if not isinstance(options, dict):
         raise ValidationProblem("options", "expected a JSON object of plugin settings")
-    values = {"name": name, "type": data["type"], "port": port, "options": options,
-              "host": optional_text(data, "host", "127.0.0.1") or "127.0.0.1",
-              "user": optional_text(data, "user", "root") or "root",
-              "encoding": optional_text(data, "encoding", "utf8mb4") or "utf8mb4",
-              "password_env": optional_text(data, "password_env") or None}
+    values = {
+        "name": name,
+        "type": data["type"],
+        "port": port,
+        "options": options,
+        "host": optional_text(data, "host", "127.0.0.1") or "127.0.0.1",
+        "user": optional_text(data, "user", "root") or "root",
+        "encoding": optional_text(data, "encoding", "utf8mb4") or "utf8mb4",
+        "password_env": optional_text(data, "password_env") or None,
+    }
     password = optional_text(data, "password")
     if password is not None:  # None: keep the stored one
         values["password"] = password
@@ -71,11 +84,14 @@ def update_source(db: Session, actor: Actor, source_id: Any, data: Any) -> DataS
 
 def delete_source(db: Session, actor: Actor, source_id: Any) -> None:
     source = get_source(db, source_id)
-    users = db.scalars(select(Pipeline).where(or_(Pipeline.source_id == source.id,
-                                                  Pipeline.target_id == source.id))).all()
+    users = db.scalars(
+        select(Pipeline).where(or_(Pipeline.source_id == source.id, Pipeline.target_id == source.id))
+    ).all()
     if users:
         names = ", ".join(f"{p.channel.name}/{p.name}" for p in users)
-        raise ConfigConflict(f"source {source.name!r} is used by pipeline(s) {names}: delete or change them first")
+        raise ConfigConflict(
+            f"source {source.name!r} is used by pipeline(s) {names}: delete or change them first"
+        )
     for media in db.scalars(select(DataMedia).where(DataMedia.source_id == source.id)):
         _refuse_if_paired(db, media)
         db.delete(media)
@@ -95,6 +111,7 @@ def test_source(db: Session, source_id: Any, timeout: float = 5.0) -> dict[str, 
 
 # --- data media -------------------------------------------------------------------------------------------
 
+
 def list_media(db: Session, source_id: int | None = None) -> list[DataMedia]:
     query = select(DataMedia).order_by(DataMedia.source_id, DataMedia.schema_name, DataMedia.name)
     if source_id is not None:
@@ -112,20 +129,29 @@ def _media_values(db: Session, data: dict, current: DataMedia | None) -> dict[st
     for field in ("schema", "name"):
         value = data.get(field)
         if not isinstance(value, str) or not value.strip():
-            raise ValidationProblem(field, "is required: a name, a pattern like shop_* or offer[1-32], or /regex/")
+            raise ValidationProblem(
+                field, "is required: a name, a pattern like shop_* or offer[1-32], or /regex/"
+            )
         if value.startswith("/") and value.endswith("/") and len(value) > 1:
             import re
+
             try:
                 re.compile(value[1:-1])
             except re.error as exc:
                 raise ValidationProblem(field, f"bad regular expression {value!r}: {exc}") from None
         values[field] = value.strip()
-    clash = db.scalar(select(DataMedia).where(DataMedia.source_id == source.id,
-                                              DataMedia.schema_name == values["schema"],
-                                              DataMedia.name == values["name"]))
+    clash = db.scalar(
+        select(DataMedia).where(
+            DataMedia.source_id == source.id,
+            DataMedia.schema_name == values["schema"],
+            DataMedia.name == values["name"],
+        )
+    )
     if clash is not None and clash is not current:
-        raise ConfigConflict(f"media {values['schema']}.{values['name']} of source {source.name!r} exists "
-                             f"already (id {clash.id})")
+        raise ConfigConflict(
+            f"media {values['schema']}.{values['name']} of source {source.name!r} exists "
+            f"already (id {clash.id})"
+        )
     return {"source_id": source.id, "schema_name": values["schema"], "name": values["name"]}
 
 
@@ -141,8 +167,11 @@ def create_media(db: Session, actor: Actor, data: Any) -> DataMedia:
 
 def find_or_create_media(db: Session, source: DataSource, schema: str, name: str) -> DataMedia:
     """The media ``schema.name`` of ``source``, created if missing (pairs may name tables directly)."""
-    media = db.scalar(select(DataMedia).where(DataMedia.source_id == source.id, DataMedia.schema_name == schema,
-                                              DataMedia.name == name))
+    media = db.scalar(
+        select(DataMedia).where(
+            DataMedia.source_id == source.id, DataMedia.schema_name == schema, DataMedia.name == name
+        )
+    )
     if media is None:
         media = DataMedia(**_media_values(db, {"source_id": source.id, "schema": schema, "name": name}, None))
         db.add(media)
@@ -163,10 +192,15 @@ def update_media(db: Session, actor: Actor, media_id: Any, data: Any) -> DataMed
 
 
 def _refuse_if_paired(db: Session, media: DataMedia) -> None:
-    count = db.scalar(select(func.count()).select_from(Pair).where(
-        or_(Pair.source_media_id == media.id, Pair.target_media_id == media.id)))
+    count = db.scalar(
+        select(func.count())
+        .select_from(Pair)
+        .where(or_(Pair.source_media_id == media.id, Pair.target_media_id == media.id))
+    )
     if count:
-        raise ConfigConflict(f"media {media.full_name} (id {media.id}) is used by {count} pair(s): delete them first")
+        raise ConfigConflict(
+            f"media {media.full_name} (id {media.id}) is used by {count} pair(s): delete them first"
+        )
 
 
 def delete_media(db: Session, actor: Actor, media_id: Any) -> None:

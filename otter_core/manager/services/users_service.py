@@ -1,4 +1,5 @@
 """Manager users (ADMIN only): list, create, change role or password, delete; the audit log listing."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -64,8 +65,13 @@ def delete_user(db: Session, actor: Actor, user_id: Any) -> None:
     db.commit()
 
 
-def list_audit(db: Session, limit: int = 100, before_id: int | None = None, object_contains: str | None = None,
-               username: str | None = None) -> list[AuditLog]:
+def list_audit(
+    db: Session,
+    limit: int = 100,
+    before_id: int | None = None,
+    object_contains: str | None = None,
+    username: str | None = None,
+) -> list[AuditLog]:
     """Newest first; page with ``before_id`` (the last id of the previous page)."""
     query = select(AuditLog).order_by(AuditLog.id.desc()).limit(max(1, min(limit, 1000)))
     if before_id is not None:

@@ -5,6 +5,7 @@ unless the caller is the runtime (``include_passwords=True``); importing such a 
 password. Import is all or nothing: sources are matched by name (created or updated), channels by name
 (created, or replaced with the file's pipelines and pairs); anything else in the store is left alone.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -20,7 +21,11 @@ from otter_core.manager.security import Actor, ValidationProblem, audit
 from otter_core.manager.services import pipeline_service, source_service
 from otter_core.manager.services.channel_service import find_channel, list_channels
 from otter_core.manager.services.yaml_shapes import (
-    check_channel, check_document, document, masked_env_name, sources_of,
+    check_channel,
+    check_document,
+    document,
+    masked_env_name,
+    sources_of,
 )
 from otter_core.manager.store import Channel, DataSource, Pair, Pipeline
 from otter_core.model import OtterConfig
@@ -34,7 +39,9 @@ def _incomplete(channel: Channel) -> str | None:
     return f"pipeline(s) {', '.join(empty)} of channel {channel.name!r} have no pairs yet" if empty else None
 
 
-def export_document(db: Session, channel: str | None = None, include_passwords: bool = False) -> dict[str, Any]:
+def export_document(
+    db: Session, channel: str | None = None, include_passwords: bool = False
+) -> dict[str, Any]:
     """The YAML document as a dict: one channel (by name) with its sources, or every complete channel with
     every source. ConfigConflict when the named channel is not complete or there is nothing to export."""
     if channel is not None:
@@ -85,7 +92,10 @@ class _Importer:
 
     def source(self, name: str, spec: dict) -> DataSource:
         existing = self.db.scalar(select(DataSource).where(DataSource.name == name))
-        data = {"name": name, **{k: spec[k] for k in source_service.SOURCE_FIELDS if k in spec and k != "name"}}
+        data = {
+            "name": name,
+            **{k: spec[k] for k in source_service.SOURCE_FIELDS if k in spec and k != "name"},
+        }
         if data.get("password_env") == masked_env_name(name) and existing is not None and existing.password:
             data.pop("password_env")  # an export of ours: the stored password stays
         elif "password_env" in data:
@@ -123,8 +133,9 @@ class _Importer:
 
     def pipeline(self, channel: Channel, spec: dict, path: str, sources: dict[str, DataSource]) -> None:
         data = {k: spec[k] for k in pipeline_service.PIPELINE_FIELDS if k in spec}
-        data.update(channel_id=channel.id, source_id=sources[spec["source"]].id,
-                    target_id=sources[spec["target"]].id)
+        data.update(
+            channel_id=channel.id, source_id=sources[spec["source"]].id, target_id=sources[spec["target"]].id
+        )
         try:
             pipeline = Pipeline(**pipeline_service._pipeline_values(self.db, data, None))
         except ValidationProblem as problem:
@@ -141,7 +152,9 @@ class _Importer:
         data = {k: v for k, v in spec.items() if k in pipeline_service.PAIR_VALUES}
         for side in ("source", "target"):
             value = spec.get(side, spec.get("source"))
-            data[side] = f"{value.get('schema', '*')}.{value.get('name', '*')}" if isinstance(value, dict) else value
+            data[side] = (
+                f"{value.get('schema', '*')}.{value.get('name', '*')}" if isinstance(value, dict) else value
+            )
         data["pipeline_id"] = pipeline.id
         if spec.get("target_source") is not None:
             data["target_source_id"] = sources[spec["target_source"]].id

@@ -2,10 +2,12 @@
 through ``otter_core.config``'s reader, so the store never holds what the engine would refuse.
 
 Keys at their YAML default are left out, so an export reads like a hand-written file."""
+
 from __future__ import annotations
 
 import copy
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from otter_core.config import _Reader
 from otter_core.errors import ConfigError
@@ -45,11 +47,17 @@ def pair_shape(pair: Pair, pipeline_target: str) -> dict[str, Any]:
     shape: dict[str, Any] = {"source": pair.source_media.full_name, "target": pair.target_media.full_name}
     if pair.target_media.source.name != pipeline_target:
         shape["target_source"] = pair.target_media.source.name
-    optional = (("columns", pair.columns, None), ("column_mode", pair.column_mode, "include"),
-                ("column_groups", pair.column_groups, []), ("push_weight", pair.push_weight, 5),
-                ("processors", pair.processors, []), ("processor_options", pair.processor_options, {}),
-                ("filter", pair.filter, None), ("file_resolver", pair.file_resolver, None),
-                ("conflict", pair.conflict, None))
+    optional = (
+        ("columns", pair.columns, None),
+        ("column_mode", pair.column_mode, "include"),
+        ("column_groups", pair.column_groups, []),
+        ("push_weight", pair.push_weight, 5),
+        ("processors", pair.processors, []),
+        ("processor_options", pair.processor_options, {}),
+        ("filter", pair.filter, None),
+        ("file_resolver", pair.file_resolver, None),
+        ("conflict", pair.conflict, None),
+    )
     for key, value, default in optional:
         if value != default and value is not None:
             shape[key] = copy.deepcopy(value)
@@ -57,13 +65,22 @@ def pair_shape(pair: Pair, pipeline_target: str) -> dict[str, Any]:
 
 
 def pipeline_shape(pipeline: Pipeline) -> dict[str, Any]:
-    shape: dict[str, Any] = {"name": pipeline.name, "source": pipeline.source.name,
-                             "target": pipeline.target.name}
-    optional = (("start", pipeline.start, "current"), ("snapshot", pipeline.snapshot, None),
-                ("home", pipeline.home, False), ("selector", pipeline.selector, None),
-                ("loader", pipeline.loader, None), ("pipe", pipeline.pipe, "memory"),
-                ("arbitrator", pipeline.arbitrator, "memory"), ("exclude", pipeline.exclude, []),
-                ("parameters", pipeline.parameters, {}))
+    shape: dict[str, Any] = {
+        "name": pipeline.name,
+        "source": pipeline.source.name,
+        "target": pipeline.target.name,
+    }
+    optional = (
+        ("start", pipeline.start, "current"),
+        ("snapshot", pipeline.snapshot, None),
+        ("home", pipeline.home, False),
+        ("selector", pipeline.selector, None),
+        ("loader", pipeline.loader, None),
+        ("pipe", pipeline.pipe, "memory"),
+        ("arbitrator", pipeline.arbitrator, "memory"),
+        ("exclude", pipeline.exclude, []),
+        ("parameters", pipeline.parameters, {}),
+    )
     for key, value, default in optional:
         if value != default and value is not None:
             shape[key] = copy.deepcopy(value)
@@ -80,14 +97,20 @@ def sources_of(channels: Iterable[Channel]) -> list[DataSource]:
     found: dict[str, DataSource] = {}
     for channel in channels:
         for pipeline in channel.pipelines:
-            for source in (pipeline.source, pipeline.target, *(p.target_media.source for p in pipeline.pairs)):
+            for source in (
+                pipeline.source,
+                pipeline.target,
+                *(p.target_media.source for p in pipeline.pairs),
+            ):
                 found[source.name] = source
     return [found[name] for name in sorted(found)]
 
 
 def document(channels: list[Channel], sources: list[DataSource], include_passwords: bool) -> dict[str, Any]:
-    return {"sources": {s.name: source_shape(s, include_passwords) for s in sources},
-            "channels": [channel_shape(c) for c in channels]}
+    return {
+        "sources": {s.name: source_shape(s, include_passwords) for s in sources},
+        "channels": [channel_shape(c) for c in channels],
+    }
 
 
 def check_document(doc: dict[str, Any], filename: str = "export") -> None:
@@ -107,7 +130,9 @@ def check_channel(channel: Channel) -> None:
     if not channel.pipelines or any(not p.pairs for p in channel.pipelines):
         return
     try:
-        check_document(document([channel], sources_of([channel]), include_passwords=False),
-                       filename=f"channel {channel.name}")
+        check_document(
+            document([channel], sources_of([channel]), include_passwords=False),
+            filename=f"channel {channel.name}",
+        )
     except ConfigError as exc:
         raise ValidationProblem("channel", str(exc)) from None

@@ -1,9 +1,30 @@
 """The config store: models and sessions."""
+
+from otter_core.manager.store import monitoring  # noqa: E402,F401  (mgr-ops's tables join Base.metadata)
 from otter_core.manager.store.models import (
-    ROLES, AuditLog, Base, Channel, DataMedia, DataSource, Pair, Pipeline, User,
+    ROLES,
+    AuditLog,
+    Base,
+    Channel,
+    DataMedia,
+    DataSource,
+    Pair,
+    Pipeline,
+    User,
 )
 from otter_core.manager.store.session import Database, get_db, make_engine
-from otter_core.manager.store import monitoring  # noqa: E402,F401  (mgr-ops's tables join Base.metadata)
 
-__all__ = ["ROLES", "AuditLog", "Base", "Channel", "DataMedia", "DataSource", "Pair", "Pipeline", "User",
-           "Database", "get_db", "make_engine"]
+__all__ = [
+    "ROLES",
+    "AuditLog",
+    "Base",
+    "Channel",
+    "DataMedia",
+    "DataSource",
+    "Pair",
+    "Pipeline",
+    "User",
+    "Database",
+    "get_db",
+    "make_engine",
+]

@@ -1,5 +1,6 @@
 """The config store: SQLAlchemy 2 models of users, the otter config (sources, media, channels, pipelines,
 pairs) and the audit log. Config columns keep the YAML's shapes (JSON) so export and import are exact."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -73,8 +74,9 @@ class Channel(Base):
     name: Mapped[str] = mapped_column(String(128), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
 
-    pipelines: Mapped[list[Pipeline]] = relationship(back_populates="channel", order_by="Pipeline.id",
-                                                     cascade="all, delete-orphan")
+    pipelines: Mapped[list[Pipeline]] = relationship(
+        back_populates="channel", order_by="Pipeline.id", cascade="all, delete-orphan"
+    )
 
 
 class Pipeline(Base):
@@ -88,7 +90,7 @@ class Pipeline(Base):
     name: Mapped[str] = mapped_column(String(128))
     source_id: Mapped[int] = mapped_column(ForeignKey("data_source.id"))
     target_id: Mapped[int] = mapped_column(ForeignKey("data_source.id"))
-    start: Mapped[Any] = mapped_column(JSON, default="current")         # "current" | {file,pos} | {gtid}
+    start: Mapped[Any] = mapped_column(JSON, default="current")  # "current" | {file,pos} | {gtid}
     parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     selector: Mapped[str | None] = mapped_column(String(64), nullable=True)
     loader: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -96,13 +98,14 @@ class Pipeline(Base):
     arbitrator: Mapped[str] = mapped_column(String(64), default="memory")
     exclude: Mapped[list[str]] = mapped_column(JSON, default=list)
     home: Mapped[bool] = mapped_column(Boolean, default=False)
-    snapshot: Mapped[Any] = mapped_column(JSON, nullable=True)         # None | true | {chunk_rows, tables}
+    snapshot: Mapped[Any] = mapped_column(JSON, nullable=True)  # None | true | {chunk_rows, tables}
 
     channel: Mapped[Channel] = relationship(back_populates="pipelines")
     source: Mapped[DataSource] = relationship(foreign_keys=[source_id])
     target: Mapped[DataSource] = relationship(foreign_keys=[target_id])
-    pairs: Mapped[list[Pair]] = relationship(back_populates="pipeline", order_by="Pair.id",
-                                             cascade="all, delete-orphan")
+    pairs: Mapped[list[Pair]] = relationship(
+        back_populates="pipeline", order_by="Pair.id", cascade="all, delete-orphan"
+    )
 
 
 class Pair(Base):
@@ -114,15 +117,15 @@ class Pair(Base):
     pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipeline.id"))
     source_media_id: Mapped[int] = mapped_column(ForeignKey("data_media.id"))
     target_media_id: Mapped[int] = mapped_column(ForeignKey("data_media.id"))
-    columns: Mapped[Any] = mapped_column(JSON, nullable=True)           # list of names or {source: target}
+    columns: Mapped[Any] = mapped_column(JSON, nullable=True)  # list of names or {source: target}
     column_mode: Mapped[str] = mapped_column(String(16), default="include")
     column_groups: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
     push_weight: Mapped[int] = mapped_column(Integer, default=5)
     processors: Mapped[list[str]] = mapped_column(JSON, default=list)
     processor_options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     filter: Mapped[str | None] = mapped_column(Text, nullable=True)
-    file_resolver: Mapped[Any] = mapped_column(JSON, nullable=True)     # name | {name, options}
-    conflict: Mapped[Any] = mapped_column(JSON, nullable=True)          # "home_wins" | "newer_wins(col)" | ...
+    file_resolver: Mapped[Any] = mapped_column(JSON, nullable=True)  # name | {name, options}
+    conflict: Mapped[Any] = mapped_column(JSON, nullable=True)  # "home_wins" | "newer_wins(col)" | ...
 
     pipeline: Mapped[Pipeline] = relationship(back_populates="pairs")
     source_media: Mapped[DataMedia] = relationship(foreign_keys=[source_media_id])

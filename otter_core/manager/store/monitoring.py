@@ -1,5 +1,6 @@
 """Monitoring tables (mgr-ops): pipeline status samples over time, alarm rules, alarm events and the SMTP
 server email alarms go through. Created by migration 0002_monitoring."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -28,7 +29,9 @@ class PipelineSample(Base):
     bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     bytes_per_s: Mapped[float] = mapped_column(Float, default=0.0)
     tables: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # "schema.table" -> {I, U, D}
-    stage_ms: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # stage -> ms per batch since last sample
+    stage_ms: Mapped[dict[str, Any]] = mapped_column(
+        JSON, default=dict
+    )  # stage -> ms per batch since last sample
     error: Mapped[str] = mapped_column(Text, default="")
     position: Mapped[str] = mapped_column(String(255), default="")
     position_detail: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
@@ -61,7 +64,9 @@ class AlarmEventRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
-    rule_id: Mapped[int | None] = mapped_column(ForeignKey("alarm_rule.id", ondelete="SET NULL"), nullable=True)
+    rule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("alarm_rule.id", ondelete="SET NULL"), nullable=True
+    )
     rule: Mapped[str] = mapped_column(String(128))
     kind: Mapped[str] = mapped_column(String(32))
     channel: Mapped[str] = mapped_column(String(128))

@@ -5,9 +5,11 @@ cannot carry: numbers, ids, check boxes, and structured values written as YAML (
 text area. A value that does not convert raises the services' own ``ValidationProblem`` on that field, so
 the page shows it beside the field like any other problem.
 """
+
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import yaml
 
@@ -35,7 +37,9 @@ def checkbox(form: Mapping[str, Any], name: str) -> bool:
     return form.get(name) in ("1", "on", "true", "yes")
 
 
-def structured(form: Mapping[str, Any], name: str, kinds: tuple[type, ...] = (dict, list, str, bool, int)) -> Any:
+def structured(
+    form: Mapping[str, Any], name: str, kinds: tuple[type, ...] = (dict, list, str, bool, int)
+) -> Any:
     """A YAML/JSON text area as a value (None when empty); its type must be one of ``kinds``."""
     value = text(form, name)
     if value is None:
@@ -45,7 +49,9 @@ def structured(form: Mapping[str, Any], name: str, kinds: tuple[type, ...] = (di
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise ValidationProblem(name, f"not valid YAML or JSON{where}: {getattr(exc, 'problem', exc)}") from None
+        raise ValidationProblem(
+            name, f"not valid YAML or JSON{where}: {getattr(exc, 'problem', exc)}"
+        ) from None
     if parsed is not None and not isinstance(parsed, kinds):
         wanted = " or ".join(k.__name__.replace("dict", "mapping").replace("str", "text") for k in kinds)
         raise ValidationProblem(name, f"expected a {wanted}, got {type(parsed).__name__}")
@@ -67,7 +73,9 @@ def as_yaml(value: Any, one_line: bool = False) -> str:
         return value
     if isinstance(value, (bool, int, float)):
         return str(value).lower() if isinstance(value, bool) else str(value)
-    return yaml.safe_dump(value, default_flow_style=True if one_line else False, sort_keys=False, width=1000).strip()
+    return yaml.safe_dump(
+        value, default_flow_style=True if one_line else False, sort_keys=False, width=1000
+    ).strip()
 
 
 def without_none(values: dict[str, Any]) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """What the pages show of running channels: mgr-ops's ``control.status`` over the app's runtime
 (``app.state.runtime``), arranged for the dashboard and the channel page."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -42,9 +43,13 @@ def channel_summary(channel: Any, status: dict[str, Any]) -> dict[str, Any]:
     """One dashboard row: the worst delay and the summed throughput of the channel's pipelines."""
     figures = status.get("pipelines", [])
     live = status.get("state") in LIVE_STATES
-    return {"id": channel.id, "name": channel.name, "state": status.get("state"),
-            "pipelines": [p.name for p in channel.pipelines],
-            "delay": max((p.get("lag_s") or 0.0 for p in figures), default=None) if live else None,
-            "rows_per_s": sum(p.get("rows_per_s") or 0.0 for p in figures) if live else None,
-            "rows": sum(p.get("rows") or 0 for p in figures) if figures else None,
-            "error": next((p["error"] for p in figures if p.get("error")), None)}
+    return {
+        "id": channel.id,
+        "name": channel.name,
+        "state": status.get("state"),
+        "pipelines": [p.name for p in channel.pipelines],
+        "delay": max((p.get("lag_s") or 0.0 for p in figures), default=None) if live else None,
+        "rows_per_s": sum(p.get("rows_per_s") or 0.0 for p in figures) if live else None,
+        "rows": sum(p.get("rows") or 0 for p in figures) if figures else None,
+        "error": next((p["error"] for p in figures if p.get("error")), None),
+    }

@@ -1,4 +1,5 @@
 """Pages of users (ADMIN only) and the audit log, on mgr-core's users service."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -13,7 +14,14 @@ from otter_core.manager.services.views import audit_view, user_view
 from otter_core.manager.store import ROLES, get_db
 from otter_core.manager.web import forms
 from otter_core.manager.web.render import (
-    apply_change, denied, form_actor, form_data, page_actor, problem_status, redirect, render,
+    apply_change,
+    denied,
+    form_actor,
+    form_data,
+    page_actor,
+    problem_status,
+    redirect,
+    render,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -21,12 +29,23 @@ USERS_CHANGE = "manage users"
 AUDIT_PAGE_SIZE = 50
 
 
-def _users_page(request: Request, db: Session, actor: Actor, form: dict | None = None,
-                errors: dict | None = None) -> HTMLResponse:
-    return render(request, "users.html", {
-        "active": "users", "title": "Users", "users": [user_view(u) for u in config.list_users(db)],
-        "roles": list(ROLES), "form": form or {"role": "OPERATOR"}, "errors": errors or {},
-    }, actor, status_code=problem_status(errors) if errors else 200)
+def _users_page(
+    request: Request, db: Session, actor: Actor, form: dict | None = None, errors: dict | None = None
+) -> HTMLResponse:
+    return render(
+        request,
+        "users.html",
+        {
+            "active": "users",
+            "title": "Users",
+            "users": [user_view(u) for u in config.list_users(db)],
+            "roles": list(ROLES),
+            "form": form or {"role": "OPERATOR"},
+            "errors": errors or {},
+        },
+        actor,
+        status_code=problem_status(errors) if errors else 200,
+    )
 
 
 @router.get("/users", response_class=HTMLResponse)
@@ -41,17 +60,22 @@ async def users_create(request: Request, actor: Actor = Depends(form_actor), db:
     if (refusal := denied(request, actor, USERS_CHANGE)) is not None:
         return refusal
     form = await form_data(request)
-    body = {"username": form.get("username", ""), "password": form.get("password", ""),
-            "role": form.get("role", "OPERATOR")}
-    errors = apply_change(request, db, lambda: config.create_user(db, actor, body),
-                          f"user {body['username']} created")
+    body = {
+        "username": form.get("username", ""),
+        "password": form.get("password", ""),
+        "role": form.get("role", "OPERATOR"),
+    }
+    errors = apply_change(
+        request, db, lambda: config.create_user(db, actor, body), f"user {body['username']} created"
+    )
     shown = {k: v for k, v in form.items() if k != "password"}
     return _users_page(request, db, actor, shown, errors) if errors else redirect("/users")
 
 
 @router.post("/users/{user_id}", response_class=HTMLResponse)
-async def users_update(user_id: int, request: Request, actor: Actor = Depends(form_actor),
-                       db: Session = Depends(get_db)):
+async def users_update(
+    user_id: int, request: Request, actor: Actor = Depends(form_actor), db: Session = Depends(get_db)
+):
     """Change a user's role, and the password when one is given."""
     if (refusal := denied(request, actor, USERS_CHANGE)) is not None:
         return refusal
@@ -62,8 +86,9 @@ async def users_update(user_id: int, request: Request, actor: Actor = Depends(fo
 
 
 @router.post("/users/{user_id}/delete", response_class=HTMLResponse)
-async def users_delete(user_id: int, request: Request, actor: Actor = Depends(form_actor),
-                       db: Session = Depends(get_db)):
+async def users_delete(
+    user_id: int, request: Request, actor: Actor = Depends(form_actor), db: Session = Depends(get_db)
+):
     if (refusal := denied(request, actor, USERS_CHANGE)) is not None:
         return refusal
     errors = apply_change(request, db, lambda: config.delete_user(db, actor, user_id), "user deleted")
@@ -71,13 +96,35 @@ async def users_delete(user_id: int, request: Request, actor: Actor = Depends(fo
 
 
 @router.get("/audit", response_class=HTMLResponse)
-def audit_page(request: Request, before_id: int | None = None, object: str = "", username: str = "",
-               actor: Actor = Depends(page_actor), db: Session = Depends(get_db)):
+def audit_page(
+    request: Request,
+    before_id: int | None = None,
+    object: str = "",
+    username: str = "",
+    actor: Actor = Depends(page_actor),
+    db: Session = Depends(get_db),
+):
     """Newest changes first, filtered by object text and user; "older" pages by the last id shown."""
-    entries: list[dict[str, Any]] = [audit_view(e) for e in config.list_audit(
-        db, limit=AUDIT_PAGE_SIZE, before_id=before_id, object_contains=object or None, username=username or None)]
+    entries: list[dict[str, Any]] = [
+        audit_view(e)
+        for e in config.list_audit(
+            db,
+            limit=AUDIT_PAGE_SIZE,
+            before_id=before_id,
+            object_contains=object or None,
+            username=username or None,
+        )
+    ]
     older = entries[-1]["id"] if len(entries) == AUDIT_PAGE_SIZE else None
-    return render(request, "audit.html", {
-        "active": "audit", "title": "Audit log", "entries": entries, "older": older,
-        "filters": {"object": object, "username": username},
-    }, actor)
+    return render(
+        request,
+        "audit.html",
+        {
+            "active": "audit",
+            "title": "Audit log",
+            "entries": entries,
+            "older": older,
+            "filters": {"object": object, "username": username},
+        },
+        actor,
+    )

@@ -1,4 +1,5 @@
 """Log in and log out (the pages' side of mgr-core's security module)."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -33,12 +34,20 @@ async def login_submit(request: Request, db: Session = Depends(get_db)) -> Respo
         user = authenticate_throttled(request, db, username, form.get("password", ""))
     except HTTPException as exc:  # 429: too many failed logins
         flash(request, "error", exc.detail)
-        return render(request, "login.html", {"next": safe_next(form.get("next")), "username": username},
-                      status_code=exc.status_code)
+        return render(
+            request,
+            "login.html",
+            {"next": safe_next(form.get("next")), "username": username},
+            status_code=exc.status_code,
+        )
     if user is None:
         flash(request, "error", "wrong user name or password")
-        return render(request, "login.html", {"next": safe_next(form.get("next")),
-                                              "username": username}, status_code=401)
+        return render(
+            request,
+            "login.html",
+            {"next": safe_next(form.get("next")), "username": username},
+            status_code=401,
+        )
     start_session(request, user)
     return redirect(safe_next(form.get("next")))
 

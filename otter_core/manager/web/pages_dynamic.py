@@ -1,5 +1,6 @@
 """Pages of dynamic hooks (otter-dynamic): everyone logged in reads the versions and their source; only an
 ADMIN pushes a new version or activates one (the same service as ``/api/dynamic``)."""
+
 from __future__ import annotations
 
 import time
@@ -14,7 +15,15 @@ from otter_core.manager.security import Actor
 from otter_core.manager.services import dynamic_service as dynamic
 from otter_core.manager.store import get_db
 from otter_core.manager.web.render import (
-    apply_change, denied, form_actor, form_data, not_found, page_actor, problem_status, redirect, render,
+    apply_change,
+    denied,
+    form_actor,
+    form_data,
+    not_found,
+    page_actor,
+    problem_status,
+    redirect,
+    render,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -31,15 +40,28 @@ def _state_dir(request: Request):
     return request.app.state.settings.state_dir
 
 
-def _list_page(request: Request, actor: Actor, form: dict | None = None, errors: dict | None = None) -> HTMLResponse:
+def _list_page(
+    request: Request, actor: Actor, form: dict | None = None, errors: dict | None = None
+) -> HTMLResponse:
     try:
         hooks, unavailable = dynamic.list_hooks(_state_dir(request)), ""
     except dynamic.DynamicUnavailable as exc:
         hooks, unavailable = [], str(exc)
-    return render(request, "dynamic.html", {
-        "active": "dynamic", "title": "Dynamic hooks", "hooks": hooks, "unavailable": unavailable,
-        "kinds": KINDS, "form": form or {"kind": "processor", "source": EXAMPLE}, "errors": errors or {},
-    }, actor, status_code=problem_status(errors) if errors else 200)
+    return render(
+        request,
+        "dynamic.html",
+        {
+            "active": "dynamic",
+            "title": "Dynamic hooks",
+            "hooks": hooks,
+            "unavailable": unavailable,
+            "kinds": KINDS,
+            "form": form or {"kind": "processor", "source": EXAMPLE},
+            "errors": errors or {},
+        },
+        actor,
+        status_code=problem_status(errors) if errors else 200,
+    )
 
 
 @router.get("/dynamic", response_class=HTMLResponse)
@@ -54,17 +76,28 @@ async def dynamic_push(request: Request, actor: Actor = Depends(form_actor), db:
         return refusal
     form = await form_data(request)
     name = form.get("name", "").strip()
-    body = {"source": form.get("source", ""), "kind": form.get("kind", "processor"),
-            "comment": form.get("comment", ""), "activate": form.get("activate") == "1"}
+    body = {
+        "source": form.get("source", ""),
+        "kind": form.get("kind", "processor"),
+        "comment": form.get("comment", ""),
+        "activate": form.get("activate") == "1",
+    }
     pushed: dict[str, Any] = {}
-    errors = apply_change(request, db, lambda: pushed.update(dynamic.push(db, actor, _state_dir(request), name, body)),
-                          lambda: f"{name}: version {pushed['version']} stored"
-                                  + (" and active" if body["activate"] else ""))
-    return _list_page(request, actor, {**form, "name": name}, errors) if errors else redirect(f"/dynamic/{name}")
+    errors = apply_change(
+        request,
+        db,
+        lambda: pushed.update(dynamic.push(db, actor, _state_dir(request), name, body)),
+        lambda: f"{name}: version {pushed['version']} stored" + (" and active" if body["activate"] else ""),
+    )
+    return (
+        _list_page(request, actor, {**form, "name": name}, errors) if errors else redirect(f"/dynamic/{name}")
+    )
 
 
 @router.get("/dynamic/{name}", response_class=HTMLResponse)
-def dynamic_hook_page(name: str, request: Request, version: int | None = None, actor: Actor = Depends(page_actor)):
+def dynamic_hook_page(
+    name: str, request: Request, version: int | None = None, actor: Actor = Depends(page_actor)
+):
     """The versions of one hook, and the source of ``version`` (the active one, else the newest)."""
     try:
         hook = dynamic.hook_view(_state_dir(request), name)
@@ -76,22 +109,42 @@ def dynamic_hook_page(name: str, request: Request, version: int | None = None, a
             hook["loaded"]["when"] = _utc(hook["loaded"].get("at"))
     except (ObjectNotFound, dynamic.DynamicUnavailable) as exc:
         return not_found(request, actor, str(exc))
-    return render(request, "dynamic_hook.html", {"active": "dynamic", "title": f"Dynamic hook {name}",
-                                                 "hook": hook, "shown": shown, "source": source}, actor)
+    return render(
+        request,
+        "dynamic_hook.html",
+        {
+            "active": "dynamic",
+            "title": f"Dynamic hook {name}",
+            "hook": hook,
+            "shown": shown,
+            "source": source,
+        },
+        actor,
+    )
 
 
 @router.post("/dynamic/{name}/activate", response_class=HTMLResponse)
-async def dynamic_activate(name: str, request: Request, actor: Actor = Depends(form_actor),
-                           db: Session = Depends(get_db)):
+async def dynamic_activate(
+    name: str, request: Request, actor: Actor = Depends(form_actor), db: Session = Depends(get_db)
+):
     if (refusal := denied(request, actor, PUSH)) is not None:
         return refusal
     form = await form_data(request)
     version = int(form["version"]) if form.get("version", "").isdigit() else form.get("version")
-    errors = apply_change(request, db, lambda: dynamic.activate(db, actor, _state_dir(request), name, version),
-                          f"{name}: version {version} is active; running pipelines take it at their next batch")
+    errors = apply_change(
+        request,
+        db,
+        lambda: dynamic.activate(db, actor, _state_dir(request), name, version),
+        f"{name}: version {version} is active; running pipelines take it at their next batch",
+    )
     if errors and "_not_found" in errors:
         return not_found(request, actor, errors["_not_found"])
     if errors:
-        return render(request, "error.html", {"status": 422, "message": "; ".join(errors.values())}, actor,
-                      status_code=422)
+        return render(
+            request,
+            "error.html",
+            {"status": 422, "message": "; ".join(errors.values())},
+            actor,
+            status_code=422,
+        )
     return redirect(f"/dynamic/{name}")

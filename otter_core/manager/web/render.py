@@ -3,9 +3,11 @@ flash messages that survive the redirect after a POST, and rendering a template 
 
 Pages call the same services as the JSON API; this module only adapts their errors to HTML.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request
@@ -63,13 +65,22 @@ def static_url(path: str) -> str:
     return f"/static/{path}?v={__version__}"
 
 
-def render(request: Request, template: str, context: dict[str, Any] | None = None,
-           actor: Actor | None = None, status_code: int = 200) -> HTMLResponse:
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    actor: Actor | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
     """Render ``template`` with the user, the CSRF token, pending flash messages and ``context``."""
     templates = request.app.state.templates
     templates.env.globals.setdefault("static_url", static_url)
-    values: dict[str, Any] = {"user": actor, "csrf_token": csrf_token(request),
-                              "flashes": request.session.pop(FLASH_KEY, []), "errors": {}}
+    values: dict[str, Any] = {
+        "user": actor,
+        "csrf_token": csrf_token(request),
+        "flashes": request.session.pop(FLASH_KEY, []),
+        "errors": {},
+    }
     values.update(context or {})
     return templates.TemplateResponse(request, template, values, status_code=status_code)
 
@@ -78,18 +89,26 @@ def denied(request: Request, actor: Actor, what: str) -> HTMLResponse | None:
     """A 403 page when ``actor`` is an OPERATOR (only an ADMIN may ``what``), else None."""
     if actor.is_admin:
         return None
-    return render(request, "error.html", {
-        "status": 403, "heading": "Not allowed",
-        "message": f"user {actor.username!r} is an OPERATOR: only an ADMIN may {what}"},
-        actor, status_code=403)
+    return render(
+        request,
+        "error.html",
+        {
+            "status": 403,
+            "heading": "Not allowed",
+            "message": f"user {actor.username!r} is an OPERATOR: only an ADMIN may {what}",
+        },
+        actor,
+        status_code=403,
+    )
 
 
 def not_found(request: Request, actor: Actor, message: str) -> HTMLResponse:
     return render(request, "error.html", {"status": 404, "message": message}, actor, status_code=404)
 
 
-def apply_change(request: Request, db: Session, change: Callable[[], Any],
-                 done: str | Callable[[], str]) -> dict[str, str] | None:
+def apply_change(
+    request: Request, db: Session, change: Callable[[], Any], done: str | Callable[[], str]
+) -> dict[str, str] | None:
     """Run a service call for a form: on success flash ``done`` (or what it returns) and return None; on a problem roll back and
     return ``{field: message}`` for the page to show beside the fields (``_`` for the whole form)."""
     try:

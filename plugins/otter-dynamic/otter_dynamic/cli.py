@@ -9,6 +9,7 @@
 Whoever can run this against a store can run code inside every pipeline that uses it: keep the store
 owned by the otter user, mode 0700 (docs/dynamic.md).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,7 +17,7 @@ import getpass
 import os
 import sys
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from otter_core.errors import ConfigError
 from otter_dynamic.plugin import STORE_ENV
@@ -26,7 +27,9 @@ from otter_dynamic.store import DynamicStore
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="otter-dynamic", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--store", default=os.environ.get(STORE_ENV), help=f"store directory (default ${STORE_ENV})")
+    parser.add_argument(
+        "--store", default=os.environ.get(STORE_ENV), help=f"store directory (default ${STORE_ENV})"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("validate", help="check a source file without running it")
     p.add_argument("file")
@@ -66,12 +69,20 @@ def run(argv: Sequence[str] | None = None) -> int:
     store = _store(args)
     if args.command == "push":
         source = open(args.file, encoding="utf-8").read()
-        version = store.push(args.name, args.kind, source, author=getpass.getuser(), comment=args.comment,
-                             activate=args.activate)
+        version = store.push(
+            args.name,
+            args.kind,
+            source,
+            author=getpass.getuser(),
+            comment=args.comment,
+            activate=args.activate,
+        )
         print(f"{args.name}: stored version {version}{' (active)' if args.activate else ''}")
     elif args.command == "activate":
         store.activate(args.name, args.version)
-        print(f"{args.name}: version {args.version} is active; running pipelines swap it in at their next batch")
+        print(
+            f"{args.name}: version {args.version} is active; running pipelines swap it in at their next batch"
+        )
     elif args.command == "list":
         if args.name is None:
             for name in store.names():
@@ -81,10 +92,14 @@ def run(argv: Sequence[str] | None = None) -> int:
             for info in store.versions(args.name):
                 when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.created_at))
                 mark = "*" if info.active else " "
-                print(f"{mark} v{info.version}\t{info.kind}\t{when}\t{info.author}\t{info.sha256[:12]}\t{info.comment}")
+                print(
+                    f"{mark} v{info.version}\t{info.kind}\t{when}\t{info.author}\t{info.sha256[:12]}\t{info.comment}"
+                )
             if loaded:
-                print(f"loaded by a pipeline: v{loaded.get('version')}"
-                      + (f" (error: {loaded['error']})" if loaded.get("error") else ""))
+                print(
+                    f"loaded by a pipeline: v{loaded.get('version')}"
+                    + (f" (error: {loaded['error']})" if loaded.get("error") else "")
+                )
     elif args.command == "show":
         sys.stdout.write(store.source(args.name, args.version))
     return 0

@@ -16,12 +16,14 @@ active pointer (one ``stat``) and, when an administrator activated another versi
 uses it from this batch on. A whole batch always runs with one version, and a version that fails to
 compile is reported and not swapped in (the running one stays).
 """
+
 from __future__ import annotations
 
 import logging
 import os
 import threading
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from otter_core import hookimpl
 from otter_core.errors import ConfigError
@@ -64,8 +66,10 @@ class DynamicHook:
     def __init__(self, kind: str, options: Mapping[str, Any], pair: DataMediaPair) -> None:
         unknown = set(options) - OPTION_KEYS - (FILE_SYNC_OPTIONS if kind == "file_resolver" else set())
         if unknown:
-            raise ConfigError(f"dynamic {kind} of pair {pair.source}: unknown option(s) {', '.join(sorted(unknown))} "
-                              f"(known: {', '.join(sorted(OPTION_KEYS))})")
+            raise ConfigError(
+                f"dynamic {kind} of pair {pair.source}: unknown option(s) {', '.join(sorted(unknown))} "
+                f"(known: {', '.join(sorted(OPTION_KEYS))})"
+            )
         self.kind = kind
         self.user_options = dict(options.get("options") or {})
         self.name = str(options.get("name") or "")
@@ -76,11 +80,14 @@ class DynamicHook:
         self.pinned = options.get("version")
         if root is None:
             if source is None:
-                raise ConfigError(f"dynamic {kind} of pair {pair.source}: give `source` (the code) or `store` "
-                                  f"and `name` (or set ${STORE_ENV})")
+                raise ConfigError(
+                    f"dynamic {kind} of pair {pair.source}: give `source` (the code) or `store` "
+                    f"and `name` (or set ${STORE_ENV})"
+                )
             self.name = self.name or str(pair.source)
-            self.current = CompiledVersion(self.name, "yaml", compile_hook(source, kind, self.name, "yaml",
-                                                                               self.user_options))
+            self.current = CompiledVersion(
+                self.name, "yaml", compile_hook(source, kind, self.name, "yaml", self.user_options)
+            )
             self._stamp = None
             return
         if not self.name:
@@ -92,8 +99,10 @@ class DynamicHook:
         self._stamp = self.store.active_stamp(self.name)
         version = int(self.pinned) if self.pinned is not None else self.store.active_version(self.name)
         if version is None:
-            raise ConfigError(f"dynamic {self.name!r} has no active version in {root}: "
-                              f"otter-dynamic activate --store {root} {self.name} VERSION")
+            raise ConfigError(
+                f"dynamic {self.name!r} has no active version in {root}: "
+                f"otter-dynamic activate --store {root} {self.name} VERSION"
+            )
         self.current = self._compile(version)
         self.store.record_loaded(self.name, version, None)
 
@@ -124,8 +133,13 @@ class DynamicHook:
         try:
             compiled = self._compile(version)
         except (InvalidSource, ConfigError) as exc:
-            log.error("dynamic %r: version %d not swapped in, still running v%s: %s", self.name, version,
-                      self.current.version, exc)
+            log.error(
+                "dynamic %r: version %d not swapped in, still running v%s: %s",
+                self.name,
+                version,
+                self.current.version,
+                exc,
+            )
             store.record_loaded(self.name, int(self.current.version), f"v{version}: {exc}")
             return
         log.info("dynamic %r: swapped v%s -> v%d", self.name, self.current.version, version)

@@ -5,13 +5,15 @@ level with one positional parameter. That is what the manager calls on an upload
 never executes code it was sent. ``compile_hook`` does run the module body (imports, constants) and is
 called by the pipeline that will run the hook anyway.
 """
+
 from __future__ import annotations
 
 import ast
 import builtins
 import hashlib
 import traceback
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from attrs import frozen
 
@@ -19,8 +21,10 @@ from otter_core.errors import ConfigError
 
 # kind -> the function the source must define, and what it is called with
 HOOKS = {"processor": "process", "file_resolver": "resolve"}
-SIGNATURES = {"processor": "def process(event): ... return event (or None to drop it)",
-              "file_resolver": "def resolve(event): ... return [file references]"}
+SIGNATURES = {
+    "processor": "def process(event): ... return event (or None to drop it)",
+    "file_resolver": "def resolve(event): ... return [file references]",
+}
 MAX_SOURCE_BYTES = 256 * 1024
 
 
@@ -64,18 +68,29 @@ def validate(source: str, kind: str = "processor", name: str = "source") -> list
     if not isinstance(source, str) or not source.strip():
         return [Problem(0, 0, f"the source is empty: define {SIGNATURES[kind]}")]
     if len(source.encode("utf-8")) > MAX_SOURCE_BYTES:
-        return [Problem(0, 0, f"the source is larger than {MAX_SOURCE_BYTES} bytes: put big code in a "
-                              "pip-installed EventProcessor plugin instead")]
+        return [
+            Problem(
+                0,
+                0,
+                f"the source is larger than {MAX_SOURCE_BYTES} bytes: put big code in a "
+                "pip-installed EventProcessor plugin instead",
+            )
+        ]
     try:
         tree = ast.parse(source, filename=filename_of(name, "?"))
     except SyntaxError as exc:
         return [Problem(exc.lineno or 0, exc.offset or 0, f"syntax error: {exc.msg}")]
     hook = HOOKS[kind]
-    found = [node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-             and node.name == hook]
+    found = [
+        node
+        for node in tree.body
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == hook
+    ]
     if not found:
-        assigned = any(isinstance(node, ast.Assign) and any(getattr(t, "id", None) == hook for t in node.targets)
-                       for node in tree.body)
+        assigned = any(
+            isinstance(node, ast.Assign) and any(getattr(t, "id", None) == hook for t in node.targets)
+            for node in tree.body
+        )
         if not assigned:
             return [Problem(0, 0, f"no top-level function {hook!r}: define {SIGNATURES[kind]}")]
         return []  # `process = SomeClass().process`: checked when compiled
@@ -86,16 +101,23 @@ def validate(source: str, kind: str = "processor", name: str = "source") -> list
     positional = args.posonlyargs + args.args
     required = len(positional) - len(args.defaults)
     if args.vararg is None and (not positional or required > 1):
-        return [Problem(node.lineno, node.col_offset + 1,
-                        f"{hook} must take exactly one argument (the event), it takes {required}: "
-                        f"{SIGNATURES[kind]}")]
+        return [
+            Problem(
+                node.lineno,
+                node.col_offset + 1,
+                f"{hook} must take exactly one argument (the event), it takes {required}: {SIGNATURES[kind]}",
+            )
+        ]
     if any(d is None for d in args.kw_defaults):
-        return [Problem(node.lineno, node.col_offset + 1, f"{hook} has a keyword-only parameter without default")]
+        return [
+            Problem(node.lineno, node.col_offset + 1, f"{hook} has a keyword-only parameter without default")
+        ]
     return []
 
 
-def compile_hook(source: str, kind: str, name: str, version: int | str,
-                 options: Mapping[str, Any] | None = None) -> Callable[[Any], Any]:
+def compile_hook(
+    source: str, kind: str, name: str, version: int | str, options: Mapping[str, Any] | None = None
+) -> Callable[[Any], Any]:
     """Run the module body of ``source`` in a fresh namespace and return its hook function.
 
     The module sees ``options`` (the YAML's ``options`` of this dynamic hook) and ``NAME``/``VERSION``.
@@ -106,19 +128,29 @@ def compile_hook(source: str, kind: str, name: str, version: int | str,
         raise InvalidSource(name, problems)
     filename = filename_of(name, version)
     module_name = f"otter_dynamic_{name}_v{version}".replace("-", "_").replace(".", "_")
-    namespace: dict[str, Any] = {"__name__": module_name, "__builtins__": builtins,
-                                 "options": dict(options or {}), "NAME": name, "VERSION": version}
+    namespace: dict[str, Any] = {
+        "__name__": module_name,
+        "__builtins__": builtins,
+        "options": dict(options or {}),
+        "NAME": name,
+        "VERSION": version,
+    }
     try:
         code = compile(source, filename, "exec")
         exec(code, namespace)  # noqa: S102 - running user code is this plugin's purpose (docs/dynamic.md)
     except SyntaxError as exc:  # e.g. a `return` outside a function, found only by the compiler
-        raise InvalidSource(name, [Problem(exc.lineno or 0, exc.offset or 0, f"syntax error: {exc.msg}")]) from None
+        raise InvalidSource(
+            name, [Problem(exc.lineno or 0, exc.offset or 0, f"syntax error: {exc.msg}")]
+        ) from None
     except Exception as exc:
-        raise InvalidSource(name, [Problem(error_line(exc, filename), 0,
-                                           f"running the module body raised {exc!r}")]) from None
+        raise InvalidSource(
+            name, [Problem(error_line(exc, filename), 0, f"running the module body raised {exc!r}")]
+        ) from None
     hook = namespace.get(HOOKS[kind])
     if not callable(hook):
-        raise InvalidSource(name, [Problem(0, 0, f"{HOOKS[kind]!r} is not callable: define {SIGNATURES[kind]}")])
+        raise InvalidSource(
+            name, [Problem(0, 0, f"{HOOKS[kind]!r} is not callable: define {SIGNATURES[kind]}")]
+        )
     return hook
 
 

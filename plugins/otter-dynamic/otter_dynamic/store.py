@@ -13,6 +13,7 @@ numbered by exclusive file creation, so two writers never get the same number.
 Code in the store runs with the rights of the otter process: the store refuses a directory that other
 users can write to (see docs/dynamic.md).
 """
+
 from __future__ import annotations
 
 import json
@@ -46,9 +47,16 @@ class VersionInfo:
     active: bool
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "kind": self.kind, "sha256": self.sha256,
-                "author": self.author, "comment": self.comment, "created_at": self.created_at,
-                "active": self.active}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "kind": self.kind,
+            "sha256": self.sha256,
+            "author": self.author,
+            "comment": self.comment,
+            "created_at": self.created_at,
+            "active": self.active,
+        }
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -72,8 +80,9 @@ class DynamicStore:
 
     # ---------------------------------------------------------------------------------------- writing
 
-    def push(self, name: str, kind: str, source: str, author: str = "", comment: str = "",
-             activate: bool = False) -> int:
+    def push(
+        self, name: str, kind: str, source: str, author: str = "", comment: str = "", activate: bool = False
+    ) -> int:
         """Validate ``source`` and store it as the next version of ``name``; return the version number.
 
         Raises ``InvalidSource`` (with each problem's line) and stores nothing when it does not validate,
@@ -94,8 +103,13 @@ class DynamicStore:
                 version += 1
                 continue
             break
-        meta = {"kind": kind, "sha256": source_digest(source), "author": author, "comment": comment,
-                "created_at": time.time()}
+        meta = {
+            "kind": kind,
+            "sha256": source_digest(source),
+            "author": author,
+            "comment": comment,
+            "created_at": time.time(),
+        }
         _write_atomic(folder / f"v{version:06d}.json", json.dumps(meta))
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(source)
@@ -109,14 +123,18 @@ class DynamicStore:
         """Make ``version`` the one running pipelines use (they swap between batches)."""
         folder = self._folder(name)
         if not (folder / f"v{version:06d}.py").exists():
-            raise ConfigError(f"dynamic {name!r} has no version {version} (versions: "
-                              f"{', '.join(str(v.version) for v in self.versions(name)) or 'none'})")
+            raise ConfigError(
+                f"dynamic {name!r} has no version {version} (versions: "
+                f"{', '.join(str(v.version) for v in self.versions(name)) or 'none'})"
+            )
         _write_atomic(folder / "active", f"{version}\n")
 
     def record_loaded(self, name: str, version: int, error: str | None) -> None:
         """A pipeline reports which version it compiled (``error``: why it kept the previous one)."""
-        _write_atomic(self._folder(name) / "loaded.json",
-                      json.dumps({"version": version, "error": error, "at": time.time(), "pid": os.getpid()}))
+        _write_atomic(
+            self._folder(name) / "loaded.json",
+            json.dumps({"version": version, "error": error, "at": time.time(), "pid": os.getpid()}),
+        )
 
     # ---------------------------------------------------------------------------------------- reading
 
@@ -139,8 +157,18 @@ class DynamicStore:
                 meta = json.loads((folder / f"v{number:06d}.json").read_text())
             except (OSError, ValueError):  # a push in progress writes the metadata first
                 continue
-            found.append(VersionInfo(name, number, meta["kind"], meta["sha256"], meta.get("author", ""),
-                                     meta.get("comment", ""), meta["created_at"], number == active))
+            found.append(
+                VersionInfo(
+                    name,
+                    number,
+                    meta["kind"],
+                    meta["sha256"],
+                    meta.get("author", ""),
+                    meta.get("comment", ""),
+                    meta["created_at"],
+                    number == active,
+                )
+            )
         return sorted(found, key=lambda v: v.version)
 
     def source(self, name: str, version: int) -> str:
@@ -177,14 +205,18 @@ class DynamicStore:
 
     def _folder(self, name: str, create: bool = False) -> Path:
         if not NAME_RE.match(name or ""):
-            raise ConfigError(f"dynamic name {name!r} is not valid: use letters, digits, '_', '.', '-' "
-                              "(at most 64, starting with a letter or digit)")
+            raise ConfigError(
+                f"dynamic name {name!r} is not valid: use letters, digits, '_', '.', '-' "
+                "(at most 64, starting with a letter or digit)"
+            )
         folder = self.root / name
         if create and not folder.exists():
             folder.mkdir(mode=0o700)
         elif not folder.is_dir():
-            raise ConfigError(f"dynamic {name!r} is not in the store {self.root}: push a version first "
-                              f"(otter-dynamic push --store {self.root} {name} FILE)")
+            raise ConfigError(
+                f"dynamic {name!r} is not in the store {self.root}: push a version first "
+                f"(otter-dynamic push --store {self.root} {name} FILE)"
+            )
         check_private(folder)
         return folder
 
@@ -195,11 +227,15 @@ def check_private(path: Path) -> None:
     if not stat.S_ISDIR(st.st_mode):
         raise ConfigError(f"dynamic store {path} is not a directory")
     if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise ConfigError(f"dynamic store {path} is writable by other users, and its code runs as otter: "
-                          f"`chmod go-w {path}`")
+        raise ConfigError(
+            f"dynamic store {path} is writable by other users, and its code runs as otter: "
+            f"`chmod go-w {path}`"
+        )
     if st.st_uid not in (os.geteuid(), 0):
-        raise ConfigError(f"dynamic store {path} belongs to uid {st.st_uid}, not to the user running otter "
-                          f"(uid {os.geteuid()}): `chown` it to that user")
+        raise ConfigError(
+            f"dynamic store {path} belongs to uid {st.st_uid}, not to the user running otter "
+            f"(uid {os.geteuid()}): `chown` it to that user"
+        )
 
 
 KINDS = tuple(HOOKS)

@@ -1,5 +1,6 @@
 """A running pipeline under load swaps its processor between batches: no row lost, none processed twice,
 every transaction processed by one version."""
+
 import collections
 import threading
 import time
@@ -12,13 +13,13 @@ from otter_dynamic import DynamicStore
 pytestmark = pytest.mark.usefixtures("clean_databases")
 
 TABLE = "CREATE TABLE shop.orders (id INT PRIMARY KEY, txn INT NOT NULL, v VARCHAR(8) NOT NULL)"
-PROCESSOR = '''import attrs
+PROCESSOR = """import attrs
 
 def process(event):
     with open(options["log"], "a") as log:
         log.write(f"{event.keys['id']} {event.event_type.value} {TAG}\\n")
     return attrs.evolve(event, columns={**event.columns, "v": TAG})
-'''
+"""
 ROWS_PER_TXN = 20
 
 
@@ -60,18 +61,32 @@ def test_swap_under_load_loses_no_row_and_runs_each_once(mariadb_source, mariadb
     store.push("tagger", "processor", source_for("v1"), author="admin", activate=True)
     v2 = store.push("tagger", "processor", source_for("v2"), author="admin")
     file, pos = mariadb_source.binlog_position()
-    pair = {"source": "shop.orders", "processors": ["dynamic"],
-            "processor_options": {"dynamic": {"name": "tagger", "store": str(store_dir),
-                                               "options": {"log": str(log_path)}}}}
-    text = pipeline_yaml(mariadb_source, mariadb_target, [pair], start={"file": file, "pos": pos},
-                         batch_size=200, parallelism=4)
+    pair = {
+        "source": "shop.orders",
+        "processors": ["dynamic"],
+        "processor_options": {
+            "dynamic": {"name": "tagger", "store": str(store_dir), "options": {"log": str(log_path)}}
+        },
+    }
+    text = pipeline_yaml(
+        mariadb_source,
+        mariadb_target,
+        [pair],
+        start={"file": file, "pos": pos},
+        batch_size=200,
+        parallelism=4,
+    )
     stop, counter = threading.Event(), {"txns": 0}
     with running(text, str(tmp_path / "state")) as runner:
         writer = threading.Thread(target=write_transactions, args=(mariadb_source, 0, stop, counter))
         writer.start()
         try:
+
             def target_rows(tag):
-                return mariadb_target.execute("SELECT COUNT(*) FROM shop.orders WHERE v = %s", args=(tag,))[0][0]
+                return mariadb_target.execute("SELECT COUNT(*) FROM shop.orders WHERE v = %s", args=(tag,))[
+                    0
+                ][0]
+
             wait_for(lambda: target_rows("v1") >= 1000, 120, "1000 rows loaded by v1")
             store.activate("tagger", v2)
             swapped_at = counter["txns"]

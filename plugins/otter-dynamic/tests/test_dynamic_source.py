@@ -1,4 +1,5 @@
 """Validating and compiling dynamic source text: problems come back with their line numbers."""
+
 import pytest
 
 from otter_core.model import EventData, EventType

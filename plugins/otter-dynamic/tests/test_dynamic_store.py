@@ -1,5 +1,6 @@
 """The versioned store: push validates and numbers versions, activate swaps the pointer, the store
 refuses directories other users could write code into; the otter-dynamic command drives it."""
+
 import os
 
 import pytest
@@ -11,7 +12,9 @@ from otter_dynamic.cli import main
 from otter_dynamic.plugin import DynamicHook
 
 V1 = "def process(event):\n    return event\n"
-V2 = "import attrs\n\ndef process(event):\n    return attrs.evolve(event, columns={**event.columns, 'v': 2})\n"
+V2 = (
+    "import attrs\n\ndef process(event):\n    return attrs.evolve(event, columns={**event.columns, 'v': 2})\n"
+)
 PAIR = DataMediaPair(DataMedia("shop", "orders"), DataMedia("shop", "orders"), processors=("dynamic",))
 
 
@@ -89,8 +92,12 @@ def test_a_version_that_fails_to_compile_is_not_swapped_in(tmp_path):
     store = DynamicStore(tmp_path / "store")
     store.push("fx", "processor", V1, activate=True)
     hook = DynamicHook("processor", {"name": "fx", "store": str(tmp_path / "store")}, PAIR)
-    store.push("fx", "processor", "import no_such_module_here\n\ndef process(event):\n    return None\n",
-               activate=True)
+    store.push(
+        "fx",
+        "processor",
+        "import no_such_module_here\n\ndef process(event):\n    return None\n",
+        activate=True,
+    )
     assert hook.for_batch().version == 1
     loaded = store.loaded("fx")
     assert loaded["version"] == 1 and "v2" in loaded["error"] and "line 1" in loaded["error"]

@@ -4,11 +4,13 @@ TLS (server certificate; with a CA on both sides, client certificates too: mutua
 A node refuses to serve without either a token or mutual TLS: node-to-node traffic is never anonymous.
 The token is compared in constant time and never logged.
 """
+
 from __future__ import annotations
 
 import hmac
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import grpc
 
@@ -24,7 +26,9 @@ def _read(path: str, what: str) -> bytes:
         with open(path, "rb") as handle:
             return handle.read()
     except OSError as exc:
-        raise ConfigError(f"cannot read the {what} {path!r}: {exc.strerror}: check the node's TLS settings") from None
+        raise ConfigError(
+            f"cannot read the {what} {path!r}: {exc.strerror}: check the node's TLS settings"
+        ) from None
 
 
 def check_node(node: NodeContext) -> None:
@@ -32,12 +36,16 @@ def check_node(node: NodeContext) -> None:
     if bool(node.tls_cert) != bool(node.tls_key):
         raise ConfigError(f"node {node.node_id!r}: set both tls_cert and tls_key (or neither)")
     if node.tls_ca and not node.tls:
-        raise ConfigError(f"node {node.node_id!r}: tls_ca is set without tls_cert/tls_key: mutual TLS needs this "
-                          f"node's own certificate and key too")
+        raise ConfigError(
+            f"node {node.node_id!r}: tls_ca is set without tls_cert/tls_key: mutual TLS needs this "
+            f"node's own certificate and key too"
+        )
     if not node.auth_token and not node.mutual_tls:
-        raise ConfigError(f"node {node.node_id!r}: node-to-node traffic must be authenticated: set a shared token "
-                          f"(auth_token, the same on every node) or mutual TLS (tls_cert, tls_key and tls_ca on every "
-                          f"node)")
+        raise ConfigError(
+            f"node {node.node_id!r}: node-to-node traffic must be authenticated: set a shared token "
+            f"(auth_token, the same on every node) or mutual TLS (tls_cert, tls_key and tls_ca on every "
+            f"node)"
+        )
 
 
 def server_credentials(node: NodeContext) -> grpc.ServerCredentials | None:
@@ -45,8 +53,9 @@ def server_credentials(node: NodeContext) -> grpc.ServerCredentials | None:
         return None
     pair = [(_read(node.tls_key, "TLS key"), _read(node.tls_cert, "TLS certificate"))]  # type: ignore[arg-type]
     if node.tls_ca:
-        return grpc.ssl_server_credentials(pair, root_certificates=_read(node.tls_ca, "TLS CA bundle"),
-                                           require_client_auth=True)
+        return grpc.ssl_server_credentials(
+            pair, root_certificates=_read(node.tls_ca, "TLS CA bundle"), require_client_auth=True
+        )
     return grpc.ssl_server_credentials(pair)
 
 
@@ -57,8 +66,11 @@ def channel_credentials(node: NodeContext) -> grpc.ChannelCredentials | None:
         return None
     ca = _read(node.tls_ca, "TLS CA bundle") if node.tls_ca else None
     if node.tls:
-        return grpc.ssl_channel_credentials(root_certificates=ca, private_key=_read(node.tls_key, "TLS key"),
-                                            certificate_chain=_read(node.tls_cert, "TLS certificate"))
+        return grpc.ssl_channel_credentials(
+            root_certificates=ca,
+            private_key=_read(node.tls_key, "TLS key"),
+            certificate_chain=_read(node.tls_cert, "TLS certificate"),
+        )
     return grpc.ssl_channel_credentials(root_certificates=ca)
 
 

@@ -6,18 +6,28 @@ worst produce a wrong value (and then fail validation), never run code. It is al
 plain values rows hold, about as fast. A ``DataMediaPair`` travels as its index in the pipeline's pairs:
 both nodes load the same pipeline configuration.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import decimal
 import enum
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import msgpack
 
 from otter_core.errors import PipeError
 from otter_core.model import (
-    DataMediaPair, EventData, EventType, FileAction, FileRef, Pipeline, Position, RowBatch, Transaction,
+    DataMediaPair,
+    EventData,
+    EventType,
+    FileAction,
+    FileRef,
+    Pipeline,
+    Position,
+    RowBatch,
+    Transaction,
 )
 
 VERSION = 1
@@ -26,8 +36,8 @@ VERSION = 1
 class Shape(enum.IntEnum):
     GENERIC = 0
     EVENTS = 1
-    TARGETED = 2   # (target source, push_weight, event): after Transform
-    PAIRED = 3     # (pair, event): after Extract
+    TARGETED = 2  # (target source, push_weight, event): after Transform
+    PAIRED = 3  # (pair, event): after Extract
     ROW_BATCH = 4
 
 
@@ -44,9 +54,21 @@ def _file_list(f: FileRef) -> list:
 
 
 def _event_list(e: EventData) -> list:
-    return [e.schema, e.table, e.event_type.value, e.keys, e.columns, e.old_keys, list(e.updated),
-            e.execute_time, _position_list(e.position), e.size, e.ddl_sql, list(e.hints),
-            [_file_list(f) for f in e.files] if e.files else None]
+    return [
+        e.schema,
+        e.table,
+        e.event_type.value,
+        e.keys,
+        e.columns,
+        e.old_keys,
+        list(e.updated),
+        e.execute_time,
+        _position_list(e.position),
+        e.size,
+        e.ddl_sql,
+        list(e.hints),
+        [_file_list(f) for f in e.files] if e.files else None,
+    ]
 
 
 _KINDS = {kind.value: kind for kind in EventType}
@@ -54,10 +76,25 @@ _EMPTY: frozenset = frozenset()
 
 
 def _event(x: list) -> EventData:
-    files = tuple(FileRef(f[0], f[1], f[2], f[3], f[4], f[5], FileAction(f[6])) for f in x[12]) if x[12] else ()
+    files = (
+        tuple(FileRef(f[0], f[1], f[2], f[3], f[4], f[5], FileAction(f[6])) for f in x[12]) if x[12] else ()
+    )
     p = x[8]
-    return EventData(x[0], x[1], _KINDS[x[2]], x[3], x[4], x[5], frozenset(x[6]) if x[6] else _EMPTY, x[7],
-                     Position(p[0], p[1], p[2], p[3]), x[9], x[10], frozenset(x[11]) if x[11] else _EMPTY, files)
+    return EventData(
+        x[0],
+        x[1],
+        _KINDS[x[2]],
+        x[3],
+        x[4],
+        x[5],
+        frozenset(x[6]) if x[6] else _EMPTY,
+        x[7],
+        Position(p[0], p[1], p[2], p[3]),
+        x[9],
+        x[10],
+        frozenset(x[11]) if x[11] else _EMPTY,
+        files,
+    )
 
 
 class Ext(enum.IntEnum):
@@ -94,39 +131,67 @@ class BatchCodec:
     def encode(self, batch: Any) -> bytes:
         shape, payload = self._shape(batch)
         if shape == Shape.GENERIC:
-            return msgpack.packb([VERSION, shape, batch], default=self._default, use_bin_type=True,
-                                 strict_types=True)
+            return msgpack.packb(
+                [VERSION, shape, batch], default=self._default, use_bin_type=True, strict_types=True
+            )
         return msgpack.packb([VERSION, shape, payload], default=self._value, use_bin_type=True)
 
     def decode(self, data: bytes) -> Any:
         try:
-            version, shape, payload = msgpack.unpackb(data, ext_hook=self._ext, raw=False,
-                                                      strict_map_key=False, use_list=True)
+            version, shape, payload = msgpack.unpackb(
+                data, ext_hook=self._ext, raw=False, strict_map_key=False, use_list=True
+            )
             if version != VERSION:
-                raise PipeError(f"a batch of pipeline {self.pipeline.name!r} is in encoding version {version}, "
-                                f"this node reads {VERSION}: run the same otter-grpc version on every node",
-                                retryable=False)
+                raise PipeError(
+                    f"a batch of pipeline {self.pipeline.name!r} is in encoding version {version}, "
+                    f"this node reads {VERSION}: run the same otter-grpc version on every node",
+                    retryable=False,
+                )
             return self._rebuild(shape, payload)
         except PipeError:
             raise
-        except (ValueError, TypeError, KeyError, IndexError, msgpack.ExtraData, msgpack.FormatError,
-                msgpack.StackError) as exc:
-            raise PipeError(f"a batch of pipeline {self.pipeline.name!r} could not be decoded: {exc!r}") from exc
+        except (
+            ValueError,
+            TypeError,
+            KeyError,
+            IndexError,
+            msgpack.ExtraData,
+            msgpack.FormatError,
+            msgpack.StackError,
+        ) as exc:
+            raise PipeError(
+                f"a batch of pipeline {self.pipeline.name!r} could not be decoded: {exc!r}"
+            ) from exc
 
     def _shape(self, batch: Any) -> tuple[int, Any]:
         if isinstance(batch, RowBatch):
-            return Shape.ROW_BATCH, (batch.process_id, [_event_list(e) for e in batch.events],
-                                     _position_list(batch.position), _position_list(batch.first_position),
-                                     batch.size)
+            return Shape.ROW_BATCH, (
+                batch.process_id,
+                [_event_list(e) for e in batch.events],
+                _position_list(batch.position),
+                _position_list(batch.first_position),
+                batch.size,
+            )
         if not isinstance(batch, list):
             return Shape.GENERIC, None
         if all(isinstance(item, EventData) for item in batch):
             return Shape.EVENTS, [_event_list(e) for e in batch]
-        if all(isinstance(item, tuple) and len(item) == 3 and isinstance(item[2], EventData)
-               and isinstance(item[0], str) and type(item[1]) is int for item in batch):
+        if all(
+            isinstance(item, tuple)
+            and len(item) == 3
+            and isinstance(item[2], EventData)
+            and isinstance(item[0], str)
+            and type(item[1]) is int
+            for item in batch
+        ):
             return Shape.TARGETED, [(t, w, _event_list(e)) for t, w, e in batch]
-        if all(isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], EventData)
-               and item[0] in self.pair_index for item in batch):
+        if all(
+            isinstance(item, tuple)
+            and len(item) == 2
+            and isinstance(item[1], EventData)
+            and item[0] in self.pair_index
+            for item in batch
+        ):
             return Shape.PAIRED, [(self.pair_index[p], _event_list(e)) for p, e in batch]
         return Shape.GENERIC, None
 
@@ -142,8 +207,13 @@ class BatchCodec:
             return [(pairs[p], _event(e)) for p, e in payload]
         if shape == Shape.ROW_BATCH:
             process_id, events, position, first, size = payload
-            return RowBatch(process_id, tuple(_event(e) for e in events), _position(position),
-                            _position(first) if first is not None else None, size)
+            return RowBatch(
+                process_id,
+                tuple(_event(e) for e in events),
+                _position(position),
+                _position(first) if first is not None else None,
+                size,
+            )
         raise ValueError(f"unknown batch shape {shape}")
 
     def _value(self, obj: Any) -> msgpack.ExtType:
@@ -157,20 +227,50 @@ class BatchCodec:
 
     def _default(self, obj: Any) -> msgpack.ExtType:  # noqa: C901 - one branch per allowed type
         if isinstance(obj, EventData):
-            return msgpack.ExtType(Ext.EVENT, self._pack(
-                (obj.schema, obj.table, obj.event_type.value, obj.keys, obj.columns, obj.old_keys,
-                 list(obj.updated), obj.execute_time, obj.position, obj.size, obj.ddl_sql, list(obj.hints),
-                 list(obj.files))))
+            return msgpack.ExtType(
+                Ext.EVENT,
+                self._pack(
+                    (
+                        obj.schema,
+                        obj.table,
+                        obj.event_type.value,
+                        obj.keys,
+                        obj.columns,
+                        obj.old_keys,
+                        list(obj.updated),
+                        obj.execute_time,
+                        obj.position,
+                        obj.size,
+                        obj.ddl_sql,
+                        list(obj.hints),
+                        list(obj.files),
+                    )
+                ),
+            )
         if isinstance(obj, Position):
             return msgpack.ExtType(Ext.POSITION, self._pack((obj.file, obj.pos, obj.gtid, obj.timestamp)))
         if isinstance(obj, tuple):
             return msgpack.ExtType(Ext.TUPLE, self._pack(list(obj)))
         if isinstance(obj, FileRef):
-            return msgpack.ExtType(Ext.FILE_REF, self._pack(
-                (obj.path, obj.source_root, obj.target_root, obj.size, obj.mtime_ns, obj.checksum, obj.action.value)))
+            return msgpack.ExtType(
+                Ext.FILE_REF,
+                self._pack(
+                    (
+                        obj.path,
+                        obj.source_root,
+                        obj.target_root,
+                        obj.size,
+                        obj.mtime_ns,
+                        obj.checksum,
+                        obj.action.value,
+                    )
+                ),
+            )
         if isinstance(obj, RowBatch):
-            return msgpack.ExtType(Ext.ROW_BATCH, self._pack(
-                (obj.process_id, list(obj.events), obj.position, obj.first_position, obj.size)))
+            return msgpack.ExtType(
+                Ext.ROW_BATCH,
+                self._pack((obj.process_id, list(obj.events), obj.position, obj.first_position, obj.size)),
+            )
         if isinstance(obj, Transaction):
             return msgpack.ExtType(Ext.TRANSACTION, self._pack((list(obj.events), obj.position, obj.size)))
         if isinstance(obj, frozenset):
@@ -189,7 +289,9 @@ class BatchCodec:
             return msgpack.ExtType(Ext.TIMEDELTA, self._pack((obj.days, obj.seconds, obj.microseconds)))
         if isinstance(obj, DataMediaPair):
             if obj not in self.pair_index:
-                raise PipeError(f"pair {obj.source} -> {obj.target} is not a pair of pipeline {self.pipeline.name!r}")
+                raise PipeError(
+                    f"pair {obj.source} -> {obj.target} is not a pair of pipeline {self.pipeline.name!r}"
+                )
             return msgpack.ExtType(Ext.PAIR, self._pack(self.pair_index[obj]))
         if isinstance(obj, enum.Enum):
             return obj.value
@@ -201,19 +303,47 @@ class BatchCodec:
             return dict(obj)
         if isinstance(obj, list):
             return list(obj)
-        raise PipeError(f"a batch of pipeline {self.pipeline.name!r} holds a {type(obj).__name__}, which the "
-                        f"rpc pipe cannot carry (values must be plain data, decimals, dates or times)",
-                        retryable=False)
+        raise PipeError(
+            f"a batch of pipeline {self.pipeline.name!r} holds a {type(obj).__name__}, which the "
+            f"rpc pipe cannot carry (values must be plain data, decimals, dates or times)",
+            retryable=False,
+        )
 
     def _unpack(self, data: bytes) -> Any:
         return msgpack.unpackb(data, ext_hook=self._ext, raw=False, strict_map_key=False, use_list=True)
 
     def _ext(self, code: int, data: bytes) -> Any:  # noqa: C901 - one branch per allowed type
         if code == Ext.EVENT:
-            (schema, table, kind, keys, columns, old_keys, updated, execute_time, position, size, ddl_sql, hints,
-             files) = self._unpack(data)
-            return EventData(schema, table, EventType(kind), keys, columns, old_keys, frozenset(updated),
-                             execute_time, position, size, ddl_sql, frozenset(hints), tuple(files))
+            (
+                schema,
+                table,
+                kind,
+                keys,
+                columns,
+                old_keys,
+                updated,
+                execute_time,
+                position,
+                size,
+                ddl_sql,
+                hints,
+                files,
+            ) = self._unpack(data)
+            return EventData(
+                schema,
+                table,
+                EventType(kind),
+                keys,
+                columns,
+                old_keys,
+                frozenset(updated),
+                execute_time,
+                position,
+                size,
+                ddl_sql,
+                frozenset(hints),
+                tuple(files),
+            )
         if code == Ext.POSITION:
             return Position(*self._unpack(data))
         if code == Ext.TUPLE:

@@ -6,6 +6,7 @@ checked against its size and SHA-256. ``PIPE_ID`` is ``channel.pipeline.NONCE`` 
 object, so the keys of a restarted sender never collide with old ones); ``HOST:PORT`` the sender's
 advertised address (IPv6 in brackets).
 """
+
 from __future__ import annotations
 
 import re
@@ -53,8 +54,11 @@ def parse_key(key: str) -> BatchKey:
             return BatchKey(kind, address, parts[0], parts[1], int(parts[2]), int(parts[3]), parts[4])
     except ValueError:
         pass
-    raise PipeError(f"{key!r} is not a batch key of the rpc/file pipe (expected rpc:HOST:PORT/PIPE/SEQ or "
-                    f"file:HOST:PORT/PIPE/SEQ/SIZE/MTIME/SHA256)", retryable=False)
+    raise PipeError(
+        f"{key!r} is not a batch key of the rpc/file pipe (expected rpc:HOST:PORT/PIPE/SEQ or "
+        f"file:HOST:PORT/PIPE/SEQ/SIZE/MTIME/SHA256)",
+        retryable=False,
+    )
 
 
 def short_key(key: str) -> str:

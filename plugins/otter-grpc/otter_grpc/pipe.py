@@ -6,6 +6,7 @@ bigger one is spooled to a file and read like ``file``. ``file``: every batch is
 whole checked against its size and SHA-256, resumed chunk by chunk after a broken stream. The files a
 batch's rows refer to are registered with the batch and read by the receiver's file loader the same way.
 """
+
 from __future__ import annotations
 
 import itertools

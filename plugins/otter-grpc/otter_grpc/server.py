@@ -3,14 +3,16 @@
 The first pipe that stores a batch starts it, the last one to close stops it. Peers read only what a pipe
 registered: small batches by key, big batches' spool files, and the files of a batch's rows.
 """
+
 from __future__ import annotations
 
 import logging
 import os
 import threading
 import zlib
+from collections.abc import Iterator
 from concurrent import futures
-from typing import Any, Iterator
+from typing import Any
 
 import grpc
 
@@ -28,9 +30,11 @@ CHUNK_BYTES = 1 << 20
 COMPRESS_MIN_BYTES = 4096
 COMPRESS_LEVEL = 1
 MAX_MESSAGE_BYTES = 256 << 20
-SERVER_OPTIONS = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-                  ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-                  ("grpc.so_reuseport", 0)]
+SERVER_OPTIONS = [
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.so_reuseport", 0),
+]
 
 
 def maybe_compress(data: bytes) -> tuple[bytes, bool]:
@@ -54,27 +58,38 @@ class PipeServicer(pb_grpc.PipeServicer):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"not a batch key: {key!r}")
         store = self.stores.get(parsed.pipe_id)
         if store is None:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"no pipe {parsed.pipe_id} on node {self.node_id} "
-                                                     f"(the sender restarted): roll back")
+            context.abort(
+                grpc.StatusCode.NOT_FOUND,
+                f"no pipe {parsed.pipe_id} on node {self.node_id} (the sender restarted): roll back",
+            )
         return store, parsed.seq
 
     def Pull(self, request: pb.PullRequest, context: grpc.ServicerContext) -> pb.PullReply:
         store, seq = self._store(request.key, context)
         data = store.take_small(seq)
         if data is None:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"batch {short_key(request.key)} is not held by node "
-                                                     f"{self.node_id} (already taken, or dropped): roll back")
+            context.abort(
+                grpc.StatusCode.NOT_FOUND,
+                f"batch {short_key(request.key)} is not held by node "
+                f"{self.node_id} (already taken, or dropped): roll back",
+            )
         packed, compressed = maybe_compress(data)
         return pb.PullReply(data=packed, compressed=compressed, crc32=zlib.crc32(data))
 
     def Read(self, request: pb.ReadRequest, context: grpc.ServicerContext) -> Iterator[pb.Chunk]:
         store, seq = self._store(request.key, context)
-        path = (store.file_path(seq, request.source_root, request.path) if request.source_root
-                else store.big_path(seq))
+        path = (
+            store.file_path(seq, request.source_root, request.path)
+            if request.source_root
+            else store.big_path(seq)
+        )
         if path is None:
             what = f"file {request.path!r}" if request.source_root else "big batch"
-            context.abort(grpc.StatusCode.NOT_FOUND, f"{what} of {short_key(request.key)} is not served by node "
-                                                     f"{self.node_id} (released, or never registered)")
+            context.abort(
+                grpc.StatusCode.NOT_FOUND,
+                f"{what} of {short_key(request.key)} is not served by node "
+                f"{self.node_id} (released, or never registered)",
+            )
         try:
             fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:
@@ -98,8 +113,9 @@ class PipeServicer(pb_grpc.PipeServicer):
                 return  # the file shrank under us: the reader sees a short read and retries
             data, compressed = maybe_compress(raw) if compress else (raw, False)
             compress = compress and compressed  # a chunk that did not shrink: the rest will not either
-            yield pb.Chunk(offset=offset, raw_length=len(raw), crc32=zlib.crc32(raw), compressed=compressed,
-                           data=data)
+            yield pb.Chunk(
+                offset=offset, raw_length=len(raw), crc32=zlib.crc32(raw), compressed=compressed, data=data
+            )
             offset += len(raw)
 
     def Release(self, request: pb.ReleaseRequest, context: grpc.ServicerContext) -> pb.ReleaseReply:
@@ -122,20 +138,23 @@ class PipeServicer(pb_grpc.PipeServicer):
 
         inbox = self.inboxes.get(request.pipeline)
         if inbox is None:
-            context.abort(grpc.StatusCode.NOT_FOUND, f"no transform/load stage of pipeline {request.pipeline!r} "
-                                                     f"runs on node {self.node_id}")
+            context.abort(
+                grpc.StatusCode.NOT_FOUND,
+                f"no transform/load stage of pipeline {request.pipeline!r} runs on node {self.node_id}",
+            )
         try:
             signals = [from_message(message) for message in request.signals]
         except (ValueError, KeyError, TypeError) as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"unreadable ready signal for {request.pipeline!r}: "
-                                                            f"{exc}")
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"unreadable ready signal for {request.pipeline!r}: {exc}"
+            )
         return pb.SignalReply(accepted=inbox.offer(signals), epoch=inbox.epoch())
 
 
 class NodeServer:
     """A running gRPC server and the stores of the pipes it serves."""
 
-    _running: dict[NodeContext, "NodeServer"] = {}
+    _running: dict[NodeContext, NodeServer] = {}
     _lock = threading.Lock()
 
     def __init__(self, node: NodeContext) -> None:
@@ -143,26 +162,39 @@ class NodeServer:
         self.node = node
         self.servicer = PipeServicer(node.node_id)
         interceptors = [TokenInterceptor(node.auth_token)] if node.auth_token else []
-        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="pipe-server"),
-                                  interceptors=interceptors, options=SERVER_OPTIONS)
+        self.server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="pipe-server"),
+            interceptors=interceptors,
+            options=SERVER_OPTIONS,
+        )
         pb_grpc.add_PipeServicer_to_server(self.servicer, self.server)
         credentials = server_credentials(node)
         try:
-            port = (self.server.add_secure_port(node.listen, credentials) if credentials
-                    else self.server.add_insecure_port(node.listen))
+            port = (
+                self.server.add_secure_port(node.listen, credentials)
+                if credentials
+                else self.server.add_insecure_port(node.listen)
+            )
         except RuntimeError as exc:
             raise ConfigError(f"node {node.node_id!r} cannot listen on {node.listen}: {exc}") from None
         if not port:
-            raise ConfigError(f"node {node.node_id!r} cannot listen on {node.listen} (in use, or not an address of "
-                              f"this host): change its listen address")
+            raise ConfigError(
+                f"node {node.node_id!r} cannot listen on {node.listen} (in use, or not an address of "
+                f"this host): change its listen address"
+            )
         self.address = host_port(node.advertised_host, port)
         self.users = 0
         self.server.start()
-        log.info("node %s serves pipes on %s (%s%s)", node.node_id, self.address, "TLS" if node.tls else "plain TCP",
-                 ", mutual TLS" if node.mutual_tls else "")
+        log.info(
+            "node %s serves pipes on %s (%s%s)",
+            node.node_id,
+            self.address,
+            "TLS" if node.tls else "plain TCP",
+            ", mutual TLS" if node.mutual_tls else "",
+        )
 
     @classmethod
-    def acquire(cls, node: NodeContext) -> "NodeServer":
+    def acquire(cls, node: NodeContext) -> NodeServer:
         with cls._lock:
             server = cls._running.get(node)
             if server is None:

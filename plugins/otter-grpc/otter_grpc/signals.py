@@ -7,6 +7,7 @@ and sends them again (repeats are ignored by the inbox) until they are accepted 
 Neither side keeps anything durable: a signal lost with a dead node is recovered by the epoch rule (the new
 Transform/Load starts a new epoch, Select/Extract re-reads from the acked position in ZooKeeper).
 """
+
 from __future__ import annotations
 
 import collections
@@ -14,7 +15,7 @@ import json
 import logging
 import threading
 import time
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import grpc
 
@@ -31,14 +32,25 @@ RETRY_SECONDS = (0.05, 0.2, 0.5, 1.0, 2.0)
 
 
 def to_message(signal: ReadySignal) -> pb.ReadySignal:
-    return pb.ReadySignal(process_id=signal.process_id, key=signal.key,
-                          position=json.dumps(signal.position.to_dict(), sort_keys=True), size=signal.size,
-                          epoch=signal.epoch, node_id=int(signal.node_id))
+    return pb.ReadySignal(
+        process_id=signal.process_id,
+        key=signal.key,
+        position=json.dumps(signal.position.to_dict(), sort_keys=True),
+        size=signal.size,
+        epoch=signal.epoch,
+        node_id=int(signal.node_id),
+    )
 
 
 def from_message(message: pb.ReadySignal) -> ReadySignal:
-    return ReadySignal(message.process_id, message.key, Position.from_dict(json.loads(message.position)),
-                       message.size, message.epoch, message.node_id)
+    return ReadySignal(
+        message.process_id,
+        message.key,
+        Position.from_dict(json.loads(message.position)),
+        message.size,
+        message.epoch,
+        message.node_id,
+    )
 
 
 class SignalInbox:
@@ -182,10 +194,21 @@ class SignalSender:
                 self.last_error = str(exc)
                 delay = RETRY_SECONDS[min(failures, len(RETRY_SECONDS)) - 1]
                 refused = getattr(exc, "retryable", True) is False  # a token or certificate the peer refuses
-                level = logging.WARNING if refused or failures % 50 == 0 else logging.INFO if failures == 1 \
+                level = (
+                    logging.WARNING
+                    if refused or failures % 50 == 0
+                    else logging.INFO
+                    if failures == 1
                     else logging.DEBUG
-                log.log(level, "[%s] %d ready signal(s) not delivered (%s): again in %.2fs", self.pipeline,
-                        len(batch), exc, delay)
+                )
+                log.log(
+                    level,
+                    "[%s] %d ready signal(s) not delivered (%s): again in %.2fs",
+                    self.pipeline,
+                    len(batch),
+                    exc,
+                    delay,
+                )
                 with self._cond:
                     self._cond.wait_for(lambda: self._closed or self._generation != generation, timeout=delay)
                 continue

@@ -4,6 +4,7 @@ spool files, and the files each batch's rows refer to (the only files a peer may
 Unclaimed entries (the receiver rolled back, or died) are dropped when the pipe closes, and otherwise after
 ``ttl`` seconds, with a warning.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -12,7 +13,7 @@ import os
 import shutil
 import threading
 import time
-from typing import Iterable
+from collections.abc import Iterable
 
 from otter_core.model import FileAction, FileRef
 
@@ -91,11 +92,20 @@ class PipeStore:
         self._swept = now
         limit = now - self.ttl
         with self._lock:
-            old = {seq for table in (self._small, self._big, self._files)
-                   for seq, entry in table.items() if entry[-1] < limit}
+            old = {
+                seq
+                for table in (self._small, self._big, self._files)
+                for seq, entry in table.items()
+                if entry[-1] < limit
+            }
         for seq in old:
-            log.warning("pipe %s: batch %s was not claimed within %.0f s: dropped (the receiver rolled back "
-                        "and re-reads it from the acked position)", self.pipe_id, seq, self.ttl)
+            log.warning(
+                "pipe %s: batch %s was not claimed within %.0f s: dropped (the receiver rolled back "
+                "and re-reads it from the acked position)",
+                self.pipe_id,
+                seq,
+                self.ttl,
+            )
             self.release(seq)
 
     def close(self) -> None:

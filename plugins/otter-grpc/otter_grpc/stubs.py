@@ -4,6 +4,7 @@ The generated modules are committed so that installing otter-grpc needs only grp
 time; ``tests/test_stubs.py`` regenerates them into a temporary folder and fails when they differ.
 Run ``python -m otter_grpc.stubs`` after changing the .proto.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,15 @@ def generate(out_dir: str) -> list[str]:
     from grpc_tools import protoc  # development dependency, imported only here
 
     proto_dir = os.path.join(PACKAGE_DIR, "proto")
-    code = protoc.main(["grpc_tools.protoc", f"-I{proto_dir}", f"--python_out={out_dir}",
-                        f"--grpc_python_out={out_dir}", os.path.join(proto_dir, PROTO)])
+    code = protoc.main(
+        [
+            "grpc_tools.protoc",
+            f"-I{proto_dir}",
+            f"--python_out={out_dir}",
+            f"--grpc_python_out={out_dir}",
+            os.path.join(proto_dir, PROTO),
+        ]
+    )
     if code != 0:
         raise RuntimeError(f"protoc failed on {PROTO} with exit code {code}")
     paths = [os.path.join(out_dir, name) for name in GENERATED]

@@ -1,4 +1,5 @@
 """Node-to-node traffic is authenticated (token, or mutual TLS) and may be encrypted (TLS)."""
+
 import attrs
 import pytest
 from grpc_support import items, make_pipeline, receiver_of
@@ -41,8 +42,13 @@ def test_half_configured_tls_is_refused(node, certs):
 
 
 def test_tls_with_token_carries_batches(node, certs, tmp_path):
-    sender = attrs.evolve(node, bind_host="localhost", advertised_host="localhost", tls_cert=str(certs["cert"]),
-                          tls_key=str(certs["key"]))
+    sender = attrs.evolve(
+        node,
+        bind_host="localhost",
+        advertised_host="localhost",
+        tls_cert=str(certs["cert"]),
+        tls_key=str(certs["key"]),
+    )
     receiver = receiver_of(node, tmp_path, tls_ca=str(certs["ca"]))
     assert exchange(sender, receiver) == [items(3), items(300)]
 
@@ -50,6 +56,7 @@ def test_tls_with_token_carries_batches(node, certs, tmp_path):
 def test_a_plain_client_cannot_talk_to_a_tls_node(node, certs, tmp_path):
     sender = attrs.evolve(node, tls_cert=str(certs["cert"]), tls_key=str(certs["key"]))
     import otter_grpc.client as client
+
     original, client.CALL_TIMEOUT_SECONDS = client.CALL_TIMEOUT_SECONDS, 3.0
     try:
         with pytest.raises(PipeError):
@@ -59,8 +66,13 @@ def test_a_plain_client_cannot_talk_to_a_tls_node(node, certs, tmp_path):
 
 
 def mtls(node: NodeContext, certs, prefix: str = "") -> NodeContext:
-    return attrs.evolve(node, auth_token="", tls_ca=str(certs["ca"]), tls_cert=str(certs[f"{prefix}cert"]),
-                        tls_key=str(certs[f"{prefix}key"]))
+    return attrs.evolve(
+        node,
+        auth_token="",
+        tls_ca=str(certs["ca"]),
+        tls_cert=str(certs[f"{prefix}cert"]),
+        tls_key=str(certs[f"{prefix}key"]),
+    )
 
 
 def test_mutual_tls_alone_authenticates_nodes(node, certs, tmp_path):
@@ -70,8 +82,11 @@ def test_mutual_tls_alone_authenticates_nodes(node, certs, tmp_path):
 
 def test_mutual_tls_refuses_a_certificate_from_another_ca(node, certs, tmp_path):
     sender = mtls(node, certs)
-    stranger = receiver_of(sender, tmp_path, tls_cert=str(certs["stranger_cert"]), tls_key=str(certs["stranger_key"]))
+    stranger = receiver_of(
+        sender, tmp_path, tls_cert=str(certs["stranger_cert"]), tls_key=str(certs["stranger_key"])
+    )
     import otter_grpc.client as client
+
     original, client.CALL_TIMEOUT_SECONDS = client.CALL_TIMEOUT_SECONDS, 3.0
     try:
         with pytest.raises(PipeError):

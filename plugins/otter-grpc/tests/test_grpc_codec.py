@@ -1,4 +1,5 @@
 """The batch codec: every shape and value type the engine carries survives, hostile bytes do not run code."""
+
 import datetime as dt
 import decimal
 import pickle
@@ -16,24 +17,55 @@ PAIR = PIPELINE.pairs[0]
 
 
 def rich_event() -> EventData:
-    columns = {"s": "text ü", "b": b"\x00\xff", "d": decimal.Decimal("-12.3400"), "f": 1.5, "n": None,
-               "ts": dt.datetime(2024, 2, 29, 23, 59, 58, 123456), "day": dt.date(1999, 12, 31),
-               "t": dt.time(1, 2, 3, 4), "span": dt.timedelta(hours=-838, seconds=1), "tags": {"a", "b"},
-               "json": {"k": [1, 2, {"x": None}]}, "big": 2**64 - 1, "huge": 2**70, "neg": -2**63, "flag": True}
-    return EventData("shop", "item", EventType.UPDATE, {"id": 7}, columns, {"id": 6}, frozenset({"s", "d"}), 12.5,
-                     Position("mysql-bin.000003", 4567, "0-1-99", 1700000000), 321, None, frozenset({"remedy"}),
-                     (FileRef("img/7.jpg", "/src", "/dst", 10, 20, "ab" * 32),
-                      FileRef("img/6.jpg", "/src", "/dst", action=FileAction.DELETE)))
+    columns = {
+        "s": "text ü",
+        "b": b"\x00\xff",
+        "d": decimal.Decimal("-12.3400"),
+        "f": 1.5,
+        "n": None,
+        "ts": dt.datetime(2024, 2, 29, 23, 59, 58, 123456),
+        "day": dt.date(1999, 12, 31),
+        "t": dt.time(1, 2, 3, 4),
+        "span": dt.timedelta(hours=-838, seconds=1),
+        "tags": {"a", "b"},
+        "json": {"k": [1, 2, {"x": None}]},
+        "big": 2**64 - 1,
+        "huge": 2**70,
+        "neg": -(2**63),
+        "flag": True,
+    }
+    return EventData(
+        "shop",
+        "item",
+        EventType.UPDATE,
+        {"id": 7},
+        columns,
+        {"id": 6},
+        frozenset({"s", "d"}),
+        12.5,
+        Position("mysql-bin.000003", 4567, "0-1-99", 1700000000),
+        321,
+        None,
+        frozenset({"remedy"}),
+        (
+            FileRef("img/7.jpg", "/src", "/dst", 10, 20, "ab" * 32),
+            FileRef("img/6.jpg", "/src", "/dst", action=FileAction.DELETE),
+        ),
+    )
 
 
-@pytest.mark.parametrize("batch", [
-    [("dst", 5, rich_event())],
-    [(PAIR, rich_event())],
-    [rich_event(), EventData("shop", "item", EventType.DDL, ddl_sql="ALTER TABLE item ADD c INT")],
-    RowBatch(9, (rich_event(),), Position("f", 1), Position("f", 0), 100),
-    {"generic": (1, "two", rich_event()), "tx": Transaction((rich_event(),), Position("f", 2), 5)},
-    [],
-], ids=["after-transform", "after-extract", "events", "row-batch", "generic", "empty"])
+@pytest.mark.parametrize(
+    "batch",
+    [
+        [("dst", 5, rich_event())],
+        [(PAIR, rich_event())],
+        [rich_event(), EventData("shop", "item", EventType.DDL, ddl_sql="ALTER TABLE item ADD c INT")],
+        RowBatch(9, (rich_event(),), Position("f", 1), Position("f", 0), 100),
+        {"generic": (1, "two", rich_event()), "tx": Transaction((rich_event(),), Position("f", 2), 5)},
+        [],
+    ],
+    ids=["after-transform", "after-extract", "events", "row-batch", "generic", "empty"],
+)
 def test_every_batch_shape_round_trips_exactly(batch):
     codec = BatchCodec(PIPELINE)
     assert codec.decode(codec.encode(batch)) == batch
@@ -61,9 +93,17 @@ def test_pickle_bytes_are_refused_not_executed(tmp_path):
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("data", [b"", b"\xc1", msgpack.packb([1, 0, msgpack.ExtType(99, b"x")]),
-                                  msgpack.packb([1, 3, [(5, [])]]), msgpack.packb([1, 2, [["t", 1, ["x"]]]])],
-                         ids=["empty", "invalid", "unknown-ext", "pair-out-of-range", "malformed-event"])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"\xc1",
+        msgpack.packb([1, 0, msgpack.ExtType(99, b"x")]),
+        msgpack.packb([1, 3, [(5, [])]]),
+        msgpack.packb([1, 2, [["t", 1, ["x"]]]]),
+    ],
+    ids=["empty", "invalid", "unknown-ext", "pair-out-of-range", "malformed-event"],
+)
 def test_hostile_or_damaged_bytes_give_a_pipe_error(data):
     with pytest.raises(PipeError, match="pipeline 'p1'"):
         BatchCodec(PIPELINE).decode(data)

@@ -1,4 +1,5 @@
 """Row files over gRPC: only registered files are served, chunks are verified, copies land atomically."""
+
 import os
 import time
 
@@ -21,8 +22,10 @@ def source_ref(tmp_path, name: str, data: bytes) -> FileRef:
 
 
 def batch_with(refs) -> list:
-    return [("dst", 5, EventData("shop", "item", EventType.INSERT, {"id": i}, {"v": i}, files=(ref,)))
-            for i, ref in enumerate(refs)]
+    return [
+        ("dst", 5, EventData("shop", "item", EventType.INSERT, {"id": i}, {"v": i}, files=(ref,)))
+        for i, ref in enumerate(refs)
+    ]
 
 
 @pytest.fixture
@@ -37,9 +40,11 @@ def pair_of_pipes(node, tmp_path):
 
 def test_row_files_travel_with_their_batch_and_land_with_their_mtime(pair_of_pipes, tmp_path):
     sender, receiver = pair_of_pipes
-    refs = [source_ref(tmp_path, "a/text.txt", b"hello otter\n" * 50_000),
-            source_ref(tmp_path, "b/random.bin", os.urandom(3 * 1024 * 1024 + 5)),
-            source_ref(tmp_path, "empty.bin", b"")]
+    refs = [
+        source_ref(tmp_path, "a/text.txt", b"hello otter\n" * 50_000),
+        source_ref(tmp_path, "b/random.bin", os.urandom(3 * 1024 * 1024 + 5)),
+        source_ref(tmp_path, "empty.bin", b""),
+    ]
     key = sender.put(batch_with(refs))
     items = receiver.get(key)
     stage = FileStage(pool_size=2, streams=3)

@@ -1,4 +1,5 @@
 """A whole pipeline (real MariaDB source and target) whose batches cross the rpc pipe over gRPC."""
+
 import pytest
 import yaml
 
@@ -23,7 +24,9 @@ ROWS = [
 
 def rpc_yaml(source, target, **parameters) -> str:
     file, pos = source.binlog_position()
-    doc = yaml.safe_load(pipeline_yaml(source, target, ["wire.*"], start={"file": file, "pos": pos}, **parameters))
+    doc = yaml.safe_load(
+        pipeline_yaml(source, target, ["wire.*"], start={"file": file, "pos": pos}, **parameters)
+    )
     doc["channels"][0]["pipelines"][0]["pipe"] = "rpc"
     return yaml.safe_dump(doc)
 
@@ -38,15 +41,19 @@ def test_rows_of_every_kind_cross_the_rpc_pipe(mariadb_source, mariadb_target, t
 
     monkeypatch.setattr(GrpcPipe, "put", recording_put)
     for server in (mariadb_source, mariadb_target):
-        server.execute("CREATE DATABASE wire", TYPES, "CREATE TABLE wire.bulk (id INT PRIMARY KEY, v VARCHAR(200))")
+        server.execute(
+            "CREATE DATABASE wire", TYPES, "CREATE TABLE wire.bulk (id INT PRIMARY KEY, v VARCHAR(200))"
+        )
     config = rpc_yaml(mariadb_source, mariadb_target, pipe_threshold_bytes=4096, batch_size=500)
     with running(config, str(tmp_path / "state")) as runner:
         mariadb_source.execute(f"INSERT INTO wire.kinds VALUES {', '.join(ROWS)}")
         conn = mariadb_source.connect(autocommit=False)
         with conn.cursor() as cur:  # big transactions: batches above the threshold take the file pipe
             for start in range(0, 6000, 2000):
-                cur.executemany("INSERT INTO wire.bulk VALUES (%s, %s)",
-                                [(i, f"row {i} " + "x" * (i % 150)) for i in range(start, start + 2000)])
+                cur.executemany(
+                    "INSERT INTO wire.bulk VALUES (%s, %s)",
+                    [(i, f"row {i} " + "x" * (i % 150)) for i in range(start, start + 2000)],
+                )
                 conn.commit()
             cur.execute("UPDATE wire.bulk SET v = CONCAT(v, '!') WHERE id % 7 = 0")
             cur.execute("DELETE FROM wire.bulk WHERE id % 11 = 0")

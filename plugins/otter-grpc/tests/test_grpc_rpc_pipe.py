@@ -1,4 +1,5 @@
 """The rpc and file pipes over real gRPC on loopback: keys, thresholds, lifecycle, errors."""
+
 import os
 
 import pytest
@@ -9,7 +10,6 @@ from otter_core.plugins import PipelinePlugins
 from otter_grpc import store as store_module
 from otter_grpc.keys import parse_key
 from otter_grpc.pipe import GrpcPipe
-
 
 
 @pytest.fixture
@@ -41,7 +41,11 @@ def test_small_batch_is_pulled_whole_by_key(pipes):
     batch = items(10)
     key = sender.put(batch)
     parsed = parse_key(key)
-    assert parsed.kind == "rpc" and parsed.address.startswith("127.0.0.1:") and parsed.pipe_id.startswith("ch.p1.")
+    assert (
+        parsed.kind == "rpc"
+        and parsed.address.startswith("127.0.0.1:")
+        and parsed.pipe_id.startswith("ch.p1.")
+    )
     assert receiver.get(key) == batch
 
 
@@ -58,6 +62,7 @@ def test_batch_above_the_threshold_travels_through_the_file_pipe(pipes):
 
 def _eventually_empty(folder: str) -> bool:
     import time
+
     deadline = time.monotonic() + 10
     while os.listdir(folder) and time.monotonic() < deadline:
         time.sleep(0.05)  # the release reaches the sender in the background
@@ -110,6 +115,7 @@ def test_unclaimed_batches_expire_after_the_ttl(pipes, monkeypatch, caplog):
 def test_an_unreachable_sender_is_a_retryable_error_naming_it(node, tmp_path):
     receiver = GrpcPipe(make_pipeline(), receiver_of(node, tmp_path), "rpc")
     import otter_grpc.client as client
+
     original = client.CALL_TIMEOUT_SECONDS
     client.CALL_TIMEOUT_SECONDS = 1.0
     try:

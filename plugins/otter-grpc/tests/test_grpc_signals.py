@@ -1,4 +1,5 @@
 """Ready signals over gRPC (arbitrate mode rpc): a real server and sender on loopback, with the node token."""
+
 import threading
 import time
 
@@ -10,9 +11,14 @@ from otter_grpc.signals import InboxService, SignalInbox, SignalSender
 
 
 def signal(process_id, epoch=1):
-    return ReadySignal(process_id, f"rpc:h:1/p/{process_id}", Position("bin.000001", process_id * 10,
-                                                                       timestamp=1700000000 + process_id),
-                       size=process_id * 100, epoch=epoch, node_id=1)
+    return ReadySignal(
+        process_id,
+        f"rpc:h:1/p/{process_id}",
+        Position("bin.000001", process_id * 10, timestamp=1700000000 + process_id),
+        size=process_id * 100,
+        epoch=epoch,
+        node_id=1,
+    )
 
 
 def wait_for(condition, timeout=30.0):

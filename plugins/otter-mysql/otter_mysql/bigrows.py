@@ -9,11 +9,13 @@ pieces) and handed to PyMySQL as a memoryview (sliced into packets without copie
 that one statement, never while waiting for anything else, so it cannot deadlock; a row bigger than
 any limit still goes through (alone).
 """
+
 from __future__ import annotations
 
 import binascii
 import threading
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from otter_mysql.dialect import literal
 
@@ -33,7 +35,7 @@ def statement(head: str, values: Iterable[Any], tail: str, encoding: str) -> mem
             out += b"X'"
             view = memoryview(value)
             for at in range(0, len(view), _PIECE):
-                out += binascii.hexlify(view[at:at + _PIECE])
+                out += binascii.hexlify(view[at : at + _PIECE])
             out += b"'"
         else:
             out += literal(value).encode(encoding, "surrogateescape")

@@ -8,18 +8,19 @@ The scan reads only event headers over a replication connection opened at an exp
 oldest binlog on), and it reads at most one binlog file plus the first transaction of the next one: each
 file's first transaction tells which file holds the answer.
 """
+
 from __future__ import annotations
 
 import random
 import struct
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pymysql
 
 from otter_core import mysql_connect
 from otter_core.errors import SourceError
 from otter_core.model import DataMediaSource, Position
-
 from otter_mysql.checks import master_status
 
 COM_BINLOG_DUMP = 0x12
@@ -33,9 +34,17 @@ _HEADER = struct.Struct("<IBIIIH")  # timestamp, type, server_id, event_size, lo
 def _connect(source: DataMediaSource, label: str) -> Any:
     tls = {k: v for k, v in (source.options or {}).items() if k.startswith("ssl")}
     try:
-        return mysql_connect.connect(host=source.host, port=int(source.port), user=source.user,
-                                     password=source.password, connect_timeout=10, read_timeout=60,
-                                     charset="utf8mb4", autocommit=True, **tls)
+        return mysql_connect.connect(
+            host=source.host,
+            port=int(source.port),
+            user=source.user,
+            password=source.password,
+            connect_timeout=10,
+            read_timeout=60,
+            charset="utf8mb4",
+            autocommit=True,
+            **tls,
+        )
     except pymysql.err.MySQLError as exc:
         raise SourceError(f"cannot connect to {label} as {source.user!r}: {exc.args[-1]}") from None
 
@@ -51,8 +60,9 @@ def transaction_starts(conn: Any, log_file: str) -> Iterator[tuple[str, int, int
             cur.execute("SET @master_binlog_checksum = @@global.binlog_checksum")
         cur.execute("SET @mariadb_slave_capability = 4")  # send MariaDB GTID events as they are
     server_id = random.randint(10**6, 2 * 10**6)
-    conn._execute_command(COM_BINLOG_DUMP, struct.pack("<IHI", 4, BINLOG_DUMP_NON_BLOCK, server_id)
-                          + log_file.encode())
+    conn._execute_command(
+        COM_BINLOG_DUMP, struct.pack("<IHI", 4, BINLOG_DUMP_NON_BLOCK, server_id) + log_file.encode()
+    )
     current = log_file
     while True:
         packet = conn._read_packet()
@@ -61,12 +71,14 @@ def transaction_starts(conn: Any, log_file: str) -> Iterator[tuple[str, int, int
         data = packet.get_all_data()
         timestamp, kind, _, size, end, _ = _HEADER.unpack_from(data, 1)
         if kind == ROTATE_EVENT:
-            current = data[1 + _HEADER.size + 8:1 + size - checksum].decode()  # after the 8-byte position
+            current = data[1 + _HEADER.size + 8 : 1 + size - checksum].decode()  # after the 8-byte position
         elif kind in TRANSACTION_STARTS:
             yield current, end - size, timestamp
 
 
-def _scan(source: DataMediaSource, label: str, log_file: str, when: float | None) -> tuple[str, int, int] | None:
+def _scan(
+    source: DataMediaSource, label: str, log_file: str, when: float | None
+) -> tuple[str, int, int] | None:
     """The first transaction from ``log_file`` on committed at or after ``when`` (None: the first one)."""
     conn = _connect(source, label)
     try:
@@ -75,8 +87,10 @@ def _scan(source: DataMediaSource, label: str, log_file: str, when: float | None
                 return start
         return None
     except pymysql.err.MySQLError as exc:
-        raise SourceError(f"{label}: cannot read binlog {log_file} as {source.user!r}: {exc.args[-1]} "
-                          f"({_GRANTS})", retryable=False) from None
+        raise SourceError(
+            f"{label}: cannot read binlog {log_file} as {source.user!r}: {exc.args[-1]} ({_GRANTS})",
+            retryable=False,
+        ) from None
     finally:
         conn.close()
 
@@ -92,12 +106,16 @@ def position_at(source: DataMediaSource, when: float) -> Position:
             files = [row[0] for row in cur.fetchall()]
         end_file, end_pos = master_status(conn, label)
     except pymysql.err.MySQLError as exc:
-        raise SourceError(f"{label}: cannot list the binary logs as {source.user!r}: {exc.args[-1]} ({_GRANTS})",
-                          retryable=False) from None
+        raise SourceError(
+            f"{label}: cannot list the binary logs as {source.user!r}: {exc.args[-1]} ({_GRANTS})",
+            retryable=False,
+        ) from None
     finally:
         conn.close()
     if not files:
-        raise SourceError(f"{label}: no binary logs: enable log_bin to reset a pipeline by time", retryable=False)
+        raise SourceError(
+            f"{label}: no binary logs: enable log_bin to reset a pipeline by time", retryable=False
+        )
     begin = files[0]
     for name in reversed(files):  # the newest file whose first transaction is not after ``when``
         first = _scan(source, label, name, None)

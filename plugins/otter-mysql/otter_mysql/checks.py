@@ -1,4 +1,5 @@
 """Start-up checks of a binlog source and resolution of where to start reading."""
+
 from __future__ import annotations
 
 import re
@@ -15,8 +16,10 @@ _GTID = re.compile(r"^\d+-\d+-\d+(,\d+-\d+-\d+)*$")
 def variables(conn: Any) -> dict[str, str]:
     """The global settings the selector depends on (lower-case names)."""
     with conn.cursor() as cur:
-        cur.execute("SHOW GLOBAL VARIABLES WHERE Variable_name IN ('log_bin', 'binlog_format', "
-                    "'binlog_row_image', 'log_bin_compress')")
+        cur.execute(
+            "SHOW GLOBAL VARIABLES WHERE Variable_name IN ('log_bin', 'binlog_format', "
+            "'binlog_row_image', 'log_bin_compress')"
+        )
         return {k.lower(): str(v) for k, v in cur.fetchall()}
 
 
@@ -24,17 +27,29 @@ def check_server(conn: Any, label: str) -> None:
     """SourceError unless the binlog is on, in ROW format with FULL images, and not compressed."""
     v = variables(conn)
     if v.get("log_bin", "OFF").upper() != "ON":
-        raise SourceError(f"{label}: binary logging is off (log_bin=OFF); enable it in the server's my.cnf "
-                          f"(log_bin, server_id, binlog_format=ROW, binlog_row_image=FULL) and restart it", retryable=False)
+        raise SourceError(
+            f"{label}: binary logging is off (log_bin=OFF); enable it in the server's my.cnf "
+            f"(log_bin, server_id, binlog_format=ROW, binlog_row_image=FULL) and restart it",
+            retryable=False,
+        )
     if v.get("binlog_format", "").upper() != "ROW":
-        raise SourceError(f"{label}: binlog_format is {v.get('binlog_format')}, not ROW; set binlog_format=ROW "
-                          f"in my.cnf and SET GLOBAL binlog_format='ROW'", retryable=False)
+        raise SourceError(
+            f"{label}: binlog_format is {v.get('binlog_format')}, not ROW; set binlog_format=ROW "
+            f"in my.cnf and SET GLOBAL binlog_format='ROW'",
+            retryable=False,
+        )
     if v.get("binlog_row_image", "FULL").upper() != "FULL":
-        raise SourceError(f"{label}: binlog_row_image is {v.get('binlog_row_image')}, not FULL; set "
-                          f"binlog_row_image=FULL in my.cnf and SET GLOBAL binlog_row_image='FULL'", retryable=False)
+        raise SourceError(
+            f"{label}: binlog_row_image is {v.get('binlog_row_image')}, not FULL; set "
+            f"binlog_row_image=FULL in my.cnf and SET GLOBAL binlog_row_image='FULL'",
+            retryable=False,
+        )
     if v.get("log_bin_compress", "OFF").upper() == "ON":
-        raise SourceError(f"{label}: log_bin_compress=ON writes compressed row events this selector cannot "
-                          f"read; SET GLOBAL log_bin_compress=OFF", retryable=False)
+        raise SourceError(
+            f"{label}: log_bin_compress=ON writes compressed row events this selector cannot "
+            f"read; SET GLOBAL log_bin_compress=OFF",
+            retryable=False,
+        )
 
 
 def check_file(conn: Any, file: str, label: str) -> None:
@@ -48,7 +63,9 @@ def check_file(conn: Any, file: str, label: str) -> None:
     raise SourceError(
         f"{label}: binlog file {file} {gone}; reset the pipeline's position (start: current) or restore the "
         f"binlog files, then resync the tables (the server has {names[0] if names else 'none'} .. "
-        f"{names[-1] if names else 'none'})", retryable=False)
+        f"{names[-1] if names else 'none'})",
+        retryable=False,
+    )
 
 
 def master_status(conn: Any, label: str) -> tuple[str, int]:
@@ -60,7 +77,9 @@ def master_status(conn: Any, label: str) -> tuple[str, int]:
             cur.execute("SHOW BINARY LOG STATUS")
         row = cur.fetchone()
     if not row:
-        raise SourceError(f"{label}: SHOW MASTER STATUS is empty; enable log_bin on the server", retryable=False)
+        raise SourceError(
+            f"{label}: SHOW MASTER STATUS is empty; enable log_bin on the server", retryable=False
+        )
     return row[0], int(row[1])
 
 
@@ -82,12 +101,14 @@ def start_point(conn: Any, position: Position | None, pipeline: Pipeline, label:
                 raise ConfigError(f"pipeline {pipeline.name}: start kind position needs 'file' and 'pos'")
             return {"log_file": str(start["file"]), "log_pos": int(start.get("pos") or 4)}
         if kind != "gtid":
-            raise ConfigError(f"pipeline {pipeline.name}: unknown start kind {kind!r} (use current, position "
-                              f"or gtid)")
+            raise ConfigError(
+                f"pipeline {pipeline.name}: unknown start kind {kind!r} (use current, position or gtid)"
+            )
         point = {"gtid": str(start.get("gtid", "")).replace(" ", "")}
     if not _GTID.match(point["gtid"]):
-        raise ConfigError(f"pipeline {pipeline.name}: GTID {point['gtid']!r} is not a MariaDB GTID position "
-                          f"like 0-1-100")
+        raise ConfigError(
+            f"pipeline {pipeline.name}: GTID {point['gtid']!r} is not a MariaDB GTID position like 0-1-100"
+        )
     return point
 
 
@@ -95,7 +116,8 @@ _CASCADES_SQL = (
     "SELECT CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, UNIQUE_CONSTRAINT_SCHEMA, REFERENCED_TABLE_NAME, "
     "DELETE_RULE, UPDATE_RULE FROM information_schema.REFERENTIAL_CONSTRAINTS "
     "WHERE (DELETE_RULE IN ('CASCADE', 'SET NULL', 'SET DEFAULT') OR UPDATE_RULE IN ('CASCADE', 'SET NULL', "
-    "'SET DEFAULT')) ORDER BY CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME")
+    "'SET DEFAULT')) ORDER BY CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME"
+)
 
 
 def check_fk_cascades(conn: Any, matched: set[tuple[str, str]], pipeline: Pipeline, label: str) -> None:
@@ -115,4 +137,6 @@ def check_fk_cascades(conn: Any, matched: set[tuple[str, str]], pipeline: Pipeli
                 f"The binlog holds only the parent's change, not the rows the cascade changes in {child}, so "
                 f"the target would keep them. Make the application change the child rows itself (ON DELETE "
                 f"RESTRICT / NO ACTION), or set the pipeline parameter allow_fk_cascades: true to sync anyway "
-                f"and accept that cascaded changes are not synced", retryable=False)
+                f"and accept that cascaded changes are not synced",
+                retryable=False,
+            )

@@ -6,13 +6,15 @@ A ``manual`` conflict stays ``parked`` (with the later changes of its key parked
 no loopback mark, so the reverse pipeline of a two-way channel carries it to the other side; its selector
 recognises it by the ``retl_conflict`` rows turning ``resolved`` (``retl.LoopbackTracker``).
 """
+
 from __future__ import annotations
 
 import datetime
 import decimal
 import hashlib
 import json
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from otter_core.errors import ConfigError, LoadError
 from otter_core.model import EventData, EventType
@@ -32,16 +34,41 @@ CREATE_SQL = (
     "detected_at DATETIME(6) NOT NULL, resolved_at DATETIME(6) NULL, resolved_by VARCHAR(128) NULL, "
     "resolution LONGTEXT NULL, KEY parked (status, channel, pipeline, schema_name, table_name, pk_hash))"
 )
-COLUMNS = ("channel", "pipeline", "schema_name", "table_name", "pk", "pk_hash", "kind", "event_type", "policy",
-           "outcome", "status", "parent_id", "source_image", "source_before", "target_image", "written",
-           "position", "source_time")
-INSERT_HEAD = (f"INSERT INTO {FULL} ({', '.join(COLUMNS)}, detected_at) VALUES ")
-OUTCOMES = ("applied", "kept-target", "parked", "resolved-source", "resolved-target", "resolved-image",
-            "superseded")
+COLUMNS = (
+    "channel",
+    "pipeline",
+    "schema_name",
+    "table_name",
+    "pk",
+    "pk_hash",
+    "kind",
+    "event_type",
+    "policy",
+    "outcome",
+    "status",
+    "parent_id",
+    "source_image",
+    "source_before",
+    "target_image",
+    "written",
+    "position",
+    "source_time",
+)
+INSERT_HEAD = f"INSERT INTO {FULL} ({', '.join(COLUMNS)}, detected_at) VALUES "
+OUTCOMES = (
+    "applied",
+    "kept-target",
+    "parked",
+    "resolved-source",
+    "resolved-target",
+    "resolved-image",
+    "superseded",
+)
 ACTIONS = {"source": "resolved-source", "target": "resolved-target", "image": "resolved-image"}
 
 
 # ------------------------------------------------------------------------------------------- JSON images
+
 
 def plain(value: Any) -> Any:
     """A row value as it goes into JSON: bytes as ``{"hex": …}``, times/decimals as text (UTC, naive)."""
@@ -78,33 +105,68 @@ def _value(v: Any) -> Any:
 
 
 def key_hash(keys: Mapping[str, Any]) -> str:
-    return hashlib.sha1(json.dumps([[k, plain(v)] for k, v in keys.items()], default=str,
-                                   ensure_ascii=False).encode()).hexdigest()
+    return hashlib.sha1(
+        json.dumps([[k, plain(v)] for k, v in keys.items()], default=str, ensure_ascii=False).encode()
+    ).hexdigest()
 
 
 # ------------------------------------------------------------------------------------------- writing
 
-def record_row(channel: str, pipeline: str, event: EventData, kind: str, policy: str, outcome: str,
-               target: Mapping[str, Any] | None, written: Sequence[str], parent_id: int | None = None) -> str:
+
+def record_row(
+    channel: str,
+    pipeline: str,
+    event: EventData,
+    kind: str,
+    policy: str,
+    outcome: str,
+    target: Mapping[str, Any] | None,
+    written: Sequence[str],
+    parent_id: int | None = None,
+) -> str:
     """One ``(…)`` literal of a conflict row for ``INSERT_HEAD``."""
     source = None if event.event_type is EventType.DELETE else {**event.keys, **event.columns}
-    before = event.old_columns if event.event_type is not EventType.DELETE else (event.old_columns or event.columns)
-    values = (channel, pipeline[:128], event.schema, event.table, to_json(event.keys), key_hash(event.keys), kind,
-              event.event_type.value, policy, outcome, "parked" if outcome == "parked" else "done", parent_id,
-              to_json(source), to_json({**event.keys, **before}) if before is not None else None,
-              to_json(target), json.dumps(list(written)), str(event.position)[:255], float(event.execute_time))
+    before = (
+        event.old_columns
+        if event.event_type is not EventType.DELETE
+        else (event.old_columns or event.columns)
+    )
+    values = (
+        channel,
+        pipeline[:128],
+        event.schema,
+        event.table,
+        to_json(event.keys),
+        key_hash(event.keys),
+        kind,
+        event.event_type.value,
+        policy,
+        outcome,
+        "parked" if outcome == "parked" else "done",
+        parent_id,
+        to_json(source),
+        to_json({**event.keys, **before}) if before is not None else None,
+        to_json(target),
+        json.dumps(list(written)),
+        str(event.position)[:255],
+        float(event.execute_time),
+    )
     return literal_row(values)[:-1] + ",NOW(6))"
 
 
-def parked_keys(cur: Any, channel: str, pipeline: str, schema: str, table: str,
-                hashes: Iterable[str]) -> dict[str, int]:
+def parked_keys(
+    cur: Any, channel: str, pipeline: str, schema: str, table: str, hashes: Iterable[str]
+) -> dict[str, int]:
     """pk_hash -> id of the first parked conflict of that key (rows locked until the load commits)."""
     hashes = list(dict.fromkeys(hashes))
     if not hashes:
         return {}
-    cur.execute(f"SELECT pk_hash, id FROM {FULL} WHERE status = 'parked' AND channel = %s AND pipeline = %s "
-                f"AND schema_name = %s AND table_name = %s AND pk_hash IN ({', '.join(['%s'] * len(hashes))}) "
-                "ORDER BY id FOR UPDATE", (channel, pipeline[:128], schema, table, *hashes))
+    cur.execute(
+        f"SELECT pk_hash, id FROM {FULL} WHERE status = 'parked' AND channel = %s AND pipeline = %s "
+        f"AND schema_name = %s AND table_name = %s AND pk_hash IN ({', '.join(['%s'] * len(hashes))}) "
+        "ORDER BY id FOR UPDATE",
+        (channel, pipeline[:128], schema, table, *hashes),
+    )
     found: dict[str, int] = {}
     for digest, ident in cur.fetchall():
         found.setdefault(digest, ident)
@@ -116,17 +178,26 @@ def supersede(cur: Any, channel: str, pipeline: str, schema: str, table: str, ha
     hashes = list(dict.fromkeys(hashes))
     if not hashes:
         return 0
-    cur.execute(f"UPDATE {FULL} SET status = 'resolved', outcome = 'superseded', resolved_at = NOW(6), "
-                "resolved_by = 'resolution on the other side' WHERE status = 'parked' AND channel = %s AND "
-                f"pipeline = %s AND schema_name = %s AND table_name = %s AND pk_hash IN "
-                f"({', '.join(['%s'] * len(hashes))})", (channel, pipeline[:128], schema, table, *hashes))
+    cur.execute(
+        f"UPDATE {FULL} SET status = 'resolved', outcome = 'superseded', resolved_at = NOW(6), "
+        "resolved_by = 'resolution on the other side' WHERE status = 'parked' AND channel = %s AND "
+        f"pipeline = %s AND schema_name = %s AND table_name = %s AND pk_hash IN "
+        f"({', '.join(['%s'] * len(hashes))})",
+        (channel, pipeline[:128], schema, table, *hashes),
+    )
     return cur.rowcount
 
 
 # ------------------------------------------------------------------------------------------- resolving
 
-def final_image(action: str, chain: Sequence[dict], target: dict | None,
-                image: Mapping[str, Any] | None, keys: Mapping[str, Any]) -> dict | None:
+
+def final_image(
+    action: str,
+    chain: Sequence[dict],
+    target: dict | None,
+    image: Mapping[str, Any] | None,
+    keys: Mapping[str, Any],
+) -> dict | None:
     """The row the key must end as: the parked changes applied in order over the target row (``source``),
     the target row (``target``) or the operator's image (``image``; None deletes)."""
     if action == "target":
@@ -145,15 +216,19 @@ def final_image(action: str, chain: Sequence[dict], target: dict | None,
     return state
 
 
-def write_image(cur: Any, schema: str, table: str, keys: Mapping[str, Any], state: dict | None,
-                known: dict | None) -> None:
+def write_image(
+    cur: Any, schema: str, table: str, keys: Mapping[str, Any], state: dict | None, known: dict | None
+) -> None:
     """Delete the key's row and insert ``state``: always a logged change (a no-change UPDATE is not), so
     the reverse pipeline sees it. Deleting a row that is not there is not logged either: then a ``known``
     image of the key is inserted first."""
     where = " AND ".join(f"{quote_ident(k)} <=> {literal(v)}" for k, v in keys.items())
     name = quote_table(schema, table)
-    cur.execute("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s "
-                "AND (EXTRA LIKE '%%GENERATED%%' OR EXTRA LIKE 'ROW %%')", (schema, table))
+    cur.execute(
+        "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s "
+        "AND (EXTRA LIKE '%%GENERATED%%' OR EXTRA LIKE 'ROW %%')",
+        (schema, table),
+    )
     generated = {r[0].lower() for r in cur.fetchall()}  # cannot be written: the server computes them
     if generated:
         state = None if state is None else {k: v for k, v in state.items() if k.lower() not in generated}
@@ -172,9 +247,14 @@ def _insert(cur: Any, name: str, row: Mapping[str, Any]) -> None:
     cur.execute(f"INSERT INTO {name} ({', '.join(map(quote_ident, row))}) VALUES {literal_row(row.values())}")
 
 
-def fetch(cur: Any, where: str, args: Sequence[Any], lock: bool = False, limit: int | None = None) -> list[dict]:
-    sql = f"SELECT * FROM {FULL} WHERE {where} ORDER BY id DESC" if not lock else \
-        f"SELECT * FROM {FULL} WHERE {where} ORDER BY id FOR UPDATE"
+def fetch(
+    cur: Any, where: str, args: Sequence[Any], lock: bool = False, limit: int | None = None
+) -> list[dict]:
+    sql = (
+        f"SELECT * FROM {FULL} WHERE {where} ORDER BY id DESC"
+        if not lock
+        else f"SELECT * FROM {FULL} WHERE {where} ORDER BY id FOR UPDATE"
+    )
     if limit:
         sql += f" LIMIT {int(limit)}"
     cur.execute(sql, args)
@@ -194,11 +274,16 @@ def resolve(conn: Any, ident: int, action: str, image: Mapping[str, Any] | None,
                 raise ConfigError(f"no conflict {ident} in {FULL}")
             rec = found[0]
             if rec["status"] != "parked":
-                raise ConfigError(f"conflict {ident} is {rec['status']} ({rec['outcome']}), not parked: nothing "
-                                  f"to resolve")
-            chain = fetch(cur, "status = 'parked' AND channel = %s AND pipeline = %s AND schema_name = %s AND "
-                          "table_name = %s AND pk_hash = %s", (rec["channel"], rec["pipeline"], rec["schema_name"],
-                                                              rec["table_name"], rec["pk_hash"]), lock=True)
+                raise ConfigError(
+                    f"conflict {ident} is {rec['status']} ({rec['outcome']}), not parked: nothing to resolve"
+                )
+            chain = fetch(
+                cur,
+                "status = 'parked' AND channel = %s AND pipeline = %s AND schema_name = %s AND "
+                "table_name = %s AND pk_hash = %s",
+                (rec["channel"], rec["pipeline"], rec["schema_name"], rec["table_name"], rec["pk_hash"]),
+                lock=True,
+            )
             keys = from_json(rec["pk"]) or {}
             name = quote_table(rec["schema_name"], rec["table_name"])
             where = " AND ".join(f"{quote_ident(k)} <=> {literal(v)}" for k, v in keys.items())
@@ -206,13 +291,22 @@ def resolve(conn: Any, ident: int, action: str, image: Mapping[str, Any] | None,
             row = cur.fetchone()
             target = dict(zip([d[0] for d in cur.description], row)) if row else None
             state = final_image(action, chain, target, image, keys)
-            known = next((from_json(r[c]) for r in chain for c in ("source_image", "target_image", "source_before")
-                          if r[c]), None)
+            known = next(
+                (
+                    from_json(r[c])
+                    for r in chain
+                    for c in ("source_image", "target_image", "source_before")
+                    if r[c]
+                ),
+                None,
+            )
             write_image(cur, rec["schema_name"], rec["table_name"], keys, state, known)
             ids = [r["id"] for r in chain]
-            cur.execute(f"UPDATE {FULL} SET status = 'resolved', outcome = %s, resolved_at = NOW(6), "
-                        f"resolved_by = %s, resolution = %s WHERE id IN ({', '.join(['%s'] * len(ids))})",
-                        (ACTIONS[action], by[:128], to_json(state) or "null", *ids))
+            cur.execute(
+                f"UPDATE {FULL} SET status = 'resolved', outcome = %s, resolved_at = NOW(6), "
+                f"resolved_by = %s, resolution = %s WHERE id IN ({', '.join(['%s'] * len(ids))})",
+                (ACTIONS[action], by[:128], to_json(state) or "null", *ids),
+            )
             result = fetch(cur, f"id IN ({', '.join(['%s'] * len(ids))})", ids)
         conn.commit()
         return result

@@ -8,12 +8,14 @@ different is confirmed by the server with ``<=>`` on each column (its own type a
 counts as a conflict; only those rows cost a second query. The policy then applies, keeps or parks the
 change, and every conflict is written to ``retl.retl_conflict`` in the same transaction.
 """
+
 from __future__ import annotations
 
 import datetime
 import logging
 from collections import defaultdict
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import attrs
 
@@ -56,7 +58,7 @@ class ConflictScreen:
         self.pipeline = pipeline
         self.channel = pipeline.channel or pipeline.name
         self.field_mode = pipeline.parameters.sync_mode == SyncMode.FIELD
-        self.home_is_source = pipeline.home                    # this pipeline loads the far side
+        self.home_is_source = pipeline.home  # this pipeline loads the far side
         self.home_is_target = pipeline.two_way and not pipeline.home
         self.manual = any(p.conflict is not None and p.conflict.kind == "manual" for p in pipeline.pairs)
         self._policies: dict[frozenset, ConflictPolicy | None] = {}
@@ -66,7 +68,7 @@ class ConflictScreen:
         found = self._policies.get(event.hints, False)
         if found is False:
             hint = next((h for h in event.hints if h.startswith(POLICY_HINT)), None)
-            found = self._policies[event.hints] = parse_policy(hint[len(POLICY_HINT):]) if hint else None
+            found = self._policies[event.hints] = parse_policy(hint[len(POLICY_HINT) :]) if hint else None
         return found
 
     def screen(self, cur: Any, events: Sequence[EventData]) -> list[EventData]:
@@ -84,7 +86,11 @@ class ConflictScreen:
             elif REREAD in event.hints or before_state(event) is None:
                 out.append(event)
             else:  # compared and written as a whole row: a partial write would leave the sides mixed
-                if self.field_mode and event.event_type is EventType.UPDATE and len(event.updated) != len(event.columns):
+                if (
+                    self.field_mode
+                    and event.event_type is EventType.UPDATE
+                    and len(event.updated) != len(event.columns)
+                ):
                     event = attrs.evolve(event, updated=frozenset(event.columns))
                 checked[(event.schema, event.table)].append((event, policy))
         for (schema, table), hashes in settled.items():
@@ -95,14 +101,26 @@ class ConflictScreen:
         if records:
             self.detected += len(records)
             for start in range(0, len(records), CHUNK):
-                cur.execute(conflict_log.INSERT_HEAD + ",".join(records[start:start + CHUNK]))
+                cur.execute(conflict_log.INSERT_HEAD + ",".join(records[start : start + CHUNK]))
         return out
 
     # ------------------------------------------------------------------------------------------ one table
 
-    def _screen_table(self, cur: Any, schema: str, table: str, items: list, records: list[str]) -> list[EventData]:
-        parked = (conflict_log.parked_keys(cur, self.channel, self.pipeline.name, schema, table,
-                                           (conflict_log.key_hash(e.keys) for e, _ in items)) if self.manual else {})
+    def _screen_table(
+        self, cur: Any, schema: str, table: str, items: list, records: list[str]
+    ) -> list[EventData]:
+        parked = (
+            conflict_log.parked_keys(
+                cur,
+                self.channel,
+                self.pipeline.name,
+                schema,
+                table,
+                (conflict_log.key_hash(e.keys) for e, _ in items),
+            )
+            if self.manual
+            else {}
+        )
         pending = []
         for event, policy in items:
             parent = parked.get(conflict_log.key_hash(event.keys)) if parked else None
@@ -119,13 +137,18 @@ class ConflictScreen:
             target = rows.get(tuple(_norm(v) for v in event.keys.values()))
             kind = self._first_look(event, target)
             if kind is None:
-                out.append(_insert_only(event) if target is None and event.event_type is not EventType.DELETE
-                           else event)
+                out.append(
+                    _insert_only(event)
+                    if target is None and event.event_type is not EventType.DELETE
+                    else event
+                )
             elif target is None:
                 self._decide(cur, event, policy, kind, None, 0, out, records)
             else:
                 suspects.append((event, policy, kind, target))
-        for (event, policy, kind, target), (same, newer) in zip(suspects, self._confirm(cur, schema, table, suspects)):
+        for (event, policy, kind, target), (same, newer) in zip(
+            suspects, self._confirm(cur, schema, table, suspects)
+        ):
             if same:
                 out.append(event)
             else:
@@ -134,14 +157,18 @@ class ConflictScreen:
 
     def _target_rows(self, cur: Any, schema: str, table: str, events: list[EventData]) -> dict[tuple, dict]:
         names = list(events[0].keys)
-        head = (f"SELECT * FROM {quote_table(schema, table)} WHERE "
-                + (quote_ident(names[0]) if len(names) == 1 else "(" + ",".join(map(quote_ident, names)) + ")")
-                + " IN (")
+        head = (
+            f"SELECT * FROM {quote_table(schema, table)} WHERE "
+            + (quote_ident(names[0]) if len(names) == 1 else "(" + ",".join(map(quote_ident, names)) + ")")
+            + " IN ("
+        )
         rows: dict[tuple, dict] = {}
         for start in range(0, len(events), CHUNK):
-            chunk = events[start:start + CHUNK]
-            lits = [literal(next(iter(e.keys.values()))) if len(names) == 1 else literal_row(e.keys.values())
-                    for e in chunk]
+            chunk = events[start : start + CHUNK]
+            lits = [
+                literal(next(iter(e.keys.values()))) if len(names) == 1 else literal_row(e.keys.values())
+                for e in chunk
+            ]
             cur.execute(head + ",".join(lits) + ") FOR UPDATE")
             columns = [d[0] for d in cur.description]
             for values in cur.fetchall():
@@ -167,9 +194,13 @@ class ConflictScreen:
             if state == "absent" or ABSENT_OK in event.hints:  # the source's row was gone in between
                 return None
             return "delete-missing" if delete else "update-missing"
-        if not delete and all(_same(target.get(c), v) for c, v in event.columns.items() if c in self._written(event)):
+        if not delete and all(
+            _same(target.get(c), v) for c, v in event.columns.items() if c in self._written(event)
+        ):
             return None
-        if state == "present" and all(_same(target.get(c), before[c]) for c in self._compared_before(event, before)):
+        if state == "present" and all(
+            _same(target.get(c), before[c]) for c in self._compared_before(event, before)
+        ):
             return None
         if state == "absent":
             return "delete-changed" if delete else "insert-existing"
@@ -181,18 +212,24 @@ class ConflictScreen:
         name = quote_table(schema, table)
         for start in range(0, len(suspects), CHUNK):
             parts = []
-            for n, (event, policy, kind, _) in enumerate(suspects[start:start + CHUNK]):
+            for n, (event, policy, kind, _) in enumerate(suspects[start : start + CHUNK]):
                 state, before = before_state(event)  # type: ignore[misc]
-                after = ("0" if event.event_type is EventType.DELETE else
-                         _all_equal({c: event.columns[c] for c in self._written(event)}))
-                prior = _all_equal({c: before[c] for c in self._compared_before(event, before)}) \
-                    if state == "present" else "0"
+                after = (
+                    "0"
+                    if event.event_type is EventType.DELETE
+                    else _all_equal({c: event.columns[c] for c in self._written(event)})
+                )
+                prior = (
+                    _all_equal({c: before[c] for c in self._compared_before(event, before)})
+                    if state == "present"
+                    else "0"
+                )
                 newer = self._newer_sql(event, policy)
                 where = " AND ".join(f"{quote_ident(k)} <=> {literal(v)}" for k, v in event.keys.items())
                 parts.append(f"(SELECT {n}, ({after}) OR ({prior}), {newer} FROM {name} WHERE {where})")
             cur.execute(" UNION ALL ".join(parts))
             found = {int(n): (bool(same), int(newer or 0)) for n, same, newer in cur.fetchall()}
-            results.extend(found.get(n, (False, 0)) for n in range(len(suspects[start:start + CHUNK])))
+            results.extend(found.get(n, (False, 0)) for n in range(len(suspects[start : start + CHUNK])))
         return results
 
     def _newer_sql(self, event: EventData, policy: ConflictPolicy) -> str:
@@ -204,17 +241,30 @@ class ConflictScreen:
         # newer (that image is the one home writes back when it keeps a row's absence)
         image = event.columns
         if image is None or column not in image:
-            raise LoadError(f"{event.describe()}: conflict policy {policy} names column {column!r}, which the "
-                            f"change does not carry: map the column in the pair or choose another column",
-                            retryable=False)
+            raise LoadError(
+                f"{event.describe()}: conflict policy {policy} names column {column!r}, which the "
+                f"change does not carry: map the column in the pair or choose another column",
+                retryable=False,
+            )
         col, value = quote_ident(column), literal(image[column])
-        return (f"CASE WHEN {col} <=> {value} THEN 0 WHEN {col} IS NULL THEN 1 WHEN {value} IS NULL THEN -1 "
-                f"WHEN {col} < {value} THEN 1 ELSE -1 END")
+        return (
+            f"CASE WHEN {col} <=> {value} THEN 0 WHEN {col} IS NULL THEN 1 WHEN {value} IS NULL THEN -1 "
+            f"WHEN {col} < {value} THEN 1 ELSE -1 END"
+        )
 
     # ------------------------------------------------------------------------------------------ deciding
 
-    def _decide(self, cur: Any, event: EventData, policy: ConflictPolicy, kind: str, target: dict | None,
-                newer: int, out: list[EventData], records: list[str]) -> None:
+    def _decide(
+        self,
+        cur: Any,
+        event: EventData,
+        policy: ConflictPolicy,
+        kind: str,
+        target: dict | None,
+        newer: int,
+        out: list[EventData],
+        records: list[str],
+    ) -> None:
         if kind == "delete-missing":
             apply = True  # both sides agree the row is gone: nothing to do, whatever the policy
         elif policy.kind == "manual":
@@ -229,19 +279,56 @@ class ConflictScreen:
         else:
             apply = newer > 0 or (newer == 0 and not self.home_is_target)
         records.append(self._record(event, kind, policy, "applied" if apply else "kept-target", target))
-        log.info("conflict %s on %s: %s (%s)", kind, event.describe(), "applied" if apply else "kept target", policy)
+        log.info(
+            "conflict %s on %s: %s (%s)",
+            kind,
+            event.describe(),
+            "applied" if apply else "kept target",
+            policy,
+        )
         if apply:  # the source's row wins whole: in field mode only its changed columns would mix the rows
-            out.append(attrs.evolve(event, updated=frozenset(event.columns))
-                       if event.event_type is EventType.UPDATE else event)
-        elif self.home_is_target:  # home keeps its row: write it again, so the remedy carries it to the far side
-            image = event.columns if event.event_type is not EventType.DELETE else (event.old_columns or event.columns)
-            conflict_log.write_image(cur, event.schema, event.table, event.keys,
-                                     dict(target) if target is not None else None, {**event.keys, **image})
+            out.append(
+                attrs.evolve(event, updated=frozenset(event.columns))
+                if event.event_type is EventType.UPDATE
+                else event
+            )
+        elif (
+            self.home_is_target
+        ):  # home keeps its row: write it again, so the remedy carries it to the far side
+            image = (
+                event.columns
+                if event.event_type is not EventType.DELETE
+                else (event.old_columns or event.columns)
+            )
+            conflict_log.write_image(
+                cur,
+                event.schema,
+                event.table,
+                event.keys,
+                dict(target) if target is not None else None,
+                {**event.keys, **image},
+            )
 
-    def _record(self, event: EventData, kind: str, policy: ConflictPolicy, outcome: str, target: dict | None,
-                parent: int | None = None) -> str:
-        return conflict_log.record_row(self.channel, self.pipeline.name, event, kind, str(policy), outcome,
-                                       target, self._written(event), parent)
+    def _record(
+        self,
+        event: EventData,
+        kind: str,
+        policy: ConflictPolicy,
+        outcome: str,
+        target: dict | None,
+        parent: int | None = None,
+    ) -> str:
+        return conflict_log.record_row(
+            self.channel,
+            self.pipeline.name,
+            event,
+            kind,
+            str(policy),
+            outcome,
+            target,
+            self._written(event),
+            parent,
+        )
 
 
 def _insert_only(event: EventData) -> EventData:

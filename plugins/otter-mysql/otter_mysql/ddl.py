@@ -1,4 +1,5 @@
 """A small parser that tells which tables a binlog query event (DDL, or statement-format DML) names."""
+
 from __future__ import annotations
 
 import re
@@ -19,24 +20,38 @@ class Statement(NamedTuple):
     database: str | None = None
 
 
-_TABLE_DDL = [re.compile(p, _F) for p in (
-    rf"^ALTER\s+(?:ONLINE\s+|OFFLINE\s+)?(?:IGNORE\s+)?TABLE\s+(?:IF\s+EXISTS\s+)?({_QNAME})",
-    rf"^CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMPORARY\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?({_QNAME})",
-    rf"^TRUNCATE\s+(?:TABLE\s+)?({_QNAME})",
-    rf"^CREATE\s+(?:OR\s+REPLACE\s+)?(?:ONLINE\s+|OFFLINE\s+)?(?:UNIQUE\s+|FULLTEXT\s+|SPATIAL\s+)?"
-    rf"INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?{_NAME}.*?\sON\s+({_QNAME})",
-    rf"^DROP\s+INDEX\s+(?:IF\s+EXISTS\s+)?{_NAME}\s+ON\s+({_QNAME})",
-)]
-_TABLE_LIST = re.compile(r"^(?:DROP\s+(?:TEMPORARY\s+)?TABLES?\s+(?:IF\s+EXISTS\s+)?|RENAME\s+TABLES?\s+)"
-                         r"(.*)$", _F)
+_TABLE_DDL = [
+    re.compile(p, _F)
+    for p in (
+        rf"^ALTER\s+(?:ONLINE\s+|OFFLINE\s+)?(?:IGNORE\s+)?TABLE\s+(?:IF\s+EXISTS\s+)?({_QNAME})",
+        rf"^CREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMPORARY\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?({_QNAME})",
+        rf"^TRUNCATE\s+(?:TABLE\s+)?({_QNAME})",
+        rf"^CREATE\s+(?:OR\s+REPLACE\s+)?(?:ONLINE\s+|OFFLINE\s+)?(?:UNIQUE\s+|FULLTEXT\s+|SPATIAL\s+)?"
+        rf"INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?{_NAME}.*?\sON\s+({_QNAME})",
+        rf"^DROP\s+INDEX\s+(?:IF\s+EXISTS\s+)?{_NAME}\s+ON\s+({_QNAME})",
+    )
+]
+_TABLE_LIST = re.compile(
+    r"^(?:DROP\s+(?:TEMPORARY\s+)?TABLES?\s+(?:IF\s+EXISTS\s+)?|RENAME\s+TABLES?\s+)"
+    r"(.*)$",
+    _F,
+)
 _ALTER_RENAME = re.compile(rf"\sRENAME\s+(?:TO\s+|AS\s+)?({_QNAME})", _F)
-_DATABASE = re.compile(rf"^(?:CREATE|DROP|ALTER)\s+(?:DATABASE|SCHEMA)\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?"
-                       rf"({_NAME})", _F)
-_DML = re.compile(rf"^(?:INSERT|REPLACE)(?:\s+(?:LOW_PRIORITY|DELAYED|HIGH_PRIORITY|IGNORE))*\s+"
-                  rf"(?:INTO\s+)?({_QNAME})|^UPDATE\s+(?:LOW_PRIORITY\s+)?(?:IGNORE\s+)?({_QNAME})"
-                  rf"|^DELETE\s+(?:LOW_PRIORITY\s+)?(?:QUICK\s+)?(?:IGNORE\s+)?FROM\s+({_QNAME})"
-                  rf"|^LOAD\s+DATA\s.*?\sINTO\s+TABLE\s+({_QNAME})", _F)
-_CONTROL = re.compile(r"^(?:BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE\s+SAVEPOINT|XA\s|START\s+TRANSACTION)", _F)
+_DATABASE = re.compile(
+    rf"^(?:CREATE|DROP|ALTER)\s+(?:DATABASE|SCHEMA)\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?"
+    rf"({_NAME})",
+    _F,
+)
+_DML = re.compile(
+    rf"^(?:INSERT|REPLACE)(?:\s+(?:LOW_PRIORITY|DELAYED|HIGH_PRIORITY|IGNORE))*\s+"
+    rf"(?:INTO\s+)?({_QNAME})|^UPDATE\s+(?:LOW_PRIORITY\s+)?(?:IGNORE\s+)?({_QNAME})"
+    rf"|^DELETE\s+(?:LOW_PRIORITY\s+)?(?:QUICK\s+)?(?:IGNORE\s+)?FROM\s+({_QNAME})"
+    rf"|^LOAD\s+DATA\s.*?\sINTO\s+TABLE\s+({_QNAME})",
+    _F,
+)
+_CONTROL = re.compile(
+    r"^(?:BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE\s+SAVEPOINT|XA\s|START\s+TRANSACTION)", _F
+)
 _QNAME_RE = re.compile(_QNAME)
 
 
@@ -70,9 +85,11 @@ def parse(query: str, default_schema: str = "") -> Statement:
             return Statement("table", tuple(names))
     m = _TABLE_LIST.match(text)
     if m:
-        names = [split_name(q, default_schema) for q in _QNAME_RE.findall(m[1])
-                 if q.upper() not in ("TO", "WAIT", "NOWAIT", "RESTRICT", "CASCADE")
-                 and not q.isdigit()]
+        names = [
+            split_name(q, default_schema)
+            for q in _QNAME_RE.findall(m[1])
+            if q.upper() not in ("TO", "WAIT", "NOWAIT", "RESTRICT", "CASCADE") and not q.isdigit()
+        ]
         return Statement("table", tuple(names))
     m = _DML.match(text)
     if m:

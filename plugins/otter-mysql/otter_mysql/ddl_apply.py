@@ -1,9 +1,11 @@
 """How the MySQL loader applies a DDL event (mixed into ``MySQLLoader``): verbatim after ``USE`` of its
 schema, in its own connection; recorded in ``retl_ddl`` first on a two-way channel (see otter_mysql.retl)."""
+
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pymysql
 
@@ -40,8 +42,7 @@ class DdlApplying:
             log.warning("DDL event without statement ignored: %s", event.describe())
             return
         if self.dry_run:
-            log.info("dry run: would apply DDL in %s: %s", quote_ident(event.schema or ""),
-                     event.ddl_sql)
+            log.info("dry run: would apply DDL in %s: %s", quote_ident(event.schema or ""), event.ddl_sql)
             return
         conn = self._connect()
         note = ""
@@ -72,13 +73,19 @@ class DdlApplying:
             if recorded is not None:
                 retl.forget_ddl(conn, recorded, self.target.name)
             if code in DDL_ALREADY_APPLIED:
-                log.warning("DDL on %s already applied on target %s (error %s: %s), skipped: %s",
-                            event.full_name, self.target.name, code, server_message(exc),
-                            event.ddl_sql)
+                log.warning(
+                    "DDL on %s already applied on target %s (error %s: %s), skipped: %s",
+                    event.full_name,
+                    self.target.name,
+                    code,
+                    server_message(exc),
+                    event.ddl_sql,
+                )
                 return
             raise LoadError(
                 f"DDL on target {self.target.name} table {event.full_name} failed: "
-                f"{server_message(exc)}{note}; statement: {event.ddl_sql[:500]!r}") from None
+                f"{server_message(exc)}{note}; statement: {event.ddl_sql[:500]!r}"
+            ) from None
         finally:
             close_quietly(conn)
             self._schemas.invalidate(event.schema or None)  # no schema: forget every table

@@ -10,6 +10,7 @@ Two ways to get a statement:
 
 ``literal`` assumes the session runs without ``NO_BACKSLASH_ESCAPES`` (the loader sets its sql_mode).
 """
+
 from __future__ import annotations
 
 import datetime
@@ -17,7 +18,8 @@ import decimal
 import json
 import math
 import os
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from pymysql import converters
 
@@ -36,8 +38,14 @@ def quote_table(schema: str | None, table: str) -> str:
 
 # ---------------------------------------------------------------------------------------------- upsert
 
-def upsert_parts(schema: str, table: str, columns: Sequence[str], key_columns: Sequence[str],
-                 update_columns: Sequence[str] | None) -> tuple[str, str]:
+
+def upsert_parts(
+    schema: str,
+    table: str,
+    columns: Sequence[str],
+    key_columns: Sequence[str],
+    update_columns: Sequence[str] | None,
+) -> tuple[str, str]:
     """``(head, tail)`` of a multi-row upsert: ``head`` ends with ``VALUES `` and ``tail`` is the
     ``ON DUPLICATE KEY UPDATE`` clause. ``update_columns`` None means every non-key column of
     ``columns``; an empty update list (or a table of key columns only) gives ``k=k``, a no-op update
@@ -45,8 +53,11 @@ def upsert_parts(schema: str, table: str, columns: Sequence[str], key_columns: S
     if update_columns is None:
         keys = set(key_columns)
         update_columns = [c for c in columns if c not in keys]
-    head = (f"INSERT INTO {quote_table(schema, table)} ("
-            + ",".join(quote_ident(c) for c in columns) + ") VALUES ")
+    head = (
+        f"INSERT INTO {quote_table(schema, table)} ("
+        + ",".join(quote_ident(c) for c in columns)
+        + ") VALUES "
+    )
     if update_columns:
         sets = ",".join(f"{q}=VALUES({q})" for q in map(quote_ident, update_columns))
     else:
@@ -55,8 +66,9 @@ def upsert_parts(schema: str, table: str, columns: Sequence[str], key_columns: S
     return head, " ON DUPLICATE KEY UPDATE " + sets
 
 
-def update_join_parts(schema: str, table: str, key_columns: Sequence[str],
-                      update_columns: Sequence[str]) -> tuple[str, str]:
+def update_join_parts(
+    schema: str, table: str, key_columns: Sequence[str], update_columns: Sequence[str]
+) -> tuple[str, str]:
     """``(head, tail)`` of a multi-row UPDATE joined to a table value constructor (MariaDB 10.3+):
     ``UPDATE (SELECT NULL AS k,… UNION ALL VALUES (…),(…)) AS v STRAIGHT_JOIN t … ON t.k=v.k SET t.c=v.c``.
     The row literals (key values, then the update columns' values) go between them. The first, all-NULL
@@ -68,14 +80,22 @@ def update_join_parts(schema: str, table: str, key_columns: Sequence[str],
         raise ValueError(f"an UPDATE join of {schema}.{table} needs key and update columns")
     names = [quote_ident(c) for c in (*key_columns, *update_columns)]
     head = "UPDATE (SELECT " + ",".join(f"NULL AS {n}" for n in names) + " UNION ALL VALUES "
-    on = " AND ".join(f"`t`.{q}=`v`.{q}" for q in names[:len(key_columns)])
-    sets = ",".join(f"`t`.{q}=`v`.{q}" for q in names[len(key_columns):])
-    return head, f") AS `v` STRAIGHT_JOIN {quote_table(schema, table)} AS `t` FORCE INDEX (PRIMARY) ON {on} SET {sets}"
+    on = " AND ".join(f"`t`.{q}=`v`.{q}" for q in names[: len(key_columns)])
+    sets = ",".join(f"`t`.{q}=`v`.{q}" for q in names[len(key_columns) :])
+    return (
+        head,
+        f") AS `v` STRAIGHT_JOIN {quote_table(schema, table)} AS `t` FORCE INDEX (PRIMARY) ON {on} SET {sets}",
+    )
 
 
-def build_upsert(schema: str, table: str, columns: Sequence[str], key_columns: Sequence[str],
-                 update_columns: Sequence[str] | None,
-                 rows: Iterable[Sequence[Any]]) -> tuple[str, list[Any]]:
+def build_upsert(
+    schema: str,
+    table: str,
+    columns: Sequence[str],
+    key_columns: Sequence[str],
+    update_columns: Sequence[str] | None,
+    rows: Iterable[Sequence[Any]],
+) -> tuple[str, list[Any]]:
     """``INSERT … VALUES (%s,…),(…) ON DUPLICATE KEY UPDATE …`` and its flat parameter list."""
     head, tail = upsert_parts(schema, table, columns, key_columns, update_columns)
     row_ph = "(" + ",".join(["%s"] * len(columns)) + ")"
@@ -91,6 +111,7 @@ def build_upsert(schema: str, table: str, columns: Sequence[str], key_columns: S
 
 # ---------------------------------------------------------------------------------------------- delete
 
+
 def delete_parts(schema: str, table: str, key_columns: Sequence[str]) -> tuple[str, str]:
     """``(head, tail)`` of ``DELETE FROM t WHERE k IN (…)`` / ``(k1,k2) IN ((…),(…))``; the rows go
     between them, comma-separated (a scalar per row for one key column, a tuple for several)."""
@@ -103,8 +124,9 @@ def delete_parts(schema: str, table: str, key_columns: Sequence[str]) -> tuple[s
     return f"DELETE FROM {quote_table(schema, table)} WHERE {target} IN (", ")"
 
 
-def build_delete(schema: str, table: str, key_columns: Sequence[str],
-                 keys: Iterable[Sequence[Any]]) -> tuple[str, list[Any]]:
+def build_delete(
+    schema: str, table: str, key_columns: Sequence[str], keys: Iterable[Sequence[Any]]
+) -> tuple[str, list[Any]]:
     """``DELETE … WHERE k IN (%s,…)`` (or the row-constructor form) and its flat parameter list."""
     head, tail = delete_parts(schema, table, key_columns)
     one = "%s" if len(key_columns) == 1 else "(" + ",".join(["%s"] * len(key_columns)) + ")"
@@ -124,8 +146,15 @@ def build_delete(schema: str, table: str, key_columns: Sequence[str],
 
 # the same table PyMySQL's escape_string uses (backslash escapes; checked by the dialect tests)
 _ESCAPE = [chr(c) for c in range(128)]  # a list translates ~2.5x faster than a dict
-for _c, _e in ((0, "\\0"), (ord("\\"), "\\\\"), (ord("\n"), "\\n"), (ord("\r"), "\\r"),
-               (0o32, "\\Z"), (ord('"'), '\\"'), (ord("'"), "\\'")):
+for _c, _e in (
+    (0, "\\0"),
+    (ord("\\"), "\\\\"),
+    (ord("\n"), "\\n"),
+    (ord("\r"), "\\r"),
+    (0o32, "\\Z"),
+    (ord('"'), '\\"'),
+    (ord("'"), "\\'"),
+):
     _ESCAPE[_c] = _e
 del _c, _e
 

@@ -13,6 +13,7 @@ holder of a pipeline's Load gets a fencing token, strictly increasing (``ZooKeep
 Shared locks do not block each other, so the pool's connections still load in parallel; the cost is one
 round trip per transaction, in ZooKeeper mode only.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -29,9 +30,11 @@ NAME = f"`{retl.SCHEMA}`.`{TABLE}`"
 CREATE_SQL = (retl.CREATE_SQL[0], next(sql for sql in retl.CREATE_SQL if f"`{TABLE}`" in sql))
 EXISTS_SQL = "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s"
 # the timestamp first: ON DUPLICATE KEY UPDATE assigns left to right
-TAKE_OVER_SQL = (f"INSERT INTO {NAME} (pipeline, token, gmt_modified) VALUES (%s, %s, NOW(6)) "
-                 "ON DUPLICATE KEY UPDATE gmt_modified = IF(VALUES(token) > token, NOW(6), gmt_modified), "
-                 "token = GREATEST(token, VALUES(token))")
+TAKE_OVER_SQL = (
+    f"INSERT INTO {NAME} (pipeline, token, gmt_modified) VALUES (%s, %s, NOW(6)) "
+    "ON DUPLICATE KEY UPDATE gmt_modified = IF(VALUES(token) > token, NOW(6), gmt_modified), "
+    "token = GREATEST(token, VALUES(token))"
+)
 READ_SQL = f"SELECT token FROM {NAME} WHERE pipeline = %s"
 CHECK_SQL = READ_SQL + " LOCK IN SHARE MODE"
 
@@ -50,12 +53,16 @@ def take_over(conn: Any, label: str, pipeline: str, token: int) -> None:
         conn.commit()
     except pymysql.Error as exc:
         if error_code(exc) in retl.NO_GRANT:
-            raise LoadError(f"{label}: cannot write the fencing table {NAME} that ZooKeeper mode needs "
-                            f"({exc.args[-1]}); run `otter-run init-db` as an administrator, or GRANT "
-                            f"CREATE, SELECT, INSERT, UPDATE ON `{retl.SCHEMA}`.* TO the user of this target",
-                            retryable=False) from None
-        raise LoadError(f"{label}: taking over the loads of pipeline {pipeline} (fencing token {token}) "
-                        f"failed: {exc.args[-1]}") from None
+            raise LoadError(
+                f"{label}: cannot write the fencing table {NAME} that ZooKeeper mode needs "
+                f"({exc.args[-1]}); run `otter-run init-db` as an administrator, or GRANT "
+                f"CREATE, SELECT, INSERT, UPDATE ON `{retl.SCHEMA}`.* TO the user of this target",
+                retryable=False,
+            ) from None
+        raise LoadError(
+            f"{label}: taking over the loads of pipeline {pipeline} (fencing token {token}) "
+            f"failed: {exc.args[-1]}"
+        ) from None
     fencing.verify(current, label, pipeline, token, NAME, taking_over=True)
 
 

@@ -11,10 +11,12 @@ it in ~1 us. So the selector process sends ``Transaction.raw = (codecs, chunks, 
 table layout once as ``(ident, TableSchema, table-map columns)``, then raw chunks whose payload is
 ``(ident, kind, bitmap, bitmap2, body, binlog file, pos)``; the runner's ``RawExpander`` decodes them.
 """
+
 from __future__ import annotations
 
 import itertools
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import attrs
 
@@ -23,7 +25,6 @@ from otter_core.engine.back_query import REMEDY
 from otter_core.engine.extract import SELECT_REJECTED
 from otter_core.errors import SourceError
 from otter_core.model import EventData, EventType, Position, Transaction
-
 from otter_mysql import rowops
 from otter_mysql.rowcodec import DELETE, UPDATE, WRITE, RowCodec
 
@@ -44,27 +45,36 @@ def _native_builder() -> Callable[[str, str, EventType, float, Position, list, b
     fields = attrs.fields(EventData)
     descriptors = tuple(getattr(EventData, f.name, None) for f in fields)
     if any(f.validator is not None or f.converter is not None for f in fields) or not all(
-            type(d).__name__ == "member_descriptor" for d in descriptors):
+        type(d).__name__ == "member_descriptor" for d in descriptors
+    ):
         return None
     index = {f.name: i for i, f in enumerate(fields)}
     row_places = (index["keys"], index["columns"], index["size"])
     update_places = (index["keys"], index["columns"], index["old_keys"], index["updated"], index["size"])
     build = rowops.EXTENSION.build_events
 
-    def events(schema: str, table: str, etype: EventType, ts: float, pos: Position, rows: list,
-               update: bool) -> list:
+    def events(
+        schema: str, table: str, etype: EventType, ts: float, pos: Position, rows: list, update: bool
+    ) -> list:
         proto = EventData(schema, table, etype, execute_time=ts, position=pos)
         template = tuple(getattr(proto, f.name) for f in fields)
         return build(EventData, descriptors, template, rows, update_places if update else row_places)
+
     return events
 
 
 _NATIVE = _native_builder()
 
 
-def build_events(chunks: Iterable[Chunk], pos: Position, remedy: bool = False,
-                 decode_raw: Callable[[Chunk], Chunk] | None = None, fast: bool = True,
-                 before: bool = False, resolution: bool = False) -> list[EventData]:
+def build_events(
+    chunks: Iterable[Chunk],
+    pos: Position,
+    remedy: bool = False,
+    decode_raw: Callable[[Chunk], Chunk] | None = None,
+    fast: bool = True,
+    before: bool = False,
+    resolution: bool = False,
+) -> list[EventData]:
     """The EventData of one transaction's chunks, in binlog order. ``remedy``: the home side sends the
     transaction back once (two-way), every event gets the REMEDY hint. ``fast``: row events built by
     the extension when it is there (False: by the constructor; the tests compare both). ``before``
@@ -80,17 +90,36 @@ def build_events(chunks: Iterable[Chunk], pos: Position, remedy: bool = False,
         if native is not None and kind in ROW_KINDS and type(rows) is list:
             add(native(schema, table, etype, ts, pos, rows, kind is UPDATE))
         elif kind is UPDATE and before:
-            add([EventData(schema, table, etype, k, c, o, u, ts, pos, sz, old_columns=b) for k, c, o, u, sz, b in rows])
+            add(
+                [
+                    EventData(schema, table, etype, k, c, o, u, ts, pos, sz, old_columns=b)
+                    for k, c, o, u, sz, b in rows
+                ]
+            )
         elif kind is DELETE and before:
-            add([EventData(schema, table, etype, k, c, None, _NO_UPDATE, ts, pos, sz, old_columns=c)
-                 for k, c, sz in rows])
+            add(
+                [
+                    EventData(schema, table, etype, k, c, None, _NO_UPDATE, ts, pos, sz, old_columns=c)
+                    for k, c, sz in rows
+                ]
+            )
         elif kind is UPDATE:
             add([EventData(schema, table, etype, k, c, o, u, ts, pos, sz) for k, c, o, u, sz in rows])
         elif kind is None:
             add([EventData(schema, table, EventType.DDL, execute_time=ts, position=pos, ddl_sql=rows)])
         elif kind == REJECTED:
-            add([EventData(schema, table, etype, execute_time=ts, position=pos,
-                           hints=frozenset({SELECT_REJECTED + rows}))])
+            add(
+                [
+                    EventData(
+                        schema,
+                        table,
+                        etype,
+                        execute_time=ts,
+                        position=pos,
+                        hints=frozenset({SELECT_REJECTED + rows}),
+                    )
+                ]
+            )
         else:
             add([EventData(schema, table, etype, k, c, None, _NO_UPDATE, ts, pos, sz) for k, c, sz in rows])
     if remedy:
@@ -100,7 +129,9 @@ def build_events(chunks: Iterable[Chunk], pos: Position, remedy: bool = False,
     return events
 
 
-def decode_error(label: str, etype: EventType, schema: str, table: str, where: str, exc: BaseException) -> str:
+def decode_error(
+    label: str, etype: EventType, schema: str, table: str, where: str, exc: BaseException
+) -> str:
     return f"{label}: cannot decode a {etype.name} row of {schema}.{table} at {where}: {exc!r}"
 
 
@@ -117,8 +148,9 @@ class RawExpander:
         codecs, chunks, remedy, *more = txn.raw
         for ident, table, columns in codecs:
             self._codecs[ident] = RowCodec(table, columns)
-        events = build_events(chunks, txn.position, remedy, self._decode, before=self.before,
-                              resolution=bool(more and more[0]))
+        events = build_events(
+            chunks, txn.position, remedy, self._decode, before=self.before, resolution=bool(more and more[0])
+        )
         return Transaction(tuple(events), txn.position, txn.size)
 
     def _decode(self, chunk: Chunk) -> Chunk:
@@ -150,8 +182,15 @@ def declare_codecs(chunks: list[Chunk], codecs: dict[int, RowCodec], declared: s
 
 def raw_chunk(ev: Any, codec: RowCodec, kind: str, etype: EventType, body: bytes, log_file: str) -> Chunk:
     """The chunk of a rows event whose decoding is left to the runner."""
-    raw = (codec.ident, kind, ev.columns_present_bitmap, getattr(ev, "columns_present_bitmap2", None), body,
-           log_file, ev.packet.log_pos)
+    raw = (
+        codec.ident,
+        kind,
+        ev.columns_present_bitmap,
+        getattr(ev, "columns_present_bitmap2", None),
+        body,
+        log_file,
+        ev.packet.log_pos,
+    )
     return (RAW, ev.schema, ev.table, etype, float(ev.timestamp), raw)
 
 
@@ -180,8 +219,9 @@ class DeferredDecoding:
         if txn.raw is None:
             return txn
         if self._expander is None:
-            self._expander = RawExpander(self.label, self.pipeline.parameters.skip_select_exception,
-                                         self.pipeline.detects_conflicts)
+            self._expander = RawExpander(
+                self.label, self.pipeline.parameters.skip_select_exception, self.pipeline.detects_conflicts
+            )
         return self._expander.expand(txn)
 
     def _register(self, codec: RowCodec | None) -> RowCodec | None:
@@ -190,7 +230,8 @@ class DeferredDecoding:
             self._by_ident[codec.ident] = codec  # type: ignore[attr-defined]
         return codec
 
-    def _deferred_transaction(self, chunks: list[Chunk], pos: Position, size: int, remedy: bool,
-                              resolution: bool = False) -> Transaction:
+    def _deferred_transaction(
+        self, chunks: list[Chunk], pos: Position, size: int, remedy: bool, resolution: bool = False
+    ) -> Transaction:
         codecs = declare_codecs(chunks, self._by_ident, self._declared)
         return Transaction((), pos, size, (codecs, tuple(chunks), remedy, resolution))

@@ -13,19 +13,27 @@ missing row is inserted whole, as before. Only for keys that are the target's pr
 columns: the join names the primary index (a scan of a small table would lock rows other load
 connections write: deadlocks), and a join on strings of different collations may not use an index.
 """
+
 from __future__ import annotations
 
 import logging
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from attrs import define, field
 
 from otter_core.errors import LoadError
 from otter_core.model import DataMediaSource, EventData, EventType
-from otter_mysql.conflicts import INSERT_ONLY
 from otter_mysql.bigrows import BIG_ROW_BYTES
+from otter_mysql.conflicts import INSERT_ONLY
 from otter_mysql.dialect import (
-    build_delete, compiled, delete_parts, quote_ident, quote_table, update_join_parts, upsert_parts,
+    build_delete,
+    compiled,
+    delete_parts,
+    quote_ident,
+    quote_table,
+    update_join_parts,
+    upsert_parts,
 )
 from otter_mysql.target_schema import TargetSchemaCache, TargetTable
 
@@ -37,7 +45,7 @@ statement_shapes = compiled("statement_shapes")  # the loop of ``_plan`` in C (N
 class StatementGroup:
     """Events sharing one statement shape; ``head``/``tail`` wrap the comma-joined row literals."""
 
-    kind: str                    # "UPSERT", "UPDATE" (a join, see the module docstring) or "DELETE"
+    kind: str  # "UPSERT", "UPDATE" (a join, see the module docstring) or "DELETE"
     schema: str
     table: str
     columns: tuple[str, ...]
@@ -62,8 +70,16 @@ class StatementPlanning:
         join = self.update_join and field_mode and conn is not None and _has_value_constructors(conn)
         if statement_shapes is not None:
             try:
-                shapes = statement_shapes(events, field_mode, join, BIG_ROW_BYTES, INSERT_ONLY, EventType.DELETE,
-                                          EventType.INSERT, EventType.UPDATE)
+                shapes = statement_shapes(
+                    events,
+                    field_mode,
+                    join,
+                    BIG_ROW_BYTES,
+                    INSERT_ONLY,
+                    EventType.DELETE,
+                    EventType.INSERT,
+                    EventType.UPDATE,
+                )
             except ValueError:
                 pass  # an event of another kind: the loop below names it
             else:
@@ -83,12 +99,25 @@ class StatementPlanning:
             elif kind is EventType.INSERT or kind is EventType.UPDATE:
                 upd = ev.updated if field_mode and kind is EventType.UPDATE else None
                 insert_only = INSERT_ONLY in ev.hints
-                key = (ev.schema, ev.table, len(ev.keys), (*ev.keys, *ev.columns), upd, insert_only,
-                       join and bool(upd) and ev.old_keys is None and not insert_only and ev.size <= BIG_ROW_BYTES)
+                key = (
+                    ev.schema,
+                    ev.table,
+                    len(ev.keys),
+                    (*ev.keys, *ev.columns),
+                    upd,
+                    insert_only,
+                    join
+                    and bool(upd)
+                    and ev.old_keys is None
+                    and not insert_only
+                    and ev.size <= BIG_ROW_BYTES,
+                )
                 groups = upserts
             else:
-                raise LoadError(f"{ev.describe()}: a {kind.name} event cannot be loaded as a row; "
-                                "DDL goes through apply_ddl")
+                raise LoadError(
+                    f"{ev.describe()}: a {kind.name} event cannot be loaded as a row; "
+                    "DDL goes through apply_ddl"
+                )
             group = groups.get(key)
             if group is None:
                 group = groups[key] = self._make_group(conn, key, ev)
@@ -99,8 +128,10 @@ class StatementPlanning:
         keys = list(ev.keys)
         if ev.event_type is EventType.DELETE:
             if not keys:
-                raise LoadError(f"{ev.describe()}: DELETE without key columns cannot be applied; "
-                                "give the table a primary key")
+                raise LoadError(
+                    f"{ev.describe()}: DELETE without key columns cannot be applied; "
+                    "give the table a primary key"
+                )
             if conn is not None:
                 self._check_columns(conn, ev, keys)
             head, tail = delete_parts(ev.schema, ev.table, keys)
@@ -138,8 +169,9 @@ class StatementPlanning:
         names = [*keys, *ev.columns]
         picks = (*range(len(keys)), *(names.index(c) for c in update))
         head, tail = update_join_parts(ev.schema, ev.table, keys, update)
-        return StatementGroup("UPDATE", ev.schema, ev.table, (*keys, *update), head, tail, picks,
-                              fallback=fallback)
+        return StatementGroup(
+            "UPDATE", ev.schema, ev.table, (*keys, *update), head, tail, picks, fallback=fallback
+        )
 
     def _check_columns(self, conn: Any, ev: EventData, columns: list[str]) -> TargetTable:
         """The target table; refreshed once when it seems to lack a column, then LoadError."""
@@ -151,23 +183,33 @@ class StatementPlanning:
                 return table
         name = quote_table(ev.schema, ev.table)
         if not table.exists:
-            raise LoadError(f"target table {name} does not exist on {self.target.name}: create it "
-                            f"(or replicate its DDL) or fix the pair's target name")
+            raise LoadError(
+                f"target table {name} does not exist on {self.target.name}: create it "
+                f"(or replicate its DDL) or fix the pair's target name"
+            )
         raise LoadError(
             f"target table {name} has no column {', '.join(map(quote_ident, missing))} "
-            f"(needed by {ev.describe()}): add the column or map/exclude it in the pair")
+            f"(needed by {ev.describe()}): add the column or map/exclude it in the pair"
+        )
 
     def _log_dry_run(self, events: Sequence[EventData]) -> None:
         for group in self._plan(events, None):
             ev = group.events[0]
             if group.kind == "DELETE":
-                sql, params = build_delete(group.schema, group.table, group.columns,
-                                           [tuple(ev.keys.values())])
+                sql, params = build_delete(
+                    group.schema, group.table, group.columns, [tuple(ev.keys.values())]
+                )
             else:
                 sql = group.head + "(" + ",".join(["%s"] * len(group.columns)) + ")" + group.tail
                 params = [*ev.keys.values(), *ev.columns.values()]
-            log.info("dry run: would %s %d row(s) on target %s, first key %s: %s",
-                     group.kind, len(group.events), self.target.name, dict(ev.keys), sql)
+            log.info(
+                "dry run: would %s %d row(s) on target %s, first key %s: %s",
+                group.kind,
+                len(group.events),
+                self.target.name,
+                dict(ev.keys),
+                sql,
+            )
             log.debug("dry run: first row parameters %r", params)
 
 

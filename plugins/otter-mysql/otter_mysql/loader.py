@@ -7,12 +7,14 @@ statement shape are batched into multi-row statements, chunked by rows and by si
 stays under the server's ``max_allowed_packet``. One ``load`` call is one transaction on one pooled
 connection (``slot``).
 """
+
 from __future__ import annotations
 
 import logging
 import re
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import pymysql
 from attrs import define
@@ -20,10 +22,10 @@ from attrs import define
 from otter_core import mysql_connect
 from otter_core.errors import LoadError
 from otter_core.model import DataMediaSource, EventData, Pipeline, SyncMode
-from otter_mysql.dialect import literal, literal_row, quote_table, sql_values
 from otter_mysql import bigrows, fencing, retl
 from otter_mysql.conflicts import ConflictScreen
 from otter_mysql.ddl_apply import DdlApplying
+from otter_mysql.dialect import literal, literal_row, quote_table, sql_values
 from otter_mysql.load_plan import StatementGroup, StatementPlanning
 from otter_mysql.server_errors import DATA_WARNINGS, close_quietly, data_warnings, error_code, server_message
 from otter_mysql.target_schema import TargetSchemaCache
@@ -33,8 +35,7 @@ log = logging.getLogger("otter.load")
 
 # What a MariaDB replica applies row events under (log_event_server.cc: MODE_NO_AUTO_VALUE_ON_ZERO only):
 # zero dates and out-of-range values the source holds are accepted, 0 in an AUTO_INCREMENT column stays 0.
-SESSION_SQL = ("SET SESSION time_zone='+00:00', sql_mode='NO_AUTO_VALUE_ON_ZERO', "
-               "foreign_key_checks=0")
+SESSION_SQL = "SET SESSION time_zone='+00:00', sql_mode='NO_AUTO_VALUE_ON_ZERO', foreign_key_checks=0"
 DEFAULT_CHUNK_ROWS = 1000
 DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024
 # errors a DDL replay gives when it already ran: db exists / can't drop db / table exists /
@@ -43,8 +44,18 @@ ER_UNKNOWN_COLUMN = 1054
 ER_DUP_ENTRY = 1062
 ER_LOCK_DEADLOCK = 1213
 _MATCHED = re.compile(rb"Rows matched: (\d+)")
-_CONNECT_OPTIONS = ("connect_timeout", "read_timeout", "write_timeout", "unix_socket", "ssl",
-                    "ssl_ca", "ssl_cert", "ssl_key", "ssl_verify_cert", "ssl_verify_identity")
+_CONNECT_OPTIONS = (
+    "connect_timeout",
+    "read_timeout",
+    "write_timeout",
+    "unix_socket",
+    "ssl",
+    "ssl_ca",
+    "ssl_cert",
+    "ssl_key",
+    "ssl_verify_cert",
+    "ssl_verify_identity",
+)
 
 
 @define
@@ -56,8 +67,14 @@ class _Slot:
 class MySQLLoader(StatementPlanning, DdlApplying):
     """``otter_core.contracts.Loader`` for MySQL/MariaDB targets (PyMySQL)."""
 
-    def __init__(self, target: DataMediaSource, pipeline: Pipeline, *, chunk_rows: int | None = None,
-                 chunk_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        target: DataMediaSource,
+        pipeline: Pipeline,
+        *,
+        chunk_rows: int | None = None,
+        chunk_bytes: int | None = None,
+    ) -> None:
         self.target = target
         self.pipeline = pipeline
         params = pipeline.parameters
@@ -65,8 +82,7 @@ class MySQLLoader(StatementPlanning, DdlApplying):
         self.dry_run = params.dry_run
         opts = target.options or {}
         self.chunk_rows = max(1, int(chunk_rows or opts.get("load_chunk_rows") or DEFAULT_CHUNK_ROWS))
-        self.chunk_bytes = max(1024, int(chunk_bytes or opts.get("load_chunk_bytes")
-                                         or DEFAULT_CHUNK_BYTES))
+        self.chunk_bytes = max(1024, int(chunk_bytes or opts.get("load_chunk_bytes") or DEFAULT_CHUNK_BYTES))
         self._slots: list[_Slot | None] = [None] * max(1, params.load_pool_size)
         self._schemas = TargetSchemaCache()
         self._statements = [0] * len(self._slots)
@@ -77,7 +93,11 @@ class MySQLLoader(StatementPlanning, DdlApplying):
         # field-mode UPDATEs as an UPDATE join on MariaDB (load_plan); target option update_join: false
         # keeps the upsert for every row
         self.update_join = self.conflicts is None and str(opts.get("update_join", True)).lower() not in (
-            "false", "0", "no", "off")
+            "false",
+            "0",
+            "no",
+            "off",
+        )
         self._fence: tuple[str, int] | None = None  # ZooKeeper mode: (pipeline, fencing token), see fence()
 
     # ------------------------------------------------------------------------------------ public API
@@ -129,19 +149,26 @@ class MySQLLoader(StatementPlanning, DdlApplying):
 
     def _connect(self) -> Any:
         t = self.target
-        charset = t.encoding if t.encoding and t.encoding.lower() not in ("utf8", "utf-8") \
-            else "utf8mb4"
+        charset = t.encoding if t.encoding and t.encoding.lower() not in ("utf8", "utf-8") else "utf8mb4"
         kwargs: dict[str, Any] = {k: t.options[k] for k in _CONNECT_OPTIONS if k in (t.options or {})}
         kwargs.setdefault("connect_timeout", 10)
         try:
-            conn = mysql_connect.connect(host=t.host, port=int(t.port), user=t.user, password=t.password,
-                                         charset=charset, autocommit=False,
-                                         max_allowed_packet=1 << 30, **kwargs)
+            conn = mysql_connect.connect(
+                host=t.host,
+                port=int(t.port),
+                user=t.user,
+                password=t.password,
+                charset=charset,
+                autocommit=False,
+                max_allowed_packet=1 << 30,
+                **kwargs,
+            )
         except pymysql.Error as exc:
             raise LoadError(
                 f"cannot connect to target {t.name} ({t.host}:{t.port} as {t.user}): "
                 f"{server_message(exc)}; check host, port, user and password of the source "
-                f"{t.name!r}") from None
+                f"{t.name!r}"
+            ) from None
         try:
             with conn.cursor() as cur:
                 cur.execute(SESSION_SQL)
@@ -185,8 +212,11 @@ class MySQLLoader(StatementPlanning, DdlApplying):
         state = self._slots[slot]
         if state is None:
             return
-        broken = not isinstance(exc, Exception) or isinstance(exc, pymysql.err.InterfaceError) or (
-            isinstance(exc, pymysql.err.OperationalError) and error_code(exc) >= 2000)
+        broken = (
+            not isinstance(exc, Exception)
+            or isinstance(exc, pymysql.err.InterfaceError)
+            or (isinstance(exc, pymysql.err.OperationalError) and error_code(exc) >= 2000)
+        )
         if not broken:
             try:
                 state.conn.rollback()
@@ -198,8 +228,7 @@ class MySQLLoader(StatementPlanning, DdlApplying):
 
     # ------------------------------------------------------------------------------------ applying
 
-    def _apply(self, state: _Slot, slot: int, events: Sequence[EventData], retried: bool = False
-               ) -> int:
+    def _apply(self, state: _Slot, slot: int, events: Sequence[EventData], retried: bool = False) -> int:
         conn = state.conn
         at = _Progress()  # the group, chunk and row being sent, for the error message
         rows = 0
@@ -210,12 +239,22 @@ class MySQLLoader(StatementPlanning, DdlApplying):
                 if self._fence is not None:  # ZooKeeper mode: a newer holder's token stops this transaction
                     fencing.check(cur, self._label, *self._fence)
                 if self.mark:  # first statement of the transaction: the reverse selector drops it
-                    cur.execute(retl.MARK_SQL, (retl.mark_id(self.channel, self.pipeline.name, slot),
-                                                self.channel, self.pipeline.name[:128]))
+                    cur.execute(
+                        retl.MARK_SQL,
+                        (
+                            retl.mark_id(self.channel, self.pipeline.name, slot),
+                            self.channel,
+                            self.pipeline.name[:128],
+                        ),
+                    )
                 if groups is None:  # conflict detection: read and lock the target rows, decide, log
                     groups = self._plan(self.conflicts.screen(cur, events), conn)  # type: ignore[union-attr]
-                clear_before_upserts(cur, lambda schema, table: self._schemas.get(conn, schema, table), groups,
-                                     self.pipeline.two_way)
+                clear_before_upserts(
+                    cur,
+                    lambda schema, table: self._schemas.get(conn, schema, table),
+                    groups,
+                    self.pipeline.two_way,
+                )
                 for group in groups:
                     self._send_group(cur, state, slot, group, group.events, at)
                     rows += len(group.events)
@@ -226,25 +265,45 @@ class MySQLLoader(StatementPlanning, DdlApplying):
                 raise
             if isinstance(exc, LoadError):
                 raise
-            if (isinstance(exc, pymysql.Error) and error_code(exc) == ER_UNKNOWN_COLUMN and not retried
-                    and at.group is not None):
+            if (
+                isinstance(exc, pymysql.Error)
+                and error_code(exc) == ER_UNKNOWN_COLUMN
+                and not retried
+                and at.group is not None
+            ):
                 # the target changed behind our back: re-read its columns and try once more
                 self._schemas.invalidate(at.group.schema, at.group.table)
                 return self._apply(self._slot(slot), slot, events, retried=True)
-            if (isinstance(exc, pymysql.Error) and error_code(exc) == ER_DUP_ENTRY and not retried
-                    and self.conflicts is not None):  # a row appeared after the check: check again
+            if (
+                isinstance(exc, pymysql.Error)
+                and error_code(exc) == ER_DUP_ENTRY
+                and not retried
+                and self.conflicts is not None
+            ):  # a row appeared after the check: check again
                 return self._apply(self._slot(slot), slot, events, retried=True)
             if isinstance(exc, pymysql.Error) and error_code(exc) == ER_LOCK_DEADLOCK and not retried:
                 # another partition of the batch held rows this one needs (a unique value moving between
                 # rows of two partitions): the server rolled this one back; the other goes on, so again
                 return self._apply(self._slot(slot), slot, events, retried=True)
             raise self._load_error(at.group, at.first, at.ev, exc) from None
-        log.debug("loaded %d rows into %s in %.1f ms", rows, self.target.name,
-                  (time.perf_counter() - started) * 1000)
+        log.debug(
+            "loaded %d rows into %s in %.1f ms",
+            rows,
+            self.target.name,
+            (time.perf_counter() - started) * 1000,
+        )
         return rows
 
-    def _send_group(self, cur: Any, state: _Slot, slot: int, group: StatementGroup,
-                    events: Sequence[EventData], at: _Progress, compiled: bool = True) -> None:
+    def _send_group(
+        self,
+        cur: Any,
+        state: _Slot,
+        slot: int,
+        group: StatementGroup,
+        events: Sequence[EventData],
+        at: _Progress,
+        compiled: bool = True,
+    ) -> None:
         """Send ``events`` of one statement shape in chunks of ``chunk_rows`` rows and ``chunk_bytes``."""
         at.group = group
         limit = min(self.chunk_bytes, max(4096, (state.max_packet - 1024) // 4))
@@ -253,7 +312,7 @@ class MySQLLoader(StatementPlanning, DdlApplying):
         kind = group.kind
         if compiled and sql_values is not None and state.conn.encoding == "utf8":  # the compiled chunk
             # builder writes UTF-8 (utf8mb4 connections); the loop below for other charsets and what it refuses
-            events = events[self._send_compiled(cur, state, slot, group, events, at, limit):]
+            events = events[self._send_compiled(cur, state, slot, group, events, at, limit) :]
             if not events:
                 return
         base = len(head) + len(tail)
@@ -264,14 +323,23 @@ class MySQLLoader(StatementPlanning, DdlApplying):
             at.ev = ev
             if kind == "UPSERT" and ev.size > bigrows.BIG_ROW_BYTES:  # alone, as bytes, one at a time
                 if buf:
-                    self._send_chunk(cur, state, slot, group, head + ",".join(buf) + tail, events[begin:i], at)
+                    self._send_chunk(
+                        cur, state, slot, group, head + ",".join(buf) + tail, events[begin:i], at
+                    )
                     buf, size = [], base
                 at.first = ev
                 values = (*ev.keys.values(), *ev.columns.values())
                 with bigrows.GATE:
-                    self._execute(cur, state, slot, bigrows.statement(
-                        head, [values[i] for i in picks] if picks else values, tail,
-                        state.conn.encoding), group, (ev,))
+                    self._execute(
+                        cur,
+                        state,
+                        slot,
+                        bigrows.statement(
+                            head, [values[i] for i in picks] if picks else values, tail, state.conn.encoding
+                        ),
+                        group,
+                        (ev,),
+                    )
                 continue
             if kind != "DELETE":
                 values = (*ev.keys.values(), *ev.columns.values())
@@ -290,20 +358,29 @@ class MySQLLoader(StatementPlanning, DdlApplying):
         if buf:
             self._send_chunk(cur, state, slot, group, head + ",".join(buf) + tail, events[begin:], at)
 
-    def _send_compiled(self, cur: Any, state: _Slot, slot: int, group: StatementGroup,
-                       events: Sequence[EventData], at: _Progress, limit: int) -> int:
+    def _send_compiled(
+        self,
+        cur: Any,
+        state: _Slot,
+        slot: int,
+        group: StatementGroup,
+        events: Sequence[EventData],
+        at: _Progress,
+        limit: int,
+    ) -> int:
         """``_send_group`` by ``dialect.sql_values`` (same chunks, same SQL); return how many events it sent.
 
         Rows too big to share a statement go through ``_send_group`` one by one. A row it cannot render
         stops it, and the Python loop renders that chunk again to name the row in its error."""
         kind = group.kind
-        mode = (0 if kind != "DELETE" else 1 if len(group.columns) == 1 else 2)
+        mode = 0 if kind != "DELETE" else 1 if len(group.columns) == 1 else 2
         big = bigrows.BIG_ROW_BYTES if kind == "UPSERT" else -1
         begin, count = 0, len(events)
         while begin < count:
             try:
-                sql, end = sql_values(events, begin, mode, group.picks, self.chunk_rows, limit, big,
-                                      group.head, group.tail)
+                sql, end = sql_values(
+                    events, begin, mode, group.picks, self.chunk_rows, limit, big, group.head, group.tail
+                )
             except Exception:
                 return begin
             if end == begin:  # a big row
@@ -315,29 +392,51 @@ class MySQLLoader(StatementPlanning, DdlApplying):
             begin = end
         return begin
 
-    def _send_chunk(self, cur: Any, state: _Slot, slot: int, group: StatementGroup, sql: str | bytes,
-                    chunk: Sequence[EventData], at: _Progress) -> None:
+    def _send_chunk(
+        self,
+        cur: Any,
+        state: _Slot,
+        slot: int,
+        group: StatementGroup,
+        sql: str | bytes,
+        chunk: Sequence[EventData],
+        at: _Progress,
+    ) -> None:
         self._execute(cur, state, slot, sql, group, chunk)
         if group.fallback is not None and rows_matched(cur) != len(chunk):
             # an UPDATE join found fewer rows than it updates (missing on the target, or a server
             # that does not report matches): upsert the chunk's whole rows, as without the join; whole
             # rows write every unique column, so their holders are cleared first
-            clear_unique_conflicts(cur, self._schemas.get(state.conn, group.schema, group.table), chunk,
-                                   {tuple(ev.keys.values()) for ev in chunk} if self.pipeline.two_way else None)
+            clear_unique_conflicts(
+                cur,
+                self._schemas.get(state.conn, group.schema, group.table),
+                chunk,
+                {tuple(ev.keys.values()) for ev in chunk} if self.pipeline.two_way else None,
+            )
             self._send_group(cur, state, slot, group.fallback, chunk, at)
 
-    def _execute(self, cur: Any, state: _Slot, slot: int, sql: str | bytes | memoryview,
-                 group: StatementGroup, rows: Sequence[EventData]) -> None:
+    def _execute(
+        self,
+        cur: Any,
+        state: _Slot,
+        slot: int,
+        sql: str | bytes | memoryview,
+        group: StatementGroup,
+        rows: Sequence[EventData],
+    ) -> None:
         if len(rows) == 1 and len(sql) > state.max_packet:
             raise _PacketTooLarge(len(sql), state.max_packet)
         cur.execute(sql)
         self._statements[slot] += 1
-        changed = data_warnings(cur, lambda: self._schemas.get(state.conn, group.schema, group.table).generated)
+        changed = data_warnings(
+            cur, lambda: self._schemas.get(state.conn, group.schema, group.table).generated
+        )
         if changed:
             raise self._changed_values(group, rows, changed)
 
-    def _changed_values(self, group: StatementGroup, rows: Sequence[EventData],
-                        changed: list[tuple[int, str, int | None]]) -> LoadError:
+    def _changed_values(
+        self, group: StatementGroup, rows: Sequence[EventData], changed: list[tuple[int, str, int | None]]
+    ) -> LoadError:
         """The target stored other values than the source's: its columns differ. Rolled back and retried
         like any refused load (it goes on once the column is fixed); with ``skip_load_exception`` the rows
         are tried one by one and the ones the target would change go to the reject log."""
@@ -352,25 +451,32 @@ class MySQLLoader(StatementPlanning, DdlApplying):
             f"{key}): {DATA_WARNINGS[code]}: ({code}) {message}{more}; rolled back. The target's column cannot "
             f"hold the source's value: widen it (type, length, character set, NULL), or map or exclude the "
             f"column in the pair (the load is retried); `skip_load_exception: true` sends such rows to the "
-            f"reject log instead")
+            f"reject log instead"
+        )
 
-    def _load_error(self, group: StatementGroup | None, first: EventData | None,
-                    current: EventData | None, exc: BaseException) -> LoadError:
-        where = (f"{group.kind} into {quote_table(group.schema, group.table)}"
-                 if group else "loading")
+    def _load_error(
+        self,
+        group: StatementGroup | None,
+        first: EventData | None,
+        current: EventData | None,
+        exc: BaseException,
+    ) -> LoadError:
+        where = f"{group.kind} into {quote_table(group.schema, group.table)}" if group else "loading"
         sent = isinstance(exc, (pymysql.Error, _PacketTooLarge))
         at = first if sent else current  # a value that cannot be written names its own row
-        key = (", ".join(f"{k}={v!r:.80}" for k, v in at.keys.items()) if at else "?")
+        key = ", ".join(f"{k}={v!r:.80}" for k, v in at.keys.items()) if at else "?"
         if isinstance(exc, _PacketTooLarge):
-            cause = (f"one row needs a statement of at least {exc.size} bytes but the server's "
-                     f"max_allowed_packet is {exc.limit}: raise max_allowed_packet on the target")
+            cause = (
+                f"one row needs a statement of at least {exc.size} bytes but the server's "
+                f"max_allowed_packet is {exc.limit}: raise max_allowed_packet on the target"
+            )
         elif isinstance(exc, pymysql.Error):
             cause = server_message(exc)
         else:
             cause = f"{type(exc).__name__}: {exc}"
         what = "chunk starting at key" if sent else "row with key"
-        return LoadError(f"target {self.target.name}: {where} failed ({what} {key}); "
-                         f"rolled back: {cause}")
+        return LoadError(f"target {self.target.name}: {where} failed ({what} {key}); rolled back: {cause}")
+
 
 @define
 class _Progress:
@@ -380,7 +486,7 @@ class _Progress:
 
 
 def rows_matched(cur: Any) -> int | None:
-    """"Rows matched" of the last UPDATE, from the OK packet's info ("Rows matched: 3  Changed: 1 …")."""
+    """ "Rows matched" of the last UPDATE, from the OK packet's info ("Rows matched: 3  Changed: 1 …")."""
     info = getattr(getattr(cur, "_result", None), "message", None) or b""
     found = _MATCHED.search(info)
     return int(found.group(1)) if found else None

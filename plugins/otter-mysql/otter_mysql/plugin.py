@@ -1,4 +1,5 @@
 """pluggy hook implementations of otter-mysql: the binlog selector and the MySQL loader."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -15,6 +16,7 @@ def otter_selector(name: str, source: DataMediaSource, pipeline: Pipeline) -> An
     if name not in NAMES:
         return None
     from otter_mysql.selector import MySQLSelector
+
     return MySQLSelector(source, pipeline)
 
 
@@ -24,6 +26,7 @@ def otter_loader(name: str, target: DataMediaSource, pipeline: Pipeline) -> Any:
     if name not in NAMES:
         return None
     from otter_mysql.loader import MySQLLoader
+
     return MySQLLoader(target, pipeline)
 
 
@@ -33,6 +36,7 @@ def otter_row_reader(name: str, source: DataMediaSource, pipeline: Pipeline) -> 
     if name not in NAMES:
         return None
     from otter_mysql.row_reader import MySQLRowReader
+
     return MySQLRowReader(source)
 
 
@@ -42,4 +46,5 @@ def otter_table_reader(name: str, source: DataMediaSource, pipeline: Pipeline) -
     if name not in NAMES:
         return None
     from otter_mysql.table_reader import MySQLTableReader
+
     return MySQLTableReader(source)

@@ -10,6 +10,7 @@ transaction; the reverse selector, reading the same server, sees that row first 
 with that hash. When the DDL fails or was applied already, the row is deleted again, or, if it recorded the
 same DDL applied earlier, gets that DDL's GTID back (a reverse selector restarted before it still needs it).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,17 +44,21 @@ CREATE_SQL = (
     f"CREATE TABLE IF NOT EXISTS `{SCHEMA}`.`{FENCE_TABLE}` (pipeline VARCHAR(191) NOT NULL PRIMARY KEY, "
     "token BIGINT NOT NULL, gmt_modified DATETIME(6) NOT NULL)",
 )
-MARK_SQL = (f"INSERT INTO `{SCHEMA}`.`{MARK_TABLE}` (id, channel_id, channel_info, seq, gmt_modified) "
-            "VALUES (%s, %s, %s, 1, NOW(6)) ON DUPLICATE KEY UPDATE channel_id = VALUES(channel_id), "
-            "channel_info = VALUES(channel_info), seq = seq + 1, gmt_modified = NOW(6)")
-DDL_RECORD_SQL = (f"REPLACE INTO `{SCHEMA}`.`{DDL_TABLE}` (hash, channel, applied_at) VALUES (%s, %s, NOW(6))")
+MARK_SQL = (
+    f"INSERT INTO `{SCHEMA}`.`{MARK_TABLE}` (id, channel_id, channel_info, seq, gmt_modified) "
+    "VALUES (%s, %s, %s, 1, NOW(6)) ON DUPLICATE KEY UPDATE channel_id = VALUES(channel_id), "
+    "channel_info = VALUES(channel_info), seq = seq + 1, gmt_modified = NOW(6)"
+)
+DDL_RECORD_SQL = f"REPLACE INTO `{SCHEMA}`.`{DDL_TABLE}` (hash, channel, applied_at) VALUES (%s, %s, NOW(6))"
 DDL_FORGET_SQL = f"DELETE FROM `{SCHEMA}`.`{DDL_TABLE}` WHERE hash = %s AND channel = %s"
 DDL_DONE_SQL = f"UPDATE `{SCHEMA}`.`{DDL_TABLE}` SET gtid = %s WHERE hash = %s AND channel = %s"
 DDL_PREVIOUS_SQL = f"SELECT gtid FROM `{SCHEMA}`.`{DDL_TABLE}` WHERE hash = %s AND channel = %s FOR UPDATE"
 # DDL records a restarted selector may not have seen the DDL of yet: done after its resume point, or not
 # known to be done (the DDL is still running on the other pipeline) and recent
-DDL_PENDING_SQL = (f"SELECT hash, gtid FROM `{SCHEMA}`.`{DDL_TABLE}` WHERE channel = %s AND "
-                   "(gtid IS NOT NULL OR applied_at > NOW(6) - INTERVAL 10 MINUTE)")
+DDL_PENDING_SQL = (
+    f"SELECT hash, gtid FROM `{SCHEMA}`.`{DDL_TABLE}` WHERE channel = %s AND "
+    "(gtid IS NOT NULL OR applied_at > NOW(6) - INTERVAL 10 MINUTE)"
+)
 NO_GRANT = {1044, 1045, 1142, 1227, 1370}
 
 
@@ -77,10 +82,13 @@ def ensure_tables(conn: Any, label: str, error: type[Exception]) -> None:
     except pymysql.Error as exc:
         code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
         if code in NO_GRANT:
-            raise error(f"{label}: cannot create the system schema `{SCHEMA}` for two-way sync "
-                        f"({exc.args[-1]}); run `otter-run init-db` as an administrator, or "
-                        f"GRANT CREATE, SELECT, INSERT, UPDATE, DELETE ON `{SCHEMA}`.* TO the user of this "
-                        f"source", retryable=False) from None
+            raise error(
+                f"{label}: cannot create the system schema `{SCHEMA}` for two-way sync "
+                f"({exc.args[-1]}); run `otter-run init-db` as an administrator, or "
+                f"GRANT CREATE, SELECT, INSERT, UPDATE, DELETE ON `{SCHEMA}`.* TO the user of this "
+                f"source",
+                retryable=False,
+            ) from None
         raise
 
 
@@ -170,7 +178,7 @@ class LoopbackTracker:
         self.reset()
 
     def reset(self) -> None:
-        self.own = False       # the transaction carries a retl_mark of our channel
+        self.own = False  # the transaction carries a retl_mark of our channel
         self.external = False  # ... or one an external sync tool wrote (channel_info ends in _SYNC)
         self.resolution = False  # ... or it is an operator's resolution of our channel's conflicts
 
@@ -201,8 +209,11 @@ class LoopbackTracker:
         for row in rows:
             values = {**row[0], **row[1]}
             if table == CONFLICT_TABLE:
-                if (not deleted and text(values.get("channel")) == self.channel
-                        and text(values.get("outcome")).startswith("resolved-")):
+                if (
+                    not deleted
+                    and text(values.get("channel")) == self.channel
+                    and text(values.get("outcome")).startswith("resolved-")
+                ):
                     self.resolution = True
             elif table == MARK_TABLE:
                 if deleted:
@@ -235,4 +246,6 @@ class LoopbackTracker:
 
     def is_echo(self, default_schema: str | None, query: str) -> bool:
         """True (once) for a DDL our channel's loader applied on this server."""
-        return bool(self.ddl_echoes) and self.ddl_echoes.pop(ddl_hash(default_schema, query), None) is not None
+        return (
+            bool(self.ddl_echoes) and self.ddl_echoes.pop(ddl_hash(default_schema, query), None) is not None
+        )

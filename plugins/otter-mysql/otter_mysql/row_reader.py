@@ -1,7 +1,9 @@
 """Back-query for MySQL/MariaDB sources: the current rows of a table by key (``sync_consistency: media``)."""
+
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pymysql
 
@@ -25,16 +27,27 @@ class MySQLRowReader:
     def _connect(self) -> Any:
         s = self.source
         try:
-            conn = mysql_connect.connect(host=s.host, port=int(s.port), user=s.user, password=s.password,
-                                         charset="utf8mb4", autocommit=True, connect_timeout=10)
+            conn = mysql_connect.connect(
+                host=s.host,
+                port=int(s.port),
+                user=s.user,
+                password=s.password,
+                charset="utf8mb4",
+                autocommit=True,
+                connect_timeout=10,
+            )
         except pymysql.Error as exc:
-            raise SourceError(f"cannot connect to source {s.name} ({s.host}:{s.port} as {s.user}) to read rows "
-                              f"back: {exc.args[-1] if exc.args else exc}; check host, port, user and password") from None
+            raise SourceError(
+                f"cannot connect to source {s.name} ({s.host}:{s.port} as {s.user}) to read rows "
+                f"back: {exc.args[-1] if exc.args else exc}; check host, port, user and password"
+            ) from None
         with conn.cursor() as cur:
             cur.execute("SET SESSION time_zone='+00:00'")  # TIMESTAMPs as the selector and loader see them
         return conn
 
-    def fetch(self, schema: str, table: str, keys: Sequence[Mapping[str, Any]]) -> dict[tuple, dict[str, Any]]:
+    def fetch(
+        self, schema: str, table: str, keys: Sequence[Mapping[str, Any]]
+    ) -> dict[tuple, dict[str, Any]]:
         info = self._schemas.get(schema, table).require_key()
         columns = [c.name for c in info.columns if not c.generated]
         key_names = list(info.key)
@@ -47,9 +60,11 @@ class MySQLRowReader:
             self._conn = self._connect()
         with self._conn.cursor() as cur:
             for start in range(0, len(unique), CHUNK):
-                chunk = unique[start:start + CHUNK]
-                sql = (f"SELECT {select} FROM {quote_table(schema, table)} "
-                       f"WHERE ({key_sql}) IN ({', '.join([one] * len(chunk))})")
+                chunk = unique[start : start + CHUNK]
+                sql = (
+                    f"SELECT {select} FROM {quote_table(schema, table)} "
+                    f"WHERE ({key_sql}) IN ({', '.join([one] * len(chunk))})"
+                )
                 cur.execute(sql, [v for key in chunk for v in key])
                 for values in cur.fetchall():
                     row = dict(zip(columns, values))

@@ -7,14 +7,15 @@ C object interpreting one operation per column; without it (no compiler at insta
 dicts built by a literal). Both return the same rows; both are several times faster than
 mysql-replication's generic reader (the C one ~10x).
 """
+
 from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from otter_core.errors import SourceError
-
 from otter_mysql import rowops
 from otter_mysql.schema import TableSchema
 from otter_mysql.values import HELPERS, compatible, value_code
@@ -45,9 +46,13 @@ def appended_since(table: TableSchema, columns: Sequence[Any]) -> TableSchema:
         return table
     if not all(name in {c.name for c in leading} for name in table.key):
         return table
-    log.warning("rows of %s in the binlog have %d of its %d current columns: decoding them with the "
-                "leading columns (they predate an ALTER that appended the others)", table.full_name, count,
-                len(table.columns))
+    log.warning(
+        "rows of %s in the binlog have %d of its %d current columns: decoding them with the "
+        "leading columns (they predate an ALTER that appended the others)",
+        table.full_name,
+        count,
+        len(table.columns),
+    )
     return dataclasses.replace(table, columns=tuple(leading), by_name={c.name: c for c in leading})
 
 
@@ -65,19 +70,25 @@ class RowCodec:
             raise SourceError(
                 f"binlog rows of {table.full_name} have {len(self.columns)} columns but the table now has "
                 f"{len(table.columns)}: its structure changed after the binlog position being read; "
-                f"restart the pipeline from the current position (start: current) and resync the table", retryable=False)
+                f"restart the pipeline from the current position (start: current) and resync the table",
+                retryable=False,
+            )
         for col, info in zip(self.columns, table.columns):
             if not compatible(col.type, info):
                 raise SourceError(
                     f"binlog column {info.name} of {table.full_name} has binlog type {col.type}, which "
                     f"cannot be {info.column_type}: the table changed after the binlog position being "
-                    f"read; restart the pipeline from the current position and resync the table", retryable=False)
+                    f"read; restart the pipeline from the current position and resync the table",
+                    retryable=False,
+                )
         self._decoders: dict[tuple, RowDecoder] = {}
         self.key_index = [table.by_name[n].ordinal for n in table.key]
         keys = set(table.key)
         self.data_index = [c.ordinal for c in table.columns if not c.generated and c.name not in keys]
 
-    def decoder(self, kind: str, bitmap: bytes, bitmap2: bytes | None = None, before: bool = False) -> RowDecoder:
+    def decoder(
+        self, kind: str, bitmap: bytes, bitmap2: bytes | None = None, before: bool = False
+    ) -> RowDecoder:
         """The decoding function for a rows event of ``kind`` with the given present-column bitmaps.
         It returns, per row, ``(keys, columns, size)`` (WRITE/DELETE) or
         ``(keys, columns, old_keys, updated, size)`` (UPDATE; with ``before``, for conflict detection, the
@@ -85,8 +96,11 @@ class RowCodec:
         cache_key = (kind, bitmap, bitmap2, before)
         fn = self._decoders.get(cache_key)
         if fn is None:
-            fn = self._decoders[cache_key] = (self._generate(kind, bitmap, bitmap2, True) if before and kind == UPDATE
-                                              else self._compile(kind, bitmap, bitmap2))
+            fn = self._decoders[cache_key] = (
+                self._generate(kind, bitmap, bitmap2, True)
+                if before and kind == UPDATE
+                else self._compile(kind, bitmap, bitmap2)
+            )
         return fn
 
     # -- code generation ---------------------------------------------------------------------------
@@ -98,7 +112,9 @@ class RowCodec:
             names = ", ".join(self.table.columns[i].name for i in missing)
             raise SourceError(
                 f"rows of {self.table.full_name} were logged without columns {names}: the source must log "
-                f"full row images (binlog_row_image=FULL, also in every writing session)", retryable=False)
+                f"full row images (binlog_row_image=FULL, also in every writing session)",
+                retryable=False,
+            )
         return present
 
     def _extension(self, kind: str, bitmap: bytes, bitmap2: bytes | None) -> RowDecoder | None:
@@ -112,9 +128,15 @@ class RowCodec:
         if before is None or (kind == UPDATE and after is None):
             return None
         names = self.table.columns
-        return ext.Decoder(len(self.columns), before, after, tuple(self.key_index),
-                           tuple(names[i].name for i in self.key_index), tuple(self.data_index),
-                           tuple(names[i].name for i in self.data_index))
+        return ext.Decoder(
+            len(self.columns),
+            before,
+            after,
+            tuple(self.key_index),
+            tuple(names[i].name for i in self.key_index),
+            tuple(self.data_index),
+            tuple(names[i].name for i in self.data_index),
+        )
 
     def _image(self, prefix: str, bitmap: bytes, ns: dict[str, Any], lines: list[str]) -> None:
         present = self._present(bitmap)
@@ -148,15 +170,26 @@ class RowCodec:
             body.append("u = []")
             for i in self.data_index:
                 body.append(f"if b{i} != a{i}: u.append({self.table.columns[i].name!r})")
-            body.append(f"ap(({self._dict('a', self.key_index)}, {self._dict('a', self.data_index)}, "
-                        f"{self._dict('b', self.key_index)} if {old} else None, frozenset(u), p - s"
-                        + (f", {self._dict('b', self.data_index)}))" if before else "))"))
+            body.append(
+                f"ap(({self._dict('a', self.key_index)}, {self._dict('a', self.data_index)}, "
+                f"{self._dict('b', self.key_index)} if {old} else None, frozenset(u), p - s"
+                + (f", {self._dict('b', self.data_index)}))" if before else "))")
+            )
         else:
             self._image("v", bitmap, ns, body)
-            body.append(f"ap(({self._dict('v', self.key_index)}, {self._dict('v', self.data_index)}, "
-                        f"p - s))")
-        src = ["def decode(d):", "    out = []", "    ap = out.append", "    p = 0", "    end = len(d)",
-               "    while p < end:"] + [f"        {line}" for line in body] + ["    return out"]
+            body.append(f"ap(({self._dict('v', self.key_index)}, {self._dict('v', self.data_index)}, p - s))")
+        src = (
+            [
+                "def decode(d):",
+                "    out = []",
+                "    ap = out.append",
+                "    p = 0",
+                "    end = len(d)",
+                "    while p < end:",
+            ]
+            + [f"        {line}" for line in body]
+            + ["    return out"]
+        )
         code = "\n".join(src)
         exec(compile(code, f"<rowcodec {self.table.full_name} {kind}>", "exec"), ns)
         fn = ns["decode"]

@@ -8,6 +8,7 @@ identical values; the type tests run against both.
 The extension is optional: when it did not build (no C compiler at install time) or
 ``OTTER_PURE_PYTHON_DECODER=1`` is set, ``EXTENSION`` is None and rowcodec generates Python.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,8 @@ from typing import Any
 
 from pymysqlreplication.constants import FIELD_TYPE as T
 
-from otter_mysql.schema import ColumnInfo
 from otter_mysql import values as V
+from otter_mysql.schema import ColumnInfo
 
 try:  # built by the package's setup.py (optional=True)
     from otter_mysql import _rowdecode as _compiled

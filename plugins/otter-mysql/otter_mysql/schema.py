@@ -5,12 +5,14 @@ names nor signedness, charsets or ENUM/SET labels; this cache supplies them by o
 chooses the key a row is identified by: the primary key, else the smallest UNIQUE key whose columns are
 all NOT NULL (and not prefixes).
 """
+
 from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from otter_core.errors import SourceError
 
@@ -23,8 +25,10 @@ def parse_enum_values(column_type: str) -> tuple[str, ...]:
     """The labels of ``enum('a','b''c')`` / ``set(...)`` as information_schema spells them."""
     if not column_type.lower().startswith(("enum(", "set(")):
         return ()
-    return tuple(re.sub(r"''|\\(.)", lambda m: _ESCAPES.get(m[1], m[1]) if m[1] else "'", raw)
-                 for raw in _QUOTED.findall(column_type[column_type.index("("):]))
+    return tuple(
+        re.sub(r"''|\\(.)", lambda m: _ESCAPES.get(m[1], m[1]) if m[1] else "'", raw)
+        for raw in _QUOTED.findall(column_type[column_type.index("(") :])
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,14 +36,14 @@ class ColumnInfo:
     """One column as information_schema describes it."""
 
     name: str
-    ordinal: int                 # 0-based position in the row image
-    data_type: str               # lower-case DATA_TYPE: int, varchar, enum, ...
-    column_type: str             # full COLUMN_TYPE: "int(10) unsigned", "enum('a','b')"
+    ordinal: int  # 0-based position in the row image
+    data_type: str  # lower-case DATA_TYPE: int, varchar, enum, ...
+    column_type: str  # full COLUMN_TYPE: "int(10) unsigned", "enum('a','b')"
     unsigned: bool = False
-    charset: str | None = None   # CHARACTER_SET_NAME; None for non-character types
+    charset: str | None = None  # CHARACTER_SET_NAME; None for non-character types
     nullable: bool = True
-    generated: bool = False      # VIRTUAL or STORED generated column
-    values: tuple[str, ...] = () # ENUM / SET labels in definition order
+    generated: bool = False  # VIRTUAL or STORED generated column
+    values: tuple[str, ...] = ()  # ENUM / SET labels in definition order
 
     @property
     def is_binary(self) -> bool:
@@ -54,7 +58,7 @@ class TableSchema:
     schema: str
     name: str
     columns: tuple[ColumnInfo, ...]
-    key: tuple[str, ...] = ()    # key column names in key order; () when the table has none
+    key: tuple[str, ...] = ()  # key column names in key order; () when the table has none
     key_name: str | None = None  # "PRIMARY" or the unique index used
     by_name: dict[str, ColumnInfo] = field(default_factory=dict, compare=False, repr=False)
 
@@ -68,12 +72,14 @@ class TableSchema:
         keys = set(self.key)
         return tuple(c.name for c in self.columns if not c.generated and c.name not in keys)
 
-    def require_key(self, where: str = "") -> "TableSchema":
+    def require_key(self, where: str = "") -> TableSchema:
         """Return self, or raise SourceError when the table has no usable key."""
         if not self.key:
             raise SourceError(
                 f"table {self.full_name}{where} has no primary key and no UNIQUE key whose columns are all "
-                f"NOT NULL; add a primary key (or a unique not-null key) so its rows can be synchronised", retryable=False)
+                f"NOT NULL; add a primary key (or a unique not-null key) so its rows can be synchronised",
+                retryable=False,
+            )
         return self
 
 
@@ -81,11 +87,19 @@ def _build(schema: str, table: str, cols: list[tuple], stats: list[tuple]) -> Ta
     columns = []
     for i, (name, data_type, column_type, charset, nullable, extra) in enumerate(cols):
         data_type = (data_type or "").lower()
-        columns.append(ColumnInfo(
-            name=name, ordinal=i, data_type=data_type, column_type=column_type or "",
-            unsigned="unsigned" in (column_type or "").lower(), charset=charset,
-            nullable=nullable == "YES", generated=bool(_GENERATED.search(extra or "")),
-            values=parse_enum_values(column_type or "") if data_type in ("enum", "set") else ()))
+        columns.append(
+            ColumnInfo(
+                name=name,
+                ordinal=i,
+                data_type=data_type,
+                column_type=column_type or "",
+                unsigned="unsigned" in (column_type or "").lower(),
+                charset=charset,
+                nullable=nullable == "YES",
+                generated=bool(_GENERATED.search(extra or "")),
+                values=parse_enum_values(column_type or "") if data_type in ("enum", "set") else (),
+            )
+        )
     by_name = {c.name: c for c in columns}
     indexes: dict[str, list[tuple[int, str, Any]]] = {}
     unique: set[str] = set()
@@ -102,8 +116,9 @@ def _build(schema: str, table: str, cols: list[tuple], stats: list[tuple]) -> Ta
         for index_name in unique:
             parts = sorted(indexes[index_name])
             infos = [by_name.get(c) for _, c, _ in parts]
-            if all(i is not None and not i.nullable and not i.generated for i in infos) and \
-                    all(sub is None for _, _, sub in parts):
+            if all(i is not None and not i.nullable and not i.generated for i in infos) and all(
+                sub is None for _, _, sub in parts
+            ):
                 candidates.append((len(parts), index_name, tuple(c for _, c, _ in parts)))
         if candidates:
             _, key_name, key = min(candidates)
@@ -113,10 +128,12 @@ def _build(schema: str, table: str, cols: list[tuple], stats: list[tuple]) -> Ta
 _COLUMNS_SQL = (
     "SELECT TABLE_SCHEMA, TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_SET_NAME, "
     "IS_NULLABLE, EXTRA FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s{extra} "
-    "ORDER BY TABLE_NAME, ORDINAL_POSITION")
+    "ORDER BY TABLE_NAME, ORDINAL_POSITION"
+)
 _STATS_SQL = (
     "SELECT TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, NON_UNIQUE, SEQ_IN_INDEX, COLUMN_NAME, SUB_PART "
-    "FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s{extra}")
+    "FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s{extra}"
+)
 
 
 class SchemaCache:
@@ -166,8 +183,9 @@ class SchemaCache:
         for row in self._query(_STATS_SQL.format(extra=extra), args):
             stats.setdefault(row[1], []).append(row[2:])
         if table is not None:
-            self._tables[(schema, table)] = _build(schema, table, cols[table], stats.get(table, [])) \
-                if table in cols else None
+            self._tables[(schema, table)] = (
+                _build(schema, table, cols[table], stats.get(table, [])) if table in cols else None
+            )
             return
         for key in [k for k in self._tables if k[0] == schema]:
             del self._tables[key]
@@ -204,7 +222,9 @@ class SchemaCache:
             rows = self._query(
                 "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = "
                 "'BASE TABLE' AND TABLE_SCHEMA NOT IN ('mysql', 'information_schema', "
-                "'performance_schema', 'sys')", ())
+                "'performance_schema', 'sys')",
+                (),
+            )
             return [(s, t) for s, t in rows]
 
     def invalidate(self, schema: str | None = None, table: str | None = None) -> None:

@@ -5,6 +5,7 @@ rows of matched tables with compiled decoders (``rowcodec``) and puts whole ``Tr
 queue bounded by count and bytes; ``poll`` takes them out. A lost connection is re-opened from the last
 transaction boundary; faults the user must fix surface from ``start``/``poll`` as ``SourceError``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -15,14 +16,19 @@ from typing import Any
 
 import pymysql
 from pymysqlreplication import BinLogStreamReader
-from pymysqlreplication.event import (GtidEvent, MariadbGtidEvent, QueryEvent, RotateEvent, XAPrepareEvent,
-                                      XidEvent)
+from pymysqlreplication.event import (
+    GtidEvent,
+    MariadbGtidEvent,
+    QueryEvent,
+    RotateEvent,
+    XAPrepareEvent,
+    XidEvent,
+)
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
 from otter_core import mysql_connect
 from otter_core.errors import OtterError, SourceError
 from otter_core.model import DataMediaSource, EventType, Pipeline, Position, Transaction
-
 from otter_mysql import checks, handover, retl, signals
 from otter_mysql.rowcodec import DELETE, UPDATE, WRITE, RowCodec
 from otter_mysql.schema import SchemaCache
@@ -30,8 +36,11 @@ from otter_mysql.statement_events import StatementEvents
 from otter_mysql.txqueue import TxQueue
 
 log = logging.getLogger(__name__)
-_ROW_KIND = {WriteRowsEvent: (WRITE, EventType.INSERT), DeleteRowsEvent: (DELETE, EventType.DELETE),
-             UpdateRowsEvent: (UPDATE, EventType.UPDATE)}
+_ROW_KIND = {
+    WriteRowsEvent: (WRITE, EventType.INSERT),
+    DeleteRowsEvent: (DELETE, EventType.DELETE),
+    UpdateRowsEvent: (UPDATE, EventType.UPDATE),
+}
 _RETRIES = 5
 
 
@@ -66,8 +75,10 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
         self.server_id = params.server_id or derive_server_id(pipeline.name)
         self.label = f"source {source.name} ({source.host}:{source.port})"
         self.schema = SchemaCache(self._connect, self.label)
-        self._queue = TxQueue(max(1024, 2 * params.batch_size),  # memory guard: an eighth of the limit
-                              max(1, min(2 * params.batch_bytes, params.memory_limit_bytes // 8)))
+        self._queue = TxQueue(
+            max(1024, 2 * params.batch_size),  # memory guard: an eighth of the limit
+            max(1, min(2 * params.batch_bytes, params.memory_limit_bytes // 8)),
+        )
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
@@ -87,8 +98,15 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
     def _settings(self) -> dict[str, Any]:
         s = self.source
         tls = {k: v for k, v in (s.options or {}).items() if k.startswith("ssl")}  # e.g. ssl_ca, ssl_disabled
-        return {"host": s.host, "port": int(s.port), "user": s.user, "password": s.password,
-                "connect_timeout": 10, "read_timeout": 60, **tls}
+        return {
+            "host": s.host,
+            "port": int(s.port),
+            "user": s.user,
+            "password": s.password,
+            "connect_timeout": 10,
+            "read_timeout": 60,
+            **tls,
+        }
 
     def _connect(self, **extra: Any) -> pymysql.connections.Connection:
         """A PyMySQL connection to the source; failures become SourceError (never showing the password)."""
@@ -100,8 +118,10 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
 
     def _connection_error(self, exc: BaseException) -> SourceError:
         detail = exc.args[1] if len(exc.args) > 1 else str(exc)
-        return SourceError(f"cannot connect to {self.label} as user {self.source.user!r}: {detail}; check the "
-                           f"host, port, user and password of the source")
+        return SourceError(
+            f"cannot connect to {self.label} as user {self.source.user!r}: {detail}; check the "
+            f"host, port, user and password of the source"
+        )
 
     def _stream_connect(self, **settings: Any) -> pymysql.connections.Connection:
         """Connection factory handed to mysql-replication: the stream and control connections only."""
@@ -119,8 +139,11 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
         for pair in self.pipeline.pairs:
             media = pair.source
             if not media.is_pattern and self.schema.find(media.schema, media.name) is None:
-                raise SourceError(f"table {media} named by pipeline {self.pipeline.name} does not exist on "
-                                  f"{self.label}; create it or fix the pair's source", retryable=False)
+                raise SourceError(
+                    f"table {media} named by pipeline {self.pipeline.name} does not exist on "
+                    f"{self.label}; create it or fix the pair's source",
+                    retryable=False,
+                )
         for schema, table in matched:
             self.schema.get(schema, table)
         conn = self._connect()
@@ -149,8 +172,9 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
             self.close()
             raise
         self._start_args = point
-        self._thread = threading.Thread(target=self._run, name=f"otter-select-{self.pipeline.name}",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"otter-select-{self.pipeline.name}", daemon=True
+        )
         self._thread.start()
         self._ready.wait(30)
         if self._queue.error is not None:
@@ -193,16 +217,23 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
                     if code in (1044, 1142, 1227):
                         raise SourceError(
                             f"{self.label}: user {self.source.user!r} may not read the binlog ({exc.args[-1]}); "
-                            f"GRANT REPLICATION SLAVE, REPLICATION CLIENT, SELECT to it") from None
+                            f"GRANT REPLICATION SLAVE, REPLICATION CLIENT, SELECT to it"
+                        ) from None
                     if code == 1045 or not self._ready.is_set():
                         raise self._connection_error(exc) from None
                     self._failures += 1
                     if self._failures > _RETRIES:
-                        raise SourceError(f"{self.label}: lost the binlog connection {_RETRIES} times in a "
-                                          f"row ({exc}); check that the server is up and reachable") from None
-                    log.warning("%s: binlog connection lost (%s); reconnecting at %s", self.label, exc,
-                                self._resume or self._start_args)
-                    self._stop.wait(min(0.2 * 2 ** self._failures, 5))
+                        raise SourceError(
+                            f"{self.label}: lost the binlog connection {_RETRIES} times in a "
+                            f"row ({exc}); check that the server is up and reachable"
+                        ) from None
+                    log.warning(
+                        "%s: binlog connection lost (%s); reconnecting at %s",
+                        self.label,
+                        exc,
+                        self._resume or self._start_args,
+                    )
+                    self._stop.wait(min(0.2 * 2**self._failures, 5))
         except BaseException as exc:  # noqa: BLE001 - handed to poll()
             if not self._stop.is_set():
                 if not isinstance(exc, OtterError):
@@ -213,9 +244,12 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
 
     def _dump_error(self, exc: BaseException) -> SourceError:
         where = self._resume or self._start_args
-        return SourceError(f"{self.label}: the server cannot send the binlog from {where}: {exc.args[-1]}. "
-                           f"The binlog was probably purged; reset the pipeline's position (start: current) "
-                           f"or restore the binlog files, then resync the tables", retryable=False)
+        return SourceError(
+            f"{self.label}: the server cannot send the binlog from {where}: {exc.args[-1]}. "
+            f"The binlog was probably purged; reset the pipeline's position (start: current) "
+            f"or restore the binlog files, then resync the tables",
+            retryable=False,
+        )
 
     def _open_stream(self) -> BinLogStreamReader:
         if self._resume is not None:
@@ -227,11 +261,27 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
             kwargs = {"is_mariadb": True, "auto_position": point["gtid"]}
         self._connects = 0
         return BinLogStreamReader(
-            connection_settings=self._settings(), server_id=self.server_id, resume_stream=True,
-            blocking=True, freeze_schema=True, slave_heartbeat=5, enable_logging=False,
-            only_events=[QueryEvent, XidEvent, MariadbGtidEvent, GtidEvent, RotateEvent, XAPrepareEvent,
-                         WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent],
-            pymysql_wrapper=self._stream_connect, **kwargs)
+            connection_settings=self._settings(),
+            server_id=self.server_id,
+            resume_stream=True,
+            blocking=True,
+            freeze_schema=True,
+            slave_heartbeat=5,
+            enable_logging=False,
+            only_events=[
+                QueryEvent,
+                XidEvent,
+                MariadbGtidEvent,
+                GtidEvent,
+                RotateEvent,
+                XAPrepareEvent,
+                WriteRowsEvent,
+                UpdateRowsEvent,
+                DeleteRowsEvent,
+            ],
+            pymysql_wrapper=self._stream_connect,
+            **kwargs,
+        )
 
     def _read_stream(self) -> None:
         self._reset_tx()
@@ -281,12 +331,23 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
             self._chunks = []  # our own loader wrote it: not sent back; the empty transaction moves the position
         # home side (is_remedy): a far-side change applied here goes back once, as home has the row now
         if self._deferred and self._chunks:
-            txn = self._deferred_transaction(self._chunks, pos, self._tx_size, self.loopback.is_remedy,
-                                             self.loopback.resolution)
+            txn = self._deferred_transaction(
+                self._chunks, pos, self._tx_size, self.loopback.is_remedy, self.loopback.resolution
+            )
         else:
-            txn = Transaction(tuple(handover.build_events(self._chunks, pos, self.loopback.is_remedy,
-                                                          before=self._before, resolution=self.loopback.resolution)),
-                              pos, self._tx_size)
+            txn = Transaction(
+                tuple(
+                    handover.build_events(
+                        self._chunks,
+                        pos,
+                        self.loopback.is_remedy,
+                        before=self._before,
+                        resolution=self.loopback.resolution,
+                    )
+                ),
+                pos,
+                self._tx_size,
+            )
         self._queue.put(txn)
         self._resume = pos
         self._failures = 0
@@ -308,12 +369,23 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
         if codec is not False:
             return codec
         codec = None
-        if not self._is_matched(ev.schema, ev.table) and ev.schema == retl.SCHEMA and ev.table in retl.SYSTEM_TABLES:
+        if (
+            not self._is_matched(ev.schema, ev.table)
+            and ev.schema == retl.SCHEMA
+            and ev.table in retl.SYSTEM_TABLES
+        ):
             try:  # loopback marks are read even when no pair takes them; one that cannot be read is ignored
-                codec = RowCodec(self.schema.get(ev.schema, ev.table), self._stream.table_map[ev.table_id].columns)
+                codec = RowCodec(
+                    self.schema.get(ev.schema, ev.table), self._stream.table_map[ev.table_id].columns
+                )
             except SourceError as exc:
-                log.warning("%s: cannot read %s.%s rows (%s); loopback marks there are ignored", self.label,
-                            ev.schema, ev.table, exc)
+                log.warning(
+                    "%s: cannot read %s.%s rows (%s); loopback marks there are ignored",
+                    self.label,
+                    ev.schema,
+                    ev.table,
+                    exc,
+                )
                 self.schema.invalidate(ev.schema, ev.table)
         elif self._is_matched(ev.schema, ev.table):
             columns = self._stream.table_map[ev.table_id].columns
@@ -326,7 +398,9 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
                         f"table {ev.schema}.{ev.table} no longer exists on {self.label}, but the binlog "
                         f"being read still has rows of it (it was dropped or renamed later); they cannot be "
                         f"decoded without its columns: restart the pipeline from the current position "
-                        f"(start: current) and resync the table", retryable=False) from None
+                        f"(start: current) and resync the table",
+                        retryable=False,
+                    ) from None
                 codec = RowCodec(self.schema.get(ev.schema, ev.table), columns)
         self._codecs[ev.table_id] = self._register(codec)
         return codec
@@ -338,7 +412,9 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
         except SourceError as exc:
             if not self.pipeline.parameters.skip_select_exception:
                 raise
-            self._chunks.append((handover.REJECTED, ev.schema, ev.table, etype, float(ev.timestamp), str(exc)))
+            self._chunks.append(
+                (handover.REJECTED, ev.schema, ev.table, etype, float(ev.timestamp), str(exc))
+            )
             return
         if codec is None:
             return
@@ -351,14 +427,17 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
             return
         try:
             if kind is UPDATE:
-                rows = codec.decoder(kind, ev.columns_present_bitmap, ev.columns_present_bitmap2, self._before)(data)
+                rows = codec.decoder(
+                    kind, ev.columns_present_bitmap, ev.columns_present_bitmap2, self._before
+                )(data)
             else:
                 rows = codec.decoder(kind, ev.columns_present_bitmap)(data)
         except SourceError:
             raise
         except Exception as exc:
-            message = handover.decode_error(self.label, etype, ev.schema, ev.table,
-                                            f"{self._stream.log_file}:{packet.log_pos}", exc)
+            message = handover.decode_error(
+                self.label, etype, ev.schema, ev.table, f"{self._stream.log_file}:{packet.log_pos}", exc
+            )
             if not self.pipeline.parameters.skip_select_exception:
                 raise SourceError(message, retryable=False) from exc
             # skip_select_exception: the engine writes this marker to the reject log and drops it
@@ -371,6 +450,14 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
         self._chunks.append((kind, ev.schema, ev.table, etype, float(ev.timestamp), rows))
         self._tx_size += len(data)
 
-    _HANDLERS = {WriteRowsEvent: _on_rows, UpdateRowsEvent: _on_rows, DeleteRowsEvent: _on_rows,
-                 XidEvent: _on_commit, XAPrepareEvent: _on_commit, QueryEvent: StatementEvents._on_query,
-                 MariadbGtidEvent: _on_gtid, GtidEvent: _on_gtid, RotateEvent: _on_rotate}
+    _HANDLERS = {
+        WriteRowsEvent: _on_rows,
+        UpdateRowsEvent: _on_rows,
+        DeleteRowsEvent: _on_rows,
+        XidEvent: _on_commit,
+        XAPrepareEvent: _on_commit,
+        QueryEvent: StatementEvents._on_query,
+        MariadbGtidEvent: _on_gtid,
+        GtidEvent: _on_gtid,
+        RotateEvent: _on_rotate,
+    }

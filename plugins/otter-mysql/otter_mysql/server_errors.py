@@ -1,8 +1,10 @@
 """Small helpers for PyMySQL errors, warnings and connections, shared by the MySQL loader's modules."""
+
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Collection
+from collections.abc import Callable, Collection
+from typing import Any
 
 # Warnings by which the server tells it stored something else than the value sent: the loader runs in the
 # replica's non-strict sql_mode, so a target column narrower than the source's (VARCHAR(5) for 64
@@ -10,14 +12,14 @@ from typing import Any, Callable, Collection
 # otherwise keep a truncated, clipped, '?' or zero value without an error. Not listed: 1364 (a target
 # column the source does not have got its default) and notes such as 1287 (deprecated syntax).
 DATA_WARNINGS = {
-    1048: "a NULL was stored as the column's default",       # ER_BAD_NULL_ERROR
-    1263: "a NULL was stored as the column's default",       # ER_WARN_NULL_TO_NOTNULL
-    1264: "a number was clipped to the column's range",      # ER_WARN_DATA_OUT_OF_RANGE
-    1265: "a value was truncated",                           # WARN_DATA_TRUNCATED
-    1292: "a value was converted with loss",                 # ER_TRUNCATED_WRONG_VALUE
+    1048: "a NULL was stored as the column's default",  # ER_BAD_NULL_ERROR
+    1263: "a NULL was stored as the column's default",  # ER_WARN_NULL_TO_NOTNULL
+    1264: "a number was clipped to the column's range",  # ER_WARN_DATA_OUT_OF_RANGE
+    1265: "a value was truncated",  # WARN_DATA_TRUNCATED
+    1292: "a value was converted with loss",  # ER_TRUNCATED_WRONG_VALUE
     1300: "a string was not valid in the column's character set",  # ER_INVALID_CHARACTER_STRING
-    1366: "a value could not be stored as it is",            # ER_TRUNCATED_WRONG_VALUE_FOR_FIELD
-    1406: "a value was too long",                            # ER_DATA_TOO_LONG
+    1366: "a value could not be stored as it is",  # ER_TRUNCATED_WRONG_VALUE_FOR_FIELD
+    1406: "a value was too long",  # ER_DATA_TOO_LONG
 }
 _AT_ROW = re.compile(r"at row (\d+)")
 _COLUMN = re.compile(r"[Cc]olumn (?:`(?:[^`]|``)*`\.`(?:[^`]|``)*`\.)?[`']((?:[^`']|``)+)[`']")
@@ -45,8 +47,9 @@ def close_quietly(conn: Any) -> None:
         return
 
 
-def data_warnings(cur: Any, generated: Callable[[], Collection[str]] = frozenset
-                  ) -> list[tuple[int, str, int | None]]:
+def data_warnings(
+    cur: Any, generated: Callable[[], Collection[str]] = frozenset
+) -> list[tuple[int, str, int | None]]:
     """``(code, message, row number or None)`` of the last statement's warnings that mean a value was
     stored changed (``DATA_WARNINGS``); empty, without a query, when the statement had no warning. Warnings
     on the columns ``generated()`` names (lower case) are left out: the target computes those values itself."""

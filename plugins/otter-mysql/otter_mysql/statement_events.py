@@ -4,6 +4,7 @@ Mixed into ``MySQLSelector``: a DDL refreshes the schema cache and the table map
 is skipped when our channel's loader applied it here (two-way echo), and otherwise joins the transaction
 as a DDL chunk when it names a matched table.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -12,7 +13,6 @@ from pymysqlreplication.event import QueryEvent
 
 from otter_core.errors import SourceError
 from otter_core.model import EventType
-
 from otter_mysql import ddl
 
 
@@ -43,9 +43,12 @@ class StatementEvents:
         stmt = ddl.parse(query, default)
         if stmt.kind == "dml":
             if any(self._is_matched(s, t) for s, t in stmt.tables):
-                raise SourceError(f"{self.label}: a statement-format change of {stmt.tables[0][0]}."
-                                  f"{stmt.tables[0][1]} is in the binlog ({query[:80]!r}); every writer must "
-                                  f"use binlog_format=ROW (check sessions that SET binlog_format)", retryable=False)
+                raise SourceError(
+                    f"{self.label}: a statement-format change of {stmt.tables[0][0]}."
+                    f"{stmt.tables[0][1]} is in the binlog ({query[:80]!r}); every writer must "
+                    f"use binlog_format=ROW (check sessions that SET binlog_format)",
+                    retryable=False,
+                )
         elif stmt.kind in ("table", "database", "other"):
             self._on_ddl(ev, stmt, query)
         if not self._in_tx:

@@ -6,11 +6,13 @@ each row's columns as binary text (NULL told apart) hashed with MD5, the first 6
 so the result does not depend on row order and only rows (not the network) leave the server when a chunk
 differs.
 """
+
 from __future__ import annotations
 
 import datetime
 import decimal
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import pymysql
 
@@ -41,7 +43,7 @@ def range_condition(key: Sequence[str], lower: tuple | None, upper: tuple | None
             terms = [f"{names[j]} = %s" for j in range(i)]
             terms.append(f"{names[i]} {last if i == len(names) - 1 else strict} %s")
             alternatives.append("(" + " AND ".join(terms) + ")")
-            args.extend(bound[:i + 1])
+            args.extend(bound[: i + 1])
         parts.append(f"{names[0]} {lead} %s AND (" + " OR ".join(alternatives) + ")")
     return (" AND ".join(parts) or "1=1"), args
 
@@ -74,13 +76,18 @@ class MySQLTableReader(MySQLRowReader):
             self.close()  # a broken connection is reopened by the next call
             raise SourceError(f"{self.label}: {exc.args[-1]} (statement: {sql[:160]})") from None
         except pymysql.err.ProgrammingError as exc:
-            raise SourceError(f"{self.label}: {exc.args[-1]} (statement: {sql[:160]})", retryable=False) from None
+            raise SourceError(
+                f"{self.label}: {exc.args[-1]} (statement: {sql[:160]})", retryable=False
+            ) from None
 
     # -- what a table is -------------------------------------------------------------------------
     def tables(self) -> list[tuple[str, str]]:
         marks = ", ".join(["%s"] * len(_SYSTEM_SCHEMAS))
-        rows = self._query("SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = "
-                           f"'BASE TABLE' AND TABLE_SCHEMA NOT IN ({marks}) ORDER BY 1, 2", _SYSTEM_SCHEMAS)
+        rows = self._query(
+            "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = "
+            f"'BASE TABLE' AND TABLE_SCHEMA NOT IN ({marks}) ORDER BY 1, 2",
+            _SYSTEM_SCHEMAS,
+        )
         return [(s, t) for s, t in rows]
 
     def key_columns(self, schema: str, table: str) -> tuple[str, ...]:
@@ -91,64 +98,103 @@ class MySQLTableReader(MySQLRowReader):
         return tuple(c.name for c in info.columns if not c.generated)
 
     def estimate_rows(self, schema: str, table: str) -> int:
-        rows = self._query("SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND "
-                           "TABLE_NAME = %s", (schema, table))
+        rows = self._query(
+            "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+            (schema, table),
+        )
         return int(rows[0][0] or 0) if rows else 0
 
     # -- reading ---------------------------------------------------------------------------------
-    def read_range(self, schema: str, table: str, columns: Sequence[str], key: Sequence[str],
-                   lower: tuple | None, upper: tuple | None, limit: int | None,
-                   where: str | None = None) -> list[tuple]:
+    def read_range(
+        self,
+        schema: str,
+        table: str,
+        columns: Sequence[str],
+        key: Sequence[str],
+        lower: tuple | None,
+        upper: tuple | None,
+        limit: int | None,
+        where: str | None = None,
+    ) -> list[tuple]:
         condition, args = range_condition(key, lower, upper)
         if where:
             condition += f" AND ({where})"
-        sql = (f"SELECT {', '.join(map(quote_ident, columns))} FROM {quote_table(schema, table)} WHERE {condition} "
-               f"ORDER BY {', '.join(map(quote_ident, key))}")
+        sql = (
+            f"SELECT {', '.join(map(quote_ident, columns))} FROM {quote_table(schema, table)} WHERE {condition} "
+            f"ORDER BY {', '.join(map(quote_ident, key))}"
+        )
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return self._query(sql, args)
 
-    def nth_key(self, schema: str, table: str, key: Sequence[str], lower: tuple | None, n: int) -> tuple | None:
+    def nth_key(
+        self, schema: str, table: str, key: Sequence[str], lower: tuple | None, n: int
+    ) -> tuple | None:
         condition, args = range_condition(key, lower, None)
         names = ", ".join(map(quote_ident, key))
-        rows = self._query(f"SELECT {names} FROM {quote_table(schema, table)} WHERE {condition} ORDER BY {names} "
-                           f"LIMIT 1 OFFSET {max(0, int(n) - 1)}", args)
+        rows = self._query(
+            f"SELECT {names} FROM {quote_table(schema, table)} WHERE {condition} ORDER BY {names} "
+            f"LIMIT 1 OFFSET {max(0, int(n) - 1)}",
+            args,
+        )
         return tuple(rows[0]) if rows else None
 
-    def chunk_checksum(self, schema: str, table: str, columns: Sequence[str], key: Sequence[str],
-                       lower: tuple | None, upper: tuple | None) -> tuple[int, int]:
+    def chunk_checksum(
+        self,
+        schema: str,
+        table: str,
+        columns: Sequence[str],
+        key: Sequence[str],
+        lower: tuple | None,
+        upper: tuple | None,
+    ) -> tuple[int, int]:
         condition, args = range_condition(key, lower, upper)
-        rows = self._query(f"SELECT COUNT(*), {checksum_expression(columns)} FROM {quote_table(schema, table)} "
-                           f"WHERE {condition}", args)
+        rows = self._query(
+            f"SELECT COUNT(*), {checksum_expression(columns)} FROM {quote_table(schema, table)} "
+            f"WHERE {condition}",
+            args,
+        )
         return int(rows[0][0]), int(rows[0][1])
 
-    def read_keys(self, schema: str, table: str, columns: Sequence[str], key: Sequence[str],
-                  keys: Sequence[tuple]) -> list[tuple]:
+    def read_keys(
+        self, schema: str, table: str, columns: Sequence[str], key: Sequence[str], keys: Sequence[tuple]
+    ) -> list[tuple]:
         select = ", ".join(map(quote_ident, columns))
         key_sql = ", ".join(map(quote_ident, key))
         one = "(" + ", ".join(["%s"] * len(key)) + ")"
         out: list[tuple] = []
         unique = list(dict.fromkeys(tuple(k) for k in keys))
         for start in range(0, len(unique), CHUNK):
-            part = unique[start:start + CHUNK]
-            out.extend(self._query(f"SELECT {select} FROM {quote_table(schema, table)} WHERE ({key_sql}) IN "
-                                   f"({', '.join([one] * len(part))})", [v for k in part for v in k]))
+            part = unique[start : start + CHUNK]
+            out.extend(
+                self._query(
+                    f"SELECT {select} FROM {quote_table(schema, table)} WHERE ({key_sql}) IN "
+                    f"({', '.join([one] * len(part))})",
+                    [v for k in part for v in k],
+                )
+            )
         return out
 
     def parse_key(self, schema: str, table: str, texts: Sequence[str]) -> dict[str, Any]:
         info = self._schemas.get(schema, table)
         if len(texts) != len(info.key):
-            raise DataError(f"{schema}.{table} has {len(info.key)} key column(s) ({', '.join(info.key)}) but the "
-                            f"resync request gives {len(texts)} value(s) {list(texts)!r}; join key values with "
-                            f"CHAR(1) in key order", retryable=False)
+            raise DataError(
+                f"{schema}.{table} has {len(info.key)} key column(s) ({', '.join(info.key)}) but the "
+                f"resync request gives {len(texts)} value(s) {list(texts)!r}; join key values with "
+                f"CHAR(1) in key order",
+                retryable=False,
+            )
         out = {}
         for name, text in zip(info.key, texts):
             column = info.by_name[name]
             try:
                 out[name] = _typed(column.data_type, column.is_binary, text)
             except (ValueError, ArithmeticError) as exc:
-                raise DataError(f"{schema}.{table} key column {name} ({column.column_type}) cannot hold the resync "
-                                f"value {text!r}: {exc}", retryable=False) from None
+                raise DataError(
+                    f"{schema}.{table} key column {name} ({column.column_type}) cannot hold the resync "
+                    f"value {text!r}: {exc}",
+                    retryable=False,
+                ) from None
         return out
 
     def log_position(self) -> Position | None:
@@ -186,9 +232,12 @@ class MySQLTableReader(MySQLRowReader):
         except pymysql.Error as exc:
             code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
             if code in (1142, 1044, 1227):
-                raise SourceError(f"source {self.label}: user {self.source.user!r} may not write to `retl` "
-                                  f"({exc.args[-1]}); GRANT SELECT, INSERT, UPDATE, DELETE ON `retl`.* to it (the "
-                                  f"initial load and resync write their signals there)", retryable=False) from None
+                raise SourceError(
+                    f"source {self.label}: user {self.source.user!r} may not write to `retl` "
+                    f"({exc.args[-1]}); GRANT SELECT, INSERT, UPDATE, DELETE ON `retl`.* to it (the "
+                    f"initial load and resync write their signals there)",
+                    retryable=False,
+                ) from None
             self.close()
             raise SourceError(f"source {self.label}: writing to `retl` failed: {exc.args[-1]}") from None
 

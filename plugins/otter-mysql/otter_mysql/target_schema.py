@@ -4,22 +4,27 @@ its UNIQUE keys.
 Read from ``information_schema.COLUMNS`` and ``STATISTICS`` and cached per table; the loader drops an entry after DDL and
 when the server reports an unknown column.
 """
+
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from attrs import frozen
 
 # EXTRA values of columns that cannot be written (MySQL 5.7+/8, MariaDB 10.2+, system versioning)
-_NOT_WRITABLE = ("VIRTUAL GENERATED", "STORED GENERATED", "PERSISTENT GENERATED", "ROW START",
-                 "ROW END")
+_NOT_WRITABLE = ("VIRTUAL GENERATED", "STORED GENERATED", "PERSISTENT GENERATED", "ROW START", "ROW END")
 
 _INTEGER_TYPES = frozenset({"tinyint", "smallint", "mediumint", "int", "integer", "bigint"})
-_COLUMNS_SQL = ("SELECT COLUMN_NAME, EXTRA, DATA_TYPE, COLUMN_KEY FROM information_schema.COLUMNS "
-                "WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s ORDER BY ORDINAL_POSITION")
-_UNIQUE_SQL = ("SELECT INDEX_NAME, COLUMN_NAME, SUB_PART FROM information_schema.STATISTICS "
-               "WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s AND NON_UNIQUE=0 ORDER BY INDEX_NAME, SEQ_IN_INDEX")
+_COLUMNS_SQL = (
+    "SELECT COLUMN_NAME, EXTRA, DATA_TYPE, COLUMN_KEY FROM information_schema.COLUMNS "
+    "WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s ORDER BY ORDINAL_POSITION"
+)
+_UNIQUE_SQL = (
+    "SELECT INDEX_NAME, COLUMN_NAME, SUB_PART FROM information_schema.STATISTICS "
+    "WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s AND NON_UNIQUE=0 ORDER BY INDEX_NAME, SEQ_IN_INDEX"
+)
 
 
 @frozen
@@ -41,10 +46,10 @@ class TargetTable:
 
     schema: str
     name: str
-    writable: frozenset[str]   # lower-case names
+    writable: frozenset[str]  # lower-case names
     generated: frozenset[str]  # lower-case names
     integers: frozenset[str] = frozenset()  # lower-case names of integer columns (join keys, see load_plan)
-    primary: frozenset[str] = frozenset()   # lower-case names of the primary key's columns
+    primary: frozenset[str] = frozenset()  # lower-case names of the primary key's columns
     unique_keys: tuple[UniqueKey, ...] = ()  # every UNIQUE index, PRIMARY included
 
     def other_unique_keys(self, key_columns: Iterable[str]) -> tuple[UniqueKey, ...]:
@@ -70,8 +75,15 @@ def read_target_table(conn: Any, schema: str, table: str) -> TargetTable:
             integers.add(name.lower())
         if column_key == "PRI":
             primary.add(name.lower())
-    return TargetTable(schema, table, frozenset(writable), frozenset(generated), frozenset(integers),
-                       frozenset(primary), read_unique_keys(conn, schema, table) if rows else ())
+    return TargetTable(
+        schema,
+        table,
+        frozenset(writable),
+        frozenset(generated),
+        frozenset(integers),
+        frozenset(primary),
+        read_unique_keys(conn, schema, table) if rows else (),
+    )
 
 
 def read_unique_keys(conn: Any, schema: str, table: str) -> tuple[UniqueKey, ...]:
@@ -106,6 +118,5 @@ class TargetSchemaCache:
             if schema is None:
                 self._tables.clear()
             else:
-                for key in [k for k in self._tables
-                            if k[0] == schema and (table is None or k[1] == table)]:
+                for key in [k for k in self._tables if k[0] == schema and (table is None or k[1] == table)]:
                     del self._tables[key]

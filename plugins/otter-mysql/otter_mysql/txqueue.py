@@ -1,4 +1,5 @@
 """A queue of whole transactions between the reader thread and ``poll``, bounded by count and bytes."""
+
 from __future__ import annotations
 
 import threading
@@ -27,8 +28,11 @@ class TxQueue:
             if _empty(tx) and items and _empty(items[-1]):
                 items[-1] = tx
                 return
-            while not self._closed and items and (
-                    len(items) >= self.max_items or self._bytes + tx.size > self.max_bytes):
+            while (
+                not self._closed
+                and items
+                and (len(items) >= self.max_items or self._bytes + tx.size > self.max_bytes)
+            ):
                 self._cond.wait(0.5)
             if self._closed:
                 return
@@ -40,8 +44,9 @@ class TxQueue:
         """The oldest transaction; None after ``timeout``; raises the reader's error once drained."""
         with self._cond:
             if not self._items and self.error is None and not self._closed:
-                self._cond.wait_for(lambda: self._items or self.error is not None or self._closed,
-                                    max(timeout, 0))
+                self._cond.wait_for(
+                    lambda: self._items or self.error is not None or self._closed, max(timeout, 0)
+                )
             if self._items:
                 tx = self._items.popleft()
                 self._bytes -= tx.size

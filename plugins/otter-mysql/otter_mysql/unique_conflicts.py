@@ -13,10 +13,12 @@ when a replay met a target that is ahead, gets it from the events that follow. O
 holder that the batch does not rewrite is a row written on this side: that is a conflict between the two
 sides, and the load stops with an error that names both rows instead of deleting it.
 """
+
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from otter_core.errors import LoadError
 from otter_core.model import EventData
@@ -28,8 +30,9 @@ log = logging.getLogger("otter.load")
 CHUNK_ROWS = 1000
 
 
-def clear_before_upserts(cur: Any, table_of: Callable[[str, str], TargetTable],
-                         groups: Sequence[StatementGroup], two_way: bool) -> None:
+def clear_before_upserts(
+    cur: Any, table_of: Callable[[str, str], TargetTable], groups: Sequence[StatementGroup], two_way: bool
+) -> None:
     """Before a transaction's upserts: clear the holders of every group's unique values (``table_of``
     gives a target table's cached description). On a two-way channel the keys the transaction writes in
     a table are the ones whose holders may go."""
@@ -39,14 +42,27 @@ def clear_before_upserts(cur: Any, table_of: Callable[[str, str], TargetTable],
         table = table_of(group.schema, group.table)
         if not table.other_unique_keys(group.events[0].keys):
             continue
-        rewritten = {tuple(ev.keys.values()) for g in groups if (g.schema, g.table) == (group.schema, group.table)
-                     for ev in g.events} if two_way else None
+        rewritten = (
+            {
+                tuple(ev.keys.values())
+                for g in groups
+                if (g.schema, g.table) == (group.schema, group.table)
+                for ev in g.events
+            }
+            if two_way
+            else None
+        )
         # an UPDATE join (it has a fallback) sets the changed columns only
         clear_unique_conflicts(cur, table, group.events, rewritten, changed_only=group.fallback is not None)
 
 
-def clear_unique_conflicts(cur: Any, table: TargetTable, events: Sequence[EventData],
-                           rewritten: set[tuple] | None = None, changed_only: bool = False) -> int:
+def clear_unique_conflicts(
+    cur: Any,
+    table: TargetTable,
+    events: Sequence[EventData],
+    rewritten: set[tuple] | None = None,
+    changed_only: bool = False,
+) -> int:
     """Delete the rows of ``table`` that hold a unique value of ``events`` (upserts of one table, one key
     shape) under another key; return how many. On a two-way channel ``rewritten`` holds the keys the
     transaction writes in that table: a holder outside it raises ``LoadError`` instead. ``changed_only``
@@ -61,24 +77,32 @@ def clear_unique_conflicts(cur: Any, table: TargetTable, events: Sequence[EventD
         if changed_only:
             writers = [ev for ev in events if any(c.lower() in unique.names for c in ev.updated)]
         for start in range(0, len(writers), CHUNK_ROWS):
-            chunk = writers[start:start + CHUNK_ROWS]
+            chunk = writers[start : start + CHUNK_ROWS]
             holders = _holders(cur, table, unique, key_names, chunk)
             if not holders:
                 continue
             if rewritten is not None:
                 _refuse_foreign_holders(table, unique, key_names, rewritten, holders)
             where = ",".join(literal_row(row) for row in holders)
-            cur.execute(f"DELETE FROM {quote_table(table.schema, table.name)} WHERE "
-                        f"({','.join(quote_ident(k) for k in key_names)}) IN ({where})")
+            cur.execute(
+                f"DELETE FROM {quote_table(table.schema, table.name)} WHERE "
+                f"({','.join(quote_ident(k) for k in key_names)}) IN ({where})"
+            )
             deleted += len(holders)
-            log.info("%s.%s: deleted %d row(s) holding a value of unique key %s that this batch gives to "
-                     "another row (their own changes rewrite them)", table.schema, table.name, len(holders),
-                     unique.name)
+            log.info(
+                "%s.%s: deleted %d row(s) holding a value of unique key %s that this batch gives to "
+                "another row (their own changes rewrite them)",
+                table.schema,
+                table.name,
+                len(holders),
+                unique.name,
+            )
     return deleted
 
 
-def _holders(cur: Any, table: TargetTable, unique: UniqueKey, key_names: list[str],
-             events: Sequence[EventData]) -> list[tuple]:
+def _holders(
+    cur: Any, table: TargetTable, unique: UniqueKey, key_names: list[str], events: Sequence[EventData]
+) -> list[tuple]:
     """Keys of the target rows, locked, that hold one of ``events``' values of ``unique`` and are not
     the row that event writes with that very value. A value that only the server's collation calls
     equal (case, trailing spaces, a prefix) counts as held by another row: that row is deleted and,
@@ -97,14 +121,18 @@ def _holders(cur: Any, table: TargetTable, unique: UniqueKey, key_names: list[st
         return []
     prefixed = any(prefix is not None for _, prefix in columns)
     if prefixed:
-        values_in = ",".join("(" + ",".join(_indexed(literal(v), p) for v, (_, p) in zip(values, columns)) + ")"
-                             for values in own.values())
+        values_in = ",".join(
+            "(" + ",".join(_indexed(literal(v), p) for v, (_, p) in zip(values, columns)) + ")"
+            for values in own.values()
+        )
     else:
         values_in = ",".join(literal_row(values) for values in own.values())
     indexed = ",".join(_indexed(quote_ident(name), prefix) for name, prefix in columns)
     keys = ",".join(quote_ident(k) for k in key_names)
-    cur.execute(f"SELECT {keys},{','.join(quote_ident(name) for name, _ in columns)} "
-                f"FROM {quote_table(table.schema, table.name)} WHERE ({indexed}) IN ({values_in}) FOR UPDATE")
+    cur.execute(
+        f"SELECT {keys},{','.join(quote_ident(name) for name, _ in columns)} "
+        f"FROM {quote_table(table.schema, table.name)} WHERE ({indexed}) IN ({values_in}) FOR UPDATE"
+    )
     width = len(key_names)
     return [tuple(row[:width]) for row in cur.fetchall() if own.get(tuple(row[:width])) != tuple(row[width:])]
 
@@ -129,8 +157,9 @@ def _indexed(sql: str, prefix: int | None) -> str:
     return sql if prefix is None else f"LEFT({sql},{int(prefix)})"
 
 
-def _refuse_foreign_holders(table: TargetTable, unique: UniqueKey, key_names: list[str],
-                            rewritten: set[tuple], holders: list[tuple]) -> None:
+def _refuse_foreign_holders(
+    table: TargetTable, unique: UniqueKey, key_names: list[str], rewritten: set[tuple], holders: list[tuple]
+) -> None:
     foreign = [h for h in holders if h not in rewritten]
     if foreign:
         shown = ", ".join(f"{k}={v!r:.80}" for k, v in zip(key_names, foreign[0]))
@@ -138,4 +167,6 @@ def _refuse_foreign_holders(table: TargetTable, unique: UniqueKey, key_names: li
             f"table {table.schema}.{table.name}: the row with {shown} on this side holds a value of unique "
             f"key {unique.name} that a row from the other side needs: both sides wrote the same unique "
             f"value under different keys. Change or delete one of the two rows on either side; the load "
-            f"retries and goes on", retryable=True)
+            f"retries and goes on",
+            retryable=True,
+        )

@@ -18,20 +18,21 @@ padded back to their size; ENUM -> label str ('' for the error value); SET -> 'a
 MySQL binary JSON -> JSON text (MariaDB JSON is LONGTEXT, so str).
 DATE, DECIMAL and whole-second DATETIME/TIMESTAMP values are memoized per column (bulk writes repeat them).
 """
-from __future__ import annotations
 
-from otter_core.errors import SourceError
+from __future__ import annotations
 
 import codecs
 import datetime as dt
 import json
 import struct
+from collections.abc import Callable
 from decimal import Context, Decimal
-from typing import Any, Callable
+from typing import Any
 
 from pymysql.charset import charset_by_name
 from pymysqlreplication.constants import FIELD_TYPE as T
 
+from otter_core.errors import SourceError
 from otter_mysql.schema import ColumnInfo
 
 _UTC = dt.timezone.utc
@@ -42,12 +43,31 @@ _DECIMAL_CTX = Context(prec=100)  # DECIMAL has at most 65 digits: scaling is ex
 
 # MySQL's latin1 is cp1252 with the five bytes cp1252 leaves undefined mapped to U+0081 etc.
 _LATIN1_TABLE = "".join(bytes([i]).decode("cp1252", "ignore") or chr(i) for i in range(256))
-_CODECS = {"utf8": "utf-8", "utf8mb3": "utf-8", "utf8mb4": "utf-8", "ascii": "ascii",
-           "ucs2": "utf-16-be", "utf16": "utf-16-be", "utf16le": "utf-16-le", "utf32": "utf-32-be"}
+_CODECS = {
+    "utf8": "utf-8",
+    "utf8mb3": "utf-8",
+    "utf8mb4": "utf-8",
+    "ascii": "ascii",
+    "ucs2": "utf-16-be",
+    "utf16": "utf-16-be",
+    "utf16le": "utf-16-le",
+    "utf32": "utf-32-be",
+}
 
-STRUCTS = {name: struct.Struct(fmt).unpack_from for name, fmt in (
-    ("_i8", "<b"), ("_i16", "<h"), ("_u16", "<H"), ("_i32", "<i"), ("_u32", "<I"),
-    ("_i64", "<q"), ("_u64", "<Q"), ("_f32", "<f"), ("_f64", "<d"))}
+STRUCTS = {
+    name: struct.Struct(fmt).unpack_from
+    for name, fmt in (
+        ("_i8", "<b"),
+        ("_i16", "<h"),
+        ("_u16", "<H"),
+        ("_i32", "<i"),
+        ("_u32", "<I"),
+        ("_i64", "<q"),
+        ("_u64", "<Q"),
+        ("_f32", "<f"),
+        ("_f64", "<d"),
+    )
+}
 
 
 def latin1_decode(raw: bytes) -> str:
@@ -79,6 +99,7 @@ def text_decoder(charset: str | None) -> Callable[[bytes], Any] | None:
         except UnicodeDecodeError:
             return raw
         return text if text.encode(_codec) == raw else raw
+
     return decode
 
 
@@ -92,17 +113,22 @@ def decimal_decoder(precision: int, scale: int) -> tuple[int, Callable[[int], De
     fewer, sign in the top bit (negative values stored inverted)."""
     intg0, intg0x = divmod(precision - scale, 9)
     frac0, frac0x = divmod(scale, 9)
-    groups = ([(_DIG2BYTES[intg0x], intg0x)] if intg0x else []) + [(4, 9)] * (intg0 + frac0) + \
-        ([(_DIG2BYTES[frac0x], frac0x)] if frac0x else [])
+    groups = (
+        ([(_DIG2BYTES[intg0x], intg0x)] if intg0x else [])
+        + [(4, 9)] * (intg0 + frac0)
+        + ([(_DIG2BYTES[frac0x], frac0x)] if frac0x else [])
+    )
     size = sum(n for n, _ in groups)
     terms, shift, digits = [], 0, 0
     for nbytes, ndigits in reversed(groups):
-        terms.append(f"((x >> {shift}) & {(1 << 8 * nbytes) - 1}) * {10 ** digits}")
+        terms.append(f"((x >> {shift}) & {(1 << 8 * nbytes) - 1}) * {10**digits}")
         shift, digits = shift + 8 * nbytes, digits + ndigits
     top, full = 1 << (8 * size - 1), (1 << 8 * size) - 1
-    src = (f"def decode(x):\n    if x & {top}:\n        x ^= {top}\n        s = 1\n    else:\n"
-           f"        x ^= {full ^ top}\n        s = -1\n"
-           f"    return D(s * ({' + '.join(terms) or '0'})).scaleb({-scale}, CTX)\n")
+    src = (
+        f"def decode(x):\n    if x & {top}:\n        x ^= {top}\n        s = 1\n    else:\n"
+        f"        x ^= {full ^ top}\n        s = -1\n"
+        f"    return D(s * ({' + '.join(terms) or '0'})).scaleb({-scale}, CTX)\n"
+    )
     ns: dict[str, Any] = {"D": Decimal, "CTX": _DECIMAL_CTX}
     exec(compile(src, f"<decimal({precision},{scale})>", "exec"), ns)
     return size, ns["decode"]
@@ -118,6 +144,7 @@ def memoized(decode: Callable[[int], Any], limit: int = 4096) -> tuple[dict, Cal
             memo.clear()
         value = memo[x] = decode(x)
         return value
+
     return memo, fill
 
 
@@ -130,8 +157,7 @@ def date_value(x: int) -> Any:
         return f"{year:04d}-{month:02d}-{day:02d}"
 
 
-def _datetime_parts(year: int, month: int, day: int, hour: int, minute: int, second: int,
-                    micro: int) -> Any:
+def _datetime_parts(year: int, month: int, day: int, hour: int, minute: int, second: int, micro: int) -> Any:
     try:
         return dt.datetime(year, month, day, hour, minute, second, micro)
     except ValueError:
@@ -150,8 +176,10 @@ def datetime2_decoder(fb: int) -> Callable[[int], Any]:
         try:
             return make(ym // 13, ym % 13, ymd & 31, hms >> 12, (hms >> 6) & 63, hms & 63, (x & mask) * mult)
         except ValueError:
-            return _datetime_parts(ym // 13, ym % 13, ymd & 31, hms >> 12, (hms >> 6) & 63, hms & 63,
-                                   (x & mask) * mult)
+            return _datetime_parts(
+                ym // 13, ym % 13, ymd & 31, hms >> 12, (hms >> 6) & 63, hms & 63, (x & mask) * mult
+            )
+
     return decode
 
 
@@ -164,6 +192,7 @@ def timestamp2_decoder(fb: int) -> Callable[[int], Any]:
         if not x:
             return "0000-00-00 00:00:00"
         return _EPOCH + delta(0, x >> shift, (x & mask) * mult)
+
     return decode
 
 
@@ -178,9 +207,11 @@ def time2_decoder(fb: int) -> Callable[[int], dt.timedelta]:
         if neg:
             x = -x
         hms = x >> shift
-        value = delta(0, ((hms >> 12) & 0x3FF) * 3600 + ((hms >> 6) & 63) * 60 + (hms & 63),
-                      (x & mask) * mult)
+        value = delta(
+            0, ((hms >> 12) & 0x3FF) * 3600 + ((hms >> 6) & 63) * 60 + (hms & 63), (x & mask) * mult
+        )
         return -value if neg else value
+
     return decode
 
 
@@ -211,6 +242,7 @@ def set_decoder(labels: tuple[str, ...]) -> Callable[[int], str]:
         if text is None:
             text = memo[mask] = ",".join(label for i, label in enumerate(labels) if mask >> i & 1)
         return text
+
     return decode
 
 
@@ -228,31 +260,68 @@ def mysql_json(raw: bytes) -> str | None:
         if isinstance(v, list):
             return [plain(x) for x in v]
         return v
+
     return json.dumps(plain(parse_json(raw[0], raw[1:])), ensure_ascii=False)
 
 
 # ---- code generation ---------------------------------------------------------------------------
-_INTS = {T.TINY: (1, "_i8", None), T.SHORT: (2, "_i16", "_u16"), T.LONG: (4, "_i32", "_u32"),
-         T.LONGLONG: (8, "_i64", "_u64")}
-_TEMPORAL = {T.DATETIME2: (5, datetime2_decoder), T.TIMESTAMP2: (4, timestamp2_decoder),
-             T.TIME2: (3, time2_decoder)}
+_INTS = {
+    T.TINY: (1, "_i8", None),
+    T.SHORT: (2, "_i16", "_u16"),
+    T.LONG: (4, "_i32", "_u32"),
+    T.LONGLONG: (8, "_i64", "_u64"),
+}
+_TEMPORAL = {
+    T.DATETIME2: (5, datetime2_decoder),
+    T.TIMESTAMP2: (4, timestamp2_decoder),
+    T.TIME2: (3, time2_decoder),
+}
 _STRING_TYPES = (T.VARCHAR, T.VAR_STRING, T.STRING)
 _BLOB_TYPES = (T.BLOB, T.TINY_BLOB, T.MEDIUM_BLOB, T.LONG_BLOB)
 
 # information_schema DATA_TYPE -> binlog column types it may be logged as (for a sanity check)
 COMPATIBLE = {
-    "tinyint": {T.TINY}, "smallint": {T.SHORT}, "mediumint": {T.INT24}, "int": {T.LONG},
-    "integer": {T.LONG}, "bigint": {T.LONGLONG}, "float": {T.FLOAT}, "double": {T.DOUBLE},
-    "real": {T.DOUBLE}, "decimal": {T.NEWDECIMAL}, "numeric": {T.NEWDECIMAL}, "bit": {T.BIT},
-    "year": {T.YEAR}, "date": {T.DATE, T.NEWDATE}, "time": {T.TIME, T.TIME2},
-    "datetime": {T.DATETIME, T.DATETIME2}, "timestamp": {T.TIMESTAMP, T.TIMESTAMP2},
-    "char": {T.STRING}, "binary": {T.STRING}, "varchar": {T.VARCHAR, T.VAR_STRING},
-    "varbinary": {T.VARCHAR, T.VAR_STRING}, "enum": {T.ENUM, T.STRING}, "set": {T.SET, T.STRING},
+    "tinyint": {T.TINY},
+    "smallint": {T.SHORT},
+    "mediumint": {T.INT24},
+    "int": {T.LONG},
+    "integer": {T.LONG},
+    "bigint": {T.LONGLONG},
+    "float": {T.FLOAT},
+    "double": {T.DOUBLE},
+    "real": {T.DOUBLE},
+    "decimal": {T.NEWDECIMAL},
+    "numeric": {T.NEWDECIMAL},
+    "bit": {T.BIT},
+    "year": {T.YEAR},
+    "date": {T.DATE, T.NEWDATE},
+    "time": {T.TIME, T.TIME2},
+    "datetime": {T.DATETIME, T.DATETIME2},
+    "timestamp": {T.TIMESTAMP, T.TIMESTAMP2},
+    "char": {T.STRING},
+    "binary": {T.STRING},
+    "varchar": {T.VARCHAR, T.VAR_STRING},
+    "varbinary": {T.VARCHAR, T.VAR_STRING},
+    "enum": {T.ENUM, T.STRING},
+    "set": {T.SET, T.STRING},
     "json": {T.JSON, *_BLOB_TYPES},
-    **{t: set(_BLOB_TYPES) for t in ("tinytext", "text", "mediumtext", "longtext", "tinyblob", "blob",
-                                     "mediumblob", "longblob")},
-    **{t: {T.GEOMETRY} for t in ("geometry", "point", "linestring", "polygon", "multipoint",
-                                 "multilinestring", "multipolygon", "geometrycollection")},
+    **{
+        t: set(_BLOB_TYPES)
+        for t in ("tinytext", "text", "mediumtext", "longtext", "tinyblob", "blob", "mediumblob", "longblob")
+    },
+    **{
+        t: {T.GEOMETRY}
+        for t in (
+            "geometry",
+            "point",
+            "linestring",
+            "polygon",
+            "multipoint",
+            "multilinestring",
+            "multipolygon",
+            "geometrycollection",
+        )
+    },
 }
 
 
@@ -262,8 +331,9 @@ def compatible(binlog_type: int, info: ColumnInfo) -> bool:
     return allowed is None or binlog_type in allowed
 
 
-def _bytes_code(var: str, length_code: str, width: int, decoder: Callable | None, name: str,
-                ns: dict[str, Any]) -> list[str]:
+def _bytes_code(
+    var: str, length_code: str, width: int, decoder: Callable | None, name: str, ns: dict[str, Any]
+) -> list[str]:
     """Lines reading a length-prefixed string at ``p`` into ``var``."""
     raw = f"d[p + {width}:p + {width} + n]"
     if decoder is None:
@@ -276,8 +346,9 @@ def _bytes_code(var: str, length_code: str, width: int, decoder: Callable | None
     return [f"n = {length_code}", f"{var} = {expr}", f"p += {width} + n"]
 
 
-def _memo_code(var: str, int_code: str, size: int, decode: Callable[[int], Any], tag: str,
-               ns: dict[str, Any]) -> list[str]:
+def _memo_code(
+    var: str, int_code: str, size: int, decode: Callable[[int], Any], tag: str, ns: dict[str, Any]
+) -> list[str]:
     ns[f"M{tag}"], ns[f"D{tag}"] = memoized(decode)
     return [f"x = {int_code}", f"{var} = M{tag}.get(x) or D{tag}(x)", f"p += {size}"]
 
@@ -345,10 +416,17 @@ def value_code(col: Any, info: ColumnInfo, var: str, ns: dict[str, Any], tag: st
         return _bytes_code(var, _length_code(col.length_size), col.length_size, None, f"C{tag}", ns)
     if t == T.JSON:
         return _bytes_code(var, _length_code(col.length_size), col.length_size, mysql_json, f"C{tag}", ns)
-    raise SourceError(f"column {info.name} ({info.column_type}) has binlog type {t}, which this selector cannot "
-                      f"decode: exclude the column or the table from the pipeline, or report the type",
-                      retryable=False)
+    raise SourceError(
+        f"column {info.name} ({info.column_type}) has binlog type {t}, which this selector cannot "
+        f"decode: exclude the column or the table from the pipeline, or report the type",
+        retryable=False,
+    )
 
 
-HELPERS: dict[str, Any] = {**STRUCTS, "_date": date_value, "_old_timestamp": old_timestamp,
-                           "_old_datetime": old_datetime, "_old_time": old_time}
+HELPERS: dict[str, Any] = {
+    **STRUCTS,
+    "_date": date_value,
+    "_old_timestamp": old_timestamp,
+    "_old_datetime": old_datetime,
+    "_old_time": old_time,
+}

@@ -3,6 +3,7 @@
 Run: ``python plugins/otter-mysql/tests/bench_selector.py [rows]`` (starts a throwaway MariaDB). Prints the
 selector's rate and, for reference, mysql-replication's own decoding (``event.rows``) of the same binlog.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -11,13 +12,15 @@ import time
 
 from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
-
-from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer
 from selector_support import make_selector
 
+from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer
+
 BASE = dt.datetime(2024, 1, 2, 3, 4, 5)
-TABLE = ("CREATE TABLE bench.t (id INT PRIMARY KEY, a INT NOT NULL, b VARCHAR(40), c DATETIME(3), "
-         "d DECIMAL(12,2), e DOUBLE)")
+TABLE = (
+    "CREATE TABLE bench.t (id INT PRIMARY KEY, a INT NOT NULL, b VARCHAR(40), c DATETIME(3), "
+    "d DECIMAL(12,2), e DOUBLE)"
+)
 
 
 def write(server: MariaDBServer, kind: str, rows: int) -> tuple[str, int]:
@@ -27,15 +30,20 @@ def write(server: MariaDBServer, kind: str, rows: int) -> tuple[str, int]:
         for lo in range(0, rows, 1000):
             hi = min(rows, lo + 1000)
             if kind == "insert":
-                values = ",".join(f"({i}, {i * 7}, 'name-{i:08d}-abcdefghij', "
-                                  f"'{BASE + dt.timedelta(seconds=i * 61, milliseconds=i):%Y-%m-%d %H:%M:%S.%f}', "
-                                  f"{i}.25, {i} / 3)" for i in range(lo, hi))
+                values = ",".join(
+                    f"({i}, {i * 7}, 'name-{i:08d}-abcdefghij', "
+                    f"'{BASE + dt.timedelta(seconds=i * 61, milliseconds=i):%Y-%m-%d %H:%M:%S.%f}', "
+                    f"{i}.25, {i} / 3)"
+                    for i in range(lo, hi)
+                )
                 cur.execute(f"INSERT INTO bench.t VALUES {values}")
             elif kind == "single":  # one row per autocommit transaction
                 for i in range(lo, hi):
                     cur.execute(f"INSERT INTO bench.t VALUES ({i + 10_000_000}, {i}, 'single', NULL, 1.5, 2)")
             elif kind == "update":
-                cur.execute(f"UPDATE bench.t SET a = a + 1, b = CONCAT(b, 'x') WHERE id >= {lo} AND id < {hi}")
+                cur.execute(
+                    f"UPDATE bench.t SET a = a + 1, b = CONCAT(b, 'x') WHERE id >= {lo} AND id < {hi}"
+                )
             else:
                 cur.execute(f"DELETE FROM bench.t WHERE id >= {lo} AND id < {hi}")
     conn.close()
@@ -44,8 +52,9 @@ def write(server: MariaDBServer, kind: str, rows: int) -> tuple[str, int]:
 
 def selector_rate(server: MariaDBServer, start: tuple[str, int], rows: int) -> float:
     t0 = time.perf_counter()
-    selector = make_selector(server, [("bench", "t")], start={"kind": "position", "file": start[0],
-                                                              "pos": start[1]})
+    selector = make_selector(
+        server, [("bench", "t")], start={"kind": "position", "file": start[0], "pos": start[1]}
+    )
     got = 0
     while got < rows:
         tx = selector.poll(5)
@@ -60,8 +69,14 @@ def library_rate(server: MariaDBServer, start: tuple[str, int], rows: int) -> fl
     t0 = time.perf_counter()
     stream = BinLogStreamReader(
         {"host": "127.0.0.1", "port": server.port, "user": OTTER_USER, "password": OTTER_PASSWORD},
-        server_id=4321, log_file=start[0], log_pos=start[1], resume_stream=True, blocking=True,
-        only_events=[WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent], enable_logging=False)
+        server_id=4321,
+        log_file=start[0],
+        log_pos=start[1],
+        resume_stream=True,
+        blocking=True,
+        only_events=[WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent],
+        enable_logging=False,
+    )
     got = 0
     for event in stream:
         got += len(event.rows)
@@ -79,8 +94,10 @@ def main(rows: int) -> None:
             start = write(server, kind, rows)
             ours = max(selector_rate(server, start, rows) for _ in range(2))
             lib = library_rate(server, start, rows)
-            print(f"{kind:6s}: selector {ours:9,.0f} rows/s   mysql-replication .rows {lib:9,.0f} rows/s "
-                  f"  ({ours / lib:.1f}x)")
+            print(
+                f"{kind:6s}: selector {ours:9,.0f} rows/s   mysql-replication .rows {lib:9,.0f} rows/s "
+                f"  ({ours / lib:.1f}x)"
+            )
 
 
 if __name__ == "__main__":

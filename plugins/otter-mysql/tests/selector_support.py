@@ -1,45 +1,75 @@
 """Helpers shared by the selector tests: pipelines over the test source, collecting transactions."""
+
 from __future__ import annotations
 
 import itertools
 import time
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from otter_core.model import (
-    DataMedia, DataMediaPair, DataMediaSource, EventData, Pipeline, PipelineParameters, Position,
+    DataMedia,
+    DataMediaPair,
+    DataMediaSource,
+    EventData,
+    Pipeline,
+    PipelineParameters,
+    Position,
     Transaction,
 )
 from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer
-
 from otter_mysql.selector import MySQLSelector
 
 _names = itertools.count(1)
 
 
 def make_source(server: MariaDBServer, **over: Any) -> DataMediaSource:
-    args = dict(name="src", type="mariadb", host="127.0.0.1", port=server.port, user=OTTER_USER,
-                password=OTTER_PASSWORD)
+    args = dict(
+        name="src",
+        type="mariadb",
+        host="127.0.0.1",
+        port=server.port,
+        user=OTTER_USER,
+        password=OTTER_PASSWORD,
+    )
     args.update(over)
     return DataMediaSource(**args)
 
 
-def make_pipeline(pairs: Iterable[tuple[str, str]], start: Mapping[str, Any] | None = None,
-                  **params: Any) -> Pipeline:
+def make_pipeline(
+    pairs: Iterable[tuple[str, str]], start: Mapping[str, Any] | None = None, **params: Any
+) -> Pipeline:
     media = tuple(DataMediaPair(DataMedia(s, t), DataMedia(s, t)) for s, t in pairs)
-    return Pipeline(name=f"selector-test-{next(_names)}", source="src", target="dst", pairs=media,
-                    start=dict(start or {"kind": "current"}), parameters=PipelineParameters(**params))
+    return Pipeline(
+        name=f"selector-test-{next(_names)}",
+        source="src",
+        target="dst",
+        pairs=media,
+        start=dict(start or {"kind": "current"}),
+        parameters=PipelineParameters(**params),
+    )
 
 
-def make_selector(server: MariaDBServer, pairs: Iterable[tuple[str, str]],
-                  start: Mapping[str, Any] | None = None, position: Position | None = None,
-                  source: DataMediaSource | None = None, **params: Any) -> MySQLSelector:
+def make_selector(
+    server: MariaDBServer,
+    pairs: Iterable[tuple[str, str]],
+    start: Mapping[str, Any] | None = None,
+    position: Position | None = None,
+    source: DataMediaSource | None = None,
+    **params: Any,
+) -> MySQLSelector:
     selector = MySQLSelector(source or make_source(server), make_pipeline(pairs, start, **params))
     selector.start(position)
     return selector
 
 
-def collect(selector: MySQLSelector, transactions: int | None = None, events: int | None = None,
-            timeout: float = 10.0, keep_empty: bool = False) -> list[Transaction]:
+def collect(
+    selector: MySQLSelector,
+    transactions: int | None = None,
+    events: int | None = None,
+    timeout: float = 10.0,
+    keep_empty: bool = False,
+) -> list[Transaction]:
     """Poll until ``transactions`` non-empty transactions or ``events`` events arrived."""
     out: list[Transaction] = []
     deadline = time.monotonic() + timeout
@@ -53,8 +83,7 @@ def collect(selector: MySQLSelector, transactions: int | None = None, events: in
             return out
         if events is not None and sum(len(t.events) for t in out) >= events:
             return out
-    raise AssertionError(f"timed out with {len(out)} transactions / "
-                         f"{sum(len(t.events) for t in out)} events")
+    raise AssertionError(f"timed out with {len(out)} transactions / {sum(len(t.events) for t in out)} events")
 
 
 def drain(selector: MySQLSelector, quiet: float = 0.5) -> list[Transaction]:

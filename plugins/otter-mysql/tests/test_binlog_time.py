@@ -1,14 +1,15 @@
 """position_at: a time maps to the start of the first transaction committed at or after it, across binlog files."""
+
 from __future__ import annotations
 
 import time
 
 import pytest
+from selector_support import make_source
 
 from otter_core.errors import SourceError
-from otter_mysql.binlog_time import position_at
 from otter_core.testing.mariadb import MariaDBServer
-from selector_support import make_source
+from otter_mysql.binlog_time import position_at
 
 pytestmark = pytest.mark.usefixtures("clean_databases")
 
@@ -64,13 +65,18 @@ def test_a_time_before_everything_maps_to_the_oldest_transaction(mariadb_source,
     assert found.file == oldest and found.timestamp > 0
 
 
-@pytest.mark.parametrize("grants, message", [
-    ("SELECT", r"cannot list the binary logs as 'bt_reader'.*needs REPLICATION SLAVE"),
-    ("SELECT, BINLOG MONITOR", r"cannot read binlog .* as 'bt_reader'.*needs REPLICATION SLAVE"),
-])
+@pytest.mark.parametrize(
+    "grants, message",
+    [
+        ("SELECT", r"cannot list the binary logs as 'bt_reader'.*needs REPLICATION SLAVE"),
+        ("SELECT, BINLOG MONITOR", r"cannot read binlog .* as 'bt_reader'.*needs REPLICATION SLAVE"),
+    ],
+)
 def test_a_user_without_the_grants_gets_a_clear_error(mariadb_source, three_files, grants, message):
-    mariadb_source.root_execute("CREATE USER IF NOT EXISTS 'bt_reader'@'%' IDENTIFIED BY 'pw'",
-                                f"GRANT {grants} ON *.* TO 'bt_reader'@'%'")
+    mariadb_source.root_execute(
+        "CREATE USER IF NOT EXISTS 'bt_reader'@'%' IDENTIFIED BY 'pw'",
+        f"GRANT {grants} ON *.* TO 'bt_reader'@'%'",
+    )
     try:
         with pytest.raises(SourceError, match=message):
             position_at(make_source(mariadb_source, user="bt_reader", password="pw"), time.time())

@@ -1,5 +1,6 @@
 """Fencing tokens on a real MariaDB (otter_mysql.fencing): a stale holder's loads cannot commit after a
 newer holder took over, and the takeover waits for the stale holder's transaction in flight."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """MySQLLoader against a real MariaDB target: applying, idempotence, field mode, chunking."""
+
 from __future__ import annotations
 
 import datetime
@@ -9,13 +10,16 @@ import threading
 
 import pytest
 from loader_support import DB, dele, ins, make_loader, upd
+
 from otter_core.model import EventData, EventType, SyncMode
 from otter_core.testing.mariadb import MariaDBServer
 
 pytestmark = pytest.mark.usefixtures("clean_databases")
 
-T_DDL = ("CREATE TABLE lt.t (id INT PRIMARY KEY, name VARCHAR(64), qty INT, "
-         "price DECIMAL(12,2), at DATETIME, note TEXT)")
+T_DDL = (
+    "CREATE TABLE lt.t (id INT PRIMARY KEY, name VARCHAR(64), qty INT, "
+    "price DECIMAL(12,2), at DATETIME, note TEXT)"
+)
 
 
 def setup_db(server: MariaDBServer, *ddl: str) -> None:
@@ -27,8 +31,13 @@ def dump(server: MariaDBServer, table: str = "t") -> list[tuple]:
 
 
 def row(i: int, **over: object) -> dict:
-    cols = {"name": f"n{i}", "qty": i, "price": decimal.Decimal(f"{i}.50"),
-            "at": datetime.datetime(2024, 1, 2, 3, 4, i % 60), "note": "x" * 100}
+    cols = {
+        "name": f"n{i}",
+        "qty": i,
+        "price": decimal.Decimal(f"{i}.50"),
+        "at": datetime.datetime(2024, 1, 2, 3, 4, i % 60),
+        "note": "x" * 100,
+    }
     cols.update(over)
     return cols
 
@@ -45,13 +54,11 @@ def test_insert_update_delete(mariadb_target: MariaDBServer) -> None:
     got = dump(mariadb_target)
     assert [r[0] for r in got] == [1, 2, 3]
     assert got[1][1] == "two" and got[2][2] == 30
-    assert got[0] == (1, "n1", 1, decimal.Decimal("1.50"), datetime.datetime(2024, 1, 2, 3, 4, 1),
-                      "x" * 100)
+    assert got[0] == (1, "n1", 1, decimal.Decimal("1.50"), datetime.datetime(2024, 1, 2, 3, 4, 1), "x" * 100)
     loader.close()  # twice is fine
 
 
-def test_applying_twice_and_partial_then_whole_give_same_state(mariadb_target: MariaDBServer
-                                                               ) -> None:
+def test_applying_twice_and_partial_then_whole_give_same_state(mariadb_target: MariaDBServer) -> None:
     setup_db(mariadb_target, T_DDL)
     loader = make_loader(mariadb_target, chunk_rows=7)
     inserts = [ins("t", i, **row(i)) for i in range(50)]
@@ -65,9 +72,9 @@ def test_applying_twice_and_partial_then_whole_give_same_state(mariadb_target: M
             loader.load(batch, 0)
         assert dump(mariadb_target) == once
         mariadb_target.execute(f"DELETE FROM {DB}.t")
-        loader.load(inserts[:20], 0)                # a partial earlier apply...
+        loader.load(inserts[:20], 0)  # a partial earlier apply...
         loader.load(updates[:3], 0)
-        for batch in (inserts, updates, deletes):   # ...then the whole batches
+        for batch in (inserts, updates, deletes):  # ...then the whole batches
             loader.load(batch, 0)
         assert dump(mariadb_target) == once
     finally:
@@ -100,8 +107,9 @@ def test_update_of_missing_row_creates_it_whole(mariadb_target: MariaDBServer) -
         loader.load([upd("t", 9, updated={"qty"}, **row(9, qty=900))], 0)
     finally:
         loader.close()
-    assert dump(mariadb_target) == [(9, "n9", 900, decimal.Decimal("9.50"),
-                                     datetime.datetime(2024, 1, 2, 3, 4, 9), "x" * 100)]
+    assert dump(mariadb_target) == [
+        (9, "n9", 900, decimal.Decimal("9.50"), datetime.datetime(2024, 1, 2, 3, 4, 9), "x" * 100)
+    ]
 
 
 def test_all_key_and_composite_key_tables(mariadb_target: MariaDBServer) -> None:
@@ -147,7 +155,7 @@ def test_chunking_by_rows_bytes_and_a_16mb_blob(mariadb_target: MariaDBServer) -
         # 3+3+3+1 rows: each UPDATE join finds none of the rows, so each chunk is upserted too
         assert by_rows.statements_executed == 4 + 4
         by_bytes.load(small, 0)
-        assert by_bytes.statements_executed == 10    # ~600 hex chars a row: one row per statement
+        assert by_bytes.statements_executed == 10  # ~600 hex chars a row: one row per statement
     finally:
         by_rows.close()
         by_bytes.close()
@@ -155,16 +163,22 @@ def test_chunking_by_rows_bytes_and_a_16mb_blob(mariadb_target: MariaDBServer) -
 
 
 def test_session_is_permissive_and_utc(mariadb_target: MariaDBServer) -> None:
-    setup_db(mariadb_target, "CREATE TABLE lt.z (id INT AUTO_INCREMENT PRIMARY KEY, d DATETIME, "
-                             "ts TIMESTAMP NULL, g INT AS (id * 2) VIRTUAL, s TEXT)")
+    setup_db(
+        mariadb_target,
+        "CREATE TABLE lt.z (id INT AUTO_INCREMENT PRIMARY KEY, d DATETIME, "
+        "ts TIMESTAMP NULL, g INT AS (id * 2) VIRTUAL, s TEXT)",
+    )
     loader = make_loader(mariadb_target)
     try:
-        loader.load([ins("z", 0, d="0000-00-00 00:00:00", g=123, s="ü😀",
-                         ts=datetime.datetime(2024, 1, 1, 0, 0, 0))], 0)
+        loader.load(
+            [ins("z", 0, d="0000-00-00 00:00:00", g=123, s="ü😀", ts=datetime.datetime(2024, 1, 1, 0, 0, 0))],
+            0,
+        )
     finally:
         loader.close()
-    got = mariadb_target.execute("SET time_zone='+05:00'",
-                                 f"SELECT id, CAST(d AS CHAR), ts, g, s FROM {DB}.z")
+    got = mariadb_target.execute(
+        "SET time_zone='+05:00'", f"SELECT id, CAST(d AS CHAR), ts, g, s FROM {DB}.z"
+    )
     # id 0 kept (NO_AUTO_VALUE_ON_ZERO), zero date accepted, TIMESTAMP written as UTC,
     # generated column left out of the statement
     assert got == [(0, "0000-00-00 00:00:00", datetime.datetime(2024, 1, 1, 5, 0), 0, "ü😀")]
@@ -194,8 +208,7 @@ def test_parallel_slots(mariadb_target: MariaDBServer) -> None:
         loader.load([ins("t", 1, **row(1))], 4)
 
 
-def test_dry_run_writes_nothing(mariadb_target: MariaDBServer, caplog: pytest.LogCaptureFixture
-                                ) -> None:
+def test_dry_run_writes_nothing(mariadb_target: MariaDBServer, caplog: pytest.LogCaptureFixture) -> None:
     setup_db(mariadb_target, T_DDL)
     loader = make_loader(mariadb_target, dry_run=True)
     with caplog.at_level(logging.INFO, logger="otter.load"):

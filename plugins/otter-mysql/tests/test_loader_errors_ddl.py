@@ -1,14 +1,15 @@
 """MySQLLoader failures (messages, rollback, broken connections, stale column cache) and DDL."""
+
 from __future__ import annotations
 
 import logging
 
 import pytest
 from loader_support import DB, ins, make_loader, upd
+
 from otter_core.errors import LoadError
 from otter_core.model import DataMediaSource, EventData, EventType, Pipeline
 from otter_core.testing.mariadb import MariaDBServer
-
 from otter_mysql.loader import MySQLLoader
 
 pytestmark = pytest.mark.usefixtures("clean_databases")
@@ -21,18 +22,20 @@ def setup_db(server: MariaDBServer, *ddl: str) -> None:
 
 
 def secret_loader(server: MariaDBServer, password: str = SECRET) -> MySQLLoader:
-    server.execute("SET SESSION sql_log_bin=0",
-                   f"CREATE USER IF NOT EXISTS 'lt_user'@'%' IDENTIFIED BY '{SECRET}'",
-                   "GRANT ALL PRIVILEGES ON *.* TO 'lt_user'@'%'")
+    server.execute(
+        "SET SESSION sql_log_bin=0",
+        f"CREATE USER IF NOT EXISTS 'lt_user'@'%' IDENTIFIED BY '{SECRET}'",
+        "GRANT ALL PRIVILEGES ON *.* TO 'lt_user'@'%'",
+    )
     base = make_loader(server)
-    target = DataMediaSource(name="target", type="mysql", host="127.0.0.1", port=server.port,
-                             user="lt_user", password=password)
+    target = DataMediaSource(
+        name="target", type="mysql", host="127.0.0.1", port=server.port, user="lt_user", password=password
+    )
     pipeline: Pipeline = base.pipeline
     return MySQLLoader(target, pipeline)
 
 
-def test_unknown_target_column_names_table_column_and_remedy(mariadb_target: MariaDBServer
-                                                             ) -> None:
+def test_unknown_target_column_names_table_column_and_remedy(mariadb_target: MariaDBServer) -> None:
     setup_db(mariadb_target, "CREATE TABLE lt.t (id INT PRIMARY KEY, a INT)")
     loader = make_loader(mariadb_target)
     try:
@@ -48,8 +51,11 @@ def test_unknown_target_column_names_table_column_and_remedy(mariadb_target: Mar
 
 
 def test_failure_rolls_back_the_whole_call(mariadb_target: MariaDBServer) -> None:
-    setup_db(mariadb_target, "CREATE TABLE lt.a (id INT PRIMARY KEY, v INT)",
-             "CREATE TABLE lt.c (id INT PRIMARY KEY, v INT, CHECK (v >= 0))")
+    setup_db(
+        mariadb_target,
+        "CREATE TABLE lt.a (id INT PRIMARY KEY, v INT)",
+        "CREATE TABLE lt.c (id INT PRIMARY KEY, v INT, CHECK (v >= 0))",
+    )
     loader = secret_loader(mariadb_target)
     events = [ins("a", i, v=i) for i in range(10)] + [ins("c", 5, v=1), ins("c", 6, v=-1)]
     try:
@@ -91,15 +97,14 @@ def test_broken_connection_is_discarded_and_reopened(mariadb_target: MariaDBServ
     assert mariadb_target.execute("SELECT COUNT(*) FROM lt.a")[0][0] == 2
 
 
-def test_column_cache_follows_changes_behind_the_loaders_back(mariadb_target: MariaDBServer
-                                                              ) -> None:
+def test_column_cache_follows_changes_behind_the_loaders_back(mariadb_target: MariaDBServer) -> None:
     setup_db(mariadb_target, "CREATE TABLE lt.a (id INT PRIMARY KEY, v INT, w INT)")
     loader = make_loader(mariadb_target)
     try:
         loader.load([ins("a", 1, v=1, w=1)], 0)
-        mariadb_target.execute("ALTER TABLE lt.a ADD COLUMN x INT")      # cache lacks x
+        mariadb_target.execute("ALTER TABLE lt.a ADD COLUMN x INT")  # cache lacks x
         assert loader.load([ins("a", 2, v=2, w=2, x=2)], 0) == 1
-        mariadb_target.execute("ALTER TABLE lt.a DROP COLUMN w")         # server: unknown column
+        mariadb_target.execute("ALTER TABLE lt.a DROP COLUMN w")  # server: unknown column
         with pytest.raises(LoadError, match=r"no column `w`.*map/exclude"):
             loader.load([upd("a", 1, v=5, w=5)], 0)
     finally:
@@ -107,8 +112,7 @@ def test_column_cache_follows_changes_behind_the_loaders_back(mariadb_target: Ma
 
 
 def test_generated_target_column_is_left_out_of_updates(mariadb_target: MariaDBServer) -> None:
-    setup_db(mariadb_target,
-             "CREATE TABLE lt.g (id INT PRIMARY KEY, v INT, dbl INT AS (v * 2) STORED)")
+    setup_db(mariadb_target, "CREATE TABLE lt.g (id INT PRIMARY KEY, v INT, dbl INT AS (v * 2) STORED)")
     loader = make_loader(mariadb_target)
     try:
         loader.load([ins("g", 1, v=1, dbl=0)], 0)
@@ -138,14 +142,15 @@ def ddl(sql: str, table: str = "d", schema: str = DB) -> EventData:
     return EventData(schema, table, EventType.DDL, ddl_sql=sql)
 
 
-def test_apply_ddl_and_replay(mariadb_target: MariaDBServer, caplog: pytest.LogCaptureFixture
-                              ) -> None:
+def test_apply_ddl_and_replay(mariadb_target: MariaDBServer, caplog: pytest.LogCaptureFixture) -> None:
     setup_db(mariadb_target)
     loader = make_loader(mariadb_target)
-    steps = ["CREATE TABLE d (id INT PRIMARY KEY, a INT)",
-             "ALTER TABLE d ADD COLUMN b VARCHAR(10)",
-             "CREATE INDEX ix_a ON d (a)",
-             "ALTER TABLE d DROP COLUMN a"]
+    steps = [
+        "CREATE TABLE d (id INT PRIMARY KEY, a INT)",
+        "ALTER TABLE d ADD COLUMN b VARCHAR(10)",
+        "CREATE INDEX ix_a ON d (a)",
+        "ALTER TABLE d DROP COLUMN a",
+    ]
     try:
         with caplog.at_level(logging.WARNING, logger="otter.load"):
             for i, sql in enumerate(steps):

@@ -1,11 +1,12 @@
 """The ``retl_ddl`` record of a DDL across replays: what the loader leaves after a DDL that was already
 applied, and what a reverse selector restarted later takes from it (on a real MariaDB)."""
+
 from __future__ import annotations
 
 import pytest
+
 from otter_core.errors import SourceError
 from otter_core.testing.mariadb import MariaDBServer
-
 from otter_mysql import retl
 
 pytestmark = pytest.mark.usefixtures("clean_databases")

@@ -1,4 +1,5 @@
 """The compiled decoder and the generated-Python fallback give the same rows, value for value."""
+
 from __future__ import annotations
 
 import os
@@ -9,12 +10,12 @@ import pymysql
 import pytest
 from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
+from test_selector_types import COLUMNS, DB, ROWS, write_source_rows
 
 from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer
 from otter_mysql import rowops
 from otter_mysql.rowcodec import DELETE, UPDATE, WRITE, RowCodec
 from otter_mysql.schema import SchemaCache
-from test_selector_types import COLUMNS, DB, ROWS, write_source_rows
 
 pytestmark = pytest.mark.usefixtures("clean_databases")
 KINDS = {WriteRowsEvent: WRITE, UpdateRowsEvent: UPDATE, DeleteRowsEvent: DELETE}
@@ -24,23 +25,39 @@ def raw_rows_events(server: MariaDBServer, start: tuple[str, int]) -> list[tuple
     """(kind, table-map columns, bitmaps, body) of every rows event after ``start``."""
     reader = BinLogStreamReader(
         {"host": "127.0.0.1", "port": server.port, "user": OTTER_USER, "password": OTTER_PASSWORD},
-        server_id=4322, log_file=start[0], log_pos=start[1], resume_stream=True, blocking=False,
-        only_events=list(KINDS), enable_logging=False, freeze_schema=True)
+        server_id=4322,
+        log_file=start[0],
+        log_pos=start[1],
+        resume_stream=True,
+        blocking=False,
+        only_events=list(KINDS),
+        enable_logging=False,
+        freeze_schema=True,
+    )
     out = []
     for ev in reader:
         body = ev.packet.read(ev.event_size - ev.packet.read_bytes)
-        out.append((KINDS[type(ev)], reader.table_map[ev.table_id].columns, ev.columns_present_bitmap,
-                    getattr(ev, "columns_present_bitmap2", None), body))
+        out.append(
+            (
+                KINDS[type(ev)],
+                reader.table_map[ev.table_id].columns,
+                ev.columns_present_bitmap,
+                getattr(ev, "columns_present_bitmap2", None),
+                body,
+            )
+        )
     reader.close()
     return out
 
 
 def typed(rows: list) -> list:
     """Rows with each value as (type name, repr): Decimal('1.50') and Decimal('1.5') differ."""
+
     def value(v):
         if isinstance(v, dict):
             return [(k, type(x).__name__, repr(x)) for k, x in v.items()]
         return (type(v).__name__, repr(v))
+
     return [tuple(value(v) for v in row) for row in rows]
 
 
@@ -51,19 +68,33 @@ def test_compiled_and_python_decoders_agree_value_for_value(mariadb_source: Mari
     write_source_rows(mariadb_source, "t")
     # every column takes the next row's value (the compiled decoder finds changed columns by their bytes,
     # the Python one by value: the updated sets must agree for every type), then the key changes
-    names = [name for name, in mariadb_source.execute(
-        "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = 't' "
-        "AND EXTRA NOT LIKE '%%GENERATED%%' AND COLUMN_NAME <> 'id'", args=(DB,))]
+    names = [
+        name
+        for (name,) in mariadb_source.execute(
+            "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = 't' "
+            "AND EXTRA NOT LIKE '%%GENERATED%%' AND COLUMN_NAME <> 'id'",
+            args=(DB,),
+        )
+    ]
     count = len(ROWS)
     mariadb_source.execute(
         f"CREATE TABLE {DB}.copy AS SELECT * FROM {DB}.t",
         f"UPDATE {DB}.t AS a JOIN {DB}.copy AS b ON b.id = a.id % {count} + 1 SET "
         + ", ".join(f"a.{n} = b.{n}" for n in names),
-        f"UPDATE {DB}.t SET id = id + 10, vc = 'changed'", f"DELETE FROM {DB}.t")
+        f"UPDATE {DB}.t SET id = id + 10, vc = 'changed'",
+        f"DELETE FROM {DB}.t",
+    )
     events = raw_rows_events(mariadb_source, start)
     assert {kind for kind, *_ in events} == {WRITE, UPDATE, DELETE}
-    schema = SchemaCache(lambda: pymysql.connect(host="127.0.0.1", port=mariadb_source.port, user=OTTER_USER,
-                                                 password=OTTER_PASSWORD, autocommit=True))
+    schema = SchemaCache(
+        lambda: pymysql.connect(
+            host="127.0.0.1",
+            port=mariadb_source.port,
+            user=OTTER_USER,
+            password=OTTER_PASSWORD,
+            autocommit=True,
+        )
+    )
     table = schema.get(DB, "t")
     schema.close()
     compiled, python = RowCodec(table, events[0][1]), RowCodec(table, events[0][1])
@@ -85,8 +116,10 @@ def test_compiled_and_python_decoders_agree_value_for_value(mariadb_source: Mari
 
 
 def test_the_python_fallback_is_used_without_the_extension() -> None:
-    code = ("from otter_mysql import rowops; import sys; "
-            "sys.exit(0 if rowops.EXTENSION is None and rowops.BUILT is not None else 1)")
+    code = (
+        "from otter_mysql import rowops; import sys; "
+        "sys.exit(0 if rowops.EXTENSION is None and rowops.BUILT is not None else 1)"
+    )
     env = {**os.environ, "OTTER_PURE_PYTHON_DECODER": "1"}
     assert subprocess.run([sys.executable, "-c", code], env=env).returncode == 0
 
@@ -98,9 +131,16 @@ def test_events_built_by_the_extension_equal_constructed_ones() -> None:
     assert handover._NATIVE is not None, "the extension should build events here"
     pos = Position("bin.000001", 4, "0-1-2", 1700000000)
     inserts = [({"id": i}, {"a": i * 2, "b": f"x{i}"}, 40 + i) for i in range(3)]
-    updates = [({"id": 9}, {"a": 1}, {"id": 8}, frozenset({"a"}), 77), ({"id": 5}, {"a": 2}, None, frozenset(), 9)]
-    chunks = [(WRITE, "s", "t", EventType.INSERT, 1.5, inserts), (UPDATE, "s", "t", EventType.UPDATE, 2.5, updates),
-              (DELETE, "s", "u", EventType.DELETE, 3.5, inserts[:1]), (None, "s", "t", EventType.DDL, 4.0, "ALTER x")]
+    updates = [
+        ({"id": 9}, {"a": 1}, {"id": 8}, frozenset({"a"}), 77),
+        ({"id": 5}, {"a": 2}, None, frozenset(), 9),
+    ]
+    chunks = [
+        (WRITE, "s", "t", EventType.INSERT, 1.5, inserts),
+        (UPDATE, "s", "t", EventType.UPDATE, 2.5, updates),
+        (DELETE, "s", "u", EventType.DELETE, 3.5, inserts[:1]),
+        (None, "s", "t", EventType.DDL, 4.0, "ALTER x"),
+    ]
     for remedy in (False, True):
         fast = handover.build_events(chunks, pos, remedy, fast=True)
         slow = handover.build_events(chunks, pos, remedy, fast=False)

@@ -1,22 +1,26 @@
 """Transactions, positions (resume, GTID), DDL, filtering, queue bounds and reconnects of the selector."""
+
 from __future__ import annotations
 
 import time
 
 import pytest
+from selector_support import collect, drain, events_of, make_selector
 
 from otter_core.errors import SourceError
 from otter_core.model import EventType, Position
 from otter_core.testing.mariadb import MariaDBServer
-from selector_support import collect, drain, events_of, make_selector
 
 pytestmark = pytest.mark.usefixtures("clean_databases")
 
 
 def setup(server: MariaDBServer) -> None:
-    server.execute("CREATE DATABASE s1", "CREATE TABLE s1.a (id INT PRIMARY KEY, v VARCHAR(20))",
-                   "CREATE TABLE s1.b (id INT PRIMARY KEY, n INT)",
-                   "CREATE TABLE s1.other (id INT PRIMARY KEY, n INT)")
+    server.execute(
+        "CREATE DATABASE s1",
+        "CREATE TABLE s1.a (id INT PRIMARY KEY, v VARCHAR(20))",
+        "CREATE TABLE s1.b (id INT PRIMARY KEY, n INT)",
+        "CREATE TABLE s1.other (id INT PRIMARY KEY, n INT)",
+    )
 
 
 def shape(tx) -> list[tuple]:
@@ -73,8 +77,8 @@ def test_transactions_stay_whole_and_resume_neither_loses_nor_repeats(mariadb_so
             rest = [t for t in drain(resumed, 0.4) if t.events]
         finally:
             resumed.close()
-        assert [shape(t) for t in rest] == [shape(t) for t in full[i + 1:]]
-        assert [t.position for t in rest] == [t.position for t in full[i + 1:]]
+        assert [shape(t) for t in rest] == [shape(t) for t in full[i + 1 :]]
+        assert [t.position for t in rest] == [t.position for t in full[i + 1 :]]
 
 
 def test_start_from_gtid_and_from_file_position(mariadb_source: MariaDBServer) -> None:
@@ -119,8 +123,14 @@ def test_ddl_emits_an_event_and_refreshes_the_columns(mariadb_source: MariaDBSer
     finally:
         selector.close()
     assert [(e.event_type, e.table) for e in events] == [
-        (EventType.INSERT, "a"), (EventType.DDL, "a"), (EventType.INSERT, "a"), (EventType.DDL, "new_t"),
-        (EventType.INSERT, "new_t"), (EventType.DDL, "new_t"), (EventType.INSERT, "new_u")]
+        (EventType.INSERT, "a"),
+        (EventType.DDL, "a"),
+        (EventType.INSERT, "a"),
+        (EventType.DDL, "new_t"),
+        (EventType.INSERT, "new_t"),
+        (EventType.DDL, "new_t"),
+        (EventType.INSERT, "new_u"),
+    ]
     assert events[1].ddl_sql.startswith("ALTER TABLE s1.a") and events[1].schema == "s1"
     assert events[2].keys == {"id": 2} and events[2].columns == {"extra": 8}
     assert events[3].schema == "s1" and events[3].ddl_sql.startswith("CREATE TABLE new_t")
@@ -138,8 +148,9 @@ def test_rows_of_a_table_dropped_later_give_a_clear_error(mariadb_source: MariaD
     selector = None
     try:  # the reader may meet the row before start() returns (a loaded machine): start raises it then
         with pytest.raises(SourceError, match="s1.gone no longer exists.*resync"):
-            selector = make_selector(mariadb_source, [("s1", "*")], start={"kind": "position", "file": file,
-                                                                           "pos": pos})
+            selector = make_selector(
+                mariadb_source, [("s1", "*")], start={"kind": "position", "file": file, "pos": pos}
+            )
             collect(selector, transactions=1)
     finally:
         if selector is not None:
@@ -148,8 +159,9 @@ def test_rows_of_a_table_dropped_later_give_a_clear_error(mariadb_source: MariaD
 
 def test_retl_schema_needs_an_explicit_pair(mariadb_source: MariaDBServer) -> None:
     setup(mariadb_source)
-    mariadb_source.execute("CREATE DATABASE retl",
-                           "CREATE TABLE retl.retl_mark (id INT PRIMARY KEY, channel_id INT)")
+    mariadb_source.execute(
+        "CREATE DATABASE retl", "CREATE TABLE retl.retl_mark (id INT PRIMARY KEY, channel_id INT)"
+    )
     wildcard = make_selector(mariadb_source, [("*", "*")])
     explicit = make_selector(mariadb_source, [("retl", "retl_mark")])
     try:
@@ -158,7 +170,8 @@ def test_retl_schema_needs_an_explicit_pair(mariadb_source: MariaDBServer) -> No
         got = events_of(collect(wildcard, transactions=1))
         assert [(e.schema, e.table) for e in got] == [("s1", "a")]
         assert [(e.schema, e.table) for e in events_of(collect(explicit, transactions=1))] == [
-            ("retl", "retl_mark")]
+            ("retl", "retl_mark")
+        ]
     finally:
         wildcard.close()
         explicit.close()
@@ -170,7 +183,9 @@ def test_empty_transactions_coalesce_and_poll_and_close_are_prompt(mariadb_sourc
     try:
         started = time.monotonic()
         assert selector.poll(0.3) is None
-        assert 0.25 <= time.monotonic() - started < 2.0  # waits its timeout, not a batch timeout (loose: busy CI)
+        assert (
+            0.25 <= time.monotonic() - started < 2.0
+        )  # waits its timeout, not a batch timeout (loose: busy CI)
         conn = mariadb_source.connect()
         with conn.cursor() as cur:
             for i in range(50):

@@ -1,16 +1,17 @@
 """Every column type survives source -> selector -> PyMySQL parameters -> target bit-exactly."""
+
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from decimal import Decimal
-from typing import Iterator
 
 import pytest
+from selector_support import collect, events_of, insert_event, make_selector, target_conn
 
 from otter_core.model import EventType
 from otter_core.testing.mariadb import MariaDBServer
 from otter_mysql import rowops
-from selector_support import collect, events_of, insert_event, make_selector, target_conn
 
 pytestmark = pytest.mark.usefixtures("clean_databases", "row_decoder")
 
@@ -36,47 +37,162 @@ FLOAT_COLUMNS = {"f", "dbl"}
 PLAIN_COLUMNS = {"dec1", "dec2", "dec3", "dec4"}
 
 ROWS = [
-    dict(id=1, ti=127, tiu=255, si=32767, siu=65535, mi=8388607, miu=16777215, i=2147483647,
-         iu=4294967295, bi=9223372036854775807, biu=18446744073709551615, bo=1,
-         dec1=Decimal("99999999999999999999999999999999999.999999999999999999999999999999"),
-         dec2=Decimal("99999999.99"), dec3=Decimal("99999"), dec4=Decimal("9999999999.9999999999"),
-         f=3.4028234663852886e38, dbl=1.7976931348623157e308, b1=1, b10=1023, b64=2 ** 64 - 1,
-         d=dt.date(9999, 12, 31), dt6="9999-12-31 23:59:59.999999", dt0="9999-12-31 23:59:59",
-         dt3="2024-02-29 12:34:56.789", ts6="2038-01-19 03:14:07.999999", ts0="2038-01-19 03:14:07",
-         ts1="2001-02-03 04:05:06.7", tm6="838:59:59.000000", tm0="838:59:59", tm3="12:34:56.789",
-         tm1="00:00:00.1", y=2155, c="abc", vc="x" * 300, tx="emoji 😀 ünïcödé 中文",
-         ltx="\U0001F600" * 1000, l1="é€\x81 ÿ", lc="çà", asc1="plain",
-         bn=b"\x01\x00\xff", vb=ALL_BYTES[:300], bl=ALL_BYTES, tbl=ALL_BYTES[:255], mbl=ALL_BYTES * 300,
-         e="b'q", st="x,y,z", j='{"a": [1, 2.5, "é😀"], "b": null, "c": {"d": true}}',
-         ip6="2001:db8::ff00:42:0", uu="123e4567-e89b-12d3-a456-426655440000", ip4="10.1.2.0"),
-    dict(id=2, ti=-128, tiu=0, si=-32768, siu=0, mi=-8388608, miu=0, i=-2147483648, iu=0,
-         bi=-9223372036854775808, biu=0, bo=0,
-         dec1=Decimal("-99999999999999999999999999999999999.999999999999999999999999999999"),
-         dec2=Decimal("-0.01"), dec3=Decimal("-99999"), dec4=Decimal("0.0000000001"),
-         f=-1.1754943508222875e-38, dbl=-2.2250738585072014e-308, b1=0, b10=0, b64=0,
-         d=dt.date(1000, 1, 1), dt6="1000-01-01 00:00:00.000000", dt0="1000-01-01 00:00:00",
-         dt3="1000-01-01 00:00:00.001", ts6="1970-01-01 00:00:01.000000", ts0="1970-01-01 00:00:01",
-         ts1="1970-01-01 00:00:01.9", tm6="-838:59:59.000000", tm0="-838:59:59",
-         tm3="-00:00:00.001", tm1="-01:00:00.5", y=1901, c="", vc="", tx="", ltx="", l1="", lc="",
-         asc1="", bn=b"", vb=b"", bl=b"", tbl=b"", mbl=b"", e="é", st="", j="[]", ip6="::",
-         uu="00000000-0000-0000-0000-000000000000", ip4="0.0.0.0"),
+    dict(
+        id=1,
+        ti=127,
+        tiu=255,
+        si=32767,
+        siu=65535,
+        mi=8388607,
+        miu=16777215,
+        i=2147483647,
+        iu=4294967295,
+        bi=9223372036854775807,
+        biu=18446744073709551615,
+        bo=1,
+        dec1=Decimal("99999999999999999999999999999999999.999999999999999999999999999999"),
+        dec2=Decimal("99999999.99"),
+        dec3=Decimal("99999"),
+        dec4=Decimal("9999999999.9999999999"),
+        f=3.4028234663852886e38,
+        dbl=1.7976931348623157e308,
+        b1=1,
+        b10=1023,
+        b64=2**64 - 1,
+        d=dt.date(9999, 12, 31),
+        dt6="9999-12-31 23:59:59.999999",
+        dt0="9999-12-31 23:59:59",
+        dt3="2024-02-29 12:34:56.789",
+        ts6="2038-01-19 03:14:07.999999",
+        ts0="2038-01-19 03:14:07",
+        ts1="2001-02-03 04:05:06.7",
+        tm6="838:59:59.000000",
+        tm0="838:59:59",
+        tm3="12:34:56.789",
+        tm1="00:00:00.1",
+        y=2155,
+        c="abc",
+        vc="x" * 300,
+        tx="emoji 😀 ünïcödé 中文",
+        ltx="\U0001f600" * 1000,
+        l1="é€\x81 ÿ",
+        lc="çà",
+        asc1="plain",
+        bn=b"\x01\x00\xff",
+        vb=ALL_BYTES[:300],
+        bl=ALL_BYTES,
+        tbl=ALL_BYTES[:255],
+        mbl=ALL_BYTES * 300,
+        e="b'q",
+        st="x,y,z",
+        j='{"a": [1, 2.5, "é😀"], "b": null, "c": {"d": true}}',
+        ip6="2001:db8::ff00:42:0",
+        uu="123e4567-e89b-12d3-a456-426655440000",
+        ip4="10.1.2.0",
+    ),
+    dict(
+        id=2,
+        ti=-128,
+        tiu=0,
+        si=-32768,
+        siu=0,
+        mi=-8388608,
+        miu=0,
+        i=-2147483648,
+        iu=0,
+        bi=-9223372036854775808,
+        biu=0,
+        bo=0,
+        dec1=Decimal("-99999999999999999999999999999999999.999999999999999999999999999999"),
+        dec2=Decimal("-0.01"),
+        dec3=Decimal("-99999"),
+        dec4=Decimal("0.0000000001"),
+        f=-1.1754943508222875e-38,
+        dbl=-2.2250738585072014e-308,
+        b1=0,
+        b10=0,
+        b64=0,
+        d=dt.date(1000, 1, 1),
+        dt6="1000-01-01 00:00:00.000000",
+        dt0="1000-01-01 00:00:00",
+        dt3="1000-01-01 00:00:00.001",
+        ts6="1970-01-01 00:00:01.000000",
+        ts0="1970-01-01 00:00:01",
+        ts1="1970-01-01 00:00:01.9",
+        tm6="-838:59:59.000000",
+        tm0="-838:59:59",
+        tm3="-00:00:00.001",
+        tm1="-01:00:00.5",
+        y=1901,
+        c="",
+        vc="",
+        tx="",
+        ltx="",
+        l1="",
+        lc="",
+        asc1="",
+        bn=b"",
+        vb=b"",
+        bl=b"",
+        tbl=b"",
+        mbl=b"",
+        e="é",
+        st="",
+        j="[]",
+        ip6="::",
+        uu="00000000-0000-0000-0000-000000000000",
+        ip4="0.0.0.0",
+    ),
     dict(id=3),  # NULL in every column
-    dict(id=4, dec1=Decimal("0.000000000000000000000000000001"), dec2=Decimal("-0.5"),
-         dec3=Decimal("0"), f=0.1, dbl=0.1, tm6="-00:00:00.000001", tm0="-00:00:01",
-         tm3="-12:34:56.789", tm1="-00:00:00.1", dt6="2020-06-15 10:11:12.000001",
-         ts6="2020-06-15 10:11:12.000001", d=dt.date(2020, 6, 15), y=1999, e="c,d", st="x,z",
-         c="trailing  ", vc="trailing  ", bn=b"\x00" * 8, vb=b"\x00\x00", j='"str"',
-         l1=ALL_BYTES[1:], lc=b"\x80\x81\x9d\xff"),  # every latin1 byte, stored raw from _binary
+    dict(
+        id=4,
+        dec1=Decimal("0.000000000000000000000000000001"),
+        dec2=Decimal("-0.5"),
+        dec3=Decimal("0"),
+        f=0.1,
+        dbl=0.1,
+        tm6="-00:00:00.000001",
+        tm0="-00:00:01",
+        tm3="-12:34:56.789",
+        tm1="-00:00:00.1",
+        dt6="2020-06-15 10:11:12.000001",
+        ts6="2020-06-15 10:11:12.000001",
+        d=dt.date(2020, 6, 15),
+        y=1999,
+        e="c,d",
+        st="x,z",
+        c="trailing  ",
+        vc="trailing  ",
+        bn=b"\x00" * 8,
+        vb=b"\x00\x00",
+        j='"str"',
+        l1=ALL_BYTES[1:],
+        lc=b"\x80\x81\x9d\xff",
+    ),  # every latin1 byte, stored raw from _binary
     # zero and partial-zero dates, the ENUM error value, YEAR 0000 (need a permissive sql_mode)
-    dict(id=5, d="0000-00-00", dt6="0000-00-00 00:00:00.000000", dt0="2020-00-15 10:11:12",
-         dt3="2021-04-00 00:00:00.500", ts6="0000-00-00 00:00:00", ts0="0000-00-00 00:00:00",
-         y=0, e="not-a-label", f=1.401298464324817e-45, dbl=5e-324, tm0="00:00:00",
-         b64=2 ** 63, bi=-1, biu=2 ** 63),
+    dict(
+        id=5,
+        d="0000-00-00",
+        dt6="0000-00-00 00:00:00.000000",
+        dt0="2020-00-15 10:11:12",
+        dt3="2021-04-00 00:00:00.500",
+        ts6="0000-00-00 00:00:00",
+        ts0="0000-00-00 00:00:00",
+        y=0,
+        e="not-a-label",
+        f=1.401298464324817e-45,
+        dbl=5e-324,
+        tm0="00:00:00",
+        b64=2**63,
+        bi=-1,
+        biu=2**63,
+    ),
 ]
-GEOMETRY = {1: ("POINT(1.5 -2.25)", "POINT(3 4)", "POLYGON((0 0,10 0,10 10,0 10,0 0),(1 1,2 1,2 2,1 1))", 0),
-            2: ("LINESTRING(0 0,1 1,2 3)", "POINT(-1e300 1e-300)", "POLYGON((0 0,1 0,0 1,0 0))", 4326),
-            4: ("GEOMETRYCOLLECTION(POINT(1 1),LINESTRING(0 0,1 1))", "POINT(0 0)",
-                "POLYGON((0 0,3 0,0 3,0 0))", 0)}
+GEOMETRY = {
+    1: ("POINT(1.5 -2.25)", "POINT(3 4)", "POLYGON((0 0,10 0,10 10,0 10,0 0),(1 1,2 1,2 2,1 1))", 0),
+    2: ("LINESTRING(0 0,1 1,2 3)", "POINT(-1e300 1e-300)", "POLYGON((0 0,1 0,0 1,0 0))", 4326),
+    4: ("GEOMETRYCOLLECTION(POINT(1 1),LINESTRING(0 0,1 1))", "POINT(0 0)", "POLYGON((0 0,3 0,0 3,0 0))", 0),
+}
 
 
 def setup_tables(source: MariaDBServer, target: MariaDBServer, *names: str) -> None:
@@ -87,9 +203,14 @@ def setup_tables(source: MariaDBServer, target: MariaDBServer, *names: str) -> N
 
 
 def column_list(server: MariaDBServer, table: str) -> list[tuple[str, str]]:
-    return [(n, t) for n, t in server.execute(
-        "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND "
-        "TABLE_NAME = %s ORDER BY ORDINAL_POSITION", args=(DB, table))]
+    return [
+        (n, t)
+        for n, t in server.execute(
+            "SELECT COLUMN_NAME, DATA_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND "
+            "TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
+            args=(DB, table),
+        )
+    ]
 
 
 def snapshot(server: MariaDBServer, table: str, columns: list[tuple[str, str]]) -> list[tuple]:
@@ -120,11 +241,16 @@ def write_source_rows(source: MariaDBServer, table: str) -> None:
             cur.execute("BEGIN")
             for row in ROWS:
                 cols = ", ".join(row)
-                cur.execute(f"INSERT INTO {table} ({cols}) VALUES ({', '.join(['%s'] * len(row))})",
-                            list(row.values()))
+                cur.execute(
+                    f"INSERT INTO {table} ({cols}) VALUES ({', '.join(['%s'] * len(row))})",
+                    list(row.values()),
+                )
             for id_, (g, pt, poly, srid) in GEOMETRY.items():
-                cur.execute(f"UPDATE {table} SET g = ST_GeomFromText(%s, %s), pt = ST_GeomFromText(%s, %s),"
-                            f" poly = ST_GeomFromText(%s, %s) WHERE id = %s", (g, srid, pt, srid, poly, srid, id_))
+                cur.execute(
+                    f"UPDATE {table} SET g = ST_GeomFromText(%s, %s), pt = ST_GeomFromText(%s, %s),"
+                    f" poly = ST_GeomFromText(%s, %s) WHERE id = %s",
+                    (g, srid, pt, srid, poly, srid, id_),
+                )
             cur.execute("COMMIT")
     finally:
         conn.close()
@@ -144,7 +270,9 @@ def row_decoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
     """Every test here runs with the compiled decoder (the C extension) and with the generated-Python
     fallback that is used when the extension did not build."""
     if request.param == "compiled":
-        assert rowops.BUILT is not None, "the otter_mysql._rowdecode extension did not build (pip install -e plugins/otter-mysql)"
+        assert rowops.BUILT is not None, (
+            "the otter_mysql._rowdecode extension did not build (pip install -e plugins/otter-mysql)"
+        )
         monkeypatch.setattr(rowops, "EXTENSION", rowops.BUILT)
     else:
         monkeypatch.setattr(rowops, "EXTENSION", None)
@@ -160,8 +288,9 @@ def row_metadata(request: pytest.FixtureRequest, mariadb_source: MariaDBServer) 
     mariadb_source.root_execute(f"SET GLOBAL binlog_row_metadata = '{old}'")
 
 
-def test_insert_update_delete_images_are_bit_exact(mariadb_source: MariaDBServer, mariadb_target: MariaDBServer,
-                                                   row_metadata: str, row_decoder: str) -> None:
+def test_insert_update_delete_images_are_bit_exact(
+    mariadb_source: MariaDBServer, mariadb_target: MariaDBServer, row_metadata: str, row_decoder: str
+) -> None:
     setup_tables(mariadb_source, mariadb_target, "t", "t_del")
     selector = make_selector(mariadb_source, [(DB, "t")])
     try:
@@ -174,13 +303,15 @@ def test_insert_update_delete_images_are_bit_exact(mariadb_source: MariaDBServer
         first = inserts[0]
         assert list(first.keys) == ["id"]
         assert list(first.columns) == [n for n, _ in columns if n not in ("id", "gen", "gens")]
-        assert first.columns["biu"] == 2 ** 64 - 1 and first.columns["b64"] == 2 ** 64 - 1
+        assert first.columns["biu"] == 2**64 - 1 and first.columns["b64"] == 2**64 - 1
         assert first.columns["e"] == "b'q" and first.columns["st"] == "x,y,z"
         assert first.columns["bl"] == ALL_BYTES and first.columns["y"] == 2155
         assert first.columns["bn"] == b"\x01\x00\xff" + b"\x00" * 5 and len(inserts[1].columns["uu"]) == 16
         assert inserts[1].columns["st"] == "" and inserts[2].columns["st"] is None
         assert inserts[3].columns["lc"] == "€\x81\x9dÿ" and len(inserts[3].columns["l1"]) == 255
-        assert isinstance(inserts[1].columns["tm6"], dt.timedelta) and inserts[1].columns["tm6"] < dt.timedelta(0)
+        assert isinstance(inserts[1].columns["tm6"], dt.timedelta) and inserts[1].columns[
+            "tm6"
+        ] < dt.timedelta(0)
         assert inserts[4].columns["d"] == "0000-00-00" and inserts[4].columns["y"] == 0
         assert inserts[4].columns["ts6"] == "0000-00-00 00:00:00" and inserts[4].columns["e"] == ""
         ts = inserts[0].columns["ts6"]
@@ -199,8 +330,9 @@ def test_insert_update_delete_images_are_bit_exact(mariadb_source: MariaDBServer
 
         # UPDATE every row to another row's values (after image), incl. a primary-key change
         mariadb_source.execute(
-            "UPDATE seltypes.t a JOIN seltypes.t b ON b.id = a.id % 5 + 1 SET " + ", ".join(
-                f"a.`{n}` = b.`{n}`" for n, _ in columns if n not in ("id", "gen", "gens")))
+            "UPDATE seltypes.t a JOIN seltypes.t b ON b.id = a.id % 5 + 1 SET "
+            + ", ".join(f"a.`{n}` = b.`{n}`" for n, _ in columns if n not in ("id", "gen", "gens"))
+        )
         mariadb_source.execute("UPDATE seltypes.t SET id = 50 WHERE id = 5")
         txs = collect(selector, transactions=2)
         updates = events_of(txs)
@@ -237,14 +369,18 @@ def test_values_do_not_need_full_row_metadata(mariadb_source: MariaDBServer) -> 
 
 
 def test_timestamps_are_utc_whatever_the_writing_session(mariadb_source: MariaDBServer) -> None:
-    mariadb_source.execute(f"CREATE DATABASE {DB}", f"CREATE TABLE {DB}.ts (id INT PRIMARY KEY, "
-                           f"t TIMESTAMP(3) NULL, d DATETIME(3))")
+    mariadb_source.execute(
+        f"CREATE DATABASE {DB}",
+        f"CREATE TABLE {DB}.ts (id INT PRIMARY KEY, t TIMESTAMP(3) NULL, d DATETIME(3))",
+    )
     selector = make_selector(mariadb_source, [(DB, "ts")])
     try:
         conn = mariadb_source.connect()
         with conn.cursor() as cur:
             cur.execute("SET time_zone = '+05:30'")
-            cur.execute(f"INSERT INTO {DB}.ts VALUES (1, '2021-03-04 05:36:07.125', '2021-03-04 05:36:07.125')")
+            cur.execute(
+                f"INSERT INTO {DB}.ts VALUES (1, '2021-03-04 05:36:07.125', '2021-03-04 05:36:07.125')"
+            )
         conn.close()
         [event] = events_of(collect(selector, transactions=1))
     finally:

@@ -5,10 +5,11 @@ rows of one statement shape; values never enter the SQL text. Identifiers are al
 any name works (reserved words, mixed case, spaces); ``Naming`` decides whether MySQL's names are
 upper-cased first (``identifier_case: upper``, the default, matches tables created without quotes).
 """
+
 from __future__ import annotations
 
 import zlib
-from typing import Sequence
+from collections.abc import Sequence
 
 from attrs import frozen
 
@@ -25,15 +26,23 @@ class Naming:
         """A double-quoted identifier; a double quote inside the name is doubled."""
         name = name.upper() if self.case == "upper" else name
         if not name or len(name.encode("utf-8")) > MAX_IDENTIFIER_BYTES or "\0" in name:
-            raise ValueError(f"{name!r} cannot be an Oracle identifier (1 to {MAX_IDENTIFIER_BYTES} bytes, no NUL)")
+            raise ValueError(
+                f"{name!r} cannot be an Oracle identifier (1 to {MAX_IDENTIFIER_BYTES} bytes, no NUL)"
+            )
         return '"' + name.replace('"', '""') + '"'
 
     def table(self, schema: str | None, table: str) -> str:
         return f"{self.ident(schema)}.{self.ident(table)}" if schema else self.ident(table)
 
 
-def merge_sql(naming: Naming, schema: str, table: str, columns: Sequence[str], key_columns: Sequence[str],
-              update_columns: Sequence[str] | None = None) -> str:
+def merge_sql(
+    naming: Naming,
+    schema: str,
+    table: str,
+    columns: Sequence[str],
+    key_columns: Sequence[str],
+    update_columns: Sequence[str] | None = None,
+) -> str:
     """``MERGE INTO`` that inserts a row or updates it by key; binds are the row's values in
     ``columns`` order. ``update_columns`` None updates every non-key column; an empty list (or a
     table of key columns only) leaves an existing row as it is (no WHEN MATCHED clause)."""
@@ -51,8 +60,13 @@ def merge_sql(naming: Naming, schema: str, table: str, columns: Sequence[str], k
     sql = f"MERGE INTO {naming.table(schema, table)} t USING (SELECT {select} FROM DUAL) s ON ({on})"
     if update_columns:
         sql += " WHEN MATCHED THEN UPDATE SET " + ", ".join(f"t.{q(c)} = s.{q(c)}" for c in update_columns)
-    sql += (" WHEN NOT MATCHED THEN INSERT (" + ", ".join(q(c) for c in columns) + ") VALUES ("
-            + ", ".join(f"s.{q(c)}" for c in columns) + ")")
+    sql += (
+        " WHEN NOT MATCHED THEN INSERT ("
+        + ", ".join(q(c) for c in columns)
+        + ") VALUES ("
+        + ", ".join(f"s.{q(c)}" for c in columns)
+        + ")"
+    )
     return sql
 
 
@@ -73,20 +87,24 @@ DEFAULT_RETL_SCHEMA = "RETL"
 def mark_table_ddl(retl_schema: str = DEFAULT_RETL_SCHEMA) -> str:
     """The Oracle twin of ``retl.retl_mark`` (create it once as a DBA, or let the loader try)."""
     name = Naming("preserve").table(retl_schema, MARK_TABLE)
-    return (f'CREATE TABLE {name} ("ID" NUMBER(10) NOT NULL PRIMARY KEY, "CHANNEL_ID" VARCHAR2(64 CHAR) NOT NULL, '
-            '"CHANNEL_INFO" VARCHAR2(128 CHAR), "SEQ" NUMBER(19) DEFAULT 0 NOT NULL, '
-            '"GMT_MODIFIED" TIMESTAMP(6) NOT NULL)')
+    return (
+        f'CREATE TABLE {name} ("ID" NUMBER(10) NOT NULL PRIMARY KEY, "CHANNEL_ID" VARCHAR2(64 CHAR) NOT NULL, '
+        '"CHANNEL_INFO" VARCHAR2(128 CHAR), "SEQ" NUMBER(19) DEFAULT 0 NOT NULL, '
+        '"GMT_MODIFIED" TIMESTAMP(6) NOT NULL)'
+    )
 
 
 def mark_sql(retl_schema: str = DEFAULT_RETL_SCHEMA) -> str:
     """Upsert of the mark row, the first statement of every loaded transaction (binds: id, channel,
     pipeline); ``SEQ`` always changes, so a log-based reader of this database always sees the mark."""
     name = Naming("preserve").table(retl_schema, MARK_TABLE)
-    return (f'MERGE INTO {name} t USING (SELECT :1 "ID", :2 "CHANNEL_ID", :3 "CHANNEL_INFO" FROM DUAL) s '
-            'ON (t."ID" = s."ID") WHEN MATCHED THEN UPDATE SET t."CHANNEL_ID" = s."CHANNEL_ID", '
-            't."CHANNEL_INFO" = s."CHANNEL_INFO", t."SEQ" = t."SEQ" + 1, t."GMT_MODIFIED" = SYSTIMESTAMP '
-            'WHEN NOT MATCHED THEN INSERT ("ID", "CHANNEL_ID", "CHANNEL_INFO", "SEQ", "GMT_MODIFIED") '
-            'VALUES (s."ID", s."CHANNEL_ID", s."CHANNEL_INFO", 1, SYSTIMESTAMP)')
+    return (
+        f'MERGE INTO {name} t USING (SELECT :1 "ID", :2 "CHANNEL_ID", :3 "CHANNEL_INFO" FROM DUAL) s '
+        'ON (t."ID" = s."ID") WHEN MATCHED THEN UPDATE SET t."CHANNEL_ID" = s."CHANNEL_ID", '
+        't."CHANNEL_INFO" = s."CHANNEL_INFO", t."SEQ" = t."SEQ" + 1, t."GMT_MODIFIED" = SYSTIMESTAMP '
+        'WHEN NOT MATCHED THEN INSERT ("ID", "CHANNEL_ID", "CHANNEL_INFO", "SEQ", "GMT_MODIFIED") '
+        'VALUES (s."ID", s."CHANNEL_ID", s."CHANNEL_INFO", 1, SYSTIMESTAMP)'
+    )
 
 
 def mark_id(channel: str, pipeline: str, slot: int) -> int:

@@ -9,10 +9,12 @@ Target options (``sources.<name>.options``): ``dsn`` (an Easy Connect string or 
 ``host:port/service_name``), ``service_name``, ``identifier_case`` (``upper``/``preserve``),
 ``retl_schema`` (``RETL``), ``load_chunk_rows`` (1000).
 """
+
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from otter_core.errors import LoadError
 from otter_core.model import DataMediaSource, EventData, EventType, Pipeline, SyncMode
@@ -31,8 +33,9 @@ def import_driver() -> Any:
     try:
         import oracledb
     except ImportError as exc:  # pragma: no cover - install_requires brings it
-        raise LoadError(f"the Oracle loader needs python-oracledb: `pip install oracledb` ({exc})",
-                        retryable=False) from None
+        raise LoadError(
+            f"the Oracle loader needs python-oracledb: `pip install oracledb` ({exc})", retryable=False
+        ) from None
     return oracledb
 
 
@@ -44,8 +47,10 @@ def connect_target(target: DataMediaSource) -> Any:
     try:
         conn = oracledb.connect(user=target.user, password=target.password, dsn=dsn)
     except oracledb.Error as exc:
-        raise LoadError(f"cannot connect to Oracle target {target.name} ({dsn} as {target.user}): {exc}; "
-                        f"check options.dsn / service_name, user and password of {target.name!r}") from None
+        raise LoadError(
+            f"cannot connect to Oracle target {target.name} ({dsn} as {target.user}): {exc}; "
+            f"check options.dsn / service_name, user and password of {target.name!r}"
+        ) from None
     conn.autocommit = False
     return conn
 
@@ -53,15 +58,22 @@ def connect_target(target: DataMediaSource) -> Any:
 class OracleLoader:
     """``otter_core.contracts.Loader`` for Oracle targets."""
 
-    def __init__(self, target: DataMediaSource, pipeline: Pipeline, *,
-                 connect: Callable[[DataMediaSource], Any] | None = None) -> None:
+    def __init__(
+        self,
+        target: DataMediaSource,
+        pipeline: Pipeline,
+        *,
+        connect: Callable[[DataMediaSource], Any] | None = None,
+    ) -> None:
         self.target = target
         self.pipeline = pipeline
         options = target.options or {}
         case = str(options.get("identifier_case", "upper"))
         if case not in ("upper", "preserve"):
-            raise LoadError(f"target {target.name}: options.identifier_case must be upper or preserve, got {case!r}",
-                            retryable=False)
+            raise LoadError(
+                f"target {target.name}: options.identifier_case must be upper or preserve, got {case!r}",
+                retryable=False,
+            )
         self.naming = Naming(case)
         self.retl_schema = str(options.get("retl_schema", dialect.DEFAULT_RETL_SCHEMA))
         self.chunk_rows = max(1, int(options.get("load_chunk_rows") or DEFAULT_CHUNK_ROWS))
@@ -83,16 +95,25 @@ class OracleLoader:
         for ev in events:
             if ev.event_type is EventType.DELETE:
                 if not ev.keys:
-                    raise LoadError(f"{ev.describe()}: DELETE without key columns cannot be applied; "
-                                    "give the table a primary key", retryable=False)
+                    raise LoadError(
+                        f"{ev.describe()}: DELETE without key columns cannot be applied; "
+                        "give the table a primary key",
+                        retryable=False,
+                    )
                 shape = (ev.schema, ev.table, tuple(ev.keys))
                 groups, values = deletes, list(ev.keys.values())
             elif ev.event_type in (EventType.INSERT, EventType.UPDATE):
                 if not ev.keys:
-                    raise LoadError(f"{ev.describe()}: a row without key columns cannot be merged; "
-                                    "give the table a primary key", retryable=False)
-                changed = (tuple(sorted(ev.updated)) if self.field_mode and ev.event_type is EventType.UPDATE
-                           else None)
+                    raise LoadError(
+                        f"{ev.describe()}: a row without key columns cannot be merged; "
+                        "give the table a primary key",
+                        retryable=False,
+                    )
+                changed = (
+                    tuple(sorted(ev.updated))
+                    if self.field_mode and ev.event_type is EventType.UPDATE
+                    else None
+                )
                 shape = (ev.schema, ev.table, tuple(ev.keys), tuple(ev.columns), changed)
                 groups, values = upserts, [*ev.keys.values(), *ev.columns.values()]
             else:
@@ -105,10 +126,12 @@ class OracleLoader:
             except LoadError:
                 raise
             except Exception as exc:
-                raise LoadError(f"target {self.target.name}: {ev.describe()} cannot be bound: {exc}",
-                                retryable=False) from None
-        return ([("DELETE", sql, rows, first) for sql, rows, first in deletes.values()]
-                + [("MERGE", sql, rows, first) for sql, rows, first in upserts.values()])
+                raise LoadError(
+                    f"target {self.target.name}: {ev.describe()} cannot be bound: {exc}", retryable=False
+                ) from None
+        return [("DELETE", sql, rows, first) for sql, rows, first in deletes.values()] + [
+            ("MERGE", sql, rows, first) for sql, rows, first in upserts.values()
+        ]
 
     def _sql(self, shape: tuple, is_delete: bool) -> str:
         sql = self._sql_cache.get(shape)
@@ -131,8 +154,14 @@ class OracleLoader:
         statements = self.plan(events)
         if self.dry_run:
             for kind, sql, rows, first in statements:
-                log.info("dry run: would %s %d row(s) on %s, first %s: %s", kind, len(rows), self.target.name,
-                         first.describe(), sql)
+                log.info(
+                    "dry run: would %s %d row(s) on %s, first %s: %s",
+                    kind,
+                    len(rows),
+                    self.target.name,
+                    first.describe(),
+                    sql,
+                )
             return 0
         conn = self._slot(slot)
         kind, first = "MARK", None
@@ -140,13 +169,18 @@ class OracleLoader:
             cursor = conn.cursor()
             if self.mark:
                 self._ensure_mark_table(conn)
-                cursor.execute(dialect.mark_sql(self.retl_schema),
-                               [dialect.mark_id(self.channel, self.pipeline.name, slot), self.channel,
-                                self.pipeline.name[:128]])
+                cursor.execute(
+                    dialect.mark_sql(self.retl_schema),
+                    [
+                        dialect.mark_id(self.channel, self.pipeline.name, slot),
+                        self.channel,
+                        self.pipeline.name[:128],
+                    ],
+                )
             rows_done = 0
             for kind, sql, rows, first in statements:
                 for start in range(0, len(rows), self.chunk_rows):
-                    chunk = rows[start:start + self.chunk_rows]
+                    chunk = rows[start : start + self.chunk_rows]
                     self._set_input_sizes(cursor, chunk)
                     cursor.executemany(sql, chunk)
                     rows_done += len(chunk)
@@ -170,10 +204,12 @@ class OracleLoader:
     def _error(self, kind: str, first: EventData | None, exc: Exception) -> LoadError:
         code = _ora_code(exc)
         where = f"{kind} into {first.full_name}, chunk starting at {first.describe()}" if first else kind
-        remedy = {942: "create the table (or fix the pair's target name / options.identifier_case)",
-                  904: "add the column on Oracle or map/exclude it in the pair",
-                  1400: "Oracle stores '' as NULL: allow NULL in that column or map the value",
-                  12899: "widen the Oracle column (VARCHAR2 lengths count CHAR or BYTE)"}.get(code or 0, "")
+        remedy = {
+            942: "create the table (or fix the pair's target name / options.identifier_case)",
+            904: "add the column on Oracle or map/exclude it in the pair",
+            1400: "Oracle stores '' as NULL: allow NULL in that column or map the value",
+            12899: "widen the Oracle column (VARCHAR2 lengths count CHAR or BYTE)",
+        }.get(code or 0, "")
         message = f"target {self.target.name}: {where} failed, rolled back: {exc}"
         return LoadError(message + (f"; {remedy}" if remedy else ""), retryable=code not in PERMANENT_ORA)
 
@@ -183,7 +219,9 @@ class OracleLoader:
             f"target {self.target.name} is Oracle: MySQL DDL on {event.full_name} at {event.position} is not "
             f"translated ({(event.ddl_sql or '')[:300]!r}); apply the equivalent Oracle DDL by hand "
             "(otter_oracle.types.create_table_sql maps MySQL column types) and set `skip_ddl: true` in the "
-            "pipeline's parameters", retryable=False)
+            "pipeline's parameters",
+            retryable=False,
+        )
 
     # ------------------------------------------------------------------------------------ connections
 
@@ -207,7 +245,9 @@ class OracleLoader:
                 raise LoadError(
                     f"target {self.target.name}: the loopback mark table {self.retl_schema}.{dialect.MARK_TABLE} "
                     f"is missing and cannot be created ({exc}); as a DBA run: "
-                    f"{dialect.mark_table_ddl(self.retl_schema)}", retryable=False) from None
+                    f"{dialect.mark_table_ddl(self.retl_schema)}",
+                    retryable=False,
+                ) from None
         self._mark_ready = True
 
     def _rollback(self, slot: int) -> None:

@@ -1,4 +1,5 @@
 """pluggy hooks of otter-oracle. python-oracledb is imported only when an Oracle loader is created."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -15,4 +16,5 @@ def otter_loader(name: str, target: DataMediaSource, pipeline: Pipeline) -> Any:
     if name != NAME:
         return None
     from otter_oracle.loader import OracleLoader
+
     return OracleLoader(target, pipeline)

@@ -9,28 +9,61 @@ Known limits (docs in README): Oracle stores '' as NULL; NUMBER keeps 38 signifi
 with precision above 38 loses digits beyond that); TIMESTAMP values are written in UTC; a MySQL zero date
 ('0000-00-00') has no Oracle value and is refused by the server with the table and key named.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import decimal
 import json
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from otter_core.errors import DataError
 from otter_oracle.dialect import Naming
 
-_TYPE = re.compile(r"^\s*(?P<name>[a-z0-9_ ]+?)\s*(?:\((?P<args>.*)\))?\s*(?P<flags>(?:unsigned|signed|zerofill|\s)*)$",
-                   re.I | re.S)
-_INTEGERS = {"tinyint": (3, 3), "smallint": (5, 5), "mediumint": (7, 8), "int": (10, 10), "integer": (10, 10),
-             "bigint": (19, 20)}
-_FIXED = {"float": "BINARY_FLOAT", "double": "BINARY_DOUBLE", "double precision": "BINARY_DOUBLE",
-          "real": "BINARY_DOUBLE", "date": "DATE", "year": "NUMBER(4)", "tinytext": "VARCHAR2(255 CHAR)",
-          "text": "CLOB", "mediumtext": "CLOB", "longtext": "CLOB", "json": "CLOB", "tinyblob": "RAW(255)",
-          "blob": "BLOB", "mediumblob": "BLOB", "longblob": "BLOB", "geometry": "BLOB", "point": "BLOB",
-          "linestring": "BLOB", "polygon": "BLOB", "multipoint": "BLOB", "multilinestring": "BLOB",
-          "multipolygon": "BLOB", "geometrycollection": "BLOB", "inet6": "RAW(16)", "inet4": "RAW(4)",
-          "uuid": "RAW(16)", "bool": "NUMBER(3)", "boolean": "NUMBER(3)"}
+_TYPE = re.compile(
+    r"^\s*(?P<name>[a-z0-9_ ]+?)\s*(?:\((?P<args>.*)\))?\s*(?P<flags>(?:unsigned|signed|zerofill|\s)*)$",
+    re.I | re.S,
+)
+_INTEGERS = {
+    "tinyint": (3, 3),
+    "smallint": (5, 5),
+    "mediumint": (7, 8),
+    "int": (10, 10),
+    "integer": (10, 10),
+    "bigint": (19, 20),
+}
+_FIXED = {
+    "float": "BINARY_FLOAT",
+    "double": "BINARY_DOUBLE",
+    "double precision": "BINARY_DOUBLE",
+    "real": "BINARY_DOUBLE",
+    "date": "DATE",
+    "year": "NUMBER(4)",
+    "tinytext": "VARCHAR2(255 CHAR)",
+    "text": "CLOB",
+    "mediumtext": "CLOB",
+    "longtext": "CLOB",
+    "json": "CLOB",
+    "tinyblob": "RAW(255)",
+    "blob": "BLOB",
+    "mediumblob": "BLOB",
+    "longblob": "BLOB",
+    "geometry": "BLOB",
+    "point": "BLOB",
+    "linestring": "BLOB",
+    "polygon": "BLOB",
+    "multipoint": "BLOB",
+    "multilinestring": "BLOB",
+    "multipolygon": "BLOB",
+    "geometrycollection": "BLOB",
+    "inet6": "RAW(16)",
+    "inet4": "RAW(4)",
+    "uuid": "RAW(16)",
+    "bool": "NUMBER(3)",
+    "boolean": "NUMBER(3)",
+}
 VARCHAR2_MAX_CHARS = 4000
 RAW_MAX_BYTES = 2000
 LOB_STRING_CHARS = 1000  # above this many characters a str may exceed 4000 bytes: bind it as a CLOB
@@ -44,8 +77,14 @@ def oracle_type(column_type: str) -> str:
     """The Oracle type for a MySQL ``COLUMN_TYPE``; DataError for a type otter cannot map."""
     m = _TYPE.match(column_type or "")
     if not m:
-        raise DataError(f"MySQL column type {column_type!r} is not understood: create the Oracle column by hand")
-    name, args, unsigned = m["name"].lower().strip(), (m["args"] or "").strip(), "unsigned" in m["flags"].lower()
+        raise DataError(
+            f"MySQL column type {column_type!r} is not understood: create the Oracle column by hand"
+        )
+    name, args, unsigned = (
+        m["name"].lower().strip(),
+        (m["args"] or "").strip(),
+        "unsigned" in m["flags"].lower(),
+    )
     if name in _INTEGERS:
         return f"NUMBER({_INTEGERS[name][1 if unsigned else 0]})"
     if name in ("decimal", "numeric", "dec", "fixed"):
@@ -73,21 +112,31 @@ def oracle_type(column_type: str) -> str:
         return f"VARCHAR2({max(sum(len(x) for x in labels) + len(labels) - 1, 1)} CHAR)"
     if name in _FIXED:
         return _FIXED[name]
-    raise DataError(f"MySQL column type {column_type!r} has no Oracle mapping in otter-oracle: "
-                    "create the Oracle column by hand")
+    raise DataError(
+        f"MySQL column type {column_type!r} has no Oracle mapping in otter-oracle: "
+        "create the Oracle column by hand"
+    )
 
 
-def create_table_sql(naming: Naming, schema: str, table: str,
-                     columns: Sequence[tuple[str, str, bool]], key_columns: Sequence[str]) -> str:
+def create_table_sql(
+    naming: Naming,
+    schema: str,
+    table: str,
+    columns: Sequence[tuple[str, str, bool]],
+    key_columns: Sequence[str],
+) -> str:
     """CREATE TABLE for ``columns`` given as (name, MySQL COLUMN_TYPE, nullable) with this primary key."""
-    parts = [f"{naming.ident(name)} {oracle_type(ctype)}{'' if nullable else ' NOT NULL'}"
-             for name, ctype, nullable in columns]
+    parts = [
+        f"{naming.ident(name)} {oracle_type(ctype)}{'' if nullable else ' NOT NULL'}"
+        for name, ctype, nullable in columns
+    ]
     if key_columns:
         parts.append("PRIMARY KEY (" + ", ".join(naming.ident(k) for k in key_columns) + ")")
     return f"CREATE TABLE {naming.table(schema, table)} (" + ", ".join(parts) + ")"
 
 
 # ---------------------------------------------------------------------------------------------- values
+
 
 def _aware_to_utc(v: dt.datetime) -> dt.datetime:
     return v.astimezone(dt.timezone.utc).replace(tzinfo=None) if v.tzinfo is not None else v

@@ -1,6 +1,7 @@
 """The Oracle loader against a recording connection (no Oracle server can run here): what it sends, in
 which transaction, with which binds, and how failures come back. The same loader runs against a real
 database in test_oracle_live.py when OTTER_ORACLE_DSN is set."""
+
 import datetime as dt
 from decimal import Decimal
 
@@ -8,13 +9,26 @@ import pytest
 
 from otter_core.errors import LoadError
 from otter_core.model import (
-    DataMedia, DataMediaPair, DataMediaSource, EventData, EventType, Pipeline, PipelineParameters,
+    DataMedia,
+    DataMediaPair,
+    DataMediaSource,
+    EventData,
+    EventType,
+    Pipeline,
+    PipelineParameters,
 )
 from otter_core.plugins import PipelinePlugins
 from otter_oracle.loader import OracleLoader
 
-TARGET = DataMediaSource("ora", "oracle", host="db.example", port=1521, user="otter", password="secret",
-                         options={"service_name": "ORCLPDB1", "load_chunk_rows": 2})
+TARGET = DataMediaSource(
+    "ora",
+    "oracle",
+    host="db.example",
+    port=1521,
+    user="otter",
+    password="secret",
+    options={"service_name": "ORCLPDB1", "load_chunk_rows": 2},
+)
 
 
 class OraError(Exception):
@@ -72,7 +86,9 @@ class RecordingCursor:
 
 def make_loader(conn, **params):
     pair = DataMediaPair(DataMedia("shop", "orders"), DataMedia("shop", "orders"))
-    pipeline = Pipeline("a-to-ora", "src", "ora", (pair,), parameters=PipelineParameters(**params), channel="shop")
+    pipeline = Pipeline(
+        "a-to-ora", "src", "ora", (pair,), parameters=PipelineParameters(**params), channel="shop"
+    )
     return OracleLoader(TARGET, pipeline, connect=lambda target: conn)
 
 
@@ -83,14 +99,25 @@ def ins(i, amount, at=None):
 def test_deletes_then_merges_in_one_transaction_with_bound_values():
     conn = RecordingConnection()
     at = dt.datetime(2024, 1, 2, 3, 4, 5, 6, tzinfo=dt.timezone.utc)
-    events = [ins(1, Decimal("1.50"), at), ins(2, None),
-              EventData("shop", "orders", EventType.DELETE, {"id": 9}, {"amount": 0, "at": None}),
-              EventData("shop", "orders", EventType.UPDATE, {"id": 3}, {"amount": True, "at": None},
-                        updated=frozenset({"amount"}))]
+    events = [
+        ins(1, Decimal("1.50"), at),
+        ins(2, None),
+        EventData("shop", "orders", EventType.DELETE, {"id": 9}, {"amount": 0, "at": None}),
+        EventData(
+            "shop",
+            "orders",
+            EventType.UPDATE,
+            {"id": 3},
+            {"amount": True, "at": None},
+            updated=frozenset({"amount"}),
+        ),
+    ]
     assert make_loader(conn, sync_mode="row").load(events, 0) == 4
-    merge = ('MERGE INTO "SHOP"."ORDERS" t USING (SELECT :1 "ID", :2 "AMOUNT", :3 "AT" FROM DUAL) s ON '
-             '(t."ID" = s."ID") WHEN MATCHED THEN UPDATE SET t."AMOUNT" = s."AMOUNT", t."AT" = s."AT" '
-             'WHEN NOT MATCHED THEN INSERT ("ID", "AMOUNT", "AT") VALUES (s."ID", s."AMOUNT", s."AT")')
+    merge = (
+        'MERGE INTO "SHOP"."ORDERS" t USING (SELECT :1 "ID", :2 "AMOUNT", :3 "AT" FROM DUAL) s ON '
+        '(t."ID" = s."ID") WHEN MATCHED THEN UPDATE SET t."AMOUNT" = s."AMOUNT", t."AT" = s."AT" '
+        'WHEN NOT MATCHED THEN INSERT ("ID", "AMOUNT", "AT") VALUES (s."ID", s."AMOUNT", s."AT")'
+    )
     assert conn.log == [
         ("executemany", 'DELETE FROM "SHOP"."ORDERS" WHERE "ID" = :1', [[9]]),
         ("executemany", merge, [[1, Decimal("1.50"), dt.datetime(2024, 1, 2, 3, 4, 5, 6)], [2, None, None]]),
@@ -101,11 +128,23 @@ def test_deletes_then_merges_in_one_transaction_with_bound_values():
 
 def test_field_mode_updates_group_by_changed_columns():
     conn = RecordingConnection()
-    events = [EventData("shop", "orders", EventType.UPDATE, {"id": i}, {"amount": i, "at": None},
-                        updated=frozenset({"amount"})) for i in (1, 2)]
+    events = [
+        EventData(
+            "shop",
+            "orders",
+            EventType.UPDATE,
+            {"id": i},
+            {"amount": i, "at": None},
+            updated=frozenset({"amount"}),
+        )
+        for i in (1, 2)
+    ]
     make_loader(conn).load(events, 0)
     [(_, sql, rows), _] = conn.log
-    assert 'UPDATE SET t."AMOUNT" = s."AMOUNT" WHEN NOT MATCHED' in sql and rows == [[1, 1, None], [2, 2, None]]
+    assert 'UPDATE SET t."AMOUNT" = s."AMOUNT" WHEN NOT MATCHED' in sql and rows == [
+        [1, 1, None],
+        [2, 2, None],
+    ]
 
 
 def test_rows_are_sent_in_chunks():
@@ -135,7 +174,10 @@ def test_a_missing_mark_table_is_created_or_explained():
     conn = RecordingConnection(mark_table_exists=False)
     make_loader(conn, loopback_mark=True).load([ins(1, 1)], 0)
     assert any(e[0] == "execute" and e[1].startswith('CREATE TABLE "RETL"."RETL_MARK"') for e in conn.log)
-    refused = RecordingConnection(mark_table_exists=False, fail_on=("CREATE TABLE", OraError(1031, "ORA-01031: insufficient privileges")))
+    refused = RecordingConnection(
+        mark_table_exists=False,
+        fail_on=("CREATE TABLE", OraError(1031, "ORA-01031: insufficient privileges")),
+    )
     with pytest.raises(LoadError, match="as a DBA run: CREATE TABLE") as info:
         make_loader(refused, loopback_mark=True).load([ins(1, 1)], 0)
     assert not info.value.retryable
@@ -152,7 +194,9 @@ def test_a_refused_statement_rolls_back_and_names_table_key_and_remedy():
 
 
 def test_a_lost_connection_is_retryable():
-    conn = RecordingConnection(fail_on=("MERGE", OraError(3113, "ORA-03113: end-of-file on communication channel")))
+    conn = RecordingConnection(
+        fail_on=("MERGE", OraError(3113, "ORA-03113: end-of-file on communication channel"))
+    )
     with pytest.raises(LoadError) as info:
         make_loader(conn).load([ins(7, 1)], 0)
     assert info.value.retryable
@@ -160,7 +204,9 @@ def test_a_lost_connection_is_retryable():
 
 def test_ddl_stops_with_the_statement_and_the_remedy():
     ddl = EventData("shop", "orders", EventType.DDL, ddl_sql="ALTER TABLE orders ADD c INT")
-    with pytest.raises(LoadError, match=r"not translated .*ALTER TABLE orders ADD c INT.*skip_ddl: true") as info:
+    with pytest.raises(
+        LoadError, match=r"not translated .*ALTER TABLE orders ADD c INT.*skip_ddl: true"
+    ) as info:
         make_loader(RecordingConnection()).apply_ddl(ddl)
     assert not info.value.retryable
 
@@ -173,7 +219,9 @@ def test_dry_run_sends_nothing():
 
 def test_a_delete_without_key_is_refused():
     with pytest.raises(LoadError, match="without key columns"):
-        make_loader(RecordingConnection()).load([EventData("shop", "orders", EventType.DELETE, {}, {"a": 1})], 0)
+        make_loader(RecordingConnection()).load(
+            [EventData("shop", "orders", EventType.DELETE, {}, {"a": 1})], 0
+        )
 
 
 def test_the_loader_is_found_by_its_entry_point_and_connects_lazily():

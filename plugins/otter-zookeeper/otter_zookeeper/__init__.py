@@ -4,4 +4,5 @@ positions and the stage signals between Select/Extract and Transform/Load on dif
 Everything is built from kazoo's recipes (Election, Party-like ephemeral registration, Counter,
 DataWatch/ChildrenWatch) and versioned writes; the znode layout is in ``layout.py`` and docs/znodes.md.
 """
+
 __version__ = "0.1.0"

@@ -2,9 +2,11 @@
 
 Everything here is plain reads and writes of the layout in ``layout.py``; a node never needs this module.
 """
+
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError
@@ -18,8 +20,9 @@ from otter_zookeeper.placement import Placement
 from otter_zookeeper.registry import live_nodes
 
 
-def connect(hosts: str, timeout: float = 15.0, auth: ZooKeeperAuth | None = None,
-            root: str | None = None) -> KazooClient:
+def connect(
+    hosts: str, timeout: float = 15.0, auth: ZooKeeperAuth | None = None, root: str | None = None
+) -> KazooClient:
     """A started kazoo client, or a ConfigError naming the hosts.
 
     ``auth`` defaults to ``$OTTER_ZK_AUTH``; with ``root`` given, a root this client may not read fails here.
@@ -47,9 +50,14 @@ def _put(zk: KazooClient, path: str, value: bytes) -> None:
         zk.create(path, value, makepath=True)
 
 
-def deploy(zk: KazooClient, layout: Layout, yaml_text: str, filename: str,
-           placements: Mapping[tuple[str, str], Placement] | None = None,
-           default: Placement | None = None) -> list[tuple[str, str, Placement]]:
+def deploy(
+    zk: KazooClient,
+    layout: Layout,
+    yaml_text: str,
+    filename: str,
+    placements: Mapping[tuple[str, str], Placement] | None = None,
+    default: Placement | None = None,
+) -> list[tuple[str, str, Placement]]:
     """Validate the YAML and write every channel's config and every pipeline's placement.
 
     ``placements`` maps (channel, pipeline) to a placement; others take ``default``. Acked positions
@@ -63,8 +71,10 @@ def deploy(zk: KazooClient, layout: Layout, yaml_text: str, filename: str,
         for pipeline in channel.pipelines:
             placement = (placements or {}).get((channel.name, pipeline.name), default)
             if placement is None:
-                raise ConfigError(f"no placement for pipeline {channel.name}/{pipeline.name}: give --select "
-                                  f"and --load node ids")
+                raise ConfigError(
+                    f"no placement for pipeline {channel.name}/{pipeline.name}: give --select "
+                    f"and --load node ids"
+                )
             for leaf in ("position", "permit", "ready", "history"):
                 zk.ensure_path(layout.pipeline(channel.name, pipeline.name, leaf))
             _put(zk, layout.pipeline(channel.name, pipeline.name, "placement"), encode(placement.to_dict()))
@@ -129,17 +139,24 @@ class ClusterView:
             for name in names:
                 path = self.layout.pipeline
                 placement = self._get(path(channel, name, "placement"))
-                rows.append({
-                    "channel": channel, "pipeline": name, "state": state, "placement": placement,
-                    "permit": self._get(path(channel, name, "permit"), {"allowed": True, "reason": ""}),
-                    "position": self._get(path(channel, name, "position")),
-                    "epoch": self._get(path(channel, name, "epoch"), {"epoch": 0})["epoch"],
-                    "status": self._stage_status(channel, name),
-                    "select_node": self.holder(channel, name, STAGE_SELECT),
-                    "load_node": (self.holder(channel, name, STAGE_LOAD)
-                                  if placement and Placement.from_dict(placement).split
-                                  else self.holder(channel, name, STAGE_SELECT)),
-                })
+                rows.append(
+                    {
+                        "channel": channel,
+                        "pipeline": name,
+                        "state": state,
+                        "placement": placement,
+                        "permit": self._get(path(channel, name, "permit"), {"allowed": True, "reason": ""}),
+                        "position": self._get(path(channel, name, "position")),
+                        "epoch": self._get(path(channel, name, "epoch"), {"epoch": 0})["epoch"],
+                        "status": self._stage_status(channel, name),
+                        "select_node": self.holder(channel, name, STAGE_SELECT),
+                        "load_node": (
+                            self.holder(channel, name, STAGE_LOAD)
+                            if placement and Placement.from_dict(placement).split
+                            else self.holder(channel, name, STAGE_SELECT)
+                        ),
+                    }
+                )
         return rows
 
     def _stage_status(self, channel: str, pipeline: str) -> dict[str, Any]:

@@ -5,6 +5,7 @@ Acked positions are written with the znode version read when the stage took over
 the position since (a second holder, which the mainstem election should make impossible), the write
 fails and the stage stops with ``OwnershipLost`` instead of moving the position backwards.
 """
+
 from __future__ import annotations
 
 import logging
@@ -31,7 +32,9 @@ class OwnershipLost(OtterError):
 class ZooKeeperArbitrator:
     """Arbitrator of one pipeline, built by the node that won the pipeline's election."""
 
-    def __init__(self, zk: KazooClient, layout: Layout, channel: str, pipeline: str, node_id: int = 0) -> None:
+    def __init__(
+        self, zk: KazooClient, layout: Layout, channel: str, pipeline: str, node_id: int = 0
+    ) -> None:
         self.zk = zk
         self.layout = layout
         self.channel = channel
@@ -106,7 +109,9 @@ class ZooKeeperArbitrator:
         with self._saving:
             self._unsaved = (process_id, position)
             if self._writer is None:
-                self._writer = threading.Thread(target=self._write_acks, name=f"zk-ack-{self.pipeline}", daemon=True)
+                self._writer = threading.Thread(
+                    target=self._write_acks, name=f"zk-ack-{self.pipeline}", daemon=True
+                )
                 self._writer.start()
             self._saving.notify_all()
 
@@ -144,8 +149,11 @@ class ZooKeeperArbitrator:
                     tx.set_data(self.position_path, payload, version=self._version)
                     transaction_extra(tx)
                     results = tx.commit()
-                    failed = [(i, r) for i, r in enumerate(results)
-                              if isinstance(r, Exception) and not isinstance(r, RolledBackError)]
+                    failed = [
+                        (i, r)
+                        for i, r in enumerate(results)
+                        if isinstance(r, Exception) and not isinstance(r, RolledBackError)
+                    ]
                     if failed and failed[0][0] > 0 and isinstance(failed[0][1], NoNodeError):
                         # the extra operation's znode is gone (a signal voided by a rollback): the
                         # position is still right, write it alone
@@ -159,11 +167,14 @@ class ZooKeeperArbitrator:
             except (BadVersionError, NoNodeError) as exc:
                 self._write_error = OwnershipLost(
                     f"pipeline {self.name}: the acked position in ZooKeeper was changed by another node "
-                    f"({exc!r}); this node stops the stage and contends again")
+                    f"({exc!r}); this node stops the stage and contends again"
+                )
                 raise self._write_error from None
             except Exception as exc:
-                self._write_error = OtterError(f"pipeline {self.name}: cannot write the acked position "
-                                               f"to ZooKeeper: {exc!r}", retryable=False)
+                self._write_error = OtterError(
+                    f"pipeline {self.name}: cannot write the acked position to ZooKeeper: {exc!r}",
+                    retryable=False,
+                )
                 raise self._write_error from None
         return True
 

@@ -4,6 +4,7 @@ With credentials (``--zk-auth-file FILE`` holding ``user:password``, or ``$OTTER
 client authenticates with the ``digest`` scheme and every znode it creates carries one ACL: all rights for
 that identity, none for anybody else. Without credentials nothing changes (open ACLs, as before).
 """
+
 from __future__ import annotations
 
 import os
@@ -24,21 +25,25 @@ class ZooKeeperAuth:
     password: str = field(repr=False)
 
     @classmethod
-    def parse(cls, text: str, origin: str) -> "ZooKeeperAuth":
+    def parse(cls, text: str, origin: str) -> ZooKeeperAuth:
         user, sep, password = text.strip().partition(":")
         if not sep or not user or not password:
-            raise ConfigError(f"{origin}: expected one line 'user:password' for ZooKeeper digest authentication")
+            raise ConfigError(
+                f"{origin}: expected one line 'user:password' for ZooKeeper digest authentication"
+            )
         return cls(user, password)
 
     @classmethod
-    def resolve(cls, auth_file: str | None = None) -> "ZooKeeperAuth | None":
+    def resolve(cls, auth_file: str | None = None) -> ZooKeeperAuth | None:
         """Credentials from ``auth_file``, else from ``$OTTER_ZK_AUTH``, else None (open ACLs)."""
         if auth_file:
             try:
                 with open(auth_file, encoding="utf-8") as handle:
                     return cls.parse(handle.read(), auth_file)
             except OSError as exc:
-                raise ConfigError(f"cannot read the ZooKeeper credentials file {auth_file}: {exc.strerror}") from None
+                raise ConfigError(
+                    f"cannot read the ZooKeeper credentials file {auth_file}: {exc.strerror}"
+                ) from None
         text = os.environ.get(ENV, "")
         return cls.parse(text, f"${ENV}") if text else None
 
@@ -47,9 +52,12 @@ def make_client(hosts: str, timeout: float, auth: ZooKeeperAuth | None) -> Kazoo
     """A kazoo client (not started) that authenticates and protects what it creates when ``auth`` is set."""
     if auth is None:
         return KazooClient(hosts=hosts, timeout=timeout)
-    return KazooClient(hosts=hosts, timeout=timeout,
-                       auth_data=[("digest", f"{auth.user}:{auth.password}")],
-                       default_acl=[make_digest_acl(auth.user, auth.password, all=True)])
+    return KazooClient(
+        hosts=hosts,
+        timeout=timeout,
+        auth_data=[("digest", f"{auth.user}:{auth.password}")],
+        default_acl=[make_digest_acl(auth.user, auth.password, all=True)],
+    )
 
 
 def check_access(zk: KazooClient, root: str) -> None:
@@ -59,5 +67,7 @@ def check_access(zk: KazooClient, root: str) -> None:
     try:
         zk.get_children(root)
     except NoAuthError:
-        raise ConfigError(f"ZooKeeper denied access to {root}: it is protected by a digest ACL; give the "
-                          f"credentials with --zk-auth-file FILE or ${ENV}=user:password") from None
+        raise ConfigError(
+            f"ZooKeeper denied access to {root}: it is protected by a digest ACL; give the "
+            f"credentials with --zk-auth-file FILE or ${ENV}=user:password"
+        ) from None

@@ -1,4 +1,5 @@
 """``otter-run node``, ``otter-run deploy`` and ``otter-run cluster``: the commands of distributed mode."""
+
 from __future__ import annotations
 
 import argparse
@@ -37,19 +38,37 @@ def cmd_node(args: argparse.Namespace) -> int:
 
     advertised = args.advertise or (args.bind if args.bind not in ("0.0.0.0", "::") else "127.0.0.1")
     holder: dict = {}
-    context = NodeContext(node_id=args.id, bind_host=args.bind, advertised_host=advertised,
-                          pipe_port=args.pipe_port, auth_token=_token(args), tls_cert=args.tls_cert,
-                          tls_key=args.tls_key, tls_ca=args.tls_ca, zk_hosts=args.zk,
-                          address_of=lambda node_id: holder["node"].address_of(node_id),
-                          spool_dir=os.path.join(args.state_dir or f"./otter-node-{args.id}", "spool"))
-    node = Node(args.zk, args.id, root=args.zk_root, state_dir=args.state_dir,
-                session_timeout=args.session_timeout, context=context, zk_auth=ZooKeeperAuth.resolve(args.zk_auth_file))
+    context = NodeContext(
+        node_id=args.id,
+        bind_host=args.bind,
+        advertised_host=advertised,
+        pipe_port=args.pipe_port,
+        auth_token=_token(args),
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        tls_ca=args.tls_ca,
+        zk_hosts=args.zk,
+        address_of=lambda node_id: holder["node"].address_of(node_id),
+        spool_dir=os.path.join(args.state_dir or f"./otter-node-{args.id}", "spool"),
+    )
+    node = Node(
+        args.zk,
+        args.id,
+        root=args.zk_root,
+        state_dir=args.state_dir,
+        session_timeout=args.session_timeout,
+        context=context,
+        zk_auth=ZooKeeperAuth.resolve(args.zk_auth_file),
+    )
     holder["node"] = node
     stop = threading.Event()
 
     def on_signal(signum, _frame):
-        log.info("node %s: %s: giving the stages up after their batches in flight are acked", args.id,
-                 signal.Signals(signum).name)
+        log.info(
+            "node %s: %s: giving the stages up after their batches in flight are acked",
+            args.id,
+            signal.Signals(signum).name,
+        )
         stop.set()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -77,10 +96,14 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     placement = Placement(args.select, args.load or args.select, args.arbitrate, args.grace)
     zk = connect(args.zk, auth=ZooKeeperAuth.resolve(args.zk_auth_file), root=args.zk_root)
     try:
-        for channel, pipeline, where in deploy(zk, Layout(args.zk_root), text, args.config, default=placement):
+        for channel, pipeline, where in deploy(
+            zk, Layout(args.zk_root), text, args.config, default=placement
+        ):
             mode = "split S/E | T/L" if where.split else "whole pipeline"
-            print(f"deployed {channel}/{pipeline}: select on {list(where.select)}, load on {list(where.load)} "
-                  f"({mode}, arbitrate {where.arbitrate}, grace {where.grace_seconds:g}s)")
+            print(
+                f"deployed {channel}/{pipeline}: select on {list(where.select)}, load on {list(where.load)} "
+                f"({mode}, arbitrate {where.arbitrate}, grace {where.grace_seconds:g}s)"
+            )
     finally:
         zk.stop()
         zk.close()
@@ -95,7 +118,9 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     try:
         if args.action == "status":
             view = ClusterView(zk, args.zk_root)
-            print(json.dumps({"nodes": view.nodes(), "pipelines": view.pipelines()}, indent=2, sort_keys=True))
+            print(
+                json.dumps({"nodes": view.nodes(), "pipelines": view.pipelines()}, indent=2, sort_keys=True)
+            )
             return 0
         if not args.channel:
             raise ConfigError(f"otter-run cluster {args.action} needs a channel name")
@@ -111,23 +136,37 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--zk", required=True, help=ZK_HELP)
     parser.add_argument("--zk-root", default="/otter", help="the znode under which otter keeps everything")
-    parser.add_argument("--zk-auth-file", default=None,
-                        help="file holding 'user:password' for ZooKeeper digest auth; every znode otter creates "
-                             "is then readable by that identity only (else $OTTER_ZK_AUTH; none: open ACLs)")
+    parser.add_argument(
+        "--zk-auth-file",
+        default=None,
+        help="file holding 'user:password' for ZooKeeper digest auth; every znode otter creates "
+        "is then readable by that identity only (else $OTTER_ZK_AUTH; none: open ACLs)",
+    )
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    node = sub.add_parser("node", help="run a worker node that takes the pipeline stages ZooKeeper assigns to it")
+    node = sub.add_parser(
+        "node", help="run a worker node that takes the pipeline stages ZooKeeper assigns to it"
+    )
     _common(node)
     node.add_argument("--id", type=int, required=True, help="this node's id (unique in the cluster)")
-    node.add_argument("--state-dir", default=None, help="reject logs and local files (default ./otter-node-ID)")
-    node.add_argument("--session-timeout", type=float, default=10.0,
-                      help="ZooKeeper session timeout in seconds: a node silent this long is dead (default 10)")
+    node.add_argument(
+        "--state-dir", default=None, help="reject logs and local files (default ./otter-node-ID)"
+    )
+    node.add_argument(
+        "--session-timeout",
+        type=float,
+        default=10.0,
+        help="ZooKeeper session timeout in seconds: a node silent this long is dead (default 10)",
+    )
     node.add_argument("--bind", default="127.0.0.1", help="interface the pipe server listens on")
     node.add_argument("--advertise", default=None, help="host other nodes dial (default: --bind)")
     node.add_argument("--pipe-port", type=int, default=0, help="pipe server port (0: a free one)")
-    node.add_argument("--auth-token-file", default=None,
-                      help="file holding the node-to-node shared secret (else $OTTER_NODE_TOKEN)")
+    node.add_argument(
+        "--auth-token-file",
+        default=None,
+        help="file holding the node-to-node shared secret (else $OTTER_NODE_TOKEN)",
+    )
     node.add_argument("--tls-cert", default=None, help="PEM certificate of this node's pipe server")
     node.add_argument("--tls-key", default=None, help="PEM key of --tls-cert")
     node.add_argument("--tls-ca", default=None, help="PEM CA that signs the other nodes' certificates")
@@ -137,17 +176,35 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     dep = sub.add_parser("deploy", help="write a pipeline YAML and its placement to ZooKeeper for the nodes")
     dep.add_argument("config", help="the pipeline YAML file")
     _common(dep)
-    dep.add_argument("--select", type=_node_ids, required=True,
-                     help="node ids that may run Select/Extract, preferred first (e.g. 1,3)")
-    dep.add_argument("--load", type=_node_ids, default=None,
-                     help="node ids that may run Transform/Load, preferred first (default: --select)")
-    dep.add_argument("--arbitrate", default="automatic", choices=["automatic", "memory", "zookeeper", "rpc"],
-                     help="how stages signal each other (automatic: memory when select and load nodes are the same)")
-    dep.add_argument("--grace", type=float, default=30.0,
-                     help="seconds a standby waits for the preferred node to come back (default 30)")
+    dep.add_argument(
+        "--select",
+        type=_node_ids,
+        required=True,
+        help="node ids that may run Select/Extract, preferred first (e.g. 1,3)",
+    )
+    dep.add_argument(
+        "--load",
+        type=_node_ids,
+        default=None,
+        help="node ids that may run Transform/Load, preferred first (default: --select)",
+    )
+    dep.add_argument(
+        "--arbitrate",
+        default="automatic",
+        choices=["automatic", "memory", "zookeeper", "rpc"],
+        help="how stages signal each other (automatic: memory when select and load nodes are the same)",
+    )
+    dep.add_argument(
+        "--grace",
+        type=float,
+        default=30.0,
+        help="seconds a standby waits for the preferred node to come back (default 30)",
+    )
     dep.set_defaults(func=cmd_deploy)
 
-    cluster = sub.add_parser("cluster", help="show nodes and pipelines in ZooKeeper, pause/resume/stop a channel")
+    cluster = sub.add_parser(
+        "cluster", help="show nodes and pipelines in ZooKeeper, pause/resume/stop a channel"
+    )
     cluster.add_argument("action", choices=["status", "pause", "resume", "stop"])
     cluster.add_argument("channel", nargs="?", default=None)
     _common(cluster)

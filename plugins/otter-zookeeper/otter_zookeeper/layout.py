@@ -17,6 +17,7 @@
     ROOT/channels/<ch>/pipelines/<p>/history/h-<seq>  JSON {node, stage, event, time}: stage starts/stops
     ROOT/channels/<ch>/pipelines/<p>/status/<stage>   ephemeral JSON: who runs the stage, its progress
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,8 @@ import re
 from typing import Any
 
 DEFAULT_ROOT = "/otter"
-STAGE_SELECT = "select"   # Select + Extract (and Transform + Load too when the pipeline is not split)
-STAGE_LOAD = "load"       # Transform + Load of a split pipeline
+STAGE_SELECT = "select"  # Select + Extract (and Transform + Load too when the pipeline is not split)
+STAGE_LOAD = "load"  # Transform + Load of a split pipeline
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
@@ -34,7 +35,9 @@ def check_name(kind: str, name: str) -> str:
     from otter_core.errors import ConfigError
 
     if not _NAME.match(name):
-        raise ConfigError(f"{kind} name {name!r} cannot be used in ZooKeeper: use letters, digits, '_', '-', '.'")
+        raise ConfigError(
+            f"{kind} name {name!r} cannot be used in ZooKeeper: use letters, digits, '_', '-', '.'"
+        )
     return name
 
 

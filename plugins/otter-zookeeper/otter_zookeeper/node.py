@@ -6,6 +6,7 @@ whole, two when S/E and T/L are split). When the ZooKeeper connection is suspend
 lost, every running stage is stopped at once: a node that cannot prove it still holds an election never
 selects or loads (no split brain); it contends again once the session is back.
 """
+
 from __future__ import annotations
 
 import logging
@@ -38,7 +39,7 @@ log = logging.getLogger("otter.node")
 class PipelineSlot:
     """A deployed pipeline as one node sees it: its placement, config, pipe and stage workers."""
 
-    def __init__(self, node: "Node", channel: str, pipeline: str) -> None:
+    def __init__(self, node: Node, channel: str, pipeline: str) -> None:
         self.node = node
         self.channel = channel
         self.pipeline = pipeline
@@ -103,8 +104,14 @@ class PipelineSlot:
         state_dir = str(self.node.state_dir)
         placement = self.placement
         if placement is None or not placement.split:
-            return PipelineRunner(self.channel, model, config.sources, state_dir,
-                                  arbitrator=ZooKeeperArbitrator(*args), pipe=self.pipe(model))
+            return PipelineRunner(
+                self.channel,
+                model,
+                config.sources,
+                state_dir,
+                arbitrator=ZooKeeperArbitrator(*args),
+                pipe=self.pipe(model),
+            )
         kind = SelectExtractRunner if stage == STAGE_SELECT else TransformLoadRunner
         if placement.arbitrate == "rpc":
             from otter_zookeeper.rpc_signals import RpcSignals
@@ -112,8 +119,15 @@ class PipelineSlot:
             signals = RpcSignals(*args, node=self.node.context)
         else:
             signals = ZooKeeperSignals(*args)
-        return kind(self.channel, model, config.sources, state_dir, signals, self.pipe(model),
-                    node_id=self.node.node_id)
+        return kind(
+            self.channel,
+            model,
+            config.sources,
+            state_dir,
+            signals,
+            self.pipe(model),
+            node_id=self.node.node_id,
+        )
 
     def interrupt(self) -> None:
         for worker in list(self.workers.values()):
@@ -134,16 +148,26 @@ class PipelineSlot:
 class Node:
     """Start with ``start()``; ``stop()`` gives every stage up after its batches in flight are acked."""
 
-    def __init__(self, zk_hosts: str, node_id: int, *, root: str = "/otter", state_dir: str | None = None,
-                 session_timeout: float = 10.0, context: NodeContext | None = None,
-                 zk_auth: ZooKeeperAuth | None = None) -> None:
+    def __init__(
+        self,
+        zk_hosts: str,
+        node_id: int,
+        *,
+        root: str = "/otter",
+        state_dir: str | None = None,
+        session_timeout: float = 10.0,
+        context: NodeContext | None = None,
+        zk_auth: ZooKeeperAuth | None = None,
+    ) -> None:
         self.zk_hosts = zk_hosts
         self.node_id = int(node_id)
         self.layout = Layout(root)
         self.state_dir = Path(state_dir or f"./otter-node-{node_id}")
         self.session_timeout = session_timeout
         self.context = context or NodeContext(node_id=self.node_id, zk_hosts=zk_hosts)
-        self.zk = make_client(zk_hosts, session_timeout, zk_auth if zk_auth is not None else ZooKeeperAuth.resolve())
+        self.zk = make_client(
+            zk_hosts, session_timeout, zk_auth if zk_auth is not None else ZooKeeperAuth.resolve()
+        )
         self.slots: dict[tuple[str, str], PipelineSlot] = {}
         self._channel_states: dict[str, str] = {}
         self._watched_channels: set[str] = set()
@@ -161,7 +185,9 @@ class Node:
         """kazoo calls this from its connection thread: only flip flags and stop runners here."""
         if state in (KazooState.SUSPENDED, KazooState.LOST):
             if self._session_ok.is_set():
-                log.warning("node %s: ZooKeeper session %s: stopping every stage now", self.node_id, state.lower())
+                log.warning(
+                    "node %s: ZooKeeper session %s: stopping every stage now", self.node_id, state.lower()
+                )
             self._session_ok.clear()
             for slot in list(self.slots.values()):
                 slot.interrupt()
@@ -184,8 +210,15 @@ class Node:
                     register(self.zk, self.layout, self._info(), wait_seconds=self.session_timeout * 2)
                 while self._pending_history:
                     slot, stage, event, when = self._pending_history.pop(0)
-                    record_history(self.zk, slot.history_path, self.node_id, stage, event, when=when,
-                                   note="recorded after the session came back")
+                    record_history(
+                        self.zk,
+                        slot.history_path,
+                        self.node_id,
+                        stage,
+                        event,
+                        when=when,
+                        note="recorded after the session came back",
+                    )
                 self._session_ok.set()
                 log.info("node %s: ZooKeeper session is back: contending again", self.node_id)
             except Exception as exc:
@@ -221,10 +254,13 @@ class Node:
             self.zk.ensure_path(self.layout.pipelines(channel))
             # kazoo calls a DataWatch function with (data, stat, event) when it takes three arguments:
             # the channel must be keyword-only, or the event would arrive in its place
-            self.zk.DataWatch(self.layout.channel_state(channel),
-                              lambda data, _stat, _event=None, *, ch=channel: self._on_channel_state(ch, data))
-            self.zk.ChildrenWatch(self.layout.pipelines(channel),
-                                  lambda names, ch=channel: self._on_pipelines(ch, names))
+            self.zk.DataWatch(
+                self.layout.channel_state(channel),
+                lambda data, _stat, _event=None, *, ch=channel: self._on_channel_state(ch, data),
+            )
+            self.zk.ChildrenWatch(
+                self.layout.pipelines(channel), lambda names, ch=channel: self._on_pipelines(ch, names)
+            )
 
     def _on_channel_state(self, channel: str, data: bytes | None) -> None:
         self._channel_states[channel] = (data or b"START").decode().strip().upper()
@@ -238,7 +274,7 @@ class Node:
             self.slots.pop(key).stop()  # undeployed
 
     # -- lifecycle ------------------------------------------------------------------------------------
-    def start(self) -> "Node":
+    def start(self) -> Node:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.zk.add_listener(self._on_state)
         self.zk.start(timeout=max(15.0, self.session_timeout))
@@ -252,7 +288,9 @@ class Node:
         self._session_ok.set()
         self._reconnected.set()
         threading.Thread(target=self._keeper, name="zk-keeper", daemon=True).start()
-        threading.Thread(target=run_publisher, args=(self, self._stopping), name="zk-status", daemon=True).start()
+        threading.Thread(
+            target=run_publisher, args=(self, self._stopping), name="zk-status", daemon=True
+        ).start()
         self.zk.ensure_path(self.layout.channels)
         self.zk.ChildrenWatch(self.layout.nodes, self._on_nodes)
         self.zk.ChildrenWatch(self.layout.channels, self._on_channels)
@@ -281,4 +319,3 @@ class Node:
             self.zk.close()
         except KazooException:
             log.debug("closing the ZooKeeper client failed", exc_info=True)
-

@@ -1,7 +1,9 @@
 """Where a pipeline's stages run: node lists in order of preference, and how the stages signal each other."""
+
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from attrs import field, frozen
 
@@ -38,11 +40,15 @@ class Placement:
         if not self.select or not self.load:
             raise ConfigError("a placement needs at least one select node and one load node")
         if self.arbitrate not in ARBITRATE_MODES:
-            raise ConfigError(f"unknown arbitrate mode {self.arbitrate!r}: use one of {', '.join(ARBITRATE_MODES)}")
+            raise ConfigError(
+                f"unknown arbitrate mode {self.arbitrate!r}: use one of {', '.join(ARBITRATE_MODES)}"
+            )
         if self.arbitrate == "memory" and self.select != self.load:
-            raise ConfigError(f"arbitrate mode memory runs every stage on one node, but select nodes "
-                              f"{list(self.select)} differ from load nodes {list(self.load)}: give the same "
-                              f"lists or use arbitrate mode zookeeper (or automatic)")
+            raise ConfigError(
+                f"arbitrate mode memory runs every stage on one node, but select nodes "
+                f"{list(self.select)} differ from load nodes {list(self.load)}: give the same "
+                f"lists or use arbitrate mode zookeeper (or automatic)"
+            )
         if self.grace_seconds < 0:
             raise ConfigError("grace_seconds must be 0 or more")
 
@@ -59,10 +65,18 @@ class Placement:
         return self.select if stage == STAGE_SELECT else self.load
 
     def to_dict(self) -> dict[str, Any]:
-        return {"select": list(self.select), "load": list(self.load), "arbitrate": self.arbitrate,
-                "grace_seconds": self.grace_seconds}
+        return {
+            "select": list(self.select),
+            "load": list(self.load),
+            "arbitrate": self.arbitrate,
+            "grace_seconds": self.grace_seconds,
+        }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Placement":
-        return cls(data["select"], data["load"], data.get("arbitrate", "automatic"),
-                   float(data.get("grace_seconds", DEFAULT_GRACE_SECONDS)))
+    def from_dict(cls, data: Mapping[str, Any]) -> Placement:
+        return cls(
+            data["select"],
+            data["load"],
+            data.get("arbitrate", "automatic"),
+            float(data.get("grace_seconds", DEFAULT_GRACE_SECONDS)),
+        )

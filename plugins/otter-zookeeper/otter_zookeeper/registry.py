@@ -1,4 +1,5 @@
 """The node registry: each live node holds an ephemeral znode ``ROOT/nodes/<id>`` with its addresses."""
+
 from __future__ import annotations
 
 import os
@@ -30,16 +31,28 @@ class NodeInfo:
         return f"{self.advertised_host}:{self.pipe_port}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.node_id, "advertised_host": self.advertised_host, "pipe_port": self.pipe_port,
-                "hostname": self.hostname, "pid": self.pid, "started": self.started}
+        return {
+            "id": self.node_id,
+            "advertised_host": self.advertised_host,
+            "pipe_port": self.pipe_port,
+            "hostname": self.hostname,
+            "pid": self.pid,
+            "started": self.started,
+        }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "NodeInfo":
-        return cls(int(data["id"]), data.get("advertised_host", ""), int(data.get("pipe_port", 0)),
-                   data.get("hostname", ""), int(data.get("pid", 0)), float(data.get("started", 0.0)))
+    def from_dict(cls, data: dict[str, Any]) -> NodeInfo:
+        return cls(
+            int(data["id"]),
+            data.get("advertised_host", ""),
+            int(data.get("pipe_port", 0)),
+            data.get("hostname", ""),
+            int(data.get("pid", 0)),
+            float(data.get("started", 0.0)),
+        )
 
     @classmethod
-    def here(cls, node_id: int, advertised_host: str, pipe_port: int = 0) -> "NodeInfo":
+    def here(cls, node_id: int, advertised_host: str, pipe_port: int = 0) -> NodeInfo:
         return cls(node_id, advertised_host, pipe_port, socket.gethostname(), os.getpid(), time.time())
 
 
@@ -56,8 +69,10 @@ def register(zk: KazooClient, layout: Layout, info: NodeInfo, wait_seconds: floa
         except NodeExistsError:
             if time.monotonic() >= deadline:
                 other = live_nodes(zk, layout).get(info.node_id)
-                raise ConfigError(f"node id {info.node_id} is already registered in ZooKeeper ({other}): "
-                                  f"give every node its own --id, or wait until the old one's session expired") from None
+                raise ConfigError(
+                    f"node id {info.node_id} is already registered in ZooKeeper ({other}): "
+                    f"give every node its own --id, or wait until the old one's session expired"
+                ) from None
             time.sleep(0.2)
 
 

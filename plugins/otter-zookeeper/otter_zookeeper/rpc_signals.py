@@ -11,6 +11,7 @@ Failover: signals live only in the T/L node's memory. A T/L stage therefore star
 it starts; S/E sees it, re-reads from the acked position and pushes to the new T/L. A signal lost with a
 dead node is thus always re-sent as a re-read from the acked position (Load is idempotent).
 """
+
 from __future__ import annotations
 
 import collections
@@ -32,8 +33,10 @@ def _grpc_signals():
     try:
         from otter_grpc import signals
     except ImportError:
-        raise ConfigError("arbitrate mode rpc sends the stage signals over gRPC: install plugins/otter-grpc on "
-                          "every node (or use arbitrate mode zookeeper)") from None
+        raise ConfigError(
+            "arbitrate mode rpc sends the stage signals over gRPC: install plugins/otter-grpc on "
+            "every node (or use arbitrate mode zookeeper)"
+        ) from None
     return signals
 
 
@@ -114,7 +117,12 @@ class RpcSignals(EpochSignals):
             self.zk.set(self.target_path, value)
         self._inbox.clear()
         epoch = self._bump_epoch(reason)
-        log.info("[%s] transform/load takes ready signals at %s (epoch %d)", self.name, self._service.address, epoch)
+        log.info(
+            "[%s] transform/load takes ready signals at %s (epoch %d)",
+            self.name,
+            self._service.address,
+            epoch,
+        )
 
     def upcoming(self, limit: int, timeout: float) -> list[ReadySignal]:
         if self._inbox is None:

@@ -7,6 +7,7 @@ generation: S/E starts a new one at every (re)start, T/L starts one after a fail
 older epoch are void (and deleted). ``EpochSignals`` is the part shared with arbitrate mode ``rpc``
 (``rpc_signals.py``), where the signals themselves travel node to node.
 """
+
 from __future__ import annotations
 
 import abc
@@ -14,7 +15,7 @@ import logging
 import threading
 from typing import Any
 
-from kazoo.exceptions import BadVersionError, NoNodeError, NodeExistsError
+from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
 from otter_core.model import Position
 from otter_core.model.node import ReadySignal
@@ -50,8 +51,11 @@ class EpochSignals(ZooKeeperArbitrator, abc.ABC):
             data, stat = self.zk.get(self.epoch_path)
             epoch = int(decode(data, {"epoch": 0})["epoch"]) + 1
             try:
-                self.zk.set(self.epoch_path, encode({"epoch": epoch, "reason": reason, "node": self.node_id}),
-                            version=stat.version)
+                self.zk.set(
+                    self.epoch_path,
+                    encode({"epoch": epoch, "reason": reason, "node": self.node_id}),
+                    version=stat.version,
+                )
             except BadVersionError:
                 continue
             with self._changed:
@@ -81,8 +85,14 @@ class EpochSignals(ZooKeeperArbitrator, abc.ABC):
 
 
 def signal_from(process_id: int, value: dict[str, Any]) -> ReadySignal:
-    return ReadySignal(process_id, value["key"], Position.from_dict(value["position"]), int(value.get("size", 0)),
-                       int(value["epoch"]), int(value.get("node", 0)))
+    return ReadySignal(
+        process_id,
+        value["key"],
+        Position.from_dict(value["position"]),
+        int(value.get("size", 0)),
+        int(value["epoch"]),
+        int(value.get("node", 0)),
+    )
 
 
 class ZooKeeperSignals(EpochSignals):
@@ -94,7 +104,7 @@ class ZooKeeperSignals(EpochSignals):
         self.zk.ensure_path(self.ready_path)
         self._children: list[str] = []
         self._cache: dict[str, ReadySignal] = {}  # T/L: signal data already read, by child name
-        self._loaded: set[str] = set()            # T/L: loaded, the delete not yet written
+        self._loaded: set[str] = set()  # T/L: loaded, the delete not yet written
         self._deletes: list[str] = []
         self.zk.ChildrenWatch(self.ready_path, self._on_children)
 
@@ -122,8 +132,15 @@ class ZooKeeperSignals(EpochSignals):
         """T/L (re)starts: the ready znodes outlive a T/L node, nothing to do."""
 
     def publish(self, signal: ReadySignal) -> None:
-        payload = encode({"key": signal.key, "position": signal.position.to_dict(), "size": signal.size,
-                          "epoch": signal.epoch, "node": signal.node_id})
+        payload = encode(
+            {
+                "key": signal.key,
+                "position": signal.position.to_dict(),
+                "size": signal.size,
+                "epoch": signal.epoch,
+                "node": signal.node_id,
+            }
+        )
         try:
             self.zk.create(self.layout.ready(self.channel, self.pipeline, signal.process_id), payload)
         except NodeExistsError:  # a retry of the same create after a connection loss
@@ -143,8 +160,10 @@ class ZooKeeperSignals(EpochSignals):
         epoch = self._epoch
         found: list[ReadySignal] = []
         while children and len(found) < limit:
-            chunk, children = children[:limit - len(found)], children[limit - len(found):]
-            missing = {name: self.zk.get_async(f"{self.ready_path}/{name}") for name in chunk if name not in cached}
+            chunk, children = children[: limit - len(found)], children[limit - len(found) :]
+            missing = {
+                name: self.zk.get_async(f"{self.ready_path}/{name}") for name in chunk if name not in cached
+            }
             for name, request in missing.items():
                 try:
                     data, _ = request.get(timeout=30)

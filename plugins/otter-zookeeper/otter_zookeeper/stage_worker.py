@@ -5,6 +5,7 @@ candidates queue behind it as hot standbys. A standby that wins while the prefer
 the placement's list) is absent waits ``grace_seconds`` for it to come back before it takes the stage
 over, and steps back if it does. Every start and stop is recorded under ``history/`` with the time.
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,7 +28,7 @@ PREFERRED_STARTING_SECONDS = 10.0  # extra wait for a registered preferred node 
 class StageWorker:
     """Thread that keeps contending for ``stage`` of a pipeline while this node is one of its candidates."""
 
-    def __init__(self, slot: "PipelineSlot", stage: str) -> None:
+    def __init__(self, slot: PipelineSlot, stage: str) -> None:
         self.slot = slot
         self.node = slot.node
         self.stage = stage
@@ -38,7 +39,7 @@ class StageWorker:
         self._election: Any = None
         self._thread = threading.Thread(target=self._loop, name=f"stage-{self.name}", daemon=True)
 
-    def start(self) -> "StageWorker":
+    def start(self) -> StageWorker:
         self._thread.start()
         return self
 
@@ -64,12 +65,17 @@ class StageWorker:
         while not self._stop.is_set():
             try:
                 placement = self.slot.placement
-                if (placement is None or self.node.node_id not in placement.candidates(self.stage)
-                        or not self.node.session_ok() or not self.slot.wants(self.stage)):
+                if (
+                    placement is None
+                    or self.node.node_id not in placement.candidates(self.stage)
+                    or not self.node.session_ok()
+                    or not self.slot.wants(self.stage)
+                ):
                     self._stop.wait(0.5)
                     continue
-                self._election = self.node.zk.Election(self.slot.election_path(self.stage),
-                                                       str(self.node.node_id))
+                self._election = self.node.zk.Election(
+                    self.slot.election_path(self.stage), str(self.node.node_id)
+                )
                 self._election.run(self._lead)
             except KazooException as exc:
                 log.warning("[%s] ZooKeeper error, contending again: %r", self.name, exc)
@@ -95,8 +101,12 @@ class StageWorker:
         thread.start()
         try:
             while thread.is_alive():
-                if (self._stop.is_set() or not self.node.session_ok() or not self._still_placed()
-                        or not self.slot.wants(self.stage)):
+                if (
+                    self._stop.is_set()
+                    or not self.node.session_ok()
+                    or not self._still_placed()
+                    or not self.slot.wants(self.stage)
+                ):
                     runner.stop()
                 thread.join(0.2)
         finally:
@@ -131,16 +141,25 @@ class StageWorker:
             alive = preferred in self.node.live_node_ids()
             if alive and self.slot.is_contending(self.stage, preferred):
                 if waited:
-                    log.info("[%s] preferred node %s is back: node %s steps back", self.name, preferred,
-                             self.node.node_id)
+                    log.info(
+                        "[%s] preferred node %s is back: node %s steps back",
+                        self.name,
+                        preferred,
+                        self.node.node_id,
+                    )
                 return False
             # a preferred node that is registered but not yet queued (still starting) gets a little longer
             limit = placement.grace_seconds + (PREFERRED_STARTING_SECONDS if alive else 0.0)
             if time.monotonic() - started >= limit:
                 return True
             if not waited:
-                log.info("[%s] node %s won the election; waiting %.1fs for preferred node %s",
-                         self.name, self.node.node_id, placement.grace_seconds, preferred)
+                log.info(
+                    "[%s] node %s won the election; waiting %.1fs for preferred node %s",
+                    self.name,
+                    self.node.node_id,
+                    placement.grace_seconds,
+                    preferred,
+                )
                 waited = True
             self._stop.wait(0.2)
         return False
@@ -149,8 +168,9 @@ class StageWorker:
         record_history(self.node.zk, self.slot.history_path, self.node.node_id, self.stage, event, **extra)
 
 
-def record_history(zk: Any, path: str, node_id: int, stage: str, event: str, when: float | None = None,
-                   **extra: Any) -> None:
+def record_history(
+    zk: Any, path: str, node_id: int, stage: str, event: str, when: float | None = None, **extra: Any
+) -> None:
     """Append a stage start/stop to ``history/`` (persistent sequential znodes, the oldest pruned)."""
     entry = {"node": node_id, "stage": stage, "event": event, "time": when or time.time(), **extra}
     try:

@@ -4,6 +4,7 @@
 error, restarts, updated}`` while the stage runs here; it vanishes with the node's session. ``state`` is
 "paused" once this node's arbitrator closed its permit (not when a pause was only requested).
 """
+
 from __future__ import annotations
 
 import logging
@@ -22,7 +23,7 @@ log = logging.getLogger("otter.node")
 INTERVAL_SECONDS = 2.0
 
 
-def publish_once(node: "Node") -> None:
+def publish_once(node: Node) -> None:
     for (channel, pipeline), slot in list(node.slots.items()):
         for stage, worker in list(slot.workers.items()):
             path = f"{node.layout.pipeline(channel, pipeline, 'status')}/{stage}"
@@ -32,7 +33,9 @@ def publish_once(node: "Node") -> None:
                 continue
             row = runner.stats.summary(runner.is_idle())
             if row.get("state") == "running" and not runner.arbitrator.permit():
-                row["state"] = "paused"  # this node's permit is closed (channel paused, or the pipeline's permit)
+                row["state"] = (
+                    "paused"  # this node's permit is closed (channel paused, or the pipeline's permit)
+                )
             row.update({"node": node.node_id, "stage": stage, "updated": time.time()})
             data = encode(row)
             try:
@@ -44,7 +47,7 @@ def publish_once(node: "Node") -> None:
                     pass
 
 
-def _delete_own(node: "Node", path: str) -> None:
+def _delete_own(node: Node, path: str) -> None:
     try:
         stat = node.zk.exists(path)
         if stat is not None and stat.ephemeralOwner == node.zk.client_id[0]:
@@ -53,7 +56,7 @@ def _delete_own(node: "Node", path: str) -> None:
         pass
 
 
-def run_publisher(node: "Node", stopping: threading.Event) -> None:
+def run_publisher(node: Node, stopping: threading.Event) -> None:
     """Publish every ``INTERVAL_SECONDS`` until ``stopping`` is set (a node thread)."""
     while not stopping.wait(INTERVAL_SECONDS):
         if not node.session_ok():

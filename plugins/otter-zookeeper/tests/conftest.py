@@ -1,4 +1,5 @@
 """Shared helpers of the otter-zookeeper tests (real ZooKeeper and MariaDB from otter_core.testing)."""
+
 import itertools
 import time
 

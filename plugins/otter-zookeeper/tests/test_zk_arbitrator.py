@@ -1,4 +1,5 @@
 """The ZooKeeper arbitrator against a real ZooKeeper: processIds, permit, versioned acks, signals."""
+
 import pytest
 from zk_support import wait_for
 
@@ -29,8 +30,10 @@ def test_process_ids_increase_across_holders(zk, zk_root):
 
 
 def test_every_holder_gets_a_higher_fencing_token(zk, zk_root):
-    tokens = [make(zk, zk_root, cls, node_id=i).fencing_token
-              for i, cls in enumerate((ZooKeeperArbitrator, ZooKeeperSignals, ZooKeeperArbitrator), 1)]
+    tokens = [
+        make(zk, zk_root, cls, node_id=i).fencing_token
+        for i, cls in enumerate((ZooKeeperArbitrator, ZooKeeperSignals, ZooKeeperArbitrator), 1)
+    ]
     assert tokens == sorted(set(tokens)) and tokens[0] >= 1
 
 

@@ -1,8 +1,9 @@
 """Digest authentication: with credentials, the deployed config (it holds passwords) is readable by otter only."""
+
 import pytest
-from zk_support import wait_for
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoAuthError
+from zk_support import wait_for
 
 from otter_core.errors import ConfigError
 from otter_core.testing.harness import pipeline_yaml
@@ -55,8 +56,9 @@ def test_credentials_come_from_a_file_or_the_environment(tmp_path, monkeypatch):
         ZooKeeperAuth.resolve(str(tmp_path / "missing"))
 
 
-def test_a_client_without_the_credentials_cannot_read_the_deployed_config(zookeeper_server, zk_root, stranger,
-                                                                          mariadb_source, mariadb_target):
+def test_a_client_without_the_credentials_cannot_read_the_deployed_config(
+    zookeeper_server, zk_root, stranger, mariadb_source, mariadb_target
+):
     text = pipeline_yaml(mariadb_source, mariadb_target, ["zka.t"], start="current")
     deploy_protected(zookeeper_server, zk_root, text)
     config_path = Layout(zk_root).channel_config("test")
@@ -77,13 +79,27 @@ def test_a_client_without_the_credentials_cannot_read_the_deployed_config(zookee
         zk.close()
 
 
-def test_a_node_with_the_credentials_registers_and_one_without_is_refused(zookeeper_server, zk_root, tmp_path):
+def test_a_node_with_the_credentials_registers_and_one_without_is_refused(
+    zookeeper_server, zk_root, tmp_path
+):
     deploy_protected(zookeeper_server, zk_root)
     with pytest.raises(ConfigError, match="denied access"):
-        Node(zookeeper_server.hosts, 2, root=zk_root, state_dir=str(tmp_path / "n2"), session_timeout=2.0,
-             zk_auth=ZooKeeperAuth("otter", "wrong")).start()
-    node = Node(zookeeper_server.hosts, 1, root=zk_root, state_dir=str(tmp_path / "n1"), session_timeout=2.0,
-                zk_auth=AUTH).start()
+        Node(
+            zookeeper_server.hosts,
+            2,
+            root=zk_root,
+            state_dir=str(tmp_path / "n2"),
+            session_timeout=2.0,
+            zk_auth=ZooKeeperAuth("otter", "wrong"),
+        ).start()
+    node = Node(
+        zookeeper_server.hosts,
+        1,
+        root=zk_root,
+        state_dir=str(tmp_path / "n1"),
+        session_timeout=2.0,
+        zk_auth=AUTH,
+    ).start()
     try:
         zk = connect(zookeeper_server.hosts, auth=AUTH)
         try:
@@ -101,8 +117,15 @@ def test_a_node_with_the_credentials_registers_and_one_without_is_refused(zookee
 
 def test_every_distributed_command_takes_a_credentials_file():
     import argparse
+
     parser = argparse.ArgumentParser()
     add_commands(parser.add_subparsers(dest="command"))
-    for argv in (["node", "--zk", "h:1", "--id", "1"], ["deploy", "f.yaml", "--zk", "h:1", "--select", "1"],
-                 ["cluster", "status", "--zk", "h:1"]):
-        assert parser.parse_args(argv + ["--zk-auth-file", "/etc/otter/zk.auth"]).zk_auth_file == "/etc/otter/zk.auth"
+    for argv in (
+        ["node", "--zk", "h:1", "--id", "1"],
+        ["deploy", "f.yaml", "--zk", "h:1", "--select", "1"],
+        ["cluster", "status", "--zk", "h:1"],
+    ):
+        assert (
+            parser.parse_args(argv + ["--zk-auth-file", "/etc/otter/zk.auth"]).zk_auth_file
+            == "/etc/otter/zk.auth"
+        )

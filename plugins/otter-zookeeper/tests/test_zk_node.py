@@ -1,9 +1,10 @@
 """A node in this process takes the pipelines deployed in ZooKeeper: whole, split, paused, moved."""
+
 import time
 
 import pytest
-from zk_support import wait_for
 from kazoo.client import KazooClient
+from zk_support import wait_for
 
 from otter_core.testing.harness import pipeline_yaml
 from otter_zookeeper.admin import ClusterView, deploy, set_channel_state
@@ -19,8 +20,9 @@ def prepare(source, target):
     for server in (source, target):
         server.execute("CREATE DATABASE zkt", "CREATE TABLE zkt.orders (id INT PRIMARY KEY, amount INT)")
     file, pos = source.binlog_position()
-    return pipeline_yaml(source, target, ["zkt.orders"], start={"file": file, "pos": pos}, select_process=False,
-                         batch_size=50)
+    return pipeline_yaml(
+        source, target, ["zkt.orders"], start={"file": file, "pos": pos}, select_process=False, batch_size=50
+    )
 
 
 def write_rows(source, first, count):
@@ -37,8 +39,13 @@ def node(zookeeper_server, zk_root, tmp_path):
     started = []
 
     def start(node_id=1):
-        n = Node(zookeeper_server.hosts, node_id, root=zk_root, state_dir=str(tmp_path / f"n{node_id}"),
-                 session_timeout=2.0).start()
+        n = Node(
+            zookeeper_server.hosts,
+            node_id,
+            root=zk_root,
+            state_dir=str(tmp_path / f"n{node_id}"),
+            session_timeout=2.0,
+        ).start()
         started.append(n)
         return n
 
@@ -77,8 +84,11 @@ def test_pause_holds_rows_until_resume(mariadb_source, mariadb_target, zk, zk_ro
     wait_for(lambda: same(mariadb_source, mariadb_target), 60, "the first rows")
     set_channel_state(zk, layout, "test", "PAUSE")
     select = n.slots[("test", "src-to-dst")].workers["select"]
-    wait_for(lambda: select.runner is not None and not select.runner.arbitrator.permit(), 30,
-             "the select stage saw the pause (its permit follows the channel znode through a watch)")
+    wait_for(
+        lambda: select.runner is not None and not select.runner.arbitrator.permit(),
+        30,
+        "the select stage saw the pause (its permit follows the channel znode through a watch)",
+    )
     write_rows(mariadb_source, 100, 10)
     time.sleep(2.0)
     assert not same(mariadb_source, mariadb_target), "a paused channel must not load"
@@ -86,8 +96,9 @@ def test_pause_holds_rows_until_resume(mariadb_source, mariadb_target, zk, zk_ro
     wait_for(lambda: same(mariadb_source, mariadb_target), 60, "the rows after resume")
 
 
-def test_session_expiry_stops_the_stage_at_once_and_it_comes_back(mariadb_source, mariadb_target, zk, zk_root,
-                                                                   node, zookeeper_server):
+def test_session_expiry_stops_the_stage_at_once_and_it_comes_back(
+    mariadb_source, mariadb_target, zk, zk_root, node, zookeeper_server
+):
     text = prepare(mariadb_source, mariadb_target)
     deploy(zk, Layout(zk_root), text, "p.yaml", default=Placement([1], [1], "automatic", 0))
     n = node(1)
@@ -108,7 +119,9 @@ def test_session_expiry_stops_the_stage_at_once_and_it_comes_back(mariadb_source
     assert events[:2] == ["start", "stop"] and events[2] == "start"
 
 
-def test_a_failed_load_of_a_split_pipeline_rolls_back_and_replays(mariadb_source, mariadb_target, zk, zk_root, node):
+def test_a_failed_load_of_a_split_pipeline_rolls_back_and_replays(
+    mariadb_source, mariadb_target, zk, zk_root, node
+):
     text = prepare(mariadb_source, mariadb_target)
     layout = Layout(zk_root)
     deploy(zk, layout, text, "p.yaml", default=Placement([1], [1], "zookeeper", 0))

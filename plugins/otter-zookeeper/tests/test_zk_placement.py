@@ -1,4 +1,5 @@
 """Placement rules and the deploy/read API (real ZooKeeper for the latter)."""
+
 import pytest
 
 from otter_core.errors import ConfigError

@@ -1,4 +1,5 @@
 """RpcSignals against a real ZooKeeper and real gRPC servers: signals node to node, acks and epoch in ZooKeeper."""
+
 import secrets
 
 import pytest

@@ -1,5 +1,6 @@
 """Helpers of the otter-zookeeper tests (a module of its own: every plugin's tests have a conftest.py, and
 `from conftest import ...` would pick whichever was imported first)."""
+
 import time
 
 

@@ -4,15 +4,16 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-26
 """
-from typing import Sequence, Union
+
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0002"
-down_revision: Union[str, Sequence[str], None] = "0001"
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
@@ -37,7 +38,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("pipeline_sample", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_pipeline_sample_at"), ["at"], unique=False)
-        batch_op.create_index("ix_pipeline_sample_channel_pipeline_at", ["channel", "pipeline", "at"], unique=False)
+        batch_op.create_index(
+            "ix_pipeline_sample_channel_pipeline_at", ["channel", "pipeline", "at"], unique=False
+        )
 
     op.create_table(
         "alarm_rule",
