@@ -113,15 +113,19 @@ def role_sender(args: argparse.Namespace) -> None:
     from otter_grpc.pipe import GrpcPipe
 
     spool = os.path.join("/tmp", f"otter-bench-spool-{os.getpid()}")
-    for index, (name, kind, events, width, count, threshold) in enumerate(SCENARIOS):
+    for index, (_name, kind, events, width, count, threshold) in enumerate(SCENARIOS):
         if args.quick:
             count = max(2, count // 4)
         pipe = GrpcPipe(pipeline(threshold, kind, args.streams), node(args.sender_host, spool), kind)
         batches = [make_batch(events, width, index * 1000 + i) for i in range(count)]
         encoded = [len(pipe.codec.encode(b)) for b in batches]  # baselines first: not in the pipe's CPU
-        codec_cpu = _cpu_of(lambda: [pipe.codec.decode(pipe.codec.encode(b)) for b in batches])
+        codec_cpu = _cpu_of(
+            lambda pipe=pipe, batches=batches: [pipe.codec.decode(pipe.codec.encode(b)) for b in batches]
+        )
         pickle_cpu = _cpu_of(
-            lambda: [pickle.loads(pickle.dumps(b, protocol=pickle.HIGHEST_PROTOCOL)) for b in batches]
+            lambda batches=batches: [
+                pickle.loads(pickle.dumps(b, protocol=pickle.HIGHEST_PROTOCOL)) for b in batches
+            ]
         )
         started, cpu0 = time.perf_counter(), cpu()
         keys = [pipe.put(batch) for batch in batches]
@@ -173,7 +177,9 @@ def role_receiver(args: argparse.Namespace) -> None:
         latencies: list[float] = []
         lock = threading.Lock()
 
-        def take(key: str) -> int:
+        def take(
+            key: str, pipe: GrpcPipe = pipe, lock: threading.Lock = lock, latencies: list[float] = latencies
+        ) -> int:
             started = time.perf_counter()
             batch = pipe.get(key)
             with lock:

@@ -56,7 +56,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
             results = session.run(
                 args.tables or (),
                 args.repair,
-                None if args.json else lambda r: print(_line(name, r), file=sys.stderr, flush=True),
+                None
+                if args.json
+                else lambda r, name=name: print(_line(name, r), file=sys.stderr, flush=True),
             )
         finally:
             session.close()

@@ -221,7 +221,7 @@ class PipelineRunner:
                     batch,
                     pipe.get(key),
                     load_stage,
-                    (lambda items: file_stage.load(items, pipe.files(key))) if file_stage else None,
+                    (lambda items, key=key: file_stage.load(items, pipe.files(key))) if file_stage else None,
                     figures,
                 )
                 window.leave(batch.size)

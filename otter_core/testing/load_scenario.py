@@ -241,7 +241,7 @@ class LoadScenario:
         for fraction in kills_at:
             verdicts: list[str] = []
 
-            def decided() -> bool:
+            def decided(verdicts: list[str] = verdicts, fraction: float = fraction) -> bool:
                 verdicts.append(self._kill_point(fraction, kill_times[-1] if kill_times else None, total))
                 return verdicts[-1] != "wait"
 

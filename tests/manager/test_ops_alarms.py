@@ -307,7 +307,7 @@ def test_auto_recovery_restarts_a_killed_channel_up_to_its_limit(
         for kill in (1, 2, 3):
             pid = runtime.pid("shop")
             insert(mariadb_source, [kill])
-            wait_until(lambda: count(mariadb_target) == kill, f"row {kill} synced", runtime=runtime)
+            wait_until(lambda kill=kill: count(mariadb_target) == kill, f"row {kill} synced", runtime=runtime)
             os.kill(pid, signal.SIGKILL)
             wait_until(lambda: runtime.channel_status("shop")["state"] == "DEAD", "DEAD", runtime=runtime)
             engine.evaluate([rule], runtime.status())

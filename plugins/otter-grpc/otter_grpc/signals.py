@@ -210,7 +210,10 @@ class SignalSender:
                     delay,
                 )
                 with self._cond:
-                    self._cond.wait_for(lambda: self._closed or self._generation != generation, timeout=delay)
+                    self._cond.wait_for(
+                        lambda generation=generation: self._closed or self._generation != generation,
+                        timeout=delay,
+                    )
                 continue
             failures = 0
             with self._cond:
