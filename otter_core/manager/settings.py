@@ -39,7 +39,7 @@ def read_or_create_secret(state_dir: Path) -> str:
         if len(secret) < 32:
             raise ValueError(
                 f"{path}: the secret is shorter than 32 characters; delete the file to make a new one"
-            )
+            ) from None
         return secret
     secret = secrets.token_urlsafe(48)
     with os.fdopen(fd, "w") as handle:

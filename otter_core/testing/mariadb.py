@@ -128,11 +128,11 @@ class MariaDBServer:
                 conn = self.root_connect()
                 conn.close()
                 break
-            except pymysql.err.OperationalError:
+            except pymysql.err.OperationalError as exc:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     log = self.basedir / "error.log"
                     tail = log.read_text()[-2000:] if log.exists() else ""
-                    raise RuntimeError(f"MariaDB in {self.basedir} did not start:\n{tail}")
+                    raise RuntimeError(f"MariaDB in {self.basedir} did not start:\n{tail}") from exc
                 time.sleep(0.1)
         if fresh:
             self.root_execute(

@@ -118,10 +118,10 @@ class PostgreSQLServer:
             try:
                 self.connect(dbname="postgres").close()
                 break
-            except Exception:
+            except Exception as exc:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     tail = (self.basedir / "server.log").read_text(errors="replace")[-2000:]
-                    raise RuntimeError(f"PostgreSQL in {self.basedir} did not start:\n{tail}")
+                    raise RuntimeError(f"PostgreSQL in {self.basedir} did not start:\n{tail}") from exc
                 time.sleep(0.1)
         conn = self.connect(dbname="postgres", autocommit=True)
         try:

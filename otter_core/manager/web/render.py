@@ -28,7 +28,9 @@ def page_actor(request: Request, db: Session = Depends(get_db)) -> Actor:
         return current_user(request, db)
     except HTTPException:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise HTTPException(303, "log in first", headers={"Location": f"/login?next={quote(target)}"})
+        raise HTTPException(
+            303, "log in first", headers={"Location": f"/login?next={quote(target)}"}
+        ) from None
 
 
 async def form_actor(request: Request, actor: Actor = Depends(page_actor)) -> Actor:
