@@ -100,11 +100,20 @@ def measure(kind: str, count: int, repeat: int) -> dict[str, float]:
     items = transform(pipeline, extracted)
     if group_by_target is not None:
         merged = {key: merge_events(events) for key, events in group_by_target(items).items()}
-        planning = lambda: plan_groups(merged, params.load_pool_size)
-        grouping = lambda: group_by_target(items)
+
+        def planning():
+            return plan_groups(merged, params.load_pool_size)
+
+        def grouping():
+            return group_by_target(items)
     else:
-        planning = lambda: plan_load(items, params.load_pool_size)
-        grouping = lambda: None
+
+        def planning():
+            return plan_load(items, params.load_pool_size)
+
+        def grouping():
+            return None
+
     target = DataMediaSource(name="dst", type="mysql", host="127.0.0.1", port=1, user="u", password="p")
     loader = MySQLLoader(target, pipeline)
     loader._send_chunk = lambda *args: None  # the text is built; nothing is sent

@@ -114,7 +114,10 @@ def test_the_test_examples_are_copied_from_the_real_tests():
 def test_the_pipeline_of_step_5_runs_end_to_end(mariadb_source, mariadb_target, tmp_path):
     [pipeline_file] = [b for b in blocks("yaml") if "sources:" in b]
     ddl, insert = blocks("sql")
-    statements = lambda text: [s.strip() for s in text.split(";") if s.strip()]
+
+    def statements(text: str) -> list[str]:
+        return [s.strip() for s in text.split(";") if s.strip()]
+
     for server in (mariadb_source, mariadb_target):
         server.execute(*statements(ddl))
     doc = yaml.safe_load(pipeline_file)
