@@ -99,7 +99,7 @@ def cmd_resync(args: argparse.Namespace) -> int:
     if args.keys and args.where:
         raise ConfigError("give either --keys or --where, not both")
     done_sources: set[str] = set()
-    for channel, pipeline in chosen:
+    for _channel, pipeline in chosen:
         if pipeline.source in done_sources:
             continue  # every pipeline reading that source sees the same requests
         done_sources.add(pipeline.source)

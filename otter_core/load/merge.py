@@ -12,7 +12,7 @@ import attrs
 
 from otter_core.model import EventData, EventType
 
-I, U, D = EventType.INSERT, EventType.UPDATE, EventType.DELETE
+I, U, D = EventType.INSERT, EventType.UPDATE, EventType.DELETE  # noqa: E741  -- the letters of the rule table below
 # conflict detection: a merged DELETE whose first event was an INSERT expects no row on the target
 ABSENT_BEFORE = "absent-before"
 # ... and a merged change whose source row went through "no row" (a delete, then more) also accepts none

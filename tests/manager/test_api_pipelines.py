@@ -62,7 +62,7 @@ def test_pipeline_with_pairs_by_name_and_by_media_id(admin, shop):
     )
     assert by_id.status_code == 201, by_id.text
     assert by_id.json()["target"] == "shop.items"
-    assert admin.get("/api/pipelines/%d" % pipeline["id"]).json()["pair_ids"] == [
+    assert admin.get(f"/api/pipelines/{pipeline['id']}").json()["pair_ids"] == [
         by_name.json()["id"],
         by_id.json()["id"],
     ]

@@ -212,7 +212,7 @@ class ConflictScreen:
         name = quote_table(schema, table)
         for start in range(0, len(suspects), CHUNK):
             parts = []
-            for n, (event, policy, kind, _) in enumerate(suspects[start : start + CHUNK]):
+            for n, (event, policy, _kind, _) in enumerate(suspects[start : start + CHUNK]):
                 state, before = before_state(event)  # type: ignore[misc]
                 after = (
                     "0"

@@ -178,7 +178,7 @@ class OracleLoader:
                     ],
                 )
             rows_done = 0
-            for kind, sql, rows, first in statements:
+            for _kind, sql, rows, _first in statements:
                 for start in range(0, len(rows), self.chunk_rows):
                     chunk = rows[start : start + self.chunk_rows]
                     self._set_input_sizes(cursor, chunk)
