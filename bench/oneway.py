@@ -115,12 +115,12 @@ class Bench:
         for otter in self.otters:
             try:
                 otter.stop(timeout=20)
-            except Exception as exc:  # noqa: BLE001 - keep cleaning up
+            except Exception as exc:  # keep cleaning up
                 log(f"cleanup: stopping otter-run failed: {exc}")
         for server in self.servers:
             try:
                 server.destroy()
-            except Exception as exc:  # noqa: BLE001 - keep cleaning up
+            except Exception as exc:  # keep cleaning up
                 log(f"cleanup: stopping MariaDB in {server.basedir} failed: {exc}")
         shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -484,7 +484,7 @@ def main(argv: list[str] | None = None) -> int:
     except BenchError as exc:
         results["error"] = str(exc)
         code = 1
-    except Exception as exc:  # noqa: BLE001 - report, then clean up
+    except Exception as exc:  # report, then clean up
         import traceback
 
         results["error"] = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"

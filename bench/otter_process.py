@@ -59,7 +59,7 @@ class OtterProcess:
         self.profiler: subprocess.Popen | None = None
 
     def start(self) -> None:
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self._log = open(self.log_path, "wb")  # closed in stop()
         self.started_at = time.perf_counter()
         self.process = subprocess.Popen(
             [

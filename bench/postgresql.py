@@ -40,12 +40,12 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from procstat import ProcessTreeMeter, log  # noqa: E402
-from report import _pct, machine_info  # noqa: E402
+from procstat import ProcessTreeMeter, log
+from report import _pct, machine_info
 
-from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer  # noqa: E402
-from otter_core.testing.postgresql import PG_DATABASE, PG_PASSWORD, PG_USER, PostgreSQLServer  # noqa: E402
-from otter_postgresql.ddl import translate  # noqa: E402
+from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer
+from otter_core.testing.postgresql import PG_DATABASE, PG_PASSWORD, PG_USER, PostgreSQLServer
+from otter_postgresql.ddl import translate
 
 TABLE_DDL = (
     "CREATE TABLE bench.t (id INT PRIMARY KEY, qty INT, name VARCHAR(64), price DECIMAL(12,2), "

@@ -19,10 +19,10 @@ from pathlib import Path
 import attrs
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_mysql_loader import DDL, make_events, run  # noqa: E402
+from bench_mysql_loader import DDL, make_events, run
 
-from otter_core.conflict_policy import policy_hint  # noqa: E402
-from otter_core.model import (  # noqa: E402
+from otter_core.conflict_policy import policy_hint
+from otter_core.model import (
     ConflictPolicy,
     DataMedia,
     DataMediaPair,
@@ -32,8 +32,8 @@ from otter_core.model import (  # noqa: E402
     PipelineParameters,
     SyncMode,
 )
-from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer  # noqa: E402
-from otter_mysql.loader import MySQLLoader  # noqa: E402
+from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer
+from otter_mysql.loader import MySQLLoader
 
 VARIANTS = ("plain", "mark", "mark+detect")
 POLICY = ConflictPolicy("source_wins")

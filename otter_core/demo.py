@@ -90,7 +90,7 @@ def _start_servers(servers: list[MariaDBServer]) -> None:
     def start(server: MariaDBServer) -> None:
         try:
             server.start()
-        except BaseException as exc:  # noqa: BLE001 (raised in the main thread)
+        except BaseException as exc:  # raised in the main thread
             errors.append(exc)
 
     threads = [threading.Thread(target=start, args=(s,), name="demo-start", daemon=True) for s in servers]
@@ -212,7 +212,7 @@ def run_demo(rows: int = 20000, seconds: float = 15.0, keep: bool = False) -> in
         except KeyboardInterrupt:
             say("\ninterrupted: stopping and cleaning up ...")
             result = 130
-        except Exception as exc:  # noqa: BLE001 (shown to the user, then cleaned up)
+        except Exception as exc:  # shown to the user, then cleaned up
             say(f"\ndemo failed: {type(exc).__name__}: {exc}")
             result = 1
         finally:
@@ -238,7 +238,7 @@ def _cleanup(
                 break
             except KeyboardInterrupt:
                 say("  (still cleaning up: please wait)")
-            except Exception as exc:  # noqa: BLE001 (keep going: the servers must be stopped)
+            except Exception as exc:  # keep going: the servers must be stopped
                 say(f"  cleanup: {type(exc).__name__}: {exc}")
                 break
     if keep:

@@ -102,7 +102,7 @@ class Workload(threading.Thread):
                         self.transactions += 1
             finally:
                 conn.close()
-        except BaseException as exc:  # noqa: BLE001 (reported by run_demo)
+        except BaseException as exc:  # reported by run_demo
             self.error = exc
         finally:
             self.ended = time.monotonic()

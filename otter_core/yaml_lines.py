@@ -39,7 +39,7 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _constru
 
 def load_yaml(text: str, filename: str = "<config>") -> Any:
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
     except ConfigError as exc:
         raise ConfigError(f"{filename}: {exc}") from None
     except yaml.MarkedYAMLError as exc:

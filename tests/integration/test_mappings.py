@@ -189,7 +189,7 @@ def shard_writer(server, table, shard, rows, seed, errors):
                     conn.commit()
             conn.commit()
         conn.close()
-    except Exception as exc:  # noqa: BLE001 - surfaced by the test thread
+    except Exception as exc:  # surfaced by the test thread
         errors.append(exc)
 
 

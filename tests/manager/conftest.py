@@ -7,12 +7,12 @@ import pytest
 
 pytest.importorskip("fastapi", reason="the manager needs pip install 'otter-core[manager]'")
 
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from otter_core.manager.app import create_app  # noqa: E402
-from otter_core.manager.security import set_user  # noqa: E402
-from otter_core.manager.settings import load_settings  # noqa: E402
-from tests.manager.web_harness import (  # noqa: E402,F401
+from otter_core.manager.app import create_app
+from otter_core.manager.security import set_user
+from otter_core.manager.settings import load_settings
+from tests.manager.web_harness import (  # noqa: F401
     browser_page,
     chromium_browser,
     manager_server,

@@ -6,12 +6,12 @@ import pytest
 
 pytest.importorskip("alembic")
 
-from alembic.autogenerate import compare_metadata  # noqa: E402
-from alembic.migration import MigrationContext  # noqa: E402
-from sqlalchemy import inspect  # noqa: E402
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
 
-from otter_core.manager import migrate  # noqa: E402
-from otter_core.manager.store import Base, make_engine  # noqa: E402
+from otter_core.manager import migrate
+from otter_core.manager.store import Base, make_engine
 
 
 def test_migrations_have_a_single_head():

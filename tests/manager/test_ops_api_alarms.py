@@ -113,7 +113,7 @@ def test_smtp_settings_never_show_the_password(admin, operator):
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # the loopback test SMTP server
 def test_collector_fires_rules_to_webhook_and_email_and_restarts_a_killed_channel_up_to_the_limit(
     admin, operator, manager_app, mariadb_source, mariadb_target, webhook, smtp_server
-):  # noqa: F811
+):
     url, received = webhook
     controller, box = smtp_server
     admin.put(

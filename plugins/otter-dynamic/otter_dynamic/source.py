@@ -137,7 +137,7 @@ def compile_hook(
     }
     try:
         code = compile(source, filename, "exec")
-        exec(code, namespace)  # noqa: S102 - running user code is this plugin's purpose (docs/dynamic.md)
+        exec(code, namespace)  # running user code is this plugin's purpose (docs/dynamic.md)
     except SyntaxError as exc:  # e.g. a `return` outside a function, found only by the compiler
         raise InvalidSource(
             name, [Problem(exc.lineno or 0, exc.offset or 0, f"syntax error: {exc.msg}")]

@@ -225,7 +225,7 @@ class BatchCodec:
     def _pack(self, value: Any) -> bytes:
         return msgpack.packb(value, default=self._default, use_bin_type=True, strict_types=True)
 
-    def _default(self, obj: Any) -> msgpack.ExtType:  # noqa: C901 - one branch per allowed type
+    def _default(self, obj: Any) -> msgpack.ExtType:  # one branch per allowed type
         if isinstance(obj, EventData):
             return msgpack.ExtType(
                 Ext.EVENT,
@@ -312,7 +312,7 @@ class BatchCodec:
     def _unpack(self, data: bytes) -> Any:
         return msgpack.unpackb(data, ext_hook=self._ext, raw=False, strict_map_key=False, use_list=True)
 
-    def _ext(self, code: int, data: bytes) -> Any:  # noqa: C901 - one branch per allowed type
+    def _ext(self, code: int, data: bytes) -> Any:  # one branch per allowed type
         if code == Ext.EVENT:
             (
                 schema,

@@ -234,7 +234,7 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
                         self._resume or self._start_args,
                     )
                     self._stop.wait(min(0.2 * 2**self._failures, 5))
-        except BaseException as exc:  # noqa: BLE001 - handed to poll()
+        except BaseException as exc:  # handed to poll()
             if not self._stop.is_set():
                 if not isinstance(exc, OtterError):
                     exc = SourceError(f"{self.label}: reading the binlog failed: {exc!r}")

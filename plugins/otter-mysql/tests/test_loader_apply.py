@@ -193,7 +193,7 @@ def test_parallel_slots(mariadb_target: MariaDBServer) -> None:
         try:
             for start in range(slot * 1000, slot * 1000 + 1000, 250):
                 loader.load([ins("t", i, **row(i)) for i in range(start, start + 250)], slot)
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:  # reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]

@@ -11,7 +11,7 @@ from otter_core.model.node import ReadySignal
 from otter_zookeeper.layout import Layout, decode
 
 pytest.importorskip("otter_grpc")
-from otter_zookeeper.rpc_signals import RpcSignals  # noqa: E402
+from otter_zookeeper.rpc_signals import RpcSignals
 
 
 @pytest.fixture
