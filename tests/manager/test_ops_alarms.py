@@ -131,7 +131,10 @@ def test_time_windows_include_start_exclude_end_and_may_cross_midnight():
         AlarmRule(1, "d", "delay", 5, window="09:00-18:00"),
         AlarmRule(2, "n", "delay", 5, window="22:00-06:00"),
     )
-    at = lambda h, m: datetime.datetime(2026, 11, 26, h, m)  # noqa: E731
+
+    def at(h: int, m: int) -> datetime.datetime:
+        return datetime.datetime(2026, 11, 26, h, m)
+
     assert [day.in_window(at(h, m)) for h, m in ((8, 59), (9, 0), (17, 59), (18, 0))] == [
         False,
         True,

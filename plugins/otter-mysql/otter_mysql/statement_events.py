@@ -63,13 +63,15 @@ class StatementEvents:
                 self.schema.invalidate(schema, table)
         else:
             self.schema.invalidate()
+
         # table ids may survive DDL: forget the table maps (freeze_schema would keep them) of what changed
-        if stmt.kind == "table":
-            gone = lambda s, t: (s, t) in stmt.tables  # noqa: E731
-        elif stmt.kind == "database":
-            gone = lambda s, t: s == stmt.database  # noqa: E731
-        else:
-            gone = lambda s, t: not self._in_tx  # noqa: E731
+        def gone(schema: str, table: str) -> bool:
+            if stmt.kind == "table":
+                return (schema, table) in stmt.tables
+            if stmt.kind == "database":
+                return schema == stmt.database
+            return not self._in_tx
+
         table_map = stream.table_map if stream is not None else {}
         for table_id in [i for i, t in table_map.items() if gone(t.schema, t.table)]:
             del table_map[table_id]
