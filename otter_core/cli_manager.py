@@ -49,8 +49,8 @@ def _read_password() -> str:
 
 def cmd_manager(args: argparse.Namespace) -> int:
     try:
-        import fastapi  # noqa: F401
-        import sqlalchemy  # noqa: F401
+        import fastapi  # noqa: F401  -- probes the [manager] extra
+        import sqlalchemy  # noqa: F401  -- probes the [manager] extra
         import uvicorn
 
         from otter_core.manager.app import create_app

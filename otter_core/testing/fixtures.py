@@ -61,7 +61,7 @@ def zookeeper_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ZooKe
 
 
 # PostgreSQL and Redis target servers (issue 7): postgresql_server, clean_postgresql, redis_server, clean_redis
-from otter_core.testing.target_fixtures import (  # noqa: E402,F401
+from otter_core.testing.target_fixtures import (  # noqa: E402,F401  -- fixtures re-exported to pytest, kept beside their issue's note
     clean_postgresql,
     clean_redis,
     postgresql_server,

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from otter_core.manager.app import create_app
 from otter_core.manager.security import set_user
 from otter_core.manager.settings import load_settings
-from tests.manager.web_harness import (  # noqa: F401
+from tests.manager.web_harness import (  # noqa: F401  -- pytest fixtures, used by parameter name
     browser_page,
     chromium_browser,
     manager_server,

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from otter_core.testing.harness import pipeline_yaml
-from tests.manager.ops_steps import PAIRS, fast_collector, insert, stop_channels, wait_for  # noqa: F401
+from tests.manager.ops_steps import PAIRS, fast_collector, insert, stop_channels, wait_for  # noqa: F401  -- pytest fixtures, used by parameter name
 
 NAME = "note-mark"
 MARK = """import attrs

@@ -9,7 +9,7 @@ import signal
 
 import pytest
 
-from tests.manager.ops_steps import (  # noqa: F401
+from tests.manager.ops_steps import (  # noqa: F401  -- pytest fixtures, used by parameter name
     fast_collector,
     import_shop,
     insert,
@@ -17,7 +17,7 @@ from tests.manager.ops_steps import (  # noqa: F401
     target_count,
     wait_for,
 )
-from tests.manager.test_ops_alarms import smtp_server, webhook  # noqa: F401
+from tests.manager.test_ops_alarms import smtp_server, webhook  # noqa: F401  -- pytest fixtures, used by parameter name
 
 DELAY_RULE = {
     "name": "slow-shop",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from otter_core.testing.twoway import SELECT_ROWS
-from tests.manager.ops_steps import fast_collector, manual_twoway_channel, stop_channels, wait_for  # noqa: F401
+from tests.manager.ops_steps import fast_collector, manual_twoway_channel, stop_channels, wait_for  # noqa: F401  -- pytest fixtures, used by parameter name
 
 pytestmark = pytest.mark.usefixtures("clean_databases", "fast_collector", "stop_channels")
 

@@ -8,7 +8,7 @@ import time
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.manager.ops_steps import (  # noqa: F401
+from tests.manager.ops_steps import (  # noqa: F401  -- pytest fixtures, used by parameter name
     fast_collector,
     import_shop,
     insert,

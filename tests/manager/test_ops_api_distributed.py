@@ -16,7 +16,7 @@ from otter_core.manager.settings import load_settings
 from otter_core.testing.harness import pipeline_yaml
 from otter_core.testing.nodes import NodeProcess
 from tests.manager.conftest import ADMIN_PASSWORD, OPERATOR_PASSWORD, login
-from tests.manager.ops_steps import PAIRS, fast_collector, insert, target_count, wait_for  # noqa: F401
+from tests.manager.ops_steps import PAIRS, fast_collector, insert, target_count, wait_for  # noqa: F401  -- pytest fixtures, used by parameter name
 
 pytestmark = pytest.mark.usefixtures("clean_databases", "fast_collector")
 _chroots = itertools.count(1)

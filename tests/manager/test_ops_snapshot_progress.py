@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from otter_core.testing.harness import pipeline_yaml
-from tests.manager.ops_steps import PAIRS, fast_collector, stop_channels, target_count, wait_for  # noqa: F401
+from tests.manager.ops_steps import PAIRS, fast_collector, stop_channels, target_count, wait_for  # noqa: F401  -- pytest fixtures, used by parameter name
 
 pytestmark = pytest.mark.usefixtures("clean_databases", "fast_collector", "stop_channels")
 ROWS = 3000

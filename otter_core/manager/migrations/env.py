@@ -9,7 +9,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-import otter_core.manager.store.models  # noqa: F401  (registers the tables)
+import otter_core.manager.store.models  # noqa: F401  -- imported to register the tables
 from otter_core.manager.store.models import Base
 
 config = context.config

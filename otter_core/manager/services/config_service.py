@@ -5,7 +5,7 @@ audit entry and commits. Bad input raises ``ValidationProblem(field, message)`` 
 ``ObjectNotFound`` (404), a clash with stored config ``ConfigConflict`` (409).
 """
 
-from otter_core.manager.services.channel_service import (  # noqa: F401
+from otter_core.manager.services.channel_service import (  # noqa: F401  -- re-exported: this module is the one import
     create_channel,
     delete_channel,
     find_channel,
@@ -13,7 +13,7 @@ from otter_core.manager.services.channel_service import (  # noqa: F401
     list_channels,
     update_channel,
 )
-from otter_core.manager.services.pipeline_service import (  # noqa: F401,E402
+from otter_core.manager.services.pipeline_service import (  # noqa: F401  -- re-exported: this module is the one import
     create_pair,
     create_pipeline,
     delete_pair,
@@ -25,7 +25,7 @@ from otter_core.manager.services.pipeline_service import (  # noqa: F401,E402
     update_pair,
     update_pipeline,
 )
-from otter_core.manager.services.source_service import (  # noqa: F401
+from otter_core.manager.services.source_service import (  # noqa: F401  -- re-exported: this module is the one import
     create_media,
     create_source,
     delete_media,
@@ -39,14 +39,14 @@ from otter_core.manager.services.source_service import (  # noqa: F401
     update_media,
     update_source,
 )
-from otter_core.manager.services.users_service import (  # noqa: F401
+from otter_core.manager.services.users_service import (  # noqa: F401  -- re-exported: this module is the one import
     create_user,
     delete_user,
     list_audit,
     list_users,
     update_user,
 )
-from otter_core.manager.services.yaml_io import (  # noqa: F401,E402
+from otter_core.manager.services.yaml_io import (  # noqa: F401  -- re-exported: this module is the one import
     export_document,
     export_yaml,
     import_yaml,

@@ -1,6 +1,6 @@
 """The config store: models and sessions."""
 
-from otter_core.manager.store import monitoring  # noqa: E402,F401  (mgr-ops's tables join Base.metadata)
+from otter_core.manager.store import monitoring  # noqa: F401  -- imported so mgr-ops's tables join Base.metadata
 from otter_core.manager.store.models import (
     ROLES,
     AuditLog,
