@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Query
+from fastapi.openapi.models import Example
 from sqlalchemy.orm import Session
 
 from otter_core.manager.api.common import ADMIN, CHANGE, NOT_FOUND, OPERATOR
@@ -14,7 +15,7 @@ from otter_core.manager.security import Actor, require_admin
 from otter_core.manager.store import get_db
 
 router = APIRouter(prefix="/api", tags=["alarms"])
-RULE_EXAMPLES = {
+RULE_EXAMPLES: dict[str, Example] = {
     "delay": {
         "value": {
             "name": "slow-shop",

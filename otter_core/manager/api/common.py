@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Depends
 
 from otter_core.manager.security import require_admin, require_operator
 
 ADMIN = [Depends(require_admin)]
 OPERATOR = [Depends(require_operator)]
-NOT_FOUND = {404: {"description": "no object with that id"}}
-BAD_INPUT = {
+# FastAPI's `responses=`: status code -> OpenAPI response object
+Responses = dict[int | str, dict[str, Any]]
+NOT_FOUND: Responses = {404: {"description": "no object with that id"}}
+BAD_INPUT: Responses = {
     422: {"description": "invalid input: the detail names the field"},
     400: {"description": "malformed JSON body"},
 }
-CHANGE = {
+CHANGE: Responses = {
     **NOT_FOUND,
     **BAD_INPUT,
     409: {"description": "clashes with stored config (duplicate name, in use)"},

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Request
+from fastapi.openapi.models import Example
 from fastapi.responses import PlainTextResponse
 from sqlalchemy.orm import Session
 
@@ -15,7 +16,7 @@ from otter_core.manager.services import dynamic_service as dynamic
 from otter_core.manager.store import get_db
 
 router = APIRouter(prefix="/api", tags=["dynamic"])
-PUSH_EXAMPLE = {
+PUSH_EXAMPLE: dict[str, Example] = {
     "vat": {
         "value": {
             "kind": "processor",

@@ -9,6 +9,7 @@ import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.openapi.models import Example
 from sqlalchemy.orm import Session
 
 from otter_core.manager.api.common import NOT_FOUND, OPERATOR
@@ -23,7 +24,7 @@ CONTROL = {
     403: {"description": "missing/wrong X-CSRF-Token"},
     401: {"description": "not logged in"},
 }
-RESET_EXAMPLES = {
+RESET_EXAMPLES: dict[str, Example] = {
     "file and pos": {"value": {"file": "mysql-bin.000003", "pos": 4}},
     "gtid": {"value": {"gtid": "0-1-100"}},
     "time": {"value": {"time": "2026-11-26T10:00:00Z"}},

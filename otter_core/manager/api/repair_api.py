@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from otter_core import conflicts
 from otter_core.errors import ConfigError, OtterError
-from otter_core.manager.api.common import NOT_FOUND, OPERATOR
+from otter_core.manager.api.common import NOT_FOUND, OPERATOR, Responses
 from otter_core.manager.errors import ConfigConflict, ObjectNotFound
 from otter_core.manager.security import Actor, ValidationProblem, audit, require_operator
 from otter_core.manager.services.common import fetch
@@ -20,7 +20,9 @@ from otter_core.manager.store import Channel, Pipeline, get_db
 router = APIRouter(prefix="/api", tags=["conflicts and rejects"])
 ACTIONS = ("source", "target", "image")
 STATUSES = ("parked", "done", "resolved")
-UNREACHABLE = {409: {"description": "the channel's config is incomplete or its target cannot be read"}}
+UNREACHABLE: Responses = {
+    409: {"description": "the channel's config is incomplete or its target cannot be read"}
+}
 
 
 def _config(db: Session, channel: Channel):
@@ -51,7 +53,7 @@ def list_conflicts(
     """Detected conflicts of one channel (or of every channel with a conflict policy), newest first."""
     if status is not None and status not in STATUSES:
         raise ValidationProblem("status", f"expected one of {', '.join(STATUSES)}")
-    found = []
+    found: list[dict] = []
     for channel in _channels(db, channel_id):
         try:
             records = conflicts.list_conflicts(
