@@ -60,7 +60,9 @@ def cmd_load(args: argparse.Namespace) -> int:
         if (r.snapshot.progress.as_dict() or {}).get("state") == "failed"
     ]
     for name, progress in failed:
-        print(f"otter-run: the load of pipeline {name} failed: {progress['error']}", file=sys.stderr)
+        print(
+            f"otter-run: the load of pipeline {name} failed: {(progress or {}).get('error')}", file=sys.stderr
+        )
     return code or (1 if failed else 0)
 
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
 
+from otter_core.model import OtterConfig, Pipeline
 from otter_core.verify.compare import KINDS, UnitResult
 
 
-def selected_pipelines(config, channel: str | None, pipeline: str | None) -> list[tuple[str, object]]:
+def selected_pipelines(
+    config: OtterConfig, channel: str | None, pipeline: str | None
+) -> list[tuple[str, Pipeline]]:
     """(channel name, pipeline) pairs chosen by ``--channel`` / ``--pipeline`` (every one by default)."""
     from otter_core.errors import ConfigError
 
@@ -39,6 +43,10 @@ def _line(name: str, result: UnitResult) -> str:
     return text
 
 
+def _print_line(name: str, result: UnitResult) -> None:
+    print(_line(name, result), file=sys.stderr, flush=True)
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from otter_core.config import load_config_file
     from otter_core.verify.session import PipelineVerification
@@ -56,9 +64,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             results = session.run(
                 args.tables or (),
                 args.repair,
-                None
-                if args.json
-                else lambda r, name=name: print(_line(name, r), file=sys.stderr, flush=True),
+                None if args.json else functools.partial(_print_line, name),
             )
         finally:
             session.close()

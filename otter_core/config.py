@@ -77,7 +77,7 @@ class _Reader:
 
     def mapping(
         self, node: Any, path: str, allowed: set[str], parent: Any = None, key: Any = None
-    ) -> LineDict:
+    ) -> dict[str, Any]:
         if not isinstance(node, dict):
             raise self.fail(
                 parent if parent is not None else node,
@@ -92,9 +92,9 @@ class _Reader:
                     f" (did you mean {close[0]!r}?)" if close else f" (allowed: {', '.join(sorted(allowed))})"
                 )
                 raise self.fail(node, name, f"{path}.{name}", f"unknown key{hint}")
-        return node  # type: ignore[return-value]
+        return node
 
-    def require(self, node: LineDict, key: str, path: str) -> Any:
+    def require(self, node: dict[str, Any], key: str, path: str) -> Any:
         if key not in node or node[key] in (None, ""):
             raise self.fail(node, None, f"{path}.{key}", "is required")
         return node[key]
@@ -131,7 +131,7 @@ class _Reader:
             )
         return result
 
-    def media(self, value: Any, node: LineDict, key: str, path: str) -> DataMedia:
+    def media(self, value: Any, node: dict[str, Any], key: str, path: str) -> DataMedia:
         if isinstance(value, dict):
             return DataMedia(str(value.get("schema", "*")), str(value.get("name", "*")))
         text = str(value)
@@ -208,7 +208,7 @@ class _Reader:
             conflict=self.conflict(node, path),
         )
 
-    def conflict(self, node: LineDict, path: str) -> Any:
+    def conflict(self, node: dict[str, Any], path: str) -> Any:
         if node.get("conflict") is None:
             return None
         try:
@@ -216,7 +216,7 @@ class _Reader:
         except ValueError as exc:
             raise self.fail(node, "conflict", f"{path}.conflict", str(exc)) from None
 
-    def columns(self, node: LineDict, path: str) -> tuple[tuple[ColumnPair, ...], str]:
+    def columns(self, node: dict[str, Any], path: str) -> tuple[tuple[ColumnPair, ...], str]:
         mode = node.get("column_mode", "include")
         if mode not in ("include", "exclude"):
             raise self.fail(
@@ -259,7 +259,7 @@ class _Reader:
             node, "columns", f"{path}.columns", "expected a list of names or a mapping source: target"
         )
 
-    def start(self, node: LineDict, path: str) -> dict[str, Any]:
+    def start(self, node: dict[str, Any], path: str) -> dict[str, Any]:
         value = node.get("start", "current")
         if value == "current":
             return {"kind": StartKind.CURRENT}
@@ -276,7 +276,7 @@ class _Reader:
             node, "start", f"{path}.start", "expected 'current', {file: NAME, pos: N} or {gtid: 'D-S-N'}"
         )
 
-    def parameters(self, node: Any, path: str, parent: LineDict) -> PipelineParameters:
+    def parameters(self, node: Any, path: str, parent: dict[str, Any]) -> PipelineParameters:
         if node is None:
             return PipelineParameters()
         node = self.mapping(node, path, set(PARAMETER_FIELDS), parent, "parameters")

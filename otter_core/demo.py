@@ -18,7 +18,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -224,11 +224,21 @@ def _cleanup(
     runner, workload: Workload | None, servers: list[MariaDBServer], base: Path, keep: bool, say
 ) -> None:
     """Stop everything that was started, even when interrupted again while doing it."""
-    steps = []
+    steps: list[Callable[[], None]] = []
     if workload is not None:
-        steps.append(lambda: (workload.stop_event.set(), workload.join(10)))
+
+        def stop_workload() -> None:
+            workload.stop_event.set()
+            workload.join(10)
+
+        steps.append(stop_workload)
     if runner is not None:
-        steps.append(lambda: (runner.stop(), runner.join(timeout=30)))
+
+        def stop_runner() -> None:
+            runner.stop()
+            runner.join(timeout=30)
+
+        steps.append(stop_runner)
     for server in servers:
         steps.append(server.stop)
     for step in steps:

@@ -25,10 +25,10 @@ class Connection(pymysql.connections.Connection):
     def _create_ssl_ctx(self, sslp: Any) -> Any:
         global _preferred
         if sslp:  # explicit TLS options: a context of their own
-            return super()._create_ssl_ctx(sslp)
+            return super()._create_ssl_ctx(sslp)  # type: ignore[misc]  # private hook, absent from the PyMySQL stubs
         with _lock:
             if _preferred is None:
-                _preferred = super()._create_ssl_ctx({})
+                _preferred = super()._create_ssl_ctx({})  # type: ignore[misc]  # as above
             return _preferred
 
 

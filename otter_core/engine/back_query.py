@@ -56,7 +56,7 @@ def remedy(
             out.append(_whole_row(event))
         else:
             rows = current[(event.schema, event.table)]
-            if event.pk_changed:
+            if event.old_keys is not None and event.pk_changed:
                 out.append(_as_home_has_it(attrs.evolve(event, keys=event.old_keys, old_keys=None), rows))
             out.append(_as_home_has_it(event, rows))
     return out

@@ -9,6 +9,7 @@ import attrs
 
 from otter_core.contracts import EventProcessor, FileResolver, RowReader
 from otter_core.engine.back_query import REMEDY, back_query, remedy
+from otter_core.engine.freedom import FreedomDoor
 from otter_core.engine.row_filter import RowFilter
 from otter_core.errors import DataError, OtterError
 from otter_core.files.collect import collect_files, file_options
@@ -59,9 +60,8 @@ class Extractor:
             if any(hasattr(p, "for_batch") for p in chains.get(pair, ()))
             or hasattr(self.resolvers.get(pair), "for_batch")
         }
-        self.freedom = (
-            None  # engine.freedom.FreedomDoor: resync requests from retl.retl_buffer (set by the runner)
-        )
+        # resync requests from retl.retl_buffer (set by the runner)
+        self.freedom: FreedomDoor | None = None
 
     def pairs_of(self, schema: str, table: str) -> list[DataMediaPair]:
         key = (schema, table)
@@ -84,8 +84,9 @@ class Extractor:
             chains, resolvers = dict(chains), dict(resolvers)
             for pair in self._per_batch:
                 chains[pair] = [p.for_batch() if hasattr(p, "for_batch") else p for p in chains.get(pair, ())]
-                if hasattr(resolvers.get(pair), "for_batch"):
-                    resolvers[pair] = resolvers[pair].for_batch()  # type: ignore[union-attr]
+                for_batch = getattr(resolvers.get(pair), "for_batch", None)  # optional, see contracts.py
+                if for_batch is not None:
+                    resolvers[pair] = for_batch()
         append = out.append
         plain: dict[int, bool] = {}  # per pair: no filter, processor or resolver (decided once a batch)
         # the pairs of the previous event's table: a rows event's events share their schema and table

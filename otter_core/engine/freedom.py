@@ -98,11 +98,12 @@ class FreedomDoor:
         row = {name.lower(): value for name, value in {**event.keys, **event.columns}.items()}
         full_name, kind = _text(row.get("full_name")).strip(), _text(row.get("type")).strip().upper()
         if "." not in full_name:
-            return self._reject(
+            self._reject(
                 event,
                 f"full_name {full_name!r} is not schema.table (otter for Python names the "
                 f"table by full_name; table_id is not used)",
             )
+            return None
         schema, table = full_name.split(".", 1)
         if not self.pipeline.pair_for(schema, table):
             log.debug("resync request for %s: no pair of pipeline %s takes it", full_name, self.pipeline.name)
@@ -110,13 +111,13 @@ class FreedomDoor:
         if kind not in ("I", "U", "D"):
             if kind in ("C", "A", "E"):  # otter's create/alter/erase: a schema reload, nothing to sync
                 return None
-            return self._reject(
-                event, f"type {kind!r} of the resync request for {full_name} is not I, U or D"
-            )
+            self._reject(event, f"type {kind!r} of the resync request for {full_name} is not I, U or D")
+            return None
         try:
             keys = reader.parse_key(schema, table, _text(row.get("pk_data")).split(PK_SEPARATOR))
         except OtterError as exc:
-            return self._reject(event, str(exc))
+            self._reject(event, str(exc))
+            return None
         self.requests += 1
         return schema, table, kind, keys
 
@@ -145,8 +146,8 @@ class FreedomDoor:
         key_set = set(key)
         for index, kind, keys in requests:
             origin = events[index]
-            row = current.get(tuple(keys[k] for k in key)) if kind != "D" else None
-            if row is None:
+            found = current.get(tuple(keys[k] for k in key)) if kind != "D" else None
+            if found is None:
                 out[index] = EventData(
                     schema,
                     table,
@@ -166,8 +167,8 @@ class FreedomDoor:
                     schema,
                     table,
                     EventType.INSERT,
-                    {k: row[k] for k in key},
-                    {c: v for c, v in row.items() if c not in key_set},
+                    {k: found[k] for k in key},
+                    {c: v for c, v in found.items() if c not in key_set},
                     None,
                     frozenset(),
                     origin.execute_time,

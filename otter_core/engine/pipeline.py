@@ -8,6 +8,7 @@ position; because Load is idempotent, re-reading gives exactly-once effect.
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import operator
 import threading
@@ -184,7 +185,7 @@ class PipelineRunner:
                     window.enter(size)
                     select_ms = (time.monotonic() - batcher.first_arrival) * 1000.0
                     if len(events) <= INLINE_EXTRACT_EVENTS:  # a few rows: no hand-off to a worker (latency)
-                        future = Future()
+                        future: Future[tuple[str, dict]] = Future()
                         try:
                             future.set_result(extract_transform(batch))
                         except Exception as exc:
@@ -221,7 +222,7 @@ class PipelineRunner:
                     batch,
                     pipe.get(key),
                     load_stage,
-                    (lambda items, key=key: file_stage.load(items, pipe.files(key))) if file_stage else None,
+                    functools.partial(_load_files, file_stage, pipe, key) if file_stage else None,
                     figures,
                 )
                 window.leave(batch.size)
@@ -319,3 +320,8 @@ class PipelineRunner:
         )
         extractor.freedom = FreedomDoor(self.pipeline, self._source_table_reader, self.rejects)
         return reader, extractor
+
+
+def _load_files(file_stage: FileStage, pipe: Pipe, key: str, items: list) -> int:
+    """Load the files of a batch's rows (fetched from the pipe under ``key``) before the rows."""
+    return file_stage.load(items, pipe.files(key))

@@ -130,6 +130,7 @@ class SnapshotProgress:
             started, finished, error = state["started_at"], state["finished_at"], state["error"]
             plan_size, kind = len(state["plan"]), state["state"]
         rate = self.rows_per_second() if running else 0.0
+        eta: float | None
         if kind == "done":
             percent, eta = 100.0, 0.0
         else:
@@ -279,7 +280,7 @@ class SnapshotSelector:
             self.snapshot.pipeline.name,
             len(plan),
             sum(estimates.values()),
-            self.store.state["chunk_rows"],
+            self.store.chunk_rows,
         )
 
     def _guarded(self, action: Callable[[], None]) -> None:
@@ -322,9 +323,7 @@ class SnapshotSelector:
         name, lower = start
         schema, table = name.split(".", 1)
         key, columns = self._describe(schema, table)
-        chunk = Chunk(
-            schema, table, key, columns, lower, int(self.store.state["chunk_rows"]), uuid.uuid4().hex[:16]
-        )
+        chunk = Chunk(schema, table, key, columns, lower, self.store.chunk_rows, uuid.uuid4().hex[:16])
         self.chunks.start(
             (
                 chunk.tag,

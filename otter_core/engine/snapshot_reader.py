@@ -94,10 +94,11 @@ class ProcessChunks:
         self.pipeline = pipeline
         parent, child = _context.Pipe(duplex=True)
         self._conn = parent
-        self._process = _context.Process(
+        process = _context.Process(
             target=_child_main, args=(pipeline, source, child), name=f"snapshot-{pipeline.name}", daemon=True
         )
-        self._process.start()
+        process.start()
+        self._process: multiprocessing.process.BaseProcess | None = process  # None once closed
         child.close()
         self._pending: str | None = None  # tag of the chunk asked for, answer not received yet
         self._ready: tuple | None = None  # (tag, rows) received, not taken yet
@@ -115,9 +116,10 @@ class ProcessChunks:
         try:
             status, answer = pickle.loads(self._conn.recv_bytes())
         except (EOFError, OSError):
+            exit_code = self._process.exitcode if self._process is not None else None
             raise SourceError(
                 f"the snapshot reader process of pipeline {self.pipeline.name!r} ended unexpectedly "
-                f"(exit code {self._process.exitcode})"
+                f"(exit code {exit_code})"
             ) from None
         if status == "error":
             name, message, retryable = answer

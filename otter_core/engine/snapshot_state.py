@@ -23,7 +23,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,14 +76,15 @@ def decode_value(value: Any) -> Any:
     if not isinstance(value, dict):
         return value
     ((tag, raw),) = value.items()
-    return {
+    decoders: dict[str, Callable[[Any], Any]] = {
         "$dec": decimal.Decimal,
         "$dt": datetime.datetime.fromisoformat,
         "$d": datetime.date.fromisoformat,
         "$td": lambda v: datetime.timedelta(days=v[0], seconds=v[1], microseconds=v[2]),
         "$hex": bytes.fromhex,
         "$set": set,
-    }[tag](raw)
+    }
+    return decoders[tag](raw)
 
 
 def encode_key(key: Sequence[Any] | None) -> list | None:
@@ -193,6 +194,13 @@ class SnapshotStore:
     def save(self) -> None:
         if self.state is not None:
             _write_json(self.path, self.state)
+
+    @property
+    def chunk_rows(self) -> int:
+        """Rows per chunk of the adopted load."""
+        if self.state is None:
+            raise RuntimeError(f"{self.channel}/{self.pipeline}: no initial load adopted")
+        return int(self.state["chunk_rows"])
 
     @property
     def active(self) -> bool:

@@ -102,7 +102,7 @@ class SelectExtractRunner(PipelineRunner):
                     events, end, size = got
                     batch = RowBatch(self.arbitrator.next_process_id(), tuple(events), end, size=size)
                     window.enter(size)
-                    future = workers.submit(lambda b=batch: self.pipe.put(extractor.extract(b.events)))
+                    future = workers.submit(lambda b: self.pipe.put(extractor.extract(b.events)), batch)
                     with cond:
                         order.append((batch, future))
                         cond.notify_all()

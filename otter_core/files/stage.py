@@ -102,13 +102,13 @@ class FileStage:
             except Exception as exc:
                 errors.append((ref, exc))
         if errors:
-            ref, exc = errors[0]
-            retryable = exc.retryable if isinstance(exc, OtterError) else True
+            first_ref, first_error = errors[0]
+            retryable = first_error.retryable if isinstance(first_error, OtterError) else True
             raise LoadError(
-                f"file {ref.describe()} could not be loaded ({len(errors)} of {len(refs)} files "
-                f"failed): {exc}",
+                f"file {first_ref.describe()} could not be loaded ({len(errors)} of {len(refs)} files "
+                f"failed): {first_error}",
                 retryable=retryable,
-            ) from exc
+            ) from first_error
         source.release()
         return changed
 
@@ -124,7 +124,7 @@ class FileStage:
             try:
                 sent = fetch_file(ref, source.read, target, self.streams)
             except FileChanged as changed:
-                if changed.size is None:
+                if changed.size is None or changed.mtime_ns is None:  # raised with both or neither
                     log.warning(
                         "file %s was deleted on the source after its row was read: not copied (the "
                         "row that deleted it follows)",
