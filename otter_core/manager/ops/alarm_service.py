@@ -31,7 +31,7 @@ RULE_FIELDS = (
     "enabled",
 )
 SMTP_FIELDS = ("host", "port", "user", "password", "tls", "sender")
-_TYPES = {
+_TYPES: dict[str, type | tuple[type, ...]] = {
     "name": str,
     "kind": str,
     "threshold": (int, float),
@@ -98,11 +98,10 @@ def _checked_rule(values: dict[str, Any]) -> None:
             isinstance(a, str) and "@" in a for a in spec["to"]
         ):
             raise ValidationProblem(f"notifiers[{index}].to", "expected a list of email addresses")
-    rule = AlarmRule(
-        0,
-        **{k: (tuple(v) if k == "notifiers" else v) for k, v in values.items() if k != "name"},
-        name=values["name"],
-    )
+    fields: dict[str, Any] = {
+        k: (tuple(v) if k == "notifiers" else v) for k, v in values.items() if k != "name"
+    }
+    rule = AlarmRule(0, **fields, name=values["name"])
     try:
         rule.check()
     except ConfigError as exc:

@@ -43,7 +43,8 @@ def _try_mysql(source: DataSource, where: str, timeout: float) -> tuple[bool, st
     try:
         with conn.cursor() as cursor:
             cursor.execute("SELECT VERSION()")
-            version = cursor.fetchone()[0]
+            row = cursor.fetchone()
+            version = row[0] if row else "of unknown version"
     finally:
         conn.close()
     return True, f"connected to {where}: server {version}"
@@ -63,7 +64,8 @@ def _try_postgresql(source: DataSource, where: str, timeout: float) -> tuple[boo
             dbname=str((source.options or {}).get("database", "postgres")),
             connect_timeout=max(1, int(timeout)),
         ) as conn:
-            version = conn.execute("SHOW server_version").fetchone()[0]
+            row = conn.execute("SHOW server_version").fetchone()
+            version = row[0] if row else "of unknown version"
     except psycopg.Error as exc:
         return False, f"cannot connect to {where}: {str(exc).strip()}"
     return True, f"connected to {where}: server PostgreSQL {version}"

@@ -47,7 +47,7 @@ def pair_shape(pair: Pair, pipeline_target: str) -> dict[str, Any]:
     shape: dict[str, Any] = {"source": pair.source_media.full_name, "target": pair.target_media.full_name}
     if pair.target_media.source.name != pipeline_target:
         shape["target_source"] = pair.target_media.source.name
-    optional = (
+    optional: tuple[tuple[str, Any, Any], ...] = (
         ("columns", pair.columns, None),
         ("column_mode", pair.column_mode, "include"),
         ("column_groups", pair.column_groups, []),
@@ -70,7 +70,7 @@ def pipeline_shape(pipeline: Pipeline) -> dict[str, Any]:
         "source": pipeline.source.name,
         "target": pipeline.target.name,
     }
-    optional = (
+    optional: tuple[tuple[str, Any, Any], ...] = (
         ("start", pipeline.start, "current"),
         ("snapshot", pipeline.snapshot, None),
         ("home", pipeline.home, False),

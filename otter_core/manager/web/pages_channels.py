@@ -202,7 +202,7 @@ def _pipeline_page(
     except ObjectNotFound as exc:
         return not_found(request, actor, str(exc))
     view = pipeline_view(pipeline)
-    status = problem_status(errors or pair_errors) if (errors or pair_errors) else 200
+    status = problem_status(errors or pair_errors or {}) if (errors or pair_errors) else 200
     return render(
         request,
         "pipeline.html",

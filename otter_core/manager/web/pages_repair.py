@@ -101,14 +101,13 @@ async def conflict_resolve(
     body: dict[str, Any] = {"action": action}
     if action == "image":
         body["image"] = forms.structured(form, "image", (dict,))
-    errors = apply_change(
-        request,
-        db,
-        lambda: repair_api.resolve_conflict(
-            conflict_id, channel_id=channel_id, body=body, db=db, actor=actor
-        ),
-        f"conflict {conflict_id} resolved ({action})",
-    )
+
+    def resolve() -> dict:
+        if channel_id is None:  # a form without its channel: answered as an unknown channel
+            raise ObjectNotFound("channel", None)
+        return repair_api.resolve_conflict(conflict_id, channel_id=channel_id, body=body, db=db, actor=actor)
+
+    errors = apply_change(request, db, resolve, f"conflict {conflict_id} resolved ({action})")
     for message in (errors or {}).values():
         flash(request, "error", f"conflict {conflict_id}: {message}")
     return redirect(f"/conflicts?channel_id={channel_id or ''}")

@@ -40,9 +40,9 @@ async def form_actor(request: Request, actor: Actor = Depends(page_actor)) -> Ac
 
 
 async def form_data(request: Request) -> dict[str, str]:
-    """The submitted form as plain strings (files are not used by the pages); whitespace trimmed."""
+    """The submitted form as plain strings, whitespace trimmed; file fields are left out (no page takes files)."""
     form = await request.form()
-    return {key: value.strip() if isinstance(value, str) else value for key, value in form.items()}
+    return {key: value.strip() for key, value in form.items() if isinstance(value, str)}
 
 
 def flash(request: Request, kind: str, text: str) -> None:
