@@ -57,7 +57,10 @@ class DataError(OtterError):
 
 class PipeError(OtterError):
     """A batch or file could not be carried between nodes (peer unreachable, batch gone, checksum
-    mismatch: retried from the acked position), or the pipe is set up wrongly (token, TLS: not retried)."""
+    mismatch: retried from the acked position), or the pipe is set up wrongly (token, TLS: not retried).
+    ``resumable``: the same call may succeed if made again at once (the gRPC pipe resumes a download)."""
+
+    resumable = False
 
 
 class FileChanged(OtterError):

@@ -48,10 +48,17 @@ def check_node(node: NodeContext) -> None:
         )
 
 
+def _key_and_certificate(node: NodeContext) -> tuple[bytes, bytes]:
+    """The PEM key and certificate of a node with TLS."""
+    if not node.tls_key or not node.tls_cert:
+        raise ConfigError(f"node {node.node_id!r}: set both tls_cert and tls_key (or neither)")
+    return _read(node.tls_key, "TLS key"), _read(node.tls_cert, "TLS certificate")
+
+
 def server_credentials(node: NodeContext) -> grpc.ServerCredentials | None:
     if not node.tls:
         return None
-    pair = [(_read(node.tls_key, "TLS key"), _read(node.tls_cert, "TLS certificate"))]  # type: ignore[arg-type]
+    pair = [_key_and_certificate(node)]
     if node.tls_ca:
         return grpc.ssl_server_credentials(
             pair, root_certificates=_read(node.tls_ca, "TLS CA bundle"), require_client_auth=True
@@ -66,10 +73,9 @@ def channel_credentials(node: NodeContext) -> grpc.ChannelCredentials | None:
         return None
     ca = _read(node.tls_ca, "TLS CA bundle") if node.tls_ca else None
     if node.tls:
+        key, certificate = _key_and_certificate(node)
         return grpc.ssl_channel_credentials(
-            root_certificates=ca,
-            private_key=_read(node.tls_key, "TLS key"),
-            certificate_chain=_read(node.tls_cert, "TLS certificate"),
+            root_certificates=ca, private_key=key, certificate_chain=certificate
         )
     return grpc.ssl_channel_credentials(root_certificates=ca)
 
@@ -88,15 +94,15 @@ class TokenInterceptor(grpc.ServerInterceptor):
         def deny(_request: Any, context: grpc.ServicerContext) -> None:
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong node token")
 
-        self._deny_unary = grpc.unary_unary_rpc_method_handler(deny)
-        self._deny_stream = grpc.unary_stream_rpc_method_handler(deny)
+        self._deny_unary: grpc.RpcMethodHandler[Any, None] = grpc.unary_unary_rpc_method_handler(deny)
+        self._deny_stream: grpc.RpcMethodHandler[Any, None] = grpc.unary_stream_rpc_method_handler(deny)
 
     def intercept_service(self, continuation: Callable, handler_call_details: grpc.HandlerCallDetails) -> Any:
-        supplied = ""
+        supplied = b""
         for key, value in handler_call_details.invocation_metadata or ():
             if key == METADATA_KEY:
-                supplied = value
-        if hmac.compare_digest(supplied.encode(), self._expected):
+                supplied = value.encode() if isinstance(value, str) else value
+        if hmac.compare_digest(supplied, self._expected):
             return continuation(handler_call_details)
         log.warning("refused a call to %s: missing or wrong node token", handler_call_details.method)
         if handler_call_details.method.endswith("/Read"):

@@ -59,9 +59,9 @@ def pipe_error(exc: grpc.RpcError, what: str, address: str) -> PipeError:
             retryable=False,
         )
     if code in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
-        return PipeError(detail)
+        return PipeError(detail or f"{what} from node {address}: {code.name}")
     error = PipeError(f"{what} from node {address} failed ({code.name if code else 'error'}: {detail})")
-    error.resumable = True  # type: ignore[attr-defined]  # the same call may succeed: resume it
+    error.resumable = True  # the same call may succeed: resume it
     return error
 
 
@@ -136,7 +136,7 @@ class PipeClient:
                         f"{what} from node {self.address} arrived damaged at offset {chunk.offset} "
                         f"(CRC-32, length or order mismatch)"
                     )
-                    damaged.resumable = True  # type: ignore[attr-defined]
+                    damaged.resumable = True
                     raise damaged
                 position += len(data)
                 yield data

@@ -46,7 +46,7 @@ def maybe_compress(data: bytes) -> tuple[bytes, bool]:
 
 
 class PipeServicer(pb_grpc.PipeServicer):
-    def __init__(self, node_id: str) -> None:
+    def __init__(self, node_id: int | str) -> None:
         self.node_id = node_id
         self.stores: dict[str, PipeStore] = {}
         self.inboxes: dict[str, Any] = {}  # channel/pipeline -> otter_grpc.signals.SignalInbox
@@ -161,7 +161,9 @@ class NodeServer:
         check_node(node)
         self.node = node
         self.servicer = PipeServicer(node.node_id)
-        interceptors = [TokenInterceptor(node.auth_token)] if node.auth_token else []
+        interceptors: list[grpc.ServerInterceptor] = (
+            [TokenInterceptor(node.auth_token)] if node.auth_token else []
+        )
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="pipe-server"),
             interceptors=interceptors,

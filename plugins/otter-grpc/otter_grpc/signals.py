@@ -11,6 +11,7 @@ Transform/Load starts a new epoch, Select/Extract re-reads from the acked positi
 from __future__ import annotations
 
 import collections
+import functools
 import json
 import logging
 import threading
@@ -210,16 +211,17 @@ class SignalSender:
                     delay,
                 )
                 with self._cond:
-                    self._cond.wait_for(
-                        lambda generation=generation: self._closed or self._generation != generation,
-                        timeout=delay,
-                    )
+                    self._cond.wait_for(functools.partial(self._moved_on, generation), timeout=delay)
                 continue
             failures = 0
             with self._cond:
                 if self._generation == generation:  # else reset() already dropped them
                     for _ in batch:
                         self._queue.popleft()
+
+    def _moved_on(self, generation: int) -> bool:
+        """Closed, or reset() since ``generation``: stop waiting to send that batch again."""
+        return self._closed or self._generation != generation
 
     def _send(self, batch: list[ReadySignal]) -> None:
         address = self.target()
