@@ -97,14 +97,14 @@ class DynamicHook:
             version = self.store.push(self.name, kind, source, author="yaml", activate=True)
             log.info("dynamic %r: the YAML's source stored as version %d and activated", self.name, version)
         self._stamp = self.store.active_stamp(self.name)
-        version = int(self.pinned) if self.pinned is not None else self.store.active_version(self.name)
-        if version is None:
+        wanted = int(self.pinned) if self.pinned is not None else self.store.active_version(self.name)
+        if wanted is None:
             raise ConfigError(
                 f"dynamic {self.name!r} has no active version in {root}: "
                 f"otter-dynamic activate --store {root} {self.name} VERSION"
             )
-        self.current = self._compile(version)
-        self.store.record_loaded(self.name, version, None)
+        self.current = self._compile(wanted)
+        self.store.record_loaded(self.name, wanted, None)
 
     def _compile(self, version: int) -> CompiledVersion:
         assert self.store is not None

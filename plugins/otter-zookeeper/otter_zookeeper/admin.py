@@ -125,7 +125,7 @@ class ClusterView:
 
     def pipelines(self) -> list[dict[str, Any]]:
         """Every deployed pipeline: placement, channel state, permit, acked position, stage holders."""
-        rows = []
+        rows: list[dict[str, Any]] = []
         try:
             channels = sorted(self.zk.get_children(self.layout.channels))
         except NoNodeError:

@@ -116,7 +116,7 @@ class PipelineSlot:
         if placement.arbitrate == "rpc":
             from otter_zookeeper.rpc_signals import RpcSignals
 
-            signals = RpcSignals(*args, node=self.node.context)
+            signals: ZooKeeperSignals | RpcSignals = RpcSignals(*args, node=self.node.context)
         else:
             signals = ZooKeeperSignals(*args)
         return kind(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import collections
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 from kazoo.exceptions import NodeExistsError, NoNodeError
 
@@ -25,6 +26,9 @@ from otter_core.model import NodeContext
 from otter_core.model.node import ReadySignal
 from otter_zookeeper.layout import decode, encode
 from otter_zookeeper.signals import EpochSignals
+
+if TYPE_CHECKING:  # otter-grpc is imported only when a pipeline uses it (see _grpc_signals)
+    from otter_grpc.signals import InboxService, SignalInbox, SignalSender
 
 log = logging.getLogger("otter.zookeeper.rpc")
 
@@ -52,9 +56,9 @@ class RpcSignals(EpochSignals):
         self._acked_id = -1
         self._published: collections.deque[int] = collections.deque()
         self._lock = threading.Lock()
-        self._sender = None
-        self._inbox = None
-        self._service = None
+        self._sender: SignalSender | None = None
+        self._inbox: SignalInbox | None = None
+        self._service: InboxService | None = None
         self.zk.DataWatch(self.target_path, self._on_target)
         self.zk.DataWatch(self.position_path, self._on_position)
 
@@ -107,20 +111,24 @@ class RpcSignals(EpochSignals):
     def begin_load(self, reason: str) -> None:
         """T/L (re)starts: serve the inbox, announce it, and start a new epoch (signals sent to an earlier
         T/L are lost with it: S/E re-reads from the acked position)."""
-        if self._inbox is None:
-            self._inbox = self.grpc.SignalInbox(self.name, self.epoch)
-            self._service = self.grpc.InboxService(self.node, self._inbox)
-        value = encode({"node": self.node_id, "address": self._service.address})
+        inbox, service = self._inbox, self._service
+        if inbox is None:
+            inbox = self.grpc.SignalInbox(self.name, self.epoch)
+            service = self.grpc.InboxService(self.node, inbox)
+            self._inbox, self._service = inbox, service
+        if service is None:
+            raise RuntimeError("begin_load() after close()")
+        value = encode({"node": self.node_id, "address": service.address})
         try:
             self.zk.create(self.target_path, value, ephemeral=True)
         except NodeExistsError:  # left by an earlier session of a T/L, or by this one's earlier run
             self.zk.set(self.target_path, value)
-        self._inbox.clear()
+        inbox.clear()
         epoch = self._bump_epoch(reason)
         log.info(
             "[%s] transform/load takes ready signals at %s (epoch %d)",
             self.name,
-            self._service.address,
+            service.address,
             epoch,
         )
 
@@ -131,6 +139,8 @@ class RpcSignals(EpochSignals):
 
     def done(self, signal: ReadySignal) -> None:
         """Acked in the background (the newest position wins); ``flush`` writes it at once."""
+        if self._inbox is None:
+            raise RuntimeError("done() before begin_load()")
         self._inbox.done(signal)
         self.ack(signal.process_id, signal.position)
 
