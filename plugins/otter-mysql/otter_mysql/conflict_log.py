@@ -211,6 +211,8 @@ def final_image(
             state = None
         elif state is None or rec["event_type"] == EventType.INSERT.value:
             state = source
+        elif source is None:
+            raise ValueError(f"parked {rec['event_type']} of {dict(keys)} has no source image to apply")
         else:
             state.update({c: source[c] for c in json.loads(rec["written"] or "[]") if c in source})
     return state
@@ -236,7 +238,8 @@ def write_image(
     cur.execute(f"SELECT COUNT(*) FROM {name} WHERE {where}")
     present = cur.fetchone()[0] > 0
     if not present and state is None and known is not None:
-        present = _insert(cur, name, {**known, **keys}) or True
+        _insert(cur, name, {**known, **keys})
+        present = True
     if present:
         cur.execute(f"DELETE FROM {name} WHERE {where}")
     if state is not None:

@@ -51,6 +51,14 @@ def before_state(event: EventData) -> tuple[str, dict | None] | None:
     return None if event.old_columns is None else ("present", dict(event.old_columns))
 
 
+def _known_before_state(event: EventData) -> tuple[str, dict | None]:
+    """``before_state`` of an event the screen checks: only events with a known one are checked."""
+    found = before_state(event)
+    if found is None:
+        raise ValueError(f"{event.schema}.{event.table}: a {event.event_type.value} without a before image")
+    return found
+
+
 class ConflictScreen:
     """Per loader: decides, inside the load transaction, which events of a batch are written."""
 
@@ -65,11 +73,10 @@ class ConflictScreen:
         self.detected = 0
 
     def policy_of(self, event: EventData) -> ConflictPolicy | None:
-        found = self._policies.get(event.hints, False)
-        if found is False:
+        if event.hints not in self._policies:
             hint = next((h for h in event.hints if h.startswith(POLICY_HINT)), None)
-            found = self._policies[event.hints] = parse_policy(hint[len(POLICY_HINT) :]) if hint else None
-        return found
+            self._policies[event.hints] = parse_policy(hint[len(POLICY_HINT) :]) if hint else None
+        return self._policies[event.hints]
 
     def screen(self, cur: Any, events: Sequence[EventData]) -> list[EventData]:
         """The events to write; conflicts are logged (and parked) through ``cur``."""
@@ -188,7 +195,7 @@ class ConflictScreen:
 
     def _first_look(self, event: EventData, target: dict | None) -> str | None:
         """None when the change meets the row it expects (or its own result); else the conflict kind."""
-        state, before = before_state(event)  # type: ignore[misc]
+        state, before = _known_before_state(event)
         delete = event.event_type is EventType.DELETE
         if target is None:
             if state == "absent" or ABSENT_OK in event.hints:  # the source's row was gone in between
@@ -198,8 +205,10 @@ class ConflictScreen:
             _same(target.get(c), v) for c, v in event.columns.items() if c in self._written(event)
         ):
             return None
-        if state == "present" and all(
-            _same(target.get(c), before[c]) for c in self._compared_before(event, before)
+        if (
+            state == "present"
+            and before is not None
+            and all(_same(target.get(c), before[c]) for c in self._compared_before(event, before))
         ):
             return None
         if state == "absent":
@@ -213,7 +222,7 @@ class ConflictScreen:
         for start in range(0, len(suspects), CHUNK):
             parts = []
             for n, (event, policy, _kind, _) in enumerate(suspects[start : start + CHUNK]):
-                state, before = before_state(event)  # type: ignore[misc]
+                state, before = _known_before_state(event)
                 after = (
                     "0"
                     if event.event_type is EventType.DELETE
@@ -221,7 +230,7 @@ class ConflictScreen:
                 )
                 prior = (
                     _all_equal({c: before[c] for c in self._compared_before(event, before)})
-                    if state == "present"
+                    if state == "present" and before is not None
                     else "0"
                 )
                 newer = self._newer_sql(event, policy)

@@ -30,10 +30,13 @@ class DdlApplying:
     mark: bool
     channel: str
     _fence: tuple[str, int] | None
-    _label: str
     _schemas: TargetSchemaCache
     _connect: Callable[[], Any]
     _ensure_retl: Callable[[Any], None]
+
+    @property
+    def _label(self) -> str:
+        raise NotImplementedError  # MySQLLoader's
 
     def apply_ddl(self, event: EventData) -> None:
         """Run ``event.ddl_sql`` as is after ``USE`` of its schema; an error that means "already

@@ -171,7 +171,9 @@ def _lit_datetime(v: datetime.datetime) -> str:
 
 
 def _lit_isoformat(v: datetime.date | datetime.time) -> str:
-    return "'" + (v.replace(tzinfo=None) if getattr(v, "tzinfo", None) else v).isoformat() + "'"
+    if isinstance(v, (datetime.datetime, datetime.time)) and v.tzinfo:
+        v = v.replace(tzinfo=None)
+    return "'" + v.isoformat() + "'"
 
 
 def _lit_bytes(v: bytes | bytearray) -> str:
@@ -199,7 +201,7 @@ def _lit_float(v: float) -> str:
     return converters.escape_float(v)
 
 
-_LITERALS: dict[type, Any] = {
+_LITERALS: dict[Any, Any] = {  # Any keys: isinstance(v, base) must not narrow v to object
     str: _lit_str,
     int: int.__repr__,
     type(None): lambda v: "NULL",

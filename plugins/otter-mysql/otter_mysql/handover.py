@@ -42,7 +42,7 @@ def _native_builder() -> Callable[[str, str, EventType, float, Position, list, b
     defaults. None without the extension, or if a field has a validator or converter to honour."""
     if rowops.EXTENSION is None:
         return None
-    fields = attrs.fields(EventData)
+    fields: tuple[attrs.Attribute, ...] = attrs.fields(EventData)
     descriptors = tuple(getattr(EventData, f.name, None) for f in fields)
     if any(f.validator is not None or f.converter is not None for f in fields) or not all(
         type(d).__name__ == "member_descriptor" for d in descriptors
@@ -226,8 +226,8 @@ class DeferredDecoding:
 
     def _register(self, codec: RowCodec | None) -> RowCodec | None:
         if codec is not None:
-            codec.ident = next(self._idents)  # type: ignore[attr-defined]
-            self._by_ident[codec.ident] = codec  # type: ignore[attr-defined]
+            codec.ident = next(self._idents)
+            self._by_ident[codec.ident] = codec
         return codec
 
     def _deferred_transaction(

@@ -118,10 +118,10 @@ class StatementPlanning:
                     f"{ev.describe()}: a {kind.name} event cannot be loaded as a row; "
                     "DDL goes through apply_ddl"
                 )
-            group = groups.get(key)
-            if group is None:
-                group = groups[key] = self._make_group(conn, key, ev)
-            group.events.append(ev)
+            found = groups.get(key)
+            if found is None:
+                found = groups[key] = self._make_group(conn, key, ev)
+            found.events.append(ev)
         return [*deletes.values(), *upserts.values()]
 
     def _make_group(self, conn: Any | None, key: tuple, ev: EventData) -> StatementGroup:

@@ -21,6 +21,7 @@ from typing import Any
 import attrs
 import pymysql
 
+from otter_core.errors import OtterError
 from otter_mysql import conflict_log
 
 log = logging.getLogger("otter.load")
@@ -72,7 +73,7 @@ def mark_id(channel: str, pipeline: str, slot: int) -> int:
     return zlib.crc32(f"{channel}/{pipeline}".encode()) % 10_000_000 * 64 + slot % 64
 
 
-def ensure_tables(conn: Any, label: str, error: type[Exception]) -> None:
+def ensure_tables(conn: Any, label: str, error: type[OtterError]) -> None:
     """Create the ``retl`` schema and tables when missing; a missing grant raises ``error`` naming it."""
     try:
         with conn.cursor() as cur:

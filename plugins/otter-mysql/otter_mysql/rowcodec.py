@@ -64,6 +64,7 @@ class RowCodec:
     """
 
     def __init__(self, table: TableSchema, columns: Sequence[Any]) -> None:
+        self.ident = -1  # its number in the selector's handover registry, once registered
         self.columns = list(columns)
         table = self.table = appended_since(table, self.columns)
         if len(self.columns) != len(table.columns):
@@ -124,7 +125,11 @@ class RowCodec:
             return None
         infos = list(self.table.columns)
         before = rowops.image_ops(self.columns, infos, self._present(bitmap))
-        after = rowops.image_ops(self.columns, infos, self._present(bitmap2)) if kind == UPDATE else None
+        after = (
+            rowops.image_ops(self.columns, infos, self._present(bitmap2))
+            if kind == UPDATE and bitmap2 is not None
+            else None
+        )
         if before is None or (kind == UPDATE and after is None):
             return None
         names = self.table.columns
@@ -193,5 +198,5 @@ class RowCodec:
         code = "\n".join(src)
         exec(compile(code, f"<rowcodec {self.table.full_name} {kind}>", "exec"), ns)
         fn = ns["decode"]
-        fn.source = code  # type: ignore[attr-defined]
+        fn.source = code
         return fn

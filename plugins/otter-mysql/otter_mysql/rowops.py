@@ -21,7 +21,9 @@ from otter_mysql import values as V
 from otter_mysql.schema import ColumnInfo
 
 try:  # built by the package's setup.py (optional=True)
-    from otter_mysql import _rowdecode as _compiled
+    from otter_mysql import _rowdecode
+
+    _compiled: Any = _rowdecode
 except ImportError:  # pragma: no cover - depends on the install
     _compiled = None
 

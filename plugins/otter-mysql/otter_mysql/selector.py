@@ -364,10 +364,15 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
             found = self._matched[key] = bool(pairs)
         return found
 
+    def _reading(self) -> BinLogStreamReader:
+        """The stream being read: the event handlers run only inside start()'s loop over it."""
+        if self._stream is None:
+            raise SourceError(f"{self.label}: the binlog stream is not open")
+        return self._stream
+
     def _codec(self, ev: Any) -> RowCodec | None:
-        codec = self._codecs.get(ev.table_id, False)
-        if codec is not False:
-            return codec
+        if ev.table_id in self._codecs:
+            return self._codecs[ev.table_id]
         codec = None
         if (
             not self._is_matched(ev.schema, ev.table)
@@ -376,7 +381,7 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
         ):
             try:  # loopback marks are read even when no pair takes them; one that cannot be read is ignored
                 codec = RowCodec(
-                    self.schema.get(ev.schema, ev.table), self._stream.table_map[ev.table_id].columns
+                    self.schema.get(ev.schema, ev.table), self._reading().table_map[ev.table_id].columns
                 )
             except SourceError as exc:
                 log.warning(
@@ -388,7 +393,7 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
                 )
                 self.schema.invalidate(ev.schema, ev.table)
         elif self._is_matched(ev.schema, ev.table):
-            columns = self._stream.table_map[ev.table_id].columns
+            columns = self._reading().table_map[ev.table_id].columns
             try:
                 codec = RowCodec(self.schema.get(ev.schema, ev.table), columns)
             except SourceError:  # maybe a stale cache: re-read the table once
@@ -422,7 +427,7 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
         data = packet.read(ev.event_size - packet.read_bytes)
         system = ev.schema == retl.SCHEMA and ev.table in retl.SYSTEM_TABLES
         if self._deferred and not system:  # decoded by the runner (handover.RawExpander)
-            self._chunks.append(handover.raw_chunk(ev, codec, kind, etype, data, self._stream.log_file))
+            self._chunks.append(handover.raw_chunk(ev, codec, kind, etype, data, self._reading().log_file))
             self._tx_size += len(data)
             return
         try:
@@ -436,7 +441,7 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
             raise
         except Exception as exc:
             message = handover.decode_error(
-                self.label, etype, ev.schema, ev.table, f"{self._stream.log_file}:{packet.log_pos}", exc
+                self.label, etype, ev.schema, ev.table, f"{self._reading().log_file}:{packet.log_pos}", exc
             )
             if not self.pipeline.parameters.skip_select_exception:
                 raise SourceError(message, retryable=False) from exc

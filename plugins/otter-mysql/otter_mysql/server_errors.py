@@ -33,7 +33,7 @@ def error_code(exc: BaseException) -> int:
 
 def server_message(exc: BaseException) -> str:
     """``(code) message`` of a server error, else the exception's type and text."""
-    args = getattr(exc, "args", ())
+    args: tuple = getattr(exc, "args", ())
     if len(args) >= 2 and isinstance(args[0], int):
         return f"({args[0]}) {args[1]}"
     return f"{type(exc).__name__}: {exc}"

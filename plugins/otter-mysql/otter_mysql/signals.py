@@ -14,6 +14,7 @@ from typing import Any
 
 import pymysql
 
+from otter_core.errors import OtterError
 from otter_mysql.retl import NO_GRANT
 
 SCHEMA = "retl"
@@ -40,7 +41,7 @@ WATERMARK_SQL = (
 
 
 def ensure_tables(
-    conn: Any, label: str, error: type[Exception], tables: Sequence[str] = tuple(CREATE_SQL)
+    conn: Any, label: str, error: type[OtterError], tables: Sequence[str] = tuple(CREATE_SQL)
 ) -> None:
     """Create ``retl`` and the named tables when missing (checked first: no DDL in the binlog when they
     exist); a missing grant raises ``error`` naming the GRANT to give."""

@@ -67,7 +67,10 @@ def read_target_table(conn: Any, schema: str, table: str) -> TargetTable:
     with conn.cursor() as cur:
         cur.execute(_COLUMNS_SQL, (schema, table))
         rows = cur.fetchall()
-    writable, generated, integers, primary = set(), set(), set(), set()
+    writable: set[str] = set()
+    generated: set[str] = set()
+    integers: set[str] = set()
+    primary: set[str] = set()
     for name, extra, data_type, column_key in rows:
         extra = (extra or "").upper()
         (generated if any(g in extra for g in _NOT_WRITABLE) else writable).add(name.lower())
