@@ -100,7 +100,7 @@ class OracleLoader:
                         "give the table a primary key",
                         retryable=False,
                     )
-                shape = (ev.schema, ev.table, tuple(ev.keys))
+                shape: tuple = (ev.schema, ev.table, tuple(ev.keys))
                 groups, values = deletes, list(ev.keys.values())
             elif ev.event_type in (EventType.INSERT, EventType.UPDATE):
                 if not ev.keys:
@@ -164,7 +164,8 @@ class OracleLoader:
                 )
             return 0
         conn = self._slot(slot)
-        kind, first = "MARK", None
+        # what the error names if a statement fails: the mark, then each statement as it is sent
+        failing: tuple[str, EventData | None] = ("MARK", None)
         try:
             cursor = conn.cursor()
             if self.mark:
@@ -178,7 +179,8 @@ class OracleLoader:
                     ],
                 )
             rows_done = 0
-            for _kind, sql, rows, _first in statements:
+            for kind, sql, rows, first in statements:
+                failing = (kind, first)
                 for start in range(0, len(rows), self.chunk_rows):
                     chunk = rows[start : start + self.chunk_rows]
                     self._set_input_sizes(cursor, chunk)
@@ -190,7 +192,7 @@ class OracleLoader:
             self._rollback(slot)
             if isinstance(exc, LoadError):
                 raise
-            raise self._error(kind, first, exc) from None
+            raise self._error(*failing, exc) from None
 
     def _set_input_sizes(self, cursor: Any, chunk: list[list[Any]]) -> None:
         sizes = input_sizes(chunk)

@@ -16,7 +16,7 @@ import datetime as dt
 import decimal
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from otter_core.errors import DataError
@@ -146,7 +146,7 @@ def _json_text(v: Any) -> str:
     return json.dumps(v, ensure_ascii=False, separators=(",", ":"))
 
 
-_BIND = {
+_BIND: dict[type, Callable[[Any], Any]] = {
     bool: int,
     dt.datetime: _aware_to_utc,
     set: lambda v: ",".join(sorted(str(x) for x in v)),
