@@ -118,8 +118,17 @@ def column_definition(spec: str) -> tuple[str, bool]:
 
 def _columns_of(spec: str) -> str:
     body, _ = _body(spec, spec.index("("))
-    names = [quote_ident(_unquote(re.match(rf"\s*({_NAME})", c)[1])) for c in split_top_level(body)]
+    names = [quote_ident(_unquote(_leading_name(c, spec))) for c in split_top_level(body)]
     return ", ".join(names)
+
+
+def _leading_name(part: str, spec: str) -> str:
+    found = re.match(rf"\s*({_NAME})", part)
+    if found is None:
+        raise DataError(
+            f"no column name at the start of {part.strip()!r} in {spec!r}: apply this DDL by hand"
+        )
+    return found[1]
 
 
 def _create_table(m: re.Match, schema: str) -> list[str]:
@@ -180,7 +189,7 @@ def _alter_table(m: re.Match, schema: str) -> list[str]:
         elif drop:
             out.append(f"ALTER TABLE {table} DROP COLUMN IF EXISTS {quote_ident(_unquote(drop[1]))}")
         elif modify or change:
-            spec_text = modify[1] if modify else change[2]
+            spec_text = modify[1] if modify else change[2] if change else ""
             column, _ = column_definition(spec_text)
             new_name, new_type = column.split(" ", 1)
             if change and _unquote(change[1]) != new_name.strip('"').replace('""', '"'):

@@ -193,6 +193,7 @@ class PostgreSQLLoader:
                     retryable=False,
                 )
             if ev.event_type is EventType.DELETE:
+                shape: tuple
                 shape, groups, values = (
                     (ev.schema, ev.table, tuple(ev.keys)),
                     deletes,
@@ -256,13 +257,13 @@ class PostgreSQLLoader:
         if not events:
             return 0
         if self.dry_run:
-            for group in self.plan(events, None):
+            for planned in self.plan(events, None):
                 log.info(
                     "dry run: would %s %d row(s) on %s, first %s",
-                    group.kind,
-                    len(group.rows),
+                    planned.kind,
+                    len(planned.rows),
                     self.target.name,
-                    group.first.describe() if group.first else "",
+                    planned.first.describe() if planned.first else "",
                 )
             return 0
         conn = self._slot(slot)

@@ -226,7 +226,8 @@ def numeric_adapter(scale: int) -> Callable[[Any], Any]:
         if (
             isinstance(v, Decimal)
             and v.is_finite()
-            and v.as_tuple().exponent < -scale
+            and isinstance(exponent := v.as_tuple().exponent, int)
+            and exponent < -scale
             and v.quantize(unit) != v
         ):
             raise DataError(
