@@ -355,7 +355,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         source.start()
         pg.start()
-        postmaster = pg.process.pid  # type: ignore[union-attr]
+        postmaster = pg.process.pid
         source.execute("CREATE DATABASE bench", TABLE_DDL, LAT_DDL)
         mine = SCHEMAS["otter"]
         pg.execute(

@@ -40,7 +40,7 @@ class LoadStage:
         if target not in self.loaders:
             loader = self.make_loader(target)
             if self.fencing is not None:
-                self._fence(target, loader)
+                self._fence(target, loader, self.fencing)
             self.loaders[target] = loader
             self.pools[target] = ThreadPoolExecutor(
                 max_workers=self.pipeline.parameters.load_pool_size,
@@ -48,7 +48,7 @@ class LoadStage:
             )
         return self.loaders[target]
 
-    def _fence(self, target: str, loader: Loader) -> None:
+    def _fence(self, target: str, loader: Loader, fencing: tuple[str, int]) -> None:
         """Take the loads over on ``target`` with the arbitrator's fencing token (see ``Arbitrator``)."""
         fence = getattr(loader, "fence", None)
         if fence is None:
@@ -60,7 +60,7 @@ class LoadStage:
             )
             return
         try:
-            fence(*self.fencing)  # type: ignore[misc]
+            fence(*fencing)
         except Exception:
             close = getattr(loader, "close", None)
             if close is not None:
@@ -134,6 +134,9 @@ class LoadStage:
 
     def _load_one_by_one(self, phase: Sequence[LoadStep]) -> int:
         """skip_load_exception: retry each event alone; the ones the target refuses go to the reject log."""
+        rejects = self.rejects
+        if rejects is None:  # the callers check it: skipping needs a reject log
+            raise LoadError(f"pipeline {self.pipeline.name!r}: skip_load_exception without a reject log")
         rows = 0
         for step in phase:
             loader = self._loader(step.target)
@@ -143,7 +146,7 @@ class LoadStage:
                         rows += loader.load([event], 0)
                     except Exception as exc:
                         log.warning("skip_load_exception: rejected %s: %s", event.describe(), exc)
-                        self.rejects.write(event, f"skip_load_exception: {exc}")  # type: ignore[union-attr]
+                        rejects.write(event, f"skip_load_exception: {exc}")
         return rows
 
     def _load_ddl(self, ddl: list[tuple[str, EventData]]) -> int:

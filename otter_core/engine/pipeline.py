@@ -209,8 +209,9 @@ class PipelineRunner:
             while True:
                 with cond:
                     cond.wait_for(lambda: order or select_state["done"], timeout=0.5)
-                    if select_state["error"] is not None:
-                        raise select_state["error"]  # type: ignore[misc]
+                    error = select_state["error"]
+                    if isinstance(error, BaseException):
+                        raise error
                     if not order:
                         if select_state["done"]:
                             break

@@ -56,7 +56,7 @@ def group_by_target(items: Iterable[tuple[str, int, EventData]]) -> dict[tuple[s
         if target is not last_target or weight != last_weight:
             last_target, last_weight = target, weight
             append = groups.setdefault((target, weight), []).append
-        append(event)  # type: ignore[misc]
+        append(event)  # type: ignore[misc]  # bound on the first item (last_target starts as None)
     return groups
 
 

@@ -77,7 +77,10 @@ class AlarmRule:
         """True inside the rule's daily window (always when it has none); local time of the manager."""
         if not self.window:
             return True
-        h1, m1, h2, m2 = (int(x) for x in _WINDOW.match(self.window).groups())  # type: ignore[union-attr]
+        found = _WINDOW.match(self.window)
+        if found is None:  # refused when the rule is saved; a hand-edited store can still hold one
+            raise ValueError(f"alarm rule {self.name!r}: window {self.window!r} is not HH:MM-HH:MM")
+        h1, m1, h2, m2 = (int(x) for x in found.groups())
         now, start, end = moment.hour * 60 + moment.minute, h1 * 60 + m1, h2 * 60 + m2
         return start <= now < end if start <= end else (now >= start or now < end)
 

@@ -65,12 +65,13 @@ class GrpcPipe:
     # sending side ------------------------------------------------------------------------------------
     def _serving(self) -> tuple[NodeServer, PipeStore]:
         with self._lock:
-            if self._server is None:
+            server, store = self._server, self._store
+            if server is None or store is None:  # both set together, here
                 server = NodeServer.acquire(self.node)
                 store = PipeStore(self.pipe_id, self.node.spool_dir)
                 server.register(self.pipe_id, store)
                 self._server, self._store = server, store
-            return self._server, self._store  # type: ignore[return-value]
+            return server, store
 
     def put(self, batch: Any) -> str:
         data = self.codec.encode(batch)

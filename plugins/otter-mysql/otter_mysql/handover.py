@@ -85,7 +85,11 @@ def build_events(
     native = _NATIVE if fast and not before else None
     for chunk in chunks:
         if chunk[0] == RAW:
-            chunk = decode_raw(chunk)  # type: ignore[misc]
+            if decode_raw is None:
+                raise SourceError(
+                    "a deferred rows event reached build_events without its decoder (decode_raw)"
+                )
+            chunk = decode_raw(chunk)
         kind, schema, table, etype, ts, rows = chunk
         if native is not None and kind in ROW_KINDS and type(rows) is list:
             add(native(schema, table, etype, ts, pos, rows, kind is UPDATE))

@@ -248,7 +248,7 @@ class MySQLLoader(StatementPlanning, DdlApplying):
                         ),
                     )
                 if groups is None:  # conflict detection: read and lock the target rows, decide, log
-                    groups = self._plan(self.conflicts.screen(cur, events), conn)  # type: ignore[union-attr]
+                    groups = self._plan(self.conflicts.screen(cur, events), conn)  # type: ignore[union-attr]  # None only with conflicts set (above)
                 clear_before_upserts(
                     cur,
                     lambda schema, table: self._schemas.get(conn, schema, table),
