@@ -280,3 +280,9 @@ def test_ddl_is_translated(mysql, pg):
 def test_untranslatable_ddl_is_named(sql):
     with pytest.raises(Untranslatable, match="translate|mapping|not translated"):
         translate(sql, "shop")
+
+
+def test_a_key_on_an_expression_is_named_with_its_statement():
+    """MySQL 8's functional key parts have no column name to translate: a clear error, not a TypeError."""
+    with pytest.raises(Untranslatable, match=r"no column name at the start of '\(a \+ b\)'.*by hand"):
+        translate("CREATE TABLE t (a INT, b INT, UNIQUE KEY u ((a + b)))", "shop")
