@@ -126,6 +126,13 @@ def test_invalid_rules_name_the_field(fields, field):
         AlarmRule(1, "r", **fields).check()
 
 
+def test_a_window_that_was_never_checked_is_named_when_used():
+    """A rule read from a hand-edited store skips check(): its bad window is named, not an AttributeError."""
+    rule = AlarmRule(3, "w", "delay", 5, window="9-18")
+    with pytest.raises(ValueError, match="alarm rule 'w': window '9-18' is not HH:MM-HH:MM"):
+        rule.in_window(datetime.datetime(2026, 11, 26, 10, 0))
+
+
 def test_time_windows_include_start_exclude_end_and_may_cross_midnight():
     day, night = (
         AlarmRule(1, "d", "delay", 5, window="09:00-18:00"),
