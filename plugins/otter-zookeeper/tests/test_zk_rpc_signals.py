@@ -71,3 +71,14 @@ def test_a_new_load_stage_starts_a_new_epoch_so_lost_signals_are_read_again(zk, 
     select_side.publish(batch(1001, new_epoch))
     signal = wait_for(lambda: second.upcoming(1, 0.2), 10, "a signal at the new T/L")[0]
     assert (signal.process_id, signal.epoch) == (1001, new_epoch)
+
+
+def test_the_load_side_used_out_of_order_says_so(make):
+    """done() before begin_load() and begin_load() after close() are named, not an AttributeError on None."""
+    load_side = make(2)
+    with pytest.raises(RuntimeError, match=r"done\(\) before begin_load\(\)"):
+        load_side.done(batch(1, 0))
+    load_side.begin_load("test")
+    load_side.close()
+    with pytest.raises(RuntimeError, match=r"begin_load\(\) after close\(\)"):
+        load_side.begin_load("again")
