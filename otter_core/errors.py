@@ -90,6 +90,8 @@ class PipeError(OtterError):
     """A batch or file could not be carried between nodes (peer unreachable, batch gone, checksum
     mismatch: retried from the acked position), or the pipe is set up wrongly (token, TLS: not retried)."""
 
+    transient = True  # retried for as long as it lasts, unless raised with retryable=False
+
 
 class FileChanged(OtterError):
     """A source file no longer has the size/mtime Extract saw (``size`` None: it is gone); the file loader
