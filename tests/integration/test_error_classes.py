@@ -122,3 +122,29 @@ def test_skip_load_exception_rejects_nothing_while_the_target_is_down(
         wait_caught_up(runner, mariadb_source, timeout=120)
         assert runner.pipelines[0].rejects.read() == []
     assert mariadb_target.execute("SELECT id FROM shop.t ORDER BY id") == [(1,), (2,), (3,), (4,)]
+
+
+def test_a_load_that_hangs_shows_stalled_with_a_growing_lag(mariadb_source, mariadb_target, tmp_path):
+    """A target row locked by someone else holds the load (no error yet): after stall_timeout_ms the
+    state says stalled and the lag grows; once the lock is released the row arrives."""
+    make_tables(mariadb_source, mariadb_target)
+    mariadb_target.execute("INSERT INTO shop.t VALUES (1, 0)")
+    text = pipeline_yaml(
+        mariadb_source, mariadb_target, ["shop.t"], start=start_of(mariadb_source), stall_timeout_ms=1000
+    )
+    holder = mariadb_target.connect(autocommit=False)
+    try:
+        with running(text, str(tmp_path / "state")) as runner:
+            with holder.cursor() as cur:
+                cur.execute("SELECT * FROM shop.t WHERE id = 1 FOR UPDATE")  # held until rollback
+            mariadb_source.execute("INSERT INTO shop.t VALUES (1, 1)")
+            first = wait_for(lambda s: s["state"] == "stalled", runner)
+            time.sleep(1.5)
+            later = runner.status()[0]
+            assert later["state"] == "stalled" and later["lag_s"] >= first["lag_s"] + 1.0
+            holder.rollback()
+            wait_caught_up(runner, mariadb_source)
+            assert wait_for(lambda s: s["state"] == "running", runner)["rows"] == 1
+    finally:
+        holder.close()
+    assert mariadb_target.execute("SELECT * FROM shop.t") == [(1, 1)]
