@@ -485,6 +485,10 @@ class MySQLLoader(StatementPlanning, DdlApplying):
             cause = f"{type(exc).__name__}: {exc}"
         what = "chunk starting at key" if sent else "row with key"
         kind = {"retryable": False} if isinstance(exc, _PacketTooLarge) else error_kwargs(exc)
+        if error_code(exc) in (ER_DUP_ENTRY, 1586) and (self.conflicts is not None or self.pipeline.two_way):
+            # a row the other side's application wrote between our check (or clearing) and our write: a
+            # race a replay can win; only in one-way does a duplicate repeat on every replay
+            kind = {"retryable": True, "transient": self.conflicts is not None}
         return LoadError(
             f"target {self.target.name}: {where} failed ({what} {key}); rolled back: {cause}", **kind
         )
