@@ -1,19 +1,50 @@
 """The small exception hierarchy of otter. Every message names the object and the remedy."""
 
+from __future__ import annotations
+
+# The three classes of a failure, which decide what the pipeline does after it (engine/pipeline.py):
+DETERMINISTIC = "deterministic"  # would fail the same way again (a refused value, a missing table): stop
+TRANSIENT = "transient"  # heals by itself (connection lost, deadlock, read-only): retry with backoff
+UNKNOWN = "unknown"  # not classified: retry with backoff, at most ``retry_max`` times in a row
+
 
 class OtterError(Exception):
     """Base of every error otter raises on purpose.
 
     ``retryable`` says whether the pipeline should retry (with backoff) after it: a refused connection
-    may heal by itself, a binlog in STATEMENT format will not.
+    may heal by itself, a binlog in STATEMENT format will not. ``transient`` (implies ``retryable``)
+    says it is known to heal by itself, so it is retried beyond ``retry_max`` (``retry_max_transient``).
     """
 
     retryable = True
+    transient = False
 
-    def __init__(self, message: str = "", *, retryable: bool | None = None) -> None:
+    def __init__(
+        self, message: str = "", *, retryable: bool | None = None, transient: bool | None = None
+    ) -> None:
         super().__init__(message)
         if retryable is not None:
             self.retryable = retryable
+        if transient is not None:
+            self.transient = transient
+            if transient:
+                self.retryable = True
+
+    @property
+    def error_class(self) -> str:
+        return (
+            TRANSIENT if self.retryable and self.transient else UNKNOWN if self.retryable else DETERMINISTIC
+        )
+
+
+def error_class(exc: BaseException) -> str:
+    """DETERMINISTIC, TRANSIENT or UNKNOWN for any exception: an OtterError says it; a lost or refused
+    connection of the OS is transient; anything else is unknown."""
+    if isinstance(exc, OtterError):
+        return exc.error_class
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return TRANSIENT
+    return UNKNOWN
 
 
 class ConfigError(OtterError):
@@ -37,7 +68,7 @@ class Fenced(LoadError):
     retryable = False
 
     @classmethod
-    def newer(cls, label: str, pipeline: str, token: int, current: int, table: str) -> "Fenced":
+    def newer(cls, label: str, pipeline: str, token: int, current: int, table: str) -> Fenced:
         return cls(
             f"{label}: the loads of pipeline {pipeline} were taken over by a newer holder (fencing token "
             f"{current} in {table}, this node holds {token}): this node stops the stage. If ZooKeeper's "
@@ -61,6 +92,8 @@ class PipeError(OtterError):
     ``resumable``: the same call may succeed if made again at once (the gRPC pipe resumes a download)."""
 
     resumable = False
+
+    transient = True  # retried for as long as it lasts, unless raised with retryable=False
 
 
 class FileChanged(OtterError):

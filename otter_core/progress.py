@@ -8,13 +8,19 @@ import time
 from typing import TextIO
 
 
-def format_status(status: dict) -> str:
+def format_status(status: dict, now: float | None = None) -> str:
+    """One pipeline's line; a retrying one adds its attempt and when the next one starts."""
+    state = status["state"]
+    if state == "retrying" and status.get("attempt"):
+        wait = max(0.0, (status.get("next_try_time") or 0.0) - (time.time() if now is None else now))
+        state = f"retrying (retry {status['attempt']}" + (f", next in {wait:.0f}s)" if wait else ")")
     line = (
-        f"{status['channel']}/{status['pipeline']} {status['state']:<8} rows={status['rows']:<9} "
+        f"{status['channel']}/{status['pipeline']} {state:<8} rows={status['rows']:<9} "
         f"{status['rows_per_s']:>9.0f} rows/s  lag={status['lag_s']:.1f}s  at {status['position'] or '-'}"
     )
     if status["error"] and status["state"] != "running":
-        line += f"  last error: {status['error'][:160]}"
+        kind = f"{status['error_class']} " if status.get("error_class") else ""
+        line += f"  last {kind}error: {status['error'][:160]}"
     return line
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from otter_core.contracts import Loader
-from otter_core.errors import LoadError
+from otter_core.errors import TRANSIENT, LoadError, error_class
 from otter_core.load.merge import merge_events
 from otter_core.load.plan import LoadStep, group_by_target, plan_groups
 from otter_core.model import EventData, EventType, Pipeline
@@ -100,7 +100,7 @@ class LoadStage:
                         rows += future.result()
                     except Exception as exc:
                         errors.append(exc)
-            if errors and self.pipeline.parameters.skip_load_exception and self.rejects is not None:
+            if errors and self._skips(errors):
                 rows += self._load_one_by_one(phase)
             elif errors:
                 if isinstance(errors[0], LoadError):
@@ -125,12 +125,21 @@ class LoadStage:
             try:
                 rows += self._loader(target).load(part, 0)
             except Exception as exc:
-                if not (self.pipeline.parameters.skip_load_exception and self.rejects is not None):
+                if not self._skips([exc]):
                     if isinstance(exc, LoadError):
                         raise
                     raise LoadError(f"load failed in pipeline {self.pipeline.name!r}: {exc!r}") from exc
                 rows += self._load_one_by_one([LoadStep(target, 0, False, (tuple(part),))])
         return rows
+
+    def _skips(self, errors: Sequence[Exception]) -> bool:
+        """skip_load_exception applies: none of ``errors`` is transient (a lost connection or a deadlock
+        says nothing about the rows: the batch is retried, never sent to the reject log)."""
+        return (
+            self.pipeline.parameters.skip_load_exception
+            and self.rejects is not None
+            and all(error_class(e) != TRANSIENT for e in errors)
+        )
 
     def _load_one_by_one(self, phase: Sequence[LoadStep]) -> int:
         """skip_load_exception: retry each event alone; the ones the target refuses go to the reject log."""
@@ -145,6 +154,8 @@ class LoadStage:
                     try:
                         rows += loader.load([event], 0)
                     except Exception as exc:
+                        if error_class(exc) == TRANSIENT:
+                            raise  # the target went away meanwhile: retry the batch, reject nothing
                         log.warning("skip_load_exception: rejected %s: %s", event.describe(), exc)
                         rejects.write(event, f"skip_load_exception: {exc}")
         return rows
@@ -170,7 +181,10 @@ class LoadStage:
             try:
                 self._loader(target).apply_ddl(event)
             except Exception as exc:
-                if not (params.skip_ddl_exception and self.rejects is not None):
+                if (
+                    not (params.skip_ddl_exception and self.rejects is not None)
+                    or error_class(exc) == TRANSIENT
+                ):
                     raise
                 log.warning("skip_ddl_exception: %s failed: %s", event.describe(), exc)
                 self.rejects.write(event, f"skip_ddl_exception: {exc}")

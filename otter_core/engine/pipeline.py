@@ -30,7 +30,7 @@ from otter_core.engine.snapshot import Snapshot
 from otter_core.engine.stats import PipelineStats, count_by_table
 from otter_core.engine.transform import transform
 from otter_core.engine.window import Window
-from otter_core.errors import OtterError
+from otter_core.errors import DETERMINISTIC, TRANSIENT, error_class
 from otter_core.files.stage import FileStage, FileStats
 from otter_core.model import DataMediaSource, NodeContext, Pipeline, RowBatch
 from otter_core.plugins import PipelinePlugins
@@ -65,7 +65,9 @@ class PipelineRunner:
         # a node (otter-run node) passes the ZooKeeper arbitrator and the pipe it shares between stages
         self.arbitrator = arbitrator or self.plugins.arbitrator(channel, state_dir)
         self._pipe = pipe
-        self.stats = PipelineStats(channel, pipeline.name)
+        self.stats = PipelineStats(
+            channel, pipeline.name, stall_seconds=pipeline.parameters.stall_timeout_ms / 1000
+        )
         self.stats.position = self.arbitrator.acked_position()
         self.rejects = RejectLog(state_dir, channel, pipeline.name)
         self.snapshot = Snapshot(
@@ -98,36 +100,46 @@ class PipelineRunner:
         return (window is None or window.in_flight == 0) and time.time() - self.stats.last_load_time > 1.0
 
     def run(self) -> None:
-        """Block until stopped (returns) or failed for good (sets ``failure`` and returns)."""
+        """Block until stopped (returns) or failed for good (sets ``failure`` and returns).
+
+        A deterministic error stops at once; a transient one is retried with backoff (at most
+        ``retry_max_transient`` times in a row, 0 = as long as it lasts); an unknown one at most
+        ``retry_max`` times in a row. "In a row": a loaded batch starts the count again."""
         params = self.pipeline.parameters
         failures = 0
         while not self._stop.is_set():
             loaded_before = self.stats.batches_loaded
             try:
-                self.stats.state = "running"
+                if not failures:
+                    self.stats.state = "running"
                 self._run_once()
                 break
             except Exception as exc:  # every failure rolls back to the acked position
                 if self.stats.batches_loaded > loaded_before:
                     failures = 0
                 failures += 1
-                self.stats.record_error(exc)
-                retryable = getattr(exc, "retryable", True) if isinstance(exc, OtterError) else True
-                if not retryable or (params.retry_max and failures >= params.retry_max):
-                    log.error("[%s] stopped: %s", self.name, exc)
+                kind = error_class(exc)
+                bound = params.retry_max_transient if kind == TRANSIENT else params.retry_max
+                self.stats.record_error(exc, kind)
+                self.stats.rolled_back()
+                if kind == DETERMINISTIC or (bound and failures >= bound):
+                    why = kind if kind == DETERMINISTIC else f"{kind}, {failures} failed attempt(s) in a row"
+                    log.error("[%s] stopped (%s error): %s", self.name, why, exc)
                     self.failure = exc
                     self.stats.state = "failed"
                     return
                 delay = min(params.retry_backoff_ms / 1000.0 * 2 ** (failures - 1), MAX_BACKOFF_SECONDS)
                 log.warning(
-                    "[%s] rolled back to %s after: %s (retry %d in %.1fs)",
+                    "[%s] rolled back to %s after a %s error: %s (attempt %d%s in %.1fs)",
                     self.name,
                     self.arbitrator.acked_position() or "start",
+                    kind,
                     exc,
-                    failures,
+                    failures + 1,
+                    f" of {bound}" if bound else "",
                     delay,
                 )
-                self.stats.state = "retrying"
+                self.stats.retrying(failures, delay)
                 self.stats.restarts += 1
                 self._stop.wait(delay)
             finally:
@@ -183,6 +195,7 @@ class PipelineRunner:
                     events, position, size = got
                     batch = RowBatch(self.arbitrator.next_process_id(), tuple(events), position, size=size)
                     window.enter(size)
+                    self.stats.selected(batch.process_id, _oldest_commit_time(batch))
                     select_ms = (time.monotonic() - batcher.first_arrival) * 1000.0
                     if len(events) <= INLINE_EXTRACT_EVENTS:  # a few rows: no hand-off to a worker (latency)
                         future: Future[tuple[str, dict]] = Future()
@@ -215,6 +228,8 @@ class PipelineRunner:
                     if not order:
                         if select_state["done"]:
                             break
+                        if self.stats.attempt and not self.stats.has_pending():
+                            self.stats.resumed()  # a retry that has nothing to replay is running again
                         continue
                     batch, future, select_ms = order.popleft()
                 key, figures = future.result()
@@ -257,6 +272,7 @@ class PipelineRunner:
             rows = load_stage.load(items)
         except Exception as exc:
             self.plugins.load_failed(batch, exc, [event for _, _, event in items])
+            _name_positions(exc, batch, self.arbitrator.acked_position())
             raise
         self.arbitrator.ack(batch.process_id, batch.position)
         event_time = float(batch.position.timestamp or 0)
@@ -264,7 +280,13 @@ class PipelineRunner:
         figures = dict(figures or {})
         tables = figures.pop("tables", None)
         self.stats.record_batch(
-            rows, batch.position, event_time, batch.size, tables, {**figures, "load": seconds * 1000.0}
+            rows,
+            batch.position,
+            event_time,
+            batch.size,
+            tables,
+            {**figures, "load": seconds * 1000.0},
+            batch.process_id,
         )
         self.plugins.batch_loaded(batch, rows, seconds)
         log.debug(
@@ -326,3 +348,23 @@ class PipelineRunner:
 def _load_files(file_stage: FileStage, pipe: Pipe, key: str, items: list) -> int:
     """Load the files of a batch's rows (fetched from the pipe under ``key``) before the rows."""
     return file_stage.load(items, pipe.files(key))
+
+
+def _oldest_commit_time(batch: RowBatch) -> float:
+    """Commit time of the batch's first (oldest) event, else of its end position (0: unknown)."""
+    first = batch.events[0].execute_time if batch.events else 0.0
+    return float(first or batch.position.timestamp or 0)
+
+
+def _name_positions(exc: BaseException, batch: RowBatch, acked: object) -> None:
+    """Add the failed batch's binlog positions to ``exc``'s message, which names table and key but not
+    where in the binlog the rows are (the pipeline resumes at the acked position)."""
+    first = batch.events[0].position if batch.events else None
+    where = (
+        f"binlog {first} .. {batch.position}"
+        if first and str(first) != "(start)"
+        else f"binlog {batch.position}"
+    )
+    note = f" [batch {batch.process_id} at {where}; acked position {acked or '(none yet)'}]"
+    if exc.args and isinstance(exc.args[0], str) and note not in exc.args[0]:
+        exc.args = (exc.args[0] + note, *exc.args[1:])

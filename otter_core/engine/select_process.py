@@ -23,7 +23,7 @@ import pickle
 import time
 from typing import Any
 
-from otter_core.errors import OtterError, SourceError
+from otter_core.errors import DETERMINISTIC, TRANSIENT, SourceError, error_class
 from otter_core.model import DataMediaSource, Pipeline, Position, Transaction
 
 CHUNK_EVENTS = 512
@@ -61,9 +61,8 @@ def _child_main(pipeline: Pipeline, source: DataMediaSource, position: Position 
     except (BrokenPipeError, EOFError, KeyboardInterrupt):
         pass
     except BaseException as exc:  # report to the parent, which rolls back and retries
-        retryable = exc.retryable if isinstance(exc, OtterError) else True
-        try:
-            conn.send_bytes(pickle.dumps(("error", (type(exc).__name__, str(exc), retryable))))
+        try:  # the error's class (deterministic, transient, unknown) decides the parent's retries
+            conn.send_bytes(pickle.dumps(("error", (type(exc).__name__, str(exc), error_class(exc)))))
         except OSError:
             pass
     finally:
@@ -126,10 +125,11 @@ class ProcessSelector:
             self._expander.close()
             self._expander = None
         elif kind == "error":
-            name, message, retryable = payload
+            name, message, kind = payload
             raise SourceError(
                 message if name in ("SourceError", "ConfigError") else f"{name}: {message}",
-                retryable=retryable,
+                retryable=kind != DETERMINISTIC,
+                transient=kind == TRANSIENT,
             )
 
     def poll(self, timeout: float) -> Transaction | None:

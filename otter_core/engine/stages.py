@@ -130,6 +130,8 @@ class SelectExtractRunner(PipelineRunner):
                     if not order:
                         if state["done"]:
                             break
+                        if self.stats.attempt:
+                            self.stats.resumed()  # a retry that reads nothing new is running again
                         continue
                     batch, future = order.popleft()
                 key = future.result()
@@ -199,15 +201,19 @@ class TransformLoadRunner(PipelineRunner):
             while not self._stop.is_set():
                 self._fetch_ahead(ahead, fetcher, depth, last)
                 if not ahead:
+                    if self.stats.attempt and not self.stats.has_pending():
+                        self.stats.resumed()  # a retry with nothing to replay is running again
                     continue
                 signal, future = ahead.popleft()
                 if signal.epoch != signals.epoch():
                     future.cancel()
+                    self.stats.rolled_back()  # the lag still counts from the oldest unapplied batch
                     continue  # voided by a rollback: the new epoch brings it again
                 try:
                     extracted = future.result()
                 except Exception:
                     if signals.epoch() != signal.epoch:
+                        self.stats.rolled_back()
                         continue  # voided while we fetched it
                     raise
                 self._load_signal(signal, extracted, load_stage, file_stage)
@@ -240,6 +246,7 @@ class TransformLoadRunner(PipelineRunner):
                     f"arrived after batch {tail[1]} of epoch {tail[0]}: out of order"
                 )
             ahead.append((signal, fetcher.submit(self.pipe.get, signal.key)))
+            self.stats.selected(signal.process_id, float(signal.position.timestamp or 0))
             tail = order
             if len(ahead) >= depth:
                 return
@@ -260,5 +267,7 @@ class TransformLoadRunner(PipelineRunner):
             self.plugins.load_failed(batch, exc, batch.events)
             raise
         self.signals.done(signal)
-        self.stats.record_batch(rows, signal.position, float(signal.position.timestamp or 0))
+        self.stats.record_batch(
+            rows, signal.position, float(signal.position.timestamp or 0), process_id=signal.process_id
+        )
         self.plugins.batch_loaded(batch, rows, time.monotonic() - started)

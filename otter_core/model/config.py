@@ -160,8 +160,10 @@ class PipelineParameters:
     skip_processor_exception: bool = False
     skip_select_exception: bool = False
     dry_run: bool = False
-    retry_max: int = 0  # 0 = retry forever (with backoff)
+    retry_max: int = 10  # failed attempts in a row (unknown errors) before stopping; 0 = forever
+    retry_max_transient: int = 0  # the same for transient errors (connection, deadlock...); 0 = forever
     retry_backoff_ms: int = 500
+    stall_timeout_ms: int = 60_000  # nothing applied this long while events wait: state "stalled"
     memory_limit_bytes: int = 64 * 1024 * 1024
     server_id: int | None = None  # replica id the selector registers with; derived when None
     select_process: bool = True  # run the selector in a child process (its own core for decoding)

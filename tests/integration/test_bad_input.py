@@ -35,8 +35,8 @@ def test_wrong_password_is_retried_then_named_without_the_password(mariadb_sourc
 
 
 def test_unreachable_host_is_named(mariadb_source, mariadb_target, tmp_path):
-    text = pipeline_yaml(mariadb_source, mariadb_target, ["shop.*"], retry_max=2)
-    text = text.replace(f"port: {mariadb_source.port}", "port: 1", 1)
+    text = pipeline_yaml(mariadb_source, mariadb_target, ["shop.*"], retry_max_transient=2)
+    text = text.replace(f"port: {mariadb_source.port}", "port: 1", 1)  # refused: transient, bounded here
     assert "127.0.0.1:1" in failure_of(text, str(tmp_path))
 
 

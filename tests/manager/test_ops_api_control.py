@@ -200,4 +200,7 @@ def test_metrics_need_the_token_or_a_session_and_parse_as_prometheus_text(
     )
     assert samples[("otter_channel_state", (("channel", "shop"), ("state", "RUNNING")))] == 1
     assert ("otter_pipeline_delay_seconds", labels) in samples
+    assert samples[("otter_pipeline_state", tuple(sorted(labels + (("state", "running"),))))] == 1
+    assert samples[("otter_pipeline_state", tuple(sorted(labels + (("state", "retrying"),))))] == 0
+    assert samples[("otter_pipeline_retry_attempt", labels)] == 0
     assert admin.get("/metrics").status_code == 200  # a logged-in session

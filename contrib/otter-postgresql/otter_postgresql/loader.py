@@ -23,6 +23,7 @@ from otter_core.errors import DataError, LoadError
 from otter_core.model import DataMediaSource, EventData, EventType, Pipeline, SyncMode
 from otter_postgresql import dialect, fencing
 from otter_postgresql.ddl import Untranslatable, translate
+from otter_postgresql.server_errors import error_kwargs
 from otter_postgresql.types import adapter_for
 
 log = logging.getLogger("otter.load.postgresql")
@@ -104,7 +105,8 @@ class PostgreSQLLoader:
             raise LoadError(
                 f"cannot connect to PostgreSQL target {t.name} ({t.host}:{t.port}/{self.database} as "
                 f"{t.user}): {str(exc).strip()}; check host, port, user, password and "
-                f"options.database of {t.name!r}"
+                f"options.database of {t.name!r}",
+                **error_kwargs(exc),
             ) from None
         conn.execute("SET TIME ZONE 'UTC'")
         conn.commit()
@@ -416,7 +418,6 @@ class PostgreSQLLoader:
         self._stages[slot] = set()  # the temp tables may have been created in the rolled-back transaction
 
     def _error(self, group: _Group | None, exc: Exception) -> LoadError:
-        import psycopg
 
         where = f"{group.kind} into {group.schema}.{group.table}" if group else "loading"
         first = f", first row {group.first.describe()}" if group and group.first else ""
@@ -425,9 +426,8 @@ class PostgreSQLLoader:
         cause = str(exc).strip().splitlines()[0] + (f" ({detail})" if detail else "")
         if group is not None and getattr(diag, "sqlstate", None) == "42703":  # a column appeared/disappeared
             self._tables.pop((group.schema, group.table), None)
-        retryable = isinstance(exc, psycopg.OperationalError) or not isinstance(exc, psycopg.Error)
         return LoadError(
-            f"target {self.target.name}: {where} failed{first}; rolled back: {cause}", retryable=retryable
+            f"target {self.target.name}: {where} failed{first}; rolled back: {cause}", **error_kwargs(exc)
         )
 
     # ------------------------------------------------------------------------------------ DDL

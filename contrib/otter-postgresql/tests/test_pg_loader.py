@@ -2,9 +2,11 @@
 field mode, loopback marks in the same transaction, errors and DDL."""
 
 import datetime as dt
+import socket
 from decimal import Decimal
 
 import attrs
+import psycopg
 import pytest
 
 from otter_core.errors import DataError, LoadError
@@ -241,3 +243,55 @@ def test_a_wrong_password_names_the_target(postgresql_server):
         LoadError, match=r"cannot connect to PostgreSQL target pg .*check host, port, user, password"
     ):
         loader.load([ins(1)], 0)
+
+
+def pg_target(server, port=None, password="otter"):
+    return DataMediaSource(
+        "pg",
+        "postgresql",
+        host="127.0.0.1",
+        port=port or server.port,
+        user="otter",
+        password=password,
+        options={"database": "otter", "connect_timeout": 2},
+    )
+
+
+def test_a_wrong_password_is_deterministic_and_a_closed_port_transient(postgresql_server):
+    """A wrong password stops the pipeline at once; a target that is down is retried as long as it lasts."""
+    pair = DataMediaPair(DataMedia("shop", "orders"), DataMedia("shop", "orders"))
+    wrong = PostgreSQLLoader(
+        pg_target(postgresql_server, password="wrong"), Pipeline("p", "src", "pg", (pair,))
+    )
+    with pytest.raises(LoadError) as info:
+        wrong.load([ins(1)], 0)
+    assert info.value.error_class == "deterministic"
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    down = PostgreSQLLoader(pg_target(postgresql_server, port=closed), Pipeline("p", "src", "pg", (pair,)))
+    with pytest.raises(LoadError) as info:
+        down.load([ins(1)], 0)
+    assert info.value.error_class == "transient" and f"127.0.0.1:{closed}" in str(info.value)
+
+
+def test_a_check_constraint_is_deterministic_and_a_lock_timeout_transient(orders):
+    orders.execute("ALTER TABLE shop.orders ADD CONSTRAINT small CHECK (amount < 100)")
+    loader = make_loader(orders)
+    with pytest.raises(LoadError) as info:
+        loader.load([ins(1, amount="500.00")], 0)
+    assert info.value.error_class == "deterministic" and "small" in str(info.value)
+    orders.execute("ALTER ROLE otter SET lock_timeout = '300ms'")
+    loader.close()
+    blocker = psycopg.connect(
+        host="127.0.0.1", port=orders.port, user="otter", password="otter", dbname="otter"
+    )
+    try:
+        blocker.execute("LOCK TABLE shop.orders IN ACCESS EXCLUSIVE MODE")  # held until rollback
+        with pytest.raises(LoadError) as info:
+            make_loader(orders).load([ins(2)], 0)
+        assert info.value.error_class == "transient" and "lock" in str(info.value).lower()
+    finally:
+        blocker.rollback()
+        blocker.close()
+        orders.execute("ALTER ROLE otter RESET lock_timeout")

@@ -23,6 +23,8 @@ from prometheus_client.registry import CollectorRegistry
 router = APIRouter(tags=["ops"])
 TOKEN_FILE = "metrics.token"
 STATES = ("RUNNING", "PAUSED", "STOPPED", "DEAD", "WAITING")
+# a pipeline's own state (engine/stats.py): retrying and stalled say a pipeline is not moving
+PIPELINE_STATES = ("starting", "running", "retrying", "stalled", "paused", "failed", "stopped")
 
 
 def metrics_token(state_dir: Path) -> str:
@@ -64,6 +66,16 @@ class RuntimeCollector:
             "bytes loaded per second (last 5 s)",
             labels=["channel", "pipeline"],
         )
+        pipeline_up = GaugeMetricFamily(
+            "otter_pipeline_state",
+            "1 for the pipeline's current state (retrying, stalled: not moving)",
+            labels=["channel", "pipeline", "state"],
+        )
+        attempt = GaugeMetricFamily(
+            "otter_pipeline_retry_attempt",
+            "failed attempts in a row while the pipeline retries (0: not retrying)",
+            labels=["channel", "pipeline"],
+        )
         rows = CounterMetricFamily(
             "otter_pipeline_rows", "rows loaded since the process started", labels=["channel", "pipeline"]
         )
@@ -93,6 +105,9 @@ class RuntimeCollector:
                 up.add_metric([name, state], 1.0 if channel["state"] == state else 0.0)
             for row in channel.get("pipelines", []):
                 labels = [name, row["pipeline"]]
+                for state in PIPELINE_STATES:
+                    pipeline_up.add_metric([*labels, state], 1.0 if row.get("state") == state else 0.0)
+                attempt.add_metric(labels, float(row.get("attempt") or 0))
                 delay.add_metric(labels, float(row.get("lag_s") or 0.0))
                 rows_s.add_metric(labels, float(row.get("rows_per_s") or 0.0))
                 bytes_s.add_metric(labels, float(row.get("bytes_per_s") or 0.0))
@@ -104,7 +119,7 @@ class RuntimeCollector:
                         events.add_metric([*labels, table, kind], float(n))
                 for stage_name, ms in (row.get("stage_ms_total") or {}).items():
                     stage.add_metric([*labels, stage_name], float(ms))
-        yield from (up, delay, rows_s, bytes_s, rows, size, restarts, events, stage)
+        yield from (up, pipeline_up, attempt, delay, rows_s, bytes_s, rows, size, restarts, events, stage)
 
 
 def _allowed(request: Request) -> bool:

@@ -13,7 +13,7 @@ from otter_core.errors import LoadError
 from otter_core.model import DataMediaSource, EventData
 from otter_mysql import fencing, retl
 from otter_mysql.dialect import quote_ident
-from otter_mysql.server_errors import close_quietly, server_message
+from otter_mysql.server_errors import close_quietly, error_kwargs, server_message
 from otter_mysql.target_schema import TargetSchemaCache
 
 log = logging.getLogger("otter.load")
@@ -87,7 +87,8 @@ class DdlApplying:
                 return
             raise LoadError(
                 f"DDL on target {self.target.name} table {event.full_name} failed: "
-                f"{server_message(exc)}{note}; statement: {event.ddl_sql[:500]!r}"
+                f"{server_message(exc)}{note}; statement: {event.ddl_sql[:500]!r}",
+                **error_kwargs(exc),
             ) from None
         finally:
             close_quietly(conn)

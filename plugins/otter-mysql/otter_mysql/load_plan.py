@@ -185,11 +185,13 @@ class StatementPlanning:
         if not table.exists:
             raise LoadError(
                 f"target table {name} does not exist on {self.target.name}: create it "
-                f"(or replicate its DDL) or fix the pair's target name"
+                f"(or replicate its DDL) or fix the pair's target name",
+                retryable=False,
             )
         raise LoadError(
             f"target table {name} has no column {', '.join(map(quote_ident, missing))} "
-            f"(needed by {ev.describe()}): add the column or map/exclude it in the pair"
+            f"(needed by {ev.describe()}): add the column or map/exclude it in the pair",
+            retryable=False,
         )
 
     def _log_dry_run(self, events: Sequence[EventData]) -> None:

@@ -27,7 +27,14 @@ from otter_mysql.conflicts import ConflictScreen
 from otter_mysql.ddl_apply import DdlApplying
 from otter_mysql.dialect import literal, literal_row, quote_table, sql_values
 from otter_mysql.load_plan import StatementGroup, StatementPlanning
-from otter_mysql.server_errors import DATA_WARNINGS, close_quietly, data_warnings, error_code, server_message
+from otter_mysql.server_errors import (
+    DATA_WARNINGS,
+    close_quietly,
+    data_warnings,
+    error_code,
+    error_kwargs,
+    server_message,
+)
 from otter_mysql.target_schema import TargetSchemaCache
 from otter_mysql.unique_conflicts import clear_before_upserts, clear_unique_conflicts
 
@@ -167,7 +174,8 @@ class MySQLLoader(StatementPlanning, DdlApplying):
             raise LoadError(
                 f"cannot connect to target {t.name} ({t.host}:{t.port} as {t.user}): "
                 f"{server_message(exc)}; check host, port, user and password of the source "
-                f"{t.name!r}"
+                f"{t.name!r}",
+                **error_kwargs(exc),
             ) from None
         try:
             with conn.cursor() as cur:
@@ -437,9 +445,9 @@ class MySQLLoader(StatementPlanning, DdlApplying):
     def _changed_values(
         self, group: StatementGroup, rows: Sequence[EventData], changed: list[tuple[int, str, int | None]]
     ) -> LoadError:
-        """The target stored other values than the source's: its columns differ. Rolled back and retried
-        like any refused load (it goes on once the column is fixed); with ``skip_load_exception`` the rows
-        are tried one by one and the ones the target would change go to the reject log."""
+        """The target stored other values than the source's: its columns differ. Rolled back; deterministic
+        like any refused value, so the pipeline stops; with ``skip_load_exception`` the rows are tried one
+        by one and the ones the target would change go to the reject log."""
         code, message, row = changed[0]
         # an UPSERT's or DELETE's "row N" is the N-th row of the statement; an UPDATE join counts otherwise
         ev = rows[row - 1] if row and group.kind != "UPDATE" and row <= len(rows) else rows[0]
@@ -450,8 +458,9 @@ class MySQLLoader(StatementPlanning, DdlApplying):
             f"target {self.target.name}: {group.kind} into {quote_table(group.schema, group.table)} ({which} "
             f"{key}): {DATA_WARNINGS[code]}: ({code}) {message}{more}; rolled back. The target's column cannot "
             f"hold the source's value: widen it (type, length, character set, NULL), or map or exclude the "
-            f"column in the pair (the load is retried); `skip_load_exception: true` sends such rows to the "
-            f"reject log instead"
+            f"column in the pair, then start the pipeline again (it resumes at the acked position); "
+            f"`skip_load_exception: true` sends such rows to the reject log instead",
+            retryable=False,
         )
 
     def _load_error(
@@ -475,7 +484,14 @@ class MySQLLoader(StatementPlanning, DdlApplying):
         else:
             cause = f"{type(exc).__name__}: {exc}"
         what = "chunk starting at key" if sent else "row with key"
-        return LoadError(f"target {self.target.name}: {where} failed ({what} {key}); rolled back: {cause}")
+        kind = {"retryable": False} if isinstance(exc, _PacketTooLarge) else error_kwargs(exc)
+        if error_code(exc) in (ER_DUP_ENTRY, 1586) and (self.conflicts is not None or self.pipeline.two_way):
+            # a row the other side's application wrote between our check (or clearing) and our write: a
+            # race a replay can win; only in one-way does a duplicate repeat on every replay
+            kind = {"retryable": True, "transient": self.conflicts is not None}
+        return LoadError(
+            f"target {self.target.name}: {where} failed ({what} {key}); rolled back: {cause}", **kind
+        )
 
 
 @define

@@ -32,6 +32,7 @@ from otter_core.model import DataMediaSource, EventType, Pipeline, Position, Tra
 from otter_mysql import checks, handover, retl, signals
 from otter_mysql.rowcodec import DELETE, UPDATE, WRITE, RowCodec
 from otter_mysql.schema import SchemaCache
+from otter_mysql.server_errors import error_kwargs
 from otter_mysql.statement_events import StatementEvents
 from otter_mysql.txqueue import TxQueue
 
@@ -120,7 +121,8 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
         detail = exc.args[1] if len(exc.args) > 1 else str(exc)
         return SourceError(
             f"cannot connect to {self.label} as user {self.source.user!r}: {detail}; check the "
-            f"host, port, user and password of the source"
+            f"host, port, user and password of the source",
+            **error_kwargs(exc),
         )
 
     def _stream_connect(self, **settings: Any) -> pymysql.connections.Connection:
@@ -225,7 +227,8 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
                     if self._failures > _RETRIES:
                         raise SourceError(
                             f"{self.label}: lost the binlog connection {_RETRIES} times in a "
-                            f"row ({exc}); check that the server is up and reachable"
+                            f"row ({exc}); check that the server is up and reachable",
+                            transient=True,
                         ) from None
                     log.warning(
                         "%s: binlog connection lost (%s); reconnecting at %s",

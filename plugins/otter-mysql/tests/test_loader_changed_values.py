@@ -48,8 +48,12 @@ def test_a_value_the_target_would_change_stops_the_load(mariadb_target, narrow, 
     assert f"({code})" in message and (f"'{column}'" in message or f"`{column}`" in message)
     # the server names the row ("at row 2") except for a NULL into NOT NULL: then the chunk
     assert ("chunk starting at key id=2" if code == 1048 else "row with key id=3") in message
-    assert "UPSERT into `lt`.`narrow`" in message and "widen it" in message
-    assert raised.value.retryable  # like a refused row: retried until the operator fixes the column
+    assert (
+        "UPSERT into `lt`.`narrow`" in message
+        and "widen it" in message
+        and "start the pipeline again" in message
+    )
+    assert raised.value.error_class == "deterministic"  # a replay would be refused again: the pipeline stops
     assert mariadb_target.execute(SELECT) == [(1, "one", "one", 1, None)]  # rolled back: nothing changed
 
 
