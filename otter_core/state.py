@@ -3,7 +3,7 @@ or the new position, never a torn file.
 
 The first position a pipeline saves is its pinned start: ``start:`` resolved once to a concrete
 position (``origin`` records the setting it came from), so every retry and restart resumes from a
-position that was fixed before anything was read (docs/positions.md)."""
+position that was fixed before anything was read (docs/configuration.md, Positions)."""
 
 from __future__ import annotations
 

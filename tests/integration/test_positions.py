@@ -33,9 +33,9 @@ def otter(*args: str, log=None) -> subprocess.Popen:
     )
 
 
-def otter_done(*args: str) -> subprocess.CompletedProcess:
+def otter_done(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "otter_core.cli", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "otter_core.cli", *args], capture_output=True, text=True, timeout=timeout
     )
 
 
@@ -133,11 +133,12 @@ def test_second_runner_on_a_state_directory_is_refused(mariadb_source, mariadb_t
         tmp_path / "log",
     )
     with open(log_path, "wb") as log:
-        first = otter(*run_args(config, state), log=log)
+        status = tmp_path / "status.json"
+        first = otter(*run_args(config, state), "--status-file", str(status), log=log)
         try:
-            wait_for(lambda: (state / POSITION_FILE).exists(), 60, "the first runner started", log_path)
+            wait_for(status.exists, 60, "the first runner's status file", log_path)
             try:
-                second = otter_done(*run_args(config, state))
+                second = otter_done(*run_args(config, state), timeout=60)
             except subprocess.TimeoutExpired:
                 pytest.fail("a second otter-run on the same state directory kept running")
             assert second.returncode != 0
