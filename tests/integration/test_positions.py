@@ -237,3 +237,27 @@ def test_changed_start_keeps_the_saved_position(mariadb_source, mariadb_target, 
         runner.join(timeout=30)
     assert f"the config says start: {{file: {file}, pos: 4}}" in caplog.text
     assert json.loads((state / POSITION_FILE).read_text())["position"] == pinned
+
+
+def test_position_set_by_time(mariadb_source, mariadb_target, tmp_path):
+    """``--time`` resumes at the first transaction committed at or after it (read from the binlog)."""
+    setup_tables(mariadb_source, mariadb_target)
+    when = int(time.time()) + 1
+    wait_for(lambda: time.time() >= when + 0.1, 5, "the next second")
+    mariadb_source.execute("INSERT INTO pins.t VALUES (5, 'after the time')")
+    config, state, log_path = (
+        config_file(tmp_path, mariadb_source, mariadb_target),
+        tmp_path / "st",
+        tmp_path / "log",
+    )
+    done = otter_done("position", "set", str(config), "--state-dir", str(state), "--time", str(when))
+    assert done.returncode == 0, done.stderr
+    saved = json.loads((state / POSITION_FILE).read_text())
+    assert saved["start"]["kind"] == "set" and saved["start"]["request"] == f"--time {when}"
+    with open(log_path, "wb") as log:
+        runner = otter(*run_args(config, state), log=log)
+        try:
+            wait_for(lambda: has_row(mariadb_target, 5), 90, "the row committed after the time", log_path)
+        finally:
+            assert stop(runner) == 0, log_path.read_text()[-3000:]
+    assert mariadb_target.execute("SELECT id, v FROM pins.t") == [(5, "after the time")]
