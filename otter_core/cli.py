@@ -64,11 +64,13 @@ def run_until_signal(runner, progress_interval: float, quiet: bool, until=None, 
 def cmd_run(args: argparse.Namespace) -> int:
     from otter_core.config import load_config_file
     from otter_core.runner import Runner
+    from otter_core.state_lock import lock_state_dir
 
     config = load_config_file(args.config)
-    return run_until_signal(
-        Runner(config, args.state_dir), args.progress_interval, args.quiet, status_file=args.status_file
-    )
+    with lock_state_dir(args.state_dir):  # held until exit: a second runner here is refused
+        return run_until_signal(
+            Runner(config, args.state_dir), args.progress_interval, args.quiet, status_file=args.status_file
+        )
 
 
 def cmd_init_db(args: argparse.Namespace) -> int:
@@ -174,10 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     channel.set_defaults(func=cmd_channel)
 
-    from otter_core import cli_load, cli_verify
+    from otter_core import cli_load, cli_position, cli_verify
 
     cli_load.add_parsers(sub)
     cli_verify.add_parser(sub)
+    cli_position.add_parser(sub)
 
     plugins = sub.add_parser("plugins", help="list installed plugins")
     plugins.set_defaults(func=cmd_plugins)

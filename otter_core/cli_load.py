@@ -20,14 +20,21 @@ def _wants_new_load(
 
 
 def cmd_load(args: argparse.Namespace) -> int:
-    from otter_core.cli import run_until_signal
     from otter_core.cli_verify import selected_pipelines
     from otter_core.config import load_config_file
-    from otter_core.engine.snapshot_state import read_request, read_state, request_snapshot
-    from otter_core.runner import Runner
+    from otter_core.state_lock import lock_state_dir
 
     config = load_config_file(args.config)
     chosen = selected_pipelines(config, args.channel, args.pipeline)
+    with lock_state_dir(args.state_dir):  # held until exit, as by `otter-run run`
+        return _load(args, config, chosen)
+
+
+def _load(args: argparse.Namespace, config, chosen: list) -> int:
+    from otter_core.cli import run_until_signal
+    from otter_core.engine.snapshot_state import read_request, read_state, request_snapshot
+    from otter_core.runner import Runner
+
     for channel, pipeline in chosen:
         state = read_state(args.state_dir, channel, pipeline.name)
         request = read_request(args.state_dir, channel, pipeline.name)

@@ -117,6 +117,10 @@ class Arbitrator(Protocol):
     def set_permit(self, allowed: bool, reason: str = "") -> None:
         """Open or close the permit."""
 
+    # Optional: ``pin_start(position, origin)`` saves the pipeline's resolved ``start:`` durably before
+    # anything is read, after which ``acked_position()`` returns it; ``saved_start()`` returns the origin
+    # saved with the position. The engine pins through them (engine/start.py); an arbitrator without
+    # them leaves ``start:`` to the selector on every start (not pinned).
     # Optional: ``fencing_token: int``, strictly increasing each time a node takes the pipeline's Load
     # over (ZooKeeper mode). Load then calls ``fence(pipeline, token)`` on each loader that has it: the
     # loader records the token on its target and refuses to commit once a higher one is there.

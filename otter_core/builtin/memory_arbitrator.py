@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Mapping
+from typing import Any
 
 from otter_core.hookspecs import hookimpl
 from otter_core.model import Pipeline, Position
@@ -42,6 +44,17 @@ class MemoryArbitrator:
 
     def acked_position(self) -> Position | None:
         return self._acked
+
+    def pin_start(self, position: Position, origin: Mapping[str, Any]) -> None:
+        """Save the pipeline's resolved start at once (before anything is read), so that a retry or a
+        restart before the first ack resumes there instead of resolving ``start:`` again."""
+        with self._file_lock:
+            self.store.pin(position, origin)
+            self._acked = position
+
+    def saved_start(self) -> Mapping[str, Any] | None:
+        """The ``start:`` setting (or ``position set``) the saved position descends from, if known."""
+        return self.store.origin
 
     def ack(self, process_id: int, position: Position) -> None:
         self._acked = position

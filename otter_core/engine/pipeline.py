@@ -27,6 +27,7 @@ from otter_core.engine.load import LoadStage
 from otter_core.engine.select import Batcher
 from otter_core.engine.select_process import ProcessSelector
 from otter_core.engine.snapshot import Snapshot
+from otter_core.engine.start import StartPin, source_log_position
 from otter_core.engine.stats import PipelineStats, count_by_table
 from otter_core.engine.transform import transform
 from otter_core.engine.window import Window
@@ -79,6 +80,12 @@ class PipelineRunner:
             sources[pipeline.source],
         )
         self.stats.snapshot = self.snapshot.progress
+        self.start_pin = StartPin(  # start: resolved once and saved before anything is read
+            self.name,
+            pipeline,
+            self.arbitrator,
+            lambda: source_log_position(self.plugins, sources[pipeline.source]),
+        )
         self.failure: BaseException | None = None
         tune_process()  # fewer garbage collections, big buffers back to the OS (engine/allocator.py)
         self.file_stats = FileStats()
@@ -147,6 +154,7 @@ class PipelineRunner:
         self.stats.state = "stopped"
 
     def _run_once(self) -> None:
+        self.start_pin.ensure()  # before anything else: a failure below retries from the pinned start
         params = self.pipeline.parameters
         source = self.sources[self.pipeline.source]
         selector = self._make_selector(source)

@@ -68,7 +68,7 @@ class SelectExtractRunner(PipelineRunner):
         params = self.pipeline.parameters
         signals = self.signals
         epoch = signals.begin_epoch(f"select/extract starts on node {self.node_id}")
-        position = self.arbitrator.acked_position()
+        position = self.start_pin.ensure()  # the acked position, else start: pinned once for every node
         self.stats.position = position
         source = self.sources[self.pipeline.source]
         selector = self._make_selector(source)

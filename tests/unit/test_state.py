@@ -55,3 +55,16 @@ def test_the_ack_writer_ends_when_idle_and_a_new_ack_starts_it_again(tmp_path):
     while store.load() != Position("f", 102) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert store.load() == Position("f", 102)
+
+
+def test_a_pinned_start_is_durable_and_its_origin_outlives_later_acks(tmp_path):
+    first = MemoryArbitrator(PositionStore(tmp_path, "shop", "pin"))
+    first.pin_start(Position("mysql-bin.000002", 500), {"kind": "current"})
+    assert first.acked_position() == Position("mysql-bin.000002", 500)
+    again = MemoryArbitrator(PositionStore(tmp_path, "shop", "pin"))  # written at once: no flush needed
+    assert again.acked_position() == Position("mysql-bin.000002", 500)
+    again.ack(1, Position("mysql-bin.000002", 900))
+    again.flush()
+    later = MemoryArbitrator(PositionStore(tmp_path, "shop", "pin"))
+    assert later.acked_position() == Position("mysql-bin.000002", 900)
+    assert later.saved_start() == {"kind": "current"}

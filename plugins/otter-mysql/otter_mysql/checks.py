@@ -61,7 +61,8 @@ def check_file(conn: Any, file: str, label: str) -> None:
         return
     gone = "was purged" if names and (len(file), file) < (len(names[0]), names[0]) else "does not exist"
     raise SourceError(
-        f"{label}: binlog file {file} {gone}; reset the pipeline's position (start: current) or restore the "
+        f"{label}: binlog file {file} {gone}; set the pipeline's position with `otter-run position set "
+        f"PIPELINE.yaml --current` (or --file/--pos, --gtid, --time) or restore the "
         f"binlog files, then resync the tables (the server has {names[0] if names else 'none'} .. "
         f"{names[-1] if names else 'none'})",
         retryable=False,

@@ -249,7 +249,8 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
         where = self._resume or self._start_args
         return SourceError(
             f"{self.label}: the server cannot send the binlog from {where}: {exc.args[-1]}. "
-            f"The binlog was probably purged; reset the pipeline's position (start: current) "
+            f"The binlog was probably purged; set the pipeline's position with `otter-run position set "
+            f"PIPELINE.yaml --current` (or --file/--pos, --gtid, --time) "
             f"or restore the binlog files, then resync the tables",
             retryable=False,
         )

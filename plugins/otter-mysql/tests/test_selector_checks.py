@@ -79,14 +79,17 @@ def test_purged_binlog_file_and_gtid(tables: MariaDBServer) -> None:
         time.sleep(0.05)
     message = start_error(tables, position=Position(file, pos))
     assert (
-        f"binlog file {file} was purged; reset the pipeline's position (start: current) or restore" in message
+        f"binlog file {file} was purged; set the pipeline's position with `otter-run position set "
+        f"PIPELINE.yaml --current`" in message
     )
     assert "does not exist" in start_error(
         tables, start={"kind": "position", "file": "mysql-bin.999999", "pos": 4}
     )
     first_gtid = "-".join(gtid.split("-")[:2] + ["1"])
     message = start_error(tables, start={"kind": "gtid", "gtid": first_gtid})
-    assert "purged; reset the pipeline's position (start: current)" in message
+    assert (
+        "purged; set the pipeline's position with `otter-run position set PIPELINE.yaml --current`" in message
+    )
     assert "is not a MariaDB GTID" in start_error(
         tables, start={"kind": "gtid", "gtid": "abc"}, exc=ConfigError
     )

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
+from typing import Any
 
 from kazoo.client import KazooClient
-from kazoo.exceptions import BadVersionError, NoNodeError, RolledBackError
+from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError, RolledBackError
 
 from otter_core.errors import OtterError
 from otter_core.model import Position
@@ -42,6 +44,9 @@ class ZooKeeperArbitrator:
         self.node_id = node_id
         self.name = f"{channel}/{pipeline}"
         self.position_path = layout.pipeline(channel, pipeline, "position")
+        # the pinned start (engine/start.py) in a znode of its own, written once: the position znode is
+        # versioned by the stage that acks, and a pin written there would fence that stage off
+        self.start_path = layout.pipeline(channel, pipeline, "start")
         self.permit_path = layout.pipeline(channel, pipeline, "permit")
         for path in (self.position_path, self.permit_path, layout.channel_state(channel)):
             zk.ensure_path(path)
@@ -53,6 +58,9 @@ class ZooKeeperArbitrator:
         saved = decode(data)
         self._acked: Position | None = Position.from_dict(saved["position"]) if saved else None
         self._version = stat.version
+        self._pinned: Position | None = None
+        self._origin: dict[str, Any] | None = None
+        self._read_start()
         self._unsaved: tuple[int, Position] | None = None
         self._saving = threading.Condition()
         self._write_lock = threading.RLock()
@@ -100,7 +108,34 @@ class ZooKeeperArbitrator:
 
     # -- positions ------------------------------------------------------------------------------------
     def acked_position(self) -> Position | None:
-        return self._acked
+        """The acked position, else the pinned start (None: nothing saved yet)."""
+        return self._acked or self._pinned
+
+    def pin_start(self, position: Position, origin: Mapping[str, Any]) -> None:
+        """Save the resolved ``start:`` once for every node; when another node pinned first, its pin
+        stands and this holder starts from it too."""
+        payload = encode({"position": position.to_dict(), "start": dict(origin), "node": self.node_id})
+        try:
+            self.zk.create(self.start_path, payload, makepath=True)
+        except NodeExistsError:
+            pass
+        self._read_start()
+        if self._pinned is None:  # an empty start znode (made by hand): ours now
+            self.zk.set(self.start_path, payload)
+            self._read_start()
+
+    def saved_start(self) -> Mapping[str, Any] | None:
+        return self._origin
+
+    def _read_start(self) -> None:
+        try:
+            data, _stat = self.zk.get(self.start_path)
+        except NoNodeError:
+            self._pinned, self._origin = None, None
+            return
+        saved = decode(data)
+        self._pinned = Position.from_dict(saved["position"]) if saved else None
+        self._origin = saved.get("start") if saved else None
 
     def ack(self, process_id: int, position: Position) -> None:
         if self._write_error is not None:
@@ -184,4 +219,5 @@ class ZooKeeperArbitrator:
         saved = decode(data)
         self._acked = Position.from_dict(saved["position"]) if saved else None
         self._version = stat.version
-        return self._acked
+        self._read_start()
+        return self.acked_position()
