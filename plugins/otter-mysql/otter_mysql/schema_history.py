@@ -56,7 +56,7 @@ class SchemaHistory:
         self.server_charset: str | None = None
         self.tables: dict[tuple[str, str], list[Version]] = {}
         self._pending: dict[tuple[str, str], TableModel | None] = {}
-        self._frozen: dict[int, TableSchema] = {}
+        self._frozen: dict[int, tuple[TableModel, TableSchema]] = {}
 
     # -- building ------------------------------------------------------------------------------
     def snapshot(self, conn: Any, schemas: Iterable[str], at: Pos) -> None:
@@ -118,10 +118,11 @@ class SchemaHistory:
         except Unfollowable as exc:
             reason = f"the DDL {text.strip()[:300]!r} at {where(pos)} could not be followed ({exc})"
             changes = {}
-            for schema, table in stmt.tables:
-                if (schema, table) in self.tables or schema in self.schemas:
-                    self.tables.setdefault((schema, table), []).append((pos, None, reason))
-            log.warning("schema history: %s", reason)
+            tracked = [(s, t) for s, t in stmt.tables if (s, t) in self.tables or s in self.schemas]
+            for key in tracked:
+                self.tables.setdefault(key, []).append((pos, None, reason))
+            if tracked:
+                log.warning("schema history: %s", reason)
         finally:
             self._pending = {}
         for key, model in changes.items():
@@ -188,9 +189,10 @@ class SchemaHistory:
                 f"(dropped or not yet created at {where(start)}); " + remedy(name, start),
                 retryable=False,
             )
-        frozen = self._frozen.get(id(model))
-        if frozen is None:
-            frozen = self._frozen[id(model)] = model.freeze()
+        cached = self._frozen.get(id(model))
+        if cached is None or cached[0] is not model:  # ids of pruned models may be reused
+            cached = self._frozen[id(model)] = (model, model.freeze())
+        frozen = cached[1]
         if not frozen.key:
             later = _next_start(versions, found)
             what = (
@@ -356,7 +358,13 @@ def start_history(
     from otter_mysql.checks import master_status
 
     start: Pos | None = (point["log_file"], int(point["log_pos"])) if "log_file" in point else None
-    if start is not None and history.load() and history.base is not None and history.base <= start:
+    if (
+        start is not None
+        and history.load()
+        and history.base is not None
+        and history.base <= start
+        and schemas <= history.schemas  # a pair added since needs a new snapshot
+    ):
         assert history.high is not None
         if history.high < start:
             try:
