@@ -162,7 +162,17 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
                     retryable=False,
                 )
         for schema, table in matched:
-            self.schema.get(schema, table)
+            try:
+                self.schema.get(schema, table)
+            except SourceError as exc:
+                if self.schema.find(schema, table) is None:
+                    raise
+                raise SourceError(  # keyless: say what happens to the rows logged before the key
+                    f"{exc}. Rows logged before that ALTER cannot be applied by key (a key added later does "
+                    f"not identify them): start the pipeline past it (start: current on a new pipeline, or "
+                    f"set its position) and resync the table",
+                    retryable=False,
+                ) from None
         conn = self._connect()
         try:
             checks.check_fk_cascades(conn, set(matched), self.pipeline, self.label)
