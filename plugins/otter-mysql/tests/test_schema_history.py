@@ -4,6 +4,7 @@ what cannot be known stops with the DDL and position named."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -244,3 +245,37 @@ def test_keyless_rows_in_the_history_stop_and_keyed_rows_after_flow(
     later = pipeline_yaml(mariadb_source, mariadb_target, ["shop.*"], start=after, retry_max=1)
     sync_once(later, str(tmp_path / "past"), mariadb_source)
     assert rows(mariadb_target, "SELECT * FROM shop.k") == [(2, 2)]
+
+
+def test_full_metadata_column_names_decide_the_order_and_catch_a_wrong_history(
+    mariadb_source: MariaDBServer,
+) -> None:
+    """With binlog_row_metadata=FULL the binlog's names are the truth: a history whose order is wrong
+    still decodes by name, and a name the history does not have stops instead of guessing."""
+    from selector_support import collect, make_selector
+
+    from otter_core.errors import SourceError
+
+    mariadb_source.execute(
+        "SET GLOBAL binlog_row_metadata = 'FULL'",
+        "CREATE DATABASE shop",
+        "CREATE TABLE shop.t (id INT PRIMARY KEY, a INT, b INT)",
+        "CREATE TABLE shop.u (id INT PRIMARY KEY, a INT)",
+    )
+    selector = make_selector(mariadb_source, [("shop", "t"), ("shop", "u")])
+    try:
+        t = selector.history.tables[("shop", "t")][-1][1]
+        t.columns[1], t.columns[2] = t.columns[2], t.columns[1]  # the history says (id, b, a)
+        u = selector.history.tables[("shop", "u")][-1][1]
+        u.columns[1] = dataclasses.replace(u.columns[1], name="renamed")
+        mariadb_source.execute("INSERT INTO shop.t VALUES (1, 10, 20)")
+        [txn] = collect(selector, transactions=1)
+        assert [(e.keys, e.columns) for e in txn.events] == [({"id": 1}, {"a": 10, "b": 20})]
+        mariadb_source.execute("INSERT INTO shop.u VALUES (1, 10)")
+        with pytest.raises(
+            SourceError, match=r"shop\.u at mysql-bin\.\d+:\d+ have columns id, a but the schema"
+        ):
+            collect(selector, transactions=1)
+    finally:
+        selector.close()
+        mariadb_source.execute("SET GLOBAL binlog_row_metadata = 'MINIMAL'")
