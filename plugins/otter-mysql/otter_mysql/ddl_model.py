@@ -39,34 +39,13 @@ _TYPE_ALIASES = {
 _INTS = {"tinyint", "smallint", "mediumint", "int", "bigint"}
 _TEXT = {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"}
 _NUMERIC = _INTS | {"decimal", "float", "double", "bit", "year"}
-_PLAIN = {
-    "date",
-    "datetime",
-    "timestamp",
-    "time",
-    "year",
-    "bit",
-    "binary",
-    "varbinary",
-    "tinyblob",
-    "blob",
-    "mediumblob",
-    "longblob",
-    "geometry",
-    "point",
-    "linestring",
-    "polygon",
-    "multipoint",
-    "multilinestring",
-    "multipolygon",
-    "geometrycollection",
-    "inet4",
-    "inet6",
-    "uuid",
-    "decimal",
-    "float",
-    "double",
-}
+_PLAIN = set(
+    (
+        "date datetime timestamp time year bit binary varbinary tinyblob blob mediumblob longblob "
+        "geometry point linestring polygon multipoint multilinestring multipolygon "
+        "geometrycollection inet4 inet6 uuid decimal float double"
+    ).split()
+)
 _KNOWN = _INTS | _TEXT | _PLAIN | {"json", "bool", "boolean", "serial"}
 # column attributes that do not change how a row image is decoded, with how many tokens follow them
 _SKIP_WORDS = {

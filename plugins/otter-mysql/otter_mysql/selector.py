@@ -32,9 +32,10 @@ from otter_core import mysql_connect
 from otter_core.errors import OtterError, SourceError
 from otter_core.model import DataMediaSource, EventType, Pipeline, Position, Transaction
 from otter_mysql import checks, handover, retl, signals
+from otter_mysql.history_start import start_history
 from otter_mysql.rowcodec import DELETE, UPDATE, WRITE, RowCodec
 from otter_mysql.schema import SchemaCache
-from otter_mysql.schema_history import SchemaHistory, start_history
+from otter_mysql.schema_history import SchemaHistory
 from otter_mysql.statement_events import StatementEvents
 from otter_mysql.txqueue import TxQueue
 
