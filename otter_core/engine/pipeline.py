@@ -57,6 +57,7 @@ class PipelineRunner:
         node: NodeContext | None = None,
     ) -> None:
         self.channel = channel
+        self.state_dir = state_dir
         self.node = node  # distributed mode: the node's address and secrets, for remote pipes
         if pipeline.channel != channel:  # built by hand (tests): the loader and selector need it
             pipeline = attrs.evolve(pipeline, channel=channel)
@@ -307,11 +308,15 @@ class PipelineRunner:
         )
 
     def _make_selector(self, source: DataMediaSource) -> Selector:
-        return self.snapshot.wrap(
+        selector = (
             ProcessSelector(self.pipeline, source)
             if self.pipeline.parameters.select_process
             else self.plugins.selector(source)
         )
+        use_state_dir = getattr(selector, "use_state_dir", None)
+        if use_state_dir is not None:  # a selector that keeps state of its own (the MySQL schema history)
+            use_state_dir(self.state_dir, self.channel)
+        return self.snapshot.wrap(selector)
 
     def _make_file_stage(self) -> FileStage | None:
         """The file loader when a pair syncs files (it shares this runner's counters), else None."""

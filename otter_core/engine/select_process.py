@@ -31,7 +31,13 @@ CHUNK_BYTES = 256 * 1024
 _context = multiprocessing.get_context("spawn")
 
 
-def _child_main(pipeline: Pipeline, source: DataMediaSource, position: Position | None, conn: Any) -> None:
+def _child_main(
+    pipeline: Pipeline,
+    source: DataMediaSource,
+    position: Position | None,
+    conn: Any,
+    state: tuple[str, str] | None = None,
+) -> None:
     from otter_core.builtin import memory_arbitrator, memory_pipe
     from otter_core.engine.allocator import tune_process
     from otter_core.plugins import PipelinePlugins
@@ -41,6 +47,9 @@ def _child_main(pipeline: Pipeline, source: DataMediaSource, position: Position 
     parent_pid = os.getppid()
     try:
         selector = PipelinePlugins(pipeline, builtins=[memory_pipe, memory_arbitrator]).selector(source)
+        use_state_dir = getattr(selector, "use_state_dir", None)
+        if state is not None and use_state_dir is not None:
+            use_state_dir(*state)
         defer = getattr(selector, "defer_decoding", None)
         deferred = bool(defer and defer())
         selector.start(position)
@@ -76,6 +85,7 @@ class ProcessSelector:
     def __init__(self, pipeline: Pipeline, source: DataMediaSource) -> None:
         self.pipeline = pipeline
         self.source = source
+        self._state: tuple[str, str] | None = None  # (state directory, channel) for the selector's own state
         self._pending: collections.deque[Transaction] = collections.deque()
         self._conn: Any = None
         self._process: Any = None
@@ -86,7 +96,7 @@ class ProcessSelector:
         self._conn = parent
         self._process = _context.Process(
             target=_child_main,
-            args=(self.pipeline, self.source, position, child),
+            args=(self.pipeline, self.source, position, child, self._state),
             name=f"select-{self.pipeline.name}",
             daemon=True,
         )
@@ -103,6 +113,10 @@ class ProcessSelector:
                     f"`select_process: false`"
                 )
         self._receive()
+
+    def use_state_dir(self, state_dir: str, channel: str) -> None:
+        """Passed on to the selector in the child (it may keep state there, e.g. a schema history)."""
+        self._state = (state_dir, channel)
 
     def _make_expander(self) -> Any:
         """An unstarted selector of the same plugin, which expands ``Transaction.raw`` in the runner."""

@@ -29,31 +29,37 @@ def _present(bitmap: bytes, count: int) -> list[int]:
     return [i for i in range(count) if bitmap[i >> 3] >> (i & 7) & 1]
 
 
-def appended_since(table: TableSchema, columns: Sequence[Any]) -> TableSchema:
-    """The table as it was before columns were appended, when the binlog rows are older than the schema.
-
-    The most common DDL appends columns (``ALTER TABLE … ADD COLUMN`` without ``FIRST``/``AFTER``). When
-    the binlog rows have fewer columns than the current table, every binlog column's type fits the
-    current column at the same position and the key lies within them, the rows predate such an ALTER:
-    decode them with the leading columns (the target has not seen the ALTER yet either). Anything else
-    is left to the caller's mismatch error.
-    """
-    count = len(columns)
-    if count >= len(table.columns):
+def named_layout(table: TableSchema, columns: Sequence[Any], where: str = "") -> TableSchema:
+    """The layout by the column names the binlog carries (``binlog_row_metadata=FULL``), which are the
+    truth for that rows event: the history's columns taken by name in binlog order. SourceError when a
+    name is not in the history's version of the table (the history and the binlog disagree)."""
+    names = [getattr(c, "name", None) for c in columns]
+    if not names or any(n is None for n in names) or [c.name for c in table.columns] == names:
         return table
-    leading = table.columns[:count]
-    if not all(compatible(col.type, info) for col, info in zip(columns, leading)):
-        return table
-    if not all(name in {c.name for c in leading} for name in table.key):
-        return table
+    missing = [n for n in names if n not in table.by_name]
+    if missing or len(set(names)) != len(names):
+        raise SourceError(
+            f"binlog rows of {table.full_name}{where} have columns {', '.join(names)} but the schema "
+            f"history has {', '.join(c.name for c in table.columns)} at that position: a DDL was not "
+            f"followed; {_REMEDY}",
+            retryable=False,
+        )
     log.warning(
-        "rows of %s in the binlog have %d of its %d current columns: decoding them with the "
-        "leading columns (they predate an ALTER that appended the others)",
+        "rows of %s%s: the binlog's column names give the order %s (the schema history had %s); "
+        "decoding by the names",
         table.full_name,
-        count,
-        len(table.columns),
+        where,
+        names,
+        [c.name for c in table.columns],
     )
-    return dataclasses.replace(table, columns=tuple(leading), by_name={c.name: c for c in leading})
+    cols = tuple(dataclasses.replace(table.by_name[n], ordinal=i) for i, n in enumerate(names))
+    return dataclasses.replace(table, columns=cols, by_name={c.name: c for c in cols})
+
+
+_REMEDY = (
+    "set the pipeline's position past the DDL and resync the table (otter-run resync), or skip such rows "
+    "to the reject log with skip_select_exception"
+)
 
 
 class RowCodec:
@@ -63,23 +69,23 @@ class RowCodec:
     the table changed after the binlog position being read).
     """
 
-    def __init__(self, table: TableSchema, columns: Sequence[Any]) -> None:
+    def __init__(self, table: TableSchema, columns: Sequence[Any], where: str = "") -> None:
         self.ident = -1  # its number in the selector's handover registry, once registered
         self.columns = list(columns)
-        table = self.table = appended_since(table, self.columns)
+        table = self.table = named_layout(table, self.columns, where)
         if len(self.columns) != len(table.columns):
             raise SourceError(
-                f"binlog rows of {table.full_name} have {len(self.columns)} columns but the table now has "
-                f"{len(table.columns)}: its structure changed after the binlog position being read; "
-                f"restart the pipeline from the current position (start: current) and resync the table",
+                f"binlog rows of {table.full_name}{where} have {len(self.columns)} columns but the table "
+                f"layout for that position has {len(table.columns)}: a DDL changed it that otter did not "
+                f"see or follow; {_REMEDY}",
                 retryable=False,
             )
         for col, info in zip(self.columns, table.columns):
             if not compatible(col.type, info):
                 raise SourceError(
-                    f"binlog column {info.name} of {table.full_name} has binlog type {col.type}, which "
-                    f"cannot be {info.column_type}: the table changed after the binlog position being "
-                    f"read; restart the pipeline from the current position and resync the table",
+                    f"binlog column {info.name} of {table.full_name}{where} has binlog type {col.type}, "
+                    f"which cannot be {info.column_type}: a DDL changed the table that otter did not see "
+                    f"or follow; {_REMEDY}",
                     retryable=False,
                 )
         self._decoders: dict[tuple, RowDecoder] = {}

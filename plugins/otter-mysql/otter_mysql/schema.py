@@ -83,7 +83,38 @@ class TableSchema:
         return self
 
 
-def _build(schema: str, table: str, cols: list[tuple], stats: list[tuple]) -> TableSchema:
+def choose_key(
+    by_name: dict[str, ColumnInfo], indexes: dict[str, tuple[bool, list[tuple[str, int | None]]]]
+) -> tuple[tuple[str, ...], str | None]:
+    """The row key: the primary key, else the smallest UNIQUE key whose columns are all NOT NULL, not
+    generated and not prefixes. ``indexes``: name -> (unique, [(column, prefix length or None)])."""
+    if "PRIMARY" in indexes:
+        return tuple(c for c, _ in indexes["PRIMARY"][1]), "PRIMARY"
+    candidates = []
+    for index_name, (unique, parts) in indexes.items():
+        infos = [by_name.get(c) for c, _ in parts]
+        if (
+            unique
+            and all(i is not None and not i.nullable and not i.generated for i in infos)
+            and all(sub is None for _, sub in parts)
+        ):
+            candidates.append((len(parts), index_name, tuple(c for c, _ in parts)))
+    if not candidates:
+        return (), None
+    _, key_name, key = min(candidates)
+    return key, key_name
+
+
+def index_map(stats: list[tuple]) -> dict[str, tuple[bool, list[tuple[str, int | None]]]]:
+    """STATISTICS rows (index, non_unique, seq, column, sub_part) -> name -> (unique, parts in order)."""
+    indexes: dict[str, tuple[bool, list[tuple[str, int | None]]]] = {}
+    for index_name, non_unique, _, col, sub_part in sorted(stats, key=lambda s: (s[0], int(s[2]))):
+        indexes.setdefault(index_name, (not int(non_unique), []))[1].append((col, sub_part))
+    return indexes
+
+
+def column_infos(cols: list[tuple]) -> list[ColumnInfo]:
+    """ColumnInfo of COLUMNS rows (name, data_type, column_type, charset, nullable, extra) in order."""
     columns = []
     for i, (name, data_type, column_type, charset, nullable, extra) in enumerate(cols):
         data_type = (data_type or "").lower()
@@ -100,28 +131,13 @@ def _build(schema: str, table: str, cols: list[tuple], stats: list[tuple]) -> Ta
                 values=parse_enum_values(column_type or "") if data_type in ("enum", "set") else (),
             )
         )
+    return columns
+
+
+def _build(schema: str, table: str, cols: list[tuple], stats: list[tuple]) -> TableSchema:
+    columns = column_infos(cols)
     by_name = {c.name: c for c in columns}
-    indexes: dict[str, list[tuple[int, str, Any]]] = {}
-    unique: set[str] = set()
-    for index_name, non_unique, seq, col, sub_part in stats:
-        indexes.setdefault(index_name, []).append((seq, col, sub_part))
-        if not int(non_unique):
-            unique.add(index_name)
-    key: tuple[str, ...] = ()
-    key_name = None
-    if "PRIMARY" in indexes:
-        key, key_name = tuple(c for _, c, _ in sorted(indexes["PRIMARY"])), "PRIMARY"
-    else:
-        candidates = []
-        for index_name in unique:
-            parts = sorted(indexes[index_name])
-            infos = [by_name.get(c) for _, c, _ in parts]
-            if all(i is not None and not i.nullable and not i.generated for i in infos) and all(
-                sub is None for _, _, sub in parts
-            ):
-                candidates.append((len(parts), index_name, tuple(c for _, c, _ in parts)))
-        if candidates:
-            _, key_name, key = min(candidates)
+    key, key_name = choose_key(by_name, index_map(stats))
     return TableSchema(schema, table, tuple(columns), key, key_name, by_name)
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 import zlib
+from pathlib import Path
 from typing import Any
 
 import pymysql
@@ -30,8 +32,10 @@ from otter_core import mysql_connect
 from otter_core.errors import OtterError, SourceError
 from otter_core.model import DataMediaSource, EventType, Pipeline, Position, Transaction
 from otter_mysql import checks, handover, retl, signals
+from otter_mysql.history_start import start_history
 from otter_mysql.rowcodec import DELETE, UPDATE, WRITE, RowCodec
 from otter_mysql.schema import SchemaCache
+from otter_mysql.schema_history import SchemaHistory
 from otter_mysql.server_errors import error_kwargs
 from otter_mysql.statement_events import StatementEvents
 from otter_mysql.txqueue import TxQueue
@@ -92,8 +96,19 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
         self.channel = pipeline.channel or pipeline.name
         self.loopback = retl.LoopbackTracker(self.channel, pipeline.home)
         self._before = pipeline.detects_conflicts  # keep before images (conflict detection)
+        self.history = SchemaHistory()
+        self._history_saved = 0.0
+        self._schemas: set[str] = set()
         self._init_deferred()
         self._reset_tx()
+
+    def use_state_dir(self, state_dir: str, channel: str | None = None) -> None:
+        """Keep the schema history in the state directory (``<channel>/<pipeline>.schema-history.json``),
+        so a restart behind a DDL decodes with the layout before it. Called before ``start``."""
+        from otter_core.state import _safe
+
+        name = f"{_safe(self.pipeline.name)}.schema-history.json"
+        self.history.path = Path(state_dir) / _safe(channel or self.channel) / name
 
     # -- connections -------------------------------------------------------------------------------
     def _settings(self) -> dict[str, Any]:
@@ -137,6 +152,9 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
     # -- start: checks -----------------------------------------------------------------------------
     def _check_tables(self) -> None:
         matched = [(s, t) for s, t in self.schema.tables() if self._is_matched(s, t)]
+        self._schemas = {s for s, _ in matched} | {
+            p.source.schema for p in self.pipeline.pairs if "*" not in p.source.schema
+        }
         self.schema.preload({s for s, _ in matched})
         for pair in self.pipeline.pairs:
             media = pair.source
@@ -147,7 +165,17 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
                     retryable=False,
                 )
         for schema, table in matched:
-            self.schema.get(schema, table)
+            try:
+                self.schema.get(schema, table)
+            except SourceError as exc:
+                if self.schema.find(schema, table) is None:
+                    raise
+                raise SourceError(  # keyless: say what happens to the rows logged before the key
+                    f"{exc}. Rows logged before that ALTER cannot be applied by key (a key added later does "
+                    f"not identify them): start the pipeline past it (start: current on a new pipeline, or "
+                    f"set its position) and resync the table",
+                    retryable=False,
+                ) from None
         conn = self._connect()
         try:
             checks.check_fk_cascades(conn, set(matched), self.pipeline, self.label)
@@ -170,6 +198,24 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
             finally:
                 conn.close()
             self._check_tables()
+            self._start_args = point
+            conn = self._connect()
+            try:
+                start_history(
+                    self.history,
+                    conn,
+                    self._settings(),
+                    self.server_id,
+                    point,
+                    self._schemas,
+                    self._is_matched,
+                )
+            except pymysql.err.MySQLError as exc:
+                if exc.args and exc.args[0] == 1236:
+                    raise self._dump_error(exc) from None
+                raise self._connection_error(exc) from None
+            finally:
+                conn.close()
         except BaseException:
             self.close()
             raise
@@ -244,6 +290,8 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
                 self._queue.fail(exc)
         finally:
             self._ready.set()
+            if self._thread is not None:
+                self._save_history()
 
     def _dump_error(self, exc: BaseException) -> SourceError:
         where = self._resume or self._start_args
@@ -353,9 +401,24 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
                 self._tx_size,
             )
         self._queue.put(txn)
+        if (
+            stream is not None
+            and self.history.high is not None
+            and (stream.log_file, pos.pos) > self.history.high
+        ):
+            self.history.high = (stream.log_file, pos.pos)  # every DDL up to here is in the history
+            if time.monotonic() - self._history_saved > 5:
+                self._save_history()
         self._resume = pos
         self._failures = 0
         self._reset_tx()
+
+    def _save_history(self) -> None:
+        self._history_saved = time.monotonic()
+        try:
+            self.history.save()
+        except OSError as exc:
+            log.warning("%s: cannot save the schema history to %s: %s", self.label, self.history.path, exc)
 
     def _is_matched(self, schema: str, table: str) -> bool:
         key = (schema, table)
@@ -398,19 +461,9 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
                 self.schema.invalidate(ev.schema, ev.table)
         elif self._is_matched(ev.schema, ev.table):
             columns = self._reading().table_map[ev.table_id].columns
-            try:
-                codec = RowCodec(self.schema.get(ev.schema, ev.table), columns)
-            except SourceError:  # maybe a stale cache: re-read the table once
-                self.schema.invalidate(ev.schema, ev.table)
-                if self.schema.find(ev.schema, ev.table) is None:
-                    raise SourceError(
-                        f"table {ev.schema}.{ev.table} no longer exists on {self.label}, but the binlog "
-                        f"being read still has rows of it (it was dropped or renamed later); they cannot be "
-                        f"decoded without its columns: restart the pipeline from the current position "
-                        f"(start: current) and resync the table",
-                        retryable=False,
-                    ) from None
-                codec = RowCodec(self.schema.get(ev.schema, ev.table), columns)
+            at = (self._reading().log_file, ev.packet.log_pos)
+            layout = self.history.layout(ev.schema, ev.table, at)
+            codec = RowCodec(layout, columns, f" at {at[0]}:{at[1]}")
         self._codecs[ev.table_id] = self._register(codec)
         return codec
 

@@ -29,6 +29,8 @@ class StatementEvents:
     _tx_size: int
     _on_commit: Any
     _is_matched: Any
+    history: Any
+    _save_history: Any
 
     def _on_query(self, ev: QueryEvent) -> None:
         query = ev.query
@@ -56,6 +58,9 @@ class StatementEvents:
 
     def _on_ddl(self, ev: QueryEvent, stmt: ddl.Statement, query: str) -> None:
         stream = self._stream
+        default = ev.schema.decode("utf-8", "replace") if isinstance(ev.schema, bytes) else ev.schema
+        if stream is not None and self.history.on_ddl(query, default, (stream.log_file, ev.packet.log_pos)):
+            self._save_history()
         if stmt.kind == "database":
             self.schema.invalidate(stmt.database)
         elif stmt.kind == "table":
