@@ -99,7 +99,7 @@ def cmd_show(args: argparse.Namespace, config: Any, chosen: list) -> int:
         try:
             current = _current(config, pipeline)
             print(f"  source {pipeline.source} is now at {current}")
-        except Exception as exc:
+        except Exception as exc:  # show what is saved even when the source is down
             print(f"  source {pipeline.source}: current position unavailable: {exc}")
     return 0
 

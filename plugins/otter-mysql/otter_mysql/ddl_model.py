@@ -380,7 +380,8 @@ def key_parts(toks: list[str]) -> list[tuple[str, int | None]]:
 def index_def(cur: Cursor) -> tuple[str | None, bool, list[tuple[str, int | None]]] | None:
     """An index/constraint definition (CREATE TABLE item or ALTER ADD): (name, unique, parts) for a
     PRIMARY or UNIQUE key, None for a non-unique index, CHECK, FOREIGN KEY or PERIOD."""
-    symbol = None
+    symbol: str | None = None
+    name: str | None
     if cur.accept("CONSTRAINT"):
         if cur.word() not in ("PRIMARY", "UNIQUE", "FOREIGN", "CHECK"):
             symbol = ident(cur.take())

@@ -104,7 +104,8 @@ def apply(models: Models, text: str, default_schema: str) -> None:
             if charset is not None or verb == "CREATE":
                 models.set_schema_charset(schema, charset)
             return
-        cur.accept("TEMPORARY") and _temporary()
+        if cur.accept("TEMPORARY"):
+            _temporary()
         cur.accept("ONLINE") or cur.accept("OFFLINE")
         cur.accept("IGNORE")
         if cur.accept("TABLE") or cur.accept("TABLES"):

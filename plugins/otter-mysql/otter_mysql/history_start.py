@@ -153,6 +153,7 @@ def start_history(
                 continue  # already unknown before a later DDL
             versions = history.tables.get((schema, table))
             model = versions[0][1] if versions and versions[0][0] is None else None
+            versions = versions or []
             previous = (
                 reverse_add_column(model, text, default)
                 if model and exact.get((schema, table), True)

@@ -33,8 +33,11 @@ def named_layout(table: TableSchema, columns: Sequence[Any], where: str = "") ->
     """The layout by the column names the binlog carries (``binlog_row_metadata=FULL``), which are the
     truth for that rows event: the history's columns taken by name in binlog order. SourceError when a
     name is not in the history's version of the table (the history and the binlog disagree)."""
-    names = [getattr(c, "name", None) for c in columns]
-    if not names or any(n is None for n in names) or [c.name for c in table.columns] == names:
+    found = [getattr(c, "name", None) for c in columns]
+    if not found or any(n is None for n in found):
+        return table
+    names = [str(n) for n in found]
+    if [c.name for c in table.columns] == names:
         return table
     missing = [n for n in names if n not in table.by_name]
     if missing or len(set(names)) != len(names):

@@ -248,14 +248,14 @@ class SchemaHistory:
         data = json.loads(self.path.read_text(encoding="utf-8"))
         if data.get("format") != FORMAT:
             return False
-        self.base = tuple(data["base"]) if data["base"] else None  # type: ignore[assignment]
-        self.high = tuple(data["high"]) if data["high"] else None  # type: ignore[assignment]
+        self.base = tuple(data["base"]) if data["base"] else None
+        self.high = tuple(data["high"]) if data["high"] else None
         self.schemas = set(data["schemas"])
         self.charsets = data["charsets"]
         self.server_charset = data.get("server_charset")
         self.tables = {
             (s, t): [
-                (tuple(p) if p else None, TableModel.from_dict(m) if m else None, r)  # type: ignore[misc]
+                (tuple(p) if p else None, TableModel.from_dict(m) if m else None, r)
                 for p, m, r in versions
             ]
             for s, t, versions in data["tables"]
