@@ -255,8 +255,7 @@ class SchemaHistory:
         self.server_charset = data.get("server_charset")
         self.tables = {
             (s, t): [
-                (tuple(p) if p else None, TableModel.from_dict(m) if m else None, r)
-                for p, m, r in versions
+                (tuple(p) if p else None, TableModel.from_dict(m) if m else None, r) for p, m, r in versions
             ]
             for s, t, versions in data["tables"]
         }
