@@ -127,7 +127,7 @@ otter_package_name() {
 # The build tools (setuptools, wheel, build, twine) at their locked versions: the builds below run
 # without isolation, so nothing of a build floats either.
 otter_build_tools() {
-    "$OTTER_VENV/bin/python" -m pip install -q setuptools wheel build twine </dev/null
+    "$OTTER_VENV/bin/python" -m pip install -q -c "$OTTER_CONSTRAINTS" setuptools wheel build twine </dev/null
 }
 
 # otter_build_dists DIR OUTDIR: sdist, then the wheel built from that sdist (what a user of the sdist gets).
@@ -151,24 +151,34 @@ otter_install_wheels() {
         return 0
     fi
     otter_build_tools
+    local digests=()
     for dir in "${packages[@]}"; do
         name="$(otter_package_name "$dir")"
         out="$OTTER_VENV/otter-dists/$name"
         digest="$(otter_package_digest "$dir")"
-        if [ "$(cat "$out/.digest" 2>/dev/null)" != "$digest" ] || ! ls "$out"/*.whl >/dev/null 2>&1; then
+        if [ "$(cat "$out/.built" 2>/dev/null)" != "$digest" ] || ! ls "$out"/*.whl >/dev/null 2>&1; then
             otter_say "building $name (sdist, then its wheel)"
             otter_build_dists "$dir" "$out"
-            printf '%s' "$digest" >"$out/.digest"
+            printf '%s' "$digest" >"$out/.built"
+        fi
+        # Installed from an older build (or never): pip keeps an installed distribution of the same
+        # version, so it must go first.
+        if [ "$(cat "$out/.installed" 2>/dev/null)" != "$digest" ]; then
             changed+=("$name")
         fi
         wheels+=("$(ls "$out"/*.whl)")
+        digests+=("$digest")
     done
     wheels[0]="${wheels[0]}[test,manager]"
-    if [ "${#changed[@]}" -gt 0 ]; then  # same version number: pip would keep the old build installed
+    if [ "${#changed[@]}" -gt 0 ]; then
         "$OTTER_VENV/bin/python" -m pip uninstall -q -y "${changed[@]}" </dev/null >/dev/null 2>&1 || true
     fi
     otter_say "installing into $OTTER_VENV: the wheels of ${#packages[@]} packages (otter-core[test,manager])"
-    "$OTTER_VENV/bin/python" -m pip install -q "${wheels[@]}" </dev/null
+    "$OTTER_VENV/bin/python" -m pip install -q -c "$OTTER_CONSTRAINTS" "${wheels[@]}" </dev/null
+    local i
+    for i in "${!packages[@]}"; do
+        printf '%s' "${digests[$i]}" >"$OTTER_VENV/otter-dists/$(otter_package_name "${packages[$i]}")/.installed"
+    done
     printf '%s' "$want" >"$stamp"
 }
 
@@ -194,7 +204,7 @@ otter_install_editable() {
     done
     rm -rf "$OTTER_VENV/otter-dists"  # a later wheel install must build and install every package again
     otter_say "installing into $OTTER_VENV, editable: otter-core[test,manager] and ${#packages[@]} package(s) in all"
-    "$OTTER_VENV/bin/python" -m pip install -q --no-build-isolation "${args[@]}" </dev/null
+    "$OTTER_VENV/bin/python" -m pip install -q -c "$OTTER_CONSTRAINTS" --no-build-isolation "${args[@]}" </dev/null
     printf '%s' "$want" >"$stamp"
     otter_compile_bytecode
 }
