@@ -57,9 +57,10 @@ def otter_modules_from_source() -> list[str]:
     installed = {Path(sysconfig.get_paths()[key]).resolve() for key in ("purelib", "platlib")}
     found = []
     for name, module in list(sys.modules.items()):
-        if "." in name or not name.startswith("otter_") or not getattr(module, "__file__", None):
+        file = getattr(module, "__file__", None)
+        if "." in name or not name.startswith("otter_") or not file:
             continue
-        path = Path(module.__file__).resolve()
+        path = Path(file).resolve()
         if not any(path.is_relative_to(site) for site in installed):
             found.append(f"{name} from {path}")
     return sorted(found)

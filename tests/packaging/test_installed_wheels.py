@@ -13,6 +13,7 @@ import pytest
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "check_dists.py"
 _spec = importlib.util.spec_from_file_location("check_dists", SCRIPT)
+assert _spec is not None and _spec.loader is not None, SCRIPT
 check_dists = sys.modules.setdefault("check_dists", importlib.util.module_from_spec(_spec))
 _spec.loader.exec_module(check_dists)  # registered first: its dataclasses look their module up
 
