@@ -147,7 +147,7 @@ def version_text() -> str:
     lines = [f"otter-core {__version__}"]
     plugins = set()
     for dist in metadata.distributions():
-        names = (re.match(r"[A-Za-z0-9._-]*", text).group(0) for text in dist.requires or ())
+        names = (re.split(r"[^A-Za-z0-9._-]", text, maxsplit=1)[0] for text in dist.requires or ())
         if any(re.sub(r"[-_.]+", "-", name).lower() == "otter-core" for name in names):
             plugins.add((dist.metadata["Name"], dist.version))
     lines += [f"  {name} {version}" for name, version in sorted(plugins)]
@@ -157,8 +157,10 @@ def version_text() -> str:
 class _VersionAction(argparse.Action):
     """``--version``: computed only when asked (reading every distribution's metadata takes time)."""
 
-    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: object) -> None:
-        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+    def __init__(
+        self, option_strings: list[str], dest: str = argparse.SUPPRESS, help: str | None = None
+    ) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
 
     def __call__(
         self,
