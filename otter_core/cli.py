@@ -140,11 +140,48 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(rows=args.rows, seconds=args.seconds, keep=args.keep)
 
 
+def version_text() -> str:
+    """otter-core's version, then every installed distribution that depends on otter-core (the plugins
+    and contrib packages) with its version: what a bug report needs."""
+    import re
+    from importlib import metadata
+
+    lines = [f"otter-core {__version__}"]
+    plugins = set()
+    for dist in metadata.distributions():
+        names = (re.split(r"[^A-Za-z0-9._-]", text, maxsplit=1)[0] for text in dist.requires or ())
+        if any(re.sub(r"[-_.]+", "-", name).lower() == "otter-core" for name in names):
+            plugins.add((dist.metadata["Name"], dist.version))
+    lines += [f"  {name} {version}" for name, version in sorted(plugins)]
+    return "\n".join(lines)
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: computed only when asked (reading every distribution's metadata takes time)."""
+
+    def __init__(
+        self, option_strings: list[str], dest: str = argparse.SUPPRESS, help: str | None = None
+    ) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        print(version_text())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="otter-run", description="otter for Python: binlog-based database sync"
     )
-    parser.add_argument("--version", action="version", version=f"otter {__version__}")
+    parser.add_argument(
+        "--version", action=_VersionAction, help="show the versions of otter-core and its installed plugins"
+    )
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)")
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -1,8 +1,9 @@
 """Generate the gRPC stubs from ``proto/otter_pipe.proto`` (needs grpcio-tools, a development tool only).
 
 The generated modules are committed so that installing otter-grpc needs only grpcio and protobuf at run
-time; ``tests/test_stubs.py`` regenerates them into a temporary folder and fails when they differ.
-Run ``python -m otter_grpc.stubs`` after changing the .proto.
+time; ``tests/test_grpc_stubs.py`` checks that the installed grpcio-tools is the one constraints.txt pins,
+regenerates them into a temporary folder and fails when they differ. Run ``python -m otter_grpc.stubs``
+from plugins/otter-grpc (so that it writes into the source tree) after changing the .proto or the pin.
 """
 
 from __future__ import annotations

@@ -1,0 +1,87 @@
+"""What users install works: every package's sdist and wheel are complete and pass ``twine check``, and
+the wheels installed into a fresh virtualenv (dependencies from constraints.txt) run ``otter-run`` and a
+one-way sync between two throwaway MariaDB servers. The steps are those of scripts/check_dists.py."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "check_dists.py"
+_spec = importlib.util.spec_from_file_location("check_dists", SCRIPT)
+assert _spec is not None and _spec.loader is not None, SCRIPT
+check_dists = sys.modules.setdefault("check_dists", importlib.util.module_from_spec(_spec))
+_spec.loader.exec_module(check_dists)  # registered first: its dataclasses look their module up
+
+pytestmark = pytest.mark.timeout(900)  # builds 11 packages, installs them and starts two servers
+
+
+@pytest.fixture(scope="module")
+def dists(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dists")
+    return [check_dists.build(package, out) for package in check_dists.packages()]
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory, dists):
+    return check_dists.fresh_venv(tmp_path_factory.mktemp("fresh") / "venv", dists)
+
+
+def test_every_package_has_an_sdist_and_a_wheel_that_pass_twine_check(dists):
+    names = {d.package.name for d in dists}
+    assert {"otter-core", "otter-mysql", "otter-grpc", "otter-postgresql"} <= names
+    check_dists.twine_check(dists)
+
+
+def test_every_tracked_file_is_in_the_sdist_and_every_module_and_data_file_in_the_wheel(dists):
+    check_dists.check_manifests(dists)
+    core = next(d for d in dists if d.package.name == "otter-core")
+    with zipfile.ZipFile(core.wheel) as wheel:
+        names = set(wheel.namelist())
+    for shipped in (
+        "otter_core/manager/web/pages_auth.py",
+        "otter_core/manager/web/templates/login.html",
+        "otter_core/manager/web/static/otter.css",
+        "otter_core/manager/migrations/script.py.mako",
+    ):
+        assert shipped in names
+
+
+def test_the_manifest_check_names_a_file_the_wheel_lacks(dists, tmp_path):
+    core = next(d for d in dists if d.package.name == "otter-core")
+    broken = tmp_path / core.wheel.name
+    with zipfile.ZipFile(core.wheel) as source, zipfile.ZipFile(broken, "w") as target:
+        for item in source.infolist():
+            if not item.filename.startswith("otter_core/manager/web/pages_"):
+                target.writestr(item, source.read(item))
+    lacking = check_dists.missing_from_wheel(check_dists.Dists(core.package, core.sdist, broken))
+    assert "otter_core/manager/web/pages_auth.py" in lacking
+
+
+def test_the_mysql_wheel_holds_the_compiled_decoder_and_its_sdist_the_c_sources(dists):
+    mysql = next(d for d in dists if d.package.name == "otter-mysql")  # scripts/install.sh installs gcc
+    assert check_dists.missing_from_wheel(mysql) == []
+    assert check_dists.missing_from_sdist(mysql) == []
+    with zipfile.ZipFile(mysql.wheel) as wheel:
+        assert any(name.startswith("otter_mysql/_rowdecode") for name in wheel.namelist())
+
+
+def test_the_installed_wheels_run_otter_and_sync_two_servers(venv, dists):
+    version = check_dists.otter_run(venv, "--version")
+    assert version.startswith("otter-core ")
+    assert "otter-mysql 0.1.0" in version
+    where = check_dists.run(
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import otter_core, otter_mysql; print(otter_core.__file__, otter_mysql.__file__)",
+        ],
+        cwd=venv,
+        env=check_dists.outside_env(),
+    )
+    assert all(Path(path).is_relative_to(venv) for path in where.split()), where
+    check_dists.check_installed(venv, dists)
