@@ -43,6 +43,11 @@ DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024
 ER_UNKNOWN_COLUMN = 1054
 ER_DUP_ENTRY = 1062
 ER_LOCK_DEADLOCK = 1213
+ER_LOCK_WAIT_TIMEOUT = 1205
+# server errors after which a refused multi-row statement is not sent again as plain statements: the
+# transaction is gone (deadlock) or the plain ones would wait the same (lock wait), or ``_apply`` handles
+# them (unknown column); client errors (2000-2999: the connection) are not either
+_NO_FALLBACK = frozenset({ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT, ER_UNKNOWN_COLUMN})
 _MATCHED = re.compile(rb"Rows matched: (\d+)")
 _CONNECT_OPTIONS = (
     "connect_timeout",
@@ -98,6 +103,7 @@ class MySQLLoader(StatementPlanning, DdlApplying):
             "no",
             "off",
         )
+        self._fallbacks_logged: set[tuple[str, str, str]] = set()  # (kind, schema, table): _log_fallback
         self._fence: tuple[str, int] | None = None  # ZooKeeper mode: (pipeline, fencing token), see fence()
 
     # ------------------------------------------------------------------------------------ public API
@@ -285,7 +291,7 @@ class MySQLLoader(StatementPlanning, DdlApplying):
                 # another partition of the batch held rows this one needs (a unique value moving between
                 # rows of two partitions): the server rolled this one back; the other goes on, so again
                 return self._apply(self._slot(slot), slot, events, retried=True)
-            raise self._load_error(at.group, at.first, at.ev, exc) from None
+            raise self._load_error(at.group, at.first, at.ev, exc, at.rows) from None
         log.debug(
             "loaded %d rows into %s in %.1f ms",
             rows,
@@ -327,7 +333,7 @@ class MySQLLoader(StatementPlanning, DdlApplying):
                         cur, state, slot, group, head + ",".join(buf) + tail, events[begin:i], at
                     )
                     buf, size = [], base
-                at.first = ev
+                at.first, at.rows = ev, 1
                 values = (*ev.keys.values(), *ev.columns.values())
                 with bigrows.GATE:
                     self._execute(
@@ -402,18 +408,76 @@ class MySQLLoader(StatementPlanning, DdlApplying):
         chunk: Sequence[EventData],
         at: _Progress,
     ) -> None:
-        self._execute(cur, state, slot, sql, group, chunk)
+        at.group, at.first, at.rows = group, chunk[0], len(chunk)
+        try:
+            self._execute(cur, state, slot, sql, group, chunk)
+        except (pymysql.Error, _ChangedValues) as exc:
+            if not self._falls_back(group, chunk, exc):
+                raise
+            # a refused statement left nothing applied (the server undoes a failed statement; a
+            # deadlock or lock wait, which end more than the statement, are not caught here); the plain
+            # statement writes the same columns with the same values, so the chunk ends the same
+            self._log_fallback(group, exc)
+            if group.fallback is not None:
+                self._upsert_instead(cur, state, slot, group, chunk, at)
+            else:  # a multi-row statement: its rows one by one, the failing one is named
+                for ev in chunk:
+                    self._send_group(cur, state, slot, group, (ev,), at, compiled=False)
+            return
         if group.fallback is not None and rows_matched(cur) != len(chunk):
             # an UPDATE join found fewer rows than it updates (missing on the target, or a server
-            # that does not report matches): upsert the chunk's whole rows, as without the join; whole
-            # rows write every unique column, so their holders are cleared first
-            clear_unique_conflicts(
-                cur,
-                self._schemas.get(state.conn, group.schema, group.table),
-                chunk,
-                {tuple(ev.keys.values()) for ev in chunk} if self.pipeline.two_way else None,
-            )
-            self._send_group(cur, state, slot, group.fallback, chunk, at)
+            # that does not report matches): upsert the chunk's whole rows, as without the join
+            self._upsert_instead(cur, state, slot, group, chunk, at)
+
+    def _upsert_instead(
+        self,
+        cur: Any,
+        state: _Slot,
+        slot: int,
+        group: StatementGroup,
+        chunk: Sequence[EventData],
+        at: _Progress,
+    ) -> None:
+        """The UPDATE join's chunk as upserts of whole rows; whole rows write every unique column, so
+        their holders are cleared first."""
+        clear_unique_conflicts(
+            cur,
+            self._schemas.get(state.conn, group.schema, group.table),
+            chunk,
+            {tuple(ev.keys.values()) for ev in chunk} if self.pipeline.two_way else None,
+        )
+        self._send_group(cur, state, slot, group.fallback, chunk, at)  # type: ignore[arg-type]
+
+    def _falls_back(self, group: StatementGroup, chunk: Sequence[EventData], exc: BaseException) -> bool:
+        """Whether a refused optimised statement (an UPDATE join, a multi-row statement) is sent again as
+        the plain statement: not for errors that end the transaction or the connection, nor for those
+        the caller handles (an unknown column re-reads the table, a duplicate under conflict checks)."""
+        if group.fallback is None and len(chunk) < 2:
+            return False  # already the plain statement: the caller names the row
+        if isinstance(exc, _ChangedValues):
+            return group.fallback is not None  # an upsert's warning names its row already
+        code = error_code(exc)
+        if code < 0 or 2000 <= code < 3000 or code in _NO_FALLBACK:  # 2000-2999: the client's own
+            return False
+        return not (code == ER_DUP_ENTRY and self.conflicts is not None)
+
+    def _log_fallback(self, group: StatementGroup, exc: BaseException) -> None:
+        """Once per statement kind and table: which statement the target refused, and why."""
+        seen = (group.kind, group.schema, group.table)
+        if seen in self._fallbacks_logged:
+            return
+        self._fallbacks_logged.add(seen)
+        plain = "upserts" if group.fallback is not None else "one statement per row"
+        cause = str(exc) if isinstance(exc, _ChangedValues) else server_message(exc)
+        log.warning(
+            "target %s: a multi-row %s into %s was refused (%s); its rows are sent as %s instead "
+            "(logged once per table)",
+            self.target.name,
+            "UPDATE join" if group.kind == "UPDATE" else group.kind,
+            quote_table(group.schema, group.table),
+            cause,
+            plain,
+        )
 
     def _execute(
         self,
@@ -436,7 +500,7 @@ class MySQLLoader(StatementPlanning, DdlApplying):
 
     def _changed_values(
         self, group: StatementGroup, rows: Sequence[EventData], changed: list[tuple[int, str, int | None]]
-    ) -> LoadError:
+    ) -> _ChangedValues:
         """The target stored other values than the source's: its columns differ. Rolled back and retried
         like any refused load (it goes on once the column is fixed); with ``skip_load_exception`` the rows
         are tried one by one and the ones the target would change go to the reject log."""
@@ -446,7 +510,7 @@ class MySQLLoader(StatementPlanning, DdlApplying):
         key = ", ".join(f"{k}={v!r:.80}" for k, v in ev.keys.items())
         which = "row with key" if ev is not rows[0] or len(rows) == 1 else "chunk starting at key"
         more = f" (and {len(changed) - 1} more warning(s))" if len(changed) > 1 else ""
-        return LoadError(
+        return _ChangedValues(
             f"target {self.target.name}: {group.kind} into {quote_table(group.schema, group.table)} ({which} "
             f"{key}): {DATA_WARNINGS[code]}: ({code}) {message}{more}; rolled back. The target's column cannot "
             f"hold the source's value: widen it (type, length, character set, NULL), or map or exclude the "
@@ -460,6 +524,7 @@ class MySQLLoader(StatementPlanning, DdlApplying):
         first: EventData | None,
         current: EventData | None,
         exc: BaseException,
+        rows: int = 0,
     ) -> LoadError:
         where = f"{group.kind} into {quote_table(group.schema, group.table)}" if group else "loading"
         sent = isinstance(exc, (pymysql.Error, _PacketTooLarge))
@@ -474,7 +539,7 @@ class MySQLLoader(StatementPlanning, DdlApplying):
             cause = server_message(exc)
         else:
             cause = f"{type(exc).__name__}: {exc}"
-        what = "chunk starting at key" if sent else "row with key"
+        what = "chunk starting at key" if sent and rows != 1 else "row with key"
         return LoadError(f"target {self.target.name}: {where} failed ({what} {key}); rolled back: {cause}")
 
 
@@ -483,6 +548,7 @@ class _Progress:
     group: StatementGroup | None = None
     first: EventData | None = None  # first event of the chunk being built / sent
     ev: EventData | None = None
+    rows: int = 0  # rows of the statement being sent
 
 
 def rows_matched(cur: Any) -> int | None:
@@ -490,6 +556,10 @@ def rows_matched(cur: Any) -> int | None:
     info = getattr(getattr(cur, "_result", None), "message", None) or b""
     found = _MATCHED.search(info)
     return int(found.group(1)) if found else None
+
+
+class _ChangedValues(LoadError):
+    """The target stored other values than the ones sent (``MySQLLoader._changed_values``)."""
 
 
 class _PacketTooLarge(Exception):
