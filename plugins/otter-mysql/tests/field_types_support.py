@@ -9,6 +9,8 @@ import random
 from decimal import Decimal
 from typing import Any
 
+import pymysql
+
 from otter_core.testing.mariadb import MariaDBServer
 
 DB = "fieldtypes"
@@ -146,41 +148,60 @@ def _session(server: MariaDBServer) -> Any:
     return conn
 
 
-def _set(cur: Any, table: str, key: int, values: dict[str, Any]) -> None:
+def _set(table: str, key: int, values: dict[str, Any]) -> tuple[str, list[Any]]:
     sets = ", ".join(f"`{n}` = " + ("NULL" if v is None else GENERATORS[n][0]) for n, v in values.items())
-    cur.execute(
-        f"UPDATE {table} SET {sets} WHERE id = %s", [v for v in values.values() if v is not None] + [key]
-    )
+    return f"UPDATE {table} SET {sets} WHERE id = %s", [v for v in values.values() if v is not None] + [key]
+
+
+def _commit(cur: Any, statements: list[tuple[str, Any]]) -> None:
+    """One transaction; again when it deadlocks (on a two-way channel the loader writes these rows too)."""
+    for _attempt in range(20):
+        try:
+            cur.execute("BEGIN")
+            for sql, args in statements:
+                cur.execute(sql, args)
+            cur.execute("COMMIT")
+            return
+        except pymysql.err.OperationalError as exc:
+            cur.execute("ROLLBACK")
+            if exc.args[0] not in (1205, 1213):
+                raise
+    raise AssertionError("the workload's transaction deadlocked 20 times")
 
 
 def write_workload(
-    server: MariaDBServer, seed: int, rows: int = 24, transactions: int = 12, table: str = "t"
+    server: MariaDBServer,
+    seed: int,
+    rows: int = 24,
+    transactions: int = 12,
+    table: str = "t",
+    insert: bool = True,
 ) -> None:
-    """Rows inserted whole (one row all NULL), then transactions that each update a few columns of
-    several rows: most rows of a transaction change the same columns, so they share one statement."""
+    """Rows inserted whole (one row all NULL; not with ``insert=False``), then transactions that each
+    update a few columns of several rows: most rows of a transaction change the same columns, so they
+    share one statement."""
     rng = random.Random(seed)
     conn = _session(server)
     try:
         with conn.cursor() as cur:
-            cur.execute("BEGIN")
-            for n in range(rows):
-                key = key_of(n)
-                cur.execute(f"INSERT INTO {table} (id) VALUES (%s)", (key,))
+            first: list[tuple[str, Any]] = []
+            for n in range(rows if insert else 0):
+                first.append((f"INSERT INTO {table} (id) VALUES (%s)", (key_of(n),)))
                 if n:
-                    _set(cur, table, key, {c: GENERATORS[c][1](rng) for c in NAMES})
-            cur.execute("COMMIT")
+                    first.append(_set(table, key_of(n), {c: GENERATORS[c][1](rng) for c in NAMES}))
+            _commit(cur, first)
             for _ in range(transactions):
-                cur.execute("BEGIN")
                 shared = rng.sample(NAMES, rng.randint(1, 3))
+                tx = []
                 for n in rng.sample(range(rows), rng.randint(2, rows // 2)):
                     cols = shared if rng.random() < 0.8 else rng.sample(NAMES, rng.randint(1, 4))
                     values = {c: None if rng.random() < 0.1 else GENERATORS[c][1](rng) for c in cols}
-                    _set(cur, table, key_of(n), values)
-                cur.execute("COMMIT")
+                    tx.append(_set(table, key_of(n), values))
+                _commit(cur, tx)
             # whatever the seed: values over 64 KB, BIT and latin1 in one statement shape of several rows
-            cur.execute("BEGIN")
+            big = []
             for n in range(1, min(rows, 5)):
-                big = {
+                values = {
                     "mtx": "é" * 70000 + str(n),
                     "j": '{"k": "' + "v" * 70000 + f'", "n": {n}}}',
                     "g": _line(rng),
@@ -189,8 +210,8 @@ def write_workload(
                     "b64": 2**64 - n,
                     "l1": "€\x81ÿé" * n,
                 }
-                _set(cur, table, key_of(n), big)
-            cur.execute("COMMIT")
+                big.append(_set(table, key_of(n), values))
+            _commit(cur, big)
     finally:
         conn.close()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 from field_types_support import DB, create_tables, differences, snapshot, write_workload
 from loader_support import make_loader
 from selector_support import drain, make_selector
@@ -16,6 +17,7 @@ from otter_core.load.merge import merge_events
 from otter_core.model import SyncMode, Transaction
 from otter_core.testing.harness import pipeline_yaml, running, wait_caught_up
 from otter_core.testing.mariadb import MariaDBServer
+from otter_core.testing.twoway import wait_quiet
 from otter_mysql import dialect, load_plan
 from otter_mysql import loader as loader_module
 
@@ -77,3 +79,49 @@ def test_default_pipeline_replicates_every_type_exactly(
         write_workload(mariadb_source, seed=7, rows=30, transactions=20)
         wait_caught_up(runner, mariadb_source, timeout=120)
     assert differences(snapshot(mariadb_source), snapshot(mariadb_target)) == []
+
+
+def test_two_way_default_channel_converges_on_every_type(
+    mariadb_source: MariaDBServer, mariadb_target: MariaDBServer, tmp_path: Any
+) -> None:
+    a, b = mariadb_source, mariadb_target
+    create_tables(a, b)
+    params = {"batch_timeout_ms": 50, "retry_backoff_ms": 100, "retry_max": 1}
+
+    def pipeline(name: str, source: str, target: str, server: MariaDBServer, home: bool) -> dict:
+        file, pos = server.binlog_position()
+        return {
+            "name": name,
+            "source": source,
+            "target": target,
+            "start": {"file": file, "pos": pos},
+            "pairs": [f"{DB}.t"],
+            "parameters": params,
+            **({"home": True} if home else {}),
+        }
+
+    text = yaml.safe_dump(
+        {
+            "sources": {"a": a.source_config("a"), "b": b.source_config("b")},
+            "channels": [
+                {
+                    "name": "ab",
+                    "pipelines": [
+                        pipeline("a-to-b", "a", "b", a, True),
+                        pipeline("b-to-a", "b", "a", b, False),
+                    ],
+                }
+            ],
+        },
+        sort_keys=False,
+    )
+    with running(text, str(tmp_path)) as runner:
+        write_workload(a, seed=11, rows=20, transactions=8)
+        wait_quiet(runner, a, b, sources={"a": a, "b": b}, timeout=120)
+        assert differences(snapshot(a), snapshot(b)) == []
+        before = snapshot(a)
+        write_workload(b, seed=12, rows=20, transactions=8, insert=False)  # b changes a's rows
+        wait_quiet(runner, a, b, sources={"a": a, "b": b}, timeout=120)
+    after = snapshot(a)
+    assert differences(after, snapshot(b)) == []
+    assert after != before  # b's changes came back to a (and home's remedy did not undo them)
