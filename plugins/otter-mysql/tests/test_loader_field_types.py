@@ -125,3 +125,39 @@ def test_two_way_default_channel_converges_on_every_type(
     after = snapshot(a)
     assert differences(after, snapshot(b)) == []
     assert after != before  # b's changes came back to a (and home's remedy did not undo them)
+
+
+def test_compiled_and_python_builders_send_the_same_typed_joins(
+    mariadb_source: MariaDBServer, mariadb_target: MariaDBServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert dialect.sql_values is not None, "the otter_mysql._rowdecode extension did not build"
+    create_tables(mariadb_source)
+    transactions = source_changes(mariadb_source, seed=5)
+    sent: dict[bool, list[tuple[str, bytes]]] = {True: [], False: []}
+
+    class Recording(loader_module.MySQLLoader):
+        def _execute(self, cur: Any, state: Any, slot: int, sql: Any, group: Any, rows: Any) -> None:
+            text = sql.encode("utf8", "surrogateescape") if isinstance(sql, str) else bytes(sql)
+            sent[compiled].append((group.kind, text))
+            super()._execute(cur, state, slot, sql, group, rows)
+
+    monkeypatch.setattr("loader_support.MySQLLoader", Recording)
+    for compiled in (True, False):
+        mariadb_target.execute(f"DROP DATABASE IF EXISTS {DB}")
+        create_tables(mariadb_target)
+        monkeypatch.setattr(loader_module, "sql_values", dialect.sql_values if compiled else None)
+        monkeypatch.setattr(
+            load_plan, "statement_shapes", dialect.compiled("statement_shapes") if compiled else None
+        )
+        loader = make_loader(mariadb_target, SyncMode.FIELD, pool=1, chunk_rows=5)
+        try:
+            for tx in transactions:
+                loader.load(merge_events(tx.events), 0)
+        finally:
+            loader.close()
+        assert differences(snapshot(mariadb_source), snapshot(mariadb_target)) == []
+    assert sent[True] == sent[False]  # byte for byte, in order
+    joins = [sql for kind, sql in sent[True] if kind == "UPDATE"]
+    assert joins and all(b" FROM `fieldtypes`.`t` WHERE 0 UNION ALL VALUES " in sql for sql in joins)
+    assert any(b"CONVERT(`l1` USING utf8mb4)" in sql for sql in joins)
+    assert any(b"CAST(`b1` AS UNSIGNED)" in sql for sql in joins)
