@@ -11,7 +11,6 @@ connection (``slot``).
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -23,13 +22,20 @@ from otter_core import mysql_connect
 from otter_core.errors import LoadError
 from otter_core.model import DataMediaSource, EventData, Pipeline, SyncMode
 from otter_mysql import bigrows, fencing, retl
+from otter_mysql.chunk_fallback import (
+    ER_DUP_ENTRY,
+    ER_LOCK_DEADLOCK,
+    ER_UNKNOWN_COLUMN,
+    ChangedValues,
+    ChunkFallback,
+)
 from otter_mysql.conflicts import ConflictScreen
 from otter_mysql.ddl_apply import DdlApplying
 from otter_mysql.dialect import literal, literal_row, quote_table, sql_values
 from otter_mysql.load_plan import StatementGroup, StatementPlanning
 from otter_mysql.server_errors import DATA_WARNINGS, close_quietly, data_warnings, error_code, server_message
 from otter_mysql.target_schema import TargetSchemaCache
-from otter_mysql.unique_conflicts import clear_before_upserts, clear_unique_conflicts
+from otter_mysql.unique_conflicts import clear_before_upserts
 
 log = logging.getLogger("otter.load")
 
@@ -38,17 +44,6 @@ log = logging.getLogger("otter.load")
 SESSION_SQL = "SET SESSION time_zone='+00:00', sql_mode='NO_AUTO_VALUE_ON_ZERO', foreign_key_checks=0"
 DEFAULT_CHUNK_ROWS = 1000
 DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024
-# errors a DDL replay gives when it already ran: db exists / can't drop db / table exists /
-# unknown table / duplicate column / duplicate key name / can't drop / duplicate foreign key
-ER_UNKNOWN_COLUMN = 1054
-ER_DUP_ENTRY = 1062
-ER_LOCK_DEADLOCK = 1213
-ER_LOCK_WAIT_TIMEOUT = 1205
-# server errors after which a refused multi-row statement is not sent again as plain statements: the
-# transaction is gone (deadlock) or the plain ones would wait the same (lock wait), or ``_apply`` handles
-# them (unknown column); client errors (2000-2999: the connection) are not either
-_NO_FALLBACK = frozenset({ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT, ER_UNKNOWN_COLUMN})
-_MATCHED = re.compile(rb"Rows matched: (\d+)")
 _CONNECT_OPTIONS = (
     "connect_timeout",
     "read_timeout",
@@ -69,7 +64,7 @@ class _Slot:
     max_packet: int
 
 
-class MySQLLoader(StatementPlanning, DdlApplying):
+class MySQLLoader(ChunkFallback, StatementPlanning, DdlApplying):
     """``otter_core.contracts.Loader`` for MySQL/MariaDB targets (PyMySQL)."""
 
     def __init__(
@@ -398,87 +393,6 @@ class MySQLLoader(StatementPlanning, DdlApplying):
             begin = end
         return begin
 
-    def _send_chunk(
-        self,
-        cur: Any,
-        state: _Slot,
-        slot: int,
-        group: StatementGroup,
-        sql: str | bytes,
-        chunk: Sequence[EventData],
-        at: _Progress,
-    ) -> None:
-        at.group, at.first, at.rows = group, chunk[0], len(chunk)
-        try:
-            self._execute(cur, state, slot, sql, group, chunk)
-        except (pymysql.Error, _ChangedValues) as exc:
-            if not self._falls_back(group, chunk, exc):
-                raise
-            # a refused statement left nothing applied (the server undoes a failed statement; a
-            # deadlock or lock wait, which end more than the statement, are not caught here); the plain
-            # statement writes the same columns with the same values, so the chunk ends the same
-            self._log_fallback(group, exc)
-            if group.fallback is not None:
-                self._upsert_instead(cur, state, slot, group, chunk, at)
-            else:  # a multi-row statement: its rows one by one, the failing one is named
-                for ev in chunk:
-                    self._send_group(cur, state, slot, group, (ev,), at, compiled=False)
-            return
-        if group.fallback is not None and rows_matched(cur) != len(chunk):
-            # an UPDATE join found fewer rows than it updates (missing on the target, or a server
-            # that does not report matches): upsert the chunk's whole rows, as without the join
-            self._upsert_instead(cur, state, slot, group, chunk, at)
-
-    def _upsert_instead(
-        self,
-        cur: Any,
-        state: _Slot,
-        slot: int,
-        group: StatementGroup,
-        chunk: Sequence[EventData],
-        at: _Progress,
-    ) -> None:
-        """The UPDATE join's chunk as upserts of whole rows; whole rows write every unique column, so
-        their holders are cleared first."""
-        clear_unique_conflicts(
-            cur,
-            self._schemas.get(state.conn, group.schema, group.table),
-            chunk,
-            {tuple(ev.keys.values()) for ev in chunk} if self.pipeline.two_way else None,
-        )
-        self._send_group(cur, state, slot, group.fallback, chunk, at)  # type: ignore[arg-type]
-
-    def _falls_back(self, group: StatementGroup, chunk: Sequence[EventData], exc: BaseException) -> bool:
-        """Whether a refused optimised statement (an UPDATE join, a multi-row statement) is sent again as
-        the plain statement: not for errors that end the transaction or the connection, nor for those
-        the caller handles (an unknown column re-reads the table, a duplicate under conflict checks)."""
-        if group.fallback is None and len(chunk) < 2:
-            return False  # already the plain statement: the caller names the row
-        if isinstance(exc, _ChangedValues):
-            return group.fallback is not None  # an upsert's warning names its row already
-        code = error_code(exc)
-        if code < 0 or 2000 <= code < 3000 or code in _NO_FALLBACK:  # 2000-2999: the client's own
-            return False
-        return not (code == ER_DUP_ENTRY and self.conflicts is not None)
-
-    def _log_fallback(self, group: StatementGroup, exc: BaseException) -> None:
-        """Once per statement kind and table: which statement the target refused, and why."""
-        seen = (group.kind, group.schema, group.table)
-        if seen in self._fallbacks_logged:
-            return
-        self._fallbacks_logged.add(seen)
-        plain = "upserts" if group.fallback is not None else "one statement per row"
-        cause = str(exc) if isinstance(exc, _ChangedValues) else server_message(exc)
-        log.warning(
-            "target %s: a multi-row %s into %s was refused (%s); its rows are sent as %s instead "
-            "(logged once per table)",
-            self.target.name,
-            "UPDATE join" if group.kind == "UPDATE" else group.kind,
-            quote_table(group.schema, group.table),
-            cause,
-            plain,
-        )
-
     def _execute(
         self,
         cur: Any,
@@ -500,7 +414,7 @@ class MySQLLoader(StatementPlanning, DdlApplying):
 
     def _changed_values(
         self, group: StatementGroup, rows: Sequence[EventData], changed: list[tuple[int, str, int | None]]
-    ) -> _ChangedValues:
+    ) -> ChangedValues:
         """The target stored other values than the source's: its columns differ. Rolled back and retried
         like any refused load (it goes on once the column is fixed); with ``skip_load_exception`` the rows
         are tried one by one and the ones the target would change go to the reject log."""
@@ -510,7 +424,7 @@ class MySQLLoader(StatementPlanning, DdlApplying):
         key = ", ".join(f"{k}={v!r:.80}" for k, v in ev.keys.items())
         which = "row with key" if ev is not rows[0] or len(rows) == 1 else "chunk starting at key"
         more = f" (and {len(changed) - 1} more warning(s))" if len(changed) > 1 else ""
-        return _ChangedValues(
+        return ChangedValues(
             f"target {self.target.name}: {group.kind} into {quote_table(group.schema, group.table)} ({which} "
             f"{key}): {DATA_WARNINGS[code]}: ({code}) {message}{more}; rolled back. The target's column cannot "
             f"hold the source's value: widen it (type, length, character set, NULL), or map or exclude the "
@@ -549,17 +463,6 @@ class _Progress:
     first: EventData | None = None  # first event of the chunk being built / sent
     ev: EventData | None = None
     rows: int = 0  # rows of the statement being sent
-
-
-def rows_matched(cur: Any) -> int | None:
-    """ "Rows matched" of the last UPDATE, from the OK packet's info ("Rows matched: 3  Changed: 1 …")."""
-    info = getattr(getattr(cur, "_result", None), "message", None) or b""
-    found = _MATCHED.search(info)
-    return int(found.group(1)) if found else None
-
-
-class _ChangedValues(LoadError):
-    """The target stored other values than the ones sent (``MySQLLoader._changed_values``)."""
 
 
 class _PacketTooLarge(Exception):
