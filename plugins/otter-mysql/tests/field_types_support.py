@@ -178,8 +178,8 @@ def write_workload(
     insert: bool = True,
 ) -> None:
     """Rows inserted whole (one row all NULL; not with ``insert=False``), then transactions that each
-    update a few columns of several rows: most rows of a transaction change the same columns, so they
-    share one statement."""
+    update a few columns of several rows (most rows of a transaction change the same columns, so they
+    share one statement) and sometimes delete a row and write it again."""
     rng = random.Random(seed)
     conn = _session(server)
     try:
@@ -193,10 +193,16 @@ def write_workload(
             for _ in range(transactions):
                 shared = rng.sample(NAMES, rng.randint(1, 3))
                 tx = []
-                for n in rng.sample(range(rows), rng.randint(2, rows // 2)):
+                changed = rng.sample(range(rows), rng.randint(2, rows // 2))
+                for n in changed:
                     cols = shared if rng.random() < 0.8 else rng.sample(NAMES, rng.randint(1, 4))
                     values = {c: None if rng.random() < 0.1 else GENERATORS[c][1](rng) for c in cols}
                     tx.append(_set(table, key_of(n), values))
+                if insert and rng.random() < 0.4:  # a row deleted and written again whole
+                    n = rng.choice([n for n in range(1, rows) if n not in changed])
+                    tx.append((f"DELETE FROM {table} WHERE id = %s", (key_of(n),)))
+                    tx.append((f"INSERT INTO {table} (id) VALUES (%s)", (key_of(n),)))
+                    tx.append(_set(table, key_of(n), {c: GENERATORS[c][1](rng) for c in NAMES}))
                 _commit(cur, tx)
             # whatever the seed: values over 64 KB, BIT and latin1 in one statement shape of several rows
             big = []
@@ -253,7 +259,11 @@ def snapshot(server: MariaDBServer, table: str = "t") -> list[tuple]:
 def differences(source: list[tuple], target: list[tuple]) -> list[str]:
     """Row by row, column by column: what differs (empty when the tables are equal)."""
     if len(source) != len(target):
-        return [f"{len(source)} source rows, {len(target)} target rows"]
+        keys_s, keys_t = {r[0] for r in source}, {r[0] for r in target}
+        return [
+            f"{len(source)} source rows, {len(target)} target rows: missing on the target "
+            f"{sorted(keys_s - keys_t)}, only on the target {sorted(keys_t - keys_s)}"
+        ]
     out = []
     for s, t in zip(source, target, strict=True):
         for i, (a, b) in enumerate(zip(s, t, strict=True)):

@@ -74,7 +74,9 @@ def test_default_pipeline_replicates_every_type_exactly(
     mariadb_source: MariaDBServer, mariadb_target: MariaDBServer, tmp_path: Any
 ) -> None:
     create_tables(mariadb_source, mariadb_target)
-    text = pipeline_yaml(mariadb_source, mariadb_target, [f"{DB}.t"], retry_max=1)
+    file, pos = mariadb_source.binlog_position()  # pinned: "current" is resolved after start (issue 18.2)
+    start = {"file": file, "pos": pos}
+    text = pipeline_yaml(mariadb_source, mariadb_target, [f"{DB}.t"], start=start, retry_max=1)
     with running(text, str(tmp_path)) as runner:
         write_workload(mariadb_source, seed=7, rows=30, transactions=20)
         wait_caught_up(runner, mariadb_source, timeout=120)
