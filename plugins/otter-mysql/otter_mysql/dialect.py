@@ -18,7 +18,7 @@ import decimal
 import json
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from pymysql import converters
@@ -67,25 +67,46 @@ def upsert_parts(
 
 
 def update_join_parts(
-    schema: str, table: str, key_columns: Sequence[str], update_columns: Sequence[str]
+    schema: str,
+    table: str,
+    key_columns: Sequence[str],
+    update_columns: Sequence[str],
+    convert: Collection[str] = (),
+    bits: Collection[str] = (),
 ) -> tuple[str, str]:
     """``(head, tail)`` of a multi-row UPDATE joined to a table value constructor (MariaDB 10.3+):
-    ``UPDATE (SELECT NULL AS k,… UNION ALL VALUES (…),(…)) AS v STRAIGHT_JOIN t … ON t.k=v.k SET t.c=v.c``.
-    The row literals (key values, then the update columns' values) go between them. The first, all-NULL
-    row only names the columns: NULL equals no key, so it never joins. ``STRAIGHT_JOIN … FORCE INDEX
-    (PRIMARY)`` makes the server read the values first and find each target row by its primary key
-    (the key columns must be it): left to itself it may scan a small table, and the scan locks rows
-    other load connections are writing (deadlocks)."""
+    ``UPDATE (SELECT k,… FROM t WHERE 0 UNION ALL VALUES (…),(…)) AS v STRAIGHT_JOIN t … ON t.k=v.k
+    SET t.c=v.c``. The row literals (key values, then the update columns' values) go between them.
+
+    The first, empty SELECT reads the target's own columns, so each column of ``v`` has its column's
+    type: MEDIUMBLOB, JSON, GEOMETRY, latin1 TEXT… A first row of NULLs (the earlier form) typed ``v``
+    from the literals alone, and MariaDB 10.11 then cut strings over 64 KB to their length modulo 65536
+    without a warning, refused GEOMETRY and JSON values, or crashed. ``WHERE 0`` reads (and locks) no
+    row. ``STRAIGHT_JOIN … FORCE INDEX (PRIMARY)`` makes the server read the values first and find each
+    target row by its primary key (the key columns must be it): left to itself it may scan a small
+    table, and the scan locks rows other load connections are writing (deadlocks).
+
+    Two kinds of columns are read otherwise (names in lower case): ``convert``, character columns in
+    another character set than utf8mb4, as ``CONVERT(c USING utf8mb4)`` (the UNION refuses to mix a
+    latin1 column with a utf8mb4 literal of characters outside ASCII, 1267; the assignment converts back
+    as an INSERT does), and ``bits``, BIT columns, as ``CAST(c AS UNSIGNED)`` (BIT with a number gives
+    VARBINARY, and 1 would arrive as the byte '1')."""
     if not key_columns or not update_columns:
         raise ValueError(f"an UPDATE join of {schema}.{table} needs key and update columns")
     names = [quote_ident(c) for c in (*key_columns, *update_columns)]
-    head = "UPDATE (SELECT " + ",".join(f"NULL AS {n}" for n in names) + " UNION ALL VALUES "
+    typed = [
+        f"CONVERT({q} USING utf8mb4) AS {q}"
+        if c.lower() in convert
+        else f"CAST({q} AS UNSIGNED) AS {q}"
+        if c.lower() in bits
+        else q
+        for c, q in zip((*key_columns, *update_columns), names, strict=True)
+    ]
+    target = quote_table(schema, table)
+    head = "UPDATE (SELECT " + ",".join(typed) + f" FROM {target} WHERE 0 UNION ALL VALUES "
     on = " AND ".join(f"`t`.{q}=`v`.{q}" for q in names[: len(key_columns)])
     sets = ",".join(f"`t`.{q}=`v`.{q}" for q in names[len(key_columns) :])
-    return (
-        head,
-        f") AS `v` STRAIGHT_JOIN {quote_table(schema, table)} AS `t` FORCE INDEX (PRIMARY) ON {on} SET {sets}",
-    )
+    return head, f") AS `v` STRAIGHT_JOIN {target} AS `t` FORCE INDEX (PRIMARY) ON {on} SET {sets}"
 
 
 def build_upsert(

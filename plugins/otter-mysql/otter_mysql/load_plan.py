@@ -168,7 +168,7 @@ class StatementPlanning:
             return fallback
         names = [*keys, *ev.columns]
         picks = (*range(len(keys)), *(names.index(c) for c in update))
-        head, tail = update_join_parts(ev.schema, ev.table, keys, update)
+        head, tail = update_join_parts(ev.schema, ev.table, keys, update, table.narrow_charset, table.bits)
         return StatementGroup(
             "UPDATE", ev.schema, ev.table, (*keys, *update), head, tail, picks, fallback=fallback
         )

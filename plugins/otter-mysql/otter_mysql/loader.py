@@ -11,7 +11,6 @@ connection (``slot``).
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -23,6 +22,13 @@ from otter_core import mysql_connect
 from otter_core.errors import LoadError
 from otter_core.model import DataMediaSource, EventData, Pipeline, SyncMode
 from otter_mysql import bigrows, fencing, retl
+from otter_mysql.chunk_fallback import (
+    ER_DUP_ENTRY,
+    ER_LOCK_DEADLOCK,
+    ER_UNKNOWN_COLUMN,
+    ChangedValues,
+    ChunkFallback,
+)
 from otter_mysql.conflicts import ConflictScreen
 from otter_mysql.ddl_apply import DdlApplying
 from otter_mysql.dialect import literal, literal_row, quote_table, sql_values
@@ -36,7 +42,7 @@ from otter_mysql.server_errors import (
     server_message,
 )
 from otter_mysql.target_schema import TargetSchemaCache
-from otter_mysql.unique_conflicts import clear_before_upserts, clear_unique_conflicts
+from otter_mysql.unique_conflicts import clear_before_upserts
 
 log = logging.getLogger("otter.load")
 
@@ -45,12 +51,6 @@ log = logging.getLogger("otter.load")
 SESSION_SQL = "SET SESSION time_zone='+00:00', sql_mode='NO_AUTO_VALUE_ON_ZERO', foreign_key_checks=0"
 DEFAULT_CHUNK_ROWS = 1000
 DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024
-# errors a DDL replay gives when it already ran: db exists / can't drop db / table exists /
-# unknown table / duplicate column / duplicate key name / can't drop / duplicate foreign key
-ER_UNKNOWN_COLUMN = 1054
-ER_DUP_ENTRY = 1062
-ER_LOCK_DEADLOCK = 1213
-_MATCHED = re.compile(rb"Rows matched: (\d+)")
 _CONNECT_OPTIONS = (
     "connect_timeout",
     "read_timeout",
@@ -71,7 +71,7 @@ class _Slot:
     max_packet: int
 
 
-class MySQLLoader(StatementPlanning, DdlApplying):
+class MySQLLoader(ChunkFallback, StatementPlanning, DdlApplying):
     """``otter_core.contracts.Loader`` for MySQL/MariaDB targets (PyMySQL)."""
 
     def __init__(
@@ -105,6 +105,7 @@ class MySQLLoader(StatementPlanning, DdlApplying):
             "no",
             "off",
         )
+        self._fallbacks_logged: set[tuple[str, str, str]] = set()  # (kind, schema, table): _log_fallback
         self._fence: tuple[str, int] | None = None  # ZooKeeper mode: (pipeline, fencing token), see fence()
 
     # ------------------------------------------------------------------------------------ public API
@@ -256,7 +257,7 @@ class MySQLLoader(StatementPlanning, DdlApplying):
                         ),
                     )
                 if groups is None:  # conflict detection: read and lock the target rows, decide, log
-                    groups = self._plan(self.conflicts.screen(cur, events), conn)  # type: ignore[union-attr]  # None only with conflicts set (above)
+                    groups = self._plan(self.conflicts.screen(cur, events), conn)
                 clear_before_upserts(
                     cur,
                     lambda schema, table: self._schemas.get(conn, schema, table),
@@ -293,7 +294,7 @@ class MySQLLoader(StatementPlanning, DdlApplying):
                 # another partition of the batch held rows this one needs (a unique value moving between
                 # rows of two partitions): the server rolled this one back; the other goes on, so again
                 return self._apply(self._slot(slot), slot, events, retried=True)
-            raise self._load_error(at.group, at.first, at.ev, exc) from None
+            raise self._load_error(at.group, at.first, at.ev, exc, at.rows) from None
         log.debug(
             "loaded %d rows into %s in %.1f ms",
             rows,
@@ -335,7 +336,7 @@ class MySQLLoader(StatementPlanning, DdlApplying):
                         cur, state, slot, group, head + ",".join(buf) + tail, events[begin:i], at
                     )
                     buf, size = [], base
-                at.first = ev
+                at.first, at.rows = ev, 1
                 values = (*ev.keys.values(), *ev.columns.values())
                 with bigrows.GATE:
                     self._execute(
@@ -400,29 +401,6 @@ class MySQLLoader(StatementPlanning, DdlApplying):
             begin = end
         return begin
 
-    def _send_chunk(
-        self,
-        cur: Any,
-        state: _Slot,
-        slot: int,
-        group: StatementGroup,
-        sql: str | bytes,
-        chunk: Sequence[EventData],
-        at: _Progress,
-    ) -> None:
-        self._execute(cur, state, slot, sql, group, chunk)
-        if group.fallback is not None and rows_matched(cur) != len(chunk):
-            # an UPDATE join found fewer rows than it updates (missing on the target, or a server
-            # that does not report matches): upsert the chunk's whole rows, as without the join; whole
-            # rows write every unique column, so their holders are cleared first
-            clear_unique_conflicts(
-                cur,
-                self._schemas.get(state.conn, group.schema, group.table),
-                chunk,
-                {tuple(ev.keys.values()) for ev in chunk} if self.pipeline.two_way else None,
-            )
-            self._send_group(cur, state, slot, group.fallback, chunk, at)
-
     def _execute(
         self,
         cur: Any,
@@ -444,7 +422,7 @@ class MySQLLoader(StatementPlanning, DdlApplying):
 
     def _changed_values(
         self, group: StatementGroup, rows: Sequence[EventData], changed: list[tuple[int, str, int | None]]
-    ) -> LoadError:
+    ) -> ChangedValues:
         """The target stored other values than the source's: its columns differ. Rolled back; deterministic
         like any refused value, so the pipeline stops; with ``skip_load_exception`` the rows are tried one
         by one and the ones the target would change go to the reject log."""
@@ -454,7 +432,7 @@ class MySQLLoader(StatementPlanning, DdlApplying):
         key = ", ".join(f"{k}={v!r:.80}" for k, v in ev.keys.items())
         which = "row with key" if ev is not rows[0] or len(rows) == 1 else "chunk starting at key"
         more = f" (and {len(changed) - 1} more warning(s))" if len(changed) > 1 else ""
-        return LoadError(
+        return ChangedValues(
             f"target {self.target.name}: {group.kind} into {quote_table(group.schema, group.table)} ({which} "
             f"{key}): {DATA_WARNINGS[code]}: ({code}) {message}{more}; rolled back. The target's column cannot "
             f"hold the source's value: widen it (type, length, character set, NULL), or map or exclude the "
@@ -469,6 +447,7 @@ class MySQLLoader(StatementPlanning, DdlApplying):
         first: EventData | None,
         current: EventData | None,
         exc: BaseException,
+        rows: int = 0,
     ) -> LoadError:
         where = f"{group.kind} into {quote_table(group.schema, group.table)}" if group else "loading"
         sent = isinstance(exc, (pymysql.Error, _PacketTooLarge))
@@ -483,7 +462,7 @@ class MySQLLoader(StatementPlanning, DdlApplying):
             cause = server_message(exc)
         else:
             cause = f"{type(exc).__name__}: {exc}"
-        what = "chunk starting at key" if sent else "row with key"
+        what = "chunk starting at key" if sent and rows != 1 else "row with key"
         kind = {"retryable": False} if isinstance(exc, _PacketTooLarge) else error_kwargs(exc)
         if error_code(exc) in (ER_DUP_ENTRY, 1586) and (self.conflicts is not None or self.pipeline.two_way):
             # a row the other side's application wrote between our check (or clearing) and our write: a
@@ -499,13 +478,7 @@ class _Progress:
     group: StatementGroup | None = None
     first: EventData | None = None  # first event of the chunk being built / sent
     ev: EventData | None = None
-
-
-def rows_matched(cur: Any) -> int | None:
-    """ "Rows matched" of the last UPDATE, from the OK packet's info ("Rows matched: 3  Changed: 1 …")."""
-    info = getattr(getattr(cur, "_result", None), "message", None) or b""
-    found = _MATCHED.search(info)
-    return int(found.group(1)) if found else None
+    rows: int = 0  # rows of the statement being sent
 
 
 class _PacketTooLarge(Exception):

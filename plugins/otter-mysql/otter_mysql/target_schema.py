@@ -1,5 +1,5 @@
-"""What the loader needs to know about a target table: its writable, generated and integer columns and
-its UNIQUE keys.
+"""What the loader needs to know about a target table: its writable, generated and integer columns, its
+UNIQUE keys and its character columns that are not utf8mb4.
 
 Read from ``information_schema.COLUMNS`` and ``STATISTICS`` and cached per table; the loader drops an entry after DDL and
 when the server reports an unknown column.
@@ -18,7 +18,7 @@ _NOT_WRITABLE = ("VIRTUAL GENERATED", "STORED GENERATED", "PERSISTENT GENERATED"
 
 _INTEGER_TYPES = frozenset({"tinyint", "smallint", "mediumint", "int", "integer", "bigint"})
 _COLUMNS_SQL = (
-    "SELECT COLUMN_NAME, EXTRA, DATA_TYPE, COLUMN_KEY FROM information_schema.COLUMNS "
+    "SELECT COLUMN_NAME, EXTRA, DATA_TYPE, COLUMN_KEY, CHARACTER_SET_NAME FROM information_schema.COLUMNS "
     "WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s ORDER BY ORDINAL_POSITION"
 )
 _UNIQUE_SQL = (
@@ -51,6 +51,10 @@ class TargetTable:
     integers: frozenset[str] = frozenset()  # lower-case names of integer columns (join keys, see load_plan)
     primary: frozenset[str] = frozenset()  # lower-case names of the primary key's columns
     unique_keys: tuple[UniqueKey, ...] = ()  # every UNIQUE index, PRIMARY included
+    # lower-case names of character columns (CHAR, TEXT, ENUM, SET…) in another character set than
+    # utf8mb4: the UPDATE join reads them converted to utf8mb4 (``dialect.update_join_parts``)
+    narrow_charset: frozenset[str] = frozenset()
+    bits: frozenset[str] = frozenset()  # lower-case names of BIT columns (read as numbers by the join)
 
     def other_unique_keys(self, key_columns: Iterable[str]) -> tuple[UniqueKey, ...]:
         """The UNIQUE keys other than the one rows are identified by (``key_columns``, any case)."""
@@ -71,13 +75,19 @@ def read_target_table(conn: Any, schema: str, table: str) -> TargetTable:
     generated: set[str] = set()
     integers: set[str] = set()
     primary: set[str] = set()
-    for name, extra, data_type, column_key in rows:
+    narrow: set[str] = set()
+    bits: set[str] = set()
+    for name, extra, data_type, column_key, charset in rows:
         extra = (extra or "").upper()
         (generated if any(g in extra for g in _NOT_WRITABLE) else writable).add(name.lower())
         if (data_type or "").lower() in _INTEGER_TYPES:
             integers.add(name.lower())
         if column_key == "PRI":
             primary.add(name.lower())
+        if charset and charset.lower() not in ("utf8mb4", "binary"):
+            narrow.add(name.lower())
+        if (data_type or "").lower() == "bit":
+            bits.add(name.lower())
     return TargetTable(
         schema,
         table,
@@ -86,6 +96,8 @@ def read_target_table(conn: Any, schema: str, table: str) -> TargetTable:
         frozenset(integers),
         frozenset(primary),
         read_unique_keys(conn, schema, table) if rows else (),
+        frozenset(narrow),
+        frozenset(bits),
     )
 
 
