@@ -30,6 +30,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     manager.add_argument("--zk", default=None, help="ZooKeeper hosts (distributed mode), e.g. 127.0.0.1:2181")
     manager.add_argument(
+        "--forwarded-allow-ips",
+        default=os.environ.get("FORWARDED_ALLOW_IPS", ""),
+        metavar="LIST",
+        help="comma-separated addresses or networks of the reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed ('*': any peer); default none (env FORWARDED_ALLOW_IPS)",
+    )
+    manager.add_argument(
+        "--session-idle-minutes",
+        type=int,
+        default=120,
+        help="a login session ends after this many minutes without a request (default 120)",
+    )
+    manager.add_argument(
+        "--session-max-hours",
+        type=int,
+        default=12,
+        help="a login session ends this many hours after the login (default 12)",
+    )
+    manager.add_argument(
         "--init-admin",
         metavar="NAME",
         default=None,
@@ -54,11 +73,32 @@ def cmd_manager(args: argparse.Namespace) -> int:
         import uvicorn
 
         from otter_core.manager.app import create_app
+        from otter_core.manager.http_guard import parse_allow_ips
         from otter_core.manager.settings import load_settings
     except ImportError as exc:
         print(f"otter-run manager: {EXTRA_HINT} ({exc})", file=sys.stderr)
         return 2
-    settings = load_settings(args.state_dir, db_url=args.db, host=args.host, port=args.port, zk_hosts=args.zk)
+    try:
+        trusted = parse_allow_ips(args.forwarded_allow_ips)
+    except ValueError as exc:
+        print(f"otter-run manager: {exc}", file=sys.stderr)
+        return 2
+    if args.session_idle_minutes < 1 or args.session_max_hours < 1:
+        print(
+            "otter-run manager: --session-idle-minutes and --session-max-hours must be 1 or more",
+            file=sys.stderr,
+        )
+        return 2
+    settings = load_settings(
+        args.state_dir,
+        db_url=args.db,
+        host=args.host,
+        port=args.port,
+        zk_hosts=args.zk,
+        session_idle_s=args.session_idle_minutes * 60,
+        session_max_s=args.session_max_hours * 3600,
+        forwarded_allow_ips=trusted,
+    )
     if args.init_admin:
         return _init_admin(settings, args.init_admin)
     app = create_app(settings)

@@ -32,6 +32,7 @@ from otter_core.engine.stats import PipelineStats, count_by_table
 from otter_core.engine.transform import transform
 from otter_core.engine.window import Window
 from otter_core.errors import DETERMINISTIC, TRANSIENT, error_class
+from otter_core.files.guard import target_roots
 from otter_core.files.stage import FileStage, FileStats
 from otter_core.model import DataMediaSource, NodeContext, Pipeline, RowBatch
 from otter_core.plugins import PipelinePlugins
@@ -323,7 +324,12 @@ class PipelineRunner:
         if not any(p.file_resolver for p in self.pipeline.pairs):
             return None
         params = self.pipeline.parameters
-        stage = FileStage(params.file_load_pool_size, params.pipe_streams, f"files-{self.pipeline.name}")
+        stage = FileStage(
+            params.file_load_pool_size,
+            params.pipe_streams,
+            f"files-{self.pipeline.name}",
+            roots=target_roots(self.pipeline),
+        )
         stage.stats = self.file_stats
         return stage
 

@@ -15,6 +15,7 @@ from otter_core.contracts import FileSource
 from otter_core.errors import FileChanged, LoadError, OtterError
 from otter_core.files.collect import file_checksum
 from otter_core.files.fetch import discard_parts, fetch_file, part_paths
+from otter_core.files.guard import check_received, inside_root
 from otter_core.model import EventData, FileAction, FileRef, RowBatch
 
 log = logging.getLogger("otter.files")
@@ -79,11 +80,16 @@ def target_is_current(ref: FileRef, target: str) -> bool:
 
 
 class FileStage:
-    """Loads files with ``file_load_pool_size`` threads; ``streams`` parallel ranges per big file."""
+    """Loads files with ``file_load_pool_size`` threads; ``streams`` parallel ranges per big file.
+    ``roots``: the target roots the pipeline configures; a file for another root, or whose path leaves
+    its root (``..``, absolute, NUL, a symlink), is refused (None: any root, the path still checked)."""
 
-    def __init__(self, pool_size: int, streams: int = 1, name: str = "files") -> None:
+    def __init__(
+        self, pool_size: int, streams: int = 1, name: str = "files", roots: frozenset[str] | None = None
+    ) -> None:
         self.pool = ThreadPoolExecutor(max_workers=max(1, pool_size), thread_name_prefix=name)
         self.streams = streams
+        self.roots = roots
         self.stats = FileStats()
 
     def load(self, batch: Any, source: FileSource) -> int:
@@ -113,7 +119,7 @@ class FileStage:
         return changed
 
     def load_one(self, ref: FileRef, source: FileSource) -> int:
-        target = os.path.join(ref.target_root, ref.path)
+        target = inside_root(check_received(ref, self.roots))
         if ref.action is FileAction.DELETE:
             return self._delete(target)
         for _ in range(MAX_CHANGES):

@@ -12,14 +12,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from starlette.middleware.sessions import SessionMiddleware
 
 from otter_core import __version__
 from otter_core.manager import migrate, routers
 from otter_core.manager.errors import ConfigConflict, ObjectNotFound
+from otter_core.manager.http_guard import SecurityHeadersMiddleware, TrustedProxyMiddleware
 from otter_core.manager.login_throttle import LoginThrottle
-from otter_core.manager.security import SESSION_COOKIE, ValidationProblem
+from otter_core.manager.security import ValidationProblem
 from otter_core.manager.services.dynamic_service import DynamicUnavailable
+from otter_core.manager.sessions import ServerSessionMiddleware
 from otter_core.manager.settings import ManagerSettings
 from otter_core.manager.store import Database
 
@@ -42,7 +43,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(settings: ManagerSettings) -> FastAPI:
     """The manager app for ``settings``: the store migrated to head, routers from ``routers.py`` mounted,
-    sessions, static files and templates set up."""
+    server-side sessions, security headers, the trusted proxy, static files and templates set up."""
     app = FastAPI(
         title="otter manager",
         version=__version__,
@@ -55,14 +56,15 @@ def create_app(settings: ManagerSettings) -> FastAPI:
     app.state.db = Database(settings.database_url)
     migrate.upgrade(app.state.db.engine)
     app.state.templates = Jinja2Templates(directory=str(WEB / "templates"))
+    # Outermost last: the proxy's client and scheme first, then the headers, then the session.
     app.add_middleware(
-        SessionMiddleware,
-        secret_key=settings.secret_key,
-        session_cookie=SESSION_COOKIE,
-        same_site="lax",
-        https_only=False,
-        max_age=12 * 3600,
+        ServerSessionMiddleware,
+        db=app.state.db,
+        idle_s=settings.session_idle_s,
+        max_s=settings.session_max_s,
     )
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(TrustedProxyMiddleware, trusted=settings.forwarded_allow_ips)
     _add_error_handlers(app)
     for router in routers.routers():
         app.include_router(router)
@@ -90,6 +92,11 @@ def _add_error_handlers(app: FastAPI) -> None:
             status_code=422,
         )
 
+    @app.exception_handler(OverflowError)
+    async def _out_of_range(request: Request, _exc: OverflowError) -> JSONResponse:
+        # An id in the URL beyond what the store holds (64 bits): it names nothing; say which one.
+        return JSONResponse({"detail": [_out_of_range_problem(request)]}, status_code=422)
+
     @app.exception_handler(ObjectNotFound)
     async def _not_found(_request: Request, exc: ObjectNotFound) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=404)
@@ -101,3 +108,25 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ConfigConflict)
     async def _conflict(_request: Request, exc: ConfigConflict) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=409)
+
+
+def _out_of_range_problem(request: Request) -> dict:
+    """The 422 problem of a number too big for the store, located at the path or query parameter."""
+    params = [("path", k, v) for k, v in request.path_params.items()]
+    params += [("query", k, v) for k, v in request.query_params.items()]
+    for where, name, value in params:
+        try:
+            number = int(str(value))
+        except ValueError:
+            continue
+        if not -(2**63) <= number < 2**63:
+            return {
+                "loc": [where, name],
+                "msg": f"{number} is out of range: ids are below 2^63",
+                "type": "value_error",
+            }
+    return {
+        "loc": ["request"],
+        "msg": "a number in the request is out of range (at most 2^63 - 1)",
+        "type": "value_error",
+    }

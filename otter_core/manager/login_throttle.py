@@ -4,6 +4,12 @@ Two counters, both over a sliding window: failures for one user name from one cl
 password guessed for one account), and failures from one client address whatever the user name (names
 sprayed from one place). A successful login clears the first. In memory: a restart of the manager
 forgets them, which costs an attacker a restart of the manager, not of their script.
+
+Check and count are one step under the lock (``attempt``): an attempt is counted as failed before its
+password is checked and taken back if it succeeds, so concurrent guesses cannot all pass the check before
+any of them is counted. The address is the peer's, or behind a proxy named in ``--forwarded-allow-ips``
+the client's from X-Forwarded-For (``http_guard.TrustedProxyMiddleware``): without that setting every
+client of a proxy shares one address and one client's failures would lock out everyone.
 """
 
 from __future__ import annotations
@@ -66,6 +72,26 @@ class LoginThrottle:
                     waits.append(times[-limit] + self.window - now)
         return math.ceil(max(waits))
 
+    def attempt(self, address: str, username: str) -> int:
+        """Seconds to wait (nothing counted), or 0 with this attempt counted as a failure until
+        ``succeeded`` takes it back: check and count at once."""
+        now = self.clock()
+        with self._lock:
+            waits = [0.0]
+            for key, limit in (
+                ((address, username.lower()), self.per_user),
+                ((address, None), self.per_address),
+            ):
+                times = self._recent(key, now)
+                if len(times) >= limit:
+                    waits.append(times[-limit] + self.window - now)
+            wait = math.ceil(max(waits))
+            if wait > 0:
+                return wait
+            for key in ((address, username.lower()), (address, None)):
+                self._failures.setdefault(key, collections.deque()).append(now)
+            return 0
+
     def failed(self, address: str, username: str) -> None:
         now = self.clock()
         with self._lock:
@@ -74,8 +100,12 @@ class LoginThrottle:
                 self._recent(key, now)
 
     def succeeded(self, address: str, username: str) -> None:
+        """Clear the user's failures from this address, and take this login's count off the address's."""
         with self._lock:
             self._failures.pop((address, username.lower()), None)
+            times = self._failures.get((address, None))
+            if times:
+                times.pop()
 
 
 def client_address(request: Request) -> str:
@@ -83,8 +113,9 @@ def client_address(request: Request) -> str:
 
 
 def check_throttle(request: Request, username: str) -> None:
-    """HTTPException 429 (with Retry-After) when this client must wait before trying ``username``."""
-    wait = request.app.state.login_throttle.wait_seconds(client_address(request), username)
+    """HTTPException 429 (with Retry-After) when this client must wait before trying ``username``;
+    otherwise the attempt is counted as failed until ``LoginThrottle.succeeded``."""
+    wait = request.app.state.login_throttle.attempt(client_address(request), username)
     if wait > 0:
         raise HTTPException(
             429,
@@ -94,13 +125,10 @@ def check_throttle(request: Request, username: str) -> None:
 
 
 def authenticate_throttled(request: Request, db: Session, username: str, password: str) -> User | None:
-    """``security.authenticate`` behind the throttle: 429 while this client must wait, and the outcome
-    counted (a failure adds to both counters, a success clears the user's)."""
+    """``security.authenticate`` behind the throttle: 429 while this client must wait; each attempt is
+    counted before the password is checked (a failure stays counted, a success clears the user's)."""
     check_throttle(request, username)
     user = authenticate(db, username, password)
-    throttle: LoginThrottle = request.app.state.login_throttle
-    if user is None:
-        throttle.failed(client_address(request), username)
-    else:
-        throttle.succeeded(client_address(request), username)
+    if user is not None:
+        request.app.state.login_throttle.succeeded(client_address(request), username)
     return user

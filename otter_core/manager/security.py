@@ -1,7 +1,7 @@
 """Users, login sessions, CSRF and roles, and the audit log.
 
-Sessions are Starlette's signed cookie (``SessionMiddleware``: HttpOnly, SameSite=Lax) holding the user id
-and a per-session CSRF token. Unsafe requests (POST, PUT, PATCH, DELETE) must carry that token: JSON calls in
+Sessions are stored server-side (``sessions.py``: the HttpOnly, SameSite=Lax cookie holds only a random
+id) with the user id and a per-session CSRF token. Unsafe requests (POST, PUT, PATCH, DELETE) must carry that token: JSON calls in
 the ``X-CSRF-Token`` header (``GET /api/session`` returns it), page forms in a ``csrf_token`` field.
 401: not logged in; 403: wrong role or bad CSRF token. Passwords are hashed with argon2 and never logged.
 """
@@ -12,6 +12,7 @@ import hmac
 import re
 import secrets
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -20,9 +21,10 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from otter_core.manager.sessions import SESSION_COOKIE, end_user_sessions, rotate_session
 from otter_core.manager.store import ROLES, AuditLog, User, get_db
 
-SESSION_COOKIE = "otter_manager"
+__all__ = ["SESSION_COOKIE"]
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -87,6 +89,7 @@ def set_user(db: Session, username: str, password: str, role: str = "ADMIN") -> 
     else:
         user.password_hash = hash_password(password)
         user.role = role
+        end_user_sessions(db, user.id)  # a reset password must lock out whoever had the old one
     db.flush()
     return user
 
@@ -108,7 +111,8 @@ _DUMMY_HASH = _hasher.hash("not-a-password-of-anyone")
 
 
 def start_session(request: Request, user: User) -> str:
-    """Log ``user`` in on this request's session (a fresh session and CSRF token); return the token."""
+    """Log ``user`` in on this request's session (a new session id and CSRF token); return the token."""
+    rotate_session(request)
     request.session.clear()
     request.session["user_id"] = user.id
     request.session["csrf"] = secrets.token_urlsafe(32)
@@ -116,6 +120,9 @@ def start_session(request: Request, user: User) -> str:
 
 
 def end_session(request: Request) -> None:
+    """Log out: the stored session is deleted (what the response still keeps, a flash message, goes
+    under a new id), so a copy of the cookie is worthless."""
+    rotate_session(request)
     request.session.clear()
 
 
@@ -138,12 +145,18 @@ async def check_csrf(request: Request) -> None:
     ):
         field = (await request.form()).get(CSRF_FIELD)
         given = field if isinstance(field, str) else None  # a file there is no token
-    if not expected or not isinstance(given, str) or not hmac.compare_digest(expected, given):
+    if not expected or not isinstance(given, str) or not same_secret(expected, given):
         raise HTTPException(
             403,
             f"missing or wrong CSRF token: send the {CSRF_HEADER} header "
             f"(GET /api/session returns it) or the {CSRF_FIELD} form field",
         )
+
+
+def same_secret(expected: str, given: str) -> bool:
+    """Constant-time comparison of two strings of any characters (``hmac.compare_digest`` refuses
+    non-ASCII str: an attacker's header must get 403, not a 500)."""
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "surrogateescape"))
 
 
 def current_user(request: Request, db: Session = Depends(get_db)) -> Actor:
@@ -174,19 +187,56 @@ async def require_admin(actor: Actor = Depends(require_operator)) -> Actor:
     return actor
 
 
+SECRET_QUERY = re.compile(r"(pass|secret|token|key|sig|auth|credential)", re.IGNORECASE)
+WEBHOOK_KEYS = ("webhook", "hook_url", "webhook_url")
+
+
+def mask_url(text: str, whole_path: bool = False) -> str:
+    """``text`` with the secrets a URL carries masked: the password of ``user:password@``, the values of
+    query parameters named like a secret (``token``, ``api_key``, ``sig``...), and with ``whole_path``
+    (a webhook, whose path is the secret in practice) everything after the host. Not a URL: unchanged."""
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return MASK
+    if not parts.scheme or not parts.netloc:
+        return text
+    netloc = parts.netloc
+    userinfo, at, host = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        netloc = f"{userinfo.split(':', 1)[0]}:{MASK}@{host}"
+    if whole_path:
+        return urlunsplit(
+            (parts.scheme, netloc, "/" + MASK if parts.path.strip("/") or parts.query else "", "", "")
+        )
+    query = "&".join(
+        f"{name}={MASK}" if SECRET_QUERY.search(name) and value else (f"{name}={value}" if eq else name)
+        for name, eq, value in (pair.partition("=") for pair in parts.query.split("&") if pair)
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def _masked(key: Any, value: Any, webhook: bool) -> Any:
+    name = str(key).lower()
+    if name.endswith(SECRET_WORDS) and isinstance(value, str) and value:
+        return MASK
+    if isinstance(value, str) and "://" in value:
+        return mask_url(value, whole_path=webhook or any(word in name for word in WEBHOOK_KEYS))
+    return mask_secrets(value)
+
+
 def mask_secrets(value: Any) -> Any:
-    """``value`` with every mapping entry whose key names a secret replaced by ``****``."""
+    """``value`` with secrets masked by name and by kind: every mapping entry whose key names a secret
+    (``password``, ``*_token``...) is ``****``; in every URL (a DSN, a webhook) the password and secret
+    query values are, and of a webhook's URL (``{type: webhook, url}``, a ``*webhook*`` key) all but
+    the scheme and host."""
     if isinstance(value, dict):
-        return {
-            k: (
-                MASK
-                if str(k).lower().endswith(SECRET_WORDS) and isinstance(v, str) and v
-                else mask_secrets(v)
-            )
-            for k, v in value.items()
-        }
+        webhook = str(value.get("type", "")).lower() == "webhook"
+        return {k: _masked(k, v, webhook) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [mask_secrets(v) for v in value]
+    if isinstance(value, str) and "://" in value:
+        return mask_url(value)
     return value
 
 

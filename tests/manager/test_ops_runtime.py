@@ -231,3 +231,18 @@ def test_a_process_whose_main_thread_ended_is_alive_until_its_last_thread_ends()
     finally:
         child.kill()
         child.wait()
+
+
+def test_the_run_folder_its_config_and_its_log_are_private(runtime, shop):
+    """The channel's YAML holds the sources' passwords and its log what failing connections printed."""
+    old = os.umask(0o022)
+    try:
+        runtime.start("shop", shop)
+    finally:
+        os.umask(old)
+    wait_until(lambda: runtime.channel_status("shop")["pipelines"], "a status file", runtime=runtime)
+    runtime.stop("shop")
+    folder = runtime.channel_dir("shop")
+    modes = {p.name: oct(p.stat().st_mode & 0o777) for p in (runtime.root, folder, folder / "run.log")}
+    assert modes == {runtime.root.name: "0o700", folder.name: "0o700", "run.log": "0o600"}
+    assert oct(runtime.config_path("shop").stat().st_mode & 0o777) == "0o600"

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from otter_core.manager.api.common import ADMIN, CHANGE, NOT_FOUND, OPERATOR
 from otter_core.manager.ops import alarm_service as alarms
-from otter_core.manager.security import Actor, require_admin
+from otter_core.manager.security import Actor, require_admin, require_operator
 from otter_core.manager.store import get_db
 
 router = APIRouter(prefix="/api", tags=["alarms"])
@@ -47,14 +47,15 @@ RULE_EXAMPLES: dict[str, Example] = {
 }
 
 
-@router.get("/alarms", dependencies=OPERATOR)
-def list_rules(db: Session = Depends(get_db)) -> list[dict]:
-    return [alarms.rule_view(r) for r in alarms.list_rules(db)]
+@router.get("/alarms")
+def list_rules(db: Session = Depends(get_db), actor: Actor = Depends(require_operator)) -> list[dict]:
+    """The rules; an OPERATOR sees webhook URLs masked."""
+    return [alarms.rule_view(r, actor) for r in alarms.list_rules(db)]
 
 
-@router.get("/alarms/{rule_id}", dependencies=OPERATOR, responses=NOT_FOUND)
-def get_rule(rule_id: int, db: Session = Depends(get_db)) -> dict:
-    return alarms.rule_view(alarms.get_rule(db, rule_id))
+@router.get("/alarms/{rule_id}", responses=NOT_FOUND)
+def get_rule(rule_id: int, db: Session = Depends(get_db), actor: Actor = Depends(require_operator)) -> dict:
+    return alarms.rule_view(alarms.get_rule(db, rule_id), actor)
 
 
 @router.post("/alarms", status_code=201, responses=CHANGE)
@@ -67,7 +68,7 @@ def create_rule(
     seconds; ``pattern`` a regular expression (exception); ``window`` hh:mm-hh:mm; ``channel``/``pipeline``
     names (empty: all); ``notifiers`` [{type: log | webhook (url) | email (to)}]; ``auto_recover`` with
     ``recover_max`` restarts per channel."""
-    return alarms.rule_view(alarms.create_rule(db, actor, body))
+    return alarms.rule_view(alarms.create_rule(db, actor, body), actor)
 
 
 @router.patch("/alarms/{rule_id}", responses=CHANGE)
@@ -77,7 +78,7 @@ def update_rule(
     db: Session = Depends(get_db),
     actor: Actor = Depends(require_admin),
 ) -> dict:
-    return alarms.rule_view(alarms.update_rule(db, actor, rule_id, body))
+    return alarms.rule_view(alarms.update_rule(db, actor, rule_id, body), actor)
 
 
 @router.delete("/alarms/{rule_id}", status_code=204, responses=CHANGE)

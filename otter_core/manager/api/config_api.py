@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from otter_core.manager.api.common import CHANGE, NOT_FOUND, OPERATOR
 from otter_core.manager.api.schemas import ChannelIn, ChannelPatch, MediaIn, MediaPatch, SourceIn, SourcePatch
-from otter_core.manager.security import Actor, require_admin, require_operator
+from otter_core.manager.security import Actor, mask_secrets, require_admin, require_operator
 from otter_core.manager.services import config_service as config
 from otter_core.manager.services.views import channel_view, media_view, source_view
 from otter_core.manager.store import get_db
@@ -16,15 +16,23 @@ from otter_core.manager.store import get_db
 router = APIRouter(prefix="/api", tags=["config"])
 
 
-@router.get("/sources", dependencies=OPERATOR)
-def list_sources(db: Session = Depends(get_db)) -> list[dict]:
-    """Every data source; passwords are never returned (``password_set`` says whether one is stored)."""
-    return [source_view(s) for s in config.list_sources(db)]
+def _shown(view: dict, actor: Actor) -> dict:
+    """An OPERATOR sees the options' secrets (tokens, URLs with credentials) masked."""
+    return view if actor.is_admin else {**view, "options": mask_secrets(view["options"])}
 
 
-@router.get("/sources/{source_id}", dependencies=OPERATOR, responses=NOT_FOUND)
-def get_source(source_id: int, db: Session = Depends(get_db)) -> dict:
-    return source_view(config.get_source(db, source_id))
+@router.get("/sources")
+def list_sources(db: Session = Depends(get_db), actor: Actor = Depends(require_operator)) -> list[dict]:
+    """Every data source; passwords are never returned (``password_set`` says whether one is stored),
+    and an OPERATOR sees the secrets in ``options`` masked."""
+    return [_shown(source_view(s), actor) for s in config.list_sources(db)]
+
+
+@router.get("/sources/{source_id}", responses=NOT_FOUND)
+def get_source(
+    source_id: int, db: Session = Depends(get_db), actor: Actor = Depends(require_operator)
+) -> dict:
+    return _shown(source_view(config.get_source(db, source_id)), actor)
 
 
 @router.post("/sources", status_code=201, responses=CHANGE)

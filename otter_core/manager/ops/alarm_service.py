@@ -13,7 +13,7 @@ from otter_core.errors import ConfigError
 from otter_core.manager.errors import ConfigConflict
 from otter_core.manager.ops.alarms import AlarmRule
 from otter_core.manager.ops.notifiers import NOTIFIER_TYPES, TLS_MODES, build_notifier
-from otter_core.manager.security import Actor, ValidationProblem, audit
+from otter_core.manager.security import Actor, ValidationProblem, audit, mask_secrets
 from otter_core.manager.services.common import fetch, only_fields, require_name
 from otter_core.manager.store.monitoring import AlarmEventRow, AlarmRuleRow, SmtpSettingsRow
 
@@ -52,8 +52,12 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
 }
 
 
-def rule_view(row: AlarmRuleRow) -> dict[str, Any]:
-    return {"id": row.id, **{f: getattr(row, f) for f in RULE_FIELDS}}
+def rule_view(row: AlarmRuleRow, actor: Actor) -> dict[str, Any]:
+    """The rule; for an OPERATOR (``actor`` not an ADMIN) its notifiers' secrets (webhook URLs) masked."""
+    view = {"id": row.id, **{f: getattr(row, f) for f in RULE_FIELDS}}
+    if not actor.is_admin:
+        view["notifiers"] = mask_secrets(view["notifiers"])
+    return view
 
 
 def event_view(row: AlarmEventRow) -> dict[str, Any]:
@@ -153,7 +157,7 @@ def create_rule(db: Session, actor: Actor, data: Any) -> AlarmRuleRow:
 def update_rule(db: Session, actor: Actor, rule_id: Any, data: Any) -> AlarmRuleRow:
     row = get_rule(db, rule_id)
     changes = _typed(only_fields(data, RULE_FIELDS, "alarm rule"))
-    values = {**rule_view(row), **changes}
+    values = {**rule_view(row, actor), **changes}
     values.pop("id")
     if "name" in changes:
         require_name(values)

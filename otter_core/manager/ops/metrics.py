@@ -2,12 +2,12 @@
 
 A scraper authenticates with ``Authorization: Bearer <token>``, the token being the content of
 ``<state_dir>/metrics.token`` (made with mode 0600 at the manager's first start); a logged-in browser
-session works too.
+session works too. An empty token file turns bearer access off: only logged-in users may read it.
 """
 
 from __future__ import annotations
 
-import hmac
+import logging
 import os
 import secrets
 from collections.abc import Iterator
@@ -20,6 +20,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import CollectorRegistry
 
+from otter_core.manager.security import same_secret
+from otter_core.manager.settings import make_private
+
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["ops"])
 TOKEN_FILE = "metrics.token"
 STATES = ("RUNNING", "PAUSED", "STOPPED", "DEAD", "WAITING")
@@ -33,7 +37,11 @@ def metrics_token(state_dir: Path) -> str:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return path.read_text().strip()
+        make_private(path, 0o600)
+        token = path.read_text().strip()
+        if not token:
+            log.warning("%s is empty: /metrics answers only logged-in users (put a token in it)", path)
+        return token
     token = secrets.token_urlsafe(32)
     with os.fdopen(fd, "w") as out:
         out.write(token + "\n")
@@ -123,9 +131,12 @@ class RuntimeCollector:
 
 
 def _allowed(request: Request) -> bool:
+    """A bearer token equal to a non-empty ``metrics.token``, or a logged-in session. An empty token file
+    turns bearer access off (else ``Bearer`` with nothing after it would match)."""
     given = request.headers.get("authorization", "")
+    expected = request.app.state.metrics_token
     if given.lower().startswith("bearer "):
-        return hmac.compare_digest(given[7:].strip(), request.app.state.metrics_token)
+        return bool(expected) and same_secret(expected, given[7:].strip())
     return isinstance(request.session.get("user_id"), int)
 
 

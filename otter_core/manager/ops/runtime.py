@@ -38,7 +38,7 @@ class LocalRuntime:
 
     def __init__(self, root: str | os.PathLike, python: str = sys.executable) -> None:
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.python = python
         self._children: dict[str, subprocess.Popen] = {}  # processes this manager started (reaped here)
         self._lock = threading.RLock()
@@ -90,7 +90,7 @@ class LocalRuntime:
                 set_channel_state(self.state_dir(channel), channel, "START")
                 return self.channel_status(channel)
             folder = self.channel_dir(channel)
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             _write_private(self.config_path(channel), yaml_text)  # it holds the sources' passwords
             set_channel_state(self.state_dir(channel), channel, "START")
             (folder / "status.json").unlink(missing_ok=True)
@@ -106,7 +106,10 @@ class LocalRuntime:
                 str(folder / "status.json"),
                 "--quiet",
             ]
-            with open(folder / "run.log", "ab") as out:
+            # The log may hold what a failing connection printed (a DSN, a host): this user only.
+            log_fd = os.open(folder / "run.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            os.fchmod(log_fd, 0o600)
+            with os.fdopen(log_fd, "ab") as out:
                 child = subprocess.Popen(
                     command,
                     stdin=subprocess.DEVNULL,

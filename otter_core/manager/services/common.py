@@ -12,12 +12,18 @@ from otter_core.manager.errors import ObjectNotFound
 from otter_core.manager.security import ValidationProblem
 
 T = TypeVar("T")
+ID_LIMIT = 2**63  # ids are 64-bit signed in every store; a bigger number names nothing (and overflows SQLite)
 NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+
+def is_id(value: Any) -> bool:
+    """An integer a store can hold as an id (not a bool, within 64 bits)."""
+    return isinstance(value, int) and not isinstance(value, bool) and -ID_LIMIT <= value < ID_LIMIT
 
 
 def fetch(db: Session, model: type[T], object_id: Any, kind: str) -> T:
     """The object with ``object_id``; ObjectNotFound (404) naming the kind and id otherwise."""
-    if isinstance(object_id, bool) or not isinstance(object_id, int):
+    if not is_id(object_id):
         raise ObjectNotFound(kind, object_id)
     found = db.get(model, object_id)
     if found is None:
@@ -30,8 +36,8 @@ def reference(db: Session, model: type[T], data: dict, field: str, kind: str) ->
     value = data.get(field)
     if value is None:
         raise ValidationProblem(field, "is required")
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationProblem(field, f"expected the id of a {kind} (an integer), got {value!r}")
+    if not is_id(value):
+        raise ValidationProblem(field, f"expected the id of a {kind} (an integer below 2^63), got {value!r}")
     found = db.get(model, value)
     if found is None:
         raise ValidationProblem(field, f"no {kind} with id {value}")

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from otter_core.manager.errors import ConfigConflict
 from otter_core.manager.security import Actor, ValidationProblem, audit, check_new_user, hash_password
 from otter_core.manager.services.common import fetch, only_fields
+from otter_core.manager.sessions import end_user_sessions
 from otter_core.manager.store import AuditLog, User
 
 USER_FIELDS = ("username", "password", "role")
@@ -46,6 +47,8 @@ def update_user(db: Session, actor: Actor, user_id: Any, data: Any) -> User:
     check_new_user(user.username, data.get("password"), role)
     if user.role == "ADMIN" and role != "ADMIN" and _admins(db) == 1:
         raise ConfigConflict(f"{user.username!r} is the last ADMIN: make another user ADMIN first")
+    if data.get("password") is not None or role != user.role:
+        end_user_sessions(db, user.id)  # a new password or role must not leave old logins working
     user.role = role
     if data.get("password") is not None:
         user.password_hash = hash_password(data["password"])
@@ -61,6 +64,7 @@ def delete_user(db: Session, actor: Actor, user_id: Any) -> None:
     if user.role == "ADMIN" and _admins(db) == 1:
         raise ConfigConflict(f"{user.username!r} is the last ADMIN")
     audit(db, actor, "delete", f"user {user.username}")
+    end_user_sessions(db, user.id)
     db.delete(user)
     db.commit()
 

@@ -173,6 +173,11 @@ def import_yaml(db: Session, actor: Actor, text: str, filename: str = "import.ya
         root = load_yaml(text, filename)
         if root is None:
             raise ConfigError(f"{filename}: the file is empty")
+        if not isinstance(root, dict):
+            raise ConfigError(
+                f"{filename}: the top level must be a mapping with 'sources:' and 'channels:', "
+                f"got a {type(root).__name__}"
+            )
         check_document(root, filename)
     except ConfigError as exc:
         raise ValidationProblem("yaml", str(exc)) from None

@@ -30,6 +30,21 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class LoginSession(Base):
+    """A browser or API session, kept here so that it can be ended: the cookie holds only a random id, the
+    row its SHA-256 (a copy of the store yields no usable cookie), the user and the session's data."""
+
+    __tablename__ = "manager_session"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("manager_user.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    seen_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
 class DataSource(Base):
     """A DataMediaSource: a database endpoint."""
 

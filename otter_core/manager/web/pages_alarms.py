@@ -91,7 +91,7 @@ def _alarms_page(
         {
             "active": "alarms",
             "title": "Alarms",
-            "rules": [alarms.rule_view(r) for r in alarms.list_rules(db)],
+            "rules": [alarms.rule_view(r, actor) for r in alarms.list_rules(db)],
             "events": [alarms.event_view(e) for e in alarms.list_events(db, limit=EVENTS_SHOWN)],
             "smtp": alarms.smtp_view(db) if actor.is_admin else None,
             "kinds": list(KINDS),

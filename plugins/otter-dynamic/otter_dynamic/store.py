@@ -10,12 +10,14 @@ Writers (the manager, ``otter-dynamic push``) and readers (running pipelines) sh
 directory, so a pipeline sees an activation by a ``stat`` of ``active`` between batches. Versions are
 numbered by exclusive file creation, so two writers never get the same number.
 
-Code in the store runs with the rights of the otter process: the store refuses a directory that other
-users can write to (see docs/dynamic.md).
+Code in the store runs with the rights of the otter process: the store refuses a directory, and a version
+or ``active`` file, that other users can write to, and a version or ``active`` file that is a symlink (it
+could point at anyone's file; see docs/dynamic.md).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -174,13 +176,13 @@ class DynamicStore:
     def source(self, name: str, version: int) -> str:
         path = self._folder(name) / f"v{version:06d}.py"
         try:
-            return path.read_text(encoding="utf-8")
+            return read_private(path)
         except FileNotFoundError:
             raise ConfigError(f"dynamic {name!r} has no version {version}") from None
 
     def active_version(self, name: str) -> int | None:
         try:
-            return int((self.root / name / "active").read_text().strip())
+            return int(read_private(self.root / name / "active").strip())
         except (FileNotFoundError, ValueError):
             return None
 
@@ -236,6 +238,36 @@ def check_private(path: Path) -> None:
             f"dynamic store {path} belongs to uid {st.st_uid}, not to the user running otter "
             f"(uid {os.geteuid()}): `chown` it to that user"
         )
+
+
+def read_private(path: Path) -> str:
+    """The text of ``path``, a regular file of ours that other users cannot write; ConfigError naming the
+    remedy for a symlink, another kind of file, a group/world-writable or foreign file. Opened without
+    following a symlink and checked on the open file, so nothing can be swapped in between."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ConfigError(
+                f"dynamic store file {path} is a symlink: the store holds only its own files "
+                f"(remove it and push the version again)"
+            ) from None
+        raise
+    with os.fdopen(fd, "r", encoding="utf-8") as handle:
+        st = os.fstat(handle.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise ConfigError(f"dynamic store file {path} is not a regular file")
+        if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            raise ConfigError(
+                f"dynamic store file {path} is writable by other users, and its code runs as otter: "
+                f"`chmod go-w {path}` after checking its content"
+            )
+        if st.st_uid not in (os.geteuid(), 0):
+            raise ConfigError(
+                f"dynamic store file {path} belongs to uid {st.st_uid}, not to the user running otter "
+                f"(uid {os.geteuid()}): `chown` it to that user after checking its content"
+            )
+        return handle.read()
 
 
 KINDS = tuple(HOOKS)

@@ -137,3 +137,36 @@ def test_cli_validate_push_activate_list(tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("* v1") and lines[1].startswith("  v2") and lines[1].endswith("again")
     assert main(["--store", store, "activate", "fx", "9"]) == 1
+
+
+def test_a_version_file_other_users_can_write_is_refused(tmp_path):
+    store = DynamicStore(tmp_path / "store")
+    store.push("fx", "processor", V1, activate=True)
+    os.chmod(tmp_path / "store" / "fx" / "v000001.py", 0o666)
+    with pytest.raises(ConfigError, match="v000001.py is writable by other users.*chmod go-w"):
+        store.source("fx", 1)
+    with pytest.raises(ConfigError, match="writable by other users"):
+        DynamicHook("processor", {"name": "fx", "store": str(tmp_path / "store")}, PAIR)
+
+
+def test_a_version_file_that_is_a_symlink_is_refused(tmp_path):
+    store = DynamicStore(tmp_path / "store")
+    store.push("fx", "processor", V1, activate=True)
+    planted = tmp_path / "elsewhere.py"
+    planted.write_text(V2)
+    os.chmod(planted, 0o600)
+    version = tmp_path / "store" / "fx" / "v000001.py"
+    version.unlink()
+    os.symlink(planted, version)
+    with pytest.raises(ConfigError, match="v000001.py is a symlink"):
+        store.source("fx", 1)
+    with pytest.raises(ConfigError, match="is a symlink"):
+        DynamicHook("processor", {"name": "fx", "store": str(tmp_path / "store")}, PAIR)
+
+
+def test_an_active_pointer_other_users_can_write_is_refused(tmp_path):
+    store = DynamicStore(tmp_path / "store")
+    store.push("fx", "processor", V1, activate=True)
+    os.chmod(tmp_path / "store" / "fx" / "active", 0o646)
+    with pytest.raises(ConfigError, match="active is writable by other users"):
+        store.active_version("fx")

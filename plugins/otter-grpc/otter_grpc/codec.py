@@ -17,7 +17,8 @@ from typing import Any
 
 import msgpack
 
-from otter_core.errors import PipeError
+from otter_core.errors import DataError, PipeError
+from otter_core.files.guard import check_all, check_received, target_roots
 from otter_core.model import (
     DataMediaPair,
     EventData,
@@ -75,9 +76,11 @@ _KINDS = {kind.value: kind for kind in EventType}
 _EMPTY: frozenset = frozenset()
 
 
-def _event(x: list) -> EventData:
+def _event(x: list, roots: frozenset[str] | None = None) -> EventData:
     files = (
-        tuple(FileRef(f[0], f[1], f[2], f[3], f[4], f[5], FileAction(f[6])) for f in x[12]) if x[12] else ()
+        check_all((FileRef(f[0], f[1], f[2], f[3], f[4], f[5], FileAction(f[6])) for f in x[12]), roots)
+        if x[12]
+        else ()
     )
     p = x[8]
     return EventData(
@@ -127,6 +130,8 @@ class BatchCodec:
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
         self.pair_index = {pair: i for i, pair in enumerate(pipeline.pairs)}
+        # Received file references are checked on decoding: paths relative, roots this node configures.
+        self.roots = target_roots(pipeline)
 
     def encode(self, batch: Any) -> bytes:
         shape, payload = self._shape(batch)
@@ -150,6 +155,8 @@ class BatchCodec:
             return self._rebuild(shape, payload)
         except PipeError:
             raise
+        except DataError as exc:
+            raise PipeError(f"a batch of pipeline {self.pipeline.name!r}: {exc}", retryable=False) from exc
         except (
             ValueError,
             TypeError,
@@ -199,17 +206,17 @@ class BatchCodec:
         if shape == Shape.GENERIC:
             return payload
         if shape == Shape.EVENTS:
-            return [_event(e) for e in payload]
+            return [_event(e, self.roots) for e in payload]
         if shape == Shape.TARGETED:
-            return [(t, w, _event(e)) for t, w, e in payload]
+            return [(t, w, _event(e, self.roots)) for t, w, e in payload]
         if shape == Shape.PAIRED:
             pairs = self.pipeline.pairs
-            return [(pairs[p], _event(e)) for p, e in payload]
+            return [(pairs[p], _event(e, self.roots)) for p, e in payload]
         if shape == Shape.ROW_BATCH:
             process_id, events, position, first, size = payload
             return RowBatch(
                 process_id,
-                tuple(_event(e) for e in events),
+                tuple(_event(e, self.roots) for e in events),
                 _position(position),
                 _position(first) if first is not None else None,
                 size,
@@ -350,7 +357,8 @@ class BatchCodec:
             return tuple(self._unpack(data))
         if code == Ext.FILE_REF:
             path, source_root, target_root, size, mtime_ns, checksum, action = self._unpack(data)
-            return FileRef(path, source_root, target_root, size, mtime_ns, checksum, FileAction(action))
+            ref = FileRef(path, source_root, target_root, size, mtime_ns, checksum, FileAction(action))
+            return check_received(ref, self.roots)
         if code == Ext.ROW_BATCH:
             process_id, events, position, first_position, size = self._unpack(data)
             return RowBatch(process_id, tuple(events), position, first_position, size)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
+
 from otter_core.model import (
     DataMedia,
     DataMediaPair,
@@ -17,8 +19,13 @@ from otter_core.model import (
 )
 
 
-def make_pipeline(pipe: str = "rpc", **parameters) -> Pipeline:
+def make_pipeline(pipe: str = "rpc", files_root: str | None = None, **parameters) -> Pipeline:
+    """A one-pair pipeline; ``files_root``: the pair syncs files to that target root (the receiving node
+    accepts files for the roots its pipeline configures, and no others)."""
     pair = DataMediaPair(DataMedia("shop", "item"), DataMedia("shop", "item"))
+    if files_root is not None:
+        options = {"source_root": "/src", "target_root": files_root}
+        pair = attrs.evolve(pair, file_resolver="template", file_resolver_options=options)
     return Pipeline(
         "p1", "src", "dst", (pair,), pipe=pipe, channel="ch", parameters=PipelineParameters(**parameters)
     )

@@ -12,7 +12,7 @@ from otter_core.errors import PipeError
 from otter_core.model import EventData, EventType, FileAction, FileRef, Position, RowBatch, Transaction
 from otter_grpc.codec import BatchCodec
 
-PIPELINE = make_pipeline()
+PIPELINE = make_pipeline(files_root="/dst")
 PAIR = PIPELINE.pairs[0]
 
 

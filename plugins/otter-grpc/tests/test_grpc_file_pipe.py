@@ -30,7 +30,7 @@ def batch_with(refs) -> list:
 
 @pytest.fixture
 def pair_of_pipes(node, tmp_path):
-    pipeline = make_pipeline(pipe_streams=3)
+    pipeline = make_pipeline(pipe_streams=3, files_root=str(tmp_path / "dst"))
     sender = GrpcPipe(pipeline, node, "rpc")
     receiver = GrpcPipe(pipeline, receiver_of(node, tmp_path), "rpc")
     yield sender, receiver
@@ -112,7 +112,7 @@ def test_a_file_deleted_after_extract_is_skipped_not_fatal(pair_of_pipes, tmp_pa
 
 
 def test_row_files_of_a_big_batch_are_served_after_the_batch_was_fetched(node, tmp_path):
-    pipeline = make_pipeline(pipe_threshold_bytes=100)
+    pipeline = make_pipeline(pipe_threshold_bytes=100, files_root=str(tmp_path / "dst"))
     sender, receiver = GrpcPipe(pipeline, node, "rpc"), GrpcPipe(pipeline, receiver_of(node, tmp_path), "rpc")
     try:
         refs = [source_ref(tmp_path, f"many/{i}.txt", b"x" * i) for i in range(1, 30)]
