@@ -176,6 +176,7 @@ class OltpBench(Bench):
     ) -> None:
         loads = LoadSampler()
         loads.sample()
+        servers_cpu0 = [cpu_seconds(server.process.pid) for server in (self.source, self.target)]
         otter = self.start_otter(name, start)
         try:
             waited = self.otter_wait(
@@ -189,6 +190,10 @@ class OltpBench(Bench):
             status = otter.pipeline_status()
             code = otter.stop()
         loads.sample()
+        source_cpu, target_cpu = (
+            cpu_seconds(server.process.pid) - before
+            for server, before in zip((self.source, self.target), servers_cpu0, strict=True)
+        )
         seconds = waited["seconds"]
         equal = self.checksums(self.target) == expected
         res["otter"] = {
@@ -197,6 +202,8 @@ class OltpBench(Bench):
             "tx_per_s": round(res["transactions"] / seconds),
             "cpu_s": round(meter.cpu_seconds, 1),
             "peak_rss_mb": round(meter.peak_rss_mb, 1),
+            "target_cpu_s": round(target_cpu, 1),  # its mariadbd: otter's statements (and the checksums)
+            "source_cpu_s": round(source_cpu, 1),  # the binlog dump thread (and the checksums)
             "done_by": waited["done_by"],
             "verified": equal,
             "exit_code": code,
@@ -302,8 +309,11 @@ def print_report(results: dict) -> None:
                 f"{(f'{ratio:.2f}x' if ratio else ''):>8}  {load['min']:.1f}-{load['max']:.1f}  {fig['verified']}"
             )
         if "otter" in res:
+            fig = res["otter"]
+            native = [res.get(k, {}).get("replica_cpu_s") for k in ("native_single", "native_parallel")]
             print(
-                f"{'':<16} otter: peak RSS {res['otter']['peak_rss_mb']:.0f} MB, CPU {res['otter']['cpu_s']} s"
+                f"{'':<16} otter: peak RSS {fig['peak_rss_mb']:.0f} MB, CPU {fig['cpu_s']} s; target mariadbd "
+                f"CPU {fig.get('target_cpu_s')} s (native replica's: {native[0]} s single, {native[1]} s parallel)"
             )
     for problem in results["problems"]:
         print(f"PROBLEM: {problem}")

@@ -18,6 +18,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 _LINE = re.compile(r":\d+\)$")
+_PROCESS = re.compile(r'process \d+:"[^"]*";?')  # its command line may hold ';' (python -c "...; ...")
+_THREAD_START = {"Thread._bootstrap", "Thread._bootstrap_inner", "Thread.run", "_WorkItem.run"}
 
 
 def frame_name(frame: str) -> str:
@@ -33,25 +35,31 @@ def frame_name(frame: str) -> str:
 def process_name(frame: str) -> str:
     if "otter_core.cli" in frame:
         return "otter-run (runner)"
+    if "resource_tracker" in frame:
+        return "multiprocessing resource tracker"
     if "multiprocessing" in frame:
         return "child process (selector)"
     return frame[:60]
 
 
-def read(paths: list[Path]) -> dict[str, list[tuple[list[str], int]]]:
-    """Stacks per process: [(frames root first, count)]."""
+def read(paths: list[Path], by_thread: bool = False) -> dict[str, list[tuple[list[str], int]]]:
+    """Stacks per process (or per thread): [(frames root first, count)]."""
     out: dict[str, list[tuple[list[str], int]]] = defaultdict(list)
     for path in paths:
         for line in path.read_text(errors="replace").splitlines():
             stack, _, count = line.rpartition(" ")
             if not stack or not count.isdigit():
                 continue
-            frames = stack.split(";")
             proc = "all"
-            while frames and frames[0].startswith("process "):  # parent first: the last one ran it
-                proc = process_name(frames.pop(0))
-            frames = [f for f in frames if not f.startswith("thread ")]
-            out[proc].append(([frame_name(f) for f in frames], int(count)))
+            while (found := _PROCESS.match(stack)) is not None:  # parent first: the last one ran it
+                proc = process_name(found.group(0))
+                stack = stack[found.end() :]
+            frames = stack.split(";")
+            frames = [frame_name(f) for f in frames if not f.startswith("thread ")]
+            if by_thread:  # py-spy's raw stacks name no thread: the thread's entry function stands for it
+                entry = next((f for f in frames if f.split(" (")[0] not in _THREAD_START), "?")
+                proc = f"{proc}, thread {entry}"
+            out[proc].append((frames, int(count)))
     return out
 
 
@@ -83,10 +91,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("paths", nargs="+", type=Path)
     ap.add_argument("--top", type=int, default=25)
+    ap.add_argument(
+        "--by-thread",
+        action="store_true",
+        help="one summary per thread entry function (for --idle wall-clock profiles)",
+    )
     ap.add_argument("--rate", type=int, default=200, help="py-spy's --rate of the recording")
     ap.add_argument("--match", action="append", default=[], help="inclusive share of frames containing this")
     args = ap.parse_args()
-    for proc, stacks in sorted(read(args.paths).items()):
+    for proc, stacks in sorted(read(args.paths, args.by_thread).items()):
         print(f"== {proc}")
         print("\n".join(summarise(stacks, args.top, args.match, args.rate)))
 
