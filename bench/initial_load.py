@@ -163,7 +163,7 @@ class InitialLoad:
         self.load_sample()
         dump_s, dump_cpu, _ = timed(
             [
-                shutil.which("mydumper") or "mydumper",
+                "mydumper",
                 *common,
                 "-P",
                 str(self.source.port),
@@ -178,7 +178,7 @@ class InitialLoad:
         )
         load_s, load_cpu, _ = timed(
             [
-                shutil.which("myloader") or "myloader",
+                "myloader",
                 *common,
                 "-P",
                 str(self.target.port),
@@ -262,6 +262,12 @@ def main() -> int:
     ap.add_argument("--buffer-pool", default="1G", help="innodb_buffer_pool_size of each server")
     ap.add_argument("--json", help="also write the results to this file")
     args = ap.parse_args()
+    missing = [tool for tool in ("mydumper", "myloader") if shutil.which(tool) is None]
+    if missing:
+        print(
+            f"initial_load: {' and '.join(missing)} not installed: apt-get install mydumper", file=sys.stderr
+        )
+        return 2
     if args.quick:
         args.rows, args.blob_rows = 100_000, 1000
     base = Path(tempfile.mkdtemp(prefix="otter-bench-initial-"))

@@ -114,7 +114,7 @@ class OltpBench(Bench):
 
     def sysbench(self, workload: str, command: str, **extra: Any) -> str:
         args = [
-            shutil.which("sysbench") or "sysbench",
+            "sysbench",
             workload,
             "--db-driver=mysql",
             "--mysql-host=127.0.0.1",
@@ -355,6 +355,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if shutil.which("sysbench") is None:
+        print("oltp_catchup: sysbench is not installed: apt-get install sysbench", file=sys.stderr)
+        return 2
     compile_bytecode()
     bench = OltpBench(args)
 
