@@ -288,14 +288,19 @@ def print_report(results: dict) -> None:
         f"OLTP catch-up — MariaDB {results.get('mariadb_version', '?')}, {results['machine']['cpus']} CPUs, "
         f"load average at start {results.get('loadavg_at_start')}, at end {results.get('loadavg_at_end')}"
     )
-    print(f"command: {results['command']}")
+    print(f"command: {results['command']}; otter parameters: {results.get('otter_parameters')}")
     header = f"{'workload':<16} {'consumer':<26} {'seconds':>8} {'rows/s':>9} {'tx/s':>8} {'otter ÷':>8}  load avg  ok"
     print(header)
     for name, res in results["workloads"].items():
         if "rows" in res:
             print(f"{name:<16} backlog: {res['transactions']:,} tx, {res['rows']:,} row changes")
         for key, label in (
-            ("otter", "otter (default params)"),
+            (
+                "otter",
+                "otter (default params)"
+                if not results.get("otter_parameters_changed")
+                else "otter (--param)",
+            ),
             ("native_single", "native, single-threaded"),
             ("native_parallel", "native, 4 threads optimistic"),
         ):
@@ -372,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
             "machine": machine_info(),
             "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:]),
             "otter_parameters": dict(bench.params),
+            "otter_parameters_changed": bool(args.param),
         }
     )
     code = 0
