@@ -17,13 +17,13 @@ from typing import Any
 
 import msgpack
 
-from otter_core.errors import PipeError
-from otter_core.model import (
+from otter_core.spi import (
     DataMediaPair,
     EventData,
     EventType,
     FileAction,
     FileRef,
+    PipeError,
     Pipeline,
     Position,
     RowBatch,
@@ -242,7 +242,7 @@ class BatchCodec:
                         obj.position,
                         obj.size,
                         obj.ddl_sql,
-                        list(obj.hints),
+                        [str(hint) for hint in obj.hints],  # a Hint is its plain string on the wire
                         list(obj.files),
                     )
                 ),
