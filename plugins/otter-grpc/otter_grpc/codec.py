@@ -242,7 +242,7 @@ class BatchCodec:
                         obj.position,
                         obj.size,
                         obj.ddl_sql,
-                        [str(hint) for hint in obj.hints],  # a Hint is its plain string on the wire
+                        list(obj.hints),
                         list(obj.files),
                     )
                 ),
