@@ -11,7 +11,7 @@ use: a selector or loader plugin that imports this module does not pull the whol
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from otter_core import fencing
 from otter_core.config import load_config_text
@@ -81,6 +81,11 @@ from otter_core.model import (
 from otter_core.model.node import ReadySignal, host_port
 from otter_core.plugins import PipelinePlugins
 from otter_core.state import safe_name
+
+if TYPE_CHECKING:  # for type checkers; at run time through __getattr__ below
+    from otter_core.builtin import memory_arbitrator, memory_pipe
+    from otter_core.engine.pipeline import PipelineRunner
+    from otter_core.engine.stages import SelectExtractRunner, TransformLoadRunner
 
 _LAZY = {
     "PipelineRunner": ("otter_core.engine.pipeline", "PipelineRunner"),
