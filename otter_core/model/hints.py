@@ -42,8 +42,12 @@ class Hint(str, enum.Enum):
 
     # a hint is its string everywhere: in sets, in f-strings, in str()
     __hash__ = str.__hash__
-    __str__ = str.__str__
-    __format__ = str.__format__
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
 
     def of(self, value: str) -> str:
         """The hint of a prefix member carrying ``value`` (a plain ``str``)."""
