@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from otter_core.model import (
+from otter_core.spi import (
     DataMedia,
     DataMediaPair,
     EventData,

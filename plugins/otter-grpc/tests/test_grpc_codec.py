@@ -9,8 +9,16 @@ import msgpack
 import pytest
 from grpc_support import make_pipeline
 
-from otter_core.errors import PipeError
-from otter_core.model import EventData, EventType, FileAction, FileRef, Position, RowBatch, Transaction
+from otter_core.spi import (
+    EventData,
+    EventType,
+    FileAction,
+    FileRef,
+    PipeError,
+    Position,
+    RowBatch,
+    Transaction,
+)
 from otter_grpc.codec import BatchCodec
 
 PIPELINE = make_pipeline()
