@@ -132,6 +132,7 @@ def forget_observers() -> None:
     """Look for observers again on next use (after installing one into a running process: tests)."""
     global _observers
     _observers = None
+    ExtensionManager.ENTRY_POINT_CACHE.pop(OBSERVERS, None)  # stevedore keeps one scan per namespace
 
 
 class PipelinePlugins:
