@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from otter_core.model import ConflictPolicy, Pipeline
+from otter_core.model import ConflictPolicy, Hint, Pipeline
 
 DETECTING_TYPES = ("mysql", "mariadb")  # target types whose loader checks conflicts
 KINDS = ("home_wins", "newer_wins", "source_wins", "manual")
@@ -55,10 +55,6 @@ def channel_problem(pipelines: Sequence[Pipeline], sources: Mapping[str, Any] | 
     return None
 
 
-# hints that carry conflict handling through the stages (EventData.hints)
-POLICY_HINT = "conflict:"  # + str(ConflictPolicy): set by Transform for pairs with a policy
-RESOLUTION = "conflict-resolution"  # a write an operator's resolution made on the other side: no checks
-
-
 def policy_hint(policy: ConflictPolicy) -> str:
-    return POLICY_HINT + str(policy)
+    """The hint Transform puts on the events of a pair with ``policy`` (``Hint.CONFLICT_POLICY``)."""
+    return Hint.CONFLICT_POLICY.of(str(policy))

@@ -57,10 +57,7 @@ class Loader(Protocol):
     def close(self) -> None:
         """Release connections; safe to call twice."""
 
-    # Optional: ``fence(pipeline: str, token: int) -> None`` (see ``Arbitrator.fencing_token``): called once,
-    # before the first load, when the arbitrator hands out fencing tokens. It records ``token`` on the target
-    # (waiting for the previous holder's transactions in flight), and from then on every transaction must
-    # fail, uncommitted, with a non-retryable ``LoadError`` once the target holds a higher token.
+    # Optional capabilities: ``FencedLoader`` and ``IgnoresDDL`` (below).
 
 
 @runtime_checkable
@@ -117,13 +114,7 @@ class Arbitrator(Protocol):
     def set_permit(self, allowed: bool, reason: str = "") -> None:
         """Open or close the permit."""
 
-    # Optional: ``pin_start(position, origin)`` saves the pipeline's resolved ``start:`` durably before
-    # anything is read, after which ``acked_position()`` returns it; ``saved_start()`` returns the origin
-    # saved with the position. The engine pins through them (engine/start.py); an arbitrator without
-    # them leaves ``start:`` to the selector on every start (not pinned).
-    # Optional: ``fencing_token: int``, strictly increasing each time a node takes the pipeline's Load
-    # over (ZooKeeper mode). Load then calls ``fence(pipeline, token)`` on each loader that has it: the
-    # loader records the token on its target and refuses to commit once a higher one is there.
+    # Optional capabilities: ``StartPinning`` and ``FencingArbitrator`` (below).
 
 
 @runtime_checkable
@@ -133,9 +124,7 @@ class EventProcessor(Protocol):
     def process(self, event: EventData) -> EventData | None:
         """Return the event (changed or not), or None to drop it."""
 
-    # Optional: ``for_batch() -> EventProcessor``. When present, Extract calls it once at the start of
-    # every batch and runs that batch's events through the object it returns, so a processor can swap
-    # versions between batches, never inside one (otter-dynamic). FileResolvers may have it too.
+    # Optional capability: ``PerBatch`` (below).
 
 
 @runtime_checkable
@@ -144,6 +133,8 @@ class FileResolver(Protocol):
 
     def resolve(self, event: EventData) -> list[Any]:
         """File references of ``event`` (empty when the row points to none)."""
+
+    # Optional capabilities: ``PerBatch`` and ``DeletesFiles`` (below).
 
 
 @runtime_checkable
@@ -258,3 +249,99 @@ class TableReader(Protocol):
 
     def close(self) -> None:
         """Release connections; safe to call twice."""
+
+
+# -- optional capabilities ------------------------------------------------------------------------------
+# An object returned by a hook may add any of these to its base protocol. The engine asks
+# ``isinstance(obj, Capability)`` and uses the capability only when the object declares it by having its
+# members; nothing else is probed by name.
+
+
+@runtime_checkable
+class StatefulSelector(Protocol):
+    """A ``Selector`` that keeps state of its own between runs (the MySQL schema history)."""
+
+    def use_state_dir(self, state_dir: str, channel: str) -> None:
+        """Keep that state under ``state_dir`` for ``channel``; called before ``start`` (also in the
+        selector process)."""
+
+
+@runtime_checkable
+class DeferredDecoding(Protocol):
+    """A ``Selector`` that can leave row decoding to the runner when it runs in the selector process
+    (``select_process: true``): pickling decoded events costs far more than decoding them."""
+
+    def defer_decoding(self) -> bool:
+        """Called in the selector process before ``start``; True: transactions carry their undecoded rows
+        in ``Transaction.raw`` from now on (False: the selector decodes as usual)."""
+
+    def expand(self, txn: Transaction) -> Transaction:
+        """In the runner, on an instance that was never started: ``txn`` with its ``raw`` rows decoded
+        into events (``txn`` itself when it has none)."""
+
+
+@runtime_checkable
+class StartPinning(Protocol):
+    """An ``Arbitrator`` that saves the pipeline's resolved ``start:`` durably before anything is read
+    (``engine/start.py``), so every retry and restart resumes from it, never from a fresh ``current``.
+    Without it, ``start:`` is left to the selector on every start (not pinned)."""
+
+    def pin_start(self, position: Position, origin: Mapping[str, Any]) -> None:
+        """Save ``position`` (resolved from ``origin``, the ``start:`` setting); ``acked_position()``
+        returns it from now on."""
+
+    def saved_start(self) -> Mapping[str, Any] | None:
+        """The origin saved with the pinned position (None when none was saved)."""
+
+
+@runtime_checkable
+class FencingArbitrator(Protocol):
+    """An ``Arbitrator`` that hands out fencing tokens (ZooKeeper mode): ``fencing_token`` grows strictly
+    each time a node takes the pipeline's Load over; Load then fences each ``FencedLoader`` with it."""
+
+    fencing_token: int
+
+
+@runtime_checkable
+class FencedLoader(Protocol):
+    """A ``Loader`` that can refuse the loads of a node that lost its pipeline to another."""
+
+    def fence(self, pipeline: str, token: int) -> None:
+        """Called once, before the first load, when the arbitrator hands out fencing tokens: record
+        ``token`` on the target (waiting for the previous holder's transactions in flight); from then on
+        every transaction must fail, uncommitted, with a non-retryable ``LoadError`` once the target holds
+        a higher token."""
+
+
+@runtime_checkable
+class IgnoresDDL(Protocol):
+    """A ``Loader`` whose target has no schema to change (a cache): when ``ignores_ddl`` is true, Load
+    skips DDL for its target, even on a renamed pair."""
+
+    ignores_ddl: bool
+
+
+@runtime_checkable
+class PerBatch(Protocol):
+    """An ``EventProcessor`` or ``FileResolver`` that swaps versions between batches, never inside one
+    (otter-dynamic)."""
+
+    def for_batch(self) -> Any:
+        """Called once at the start of every batch; that batch's events go through the object returned
+        (an ``EventProcessor``, or a ``FileResolver`` for a resolver)."""
+
+
+@runtime_checkable
+class DeletesFiles(Protocol):
+    """A ``FileResolver`` whose files go with their row: a DELETE deletes them on the target even when
+    the pair does not set ``is_delete_required``."""
+
+    is_delete_required: bool
+
+
+@runtime_checkable
+class DiscardingPipe(Protocol):
+    """A ``Pipe`` that can free a batch no stage will ask for any more (voided by a split-stage rollback)."""
+
+    def discard(self, key: str) -> None:
+        """Forget the batch stored under ``key``; may raise when it is already gone."""

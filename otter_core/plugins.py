@@ -12,7 +12,7 @@ from importlib import metadata
 from typing import Any
 
 import pluggy
-from stevedore import DriverManager
+from stevedore import DriverManager, ExtensionManager
 from stevedore.exception import NoMatches
 
 from otter_core import hookspecs
@@ -39,7 +39,12 @@ NAMESPACES = {
     "arbitrator": "otter.arbitrators",
     "processor": "otter.processors",
     "file_resolver": "otter.file_resolvers",
+    "observer": "otter.observers",
 }
+# Observers (``otter_batch_loaded``, ``otter_load_failed``) are not named by the YAML: every installed
+# plugin registered under this namespace observes every pipeline.
+OBSERVERS = NAMESPACES["observer"]
+_observers: list[Any] | None = None
 
 # Which distribution provides a well-known plugin name, so a missing one can be named precisely.
 KNOWN_DISTRIBUTIONS = {
@@ -109,6 +114,27 @@ def installed_plugins() -> list[dict[str, str]]:
     return rows
 
 
+def installed_observers() -> list[Any]:
+    """Every plugin object registered under ``otter.observers`` (imported once per process). One that
+    fails to import is logged, naming its entry point, and left out: an observer never stops replication."""
+    global _observers
+    if _observers is None:
+
+        def on_failure(_manager: Any, entrypoint: Any, exc: BaseException) -> None:
+            log.error("observer plugin %s (namespace %r) failed to load: %r", entrypoint, OBSERVERS, exc)
+
+        manager = ExtensionManager(OBSERVERS, invoke_on_load=False, on_load_failure_callback=on_failure)
+        _observers = [extension.plugin for extension in manager]
+    return _observers
+
+
+def forget_observers() -> None:
+    """Look for observers again on next use (after installing one into a running process: tests)."""
+    global _observers
+    _observers = None
+    ExtensionManager.ENTRY_POINT_CACHE.pop(OBSERVERS, None)  # stevedore keeps one scan per namespace
+
+
 class PipelinePlugins:
     """The typed facade over one pipeline's PluginManager: the engine calls these methods only."""
 
@@ -116,6 +142,7 @@ class PipelinePlugins:
         self.pipeline = pipeline
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
+        self._observing = False
         for plugin in builtins:
             self._register(plugin)
 
@@ -224,8 +251,24 @@ class PipelinePlugins:
             raise self._missing("file_resolver", name)
         return result
 
+    def _observe(self) -> None:
+        if not self._observing:
+            self._observing = True
+            for plugin in installed_observers():
+                self._register(plugin)
+
     def batch_loaded(self, batch: RowBatch, rows: int, seconds: float) -> None:
-        self.pm.hook.otter_batch_loaded(pipeline=self.pipeline, batch=batch, rows=rows, seconds=seconds)
+        """Tell every observer (the plugins loaded by name and every ``otter.observers`` plugin)."""
+        self._observe()
+        try:
+            self.pm.hook.otter_batch_loaded(pipeline=self.pipeline, batch=batch, rows=rows, seconds=seconds)
+        except Exception:  # the batch is loaded and acked: an observer's fault must not roll it back
+            log.exception("an otter_batch_loaded observer failed for pipeline %r", self.pipeline.name)
 
     def load_failed(self, batch: RowBatch, error: BaseException, events: Sequence[EventData]) -> None:
-        self.pm.hook.otter_load_failed(pipeline=self.pipeline, batch=batch, error=error, events=events)
+        """Tell every observer; the pipeline then rolls back (or stops) on ``error`` as before."""
+        self._observe()
+        try:
+            self.pm.hook.otter_load_failed(pipeline=self.pipeline, batch=batch, error=error, events=events)
+        except Exception:  # the load's own error is what the pipeline must act on
+            log.exception("an otter_load_failed observer failed for pipeline %r", self.pipeline.name)

@@ -17,8 +17,12 @@ from typing import Any
 from otter_core.model import Position
 
 
-def _safe(name: str) -> str:
+def safe_name(name: str) -> str:
+    """``name`` (a channel or pipeline) as one path component of the state directory."""
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+
+
+_safe = safe_name
 
 
 class PositionStore:

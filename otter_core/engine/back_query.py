@@ -15,14 +15,10 @@ from collections.abc import Sequence
 import attrs
 
 from otter_core.contracts import RowReader
-from otter_core.model import EventData, EventType
+from otter_core.model import EventData, EventType, Hint
 from otter_core.rejects import RejectLog
 
 log = logging.getLogger("otter.extract")
-
-
-REMEDY = "loopback-remedy"  # two-way: a far-side change applied at home, sent back once (home wins)
-REREAD = "remedy-reread"  # a remedy re-read from home: no before image, so no conflict detection
 
 
 def remedy(
@@ -40,7 +36,7 @@ def remedy(
     stale: dict[tuple[str, str], list] = defaultdict(list)
     for event in events:
         if (
-            REMEDY in event.hints
+            Hint.REMEDY in event.hints
             and event.event_type is not EventType.DDL
             and now - event.execute_time > threshold
         ):
@@ -50,7 +46,7 @@ def remedy(
     current = {table: reader.fetch(table[0], table[1], keys) for table, keys in stale.items()}
     out = []
     for event in events:
-        if REMEDY not in event.hints or event.event_type is EventType.DDL:
+        if Hint.REMEDY not in event.hints or event.event_type is EventType.DDL:
             out.append(event)
         elif (event.schema, event.table) not in current or now - event.execute_time <= threshold:
             out.append(_whole_row(event))
@@ -70,7 +66,7 @@ def _whole_row(event: EventData) -> EventData:
 
 def _as_home_has_it(event: EventData, rows: dict[tuple, dict]) -> EventData:
     row = rows.get(tuple(event.keys.values()))
-    hints = event.hints | {REREAD}
+    hints = event.hints | {Hint.REREAD}
     if row is None:
         return attrs.evolve(
             event,
@@ -123,7 +119,7 @@ def back_query(
                 event,
                 columns=columns,
                 updated=frozenset(columns) if event.event_type is EventType.UPDATE else event.updated,
-                hints=event.hints | {"back-query"},
+                hints=event.hints | {Hint.BACK_QUERY},
             )
         )
     return out

@@ -7,19 +7,17 @@ from collections.abc import Sequence
 
 import attrs
 
-from otter_core.contracts import EventProcessor, FileResolver, RowReader
-from otter_core.engine.back_query import REMEDY, back_query, remedy
+from otter_core.contracts import EventProcessor, FileResolver, PerBatch, RowReader
+from otter_core.engine.back_query import back_query, remedy
 from otter_core.engine.freedom import FreedomDoor
 from otter_core.engine.row_filter import RowFilter
 from otter_core.errors import DataError, OtterError
 from otter_core.files.collect import collect_files, file_options
-from otter_core.model import DataMediaPair, EventData, EventType, Pipeline
+from otter_core.model import DataMediaPair, EventData, EventType, Hint, Pipeline
 from otter_core.rejects import RejectLog
 
 log = logging.getLogger("otter.extract")
-# A selector that could not decode a row (with skip_select_exception) emits an event carrying this hint
-# followed by the reason; Extract writes it to the reject log and drops it.
-SELECT_REJECTED = "select-rejected:"
+_REJECTED = Hint.SELECT_REJECTED.value  # the prefix of a row the selector rejected (skip_select_exception)
 
 
 class ProcessorError(OtterError):
@@ -57,8 +55,8 @@ class Extractor:
         self._per_batch = {
             pair
             for pair in pipeline.pairs
-            if any(hasattr(p, "for_batch") for p in chains.get(pair, ()))
-            or hasattr(self.resolvers.get(pair), "for_batch")
+            if any(isinstance(p, PerBatch) for p in chains.get(pair, ()))
+            or isinstance(self.resolvers.get(pair), PerBatch)
         }
         # resync requests from retl.retl_buffer (set by the runner)
         self.freedom: FreedomDoor | None = None
@@ -74,7 +72,7 @@ class Extractor:
         if self.freedom is not None:
             events = self.freedom.expand(events)
         if self.reader is not None:
-            if any(REMEDY in e.hints for e in events):
+            if any(Hint.REMEDY in e.hints for e in events):
                 events = remedy(self.reader, events, self.pipeline.parameters.remedy_delay_threshold)
             if self.pipeline.parameters.sync_consistency == "media":
                 events = back_query(self.reader, events, self.pipeline.parameters.skip_no_row, self.rejects)
@@ -83,10 +81,10 @@ class Extractor:
         if self._per_batch:  # one version of each swappable processor for the whole batch
             chains, resolvers = dict(chains), dict(resolvers)
             for pair in self._per_batch:
-                chains[pair] = [p.for_batch() if hasattr(p, "for_batch") else p for p in chains.get(pair, ())]
-                for_batch = getattr(resolvers.get(pair), "for_batch", None)  # optional, see contracts.py
-                if for_batch is not None:
-                    resolvers[pair] = for_batch()
+                chains[pair] = [p.for_batch() if isinstance(p, PerBatch) else p for p in chains.get(pair, ())]
+                resolver = resolvers.get(pair)
+                if isinstance(resolver, PerBatch):
+                    resolvers[pair] = resolver.for_batch()
         append = out.append
         plain: dict[int, bool] = {}  # per pair: no filter, processor or resolver (decided once a batch)
         # the pairs of the previous event's table: a rows event's events share their schema and table
@@ -130,7 +128,7 @@ class Extractor:
         return out
 
     def _rejected_by_select(self, event: EventData) -> bool:
-        reasons = [h[len(SELECT_REJECTED) :] for h in event.hints if h.startswith(SELECT_REJECTED)]
+        reasons = [h[len(_REJECTED) :] for h in event.hints if h.startswith(_REJECTED)]
         if not reasons:
             return False
         log.warning("skip_select_exception: %s", reasons[0])

@@ -23,14 +23,13 @@ from collections.abc import Callable, Sequence
 
 from otter_core.contracts import TableReader
 from otter_core.errors import OtterError
-from otter_core.model import EventData, EventType, Pipeline
+from otter_core.model import EventData, EventType, Hint, Pipeline
 from otter_core.rejects import RejectLog
 
 log = logging.getLogger("otter.extract")
 BUFFER_SCHEMA, BUFFER_TABLE = "retl", "retl_buffer"
 PK_SEPARATOR = "\x01"
-RESYNC_HINT = "resync"
-_HINTS = frozenset({RESYNC_HINT})
+_HINTS = frozenset({Hint.RESYNC})
 
 
 def _text(value: object) -> str:

@@ -8,11 +8,11 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from otter_core.contracts import Loader
+from otter_core.contracts import FencedLoader, IgnoresDDL, Loader
 from otter_core.errors import TRANSIENT, LoadError, error_class
 from otter_core.load.merge import merge_events
 from otter_core.load.plan import LoadStep, group_by_target, plan_groups
-from otter_core.model import EventData, EventType, Pipeline
+from otter_core.model import EventData, EventType, Hint, Pipeline
 from otter_core.rejects import RejectLog
 
 log = logging.getLogger("otter.load")
@@ -50,8 +50,7 @@ class LoadStage:
 
     def _fence(self, target: str, loader: Loader, fencing: tuple[str, int]) -> None:
         """Take the loads over on ``target`` with the arbitrator's fencing token (see ``Arbitrator``)."""
-        fence = getattr(loader, "fence", None)
-        if fence is None:
+        if not isinstance(loader, FencedLoader):
             log.warning(
                 "[%s] the loader of target %s cannot fence its loads: a node that loses its ZooKeeper "
                 "session while a load is in flight could still commit it after another node took over",
@@ -60,11 +59,9 @@ class LoadStage:
             )
             return
         try:
-            fence(*fencing)
+            loader.fence(*fencing)
         except Exception:
-            close = getattr(loader, "close", None)
-            if close is not None:
-                close()
+            loader.close()
             raise
 
     def load(self, items: Sequence[tuple[str, int, EventData]]) -> int:
@@ -168,12 +165,13 @@ class LoadStage:
                 if self.rejects is not None:
                     self.rejects.write(event, "skip_ddl")
                 continue
-            if getattr(self._loader(target), "ignores_ddl", False):  # e.g. a cache: no schema to change
+            loader = self._loader(target)
+            if isinstance(loader, IgnoresDDL) and loader.ignores_ddl:  # e.g. a cache: no schema to change
                 continue
-            renamed = sorted(h for h in event.hints if h.startswith("renamed-from:"))
+            renamed = Hint.RENAMED_FROM.values_in(event.hints)
             if renamed:
                 raise LoadError(
-                    f"DDL on {renamed[0].split(':', 1)[1]} cannot be applied verbatim to the renamed target "
+                    f"DDL on {renamed[0]} cannot be applied verbatim to the renamed target "
                     f"{event.full_name} ({event.ddl_sql!r}) at {event.position}: apply it to the target by hand "
                     f"and set `skip_ddl: true` in the pipeline's parameters",
                     retryable=False,

@@ -7,7 +7,6 @@ position; because Load is idempotent, re-reading gives exactly-once effect.
 
 from __future__ import annotations
 
-import collections
 import functools
 import logging
 import operator
@@ -19,19 +18,20 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import attrs
 
 from otter_core.builtin import memory_arbitrator, memory_pipe
-from otter_core.contracts import Arbitrator, Pipe, RowReader, Selector
+from otter_core.contracts import Arbitrator, FencingArbitrator, Pipe, RowReader, Selector, StatefulSelector
 from otter_core.engine.allocator import tune_process
 from otter_core.engine.extract import Extractor
 from otter_core.engine.freedom import FreedomDoor
 from otter_core.engine.load import LoadStage
+from otter_core.engine.retry import RetryPolicy
 from otter_core.engine.select import Batcher
+from otter_core.engine.select_loop import SelectLoop
 from otter_core.engine.select_process import ProcessSelector
 from otter_core.engine.snapshot import Snapshot
 from otter_core.engine.start import StartPin, source_log_position
 from otter_core.engine.stats import PipelineStats, count_by_table
 from otter_core.engine.transform import transform
 from otter_core.engine.window import Window
-from otter_core.errors import DETERMINISTIC, TRANSIENT, error_class
 from otter_core.files.guard import target_roots
 from otter_core.files.stage import FileStage, FileStats
 from otter_core.model import DataMediaSource, NodeContext, Pipeline, RowBatch
@@ -39,7 +39,6 @@ from otter_core.plugins import PipelinePlugins
 from otter_core.rejects import RejectLog
 
 log = logging.getLogger("otter.pipeline")
-MAX_BACKOFF_SECONDS = 30.0
 _SECOND = operator.itemgetter(1)  # the event of an extracted (pair, event)
 INLINE_EXTRACT_EVENTS = 64  # batches up to this size are extracted on the select thread (one hand-off less)
 
@@ -109,48 +108,40 @@ class PipelineRunner:
         return (window is None or window.in_flight == 0) and time.time() - self.stats.last_load_time > 1.0
 
     def run(self) -> None:
-        """Block until stopped (returns) or failed for good (sets ``failure`` and returns).
-
-        A deterministic error stops at once; a transient one is retried with backoff (at most
-        ``retry_max_transient`` times in a row, 0 = as long as it lasts); an unknown one at most
-        ``retry_max`` times in a row. "In a row": a loaded batch starts the count again."""
-        params = self.pipeline.parameters
-        failures = 0
+        """Block until stopped (returns) or failed for good (sets ``failure`` and returns); every failure
+        rolls back to the acked position and is retried or not by the ``RetryPolicy`` (engine/retry.py)."""
+        policy = RetryPolicy.of(self.pipeline.parameters)
         while not self._stop.is_set():
             loaded_before = self.stats.batches_loaded
             try:
-                if not failures:
+                if not policy.failures:
                     self.stats.state = "running"
                 self._run_once()
                 break
             except Exception as exc:  # every failure rolls back to the acked position
                 if self.stats.batches_loaded > loaded_before:
-                    failures = 0
-                failures += 1
-                kind = error_class(exc)
-                bound = params.retry_max_transient if kind == TRANSIENT else params.retry_max
-                self.stats.record_error(exc, kind)
+                    policy.progressed()
+                verdict = policy.failed(exc)
+                self.stats.record_error(exc, verdict.kind)
                 self.stats.rolled_back()
-                if kind == DETERMINISTIC or (bound and failures >= bound):
-                    why = kind if kind == DETERMINISTIC else f"{kind}, {failures} failed attempt(s) in a row"
-                    log.error("[%s] stopped (%s error): %s", self.name, why, exc)
+                if verdict.stop:
+                    log.error("[%s] stopped (%s error): %s", self.name, verdict.why(), exc)
                     self.failure = exc
                     self.stats.state = "failed"
                     return
-                delay = min(params.retry_backoff_ms / 1000.0 * 2 ** (failures - 1), MAX_BACKOFF_SECONDS)
                 log.warning(
                     "[%s] rolled back to %s after a %s error: %s (attempt %d%s in %.1fs)",
                     self.name,
                     self.arbitrator.acked_position() or "start",
-                    kind,
+                    verdict.kind,
                     exc,
-                    failures + 1,
-                    f" of {bound}" if bound else "",
-                    delay,
+                    verdict.failures + 1,
+                    f" of {verdict.bound}" if verdict.bound else "",
+                    verdict.delay,
                 )
-                self.stats.retrying(failures, delay)
+                self.stats.retrying(verdict.failures, verdict.delay)
                 self.stats.restarts += 1
-                self._stop.wait(delay)
+                self._stop.wait(verdict.delay)
             finally:
                 self.arbitrator.flush()
         self.stats.state = "stopped"
@@ -168,10 +159,7 @@ class PipelineRunner:
         workers = ThreadPoolExecutor(
             max_workers=params.parallelism, thread_name_prefix=f"et-{self.pipeline.name}"
         )
-        order: collections.deque[tuple[RowBatch, Future, float]] = collections.deque()
-        cond = threading.Condition()
         abort = threading.Event()
-        select_state: dict[str, object] = {"error": None, "done": False}
 
         def extract_transform(batch: RowBatch) -> tuple[str, dict]:
             started = time.monotonic()
@@ -185,63 +173,40 @@ class PipelineRunner:
             }
             return pipe.put(items), figures
 
-        def select_loop() -> None:
-            batcher = Batcher(selector, params, load_busy=lambda: window.in_flight > 0)
-
-            def ending() -> bool:
-                return self._stop.is_set() or abort.is_set()
-
-            def halted() -> bool:  # a closed permit (pause) also ends the batch being filled
-                return ending() or not self.arbitrator.permit()
-
+        def handoff(batch: RowBatch) -> Future:
+            if len(batch.events) > INLINE_EXTRACT_EVENTS:
+                return workers.submit(extract_transform, batch)
+            future: Future[tuple[str, dict]] = Future()  # a few rows: no hand-off to a worker (latency)
             try:
-                while not ending():
-                    if not self.arbitrator.permit() or not window.wait_for_room(0.2):
-                        time.sleep(0.05 if not self.arbitrator.permit() else 0)
-                        continue
-                    got = batcher.next_batch(halted)
-                    if got is None:
-                        continue
-                    events, position, size = got
-                    batch = RowBatch(self.arbitrator.next_process_id(), tuple(events), position, size=size)
-                    window.enter(size)
-                    self.stats.selected(batch.process_id, _oldest_commit_time(batch))
-                    select_ms = (time.monotonic() - batcher.first_arrival) * 1000.0
-                    if len(events) <= INLINE_EXTRACT_EVENTS:  # a few rows: no hand-off to a worker (latency)
-                        future: Future[tuple[str, dict]] = Future()
-                        try:
-                            future.set_result(extract_transform(batch))
-                        except Exception as exc:
-                            future.set_exception(exc)
-                    else:
-                        future = workers.submit(extract_transform, batch)
-                    with cond:
-                        order.append((batch, future, select_ms))
-                        cond.notify_all()
-            except BaseException as exc:
-                select_state["error"] = exc
-            finally:
-                with cond:
-                    select_state["done"] = True
-                    cond.notify_all()
+                future.set_result(extract_transform(batch))
+            except Exception as exc:
+                future.set_exception(exc)
+            return future
 
-        thread = threading.Thread(target=select_loop, name=f"select-{self.pipeline.name}", daemon=True)
+        loop = SelectLoop(
+            self.pipeline.name,
+            Batcher(selector, params, load_busy=lambda: window.in_flight > 0),
+            self.arbitrator,
+            window,
+            handoff,
+            ending=lambda: self._stop.is_set() or abort.is_set(),
+            room=lambda: window.wait_for_room(0.2),
+            paused_sleep=0.05,
+            full_sleep=0,
+            selected=lambda batch: self.stats.selected(batch.process_id, _oldest_commit_time(batch)),
+        )
         try:
             selector.start(self.arbitrator.acked_position())
-            thread.start()
+            loop.start()
             while True:
-                with cond:
-                    cond.wait_for(lambda: order or select_state["done"], timeout=0.5)
-                    error = select_state["error"]
-                    if isinstance(error, BaseException):
-                        raise error
-                    if not order:
-                        if select_state["done"]:
-                            break
-                        if self.stats.attempt and not self.stats.has_pending():
-                            self.stats.resumed()  # a retry that has nothing to replay is running again
-                        continue
-                    batch, future, select_ms = order.popleft()
+                selected = loop.take(0.5)
+                if selected is None:
+                    if loop.finished:
+                        break
+                    if self.stats.attempt and not self.stats.has_pending():
+                        self.stats.resumed()  # a retry that has nothing to replay is running again
+                    continue
+                batch, future, select_ms = selected
                 key, figures = future.result()
                 figures["select"] = select_ms
                 self._load_one(
@@ -254,8 +219,7 @@ class PipelineRunner:
                 window.leave(batch.size)
         finally:
             abort.set()
-            if thread.is_alive():
-                thread.join(timeout=10)
+            loop.join(timeout=10)
             workers.shutdown(wait=True, cancel_futures=True)
             selector.close()
             load_stage.close()
@@ -314,9 +278,8 @@ class PipelineRunner:
             if self.pipeline.parameters.select_process
             else self.plugins.selector(source)
         )
-        use_state_dir = getattr(selector, "use_state_dir", None)
-        if use_state_dir is not None:  # a selector that keeps state of its own (the MySQL schema history)
-            use_state_dir(self.state_dir, self.channel)
+        if isinstance(selector, StatefulSelector):  # state of its own (the MySQL schema history)
+            selector.use_state_dir(self.state_dir, self.channel)
         return self.snapshot.wrap(selector)
 
     def _make_file_stage(self) -> FileStage | None:
@@ -334,7 +297,7 @@ class PipelineRunner:
         return stage
 
     def _make_load_stage(self) -> LoadStage:
-        token = getattr(self.arbitrator, "fencing_token", None)
+        token = self.arbitrator.fencing_token if isinstance(self.arbitrator, FencingArbitrator) else None
         return LoadStage(
             self.pipeline,
             lambda target: self.plugins.loader(self.sources[target]),

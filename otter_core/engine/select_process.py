@@ -23,6 +23,7 @@ import pickle
 import time
 from typing import Any
 
+from otter_core.contracts import DeferredDecoding, StatefulSelector
 from otter_core.errors import DETERMINISTIC, TRANSIENT, SourceError, error_class
 from otter_core.model import DataMediaSource, Pipeline, Position, Transaction
 
@@ -47,11 +48,9 @@ def _child_main(
     parent_pid = os.getppid()
     try:
         selector = PipelinePlugins(pipeline, builtins=[memory_pipe, memory_arbitrator]).selector(source)
-        use_state_dir = getattr(selector, "use_state_dir", None)
-        if state is not None and use_state_dir is not None:
-            use_state_dir(*state)
-        defer = getattr(selector, "defer_decoding", None)
-        deferred = bool(defer and defer())
+        if state is not None and isinstance(selector, StatefulSelector):
+            selector.use_state_dir(*state)
+        deferred = isinstance(selector, DeferredDecoding) and bool(selector.defer_decoding())
         selector.start(position)
         conn.send_bytes(pickle.dumps(("started", deferred)))
         chunk: list[Transaction] = []

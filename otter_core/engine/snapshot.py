@@ -29,10 +29,18 @@ from otter_core.contracts import Selector, TableReader
 from otter_core.engine.snapshot_reader import InlineChunks, ProcessChunks
 from otter_core.engine.snapshot_state import SnapshotStore, read_request, request_snapshot
 from otter_core.errors import ConfigError, OtterError, SourceError
-from otter_core.model import DataMedia, DataMediaSource, EventData, EventType, Pipeline, Position, Transaction
+from otter_core.model import (
+    DataMedia,
+    DataMediaSource,
+    EventData,
+    EventType,
+    Hint,
+    Pipeline,
+    Position,
+    Transaction,
+)
 
 log = logging.getLogger("otter.snapshot")
-SNAPSHOT_HINT = "snapshot"
 SIGNAL_SCHEMA, SIGNAL_TABLE = "retl", "retl_signal"
 _UTC = datetime.timezone.utc
 
@@ -384,7 +392,7 @@ class SnapshotSelector:
         positions = [chunk.columns.index(k) for k in chunk.key]
         upper = tuple(rows[-1][i] for i in positions) if rows else chunk.lower
         timestamp = float(position.timestamp or time.time())
-        hints = frozenset({SNAPSHOT_HINT})
+        hints = frozenset({Hint.SNAPSHOT})
         key_set = set(chunk.key)
         others = [i for i, c in enumerate(chunk.columns) if c not in key_set]
         changed = chunk.changed

@@ -5,7 +5,8 @@ processIds, the key and the position travel through the arbitrator's stage signa
 (``otter_core.contracts.StageSignals``). The guarantees are those of the single-process pipeline:
 T/L loads strictly in processId order and acks only after the load; any failure on either side starts
 a new epoch, every signal of the old one is void, and S/E re-reads from the acked position (Load is
-idempotent, so the replay has exactly-once effect). Both runners reuse ``PipelineRunner.run``'s retry loop.
+idempotent, so the replay has exactly-once effect). Both runners reuse ``PipelineRunner.run``'s retry loop
+(``engine/retry.py``); S/E selects with the same ``SelectLoop`` (``engine/select_loop.py``) as the one-process runner.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from otter_core.contracts import Arbitrator, Pipe, StageSignals
+from otter_core.contracts import Arbitrator, DiscardingPipe, Pipe, StageSignals
 from otter_core.engine.load import LoadStage
 from otter_core.engine.pipeline import PipelineRunner
 from otter_core.engine.select import Batcher
+from otter_core.engine.select_loop import SelectLoop
 from otter_core.engine.transform import transform
 from otter_core.engine.window import Window
 from otter_core.errors import OtterError
@@ -77,63 +79,42 @@ class SelectExtractRunner(PipelineRunner):
         workers = ThreadPoolExecutor(
             max_workers=params.parallelism, thread_name_prefix=f"e-{self.pipeline.name}"
         )
-        order: collections.deque[tuple[RowBatch, Future]] = collections.deque()
-        cond = threading.Condition()
         abort = threading.Event()
-        state: dict[str, Any] = {"error": None, "done": False}
         published: list[str] = []
-
-        def ending() -> bool:
-            return self._stop.is_set() or abort.is_set() or signals.epoch() != epoch
 
         def room() -> bool:  # batches selected here plus batches published and not yet loaded over there
             return window.in_flight + signals.in_flight() < params.parallelism and window.has_room()
 
-        def select_loop() -> None:
-            batcher = Batcher(selector, params)
-            try:
-                while not ending():
-                    if not self.arbitrator.permit() or not room():
-                        time.sleep(0.02)
-                        continue
-                    got = batcher.next_batch(lambda: ending() or not self.arbitrator.permit())
-                    if got is None:
-                        continue
-                    events, end, size = got
-                    batch = RowBatch(self.arbitrator.next_process_id(), tuple(events), end, size=size)
-                    window.enter(size)
-                    future = workers.submit(lambda b: self.pipe.put(extractor.extract(b.events)), batch)
-                    with cond:
-                        order.append((batch, future))
-                        cond.notify_all()
-            except BaseException as exc:
-                state["error"] = exc
-            finally:
-                with cond:
-                    state["done"] = True
-                    cond.notify_all()
+        def epoch_ended() -> None:
+            if signals.epoch() != epoch:
+                raise RolledBack(
+                    f"pipeline {self.name}: epoch {epoch} ended (the load stage rolled "
+                    f"back or another select took over): restarting from the acked position"
+                )
 
-        thread = threading.Thread(target=select_loop, name=f"select-{self.pipeline.name}", daemon=True)
+        loop = SelectLoop(
+            self.pipeline.name,
+            Batcher(selector, params),
+            self.arbitrator,
+            window,
+            lambda batch: workers.submit(lambda b: self.pipe.put(extractor.extract(b.events)), batch),
+            ending=lambda: self._stop.is_set() or abort.is_set() or signals.epoch() != epoch,
+            room=room,
+            paused_sleep=0.02,
+            full_sleep=0.02,
+        )
         try:
             selector.start(position)
-            thread.start()
+            loop.start()
             while True:
-                with cond:
-                    cond.wait_for(lambda: order or state["done"], timeout=0.5)
-                    if state["error"] is not None:
-                        raise state["error"]
-                    if signals.epoch() != epoch:
-                        raise RolledBack(
-                            f"pipeline {self.name}: epoch {epoch} ended (the load stage rolled "
-                            f"back or another select took over): restarting from the acked position"
-                        )
-                    if not order:
-                        if state["done"]:
-                            break
-                        if self.stats.attempt:
-                            self.stats.resumed()  # a retry that reads nothing new is running again
-                        continue
-                    batch, future = order.popleft()
+                selected = loop.take(0.5, check=epoch_ended)
+                if selected is None:
+                    if loop.finished:
+                        break
+                    if self.stats.attempt:
+                        self.stats.resumed()  # a retry that reads nothing new is running again
+                    continue
+                batch, future, _ = selected
                 key = future.result()
                 published.append(key)
                 signals.publish(
@@ -147,8 +128,7 @@ class SelectExtractRunner(PipelineRunner):
             raise
         finally:
             abort.set()
-            if thread.is_alive():
-                thread.join(timeout=10)
+            loop.join(timeout=10)
             workers.shutdown(wait=True, cancel_futures=True)
             selector.close()
             if reader is not None:
@@ -157,12 +137,11 @@ class SelectExtractRunner(PipelineRunner):
 
     def _discard_unloaded(self, keys: list[str], epoch: int) -> None:
         """Free the pipe's copies of batches a rollback voided (the load stage will never ask for them)."""
-        discard = getattr(self.pipe, "discard", None)
-        if discard is None or self.signals.epoch() == epoch:
+        if not isinstance(self.pipe, DiscardingPipe) or self.signals.epoch() == epoch:
             return
         for key in keys:
             try:
-                discard(key)
+                self.pipe.discard(key)
             except Exception:  # already taken, or the pipe is gone: nothing left to free
                 log.debug("discard %s failed", key, exc_info=True)
 

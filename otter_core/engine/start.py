@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from otter_core.contracts import Arbitrator
+from otter_core.contracts import Arbitrator, StartPinning
 from otter_core.errors import PluginNotFound
 from otter_core.model import DataMediaSource, Pipeline, Position
 
@@ -91,8 +91,7 @@ class StartPin:
             if not self._reported:
                 self._report(saved)
             return saved
-        pin = getattr(self.arbitrator, "pin_start", None)
-        if pin is None:
+        if not isinstance(self.arbitrator, StartPinning):
             return None
         origin = start_origin(self.pipeline)
         position = configured_position(origin, self.current)
@@ -103,7 +102,7 @@ class StartPin:
                 self.name,
             )
             return None
-        pin(position, origin)
+        self.arbitrator.pin_start(position, origin)
         self._reported = True
         log.info(
             "[%s] %s pinned at %s: retries and restarts resume from there "
@@ -116,8 +115,7 @@ class StartPin:
 
     def _report(self, saved: Position) -> None:
         self._reported = True
-        saved_start = getattr(self.arbitrator, "saved_start", None)
-        origin = saved_start() if saved_start is not None else None
+        origin = self.arbitrator.saved_start() if isinstance(self.arbitrator, StartPinning) else None
         configured = start_origin(self.pipeline)
         if origin and origin.get("kind") in START_KINDS and dict(origin) != configured:
             log.warning(

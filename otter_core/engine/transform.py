@@ -10,7 +10,7 @@ import attrs
 from otter_core.conflict_policy import policy_hint
 from otter_core.engine.convert import convert_value
 from otter_core.errors import DataError
-from otter_core.model import DataMediaPair, EventData, EventType, Pipeline
+from otter_core.model import DataMediaPair, EventData, EventType, Hint, Pipeline
 
 
 def map_columns(pair: DataMediaPair, values: dict, event: EventData | None = None) -> dict:
@@ -57,7 +57,7 @@ def transform_event(pair: DataMediaPair, event: EventData) -> EventData:
             event,
             schema=schema,
             table=table,
-            hints=event.hints | ({f"renamed-from:{event.full_name}"} if renamed else set()),
+            hints=event.hints | ({Hint.RENAMED_FROM.of(event.full_name)} if renamed else set()),
         )
     if not pair.column_pairs and (schema, table) == (event.schema, event.table):
         return event

@@ -9,7 +9,7 @@ import posixpath
 from collections.abc import Mapping
 from typing import Any
 
-from otter_core.contracts import FileResolver
+from otter_core.contracts import DeletesFiles, FileResolver
 from otter_core.errors import ConfigError, DataError
 from otter_core.model import DataMediaPair, EventData, EventType, FileAction, FileRef
 
@@ -67,7 +67,9 @@ def collect_files(
     files often arrive after their row) unless ``missing: skip``."""
     options = options or file_options(pair)
     deleting = event.event_type is EventType.DELETE
-    delete_required = options["is_delete_required"] or bool(getattr(resolver, "is_delete_required", False))
+    delete_required = options["is_delete_required"] or (
+        isinstance(resolver, DeletesFiles) and bool(resolver.is_delete_required)
+    )
     if deleting and not delete_required:
         return ()
     refs = []

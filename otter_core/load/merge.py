@@ -10,13 +10,11 @@ from collections.abc import Iterable
 
 import attrs
 
-from otter_core.model import EventData, EventType
+from otter_core.model import EventData, EventType, Hint
 
 I, U, D = EventType.INSERT, EventType.UPDATE, EventType.DELETE  # noqa: E741  -- the letters of the rule table below
-# conflict detection: a merged DELETE whose first event was an INSERT expects no row on the target
-ABSENT_BEFORE = "absent-before"
-# ... and a merged change whose source row went through "no row" (a delete, then more) also accepts none
-ABSENT_OK = "absent-ok"
+# conflict detection (see ``Hint``): expects no row on the target / also accepts none
+ABSENT_BEFORE, ABSENT_OK = Hint.ABSENT_BEFORE, Hint.ABSENT_OK
 
 # (earlier, later) -> merged type.  I+I→I, I+U→I, I+D→D, U+I→I, U+U→U, U+D→D, D+I→I, D+U→U, D+D→D
 MERGED_TYPE = {

@@ -17,6 +17,7 @@ from otter_core.model.config import (
 )
 from otter_core.model.events import Column, EventData, EventType, Position, RowBatch, Transaction
 from otter_core.model.files import FileAction, FileRef
+from otter_core.model.hints import Hint
 from otter_core.model.node import NodeContext
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "EventType",
     "FileAction",
     "FileRef",
+    "Hint",
     "NodeContext",
     "OtterConfig",
     "Pipeline",

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 from otter_core.engine.load import LoadStage
 from otter_core.engine.snapshot_state import position_order
-from otter_core.model import EventData, EventType, Position
+from otter_core.model import EventData, EventType, Hint, Position
 from otter_core.verify.compare import DIFFERENT, EXTRA, MISSING, Difference, UnitResult, expected_by_keys
 from otter_core.verify.units import canonical, same_row
 
@@ -139,7 +139,7 @@ class Rechecker:
                         unit.target_source,
                         unit.contributors[0].pair.push_weight,
                         EventData(
-                            unit.schema, unit.table, EventType.DELETE, keys, hints=frozenset({"verify"})
+                            unit.schema, unit.table, EventType.DELETE, keys, hints=frozenset({Hint.VERIFY})
                         ),
                     )
                 )

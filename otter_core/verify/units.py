@@ -19,9 +19,7 @@ from otter_core.engine.extract import Extractor
 from otter_core.engine.snapshot import SIGNAL_SCHEMA
 from otter_core.engine.transform import map_columns, transform_event
 from otter_core.errors import ConfigError
-from otter_core.model import DataMedia, DataMediaPair, EventData, EventType, Pipeline
-
-VERIFY_HINT = "verify"
+from otter_core.model import DataMedia, DataMediaPair, EventData, EventType, Hint, Pipeline
 
 
 @define
@@ -157,7 +155,7 @@ class RowMapper:
                     EventType.INSERT,
                     {k: values[k] for k in contributor.key},
                     {c: v for c, v in values.items() if c not in key_set},
-                    hints=frozenset({VERIFY_HINT}),
+                    hints=frozenset({Hint.VERIFY}),
                 )
             )
         out: dict[tuple, tuple[tuple, EventData]] = {}

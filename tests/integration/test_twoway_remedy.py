@@ -7,8 +7,8 @@ import attrs
 import pytest
 import yaml
 
-from otter_core.engine.back_query import REMEDY, REREAD, remedy
-from otter_core.model import DataMediaSource, EventData, EventType
+from otter_core.engine.back_query import remedy
+from otter_core.model import DataMediaSource, EventData, EventType, Hint
 from otter_core.testing.harness import running
 from otter_mysql.row_reader import MySQLRowReader
 from tests.integration.test_twoway import make_tables, otter_run_init, rows, twoway_yaml, wait_for, wait_quiet
@@ -34,7 +34,7 @@ def logged_update(age, now, **changes):
         {"status": "logged", "amount": 3},
         updated=frozenset({"status"}),
         execute_time=now - age,
-        hints=frozenset({REMEDY}),
+        hints=frozenset({Hint.REMEDY}),
         old_columns={"status": "before", "amount": 3},
     )
     return attrs.evolve(event, **changes)
@@ -46,7 +46,7 @@ def test_a_young_remedy_sends_the_logged_image_whole(mariadb_source, reader):
     now = time.time()
     (sent,) = remedy(reader, [logged_update(5, now)], threshold=60, now=now)
     assert sent.event_type is EventType.UPDATE and sent.columns == {"status": "logged", "amount": 3}
-    assert sent.updated == {"status", "amount"} and REREAD not in sent.hints  # every column, as logged
+    assert sent.updated == {"status", "amount"} and Hint.REREAD not in sent.hints  # every column, as logged
 
 
 def test_an_old_remedy_rereads_the_row_or_deletes_it(mariadb_source, reader):
@@ -58,7 +58,7 @@ def test_an_old_remedy_rereads_the_row_or_deletes_it(mariadb_source, reader):
     )
     assert present.event_type is EventType.INSERT and present.columns == {"status": "current", "amount": 5}
     assert gone.event_type is EventType.DELETE and gone.keys == {"id": 2}
-    assert REREAD in present.hints and present.old_columns is None
+    assert Hint.REREAD in present.hints and present.old_columns is None
 
 
 def test_an_old_remedy_of_a_key_change_also_settles_the_old_key(mariadb_source, reader):

@@ -10,9 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from otter_core import hookimpl
-from otter_core.errors import DataError
-from otter_core.model import DataMediaPair, EventData
+from otter_core.spi import DataError, DataMediaPair, EventData, hookimpl
 
 
 class ProductImages:

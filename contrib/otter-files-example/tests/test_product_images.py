@@ -4,10 +4,17 @@ import os
 
 import pytest
 
-from otter_core.errors import DataError
 from otter_core.files.collect import collect_files
-from otter_core.model import DataMedia, DataMediaPair, EventData, EventType, FileAction, Pipeline
-from otter_core.plugins import PipelinePlugins
+from otter_core.spi import (
+    DataError,
+    DataMedia,
+    DataMediaPair,
+    EventData,
+    EventType,
+    FileAction,
+    Pipeline,
+    PipelinePlugins,
+)
 
 
 def pair_for(tmp_path) -> DataMediaPair:

@@ -21,9 +21,7 @@ from typing import Any
 
 import attrs
 
-from otter_core import hookimpl
-from otter_core.errors import ConfigError
-from otter_core.model import DataMediaPair, EventData
+from otter_core.spi import ConfigError, DataMediaPair, EventData, hookimpl
 
 NAME = "mask"
 DEFAULT_COLUMNS = ("email", "phone")

@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from otter_core.config import load_config_text
-from otter_core.model import EventData, EventType
-from otter_core.plugins import PipelinePlugins
+from otter_core.spi import EventData, EventType, PipelinePlugins, load_config_text
 from otter_core.testing.harness import running, wait_caught_up
 from otter_mask import processor_from_options
 

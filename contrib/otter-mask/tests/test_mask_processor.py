@@ -2,10 +2,15 @@
 
 import pytest
 
-from otter_core.config import load_config_text
-from otter_core.errors import ConfigError
-from otter_core.model import DataMedia, DataMediaPair, EventData, EventType
-from otter_core.plugins import PipelinePlugins
+from otter_core.spi import (
+    ConfigError,
+    DataMedia,
+    DataMediaPair,
+    EventData,
+    EventType,
+    PipelinePlugins,
+    load_config_text,
+)
 from otter_mask import MaskProcessor, mask_digits, mask_email, processor_from_options
 from otter_mask.processor import otter_event_processor
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 
-from otter_core.errors import DataError
+from otter_core.spi import DataError
 from otter_postgresql.dialect import quote_ident
 from otter_postgresql.types import pg_type
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from otter_core import fencing
-from otter_core.errors import LoadError
+from otter_core.spi import LoadError, fencing
 from otter_postgresql.dialect import RETL_SCHEMA, quote_ident, quote_table
 
 TABLE = "retl_fence"

@@ -19,8 +19,7 @@ from typing import Any
 
 from attrs import define, field
 
-from otter_core.errors import DataError, LoadError
-from otter_core.model import DataMediaSource, EventData, EventType, Pipeline, SyncMode
+from otter_core.spi import DataError, DataMediaSource, EventData, EventType, LoadError, Pipeline, SyncMode
 from otter_postgresql import dialect, fencing
 from otter_postgresql.ddl import Untranslatable, translate
 from otter_postgresql.server_errors import error_kwargs

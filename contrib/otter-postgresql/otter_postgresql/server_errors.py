@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from otter_core.errors import DETERMINISTIC, TRANSIENT, UNKNOWN
+from otter_core.spi import DETERMINISTIC, TRANSIENT, UNKNOWN
 
 # Whole SQLSTATE classes (first two characters) and single codes that heal by themselves.
 TRANSIENT_CLASSES = {

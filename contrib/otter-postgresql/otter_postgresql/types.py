@@ -20,7 +20,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from otter_core.errors import DataError
+from otter_core.spi import DataError
 
 _TYPE = re.compile(
     r"^\s*(?P<name>[a-z0-9_]+(?:\s+precision)?)\s*(?:\((?P<args>.*)\))?\s*"

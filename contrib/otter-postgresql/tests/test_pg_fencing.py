@@ -4,7 +4,7 @@ one took over, and the takeover waits for the stale holder's transaction in flig
 import pytest
 from test_pg_loader import TABLE, ins, make_loader, rows
 
-from otter_core.errors import Fenced, LoadError
+from otter_core.spi import Fenced, LoadError
 from otter_core.testing.fencing import assert_takeover_waits
 from otter_postgresql import fencing
 

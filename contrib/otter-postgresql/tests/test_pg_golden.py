@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from otter_core.errors import DataError
+from otter_core.spi import DataError
 from otter_postgresql import dialect
 from otter_postgresql.ddl import Untranslatable, translate
 from otter_postgresql.types import adapter_for, pg_type

@@ -9,13 +9,14 @@ import attrs
 import psycopg
 import pytest
 
-from otter_core.errors import DataError, LoadError
-from otter_core.model import (
+from otter_core.spi import (
+    DataError,
     DataMedia,
     DataMediaPair,
     DataMediaSource,
     EventData,
     EventType,
+    LoadError,
     Pipeline,
     PipelineParameters,
 )

@@ -16,8 +16,16 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from otter_core.errors import ConfigError, DataError, LoadError
-from otter_core.model import DataMediaPair, DataMediaSource, EventData, EventType, Pipeline
+from otter_core.spi import (
+    ConfigError,
+    DataError,
+    DataMediaPair,
+    DataMediaSource,
+    EventData,
+    EventType,
+    LoadError,
+    Pipeline,
+)
 from otter_redis.rules import CacheRule, parse_rules
 
 log = logging.getLogger("otter.load.redis")

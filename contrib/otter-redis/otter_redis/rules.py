@@ -25,8 +25,7 @@ from typing import Any
 
 from attrs import frozen
 
-from otter_core.errors import ConfigError, DataError
-from otter_core.model import EventData
+from otter_core.spi import ConfigError, DataError, EventData
 
 VALUE_KINDS = ("json", "hash", "delete")
 RULE_KEYS = {"key", "value", "columns", "ttl_seconds"}

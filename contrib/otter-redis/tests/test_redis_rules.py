@@ -5,8 +5,16 @@ from decimal import Decimal
 
 import pytest
 
-from otter_core.errors import ConfigError, DataError
-from otter_core.model import DataMedia, DataMediaPair, DataMediaSource, EventData, EventType, Pipeline
+from otter_core.spi import (
+    ConfigError,
+    DataError,
+    DataMedia,
+    DataMediaPair,
+    DataMediaSource,
+    EventData,
+    EventType,
+    Pipeline,
+)
 from otter_redis.loader import RedisCacheLoader, check_weights
 from otter_redis.rules import encode_value, parse_rules
 

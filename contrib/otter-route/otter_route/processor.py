@@ -29,9 +29,7 @@ from typing import Any
 
 import attrs
 
-from otter_core import hookimpl
-from otter_core.errors import ConfigError, DataError
-from otter_core.model import DataMediaPair, EventData
+from otter_core.spi import ConfigError, DataError, DataMediaPair, EventData, hookimpl
 
 NAME = "route-by-region"
 OPTIONS = {"column", "routes", "default"}

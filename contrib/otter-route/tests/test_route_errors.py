@@ -5,14 +5,7 @@ import time
 import pytest
 
 from otter_core.engine.extract import Extractor, ProcessorError
-from otter_core.model import (
-    DataMedia,
-    DataMediaPair,
-    EventData,
-    EventType,
-    Pipeline,
-    Position,
-)
+from otter_core.spi import DataMedia, DataMediaPair, EventData, EventType, Pipeline, Position
 from otter_core.testing.harness import pipeline_yaml, running, wait_caught_up
 
 COLUMNS = "(id INT PRIMARY KEY, region VARCHAR(8), amount INT)"

@@ -5,12 +5,17 @@ from pathlib import Path
 
 import pytest
 
-from otter_core.config import load_config_text
 from otter_core.engine.extract import Extractor
 from otter_core.engine.transform import transform
-from otter_core.errors import ConfigError
-from otter_core.model import DataMedia, DataMediaPair, EventData, EventType
-from otter_core.plugins import PipelinePlugins
+from otter_core.spi import (
+    ConfigError,
+    DataMedia,
+    DataMediaPair,
+    EventData,
+    EventType,
+    PipelinePlugins,
+    load_config_text,
+)
 from otter_route import RouteByColumn, UnroutableRow, processor_from_options
 from otter_route.processor import otter_event_processor
 

@@ -19,7 +19,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from otter_core.errors import ConfigError
+from otter_core.spi import ConfigError
 from otter_dynamic.plugin import STORE_ENV
 from otter_dynamic.source import HOOKS, InvalidSource, validate
 from otter_dynamic.store import DynamicStore

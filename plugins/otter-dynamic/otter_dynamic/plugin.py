@@ -25,10 +25,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from otter_core import hookimpl
-from otter_core.errors import ConfigError
-from otter_core.files.collect import FILE_SYNC_OPTIONS
-from otter_core.model import DataMediaPair
+from otter_core.spi import FILE_SYNC_OPTIONS, ConfigError, DataMediaPair, hookimpl
 from otter_dynamic.source import InvalidSource, compile_hook, describe_failure
 from otter_dynamic.store import DynamicStore
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from attrs import frozen
 
-from otter_core.errors import ConfigError
+from otter_core.spi import ConfigError
 
 # kind -> the function the source must define, and what it is called with
 HOOKS = {"processor": "process", "file_resolver": "resolve"}

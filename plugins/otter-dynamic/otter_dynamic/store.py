@@ -28,7 +28,7 @@ from typing import Any
 
 from attrs import frozen
 
-from otter_core.errors import ConfigError
+from otter_core.spi import ConfigError
 from otter_dynamic.source import HOOKS, InvalidSource, source_digest, validate
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")

@@ -1,8 +1,7 @@
 """A dynamic FileResolver found through its entry point, run by Extract once per batch version."""
 
 from otter_core.engine.extract import Extractor
-from otter_core.model import DataMedia, DataMediaPair, EventData, EventType, Pipeline
-from otter_core.plugins import PipelinePlugins
+from otter_core.spi import DataMedia, DataMediaPair, EventData, EventType, Pipeline, PipelinePlugins
 
 RESOLVER = """def resolve(event):
     return [options["folder"] + "/" + event.columns["image"]] if event.columns.get("image") else []

@@ -2,7 +2,7 @@
 
 import pytest
 
-from otter_core.model import EventData, EventType
+from otter_core.spi import EventData, EventType
 from otter_dynamic import InvalidSource, compile_hook, validate
 from otter_dynamic.plugin import CompiledVersion, HookFailed
 

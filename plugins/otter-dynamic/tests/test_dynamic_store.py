@@ -5,8 +5,7 @@ import os
 
 import pytest
 
-from otter_core.errors import ConfigError
-from otter_core.model import DataMedia, DataMediaPair, EventData, EventType
+from otter_core.spi import ConfigError, DataMedia, DataMediaPair, EventData, EventType
 from otter_dynamic import DynamicStore, InvalidSource
 from otter_dynamic.cli import main
 from otter_dynamic.plugin import DynamicHook

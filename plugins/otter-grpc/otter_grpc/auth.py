@@ -14,8 +14,7 @@ from typing import Any
 
 import grpc
 
-from otter_core.errors import ConfigError
-from otter_core.model import NodeContext
+from otter_core.spi import ConfigError, NodeContext
 
 log = logging.getLogger("otter.grpc")
 METADATA_KEY = "authorization"

@@ -13,8 +13,7 @@ from collections.abc import Iterator
 
 import grpc
 
-from otter_core.errors import FileChanged, PipeError
-from otter_core.model import FileRef, NodeContext
+from otter_core.spi import FileChanged, FileRef, NodeContext, PipeError
 from otter_grpc import otter_pipe_pb2 as pb
 from otter_grpc import otter_pipe_pb2_grpc as pb_grpc
 from otter_grpc.auth import call_metadata, channel_credentials

@@ -17,18 +17,21 @@ from typing import Any
 
 import msgpack
 
-from otter_core.errors import DataError, PipeError
-from otter_core.files.guard import check_all, check_received, target_roots
-from otter_core.model import (
+from otter_core.spi import (
+    DataError,
     DataMediaPair,
     EventData,
     EventType,
     FileAction,
     FileRef,
+    PipeError,
     Pipeline,
     Position,
     RowBatch,
     Transaction,
+    check_all,
+    check_received,
+    target_roots,
 )
 
 VERSION = 1

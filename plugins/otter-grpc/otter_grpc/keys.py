@@ -13,7 +13,7 @@ import re
 
 from attrs import frozen
 
-from otter_core.errors import PipeError
+from otter_core.spi import PipeError
 
 KINDS = ("rpc", "file")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")

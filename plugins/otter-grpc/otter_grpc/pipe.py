@@ -17,11 +17,7 @@ import shutil
 import threading
 from typing import Any
 
-from otter_core.errors import PipeError
-from otter_core.files.fetch import fetch_file
-from otter_core.files.stage import batch_files
-from otter_core.hookspecs import hookimpl
-from otter_core.model import FileRef, NodeContext, Pipeline
+from otter_core.spi import FileRef, NodeContext, PipeError, Pipeline, batch_files, fetch_file, hookimpl
 from otter_grpc.client import GrpcFileSource, PipeClient
 from otter_grpc.codec import BatchCodec
 from otter_grpc.keys import BatchKey, parse_key, safe_name

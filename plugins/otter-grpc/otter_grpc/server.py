@@ -16,9 +16,7 @@ from typing import Any
 
 import grpc
 
-from otter_core.errors import ConfigError
-from otter_core.model import NodeContext
-from otter_core.model.node import host_port
+from otter_core.spi import ConfigError, NodeContext, host_port
 from otter_grpc import otter_pipe_pb2 as pb
 from otter_grpc import otter_pipe_pb2_grpc as pb_grpc
 from otter_grpc.auth import TokenInterceptor, check_node, server_credentials

@@ -20,8 +20,7 @@ from collections.abc import Callable, Iterable
 
 import grpc
 
-from otter_core.model import NodeContext, Position
-from otter_core.model.node import ReadySignal
+from otter_core.spi import NodeContext, Position, ReadySignal
 from otter_grpc import otter_pipe_pb2 as pb
 from otter_grpc.client import PipeClient, pipe_error
 from otter_grpc.server import NodeServer

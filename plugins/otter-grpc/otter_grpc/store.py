@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Iterable
 
-from otter_core.model import FileAction, FileRef
+from otter_core.spi import FileAction, FileRef
 
 log = logging.getLogger("otter.grpc")
 DEFAULT_TTL_SECONDS = 3600.0

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from otter_core.model import NodeContext
+from otter_core.spi import NodeContext
 
 
 @pytest.fixture

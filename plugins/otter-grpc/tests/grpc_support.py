@@ -7,7 +7,7 @@ from pathlib import Path
 
 import attrs
 
-from otter_core.model import (
+from otter_core.spi import (
     DataMedia,
     DataMediaPair,
     EventData,

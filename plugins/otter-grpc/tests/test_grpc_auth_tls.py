@@ -4,8 +4,7 @@ import attrs
 import pytest
 from grpc_support import items, make_pipeline, receiver_of
 
-from otter_core.errors import ConfigError, PipeError
-from otter_core.model import NodeContext
+from otter_core.spi import ConfigError, NodeContext, PipeError
 from otter_grpc.pipe import GrpcPipe
 
 

@@ -4,12 +4,21 @@ import datetime as dt
 import decimal
 import pickle
 
+import attrs
 import msgpack
 import pytest
 from grpc_support import make_pipeline
 
-from otter_core.errors import PipeError
-from otter_core.model import EventData, EventType, FileAction, FileRef, Position, RowBatch, Transaction
+from otter_core.spi import (
+    EventData,
+    EventType,
+    FileAction,
+    FileRef,
+    PipeError,
+    Position,
+    RowBatch,
+    Transaction,
+)
 from otter_grpc.codec import BatchCodec
 
 PIPELINE = make_pipeline(files_root="/dst")
@@ -118,3 +127,18 @@ def test_another_encoding_version_is_refused_with_a_remedy():
 def test_an_object_the_pipe_cannot_carry_is_named():
     with pytest.raises(PipeError, match="holds a object"):
         BatchCodec(PIPELINE).encode({"x": object()})
+
+
+@pytest.mark.parametrize("shape", ["after-transform", "generic"])
+def test_hints_travel_as_their_plain_strings(shape):
+    """``Hint`` is a str enum: on the wire and after decoding a hint is the string it always was."""
+    from otter_core.spi import Hint
+
+    hints = frozenset({Hint.REMEDY, Hint.RENAMED_FROM.of("shop.old"), "a-third-party-hint"})
+    event = attrs.evolve(rich_event(), hints=hints)
+    batch = [("dst", 5, event)] if shape == "after-transform" else {"generic": (event,)}
+    codec = BatchCodec(PIPELINE)
+    decoded = codec.decode(codec.encode(batch))
+    back = decoded[0][2] if shape == "after-transform" else decoded["generic"][0]
+    assert back.hints == {"loopback-remedy", "renamed-from:shop.old", "a-third-party-hint"}
+    assert Hint.REMEDY in back.hints and all(type(hint) is str for hint in back.hints)

@@ -7,9 +7,8 @@ import attrs
 import pytest
 from grpc_support import make_pipeline, receiver_of
 
-from otter_core.errors import PipeError
 from otter_core.files.stage import FileStage
-from otter_core.model import EventData, EventType, FileRef
+from otter_core.spi import EventData, EventType, FileRef, PipeError
 from otter_grpc.pipe import GrpcPipe
 
 

@@ -5,8 +5,7 @@ import os
 import pytest
 from grpc_support import items, make_pipeline, receiver_of
 
-from otter_core.errors import PipeError
-from otter_core.plugins import PipelinePlugins
+from otter_core.spi import PipeError, PipelinePlugins
 from otter_grpc import store as store_module
 from otter_grpc.keys import parse_key
 from otter_grpc.pipe import GrpcPipe

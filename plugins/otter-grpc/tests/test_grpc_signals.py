@@ -5,8 +5,7 @@ import time
 
 import attrs
 
-from otter_core.model import Position
-from otter_core.model.node import ReadySignal
+from otter_core.spi import Position, ReadySignal
 from otter_grpc.signals import InboxService, SignalInbox, SignalSender
 
 

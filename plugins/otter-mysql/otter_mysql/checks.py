@@ -7,8 +7,7 @@ from typing import Any
 
 import pymysql
 
-from otter_core.errors import ConfigError, SourceError
-from otter_core.model import Pipeline, Position
+from otter_core.spi import ConfigError, Pipeline, Position, SourceError
 
 _GTID = re.compile(r"^\d+-\d+-\d+(,\d+-\d+-\d+)*$")
 

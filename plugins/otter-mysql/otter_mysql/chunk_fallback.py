@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pymysql
 
-from otter_core.errors import LoadError
-from otter_core.model import DataMediaSource, EventData, Pipeline
+from otter_core.spi import DataMediaSource, EventData, LoadError, Pipeline
 from otter_mysql.dialect import quote_table
 from otter_mysql.load_plan import StatementGroup
 from otter_mysql.server_errors import error_code, server_message

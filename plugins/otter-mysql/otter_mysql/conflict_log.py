@@ -16,8 +16,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from otter_core.errors import ConfigError, LoadError
-from otter_core.model import EventData, EventType
+from otter_core.spi import ConfigError, EventData, EventType, LoadError
 from otter_mysql.dialect import literal, literal_row, quote_ident, quote_table
 
 SCHEMA = "retl"

@@ -19,17 +19,25 @@ from typing import Any
 
 import attrs
 
-from otter_core.conflict_policy import POLICY_HINT, RESOLUTION, parse_policy
-from otter_core.engine.back_query import REREAD
-from otter_core.errors import LoadError
-from otter_core.load.merge import ABSENT_BEFORE, ABSENT_OK
-from otter_core.model import ConflictPolicy, EventData, EventType, Pipeline, SyncMode
+from otter_core.spi import (
+    ConflictPolicy,
+    EventData,
+    EventType,
+    Hint,
+    LoadError,
+    Pipeline,
+    SyncMode,
+    parse_policy,
+)
 from otter_mysql import conflict_log
 from otter_mysql.dialect import literal, literal_row, quote_ident, quote_table
 
 log = logging.getLogger("otter.load")
 CHUNK = 500
-INSERT_ONLY = "insert-only"  # found absent: written by a plain INSERT, so a row inserted since fails the load
+INSERT_ONLY = (
+    Hint.INSERT_ONLY
+)  # found absent: written by a plain INSERT, so a row inserted since fails the load
+_POLICY = Hint.CONFLICT_POLICY.value
 _ABSENT = ("absent", None)
 
 
@@ -42,7 +50,7 @@ def _norm(value: Any) -> Any:
 
 def before_state(event: EventData) -> tuple[str, dict | None] | None:
     """("absent", None), ("present", before image) or None when unknown (no check)."""
-    if ABSENT_BEFORE in event.hints:
+    if Hint.ABSENT_BEFORE in event.hints:
         return _ABSENT
     if event.event_type is EventType.INSERT:
         return _ABSENT if event.old_columns is None else ("present", dict(event.old_columns))
@@ -74,8 +82,8 @@ class ConflictScreen:
 
     def policy_of(self, event: EventData) -> ConflictPolicy | None:
         if event.hints not in self._policies:
-            hint = next((h for h in event.hints if h.startswith(POLICY_HINT)), None)
-            self._policies[event.hints] = parse_policy(hint[len(POLICY_HINT) :]) if hint else None
+            hint = next((h for h in event.hints if h.startswith(_POLICY)), None)
+            self._policies[event.hints] = parse_policy(hint[len(_POLICY) :]) if hint else None
         return self._policies[event.hints]
 
     def screen(self, cur: Any, events: Sequence[EventData]) -> list[EventData]:
@@ -87,10 +95,10 @@ class ConflictScreen:
             policy = self.policy_of(event)
             if policy is None:
                 out.append(event)
-            elif RESOLUTION in event.hints:  # an operator settled this key on the other side
+            elif Hint.CONFLICT_RESOLUTION in event.hints:  # an operator settled this key on the other side
                 out.append(event)
                 settled[(event.schema, event.table)].append(conflict_log.key_hash(event.keys))
-            elif REREAD in event.hints or before_state(event) is None:
+            elif Hint.REREAD in event.hints or before_state(event) is None:
                 out.append(event)
             else:  # compared and written as a whole row: a partial write would leave the sides mixed
                 if (
@@ -198,7 +206,7 @@ class ConflictScreen:
         state, before = _known_before_state(event)
         delete = event.event_type is EventType.DELETE
         if target is None:
-            if state == "absent" or ABSENT_OK in event.hints:  # the source's row was gone in between
+            if state == "absent" or Hint.ABSENT_OK in event.hints:  # the source's row was gone in between
                 return None
             return "delete-missing" if delete else "update-missing"
         if not delete and all(

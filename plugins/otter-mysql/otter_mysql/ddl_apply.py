@@ -9,8 +9,7 @@ from typing import Any
 
 import pymysql
 
-from otter_core.errors import LoadError
-from otter_core.model import DataMediaSource, EventData
+from otter_core.spi import DataMediaSource, EventData, LoadError
 from otter_mysql import fencing, retl
 from otter_mysql.dialect import quote_ident
 from otter_mysql.server_errors import close_quietly, error_kwargs, server_message

@@ -23,7 +23,7 @@ from typing import Any
 
 from pymysql import converters
 
-from otter_core.errors import DataError
+from otter_core.spi import DataError
 
 
 def quote_ident(name: str) -> str:

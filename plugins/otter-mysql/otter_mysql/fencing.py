@@ -20,8 +20,7 @@ from typing import Any
 
 import pymysql
 
-from otter_core import fencing
-from otter_core.errors import LoadError
+from otter_core.spi import LoadError, fencing
 from otter_mysql import retl
 from otter_mysql.server_errors import error_code
 

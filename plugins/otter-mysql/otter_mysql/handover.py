@@ -20,18 +20,14 @@ from typing import Any
 
 import attrs
 
-from otter_core.conflict_policy import RESOLUTION
-from otter_core.engine.back_query import REMEDY
-from otter_core.engine.extract import SELECT_REJECTED
-from otter_core.errors import SourceError
-from otter_core.model import EventData, EventType, Position, Transaction
+from otter_core.spi import EventData, EventType, Hint, Position, SourceError, Transaction
 from otter_mysql import rowops
 from otter_mysql.rowcodec import DELETE, UPDATE, WRITE, RowCodec
 
 RAW, REJECTED = "raw", "rejected"
 _NO_UPDATE: frozenset[str] = frozenset()
-_REMEDY = frozenset({REMEDY})
-_RESOLUTION = frozenset({RESOLUTION})
+_REMEDY = frozenset({Hint.REMEDY})
+_RESOLUTION = frozenset({Hint.CONFLICT_RESOLUTION})
 Chunk = tuple  # (kind, schema, table, etype, execute time, payload)
 ROW_KINDS = (WRITE, UPDATE, DELETE)
 
@@ -120,7 +116,7 @@ def build_events(
                         etype,
                         execute_time=ts,
                         position=pos,
-                        hints=frozenset({SELECT_REJECTED + rows}),
+                        hints=frozenset({Hint.SELECT_REJECTED.of(rows)}),
                     )
                 ]
             )

@@ -22,8 +22,7 @@ from typing import Any
 
 from attrs import define, field
 
-from otter_core.errors import LoadError
-from otter_core.model import DataMediaSource, EventData, EventType
+from otter_core.spi import DataMediaSource, EventData, EventType, LoadError
 from otter_mysql.bigrows import BIG_ROW_BYTES
 from otter_mysql.conflicts import INSERT_ONLY
 from otter_mysql.dialect import (

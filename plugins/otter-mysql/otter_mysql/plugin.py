@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from otter_core import hookimpl
-from otter_core.model import DataMediaSource, Pipeline
+from otter_core.spi import DataMediaSource, Pipeline, hookimpl
 
 NAMES = ("mysql", "mariadb")
 

@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 import pymysql
 
-from otter_core.errors import OtterError
+from otter_core.spi import OtterError
 from otter_mysql import conflict_log
 
 log = logging.getLogger("otter.load")

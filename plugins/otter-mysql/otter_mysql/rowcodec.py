@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from otter_core.errors import SourceError
+from otter_core.spi import SourceError
 from otter_mysql import rowops
 from otter_mysql.schema import TableSchema
 from otter_mysql.values import HELPERS, compatible, value_code

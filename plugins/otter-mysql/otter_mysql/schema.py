@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from otter_core.errors import SourceError
+from otter_core.spi import SourceError
 
 _GENERATED = re.compile(r"\b(VIRTUAL|STORED|PERSISTENT)\s+GENERATED\b", re.I)
 _QUOTED = re.compile(r"'((?:[^'\\]|''|\\.)*)'", re.S)

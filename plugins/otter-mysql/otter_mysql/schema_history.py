@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from otter_core.errors import SourceError
+from otter_core.spi import SourceError
 from otter_mysql import ddl
 from otter_mysql.ddl_model import TableModel, Unfollowable
 from otter_mysql.ddl_statements import apply

@@ -29,8 +29,16 @@ from pymysqlreplication.event import (
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
 from otter_core import mysql_connect
-from otter_core.errors import OtterError, SourceError
-from otter_core.model import DataMediaSource, EventType, Pipeline, Position, Transaction
+from otter_core.spi import (
+    DataMediaSource,
+    EventType,
+    OtterError,
+    Pipeline,
+    Position,
+    SourceError,
+    Transaction,
+    safe_name,
+)
 from otter_mysql import checks, handover, retl, signals
 from otter_mysql.history_start import start_history
 from otter_mysql.rowcodec import DELETE, UPDATE, WRITE, RowCodec
@@ -105,10 +113,8 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
     def use_state_dir(self, state_dir: str, channel: str | None = None) -> None:
         """Keep the schema history in the state directory (``<channel>/<pipeline>.schema-history.json``),
         so a restart behind a DDL decodes with the layout before it. Called before ``start``."""
-        from otter_core.state import _safe
-
-        name = f"{_safe(self.pipeline.name)}.schema-history.json"
-        self.history.path = Path(state_dir) / _safe(channel or self.channel) / name
+        name = f"{safe_name(self.pipeline.name)}.schema-history.json"
+        self.history.path = Path(state_dir) / safe_name(channel or self.channel) / name
 
     # -- connections -------------------------------------------------------------------------------
     def _settings(self) -> dict[str, Any]:

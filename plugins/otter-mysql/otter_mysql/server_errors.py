@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Collection
 from typing import Any
 
-from otter_core.errors import DETERMINISTIC, TRANSIENT, UNKNOWN
+from otter_core.spi import DETERMINISTIC, TRANSIENT, UNKNOWN
 
 # Warnings by which the server tells it stored something else than the value sent: the loader runs in the
 # replica's non-strict sql_mode, so a target column narrower than the source's (VARCHAR(5) for 64

@@ -14,7 +14,7 @@ from typing import Any
 
 import pymysql
 
-from otter_core.errors import OtterError
+from otter_core.spi import OtterError
 from otter_mysql.retl import NO_GRANT
 
 SCHEMA = "retl"

@@ -11,8 +11,7 @@ from typing import Any
 
 from pymysqlreplication.event import QueryEvent
 
-from otter_core.errors import SourceError
-from otter_core.model import EventType
+from otter_core.spi import EventType, SourceError
 from otter_mysql import ddl
 
 

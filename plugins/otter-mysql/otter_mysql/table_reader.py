@@ -16,8 +16,7 @@ from typing import Any
 
 import pymysql
 
-from otter_core.errors import DataError, SourceError
-from otter_core.model import DataMediaSource, Position
+from otter_core.spi import DataError, DataMediaSource, Position, SourceError
 from otter_mysql import checks, signals
 from otter_mysql.dialect import quote_ident, quote_table
 from otter_mysql.row_reader import CHUNK, MySQLRowReader

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 
-from otter_core.model import Transaction
+from otter_core.spi import Transaction
 
 
 class TxQueue:

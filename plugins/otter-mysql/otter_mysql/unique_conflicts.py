@@ -20,8 +20,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from otter_core.errors import LoadError
-from otter_core.model import EventData
+from otter_core.spi import EventData, LoadError
 from otter_mysql.dialect import literal, literal_row, quote_ident, quote_table
 from otter_mysql.load_plan import StatementGroup
 from otter_mysql.target_schema import TargetTable, UniqueKey

@@ -32,7 +32,7 @@ from typing import Any
 from pymysql.charset import charset_by_name
 from pymysqlreplication.constants import FIELD_TYPE as T
 
-from otter_core.errors import SourceError
+from otter_core.spi import SourceError
 from otter_mysql.schema import ColumnInfo
 
 _UTC = dt.timezone.utc

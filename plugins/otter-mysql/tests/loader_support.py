@@ -4,14 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from otter_core.model import (
-    DataMediaSource,
-    EventData,
-    EventType,
-    Pipeline,
-    PipelineParameters,
-    SyncMode,
-)
+from otter_core.spi import DataMediaSource, EventData, EventType, Pipeline, PipelineParameters, SyncMode
 from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer
 from otter_mysql.loader import MySQLLoader
 

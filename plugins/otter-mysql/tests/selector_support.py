@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from otter_core.model import (
+from otter_core.spi import (
     DataMedia,
     DataMediaPair,
     DataMediaSource,

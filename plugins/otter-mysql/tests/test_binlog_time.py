@@ -7,7 +7,7 @@ import time
 import pytest
 from selector_support import make_source
 
-from otter_core.errors import SourceError
+from otter_core.spi import SourceError
 from otter_core.testing.mariadb import MariaDBServer
 from otter_mysql.binlog_time import position_at
 

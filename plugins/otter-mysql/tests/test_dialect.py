@@ -9,7 +9,7 @@ import warnings
 import pymysql
 import pytest
 
-from otter_core.errors import DataError
+from otter_core.spi import DataError
 from otter_mysql import dialect
 from otter_mysql.dialect import (
     build_delete,
@@ -203,7 +203,7 @@ def test_compiled_literal_row_renders_exactly_like_the_python_one() -> None:
 
 
 def test_compiled_statement_builder_renders_rows_exactly_like_the_python_literals() -> None:
-    from otter_core.model import EventData, EventType
+    from otter_core.spi import EventData, EventType
 
     assert dialect.sql_values is not None, "the otter_mysql._rowdecode extension did not build"
     rows = [

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from loader_support import DB, ins, make_loader
 
-from otter_core.errors import Fenced, LoadError
+from otter_core.spi import Fenced, LoadError
 from otter_core.testing.fencing import assert_takeover_waits
 from otter_mysql import fencing
 

@@ -11,7 +11,7 @@ import threading
 import pytest
 from loader_support import DB, dele, ins, make_loader, upd
 
-from otter_core.model import EventData, EventType, SyncMode
+from otter_core.spi import EventData, EventType, SyncMode
 from otter_core.testing.mariadb import MariaDBServer
 
 pytestmark = pytest.mark.usefixtures("clean_databases")

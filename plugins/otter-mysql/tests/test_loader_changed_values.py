@@ -9,7 +9,7 @@ import datetime
 import pytest
 from loader_support import DB, dele, ins, make_loader, upd
 
-from otter_core.errors import LoadError
+from otter_core.spi import LoadError
 
 pytestmark = pytest.mark.usefixtures("clean_databases")
 TABLE = (

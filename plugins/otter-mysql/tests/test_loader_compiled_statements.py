@@ -16,8 +16,7 @@ import loader_support
 import pytest
 from loader_support import DB, dele, ins, make_loader, upd
 
-from otter_core.errors import LoadError
-from otter_core.model import EventData, EventType
+from otter_core.spi import EventData, EventType, LoadError
 from otter_core.testing.mariadb import MariaDBServer
 from otter_mysql import bigrows, dialect, load_plan
 from otter_mysql import loader as loader_module

@@ -10,7 +10,7 @@ import attrs
 import pytest
 from loader_support import DB, ins, make_loader
 
-from otter_core.errors import DETERMINISTIC, TRANSIENT, LoadError
+from otter_core.spi import DETERMINISTIC, TRANSIENT, LoadError
 
 pytestmark = pytest.mark.usefixtures("clean_databases")
 

@@ -7,8 +7,7 @@ import logging
 import pytest
 from loader_support import DB, ins, make_loader, upd
 
-from otter_core.errors import LoadError
-from otter_core.model import DataMediaSource, EventData, EventType, Pipeline
+from otter_core.spi import DataMediaSource, EventData, EventType, LoadError, Pipeline
 from otter_core.testing.mariadb import MariaDBServer
 from otter_mysql.loader import MySQLLoader
 

@@ -9,7 +9,7 @@ import logging
 import pytest
 from loader_support import DB, ins, make_loader, upd
 
-from otter_core.errors import LoadError
+from otter_core.spi import LoadError
 from otter_core.testing.mariadb import MariaDBServer
 
 pytestmark = pytest.mark.usefixtures("clean_databases")

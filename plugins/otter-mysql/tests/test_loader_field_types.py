@@ -14,7 +14,7 @@ from loader_support import make_loader
 from selector_support import drain, make_selector
 
 from otter_core.load.merge import merge_events
-from otter_core.model import SyncMode, Transaction
+from otter_core.spi import SyncMode, Transaction
 from otter_core.testing.harness import pipeline_yaml, running, wait_caught_up
 from otter_core.testing.mariadb import MariaDBServer
 from otter_core.testing.twoway import wait_quiet

@@ -10,7 +10,7 @@ import attrs
 import pytest
 from loader_support import DB, ins, make_loader, upd
 
-from otter_core.model import EventData, EventType, SyncMode
+from otter_core.spi import EventData, EventType, SyncMode
 from otter_core.testing.mariadb import MariaDBServer
 from otter_mysql.load_plan import _has_value_constructors
 from otter_mysql.loader import MySQLLoader

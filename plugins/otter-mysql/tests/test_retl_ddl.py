@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from otter_core.errors import SourceError
+from otter_core.spi import SourceError
 from otter_core.testing.mariadb import MariaDBServer
 from otter_mysql import retl
 

@@ -125,7 +125,7 @@ def test_the_python_fallback_is_used_without_the_extension() -> None:
 
 
 def test_events_built_by_the_extension_equal_constructed_ones() -> None:
-    from otter_core.model import EventType, Position
+    from otter_core.spi import EventType, Position
     from otter_mysql import handover
 
     assert handover._NATIVE is not None, "the extension should build events here"

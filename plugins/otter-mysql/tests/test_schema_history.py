@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from otter_core.config import load_config_text
 from otter_core.runner import Runner
+from otter_core.spi import load_config_text
 from otter_core.testing.harness import pipeline_yaml, running, wait_caught_up
 from otter_core.testing.mariadb import MariaDBServer
 
@@ -254,7 +254,7 @@ def test_full_metadata_column_names_decide_the_order_and_catch_a_wrong_history(
     still decodes by name, and a name the history does not have stops instead of guessing."""
     from selector_support import collect, make_selector
 
-    from otter_core.errors import SourceError
+    from otter_core.spi import SourceError
 
     mariadb_source.execute(
         "SET GLOBAL binlog_row_metadata = 'FULL'",

@@ -8,10 +8,7 @@ from collections.abc import Iterator
 import pytest
 from selector_support import make_pipeline, make_selector, make_source
 
-from otter_core.contracts import Selector
-from otter_core.errors import ConfigError, SourceError
-from otter_core.model import Position
-from otter_core.plugins import PipelinePlugins
+from otter_core.spi import ConfigError, PipelinePlugins, Position, Selector, SourceError
 from otter_core.testing.mariadb import OTTER_PASSWORD, MariaDBServer, free_port
 from otter_mysql import ddl, plugin
 from otter_mysql.schema import SchemaCache, parse_enum_values

@@ -7,8 +7,7 @@ import time
 import pytest
 from selector_support import collect, drain, events_of, make_selector
 
-from otter_core.errors import SourceError
-from otter_core.model import EventType, Position
+from otter_core.spi import EventType, Position, SourceError
 from otter_core.testing.mariadb import MariaDBServer
 
 pytestmark = pytest.mark.usefixtures("clean_databases")

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from selector_support import collect, events_of, insert_event, make_selector, target_conn
 
-from otter_core.model import EventType
+from otter_core.spi import EventType
 from otter_core.testing.mariadb import MariaDBServer
 from otter_mysql import rowops
 

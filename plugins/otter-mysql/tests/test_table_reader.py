@@ -8,8 +8,7 @@ import itertools
 
 import pytest
 
-from otter_core.errors import DataError, SourceError
-from otter_core.model import DataMediaSource
+from otter_core.spi import DataError, DataMediaSource, SourceError
 from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer
 from otter_mysql.table_reader import MySQLTableReader, range_condition
 

@@ -16,8 +16,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from otter_core.errors import LoadError
-from otter_core.model import DataMediaSource, EventData, EventType, Pipeline, SyncMode
+from otter_core.spi import DataMediaSource, EventData, EventType, LoadError, Pipeline, SyncMode
 from otter_oracle import dialect
 from otter_oracle.dialect import Naming
 from otter_oracle.types import bind_row, input_sizes

@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from otter_core.errors import DataError
+from otter_core.spi import DataError
 from otter_oracle.dialect import Naming
 
 _TYPE = re.compile(

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from otter_core.model import (
+from otter_core.spi import (
     DataMedia,
     DataMediaPair,
     DataMediaSource,

@@ -7,17 +7,17 @@ from decimal import Decimal
 
 import pytest
 
-from otter_core.errors import LoadError
-from otter_core.model import (
+from otter_core.spi import (
     DataMedia,
     DataMediaPair,
     DataMediaSource,
     EventData,
     EventType,
+    LoadError,
     Pipeline,
     PipelineParameters,
+    PipelinePlugins,
 )
-from otter_core.plugins import PipelinePlugins
 from otter_oracle.loader import OracleLoader
 
 TARGET = DataMediaSource(

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from otter_core.errors import DataError
+from otter_core.spi import DataError
 from otter_oracle.dialect import Naming
 from otter_oracle.types import bind_value, create_table_sql, input_sizes, oracle_type
 

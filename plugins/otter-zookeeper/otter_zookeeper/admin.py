@@ -11,9 +11,8 @@ from typing import Any
 from kazoo.client import KazooClient
 from kazoo.exceptions import NoNodeError
 
-from otter_core.config import load_config_text
-from otter_core.control import STATES
-from otter_core.errors import ConfigError
+from otter_core.spi import CHANNEL_STATES as STATES
+from otter_core.spi import ConfigError, load_config_text
 from otter_zookeeper.auth import ZooKeeperAuth, check_access, make_client
 from otter_zookeeper.layout import STAGE_LOAD, STAGE_SELECT, Layout, decode, encode
 from otter_zookeeper.placement import Placement

@@ -16,8 +16,7 @@ from typing import Any
 from kazoo.client import KazooClient
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError, RolledBackError
 
-from otter_core.errors import OtterError
-from otter_core.model import Position
+from otter_core.spi import OtterError, Position
 from otter_zookeeper.layout import Layout, decode, encode
 
 log = logging.getLogger("otter.zookeeper")

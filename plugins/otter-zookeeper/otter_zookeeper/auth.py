@@ -14,7 +14,7 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import NoAuthError
 from kazoo.security import make_digest_acl
 
-from otter_core.errors import ConfigError
+from otter_core.spi import ConfigError
 
 ENV = "OTTER_ZK_AUTH"
 

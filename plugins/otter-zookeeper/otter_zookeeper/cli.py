@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 
-from otter_core.errors import ConfigError
+from otter_core.spi import ConfigError
 from otter_zookeeper.auth import ZooKeeperAuth
 
 log = logging.getLogger("otter.cli")
@@ -33,7 +33,7 @@ def _token(args: argparse.Namespace) -> str:
 
 
 def cmd_node(args: argparse.Namespace) -> int:
-    from otter_core.model.node import NodeContext
+    from otter_core.spi import NodeContext
     from otter_zookeeper.node import Node
 
     advertised = args.advertise or (args.bind if args.bind not in ("0.0.0.0", "::") else "127.0.0.1")

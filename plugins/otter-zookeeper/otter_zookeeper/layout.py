@@ -32,7 +32,7 @@ _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 def check_name(kind: str, name: str) -> str:
     """Channel and pipeline names become znode names: refuse anything that is not a plain word."""
-    from otter_core.errors import ConfigError
+    from otter_core.spi import ConfigError
 
     if not _NAME.match(name):
         raise ConfigError(

@@ -18,12 +18,15 @@ from typing import Any
 from kazoo.client import KazooState
 from kazoo.exceptions import KazooException
 
-from otter_core.builtin import memory_arbitrator, memory_pipe
-from otter_core.config import load_config_text
-from otter_core.engine.pipeline import PipelineRunner
-from otter_core.errors import ConfigError
-from otter_core.model.node import NodeContext
-from otter_core.plugins import PipelinePlugins
+from otter_core.spi import (
+    ConfigError,
+    NodeContext,
+    PipelinePlugins,
+    PipelineRunner,
+    load_config_text,
+    memory_arbitrator,
+    memory_pipe,
+)
 from otter_zookeeper.arbitrator import ZooKeeperArbitrator
 from otter_zookeeper.auth import ZooKeeperAuth, check_access, make_client
 from otter_zookeeper.layout import STAGE_LOAD, STAGE_SELECT, Layout, decode
@@ -95,7 +98,7 @@ class PipelineSlot:
             return self._pipe
 
     def make_runner(self, stage: str) -> PipelineRunner:
-        from otter_core.engine.stages import SelectExtractRunner, TransformLoadRunner
+        from otter_core.spi import SelectExtractRunner, TransformLoadRunner
 
         config = self.node.read_config(self.channel)
         channel = next(c for c in config.channels if c.name == self.channel)

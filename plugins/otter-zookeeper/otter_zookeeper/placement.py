@@ -7,7 +7,7 @@ from typing import Any
 
 from attrs import field, frozen
 
-from otter_core.errors import ConfigError
+from otter_core.spi import ConfigError
 
 ARBITRATE_MODES = ("automatic", "memory", "zookeeper", "rpc")
 DEFAULT_GRACE_SECONDS = 30.0

@@ -6,9 +6,7 @@ owns the ZooKeeper session; the single-process ``otter-run run`` cannot use it a
 
 from __future__ import annotations
 
-from otter_core import hookimpl
-from otter_core.errors import ConfigError
-from otter_core.model import Pipeline
+from otter_core.spi import ConfigError, Pipeline, hookimpl
 
 
 @hookimpl

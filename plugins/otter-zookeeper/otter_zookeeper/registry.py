@@ -11,7 +11,7 @@ from attrs import frozen
 from kazoo.client import KazooClient
 from kazoo.exceptions import NodeExistsError, NoNodeError
 
-from otter_core.errors import ConfigError
+from otter_core.spi import ConfigError
 from otter_zookeeper.layout import Layout, decode, encode
 
 

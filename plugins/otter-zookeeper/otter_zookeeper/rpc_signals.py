@@ -21,9 +21,7 @@ from typing import TYPE_CHECKING
 
 from kazoo.exceptions import NodeExistsError, NoNodeError
 
-from otter_core.errors import ConfigError
-from otter_core.model import NodeContext
-from otter_core.model.node import ReadySignal
+from otter_core.spi import ConfigError, NodeContext, ReadySignal
 from otter_zookeeper.layout import decode, encode
 from otter_zookeeper.signals import EpochSignals
 

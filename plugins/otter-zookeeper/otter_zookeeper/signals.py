@@ -17,8 +17,7 @@ from typing import Any
 
 from kazoo.exceptions import BadVersionError, NodeExistsError, NoNodeError
 
-from otter_core.model import Position
-from otter_core.model.node import ReadySignal
+from otter_core.spi import Position, ReadySignal
 from otter_zookeeper.arbitrator import ZooKeeperArbitrator
 from otter_zookeeper.layout import decode, encode
 

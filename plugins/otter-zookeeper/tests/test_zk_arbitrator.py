@@ -3,9 +3,7 @@
 import pytest
 from zk_support import wait_for
 
-from otter_core.contracts import Arbitrator, StageSignals
-from otter_core.model import Position
-from otter_core.model.node import ReadySignal
+from otter_core.spi import Arbitrator, Position, ReadySignal, StageSignals
 from otter_zookeeper.arbitrator import OwnershipLost, ZooKeeperArbitrator
 from otter_zookeeper.layout import Layout
 from otter_zookeeper.signals import ZooKeeperSignals

@@ -5,7 +5,7 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import NoAuthError
 from zk_support import wait_for
 
-from otter_core.errors import ConfigError
+from otter_core.spi import ConfigError
 from otter_core.testing.harness import pipeline_yaml
 from otter_core.testing.mariadb import OTTER_PASSWORD
 from otter_zookeeper.admin import ClusterView, connect, deploy

@@ -6,9 +6,7 @@ import threading
 import pytest
 from zk_support import wait_for
 
-from otter_core.config import load_config_text
-from otter_core.engine.pipeline import PipelineRunner
-from otter_core.model import Position
+from otter_core.spi import PipelineRunner, Position, load_config_text
 from otter_core.testing.harness import pipeline_yaml
 from otter_zookeeper.arbitrator import ZooKeeperArbitrator
 from otter_zookeeper.layout import Layout

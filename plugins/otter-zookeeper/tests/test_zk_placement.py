@@ -2,7 +2,7 @@
 
 import pytest
 
-from otter_core.errors import ConfigError
+from otter_core.spi import ConfigError
 from otter_zookeeper.admin import ClusterView, deploy, set_channel_state, undeploy
 from otter_zookeeper.layout import Layout, check_name
 from otter_zookeeper.placement import Placement

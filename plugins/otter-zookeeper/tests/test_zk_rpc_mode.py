@@ -9,7 +9,7 @@ import yaml
 from kazoo.client import KazooClient
 from zk_support import wait_for
 
-from otter_core.model.node import NodeContext
+from otter_core.spi import NodeContext
 from otter_core.testing.harness import pipeline_yaml
 from otter_core.testing.nodes import NodeProcess
 from otter_zookeeper.admin import ClusterView, deploy

@@ -5,9 +5,7 @@ import secrets
 import pytest
 from zk_support import wait_for
 
-from otter_core.contracts import Arbitrator, StageSignals
-from otter_core.model import NodeContext, Position
-from otter_core.model.node import ReadySignal
+from otter_core.spi import Arbitrator, NodeContext, Position, ReadySignal, StageSignals
 from otter_zookeeper.layout import Layout, decode
 
 pytest.importorskip("otter_grpc")
