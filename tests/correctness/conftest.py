@@ -3,6 +3,7 @@
 ``OTTER_HARNESS_PROFILE=ci`` (the default): few examples, a fixed seed (derandomize), no example
 database, no shrinking (a failure is reported with the example as generated), so CI is bounded and
 reproducible. ``OTTER_HARNESS_PROFILE=soak``: many random examples, shrinking on, for local soak runs.
+``OTTER_HARNESS_EXAMPLES=N`` sets the examples per test under either profile.
 """
 
 from __future__ import annotations
@@ -43,7 +44,10 @@ EXAMPLES: Counter[str] = Counter()  # test node name: examples run (each one a f
 
 
 def scaled(ci: int) -> int:
-    """Examples for a test: ``ci`` under the ci profile, the profile's own count (at least ``ci``) else."""
+    """Examples for a test: ``OTTER_HARNESS_EXAMPLES`` when set, else ``ci`` under the ci profile and the
+    profile's own count (at least ``ci``) under the others."""
+    if os.environ.get("OTTER_HARNESS_EXAMPLES"):
+        return int(os.environ["OTTER_HARNESS_EXAMPLES"])
     return ci if PROFILE == "ci" else max(ci, settings.get_profile(PROFILE).max_examples)
 
 

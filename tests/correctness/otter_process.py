@@ -57,7 +57,7 @@ class OtterProcess:
     def __init__(
         self, path: LoadPath, source: MariaDBServer, target: MariaDBServer, schema: str, workdir: Path
     ):
-        self.path, self.source, self.workdir = path, source, Path(workdir)
+        self.path, self.source, self.schema, self.workdir = path, source, schema, Path(workdir)
         file, pos = source.binlog_position()
         doc = yaml.safe_load(
             pipeline_yaml(
@@ -132,9 +132,12 @@ class OtterProcess:
         return position.get("file"), int(position.get("pos") or 0)
 
     def wait_caught_up(self, timeout: float = 120.0, allowed_rollbacks: int = 1) -> None:
-        """Block until the acked position reaches the source's binlog end; raise with the log's tail when
-        the process ended, the pipeline rolled back more than ``allowed_rollbacks`` times (a load error
-        that repeats: retrying forever would only hide it) or ``timeout`` passed."""
+        """Write a fence row on the source and block until the acked position reaches the source's binlog
+        end (the fence's transaction, so there is always one to ack); raise with the log's tail when
+        the process ended, the pipeline rolled back more than ``allowed_rollbacks`` times since the call
+        (a load error that repeats: retrying forever would only hide it) or ``timeout`` passed."""
+        before = self.rollbacks()
+        self.source.execute(f"INSERT INTO `{self.schema}`.`fence` () VALUES ()")
         end = self.source.binlog_position()
         deadline = time.monotonic() + timeout
         while True:
@@ -143,9 +146,10 @@ class OtterProcess:
                 return
             if self.process is None or self.process.poll() is not None:
                 raise AssertionError(f"otter-run ended ({self.path.name}):\n{self.log_tail()}")
-            if self.rollbacks() > allowed_rollbacks:
+            if self.rollbacks() - before > allowed_rollbacks:
                 raise AssertionError(
-                    f"load path {self.path.name}: the pipeline keeps rolling back ({self.rollbacks()} times), "
+                    f"load path {self.path.name}: the pipeline keeps rolling back ({self.rollbacks() - before} "
+                    f"times while waiting), "
                     f"acked {acked}, source at {end}:\n{self.log_tail()}"
                 )
             if time.monotonic() > deadline:

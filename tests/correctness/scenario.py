@@ -110,7 +110,7 @@ def run_example(
             writer.join(300)
             if errors:
                 raise errors[0]
-            otter.wait_caught_up(allowed_rollbacks=1 if fault is None else 10_000)
+            otter.wait_caught_up(allowed_rollbacks=1 if fault is None and midway is None else 3)
             assert_equal(source, target, schema, key, path, transactions, otter)
         finally:
             otter.stop()
