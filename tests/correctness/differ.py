@@ -14,7 +14,7 @@ from tests.correctness.catalogue import COLUMNS, KeyShape
 
 def _select(schema: str, key: KeyShape) -> tuple[str, list[str]]:
     names = [n for n, _ in key.columns]
-    exprs = [f"CAST(`{n}` AS BINARY)" for n in names]
+    exprs = [f"CAST(`{n}` AS BINARY)" for n in names] + [f"`{n}`" for n in names]
     exprs += [c.compare.format(c=f"`{c.name}`") for c in COLUMNS]
     order = ", ".join(f"`{n}`" for n in names)
     sql = f"SELECT {', '.join(exprs)} FROM `{schema}`.`t` ORDER BY {order}"
@@ -22,10 +22,13 @@ def _select(schema: str, key: KeyShape) -> tuple[str, list[str]]:
 
 
 def snapshot(server: Any, schema: str, key: KeyShape) -> dict[tuple, tuple]:
-    """``{key (as bytes): column values}`` of every row of ``schema.t``."""
+    """``{key (as bytes): (key as typed, column values)}`` of every row of ``schema.t``."""
     sql, _ = _select(schema, key)
     width = len(key.columns)
-    return {tuple(row[:width]): tuple(row[width:]) for row in server.execute(sql)}
+    return {
+        tuple(row[:width]): (tuple(row[width : 2 * width]), tuple(row[2 * width :]))
+        for row in server.execute(sql)
+    }
 
 
 def _show(value: Any, limit: int = 60) -> str:
@@ -39,18 +42,19 @@ def _show(value: Any, limit: int = 60) -> str:
 def diff_rows(
     source: dict[tuple, tuple], target: dict[tuple, tuple], table: str, limit: int = 25
 ) -> list[str]:
-    """Readable differences, at most ``limit`` lines (then a count of the rest); [] when equal."""
+    """Readable differences (keys shown as typed), at most ``limit`` lines (then a count of the rest);
+    [] when equal."""
     names = [c.name for c in COLUMNS]
     lines = []
     for key in sorted(set(source) | set(target), key=repr):
         src, dst = source.get(key), target.get(key)
-        shown = tuple(k.decode("utf-8", "backslashreplace") if isinstance(k, bytes) else k for k in key)
+        shown = (src or dst)[0]
         if dst is None:
             lines.append(f"{table} key {shown}: missing on the target")
         elif src is None:
             lines.append(f"{table} key {shown}: on the target only (not on the source)")
         else:
-            for name, a, b in zip(names, src, dst):
+            for name, a, b in zip(names, src[1], dst[1], strict=True):
                 if a != b:
                     lines.append(f"{table} key {shown} column {name}: source {_show(a)} target {_show(b)}")
     if len(lines) > limit:
