@@ -10,6 +10,7 @@ visible: PyMySQL turns ``0000-00-00`` into None).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import random
 from collections.abc import Callable
@@ -18,9 +19,39 @@ from decimal import Decimal
 from attrs import frozen
 from hypothesis import strategies as st
 
-BIG_TEXT = "😀" * 16383  # 65,532 bytes of 4-byte UTF-8: a TEXT at its 64 KB limit
 BIG_BLOB_BYTES = 1_100_000  # a MEDIUMBLOB over 1 MB: the loader sends it alone, as bytes
 MID_BYTES = (65_537, 400_000)  # over 64 KB, under the loader's 1 MB "big row": shares statements
+
+
+@frozen
+class Big:
+    """A big value by recipe (``kind``, ``seed``, ``size``): short in hypothesis's report of a failing
+    example and in the workload's SQL, built when the statement is executed (``value()``)."""
+
+    kind: str  # bytes | text (repeats the character ``seed``) | json | line (GEOMETRY WKT)
+    seed: int
+    size: int
+
+    def value(self) -> bytes | str:
+        return _build(self.kind, self.seed, self.size)
+
+    def __repr__(self) -> str:
+        return f"Big({self.kind!r}, {self.seed}, {self.size})"
+
+
+@functools.lru_cache(maxsize=16)
+def _build(kind: str, seed: int, size: int) -> bytes | str:
+    if kind == "bytes":
+        return random.Random(seed).randbytes(size)
+    if kind == "text":
+        return chr(seed) * size
+    if kind == "json":
+        return '{"k": "' + "v" * size + '"}'
+    rng = random.Random(seed)  # line: ``size`` points
+    return "LINESTRING(" + ",".join(f"{i} {rng.randint(-9, 9)}" for i in range(size)) + ")"
+
+
+BIG_TEXT = Big("text", ord("😀"), 16383)  # 65,532 bytes of 4-byte UTF-8: a TEXT at its 64 KB limit
 
 
 @frozen
@@ -82,14 +113,10 @@ _json = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_text, inner, max_size=3),
     max_leaves=6,
 ).map(lambda v: json.dumps(v, ensure_ascii=False))
-_big_json = st.integers(*MID_BYTES).map(lambda n: '{"k": "' + "v" * n + '"}')  # over 64 KB
+_big_json = st.integers(*MID_BYTES).map(lambda n: Big("json", 0, n))  # over 64 KB
 _coords = st.integers(-1000, 1000)
 _point = st.builds(lambda x, y: f"{x} {y}", _coords, _coords)
-_long_line = st.integers(0, 2**32).map(  # 5000 points: 80 KB of WKB, over 64 KB
-    lambda seed: (
-        "LINESTRING(" + ",".join(f"{i} {random.Random(seed + i).randint(-9, 9)}" for i in range(5000)) + ")"
-    )
-)
+_long_line = st.integers(0, 2**32).map(lambda seed: Big("line", seed, 5000))  # 80 KB of WKB, over 64 KB
 _wkt = st.one_of(
     _point.map(lambda p: f"POINT({p})"),
     st.lists(_point, min_size=2, max_size=4).map(lambda ps: f"LINESTRING({','.join(ps)})"),
@@ -103,12 +130,14 @@ _wkt = st.one_of(
 
 
 _big_blob = st.builds(
-    lambda seed, size: random.Random(seed).randbytes(size),
+    lambda seed, size: Big("bytes", seed, size),
     st.integers(0, 2**32),
     st.sampled_from([BIG_BLOB_BYTES]) | st.integers(*MID_BYTES),
 )
-_mid_text = st.builds(
-    lambda ch, n: ch * n, st.sampled_from(["😀", "é", "x"]), st.integers(*MID_BYTES).map(lambda b: b // 4)
+_mid_text = st.builds(  # over 64 KB of 4-, 2- or 1-byte characters
+    lambda ch, size: Big("text", ord(ch), size // len(ch.encode())),
+    st.sampled_from(["😀", "é", "x"]),
+    st.integers(*MID_BYTES),
 )
 
 COLUMNS: list[ColumnType] = [

@@ -13,7 +13,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from tests.correctness.catalogue import BY_NAME, WRITABLE, KeyShape, row_values
+from tests.correctness.catalogue import BY_NAME, WRITABLE, Big, KeyShape, row_values
 
 OPERATIONS = ["insert"] * 3 + ["update"] * 3 + ["multi"] * 2 + ["rekey", "delete", "bulk"]
 MAX_BULK_ROWS = 300  # rows the first transaction may add beside the pool: chunks of many rows
@@ -136,7 +136,7 @@ def apply_workload(server: Any, schema: str, key: KeyShape, transactions: list) 
             for tx in transactions:
                 for op in tx:
                     for sql, args in statements(schema, key, op):
-                        cur.execute(sql, args)
+                        cur.execute(sql, [a.value() if isinstance(a, Big) else a for a in args])
                 conn.commit()
     finally:
         conn.close()
