@@ -15,11 +15,15 @@ from tests.correctness.catalogue import KEY_SHAPES
 from tests.correctness.conftest import EXAMPLES, scaled
 from tests.correctness.otter_process import LoadPath, OtterProcess
 from tests.correctness.scenario import case, run_example
-from tests.correctness.test_load_paths import JOIN_BUG
 
 pytestmark = pytest.mark.usefixtures("clean_databases")
 PACE = 0.05  # s between the source's transactions: the faults land while they flow
 INT_KEY = [k for k in KEY_SHAPES if k.name == "int"]
+# Not strict: after a kill the replay may merge the first transaction's inserts with later updates into
+# upserts, so whether the join (and its bug) is reached depends on when the kills land.
+JOIN_BUG_SOMETIMES = pytest.mark.xfail(
+    strict=False, reason="fixed by branch fieldmode (UPDATE join typed by the target); remove at merge"
+)
 
 KILL_CASES = [
     pytest.param(LoadPath("row-c-process", sync_mode="row"), None, id="row-c-process"),
@@ -28,7 +32,9 @@ KILL_CASES = [
         None,
         id="field-upsert-python-process",
     ),
-    pytest.param(LoadPath("field-join-c-process"), INT_KEY, id="field-join-c-process-int", marks=[JOIN_BUG]),
+    pytest.param(
+        LoadPath("field-join-c-process"), INT_KEY, id="field-join-c-process-int", marks=[JOIN_BUG_SOMETIMES]
+    ),
 ]
 
 
