@@ -1,0 +1,160 @@
+"""``otter-run run`` as a child process for one harness example: one load path, killable with SIGKILL.
+
+The process (not an in-thread Runner) because the C/Python switch (``OTTER_PURE_PYTHON_DECODER``) is
+read at import, and because kill -9 must hit a real process. ``wait_caught_up`` watches the acked
+position file and fails fast with the log's tail when the pipeline keeps rolling back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+from attrs import frozen
+
+from otter_core.testing.harness import pipeline_yaml
+from otter_core.testing.mariadb import MariaDBServer
+
+
+@frozen
+class LoadPath:
+    """One way rows reach the target: the knobs that choose the loader's and selector's code paths."""
+
+    name: str
+    sync_mode: str = "field"
+    update_join: bool = True  # field mode: the UPDATE join (False: the upsert of the changed columns)
+    pure_python: bool = False  # OTTER_PURE_PYTHON_DECODER=1: Python decoder and statement builder
+    select_process: bool = True
+    chunks: str = "default"  # "tiny": 1-row statements and 1-transaction batches; "large": one statement
+
+    def parameters(self) -> dict[str, Any]:
+        params: dict[str, Any] = {"sync_mode": self.sync_mode, "select_process": self.select_process}
+        if self.chunks == "tiny":
+            params.update(batch_size=1, batch_bytes=1024, parallelism=2, load_pool_size=2)
+        elif self.chunks == "large":
+            params.update(batch_size=100_000, batch_bytes=64 * 1024 * 1024, load_pool_size=1)
+        return params
+
+    def target_options(self) -> dict[str, Any]:
+        opts: dict[str, Any] = {"update_join": self.update_join}
+        if self.chunks == "tiny":
+            opts.update(load_chunk_rows=1, load_chunk_bytes=1024)
+        elif self.chunks == "large":
+            opts.update(load_chunk_rows=100_000, load_chunk_bytes=64 * 1024 * 1024)
+        return opts
+
+
+class OtterProcess:
+    """Writes the pipeline's YAML (from the source's current binlog end) and runs it; restartable."""
+
+    def __init__(
+        self, path: LoadPath, source: MariaDBServer, target: MariaDBServer, schema: str, workdir: Path
+    ):
+        self.path, self.source, self.schema, self.workdir = path, source, schema, Path(workdir)
+        file, pos = source.binlog_position()
+        doc = yaml.safe_load(
+            pipeline_yaml(
+                source, target, [f"{schema}.t"], start={"file": file, "pos": pos}, **path.parameters()
+            )
+        )
+        doc["sources"]["dst"]["options"] = path.target_options()
+        self.config = self.workdir / "pipeline.yaml"
+        self.config.write_text(yaml.safe_dump(doc, sort_keys=False))
+        self.state_dir = self.workdir / "state"
+        self.log_path = self.workdir / "otter-run.log"
+        self.position_file = self.state_dir / "test" / "src-to-dst.position.json"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> OtterProcess:
+        env = {k: v for k, v in os.environ.items() if k != "OTTER_PURE_PYTHON_DECODER"}
+        if self.path.pure_python:
+            env["OTTER_PURE_PYTHON_DECODER"] = "1"
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "otter_core.cli",
+                    "--log-level",
+                    "WARNING",
+                    "run",
+                    str(self.config),
+                    "--state-dir",
+                    str(self.state_dir),
+                    "--quiet",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+        return self
+
+    def kill9(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        """SIGTERM (drain, ack), SIGKILL after 60 s."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            self.kill9()
+
+    def log_tail(self, chars: int = 3000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except FileNotFoundError:
+            return ""
+
+    def rollbacks(self) -> int:
+        """How many times the pipeline rolled back to its acked position after a failure (log lines)."""
+        try:
+            return self.log_path.read_text(errors="replace").count("rolled back to")
+        except FileNotFoundError:
+            return 0
+
+    def acked(self) -> tuple[str, int] | None:
+        try:
+            position = json.loads(self.position_file.read_text())["position"]
+        except (FileNotFoundError, json.JSONDecodeError, KeyError):
+            return None
+        return position.get("file"), int(position.get("pos") or 0)
+
+    def wait_caught_up(self, timeout: float = 120.0, allowed_rollbacks: int = 1) -> None:
+        """Write a fence row on the source and block until the acked position reaches the source's binlog
+        end (the fence's transaction, so there is always one to ack); raise with the log's tail when
+        the process ended, the pipeline rolled back more than ``allowed_rollbacks`` times since the call
+        (a load error that repeats: retrying forever would only hide it) or ``timeout`` passed."""
+        before = self.rollbacks()
+        self.source.execute(f"INSERT INTO `{self.schema}`.`fence` () VALUES ()")
+        end = self.source.binlog_position()
+        deadline = time.monotonic() + timeout
+        while True:
+            acked = self.acked()
+            if acked is not None and acked >= end:
+                return
+            if self.process is None or self.process.poll() is not None:
+                raise AssertionError(f"otter-run ended ({self.path.name}):\n{self.log_tail()}")
+            if self.rollbacks() - before > allowed_rollbacks:
+                raise AssertionError(
+                    f"load path {self.path.name}: the pipeline keeps rolling back ({self.rollbacks() - before} "
+                    f"times while waiting), "
+                    f"acked {acked}, source at {end}:\n{self.log_tail()}"
+                )
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"load path {self.path.name}: not caught up with {end} after {timeout}s (acked {acked}):\n"
+                    f"{self.log_tail()}"
+                )
+            time.sleep(0.1)

@@ -1,0 +1,47 @@
+"""Differential harness, every load path: generated tables over every column type and generated DML,
+loaded by one load path, end with the target equal to the source row by row (docs/correctness.md)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+
+from tests.correctness.catalogue import KEY_SHAPES
+from tests.correctness.conftest import EXAMPLES, scaled
+from tests.correctness.otter_process import LoadPath
+from tests.correctness.scenario import case, run_example
+
+pytestmark = pytest.mark.usefixtures("clean_databases")
+
+# When you add a fast path (or a switch that chooses one), add the LoadPath that takes it here.
+PATHS = [
+    LoadPath("row-c-process", sync_mode="row"),
+    LoadPath(
+        "row-python-thread-tiny", sync_mode="row", pure_python=True, select_process=False, chunks="tiny"
+    ),
+    LoadPath("field-join-c-process"),  # the default configuration
+    LoadPath("field-join-python-thread-tiny", pure_python=True, select_process=False, chunks="tiny"),
+    LoadPath("field-join-c-thread-large", select_process=False, chunks="large"),
+    LoadPath("field-upsert-c-thread-large", update_join=False, select_process=False, chunks="large"),
+    LoadPath("field-upsert-python-process", update_join=False, pure_python=True),
+]
+
+
+def _cases() -> list:
+    cases = []
+    for path in PATHS:
+        for key in KEY_SHAPES:
+            cases.append(pytest.param(path, key, id=f"{path.name}-{key.name}"))
+    return cases
+
+
+@pytest.mark.parametrize(("path", "key"), _cases())
+def test_target_equals_source(path, key, mariadb_source, mariadb_target, request):
+    @settings(max_examples=scaled(3))
+    @given(case(max_transactions=8, keys=[key]))
+    def check(generated):
+        EXAMPLES[request.node.name] += 1
+        _, transactions = generated
+        run_example(mariadb_source, mariadb_target, path, key, transactions)
+
+    check()
