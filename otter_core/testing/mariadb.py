@@ -13,9 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pymysql
-
-from otter_core import mysql_connect
+import pymysql  # test support: declared in otter-core's [test] extra, never imported by the runtime
 
 SERVER_USER = "root" if os.geteuid() == 0 else getpass.getuser()  # mariadbd runs as this OS user
 OTTER_USER = "otter"
@@ -145,14 +143,14 @@ class MariaDBServer:
         return self
 
     def root_connect(self, **kwargs: Any) -> pymysql.connections.Connection:
-        return mysql_connect.connect(
+        return pymysql.connect(
             unix_socket=self.socket_path, user=SERVER_USER, autocommit=True, charset="utf8mb4", **kwargs
         )
 
     def connect(self, **kwargs: Any) -> pymysql.connections.Connection:
         """A TCP connection as the ``otter`` user (what a pipeline uses)."""
         kwargs.setdefault("autocommit", True)
-        return mysql_connect.connect(
+        return pymysql.connect(
             host="127.0.0.1",
             port=self.port,
             user=OTTER_USER,

@@ -1,12 +1,12 @@
-"""``otter_core.mysql_connect``: one TLS context for PyMySQL's preferred mode, and TLS still used when offered."""
+"""``otter_mysql.mysql_connect``: one TLS context for PyMySQL's preferred mode, and TLS still used when offered."""
 
 import ssl
 import subprocess
 
 import pytest
 
-from otter_core import mysql_connect
 from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer
+from otter_mysql import mysql_connect
 
 
 def _cipher(conn) -> str:

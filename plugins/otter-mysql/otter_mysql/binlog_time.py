@@ -18,9 +18,9 @@ from typing import Any
 
 import pymysql
 
-from otter_core import mysql_connect
 from otter_core.errors import SourceError
 from otter_core.model import DataMediaSource, Position
+from otter_mysql import mysql_connect
 from otter_mysql.checks import master_status
 
 COM_BINLOG_DUMP = 0x12

@@ -18,10 +18,9 @@ from typing import Any
 import pymysql
 from attrs import define
 
-from otter_core import mysql_connect
 from otter_core.errors import LoadError
 from otter_core.model import DataMediaSource, EventData, Pipeline, SyncMode
-from otter_mysql import bigrows, fencing, retl
+from otter_mysql import bigrows, fencing, mysql_connect, retl
 from otter_mysql.chunk_fallback import (
     ER_DUP_ENTRY,
     ER_LOCK_DEADLOCK,

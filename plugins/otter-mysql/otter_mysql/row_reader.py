@@ -7,9 +7,9 @@ from typing import Any
 
 import pymysql
 
-from otter_core import mysql_connect
 from otter_core.errors import SourceError
 from otter_core.model import DataMediaSource
+from otter_mysql import mysql_connect
 from otter_mysql.dialect import quote_ident, quote_table
 from otter_mysql.schema import SchemaCache
 
