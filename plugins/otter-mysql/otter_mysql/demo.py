@@ -22,10 +22,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
-from otter_core.demo_workload import DDL, SCHEMA, Workload
 from otter_core.progress import ProgressPrinter
 from otter_core.testing.compare import diff_checksums, table_checksums
 from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer
+from otter_mysql.demo_workload import DDL, SCHEMA, Workload
 
 CATCH_UP_TIMEOUT = 120.0
 QUIET_LOGGERS = ("otter", "otter_core", "otter_mysql", "pymysqlreplication", "stevedore")
