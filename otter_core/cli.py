@@ -1,4 +1,4 @@
-"""``otter-run``: run pipelines from YAML, the demo, and plugin listing."""
+"""``otter-run``: run pipelines from YAML, administration, plugin listing, and the sub-commands plugins add."""
 
 from __future__ import annotations
 
@@ -74,42 +74,23 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_init_db(args: argparse.Namespace) -> int:
-    """Create the system schema ``retl`` (loopback marks, DDL records) on every MySQL source of the file."""
-    import pymysql
-
-    from otter_core import mysql_connect
+    """Create the system tables (MySQL: schema ``retl``: loopback marks, DDL records, conflicts) on every
+    source of the file whose plugin needs some (``otter_source_admin``)."""
     from otter_core.config import load_config_file
-    from otter_core.errors import ConfigError
+    from otter_core.plugins import AdminPlugins
 
-    try:
-        from otter_mysql import retl
-    except ImportError:  # pragma: no cover - the plugin ships with otter
-        raise ConfigError("init-db needs the otter-mysql plugin") from None
     config = load_config_file(args.config)
+    plugins = AdminPlugins()
     done = 0
     for source in config.sources.values():
-        if source.type not in ("mysql", "mariadb"):
+        admin = plugins.source_admin(source)
+        ready = admin.init_db() if admin is not None else None
+        if ready is None:
             continue
-        label = f"source {source.name} ({source.host}:{source.port})"
-        try:
-            conn = mysql_connect.connect(
-                host=source.host,
-                port=int(source.port),
-                user=source.user,
-                password=source.password,
-                connect_timeout=10,
-                charset="utf8mb4",
-            )
-        except pymysql.Error as exc:
-            raise ConfigError(f"cannot connect to {label} as {source.user!r}: {exc.args[-1]}") from None
-        try:
-            retl.ensure_tables(conn, label, ConfigError)
-        finally:
-            conn.close()
-        print(f"{label}: system schema `{retl.SCHEMA}` ready ({', '.join(sorted(retl.SYSTEM_TABLES))})")
+        print(f"source {source.name} ({source.host}:{source.port}): {ready}")
         done += 1
     if not done:
-        print("no mysql source in the file: nothing to do")
+        print("no source in the file needs system tables: nothing to do")
     return 0
 
 
@@ -132,12 +113,6 @@ def cmd_plugins(_args: argparse.Namespace) -> int:
             f"{row['kind']:<14} {row['name']:<12} {row['distribution']:<24} {row['module']}  {row['status']}"
         )
     return 0
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from otter_core.demo import run_demo
-
-    return run_demo(rows=args.rows, seconds=args.seconds, keep=args.keep)
 
 
 def version_text() -> str:
@@ -199,12 +174,6 @@ def build_parser() -> argparse.ArgumentParser:
     init_db.add_argument("config", help="the pipeline YAML file")
     init_db.set_defaults(func=cmd_init_db)
 
-    demo = sub.add_parser("demo", help="start two throwaway MariaDB servers, sync them and show it")
-    demo.add_argument("--rows", type=int, default=20000, help="rows the demo workload writes")
-    demo.add_argument("--seconds", type=float, default=15.0, help="how long the mixed workload runs")
-    demo.add_argument("--keep", action="store_true", help="keep the servers' directories afterwards")
-    demo.set_defaults(func=cmd_demo)
-
     channel = sub.add_parser("channel", help="pause, resume or stop a channel of a running otter-run")
     channel.add_argument("action", choices=["pause", "resume", "start", "stop"])
     channel.add_argument("name", help="the channel name")
@@ -221,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     plugins = sub.add_parser("plugins", help="list installed plugins")
     plugins.set_defaults(func=cmd_plugins)
-    _add_distributed_commands(sub)
+    _add_plugin_commands(sub)
 
     from otter_core.cli_conflicts import add_parser as add_conflicts_parser
 
@@ -232,22 +201,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_distributed_commands(sub: argparse._SubParsersAction) -> None:
-    """``node``, ``deploy`` and ``cluster`` come with the otter-zookeeper plugin."""
-    try:
-        from otter_zookeeper.cli import add_commands
-    except ImportError:
-        for name in ("node", "deploy", "cluster"):
-            missing = sub.add_parser(name, help="distributed mode (needs `pip install otter-zookeeper`)")
-            missing.set_defaults(func=_needs_zookeeper_plugin)
-        return
-    add_commands(sub)
+# Sub-commands of known plugins: without the plugin, the command still exists and says what to install.
+PLUGIN_COMMANDS = {
+    "demo": ("otter-mysql", "the demo (two throwaway MariaDB servers)"),
+    "node": ("otter-zookeeper", "distributed mode"),
+    "deploy": ("otter-zookeeper", "distributed mode"),
+    "cluster": ("otter-zookeeper", "distributed mode"),
+}
 
 
-def _needs_zookeeper_plugin(_args: argparse.Namespace) -> int:
+def _add_plugin_commands(sub: argparse._SubParsersAction) -> None:
+    """The sub-commands plugins contribute through ``otter_cli_commands`` (``otter.cli`` entry points)."""
+    from otter_core.plugins import AdminPlugins
+
+    for failure in AdminPlugins().cli_commands(sub):
+        log.warning("otter-run: a plugin's commands are missing: %s", failure)
+    for name, (dist, what) in PLUGIN_COMMANDS.items():
+        if name not in sub.choices:
+            missing = sub.add_parser(name, help=f"{what} (needs `pip install {dist}`)")
+            missing.set_defaults(func=_needs_plugin, needs=(dist, what))
+
+
+def _needs_plugin(args: argparse.Namespace) -> int:
+    dist, what = args.needs
     print(
-        "otter-run: distributed mode needs the otter-zookeeper plugin: `pip install otter-zookeeper` "
-        "(or `pip install ./plugins/otter-zookeeper` from a checkout)",
+        f"otter-run: {what} needs the {dist} plugin: `pip install {dist}` "
+        f"(or `pip install ./plugins/{dist}` from a checkout)",
         file=sys.stderr,
     )
     return 2

@@ -56,7 +56,7 @@ def _request_text(args: argparse.Namespace) -> str:
 
 
 def _wanted_position(args: argparse.Namespace, config: Any, pipeline: Any) -> Any:
-    from otter_core.manager.ops.positions import requested_position
+    from otter_core.position_request import requested_position
 
     given = [name for name in ("file", "gtid", "time", "current") if getattr(args, name)]
     if len(given) != 1:

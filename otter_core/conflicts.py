@@ -1,20 +1,22 @@
 """The conflict log as an API: list, show and resolve the conflicts pipelines detected (manager, CLI).
 
-Conflicts live in ``retl.retl_conflict`` on each pipeline's target (MySQL/MariaDB, plugin otter-mysql);
-an id is ``TARGET:N``: the name of the target in the YAML's ``sources`` and the row id there.
+Conflicts live on each pipeline's target, in the store its loader plugin opens through the
+``otter_conflict_store`` hook (MySQL/MariaDB: ``retl.retl_conflict``, plugin otter-mysql); an id is
+``TARGET:N``: the name of the target in the YAML's ``sources`` and the store's number there.
 """
 
 from __future__ import annotations
 
 import datetime
-import json
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import attrs
 from attrs import frozen
 
-from otter_core.errors import ConfigError, LoadError
+from otter_core.contracts import ConflictStore
+from otter_core.errors import ConfigError
 from otter_core.model import DataMediaSource, OtterConfig
 
 
@@ -66,60 +68,28 @@ def _targets(
     return found
 
 
-def _connect(source: DataMediaSource) -> Any:
-    import pymysql
+@contextmanager
+def _store(source: DataMediaSource) -> Iterator[ConflictStore]:
+    """The conflict log of target ``source``, closed afterwards."""
+    from otter_core.plugins import AdminPlugins
 
-    from otter_core import mysql_connect
-
-    if source.type not in ("mysql", "mariadb"):
-        raise ConfigError(f"source {source.name}: the conflict log is kept on mysql/mariadb targets only")
-    try:
-        conn = mysql_connect.connect(
-            host=source.host,
-            port=int(source.port),
-            user=source.user,
-            password=source.password,
-            charset="utf8mb4",
-            autocommit=False,
-            connect_timeout=10,
+    store = AdminPlugins().conflict_store(source)
+    if store is None:
+        raise ConfigError(
+            f"source {source.name}: its {source.type} plugin keeps no conflict log "
+            f"(the conflict log is kept on mysql/mariadb targets)"
         )
-    except pymysql.Error as exc:
-        raise LoadError(
-            f"cannot connect to {source.name} ({source.host}:{source.port} as {source.user}): "
-            f"{exc.args[-1] if exc.args else exc}"
-        ) from None
-    with conn.cursor() as cur:
-        cur.execute("SET SESSION time_zone='+00:00', sql_mode='NO_AUTO_VALUE_ON_ZERO', foreign_key_checks=0")
-        cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")  # row locks only, as the loader
-    return conn
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def _record(target: str, row: Mapping[str, Any]) -> ConflictRecord:
-    from otter_mysql.conflict_log import from_json
-
-    resolution = json.loads(row["resolution"]) if row.get("resolution") else None
-    return ConflictRecord(
-        id=f"{target}:{row['id']}",
-        channel=row["channel"],
-        pipeline=row["pipeline"],
-        schema=row["schema_name"],
-        table=row["table_name"],
-        key=json.loads(row["pk"]),
-        kind=row["kind"],
-        event_type=row["event_type"],
-        policy=row["policy"],
-        outcome=row["outcome"],
-        status=row["status"],
-        source_image=from_json(row["source_image"]),
-        source_before=from_json(row["source_before"]),
-        target_image=from_json(row["target_image"]),
-        position=row["position"],
-        detected_at=row["detected_at"],
-        resolved_at=row["resolved_at"],
-        resolved_by=row["resolved_by"],
-        resolution=resolution,
-        parent_id=f"{target}:{row['parent_id']}" if row.get("parent_id") else None,
-    )
+    fields = dict(row)
+    fields["id"] = f"{target}:{row['id']}"
+    fields["parent_id"] = f"{target}:{row['parent_id']}" if row.get("parent_id") else None
+    return ConflictRecord(**fields)
 
 
 def _split_id(config: OtterConfig, conflict_id: str) -> tuple[str, int]:
@@ -135,20 +105,6 @@ def _split_id(config: OtterConfig, conflict_id: str) -> tuple[str, int]:
     return target, int(number)
 
 
-def _rows(conn: Any, where: str, args: tuple, limit: int | None = None) -> Iterator[dict]:
-    import pymysql
-
-    from otter_mysql import conflict_log
-
-    try:
-        with conn.cursor() as cur:
-            yield from conflict_log.fetch(cur, where, args, limit=limit)
-    except pymysql.err.ProgrammingError as exc:
-        if exc.args and exc.args[0] in (1049, 1146):  # no retl schema / table yet: no conflict so far
-            return
-        raise
-
-
 def list_conflicts(
     config: OtterConfig,
     *,
@@ -160,16 +116,8 @@ def list_conflicts(
     """Conflicts of the file's pipelines (newest first), optionally of one channel/pipeline/status."""
     out: list[ConflictRecord] = []
     for name, source in _targets(config, channel, pipeline).items():
-        where, args = ["1"], []
-        for column, value in (("channel", channel), ("pipeline", pipeline), ("status", status)):
-            if value is not None:
-                where.append(f"{column} = %s")
-                args.append(value)
-        conn = _connect(source)
-        try:
-            out.extend(_record(name, row) for row in _rows(conn, " AND ".join(where), tuple(args), limit))
-        finally:
-            conn.close()
+        with _store(source) as store:
+            out.extend(_record(name, row) for row in store.list(channel, pipeline, status, limit))
     out.sort(key=lambda r: r.detected_at or datetime.datetime.min, reverse=True)
     return out[:limit]
 
@@ -177,14 +125,11 @@ def list_conflicts(
 def show_conflict(config: OtterConfig, conflict_id: str) -> ConflictRecord:
     """One conflict by id (``TARGET:N``)."""
     target, number = _split_id(config, conflict_id)
-    conn = _connect(config.sources[target])
-    try:
-        rows = list(_rows(conn, "id = %s", (number,)))
-    finally:
-        conn.close()
-    if not rows:
+    with _store(config.sources[target]) as store:
+        row = store.get(number)
+    if row is None:
         raise ConfigError(f"no conflict {conflict_id} (see `otter-run conflicts list`)")
-    return _record(target, rows[0])
+    return _record(target, row)
 
 
 def resolve_conflict(
@@ -193,13 +138,6 @@ def resolve_conflict(
     """Settle a parked conflict: ``source`` applies the parked changes of its key in order, ``target``
     keeps the target's row, ``image`` writes ``image`` (None deletes the row). Written on the target in one
     transaction with the conflict rows; a two-way channel's reverse pipeline carries it to the other side."""
-    from otter_mysql import conflict_log
-
     target, number = _split_id(config, conflict_id)
-    conn = _connect(config.sources[target])
-    try:
-        rows = conflict_log.resolve(conn, number, action, image, by)
-    finally:
-        conn.close()
-    first = min(rows, key=lambda r: r["id"])
-    return _record(target, first)
+    with _store(config.sources[target]) as store:
+        return _record(target, store.resolve(number, action, image, by))

@@ -345,3 +345,45 @@ class DiscardingPipe(Protocol):
 
     def discard(self, key: str) -> None:
         """Forget the batch stored under ``key``; may raise when it is already gone."""
+
+
+@runtime_checkable
+class SourceAdmin(Protocol):
+    """Administers one configured database outside a running pipeline (``otter-run init-db``,
+    ``otter-run position set --time``, a connection check). Each call opens and closes its own
+    connection; failures raise ``OtterError`` naming the source and what to do."""
+
+    def check_connection(self) -> str:
+        """Connect, ask the server who it is and disconnect; return e.g. ``server 11.4.2-MariaDB``."""
+
+    def init_db(self) -> str | None:
+        """Create the system tables otter needs on this database (idempotent); return what is ready,
+        e.g. ``system schema `retl` ready (retl_ddl, ...)``, or None when this kind needs none."""
+
+    def position_at(self, when: float) -> Position:
+        """The position of the first transaction committed at or after Unix time ``when`` (the current
+        end of the log when none is newer)."""
+
+
+@runtime_checkable
+class ConflictStore(Protocol):
+    """The conflict log kept on one target (``conflict:`` pairs). Rows are dicts with the fields of
+    ``otter_core.conflicts.ConflictRecord``; ``id`` and ``parent_id`` are the store's own numbers."""
+
+    def list(
+        self, channel: str | None, pipeline: str | None, status: str | None, limit: int
+    ) -> Sequence[Mapping[str, Any]]:
+        """Conflicts newest first, filtered by the arguments that are not None; none yet: empty."""
+
+    def get(self, number: int) -> Mapping[str, Any] | None:
+        """The conflict ``number``, or None."""
+
+    def resolve(
+        self, number: int, action: str, image: Mapping[str, Any] | None, by: str
+    ) -> Mapping[str, Any]:
+        """Settle parked conflict ``number`` (``source``, ``target`` or ``image``) and the changes of its
+        key parked behind it, in one transaction; return the first of those rows (lowest number) as it is
+        now. ``ConfigError`` when it is not parked."""
+
+    def close(self) -> None:
+        """Release the connection; safe to call twice."""

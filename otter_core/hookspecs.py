@@ -5,11 +5,14 @@ plugin that serves that name returns an object following the matching protocol i
 ``otter_core.contracts``; every other plugin returns None. The first non-None result wins
 (``firstresult=True``). Plugins are found through entry points (``otter.selectors``,
 ``otter.loaders``, ``otter.pipes``, ``otter.arbitrators``, ``otter.processors``,
-``otter.file_resolvers``); implement hooks with ``otter_core.hookimpl``.
+``otter.file_resolvers``, ``otter.cli``); implement hooks with ``otter_core.hookimpl``. The last three
+hooks serve commands outside a running pipeline (administration, the conflict log, ``otter-run``'s
+sub-commands), so that the core needs no plugin module and no database driver of its own.
 """
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,12 +20,14 @@ import pluggy
 
 from otter_core.contracts import (
     Arbitrator,
+    ConflictStore,
     EventProcessor,
     FileResolver,
     Loader,
     Pipe,
     RowReader,
     Selector,
+    SourceAdmin,
     TableReader,
 )
 from otter_core.model import DataMediaPair, DataMediaSource, EventData, Pipeline, RowBatch
@@ -125,4 +130,37 @@ def otter_table_reader(name: str, source: DataMediaSource, pipeline: Pipeline) -
     Called by the initial load (snapshot chunks and watermarks), by the ``retl_buffer`` resync and by
     ``otter-run verify``, once per use. ``name`` is the plugin name of ``source``: the selector name for a
     pipeline's source, the loader name for a target. Return None if ``name`` is not yours.
+    """
+
+
+@hookspec(firstresult=True)
+def otter_source_admin(name: str, source: DataMediaSource) -> SourceAdmin | None:
+    """Create the administration of ``source`` (``SourceAdmin``): ``init_db``, ``position_at``, ``check_connection``.
+
+    Called once per command and source by ``otter-run init-db`` (every source of the file) and
+    ``otter-run position set --time``; ``name`` is the source's ``type`` and the plugin is loaded from
+    ``otter.selectors`` (else ``otter.loaders``) under that name. Return None if ``name`` is not yours;
+    a kind with no administration leaves it unimplemented and the command says so or skips the source.
+    """
+
+
+@hookspec(firstresult=True)
+def otter_conflict_store(name: str, target: DataMediaSource) -> ConflictStore | None:
+    """Open the conflict log kept on ``target`` (``ConflictStore``: list, get, resolve, close).
+
+    Called by ``otter_core.conflicts`` (``otter-run conflicts``, the manager) once per target and call;
+    ``name`` is the target's ``type`` and the plugin is loaded from ``otter.loaders`` under that name. The
+    caller closes the store. Return None if ``name`` is not yours or keeps no conflict log.
+    """
+
+
+@hookspec
+def otter_cli_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Add sub-commands to ``otter-run`` (e.g. otter-zookeeper's ``node``, ``deploy``, ``cluster``).
+
+    Called once while ``otter-run`` builds its parser, for every module registered under the
+    ``otter.cli`` entry-point namespace; all implementations are called. Add parsers with
+    ``subparsers.add_parser(NAME, help=...)`` and ``set_defaults(func=HANDLER)``; the handler receives the
+    parsed ``argparse.Namespace`` and returns the exit code (``OtterError`` prints its message, exit 2).
+    Returns nothing.
     """

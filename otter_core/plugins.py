@@ -6,6 +6,7 @@ pipeline and nothing is loaded at import time.
 
 from __future__ import annotations
 
+import argparse
 import logging
 from collections.abc import Mapping, Sequence
 from importlib import metadata
@@ -18,12 +19,14 @@ from stevedore.exception import NoMatches
 from otter_core import hookspecs
 from otter_core.contracts import (
     Arbitrator,
+    ConflictStore,
     EventProcessor,
     FileResolver,
     Loader,
     Pipe,
     RowReader,
     Selector,
+    SourceAdmin,
     TableReader,
 )
 from otter_core.errors import ConfigError, OtterError, PluginNotFound
@@ -40,6 +43,7 @@ NAMESPACES = {
     "processor": "otter.processors",
     "file_resolver": "otter.file_resolvers",
     "observer": "otter.observers",
+    "cli": "otter.cli",
 }
 # Observers (``otter_batch_loaded``, ``otter_load_failed``) are not named by the YAML: every installed
 # plugin registered under this namespace observes every pipeline.
@@ -272,3 +276,52 @@ class PipelinePlugins:
             self.pm.hook.otter_load_failed(pipeline=self.pipeline, batch=batch, error=error, events=events)
         except Exception:  # the load's own error is what the pipeline must act on
             log.exception("an otter_load_failed observer failed for pipeline %r", self.pipeline.name)
+
+
+class AdminPlugins:
+    """The typed facade for work outside a running pipeline: source administration, the conflict log and
+    ``otter-run``'s sub-commands. Plugins are loaded by the source's type (or, for sub-commands, every
+    ``otter.cli`` entry point) into one PluginManager, so the core imports no plugin by name."""
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+
+    def _register(self, plugin: Any) -> None:
+        if not self.pm.is_registered(plugin):
+            self.pm.register(plugin)
+            self.pm.check_pending()
+
+    def _require_source_plugin(self, name: str) -> None:
+        """The plugin of a source type: the selector of that name, else the loader (a target-only kind)."""
+        try:
+            self._register(load_entry_point("selector", name))
+        except PluginNotFound:
+            self._register(load_entry_point("loader", name))
+
+    def source_admin(self, source: DataMediaSource) -> SourceAdmin | None:
+        """``source``'s administration, or None when its plugin offers none (``PluginNotFound`` when no
+        plugin serves its type)."""
+        self._require_source_plugin(source.type)
+        return self.pm.hook.otter_source_admin(name=source.type, source=source)
+
+    def conflict_store(self, target: DataMediaSource) -> ConflictStore | None:
+        """The open conflict log of ``target``, or None when its plugin keeps none; the caller closes it."""
+        self._register(load_entry_point("loader", target.type))
+        return self.pm.hook.otter_conflict_store(name=target.type, target=target)
+
+    def cli_commands(self, subparsers: argparse._SubParsersAction) -> list[str]:
+        """Let every ``otter.cli`` plugin add its sub-commands; return the plugins that failed to load
+        (named with the error), which ``otter-run`` reports without refusing to start."""
+        failures: list[str] = []
+
+        def on_failure(_manager: Any, entrypoint: Any, exc: BaseException) -> None:
+            failures.append(f"{entrypoint} failed to load: {exc!r}")
+
+        extensions = ExtensionManager(
+            NAMESPACES["cli"], invoke_on_load=False, on_load_failure_callback=on_failure
+        )
+        for ext in sorted(extensions, key=lambda e: e.name):
+            self._register(ext.plugin)
+        self.pm.hook.otter_cli_commands(subparsers=subparsers)
+        return failures

@@ -13,13 +13,25 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pymysql
-
-from otter_core import mysql_connect
+import pymysql  # test support: declared in otter-core's [test] extra, never imported by the runtime
 
 SERVER_USER = "root" if os.geteuid() == 0 else getpass.getuser()  # mariadbd runs as this OS user
 OTTER_USER = "otter"
 OTTER_PASSWORD = "otter"
+
+
+class _Connection(pymysql.connections.Connection):
+    """PyMySQL's preferred TLS mode with one context per process, as ``otter_mysql.mysql_connect`` (the
+    core imports no plugin): a fresh default context costs ~27 ms of CPU, and the fixtures connect often."""
+
+    _preferred: Any = None
+
+    def _create_ssl_ctx(self, sslp: Any) -> Any:
+        if sslp:
+            return super()._create_ssl_ctx(sslp)  # type: ignore[misc]  # private hook, absent from the stubs
+        if _Connection._preferred is None:
+            _Connection._preferred = super()._create_ssl_ctx({})  # type: ignore[misc]  # as above
+        return _Connection._preferred
 
 
 def free_port() -> int:
@@ -145,14 +157,14 @@ class MariaDBServer:
         return self
 
     def root_connect(self, **kwargs: Any) -> pymysql.connections.Connection:
-        return mysql_connect.connect(
+        return _Connection(
             unix_socket=self.socket_path, user=SERVER_USER, autocommit=True, charset="utf8mb4", **kwargs
         )
 
     def connect(self, **kwargs: Any) -> pymysql.connections.Connection:
         """A TCP connection as the ``otter`` user (what a pipeline uses)."""
         kwargs.setdefault("autocommit", True)
-        return mysql_connect.connect(
+        return _Connection(
             host="127.0.0.1",
             port=self.port,
             user=OTTER_USER,

@@ -5,7 +5,7 @@ import os
 import re
 import tempfile
 
-from otter_core.demo import run_demo
+from otter_mysql.demo import run_demo
 
 
 def _demo_dirs() -> set[str]:

@@ -1,12 +1,12 @@
-"""``otter_core.mysql_connect``: one TLS context for PyMySQL's preferred mode, and TLS still used when offered."""
+"""``otter_mysql.mysql_connect``: one TLS context for PyMySQL's preferred mode, and TLS still used when offered."""
 
 import ssl
 import subprocess
 
 import pytest
 
-from otter_core import mysql_connect
 from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer
+from otter_mysql import mysql_connect
 
 
 def _cipher(conn) -> str:
@@ -46,8 +46,12 @@ def tls_server(tmp_path_factory):
     server.destroy()
 
 
+def _plain(server):
+    return mysql_connect.connect(host="127.0.0.1", port=server.port, user=OTTER_USER, password=OTTER_PASSWORD)
+
+
 def test_connections_without_tls_options_share_one_context(mariadb_source):
-    first, second = mariadb_source.connect(), mariadb_source.connect()
+    first, second = _plain(mariadb_source), _plain(mariadb_source)
     try:
         assert first.ctx is second.ctx
         assert first.ctx.verify_mode is ssl.CERT_NONE and not first.ctx.check_hostname  # PyMySQL's own
@@ -80,7 +84,7 @@ def test_the_shared_context_still_encrypts_when_the_server_offers_tls(tls_server
     encrypted = mysql_connect.connect(
         host="127.0.0.1", port=tls_server.port, user=OTTER_USER, password=OTTER_PASSWORD
     )
-    plain = mariadb_source.connect()  # no TLS on this server: the preferred mode falls back
+    plain = _plain(mariadb_source)  # no TLS on this server: the preferred mode falls back
     try:
         assert encrypted.ctx is plain.ctx
         assert _cipher(encrypted).startswith(("TLS", "ECDHE", "AES"))

@@ -5,6 +5,7 @@ one-way sync between two throwaway MariaDB servers. The steps are those of scrip
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -85,3 +86,37 @@ def test_the_installed_wheels_run_otter_and_sync_two_servers(venv, dists):
     )
     assert all(Path(path).is_relative_to(venv) for path in where.split()), where
     check_dists.check_installed(venv, dists)
+
+
+def test_the_core_wheel_alone_runs_otter_run_without_a_plugin_or_a_database_driver(dists, tmp_path):
+    """``pip install otter-core`` with nothing else: no plugin, no PyMySQL (issue 19)."""
+    core = next(d for d in dists if d.package.name == "otter-core")
+    venv = tmp_path / "core-only"
+    base = getattr(sys, "_base_executable", sys.executable)
+    check_dists.run([base, "-m", "venv", str(venv)])
+    python = str(venv / "bin" / "python")
+    check_dists.run(
+        [python, "-m", "pip", "install", "-q", "-c", str(check_dists.CONSTRAINTS), str(core.wheel)],
+        timeout=600,
+    )
+    installed = check_dists.run([python, "-m", "pip", "list", "--format=freeze"], cwd=venv)
+    names = {line.split("==")[0].lower() for line in installed.split()}
+    assert not {"pymysql", "psycopg", "kazoo", "redis", "oracledb"} & names, installed
+    assert not [name for name in names if name.startswith("otter-") and name != "otter-core"], installed
+
+    assert "usage: otter-run" in check_dists.otter_run(venv, "--help")
+    assert check_dists.otter_run(venv, "--version").splitlines() == [
+        f"otter-core {core.wheel.name.split('-')[1]}"
+    ]
+    listed = check_dists.otter_run(venv, "plugins")
+    assert "memory" in listed and "otter-core" in listed and "broken" not in listed, listed
+    run = subprocess.run(
+        [str(venv / "bin" / "otter-run"), "demo"],
+        cwd=venv,
+        env=check_dists.outside_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 2 and "pip install otter-mysql" in run.stderr, run.stdout + run.stderr

@@ -18,8 +18,8 @@ from typing import Any
 
 import pymysql
 
-from otter_core import mysql_connect
 from otter_core.spi import DataMediaSource, Position, SourceError
+from otter_mysql import mysql_connect
 from otter_mysql.checks import master_status
 
 COM_BINLOG_DUMP = 0x12

@@ -18,9 +18,8 @@ from typing import Any
 import pymysql
 from attrs import define
 
-from otter_core import mysql_connect
 from otter_core.spi import DataMediaSource, EventData, LoadError, Pipeline, SyncMode
-from otter_mysql import bigrows, fencing, retl
+from otter_mysql import bigrows, fencing, mysql_connect, retl
 from otter_mysql.chunk_fallback import (
     ER_DUP_ENTRY,
     ER_LOCK_DEADLOCK,

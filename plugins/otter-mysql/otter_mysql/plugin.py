@@ -1,4 +1,5 @@
-"""pluggy hook implementations of otter-mysql: the binlog selector and the MySQL loader."""
+"""pluggy hook implementations of otter-mysql: the binlog selector, the MySQL loader, readers, the
+administration of a source (init-db, position by time) and the conflict log."""
 
 from __future__ import annotations
 
@@ -47,3 +48,23 @@ def otter_table_reader(name: str, source: DataMediaSource, pipeline: Pipeline) -
     from otter_mysql.table_reader import MySQLTableReader
 
     return MySQLTableReader(source)
+
+
+@hookimpl
+def otter_source_admin(name: str, source: DataMediaSource) -> Any:
+    """A ``MySQLSourceAdmin`` (init-db, position by time, connection check) for mysql/mariadb."""
+    if name not in NAMES:
+        return None
+    from otter_mysql.admin import MySQLSourceAdmin
+
+    return MySQLSourceAdmin(source)
+
+
+@hookimpl
+def otter_conflict_store(name: str, target: DataMediaSource) -> Any:
+    """The conflict log ``retl.retl_conflict`` of a mysql/mariadb target, opened."""
+    if name not in NAMES:
+        return None
+    from otter_mysql.conflict_store import MySQLConflictStore
+
+    return MySQLConflictStore(target)

@@ -7,8 +7,8 @@ from typing import Any
 
 import pymysql
 
-from otter_core import mysql_connect
 from otter_core.spi import DataMediaSource, SourceError
+from otter_mysql import mysql_connect
 from otter_mysql.dialect import quote_ident, quote_table
 from otter_mysql.schema import SchemaCache
 

@@ -28,7 +28,6 @@ from pymysqlreplication.event import (
 )
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
-from otter_core import mysql_connect
 from otter_core.spi import (
     DataMediaSource,
     EventType,
@@ -39,7 +38,7 @@ from otter_core.spi import (
     Transaction,
     safe_name,
 )
-from otter_mysql import checks, handover, retl, signals
+from otter_mysql import checks, handover, mysql_connect, retl, signals
 from otter_mysql.history_start import start_history
 from otter_mysql.rowcodec import DELETE, UPDATE, WRITE, RowCodec
 from otter_mysql.schema import SchemaCache

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from otter_core import mysql_connect
 from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer
+from otter_mysql import mysql_connect
 from otter_mysql.schema import SchemaCache
 from otter_mysql.schema_history import SchemaHistory
 

@@ -1,4 +1,5 @@
-"""``otter-run node``, ``otter-run deploy`` and ``otter-run cluster``: the commands of distributed mode."""
+"""``otter-run node``, ``otter-run deploy`` and ``otter-run cluster``: the commands of distributed mode,
+added to ``otter-run`` through the ``otter_cli_commands`` hook (entry point ``otter.cli: zookeeper``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import sys
 import threading
 import time
 
-from otter_core.spi import ConfigError
+from otter_core.spi import ConfigError, hookimpl
 from otter_zookeeper.auth import ZooKeeperAuth
 
 log = logging.getLogger("otter.cli")
@@ -142,6 +143,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
         help="file holding 'user:password' for ZooKeeper digest auth; every znode otter creates "
         "is then readable by that identity only (else $OTTER_ZK_AUTH; none: open ACLs)",
     )
+
+
+@hookimpl
+def otter_cli_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Contribute ``node``, ``deploy`` and ``cluster`` to ``otter-run``."""
+    add_commands(subparsers)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:

@@ -22,10 +22,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
-from otter_core.demo_workload import DDL, SCHEMA, Workload
 from otter_core.progress import ProgressPrinter
 from otter_core.testing.compare import diff_checksums, table_checksums
 from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer
+from otter_mysql.demo_workload import DDL, SCHEMA, Workload
 
 CATCH_UP_TIMEOUT = 120.0
 QUIET_LOGGERS = ("otter", "otter_core", "otter_mysql", "pymysqlreplication", "stevedore")
@@ -144,8 +144,8 @@ def run_demo(rows: int = 20000, seconds: float = 15.0, keep: bool = False) -> in
 
     with _quiet_logs(), _sigterm_as_interrupt():
         try:
-            from otter_core.config import load_config_text
             from otter_core.runner import Runner
+            from otter_core.spi import load_config_text
 
             say(f"otter demo: {rows} row changes over {seconds:g}s, MariaDB -> MariaDB (files in {base})")
             t0 = time.monotonic()

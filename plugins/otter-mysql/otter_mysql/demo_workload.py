@@ -1,4 +1,4 @@
-"""The demo's schema and its mixed insert/update/delete workload (used by ``otter_core.demo``)."""
+"""The demo's schema and its mixed insert/update/delete workload (used by ``otter_mysql.demo``)."""
 
 from __future__ import annotations
 
