@@ -100,3 +100,30 @@ def test_every_type_converges(mariadb_source, mariadb_target, tmp_path, policy, 
         assert result.conflicts > 0  # the keys overlap: the run did meet conflicts
     if policy == "manual":
         assert result.parked_resolved > 0
+
+
+def test_quiet_when_a_binlog_ends_with_a_checkpoint_after_a_rotation(
+    mariadb_source, mariadb_target, tmp_path
+):
+    """Cause of the every-type bench's one failed run (manual, 120 s "binlogs still growing"): its large rows
+    rotated a's binlog, which then ended with a Binlog_checkpoint event; the pipeline acks transactions, so
+    its position stayed 43 bytes before the end and the run waited for an ack that never comes."""
+    a, b = mariadb_source, mariadb_target
+    make_table(a, b)
+    text = twoway_yaml(a, b, "home_wins")
+    sources = {"a": a, "b": b}
+    with running(text, str(tmp_path / "state")) as runner:
+        a.execute("INSERT INTO shop.c VALUES (1, 'x', 1, 1)")
+        wait_quiet(runner, a, b, quiet=0.5, timeout=60, sources=sources)
+        a.execute("FLUSH BINARY LOGS")  # a new file: Format_desc, Gtid_list, Binlog_checkpoint events only
+        deadline = time.monotonic() + 30
+        while (
+            a.execute("SHOW BINLOG EVENTS IN %s", args=(a.binlog_position()[0],))[-1][2]
+            != "Binlog_checkpoint"
+        ):
+            assert time.monotonic() < deadline, "no Binlog_checkpoint at the end of the new binlog file"
+            time.sleep(0.1)
+        wait_quiet(runner, a, b, quiet=0.5, timeout=20, sources=sources)  # returns: nothing left to ack
+        b.execute("INSERT INTO shop.c VALUES (2, 'y', 2, 2)")  # a real transaction after it is still awaited
+        wait_quiet(runner, a, b, quiet=0.5, timeout=60, sources=sources)
+        assert a.execute(SELECT_ROWS) == b.execute(SELECT_ROWS) == [(1, "x", 1, 1), (2, "y", 2, 2)]
