@@ -1,7 +1,8 @@
 """Two real servers, random inserts/updates/deletes on both sides on the same keys, then quiet: both sides
 hold the same rows, for every conflict policy (manual: after resolving what it parked), and the binlogs
-stop growing (no ping-pong). The repeated version is bench/twoway_convergence.py. Below them, one
-deterministic test per cause of a divergence the bench found."""
+stop growing (no ping-pong); also on a table of every MariaDB type, in field and row mode. The repeated
+version is bench/twoway_convergence.py. Below them, one deterministic test per cause of a divergence or
+failed run the bench found."""
 
 import time
 
