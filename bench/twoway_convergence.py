@@ -22,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+from typing import Any
 
 from otter_core.testing.mariadb import MariaDBServer
 from otter_core.testing.twoway import ShopWorkload, converge
@@ -82,7 +83,7 @@ def run_policy(a: MariaDBServer, b: MariaDBServer, policy: str, mode: str, args:
     """``args.runs`` runs of one policy and sync mode; a failed run (pipeline stopped, binlogs never
     stood still) counts as None."""
     results: list = []
-    parameters = {} if mode == "field" else {"sync_mode": mode}  # field is the default: left unset
+    parameters: dict[str, Any] = {} if mode == "field" else {"sync_mode": mode}  # field: the default, unset
     for run in range(args.runs):
         state = tempfile.mkdtemp(prefix="otter-twoway-bench-")
         started = time.monotonic()

@@ -196,7 +196,7 @@ def write_workload(
             _commit(cur, first)
             for _ in range(transactions):
                 shared = rng.sample(NAMES, rng.randint(1, 3))
-                tx = []
+                tx: list[tuple[str, Any]] = []
                 changed = rng.sample(range(rows), rng.randint(2, rows // 2))
                 for n in changed:
                     cols = shared if rng.random() < 0.8 else rng.sample(NAMES, rng.randint(1, 4))
