@@ -30,10 +30,12 @@ def twoway_yaml(
     policy: str | None,
     home: bool = True,
     channel: str = "ab",
+    table: str = "shop.c",
     **parameters: Any,
 ) -> str:
-    """A channel a<->b on shop.c with ``conflict: policy`` on both pipelines; a-to-b is home when ``home``."""
-    pair: dict[str, Any] = {"source": "shop.c"}
+    """A channel a<->b on ``table`` with ``conflict: policy`` on both pipelines; a-to-b is home when
+    ``home``; ``parameters`` (e.g. ``sync_mode``) on both."""
+    pair: dict[str, Any] = {"source": table}
     if policy:
         pair["conflict"] = policy
     params = {"batch_timeout_ms": 50, "retry_backoff_ms": 100, **parameters}
@@ -107,17 +109,70 @@ def random_writes(server: MariaDBServer, keys: int, seconds: float, seed: int) -
     return changed
 
 
+class ShopWorkload:
+    """The run's default workload: shop.c (INT key, VARCHAR, INT, version ``v``), compared as selected.
+    ``otter_core.testing.twoway_types.EveryTypeWorkload`` is the one on a table of every type."""
+
+    table = "shop.c"
+    ready_ids = (-1, -2)
+
+    def make(self, *servers: MariaDBServer) -> None:
+        make_table(*servers)
+
+    def ready(self, server: MariaDBServer, ready_id: int) -> None:
+        server.execute(f"INSERT INTO shop.c VALUES ({ready_id}, 'ready', 0, 0)")
+
+    def ready_count(self, server: MariaDBServer) -> int:
+        return len(server.execute("SELECT id FROM shop.c WHERE id < 0"))
+
+    def writes(self, server: MariaDBServer, keys: int, seconds: float, seed: int) -> int:
+        return random_writes(server, keys, seconds, seed)
+
+    def rows(self, server: MariaDBServer) -> list[tuple]:
+        return server.execute(SELECT_ROWS)
+
+    def differing(self, rows_a: list[tuple], rows_b: list[tuple]) -> list:
+        return _differing(rows_a, rows_b)
+
+
 def binlog_bytes(server: MariaDBServer) -> int:
     """Bytes in the server's binlog files (grows with every logged change)."""
     return sum(int(row[1]) for row in server.execute("SHOW BINARY LOGS"))
 
 
+# Events a server writes outside any transaction (a Binlog_checkpoint comes after a rotation, when the
+# previous file's transactions are durable): nothing for a pipeline to load or ack.
+BOOKKEEPING_EVENTS = {"Binlog_checkpoint", "Gtid_list", "Format_desc", "Rotate", "Stop"}
+
+
 def caught_up(runner: Any, sources: dict[str, MariaDBServer], ends: dict[str, tuple]) -> bool:
-    """Every pipeline acked its source's binlog end (``ends``: source name -> (file, pos))."""
+    """Every pipeline acked its source's binlog end (``ends``: source name -> (file, pos)), or a position
+    after which the source logged only bookkeeping events (a pipeline acks transactions, so a binlog that
+    ends with a Binlog_checkpoint is never acked to its end)."""
     for pipe in runner.pipelines:
         acked = pipe.stats.position
         end = ends.get(pipe.pipeline.source)
-        if end is not None and (acked is None or (acked.file, acked.pos) < end):
+        if end is None or (acked is not None and (acked.file, acked.pos) >= end):
+            continue
+        if acked is None or not only_bookkeeping_after(
+            sources[pipe.pipeline.source], (acked.file, acked.pos), end
+        ):
+            return False
+    return True
+
+
+def only_bookkeeping_after(server: MariaDBServer, acked: tuple[str, int], end: tuple[str, int]) -> bool:
+    """Whether every event from ``acked`` to ``end`` (binlog (file, pos)) is a bookkeeping event."""
+    files = [row[0] for row in server.execute("SHOW BINARY LOGS") if acked[0] <= row[0] <= end[0]]
+    for file in files:
+        start = acked[1] if file == acked[0] else 4
+        events = server.execute(f"SHOW BINLOG EVENTS IN '{file}' FROM {int(start)} LIMIT 100")
+        for event in events:
+            if (file, int(event[1])) >= end:
+                return True
+            if event[2] not in BOOKKEEPING_EVENTS:
+                return False
+        if len(events) == 100:  # more than bookkeeping (a few per file): not looked at, not caught up
             return False
     return True
 
@@ -182,6 +237,7 @@ def resolve_all(
     last_write: float,
     settled: float,
     rounds: int = 10,
+    workload: Any = None,
 ) -> tuple[int, float]:
     """Resolve parked conflicts (one target per round) until none is parked on either side and the rows are
     equal; returns (keys resolved, seconds from ``last_write`` until the last resolutions had arrived).
@@ -190,11 +246,10 @@ def resolve_all(
     to settle it."""
     from otter_core.conflicts import list_conflicts
 
+    workload = workload or ShopWorkload()
     resolved = 0
     for _ in range(rounds):
-        if a.execute(SELECT_ROWS) == b.execute(SELECT_ROWS) and not list_conflicts(
-            config, status="parked", limit=1
-        ):
+        if workload.rows(a) == workload.rows(b) and not list_conflicts(config, status="parked", limit=1):
             break
         resolved += resolve_parked(config)
         called = time.monotonic()
@@ -214,7 +269,7 @@ class RunResult:
     parked_resolved: int = 0
     restarts: int = 0  # pipeline retries (deadlocks, refused loads) during the run
     last_error: str = ""
-    differing: list = attrs.field(factory=list)  # up to 5 (a row, b row) pairs that differ
+    differing: list = attrs.field(factory=list)  # up to 5 differences (shop.c: (a row, b row) pairs)
 
 
 def converge(
@@ -227,33 +282,34 @@ def converge(
     seed: int = 1,
     idle: float = 2.0,
     home: bool | None = None,
+    workload: Any = None,
+    **parameters: Any,
 ) -> RunResult:
-    """One convergence run: both sides write ``keys`` overlapping ids for ``seconds``, then quiet."""
+    """One convergence run: both sides write ``keys`` overlapping ids for ``seconds``, then quiet.
+    ``workload``: the table and its writes (default ``ShopWorkload``); ``parameters`` go to both
+    pipelines (e.g. ``sync_mode="row"``)."""
     from otter_core.config import load_config_text
     from otter_core.conflicts import list_conflicts
     from otter_core.testing.harness import running
 
-    make_table(a, b)
+    workload = workload or ShopWorkload()
+    workload.make(a, b)
     home = policy != "manual" if home is None else home
-    text = twoway_yaml(a, b, policy, home=home)
+    text = twoway_yaml(a, b, policy, home=home, table=workload.table, **parameters)
     config = load_config_text(text)
     sources = {"a": a, "b": b}
     with running(text, state_dir) as runner:
-        a.execute("INSERT INTO shop.c VALUES (-1, 'ready', 0, 0)")  # both directions live before the writes
-        b.execute("INSERT INTO shop.c VALUES (-2, 'ready', 0, 0)")
+        workload.ready(a, workload.ready_ids[0])  # both directions live before the writes
+        workload.ready(b, workload.ready_ids[1])
         deadline = time.monotonic() + 120
-        while (
-            len(a.execute("SELECT id FROM shop.c WHERE id < 0"))
-            + len(b.execute("SELECT id FROM shop.c WHERE id < 0"))
-            < 4
-        ):
+        while workload.ready_count(a) + workload.ready_count(b) < 4:
             if runner.failures() or time.monotonic() > deadline:
                 raise AssertionError(f"pipelines did not start: {runner.status()}")
             time.sleep(0.1)
         writes: dict[int, int] = {}
         threads = [
             threading.Thread(
-                target=lambda s=s, n=n: writes.__setitem__(n, random_writes(s, keys, seconds, seed * 2 + n))
+                target=lambda s=s, n=n: writes.__setitem__(n, workload.writes(s, keys, seconds, seed * 2 + n))
             )
             for n, s in enumerate((a, b))
         ]
@@ -265,11 +321,13 @@ def converge(
         settled = wait_quiet(runner, a, b, quiet=1.5, timeout=120, sources=sources)
         resolved = 0
         if policy == "manual":
-            resolved, settled = resolve_all(runner, config, a, b, sources, last_write, settled)
+            resolved, settled = resolve_all(
+                runner, config, a, b, sources, last_write, settled, workload=workload
+            )
         before = binlog_bytes(a) + binlog_bytes(b)
         time.sleep(idle)
         grown = binlog_bytes(a) + binlog_bytes(b) - before
-        rows_a, rows_b = a.execute(SELECT_ROWS), b.execute(SELECT_ROWS)
+        rows_a, rows_b = workload.rows(a), workload.rows(b)
         conflicts = len(list_conflicts(config, limit=1000000)) if policy else 0
         restarts = sum(p.stats.restarts for p in runner.pipelines)
         last_error = next((p.stats.last_error for p in runner.pipelines if p.stats.last_error), "")
@@ -286,7 +344,7 @@ def converge(
         resolved,
         restarts,
         last_error[:300],
-        _differing(rows_a, rows_b),
+        workload.differing(rows_a, rows_b),
     )
 
 

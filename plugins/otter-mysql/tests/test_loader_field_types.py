@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 import yaml
-from field_types_support import DB, create_tables, differences, snapshot, write_workload
 from loader_support import make_loader
 from selector_support import drain, make_selector
 
 from otter_core.load.merge import merge_events
 from otter_core.spi import SyncMode, Transaction
+from otter_core.testing.alltypes import DB, create_tables, differences, snapshot, write_workload
 from otter_core.testing.harness import pipeline_yaml, running, wait_caught_up
 from otter_core.testing.mariadb import MariaDBServer
 from otter_core.testing.twoway import wait_quiet

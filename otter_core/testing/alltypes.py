@@ -1,6 +1,7 @@
-"""A table of every MariaDB column type and random field-mode workloads on it, for the loader's
-field-mode tests (test_loader_field_types.py): values at their limits, zero dates, 4-byte UTF-8, latin1,
-every byte, JSON with its CHECK, GEOMETRY, a virtual column and a BIGINT UNSIGNED key near 2^64."""
+"""A table of every MariaDB column type and random workloads on it: values at their limits, zero dates,
+4-byte UTF-8, latin1, every byte, JSON with its CHECK, GEOMETRY, a virtual column and a BIGINT UNSIGNED key
+near 2^64. Shared by the loader's field-mode tests (plugins/otter-mysql/tests/test_loader_field_types.py)
+and the two-way convergence runs on every type (``otter_core.testing.twoway_types``)."""
 
 from __future__ import annotations
 
@@ -135,13 +136,16 @@ GENERATORS: dict[str, tuple[str, Any]] = {
 NAMES = list(GENERATORS)
 
 
-def create_tables(*servers: MariaDBServer, table: str = "t") -> None:
+def create_tables(*servers: MariaDBServer, table: str = "t", extra: str = "") -> None:
+    """``DB.table`` with every type (and ``extra`` column definitions, e.g. a version column)."""
     for server in servers:
         server.execute(f"CREATE DATABASE IF NOT EXISTS {DB}")
-        server.execute(f"CREATE TABLE {DB}.{table} ({COLUMNS}) CHARSET utf8mb4")
+        server.execute(
+            f"CREATE TABLE {DB}.{table} ({COLUMNS}{', ' + extra if extra else ''}) CHARSET utf8mb4"
+        )
 
 
-def _session(server: MariaDBServer) -> Any:
+def session(server: MariaDBServer) -> Any:
     conn = server.connect(database=DB)  # permissive session: zero dates
     with conn.cursor() as cur:
         cur.execute("SET time_zone = '+00:00', sql_mode = 'NO_AUTO_VALUE_ON_ZERO'")
@@ -181,7 +185,7 @@ def write_workload(
     update a few columns of several rows (most rows of a transaction change the same columns, so they
     share one statement) and sometimes delete a row and write it again."""
     rng = random.Random(seed)
-    conn = _session(server)
+    conn = session(server)
     try:
         with conn.cursor() as cur:
             first: list[tuple[str, Any]] = []
@@ -192,7 +196,7 @@ def write_workload(
             _commit(cur, first)
             for _ in range(transactions):
                 shared = rng.sample(NAMES, rng.randint(1, 3))
-                tx = []
+                tx: list[tuple[str, Any]] = []
                 changed = rng.sample(range(rows), rng.randint(2, rows // 2))
                 for n in changed:
                     cols = shared if rng.random() < 0.8 else rng.sample(NAMES, rng.randint(1, 4))
@@ -222,11 +226,12 @@ def write_workload(
         conn.close()
 
 
-def _expressions() -> list[tuple[str, str]]:
+def _expressions(extra: tuple[str, ...] = ()) -> list[tuple[str, str]]:
     """(label, SQL expression) per compared value: HEX of the stored bytes (GEOMETRY also as WKB and
-    SRID), JSON also normalised, floats as doubles, TIMESTAMP also as epoch."""
+    SRID), JSON also normalised, floats as doubles (their stored precision), TIMESTAMP also as epoch;
+    ``extra`` columns as HEX."""
     exprs = []
-    for name in ["id", *NAMES, "gen"]:
+    for name in ["id", *NAMES, "gen", *extra]:
         if name in FLOATS:
             exprs.append((name, f"CAST(`{name}` AS DOUBLE)"))
         elif name == "ts6":
@@ -241,13 +246,15 @@ def _expressions() -> list[tuple[str, str]]:
     return exprs
 
 
-LABELS = [label for label, _ in _expressions()]
+def labels(extra: tuple[str, ...] = ()) -> list[str]:
+    """The column label of each value of a ``snapshot`` row."""
+    return [label for label, _ in _expressions(extra)]
 
 
-def snapshot(server: MariaDBServer, table: str = "t") -> list[tuple]:
+def snapshot(server: MariaDBServer, table: str = "t", extra: tuple[str, ...] = ()) -> list[tuple]:
     """Every column of every row as values that differ whenever the stored values differ."""
-    exprs = [sql for _, sql in _expressions()]
-    conn = _session(server)
+    exprs = [sql for _, sql in _expressions(extra)]
+    conn = session(server)
     try:
         with conn.cursor() as cur:
             cur.execute(f"SELECT {', '.join(exprs)} FROM {DB}.{table} ORDER BY id")
@@ -256,8 +263,10 @@ def snapshot(server: MariaDBServer, table: str = "t") -> list[tuple]:
         conn.close()
 
 
-def differences(source: list[tuple], target: list[tuple]) -> list[str]:
-    """Row by row, column by column: what differs (empty when the tables are equal)."""
+def differences(source: list[tuple], target: list[tuple], extra: tuple[str, ...] = ()) -> list[str]:
+    """Row by row, column by column: what differs (empty when the tables are equal); ``extra`` as given
+    to ``snapshot``."""
+    names = labels(extra)
     if len(source) != len(target):
         keys_s, keys_t = {r[0] for r in source}, {r[0] for r in target}
         return [
@@ -268,7 +277,7 @@ def differences(source: list[tuple], target: list[tuple]) -> list[str]:
     for s, t in zip(source, target, strict=True):
         for i, (a, b) in enumerate(zip(s, t, strict=True)):
             if a != b:
-                out.append(f"row {s[0]} column {LABELS[i]}: source {_show(a)} target {_show(b)}")
+                out.append(f"row {s[0]} column {names[i]}: source {_show(a)} target {_show(b)}")
     return out
 
 
