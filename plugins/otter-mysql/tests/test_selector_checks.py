@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 
+import attrs
 import pytest
 from selector_support import make_pipeline, make_selector, make_source
 
@@ -159,6 +160,34 @@ def test_plugin_hooks_and_server_id(mariadb_source: MariaDBServer) -> None:
     assert isinstance(selector, MySQLSelector) and isinstance(selector, Selector)
     assert derive_server_id("p") == derive_server_id("p") and 1000 <= derive_server_id("p") < 101000
     assert MySQLSelector(source, make_pipeline([], server_id=4242)).server_id == 4242
+
+
+def test_same_pipeline_name_in_two_channels_gets_two_server_ids(mariadb_source: MariaDBServer) -> None:
+    """Two channels may both call their pipeline ``src-to-dst``; with one derived server_id the two binlog
+    connections to the source would drop each other for ever (error 4052) while both say `running`."""
+    source = make_source(mariadb_source)
+    pipeline = make_pipeline([])
+    ids = {MySQLSelector(source, attrs.evolve(pipeline, channel=c)).server_id for c in ("orders", "stock")}
+    assert len(ids) == 2 and all(1000 <= i < 101000 for i in ids)
+
+
+def test_server_id_taken_by_another_replica_is_named(mariadb_source: MariaDBServer) -> None:
+    """A second replica registering with a running selector's server_id makes the server drop the first
+    connection: the selector says so (server_id, the remedy) instead of reconnecting in silence."""
+    mariadb_source.execute(
+        "CREATE DATABASE IF NOT EXISTS sameid", "CREATE TABLE IF NOT EXISTS sameid.t (id INT PRIMARY KEY)"
+    )
+    first = make_selector(mariadb_source, [("sameid", "t")], server_id=4242)
+    second = make_selector(mariadb_source, [("sameid", "t")], server_id=4242)
+    try:
+        with pytest.raises(SourceError, match=r"server_id 4242.*parameters.server_id"):
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                first.poll(0.2)
+                second.poll(0.2)
+    finally:
+        first.close()
+        second.close()
 
 
 @pytest.mark.parametrize(
