@@ -174,10 +174,11 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
             except SourceError as exc:
                 if self.schema.find(schema, table) is None:
                     raise
-                raise SourceError(  # keyless: say what happens to the rows logged before the key
-                    f"{exc}. Rows logged before that ALTER cannot be applied by key (a key added later does "
-                    f"not identify them): start the pipeline past it (start: current on a new pipeline, or "
-                    f"set its position) and resync the table",
+                raise SourceError(  # keyless: both ways out, and what happens to the rows logged before a key
+                    f"{exc}, or leave it out of pipeline {self.pipeline.name} (`exclude: [{schema}.{table}]`, "
+                    f"or pairs that do not take it). Rows logged before a key is added cannot be applied by "
+                    f"key (the new key does not identify them): after the ALTER, start the pipeline past it "
+                    f"(`otter-run position set PIPELINE.yaml --current`) and resync the table",
                     retryable=False,
                 ) from None
         conn = self._connect()

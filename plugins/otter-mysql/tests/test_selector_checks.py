@@ -216,3 +216,18 @@ def test_ddl_parser(query: str, kind: str, tables: list) -> None:
 def test_enum_labels_parse() -> None:
     assert parse_enum_values("enum('a''q','b\\\\c','d,e','é')") == ("a'q", "b\\c", "d,e", "é")
     assert parse_enum_values("set('x','y')") == ("x", "y") and parse_enum_values("int(11)") == ()
+
+
+def test_keyless_table_at_start_names_both_ways_out(mariadb_source: MariaDBServer) -> None:
+    """A keyless table a pattern pair takes stops the start; the message gives both remedies a user has
+    (add a key, or leave the table out with `exclude:`) and speaks of no ALTER the user never ran."""
+    mariadb_source.execute(
+        "CREATE DATABASE IF NOT EXISTS keyless",
+        "CREATE TABLE IF NOT EXISTS keyless.log (at DATETIME NOT NULL, msg VARCHAR(20))",
+        "CREATE TABLE IF NOT EXISTS keyless.ok (id INT PRIMARY KEY)",
+    )
+    with pytest.raises(SourceError) as raised:
+        make_selector(mariadb_source, [("keyless", "*")]).close()
+    message = str(raised.value)
+    assert "keyless.log" in message and "add a primary key" in message, message
+    assert "exclude: [keyless.log]" in message and "that ALTER" not in message, message
