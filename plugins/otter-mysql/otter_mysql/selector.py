@@ -162,6 +162,14 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
         self.schema.preload({s for s, _ in matched})
         for pair in self.pipeline.pairs:
             media = pair.source
+            if media.is_pattern and not any(media.matches(s, t) for s, t in matched):
+                log.warning(  # a typo in a pattern would otherwise sync nothing, for ever, in silence
+                    "%s: the pair source %s of pipeline %s matches no table there now (a typo?); tables "
+                    "created later that match it will be synced",
+                    self.label,
+                    media,
+                    self.pipeline.name,
+                )
             if not media.is_pattern and self.schema.find(media.schema, media.name) is None:
                 raise SourceError(
                     f"table {media} named by pipeline {self.pipeline.name} does not exist on "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 
@@ -231,3 +232,15 @@ def test_keyless_table_at_start_names_both_ways_out(mariadb_source: MariaDBServe
     message = str(raised.value)
     assert "keyless.log" in message and "add a primary key" in message, message
     assert "exclude: [keyless.log]" in message and "that ALTER" not in message, message
+
+
+def test_pattern_matching_no_table_is_logged(mariadb_source: MariaDBServer, caplog) -> None:
+    """A pattern pair with a typo (`shop.ordrs*`) matches nothing: the start says so instead of syncing
+    nothing in silence; a pattern that matches does not warn."""
+    mariadb_source.execute(
+        "CREATE DATABASE IF NOT EXISTS typo", "CREATE TABLE IF NOT EXISTS typo.orders (id INT PRIMARY KEY)"
+    )
+    with caplog.at_level(logging.WARNING, logger="otter_mysql"):
+        make_selector(mariadb_source, [("typo", "ordrs*"), ("typo", "ord*")]).close()
+    warned = [r.getMessage() for r in caplog.records if "matches no table" in r.getMessage()]
+    assert len(warned) == 1 and "typo.ordrs*" in warned[0], warned
