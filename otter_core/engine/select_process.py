@@ -20,6 +20,7 @@ import collections
 import multiprocessing
 import os
 import pickle
+import signal
 import time
 from typing import Any
 
@@ -43,6 +44,10 @@ def _child_main(
     from otter_core.engine.allocator import tune_process
     from otter_core.plugins import PipelinePlugins
 
+    # A stop signal sent to the whole process group (`systemctl stop`, `timeout`, Ctrl-C) is the runner's to
+    # handle: it drains, acks and then ends this process (close()). Dying first would look like a crash.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     tune_process()
     selector = None
     parent_pid = os.getppid()
@@ -156,11 +161,8 @@ class ProcessSelector:
     def close(self) -> None:
         if self._process is not None and self._process.pid is not None:
             if self._process.is_alive():
-                self._process.terminate()
-            self._process.join(timeout=10)
-            if self._process.is_alive():
-                self._process.kill()
-                self._process.join()
+                self._process.kill()  # it ignores SIGTERM (see _child_main); it holds nothing to flush
+            self._process.join(timeout=30)
         self._process = None
         if self._expander is not None:
             self._expander.close()

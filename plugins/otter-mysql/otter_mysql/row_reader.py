@@ -11,6 +11,7 @@ from otter_core.spi import DataMediaSource, SourceError
 from otter_mysql import mysql_connect
 from otter_mysql.dialect import quote_ident, quote_table
 from otter_mysql.schema import SchemaCache
+from otter_mysql.server_errors import error_kwargs
 
 CHUNK = 500
 
@@ -38,7 +39,8 @@ class MySQLRowReader:
         except pymysql.Error as exc:
             raise SourceError(
                 f"cannot connect to source {s.name} ({s.host}:{s.port} as {s.user}) to read rows "
-                f"back: {exc.args[-1] if exc.args else exc}; check host, port, user and password"
+                f"back: {exc.args[-1] if exc.args else exc}; check host, port, user and password",
+                **error_kwargs(exc),  # a wrong password (1045) stops at once; a refused connection retries
             ) from None
         with conn.cursor() as cur:
             cur.execute("SET SESSION time_zone='+00:00'")  # TIMESTAMPs as the selector and loader see them

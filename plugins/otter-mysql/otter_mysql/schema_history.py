@@ -199,8 +199,9 @@ class SchemaHistory:
                 f"the table changed at {where(later)}: set the pipeline's position past that DDL and resync "
                 f"{name} (otter-run resync), or skip such rows to the reject log with skip_select_exception"
                 if later
-                else f"add a primary key (or a UNIQUE key whose columns are NOT NULL), then set the "
-                f"pipeline's position past that ALTER and resync {name} (otter-run resync)"
+                else f"leave {name} out of the pipeline (`exclude: [{name}]`) and start it again; or add a "
+                f"primary key (or a UNIQUE key whose columns are NOT NULL), set the pipeline's position past "
+                f"the ALTER that adds it and resync {name} (otter-run resync)"
             )
             raise SourceError(
                 f"table {name} has no primary key and no UNIQUE NOT NULL key at {where(pos)}: rows logged "

@@ -54,6 +54,7 @@ _ROW_KIND = {
     UpdateRowsEvent: (UPDATE, EventType.UPDATE),
 }
 _RETRIES = 5
+_SAME_SERVER_ID = 4052  # ER_SLAVE_SAME_ID: another replica registered with our server_id
 
 
 class _Reconnect(Exception):
@@ -72,9 +73,12 @@ class _LibraryNoise(logging.Filter):
 logging.getLogger("pymysqlreplication").addFilter(_LibraryNoise())
 
 
-def derive_server_id(pipeline_name: str) -> int:
-    """A stable replica server_id for a pipeline that does not set one."""
-    return 1000 + zlib.crc32(pipeline_name.encode()) % 100000
+def derive_server_id(pipeline_name: str, channel: str = "") -> int:
+    """A stable replica server_id for a pipeline that does not set one. The channel is part of it: two
+    channels may both have a pipeline called ``src-to-dst`` on one source, and two replicas with one
+    server_id make the server drop one connection whenever the other registers (error 4052)."""
+    name = f"{channel}/{pipeline_name}" if channel else pipeline_name
+    return 1000 + zlib.crc32(name.encode()) % 100000
 
 
 class MySQLSelector(handover.DeferredDecoding, StatementEvents):
@@ -84,7 +88,7 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
         self.source = source
         self.pipeline = pipeline
         params = pipeline.parameters
-        self.server_id = params.server_id or derive_server_id(pipeline.name)
+        self.server_id = params.server_id or derive_server_id(pipeline.name, pipeline.channel)
         self.label = f"source {source.name} ({source.host}:{source.port})"
         self.schema = SchemaCache(self._connect, self.label)
         self._queue = TxQueue(
@@ -163,6 +167,14 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
         self.schema.preload({s for s, _ in matched})
         for pair in self.pipeline.pairs:
             media = pair.source
+            if media.is_pattern and not any(media.matches(s, t) for s, t in matched):
+                log.warning(  # a typo in a pattern would otherwise sync nothing, for ever, in silence
+                    "%s: the pair source %s of pipeline %s matches no table there now (a typo?); tables "
+                    "created later that match it will be synced",
+                    self.label,
+                    media,
+                    self.pipeline.name,
+                )
             if not media.is_pattern and self.schema.find(media.schema, media.name) is None:
                 raise SourceError(
                     f"table {media} named by pipeline {self.pipeline.name} does not exist on "
@@ -175,10 +187,11 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
             except SourceError as exc:
                 if self.schema.find(schema, table) is None:
                     raise
-                raise SourceError(  # keyless: say what happens to the rows logged before the key
-                    f"{exc}. Rows logged before that ALTER cannot be applied by key (a key added later does "
-                    f"not identify them): start the pipeline past it (start: current on a new pipeline, or "
-                    f"set its position) and resync the table",
+                raise SourceError(  # keyless: both ways out, and what happens to the rows logged before a key
+                    f"{exc}, or leave it out of pipeline {self.pipeline.name} (`exclude: [{schema}.{table}]`, "
+                    f"or pairs that do not take it). Rows logged before a key is added cannot be applied by "
+                    f"key (the new key does not identify them): after the ALTER, start the pipeline past it "
+                    f"(`otter-run position set PIPELINE.yaml --current`) and resync the table",
                     retryable=False,
                 ) from None
         conn = self._connect()
@@ -271,6 +284,13 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
                         raise SourceError(
                             f"{self.label}: user {self.source.user!r} may not read the binlog ({exc.args[-1]}); "
                             f"GRANT REPLICATION SLAVE, REPLICATION CLIENT, SELECT to it"
+                        ) from None
+                    if code == _SAME_SERVER_ID:  # retried (the other one may go), visibly, never silently
+                        raise SourceError(
+                            f"{self.label}: another replica registered with this pipeline's server_id "
+                            f"{self.server_id} and the server dropped one of the two binlog connections (4052): "
+                            f"another otter-run with this pipeline (another state directory), or a replica of "
+                            f"the source; give each pipeline reading the source a unique `parameters.server_id`"
                         ) from None
                     if code == 1045 or not self._ready.is_set():
                         raise self._connection_error(exc) from None

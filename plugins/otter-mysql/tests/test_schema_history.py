@@ -220,6 +220,28 @@ def test_rows_of_a_keyless_table_are_never_applied_under_a_key_added_later(
     assert rows(mariadb_target, "SELECT * FROM shop.k") == []  # nothing applied under the new key
 
 
+def test_keyless_table_created_while_running_names_exclude(mariadb_source, mariadb_target, tmp_path) -> None:
+    """A table created without a key under a pattern pair stops the pipeline at its first row; the message
+    offers leaving it out (`exclude:`), which is the way on without an ALTER the user never ran."""
+    both(mariadb_source, mariadb_target)
+    text = pipeline_yaml(
+        mariadb_source, mariadb_target, ["shop.*"], start=start_of(mariadb_source), retry_max=1
+    )
+    runner = Runner(load_config_text(text), str(tmp_path)).start()
+    try:
+        mariadb_source.execute("INSERT INTO shop.seed VALUES ()")  # something to ack
+        wait_caught_up(runner, mariadb_source)  # running before the table exists: the start check passed
+        mariadb_source.execute("CREATE TABLE shop.log (a INT)", "INSERT INTO shop.log VALUES (1)")
+        assert runner.join(60), f"pipeline did not stop by itself: {runner.status()}"
+        [(_, error)] = runner.failures()
+    finally:
+        runner.stop()
+        runner.join(10)
+    message = str(error)
+    assert "shop.log has no primary key" in message and "exclude: [shop.log]" in message, message
+    assert "that ALTER" not in message, message
+
+
 def test_keyless_rows_in_the_history_stop_and_keyed_rows_after_flow(
     mariadb_source, mariadb_target, tmp_path
 ) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 
+import attrs
 import pytest
 from selector_support import make_pipeline, make_selector, make_source
 
@@ -158,6 +160,34 @@ def test_plugin_hooks_and_server_id(mariadb_source: MariaDBServer) -> None:
     assert MySQLSelector(source, make_pipeline([], server_id=4242)).server_id == 4242
 
 
+def test_same_pipeline_name_in_two_channels_gets_two_server_ids(mariadb_source: MariaDBServer) -> None:
+    """Two channels may both call their pipeline ``src-to-dst``; with one derived server_id the two binlog
+    connections to the source would drop each other for ever (error 4052) while both say `running`."""
+    source = make_source(mariadb_source)
+    pipeline = make_pipeline([])
+    ids = {MySQLSelector(source, attrs.evolve(pipeline, channel=c)).server_id for c in ("orders", "stock")}
+    assert len(ids) == 2 and all(1000 <= i < 101000 for i in ids)
+
+
+def test_server_id_taken_by_another_replica_is_named(mariadb_source: MariaDBServer) -> None:
+    """A second replica registering with a running selector's server_id makes the server drop the first
+    connection: the selector says so (server_id, the remedy) instead of reconnecting in silence."""
+    mariadb_source.execute(
+        "CREATE DATABASE IF NOT EXISTS sameid", "CREATE TABLE IF NOT EXISTS sameid.t (id INT PRIMARY KEY)"
+    )
+    first = make_selector(mariadb_source, [("sameid", "t")], server_id=4242)
+    second = make_selector(mariadb_source, [("sameid", "t")], server_id=4242)
+    try:
+        with pytest.raises(SourceError, match=r"server_id 4242.*parameters.server_id"):
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                first.poll(0.2)
+                second.poll(0.2)
+    finally:
+        first.close()
+        second.close()
+
+
 @pytest.mark.parametrize(
     "query, kind, tables",
     [
@@ -184,3 +214,30 @@ def test_ddl_parser(query: str, kind: str, tables: list) -> None:
 def test_enum_labels_parse() -> None:
     assert parse_enum_values("enum('a''q','b\\\\c','d,e','é')") == ("a'q", "b\\c", "d,e", "é")
     assert parse_enum_values("set('x','y')") == ("x", "y") and parse_enum_values("int(11)") == ()
+
+
+def test_keyless_table_at_start_names_both_ways_out(mariadb_source: MariaDBServer) -> None:
+    """A keyless table a pattern pair takes stops the start; the message gives both remedies a user has
+    (add a key, or leave the table out with `exclude:`) and speaks of no ALTER the user never ran."""
+    mariadb_source.execute(
+        "CREATE DATABASE IF NOT EXISTS keyless",
+        "CREATE TABLE IF NOT EXISTS keyless.log (at DATETIME NOT NULL, msg VARCHAR(20))",
+        "CREATE TABLE IF NOT EXISTS keyless.ok (id INT PRIMARY KEY)",
+    )
+    with pytest.raises(SourceError) as raised:
+        make_selector(mariadb_source, [("keyless", "*")]).close()
+    message = str(raised.value)
+    assert "keyless.log" in message and "add a primary key" in message, message
+    assert "exclude: [keyless.log]" in message and "that ALTER" not in message, message
+
+
+def test_pattern_matching_no_table_is_logged(mariadb_source: MariaDBServer, caplog) -> None:
+    """A pattern pair with a typo (`shop.ordrs*`) matches nothing: the start says so instead of syncing
+    nothing in silence; a pattern that matches does not warn."""
+    mariadb_source.execute(
+        "CREATE DATABASE IF NOT EXISTS typo", "CREATE TABLE IF NOT EXISTS typo.orders (id INT PRIMARY KEY)"
+    )
+    with caplog.at_level(logging.WARNING, logger="otter_mysql"):
+        make_selector(mariadb_source, [("typo", "ordrs*"), ("typo", "ord*")]).close()
+    warned = [r.getMessage() for r in caplog.records if "matches no table" in r.getMessage()]
+    assert len(warned) == 1 and "typo.ordrs*" in warned[0], warned
