@@ -2,8 +2,7 @@
 
 A time (Unix seconds or ISO 8601, e.g. ``2026-11-26T10:00:00+00:00``) is mapped to the first transaction
 committed at or after it by the source's plugin (hook ``otter_source_admin``, ``position_at``), so the core
-reads no binlog itself. ``otter-run position set`` uses it; the manager keeps its own copy
-(``otter_core/manager/ops/positions.py``) until it moves into its own distribution and can call this.
+reads no binlog itself. ``otter-run position set`` and the manager's position reset use it.
 """
 
 from __future__ import annotations
