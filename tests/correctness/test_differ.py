@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.correctness.catalogue import KEY_SHAPES, create_table_sql
-from tests.correctness.differ import compare
+from tests.correctness.catalogue import COLUMNS, KEY_SHAPES, create_table_sql
+from tests.correctness.differ import compare, snapshot
 from tests.correctness.workload import apply_workload
 
 pytestmark = pytest.mark.usefixtures("clean_databases")
@@ -48,3 +48,16 @@ def test_missing_extra_and_changed_keys_are_reported(same_rows, mariadb_source):
         "differ.t key (1, 'A'): on the target only (not on the source)",
         "differ.t key (1, 'a'): missing on the target",
     ]
+
+
+def test_a_json_number_is_read_as_stored_after_a_longer_exponent(same_rows, mariadb_source):
+    """MariaDB's JSON_NORMALIZE reads the exponent of a document that is one number with ``strtol``,
+    past the value's end when the text is ``utf8mb4_bin`` (a JSON column): ``-7.1e+16`` read after a
+    row holding ``-7.1e+1669`` came out ``-7.1E1669`` (the soak's false alarm on ``row-c-process``)."""
+    for server in (mariadb_source, same_rows):
+        server.execute("UPDATE differ.t SET js = '-7.139023342954086e+1669' WHERE k1 = 1")
+        server.execute("UPDATE differ.t SET js = '-7.139023342954086e+16' WHERE k1 = 2")
+    js = [c.name for c in COLUMNS].index("js")
+    read = {key: values[js] for key, (_, values) in snapshot(mariadb_source, "differ", KEY).items()}
+    assert sorted(read.values()) == ["-7.139023342954086E16", "-7.139023342954086E1669"]
+    assert compare(mariadb_source, same_rows, "differ", KEY) == []
