@@ -11,6 +11,7 @@ import yaml
 
 from otter_core.config import load_config_text
 from otter_core.runner import Runner
+from otter_core.testing.binlog_end import only_bookkeeping_after
 from otter_core.testing.mariadb import MariaDBServer
 
 
@@ -55,6 +56,14 @@ def running(yaml_text: str, state_dir: str) -> Iterator[Runner]:
         runner.join(timeout=30)
 
 
+def _at_end(position: Any, source: MariaDBServer, end: tuple[str, int]) -> bool:
+    """Whether an acked ``position`` is the source's binlog ``end``, or only bookkeeping events follow it."""
+    if position is None or position.file is None:
+        return False
+    at = (position.file, position.pos or 0)
+    return at >= end or only_bookkeeping_after(source, at, end)
+
+
 def wait_caught_up(runner: Runner, source: MariaDBServer, timeout: float = 60.0) -> None:
     """Block until every pipeline acked the source's current binlog end (or raise with the status)."""
     file, pos = source.binlog_position()
@@ -63,10 +72,7 @@ def wait_caught_up(runner: Runner, source: MariaDBServer, timeout: float = 60.0)
         failures = runner.failures()
         if failures:
             raise AssertionError(f"pipeline failed: {failures[0][1]}")
-        done = all(
-            r.stats.position is not None and (r.stats.position.file, r.stats.position.pos) >= (file, pos)
-            for r in runner.pipelines
-        )
+        done = all(_at_end(r.stats.position, source, (file, pos)) for r in runner.pipelines)
         if done:
             return
         time.sleep(0.05)

@@ -13,6 +13,7 @@ from typing import Any
 import attrs
 import yaml
 
+from otter_core.testing.binlog_end import only_bookkeeping_after
 from otter_core.testing.mariadb import MariaDBServer
 
 TABLE_DDL = "CREATE TABLE shop.c (id INT PRIMARY KEY, status VARCHAR(20), amount INT, v BIGINT NOT NULL)"
@@ -140,11 +141,6 @@ def binlog_bytes(server: MariaDBServer) -> int:
     return sum(int(row[1]) for row in server.execute("SHOW BINARY LOGS"))
 
 
-# Events a server writes outside any transaction (a Binlog_checkpoint comes after a rotation, when the
-# previous file's transactions are durable): nothing for a pipeline to load or ack.
-BOOKKEEPING_EVENTS = {"Binlog_checkpoint", "Gtid_list", "Format_desc", "Rotate", "Stop"}
-
-
 def caught_up(runner: Any, sources: dict[str, MariaDBServer], ends: dict[str, tuple]) -> bool:
     """Every pipeline acked its source's binlog end (``ends``: source name -> (file, pos)), or a position
     after which the source logged only bookkeeping events (a pipeline acks transactions, so a binlog that
@@ -157,22 +153,6 @@ def caught_up(runner: Any, sources: dict[str, MariaDBServer], ends: dict[str, tu
         if acked is None or not only_bookkeeping_after(
             sources[pipe.pipeline.source], (acked.file, acked.pos), end
         ):
-            return False
-    return True
-
-
-def only_bookkeeping_after(server: MariaDBServer, acked: tuple[str, int], end: tuple[str, int]) -> bool:
-    """Whether every event from ``acked`` to ``end`` (binlog (file, pos)) is a bookkeeping event."""
-    files = [row[0] for row in server.execute("SHOW BINARY LOGS") if acked[0] <= row[0] <= end[0]]
-    for file in files:
-        start = acked[1] if file == acked[0] else 4
-        events = server.execute(f"SHOW BINLOG EVENTS IN '{file}' FROM {int(start)} LIMIT 100")
-        for event in events:
-            if (file, int(event[1])) >= end:
-                return True
-            if event[2] not in BOOKKEEPING_EVENTS:
-                return False
-        if len(events) == 100:  # more than bookkeeping (a few per file): not looked at, not caught up
             return False
     return True
 
