@@ -168,6 +168,9 @@ def test_collector_fires_rules_to_webhook_and_email_and_restarts_a_killed_channe
     wait_for(lambda: len(box.messages) >= 1, "the alarm email")
     assert "Subject: [otter] died-mail: shop" in box.messages[0][2] and box.logins == [("otter", "s3cret")]
 
+    # a rule fires once per episode: the collector must have seen the restarted channel alive (it samples
+    # every few seconds) before a second death is a second episode
+    wait_for(lambda: not manager_app.state.collector.alarms.firing("shop"), "the first episode over")
     os.kill(runtime.pid("shop"), signal.SIGKILL)
     wait_for(
         lambda: len([e for e in operator.get("/api/alarm-events").json() if e["rule"] == "died"]) == 2,

@@ -125,6 +125,11 @@ class AlarmEngine:
                     fired.append(self._fire(rule, channel, pipeline, reason, now))
         return fired
 
+    def firing(self, channel: str) -> bool:
+        """Whether some rule is inside a fired episode on ``channel`` (it fires again only once its
+        condition has been seen cleared)."""
+        return any(track.fired for (_, name, _), track in self._tracks.items() if name == channel)
+
     def _conditions(self, rule: AlarmRule, channel: dict[str, Any], now: float):
         """(pipeline, reason) for each pipeline of ``channel`` on which ``rule`` fires now."""
         name = channel["channel"]
