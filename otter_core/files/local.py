@@ -33,8 +33,13 @@ def read_range(ref: FileRef, offset: int, length: int, chunk: int = READ_CHUNK) 
         end = offset + length
         while offset < end:
             data = os.pread(fd, min(chunk, end - offset), offset)
-            if not data:
-                raise FileChanged(f"source file {ref.describe()} is shorter than {end} bytes now")
+            if not data:  # truncated in place while read: the current file is copied instead, not dropped
+                now = os.fstat(fd)
+                raise FileChanged(
+                    f"source file {ref.describe()} is shorter than {end} bytes now",
+                    now.st_size,
+                    now.st_mtime_ns,
+                )
             offset += len(data)
             yield data
     finally:

@@ -169,6 +169,35 @@ def test_reading_a_file_that_changed_since_extract_says_so(tmp_path):
     assert info.value.size == 3
 
 
+def test_a_file_truncated_in_place_while_read_is_copied_again_not_taken_as_deleted(tmp_path):
+    """The size matched when the file was opened; it shrank between two chunks (same inode)."""
+    ref = source_file(tmp_path, 300_000)
+    path = tmp_path / "src/big.bin"
+    truncated = []
+
+    class TruncatingSource(LocalFileSource):
+        def read(self, ref, offset, length):
+            for data in read_range(ref, offset, length, chunk=50_000):
+                yield data
+                if not truncated:
+                    os.truncate(path, 70_000)
+                    os.utime(path, ns=(1_700_000_000_000_000_000,) * 2)
+                    truncated.append(True)
+
+    with pytest.raises(FileChanged) as info:
+        list(TruncatingSource().read(ref, 0, 300_000))
+    assert (info.value.size, info.value.mtime_ns) == (70_000, 1_700_000_000_000_000_000)
+
+    write(path, os.urandom(300_000))
+    ref = attrs.evolve(ref, mtime_ns=os.stat(path).st_mtime_ns)
+    truncated.clear()
+    stage = FileStage(pool_size=1)
+    assert stage.load(files_batch([ref]), TruncatingSource()) == 1
+    assert open(tmp_path / "dst/big.bin", "rb").read() == open(path, "rb").read()
+    assert len(open(path, "rb").read()) == 70_000 and stage.stats.gone == 0
+    stage.close()
+
+
 def files_batch(refs):
     return [
         ("dst", 5, EventData("shop", "item", EventType.INSERT, {"id": i}, files=(ref,)))

@@ -107,8 +107,10 @@ class PipeServicer(pb_grpc.PipeServicer):
         end = offset + length
         while offset < end:
             raw = os.pread(fd, min(CHUNK_BYTES, end - offset), offset)
-            if not raw:
-                return  # the file shrank under us: the reader sees a short read and retries
+            if not raw:  # truncated in place while read: the reader copies the current file instead
+                now = os.fstat(fd)
+                yield pb.Chunk(changed=True, size=now.st_size, mtime_ns=now.st_mtime_ns)
+                return
             data, compressed = maybe_compress(raw) if compress else (raw, False)
             compress = compress and compressed  # a chunk that did not shrink: the rest will not either
             yield pb.Chunk(
