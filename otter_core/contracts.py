@@ -314,6 +314,16 @@ class FencedLoader(Protocol):
 
 
 @runtime_checkable
+class CheckedLoader(Protocol):
+    """A ``Loader`` that can check its target before the first batch, so that a wrong password or an
+    unknown database stops the pipeline at start instead of when the first row arrives."""
+
+    def check_target(self) -> None:
+        """Connect once and disconnect; raise ``LoadError`` (non-retryable for a refusal that no retry
+        heals, retryable for a target that is down) naming the target and what to fix."""
+
+
+@runtime_checkable
 class IgnoresDDL(Protocol):
     """A ``Loader`` whose target has no schema to change (a cache): when ``ignores_ddl`` is true, Load
     skips DDL for its target, even on a renamed pair."""

@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from otter_core.contracts import FencedLoader, IgnoresDDL, Loader
+from otter_core.contracts import CheckedLoader, FencedLoader, IgnoresDDL, Loader
 from otter_core.errors import TRANSIENT, LoadError, error_class
 from otter_core.load.merge import merge_events
 from otter_core.load.plan import LoadStep, group_by_target, plan_groups
@@ -47,6 +47,19 @@ class LoadStage:
                 thread_name_prefix=f"load-{self.pipeline.name}-{target}",
             )
         return self.loaders[target]
+
+    def check_targets(self) -> None:
+        """Check every target the pipeline loads into (``CheckedLoader``) before anything is read, with a
+        loader of its own that is closed at once: a refusal stops the pipeline at start, not at its first
+        row; a target that is down raises a retryable error, retried visibly like a failed load."""
+        targets = {self.pipeline.target} | {p.target_source for p in self.pipeline.pairs if p.target_source}
+        for target in sorted(targets):
+            loader = self.make_loader(target)
+            try:
+                if isinstance(loader, CheckedLoader):
+                    loader.check_target()
+            finally:
+                loader.close()
 
     def _fence(self, target: str, loader: Loader, fencing: tuple[str, int]) -> None:
         """Take the loads over on ``target`` with the arbitrator's fencing token (see ``Arbitrator``)."""

@@ -152,6 +152,7 @@ class PipelineRunner:
         source = self.sources[self.pipeline.source]
         selector = self._make_selector(source)
         load_stage = self._make_load_stage()
+        load_stage.check_targets()  # a wrong target password stops here, not when the first row arrives
         reader, extractor = self._make_extractor(source)
         pipe = self._pipe or self.plugins.pipe(self.node)
         file_stage = self._make_file_stage()

@@ -171,6 +171,7 @@ class TransformLoadRunner(PipelineRunner):
         signals = self.signals
         signals.begin_load(f"transform/load starts on node {self.node_id}")
         load_stage = self._make_load_stage()
+        load_stage.check_targets()  # a wrong target password stops here, not at the first batch
         file_stage = self._make_file_stage()
         depth = max(1, self.pipeline.parameters.parallelism)
         fetcher = ThreadPoolExecutor(max_workers=depth, thread_name_prefix=f"fetch-{self.pipeline.name}")

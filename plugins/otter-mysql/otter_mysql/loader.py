@@ -125,6 +125,12 @@ class MySQLLoader(ChunkFallback, StatementPlanning, DdlApplying):
             return 0
         return self._apply(self._slot(slot), slot, events)
 
+    def check_target(self) -> None:
+        """Connect once as the target's user and disconnect (``CheckedLoader``): access denied or an
+        unknown database stop the pipeline at start; a target that is down is retried like a load."""
+        if not self.dry_run:
+            close_quietly(self._connect())
+
     def fence(self, pipeline: str, token: int) -> None:
         """Take ``pipeline``'s loads over on the target with fencing ``token`` (otter_mysql.fencing): waits
         for the previous holder's transactions in flight; from now on every transaction checks the token."""
