@@ -18,11 +18,11 @@ from otter_core.config import load_config_text
 from otter_core.conflict_policy import parse_policy, policy_hint
 from otter_core.contracts import (
     Arbitrator,
+    CheckedLoader,
     DeferredDecoding,
     DeletesFiles,
     DiscardingPipe,
     EventProcessor,
-    CheckedLoader,
     FencedLoader,
     FencingArbitrator,
     FileResolver,
