@@ -29,10 +29,12 @@ def checksum_of(conn: Any) -> str:
     return str(row[1]).upper() if row else "NONE"
 
 
-def open_dump(conn: Any, server_id: int, point: dict[str, Any], heartbeat_s: float) -> bool:
+def open_dump(
+    conn: Any, server_id: int, point: dict[str, Any], heartbeat_s: float, non_block: bool = False
+) -> bool:
     """Send the session settings and the dump command for ``point`` (``{"log_file", "log_pos"}`` or
     ``{"gtid"}``); True when events will carry a CRC32 checksum (until a Format_description says
-    otherwise for its file)."""
+    otherwise for its file). ``non_block``: the server ends the dump (EOF) at the binlog's end."""
     crc = checksum_of(conn) != "NONE"
     read_timeout = float(getattr(conn, "_read_timeout", None) or MAX_HEARTBEAT_S)
     with conn.cursor() as cur:
@@ -49,7 +51,8 @@ def open_dump(conn: Any, server_id: int, point: dict[str, Any], heartbeat_s: flo
             file, pos = b"", 4
         else:
             file, pos = str(point["log_file"]).encode(), int(point["log_pos"])
-    payload = struct.pack("<BIHI", COM_BINLOG_DUMP, pos, 0, server_id) + file
+    flags = 1 if non_block else 0  # BINLOG_DUMP_NON_BLOCK
+    payload = struct.pack("<BIHI", COM_BINLOG_DUMP, pos, flags, server_id) + file
     conn._write_bytes(struct.pack("<I", len(payload))[:3] + b"\x00" + payload)
     conn._next_seq_id = 1
     return crc

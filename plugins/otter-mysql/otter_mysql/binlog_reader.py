@@ -52,7 +52,13 @@ class NativeReader:
     """One dump connection: ``run(sink)`` reads events until the connection ends or fails."""
 
     def __init__(
-        self, conn: Any, server_id: int, point: dict[str, Any], heartbeat_s: float, label: str
+        self,
+        conn: Any,
+        server_id: int,
+        point: dict[str, Any],
+        heartbeat_s: float,
+        label: str,
+        non_block: bool = False,
     ) -> None:
         self.conn = conn
         self.label = label
@@ -60,7 +66,7 @@ class NativeReader:
         self.table_map: dict[int, TableInfo] = {}
         self.heartbeats = 0
         self._maps: dict[bytes, TableInfo] = {}
-        self._crc = binlog_dump.open_dump(conn, server_id, point, heartbeat_s)
+        self._crc = binlog_dump.open_dump(conn, server_id, point, heartbeat_s, non_block)
 
     def shutdown(self) -> None:
         """Unblock a read in another thread (close() of the selector)."""
@@ -168,6 +174,38 @@ class NativeReader:
                 self._rare(sink, kind, data, end, ts, log_pos)
             if stop.is_set():
                 return
+
+    def queries(self, until: tuple[str, int]) -> Any:
+        """``((file, pos), query, default schema)`` of the Query events up to ``until`` (the schema
+        history's scan for DDL at a start behind; every other event is only checked and skipped)."""
+        header = _HEADER.unpack_from
+        for data in self._packets():
+            if data[0] != 0:
+                if data[0] == 0xFF:
+                    pymysql.err.raise_mysql_exception(data)
+                return  # EOF (a non-blocking dump ends at the binlog's end)
+            _ts, kind, _server_id, size, log_pos, _flags = header(data, 1)
+            end = len(data)
+            if self._crc:
+                end -= 4
+                if kind != FORMAT and zlib.crc32(memoryview(data)[1:end]) != int.from_bytes(
+                    data[end:], "little"
+                ):
+                    raise self._checksum_error(kind, log_pos, size)
+            if kind == ROTATE:
+                self.log_file = data[28:end].decode("utf-8", "replace")
+            elif kind == FORMAT:
+                self._format(data)
+            if not log_pos or self.log_file is None:
+                continue
+            if (self.log_file, log_pos) > until:
+                return
+            if kind == QUERY:
+                _, _, schema_len, _, status_len = _QUERY.unpack_from(data, 20)
+                p = 33 + status_len
+                schema = data[p : p + schema_len].decode("utf-8", "replace")
+                query = data[p + schema_len + 1 : end].decode("utf-8", "backslashreplace")
+                yield (self.log_file, log_pos), query, schema
 
     def _table_map(self, sink: Any, data: bytes, end: int) -> None:
         body = data[20:end]

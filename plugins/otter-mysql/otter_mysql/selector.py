@@ -225,6 +225,7 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents, TransactionAssem
                     point,
                     self._schemas,
                     self._is_matched,
+                    self.reader,
                 )
             except pymysql.err.MySQLError as exc:
                 if exc.args and exc.args[0] == 1236:

@@ -128,12 +128,15 @@ def test_a_damaged_event_stops_with_its_file_and_position(own_source: MariaDBSer
     at = data.rindex(b"a-marker-value-to-damage")  # the rows event's (the Annotate_rows event comes first)
     data[at] ^= 0x20  # 'a' -> 'A': the event still parses, only its checksum tells
     path.write_bytes(bytes(data))
-    selector = make_selector(own_source, [("r2", "a")], start={"kind": "position", "file": file, "pos": pos})
-    try:
-        with pytest.raises(SourceError, match=rf"event at {file}:\d+ .*fails its CRC32 checksum"):
+    # the schema history's scan of the backlog at start reads it first (the stream would, too)
+    with pytest.raises(SourceError, match=rf"event at {file}:\d+ \(type 23, .*fails its CRC32 checksum"):
+        selector = make_selector(
+            own_source, [("r2", "a")], start={"kind": "position", "file": file, "pos": pos}
+        )
+        try:
             collect(selector, transactions=1)
-    finally:
-        selector.close()
+        finally:
+            selector.close()
 
 
 def test_the_position_reaches_the_binlog_end_past_bookkeeping_events(mariadb_source: MariaDBServer) -> None:
