@@ -335,7 +335,10 @@ def print_report(results: dict) -> None:
             fig = res.get(key)
             if not fig:
                 continue
-            ratio = res.get(f"ratio_{key}") or res.get(f"ratio_native_single_{key}")
+            if key == "otter" and len(otters) > 1:
+                ratio = res.get("ratio_native_single")  # otter lines: ÷ the single-threaded replica
+            else:
+                ratio = res.get(f"ratio_{key}") or res.get(f"ratio_native_single_{key}")
             load = fig["loadavg"]
             print(
                 f"{'':<16} {label:<26} {fig['seconds']:>8.2f} {fig['rows_per_s']:>9,} {fig['tx_per_s']:>8,} "
