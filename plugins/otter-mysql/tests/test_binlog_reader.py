@@ -157,6 +157,21 @@ def test_the_position_reaches_the_binlog_end_past_bookkeeping_events(mariadb_sou
         selector.close()
 
 
+def test_an_event_bigger_than_one_protocol_packet(mariadb_source: MariaDBServer) -> None:
+    """A rows event over 16 MB arrives in several protocol packets, joined before parsing."""
+    mariadb_source.execute("CREATE DATABASE s1", "CREATE TABLE s1.big (id INT PRIMARY KEY, b LONGBLOB)")
+    selector = make_selector(mariadb_source, [("s1", "big")])
+    value = bytes(range(256)) * (17 * 4096)  # 17 MiB
+    try:
+        mariadb_source.execute("INSERT INTO s1.big VALUES (1, %s)", args=(value,))
+        mariadb_source.execute("INSERT INTO s1.big VALUES (2, 'small')")
+        got = events_of(collect(selector, transactions=2, timeout=30))
+        assert [e.keys["id"] for e in got] == [1, 2]
+        assert got[0].columns["b"] == value and got[1].columns["b"] == b"small"
+    finally:
+        selector.close()
+
+
 # -- events no server here writes: crafted packets through the reader's loop ----------------------
 class _Sink:
     def __init__(self) -> None:
