@@ -92,8 +92,10 @@ class NativeReader:
             head = read(4)
             size = head[0] | head[1] << 8 | head[2] << 16 if len(head) == 4 else -1
             data = read(size) if size > 0 else b""
-            if len(data) != size:
-                raise ConnectionError("the binlog connection was closed by the server")
+            if len(data) != size or not size:
+                raise ConnectionError(
+                    "the binlog connection was closed by the server or sent an empty packet"
+                )
             if size == _MAX_PACKET:
                 parts = [data]
                 while size == _MAX_PACKET:
