@@ -75,13 +75,13 @@ def test_an_idle_stream_lives_on_heartbeats(mariadb_source: MariaDBServer) -> No
     connection from timing out (a timeout reconnects, which the reconnect counter would show)."""
     setup(mariadb_source)
     selector = MySQLSelector(make_source(mariadb_source), make_pipeline([("s1", "a")]))
-    selector.heartbeat_s, selector.read_timeout = 0.3, 1
+    selector.heartbeat_s, selector.read_timeout = 0.25, 3  # a loaded machine may stall a thread ~1 s
     opened = []
     open_stream = selector._open_stream
     selector._open_stream = lambda: opened.append(open_stream()) or opened[-1]  # type: ignore[method-assign]
     selector.start(None)
     try:
-        time.sleep(2.5)
+        time.sleep(4.5)  # longer than the read timeout
         mariadb_source.execute("INSERT INTO s1.a VALUES (1, 'x')")
         assert ids(collect(selector, transactions=1)) == [1]
         assert len(opened) == 1, "the stream was re-opened: the idle connection timed out"
