@@ -20,6 +20,9 @@ sysbench tables on the source (Debian package ``sysbench``) and copies them to b
 
 It prints rows/s and tx/s side by side with otter's ratio to each native run, and the load average
 sampled during each phase: the machine is shared, so only ratios from the same run mean anything.
+``--readers native,library`` runs otter once per binlog reader (``parameters.binlog_reader``) on the
+same backlog, its target restored to the start state in between; each line shows the selector process's
+CPU seconds per transaction beside the whole of otter's.
 ``--profile DIR`` records otter-run with py-spy (``pip install py-spy``) as ``bench/oneway.py`` does.
 Everything is removed on exit, also on Ctrl-C or an error.
 """
@@ -172,12 +175,20 @@ class OltpBench(Bench):
 
     # -- consumers
     def run_otter(
-        self, name: str, res: dict, start: tuple[str, int], end: tuple[str, int], expected: list
+        self,
+        name: str,
+        res: dict,
+        start: tuple[str, int],
+        end: tuple[str, int],
+        expected: list,
+        reader: str | None = None,
+        key: str = "otter",
     ) -> None:
         loads = LoadSampler()
         loads.sample()
         servers_cpu0 = [cpu_seconds(server.process.pid) for server in (self.source, self.target)]
-        otter = self.start_otter(name, start)
+        extra = {"binlog_reader": reader} if reader else {}
+        otter = self.start_otter(f"{name}-{key}", start, **extra)
         try:
             waited = self.otter_wait(
                 otter,
@@ -196,7 +207,12 @@ class OltpBench(Bench):
         )
         seconds = waited["seconds"]
         equal = self.checksums(self.target) == expected
-        res["otter"] = {
+        children = sum(p["cpu_s"] for p in meter.breakdown() if p["pid"] != meter.pid)
+        res[key] = {
+            "binlog_reader": reader or "default",
+            "selector_cpu_s": round(children, 2),  # the selector process (otter-run's children)
+            "us_per_tx": round(meter.cpu_seconds / res["transactions"] * 1e6, 1),
+            "selector_us_per_tx": round(children / res["transactions"] * 1e6, 1),
             "seconds": round(seconds, 2),
             "rows_per_s": round(res["rows"] / seconds),
             "tx_per_s": round(res["transactions"] / seconds),
@@ -214,7 +230,7 @@ class OltpBench(Bench):
             self.results["problems"].append(
                 f"{name}: otter's target differs from the source (CHECKSUM TABLE)"
             )
-        log(f"{name}: otter {res['otter']}")
+        log(f"{name}: {key} {res[key]}")
 
     def run_native(
         self, name: str, res: dict, start: tuple[str, int], end: tuple[str, int], mode: str
@@ -272,12 +288,18 @@ class OltpBench(Bench):
             res.update(counts, rows=counts["writes"], start=start, end=end)
             res["source_checksums"] = self.checksums(self.source)
             log(f"{name}: {counts}, binlog {start[0]}:{start[1]} .. {end[0]}:{end[1]}")
-            self.run_otter(name, res, start, end, res["source_checksums"])
+            for i, reader in enumerate(args.readers or [None]):
+                if i:  # the target back to the backlog's start state (otter's first run left it equal)
+                    self.restore(self.target, dump)
+                key = "otter" if i == 0 else f"otter_{reader}"
+                self.run_otter(name, res, start, end, res["source_checksums"], reader, key)
             self.run_native(name, res, start, end, "native_single")
             self.restore(self.replica, dump)
             self.run_native(name, res, start, end, "native_parallel")
             for peer in ("native_single", "native_parallel"):
                 res[f"ratio_{peer}"] = round(res["otter"]["rows_per_s"] / res[peer]["rows_per_s"], 3)
+                for key in [k for k in res if k.startswith("otter_")]:
+                    res[f"ratio_{peer}_{key}"] = round(res[key]["rows_per_s"] / res[peer]["rows_per_s"], 3)
         self.results["loadavg_at_end"] = os.getloadavg()
         return self.results
 
@@ -294,12 +316,18 @@ def print_report(results: dict) -> None:
     for name, res in results["workloads"].items():
         if "rows" in res:
             print(f"{name:<16} backlog: {res['transactions']:,} tx, {res['rows']:,} row changes")
+        otters = [k for k in res if k == "otter" or (k.startswith("otter_") and isinstance(res[k], dict))]
         for key, label in (
-            (
-                "otter",
-                "otter (default params)"
-                if not results.get("otter_parameters_changed")
-                else "otter (--param)",
+            *(
+                (
+                    k,
+                    f"otter ({res[k].get('binlog_reader', 'default')} reader)"
+                    if k != "otter" or len(otters) > 1
+                    else "otter (default params)"
+                    if not results.get("otter_parameters_changed")
+                    else "otter (--param)",
+                )
+                for k in otters
             ),
             ("native_single", "native, single-threaded"),
             ("native_parallel", "native, 4 threads optimistic"),
@@ -307,18 +335,23 @@ def print_report(results: dict) -> None:
             fig = res.get(key)
             if not fig:
                 continue
-            ratio = res.get(f"ratio_{key}")
+            if key == "otter" and len(otters) > 1:
+                ratio = res.get("ratio_native_single")  # otter lines: ÷ the single-threaded replica
+            else:
+                ratio = res.get(f"ratio_{key}") or res.get(f"ratio_native_single_{key}")
             load = fig["loadavg"]
             print(
                 f"{'':<16} {label:<26} {fig['seconds']:>8.2f} {fig['rows_per_s']:>9,} {fig['tx_per_s']:>8,} "
                 f"{(f'{ratio:.2f}x' if ratio else ''):>8}  {load['min']:.1f}-{load['max']:.1f}  {fig['verified']}"
             )
-        if "otter" in res:
-            fig = res["otter"]
+        for key in otters:
+            fig = res[key]
             native = [res.get(k, {}).get("replica_cpu_s") for k in ("native_single", "native_parallel")]
             print(
-                f"{'':<16} otter: peak RSS {fig['peak_rss_mb']:.0f} MB, CPU {fig['cpu_s']} s; target mariadbd "
-                f"CPU {fig.get('target_cpu_s')} s (native replica's: {native[0]} s single, {native[1]} s parallel)"
+                f"{'':<16} {key}: peak RSS {fig['peak_rss_mb']:.0f} MB, CPU {fig['cpu_s']} s "
+                f"({fig.get('us_per_tx')} us/tx, selector process {fig.get('selector_cpu_s')} s = "
+                f"{fig.get('selector_us_per_tx')} us/tx); target mariadbd CPU {fig.get('target_cpu_s')} s "
+                f"(native replica's: {native[0]} s single, {native[1]} s parallel)"
             )
     for problem in results["problems"]:
         print(f"PROBLEM: {problem}")
@@ -345,6 +378,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=lambda text: (text.split("=", 1)[0], int(text.split("=", 1)[1])),
         metavar="NAME=INT",
         help="an otter pipeline parameter instead of its default (repeatable)",
+    )
+    ap.add_argument(
+        "--readers",
+        type=lambda text: [r for r in text.split(",") if r],
+        help="otter once per binlog reader, e.g. native,library (parameters.binlog_reader; default: one run, "
+        "the default reader)",
     )
     ap.add_argument("--buffer-pool", default="512M", help="innodb_buffer_pool_size of each server")
     ap.add_argument("--phase-timeout", type=float, default=600.0, help="seconds one consumer may take")

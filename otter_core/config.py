@@ -294,6 +294,10 @@ class _Reader:
                 if value not in ("base", "media"):
                     raise self.fail(node, key, f"{path}.{key}", f"expected base or media, got {value!r}")
                 values[key] = value
+            elif key == "binlog_reader":
+                if value not in ("native", "library"):
+                    raise self.fail(node, key, f"{path}.{key}", f"expected native or library, got {value!r}")
+                values[key] = value
             elif isinstance(default, bool):
                 if not isinstance(value, bool):
                     raise self.fail(node, key, f"{path}.{key}", f"expected true or false, got {value!r}")

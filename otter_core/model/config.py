@@ -167,6 +167,7 @@ class PipelineParameters:
     memory_limit_bytes: int = 64 * 1024 * 1024
     server_id: int | None = None  # replica id the selector registers with; derived when None
     select_process: bool = True  # run the selector in a child process (its own core for decoding)
+    binlog_reader: str = "native"  # MySQL selector: otter's own reader, or "library" (mysql-replication)
     loopback_mark: bool = False  # write retl.retl_mark in every loaded transaction (always on in two-way)
     allow_fk_cascades: bool = (
         False  # start although cascaded FK changes (not in the binlog) will not be synced

@@ -34,9 +34,12 @@ class LoadPath:
     pure_python: bool = False  # OTTER_PURE_PYTHON_DECODER=1: Python decoder and statement builder
     select_process: bool = True
     chunks: str = "default"  # "tiny": 1-row statements and 1-transaction batches; "large": one statement
+    binlog_reader: str = "native"  # the selector's binlog stream reader ("library": mysql-replication)
 
     def parameters(self) -> dict[str, Any]:
         params: dict[str, Any] = {"sync_mode": self.sync_mode, "select_process": self.select_process}
+        if self.binlog_reader != "native":
+            params["binlog_reader"] = self.binlog_reader
         if self.chunks == "tiny":
             params.update(batch_size=1, batch_bytes=1024, parallelism=2, load_pool_size=2)
         elif self.chunks == "large":

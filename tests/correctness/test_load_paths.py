@@ -24,6 +24,8 @@ PATHS = [
     LoadPath("field-join-c-thread-large", select_process=False, chunks="large"),
     LoadPath("field-upsert-c-thread-large", update_join=False, select_process=False, chunks="large"),
     LoadPath("field-upsert-python-process", update_join=False, pure_python=True),
+    # the selector's binlog reader: every path above reads with otter's own; this one with mysql-replication
+    LoadPath("field-join-c-process-library-reader", binlog_reader="library"),
 ]
 
 

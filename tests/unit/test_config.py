@@ -185,3 +185,14 @@ def test_home_needs_a_two_way_channel_and_a_boolean():
         EXAMPLE.replace("        start: current", "        home: true\n        start: current")
     )
     assert "expected true or false" in error_of(TWO_WAY.replace("HOME", "home: yes please"))
+
+
+def test_binlog_reader_reaches_the_parameters_and_a_typo_is_named():
+    default = load_config_text(EXAMPLE).channels[0].pipelines[0].parameters
+    assert default.binlog_reader == "native"
+    text = EXAMPLE.replace("sync_mode: field}", "sync_mode: field, binlog_reader: library}")
+    assert load_config_text(text).channels[0].pipelines[0].parameters.binlog_reader == "library"
+    message = error_of(
+        EXAMPLE.replace("sync_mode: field}", "sync_mode: field, binlog_reader: mysql-replication}")
+    )
+    assert "parameters.binlog_reader" in message and "expected native or library" in message

@@ -13,9 +13,30 @@ from otter_mysql.schema_history import Pos, SchemaHistory, where
 log = logging.getLogger("otter.select")
 
 
-def scan_ddl(settings: dict[str, Any], server_id: int, point: dict[str, Any], until: Pos) -> list[tuple]:
+_SKIPPED = ("BEGIN", "COMMIT", "ROLLBACK", "XA ", "SAVEPOINT")
+
+
+def scan_ddl(
+    settings: dict[str, Any], server_id: int, point: dict[str, Any], until: Pos, reader: str = "native"
+) -> list[tuple]:
     """``(pos, query, default schema)`` of the DDL events from ``point`` up to ``until`` (read once, not
-    blocking: the start of a pipeline that is behind)."""
+    blocking: the start of a pipeline that is behind). ``reader``: otter's own binlog reader, or
+    mysql-replication ("library"), ~10x the CPU on a backlog of small transactions."""
+    if reader != "library":
+        from otter_mysql import mysql_connect
+        from otter_mysql.binlog_reader import NativeReader
+
+        label = f"source {settings.get('host')}:{settings.get('port')} (schema history scan)"
+        conn = mysql_connect.connect(**settings)
+        try:
+            scan = NativeReader(conn, server_id, point, 0, label, non_block=True)
+            return [
+                (pos, query, default)
+                for pos, query, default in scan.queries(until)
+                if not query.lstrip()[:9].upper().startswith(_SKIPPED)
+            ]
+        finally:
+            conn.close()
     from pymysqlreplication import BinLogStreamReader
     from pymysqlreplication.event import QueryEvent
 
@@ -40,7 +61,7 @@ def scan_ddl(settings: dict[str, Any], server_id: int, point: dict[str, Any], un
             if pos > until:
                 break
             head = ev.query.lstrip()[:9].upper()
-            if head.startswith(("BEGIN", "COMMIT", "ROLLBACK", "XA ", "SAVEPOINT")):
+            if head.startswith(_SKIPPED):
                 continue
             default = ev.schema.decode("utf-8", "replace") if isinstance(ev.schema, bytes) else ev.schema
             found.append((pos, ev.query, default))
@@ -96,6 +117,7 @@ def start_history(
     point: dict[str, Any],
     schemas: set[str],
     tracked: Any,
+    reader: str = "native",
 ) -> None:
     """Make ``history`` cover the binlog from ``point``: the saved one when it reaches back that far (its
     DDL up to ``point`` applied), else a new snapshot whose rows older than a DDL the snapshot already
@@ -114,7 +136,11 @@ def start_history(
         if history.high < start:
             try:
                 ddls = scan_ddl(
-                    settings, server_id, {"log_file": history.high[0], "log_pos": history.high[1]}, start
+                    settings,
+                    server_id,
+                    {"log_file": history.high[0], "log_pos": history.high[1]},
+                    start,
+                    reader,
                 )
             except Exception as exc:  # e.g. purged: start afresh
                 log.warning(
@@ -140,7 +166,7 @@ def start_history(
             break
     at = tuple(after)
     history.base = history.high = at  # type: ignore[assignment]
-    ddls = scan_ddl(settings, server_id, point, at) if start != at else []  # type: ignore[arg-type]
+    ddls = scan_ddl(settings, server_id, point, at, reader) if start != at else []  # type: ignore[arg-type]
     exact: dict[tuple[str, str], bool] = {}
     for pos, text, default in reversed(ddls):
         stmt = ddl.parse(text, default)

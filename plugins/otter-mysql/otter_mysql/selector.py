@@ -1,36 +1,25 @@
 """MySQL/MariaDB binlog selector: whole transactions of the tables a pipeline's pairs match.
 
-A daemon reader thread pulls events with mysql-replication (protocol, table maps, positions), decodes the
-rows of matched tables with compiled decoders (``rowcodec``) and puts whole ``Transaction``s into a
-queue bounded by count and bytes; ``poll`` takes them out. A lost connection is re-opened from the last
-transaction boundary; faults the user must fix surface from ``start``/``poll`` as ``SourceError``.
+A daemon reader thread reads the binlog stream (otter's own reader, ``binlog_reader``, or mysql-replication
+with ``parameters.binlog_reader: library``), decodes the rows of matched tables with compiled decoders
+(``rowcodec``; or leaves them raw for the runner) and puts whole ``Transaction``s into a queue bounded by
+count and bytes; ``poll`` takes them out. A lost connection is re-opened from the last transaction
+boundary; faults the user must fix surface from ``start``/``poll`` as ``SourceError``.
 """
 
 from __future__ import annotations
 
 import logging
-import socket
 import threading
-import time
 import zlib
 from pathlib import Path
 from typing import Any
 
 import pymysql
-from pymysqlreplication import BinLogStreamReader
-from pymysqlreplication.event import (
-    GtidEvent,
-    MariadbGtidEvent,
-    QueryEvent,
-    RotateEvent,
-    XAPrepareEvent,
-    XidEvent,
-)
-from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
 
 from otter_core.spi import (
+    ConfigError,
     DataMediaSource,
-    EventType,
     OtterError,
     Pipeline,
     Position,
@@ -39,20 +28,19 @@ from otter_core.spi import (
     safe_name,
 )
 from otter_mysql import checks, handover, mysql_connect, retl, signals
+from otter_mysql.binlog_reader import NativeReader
 from otter_mysql.history_start import start_history
-from otter_mysql.rowcodec import DELETE, UPDATE, WRITE, RowCodec
+from otter_mysql.library_reader import LibraryReader
+from otter_mysql.rowcodec import RowCodec
 from otter_mysql.schema import SchemaCache
 from otter_mysql.schema_history import SchemaHistory
 from otter_mysql.server_errors import error_kwargs
 from otter_mysql.statement_events import StatementEvents
+from otter_mysql.tx_assembly import TransactionAssembly
 from otter_mysql.txqueue import TxQueue
 
 log = logging.getLogger(__name__)
-_ROW_KIND = {
-    WriteRowsEvent: (WRITE, EventType.INSERT),
-    DeleteRowsEvent: (DELETE, EventType.DELETE),
-    UpdateRowsEvent: (UPDATE, EventType.UPDATE),
-}
+READERS = ("native", "library")
 _RETRIES = 5
 _SAME_SERVER_ID = 4052  # ER_SLAVE_SAME_ID: another replica registered with our server_id
 
@@ -81,14 +69,23 @@ def derive_server_id(pipeline_name: str, channel: str = "") -> int:
     return 1000 + zlib.crc32(name.encode()) % 100000
 
 
-class MySQLSelector(handover.DeferredDecoding, StatementEvents):
+class MySQLSelector(handover.DeferredDecoding, StatementEvents, TransactionAssembly):
     """``otter_core.contracts.Selector`` over a MySQL/MariaDB binlog."""
+
+    heartbeat_s = 5.0  # the source sends a heartbeat on an idle stream this often
+    read_timeout = 60  # s without a packet (heartbeats included) before the connection counts as lost
 
     def __init__(self, source: DataMediaSource, pipeline: Pipeline) -> None:
         self.source = source
         self.pipeline = pipeline
         params = pipeline.parameters
         self.server_id = params.server_id or derive_server_id(pipeline.name, pipeline.channel)
+        self.reader = str(params.binlog_reader or "native").lower()
+        if self.reader not in READERS:
+            raise ConfigError(
+                f"pipeline {pipeline.name}: parameters.binlog_reader is {params.binlog_reader!r}; use "
+                f"native (otter's own reader, the default) or library (mysql-replication)"
+            )
         self.label = f"source {source.name} ({source.host}:{source.port})"
         self.schema = SchemaCache(self._connect, self.label)
         self._queue = TxQueue(
@@ -98,11 +95,12 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
-        self._stream: BinLogStreamReader | None = None
+        self._stream: NativeReader | LibraryReader | None = None
         self._connects = 0
         self._failures = 0  # consecutive lost connections without a transaction read in between
         self._start_args: dict[str, Any] = {}
         self._resume: Position | None = None
+        self._last_gtid: str | None = None  # of the last transaction emitted (for position-only moves)
         self._matched: dict[tuple[str, str], bool] = {}
         self.channel = pipeline.channel or pipeline.name
         self.loopback = retl.LoopbackTracker(self.channel, pipeline.home)
@@ -129,7 +127,7 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
             "user": s.user,
             "password": s.password,
             "connect_timeout": 10,
-            "read_timeout": 60,
+            "read_timeout": self.read_timeout,
             **tls,
         }
 
@@ -227,6 +225,7 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
                     point,
                     self._schemas,
                     self._is_matched,
+                    self.reader,
                 )
             except pymysql.err.MySQLError as exc:
                 if exc.args and exc.args[0] == 1236:
@@ -257,13 +256,8 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
         self._stop.set()
         self._queue.close()
         stream = self._stream
-        conn = getattr(stream, "_stream_connection", None) if stream is not None else None
-        sock = getattr(conn, "_sock", None)
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        if stream is not None:
+            stream.shutdown()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(5)
         self.schema.close()
@@ -328,122 +322,34 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
             retryable=False,
         )
 
-    def _open_stream(self) -> BinLogStreamReader:
+    def _open_stream(self) -> NativeReader | LibraryReader:
         if self._resume is not None:
             point = {"log_file": self._resume.file, "log_pos": self._resume.pos}
         else:
             point = self._start_args
-        kwargs: dict[str, Any] = {"log_file": point.get("log_file"), "log_pos": point.get("log_pos")}
-        if "gtid" in point:
-            kwargs = {"is_mariadb": True, "auto_position": point["gtid"]}
         self._connects = 0
-        return BinLogStreamReader(
-            connection_settings=self._settings(),
-            server_id=self.server_id,
-            resume_stream=True,
-            blocking=True,
-            freeze_schema=True,
-            slave_heartbeat=5,
-            enable_logging=False,
-            only_events=[
-                QueryEvent,
-                XidEvent,
-                MariadbGtidEvent,
-                GtidEvent,
-                RotateEvent,
-                XAPrepareEvent,
-                WriteRowsEvent,
-                UpdateRowsEvent,
-                DeleteRowsEvent,
-            ],
-            pymysql_wrapper=self._stream_connect,
-            **kwargs,
-        )
+        if self.reader == "library":
+            return LibraryReader(
+                self._settings(), self.server_id, point, self.heartbeat_s, self._stream_connect
+            )
+        conn = self._stream_connect(**self._settings())
+        try:
+            return NativeReader(conn, self.server_id, point, self.heartbeat_s, self.label)
+        except BaseException:
+            conn.close()
+            raise
 
     def _read_stream(self) -> None:
         self._reset_tx()
         self._codecs: dict[int, RowCodec | None] = {}
         stream = self._stream = self._open_stream()
         try:
-            while not self._stop.is_set():
-                ev = stream.fetchone()
-                if ev is None:
-                    raise _Reconnect("end of stream")
-                handler = self._HANDLERS.get(type(ev))
-                if handler is not None:
-                    handler(self, ev)
-                # the library's event and packet refer to each other: without this the cycle (and a
-                # 16 MB BLOB's packet) lives until the next garbage collection, several events later
-                ev.packet = None
+            stream.run(self, self._stop)
+            if not self._stop.is_set():
+                raise _Reconnect("end of stream")
         finally:
             self._stream = None
-            try:
-                stream.close()
-            except Exception:
-                pass
-
-    # -- transaction assembly ----------------------------------------------------------------------
-    def _reset_tx(self) -> None:
-        self._chunks: list[tuple] = []
-        self._gtid: str | None = None
-        self._in_tx = False
-        self._tx_size = 0
-        self.loopback.reset()
-
-    def _on_rotate(self, ev: RotateEvent) -> None:
-        if ev.timestamp:  # a real rotation may follow a server restart: table ids are reused
-            self._codecs.clear()
-        self._ready.set()
-
-    def _on_gtid(self, ev: Any) -> None:
-        self._reset_tx()
-        self._gtid = ev.gtid
-        if isinstance(ev, MariadbGtidEvent):
-            self._in_tx = not ev.flags & 1  # FL_STANDALONE: one statement, no COMMIT/XID follows
-
-    def _on_commit(self, ev: Any) -> None:
-        stream = self._stream
-        pos = Position(stream.log_file if stream else None, ev.packet.log_pos, self._gtid, int(ev.timestamp))
-        if self.loopback.drop_transaction():
-            self._chunks = []  # our own loader wrote it: not sent back; the empty transaction moves the position
-        # home side (is_remedy): a far-side change applied here goes back once, as home has the row now
-        if self._deferred and self._chunks:
-            txn = self._deferred_transaction(
-                self._chunks, pos, self._tx_size, self.loopback.is_remedy, self.loopback.resolution
-            )
-        else:
-            txn = Transaction(
-                tuple(
-                    handover.build_events(
-                        self._chunks,
-                        pos,
-                        self.loopback.is_remedy,
-                        before=self._before,
-                        resolution=self.loopback.resolution,
-                    )
-                ),
-                pos,
-                self._tx_size,
-            )
-        self._queue.put(txn)
-        if (
-            stream is not None
-            and self.history.high is not None
-            and (stream.log_file, pos.pos) > self.history.high
-        ):
-            self.history.high = (stream.log_file, pos.pos)  # every DDL up to here is in the history
-            if time.monotonic() - self._history_saved > 5:
-                self._save_history()
-        self._resume = pos
-        self._failures = 0
-        self._reset_tx()
-
-    def _save_history(self) -> None:
-        self._history_saved = time.monotonic()
-        try:
-            self.history.save()
-        except OSError as exc:
-            log.warning("%s: cannot save the schema history to %s: %s", self.label, self.history.path, exc)
+            stream.close()
 
     def _is_matched(self, schema: str, table: str) -> bool:
         key = (schema, table)
@@ -455,96 +361,3 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents):
                 pairs = pairs or (table in signals.EMITTED_TABLES)  # snapshot watermarks, resync requests
             found = self._matched[key] = bool(pairs)
         return found
-
-    def _reading(self) -> BinLogStreamReader:
-        """The stream being read: the event handlers run only inside start()'s loop over it."""
-        if self._stream is None:
-            raise SourceError(f"{self.label}: the binlog stream is not open")
-        return self._stream
-
-    def _codec(self, ev: Any) -> RowCodec | None:
-        if ev.table_id in self._codecs:
-            return self._codecs[ev.table_id]
-        codec = None
-        if (
-            not self._is_matched(ev.schema, ev.table)
-            and ev.schema == retl.SCHEMA
-            and ev.table in retl.SYSTEM_TABLES
-        ):
-            try:  # loopback marks are read even when no pair takes them; one that cannot be read is ignored
-                codec = RowCodec(
-                    self.schema.get(ev.schema, ev.table), self._reading().table_map[ev.table_id].columns
-                )
-            except SourceError as exc:
-                log.warning(
-                    "%s: cannot read %s.%s rows (%s); loopback marks there are ignored",
-                    self.label,
-                    ev.schema,
-                    ev.table,
-                    exc,
-                )
-                self.schema.invalidate(ev.schema, ev.table)
-        elif self._is_matched(ev.schema, ev.table):
-            columns = self._reading().table_map[ev.table_id].columns
-            at = (self._reading().log_file, ev.packet.log_pos)
-            layout = self.history.layout(ev.schema, ev.table, at)
-            codec = RowCodec(layout, columns, f" at {at[0]}:{at[1]}")
-        self._codecs[ev.table_id] = self._register(codec)
-        return codec
-
-    def _on_rows(self, ev: Any) -> None:
-        kind, etype = _ROW_KIND[type(ev)]
-        try:
-            codec = self._codec(ev)
-        except SourceError as exc:
-            if not self.pipeline.parameters.skip_select_exception:
-                raise
-            self._chunks.append(
-                (handover.REJECTED, ev.schema, ev.table, etype, float(ev.timestamp), str(exc))
-            )
-            return
-        if codec is None:
-            return
-        packet = ev.packet
-        data = packet.read(ev.event_size - packet.read_bytes)
-        system = ev.schema == retl.SCHEMA and ev.table in retl.SYSTEM_TABLES
-        if self._deferred and not system:  # decoded by the runner (handover.RawExpander)
-            self._chunks.append(handover.raw_chunk(ev, codec, kind, etype, data, self._reading().log_file))
-            self._tx_size += len(data)
-            return
-        try:
-            if kind is UPDATE:
-                rows = codec.decoder(
-                    kind, ev.columns_present_bitmap, ev.columns_present_bitmap2, self._before
-                )(data)
-            else:
-                rows = codec.decoder(kind, ev.columns_present_bitmap)(data)
-        except SourceError:
-            raise
-        except Exception as exc:
-            message = handover.decode_error(
-                self.label, etype, ev.schema, ev.table, f"{self._reading().log_file}:{packet.log_pos}", exc
-            )
-            if not self.pipeline.parameters.skip_select_exception:
-                raise SourceError(message, retryable=False) from exc
-            # skip_select_exception: the engine writes this marker to the reject log and drops it
-            self._chunks.append((handover.REJECTED, ev.schema, ev.table, etype, float(ev.timestamp), message))
-            return
-        if system:
-            self.loopback.on_rows(ev.table, kind is DELETE, rows, float(ev.timestamp))
-            if not self._is_matched(ev.schema, ev.table):
-                return
-        self._chunks.append((kind, ev.schema, ev.table, etype, float(ev.timestamp), rows))
-        self._tx_size += len(data)
-
-    _HANDLERS = {
-        WriteRowsEvent: _on_rows,
-        UpdateRowsEvent: _on_rows,
-        DeleteRowsEvent: _on_rows,
-        XidEvent: _on_commit,
-        XAPrepareEvent: _on_commit,
-        QueryEvent: StatementEvents._on_query,
-        MariadbGtidEvent: _on_gtid,
-        GtidEvent: _on_gtid,
-        RotateEvent: _on_rotate,
-    }

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymysqlreplication.event import QueryEvent
-
 from otter_core.spi import EventType, SourceError
 from otter_mysql import ddl
 
@@ -31,16 +29,15 @@ class StatementEvents:
     history: Any
     _save_history: Any
 
-    def _on_query(self, ev: QueryEvent) -> None:
-        query = ev.query
+    def _on_query(self, query: str, default: str, log_pos: int, timestamp: int) -> None:
+        """A Query event: ``default`` is its session's current schema, ``log_pos`` where it ends."""
         head = query.lstrip()[:9].upper()
         if head.startswith("BEGIN"):
             self._in_tx = True
             return
         if head.startswith(("COMMIT", "ROLLBACK")) and not head.startswith("ROLLBACK "):
-            self._on_commit(ev)
+            self._on_commit(log_pos, timestamp)
             return
-        default = ev.schema.decode("utf-8", "replace") if isinstance(ev.schema, bytes) else ev.schema
         stmt = ddl.parse(query, default)
         if stmt.kind == "dml":
             if any(self._is_matched(s, t) for s, t in stmt.tables):
@@ -51,14 +48,13 @@ class StatementEvents:
                     retryable=False,
                 )
         elif stmt.kind in ("table", "database", "other"):
-            self._on_ddl(ev, stmt, query)
+            self._on_ddl(stmt, query, default, log_pos, timestamp)
         if not self._in_tx:
-            self._on_commit(ev)
+            self._on_commit(log_pos, timestamp)
 
-    def _on_ddl(self, ev: QueryEvent, stmt: ddl.Statement, query: str) -> None:
+    def _on_ddl(self, stmt: ddl.Statement, query: str, default: str, log_pos: int, timestamp: int) -> None:
         stream = self._stream
-        default = ev.schema.decode("utf-8", "replace") if isinstance(ev.schema, bytes) else ev.schema
-        if stream is not None and self.history.on_ddl(query, default, (stream.log_file, ev.packet.log_pos)):
+        if stream is not None and self.history.on_ddl(query, default, (stream.log_file, log_pos)):
             self._save_history()
         if stmt.kind == "database":
             self.schema.invalidate(stmt.database)
@@ -68,7 +64,8 @@ class StatementEvents:
         else:
             self.schema.invalidate()
 
-        # table ids may survive DDL: forget the table maps (freeze_schema would keep them) of what changed
+        # table ids may survive DDL: forget the table maps (mysql-replication's freeze_schema would keep
+        # them) and decoders of what changed
         def gone(schema: str, table: str) -> bool:
             if stmt.kind == "table":
                 return (schema, table) in stmt.tables
@@ -81,10 +78,9 @@ class StatementEvents:
             del table_map[table_id]
             self._codecs.pop(table_id, None)
         matched = [(s, t) for s, t in stmt.tables if s and self._is_matched(s, t)]
-        default = ev.schema.decode("utf-8", "replace") if isinstance(ev.schema, bytes) else ev.schema
         if self.loopback.is_echo(default, query):
             return  # our channel's loader applied it here: do not send it back
         if matched:
             schema, table = matched[0]
-            self._chunks.append((None, schema, table, EventType.DDL, float(ev.timestamp), query))
+            self._chunks.append((None, schema, table, EventType.DDL, float(timestamp), query))
             self._tx_size += len(query)

@@ -1,0 +1,273 @@
+"""otter's own binlog stream reader (``parameters.binlog_reader: native``, the default).
+
+The selector needs, per event, the 19-byte header and the few fields it routes on; the rows themselves
+travel raw to the runner's compiled decoder. mysql-replication built several Python objects per event
+(a packet wrapper, the event, bitmaps, a table map lookup) for ~95 of the selector's ~120 us per OLTP
+transaction (docs/performance.md). This reader reads the dump's packets from PyMySQL's buffered socket
+file and hands the selector plain values: ``struct.unpack_from`` on the packet's bytes, Table_map events
+parsed once per distinct body, and nothing else built for events the selector ignores.
+
+The events go to a *sink* (``MySQLSelector``) with these methods: ``_on_rows(kind, table, log_pos,
+timestamp, bitmap, bitmap2, body)``, ``_on_gtid(gtid, in_tx)``, ``_on_commit(log_pos, timestamp)``,
+``_on_query(query, schema, log_pos, timestamp)``, ``_on_rotate(real)``, ``_on_bookkeeping(log_pos,
+timestamp)`` and ``_forget_table(table_id)``. ``library_reader.LibraryReader`` feeds the same sink from
+mysql-replication (``binlog_reader: library``).
+
+Checksums: each binlog file's Format_description event says whether its events end in a CRC32; they are
+verified with ``zlib.crc32`` and a mismatch stops reading with the file and position.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import zlib
+from typing import Any
+
+import pymysql
+
+from otter_core.spi import SourceError
+from otter_mysql import binlog_dump
+from otter_mysql.binlog_tablemap import TableInfo, lenenc, parse_table_map
+from otter_mysql.rowcodec import DELETE, UPDATE, WRITE
+
+_HEADER = struct.Struct("<IBIIIH")  # timestamp, type, server_id, event size, next position, flags
+_GTID = struct.Struct("<QIB")  # MariaDB GTID: sequence number, domain id, flags
+_QUERY = struct.Struct("<IIBHH")  # thread id, exec time, schema length, error code, status vars length
+_MAX_PACKET = 0xFFFFFF
+QUERY, STOP, ROTATE, FORMAT, XID, TABLE_MAP, HEARTBEAT, XA_PREPARE = 2, 3, 4, 15, 16, 19, 27, 38
+MYSQL_GTID, PREVIOUS_GTIDS = 33, 35
+ANNOTATE, CHECKPOINT, MARIADB_GTID, GTID_LIST, START_ENCRYPTION = 160, 161, 162, 163, 164
+INCIDENT = 26
+ROWS = {23: (WRITE, 0), 24: (UPDATE, 0), 25: (DELETE, 0), 30: (WRITE, 1), 31: (UPDATE, 1), 32: (DELETE, 1)}
+# rows events this reader cannot read: older rows events, MySQL's partial JSON updates, MariaDB's
+# compressed rows events (log_bin_compress); their rows must not be skipped
+UNREADABLE_ROWS = {20, 21, 22, 39, 166, 167, 168, 169, 170, 171}
+BOOKKEEPING = {STOP, FORMAT, PREVIOUS_GTIDS, CHECKPOINT, GTID_LIST}
+IGNORED = {ANNOTATE, START_ENCRYPTION, HEARTBEAT, 5, 13, 14, 28, 29, 34}  # + Intvar, Rand, User_var...
+_MAPS_KEPT = 4096  # distinct Table_map bodies remembered (an OLTP backlog repeats a few)
+
+
+class NativeReader:
+    """One dump connection: ``run(sink)`` reads events until the connection ends or fails."""
+
+    def __init__(
+        self,
+        conn: Any,
+        server_id: int,
+        point: dict[str, Any],
+        heartbeat_s: float,
+        label: str,
+        non_block: bool = False,
+    ) -> None:
+        self.conn = conn
+        self.label = label
+        self.log_file: str | None = point.get("log_file")
+        self.table_map: dict[int, TableInfo] = {}
+        self.heartbeats = 0
+        self._maps: dict[bytes, TableInfo] = {}
+        self._crc = binlog_dump.open_dump(conn, server_id, point, heartbeat_s, non_block)
+
+    def shutdown(self) -> None:
+        """Unblock a read in another thread (close() of the selector)."""
+        sock = getattr(self.conn, "_sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        try:
+            self.conn.close()
+        except Exception:
+            pass
+
+    def _packets(self) -> Any:
+        """The dump's packets (payloads joined when an event spans several 16 MB packets)."""
+        conn = self.conn
+        conn._sock.settimeout(conn._read_timeout)
+        read = conn._rfile.read
+        while True:
+            head = read(4)
+            size = head[0] | head[1] << 8 | head[2] << 16 if len(head) == 4 else -1
+            data = read(size) if size > 0 else b""
+            if len(data) != size or not size:
+                raise ConnectionError(
+                    "the binlog connection was closed by the server or sent an empty packet"
+                )
+            if size == _MAX_PACKET:
+                parts = [data]
+                while size == _MAX_PACKET:
+                    head = read(4)
+                    size = head[0] | head[1] << 8 | head[2] << 16 if len(head) == 4 else -1
+                    parts.append(read(size) if size > 0 else b"")
+                    if len(parts[-1]) != size:
+                        raise ConnectionError("the binlog connection was closed by the server")
+                data = b"".join(parts)
+            yield data
+
+    def run(self, sink: Any, stop: Any) -> None:
+        """Hand every event to ``sink`` until ``stop`` is set; returns at the end of the stream (the
+        server sent EOF), raises on a lost connection or a server error."""
+        header = _HEADER.unpack_from
+        table_map = self.table_map
+        on_rows = sink._on_rows
+        for data in self._packets():
+            if data[0] != 0:
+                if data[0] == 0xFF:
+                    pymysql.err.raise_mysql_exception(data)
+                if data[0] == 0xFE and len(data) < 9:
+                    return  # EOF: the server ends the dump
+                raise SourceError(f"{self.label}: unexpected binlog packet {bytes(data[:16])!r}")
+            ts, kind, server_id, _size, log_pos, _flags = header(data, 1)
+            end = len(data)
+            if self._crc:
+                end -= 4
+                if kind != FORMAT and zlib.crc32(memoryview(data)[1:end]) != int.from_bytes(
+                    data[end:], "little"
+                ):
+                    raise self._checksum_error(kind, log_pos, _size)
+            rows = ROWS.get(kind)
+            if rows is not None:
+                table_id = int.from_bytes(data[20:26], "little")
+                p = 28
+                if rows[1]:  # v2: extra data, its length counts itself
+                    p += data[28] | data[29] << 8
+                count = data[p]
+                if count < 251:
+                    p += 1
+                else:
+                    count, p = lenenc(data, p)
+                width = (count + 7) >> 3
+                bitmap = data[p : p + width]
+                p += width
+                bitmap2 = None
+                if rows[0] is UPDATE:
+                    bitmap2 = data[p : p + width]
+                    p += width
+                table = table_map.get(table_id)
+                if table is None:
+                    raise SourceError(
+                        f"{self.label}: rows event at {self.log_file}:{log_pos} for table id {table_id} without "
+                        f"its Table_map event (the stream started inside a statement?); set the pipeline's "
+                        f"position to a transaction boundary (`otter-run position set`)",
+                        retryable=False,
+                    )
+                on_rows(rows[0], table, log_pos, ts, bitmap, bitmap2, data[p:end])
+            elif kind == TABLE_MAP:
+                self._table_map(sink, data, end)
+            elif kind == MARIADB_GTID:
+                seq, domain, flags = _GTID.unpack_from(data, 20)
+                sink._on_gtid(
+                    f"{domain}-{server_id}-{seq}", not flags & 1
+                )  # FL_STANDALONE: no COMMIT follows
+            elif kind == XID or kind == XA_PREPARE:
+                sink._on_commit(log_pos, ts)
+            elif kind == QUERY:
+                _, _, schema_len, _, status_len = _QUERY.unpack_from(data, 20)
+                p = 33 + status_len
+                schema = data[p : p + schema_len].decode("utf-8", "replace")
+                query = data[p + schema_len + 1 : end].decode("utf-8", "backslashreplace")
+                sink._on_query(query, schema, log_pos, ts)
+            elif kind == HEARTBEAT:
+                self.heartbeats += 1
+            else:
+                self._rare(sink, kind, data, end, ts, log_pos)
+            if stop.is_set():
+                return
+
+    def queries(self, until: tuple[str, int]) -> Any:
+        """``((file, pos), query, default schema)`` of the Query events up to ``until`` (the schema
+        history's scan for DDL at a start behind; every other event is only checked and skipped)."""
+        header = _HEADER.unpack_from
+        for data in self._packets():
+            if data[0] != 0:
+                if data[0] == 0xFF:
+                    pymysql.err.raise_mysql_exception(data)
+                return  # EOF (a non-blocking dump ends at the binlog's end)
+            _ts, kind, _server_id, size, log_pos, _flags = header(data, 1)
+            end = len(data)
+            if self._crc:
+                end -= 4
+                if kind != FORMAT and zlib.crc32(memoryview(data)[1:end]) != int.from_bytes(
+                    data[end:], "little"
+                ):
+                    raise self._checksum_error(kind, log_pos, size)
+            if kind == ROTATE:
+                self.log_file = data[28:end].decode("utf-8", "replace")
+            elif kind == FORMAT:
+                self._format(data)
+            if not log_pos or self.log_file is None:
+                continue
+            if (self.log_file, log_pos) > until:
+                return
+            if kind == QUERY:
+                _, _, schema_len, _, status_len = _QUERY.unpack_from(data, 20)
+                p = 33 + status_len
+                schema = data[p : p + schema_len].decode("utf-8", "replace")
+                query = data[p + schema_len + 1 : end].decode("utf-8", "backslashreplace")
+                yield (self.log_file, log_pos), query, schema
+
+    def _table_map(self, sink: Any, data: bytes, end: int) -> None:
+        body = data[20:end]
+        info = self._maps.get(body)
+        if info is None:
+            if len(self._maps) >= _MAPS_KEPT:
+                self._maps.clear()
+            info = self._maps[body] = parse_table_map(data, 20, end)
+        previous = self.table_map.get(info.table_id)
+        if previous is not info:
+            self.table_map[info.table_id] = info
+            if previous is not None:  # the same id with another layout: decoders made for the old one go
+                sink._forget_table(info.table_id)
+
+    def _rare(self, sink: Any, kind: int, data: bytes, end: int, ts: int, log_pos: int) -> None:
+        if kind == ROTATE:
+            self.log_file = data[28:end].decode("utf-8", "replace")
+            if ts:  # a real rotation may follow a server restart: table ids are reused
+                self.table_map.clear()
+            sink._on_rotate(bool(ts))
+        elif kind == FORMAT:
+            self._format(data)
+            if log_pos:
+                sink._on_bookkeeping(log_pos, ts)
+        elif kind in BOOKKEEPING:
+            if log_pos:
+                sink._on_bookkeeping(log_pos, ts)
+        elif kind == MYSQL_GTID:
+            uuid = data[21:37].hex()
+            gno = int.from_bytes(data[37:45], "little")
+            sink._on_gtid(f"{uuid[:8]}-{uuid[8:12]}-{uuid[12:16]}-{uuid[16:20]}-{uuid[20:]}:{gno}", None)
+        elif kind in UNREADABLE_ROWS or kind == INCIDENT:
+            what = "an incident event (the source may have lost changes)" if kind == INCIDENT else "rows"
+            raise SourceError(
+                f"{self.label}: the binlog holds {what} in an event of type {kind} at {self.log_file}:{log_pos} "
+                f"that otter cannot read; rows must not be skipped: check the source's binlog settings "
+                f"(log_bin_compress=OFF, binlog_row_value_options empty), then set the pipeline's position "
+                f"past it and resync the tables it changed",
+                retryable=False,
+            )
+        # any other event (Annotate_rows, Intvar, Start_encryption...) carries nothing otter uses
+
+    def _format(self, data: bytes) -> None:
+        """A Format_description event: whether the events of its file end in a CRC32 (its algorithm
+        byte sits before its own 4-byte checksum field, whatever the algorithm)."""
+        alg = data[-5]
+        if alg not in (0, 1):
+            raise SourceError(
+                f"{self.label}: the binlog file {self.log_file} uses checksum algorithm {alg}, which otter "
+                f"cannot verify; set binlog_checksum to CRC32 or NONE",
+                retryable=False,
+            )
+        self._crc = alg == 1
+        if self._crc and zlib.crc32(memoryview(data)[1:-4]) != int.from_bytes(data[-4:], "little"):
+            raise self._checksum_error(FORMAT, 4 + len(data) - 1, len(data) - 1)  # a file's first event
+
+    def _checksum_error(self, kind: int, log_pos: int, size: int) -> SourceError:
+        at = log_pos - size
+        return SourceError(
+            f"{self.label}: the binlog event at {self.log_file}:{at} (type {kind}, ending at {log_pos}) fails its "
+            f"CRC32 checksum: the event was damaged on disk or on the way; check the source's binlog file "
+            f"(mysqlbinlog --verify-binlog-checksum) and the network, then restart the pipeline",
+        )
