@@ -17,7 +17,7 @@ from typing import Any
 import pymysql
 
 from otter_core.spi import DataError, DataMediaSource, Position, SourceError
-from otter_mysql import checks, signals
+from otter_mysql import bulk_read, checks, signals
 from otter_mysql.dialect import quote_ident, quote_table
 from otter_mysql.row_reader import CHUNK, MySQLRowReader
 
@@ -61,6 +61,9 @@ class MySQLTableReader(MySQLRowReader):
         self.label = f"{source.name} ({source.host}:{source.port})"
         self._signals_ready: set[str] = set()
 
+    def _connect(self) -> Any:
+        return bulk_read.fast_reads(super()._connect())  # chunks are parsed in C (bulk_read)
+
     def _cursor(self) -> Any:
         if self._conn is None:
             self._conn = self._connect()
@@ -70,7 +73,7 @@ class MySQLTableReader(MySQLRowReader):
         try:
             with self._cursor() as cur:
                 cur.execute(sql, tuple(args))
-                return list(cur.fetchall())
+                return bulk_read.result_rows(cur)
         except pymysql.err.OperationalError as exc:
             self.close()  # a broken connection is reopened by the next call
             raise SourceError(f"{self.label}: {exc.args[-1]} (statement: {sql[:160]})") from None
