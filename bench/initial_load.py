@@ -121,9 +121,20 @@ class InitialLoad:
         )
         state = ["--state-dir", str(work / "state")]
         self.load_sample()
-        seconds, cpu, _ = timed(otter("load", str(config), *state, "--exit-when-done", "--quiet"))
+        if self.args.chunk_rows:
+            state += ["--chunk-rows", str(self.args.chunk_rows)]
+        command = otter("load", str(config), *state, "--exit-when-done", "--quiet")
+        if self.args.profile:  # py-spy (pip install py-spy) around otter-run and its children
+            Path(self.args.profile).mkdir(parents=True, exist_ok=True)
+            spy = shutil.which("py-spy", path=os.path.dirname(sys.executable)) or "py-spy"
+            mode = ["--idle"] if os.environ.get("OTTER_BENCH_WALL_PROFILE") else ["--gil"]
+            out = str(Path(self.args.profile) / "otter-load.txt")
+            command = [spy, "record", "--subprocesses", *mode, "--rate", "200", "--format", "raw"]
+            command += ["--nonblocking", "--output", out, "--", *otter("load", str(config), *state)]
+            command += ["--exit-when-done", "--quiet"]
+        seconds, cpu, _ = timed(command)
         self.load_sample()
-        verify_s, verify_cpu, done = timed(otter("verify", str(config), *state, "--json"))
+        verify_s, verify_cpu, done = timed(otter("verify", str(config), *state[:2], "--json"))
         summary = json.loads(done.stdout)["summary"]
         if summary["differences"]:
             self.results["problems"].append(f"otter-run verify: {summary['differences']} differences")
@@ -205,6 +216,8 @@ class InitialLoad:
         self.results["loadavg_at_start"] = os.getloadavg()
         self.prepare()
         self.run_otter()
+        if self.args.skip_peers:
+            return self.results
         self.run_mysqldump()
         self.run_mydumper()
         otter_rate = self.results["otter_load"]["rows_per_s"]
@@ -261,6 +274,9 @@ def main() -> int:
     )
     ap.add_argument("--buffer-pool", default="1G", help="innodb_buffer_pool_size of each server")
     ap.add_argument("--json", help="also write the results to this file")
+    ap.add_argument("--profile", metavar="DIR", help="record otter-run load with py-spy into DIR")
+    ap.add_argument("--chunk-rows", type=int, help="otter-run load --chunk-rows (default: otter's)")
+    ap.add_argument("--skip-peers", action="store_true", help="measure otter only (profiling)")
     args = ap.parse_args()
     missing = [tool for tool in ("mydumper", "myloader") if shutil.which(tool) is None]
     if missing:
