@@ -109,7 +109,7 @@ def test_the_table_reader_reads_chunks_in_c(every_type: MariaDBServer) -> None:
         rows = reader.read_range(DB, "t", columns, ("id",), (3,), None, 2000)
         assert type(reader._conn) is bulk_read.FastReadConnection
         plain = plain_connection(every_type)
-        select = ", ".join(f"`{c}`" for c in columns)
+        select = reader._select_list(DB, "t", columns)  # FLOAT columns as DOUBLE
         expected = rows_of(plain, f"SELECT {select} FROM {DB}.t WHERE id > 3 ORDER BY id LIMIT 2000")
         plain.close()
         assert len(rows) == 2000
