@@ -24,6 +24,9 @@ PATHS = [
     LoadPath("field-join-c-thread-large", select_process=False, chunks="large"),
     LoadPath("field-upsert-c-thread-large", update_join=False, select_process=False, chunks="large"),
     LoadPath("field-upsert-python-process", update_join=False, pure_python=True),
+    # the initial load: chunk rows read in C and sent as their packets (bulk_read), and PyMySQL's path
+    LoadPath("initial-load-c-process", load_chunk_rows=3),
+    LoadPath("initial-load-python-thread", pure_python=True, select_process=False, load_chunk_rows=2),
 ]
 
 
