@@ -56,6 +56,13 @@ def fill_blobs(source: MariaDBServer, target: MariaDBServer, rows: int, kb: int)
     return int(source.execute(f"SELECT COUNT(*) FROM {SCHEMA}.docs")[0][0])
 
 
+def server_cpu(server: MariaDBServer) -> float:
+    """CPU seconds (user + system) the server process has used so far (/proc, Linux)."""
+    assert server.process is not None
+    fields = Path(f"/proc/{server.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class InitialLoad:
     def __init__(self, args: argparse.Namespace, base: Path) -> None:
         self.args = args
@@ -69,6 +76,9 @@ class InitialLoad:
 
     def load_sample(self) -> None:
         self.loads.append(round(os.getloadavg()[0], 2))
+        cpu = (server_cpu(self.source), server_cpu(self.target))
+        self.server_cpu = [round(b - a, 1) for a, b in zip(getattr(self, "_cpu_mark", cpu), cpu)]
+        self._cpu_mark = cpu
 
     def checksums(self, server: MariaDBServer, schema: str) -> list[int]:
         tables = ", ".join(f"{schema}.{t}" for t in self.tables)
@@ -88,6 +98,8 @@ class InitialLoad:
             "client_cpu_s": round(cpu, 1),
             "verified": self.verified(tool, schema),
             "loadavg": self.loads[-1],
+            "source_cpu_s": self.server_cpu[0],
+            "target_cpu_s": self.server_cpu[1],
             **extra,
         }
         log(f"{tool}: {fig}")
@@ -235,7 +247,8 @@ def print_report(results: dict) -> None:
     )
     print(f"load average at start {results.get('loadavg_at_start')}, at end {results.get('loadavg_at_end')}")
     print(
-        f"{'tool':<26} {'seconds':>8} {'rows/s':>9} {'MB/s':>7} {'client CPU s':>13} {'otter ÷':>8}  load  verified"
+        f"{'tool':<26} {'seconds':>8} {'rows/s':>9} {'MB/s':>7} {'client CPU s':>13} {'src/tgt CPU s':>14} "
+        f"{'otter ÷':>8}  load  verified"
     )
     for key, label in (
         ("otter_load", "otter-run load"),
@@ -248,7 +261,8 @@ def print_report(results: dict) -> None:
         ratio = results.get(f"ratio_{key}")
         print(
             f"{label:<26} {fig['seconds']:>8.2f} {fig['rows_per_s']:>9,} {fig['mb_per_s']:>7.1f} "
-            f"{fig['client_cpu_s']:>13.1f} {(f'{ratio:.2f}x' if ratio else ''):>8}  {fig['loadavg']:>4.1f}  "
+            f"{fig['client_cpu_s']:>13.1f} {fig['source_cpu_s']:>6.1f}/{fig['target_cpu_s']:<7.1f} "
+            f"{(f'{ratio:.2f}x' if ratio else ''):>8}  {fig['loadavg']:>4.1f}  "
             f"{fig['verified']}"
         )
     for problem in results["problems"]:
