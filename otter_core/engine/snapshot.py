@@ -245,8 +245,9 @@ class SnapshotSelector:
 
     def poll(self, timeout: float) -> Transaction | None:
         if time.monotonic() >= self._next_check:
-            # every chunk emitted: only the acks are awaited, so the load is seen done soon after the last
-            self._next_check = time.monotonic() + (0.05 if self._exhausted else 1.0)
+            # acked chunks are confirmed (state file, progress) within 0.2 s; once every chunk is emitted
+            # only the acks are awaited, so the load is seen done soon after the last one
+            self._next_check = time.monotonic() + (0.05 if self._exhausted else 0.2)
             self._check()
         if self._chunk is None and not self._exhausted and self.store.active:
             self._guarded(self._begin_chunk)
