@@ -56,6 +56,13 @@ def fill_blobs(source: MariaDBServer, target: MariaDBServer, rows: int, kb: int)
     return int(source.execute(f"SELECT COUNT(*) FROM {SCHEMA}.docs")[0][0])
 
 
+def server_cpu(server: MariaDBServer) -> float:
+    """CPU seconds (user + system) the server process has used so far (/proc, Linux)."""
+    assert server.process is not None
+    fields = Path(f"/proc/{server.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class InitialLoad:
     def __init__(self, args: argparse.Namespace, base: Path) -> None:
         self.args = args
@@ -69,6 +76,9 @@ class InitialLoad:
 
     def load_sample(self) -> None:
         self.loads.append(round(os.getloadavg()[0], 2))
+        cpu = (server_cpu(self.source), server_cpu(self.target))
+        self.server_cpu = [round(b - a, 1) for a, b in zip(getattr(self, "_cpu_mark", cpu), cpu)]
+        self._cpu_mark = cpu
 
     def checksums(self, server: MariaDBServer, schema: str) -> list[int]:
         tables = ", ".join(f"{schema}.{t}" for t in self.tables)
@@ -88,6 +98,8 @@ class InitialLoad:
             "client_cpu_s": round(cpu, 1),
             "verified": self.verified(tool, schema),
             "loadavg": self.loads[-1],
+            "source_cpu_s": self.server_cpu[0],
+            "target_cpu_s": self.server_cpu[1],
             **extra,
         }
         log(f"{tool}: {fig}")
@@ -121,9 +133,20 @@ class InitialLoad:
         )
         state = ["--state-dir", str(work / "state")]
         self.load_sample()
-        seconds, cpu, _ = timed(otter("load", str(config), *state, "--exit-when-done", "--quiet"))
+        if self.args.chunk_rows:
+            state += ["--chunk-rows", str(self.args.chunk_rows)]
+        command = otter("load", str(config), *state, "--exit-when-done", "--quiet")
+        if self.args.profile:  # py-spy (pip install py-spy) around otter-run and its children
+            Path(self.args.profile).mkdir(parents=True, exist_ok=True)
+            spy = shutil.which("py-spy", path=os.path.dirname(sys.executable)) or "py-spy"
+            mode = ["--idle"] if os.environ.get("OTTER_BENCH_WALL_PROFILE") else ["--gil"]
+            out = str(Path(self.args.profile) / "otter-load.txt")
+            command = [spy, "record", "--subprocesses", *mode, "--rate", "200", "--format", "raw"]
+            command += ["--nonblocking", "--output", out, "--", *otter("load", str(config), *state)]
+            command += ["--exit-when-done", "--quiet"]
+        seconds, cpu, _ = timed(command)
         self.load_sample()
-        verify_s, verify_cpu, done = timed(otter("verify", str(config), *state, "--json"))
+        verify_s, verify_cpu, done = timed(otter("verify", str(config), *state[:2], "--json"))
         summary = json.loads(done.stdout)["summary"]
         if summary["differences"]:
             self.results["problems"].append(f"otter-run verify: {summary['differences']} differences")
@@ -205,6 +228,8 @@ class InitialLoad:
         self.results["loadavg_at_start"] = os.getloadavg()
         self.prepare()
         self.run_otter()
+        if self.args.skip_peers:
+            return self.results
         self.run_mysqldump()
         self.run_mydumper()
         otter_rate = self.results["otter_load"]["rows_per_s"]
@@ -222,7 +247,8 @@ def print_report(results: dict) -> None:
     )
     print(f"load average at start {results.get('loadavg_at_start')}, at end {results.get('loadavg_at_end')}")
     print(
-        f"{'tool':<26} {'seconds':>8} {'rows/s':>9} {'MB/s':>7} {'client CPU s':>13} {'otter ÷':>8}  load  verified"
+        f"{'tool':<26} {'seconds':>8} {'rows/s':>9} {'MB/s':>7} {'client CPU s':>13} {'src/tgt CPU s':>14} "
+        f"{'otter ÷':>8}  load  verified"
     )
     for key, label in (
         ("otter_load", "otter-run load"),
@@ -235,7 +261,8 @@ def print_report(results: dict) -> None:
         ratio = results.get(f"ratio_{key}")
         print(
             f"{label:<26} {fig['seconds']:>8.2f} {fig['rows_per_s']:>9,} {fig['mb_per_s']:>7.1f} "
-            f"{fig['client_cpu_s']:>13.1f} {(f'{ratio:.2f}x' if ratio else ''):>8}  {fig['loadavg']:>4.1f}  "
+            f"{fig['client_cpu_s']:>13.1f} {fig['source_cpu_s']:>6.1f}/{fig['target_cpu_s']:<7.1f} "
+            f"{(f'{ratio:.2f}x' if ratio else ''):>8}  {fig['loadavg']:>4.1f}  "
             f"{fig['verified']}"
         )
     for problem in results["problems"]:
@@ -261,6 +288,9 @@ def main() -> int:
     )
     ap.add_argument("--buffer-pool", default="1G", help="innodb_buffer_pool_size of each server")
     ap.add_argument("--json", help="also write the results to this file")
+    ap.add_argument("--profile", metavar="DIR", help="record otter-run load with py-spy into DIR")
+    ap.add_argument("--chunk-rows", type=int, help="otter-run load --chunk-rows (default: otter's)")
+    ap.add_argument("--skip-peers", action="store_true", help="measure otter only (profiling)")
     args = ap.parse_args()
     missing = [tool for tool in ("mydumper", "myloader") if shutil.which(tool) is None]
     if missing:

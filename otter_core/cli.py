@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 
 from otter_core import __version__
 from otter_core.errors import OtterError
@@ -40,9 +41,13 @@ def run_until_signal(runner, progress_interval: float, quiet: bool, until=None, 
     printer = ProgressPrinter()
     runner.start()
     writer = StatusFileWriter(status_file, runner.status).start() if status_file else None
+    # ``until`` (otter-run load --exit-when-done) is asked 10 times a second: a finished load exits at once
+    tick = min(progress_interval, 0.1) if until is not None else progress_interval
+    next_show = time.monotonic() + progress_interval
     try:
-        while not stop.wait(progress_interval):
-            if not quiet:
+        while not stop.wait(tick):
+            if not quiet and time.monotonic() >= next_show:
+                next_show += progress_interval
                 printer.show(runner.status())
             if not runner.running() or (until is not None and until()):
                 break

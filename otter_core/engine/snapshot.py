@@ -26,6 +26,7 @@ from typing import Any
 from attrs import define, field
 
 from otter_core.contracts import Selector, TableReader
+from otter_core.engine.snapshot_events import chunk_builder
 from otter_core.engine.snapshot_reader import InlineChunks, ProcessChunks
 from otter_core.engine.snapshot_state import SnapshotStore, read_request, request_snapshot
 from otter_core.errors import ConfigError, OtterError, SourceError
@@ -244,7 +245,9 @@ class SnapshotSelector:
 
     def poll(self, timeout: float) -> Transaction | None:
         if time.monotonic() >= self._next_check:
-            self._next_check = time.monotonic() + 1.0
+            # acked chunks are confirmed (state file, progress) within 0.2 s; once every chunk is emitted
+            # only the acks are awaited, so the load is seen done soon after the last one
+            self._next_check = time.monotonic() + (0.05 if self._exhausted else 0.2)
             self._check()
         if self._chunk is None and not self._exhausted and self.store.active:
             self._guarded(self._begin_chunk)
@@ -392,33 +395,29 @@ class SnapshotSelector:
         positions = [chunk.columns.index(k) for k in chunk.key]
         upper = tuple(rows[-1][i] for i in positions) if rows else chunk.lower
         timestamp = float(position.timestamp or time.time())
-        hints = frozenset({Hint.SNAPSHOT})
         key_set = set(chunk.key)
         others = [i for i, c in enumerate(chunk.columns) if c not in key_set]
         changed = chunk.changed
         events = [e for e in txn.events if not (e.table == SIGNAL_TABLE and e.schema == SIGNAL_SCHEMA)]
         before = len(events)
         row_size = _row_size(rows)
-        for row in rows:
-            key = tuple(row[i] for i in positions)
-            if changed and normalize_key(key) in changed:
-                continue  # a change between the watermarks carries a newer value: it replaces this row
-            events.append(
-                EventData(
-                    chunk.schema,
-                    chunk.table,
-                    EventType.INSERT,
-                    dict(zip(chunk.key, key)),
-                    {chunk.columns[i]: row[i] for i in others},
-                    None,
-                    frozenset(),
-                    timestamp,
-                    position,
-                    row_size,
-                    None,
-                    hints,
-                )
-            )
+        template = EventData(
+            chunk.schema,
+            chunk.table,
+            EventType.INSERT,
+            {},
+            {},
+            None,
+            frozenset(),
+            timestamp,
+            position,
+            row_size,
+            None,
+            frozenset({Hint.SNAPSHOT}),
+        )
+        # a row whose key changed between the watermarks is left out: the change carries a newer value
+        build = chunk_builder(template, positions, chunk.key, others, [chunk.columns[i] for i in others])
+        build(rows, changed, events, normalize_key)
         emitted = len(events) - before
         self.store.record_chunk(chunk.full_name, upper, emitted, len(rows) < chunk.limit, position)
         self.snapshot.progress.emitted()

@@ -260,8 +260,10 @@ class LoadScenario:
     def _kill_point(self, fraction: float, last_kill: float | None, total: int) -> str:
         """ "kill", "wait" or "late". A kill must leave the restarted run something to resume: the run
         restarted after ``last_kill`` recorded its resume (it is not killed before it resumed), a chunk is
-        confirmed (otherwise the restart starts over) and three chunks are still to be emitted
-        (otherwise the restart finds every chunk acked and has nothing to resume)."""
+        confirmed (otherwise the restart starts over) and three chunks are still to be emitted (otherwise
+        the restart finds every chunk acked and has nothing to resume). A restarted run can emit the
+        window's worth of chunks before its first ack: waiting for an ack of its own as well often left
+        no point before the end for the second kill once chunks were read in C."""
         state = self.state()
         confirmed = sum(v["rows"] for v in state.get("confirmed", {}).values())
         emitted = confirmed + sum(c["rows"] for c in state.get("pending", []))

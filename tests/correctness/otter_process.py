@@ -35,6 +35,9 @@ class LoadPath:
     select_process: bool = True
     chunks: str = "default"  # "tiny": 1-row statements and 1-transaction batches; "large": one statement
     binlog_reader: str = "native"  # the selector's binlog stream reader ("library": mysql-replication)
+    # > 0: the table's first rows exist before the pipeline starts and reach the target through the
+    # initial load (``otter-run load --chunk-rows N``), while the later transactions run on the source
+    load_chunk_rows: int = 0
 
     def parameters(self) -> dict[str, Any]:
         params: dict[str, Any] = {"sync_mode": self.sync_mode, "select_process": self.select_process}
@@ -74,6 +77,7 @@ class OtterProcess:
         self.state_dir = self.workdir / "state"
         self.log_path = self.workdir / "otter-run.log"
         self.position_file = self.state_dir / "test" / "src-to-dst.position.json"
+        self.snapshot_file = self.state_dir / "test" / "src-to-dst.snapshot.json"
         self.process: subprocess.Popen | None = None
 
     def start(self) -> OtterProcess:
@@ -88,7 +92,7 @@ class OtterProcess:
                     "otter_core.cli",
                     "--log-level",
                     "WARNING",
-                    "run",
+                    *self.command(),
                     str(self.config),
                     "--state-dir",
                     str(self.state_dir),
@@ -99,6 +103,32 @@ class OtterProcess:
                 env=env,
             )
         return self
+
+    def command(self) -> list[str]:
+        """``run``, or ``load`` (then replication goes on) on an initial-load path; a restarted ``load``
+        resumes the load in progress."""
+        if self.path.load_chunk_rows:
+            return ["load", "--chunk-rows", str(self.path.load_chunk_rows)]
+        return ["run"]
+
+    def load_state(self) -> str | None:
+        """The initial load's state (running, done, failed), None before the pipeline adopted it."""
+        try:
+            return json.loads(self.snapshot_file.read_text()).get("state")
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+
+    def wait_loaded(self, timeout: float = 120.0) -> None:
+        """Block until the initial load is done (its last chunk acked); raise when it failed or stalls."""
+        deadline = time.monotonic() + timeout
+        while (state := self.load_state()) != "done":
+            if state == "failed" or self.process is None or self.process.poll() is not None:
+                raise AssertionError(f"initial load {state} ({self.path.name}):\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"initial load not done after {timeout}s ({self.path.name}):\n{self.log_tail()}"
+                )
+            time.sleep(0.1)
 
     def kill9(self) -> None:
         if self.process is not None and self.process.poll() is None:

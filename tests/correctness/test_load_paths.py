@@ -26,6 +26,9 @@ PATHS = [
     LoadPath("field-upsert-python-process", update_join=False, pure_python=True),
     # the selector's binlog reader: every path above reads with otter's own; this one with mysql-replication
     LoadPath("field-join-c-process-library-reader", binlog_reader="library"),
+    # the initial load: chunk rows read in C and sent as their packets (bulk_read), and PyMySQL's path
+    LoadPath("initial-load-c-process", load_chunk_rows=3),
+    LoadPath("initial-load-python-thread", pure_python=True, select_process=False, load_chunk_rows=2),
 ]
 
 

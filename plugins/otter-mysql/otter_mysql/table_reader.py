@@ -17,7 +17,7 @@ from typing import Any
 import pymysql
 
 from otter_core.spi import DataError, DataMediaSource, Position, SourceError
-from otter_mysql import checks, signals
+from otter_mysql import bulk_read, checks, signals
 from otter_mysql.dialect import quote_ident, quote_table
 from otter_mysql.row_reader import CHUNK, MySQLRowReader
 
@@ -47,9 +47,11 @@ def range_condition(key: Sequence[str], lower: tuple | None, upper: tuple | None
     return (" AND ".join(parts) or "1=1"), args
 
 
-def checksum_expression(columns: Sequence[str]) -> str:
-    """The order-independent 64-bit checksum of ``columns`` over a set of rows (see the module doc)."""
-    parts = ", ".join(f"IFNULL(CONCAT('v', CAST({quote_ident(c)} AS BINARY)), 'N')" for c in columns)
+def checksum_expression(columns: Sequence[str], floats: frozenset[str] | set[str] = frozenset()) -> str:
+    """The order-independent 64-bit checksum of ``columns`` over a set of rows (see the module doc);
+    ``floats`` (FLOAT columns) are taken as DOUBLE, whose text is exact (see ``_select_list``)."""
+    values = [f"CAST({quote_ident(c)} AS DOUBLE)" if c in floats else quote_ident(c) for c in columns]
+    parts = ", ".join(f"IFNULL(CONCAT('v', CAST({v} AS BINARY)), 'N')" for v in values)
     return f"IFNULL(BIT_XOR(CAST(CONV(LEFT(MD5(CONCAT_WS('#', {parts})), 16), 16, 10) AS UNSIGNED)), 0)"
 
 
@@ -61,6 +63,9 @@ class MySQLTableReader(MySQLRowReader):
         self.label = f"{source.name} ({source.host}:{source.port})"
         self._signals_ready: set[str] = set()
 
+    def _connect(self) -> Any:
+        return bulk_read.fast_reads(super()._connect())  # chunks are parsed in C (bulk_read)
+
     def _cursor(self) -> Any:
         if self._conn is None:
             self._conn = self._connect()
@@ -70,7 +75,7 @@ class MySQLTableReader(MySQLRowReader):
         try:
             with self._cursor() as cur:
                 cur.execute(sql, tuple(args))
-                return list(cur.fetchall())
+                return bulk_read.result_rows(cur)
         except pymysql.err.OperationalError as exc:
             self.close()  # a broken connection is reopened by the next call
             raise SourceError(f"{self.label}: {exc.args[-1]} (statement: {sql[:160]})") from None
@@ -119,12 +124,24 @@ class MySQLTableReader(MySQLRowReader):
         if where:
             condition += f" AND ({where})"
         sql = (
-            f"SELECT {', '.join(map(quote_ident, columns))} FROM {quote_table(schema, table)} WHERE {condition} "
-            f"ORDER BY {', '.join(map(quote_ident, key))}"
+            f"SELECT {self._select_list(schema, table, columns)} FROM {quote_table(schema, table)} "
+            f"WHERE {condition} ORDER BY {', '.join(map(quote_ident, key))}"
         )
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return self._query(sql, args)
+
+    def _floats(self, schema: str, table: str) -> set[str]:
+        return {c.name for c in self._schemas.get(schema, table).columns if c.data_type == "float"}
+
+    def _select_list(self, schema: str, table: str, columns: Sequence[str]) -> str:
+        """``columns`` as a SELECT list. The server writes a FLOAT as text with 6 significant digits
+        (16777217 as 16777200, 3.4028235e38 as 3.40282e+38): read as DOUBLE, the value is exact, and a
+        FLOAT column given it stores the same float again."""
+        floats = self._floats(schema, table)
+        return ", ".join(
+            f"CAST({quote_ident(c)} AS DOUBLE)" if c in floats else quote_ident(c) for c in columns
+        )
 
     def nth_key(
         self, schema: str, table: str, key: Sequence[str], lower: tuple | None, n: int
@@ -149,7 +166,8 @@ class MySQLTableReader(MySQLRowReader):
     ) -> tuple[int, int]:
         condition, args = range_condition(key, lower, upper)
         rows = self._query(
-            f"SELECT COUNT(*), {checksum_expression(columns)} FROM {quote_table(schema, table)} "
+            f"SELECT COUNT(*), {checksum_expression(columns, self._floats(schema, table))} "
+            f"FROM {quote_table(schema, table)} "
             f"WHERE {condition}",
             args,
         )
@@ -158,7 +176,7 @@ class MySQLTableReader(MySQLRowReader):
     def read_keys(
         self, schema: str, table: str, columns: Sequence[str], key: Sequence[str], keys: Sequence[tuple]
     ) -> list[tuple]:
-        select = ", ".join(map(quote_ident, columns))
+        select = self._select_list(schema, table, columns)
         key_sql = ", ".join(map(quote_ident, key))
         one = "(" + ", ".join(["%s"] * len(key)) + ")"
         out: list[tuple] = []

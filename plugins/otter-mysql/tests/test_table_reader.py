@@ -155,3 +155,30 @@ def test_watermarks_and_resync_requests_land_in_retl(mariadb_source):
         assert (position.file, position.pos) == mariadb_source.binlog_position()
     finally:
         reader.close()
+
+
+def test_float_columns_are_read_and_checksummed_exactly(mariadb_source: MariaDBServer) -> None:
+    """The server writes a FLOAT with 6 significant digits: a chunk read that way loaded 16777200 for
+    16777217's float (16777216) and verify's checksums saw two different floats as equal."""
+    mariadb_source.execute(
+        "CREATE DATABASE tf",
+        "CREATE TABLE tf.a (id INT PRIMARY KEY, f FLOAT, d DOUBLE)",
+        "CREATE TABLE tf.b LIKE tf.a",
+        "INSERT INTO tf.a VALUES (1, 16777217, 0.1), (2, -9.539097714956233e-21, NULL), (3, NULL, 1)",
+        "INSERT INTO tf.b SELECT * FROM tf.a",
+        "UPDATE tf.b SET f = -9.539100138336934e-21 WHERE id = 2",  # the same 6 digits, another float
+    )
+    reader = reader_for(mariadb_source)
+    try:
+        rows = reader.read_range("tf", "a", ("id", "f", "d"), ("id",), None, None, None)
+        assert rows == [(1, 16777216.0, 0.1), (2, -9.539097714956233e-21, None), (3, None, 1.0)]
+        assert reader.read_keys("tf", "a", ("id", "f"), ("id",), [(2,)]) == [(2, -9.539097714956233e-21)]
+        columns = ("id", "f", "d")
+        assert reader.chunk_checksum("tf", "a", columns, ("id",), None, (1,)) == reader.chunk_checksum(
+            "tf", "b", columns, ("id",), None, (1,)
+        )
+        assert reader.chunk_checksum("tf", "a", columns, ("id",), None, None) != reader.chunk_checksum(
+            "tf", "b", columns, ("id",), None, None
+        )
+    finally:
+        reader.close()

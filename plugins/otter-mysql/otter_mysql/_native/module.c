@@ -37,6 +37,9 @@ static PyMethodDef functions[] = {
      "[(is_delete, shape, events)]"},
     {"build_events", (PyCFunction)(void (*)(void))otter_build_events, METH_FASTCALL,
      "build_events(cls, descriptors, template, rows, places) -> instances set slot by slot"},
+    {"text_rows", (PyCFunction)(void (*)(void))otter_text_rows, METH_FASTCALL,
+     "text_rows(buffer, kinds, converters, rows) -> (end, status, seq): result-set row packets as PyMySQL "
+     "reads them"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -5,6 +5,7 @@
  *   statements.c a chunk's whole multi-row statement (otter_mysql.loader)
  *   shapes.c   the loader's statement grouping (otter_mysql.load_plan)
  *   events.c   EventData built slot by slot (otter_mysql.handover)
+ *   textrows.c result-set rows of the text protocol (otter_mysql.bulk_read)
  *   module.c   the module
  */
 #ifndef OTTER_NATIVE_H
@@ -83,4 +84,5 @@ PyObject *otter_statement_shapes(PyObject *module, PyObject *const *args, Py_ssi
 PyObject *otter_sql_values(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *otter_sql_literal_row(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *otter_build_events(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+PyObject *otter_text_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 #endif

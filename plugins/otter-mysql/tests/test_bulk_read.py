@@ -1,0 +1,128 @@
+"""bulk_read: result rows parsed in C are PyMySQL's rows, value for value and type for type, on real MariaDB."""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+import pytest
+from test_selector_types import COLUMNS, DB, write_source_rows
+from test_table_reader import reader_for
+
+from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer
+from otter_mysql import bulk_read, mysql_connect
+from otter_mysql.table_reader import MySQLTableReader
+
+pytestmark = [
+    pytest.mark.usefixtures("clean_databases"),
+    pytest.mark.skipif(not bulk_read.AVAILABLE, reason="the C extension is not built"),
+]
+
+
+def plain_connection(server: MariaDBServer) -> Any:
+    conn = mysql_connect.connect(
+        host="127.0.0.1",
+        port=server.port,
+        user=OTTER_USER,
+        password=OTTER_PASSWORD,
+        charset="utf8mb4",
+        autocommit=True,
+    )
+    with conn.cursor() as cur:
+        cur.execute("SET SESSION time_zone='+00:00'")
+    return conn
+
+
+def rows_of(conn: Any, sql: str) -> list[tuple]:
+    with conn.cursor() as cur:
+        cur.execute(sql)
+        return list(cur.fetchall())
+
+
+def typed(rows: list[tuple]) -> list[tuple]:
+    return [tuple((type(v), v) for v in row) for row in rows]
+
+
+@pytest.fixture
+def every_type(mariadb_source: MariaDBServer) -> MariaDBServer:
+    """The selector tests' rows of every column type (zero dates, NULLs, 4-byte UTF-8, BIT, JSON, GEOMETRY),
+    copied 600 times (row packets across the read buffer's ends), plus rows of 60 KB and of 18 MB."""
+    mariadb_source.execute(f"CREATE DATABASE {DB}", f"CREATE TABLE {DB}.t ({COLUMNS}) CHARSET utf8mb4")
+    write_source_rows(mariadb_source, "t")
+    plain = [
+        name
+        for (name,) in mariadb_source.execute(
+            "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = 't' "
+            "AND EXTRA NOT LIKE '%%GENERATED' ORDER BY ORDINAL_POSITION",
+            args=(DB,),
+        )
+    ]
+    select = ", ".join(c if c != "id" else "id + %d" for c in plain)
+    for copy in range(1, 600):
+        mariadb_source.execute(
+            f"INSERT INTO {DB}.t ({', '.join(plain)}) SELECT {select % (copy * 10)} FROM {DB}.t WHERE id < 10"
+        )
+    mariadb_source.execute(
+        f"INSERT INTO {DB}.t (id, bl, vc) VALUES (100001, REPEAT(x'00ff41', 20000), 'sixty KB')",
+        f"INSERT INTO {DB}.t (id, ltx, vc) VALUES (100002, REPEAT('é😀x', 2500000), 'eighteen MB')",
+    )
+    return mariadb_source
+
+
+def test_rows_read_in_c_equal_pymysqls_rows_value_for_value(every_type: MariaDBServer) -> None:
+    plain = plain_connection(every_type)
+    fast = bulk_read.fast_reads(plain_connection(every_type))
+    calls = []
+    real: Any = bulk_read.TEXT_ROWS
+
+    def counting(*args):
+        calls.append(1)
+        return real(*args)
+
+    bulk_read.TEXT_ROWS = counting
+    try:
+        assert type(fast) is bulk_read.FastReadConnection
+        for sql in (
+            f"SELECT * FROM {DB}.t ORDER BY id",
+            f"SELECT id, ST_AsText(g), d, dt6, ts0, tm3, j FROM {DB}.t WHERE id > 5000 ORDER BY id DESC",
+            f"SELECT COUNT(*), SUM(i), MAX(dt6) FROM {DB}.t",
+            f"SELECT * FROM {DB}.t WHERE id < 0",
+        ):
+            expected, got = rows_of(plain, sql), rows_of(fast, sql)
+            assert typed(got) == typed(expected), sql
+        big = rows_of(fast, f"SELECT ltx FROM {DB}.t WHERE id = 100002")
+        assert len(big[0][0]) == 7_500_000
+        assert calls, "the rows were not parsed by text_rows"
+        with pytest.raises(Exception, match="Unknown column"):
+            rows_of(fast, f"SELECT nope FROM {DB}.t")
+        assert rows_of(fast, "SELECT 1") == [(1,)]  # the connection is still in step after the error
+    finally:
+        bulk_read.TEXT_ROWS = real
+        plain.close()
+        fast.close()
+
+
+def test_the_table_reader_reads_chunks_in_c(every_type: MariaDBServer) -> None:
+    reader: MySQLTableReader = reader_for(every_type)
+    try:
+        columns = reader.columns(DB, "t")
+        rows = reader.read_range(DB, "t", columns, ("id",), (3,), None, 2000)
+        assert type(reader._conn) is bulk_read.FastReadConnection
+        plain = plain_connection(every_type)
+        select = reader._select_list(DB, "t", columns)  # FLOAT columns as DOUBLE
+        expected = rows_of(plain, f"SELECT {select} FROM {DB}.t WHERE id > 3 ORDER BY id LIMIT 2000")
+        plain.close()
+        assert len(rows) == 2000
+        assert typed(rows) == typed(expected)
+        # a chunk crosses the snapshot reader's pipe as its packets, parsed again on arrival
+        assert type(rows) is bulk_read.PackedRows
+        assert typed(pickle.loads(pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL))) == typed(expected)
+        tail = reader.read_range(DB, "t", columns, ("id",), (5000,), None, None)
+        assert [r[0] for r in tail][-2:] == [100001, 100002]
+        assert type(tail) is list  # the 18 MB row came in several packets: pickled as values
+        assert typed(pickle.loads(pickle.dumps(tail))) == typed(tail)
+        sixty = reader.read_range(DB, "t", columns, ("id",), (5000,), (100001,), None)
+        assert type(sixty) is bulk_read.PackedRows and len(sixty[-1][columns.index("bl")]) == 60000
+        assert typed(pickle.loads(pickle.dumps(sixty))) == typed(sixty)
+    finally:
+        reader.close()
