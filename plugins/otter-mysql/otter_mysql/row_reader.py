@@ -52,7 +52,12 @@ class MySQLRowReader:
         info = self._schemas.get(schema, table).require_key()
         columns = [c.name for c in info.columns if not c.generated]
         key_names = list(info.key)
-        select = ", ".join(quote_ident(c) for c in columns)
+        # the server writes a FLOAT as text with 6 digits (16777217's float as 16777200): read as DOUBLE
+        floats = {c.name for c in info.columns if c.data_type == "float"}
+        select = ", ".join(
+            f"CAST({quote_ident(c)} AS DOUBLE) AS {quote_ident(c)}" if c in floats else quote_ident(c)
+            for c in columns
+        )
         key_sql = ", ".join(quote_ident(k) for k in key_names)
         one = "(" + ", ".join(["%s"] * len(key_names)) + ")"
         rows: dict[tuple, dict[str, Any]] = {}

@@ -173,6 +173,8 @@ def test_float_columns_are_read_and_checksummed_exactly(mariadb_source: MariaDBS
         rows = reader.read_range("tf", "a", ("id", "f", "d"), ("id",), None, None, None)
         assert rows == [(1, 16777216.0, 0.1), (2, -9.539097714956233e-21, None), (3, None, 1.0)]
         assert reader.read_keys("tf", "a", ("id", "f"), ("id",), [(2,)]) == [(2, -9.539097714956233e-21)]
+        back = reader.fetch("tf", "a", [{"id": 1}, {"id": 2}])  # the back-query (sync_consistency: media)
+        assert (back[(1,)]["f"], back[(2,)]["f"]) == (16777216.0, -9.539097714956233e-21)
         columns = ("id", "f", "d")
         assert reader.chunk_checksum("tf", "a", columns, ("id",), None, (1,)) == reader.chunk_checksum(
             "tf", "b", columns, ("id",), None, (1,)
