@@ -72,9 +72,9 @@ def cmd_manager(args: argparse.Namespace) -> int:
         import sqlalchemy  # noqa: F401  -- probes the [manager] extra
         import uvicorn
 
-        from otter_core.manager.app import create_app
-        from otter_core.manager.http_guard import parse_allow_ips
-        from otter_core.manager.settings import load_settings
+        from otter_manager.app import create_app
+        from otter_manager.http_guard import parse_allow_ips
+        from otter_manager.settings import load_settings
     except ImportError as exc:
         print(f"otter-run manager: {EXTRA_HINT} ({exc})", file=sys.stderr)
         return 2
@@ -107,9 +107,9 @@ def cmd_manager(args: argparse.Namespace) -> int:
 
 
 def _init_admin(settings, username: str) -> int:
-    from otter_core.manager import migrate
-    from otter_core.manager.security import ValidationProblem, audit, set_user
-    from otter_core.manager.store import Database
+    from otter_manager import migrate
+    from otter_manager.security import ValidationProblem, audit, set_user
+    from otter_manager.store import Database
 
     password = _read_password()
     db = Database(settings.database_url)
