@@ -34,7 +34,6 @@ DRIVERS = frozenset(
 )
 # Core modules (and their submodules) the contract does not check yet, each with its reason.
 CORE_EXCLUDED = {
-    "otter_core.cli_manager": "moves into otter-manager, contributed through otter_cli_commands (issue 19)",
     "otter_core.mysql_connect": "alias of otter_mysql.mysql_connect for the manager's connection test",
 }
 # Test support shipped with the core: may use drivers (declared in the [test] extra), never plugins.

@@ -78,3 +78,29 @@ def test_manager_command_serves_the_api_and_the_admin_can_log_in(tmp_path):
         server.terminate()
         output = server.communicate(timeout=30)[0]
     assert "serve-password" not in output
+
+
+def test_otter_run_manager_comes_from_the_otter_manager_plugin(tmp_path):
+    """``manager`` is contributed through ``otter_cli_commands`` (entry point ``otter.cli: manager``): with
+    the plugin importable its options are there; with ``otter_manager`` unimportable (here: shadowed by a
+    broken package) the command still exists and names the package to install, whatever arguments it got."""
+    helped = subprocess.run([*OTTER_RUN, "manager", "--help"], capture_output=True, text=True, timeout=120)
+    assert helped.returncode == 0 and "--init-admin" in helped.stdout, helped.stderr
+    shadow = tmp_path / "otter_manager"
+    shadow.mkdir()
+    (shadow / "__init__.py").write_text("raise ImportError('otter-manager is not installed')\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    env.pop("PYTHONSAFEPATH", None)
+    done = subprocess.run(
+        [*OTTER_RUN, "manager", "--state-dir", str(tmp_path / "state"), "--port", "0"],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "the web manager (console and JSON API) needs the otter-manager plugin" in done.stderr
+    assert "`pip install otter-manager`" in done.stderr
+    assert not (tmp_path / "state").exists()

@@ -1,4 +1,5 @@
-"""``otter-run manager``: the web console and JSON API (needs ``pip install otter-core[manager]``)."""
+"""``otter-run manager``: the web console and JSON API, added to ``otter-run`` through the
+``otter_cli_commands`` hook (entry point ``otter.cli: manager``)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,16 @@ import getpass
 import os
 import sys
 
+from otter_core.spi import hookimpl
+
 PASSWORD_ENV = "OTTER_MANAGER_PASSWORD"
-EXTRA_HINT = "the manager needs its extra: pip install 'otter-core[manager]' (or pip install -e '.[manager]')"
+EXTRA_HINT = "the manager's dependencies are missing: pip install otter-manager (or pip install ./plugins/otter-manager)"
+
+
+@hookimpl
+def otter_cli_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Contribute ``manager`` to ``otter-run``."""
+    add_parser(subparsers)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -68,8 +77,8 @@ def _read_password() -> str:
 
 def cmd_manager(args: argparse.Namespace) -> int:
     try:
-        import fastapi  # noqa: F401  -- probes the [manager] extra
-        import sqlalchemy  # noqa: F401  -- probes the [manager] extra
+        import fastapi  # noqa: F401  -- probes the manager's dependencies
+        import sqlalchemy  # noqa: F401  -- probes the manager's dependencies
         import uvicorn
 
         from otter_manager.app import create_app
