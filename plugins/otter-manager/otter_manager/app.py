@@ -30,7 +30,7 @@ WEB = Path(__file__).with_name("web")
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     started = []
     try:
-        for module in routers.lifespan_modules():
+        for module in routers.lifespan_modules(app.state.contributed_routes):
             await module.start(app)
             started.append(module)
         yield
@@ -41,7 +41,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app(settings: ManagerSettings) -> FastAPI:
-    """The manager app for ``settings``: the store migrated to head, routers from ``routers.py`` mounted,
+    """The manager app for ``settings``: the store migrated to head, the routers of ``routers.py`` (its own
+    and those plugins contribute through ``otter.manager_routes``) mounted,
     server-side sessions, security headers, the trusted proxy, static files and templates set up."""
     app = FastAPI(
         title="otter manager",
@@ -65,8 +66,9 @@ def create_app(settings: ManagerSettings) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(TrustedProxyMiddleware, trusted=settings.forwarded_allow_ips)
     _add_error_handlers(app)
-    for router in routers.routers():
+    for router in routers.load(app):
         app.include_router(router)
+    app.state.templates.env.globals["plugin_nav"] = routers.navigation(app.state.contributed_routes)
     app.mount("/static", StaticFiles(directory=str(WEB / "static"), check_dir=False), name="static")
     return app
 

@@ -15,6 +15,7 @@ from otter_manager.security import Actor, require_admin
 from otter_manager.services import dynamic_service as dynamic
 from otter_manager.store import get_db
 
+# Mounted through the entry point ``otter.manager_routes: dynamic-api`` (otter-manager's setup.cfg).
 router = APIRouter(prefix="/api", tags=["dynamic"])
 PUSH_EXAMPLE: dict[str, Example] = {
     "vat": {

@@ -27,6 +27,8 @@ from otter_manager.web.render import (
 )
 
 router = APIRouter(include_in_schema=False)
+# Mounted through the entry point ``otter.manager_routes: dynamic-pages`` (otter-manager's setup.cfg).
+NAV = [("Operations", "dynamic", "/dynamic", "Dynamic hooks")]
 PUSH = "push or activate dynamic hooks (they run as code in the pipelines)"
 KINDS = ["processor", "resolver"]
 EXAMPLE = "import attrs\n\n\ndef process(event):\n    return event\n"
