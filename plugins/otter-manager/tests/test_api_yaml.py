@@ -10,7 +10,7 @@ import pytest
 from otter_core.config import load_config_text
 from otter_manager.services.config_service import to_otter_config
 
-DOCS = Path(__file__).parents[2] / "docs"
+DOCS = Path(__file__).parents[3] / "docs"
 EXAMPLES = [
     (doc, i, block)
     for doc in ("configuration.md", "../README.md")

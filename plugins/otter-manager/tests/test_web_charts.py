@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-STATIC = Path(__file__).parents[2] / "otter_core" / "manager" / "web" / "static"
+STATIC = Path(__file__).parents[1] / "otter_manager" / "web" / "static"
 
 PAGE = """<!doctype html><html><head>
 <link rel="stylesheet" href="/static/uplot/uPlot.min.css"><link rel="stylesheet" href="/static/otter.css">

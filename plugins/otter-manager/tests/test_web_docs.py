@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).parents[2]
+ROOT = Path(__file__).parents[3]
 DOC = (ROOT / "docs" / "manager.md").read_text()
-UPLOT = ROOT / "otter_core" / "manager" / "web" / "static" / "uplot"
+UPLOT = ROOT / "plugins" / "otter-manager" / "otter_manager" / "web" / "static" / "uplot"
 
 
 def test_every_linked_screenshot_exists_and_is_a_png():
