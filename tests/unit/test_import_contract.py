@@ -2,9 +2,9 @@
 from the core only the modules listed here. Read from the source files (every ``import``, also inside
 functions, and ``importlib.import_module("...")`` with a literal name), so it runs without any server.
 
-The exclusions are explicit and meant to shrink: the manager leaves for its own distribution (then drop
-``otter_core.manager`` and its alias ``otter_core.mysql_connect``); ``PLUGIN_SURFACE`` is the public
-surface (``otter_core.spi``) and the few modules otter-mysql's demo embeds.
+Every core module is checked (its test support may use drivers, never plugins). ``PLUGIN_SURFACE`` is the
+public surface (``otter_core.spi``) and the few modules otter-mysql's demo embeds; the manager
+(otter-manager) has its own rule, ``MANAGER_CORE`` and ``MANAGER_OPTIONAL``.
 """
 
 from __future__ import annotations
@@ -32,10 +32,6 @@ DRIVERS = frozenset(
     }
     | {"grpc"}  # the otter-grpc plugin's transport
 )
-# Core modules (and their submodules) the contract does not check yet, each with its reason.
-CORE_EXCLUDED = {
-    "otter_core.mysql_connect": "alias of otter_mysql.mysql_connect for the manager's connection test",
-}
 # Test support shipped with the core: may use drivers (declared in the [test] extra), never plugins.
 CORE_DRIVERS_ALLOWED = ("otter_core.testing",)
 # What plugins and contrib packages may import from the core: its public surface, otter_core.spi
@@ -66,7 +62,6 @@ MANAGER_CORE = frozenset(
         "otter_core.conflicts",
         "otter_core.position_request",
         "otter_core.plugins",
-        "otter_core.mysql_connect",
     }
 )
 # The manager's optional features use these public modules of other plugins, imported only when the
@@ -131,12 +126,10 @@ def _within(name: str, prefixes: Iterable[str]) -> bool:
 
 
 def core_violations(root: Path) -> list[str]:
-    """Every import of a plugin (``otter_*`` but the core) or a driver by a checked core module."""
+    """Every import of a plugin (``otter_*`` but the core) or a driver by a core module."""
     found = []
     for path in sorted((root / "otter_core").rglob("*.py")):
         here = module_name(root, path)
-        if _within(here, CORE_EXCLUDED):
-            continue
         for line, name in imports_of(root, path):
             top = name.split(".")[0]
             where = f"{path.relative_to(root)}:{line} imports {name}"
@@ -194,7 +187,7 @@ def test_plugins_import_only_the_listed_core_modules():
 def test_every_listed_core_module_exists():
     missing = [
         name
-        for name in sorted(PLUGIN_SURFACE | MANAGER_CORE | set(CORE_EXCLUDED))
+        for name in sorted(PLUGIN_SURFACE | MANAGER_CORE)
         if not (ROOT.joinpath(*name.split(".")).with_suffix(".py").exists())
         and not (ROOT.joinpath(*name.split(".")) / "__init__.py").exists()
     ]

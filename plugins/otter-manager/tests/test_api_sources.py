@@ -134,3 +134,16 @@ def test_channel_get_rename_and_delete(admin):
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "name"]
     assert admin.delete(f"/api/channels/{channel_id}").status_code == 204
     assert admin.get(f"/api/channels/{channel_id}").status_code == 404
+
+
+def test_connection_test_of_a_postgresql_target_goes_through_its_plugin(admin, postgresql_server):
+    config = {**postgresql_server.source_config(), "name": "pg"}
+    good = admin.post("/api/sources", json=config).json()
+    result = admin.post(f"/api/sources/{good['id']}/test").json()
+    assert result["ok"] is True and "server PostgreSQL 15" in result["message"], result
+    bad = admin.post(
+        "/api/sources", json={**config, "name": "pg-wrong", "password": "not-the-password"}
+    ).json()
+    failed = admin.post(f"/api/sources/{bad['id']}/test").json()
+    assert failed["ok"] is False and "password authentication failed" in failed["message"], failed
+    assert "not-the-password" not in str(failed)

@@ -100,12 +100,12 @@ def delete_source(db: Session, actor: Actor, source_id: Any) -> None:
     db.commit()
 
 
-def test_source(db: Session, source_id: Any, timeout: float = 5.0) -> dict[str, Any]:
+def test_source(db: Session, source_id: Any) -> dict[str, Any]:
     """Try to connect to the source: ``{"ok": bool, "message": text}`` (the password never appears)."""
     from otter_manager.services.connection_test import try_connect
 
     source = get_source(db, source_id)
-    ok, message = try_connect(source, timeout)
+    ok, message = try_connect(source)
     return {"ok": ok, "message": message, "source": source_view(source)["name"]}
 
 
