@@ -200,15 +200,13 @@ def build_parser() -> argparse.ArgumentParser:
     from otter_core.cli_conflicts import add_parser as add_conflicts_parser
 
     add_conflicts_parser(sub)
-    from otter_core.cli_manager import add_parser as add_manager_parser
-
-    add_manager_parser(sub)
     return parser
 
 
 # Sub-commands of known plugins: without the plugin, the command still exists and says what to install.
 PLUGIN_COMMANDS = {
     "demo": ("otter-mysql", "the demo (two throwaway MariaDB servers)"),
+    "manager": ("otter-manager", "the web manager (console and JSON API)"),
     "node": ("otter-zookeeper", "distributed mode"),
     "deploy": ("otter-zookeeper", "distributed mode"),
     "cluster": ("otter-zookeeper", "distributed mode"),
@@ -238,7 +236,11 @@ def _needs_plugin(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    # A command of a plugin that is not installed takes any arguments, so its message names the package.
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and getattr(args, "func", None) is not _needs_plugin:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     _setup_logging(args.log_level)
     try:
         return args.func(args)

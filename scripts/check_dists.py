@@ -33,7 +33,7 @@ EXTENSIONS = {"otter-mysql": "otter_mysql/_rowdecode"}  # a wheel without it wou
 
 
 # Imports every module of the given packages (a file the wheel lacks fails here, as
-# otter_core.manager.web.pages_auth did); a third-party module that only a test extra installs is no fault,
+# otter_manager.web.pages_auth did); a third-party module that only a test extra installs is no fault,
 # and alembic's migrations/env.py runs only inside alembic.
 IMPORT_ALL = """
 import importlib, pkgutil, sys
@@ -161,11 +161,11 @@ def check_manifests(dists: list[Dists]) -> None:
 
 
 def fresh_venv(directory: Path, dists: list[Dists]) -> Path:
-    """A new virtualenv with every wheel (otter-core with its manager extra) at the locked versions."""
+    """A new virtualenv with every wheel at the locked versions."""
     base = getattr(sys, "_base_executable", sys.executable)
     run([base, "-m", "venv", str(directory)])
     python = directory / "bin" / "python"
-    wheels = [f"{d.wheel}[manager]" if d.package.directory == ROOT else str(d.wheel) for d in dists]
+    wheels = [str(d.wheel) for d in dists]
     env = {**os.environ, "PIP_CONSTRAINT": str(CONSTRAINTS)}
     run([str(python), "-m", "pip", "install", "-q", "-c", str(CONSTRAINTS), *wheels], env=env, timeout=900)
     return directory
@@ -193,7 +193,7 @@ def check_installed(venv: Path, dists: list[Dists], rows: int = 300, seconds: fl
     modules = [m for d in dists for m in d.package.modules]
     run([str(venv / "bin" / "python"), "-c", IMPORT_ALL, *modules], cwd=venv, env=outside_env())
     run(
-        [str(venv / "bin" / "python"), "-m", "otter_core.manager.openapi", str(venv / "openapi.json")],
+        [str(venv / "bin" / "python"), "-m", "otter_manager.openapi", str(venv / "openapi.json")],
         cwd=venv,
         env=outside_env(),
     )

@@ -169,11 +169,11 @@ otter_install_wheels() {
         wheels+=("$(ls "$out"/*.whl)")
         digests+=("$digest")
     done
-    wheels[0]="${wheels[0]}[test,manager]"
+    wheels[0]="${wheels[0]}[test]"
     if [ "${#changed[@]}" -gt 0 ]; then
         "$OTTER_VENV/bin/python" -m pip uninstall -q -y "${changed[@]}" </dev/null >/dev/null 2>&1 || true
     fi
-    otter_say "installing into $OTTER_VENV: the wheels of ${#packages[@]} packages (otter-core[test,manager])"
+    otter_say "installing into $OTTER_VENV: the wheels of ${#packages[@]} packages (otter-core[test])"
     "$OTTER_VENV/bin/python" -m pip install -q -c "$OTTER_CONSTRAINTS" "${wheels[@]}" </dev/null
     local i
     for i in "${!packages[@]}"; do
@@ -198,12 +198,12 @@ otter_install_editable() {
         return 0
     fi
     otter_build_tools
-    args=(-e "${packages[0]}[test,manager]")
+    args=(-e "${packages[0]}[test]")
     for dir in "${packages[@]:1}"; do
         args+=(-e "$dir")
     done
     rm -rf "$OTTER_VENV/otter-dists"  # a later wheel install must build and install every package again
-    otter_say "installing into $OTTER_VENV, editable: otter-core[test,manager] and ${#packages[@]} package(s) in all"
+    otter_say "installing into $OTTER_VENV, editable: otter-core[test] and ${#packages[@]} package(s) in all"
     "$OTTER_VENV/bin/python" -m pip install -q -c "$OTTER_CONSTRAINTS" --no-build-isolation "${args[@]}" </dev/null
     printf '%s' "$want" >"$stamp"
     otter_compile_bytecode

@@ -16,7 +16,7 @@ if [ -z "$uv" ]; then
     uv="$venv/bin/uv"
 fi
 
-local_packages=(otter-core otter-dynamic otter-grpc otter-mysql otter-oracle otter-zookeeper
+local_packages=(otter-core otter-dynamic otter-grpc otter-manager otter-mysql otter-oracle otter-zookeeper
                 otter-files-example otter-mask otter-postgresql otter-redis otter-route)
 no_emit=()
 for name in "${local_packages[@]}"; do

@@ -18,7 +18,7 @@ assert _spec is not None and _spec.loader is not None, SCRIPT
 check_dists = sys.modules.setdefault("check_dists", importlib.util.module_from_spec(_spec))
 _spec.loader.exec_module(check_dists)  # registered first: its dataclasses look their module up
 
-pytestmark = pytest.mark.timeout(900)  # builds 11 packages, installs them and starts two servers
+pytestmark = pytest.mark.timeout(900)  # builds 12 packages, installs them and starts two servers
 
 
 @pytest.fixture(scope="module")
@@ -40,27 +40,30 @@ def test_every_package_has_an_sdist_and_a_wheel_that_pass_twine_check(dists):
 
 def test_every_tracked_file_is_in_the_sdist_and_every_module_and_data_file_in_the_wheel(dists):
     check_dists.check_manifests(dists)
-    core = next(d for d in dists if d.package.name == "otter-core")
-    with zipfile.ZipFile(core.wheel) as wheel:
+    manager = next(d for d in dists if d.package.name == "otter-manager")
+    with zipfile.ZipFile(manager.wheel) as wheel:
         names = set(wheel.namelist())
     for shipped in (
-        "otter_core/manager/web/pages_auth.py",
-        "otter_core/manager/web/templates/login.html",
-        "otter_core/manager/web/static/otter.css",
-        "otter_core/manager/migrations/script.py.mako",
+        "otter_manager/web/pages_auth.py",
+        "otter_manager/web/templates/login.html",
+        "otter_manager/web/static/otter.css",
+        "otter_manager/migrations/script.py.mako",
     ):
         assert shipped in names
+    core = next(d for d in dists if d.package.name == "otter-core")
+    with zipfile.ZipFile(core.wheel) as wheel:
+        assert not [name for name in wheel.namelist() if name.startswith("otter_core/manager")]
 
 
 def test_the_manifest_check_names_a_file_the_wheel_lacks(dists, tmp_path):
-    core = next(d for d in dists if d.package.name == "otter-core")
-    broken = tmp_path / core.wheel.name
-    with zipfile.ZipFile(core.wheel) as source, zipfile.ZipFile(broken, "w") as target:
+    manager = next(d for d in dists if d.package.name == "otter-manager")
+    broken = tmp_path / manager.wheel.name
+    with zipfile.ZipFile(manager.wheel) as source, zipfile.ZipFile(broken, "w") as target:
         for item in source.infolist():
-            if not item.filename.startswith("otter_core/manager/web/pages_"):
+            if not item.filename.startswith("otter_manager/web/pages_"):
                 target.writestr(item, source.read(item))
-    lacking = check_dists.missing_from_wheel(check_dists.Dists(core.package, core.sdist, broken))
-    assert "otter_core/manager/web/pages_auth.py" in lacking
+    lacking = check_dists.missing_from_wheel(check_dists.Dists(manager.package, manager.sdist, broken))
+    assert "otter_manager/web/pages_auth.py" in lacking
 
 
 def test_the_mysql_wheel_holds_the_compiled_decoder_and_its_sdist_the_c_sources(dists):
@@ -89,7 +92,7 @@ def test_the_installed_wheels_run_otter_and_sync_two_servers(venv, dists):
 
 
 def test_the_core_wheel_alone_runs_otter_run_without_a_plugin_or_a_database_driver(dists, tmp_path):
-    """``pip install otter-core`` with nothing else: no plugin, no PyMySQL (issue 19)."""
+    """``pip install otter-core`` with nothing else: no plugin, no PyMySQL, no web framework (issue 19)."""
     core = next(d for d in dists if d.package.name == "otter-core")
     venv = tmp_path / "core-only"
     base = getattr(sys, "_base_executable", sys.executable)
@@ -101,7 +104,9 @@ def test_the_core_wheel_alone_runs_otter_run_without_a_plugin_or_a_database_driv
     )
     installed = check_dists.run([python, "-m", "pip", "list", "--format=freeze"], cwd=venv)
     names = {line.split("==")[0].lower() for line in installed.split()}
-    assert not {"pymysql", "psycopg", "kazoo", "redis", "oracledb"} & names, installed
+    assert not {"pymysql", "psycopg", "kazoo", "redis", "oracledb", "fastapi", "sqlalchemy"} & names, (
+        installed
+    )
     assert not [name for name in names if name.startswith("otter-") and name != "otter-core"], installed
 
     assert "usage: otter-run" in check_dists.otter_run(venv, "--help")
@@ -120,3 +125,17 @@ def test_the_core_wheel_alone_runs_otter_run_without_a_plugin_or_a_database_driv
         timeout=120,
     )
     assert run.returncode == 2 and "pip install otter-mysql" in run.stderr, run.stdout + run.stderr
+    # the manager is its own distribution, contributed through otter_cli_commands: without it the command
+    # still exists and names the package to install
+    helped = " ".join(check_dists.otter_run(venv, "--help").split())  # argparse wraps the help lines
+    assert "the web manager (console and JSON API) (needs `pip install otter-manager`)" in helped, helped
+    run = subprocess.run(
+        [str(venv / "bin" / "otter-run"), "manager", "--port", "0"],
+        cwd=venv,
+        env=check_dists.outside_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 2 and "`pip install otter-manager`" in run.stderr, run.stdout + run.stderr

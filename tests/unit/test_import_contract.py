@@ -2,9 +2,9 @@
 from the core only the modules listed here. Read from the source files (every ``import``, also inside
 functions, and ``importlib.import_module("...")`` with a literal name), so it runs without any server.
 
-The exclusions are explicit and meant to shrink: the manager leaves for its own distribution (then drop
-``otter_core.manager`` and its alias ``otter_core.mysql_connect``); ``PLUGIN_SURFACE`` is the public
-surface (``otter_core.spi``) and the few modules otter-mysql's demo embeds.
+Every core module is checked (its test support may use drivers, never plugins). ``PLUGIN_SURFACE`` is the
+public surface (``otter_core.spi``) and the few modules otter-mysql's demo embeds; the manager
+(otter-manager) has its own rule, ``MANAGER_CORE`` and ``MANAGER_OPTIONAL``.
 """
 
 from __future__ import annotations
@@ -32,11 +32,6 @@ DRIVERS = frozenset(
     }
     | {"grpc"}  # the otter-grpc plugin's transport
 )
-# Core modules (and their submodules) the contract does not check yet, each with its reason.
-CORE_EXCLUDED = {
-    "otter_core.manager": "becomes its own distribution (issue 19); it still imports plugins and drivers",
-    "otter_core.mysql_connect": "alias of otter_mysql.mysql_connect for the manager's connection test",
-}
 # Test support shipped with the core: may use drivers (declared in the [test] extra), never plugins.
 CORE_DRIVERS_ALLOWED = ("otter_core.testing",)
 # What plugins and contrib packages may import from the core: its public surface, otter_core.spi
@@ -49,6 +44,36 @@ PLUGIN_SURFACE = frozenset(
         "otter_core.progress",  # the demo
         "otter_core.testing.compare",  # the demo
         "otter_core.testing.mariadb",  # the demo
+    }
+)
+# The manager (otter-manager) administers what the engine keeps, so it may import, beside otter_core.spi,
+# the core's administration modules: the config reader (validates what the store keeps), channel control,
+# positions, reject logs, status files, YAML with line numbers, the conflict log, position requests and
+# the plugin facade (plugin names, otter_source_admin).
+MANAGER_CORE = frozenset(
+    {
+        "otter_core.spi",
+        "otter_core.config",
+        "otter_core.control",
+        "otter_core.state",
+        "otter_core.rejects",
+        "otter_core.status_file",
+        "otter_core.yaml_lines",
+        "otter_core.conflicts",
+        "otter_core.position_request",
+        "otter_core.plugins",
+    }
+)
+# The manager's optional features use these public modules of other plugins, imported only when the
+# feature is used (--zk: otter-zookeeper; pushed processors: otter-dynamic); without the plugin the feature
+# says which package to install (docs/manager.md).
+MANAGER_OPTIONAL = frozenset(
+    {
+        "otter_zookeeper.admin",
+        "otter_zookeeper.layout",
+        "otter_zookeeper.placement",
+        "otter_dynamic",
+        "otter_dynamic.store",
     }
 )
 
@@ -66,10 +91,12 @@ def _is_module(name: str, roots: list[Path]) -> bool:
     return False
 
 
-def imports_of(root: Path, path: Path, core_root: Path | None = None) -> Iterator[tuple[int, str]]:
+def imports_of(
+    root: Path, path: Path, core_root: Path | None = None, others: Iterable[Path] = ()
+) -> Iterator[tuple[int, str]]:
     """(line, absolute module name) of every import in ``path`` (a module under ``root``). ``from P import
-    N`` names ``P.N`` when that is a module under ``root`` or ``core_root``, else ``P``."""
-    roots = [root, *([core_root] if core_root else [])]
+    N`` names ``P.N`` when that is a module under ``root``, ``core_root`` or ``others``, else ``P``."""
+    roots = [root, *([core_root] if core_root else []), *others]
     here = module_name(root, path)
     package = here if path.name == "__init__.py" else here.rpartition(".")[0]
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
@@ -99,12 +126,10 @@ def _within(name: str, prefixes: Iterable[str]) -> bool:
 
 
 def core_violations(root: Path) -> list[str]:
-    """Every import of a plugin (``otter_*`` but the core) or a driver by a checked core module."""
+    """Every import of a plugin (``otter_*`` but the core) or a driver by a core module."""
     found = []
     for path in sorted((root / "otter_core").rglob("*.py")):
         here = module_name(root, path)
-        if _within(here, CORE_EXCLUDED):
-            continue
         for line, name in imports_of(root, path):
             top = name.split(".")[0]
             where = f"{path.relative_to(root)}:{line} imports {name}"
@@ -126,16 +151,28 @@ def plugin_packages(root: Path) -> list[Path]:
 
 
 def plugin_violations(root: Path) -> list[str]:
-    """Every import of a core module outside ``PLUGIN_SURFACE`` by a plugin's shipped modules."""
+    """Every import of a core module outside its package's allowance (``PLUGIN_SURFACE``, for the manager
+    ``MANAGER_CORE``) by a plugin's shipped modules, and every import of another plugin by the manager
+    outside ``MANAGER_OPTIONAL``."""
     found = []
-    for package in plugin_packages(root):
+    packages = plugin_packages(root)
+    for package in packages:
+        manager = package.name == "otter_manager"
+        allowed, rule = (MANAGER_CORE, "MANAGER_CORE") if manager else (PLUGIN_SURFACE, "PLUGIN_SURFACE")
         for path in sorted(package.rglob("*.py")):
-            for line, name in imports_of(package.parent, path, core_root=root):
-                if name.split(".")[0] == "otter_core" and name not in PLUGIN_SURFACE:
+            for line, name in imports_of(package.parent, path, root, [p.parent for p in packages]):
+                top = name.split(".")[0]
+                where = f"{path.relative_to(root)}:{line} imports {name}"
+                if top == "otter_core" and name not in allowed:
                     found.append(
-                        f"{path.relative_to(root)}:{line} imports {name}, not in the core's plugin "
-                        f"surface (tests/unit/test_import_contract.py PLUGIN_SURFACE)"
+                        f"{where}, not in the core's surface for it (tests/unit/test_import_contract.py {rule})"
                     )
+                elif manager and top.startswith("otter_") and top not in ("otter_core", "otter_manager"):
+                    if name not in MANAGER_OPTIONAL:
+                        found.append(
+                            f"{where}, a plugin the manager may use only as an optional feature through "
+                            f"its public modules (tests/unit/test_import_contract.py MANAGER_OPTIONAL)"
+                        )
     return found
 
 
@@ -150,7 +187,7 @@ def test_plugins_import_only_the_listed_core_modules():
 def test_every_listed_core_module_exists():
     missing = [
         name
-        for name in sorted(PLUGIN_SURFACE | set(CORE_EXCLUDED))
+        for name in sorted(PLUGIN_SURFACE | MANAGER_CORE)
         if not (ROOT.joinpath(*name.split(".")).with_suffix(".py").exists())
         and not (ROOT.joinpath(*name.split(".")) / "__init__.py").exists()
     ]
@@ -184,8 +221,7 @@ def test_an_import_added_to_the_core_breaks_the_contract(core_copy, statement, k
     assert len(found) == 1 and found[0].startswith("otter_core/cli.py:") and f"({kind}" in found[0]
 
 
-def test_the_excluded_manager_and_the_test_support_follow_their_own_rules(core_copy):
-    (core_copy / "otter_core" / "manager" / "extra.py").write_text("import otter_mysql\nimport pymysql\n")
+def test_the_test_support_follows_its_own_rules(core_copy):
     testing = core_copy / "otter_core" / "testing" / "extra.py"
     testing.write_text("import psycopg\n")
     assert core_violations(core_copy) == []
@@ -196,11 +232,31 @@ def test_the_excluded_manager_and_the_test_support_follow_their_own_rules(core_c
     ]
 
 
+def test_the_manager_follows_its_own_rule(core_copy):
+    for dist, package in (("otter-manager", "otter_manager"), ("otter-zookeeper", "otter_zookeeper")):
+        shutil.copytree(ROOT / "plugins" / dist / package, core_copy / "plugins" / dist / package)
+    shutil.copytree(
+        ROOT / "plugins/otter-dynamic/otter_dynamic", core_copy / "plugins/otter-dynamic/otter_dynamic"
+    )
+    assert plugin_violations(core_copy) == []
+    module = core_copy / "plugins" / "otter-manager" / "otter_manager" / "extra.py"
+    module.write_text("from otter_core.state import PositionStore\nfrom otter_dynamic import DynamicStore\n")
+    assert plugin_violations(core_copy) == []
+    module.write_text("from otter_core.engine.pipeline import PipelineRunner\nimport otter_mysql.loader\n")
+    assert plugin_violations(core_copy) == [
+        "plugins/otter-manager/otter_manager/extra.py:1 imports otter_core.engine.pipeline, not in the "
+        "core's surface for it (tests/unit/test_import_contract.py MANAGER_CORE)",
+        "plugins/otter-manager/otter_manager/extra.py:2 imports otter_mysql.loader, a plugin the manager "
+        "may use only as an optional feature through its public modules "
+        "(tests/unit/test_import_contract.py MANAGER_OPTIONAL)",
+    ]
+
+
 def test_a_plugin_importing_a_core_module_off_the_list_breaks_the_contract(core_copy):
     assert plugin_violations(core_copy) == []
     module = core_copy / "contrib" / "otter-mask" / "otter_mask" / "extra.py"
     module.write_text("from otter_core.state_lock import lock_state_dir\n")
     assert plugin_violations(core_copy) == [
         "contrib/otter-mask/otter_mask/extra.py:1 imports otter_core.state_lock, not in the core's "
-        "plugin surface (tests/unit/test_import_contract.py PLUGIN_SURFACE)"
+        "surface for it (tests/unit/test_import_contract.py PLUGIN_SURFACE)"
     ]

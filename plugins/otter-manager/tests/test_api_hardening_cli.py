@@ -1,0 +1,121 @@
+"""``otter-run manager`` behind a TLS proxy: --forwarded-allow-ips, and the state kept private on disk."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import time
+
+import httpx
+from test_api_cli import OTTER_RUN, _free_port
+
+
+def mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_init_admin_leaves_the_store_and_its_folder_private(tmp_path):
+    state = tmp_path / "state"
+    env = {**os.environ, "OTTER_MANAGER_PASSWORD": "serve-password"}
+    old = os.umask(0o022)
+    try:
+        subprocess.run(
+            [*OTTER_RUN, "manager", "--state-dir", str(state), "--init-admin", "boss"],
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+    finally:
+        os.umask(old)
+    assert mode(state) == 0o700
+    store = [p for p in state.iterdir() if p.name.startswith("manager.db")]
+    assert store and all(mode(p) == 0o600 for p in store), {p.name: oct(mode(p)) for p in store}
+
+
+def test_an_existing_world_readable_store_is_made_private(tmp_path):
+    from otter_manager.settings import load_settings
+
+    state = tmp_path / "state"
+    state.mkdir(mode=0o755)
+    (state / "manager.db").touch(mode=0o644)
+    (state / "metrics.token").write_text("token-from-an-older-version\n")
+    os.chmod(state / "metrics.token", 0o644)
+    os.chmod(state, 0o755)
+    load_settings(state)
+    assert mode(state) == 0o700 and mode(state / "manager.db") == 0o600
+
+    from otter_manager.ops.metrics import metrics_token
+
+    assert metrics_token(state) == "token-from-an-older-version"
+    assert mode(state / "metrics.token") == 0o600
+
+
+def test_a_bad_forwarded_allow_ips_entry_stops_the_manager_with_its_name(tmp_path):
+    done = subprocess.run(
+        [*OTTER_RUN, "manager", "--state-dir", str(tmp_path), "--forwarded-allow-ips", "10.0.0.1,proxy.lan"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and "'proxy.lan'" in done.stderr and "--forwarded-allow-ips" in done.stderr
+
+
+def test_the_served_manager_believes_only_its_trusted_proxy(tmp_path):
+    env = {**os.environ, "OTTER_MANAGER_PASSWORD": "serve-password"}
+    subprocess.run(
+        [*OTTER_RUN, "manager", "--state-dir", str(tmp_path), "--init-admin", "boss"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            *OTTER_RUN,
+            "manager",
+            "--state-dir",
+            str(tmp_path),
+            "--port",
+            str(port),
+            "--forwarded-allow-ips",
+            "127.0.0.1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                page = httpx.get(f"{base}/login", timeout=5)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.stdout.read()
+                assert time.monotonic() < deadline, "the manager did not answer within 60 s"
+                time.sleep(0.3)
+        assert page.headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+        body = {"username": "boss", "password": "serve-password"}
+        with httpx.Client(base_url=base, timeout=10) as client:
+            tls = client.post("/api/login", json=body, headers={"X-Forwarded-Proto": "https"})
+            assert tls.status_code == 200 and "; secure" in tls.headers["set-cookie"].lower()
+            codes = [
+                client.post(
+                    "/api/login",
+                    json={"username": "boss", "password": "wrong-one"},
+                    headers={"X-Forwarded-For": "203.0.113.9"},
+                ).status_code
+                for _ in range(6)
+            ]
+            assert codes == [401] * 5 + [429]
+            other = client.post("/api/login", json=body, headers={"X-Forwarded-For": "198.51.100.1"})
+            assert other.status_code == 200  # another client behind the same proxy is not locked out
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0]
+    assert "serve-password" not in output
