@@ -177,3 +177,46 @@ def test_row_chunks_are_built_without_the_constructor(monkeypatch) -> None:
         ("u", EventType.INSERT, 3.0, 3, 7),
     ]
     assert all(e.position is pos and e.hints == frozenset() and e.old_columns is None for e in events)
+
+
+def test_raw_expander_asks_the_codec_once_per_rows_event_shape() -> None:
+    """The runner's expander keeps decoders by (ident, kind, bitmaps): one lookup per rows event; a decode
+    error still names the table and binlog position."""
+    from otter_core.spi import EventType, Position, SourceError, Transaction
+    from otter_mysql import handover
+
+    asked = []
+
+    class Codec:
+        def decoder(self, kind, bitmap, bitmap2, before):
+            asked.append((kind, bitmap))
+
+            def decode(body: bytes) -> list:
+                if body == b"bad":
+                    raise ValueError("truncated")
+                return [({"id": int(body)}, {"a": bitmap.hex()}, len(body))]
+
+            return decode
+
+    expander = handover.RawExpander("p", skip_errors=False)
+    expander._codecs[1] = Codec()  # type: ignore[assignment]
+
+    def txn(*bodies: tuple[bytes, bytes]) -> Transaction:
+        chunks = tuple(
+            (handover.RAW, "s", "t", EventType.INSERT, 1.0, (1, WRITE, bitmap, None, body, "bin.000001", 90))
+            for bitmap, body in bodies
+        )
+        return Transaction((), Position("bin.000001", 100), 10, ((), chunks, False))
+
+    first = expander.expand(txn((b"\x07", b"1"), (b"\x03", b"2")))
+    second = expander.expand(txn((b"\x07", b"3"), (b"\x03", b"4"), (b"\x07", b"5")))
+    assert [(e.keys["id"], e.columns["a"]) for e in first.events + second.events] == [
+        (1, "07"),
+        (2, "03"),
+        (3, "07"),
+        (4, "03"),
+        (5, "07"),
+    ]
+    assert asked == [(WRITE, b"\x07"), (WRITE, b"\x03")]
+    with pytest.raises(SourceError, match=r"INSERT row of s\.t at bin\.000001:90: ValueError"):
+        expander.expand(txn((b"\x07", b"bad")))
