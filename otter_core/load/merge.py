@@ -20,7 +20,7 @@ _FIELD_NAMES = tuple(f.name for f in attrs.fields(EventData))
 _FIELDS = operator.attrgetter(*_FIELD_NAMES)  # every field, in the constructor's order, in one C call
 _TYPE, _UPDATED, _HINTS, _FILES = map(_FIELD_NAMES.index, ("event_type", "updated", "hints", "files"))
 # the constructor takes every field positionally, in order (else ``_with`` falls back to attrs.evolve)
-_POSITIONAL = all(f.init and not f.kw_only and not f.alias.startswith("_") for f in attrs.fields(EventData))
+_POSITIONAL = all(f.init and not f.kw_only for f in attrs.fields(EventData))
 
 # (earlier, later) -> merged type.  I+I→I, I+U→I, I+D→D, U+I→I, U+U→U, U+D→D, D+I→I, D+U→U, D+D→D
 MERGED_TYPE = {

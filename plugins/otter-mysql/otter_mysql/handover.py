@@ -53,7 +53,9 @@ def _native_builder() -> Callable[[str, str, EventType, float, Position, list, b
     proto = EventData("", "", EventType.INSERT)
     defaults = [getattr(proto, f.name) for f in fields]
     shared = [
-        f.name for f in fields if isinstance(f.default, attrs.Factory) and index[f.name] not in row_places
+        f.name
+        for f in fields
+        if getattr(f.default, "factory", None) is not None and index[f.name] not in row_places
     ]
     head = [index[name] for name in ("schema", "table", "event_type", "execute_time", "position")]
     if shared or head != [0, 1, 2, 7, 8]:  # pragma: no cover - EventData changed: the constructor's way
