@@ -3,10 +3,8 @@
 A workload is a list of transactions, each a list of operations on keys drawn from the key shape's
 small pool, so inserts, updates, key changes and deletes hit the same rows: ``insert`` (an upsert of
 the whole row: an insert, or an update of every column when the key exists), ``update`` (some
-columns), ``rekey`` (a primary key change; IGNORE when the new key is taken), ``delete`` and ``churn``
-(sysbench's oltp_write_only on one key: two updates, a delete and an insert of the same row in one
-transaction; merged without a copy, runner fast path of issue 21). The source runs them as given;
-whatever it ends with is the truth the target is compared with.
+columns), ``rekey`` (a primary key change; IGNORE when the new key is taken) and ``delete``. The source
+runs them as given; whatever it ends with is the truth the target is compared with.
 """
 
 from __future__ import annotations
@@ -17,7 +15,7 @@ from hypothesis import strategies as st
 
 from tests.correctness.catalogue import BY_NAME, WRITABLE, Big, KeyShape, row_values
 
-OPERATIONS = ["insert"] * 3 + ["update"] * 3 + ["multi"] * 2 + ["rekey", "delete", "bulk", "churn"]
+OPERATIONS = ["insert"] * 3 + ["update"] * 3 + ["multi"] * 2 + ["rekey", "delete", "bulk"]
 MAX_BULK_ROWS = 300  # rows the first transaction may add beside the pool: chunks of many rows
 
 
@@ -53,13 +51,6 @@ def operation(draw: st.DrawFn, key: KeyShape) -> tuple:
             st.lists(st.sampled_from([c.name for c in WRITABLE]), min_size=1, max_size=6, unique=True)
         )
         return ("bulk", None, draw(row_values([BY_NAME[n] for n in names], nulls=10)))
-    if kind == "churn":  # UPDATE, UPDATE, DELETE, INSERT of one key: the merge's U+U, U+D and D+I
-        updates = [
-            draw(st.lists(st.sampled_from([c.name for c in WRITABLE]), min_size=1, max_size=3, unique=True))
-            for _ in range(2)
-        ]
-        first, second = (draw(row_values([BY_NAME[n] for n in names])) for names in updates)
-        return ("churn", at, (first, second, draw(row_values())))
     return ("delete", at, None)
 
 
@@ -100,20 +91,14 @@ def _assignments(values: dict) -> tuple[list[str], list[Any]]:
 
 
 def statements(schema: str, key: KeyShape, op: tuple) -> list[tuple[str, list]]:
-    """The SQL and parameters of one operation (a ``multi`` is one UPDATE per row, a ``churn`` four)."""
+    """The SQL and parameters of one operation (a ``multi`` is one UPDATE per row)."""
     if op[0] == "multi":
         return [statement(schema, key, ("update", at, values)) for at, values in op[2]]
-    if op[0] == "churn":
-        first, second, row = op[2]
-        return [
-            statement(schema, key, (kind, op[1], payload))
-            for kind, payload in (("update", first), ("update", second), ("delete", None), ("insert", row))
-        ]
     return [statement(schema, key, op)]
 
 
 def statement(schema: str, key: KeyShape, op: tuple) -> tuple[str, list]:
-    """The SQL and its parameters for one operation other than ``multi`` and ``churn``."""
+    """The SQL and its parameters for one operation other than ``multi``."""
     kind, at, payload = op
     table = f"`{schema}`.`t`"
     if kind == "insert":
