@@ -44,7 +44,7 @@ from typing import Any
 
 from oneway import OTTER_SERVER_ID, Bench, BenchError
 from otter_process import compile_bytecode
-from procstat import cpu_seconds, log
+from procstat import CLK_TCK, cpu_seconds, log
 from report import machine_info
 from workloads import SCHEMA
 
@@ -217,6 +217,8 @@ class OltpBench(Bench):
             "rows_per_s": round(res["rows"] / seconds),
             "tx_per_s": round(res["transactions"] / seconds),
             "cpu_s": round(meter.cpu_seconds, 1),
+            "runner_cpu_s": round(meter.cpu_ticks.get(meter.pid, 0) / CLK_TCK, 1),  # otter-run itself
+            "processes": meter.breakdown(),  # otter-run and its selector process
             "peak_rss_mb": round(meter.peak_rss_mb, 1),
             "target_cpu_s": round(target_cpu, 1),  # its mariadbd: otter's statements (and the checksums)
             "source_cpu_s": round(source_cpu, 1),  # the binlog dump thread (and the checksums)
@@ -353,6 +355,12 @@ def print_report(results: dict) -> None:
                 f"{fig.get('selector_us_per_tx')} us/tx); target mariadbd CPU {fig.get('target_cpu_s')} s "
                 f"(native replica's: {native[0]} s single, {native[1]} s parallel)"
             )
+            if fig.get("runner_cpu_s") is not None and res.get("transactions"):
+                per_tx = 1e6 / res["transactions"]
+                print(
+                    f"{'':<16} otter CPU per transaction: {fig['cpu_s'] * per_tx:.0f} us, of which otter-run "
+                    f"(the runner) {fig['runner_cpu_s'] * per_tx:.0f} us, its selector process the rest"
+                )
     for problem in results["problems"]:
         print(f"PROBLEM: {problem}")
     if results.get("error"):

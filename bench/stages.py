@@ -26,6 +26,7 @@ from typing import Any
 def make_events(kind: str, count: int) -> list[Any]:
     from otter_core.model import EventData, EventType
 
+    U = EventType.UPDATE
     schema, table = "bench", "t"  # one rows event's events share these strings, as decoded ones do
     start = datetime.datetime(2024, 1, 1)
     note = "lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incidid 0123456"
@@ -53,9 +54,39 @@ def make_events(kind: str, count: int) -> list[Any]:
                     size=300,
                 )
             )
+        elif kind == "oltp":  # sysbench oltp_write_only on one key: UPDATE k, UPDATE c, DELETE, INSERT
+            changed = {**cols, "qty": i + 1}
+            events += [
+                EventData(
+                    schema, table, U, keys={"id": i}, columns=changed, updated=frozenset({"qty"}), size=300
+                ),
+                EventData(
+                    schema, table, U, keys={"id": i}, columns=cols, updated=frozenset({"name"}), size=300
+                ),
+                EventData(schema, table, EventType.DELETE, keys={"id": i}, columns=cols, size=150),
+                EventData(schema, table, EventType.INSERT, keys={"id": i}, columns=changed, size=150),
+            ]
+            if len(events) >= count:
+                break
         else:
             events.append(EventData(schema, table, EventType.DELETE, keys={"id": i}, columns=cols, size=150))
     return events
+
+
+def as_chunks(events: list[Any]) -> list[tuple]:
+    """The decoded chunks that give ``events``, one row each (an OLTP transaction's rows events hold one)."""
+    from otter_core.model import EventType
+    from otter_mysql.rowcodec import DELETE, UPDATE, WRITE
+
+    chunks = []
+    for e in events:
+        if e.event_type is EventType.UPDATE:
+            row = (e.keys, e.columns, e.old_keys, e.updated, e.size)
+            chunks.append((UPDATE, e.schema, e.table, e.event_type, 1.0, [row]))
+        else:
+            kind = WRITE if e.event_type is EventType.INSERT else DELETE
+            chunks.append((kind, e.schema, e.table, e.event_type, 1.0, [(e.keys, e.columns, e.size)]))
+    return chunks
 
 
 def best_of(repeat: int, fn: Callable[[], Any]) -> float:
@@ -94,7 +125,11 @@ def measure(kind: str, count: int, repeat: int) -> dict[str, float]:
     pair = DataMediaPair(DataMedia("bench", "t"), DataMedia("bench", "t"))
     params = PipelineParameters()
     pipeline = Pipeline("p", "src", "dst", (pair,), parameters=params)
+    from otter_mysql.handover import build_events
+
     events = make_events(kind, count)
+    chunks = as_chunks(events)
+    position = events[0].position
     extractor = Extractor(pipeline, {pair: []})
     extracted = extractor.extract(events)
     items = transform(pipeline, extracted)
@@ -117,7 +152,8 @@ def measure(kind: str, count: int, repeat: int) -> dict[str, float]:
     target = DataMediaSource(name="dst", type="mysql", host="127.0.0.1", port=1, user="u", password="p")
     loader = MySQLLoader(target, pipeline)
     loader._send_chunk = lambda *args: None  # the text is built; nothing is sent
-    groups = loader._plan(events, None)
+    loaded = merge_events(events) if kind == "oltp" else events  # the loader sees merged events
+    groups = loader._plan(loaded, None)
     columns = (
         ("id", "qty")
         if kind == "update"
@@ -142,14 +178,15 @@ def measure(kind: str, count: int, repeat: int) -> dict[str, float]:
     if "compiled" not in inspect.signature(loader._send_group).parameters:  # older otter: no C chunk builder
         slot = _Slot(None, 64 << 20)
     stages = {
+        "build_events (1-row chunks)": lambda: build_events(chunks, position),
         "extract": lambda: extractor.extract(events),
         "transform": lambda: transform(pipeline, extracted),
         "count_by_table": lambda: count_by_table(e for _, e in extracted),
         "group_by_target": grouping,
         "merge": lambda: merge_events(events),
         "plan (load)": planning,
-        "loader._plan": lambda: loader._plan(events, None),
-        "loader._send_group": lambda: loader._send_group(None, slot, 0, group, events, _Progress()),
+        "loader._plan": lambda: loader._plan(loaded, None),
+        "loader._send_group": lambda: loader._send_group(None, slot, 0, group, loaded, _Progress()),
     }
     assert groups, "no statement groups"
     return {name: best_of(repeat, fn) / count * 1e6 for name, fn in stages.items()}
@@ -167,11 +204,13 @@ def main() -> None:
 
     tune_process()  # the runner's garbage collector settings
     results = {}
-    for kind in ("insert", "update", "delete"):
+    for kind in ("insert", "update", "delete", "oltp"):
         gc.collect()  # the previous kind's objects are gone before this one is measured
         results[kind] = measure(kind, args.events, args.repeat)
     names = list(results["insert"])
     print(f"CPU microseconds per event, best of {args.repeat} runs over {args.events:,} events")
+    print("(oltp: sysbench's UPDATE, UPDATE, DELETE, INSERT of one key: 4 events per transaction, the loader")
+    print(" stages on the merged events, one per key)")
     print(f"| stage | {' | '.join(results)} |")
     print(f"|---|{'---|' * len(results)}")
     for name in names:

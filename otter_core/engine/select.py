@@ -49,24 +49,15 @@ class Batcher:
         position: Position | None = None
         size = 0
         started = time.monotonic()
-        timeout = self.params.batch_timeout_ms / 1000.0
         while not should_stop():
             txn = self._held or self.selector.poll(0.0 if position is not None else 0.2)
             self._held = None
             if txn is None:
                 if position is None:
                     continue  # nothing yet: keep waiting for the first transaction
-                if self.params.batch_timeout_ms == -1:
-                    break
-                if self.params.batch_timeout_ms > 0 and time.monotonic() - started >= timeout:
-                    break
-                txn = self.selector.poll(IDLE_SECONDS)
+                txn = self._more(started, should_stop)
                 if txn is None:
-                    if self.params.batch_timeout_ms != 0 and not self.load_busy():
-                        break
-                    txn = self.selector.poll(BUSY_POLL_SECONDS)
-                    if txn is None:
-                        continue
+                    break
             if should_stop():  # paused or stopped while waiting: the transaction starts the next batch
                 self._held = txn
                 break
@@ -86,6 +77,29 @@ class Batcher:
         if position is None:
             return None
         return events, position, size
+
+    def _more(self, started: float, should_stop: Callable[[], bool]) -> Transaction | None:
+        """Nothing more was ready: the next transaction if the batch keeps collecting (an earlier batch
+        is still loading, or ``batch_timeout_ms`` 0 waits until it is full), None when it leaves. One
+        poll per ``BUSY_POLL_SECONDS`` while it waits (it was three: the select thread's CPU on a
+        loaded machine is taken from the selector process)."""
+        params = self.params
+        if params.batch_timeout_ms == -1:
+            return None
+        timeout = params.batch_timeout_ms / 1000.0
+        if IDLE_SECONDS > 0:
+            txn = self.selector.poll(IDLE_SECONDS)
+            if txn is not None:
+                return txn
+        while not should_stop():
+            if params.batch_timeout_ms > 0 and time.monotonic() - started >= timeout:
+                return None
+            if params.batch_timeout_ms != 0 and not self.load_busy():
+                return None
+            txn = self.selector.poll(BUSY_POLL_SECONDS)
+            if txn is not None:
+                return txn
+        return None
 
 
 def _is_ddl(txn: Transaction) -> bool:

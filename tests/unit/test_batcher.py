@@ -160,3 +160,26 @@ def test_a_pause_after_some_transactions_closes_the_batch_with_them_only():
     assert (len(events), position.pos) == (2, 10)
     events, position, _ = batcher.next_batch(never)
     assert (len(events), position.pos) == (1, 20)
+
+
+def test_while_an_earlier_batch_loads_the_batcher_polls_once_per_wait():
+    """Nothing more ready while the load is busy: one poll of BUSY_POLL_SECONDS per wait, not three
+    (poll(0), poll(IDLE_SECONDS), poll(BUSY)): that loop ran for every busy load on the select thread."""
+    from otter_core.engine.select import BUSY_POLL_SECONDS
+
+    asked = []
+
+    class Recording(ScriptedSelector):
+        def poll(self, timeout):
+            asked.append(timeout)
+            return super().poll(timeout)
+
+    busy = iter([True] * 4 + [False])
+    batcher = Batcher(
+        Recording([txn(1, 10), None, None, None, None, None]),
+        PipelineParameters(),
+        load_busy=lambda: next(busy, False),
+    )
+    events, position, _ = batcher.next_batch(never)
+    assert (len(events), position.pos) == (1, 10)
+    assert asked == [0.2, 0.0] + [BUSY_POLL_SECONDS] * 4

@@ -1,12 +1,13 @@
 """The nine merge rules, key changes, and a property: merged load == sequential apply."""
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from otter_core.load.merge import MERGED_TYPE, merge_events
+from otter_core.load.merge import MERGED_TYPE, merge_events, merge_pair
 from otter_core.load.plan import plan_load
-from otter_core.model import EventData, EventType
+from otter_core.model import EventData, EventType, Position
 
 I, U, D = EventType.INSERT, EventType.UPDATE, EventType.DELETE
 
@@ -138,3 +139,74 @@ def test_replaying_a_merged_batch_twice_changes_nothing(history):
                 for part in step.partitions:
                     apply_idempotently(table, part)
     assert table == expected
+
+
+def _reference_merge(earlier: EventData, later: EventData) -> EventData:
+    """merge_pair as it was written with attrs.evolve (no conflict detection): the fast path's oracle."""
+    merged_type = MERGED_TYPE[(earlier.event_type, later.event_type)]
+    if merged_type is U and earlier.event_type is U:
+        updated = earlier.updated | later.updated
+    elif merged_type is U:
+        updated = frozenset(later.columns)
+    else:
+        updated = frozenset()
+    return attrs.evolve(
+        later,
+        event_type=merged_type,
+        updated=updated,
+        hints=earlier.hints | later.hints,
+        files=tuple(dict.fromkeys(earlier.files + later.files)),
+    )
+
+
+_KINDS = st.sampled_from([I, U, D])
+_HINTS = st.frozensets(st.sampled_from(["remedy", "resolution"]), max_size=2)
+_FILES = st.lists(st.sampled_from(["f1", "f2", "f3"]), max_size=3).map(tuple)
+
+
+@st.composite
+def _events(draw):
+    return EventData(
+        "s",
+        "t",
+        draw(_KINDS),
+        keys={"id": 1},
+        columns={"a": draw(st.integers(0, 3)), "b": draw(st.integers(0, 3))},
+        updated=draw(st.frozensets(st.sampled_from(["a", "b"]))),
+        execute_time=draw(st.floats(0, 10)),
+        position=Position("bin.000001", draw(st.integers(4, 99)), "0-1-2", 7),
+        size=draw(st.integers(0, 500)),
+        hints=draw(_HINTS),
+        files=draw(_FILES),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(_events(), _events())
+def test_merge_pair_equals_the_evolve_reference_field_for_field(earlier, later):
+    merged = merge_pair(earlier, later)
+    reference = _reference_merge(earlier, later)
+    assert merged == reference
+    assert attrs.astuple(merged, recurse=False) == attrs.astuple(reference, recurse=False)
+
+
+def test_oltp_chain_of_one_key_builds_a_single_event():
+    """sysbench oltp_write_only per transaction: UPDATE k, UPDATE c, DELETE, INSERT of the same id. Only
+    U+U makes a new event; U+D and D+I take the later event as it is (events are immutable)."""
+    first = EventData("s", "t", U, keys={"id": 7}, columns={"k": 2, "c": "a"}, updated=frozenset({"k"}))
+    second = EventData("s", "t", U, keys={"id": 7}, columns={"k": 2, "c": "b"}, updated=frozenset({"c"}))
+    delete = EventData("s", "t", D, keys={"id": 7}, columns={"k": 2, "c": "b"})
+    insert = EventData("s", "t", I, keys={"id": 7}, columns={"k": 5, "c": "z"}, size=9)
+    assert merge_pair(first, delete) is delete
+    [merged] = merge_events([first, second, delete, insert])
+    assert merged is insert
+    both = merge_pair(first, second)
+    assert both.updated == {"k", "c"} and both.columns == second.columns and both is not second
+
+
+def test_merge_with_hints_or_files_copies_the_later_event():
+    earlier = EventData("s", "t", D, keys={"id": 1}, hints=frozenset({"remedy"}), files=("f1",))
+    later = EventData("s", "t", I, keys={"id": 1}, columns={"v": 1}, files=("f2", "f1"))
+    merged = merge_pair(earlier, later)
+    assert merged is not later and merged.hints == {"remedy"} and merged.files == ("f1", "f2")
+    assert later.hints == frozenset() and later.files == ("f2", "f1")  # the inputs stay as they were

@@ -147,3 +147,76 @@ def test_events_built_by_the_extension_equal_constructed_ones() -> None:
         assert fast == slow and len(fast) == 7
         assert [type(e) for e in fast] == [type(e) for e in slow]
         assert fast[3].old_keys == {"id": 8} and fast[4].old_keys is None and fast[0].updated == frozenset()
+
+
+def test_row_chunks_are_built_without_the_constructor(monkeypatch) -> None:
+    """The per-chunk template comes from defaults read once: a transaction of sysbench's OLTP backlog has
+    four chunks of one row, and constructing a template event per chunk cost more than its rows."""
+    from otter_core.spi import EventData, EventType, Position
+    from otter_mysql import handover
+
+    calls = []
+    init = EventData.__init__
+
+    def counting(self, *args, **kwargs):
+        calls.append(args)
+        init(self, *args, **kwargs)
+
+    monkeypatch.setattr(EventData, "__init__", counting)
+    pos = Position("bin.000001", 4, "0-1-2", 1700000000)
+    chunks = [
+        (UPDATE, "s", "t", EventType.UPDATE, 1.0, [({"id": 1}, {"a": 1}, None, frozenset({"a"}), 9)]),
+        (DELETE, "s", "u", EventType.DELETE, 2.0, [({"id": 1}, {"a": 2}, 8)]),
+        (WRITE, "s", "u", EventType.INSERT, 3.0, [({"id": 1}, {"a": 3}, 7)]),
+    ]
+    events = handover.build_events(chunks, pos)
+    assert calls == []
+    assert [(e.table, e.event_type, e.execute_time, e.columns["a"], e.size) for e in events] == [
+        ("t", EventType.UPDATE, 1.0, 1, 9),
+        ("u", EventType.DELETE, 2.0, 2, 8),
+        ("u", EventType.INSERT, 3.0, 3, 7),
+    ]
+    assert all(e.position is pos and e.hints == frozenset() and e.old_columns is None for e in events)
+
+
+def test_raw_expander_asks_the_codec_once_per_rows_event_shape() -> None:
+    """The runner's expander keeps decoders by (ident, kind, bitmaps): one lookup per rows event; a decode
+    error still names the table and binlog position."""
+    from otter_core.spi import EventType, Position, SourceError, Transaction
+    from otter_mysql import handover
+
+    asked = []
+
+    class Codec:
+        def decoder(self, kind, bitmap, bitmap2, before):
+            asked.append((kind, bitmap))
+
+            def decode(body: bytes) -> list:
+                if body == b"bad":
+                    raise ValueError("truncated")
+                return [({"id": int(body)}, {"a": bitmap.hex()}, len(body))]
+
+            return decode
+
+    expander = handover.RawExpander("p", skip_errors=False)
+    expander._codecs[1] = Codec()  # type: ignore[assignment]
+
+    def txn(*bodies: tuple[bytes, bytes]) -> Transaction:
+        chunks = tuple(
+            (handover.RAW, "s", "t", EventType.INSERT, 1.0, (1, WRITE, bitmap, None, body, "bin.000001", 90))
+            for bitmap, body in bodies
+        )
+        return Transaction((), Position("bin.000001", 100), 10, ((), chunks, False))
+
+    first = expander.expand(txn((b"\x07", b"1"), (b"\x03", b"2")))
+    second = expander.expand(txn((b"\x07", b"3"), (b"\x03", b"4"), (b"\x07", b"5")))
+    assert [(e.keys["id"], e.columns["a"]) for e in first.events + second.events] == [
+        (1, "07"),
+        (2, "03"),
+        (3, "07"),
+        (4, "03"),
+        (5, "07"),
+    ]
+    assert asked == [(WRITE, b"\x07"), (WRITE, b"\x03")]
+    with pytest.raises(SourceError, match=r"INSERT row of s\.t at bin\.000001:90: ValueError"):
+        expander.expand(txn((b"\x07", b"bad")))
