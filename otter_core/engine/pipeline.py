@@ -150,9 +150,11 @@ class PipelineRunner:
         self.start_pin.ensure()  # before anything else: a failure below retries from the pinned start
         params = self.pipeline.parameters
         source = self.sources[self.pipeline.source]
-        selector = self._make_selector(source)
         load_stage = self._make_load_stage()
-        load_stage.check_targets()  # a wrong target password stops here, not when the first row arrives
+        # before the selector exists (nothing to close when it raises): a wrong target password stops
+        # here, not when the first row arrives
+        load_stage.check_targets()
+        selector = self._make_selector(source)
         reader, extractor = self._make_extractor(source)
         pipe = self._pipe or self.plugins.pipe(self.node)
         file_stage = self._make_file_stage()
