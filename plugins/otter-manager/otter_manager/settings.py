@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
-import secrets
 import stat
 from collections.abc import Iterable
 from pathlib import Path
 
 from attrs import field, frozen
 
-SECRET_FILE = "manager.secret"
 DB_FILE = "manager.db"
 SESSION_IDLE_S = 2 * 3600
 SESSION_MAX_S = 12 * 3600
@@ -23,14 +21,14 @@ def _strings(values: Iterable[str]) -> tuple[str, ...]:
 
 @frozen
 class ManagerSettings:
-    """The manager's settings. ``secret_key`` lives in ``<state_dir>/manager.secret`` (mode 0600).
+    """The manager's settings. Sessions are stored server-side (random ids in the config store), so the
+    manager keeps no signing secret; a ``manager.secret`` left by an older version is not read.
 
     ``session_idle_s`` / ``session_max_s``: a session ends after that long without a request, and that long
     after the login whatever happens. ``forwarded_allow_ips``: the peers (addresses, networks, or ``*``)
     whose X-Forwarded-For / X-Forwarded-Proto are believed; nobody's by default."""
 
     state_dir: Path = field(converter=Path)
-    secret_key: str = field(repr=False)
     db_url: str = field(default="", repr=False)
     host: str = "127.0.0.1"
     port: int = 8090
@@ -43,24 +41,6 @@ class ManagerSettings:
     def database_url(self) -> str:
         """The config store: ``db_url``, else SQLite at ``<state_dir>/manager.db``."""
         return self.db_url or f"sqlite:///{self.state_dir / DB_FILE}"
-
-
-def read_or_create_secret(state_dir: Path) -> str:
-    """The signing secret of ``state_dir``, generated (0600) on first use."""
-    path = Path(state_dir) / SECRET_FILE
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        secret = path.read_text().strip()
-        if len(secret) < 32:
-            raise ValueError(
-                f"{path}: the secret is shorter than 32 characters; delete the file to make a new one"
-            ) from None
-        return secret
-    secret = secrets.token_urlsafe(48)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secret + "\n")
-    return secret
 
 
 def make_private(path: Path, mode: int) -> None:
@@ -94,12 +74,11 @@ def load_settings(
     session_max_s: int = SESSION_MAX_S,
     forwarded_allow_ips: tuple[str, ...] | list[str] = (),
 ) -> ManagerSettings:
-    """Settings for ``state_dir`` (created 0700 if missing), with its secret read or generated."""
+    """Settings for ``state_dir`` (created 0700 if missing, its store made private)."""
     state = Path(state_dir)
     private_state_dir(state, sqlite=not db_url)
     return ManagerSettings(
         state_dir=state,
-        secret_key=read_or_create_secret(state),
         db_url=db_url or "",
         host=host,
         port=port,

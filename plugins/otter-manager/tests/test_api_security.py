@@ -6,7 +6,7 @@ import stat
 
 from manager_support import ADMIN_PASSWORD
 
-from otter_manager.settings import SECRET_FILE, load_settings
+from otter_manager.settings import load_settings
 from otter_manager.store import User
 
 
@@ -72,12 +72,13 @@ def test_passwords_are_stored_as_argon2_hashes(manager_app):
     assert not any(ADMIN_PASSWORD in h for h in hashes)
 
 
-def test_secret_key_file_is_private_and_reused(tmp_path):
-    first = load_settings(tmp_path / "s")
-    mode = (tmp_path / "s" / SECRET_FILE).stat().st_mode
-    assert stat.S_IMODE(mode) == 0o600
-    assert load_settings(tmp_path / "s").secret_key == first.secret_key
-    assert first.database_url == f"sqlite:///{tmp_path / 's' / 'manager.db'}"
+def test_the_state_dir_is_private_and_holds_no_unused_secret(tmp_path):
+    """Sessions are server-side: the manager writes no signing secret it would never read."""
+    settings = load_settings(tmp_path / "s")
+    assert stat.S_IMODE((tmp_path / "s").stat().st_mode) == 0o700
+    assert stat.S_IMODE((tmp_path / "s" / "manager.db").stat().st_mode) == 0o600
+    assert not (tmp_path / "s" / "manager.secret").exists()
+    assert settings.database_url == f"sqlite:///{tmp_path / 's' / 'manager.db'}"
 
 
 def test_database_passwords_never_reach_the_log(admin, caplog):
@@ -95,8 +96,8 @@ def test_database_passwords_never_reach_the_log(admin, caplog):
     assert "logged-never" not in text
 
 
-def test_a_signed_cookie_is_not_a_login_even_with_the_manager_secret(manager_app):
-    """Sessions are stored server-side: a cookie made from the secret (the old stateless format) or any
+def test_a_signed_cookie_is_not_a_login(manager_app):
+    """Sessions are stored server-side: a cookie in the old stateless format (signed with any key) or any
     made-up value names no stored session."""
     import base64
     import json
@@ -105,7 +106,7 @@ def test_a_signed_cookie_is_not_a_login_even_with_the_manager_secret(manager_app
     from itsdangerous import TimestampSigner
 
     payload = base64.b64encode(json.dumps({"user_id": 1, "csrf": "x"}).encode())
-    for key in ("not-the-manager-secret-" * 2, manager_app.state.settings.secret_key):
+    for key in ("not-the-manager-secret-" * 2, "x" * 64):
         with TestClient(manager_app) as client:
             client.cookies.set("otter_manager", TimestampSigner(key).sign(payload).decode())
             assert client.get("/api/channels").status_code == 401
