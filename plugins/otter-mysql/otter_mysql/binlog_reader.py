@@ -31,6 +31,7 @@ from otter_core.spi import EventType, SourceError
 from otter_mysql import binlog_dump, handover
 from otter_mysql.binlog_tablemap import TableInfo, lenenc, parse_table_map
 from otter_mysql.rowcodec import DELETE, UPDATE, WRITE
+from otter_mysql.txqueue import TxQueue
 
 try:  # the compiled event loop (_native/binlog.c); without it the Python loop below reads every event
     from otter_mysql import _rowdecode
@@ -148,9 +149,17 @@ class NativeReader:
         buf = bytearray()
         at = 0
         table_map, maps = self.table_map, self._maps
+        queue = getattr(sink, "_queue", None)
+        queue = queue if isinstance(queue, TxQueue) else None
         while True:
             codecs = sink._codecs if sink._deferred else None
-            at, status = _scan(buf, at, self._crc, self.log_file, table_map, maps, codecs, sink)
+            if queue is not None:  # the transactions of this buffer are queued together
+                queue.hold()
+            try:
+                at, status = _scan(buf, at, self._crc, self.log_file, table_map, maps, codecs, sink)
+            finally:
+                if queue is not None:
+                    queue.release()
             if status:
                 data, at = self._take(buf, at)
                 if self._event(sink, data):
