@@ -139,7 +139,8 @@ class NativeReader:
     def run(self, sink: Any, stop: Any) -> None:
         """Hand every event to ``sink`` until ``stop`` is set; returns at the end of the stream (the
         server sent EOF), raises on a lost connection or a server error."""
-        if not compiled_loop():
+        if not compiled_loop() or not sink._deferred:
+            # in-thread decoding (select_process: false) hands every rows event to Python anyway
             for data in self._packets():
                 if self._event(sink, data) or stop.is_set():
                     return
@@ -152,7 +153,7 @@ class NativeReader:
         queue = getattr(sink, "_queue", None)
         queue = queue if isinstance(queue, TxQueue) else None
         while True:
-            codecs = sink._codecs if sink._deferred else None
+            codecs = sink._codecs
             if queue is not None:  # the transactions of this buffer are queued together
                 queue.hold()
             try:
