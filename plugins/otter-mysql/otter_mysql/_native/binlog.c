@@ -109,6 +109,8 @@ rows_event(const unsigned char *e, Py_ssize_t end, int kind, PyObject *log_file,
            PyObject *codecs, PyObject *sink)
 { /* 1 handled, 0 the Python reader's, -1 error */
     int which = (kind == 23 || kind == 30) ? 0 : (kind == 24 || kind == 31) ? 1 : 2;
+    if (end < 30)
+        return 0; /* too short for its post-header: the Python reader's */
     Py_ssize_t p = 28;
     if (kind >= 30)
         p += e[28] | e[29] << 8;
@@ -137,6 +139,8 @@ rows_event(const unsigned char *e, Py_ssize_t end, int kind, PyObject *log_file,
         return PyErr_Occurred() ? -1 : 0;
     if (codec == Py_None)
         return 1; /* a table the pipeline does not take */
+    Py_INCREF(table);
+    Py_INCREF(codec);
     int ok = -1;
     PyObject *schema = NULL, *name = NULL, *ident = NULL, *bitmap = NULL, *bitmap2 = NULL, *body = NULL,
              *pos = NULL, *raw = NULL, *chunk = NULL, *chunks = NULL, *size = NULL, *total = NULL, *add = NULL;
@@ -180,12 +184,15 @@ done:
     Py_XDECREF(schema), Py_XDECREF(name), Py_XDECREF(ident), Py_XDECREF(bitmap), Py_XDECREF(bitmap2);
     Py_XDECREF(body), Py_XDECREF(pos), Py_XDECREF(raw), Py_XDECREF(chunk), Py_XDECREF(chunks);
     Py_XDECREF(size), Py_XDECREF(add), Py_XDECREF(total);
+    Py_DECREF(table), Py_DECREF(codec);
     return ok;
 }
 
 static int
 table_map_event(const unsigned char *e, Py_ssize_t end, PyObject *table_map, PyObject *maps, PyObject *sink)
 { /* 1 handled (a body seen before), 0 the Python reader's (parsed there once), -1 error */
+    if (end < 28)
+        return 0;
     PyObject *body = PyBytes_FromStringAndSize((const char *)e + 20, end - 20);
     if (body == NULL)
         return -1;
@@ -197,6 +204,7 @@ table_map_event(const unsigned char *e, Py_ssize_t end, PyObject *table_map, PyO
     if (tid == NULL)
         return -1;
     int ok = 1;
+    Py_INCREF(info);
     PyObject *previous = PyDict_GetItemWithError(table_map, tid);
     if (previous == NULL && PyErr_Occurred())
         ok = -1;
@@ -211,6 +219,7 @@ table_map_event(const unsigned char *e, Py_ssize_t end, PyObject *table_map, PyO
         }
         Py_XDECREF(previous);
     }
+    Py_DECREF(info);
     Py_DECREF(tid);
     return ok;
 }
