@@ -15,6 +15,11 @@ mysql-replication (``binlog_reader: library``).
 
 Checksums: each binlog file's Format_description event says whether its events end in a CRC32; they are
 verified with ``zlib.crc32`` and a mismatch stops reading with the file and position.
+
+The compiled loop (``_native/binlog.c``): when the sink defers decoding (the selector process), ``run``
+reads the socket into a buffer and ``_rowdecode.binlog_scan`` handles the events of an OLTP backlog
+(GTID, Xid, Annotate_rows, known Table_map bodies, rows of tables with a codec) itself, as the handlers
+would, and stops at any other packet, which ``_event`` (the Python loop's body) then handles.
 """
 
 from __future__ import annotations
