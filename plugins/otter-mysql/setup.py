@@ -14,6 +14,7 @@ setup(
             depends=["otter_mysql/_native/native.h"],
             optional=True,
             extra_compile_args=["-O2"],
+            libraries=["z"],  # CRC32 of binlog events (binlog.c)
         )
     ]
 )

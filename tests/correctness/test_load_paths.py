@@ -14,6 +14,8 @@ from tests.correctness.scenario import case, run_example
 pytestmark = pytest.mark.usefixtures("clean_databases")
 
 # When you add a fast path (or a switch that chooses one), add the LoadPath that takes it here.
+# The binlog's compiled event loop (_native/binlog.c) is taken by the *-c-process paths (the selector
+# process defers decoding); the Python loop by field-upsert-python-process and the in-thread paths.
 PATHS = [
     LoadPath("row-c-process", sync_mode="row"),
     LoadPath(

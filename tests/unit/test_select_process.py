@@ -16,3 +16,20 @@ def test_the_selector_process_switches_threads_every_half_millisecond():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     before, after, wanted = map(float, out.split())
     assert before == 0.005 and after == wanted == 0.0005
+
+
+def test_transactions_cross_the_pipe_as_plain_values_and_come_back_equal() -> None:
+    import pickle
+
+    from otter_core.engine import select_process
+    from otter_core.model import Position, Transaction
+
+    raw = ((), (("raw", "s", "t", None, 1.5, (1, "I", b"\x03", None, b"body", "bin.000002", 99)),), False)
+    sent = [
+        Transaction((), Position("bin.000002", 99, "0-1-5", 1700000000), 4, raw),
+        Transaction((), Position("bin.000002", 120, None, 0), 0),
+    ]
+    wire = [select_process._plain(txn) for txn in sent]
+    assert all(type(item) is tuple for item in wire)  # no Transaction/Position __reduce__ per transaction
+    got = [select_process._transaction(item) for item in pickle.loads(pickle.dumps(wire))]
+    assert got == sent and all(type(t) is Transaction and type(t.position) is Position for t in got)

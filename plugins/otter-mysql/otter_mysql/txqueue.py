@@ -1,4 +1,8 @@
-"""A queue of whole transactions between the reader thread and ``poll``, bounded by count and bytes."""
+"""A queue of whole transactions between the reader thread and ``poll``, bounded by count and bytes.
+
+The compiled binlog loop assembles many transactions per call: it ``hold``s the queue meanwhile and
+``release``s them under one lock and one wake-up of the consumer (a lock, a notify and a GIL hand-over
+per transaction were ~10 % of the selector process's CPU on an OLTP backlog)."""
 
 from __future__ import annotations
 
@@ -20,25 +24,48 @@ class TxQueue:
         self._bytes = 0
         self._cond = threading.Condition()
         self._closed = False
+        self._held: list[Transaction] | None = None
         self.error: BaseException | None = None
 
     def put(self, tx: Transaction) -> None:
+        if self._held is not None:
+            self._held.append(tx)
+            return
         with self._cond:
-            items = self._items
-            if _empty(tx) and items and _empty(items[-1]):
-                items[-1] = tx
-                return
-            while (
-                not self._closed
-                and items
-                and (len(items) >= self.max_items or self._bytes + tx.size > self.max_bytes)
-            ):
-                self._cond.wait(0.5)
-            if self._closed:
-                return
-            items.append(tx)
-            self._bytes += tx.size
+            self._append(tx)
             self._cond.notify_all()
+
+    def hold(self) -> None:
+        """Keep what ``put`` gets (in the putting thread) until ``release``."""
+        if self._held is None:
+            self._held = []
+
+    def release(self) -> None:
+        """Queue what was held, in order (blocking while full, as ``put``); call it also on an error:
+        the reader's position has moved past these transactions."""
+        held, self._held = self._held, None
+        if held:
+            with self._cond:
+                for tx in held:
+                    self._append(tx)
+                self._cond.notify_all()
+
+    def _append(self, tx: Transaction) -> None:
+        items = self._items
+        if _empty(tx) and items and _empty(items[-1]):
+            items[-1] = tx
+            return
+        while (
+            not self._closed
+            and items
+            and (len(items) >= self.max_items or self._bytes + tx.size > self.max_bytes)
+        ):
+            self._cond.notify_all()  # what was appended so far is the consumer's
+            self._cond.wait(0.5)
+        if self._closed:
+            return
+        items.append(tx)
+        self._bytes += tx.size
 
     def get(self, timeout: float) -> Transaction | None:
         """The oldest transaction; None after ``timeout``; raises the reader's error once drained."""

@@ -1,6 +1,7 @@
 """The selector's CPU per OLTP transaction with each binlog reader (``parameters.binlog_reader``).
 
-Run: ``python plugins/otter-mysql/tests/bench_reader.py [transactions] [rounds] [native,library]`` (starts a throwaway
+Run: ``python plugins/otter-mysql/tests/bench_reader.py [transactions] [rounds] [native,python,library]``
+(``python``: the native reader with its Python event loop, ``OTTER_BINLOG_LOOP=python``; starts a throwaway
 MariaDB). A stored procedure writes transactions shaped like sysbench ``oltp_write_only`` (an UPDATE of
 an indexed column, an UPDATE of a string, a DELETE and an INSERT of one key, over four tables); then the
 selector reads them as it does in the selector process (``defer_decoding``: rows stay raw) with the
@@ -10,6 +11,7 @@ native and the library reader in turn, and this prints the CPU seconds of this p
 
 from __future__ import annotations
 
+import os
 import resource
 import sys
 import time
@@ -17,6 +19,7 @@ import time
 from selector_support import make_pipeline, make_source
 
 from otter_core.testing.mariadb import MariaDBServer
+from otter_mysql.binlog_reader import LOOP_ENV
 from otter_mysql.selector import MySQLSelector
 
 PROCEDURE = """
@@ -59,8 +62,14 @@ def read(
     server: MariaDBServer, start: tuple[str, int], transactions: int, reader: str
 ) -> tuple[float, float]:
     pairs = [("bench", t) for t in ("t1", "t2", "t3", "t4")]
+    # "python": otter's reader with its Python event loop (the compiled one switched off)
+    os.environ.pop(LOOP_ENV, None)
+    if reader == "python":
+        os.environ[LOOP_ENV] = "python"
     pipeline = make_pipeline(
-        pairs, {"kind": "position", "file": start[0], "pos": start[1]}, binlog_reader=reader
+        pairs,
+        {"kind": "position", "file": start[0], "pos": start[1]},
+        binlog_reader="native" if reader == "python" else reader,
     )
     selector = MySQLSelector(make_source(server), pipeline)
     selector.defer_decoding()
@@ -81,15 +90,13 @@ def read(
 def main() -> None:
     transactions = int(sys.argv[1]) if len(sys.argv) > 1 else 30_000
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
-    readers = sys.argv[3].split(",") if len(sys.argv) > 3 else ["native", "library"]
+    readers = sys.argv[3].split(",") if len(sys.argv) > 3 else ["native", "python", "library"]
     with MariaDBServer(server_id=91) as server:
         server.start()
         start = prepare(server, transactions)
         print(
             f"{transactions} transactions of 4 row changes; load average {time.strftime('%H:%M')}: ", end=""
         )
-        import os
-
         print(os.getloadavg())
         for r in range(rounds):
             for reader in readers if r % 2 == 0 else readers[::-1]:

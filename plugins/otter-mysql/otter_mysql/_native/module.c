@@ -40,6 +40,13 @@ static PyMethodDef functions[] = {
     {"text_rows", (PyCFunction)(void (*)(void))otter_text_rows, METH_FASTCALL,
      "text_rows(buffer, kinds, converters, rows) -> (end, status, seq): result-set row packets as PyMySQL "
      "reads them"},
+    {"binlog_setup", (PyCFunction)(void (*)(void))otter_binlog_setup, METH_FASTCALL,
+     "binlog_setup(raw, kinds): the chunk constants of otter_mysql.handover for binlog_scan"},
+    {"binlog_scan", (PyCFunction)(void (*)(void))otter_binlog_scan, METH_FASTCALL,
+     "binlog_scan(buf, pos, crc, log_file, table_map, maps, codecs, sink) -> (pos, status): the selector's "
+     "event loop over dump packets"},
+    {"binlog_skip", (PyCFunction)(void (*)(void))otter_binlog_skip, METH_FASTCALL,
+     "binlog_skip(buf, pos, crc, limit) -> (pos, status): packets up to the next Query/Rotate/Format event"},
     {NULL, NULL, 0, NULL},
 };
 

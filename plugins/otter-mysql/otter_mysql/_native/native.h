@@ -6,6 +6,7 @@
  *   shapes.c   the loader's statement grouping (otter_mysql.load_plan)
  *   events.c   EventData built slot by slot (otter_mysql.handover)
  *   textrows.c result-set rows of the text protocol (otter_mysql.bulk_read)
+ *   binlog.c   the selector's event loop over dump packets (otter_mysql.binlog_reader)
  *   module.c   the module
  */
 #ifndef OTTER_NATIVE_H
@@ -85,4 +86,7 @@ PyObject *otter_sql_values(PyObject *module, PyObject *const *args, Py_ssize_t n
 PyObject *otter_sql_literal_row(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *otter_build_events(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *otter_text_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+PyObject *otter_binlog_setup(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+PyObject *otter_binlog_scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+PyObject *otter_binlog_skip(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 #endif
