@@ -16,6 +16,8 @@ pytestmark = pytest.mark.usefixtures("clean_databases")
 # When you add a fast path (or a switch that chooses one), add the LoadPath that takes it here.
 PATHS = [
     LoadPath("row-c-process", sync_mode="row"),
+    # every path commits with the load's last statement (the loader's _commit_block); this one alone
+    LoadPath("row-c-process-commit-alone", sync_mode="row", one_trip_commit=False),
     LoadPath(
         "row-python-thread-tiny", sync_mode="row", pure_python=True, select_process=False, chunks="tiny"
     ),
