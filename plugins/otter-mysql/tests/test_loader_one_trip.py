@@ -1,6 +1,6 @@
 """A load's last statement carries its COMMIT on MariaDB (``loader._commit_block``): one round trip for a
-small load, counted by the server's ``Questions`` (statements sent by clients; a stored program's own
-statements are not counted); and what the separate COMMIT guaranteed still holds: a statement that fails
+small load, counted by the load session's ``Questions`` (statements sent by the client; a stored
+program's own statements are not counted); and what the separate COMMIT guaranteed still holds: a statement that fails
 or warns commits nothing, an UPDATE join checks its "Rows matched" before the COMMIT."""
 
 from __future__ import annotations
@@ -25,21 +25,18 @@ def table(mariadb_target: MariaDBServer) -> Iterator[MariaDBServer]:
     yield mariadb_target
 
 
-def _questions(observer: Any) -> int:
-    with observer.cursor() as cur:
-        cur.execute("SHOW GLOBAL STATUS LIKE 'Questions'")
+def _questions(conn: Any) -> int:
+    with conn.cursor() as cur:
+        cur.execute("SHOW SESSION STATUS LIKE 'Questions'")
         return int(cur.fetchone()[1])
 
 
-def _round_trips(server: MariaDBServer, loader: MySQLLoader, events: list) -> int:
-    """Statements the loader sent for one load on an open slot (the server has no other client)."""
-    observer = server.connect()
-    try:
-        before = _questions(observer)
-        loader.load(events, 0)
-        return _questions(observer) - before - 1  # the second SHOW counts itself
-    finally:
-        observer.close()
+def _round_trips(loader: MySQLLoader, events: list) -> int:
+    """Statements the loader sent for one load, counted by its own session (slot 0, already open)."""
+    conn = loader._slots[0].conn
+    before = _questions(conn)
+    loader.load(events, 0)
+    return _questions(conn) - before - 1  # the second SHOW counts itself
 
 
 def _loader(server: MariaDBServer, **options: Any) -> MySQLLoader:
@@ -60,9 +57,9 @@ def test_a_load_of_one_statement_is_one_round_trip(table: MariaDBServer) -> None
     loader = make_loader(table, pool=1)
     try:
         loader.load([ins("t", 2, n=2, d=2)], 0)  # opens the slot (session setup, table description)
-        assert _round_trips(table, loader, [ins("t", 3, n=3, d=3), ins("t", 4, n=4, d=4)]) == 1
+        assert _round_trips(loader, [ins("t", 3, n=3, d=3), ins("t", 4, n=4, d=4)]) == 1
         # deletes, then upserts: the last statement commits both
-        assert _round_trips(table, loader, [dele("t", 2), ins("t", 5, n=5, d=5)]) == 2
+        assert _round_trips(loader, [dele("t", 2), ins("t", 5, n=5, d=5)]) == 2
         assert table.execute(f"SELECT id FROM {DB}.t ORDER BY id") == [(1,), (3,), (4,), (5,)]
         # the slot's connection has no transaction left open: a lock on row 5 would block this
         table.execute("SET SESSION innodb_lock_wait_timeout=1", f"DELETE FROM {DB}.t WHERE id = 5")
@@ -74,7 +71,7 @@ def test_one_trip_commit_false_sends_the_commit_alone(table: MariaDBServer) -> N
     loader = _loader(table, one_trip_commit="false")
     try:
         loader.load([ins("t", 2, n=2, d=2)], 0)
-        assert _round_trips(table, loader, [ins("t", 3, n=3, d=3)]) == 2
+        assert _round_trips(loader, [ins("t", 3, n=3, d=3)]) == 2
     finally:
         loader.close()
 
@@ -85,9 +82,7 @@ def test_an_update_join_checks_rows_matched_before_its_commit(table: MariaDBServ
         loader.load([ins("t", 2, n=2, d=2)], 0)
         # row 9 is missing on the target: the join matches 1 of 2 rows and the chunk is upserted whole,
         # in the same transaction; then the COMMIT alone
-        assert (
-            _round_trips(table, loader, [upd("t", 2, {"n"}, n=20, d=2), upd("t", 9, {"n"}, n=90, d=9)]) == 3
-        )
+        assert _round_trips(loader, [upd("t", 2, {"n"}, n=20, d=2), upd("t", 9, {"n"}, n=90, d=9)]) == 3
         assert table.execute(f"SELECT id, n FROM {DB}.t ORDER BY id") == [(1, 1), (2, 20), (9, 90)]
     finally:
         loader.close()
