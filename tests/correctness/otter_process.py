@@ -38,6 +38,8 @@ class LoadPath:
     # > 0: the table's first rows exist before the pipeline starts and reach the target through the
     # initial load (``otter-run load --chunk-rows N``), while the later transactions run on the source
     load_chunk_rows: int = 0
+    # the load's last statement carries its COMMIT (MariaDB; False: the COMMIT alone, as on MySQL)
+    one_trip_commit: bool = True
 
     def parameters(self) -> dict[str, Any]:
         params: dict[str, Any] = {"sync_mode": self.sync_mode, "select_process": self.select_process}
@@ -51,6 +53,8 @@ class LoadPath:
 
     def target_options(self) -> dict[str, Any]:
         opts: dict[str, Any] = {"update_join": self.update_join}
+        if not self.one_trip_commit:
+            opts["one_trip_commit"] = False
         if self.chunks == "tiny":
             opts.update(load_chunk_rows=1, load_chunk_bytes=1024)
         elif self.chunks == "large":

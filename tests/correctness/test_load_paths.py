@@ -18,6 +18,8 @@ pytestmark = pytest.mark.usefixtures("clean_databases")
 # process defers decoding); the Python loop by field-upsert-python-process and the in-thread paths.
 PATHS = [
     LoadPath("row-c-process", sync_mode="row"),
+    # every path commits with the load's last statement (the loader's _commit_block); this one alone
+    LoadPath("row-c-process-commit-alone", sync_mode="row", one_trip_commit=False),
     LoadPath(
         "row-python-thread-tiny", sync_mode="row", pure_python=True, select_process=False, chunks="tiny"
     ),

@@ -216,13 +216,17 @@ class StatementPlanning:
 
 def _has_value_constructors(conn: Any) -> bool:
     """MariaDB 10.3.3+ (``VALUES (…),(…)`` after ``UNION ALL``); MySQL writes ``VALUES ROW(…)``."""
+    return mariadb_version(conn) >= (10, 3, 3)
+
+
+def mariadb_version(conn: Any) -> tuple[int, ...]:
+    """The MariaDB server's version as ``(major, minor, patch)``; ``()`` for MySQL or what cannot be read."""
     version = getattr(conn, "server_version", "") or ""
     if "mariadb" not in version.lower():
-        return False
+        return ()
     if version.startswith("5.5.5-"):  # the prefix MariaDB before 11 sends to old replication clients
         version = version[6:]
     try:
-        parts = tuple(int(p) for p in version.split("-")[0].split(".")[:3])
+        return tuple(int(p) for p in version.split("-")[0].split(".")[:3])
     except ValueError:
-        return False
-    return parts >= (10, 3, 3)
+        return ()
