@@ -40,6 +40,9 @@ static PyMethodDef functions[] = {
     {"text_rows", (PyCFunction)(void (*)(void))otter_text_rows, METH_FASTCALL,
      "text_rows(buffer, kinds, converters, rows) -> (end, status, seq): result-set row packets as PyMySQL "
      "reads them"},
+    {"sql_rows", (PyCFunction)(void (*)(void))otter_sql_rows, METH_FASTCALL,
+     "sql_rows(raw, lits, offset, row, end_row, max_bytes, skip) -> (text, offset, row): packed result rows "
+     "as a VALUES list"},
     {NULL, NULL, 0, NULL},
 };
 

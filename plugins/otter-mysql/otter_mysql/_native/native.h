@@ -85,4 +85,5 @@ PyObject *otter_sql_values(PyObject *module, PyObject *const *args, Py_ssize_t n
 PyObject *otter_sql_literal_row(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *otter_build_events(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *otter_text_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+PyObject *otter_sql_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 #endif

@@ -1,0 +1,194 @@
+"""The initial load's bulk path: a chunk's text-protocol rows written into the upsert without EventData.
+
+A chunk read by the table reader arrives as its row packets (``bulk_read.FastResult``). For a table
+whose every column has an exact text form (``literal_kinds``) the reader returns a ``PackedChunk``; the
+snapshot sends it to the loader as one block (``otter_core.engine.snapshot_bulk``), and ``load_chunk``
+turns the packets into ``INSERT … VALUES … ON DUPLICATE KEY UPDATE`` statements in C
+(``_rowdecode.sql_rows``): no Python object per row or value, no merge and no per-row planning. The
+statement is the row path's upsert, so a replayed chunk leaves the same rows, and a server error is an
+error, not a warning. Where the block cannot be written this way (see ``load_chunk``) the engine loads
+its rows through the row path instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from otter_core.spi import LoadError
+from otter_mysql import fencing
+from otter_mysql.bulk_read import unpack
+from otter_mysql.dialect import upsert_parts
+from otter_mysql.rowops import EXTENSION
+from otter_mysql.server_errors import data_warnings, error_kwargs, server_message
+
+log = logging.getLogger("otter.load")
+SQL_ROWS = getattr(EXTENSION, "sql_rows", None)
+
+# sql_rows' literal kinds (bulkrows.c)
+NUMBER, DOUBLE, TEXT, HEX = range(4)
+_NUMBERS = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint", "decimal", "numeric", "year"}
+_DOUBLES = {"double", "float", "real", "double precision"}  # FLOAT is read AS DOUBLE (table_reader)
+_TEXTS = {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"}
+_TEMPORALS = {"date", "datetime", "timestamp", "time"}
+_BINARIES = {"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "bit"}
+# the server sends a geometry as its stored bytes (SRID + WKB); the row path writes them as X'hex' too
+_GEOMETRIES = {
+    "geometry",
+    "point",
+    "linestring",
+    "polygon",
+    "multipoint",
+    "multilinestring",
+    "multipolygon",
+    "geometrycollection",
+}
+
+
+class ChangedValue(Exception):
+    """The target stored a value of the chunk changed (a data warning): deterministic, the row path
+    then applies the chunk and names the row."""
+
+
+def literal_kinds(columns: Sequence[Any]) -> bytes | None:
+    """One literal kind per column (``schema.ColumnInfo``), or None when a column's text is not known to
+    be written back exactly (MariaDB's INET4/INET6/UUID, anything new): its table keeps the row path.
+
+    Text columns arrive as the reader connection's UTF-8 (the server converts other character sets)
+    and are quoted as PyMySQL quotes a str; binary ones as X'hex', as ``dialect.literal`` writes bytes;
+    JSON as text (MySQL refuses a binary string for a JSON column)."""
+    kinds = bytearray()
+    for column in columns:
+        data_type = column.data_type
+        if data_type in _NUMBERS:
+            kinds.append(NUMBER)
+        elif data_type in _DOUBLES:
+            kinds.append(DOUBLE)
+        elif data_type in _TEMPORALS or data_type == "json":
+            kinds.append(TEXT)
+        elif data_type in _TEXTS:
+            kinds.append(HEX if column.is_binary else TEXT)
+        elif data_type in _BINARIES or data_type in _GEOMETRIES:
+            kinds.append(HEX)
+        else:
+            return None
+    return bytes(kinds)
+
+
+class PackedChunk:
+    """A chunk's rows as their row packets, with what the snapshot needs without parsing them: the row
+    count and the last row (the next chunk starts after its key). ``rows()`` parses them (in C) for the
+    row path and for the keys changed between the watermarks."""
+
+    __slots__ = ("raw", "kinds", "calls", "lits", "count", "last")
+
+    def __init__(self, raw: bytes, kinds: bytes, calls: tuple, lits: bytes, count: int, last: tuple | None):
+        self.raw, self.kinds, self.calls, self.lits = raw, kinds, calls, lits
+        self.count, self.last = count, last
+
+    def __getstate__(self) -> tuple:
+        return (self.raw, self.kinds, self.calls, self.lits, self.count, self.last)
+
+    def __setstate__(self, state: tuple) -> None:
+        self.raw, self.kinds, self.calls, self.lits, self.count, self.last = state
+
+    def __len__(self) -> int:
+        return self.count
+
+    def rows(self) -> list[tuple]:
+        return unpack(self.raw, self.kinds, self.calls) if self.count else []
+
+
+def packed_chunk(rows: list[tuple], lits: bytes | None) -> PackedChunk | list[tuple]:
+    """``rows`` (``bulk_read.result_rows``) as a ``PackedChunk`` when they came as packets and every
+    column has a literal kind; otherwise the rows themselves (the row path)."""
+    packed = getattr(rows, "packed", None)
+    if packed is None or lits is None or SQL_ROWS is None:
+        return rows
+    raw, kinds, calls = packed
+    return PackedChunk(raw, kinds, calls, lits, len(rows), tuple(rows[-1]) if rows else None)
+
+
+def refusal(loader: Any, conn: Any, block: Any) -> str | None:
+    """Why ``block`` cannot take the bulk path on this loader (None: it can). Its rows then go through
+    the row path, whose upsert clears the holders of other UNIQUE keys first and whose two-way mark,
+    conflict checks and dry run the bulk path does not have."""
+    if SQL_ROWS is None:
+        return "the otter_mysql._rowdecode extension has no sql_rows"
+    if loader.dry_run or loader.mark or loader.conflicts is not None:
+        return "dry run, two-way marks or conflict checks"
+    if str(conn.encoding).lower() not in ("utf8", "utf8mb4"):
+        return f"the target connection's character set is {conn.encoding}, the chunk's text is UTF-8"
+    table = loader._schemas.get(conn, block.schema, block.table)
+    if not table.exists:
+        return "the target table does not exist"
+    missing = [c for c in block.columns if c.lower() not in table.writable]
+    if missing:
+        return f"the target table has no writable column {', '.join(missing)}"
+    if table.other_unique_keys(block.key):
+        return "the target table has a UNIQUE key besides the chunk's key"
+    return None
+
+
+def load_chunk(loader: Any, block: Any, start: int, end: int, slot: int) -> int | None:
+    """Rows ``start``..``end`` of ``block`` (``snapshot_bulk.ChunkBlock``) upserted in one transaction
+    on connection ``slot``; the rows written, or None when the block must take the row path (logged
+    once per table with the reason)."""
+    state = loader._slot(slot)
+    conn = state.conn
+    reason = refusal(loader, conn, block)
+    if reason is not None:
+        logged = ("bulk", block.schema, block.table)
+        if logged not in loader._fallbacks_logged:
+            loader._fallbacks_logged.add(logged)
+            log.warning(
+                "initial load of %s.%s: chunks go through the row path (%s)",
+                block.schema,
+                block.table,
+                reason,
+            )
+        return None
+    table = loader._schemas.get(conn, block.schema, block.table)
+    head, tail = upsert_parts(block.schema, block.table, block.columns, block.key, None)
+    head_b, tail_b = head.encode(), tail.encode()
+    packed = block.packed
+    limit = min(loader.chunk_bytes, state.max_packet - len(head_b) - len(tail_b) - 1024)
+    skip = block.skip or None
+    sql_rows: Any = SQL_ROWS
+    _, offset, row = sql_rows(packed.raw, packed.lits, 0, 0, start, -1, None)  # seek to row start
+    statements = 0
+    try:
+        with conn.cursor() as cur:
+            if loader._fence is not None:
+                fencing.check(cur, loader._label, *loader._fence)
+            while row < end:
+                first = row
+                text, offset, row = sql_rows(packed.raw, packed.lits, offset, row, end, limit, skip)
+                if not text:
+                    continue  # every row of the run changed between the watermarks
+                if len(head_b) + len(text) + len(tail_b) > state.max_packet and row - first == 1:
+                    conn.rollback()  # one row over max_allowed_packet: the row path splits or names it
+                    return None
+                cur.execute(head_b + text + tail_b)
+                statements += 1
+                changed = data_warnings(cur, lambda: table.generated)
+                if changed:  # never stored silently: the row path finds the row and names it
+                    raise ChangedValue(f"({changed[0][0]}) {changed[0][1]}")
+        conn.commit()
+    except ChangedValue as exc:
+        loader._discard_or_rollback(slot, exc)
+        raise LoadError(
+            f"initial load of {block.schema}.{block.table}: the target changed a value of rows "
+            f"{start}..{end}: {exc}",
+            retryable=False,
+        ) from exc
+    except Exception as exc:
+        loader._discard_or_rollback(slot, exc)
+        raise LoadError(
+            f"initial load of {block.schema}.{block.table}: a chunk's upsert failed at rows "
+            f"{start}..{end}: {server_message(exc)}",
+            **error_kwargs(exc),
+        ) from exc
+    loader._statements[slot] += statements
+    return (end - start) - sum(1 for i in block.skip if start <= i < end)
