@@ -1,0 +1,107 @@
+"""bulk_load: a snapshot chunk's packed rows upserted in C write what the row path writes, every column type."""
+
+from __future__ import annotations
+
+import pytest
+from loader_support import make_loader, rows
+from test_selector_types import COLUMNS, DB, write_source_rows
+from test_table_reader import reader_for
+
+from otter_core.engine.snapshot_bulk import ChunkBlock, chunk_event, expand
+from otter_core.errors import LoadError
+from otter_core.model import EventData, EventType, Hint, Position
+from otter_core.testing.mariadb import MariaDBServer
+from otter_mysql import bulk_load, bulk_read
+
+pytestmark = [
+    pytest.mark.usefixtures("clean_databases"),
+    pytest.mark.skipif(not bulk_read.AVAILABLE, reason="the C extension is not built"),
+]
+NO_TEXT_FORM = {"ip6", "uu", "ip4"}  # MariaDB's INET6/UUID/INET4: their tables keep the row path
+
+
+def _every_type(source: MariaDBServer, target: MariaDBServer) -> tuple:
+    source.execute(f"CREATE DATABASE {DB}", f"CREATE TABLE {DB}.t ({COLUMNS}) CHARSET utf8mb4")
+    write_source_rows(source, "t")
+    target.execute(
+        f"CREATE DATABASE {DB}",
+        f"CREATE TABLE {DB}.bulk ({COLUMNS}) CHARSET utf8mb4",
+        f"CREATE TABLE {DB}.byrow ({COLUMNS}) CHARSET utf8mb4",
+    )
+    reader = reader_for(source)
+    columns = tuple(c for c in reader.columns(DB, "t") if c not in NO_TEXT_FORM)
+    return reader, columns
+
+
+def _block_event(table: str, columns: tuple, packed: object, skip: frozenset[int]) -> EventData:
+    template = EventData(
+        DB, table, EventType.INSERT, position=Position("b.1", 4), hints=frozenset({Hint.SNAPSHOT})
+    )
+    return chunk_event(template, "tag", ChunkBlock(DB, table, columns, ("id",), packed, skip), 1000)
+
+
+def test_bulk_upsert_writes_what_the_row_path_writes(mariadb_source, mariadb_target) -> None:
+    reader, columns = _every_type(mariadb_source, mariadb_target)
+    whole = reader.read_range_packed(DB, "t", reader.columns(DB, "t"), ("id",), None, 1000)
+    assert isinstance(whole, list), "a table with an INET6/UUID column keeps the row path"
+    packed = reader.read_range_packed(DB, "t", columns, ("id",), None, 1000)
+    assert isinstance(packed, bulk_load.PackedChunk) and packed.count >= 5
+    assert packed.last == tuple(packed.rows()[-1])
+    ids = [row[0] for row in packed.rows()]
+    # a row changed between the watermarks is not written; id 5 holds the ENUM error value '', which
+    # the target refuses (test_a_changed_value_is_an_error)
+    skip = frozenset({1, ids.index(5)})
+    loader = make_loader(mariadb_target)
+    try:
+        bulk = _block_event("bulk", columns, packed, skip)
+        assert loader.load_chunk(bulk.block, 0, packed.count, 0) == packed.count - len(skip)
+        assert loader.load_chunk(bulk.block, 0, packed.count, 1) == packed.count - len(
+            skip
+        )  # a replay: same rows
+        assert loader.load(expand(_block_event("byrow", columns, packed, skip)), 0) == packed.count - len(
+            skip
+        )
+    finally:
+        loader.close()
+    names = ", ".join(f"HEX(`{c}`)" for c in columns)
+    written = rows(mariadb_target, f"SELECT {names} FROM {DB}.bulk ORDER BY id")
+    assert written == rows(mariadb_target, f"SELECT {names} FROM {DB}.byrow ORDER BY id")
+    source_rows = rows(mariadb_source, f"SELECT {names} FROM {DB}.t ORDER BY id")
+    assert written == [row for i, row in enumerate(source_rows) if i not in skip]
+
+
+def test_a_table_with_another_unique_key_takes_the_row_path(mariadb_source, mariadb_target, caplog) -> None:
+    mariadb_source.execute(
+        "CREATE DATABASE u",
+        "CREATE TABLE u.t (id INT PRIMARY KEY, v INT)",
+        "INSERT INTO u.t VALUES (1, 1), (2, 2)",
+    )
+    mariadb_target.execute(
+        "CREATE DATABASE u", "CREATE TABLE u.t (id INT PRIMARY KEY, v INT, UNIQUE KEY (v))"
+    )
+    packed = reader_for(mariadb_source).read_range_packed("u", "t", ("id", "v"), ("id",), None, 10)
+    loader = make_loader(mariadb_target)
+    try:
+        block = ChunkBlock("u", "t", ("id", "v"), ("id",), packed, frozenset())
+        assert loader.load_chunk(block, 0, packed.count, 0) is None
+    finally:
+        loader.close()
+    assert "UNIQUE key besides the chunk's key" in caplog.text
+    assert rows(mariadb_target, "SELECT * FROM u.t") == []
+
+
+def test_a_value_the_target_changes_is_an_error_not_a_warning(mariadb_source, mariadb_target) -> None:
+    """The row path refuses a value the target would store changed (the source's ENUM error value ''
+    into a strict column); the bulk upsert must not store it silently: it fails, deterministic, and
+    the engine then loads the chunk through the row path, which names the row."""
+    reader, columns = _every_type(mariadb_source, mariadb_target)
+    packed = reader.read_range_packed(DB, "t", columns, ("id",), None, 1000)
+    loader = make_loader(mariadb_target)
+    try:
+        block = _block_event("bulk", columns, packed, frozenset()).block
+        with pytest.raises(LoadError, match="changed a value") as failed:
+            loader.load_chunk(block, 0, packed.count, 0)
+        assert failed.value.retryable is False
+    finally:
+        loader.close()
+    assert rows(mariadb_target, f"SELECT COUNT(*) FROM {DB}.bulk") == [(0,)]
