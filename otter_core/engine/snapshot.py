@@ -252,7 +252,7 @@ class SnapshotSelector:
             # only the acks are awaited, so the load is seen done soon after the last one
             self._next_check = time.monotonic() + (0.05 if self._exhausted else 0.2)
             self._check()
-        if self._chunk is None and not self._exhausted and self.store.active:
+        if self._chunk is None and not self._exhausted and self.store.active and self._room():
             self._guarded(self._begin_chunk)
         elif self._chunk is not None:
             tag = self._chunk.tag
@@ -262,15 +262,34 @@ class SnapshotSelector:
             return txn
         return self._observe(txn)
 
+    def _room(self) -> bool:
+        """Another chunk may be emitted: fewer than ``max_pending_chunks`` are emitted and not yet acked.
+        A chunk on the bulk path is one event, so ``batch_size`` (counted in events) no longer bounds its
+        rows in a batch; this keeps what a crash can make the load read again to what the window held
+        with one event per row (``parallelism`` batches of ``batch_size`` rows, one loading, one cut)."""
+        if self.store.pending_chunks() < self._max_pending:
+            return True
+        self._confirm()  # the acks came: room again at once, not at the next check
+        return self.store.pending_chunks() < self._max_pending
+
+    def _confirm(self) -> None:
+        if self.store.confirm(self.snapshot.acked()) and not self.store.active:
+            log.info(
+                "[%s] initial load done: %s", self.snapshot.pipeline.name, self.snapshot.progress.as_dict()
+            )
+
+    @property
+    def _max_pending(self) -> int:
+        params = self.snapshot.pipeline.parameters
+        per_batch = max(1, -(-params.batch_size // max(1, self.store.chunk_rows)))
+        return per_batch * (params.parallelism + 2)
+
     # -- requests and acks -----------------------------------------------------------------------
     def _check(self) -> None:
         request = self.store.request_changed()
         if request is not None:
             self._guarded(lambda: self._adopt(request))
-        if self.store.confirm(self.snapshot.acked()) and not self.store.active:
-            log.info(
-                "[%s] initial load done: %s", self.snapshot.pipeline.name, self.snapshot.progress.as_dict()
-            )
+        self._confirm()
         if not self.store.active and self._chunk is None:
             self._release()  # no load: no reader connection, no reader process
 
