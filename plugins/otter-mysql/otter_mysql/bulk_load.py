@@ -153,7 +153,7 @@ def load_chunk(loader: Any, block: Any, start: int, end: int, slot: int) -> int 
     head, tail = upsert_parts(block.schema, block.table, block.columns, block.key, None)
     head_b, tail_b = head.encode(), tail.encode()
     packed = block.packed
-    limit = min(loader.chunk_bytes, state.max_packet - len(head_b) - len(tail_b) - 1024)
+    limit = max(1024, min(loader.chunk_bytes, state.max_packet // 4))  # as the row path cuts statements
     skip = block.skip or None
     sql_rows: Any = SQL_ROWS
     _, offset, row = sql_rows(packed.raw, packed.lits, 0, 0, start, -1, None)  # seek to row start
