@@ -1,13 +1,14 @@
-"""The initial load's bulk path: a chunk's text-protocol rows written into the upsert without EventData.
+"""The initial load's bulk path: a chunk's text-protocol rows written to the target without EventData.
 
 A chunk read by the table reader arrives as its row packets (``bulk_read.FastResult``). For a table
 whose every column has an exact text form (``literal_kinds``) the reader returns a ``PackedChunk``; the
 snapshot sends it to the loader as one block (``otter_core.engine.snapshot_bulk``), and ``load_chunk``
-turns the packets into ``INSERT … VALUES … ON DUPLICATE KEY UPDATE`` statements in C
-(``_rowdecode.sql_rows``): no Python object per row or value, no merge and no per-row planning. The
-statement is the row path's upsert, so a replayed chunk leaves the same rows, and a server error is an
-error, not a warning. Where the block cannot be written this way (see ``load_chunk``) the engine loads
-its rows through the row path instead.
+turns the packets into the statement's text in C (``_rowdecode.sql_rows``): no Python object per row or
+value, no merge and no per-row planning. The statement is ``LOAD DATA LOCAL INFILE … REPLACE``
+(``bulk_infile``: the target's cheapest) or, where that is refused, turned off or the target table has
+triggers, the row path's ``INSERT … ON DUPLICATE KEY UPDATE``; either way a replayed chunk leaves the
+same rows, and a value the target stores changed is an error, not a warning. Where the block cannot be
+written this way (``refusal``) the engine loads its rows through the row path instead.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from otter_core.spi import LoadError
-from otter_mysql import fencing
+from otter_mysql import bulk_infile, fencing
 from otter_mysql.bulk_read import unpack
 from otter_mysql.dialect import upsert_parts
 from otter_mysql.rowops import EXTENSION
-from otter_mysql.server_errors import data_warnings, error_kwargs, server_message
+from otter_mysql.server_errors import data_warnings, error_code, error_kwargs, server_message
 
 log = logging.getLogger("otter.load")
 SQL_ROWS = getattr(EXTENSION, "sql_rows", None)
@@ -150,6 +151,14 @@ def load_chunk(loader: Any, block: Any, start: int, end: int, slot: int) -> int 
             )
         return None
     table = loader._schemas.get(conn, block.schema, block.table)
+    if _takes_infile(loader, conn, block):
+        try:
+            return _load_infile(loader, block, table, start, end, slot)
+        except _Refused as exc:
+            loader._infile_refused = True
+            log.warning(
+                "LOAD DATA LOCAL INFILE refused by target %s (%s): chunks use the upsert", loader._label, exc
+            )
     head, tail = upsert_parts(block.schema, block.table, block.columns, block.key, None)
     head_b, tail_b = head.encode(), tail.encode()
     packed = block.packed
@@ -191,4 +200,66 @@ def load_chunk(loader: Any, block: Any, start: int, end: int, slot: int) -> int 
             **error_kwargs(exc),
         ) from exc
     loader._statements[slot] += statements
+    return (end - start) - sum(1 for i in block.skip if start <= i < end)
+
+
+class _Refused(Exception):
+    """The target does not allow LOCAL INFILE."""
+
+
+def _takes_infile(loader: Any, conn: Any, block: Any) -> bool:
+    """LOAD DATA for this block: allowed by the target option ``bulk_load_data`` (default true) and the
+    server, and the target table has no trigger (REPLACE would fire its DELETE triggers on a replay)."""
+    if getattr(loader, "_infile_refused", False):
+        return False
+    option = str((loader.target.options or {}).get("bulk_load_data", True)).lower()
+    if option in ("false", "0", "no", "off"):
+        return False
+    known = loader.__dict__.setdefault("_infile_tables", {})
+    name = (block.schema, block.table)
+    if name not in known:
+        known[name] = not bulk_infile.has_triggers(conn, *name)
+        conn.commit()
+    return known[name]
+
+
+def _load_infile(loader: Any, block: Any, table: Any, start: int, end: int, slot: int) -> int:
+    """Rows ``start``..``end`` of ``block`` as one ``LOAD DATA LOCAL INFILE … REPLACE`` in one transaction on
+    the loader's LOCAL INFILE connection ``slot``."""
+    packed = block.packed
+    sql_rows: Any = SQL_ROWS
+    _, offset, row = sql_rows(packed.raw, packed.lits, 0, 0, start, -1, None)
+    text, _, _ = sql_rows(packed.raw, packed.lits, offset, row, end, 1 << 62, block.skip or None, True)
+    try:
+        conn = bulk_infile.connection(loader, slot)
+        with conn.cursor() as cur:
+            if loader._fence is not None:
+                fencing.check(cur, loader._label, *loader._fence)
+            if text:
+                conn.otter_infile = text
+                try:
+                    cur.execute(bulk_infile.statement(block.schema, block.table, block.columns, packed.lits))
+                finally:
+                    conn.otter_infile = b""
+                changed = data_warnings(cur, lambda: table.generated)
+                if changed:  # never stored silently: the row path finds the row and names it
+                    raise ChangedValue(f"({changed[0][0]}) {changed[0][1]}")
+        conn.commit()
+    except ChangedValue as exc:
+        bulk_infile.discard(loader, slot)
+        raise LoadError(
+            f"initial load of {block.schema}.{block.table}: the target changed a value of rows "
+            f"{start}..{end}: {exc}",
+            retryable=False,
+        ) from exc
+    except Exception as exc:
+        bulk_infile.discard(loader, slot)
+        if error_code(exc) in bulk_infile.REFUSED:
+            raise _Refused(server_message(exc)) from exc
+        raise LoadError(
+            f"initial load of {block.schema}.{block.table}: a chunk's LOAD DATA failed at rows "
+            f"{start}..{end}: {server_message(exc)}",
+            **error_kwargs(exc),
+        ) from exc
+    loader._statements[slot] += 1
     return (end - start) - sum(1 for i in block.skip if start <= i < end)

@@ -19,7 +19,7 @@ import pymysql
 from attrs import define
 
 from otter_core.spi import DataMediaSource, EventData, LoadError, Pipeline, SyncMode
-from otter_mysql import bigrows, bulk_load, fencing, mysql_connect, retl
+from otter_mysql import bigrows, bulk_infile, bulk_load, fencing, mysql_connect, retl
 from otter_mysql.chunk_fallback import (
     ER_DUP_ENTRY,
     ER_LOCK_DEADLOCK,
@@ -160,6 +160,7 @@ class MySQLLoader(ChunkFallback, StatementPlanning, DdlApplying):
 
     def close(self) -> None:
         """Close every pooled connection; safe to call twice."""
+        bulk_infile.discard(self)  # the initial load's LOAD DATA connections (bulk_load)
         for i, state in enumerate(self._slots):
             if state is not None:
                 close_quietly(state.conn)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 from loader_support import make_loader, rows
 from test_selector_types import COLUMNS, DB, write_source_rows
@@ -12,6 +13,7 @@ from otter_core.errors import LoadError
 from otter_core.model import EventData, EventType, Hint, Position
 from otter_core.testing.mariadb import MariaDBServer
 from otter_mysql import bulk_load, bulk_read
+from otter_mysql.loader import MySQLLoader
 
 pytestmark = [
     pytest.mark.usefixtures("clean_databases"),
@@ -40,7 +42,20 @@ def _block_event(table: str, columns: tuple, packed: object, skip: frozenset[int
     return chunk_event(template, "tag", ChunkBlock(DB, table, columns, ("id",), packed, skip), 1000)
 
 
-def test_bulk_upsert_writes_what_the_row_path_writes(mariadb_source, mariadb_target) -> None:
+def loader_for(server: MariaDBServer, form: str) -> MySQLLoader:
+    """The MySQL loader whose bulk path writes with ``form``: "infile" (LOAD DATA, the default) or "upsert"."""
+    loader = make_loader(server)
+    if form == "upsert":
+        loader.target = attrs.evolve(loader.target, options={"bulk_load_data": False})
+    return loader
+
+
+def used_infile(loader: MySQLLoader) -> bool:
+    return any(c is not None for c in loader.__dict__.get("_infile_conns", ()))
+
+
+@pytest.mark.parametrize("form", ["infile", "upsert"])
+def test_bulk_path_writes_what_the_row_path_writes(mariadb_source, mariadb_target, form) -> None:
     reader, columns = _every_type(mariadb_source, mariadb_target)
     whole = reader.read_range_packed(DB, "t", reader.columns(DB, "t"), ("id",), None, 1000)
     assert isinstance(whole, list), "a table with an INET6/UUID column keeps the row path"
@@ -49,15 +64,16 @@ def test_bulk_upsert_writes_what_the_row_path_writes(mariadb_source, mariadb_tar
     assert packed.last == tuple(packed.rows()[-1])
     ids = [row[0] for row in packed.rows()]
     # a row changed between the watermarks is not written; id 5 holds the ENUM error value '', which
-    # the target refuses (test_a_changed_value_is_an_error)
+    # the target refuses (test_a_value_the_target_changes_is_an_error_not_a_warning)
     skip = frozenset({1, ids.index(5)})
-    loader = make_loader(mariadb_target)
+    assert ids.index(5) >= 2  # the two-part split below leaves it in the second part
+    loader = loader_for(mariadb_target, form)
     try:
         bulk = _block_event("bulk", columns, packed, skip)
-        assert loader.load_chunk(bulk.block, 0, packed.count, 0) == packed.count - len(skip)
-        assert loader.load_chunk(bulk.block, 0, packed.count, 1) == packed.count - len(
-            skip
-        )  # a replay: same rows
+        assert loader.load_chunk(bulk.block, 0, 2, 0) == 1  # rows 0 and 1, without 1
+        assert loader.load_chunk(bulk.block, 2, packed.count, 1) == packed.count - 2 - 1
+        assert loader.load_chunk(bulk.block, 0, packed.count, 2) == packed.count - len(skip)  # a replay
+        assert used_infile(loader) == (form == "infile")
         assert loader.load(expand(_block_event("byrow", columns, packed, skip)), 0) == packed.count - len(
             skip
         )
@@ -90,13 +106,14 @@ def test_a_table_with_another_unique_key_takes_the_row_path(mariadb_source, mari
     assert rows(mariadb_target, "SELECT * FROM u.t") == []
 
 
-def test_a_value_the_target_changes_is_an_error_not_a_warning(mariadb_source, mariadb_target) -> None:
+@pytest.mark.parametrize("form", ["infile", "upsert"])
+def test_a_value_the_target_changes_is_an_error_not_a_warning(mariadb_source, mariadb_target, form) -> None:
     """The row path refuses a value the target would store changed (the source's ENUM error value ''
     into a strict column); the bulk upsert must not store it silently: it fails, deterministic, and
     the engine then loads the chunk through the row path, which names the row."""
     reader, columns = _every_type(mariadb_source, mariadb_target)
     packed = reader.read_range_packed(DB, "t", columns, ("id",), None, 1000)
-    loader = make_loader(mariadb_target)
+    loader = loader_for(mariadb_target, form)
     try:
         block = _block_event("bulk", columns, packed, frozenset()).block
         with pytest.raises(LoadError, match="changed a value") as failed:
@@ -105,3 +122,50 @@ def test_a_value_the_target_changes_is_an_error_not_a_warning(mariadb_source, ma
     finally:
         loader.close()
     assert rows(mariadb_target, f"SELECT COUNT(*) FROM {DB}.bulk") == [(0,)]
+
+
+def _small_table(source: MariaDBServer, target: MariaDBServer, *target_extra: str) -> bulk_load.PackedChunk:
+    source.execute(
+        "CREATE DATABASE s2",
+        "CREATE TABLE s2.t (id INT PRIMARY KEY, v VARCHAR(10))",
+        "INSERT INTO s2.t VALUES (1, 'a'), (2, NULL), (3, 'c\\td')",
+    )
+    target.execute(
+        "CREATE DATABASE s2", "CREATE TABLE s2.t (id INT PRIMARY KEY, v VARCHAR(10))", *target_extra
+    )
+    return reader_for(source).read_range_packed("s2", "t", ("id", "v"), ("id",), None, 10)
+
+
+def test_a_target_that_refuses_local_infile_gets_the_upsert(mariadb_source, mariadb_target, caplog) -> None:
+    packed = _small_table(mariadb_source, mariadb_target)
+    mariadb_target.execute("SET GLOBAL local_infile = 0")
+    loader = make_loader(mariadb_target)
+    try:
+        block = ChunkBlock("s2", "t", ("id", "v"), ("id",), packed, frozenset())
+        assert loader.load_chunk(block, 0, 3, 0) == 3
+        assert loader.load_chunk(block, 0, 3, 0) == 3  # refused once: not asked again
+    finally:
+        loader.close()
+        mariadb_target.execute("SET GLOBAL local_infile = 1")
+    assert caplog.text.count("LOAD DATA LOCAL INFILE refused") == 1
+    assert rows(mariadb_target, "SELECT * FROM s2.t ORDER BY id") == [(1, "a"), (2, None), (3, "c\td")]
+
+
+def test_a_target_table_with_triggers_gets_the_upsert(mariadb_source, mariadb_target) -> None:
+    """REPLACE would delete and insert again a row a replayed chunk finds: its DELETE triggers would fire."""
+    packed = _small_table(
+        mariadb_source,
+        mariadb_target,
+        "CREATE TABLE s2.gone (id INT)",
+        "CREATE TRIGGER s2.t_del AFTER DELETE ON s2.t FOR EACH ROW INSERT INTO s2.gone VALUES (OLD.id)",
+    )
+    loader = make_loader(mariadb_target)
+    try:
+        block = ChunkBlock("s2", "t", ("id", "v"), ("id",), packed, frozenset())
+        assert loader.load_chunk(block, 0, 3, 0) == 3
+        assert loader.load_chunk(block, 0, 3, 0) == 3
+        assert not used_infile(loader)
+    finally:
+        loader.close()
+    assert rows(mariadb_target, "SELECT COUNT(*) FROM s2.gone") == [(0,)]
+    assert rows(mariadb_target, "SELECT * FROM s2.t ORDER BY id") == [(1, "a"), (2, None), (3, "c\td")]

@@ -6,7 +6,9 @@
  *   to stop before; max_bytes: stop once the text is at least this long (one row at least; negative: only
  *   seek to end_row, writing nothing); skip: a set
  *   of row numbers to leave out (rows changed between the watermarks) or None.
- * Returns "(v,...),(v,...)" as bytes and where the next call starts. The server printed each value;
+ * Returns "(v,...),(v,...)" as bytes and where the next call starts; with tsv true, LOAD DATA's text
+ * instead: one line per row, fields separated by tabs, LOAD DATA's escapes, NULL as \N, binary as bare
+ * hex digits (the statement sets such a column to UNHEX of its field). The server printed each value;
  * it is written back as the same value: numbers as they are, DOUBLE as a double literal (e0 appended:
  * "-0" stays -0, a plain "1.5" would be a DECIMAL literal), text quoted with PyMySQL's backslash
  * escapes (the bytes are the connection's UTF-8, copied as they are), binary as X'hex' (as
@@ -16,6 +18,11 @@
 #include "native.h"
 
 enum { BL_NUMBER = 0, BL_DOUBLE = 1, BL_TEXT = 2, BL_HEX = 3 };
+
+/* LOAD DATA's escapes (FIELDS ESCAPED BY '\\'): the field and line terminators, the escape, NUL, ^Z */
+static const char tsv_escape[128] = {
+    [0] = '0', ['\t'] = 't', ['\n'] = 'n', ['\r'] = 'r', [0x1a] = 'Z', ['\\'] = '\\',
+};
 
 typedef struct {
     char *buf;
@@ -37,6 +44,33 @@ reserve(Out *o, Py_ssize_t more)
     }
     o->buf = b;
     o->cap = cap;
+    return 0;
+}
+
+/* A value as a field of LOAD DATA's tab-separated text: numbers and text (escaped) as they are, binary
+ * as bare hex digits (the statement sets the column to UNHEX of it). */
+static int
+put_field(Out *o, int kind, const unsigned char *s, Py_ssize_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (reserve(o, 2 * n) < 0)
+        return -1;
+    if (kind == BL_HEX) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            o->buf[o->len++] = hex[s[i] >> 4];
+            o->buf[o->len++] = hex[s[i] & 15];
+        }
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (c < 128 && tsv_escape[c]) {
+            o->buf[o->len++] = '\\';
+            o->buf[o->len++] = tsv_escape[c];
+        }
+        else
+            o->buf[o->len++] = (char)c;
+    }
     return 0;
 }
 
@@ -90,14 +124,15 @@ put_value(Out *o, int kind, const unsigned char *s, Py_ssize_t n)
 
 /* One row packet's payload as "(v,...)"; -1 with ValueError when it is shorter than its columns. */
 static int
-put_row(Out *o, const unsigned char *d, Py_ssize_t len, const char *lits, Py_ssize_t ncols)
+put_row(Out *o, const unsigned char *d, Py_ssize_t len, const char *lits, Py_ssize_t ncols, int tsv)
 {
     Py_ssize_t p = 0;
     if (reserve(o, 2) < 0)
         return -1;
-    o->buf[o->len++] = '(';
+    if (!tsv)
+        o->buf[o->len++] = '(';
     for (Py_ssize_t i = 0; i < ncols; i++) {
-        if (i && (reserve(o, 1) < 0 || (o->buf[o->len++] = ',', 0)))
+        if (i && (reserve(o, 1) < 0 || (o->buf[o->len++] = tsv ? '\t' : ',', 0)))
             return -1;
         if (p >= len)
             goto short_row;
@@ -108,8 +143,8 @@ put_row(Out *o, const unsigned char *d, Py_ssize_t len, const char *lits, Py_ssi
         else if (c == 0xfb) {
             if (reserve(o, 4) < 0)
                 return -1;
-            memcpy(o->buf + o->len, "NULL", 4);
-            o->len += 4;
+            memcpy(o->buf + o->len, tsv ? "\\N" : "NULL", tsv ? 2 : 4);
+            o->len += tsv ? 2 : 4;
             continue;
         }
         else if (c == 0xfc && p + 2 <= len) {
@@ -130,13 +165,13 @@ put_row(Out *o, const unsigned char *d, Py_ssize_t len, const char *lits, Py_ssi
             goto short_row;
         if (n > (unsigned long long)(len - p))
             goto short_row;
-        if (put_value(o, lits[i], d + p, (Py_ssize_t)n) < 0)
+        if ((tsv ? put_field(o, lits[i], d + p, (Py_ssize_t)n) : put_value(o, lits[i], d + p, (Py_ssize_t)n)) < 0)
             return -1;
         p += (Py_ssize_t)n;
     }
     if (reserve(o, 1) < 0)
         return -1;
-    o->buf[o->len++] = ')';
+    o->buf[o->len++] = tsv ? '\n' : ')';
     return 0;
 short_row:
     PyErr_Format(PyExc_ValueError, "a result row packet of %zd bytes is shorter than its %zd columns", len, ncols);
@@ -146,15 +181,16 @@ short_row:
 PyObject *
 otter_sql_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 7 || !PyBytes_Check(args[0]) || !PyBytes_Check(args[1]) ||
+    if ((nargs != 7 && nargs != 8) || !PyBytes_Check(args[0]) || !PyBytes_Check(args[1]) ||
         (args[6] != Py_None && !PyAnySet_Check(args[6]))) {
         PyErr_SetString(PyExc_TypeError,
-                        "sql_rows(raw: bytes, lits: bytes, offset, row, end_row, max_bytes, skip: set | None)");
+                        "sql_rows(raw: bytes, lits: bytes, offset, row, end_row, max_bytes, skip: set | None[, tsv])");
         return NULL;
     }
     Py_ssize_t offset = PyLong_AsSsize_t(args[2]), row = PyLong_AsSsize_t(args[3]);
     Py_ssize_t end_row = PyLong_AsSsize_t(args[4]), max_bytes = PyLong_AsSsize_t(args[5]);
-    if (PyErr_Occurred())
+    int tsv = nargs == 8 ? PyObject_IsTrue(args[7]) : 0;
+    if (PyErr_Occurred() || tsv < 0)
         return NULL;
     const unsigned char *d = (const unsigned char *)PyBytes_AS_STRING(args[0]);
     Py_ssize_t size = PyBytes_GET_SIZE(args[0]), ncols = PyBytes_GET_SIZE(args[1]);
@@ -178,9 +214,9 @@ otter_sql_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                 goto fail;
         }
         if (!left_out && max_bytes >= 0) {
-            if (o.len && (reserve(&o, 1) < 0 || (o.buf[o.len++] = ',', 0)))
+            if (!tsv && o.len && (reserve(&o, 1) < 0 || (o.buf[o.len++] = ',', 0)))
                 goto fail;
-            if (put_row(&o, d + offset + 4, len, lits, ncols) < 0)
+            if (put_row(&o, d + offset + 4, len, lits, ncols, tsv) < 0)
                 goto fail;
         }
         offset += 4 + len;
