@@ -182,3 +182,18 @@ def test_a_load_that_cannot_run_fails_alone_and_replication_goes_on(mariadb_sour
         assert not runner.failures()
     assert mariadb_target.execute("SELECT note FROM shop.orders") == [("after",)]
     assert read_state(tmp_path, "test", "src-to-dst")["state"] == "failed"
+
+
+def test_chunks_the_loader_refuses_take_the_row_path(mariadb_source, mariadb_target, tmp_path, caplog):
+    """A target table with another UNIQUE key refuses the bulk path (the row path clears the holders of
+    its values first): the engine loads those chunks' rows as events, the other tables go the bulk path."""
+    create_shop(mariadb_source, mariadb_target, 3000)
+    mariadb_target.execute("ALTER TABLE shop.tags ADD UNIQUE KEY (weight)")
+    caplog.set_level("INFO", logger="otter")
+    with running(load_yaml(mariadb_source, mariadb_target, 400), str(tmp_path)) as runner:
+        assert wait_for_load(runner)["state"] == "done"
+        wait_caught_up(runner, mariadb_source)
+    assert "initial load of shop.tags: chunks go through the row path" in caplog.text
+    assert "shop.orders: chunks travel as blocks (bulk path)" in caplog.text
+    assert "initial load of shop.orders: chunks go through the row path" not in caplog.text
+    assert_same_tables(mariadb_source, mariadb_target)
