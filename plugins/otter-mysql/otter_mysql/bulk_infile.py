@@ -2,8 +2,8 @@
 
 Measured on the target (docs/performance.md, "Initial load: the bulk path"): ~35–40 % less of its CPU
 than the multi-row upsert for fresh rows, ~25 % for a replayed chunk. ``sql_rows(…, tsv=True)`` writes
-the chunk's packets as LOAD DATA's tab-separated text (binary, BIT and GEOMETRY columns as hex, set
-with ``UNHEX``), and ``InfileConnection`` answers the server's request for the "file" with that text.
+the chunk's packets as LOAD DATA's tab-separated text (binary strings as their bytes, escaped; BIT
+and GEOMETRY as hex, set with ``UNHEX``), and ``InfileConnection`` answers the server's request for the "file" with that text.
 It needs ``local_infile`` on the server: refused, the upsert is used (logged once). ``REPLACE`` deletes
 and re-inserts a row that exists (a replayed chunk): a target table with triggers keeps the upsert, and
 so does a target without the option ``bulk_load_data`` (default true).
@@ -26,7 +26,7 @@ PACKET = 1 << 20  # bytes of the text per packet sent
 # the server refuses LOCAL INFILE: MariaDB/MySQL "not allowed with this version", MySQL 8 "disabled",
 # MariaDB "disabled" (local_infile=OFF)
 REFUSED = {1148, 3948, 4166}
-HEX = 3  # bulk_load's literal kind of binary columns
+HEX = 3  # bulk_load's literal kind of BIT and GEOMETRY columns
 
 
 class _InfileResult(pm_connections.MySQLResult):  # type: ignore[misc]  # PyMySQL's class, untyped

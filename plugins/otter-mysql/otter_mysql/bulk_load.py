@@ -27,8 +27,9 @@ from otter_mysql.server_errors import data_warnings, error_code, error_kwargs, s
 log = logging.getLogger("otter.load")
 SQL_ROWS = getattr(EXTENSION, "sql_rows", None)
 
-# sql_rows' literal kinds (bulkrows.c)
-NUMBER, DOUBLE, TEXT, HEX = range(4)
+# sql_rows' literal kinds (bulkrows.c): BYTES (binary strings) is HEX in the upsert; LOAD DATA takes
+# their bytes escaped, and HEX (BIT, GEOMETRY) as hex set with UNHEX
+NUMBER, DOUBLE, TEXT, HEX, BYTES = range(5)
 _NUMBERS = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint", "decimal", "numeric", "year"}
 _DOUBLES = {"double", "float", "real", "double precision"}  # FLOAT is read AS DOUBLE (table_reader)
 _TEXTS = {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"}
@@ -69,9 +70,11 @@ def literal_kinds(columns: Sequence[Any]) -> bytes | None:
         elif data_type in _TEMPORALS or data_type == "json":
             kinds.append(TEXT)
         elif data_type in _TEXTS:
-            kinds.append(HEX if column.is_binary else TEXT)
-        elif data_type in _BINARIES or data_type in _GEOMETRIES:
+            kinds.append(BYTES if column.is_binary else TEXT)
+        elif data_type == "bit" or data_type in _GEOMETRIES:
             kinds.append(HEX)
+        elif data_type in _BINARIES:
+            kinds.append(BYTES)
         else:
             return None
     return bytes(kinds)

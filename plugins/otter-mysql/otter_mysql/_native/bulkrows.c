@@ -7,8 +7,8 @@
  *   seek to end_row, writing nothing); skip: a set
  *   of row numbers to leave out (rows changed between the watermarks) or None.
  * Returns "(v,...),(v,...)" as bytes and where the next call starts; with tsv true, LOAD DATA's text
- * instead: one line per row, fields separated by tabs, LOAD DATA's escapes, NULL as \N, binary as bare
- * hex digits (the statement sets such a column to UNHEX of its field). The server printed each value;
+ * instead: one line per row, fields separated by tabs, LOAD DATA's escapes, NULL as \N, BIT and
+ * GEOMETRY as bare hex digits (the statement sets such a column to UNHEX of its field). The server printed each value;
  * it is written back as the same value: numbers as they are, DOUBLE as a double literal (e0 appended:
  * "-0" stays -0, a plain "1.5" would be a DECIMAL literal), text quoted with PyMySQL's backslash
  * escapes (the bytes are the connection's UTF-8, copied as they are), binary as X'hex' (as
@@ -17,7 +17,7 @@
  */
 #include "native.h"
 
-enum { BL_NUMBER = 0, BL_DOUBLE = 1, BL_TEXT = 2, BL_HEX = 3 };
+enum { BL_NUMBER = 0, BL_DOUBLE = 1, BL_TEXT = 2, BL_HEX = 3, BL_BYTES = 4 };
 
 /* LOAD DATA's escapes (FIELDS ESCAPED BY '\\'): the field and line terminators, the escape, NUL, ^Z */
 static const char tsv_escape[128] = {
@@ -47,8 +47,8 @@ reserve(Out *o, Py_ssize_t more)
     return 0;
 }
 
-/* A value as a field of LOAD DATA's tab-separated text: numbers and text (escaped) as they are, binary
- * as bare hex digits (the statement sets the column to UNHEX of it). */
+/* A value as a field of LOAD DATA's tab-separated text: numbers, text and binary strings (escaped) as
+ * they are, BIT and GEOMETRY as bare hex digits (the statement sets the column to UNHEX of it). */
 static int
 put_field(Out *o, int kind, const unsigned char *s, Py_ssize_t n)
 {
@@ -106,6 +106,7 @@ put_value(Out *o, int kind, const unsigned char *s, Py_ssize_t n)
         o->buf[o->len++] = '\'';
         return 0;
     case BL_HEX:
+    case BL_BYTES:
         if (reserve(o, 2 * n + 3) < 0)
             return -1;
         o->buf[o->len++] = 'X';
