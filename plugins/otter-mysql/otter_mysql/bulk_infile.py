@@ -4,6 +4,8 @@ Measured on the target (docs/performance.md, "Initial load: the bulk path"): ~35
 than the multi-row upsert for fresh rows, ~25 % for a replayed chunk. ``sql_rows(…, tsv=True)`` writes
 the chunk's packets as LOAD DATA's tab-separated text (binary strings as their bytes, escaped; BIT
 and GEOMETRY as hex, set with ``UNHEX``), and ``InfileConnection`` answers the server's request for the "file" with that text.
+It never opens a file, whatever name the server asks for (PyMySQL's own handler would read it): a
+server can get the chunk being loaded, or nothing.
 It needs ``local_infile`` on the server: refused, the upsert is used (logged once). ``REPLACE`` deletes
 and re-inserts a row that exists (a replayed chunk): a target table with triggers keeps the upsert, and
 so does a target without the option ``bulk_load_data`` (default true).

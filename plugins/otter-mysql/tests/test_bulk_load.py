@@ -12,7 +12,7 @@ from otter_core.engine.snapshot_bulk import ChunkBlock, chunk_event, expand
 from otter_core.errors import LoadError
 from otter_core.model import EventData, EventType, Hint, Position
 from otter_core.testing.mariadb import MariaDBServer
-from otter_mysql import bulk_load, bulk_read
+from otter_mysql import bulk_infile, bulk_load, bulk_read
 from otter_mysql.loader import MySQLLoader
 
 pytestmark = [
@@ -169,3 +169,19 @@ def test_a_target_table_with_triggers_gets_the_upsert(mariadb_source, mariadb_ta
         loader.close()
     assert rows(mariadb_target, "SELECT COUNT(*) FROM s2.gone") == [(0,)]
     assert rows(mariadb_target, "SELECT * FROM s2.t ORDER BY id") == [(1, "a"), (2, None), (3, "c\td")]
+
+
+def test_the_load_data_connection_never_reads_a_local_file(mariadb_source, mariadb_target, tmp_path) -> None:
+    """Whatever file a (malicious) server asks for, the connection sends the chunk being loaded or nothing."""
+    _small_table(mariadb_source, mariadb_target)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("7\tsecret\n")
+    loader = make_loader(mariadb_target)
+    try:
+        conn = bulk_infile.connection(loader, 0)
+        with conn.cursor() as cur:
+            cur.execute(f"LOAD DATA LOCAL INFILE '{secret}' INTO TABLE s2.t")
+        conn.commit()
+    finally:
+        loader.close()
+    assert rows(mariadb_target, "SELECT COUNT(*) FROM s2.t") == [(0,)]
