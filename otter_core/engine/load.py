@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from otter_core.contracts import CheckedLoader, FencedLoader, IgnoresDDL, Loader
+from otter_core.engine.snapshot_bulk import load_chunks, split_chunks
 from otter_core.errors import TRANSIENT, LoadError, error_class
 from otter_core.load.merge import merge_events
 from otter_core.load.plan import LoadStep, group_by_target, plan_groups
@@ -78,7 +79,16 @@ class LoadStage:
             raise
 
     def load(self, items: Sequence[tuple[str, int, EventData]]) -> int:
-        """Apply one batch's (target, weight, event) items; return rows written."""
+        """Apply one batch's (target, weight, event) items; return rows written. Initial-load chunks that
+        travel as blocks are loaded first (``snapshot_bulk``)."""
+        items, chunks = split_chunks(items)
+        written = 0
+        if chunks:
+            written, fallback = load_chunks(self, chunks)
+            items = fallback + items
+        return written + self._load_rows(items)
+
+    def _load_rows(self, items: Sequence[tuple[str, int, EventData]]) -> int:
         grouped = group_by_target(items)
         ddl_type = EventType.DDL
         if any(ddl_type in map(_EVENT_TYPE, events) for events in grouped.values()):

@@ -26,6 +26,7 @@ from typing import Any
 from attrs import define, field
 
 from otter_core.contracts import Selector, TableReader
+from otter_core.engine.snapshot_bulk import ChunkBlock, bulk_eligible, chunk_event
 from otter_core.engine.snapshot_events import chunk_builder
 from otter_core.engine.snapshot_reader import InlineChunks, ProcessChunks
 from otter_core.engine.snapshot_state import SnapshotStore, read_request, request_snapshot
@@ -91,6 +92,7 @@ class Chunk:
     lower: tuple | None
     limit: int
     tag: str
+    bulk: bool = False  # read packed and emitted as one block (snapshot_bulk)
     window_open: bool = False
     changed: set = field(factory=set)  # normalized keys changed between the watermarks
 
@@ -215,6 +217,7 @@ class SnapshotSelector:
         self._exhausted = False  # every chunk of the plan emitted; waiting for the acks
         self._next_check = 0.0
         self._described: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self._blocks_logged: set[str] = set()
 
     @property
     def chunks(self) -> InlineChunks | ProcessChunks:
@@ -249,7 +252,7 @@ class SnapshotSelector:
             # only the acks are awaited, so the load is seen done soon after the last one
             self._next_check = time.monotonic() + (0.05 if self._exhausted else 0.2)
             self._check()
-        if self._chunk is None and not self._exhausted and self.store.active:
+        if self._chunk is None and not self._exhausted and self.store.active and self._room():
             self._guarded(self._begin_chunk)
         elif self._chunk is not None:
             tag = self._chunk.tag
@@ -259,15 +262,34 @@ class SnapshotSelector:
             return txn
         return self._observe(txn)
 
+    def _room(self) -> bool:
+        """Another chunk may be emitted: fewer than ``max_pending_chunks`` are emitted and not yet acked.
+        A chunk on the bulk path is one event, so ``batch_size`` (counted in events) no longer bounds its
+        rows in a batch; this keeps what a crash can make the load read again to what the window held
+        with one event per row (``parallelism`` batches of ``batch_size`` rows, one loading, one cut)."""
+        if self.store.pending_chunks() < self._max_pending:
+            return True
+        self._confirm()  # the acks came: room again at once, not at the next check
+        return self.store.pending_chunks() < self._max_pending
+
+    def _confirm(self) -> None:
+        if self.store.confirm(self.snapshot.acked()) and not self.store.active:
+            log.info(
+                "[%s] initial load done: %s", self.snapshot.pipeline.name, self.snapshot.progress.as_dict()
+            )
+
+    @property
+    def _max_pending(self) -> int:
+        params = self.snapshot.pipeline.parameters
+        per_batch = max(1, -(-params.batch_size // max(1, self.store.chunk_rows)))
+        return per_batch * (params.parallelism + 2)
+
     # -- requests and acks -----------------------------------------------------------------------
     def _check(self) -> None:
         request = self.store.request_changed()
         if request is not None:
             self._guarded(lambda: self._adopt(request))
-        if self.store.confirm(self.snapshot.acked()) and not self.store.active:
-            log.info(
-                "[%s] initial load done: %s", self.snapshot.pipeline.name, self.snapshot.progress.as_dict()
-            )
+        self._confirm()
         if not self.store.active and self._chunk is None:
             self._release()  # no load: no reader connection, no reader process
 
@@ -334,7 +356,8 @@ class SnapshotSelector:
         name, lower = start
         schema, table = name.split(".", 1)
         key, columns = self._describe(schema, table)
-        chunk = Chunk(schema, table, key, columns, lower, self.store.chunk_rows, uuid.uuid4().hex[:16])
+        bulk = bulk_eligible(self.snapshot.pipeline, schema, table)
+        chunk = Chunk(schema, table, key, columns, lower, self.store.chunk_rows, uuid.uuid4().hex[:16], bulk)
         self.chunks.start(
             (
                 chunk.tag,
@@ -347,6 +370,7 @@ class SnapshotSelector:
                 key,
                 lower,
                 chunk.limit,
+                bulk,
             )
         )
         self._chunk = chunk
@@ -393,12 +417,14 @@ class SnapshotSelector:
             )
         rows = self.chunks.rows(chunk.tag)
         positions = [chunk.columns.index(k) for k in chunk.key]
-        upper = tuple(rows[-1][i] for i in positions) if rows else chunk.lower
         timestamp = float(position.timestamp or time.time())
-        key_set = set(chunk.key)
-        others = [i for i, c in enumerate(chunk.columns) if c not in key_set]
         changed = chunk.changed
         events = [e for e in txn.events if not (e.table == SIGNAL_TABLE and e.schema == SIGNAL_SCHEMA)]
+        if not isinstance(rows, list):  # packed for the bulk path (read_range_packed)
+            return self._emit_block(txn, chunk, rows, positions, events, timestamp)
+        upper = tuple(rows[-1][i] for i in positions) if rows else chunk.lower
+        key_set = set(chunk.key)
+        others = [i for i, c in enumerate(chunk.columns) if c not in key_set]
         before = len(events)
         row_size = _row_size(rows)
         template = EventData(
@@ -419,7 +445,62 @@ class SnapshotSelector:
         build = chunk_builder(template, positions, chunk.key, others, [chunk.columns[i] for i in others])
         build(rows, changed, events, normalize_key)
         emitted = len(events) - before
-        self.store.record_chunk(chunk.full_name, upper, emitted, len(rows) < chunk.limit, position)
+        return self._emitted(txn, chunk, upper, emitted, len(rows), events, txn.size + row_size * emitted)
+
+    def _emit_block(
+        self,
+        txn: Transaction,
+        chunk: Chunk,
+        packed: Any,
+        positions: list[int],
+        events: list,
+        timestamp: float,
+    ) -> Transaction:
+        """The chunk as one ``ChunkEvent`` (``snapshot_bulk``); rows whose key changed between the
+        watermarks are left out by number (the rows are parsed only then)."""
+        if chunk.full_name not in self._blocks_logged:
+            self._blocks_logged.add(chunk.full_name)
+            log.info(
+                "[%s] initial load of %s: chunks travel as blocks (bulk path)",
+                self.snapshot.pipeline.name,
+                chunk.full_name,
+            )
+        count = packed.count
+        upper = tuple(packed.last[i] for i in positions) if count else chunk.lower
+        skip: frozenset[int] = frozenset()
+        if chunk.changed and count:
+            changed = chunk.changed
+            skip = frozenset(
+                n
+                for n, row in enumerate(packed.rows())
+                if normalize_key(row[i] for i in positions) in changed
+            )
+        block = ChunkBlock(chunk.schema, chunk.table, chunk.columns, chunk.key, packed, skip)
+        size = len(getattr(packed, "raw", b"")) or count * 64
+        if block.rows:
+            template = EventData(
+                chunk.schema,
+                chunk.table,
+                EventType.INSERT,
+                execute_time=timestamp,
+                position=txn.position,
+                hints=frozenset({Hint.SNAPSHOT}),
+            )
+            events.append(chunk_event(template, chunk.tag, block, size))
+        return self._emitted(txn, chunk, upper, block.rows, count, events, txn.size + size)
+
+    def _emitted(
+        self,
+        txn: Transaction,
+        chunk: Chunk,
+        upper: tuple | None,
+        emitted: int,
+        read: int,
+        events: list,
+        size: int,
+    ) -> Transaction:
+        position = txn.position
+        self.store.record_chunk(chunk.full_name, upper, emitted, read < chunk.limit, position)
         self.snapshot.progress.emitted()
         log.debug(
             "[%s] chunk of %s up to %r: %d rows (%d changed meanwhile) at %s",
@@ -427,11 +508,11 @@ class SnapshotSelector:
             chunk.full_name,
             upper,
             emitted,
-            len(rows) - emitted,
+            read - emitted,
             position,
         )
         self._chunk = None
-        return Transaction(tuple(events), position, txn.size + row_size * emitted)
+        return Transaction(tuple(events), position, size)
 
 
 def _row_size(rows: list[tuple], sample: int = 64) -> int:

@@ -23,11 +23,17 @@ _context = multiprocessing.get_context("spawn")
 READ_TIMEOUT_SECONDS = 600.0
 
 
-def read_chunk(reader: TableReader, request: tuple) -> list[tuple]:
-    """Low watermark, the chunk's rows, high watermark: the three steps of one chunk, in this order."""
-    _tag, signal_id, low, high, schema, table, columns, key, lower, limit = request
+def read_chunk(reader: TableReader, request: tuple) -> Any:
+    """Low watermark, the chunk's rows, high watermark: the three steps of one chunk, in this order.
+    A chunk for the bulk path (``snapshot_bulk``) is read by the reader's ``read_range_packed`` when it
+    has one: the rows packed as the plugin's loader takes them, or a plain list (the row path)."""
+    _tag, signal_id, low, high, schema, table, columns, key, lower, limit, bulk = request
     reader.write_watermark(signal_id, low)
-    rows = reader.read_range(schema, table, columns, key, lower, None, limit)
+    packed_read = getattr(reader, "read_range_packed", None) if bulk else None
+    if packed_read is not None:
+        rows = packed_read(schema, table, columns, key, lower, limit)
+    else:
+        rows = reader.read_range(schema, table, columns, key, lower, None, limit)
     reader.write_watermark(signal_id, high)
     return rows
 

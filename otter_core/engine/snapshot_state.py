@@ -225,6 +225,11 @@ class SnapshotStore:
         self.save()
 
     @_locked
+    def pending_chunks(self) -> int:
+        """Chunks emitted and not yet confirmed (acked)."""
+        return len(self.state["pending"]) if self.state is not None else 0
+
+    @_locked
     def confirm(self, acked: Position | None, now: float | None = None) -> bool:
         """Fold the chunks emitted at or before ``acked`` into the done part; True when that changed
         something. The load is done when every planned table's last chunk is confirmed."""

@@ -21,6 +21,7 @@ from typing import Any
 
 from attrs import define, field
 
+from otter_core.engine.snapshot_bulk import ChunkEvent
 from otter_core.model import EventData, EventType, Position
 
 STAGES = ("select", "extract", "transform", "load")
@@ -42,10 +43,15 @@ def count_by_table(events: Iterable[EventData]) -> dict[str, dict[str, int]]:
             or event.schema is not run[0]
             or event.table is not run[1]
             or event.event_type is not run[2]
+            or type(event) is ChunkEvent
         ):
             if run is not None:
                 counts[run] = counts.get(run, 0) + n
             run, n = _TABLE_AND_KIND(event), 0
+            if type(event) is ChunkEvent:  # an initial-load chunk as one block: counts its rows
+                counts[run] = counts.get(run, 0) + event.block.rows
+                run = None
+                continue
         n += 1
     if run is not None:
         counts[run] = counts.get(run, 0) + n

@@ -40,6 +40,13 @@ class LoadPath:
     load_chunk_rows: int = 0
     # the load's last statement carries its COMMIT (MariaDB; False: the COMMIT alone, as on MySQL)
     one_trip_commit: bool = True
+    # the initial load's bulk path (snapshot_bulk; False: OTTER_SNAPSHOT_BULK=0, every chunk row by row)
+    bulk_load: bool = True
+
+    @property
+    def takes_bulk_path(self) -> bool:
+        """The initial load's chunks travel as blocks (the extension is needed to read them packed)."""
+        return bool(self.load_chunk_rows) and self.bulk_load and not self.pure_python
 
     def parameters(self) -> dict[str, Any]:
         params: dict[str, Any] = {"sync_mode": self.sync_mode, "select_process": self.select_process}
@@ -85,7 +92,13 @@ class OtterProcess:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> OtterProcess:
-        env = {k: v for k, v in os.environ.items() if k != "OTTER_PURE_PYTHON_DECODER"}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("OTTER_PURE_PYTHON_DECODER", "OTTER_SNAPSHOT_BULK")
+        }
+        if not self.path.bulk_load:
+            env["OTTER_SNAPSHOT_BULK"] = "0"
         if self.path.pure_python:
             env["OTTER_PURE_PYTHON_DECODER"] = "1"
         with open(self.log_path, "ab") as log:
@@ -95,7 +108,7 @@ class OtterProcess:
                     "-m",
                     "otter_core.cli",
                     "--log-level",
-                    "WARNING",
+                    "INFO" if self.path.takes_bulk_path else "WARNING",  # INFO: the bulk path's line
                     *self.command(),
                     str(self.config),
                     "--state-dir",

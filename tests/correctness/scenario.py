@@ -121,6 +121,10 @@ def run_example(
                 otter.wait_loaded()
             otter.wait_caught_up(allowed_rollbacks=1 if fault is None and midway is None else 3)
             assert_equal(source, target, schema, key, path, transactions, otter)
+            if path.takes_bulk_path:  # the chunks went the bulk path, none fell back to the row path
+                text = otter.log_path.read_text(errors="replace")
+                assert "travel as blocks (bulk path)" in text, otter.log_tail()
+                assert "through the row path" not in text, otter.log_tail()
         finally:
             otter.stop()
     shutil.rmtree(workdir, ignore_errors=True)

@@ -30,8 +30,11 @@ PATHS = [
     LoadPath("field-upsert-python-process", update_join=False, pure_python=True),
     # the selector's binlog reader: every path above reads with otter's own; this one with mysql-replication
     LoadPath("field-join-c-process-library-reader", binlog_reader="library"),
-    # the initial load: chunk rows read in C and sent as their packets (bulk_read), and PyMySQL's path
-    LoadPath("initial-load-c-process", load_chunk_rows=3),
+    # the initial load: chunk rows read in C and sent as their packets (bulk_read) straight into the
+    # upsert (snapshot_bulk, bulk_load), the same packets as row events, and PyMySQL's path
+    LoadPath("initial-load-bulk-c-process", load_chunk_rows=3),
+    LoadPath("initial-load-bulk-c-thread-tiny", select_process=False, chunks="tiny", load_chunk_rows=4),
+    LoadPath("initial-load-c-process", load_chunk_rows=3, bulk_load=False),
     LoadPath("initial-load-python-thread", pure_python=True, select_process=False, load_chunk_rows=2),
 ]
 

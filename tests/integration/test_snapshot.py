@@ -121,7 +121,17 @@ class ChangingReader:
         return getattr(self.reader, name)
 
     def read_range(self, schema, table, *args, **kwargs):
-        rows = self.reader.read_range(schema, table, *args, **kwargs)
+        return self._change(table, self.reader.read_range(schema, table, *args, **kwargs))
+
+    def read_range_packed(self, schema, table, *args, **kwargs):
+        """The bulk path's read (snapshot_bulk): the same changes right after it."""
+        rows = self.reader.read_range_packed(schema, table, *args, **kwargs)
+        self.packed = self.packed or (table == "orders" and not isinstance(rows, list))
+        return self._change(table, rows)
+
+    packed = False  # a chunk of orders was read packed (the bulk path)
+
+    def _change(self, table, rows):
         if table == "orders" and not self.done:
             self.done = True
             self.source.execute(
@@ -132,7 +142,11 @@ class ChangingReader:
         return rows
 
 
-def test_changes_between_the_watermarks_win_over_the_rows_read(mariadb_source, mariadb_target, tmp_path):
+@pytest.mark.parametrize("bulk", [True, False], ids=["bulk-path", "row-path"])
+def test_changes_between_the_watermarks_win_over_the_rows_read(
+    mariadb_source, mariadb_target, tmp_path, monkeypatch, bulk
+):
+    monkeypatch.setenv("OTTER_SNAPSHOT_BULK", "1" if bulk else "0")
     create_shop(mariadb_source, mariadb_target, 300)
     text = yaml.safe_load(load_yaml(mariadb_source, mariadb_target, 100, tables=["shop.orders"]))
     text["channels"][0]["pipelines"][0]["parameters"]["select_process"] = False  # chunks read in this process
@@ -148,7 +162,7 @@ def test_changes_between_the_watermarks_win_over_the_rows_read(mariadb_source, m
     finally:
         runner.stop()
         runner.join(30)
-    assert readers and readers[0].done
+    assert readers and readers[0].done and readers[0].packed == bulk
     assert mariadb_target.execute(
         "SELECT id, note FROM shop.orders WHERE id IN (3, 4, 5, 100000) ORDER BY id"
     ) == [(3, "newer"), (100000, "o5")]
@@ -168,3 +182,18 @@ def test_a_load_that_cannot_run_fails_alone_and_replication_goes_on(mariadb_sour
         assert not runner.failures()
     assert mariadb_target.execute("SELECT note FROM shop.orders") == [("after",)]
     assert read_state(tmp_path, "test", "src-to-dst")["state"] == "failed"
+
+
+def test_chunks_the_loader_refuses_take_the_row_path(mariadb_source, mariadb_target, tmp_path, caplog):
+    """A target table with another UNIQUE key refuses the bulk path (the row path clears the holders of
+    its values first): the engine loads those chunks' rows as events, the other tables go the bulk path."""
+    create_shop(mariadb_source, mariadb_target, 3000)
+    mariadb_target.execute("ALTER TABLE shop.tags ADD UNIQUE KEY (weight)")
+    caplog.set_level("INFO", logger="otter")
+    with running(load_yaml(mariadb_source, mariadb_target, 400), str(tmp_path)) as runner:
+        assert wait_for_load(runner)["state"] == "done"
+        wait_caught_up(runner, mariadb_source)
+    assert "initial load of shop.tags: chunks go through the row path" in caplog.text
+    assert "shop.orders: chunks travel as blocks (bulk path)" in caplog.text
+    assert "initial load of shop.orders: chunks go through the row path" not in caplog.text
+    assert_same_tables(mariadb_source, mariadb_target)

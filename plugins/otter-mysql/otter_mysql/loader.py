@@ -27,7 +27,7 @@ from attrs import define
 from pymysql.constants import SERVER_STATUS
 
 from otter_core.spi import DataMediaSource, EventData, LoadError, Pipeline, SyncMode
-from otter_mysql import bigrows, fencing, mysql_connect, retl
+from otter_mysql import bigrows, bulk_infile, bulk_load, fencing, mysql_connect, retl
 from otter_mysql.chunk_fallback import (
     ER_DUP_ENTRY,
     ER_LOCK_DEADLOCK,
@@ -141,6 +141,14 @@ class MySQLLoader(ChunkFallback, StatementPlanning, DdlApplying):
             return 0
         return self._apply(self._slot(slot), slot, events)
 
+    def load_chunk(self, block: Any, start: int, end: int, slot: int) -> int | None:
+        """The initial load's bulk entry point (``otter_core.engine.snapshot_bulk``): rows ``start``..``end``
+        of a snapshot chunk's packed rows upserted in one transaction on ``slot``, without EventData; None
+        when the chunk must take the row path (``bulk_load.refusal``)."""
+        if not 0 <= slot < len(self._slots):
+            raise ValueError(f"slot {slot} outside 0..{len(self._slots) - 1} (load_pool_size)")
+        return bulk_load.load_chunk(self, block, start, end, slot)
+
     def check_target(self) -> None:
         """Connect once as the target's user and disconnect (``CheckedLoader``): access denied or an
         unknown database stop the pipeline at start; a target that is down is retried like a load."""
@@ -168,6 +176,7 @@ class MySQLLoader(ChunkFallback, StatementPlanning, DdlApplying):
 
     def close(self) -> None:
         """Close every pooled connection; safe to call twice."""
+        bulk_infile.discard(self)  # the initial load's LOAD DATA connections (bulk_load)
         for i, state in enumerate(self._slots):
             if state is not None:
                 close_quietly(state.conn)

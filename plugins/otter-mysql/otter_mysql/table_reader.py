@@ -17,7 +17,7 @@ from typing import Any
 import pymysql
 
 from otter_core.spi import DataError, DataMediaSource, Position, SourceError
-from otter_mysql import bulk_read, checks, signals
+from otter_mysql import bulk_load, bulk_read, checks, signals
 from otter_mysql.dialect import quote_ident, quote_table
 from otter_mysql.row_reader import CHUNK, MySQLRowReader
 
@@ -130,6 +130,22 @@ class MySQLTableReader(MySQLRowReader):
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return self._query(sql, args)
+
+    def read_range_packed(
+        self,
+        schema: str,
+        table: str,
+        columns: Sequence[str],
+        key: Sequence[str],
+        lower: tuple | None,
+        limit: int,
+    ) -> bulk_load.PackedChunk | list[tuple]:
+        """``read_range`` for the initial load's bulk path: a ``bulk_load.PackedChunk`` when the rows came
+        as packets and every column has an exact text form, else the rows (the row path)."""
+        rows = self.read_range(schema, table, columns, key, lower, None, limit)
+        info = self._schemas.get(schema, table)
+        lits = bulk_load.literal_kinds([info.by_name[c] for c in columns])
+        return bulk_load.packed_chunk(rows, lits)
 
     def _floats(self, schema: str, table: str) -> set[str]:
         return {c.name for c in self._schemas.get(schema, table).columns if c.data_type == "float"}

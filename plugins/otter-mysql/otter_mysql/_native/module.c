@@ -47,6 +47,9 @@ static PyMethodDef functions[] = {
      "event loop over dump packets"},
     {"binlog_skip", (PyCFunction)(void (*)(void))otter_binlog_skip, METH_FASTCALL,
      "binlog_skip(buf, pos, crc, limit) -> (pos, status): packets up to the next Query/Rotate/Format event"},
+    {"sql_rows", (PyCFunction)(void (*)(void))otter_sql_rows, METH_FASTCALL,
+     "sql_rows(raw, lits, offset, row, end_row, max_bytes, skip) -> (text, offset, row): packed result rows "
+     "as a VALUES list"},
     {NULL, NULL, 0, NULL},
 };
 

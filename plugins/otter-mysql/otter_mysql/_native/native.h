@@ -89,4 +89,5 @@ PyObject *otter_text_rows(PyObject *module, PyObject *const *args, Py_ssize_t na
 PyObject *otter_binlog_setup(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *otter_binlog_scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *otter_binlog_skip(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+PyObject *otter_sql_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 #endif
