@@ -109,7 +109,7 @@ def _plain(txn: Transaction) -> tuple | Transaction:
 
 def _transaction(item: tuple | Transaction) -> Transaction:
     """The ``Transaction`` that ``_plain`` made ``item`` from."""
-    if type(item) is not tuple:
+    if not isinstance(item, tuple):
         return item
     events, file, pos, gtid, timestamp, size, raw = item
     return Transaction(events, Position(file, pos, gtid, timestamp), size, raw)

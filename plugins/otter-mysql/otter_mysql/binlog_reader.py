@@ -38,6 +38,8 @@ from otter_mysql.binlog_tablemap import TableInfo, lenenc, parse_table_map
 from otter_mysql.rowcodec import DELETE, UPDATE, WRITE
 from otter_mysql.txqueue import TxQueue
 
+_scan: Any
+_skip: Any
 try:  # the compiled event loop (_native/binlog.c); without it the Python loop below reads every event
     from otter_mysql import _rowdecode
 

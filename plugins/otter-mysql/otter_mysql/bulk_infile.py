@@ -31,9 +31,9 @@ REFUSED = {1148, 3948, 4166}
 HEX = 3  # bulk_load's literal kind of BIT and GEOMETRY columns
 
 
-class _InfileResult(pm_connections.MySQLResult):  # type: ignore[misc]  # PyMySQL's class, untyped
+class _InfileResult(pm_connections.MySQLResult):
     def _read_load_local_packet(self, first_packet: Any) -> None:
-        conn = self.connection
+        conn: Any = self.connection  # an InfileConnection; PyMySQL's private packet calls are untyped
         data = memoryview(conn.otter_infile)
         try:
             for start in range(0, len(data), PACKET):
@@ -43,7 +43,7 @@ class _InfileResult(pm_connections.MySQLResult):  # type: ignore[misc]  # PyMySQ
             ok_packet = conn._read_packet()
         if not ok_packet.is_ok_packet():
             raise err.OperationalError(CR.CR_COMMANDS_OUT_OF_SYNC, "Commands Out of Sync")
-        self._read_ok_packet(ok_packet)
+        self._read_ok_packet(ok_packet)  # type: ignore[attr-defined]  # PyMySQL's private method
 
 
 class InfileConnection(mysql_connect.Connection):
