@@ -5,6 +5,11 @@ logout, a password change or the user's deletion. Here a session ends when its r
 the user's password, role or existence changes (``end_user_sessions``), after ``session_idle_s`` without a
 request and ``session_max_s`` after it began. ``request.session`` stays a dict for the endpoints.
 
+Sessions without a user (a login page's CSRF token) are made by anyone who asks for a page, so they are
+bounded: they end after ``ANONYMOUS_IDLE`` without a request, and beyond ``ANONYMOUS_MAX`` rows the least
+recently seen go first. A flood of cookie-less requests can then cost a not-yet-logged-in browser its
+token (the login form asks again), never a logged-in session nor an unbounded store.
+
 Writes happen after the endpoint finished (its own store transaction is committed by then, so SQLite is
 never asked for two writers at once); a response that changes the session is held back until its row is
 written, so the browser never sends a cookie whose row does not exist yet.
@@ -17,7 +22,7 @@ import hashlib
 import secrets
 from typing import Any, cast
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -31,6 +36,8 @@ from otter_manager.store.models import utcnow
 SESSION_COOKIE = "otter_manager"
 STATE_KEY = "otter.session"
 TOUCH_EVERY = dt.timedelta(seconds=60)
+ANONYMOUS_IDLE = dt.timedelta(minutes=15)
+ANONYMOUS_MAX = 10_000
 
 
 def _hash(session_id: str) -> str:
@@ -114,7 +121,8 @@ class ServerSessionMiddleware:
             row = db.get(LoginSession, id_hash)
             if row is None:
                 return SessionState(None, {}, None)
-            if now - row.seen_at > self.idle or now - row.created_at > self.max:
+            idle = self.idle if row.user_id is not None else min(self.idle, ANONYMOUS_IDLE)
+            if now - row.seen_at > idle or now - row.created_at > self.max:
                 db.delete(row)
                 return SessionState(None, {}, None)
             data = dict(row.data or {})
@@ -152,6 +160,8 @@ class ServerSessionMiddleware:
                     or_(LoginSession.seen_at < now - self.idle, LoginSession.created_at < now - self.max)
                 )
             )
+            if user_id is None:
+                _bound_anonymous(db, now - min(self.idle, ANONYMOUS_IDLE))
             session_id = secrets.token_urlsafe(32)
             db.add(
                 LoginSession(
@@ -168,3 +178,16 @@ class ServerSessionMiddleware:
         if secure:
             parts.append("Secure")
         return "; ".join(parts)
+
+
+def _bound_anonymous(db: Session, idle_since: dt.datetime) -> None:
+    """Before one more session without a user: drop those idle since ``idle_since``, then the least
+    recently seen beyond ``ANONYMOUS_MAX - 1``."""
+    anonymous = LoginSession.user_id.is_(None)
+    db.execute(delete(LoginSession).where(anonymous, LoginSession.seen_at < idle_since))
+    count = db.scalar(select(func.count()).select_from(LoginSession).where(anonymous)) or 0
+    excess = count - (ANONYMOUS_MAX - 1)
+    if excess > 0:
+        # ids first: MariaDB and MySQL refuse LIMIT in an IN subquery
+        oldest = select(LoginSession.id_hash).where(anonymous).order_by(LoginSession.seen_at).limit(excess)
+        db.execute(delete(LoginSession).where(LoginSession.id_hash.in_(list(db.scalars(oldest)))))
