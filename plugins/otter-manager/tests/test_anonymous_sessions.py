@@ -6,9 +6,9 @@ from __future__ import annotations
 import datetime as dt
 
 from fastapi.testclient import TestClient
+from manager_support import ADMIN_PASSWORD, login
 from sqlalchemy import func, select
 
-from conftest import ADMIN_PASSWORD, login
 from otter_manager import sessions
 from otter_manager.store import LoginSession
 
