@@ -47,6 +47,22 @@ class LoginThrottle:
         self.clock = clock
         self._failures: dict[tuple[str, str | None], collections.deque[float]] = {}
         self._lock = threading.Lock()
+        self._next_sweep = clock() + window
+
+    def tracked(self) -> int:
+        """How many (address, user name) and address counters are kept: bounded by the failures of the
+        last window or two, whatever the number of addresses seen since the start."""
+        with self._lock:
+            return len(self._failures)
+
+    def _sweep(self, now: float) -> None:
+        """Once a window, forget the counters whose failures all left it (under the lock): a counter is
+        otherwise pruned only when its address tries again, and addresses that never return would stay."""
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + self.window
+        for key in [k for k, times in self._failures.items() if not times or now - times[-1] >= self.window]:
+            del self._failures[key]
 
     def _recent(self, key: tuple[str, str | None], now: float) -> collections.deque[float]:
         times = self._failures.get(key)
@@ -88,6 +104,7 @@ class LoginThrottle:
             wait = math.ceil(max(waits))
             if wait > 0:
                 return wait
+            self._sweep(now)
             for key in ((address, username.lower()), (address, None)):
                 self._failures.setdefault(key, collections.deque()).append(now)
             return 0
@@ -95,6 +112,7 @@ class LoginThrottle:
     def failed(self, address: str, username: str) -> None:
         now = self.clock()
         with self._lock:
+            self._sweep(now)
             for key in ((address, username.lower()), (address, None)):
                 self._failures.setdefault(key, collections.deque()).append(now)
                 self._recent(key, now)

@@ -65,3 +65,22 @@ def test_the_lock_ends_with_the_window():
     assert throttle.wait_seconds("10.0.0.1", "admin") == 0  # the first failure has left the window
     throttle.failed("10.0.0.1", "admin")
     assert throttle.wait_seconds("10.0.0.1", "admin") == 30  # locked again until the second one leaves
+
+
+def test_counters_of_addresses_that_never_return_are_forgotten():
+    """Guesses from ever new addresses (an IPv6 range) must not grow the throttle without bound."""
+    now = [1000.0]
+    throttle = LoginThrottle(per_user=5, per_address=20, window=60, clock=lambda: now[0])
+    for i in range(500):
+        assert throttle.attempt(f"2001:db8::{i:x}", f"user{i}") == 0  # counted as failed
+    assert throttle.tracked() == 1000  # (address, user) and address counters
+    now[0] += 61
+    throttle.failed("10.0.0.1", "admin")  # the next count sweeps what left the window
+    assert throttle.tracked() == 2
+    now[0] += 55
+    for _ in range(5):
+        throttle.failed("10.0.0.1", "admin")  # 5 failures within the window: locked
+    now[0] += 6  # the next sweep is due: it must keep the counters still in the window
+    throttle.failed("10.0.0.9", "other")
+    assert throttle.tracked() == 4
+    assert throttle.wait_seconds("10.0.0.1", "admin") > 0
