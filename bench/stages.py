@@ -89,6 +89,66 @@ def as_chunks(events: list[Any]) -> list[tuple]:
     return chunks
 
 
+def sysbench_raw_transactions(count: int) -> tuple[Any, list[Any]]:
+    """A RawExpander and ``count`` hand-over transactions as the selector process sends sysbench's
+    ``oltp_write_only`` ones: raw rows-event bodies of ``sbtest1`` (id INT, k INT, c CHAR(120), pad
+    CHAR(60), utf8mb4), UPDATE k, UPDATE c, DELETE and INSERT of one id, one row per rows event."""
+    import struct
+
+    from pymysqlreplication.constants import FIELD_TYPE
+
+    from otter_core.model import EventType, Position, Transaction
+    from otter_mysql.handover import RAW, RawExpander
+    from otter_mysql.rowcodec import DELETE, UPDATE, WRITE
+    from otter_mysql.schema import ColumnInfo, TableSchema
+
+    infos = (
+        ColumnInfo("id", 0, "int", "int(11)", nullable=False),
+        ColumnInfo("k", 1, "int", "int(11)", nullable=False),
+        ColumnInfo("c", 2, "char", "char(120)", charset="utf8mb4", nullable=False),
+        ColumnInfo("pad", 3, "char", "char(60)", charset="utf8mb4", nullable=False),
+    )
+    table = TableSchema("sbtest", "sbtest1", infos, ("id",), "PRIMARY", {c.name: c for c in infos})
+    layout = [
+        types.SimpleNamespace(type=FIELD_TYPE.LONG),
+        types.SimpleNamespace(type=FIELD_TYPE.LONG),
+        types.SimpleNamespace(type=FIELD_TYPE.STRING, max_length=480),
+        types.SimpleNamespace(type=FIELD_TYPE.STRING, max_length=240),
+    ]
+
+    def image(i: int, k: int, c: str) -> bytes:
+        pad = f"{i:011d}-{k:047d}".encode()
+        return b"\x00" + struct.pack("<iiH", i, k, len(c)) + c.encode() + bytes([len(pad)]) + pad
+
+    expander = RawExpander("bench", skip_errors=False)
+    codecs = ((1, table, layout),)
+    txns = []
+    for n in range(count):
+        i = n + 1
+        c, c2 = f"{i:011d}-" * 10, f"{i + 1:011d}-" * 10
+        bodies = (
+            (UPDATE, EventType.UPDATE, image(i, i, c) + image(i, i + 1, c)),
+            (UPDATE, EventType.UPDATE, image(i, i + 1, c) + image(i, i + 1, c2)),
+            (DELETE, EventType.DELETE, image(i, i + 1, c2)),
+            (WRITE, EventType.INSERT, image(i, i, c)),
+        )
+        chunks = tuple(
+            (
+                RAW,
+                "sbtest",
+                "sbtest1",
+                etype,
+                1.0,
+                (1, kind, b"\x0f", b"\x0f" if kind == UPDATE else None, body, "bin.000001", 100 + n),
+            )
+            for kind, etype, body in bodies
+        )
+        txns.append(
+            Transaction((), Position("bin.000001", 100 + n), 600, (codecs if n == 0 else (), chunks, False))
+        )
+    return expander, txns
+
+
 def best_of(repeat: int, fn: Callable[[], Any]) -> float:
     best = float("inf")
     for _ in range(repeat):
@@ -177,7 +237,20 @@ def measure(kind: str, count: int, repeat: int) -> dict[str, float]:
     slot = _Slot(types.SimpleNamespace(encoding="utf8"), 64 << 20)  # a utf8mb4 connection's encoding
     if "compiled" not in inspect.signature(loader._send_group).parameters:  # older otter: no C chunk builder
         slot = _Slot(None, 64 << 20)
+    if kind == "oltp":  # sysbench's transactions as the selector process hands them over (4 events each)
+        expander, txns = sysbench_raw_transactions(count // 4)
+        expand = expander.expand
+
+        def expanding() -> None:
+            for txn in txns:
+                expand(txn)
+    else:
+
+        def expanding() -> None:
+            return None
+
     stages = {
+        "expand (raw OLTP transactions)": expanding,
         "build_events (1-row chunks)": lambda: build_events(chunks, position),
         "extract": lambda: extractor.extract(events),
         "transform": lambda: transform(pipeline, extracted),
