@@ -186,7 +186,12 @@ otter_expand_raw(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         }
         if (Py_TYPE(decoder) != &otter_decoder_type)
             goto python; /* a generated Python decoder (a type only Python decodes) */
-        if ((rows = PyObject_CallOneArg(decoder, PyTuple_GET_ITEM(raw, 4))) == NULL) {
+        PyObject *body = PyTuple_GET_ITEM(raw, 4);
+        if (!PyBytes_Check(body))
+            goto python;
+        rows = otter_decode_body((Decoder *)decoder, (const unsigned char *)PyBytes_AS_STRING(body),
+                                 PyBytes_GET_SIZE(body));
+        if (rows == NULL) {
             if (!PyErr_ExceptionMatches(PyExc_Exception))
                 goto fail; /* KeyboardInterrupt, SystemExit: not a decoding error */
             PyErr_Clear();

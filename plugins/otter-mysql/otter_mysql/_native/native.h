@@ -68,6 +68,7 @@ extern OtterNames otter_names;
 
 extern PyObject *otter_truncated;   /* otter_mysql._rowdecode.TruncatedRow */
 extern PyTypeObject otter_decoder_type;
+PyObject *otter_decode_body(Decoder *self, const unsigned char *d, Py_ssize_t end);
 
 int otter_values_init(void);
 int otter_literals_init(void);
