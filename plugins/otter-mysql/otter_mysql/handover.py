@@ -14,6 +14,7 @@ table layout once as ``(ident, TableSchema, table-map columns)``, then raw chunk
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -80,7 +81,7 @@ def _native_builder(
     return events
 
 
-def _native_transaction(layout: tuple | None) -> Callable[[tuple, dict, Position], tuple | None] | None:
+def _native_transaction(layout: tuple | None) -> Callable[[dict, tuple, Position], tuple | None] | None:
     """A whole transaction's raw chunks decoded and built in one call of the extension, as the chunk by
     chunk path builds them (sysbench's OLTP transactions are four 1-row rows events: a Python call per
     chunk cost more than its row); None from it when a chunk needs that path. None without the extension."""
@@ -88,13 +89,8 @@ def _native_transaction(layout: tuple | None) -> Callable[[tuple, dict, Position
     if layout is None or expand_raw is None:
         return None
     descriptors, mid, tail, row_places, update_places = layout
-
-    def transaction(chunks: tuple, decoders: dict, pos: Position) -> tuple | None:
-        return expand_raw(
-            chunks, decoders, EventData, descriptors, mid, tail, pos, row_places, update_places, RAW
-        )
-
-    return transaction
+    # the layout bound once: a call per transaction is then (decoders, chunks, position), in C
+    return functools.partial(expand_raw, EventData, descriptors, mid, tail, row_places, update_places, RAW)
 
 
 _LAYOUT = _native_layout()
@@ -191,19 +187,21 @@ class RawExpander:
         self._whole = None if before else _NATIVE_TRANSACTION
 
     def expand(self, txn: Transaction) -> Transaction:
-        codecs, chunks, remedy, *more = txn.raw
+        raw = txn.raw  # (codecs, chunks, remedy[, resolution])
+        codecs, chunks, remedy = raw[0], raw[1], raw[2]
+        resolution = len(raw) > 3 and bool(raw[3])
         if codecs:
             for ident, table, columns in codecs:
                 self._codecs[ident] = RowCodec(table, columns)
             self._decoders.clear()  # an ident declared again (never today) must not keep its old decoder
-        if self._whole is not None and not remedy and not (more and more[0]):
+        if self._whole is not None and not remedy and not resolution:
             # None: a chunk the extension leaves to the path below (not raw, a shape not seen before, a
             # Python decoder, a body that does not decode: decoded again there, and named or rejected)
-            whole = self._whole(chunks, self._decoders, txn.position)
+            whole = self._whole(self._decoders, chunks, txn.position)
             if whole is not None:
                 return Transaction(whole, txn.position, txn.size)
         events = build_events(
-            chunks, txn.position, remedy, self._decode, before=self.before, resolution=bool(more and more[0])
+            chunks, txn.position, remedy, self._decode, before=self.before, resolution=resolution
         )
         return Transaction(tuple(events), txn.position, txn.size)
 

@@ -122,8 +122,8 @@ otter_build_events(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return out;
 }
 
-/* expand_raw(chunks, decoders, cls, descriptors, mid, tail, position, row_places, update_places, raw)
-       -> tuple of cls instances, or None
+/* expand_raw(cls, descriptors, mid, tail, row_places, update_places, raw, decoders, chunks, position)
+       -> tuple of cls instances, or None (the layout first: handover binds it once with functools.partial)
    A transaction's chunks ``(raw, schema, table, event type, time, (ident, kind, bitmap, bitmap2, body,
    ...))`` decoded by the compiled Decoders in ``decoders`` (keyed by the payload's first four items) and
    built as ``build_events`` builds them, template ``(schema, table, event type, *mid, time, position,
@@ -134,31 +134,32 @@ PyObject *
 otter_expand_raw(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
-    if (nargs != 10 || !PyDict_Check(args[1]) || !PyType_Check(args[2]) || !PyTuple_Check(args[3]) ||
-        !PyTuple_Check(args[4]) || !PyTuple_Check(args[5]) || !PyTuple_Check(args[7]) ||
-        !PyTuple_Check(args[8])) {
-        PyErr_SetString(PyExc_TypeError, "expand_raw(chunks, decoders: dict, cls, descriptors: tuple, "
-                                         "mid: tuple, tail: tuple, position, row_places, update_places, raw)");
+    if (nargs != 10 || !PyDict_Check(args[7]) || !PyType_Check(args[0]) || !PyTuple_Check(args[1]) ||
+        !PyTuple_Check(args[2]) || !PyTuple_Check(args[3]) || !PyTuple_Check(args[4]) ||
+        !PyTuple_Check(args[5])) {
+        PyErr_SetString(PyExc_TypeError, "expand_raw(cls, descriptors: tuple, mid: tuple, tail: tuple, "
+                                         "row_places: tuple, update_places: tuple, raw, decoders: dict, chunks, "
+                                         "position)");
         return NULL;
     }
-    PyObject *decoders = args[1], *descrs = args[3], *mid = args[4], *tail = args[5], *raw_tag = args[9];
-    PyTypeObject *cls = (PyTypeObject *)args[2];
+    PyObject *decoders = args[7], *descrs = args[1], *mid = args[2], *tail = args[3], *raw_tag = args[6];
+    PyTypeObject *cls = (PyTypeObject *)args[0];
     Py_ssize_t nmid = PyTuple_GET_SIZE(mid), ntail = PyTuple_GET_SIZE(tail), nfields = 5 + nmid + ntail;
     Py_ssize_t row_at[MAX_FIELDS], update_at[MAX_FIELDS];
     if (nfields > MAX_FIELDS) {
         PyErr_SetString(PyExc_ValueError, "too many fields");
         return NULL;
     }
-    if (check_layout(descrs, nfields, args[7], row_at) < 0 || check_layout(descrs, nfields, args[8], update_at) < 0)
+    if (check_layout(descrs, nfields, args[4], row_at) < 0 || check_layout(descrs, nfields, args[5], update_at) < 0)
         return NULL;
     /* the template: schema, table, event type (per chunk), mid, time (per chunk), position, tail */
     PyObject *template[MAX_FIELDS];
     for (Py_ssize_t i = 0; i < nmid; i++)
         template[3 + i] = PyTuple_GET_ITEM(mid, i);
-    template[4 + nmid] = args[6];
+    template[4 + nmid] = args[9];
     for (Py_ssize_t i = 0; i < ntail; i++)
         template[5 + nmid + i] = PyTuple_GET_ITEM(tail, i);
-    PyObject *chunks = PySequence_Fast(args[0], "chunks must be a sequence");
+    PyObject *chunks = PySequence_Fast(args[8], "chunks must be a sequence");
     if (chunks == NULL)
         return NULL;
     PyObject *out = PyList_New(0), *key = NULL, *rows = NULL;
@@ -207,7 +208,7 @@ otter_expand_raw(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         template[3 + nmid] = PyTuple_GET_ITEM(chunk, 4);
         int update = ((Decoder *)decoder)->update;
         if (build_into(cls, descrs, template, rows, update ? update_at : row_at,
-                       PyTuple_GET_SIZE(update ? args[8] : args[7]), out) < 0)
+                       PyTuple_GET_SIZE(update ? args[5] : args[4]), out) < 0)
             goto fail;
         Py_CLEAR(rows);
     }
