@@ -89,6 +89,73 @@ def as_chunks(events: list[Any]) -> list[tuple]:
     return chunks
 
 
+def sysbench_raw_transactions(count: int) -> tuple[Any, list[Any]]:
+    """A RawExpander and ``count`` hand-over transactions as the selector process sends sysbench's
+    ``oltp_write_only`` ones: raw rows-event bodies of ``sbtest1..4`` (id INT, k INT, c CHAR(120), pad
+    CHAR(60), utf8mb4): UPDATE k, UPDATE c, DELETE and INSERT of one id, each statement on a table and
+    id drawn at random (seeded), one row per rows event."""
+    import random
+    import struct
+
+    from pymysqlreplication.constants import FIELD_TYPE
+
+    from otter_core.model import EventType, Position, Transaction
+    from otter_mysql.handover import RAW, RawExpander
+    from otter_mysql.rowcodec import DELETE, UPDATE, WRITE
+    from otter_mysql.schema import ColumnInfo, TableSchema
+
+    infos = (
+        ColumnInfo("id", 0, "int", "int(11)", nullable=False),
+        ColumnInfo("k", 1, "int", "int(11)", nullable=False),
+        ColumnInfo("c", 2, "char", "char(120)", charset="utf8mb4", nullable=False),
+        ColumnInfo("pad", 3, "char", "char(60)", charset="utf8mb4", nullable=False),
+    )
+    by_name = {c.name: c for c in infos}
+    names = [f"sbtest{t}" for t in range(1, 5)]
+    layout = [
+        types.SimpleNamespace(type=FIELD_TYPE.LONG),
+        types.SimpleNamespace(type=FIELD_TYPE.LONG),
+        types.SimpleNamespace(type=FIELD_TYPE.STRING, max_length=480),
+        types.SimpleNamespace(type=FIELD_TYPE.STRING, max_length=240),
+    ]
+    codecs = tuple(
+        (t + 1, TableSchema("sbtest", name, infos, ("id",), "PRIMARY", by_name), layout)
+        for t, name in enumerate(names)
+    )
+
+    def image(i: int, k: int, c: str) -> bytes:
+        pad = f"{i:011d}-{k:047d}".encode()
+        return b"\x00" + struct.pack("<iiH", i, k, len(c)) + c.encode() + bytes([len(pad)]) + pad
+
+    draw = random.Random(21)
+    expander = RawExpander("bench", skip_errors=False)
+    txns = []
+    for n in range(count):
+        (t1, i1), (t2, i2), (t3, i3) = ((draw.randrange(4), draw.randrange(1, 100_000)) for _ in range(3))
+        c, c2 = f"{i2:011d}-" * 10, f"{n:011d}-" * 10
+        statements = (
+            (t1, UPDATE, EventType.UPDATE, image(i1, n, c) + image(i1, n + 1, c)),
+            (t2, UPDATE, EventType.UPDATE, image(i2, n, c) + image(i2, n, c2)),
+            (t3, DELETE, EventType.DELETE, image(i3, n, c2)),
+            (t3, WRITE, EventType.INSERT, image(i3, n + 2, c)),
+        )
+        chunks = tuple(
+            (
+                RAW,
+                "sbtest",
+                names[t],
+                etype,
+                1.0,
+                (t + 1, kind, b"\x0f", b"\x0f" if kind == UPDATE else None, body, "bin.000001", 100 + n),
+            )
+            for t, kind, etype, body in statements
+        )
+        txns.append(
+            Transaction((), Position("bin.000001", 100 + n), 600, (codecs if n == 0 else (), chunks, False))
+        )
+    return expander, txns
+
+
 def best_of(repeat: int, fn: Callable[[], Any]) -> float:
     best = float("inf")
     for _ in range(repeat):
@@ -122,12 +189,20 @@ def measure(kind: str, count: int, repeat: int) -> dict[str, float]:
     from otter_mysql.load_plan import StatementGroup
     from otter_mysql.loader import MySQLLoader, _Progress, _Slot
 
-    pair = DataMediaPair(DataMedia("bench", "t"), DataMedia("bench", "t"))
+    pair = (
+        DataMediaPair(DataMedia("sbtest", "*"), DataMedia("sbtest", "*"))
+        if kind == "sysbench"
+        else DataMediaPair(DataMedia("bench", "t"), DataMedia("bench", "t"))
+    )
     params = PipelineParameters()
     pipeline = Pipeline("p", "src", "dst", (pair,), parameters=params)
     from otter_mysql.handover import build_events
 
-    events = make_events(kind, count)
+    if kind == "sysbench":  # the events the runner expands from sysbench's hand-over transactions
+        expander, txns = sysbench_raw_transactions(count // 4)
+        events = [e for txn in txns for e in expander.expand(txn).events]
+    else:
+        events = make_events(kind, count)
     chunks = as_chunks(events)
     position = events[0].position
     extractor = Extractor(pipeline, {pair: []})
@@ -155,7 +230,9 @@ def measure(kind: str, count: int, repeat: int) -> dict[str, float]:
     loaded = merge_events(events) if kind == "oltp" else events  # the loader sees merged events
     groups = loader._plan(loaded, None)
     columns = (
-        ("id", "qty")
+        ("id", "k", "c", "pad")
+        if kind == "sysbench"
+        else ("id", "qty")
         if kind == "update"
         else ("id",)
         if kind == "delete"
@@ -177,7 +254,19 @@ def measure(kind: str, count: int, repeat: int) -> dict[str, float]:
     slot = _Slot(types.SimpleNamespace(encoding="utf8"), 64 << 20)  # a utf8mb4 connection's encoding
     if "compiled" not in inspect.signature(loader._send_group).parameters:  # older otter: no C chunk builder
         slot = _Slot(None, 64 << 20)
+    if kind == "sysbench":  # the transactions as the selector process hands them over (4 events each)
+        expand = expander.expand
+
+        def expanding() -> None:
+            for txn in txns:
+                expand(txn)
+    else:
+
+        def expanding() -> None:
+            return None
+
     stages = {
+        "expand (raw sysbench transactions)": expanding,
         "build_events (1-row chunks)": lambda: build_events(chunks, position),
         "extract": lambda: extractor.extract(events),
         "transform": lambda: transform(pipeline, extracted),
@@ -204,13 +293,17 @@ def main() -> None:
 
     tune_process()  # the runner's garbage collector settings
     results = {}
-    for kind in ("insert", "update", "delete", "oltp"):
+    for kind in ("insert", "update", "delete", "oltp", "sysbench"):
         gc.collect()  # the previous kind's objects are gone before this one is measured
         results[kind] = measure(kind, args.events, args.repeat)
     names = list(results["insert"])
     print(f"CPU microseconds per event, best of {args.repeat} runs over {args.events:,} events")
     print("(oltp: sysbench's UPDATE, UPDATE, DELETE, INSERT of one key: 4 events per transaction, the loader")
-    print(" stages on the merged events, one per key)")
+    print(" stages on the merged events, one per key; sysbench: its transactions on 4 tables, statements on")
+    print(
+        " random tables and ids as oltp_write_only writes them, from the raw hand-over on; the loader's text"
+    )
+    print(" stage with the bench table's statement head)")
     print(f"| stage | {' | '.join(results)} |")
     print(f"|---|{'---|' * len(results)}")
     for name in names:

@@ -60,6 +60,11 @@ class Extractor:
         }
         # resync requests from retl.retl_buffer (set by the runner)
         self.freedom: FreedomDoor | None = None
+        # per (schema, table): its pairs, and the one pair when it is its only one and plain (no filter,
+        # processor or resolver: nothing to run); decided once, as the pairs and their settings are fixed
+        # for the Extractor's life (sysbench's OLTP batches switch tables at nearly every event)
+        self._routes: dict[tuple[str, str], tuple[list[DataMediaPair], DataMediaPair | None]] = {}
+        self._plain: dict[int, bool] = {}
 
     def pairs_of(self, schema: str, table: str) -> list[DataMediaPair]:
         key = (schema, table)
@@ -86,37 +91,27 @@ class Extractor:
                 if isinstance(resolver, PerBatch):
                     resolvers[pair] = resolver.for_batch()
         append = out.append
-        plain: dict[int, bool] = {}  # per pair: no filter, processor or resolver (decided once a batch)
-        # the pairs of the previous event's table: a rows event's events share their schema and table
-        # strings, so a run of them is recognised by identity, without a lookup per event
+        routes = self._routes
+        # a rows event's events share their schema and table strings, so a run of them is recognised by
+        # identity, without a lookup per event
         last_schema = last_table = None
         pairs: list[DataMediaPair] = []
-        only: DataMediaPair | None = None  # the table's one pair, when it is plain
+        only: DataMediaPair | None = None
         for event in events:
             if event.hints and self._rejected_by_select(event):
                 continue
             if event.schema is not last_schema or event.table is not last_table:
                 last_schema, last_table = event.schema, event.table
-                pairs = self.pairs_of(last_schema, last_table)
-                only = None
-                if len(pairs) == 1:
-                    pair = pairs[0]
-                    if plain.get(id(pair)) is None:
-                        plain[id(pair)] = (
-                            not pair.processors and pair not in self.filters and pair not in resolvers
-                        )
-                    only = pair if plain[id(pair)] else None
+                route = routes.get((last_schema, last_table))
+                if route is None:
+                    route = routes[(last_schema, last_table)] = self._route(last_schema, last_table)
+                pairs, only = route
             if only is not None:
                 append((only, event))
                 continue
             for pair in pairs:
-                is_plain = plain.get(id(pair))
-                if is_plain is None:
-                    is_plain = plain[id(pair)] = (
-                        not pair.processors and pair not in self.filters and pair not in resolvers
-                    )
-                if is_plain:
-                    out.append((pair, event))
+                if self._is_plain(pair):
+                    append((pair, event))
                     continue
                 if pair in self.filters and not self._passes(self.filters[pair], pair, event):
                     continue
@@ -126,6 +121,19 @@ class Extractor:
                 if processed is not None:
                     out.append((pair, processed))
         return out
+
+    def _is_plain(self, pair: DataMediaPair) -> bool:
+        """No filter, processor or resolver: the event goes through as it is."""
+        plain = self._plain.get(id(pair))
+        if plain is None:
+            plain = self._plain[id(pair)] = (
+                not pair.processors and pair not in self.filters and pair not in self.resolvers
+            )
+        return plain
+
+    def _route(self, schema: str, table: str) -> tuple[list[DataMediaPair], DataMediaPair | None]:
+        pairs = self.pairs_of(schema, table)
+        return pairs, pairs[0] if len(pairs) == 1 and self._is_plain(pairs[0]) else None
 
     def _rejected_by_select(self, event: EventData) -> bool:
         reasons = [h[len(_REJECTED) :] for h in event.hints if h.startswith(_REJECTED)]

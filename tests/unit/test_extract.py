@@ -115,3 +115,26 @@ def test_interleaved_tables_keep_their_own_pairs_filters_and_targets():
         ("archive", 7, 4),
         ("dst", 5, 5),
     ]
+
+
+def test_a_table_switch_costs_one_lookup_of_its_route_across_batches():
+    """sysbench's OLTP batches switch tables at nearly every event (each statement picks one at random):
+    a table's pairs and whether its one pair is plain are decided once per Extractor, not per switch."""
+    orders = DataMediaPair(DataMedia("shop", "orders"), DataMedia("shop", "orders"))
+    items = DataMediaPair(DataMedia("shop", "items"), DataMedia("shop", "items"), processors=("tag",))
+    pipeline = Pipeline("p", "src", "dst", (orders, items))
+    extractor = Extractor(pipeline, {items: [Tag("+")]})
+    asked = []
+    pairs_of = extractor.pairs_of
+    extractor.pairs_of = lambda schema, table: asked.append(table) or pairs_of(schema, table)
+
+    def ev(table, i):
+        return EventData("shop", table, EventType.INSERT, keys={"id": i}, columns={"trail": ""})
+
+    for start in (0, 10):  # two batches
+        events = [ev("orders" if i % 2 else "items", start + i) for i in range(6)]
+        extracted = extractor.extract(events)
+        assert [(pair, e.keys["id"], e.columns["trail"]) for pair, e in extracted] == [
+            (orders if i % 2 else items, start + i, "" if i % 2 else "+") for i in range(6)
+        ]
+    assert sorted(asked) == ["items", "orders"]

@@ -210,3 +210,31 @@ def test_merge_with_hints_or_files_copies_the_later_event():
     merged = merge_pair(earlier, later)
     assert merged is not later and merged.hints == {"remedy"} and merged.files == ("f1", "f2")
     assert later.hints == frozenset() and later.files == ("f2", "f1")  # the inputs stay as they were
+
+
+@settings(max_examples=300, deadline=None)
+@given(_events(), _events(), st.booleans())
+def test_merge_events_equals_merge_pair_for_every_pair(earlier, later, before_images):
+    """merge_events' own shortcut (an INSERT or DELETE after anything) gives what merge_pair gives."""
+    if before_images:  # conflict detection: merge_pair's _expected_before path
+        earlier = attrs.evolve(earlier, old_columns={"a": 0, "b": 0})
+        later = attrs.evolve(later, old_columns=dict(earlier.columns))
+    [merged] = merge_events([earlier, later])
+    expected = merge_pair(earlier, later)
+    assert attrs.astuple(merged, recurse=False) == attrs.astuple(expected, recurse=False)
+
+
+def test_a_delete_or_insert_after_anything_is_taken_without_merge_pair(monkeypatch):
+    """sysbench's DELETE + INSERT of one id (and any I or D after an event of its key) is the later event
+    as it is: merge_events takes it without calling merge_pair; U+U still goes through it."""
+    import otter_core.load.merge as merge
+
+    calls = []
+    monkeypatch.setattr(merge, "merge_pair", lambda e, l: calls.append((e.event_type, l.event_type)) or l)
+    delete = EventData("s", "t", D, keys={"id": 7}, columns={"k": 2})
+    insert = EventData("s", "t", I, keys={"id": 7}, columns={"k": 5}, size=9)
+    update = EventData("s", "t", U, keys={"id": 8}, columns={"k": 1}, updated=frozenset({"k"}))
+    again = EventData("s", "t", U, keys={"id": 8}, columns={"k": 2}, updated=frozenset({"k"}))
+    merged = merge.merge_events([delete, insert, update, again, insert, delete])
+    assert calls == [(U, U)]
+    assert merged[0] is delete and merged[1] is again and len(merged) == 2

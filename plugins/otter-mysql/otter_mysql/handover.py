@@ -14,6 +14,7 @@ table layout once as ``(ident, TableSchema, table-map columns)``, then raw chunk
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -32,10 +33,11 @@ Chunk = tuple  # (kind, schema, table, etype, execute time, payload)
 ROW_KINDS = (WRITE, UPDATE, DELETE)
 
 
-def _native_builder() -> Callable[[str, str, EventType, float, Position, list, bool], list] | None:
-    """EventData built by the extension slot by slot (attrs' generated __init__ was ~12 % of the runner's
-    time), from a template instance made by the real constructor, so fields others add keep their
-    defaults. None without the extension, or if a field has a validator or converter to honour."""
+def _native_layout() -> tuple | None:
+    """``(descriptors, mid, tail, row_places, update_places)`` for the extension to build EventData slot
+    by slot (attrs' generated __init__ was ~12 % of the runner's time) from defaults read once from an
+    instance made by the real constructor, so fields others add keep theirs. None without the extension,
+    or if a field has a validator or converter to honour."""
     if rowops.EXTENSION is None:
         return None
     fields: tuple[attrs.Attribute, ...] = attrs.fields(EventData)
@@ -47,9 +49,7 @@ def _native_builder() -> Callable[[str, str, EventType, float, Position, list, b
     index = {f.name: i for i, f in enumerate(fields)}
     row_places = (index["keys"], index["columns"], index["size"])
     update_places = (index["keys"], index["columns"], index["old_keys"], index["updated"], index["size"])
-    build = rowops.EXTENSION.build_events
-    # the defaults, read once from an instance made by the real constructor (fields others add keep
-    # theirs); a default made by a factory must be one the rows replace, or instances would share it
+    # a default made by a factory must be one the rows replace, or instances would share it
     proto = EventData("", "", EventType.INSERT)
     defaults = [getattr(proto, f.name) for f in fields]
     shared = [
@@ -60,7 +60,17 @@ def _native_builder() -> Callable[[str, str, EventType, float, Position, list, b
     head = [index[name] for name in ("schema", "table", "event_type", "execute_time", "position")]
     if shared or head != [0, 1, 2, 7, 8]:  # pragma: no cover - EventData changed: the constructor's way
         return None
-    mid, tail = tuple(defaults[3:7]), tuple(defaults[9:])
+    return descriptors, tuple(defaults[3:7]), tuple(defaults[9:]), row_places, update_places
+
+
+def _native_builder(
+    layout: tuple | None,
+) -> Callable[[str, str, EventType, float, Position, list, bool], list] | None:
+    """The EventData of one chunk's rows, built by the extension (None without it)."""
+    if layout is None:
+        return None
+    descriptors, mid, tail, row_places, update_places = layout
+    build = rowops.EXTENSION.build_events
 
     def events(
         schema: str, table: str, etype: EventType, ts: float, pos: Position, rows: list, update: bool
@@ -71,7 +81,21 @@ def _native_builder() -> Callable[[str, str, EventType, float, Position, list, b
     return events
 
 
-_NATIVE = _native_builder()
+def _native_transaction(layout: tuple | None) -> Callable[[dict, tuple, Position], tuple | None] | None:
+    """A whole transaction's raw chunks decoded and built in one call of the extension, as the chunk by
+    chunk path builds them (sysbench's OLTP transactions are four 1-row rows events: a Python call per
+    chunk cost more than its row); None from it when a chunk needs that path. None without the extension."""
+    expand_raw = getattr(rowops.EXTENSION, "expand_raw", None)  # None: an extension built before it
+    if layout is None or expand_raw is None:
+        return None
+    descriptors, mid, tail, row_places, update_places = layout
+    # the layout bound once: a call per transaction is then (decoders, chunks, position), in C
+    return functools.partial(expand_raw, EventData, descriptors, mid, tail, row_places, update_places, RAW)
+
+
+_LAYOUT = _native_layout()
+_NATIVE = _native_builder(_LAYOUT)
+_NATIVE_TRANSACTION = _native_transaction(_LAYOUT)
 
 
 def build_events(
@@ -158,15 +182,26 @@ class RawExpander:
         # decoders by (ident, kind, bitmap, bitmap2): one dict lookup per rows event instead of a codec
         # lookup and a call of its cache (sysbench's OLTP transactions are 4 rows events of 1 row)
         self._decoders: dict[tuple, Callable[[bytes], list]] = {}
+        # one call of the extension per transaction (no hints to add, no before images): what the chunk
+        # by chunk path below builds, without a Python call per rows event (OLTP: 4 per transaction)
+        self._whole = None if before else _NATIVE_TRANSACTION
 
     def expand(self, txn: Transaction) -> Transaction:
-        codecs, chunks, remedy, *more = txn.raw
+        raw = txn.raw  # (codecs, chunks, remedy[, resolution])
+        codecs, chunks, remedy = raw[0], raw[1], raw[2]
+        resolution = len(raw) > 3 and bool(raw[3])
         if codecs:
             for ident, table, columns in codecs:
                 self._codecs[ident] = RowCodec(table, columns)
             self._decoders.clear()  # an ident declared again (never today) must not keep its old decoder
+        if self._whole is not None and not remedy and not resolution:
+            # None: a chunk the extension leaves to the path below (not raw, a shape not seen before, a
+            # Python decoder, a body that does not decode: decoded again there, and named or rejected)
+            whole = self._whole(self._decoders, chunks, txn.position)
+            if whole is not None:
+                return Transaction(whole, txn.position, txn.size)
         events = build_events(
-            chunks, txn.position, remedy, self._decode, before=self.before, resolution=bool(more and more[0])
+            chunks, txn.position, remedy, self._decode, before=self.before, resolution=resolution
         )
         return Transaction(tuple(events), txn.position, txn.size)
 

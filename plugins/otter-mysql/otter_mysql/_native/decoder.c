@@ -83,25 +83,28 @@ fail:
     return NULL;
 }
 
-static PyObject *
-Decoder_call(Decoder *self, PyObject *args, PyObject *kwargs)
+/* The rows of one rows-event body (``Decoder.__call__``; events.c calls it directly, without building
+   an argument tuple or a buffer per rows event). */
+PyObject *
+otter_decode_body(Decoder *self, const unsigned char *d, Py_ssize_t end)
 {
-    Py_buffer buf;
-    if (kwargs != NULL && PyDict_GET_SIZE(kwargs)) {
-        PyErr_SetString(PyExc_TypeError, "a row decoder takes no keyword arguments");
-        return NULL;
-    }
-    if (!PyArg_ParseTuple(args, "y*:decode", &buf))
-        return NULL;
-    const unsigned char *d = buf.buf;
-    Py_ssize_t end = buf.len, p = 0;
+    Py_ssize_t p = 0;
     PyObject *out = PyList_New(0);
-    PyObject **vals = PyMem_Calloc(self->ncolumns + 1, sizeof(PyObject *));
-    Py_ssize_t *spans = self->update ? PyMem_Calloc(4 * self->ncolumns + 1, sizeof(Py_ssize_t)) : NULL;
+    /* small tables (sysbench's: 4 columns) on the stack: no allocation per rows event */
+    PyObject *vals_here[65] = {NULL};
+    Py_ssize_t spans_here[4 * 64 + 1];
+    int small = self->ncolumns <= 64;
+    PyObject **vals = small ? vals_here : PyMem_Calloc(self->ncolumns + 1, sizeof(PyObject *));
+    Py_ssize_t *spans = !self->update ? NULL
+                        : small        ? spans_here
+                                       : PyMem_Calloc(4 * self->ncolumns + 1, sizeof(Py_ssize_t));
+    if (small && spans != NULL)
+        memset(spans, 0, (4 * self->ncolumns + 1) * sizeof(Py_ssize_t)); /* as PyMem_Calloc gives them */
     if (out == NULL || vals == NULL || (self->update && spans == NULL)) {
-        PyBuffer_Release(&buf);
-        PyMem_Free(vals);
-        PyMem_Free(spans);
+        if (!small) {
+            PyMem_Free(vals);
+            PyMem_Free(spans);
+        }
         Py_XDECREF(out);
         return out == NULL ? NULL : PyErr_NoMemory();
     }
@@ -135,18 +138,35 @@ Decoder_call(Decoder *self, PyObject *args, PyObject *kwargs)
     }
     for (Py_ssize_t i = 0; i < self->ncolumns; i++)
         Py_XDECREF(vals[i]);
-    PyMem_Free(vals);
-    PyMem_Free(spans);
-    PyBuffer_Release(&buf);
+    if (!small) {
+        PyMem_Free(vals);
+        PyMem_Free(spans);
+    }
     return out;
 fail:
     for (Py_ssize_t i = 0; i < self->ncolumns; i++)
         Py_XDECREF(vals[i]);
-    PyMem_Free(vals);
-    PyMem_Free(spans);
-    PyBuffer_Release(&buf);
+    if (!small) {
+        PyMem_Free(vals);
+        PyMem_Free(spans);
+    }
     Py_DECREF(out);
     return NULL;
+}
+
+static PyObject *
+Decoder_call(Decoder *self, PyObject *args, PyObject *kwargs)
+{
+    Py_buffer buf;
+    if (kwargs != NULL && PyDict_GET_SIZE(kwargs)) {
+        PyErr_SetString(PyExc_TypeError, "a row decoder takes no keyword arguments");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "y*:decode", &buf))
+        return NULL;
+    PyObject *out = otter_decode_body(self, buf.buf, buf.len);
+    PyBuffer_Release(&buf);
+    return out;
 }
 
 static int

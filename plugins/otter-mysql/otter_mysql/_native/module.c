@@ -37,6 +37,9 @@ static PyMethodDef functions[] = {
      "[(is_delete, shape, events)]"},
     {"build_events", (PyCFunction)(void (*)(void))otter_build_events, METH_FASTCALL,
      "build_events(cls, descriptors, template, rows, places) -> instances set slot by slot"},
+    {"expand_raw", (PyCFunction)(void (*)(void))otter_expand_raw, METH_FASTCALL,
+     "expand_raw(cls, descriptors, mid, tail, row_places, update_places, raw, decoders, chunks, position) -> "
+     "a transaction's events from its raw rows chunks, or None when the Python path must take it"},
     {"text_rows", (PyCFunction)(void (*)(void))otter_text_rows, METH_FASTCALL,
      "text_rows(buffer, kinds, converters, rows) -> (end, status, seq): result-set row packets as PyMySQL "
      "reads them"},

@@ -4,7 +4,7 @@
  *   literals.c SQL literals of a row (otter_mysql.dialect.literal_row)
  *   statements.c a chunk's whole multi-row statement (otter_mysql.loader)
  *   shapes.c   the loader's statement grouping (otter_mysql.load_plan)
- *   events.c   EventData built slot by slot (otter_mysql.handover)
+ *   events.c   EventData built slot by slot, a transaction's raw rows events in one call (handover)
  *   textrows.c result-set rows of the text protocol (otter_mysql.bulk_read)
  *   binlog.c   the selector's event loop over dump packets (otter_mysql.binlog_reader)
  *   module.c   the module
@@ -69,6 +69,7 @@ extern OtterNames otter_names;
 
 extern PyObject *otter_truncated;   /* otter_mysql._rowdecode.TruncatedRow */
 extern PyTypeObject otter_decoder_type;
+PyObject *otter_decode_body(Decoder *self, const unsigned char *d, Py_ssize_t end);
 
 int otter_values_init(void);
 int otter_literals_init(void);
@@ -85,6 +86,7 @@ PyObject *otter_statement_shapes(PyObject *module, PyObject *const *args, Py_ssi
 PyObject *otter_sql_values(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *otter_sql_literal_row(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *otter_build_events(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+PyObject *otter_expand_raw(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *otter_text_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *otter_binlog_setup(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *otter_binlog_scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
