@@ -147,7 +147,7 @@ class Batcher:
             waited = time.monotonic() - started
             if params.batch_timeout_ms > 0 and waited >= timeout:
                 return None
-            if wait is not None:
+            if wake is not None and wait is not None:
                 wake.clear()  # before asking: a load that ends after the question sets it again
             if params.batch_timeout_ms != 0 and not self.load_busy():
                 return None
