@@ -24,7 +24,7 @@ from otter_core.engine.extract import Extractor
 from otter_core.engine.freedom import FreedomDoor
 from otter_core.engine.load import LoadStage
 from otter_core.engine.retry import RetryPolicy
-from otter_core.engine.select import Batcher
+from otter_core.engine.select import Batcher, LoadWake
 from otter_core.engine.select_loop import SelectLoop
 from otter_core.engine.select_process import ProcessSelector
 from otter_core.engine.snapshot import Snapshot
@@ -163,6 +163,7 @@ class PipelineRunner:
             max_workers=params.parallelism, thread_name_prefix=f"et-{self.pipeline.name}"
         )
         abort = threading.Event()
+        wake = LoadWake()
 
         def extract_transform(batch: RowBatch) -> tuple[str, dict]:
             started = time.monotonic()
@@ -188,7 +189,7 @@ class PipelineRunner:
 
         loop = SelectLoop(
             self.pipeline.name,
-            Batcher(selector, params, load_busy=lambda: window.in_flight > 0),
+            Batcher(selector, params, load_busy=lambda: window.in_flight > 0, wake=wake),
             self.arbitrator,
             window,
             handoff,
@@ -220,6 +221,7 @@ class PipelineRunner:
                     figures,
                 )
                 window.leave(batch.size)
+                wake.set()  # the select thread waits for this, not polling, while it collects a batch
         finally:
             abort.set()
             loop.join(timeout=10)

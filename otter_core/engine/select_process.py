@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import collections
 import multiprocessing
+import multiprocessing.connection
 import os
 import pickle
 import signal
@@ -184,6 +185,16 @@ class ProcessSelector:
 
     def poll(self, timeout: float) -> Transaction | None:
         if not self._pending and self._conn.poll(timeout):
+            self._receive()
+        if not self._pending:
+            return None
+        txn = self._pending.popleft()
+        return txn if txn.raw is None else self._expander.expand(txn)
+
+    def poll_or_wake(self, timeout: float, wake: Any) -> Transaction | None:
+        """``poll``, but the wait also ends when ``wake`` (anything with a ``fileno``, e.g. the runner's
+        ``select.LoadWake``) becomes readable: then None."""
+        if not self._pending and self._conn in multiprocessing.connection.wait([self._conn, wake], timeout):
             self._receive()
         if not self._pending:
             return None

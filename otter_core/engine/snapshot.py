@@ -26,6 +26,7 @@ from typing import Any
 from attrs import define, field
 
 from otter_core.contracts import Selector, TableReader
+from otter_core.engine.select import BUSY_POLL_SECONDS
 from otter_core.engine.snapshot_bulk import ChunkBlock, bulk_eligible, chunk_event
 from otter_core.engine.snapshot_events import chunk_builder
 from otter_core.engine.snapshot_reader import InlineChunks, ProcessChunks
@@ -247,6 +248,8 @@ class SnapshotSelector:
             self._release()
 
     def poll(self, timeout: float) -> Transaction | None:
+        if self._chunk is None and time.monotonic() < self._next_check and not self._may_begin():
+            return self.inner.poll(timeout)  # no chunk running or due: the wrapped selector alone
         if time.monotonic() >= self._next_check:
             # acked chunks are confirmed (state file, progress) within 0.2 s; once every chunk is emitted
             # only the acks are awaited, so the load is seen done soon after the last one
@@ -261,6 +264,23 @@ class SnapshotSelector:
         if txn is None or self._chunk is None or not txn.events:
             return txn
         return self._observe(txn)
+
+    def _may_begin(self) -> bool:
+        """A chunk may be begun at this poll: an initial load runs and not every chunk is emitted."""
+        return not self._exhausted and self.store.active
+
+    def poll_or_wake(self, timeout: float, wake: Any) -> Transaction | None:
+        """``poll`` that also returns None when ``wake`` becomes readable (``select.LoadWake``), when the
+        wrapped selector can wait so and no chunk is running or due; otherwise a short ``poll``."""
+        inner = getattr(self.inner, "poll_or_wake", None)
+        if (
+            inner is None
+            or self._chunk is not None
+            or time.monotonic() >= self._next_check
+            or self._may_begin()
+        ):
+            return self.poll(min(timeout, BUSY_POLL_SECONDS))
+        return inner(timeout, wake)
 
     def _room(self) -> bool:
         """Another chunk may be emitted: fewer than ``max_pending_chunks`` are emitted and not yet acked.

@@ -183,3 +183,75 @@ def test_while_an_earlier_batch_loads_the_batcher_polls_once_per_wait():
     events, position, _ = batcher.next_batch(never)
     assert (len(events), position.pos) == (1, 10)
     assert asked == [0.2, 0.0] + [BUSY_POLL_SECONDS] * 4
+
+
+def test_while_a_load_is_busy_the_batcher_waits_for_its_end_instead_of_polling():
+    """With a ``LoadWake`` and a selector that can wait on it, the select thread sleeps until the load
+    ends (the runner sets the wake) rather than waking every BUSY_POLL_SECONDS to ask; the batch leaves
+    then, with what it collected."""
+    import multiprocessing.connection
+    import threading
+
+    from otter_core.engine.select import LoadWake
+
+    wake = LoadWake()
+    busy = threading.Event()
+    busy.set()
+    waiting = threading.Event()
+    calls = []
+
+    class Waiting(ListSelector):
+        def poll(self, timeout):
+            calls.append(("poll", timeout))
+            return super().poll(timeout) if self.txns or timeout == 0.0 else None
+
+        def poll_or_wake(self, timeout, wake):
+            calls.append(("wait", timeout))
+            waiting.set()
+            woken = bool(multiprocessing.connection.wait([wake], timeout))
+            calls.append(("woken", woken))
+            return None
+
+    def load_ends():
+        waiting.wait(10)
+        busy.clear()  # the runner's order: the window is left, then the wake is set
+        wake.set()
+
+    ender = threading.Thread(target=load_ends)
+    ender.start()
+    batcher = Batcher(Waiting([txn(1, 10)]), PipelineParameters(), load_busy=busy.is_set, wake=wake)
+    events, position, _ = batcher.next_batch(never)
+    ender.join(10)
+    assert (len(events), position.pos) == (1, 10)
+    assert ("woken", True) in calls  # the wait ended because the load ended, not by its timeout
+    busy_polls = [c for c in calls if c[0] == "poll" and c[1] not in (0.2, 0.0)]
+    assert busy_polls == []  # no short polls while the load was busy
+    wake.close()
+
+
+def test_an_earlier_loads_wake_is_cleared_before_the_batcher_asks_and_waits():
+    """The wake is cleared before each question "is a load busy?": a stale wake (an earlier load's end,
+    already seen) would make every wait return at once, i.e. a busy loop while the next load runs; a load
+    that ends after the question sets it again and ends the wait."""
+    import select
+
+    from otter_core.engine.select import LoadWake
+
+    wake = LoadWake()
+    wake.set()  # an earlier load's end, already seen
+    stale = []
+
+    class Waiting(ListSelector):
+        def poll_or_wake(self, timeout, wake):
+            stale.append(bool(select.select([wake], [], [], 0)[0]))
+            wake.set()  # this load ends during the wait
+            return None
+
+    busy = iter([True, True, False])
+    batcher = Batcher(
+        Waiting([txn(1, 10)]), PipelineParameters(), load_busy=lambda: next(busy, False), wake=wake
+    )
+    events, position, _ = batcher.next_batch(never)
+    assert (len(events), position.pos) == (1, 10)
+    assert stale == [False, False]  # each wait began with the wake cleared
+    wake.close()

@@ -65,3 +65,19 @@ def test_a_plugin_that_cannot_be_imported_leaves_otter_run_working_and_is_named(
     assert any("otter-broken" in line and "broken" in line for line in listed.stdout.splitlines()), (
         listed.stdout
     )
+
+
+def test_otter_run_run_loads_no_plugin_commands(tmp_path):
+    """``otter-run run`` (and the other core commands) build only their own parsers: the plugins'
+    ``otter.cli`` entry points (kazoo, the manager) and the verify/load/position modules are start-up
+    CPU that a run never uses. A plugin's command still works, after the global options too."""
+    noisy = "import pathlib\npathlib.Path('imported').write_text('yes')\n" + HELLO
+    install_module(tmp_path, "otter-hello", "otter_hello", noisy)
+    done = otter_run(tmp_path, "--log-level", "WARNING", "run", str(tmp_path / "missing.yaml"))
+    assert done.returncode != 0 and "missing.yaml" in done.stderr, done.stderr
+    assert not (tmp_path / "imported").exists()  # the plugin's module was never imported
+    done = otter_run(tmp_path, "--log-level=WARNING", "channel", "pause", "c", "--state-dir", "nowhere")
+    assert not (tmp_path / "imported").exists(), done.stderr
+    said = otter_run(tmp_path, "--log-level", "WARNING", "hello", "world")
+    assert (said.returncode, said.stdout) == (0, "hello world\n"), said.stderr
+    assert (tmp_path / "imported").exists()
