@@ -105,6 +105,7 @@ class MySQLLoader(ChunkFallback, StatementPlanning, DdlApplying):
         self.chunk_bytes = max(1024, int(chunk_bytes or opts.get("load_chunk_bytes") or DEFAULT_CHUNK_BYTES))
         self._slots: list[_Slot | None] = [None] * max(1, params.load_pool_size)
         self._schemas = TargetSchemaCache()
+        self._shapes: dict[tuple, tuple[Any, StatementGroup]] = {}  # load_plan._group_for
         self._statements = [0] * len(self._slots)
         self.mark = pipeline.marks_loopback  # two-way: a retl_mark row in every transaction
         self.channel = pipeline.channel or pipeline.name
