@@ -364,7 +364,7 @@ class MySQLLoader(ChunkFallback, StatementPlanning, DdlApplying):
         must be applied again that way."""
         limit = min(self.chunk_bytes, max(4096, (state.max_packet - 1024) // 4))
         statements = multi_statement.render(groups, self.chunk_rows, limit, state.conn, sql_values)
-        if statements is None:
+        if not statements:  # None: not renderable here; []: nothing left to write (a conflict screen)
             return False
         last_group, _rows, last_sql = statements[-1]
         one_trip = state.blocks and last_group.fallback is None and len(last_sql) <= ONE_TRIP_BYTES
