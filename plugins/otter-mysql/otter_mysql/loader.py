@@ -237,7 +237,9 @@ class MySQLLoader(ChunkFallback, StatementPlanning, DdlApplying):
                 close_quietly(conn)
                 raise
             blocks = self.one_trip and mariadb_version(conn) >= (10, 1, 1)
-            state = self._slots[slot] = _Slot(conn, max_packet, blocks, multi=self.multi)
+            # MariaDB only: MySQL 8 warns (1287) on every upsert's VALUES(), and a warning redoes the load
+            multi = self.multi and bool(mariadb_version(conn))
+            state = self._slots[slot] = _Slot(conn, max_packet, blocks, multi=multi)
         return state
 
     def _read_committed(self, conn: Any) -> None:

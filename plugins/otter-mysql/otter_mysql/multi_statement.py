@@ -23,8 +23,9 @@ Anything else takes the statement-by-statement path, so its guarantees hold unch
   other than utf8mb4, or a row the compiled builder refuses: ``send`` returns None before anything is
   sent, and the caller takes the old path (with its one-trip commit).
 
-Target option ``multi_statement: false`` turns it off. Values are rendered as escaped literals either way
-(``dialect``); the flag lets a load's statements share a packet, nothing more.
+MariaDB targets only: MySQL 8 warns (1287, ``VALUES()`` deprecated) on every upsert, which would apply
+every load twice. Target option ``multi_statement: false`` turns it off. Values are rendered as escaped
+literals either way (``dialect``); the flag lets a load's statements share a packet, nothing more.
 """
 
 from __future__ import annotations
