@@ -1,6 +1,7 @@
 """The runner's per-event stages in process, without servers: CPU microseconds per event.
 
     python bench/stages.py [--events 100000] [--repeat 5] [--pure-python]
+    python bench/stages.py --loader-server [--events 20000] [--repeat 3]
 
 Builds the events that decoding gives for the benchmark's table (``bench/workloads.py``: id, qty, name,
 price, at, note) and times, on them, each stage the runner applies after decoding: Extract, Transform,
@@ -281,12 +282,96 @@ def measure(kind: str, count: int, repeat: int) -> dict[str, float]:
     return {name: best_of(repeat, fn) / count * 1e6 for name, fn in stages.items()}
 
 
+def loader_on_server(count: int, repeat: int, batch_size: int = 4000) -> None:
+    """The MySQL loader on merged sysbench batches against a throwaway MariaDB (4 tables of 100k rows):
+    the loader's CPU (this thread) and the server's per transaction, per target option ``multi_statement``,
+    the modes alternated ``repeat`` times; loads one after the other, as ``plan_groups`` splits a batch."""
+    import shutil
+    import tempfile
+
+    from procstat import cpu_seconds
+
+    from otter_core.load.merge import merge_events
+    from otter_core.load.plan import plan_groups
+    from otter_core.model import DataMediaSource, Pipeline, PipelineParameters, SyncMode
+    from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer
+    from otter_mysql.loader import MySQLLoader
+
+    expander, txns = sysbench_raw_transactions(count)
+    events = [e for txn in txns for e in expander.expand(txn).events]
+    params = PipelineParameters(sync_mode=SyncMode.FIELD)
+    loads = []  # (slot, events) in the runner's order
+    for start in range(0, len(events), batch_size):
+        merged = merge_events(events[start : start + batch_size])
+        for phase in plan_groups({("dst", 0): merged}, params.load_pool_size):
+            for step in phase:
+                loads.extend(enumerate(step.partitions))
+    workdir = tempfile.mkdtemp(prefix="otter-stages-")
+    server = MariaDBServer(workdir, log_bin=False, innodb_buffer_pool_size="256M").start()
+    try:
+        columns = "id INT PRIMARY KEY, k INT NOT NULL DEFAULT 0, c CHAR(120) NOT NULL, pad CHAR(60) NOT NULL"
+        server.execute(
+            "CREATE DATABASE sbtest",
+            *(
+                f"CREATE TABLE sbtest.sbtest{t} ({columns}, KEY k_{t} (k)) CHARSET utf8mb4"
+                for t in range(1, 5)
+            ),
+            *(
+                f"INSERT INTO sbtest.sbtest{t} SELECT seq, seq, REPEAT('c', 119), REPEAT('p', 59) "
+                "FROM sbtest.seq_1_to_100000"
+                for t in range(1, 5)
+            ),
+        )
+        pid = server.process.pid
+        totals: dict[str, list[tuple[float, float]]] = {"multi": [], "one by one": []}
+        for _ in range(repeat):
+            for mode in totals:
+                target = DataMediaSource(
+                    name="dst",
+                    type="mysql",
+                    host="127.0.0.1",
+                    port=server.port,
+                    user=OTTER_USER,
+                    password=OTTER_PASSWORD,
+                    options={"multi_statement": mode == "multi"},
+                )
+                loader = MySQLLoader(target, Pipeline("p", "src", "dst", (), parameters=params))
+                try:
+                    for slot in range(params.load_pool_size):
+                        loader._slot(slot)
+                    server_before, client_before = cpu_seconds(pid), time.thread_time()
+                    for slot, part in loads:
+                        loader.load(part, slot)
+                    client = time.thread_time() - client_before
+                    totals[mode].append((client, cpu_seconds(pid) - server_before))
+                finally:
+                    loader.close()
+        print(
+            f"MySQL loader on {count:,} sysbench transactions ({len(loads)} loads, batches of {batch_size} "
+            f"events, merged), CPU µs per transaction, {repeat} alternated rounds: loader (this thread) / server"
+        )
+        for mode, runs in totals.items():
+            shown = ", ".join(f"{c / count * 1e6:.1f} / {s / count * 1e6:.1f}" for c, s in runs)
+            print(f"| {mode} | {shown} |")
+    finally:
+        server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--pure-python", action="store_true", help="without the compiled extension")
+    parser.add_argument(
+        "--loader-server",
+        action="store_true",
+        help="only the MySQL loader on sysbench batches against a throwaway MariaDB (--events transactions)",
+    )
     args = parser.parse_args()
+    if args.loader_server:
+        loader_on_server(args.events, args.repeat)
+        return
     if args.pure_python:
         os.environ["OTTER_PURE_PYTHON_DECODER"] = "1"
     from otter_core.engine.allocator import tune_process

@@ -40,6 +40,8 @@ class LoadPath:
     load_chunk_rows: int = 0
     # the load's last statement carries its COMMIT (MariaDB; False: the COMMIT alone, as on MySQL)
     one_trip_commit: bool = True
+    # a load's statements in one multi-statement query (otter_mysql.multi_statement; False: one by one)
+    multi_statement: bool = True
     # the initial load's bulk path (snapshot_bulk; False: OTTER_SNAPSHOT_BULK=0, every chunk row by row)
     bulk_load: bool = True
 
@@ -62,6 +64,8 @@ class LoadPath:
         opts: dict[str, Any] = {"update_join": self.update_join}
         if not self.one_trip_commit:
             opts["one_trip_commit"] = False
+        if not self.multi_statement:
+            opts["multi_statement"] = False
         if self.chunks == "tiny":
             opts.update(load_chunk_rows=1, load_chunk_bytes=1024)
         elif self.chunks == "large":

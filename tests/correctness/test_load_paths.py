@@ -20,6 +20,9 @@ PATHS = [
     LoadPath("row-c-process", sync_mode="row"),
     # every path commits with the load's last statement (the loader's _commit_block); this one alone
     LoadPath("row-c-process-commit-alone", sync_mode="row", one_trip_commit=False),
+    # every compiled path sends a load's statements in one multi-statement query (otter_mysql.multi_statement)
+    # when that saves a round trip; this one statement by statement
+    LoadPath("field-join-c-process-one-by-one", multi_statement=False),
     LoadPath(
         "row-python-thread-tiny", sync_mode="row", pure_python=True, select_process=False, chunks="tiny"
     ),

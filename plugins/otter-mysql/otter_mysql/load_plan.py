@@ -38,6 +38,7 @@ from otter_mysql.target_schema import TargetSchemaCache, TargetTable
 
 log = logging.getLogger("otter.load")
 statement_shapes = compiled("statement_shapes")  # the loop of ``_plan`` in C (None: not built)
+MAX_SHAPES = 4096  # cached statement shapes (_group_for), all forgotten when more
 
 
 @define
@@ -62,6 +63,7 @@ class StatementPlanning:
     field_mode: bool
     update_join: bool
     _schemas: TargetSchemaCache
+    _shapes: dict[tuple, tuple[TargetTable, StatementGroup]]  # statement shape -> (table read, parts)
 
     def _plan(self, events: Sequence[EventData], conn: Any | None) -> list[StatementGroup]:
         """Group events by statement shape: deletes first, then upserts, in first-seen order."""
@@ -84,9 +86,7 @@ class StatementPlanning:
             else:
                 made: tuple[list, list] = ([], [])  # upserts, deletes
                 for is_delete, key, members in shapes:
-                    group = self._make_group(conn, key, members[0])
-                    group.events = members
-                    made[is_delete].append(group)
+                    made[is_delete].append(self._group_for(conn, key, members[0], members))
                 return [*made[1], *made[0]]
         deletes: dict[tuple, StatementGroup] = {}
         upserts: dict[tuple, StatementGroup] = {}
@@ -119,9 +119,33 @@ class StatementPlanning:
                 )
             found = groups.get(key)
             if found is None:
-                found = groups[key] = self._make_group(conn, key, ev)
+                found = groups[key] = self._group_for(conn, key, ev, [])
             found.events.append(ev)
         return [*deletes.values(), *upserts.values()]
+
+    def _group_for(
+        self, conn: Any | None, key: tuple, ev: EventData, events: list[EventData]
+    ) -> StatementGroup:
+        """A group of shape ``key`` holding ``events``; its statement parts made once per shape and target
+        table description (``_shapes``): a merged OLTP batch gives each load a dozen groups, and making
+        their parts again was half of ``_plan``'s time. A table read again (``TargetSchemaCache``: an
+        unknown column, a refresh) is another object, and the parts are made again."""
+        if conn is None:  # dry run: no target table
+            group = self._make_group(conn, key, ev)
+            group.events = events
+            return group
+        table = self._schemas.get(conn, ev.schema, ev.table)
+        cached = self._shapes.get(key)
+        if cached is None or cached[0] is not table:
+            made = self._make_group(conn, key, ev)
+            if len(self._shapes) >= MAX_SHAPES:
+                self._shapes.clear()
+            # the description after _make_group (it may refresh it): the one the parts were made from
+            self._shapes[key] = cached = (self._schemas.get(conn, ev.schema, ev.table), made)
+        t = cached[1]
+        return StatementGroup(
+            t.kind, t.schema, t.table, t.columns, t.head, t.tail, t.picks, events, t.fallback
+        )
 
     def _make_group(self, conn: Any | None, key: tuple, ev: EventData) -> StatementGroup:
         keys = list(ev.keys)

@@ -24,10 +24,10 @@ from typing import Any
 
 import pymysql
 from attrs import define
-from pymysql.constants import SERVER_STATUS
+from pymysql.constants import CLIENT, SERVER_STATUS
 
 from otter_core.spi import DataMediaSource, EventData, LoadError, Pipeline, SyncMode
-from otter_mysql import bigrows, bulk_infile, bulk_load, fencing, mysql_connect, retl
+from otter_mysql import bigrows, bulk_infile, bulk_load, fencing, multi_statement, mysql_connect, retl
 from otter_mysql.chunk_fallback import (
     ER_DUP_ENTRY,
     ER_LOCK_DEADLOCK,
@@ -81,6 +81,7 @@ class _Slot:
     blocks: bool = False  # the server runs ``BEGIN NOT ATOMIC … END`` (MariaDB 10.1.1+): _commit_block
     last: StatementGroup | None = None  # the load's last group, whose last statement may commit
     committed: bool = False  # the load's transaction was committed by its last statement
+    multi: bool = False  # a load's statements in one multi-statement query (otter_mysql.multi_statement)
 
 
 class MySQLLoader(ChunkFallback, StatementPlanning, DdlApplying):
@@ -104,6 +105,7 @@ class MySQLLoader(ChunkFallback, StatementPlanning, DdlApplying):
         self.chunk_bytes = max(1024, int(chunk_bytes or opts.get("load_chunk_bytes") or DEFAULT_CHUNK_BYTES))
         self._slots: list[_Slot | None] = [None] * max(1, params.load_pool_size)
         self._schemas = TargetSchemaCache()
+        self._shapes: dict[tuple, tuple[Any, StatementGroup]] = {}  # load_plan._group_for
         self._statements = [0] * len(self._slots)
         self.mark = pipeline.marks_loopback  # two-way: a retl_mark row in every transaction
         self.channel = pipeline.channel or pipeline.name
@@ -119,6 +121,8 @@ class MySQLLoader(ChunkFallback, StatementPlanning, DdlApplying):
         )
         # the COMMIT sent with the load's last statement (see the module docstring)
         self.one_trip = str(opts.get("one_trip_commit", True)).lower() not in ("false", "0", "no", "off")
+        # a load's statements sent at once (otter_mysql.multi_statement); target option multi_statement: false
+        self.multi = str(opts.get("multi_statement", True)).lower() not in ("false", "0", "no", "off")
         self._fallbacks_logged: set[tuple[str, str, str]] = set()  # (kind, schema, table): _log_fallback
         self._fence: tuple[str, int] | None = None  # ZooKeeper mode: (pipeline, fencing token), see fence()
 
@@ -198,6 +202,7 @@ class MySQLLoader(ChunkFallback, StatementPlanning, DdlApplying):
                 charset=charset,
                 autocommit=False,
                 max_allowed_packet=1 << 30,
+                client_flag=CLIENT.MULTI_STATEMENTS if self.multi else 0,
                 **kwargs,
             )
         except pymysql.Error as exc:
@@ -232,7 +237,9 @@ class MySQLLoader(ChunkFallback, StatementPlanning, DdlApplying):
                 close_quietly(conn)
                 raise
             blocks = self.one_trip and mariadb_version(conn) >= (10, 1, 1)
-            state = self._slots[slot] = _Slot(conn, max_packet, blocks)
+            # MariaDB only: MySQL 8 warns (1287) on every upsert's VALUES(), and a warning redoes the load
+            multi = self.multi and bool(mariadb_version(conn))
+            state = self._slots[slot] = _Slot(conn, max_packet, blocks, multi=multi)
         return state
 
     def _read_committed(self, conn: Any) -> None:
@@ -267,7 +274,14 @@ class MySQLLoader(ChunkFallback, StatementPlanning, DdlApplying):
 
     # ------------------------------------------------------------------------------------ applying
 
-    def _apply(self, state: _Slot, slot: int, events: Sequence[EventData], retried: bool = False) -> int:
+    def _apply(
+        self,
+        state: _Slot,
+        slot: int,
+        events: Sequence[EventData],
+        retried: bool = False,
+        multi: bool = True,
+    ) -> int:
         conn = state.conn
         at = _Progress()  # the group, chunk and row being sent, for the error message
         rows = 0
@@ -295,12 +309,15 @@ class MySQLLoader(ChunkFallback, StatementPlanning, DdlApplying):
                     self.pipeline.two_way,
                 )
                 state.committed = False
-                # an UPDATE join (it has a fallback) checks its "Rows matched" before the COMMIT
-                state.last = groups[-1] if state.blocks and groups and groups[-1].fallback is None else None
-                for group in groups:
-                    self._send_group(cur, state, slot, group, group.events, at)
-                    rows += len(group.events)
-                state.last = None
+                if not (multi and state.multi and self._send_multi(cur, state, slot, groups, at)):
+                    # an UPDATE join (it has a fallback) checks its "Rows matched" before the COMMIT
+                    state.last = (
+                        groups[-1] if state.blocks and groups and groups[-1].fallback is None else None
+                    )
+                    for group in groups:
+                        self._send_group(cur, state, slot, group, group.events, at)
+                    state.last = None
+                rows = sum(len(group.events) for group in groups)
             if not state.committed:
                 conn.commit()
         except BaseException as exc:
@@ -310,6 +327,8 @@ class MySQLLoader(ChunkFallback, StatementPlanning, DdlApplying):
                 raise
             if isinstance(exc, LoadError):
                 raise
+            if isinstance(exc, _Redo):  # rolled back: the same load statement by statement
+                return self._apply(self._slot(slot), slot, events, retried, multi=False)
             if (
                 isinstance(exc, pymysql.Error)
                 and error_code(exc) == ER_UNKNOWN_COLUMN
@@ -338,6 +357,36 @@ class MySQLLoader(ChunkFallback, StatementPlanning, DdlApplying):
             (time.perf_counter() - started) * 1000,
         )
         return rows
+
+    def _send_multi(
+        self, cur: Any, state: _Slot, slot: int, groups: list[StatementGroup], at: _Progress
+    ) -> bool:
+        """The load's statements in one round trip (``otter_mysql.multi_statement``) when that saves one;
+        False when the load takes the statement-by-statement path, nothing sent; raises ``_Redo`` when it
+        must be applied again that way."""
+        limit = min(self.chunk_bytes, max(4096, (state.max_packet - 1024) // 4))
+        statements = multi_statement.render(groups, self.chunk_rows, limit, state.conn, sql_values)
+        if not statements:  # None: not renderable here; []: nothing left to write (a conflict screen)
+            return False
+        last_group, _rows, last_sql = statements[-1]
+        one_trip = state.blocks and last_group.fallback is None and len(last_sql) <= ONE_TRIP_BYTES
+        if len(statements) + (0 if one_trip else 1) <= 2:  # statement by statement is no more round trips
+            return False
+        clean, missed = self._execute_many(cur, slot, statements, limit, at)
+        if not clean or (missed and not multi_statement.distinct_keys(groups)):
+            raise _Redo()
+        for group, rows in missed:  # rows missing on the target: upserted whole, as _send_chunk does
+            at.group, at.first, at.rows = group, rows[0], len(rows)
+            self._upsert_instead(cur, state, slot, group, rows, at)
+        return True
+
+    def _execute_many(
+        self, cur: Any, slot: int, statements: list, limit: int, at: _Progress
+    ) -> tuple[bool, list[tuple[StatementGroup, Sequence[EventData]]]]:
+        """``multi_statement.send``; (clean, the UPDATE join chunks that missed rows)."""
+        clean, sent, missed = multi_statement.send(self, cur, statements, limit, at)
+        self._statements[slot] += sent
+        return clean, missed
 
     def _send_group(
         self,
@@ -546,3 +595,8 @@ class _PacketTooLarge(Exception):
     def __init__(self, size: int, limit: int) -> None:
         super().__init__(f"{size} > {limit}")
         self.size, self.limit = size, limit
+
+
+class _Redo(Exception):
+    """A load sent as one multi-statement query met a warning, an error with a fallback or an UPDATE join
+    that missed rows: rolled back, it is applied again statement by statement (``multi_statement``)."""

@@ -68,6 +68,13 @@ class RecordingLoader(loader_module.MySQLLoader):
         )
         super()._execute(cur, state, slot, sql, group, rows)
 
+    def _execute_many(self, cur: Any, slot: int, statements: Any, limit: int, at: Any) -> Any:
+        for _group, rows, sql in statements:  # one multi-statement query
+            self.sent.append(
+                (sql if isinstance(sql, bytes) else sql.encode("utf8", "surrogateescape"), len(rows))
+            )
+        return super()._execute_many(cur, slot, statements, limit, at)
+
 
 def load(
     server: MariaDBServer, monkeypatch: pytest.MonkeyPatch, compiled: bool, batches: list[list[EventData]]

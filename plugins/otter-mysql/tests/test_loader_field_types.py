@@ -57,6 +57,10 @@ def test_field_mode_loads_every_type_exactly(
             kinds.append(group.kind)
             super()._execute(cur, state, slot, sql, group, rows)
 
+        def _execute_many(self, cur: Any, slot: int, statements: Any, limit: int, at: Any) -> Any:
+            kinds.extend(group.kind for group, _rows, _sql in statements)  # one multi-statement query
+            return super()._execute_many(cur, slot, statements, limit, at)
+
     monkeypatch.setattr("loader_support.MySQLLoader", Recording)
     loader = make_loader(mariadb_target, SyncMode.FIELD, pool=1)
     loader.update_join = path != "upsert"
@@ -142,6 +146,11 @@ def test_compiled_and_python_builders_send_the_same_typed_joins(
             text = sql.encode("utf8", "surrogateescape") if isinstance(sql, str) else bytes(sql)
             sent[compiled].append((group.kind, text))
             super()._execute(cur, state, slot, sql, group, rows)
+
+        def _execute_many(self, cur: Any, slot: int, statements: Any, limit: int, at: Any) -> Any:
+            for group, _rows, sql in statements:  # one multi-statement query
+                sent[compiled].append((group.kind, sql if isinstance(sql, bytes) else sql.encode("utf8")))
+            return super()._execute_many(cur, slot, statements, limit, at)
 
     monkeypatch.setattr("loader_support.MySQLLoader", Recording)
     for compiled in (True, False):
