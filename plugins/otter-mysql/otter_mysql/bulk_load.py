@@ -184,17 +184,11 @@ def load_chunk(loader: Any, block: Any, start: int, end: int, slot: int) -> int 
                     return None
                 cur.execute(head_b + text + tail_b)
                 statements += 1
-                changed = data_warnings(cur, lambda: table.generated)
-                if changed:  # never stored silently: the row path finds the row and names it
-                    raise ChangedValue(f"({changed[0][0]}) {changed[0][1]}")
+                _refuse_changed_values(cur, table)
         conn.commit()
     except ChangedValue as exc:
         loader._discard_or_rollback(slot, exc)
-        raise LoadError(
-            f"initial load of {block.schema}.{block.table}: the target changed a value of rows "
-            f"{start}..{end}: {exc}",
-            retryable=False,
-        ) from exc
+        raise _changed_values_error(block, start, end, exc) from exc
     except Exception as exc:
         loader._discard_or_rollback(slot, exc)
         raise LoadError(
@@ -204,6 +198,22 @@ def load_chunk(loader: Any, block: Any, start: int, end: int, slot: int) -> int 
         ) from exc
     loader._statements[slot] += statements
     return (end - start) - sum(1 for i in block.skip if start <= i < end)
+
+
+def _refuse_changed_values(cur: Any, table: Any) -> None:
+    """Raise ChangedValue when the statement just run left a data warning: never stored silently, the
+    row path then finds the row and names it."""
+    changed = data_warnings(cur, lambda: table.generated)
+    if changed:
+        raise ChangedValue(f"({changed[0][0]}) {changed[0][1]}")
+
+
+def _changed_values_error(block: Any, start: int, end: int, exc: ChangedValue) -> LoadError:
+    return LoadError(
+        f"initial load of {block.schema}.{block.table}: the target changed a value of rows "
+        f"{start}..{end}: {exc}",
+        retryable=False,
+    )
 
 
 class _Refused(Exception):
@@ -244,17 +254,11 @@ def _load_infile(loader: Any, block: Any, table: Any, start: int, end: int, slot
                     cur.execute(bulk_infile.statement(block.schema, block.table, block.columns, packed.lits))
                 finally:
                     conn.otter_infile = b""
-                changed = data_warnings(cur, lambda: table.generated)
-                if changed:  # never stored silently: the row path finds the row and names it
-                    raise ChangedValue(f"({changed[0][0]}) {changed[0][1]}")
+                _refuse_changed_values(cur, table)
         conn.commit()
     except ChangedValue as exc:
         bulk_infile.discard(loader, slot)
-        raise LoadError(
-            f"initial load of {block.schema}.{block.table}: the target changed a value of rows "
-            f"{start}..{end}: {exc}",
-            retryable=False,
-        ) from exc
+        raise _changed_values_error(block, start, end, exc) from exc
     except Exception as exc:
         bulk_infile.discard(loader, slot)
         if error_code(exc) in bulk_infile.REFUSED:
