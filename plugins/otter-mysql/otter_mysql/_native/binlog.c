@@ -104,6 +104,57 @@ result(Py_ssize_t pos, int status)
     return Py_BuildValue("(ni)", pos, status);
 }
 
+/* The packet walk binlog_scan and binlog_skip share: the buffer from `pos` on, one whole event at a time. */
+typedef struct {
+    Py_buffer view;
+    Py_ssize_t pos, start, size;
+    int crc, status;
+} Walk;
+
+/* buf, pos and crc of either call; -1 with an exception when one is wrong (no buffer held then). */
+static inline int
+walk_open(Walk *w, PyObject *buf, PyObject *pos, PyObject *crc)
+{
+    w->pos = PyLong_AsSsize_t(pos);
+    if (w->pos == -1 && PyErr_Occurred())
+        return -1;
+    w->crc = PyObject_IsTrue(crc);
+    if (w->crc < 0)
+        return -1;
+    w->status = 0;
+    return PyObject_GetBuffer(buf, &w->view, PyBUF_SIMPLE);
+}
+
+/* The next whole event (its first byte), or NULL with w->status set: 0 the buffer ends (read more),
+ * 1 the Python reader takes the packet at w->pos. The caller moves on with walk_advance. */
+static inline const unsigned char *
+walk_next(Walk *w)
+{
+    const unsigned char *d = w->view.buf;
+    if (w->pos >= w->view.len)
+        return NULL;
+    int got = packet(d, w->view.len, w->pos, &w->start, &w->size);
+    if (got < 2) {
+        w->status = got;
+        return NULL;
+    }
+    return d + w->start;
+}
+
+static inline void
+walk_advance(Walk *w)
+{
+    w->pos = w->start + w->size;
+}
+
+/* (pos, status) of the walk; the buffer is released. */
+static inline PyObject *
+walk_close(Walk *w)
+{
+    PyBuffer_Release(&w->view);
+    return result(w->pos, w->status);
+}
+
 static int
 rows_event(const unsigned char *e, Py_ssize_t end, int kind, PyObject *log_file, PyObject *table_map,
            PyObject *codecs, PyObject *sink)
@@ -238,29 +289,16 @@ otter_binlog_scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_RuntimeError, "binlog_setup() was not called");
         return NULL;
     }
-    Py_ssize_t pos = PyLong_AsSsize_t(args[1]);
-    int crc = PyObject_IsTrue(args[2]);
-    if ((pos == -1 && PyErr_Occurred()) || crc < 0)
-        return NULL;
     PyObject *log_file = args[3], *table_map = args[4], *maps = args[5], *codecs = args[6], *sink = args[7];
-    Py_buffer view;
-    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0)
+    Walk w;
+    if (walk_open(&w, args[0], args[1], args[2]) < 0)
         return NULL;
-    const unsigned char *d = view.buf;
-    Py_ssize_t n = view.len, start, size;
-    int status = 0;
-    PyObject *out = NULL;
-    while (pos < n) {
-        int got = packet(d, n, pos, &start, &size);
-        if (got < 2) {
-            status = got;
-            break;
-        }
-        const unsigned char *e = d + start;
-        Py_ssize_t end = checked_end(e, size, crc);
+    const unsigned char *e;
+    while ((e = walk_next(&w)) != NULL) {
+        Py_ssize_t end = checked_end(e, w.size, w.crc);
         int kind = e[5], done = 0;
         if (end < 20) {
-            status = 1;
+            w.status = 1;
             break;
         }
         if (kind == 23 || kind == 24 || kind == 25 || kind == 30 || kind == 31 || kind == 32)
@@ -288,18 +326,17 @@ otter_binlog_scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         }
         else if (kind == ANNOTATE)
             done = 1;
-        if (done < 0)
-            goto fail;
+        if (done < 0) {
+            PyBuffer_Release(&w.view);
+            return NULL;
+        }
         if (!done) {
-            status = 1;
+            w.status = 1;
             break;
         }
-        pos = start + size;
+        walk_advance(&w);
     }
-    out = result(pos, status);
-fail:
-    PyBuffer_Release(&view);
-    return out;
+    return walk_close(&w);
 }
 
 PyObject *
@@ -310,35 +347,22 @@ otter_binlog_skip(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "binlog_skip(buf, pos, crc, limit)");
         return NULL;
     }
-    Py_ssize_t pos = PyLong_AsSsize_t(args[1]);
-    int crc = PyObject_IsTrue(args[2]);
     long long limit = PyLong_AsLongLong(args[3]);
-    if ((pos == -1 || limit == -1) && PyErr_Occurred())
+    if (limit == -1 && PyErr_Occurred())
         return NULL;
-    if (crc < 0)
+    Walk w;
+    if (walk_open(&w, args[0], args[1], args[2]) < 0)
         return NULL;
-    Py_buffer view;
-    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0)
-        return NULL;
-    const unsigned char *d = view.buf;
-    Py_ssize_t n = view.len, start, size;
-    int status = 0;
-    while (pos < n) {
-        int got = packet(d, n, pos, &start, &size);
-        if (got < 2) {
-            status = got;
-            break;
-        }
-        const unsigned char *e = d + start;
+    const unsigned char *e;
+    while ((e = walk_next(&w)) != NULL) {
         int kind = e[5];
         long long log_pos = le32(e + 14);
-        if (kind == QUERY || kind == ROTATE || kind == FORMAT || checked_end(e, size, crc) < 20 ||
+        if (kind == QUERY || kind == ROTATE || kind == FORMAT || checked_end(e, w.size, w.crc) < 20 ||
             (log_pos && log_pos > limit)) {
-            status = 1;
+            w.status = 1;
             break;
         }
-        pos = start + size;
+        walk_advance(&w);
     }
-    PyBuffer_Release(&view);
-    return result(pos, status);
+    return walk_close(&w);
 }

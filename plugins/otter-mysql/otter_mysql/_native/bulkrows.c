@@ -16,6 +16,7 @@
  * (bulk_load.literal_kinds keeps their tables on the row path).
  */
 #include "native.h"
+#include "textpacket.h"
 
 enum { BL_NUMBER = 0, BL_DOUBLE = 1, BL_TEXT = 2, BL_HEX = 3, BL_BYTES = 4 };
 
@@ -135,40 +136,20 @@ put_row(Out *o, const unsigned char *d, Py_ssize_t len, const char *lits, Py_ssi
     for (Py_ssize_t i = 0; i < ncols; i++) {
         if (i && (reserve(o, 1) < 0 || (o->buf[o->len++] = tsv ? '\t' : ',', 0)))
             return -1;
-        if (p >= len)
+        Py_ssize_t n;
+        int field = otter_text_field(d, len, &p, &n);
+        if (field == TP_SHORT)
             goto short_row;
-        unsigned char c = d[p++];
-        unsigned long long n;
-        if (c < 0xfb)
-            n = c;
-        else if (c == 0xfb) {
+        if (field == TP_NULL) {
             if (reserve(o, 4) < 0)
                 return -1;
             memcpy(o->buf + o->len, tsv ? "\\N" : "NULL", tsv ? 2 : 4);
             o->len += tsv ? 2 : 4;
             continue;
         }
-        else if (c == 0xfc && p + 2 <= len) {
-            n = d[p] | (d[p + 1] << 8);
-            p += 2;
-        }
-        else if (c == 0xfd && p + 3 <= len) {
-            n = d[p] | (d[p + 1] << 8) | ((unsigned long long)d[p + 2] << 16);
-            p += 3;
-        }
-        else if (c == 0xfe && p + 8 <= len) {
-            n = 0;
-            for (int b = 7; b >= 0; b--)
-                n = (n << 8) | d[p + b];
-            p += 8;
-        }
-        else
-            goto short_row;
-        if (n > (unsigned long long)(len - p))
-            goto short_row;
-        if ((tsv ? put_field(o, lits[i], d + p, (Py_ssize_t)n) : put_value(o, lits[i], d + p, (Py_ssize_t)n)) < 0)
+        if ((tsv ? put_field(o, lits[i], d + p, n) : put_value(o, lits[i], d + p, n)) < 0)
             return -1;
-        p += (Py_ssize_t)n;
+        p += n;
     }
     if (reserve(o, 1) < 0)
         return -1;
@@ -201,7 +182,7 @@ otter_sql_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     while (row < end_row && (max_bytes < 0 || o.len < max_bytes)) {
         if (offset < 0 || offset + 4 > size)
             goto truncated;
-        Py_ssize_t len = d[offset] | (d[offset + 1] << 8) | (d[offset + 2] << 16);
+        Py_ssize_t len = otter_packet_len(d + offset);
         if (offset + 4 + len > size)
             goto truncated;
         int left_out = 0;

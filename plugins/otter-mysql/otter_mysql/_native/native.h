@@ -6,6 +6,7 @@
  *   shapes.c   the loader's statement grouping (otter_mysql.load_plan)
  *   events.c   EventData built slot by slot, a transaction's raw rows events in one call (handover)
  *   textrows.c result-set rows of the text protocol (otter_mysql.bulk_read)
+ *   bulkrows.c a snapshot chunk's rows as SQL text (otter_mysql.bulk_load); both read fields with textpacket.h
  *   binlog.c   the selector's event loop over dump packets (otter_mysql.binlog_reader)
  *   module.c   the module
  */

@@ -12,6 +12,7 @@
  * the server's plain form; anything else (zero dates, other forms) calls the converter, as PyMySQL does.
  */
 #include "native.h"
+#include "textpacket.h"
 #include <datetime.h>
 
 enum {
@@ -131,47 +132,21 @@ parse_row(const unsigned char *d, Py_ssize_t len, const char *kinds, PyObject *c
         return NULL;
     Py_ssize_t p = 0;
     for (Py_ssize_t i = 0; i < ncols; i++) {
-        if (p >= len)
+        Py_ssize_t n;
+        int field = otter_text_field(d, len, &p, &n);
+        if (field == TP_SHORT)
             goto short_row;
-        unsigned char c = d[p++];
-        unsigned long long n;
-        if (c < 0xfb)
-            n = c;
-        else if (c == 0xfb) {
+        if (field == TP_NULL) {
             PyTuple_SET_ITEM(row, i, Py_NewRef(Py_None));
             continue;
         }
-        else if (c == 0xfc) {
-            if (p + 2 > len)
-                goto short_row;
-            n = d[p] | (d[p + 1] << 8);
-            p += 2;
-        }
-        else if (c == 0xfd) {
-            if (p + 3 > len)
-                goto short_row;
-            n = d[p] | (d[p + 1] << 8) | ((unsigned long long)d[p + 2] << 16);
-            p += 3;
-        }
-        else if (c == 0xfe) {
-            if (p + 8 > len)
-                goto short_row;
-            n = 0;
-            for (int b = 7; b >= 0; b--)
-                n = (n << 8) | d[p + b];
-            p += 8;
-        }
-        else
-            goto short_row;
-        if (n > (unsigned long long)(len - p))
-            goto short_row;
-        PyObject *v = column_value(kinds[i], PyTuple_GET_ITEM(converters, i), d + p, (Py_ssize_t)n);
+        PyObject *v = column_value(kinds[i], PyTuple_GET_ITEM(converters, i), d + p, n);
         if (v == NULL) {
             Py_DECREF(row);
             return NULL;
         }
         PyTuple_SET_ITEM(row, i, v);
-        p += (Py_ssize_t)n;
+        p += n;
     }
     return row;
 short_row:
@@ -206,7 +181,7 @@ otter_text_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     while (p + 4 <= size) {
-        Py_ssize_t len = d[p] | (d[p + 1] << 8) | (d[p + 2] << 16);
+        Py_ssize_t len = otter_packet_len(d + p);
         if (len == 0xffffff) {
             status = TR_LONG;
             break;
