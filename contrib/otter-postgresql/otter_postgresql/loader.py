@@ -14,44 +14,22 @@ Target options (``sources.<name>.options``): ``database`` (default ``postgres``)
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
-
-from attrs import define, field
 
 from otter_core.spi import DataError, DataMediaSource, EventData, EventType, LoadError, Pipeline, SyncMode
 from otter_postgresql import dialect, fencing
 from otter_postgresql.ddl import Untranslatable, translate
+from otter_postgresql.groups import Group, TargetTable
 from otter_postgresql.server_errors import error_kwargs
 from otter_postgresql.types import adapter_for
+from otter_postgresql.unique_holders import clear_unique_conflicts
 
 log = logging.getLogger("otter.load.postgresql")
 DEFAULT_COPY_MIN_ROWS = 500
 DEFAULT_CHUNK_ROWS = 1000
 # SQLSTATEs a replayed DDL gives when it already ran: duplicate table/column/schema/object, undefined table/column
 DDL_ALREADY_APPLIED = {"42P07", "42701", "42P06", "42710", "42P01", "42703", "3F000"}
-
-
-@define
-class _Table:
-    exists: bool
-    adapters: dict[str, Callable[[Any], Any] | None] = field(factory=dict)
-    generated: frozenset[str] = frozenset()
-    unique: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (index name, columns) of every plain UNIQUE index
-
-
-@define
-class _Group:
-    kind: str  # "DELETE" or "UPSERT"
-    schema: str
-    table: str
-    keys: tuple[str, ...]
-    columns: tuple[str, ...]
-    update: tuple[str, ...] | None
-    picks: tuple[int, ...] | None
-    adapters: tuple[Callable[[Any], Any] | None, ...] | None
-    rows: list[tuple] = field(factory=list)
-    first: EventData | None = None
 
 
 class PostgreSQLLoader:
@@ -77,7 +55,7 @@ class PostgreSQLLoader:
         self.channel = pipeline.channel or pipeline.name
         self._slots: list[Any] = [None] * max(1, params.load_pool_size)
         self._stages: list[set[str]] = [set() for _ in self._slots]
-        self._tables: dict[tuple[str, str], _Table] = {}
+        self._tables: dict[tuple[str, str], TargetTable] = {}
         self._mark_ready = False
         self._fence: tuple[str, int] | None = None  # ZooKeeper mode: (pipeline, fencing token), see fence()
 
@@ -145,7 +123,7 @@ class PostgreSQLLoader:
 
     # ------------------------------------------------------------------------------------ target tables
 
-    def _table(self, conn: Any, schema: str, table: str, refresh: bool = False) -> _Table:
+    def _table(self, conn: Any, schema: str, table: str, refresh: bool = False) -> TargetTable:
         key = (schema, table)
         if refresh or key not in self._tables:
             rows = conn.execute(dialect.TARGET_COLUMNS_SQL, (schema, table)).fetchall()
@@ -155,7 +133,7 @@ class PostgreSQLLoader:
                 for name, cols in conn.execute(dialect.TARGET_UNIQUE_SQL, (schema, table)).fetchall()
             )
             conn.commit()
-            self._tables[key] = _Table(
+            self._tables[key] = TargetTable(
                 bool(rows),
                 {n: adapter_for(t, mod, self.zero_dates) for n, t, mod, _ in rows},
                 frozenset(n for n, _, _, gen in rows if gen),
@@ -163,7 +141,7 @@ class PostgreSQLLoader:
             )
         return self._tables[key]
 
-    def _check(self, conn: Any, ev: EventData, columns: Sequence[str]) -> _Table:
+    def _check(self, conn: Any, ev: EventData, columns: Sequence[str]) -> TargetTable:
         for refresh in (False, True):
             info = self._table(conn, ev.schema, ev.table, refresh)
             missing = [c for c in columns if c not in info.adapters]
@@ -182,10 +160,10 @@ class PostgreSQLLoader:
 
     # ------------------------------------------------------------------------------------ planning
 
-    def plan(self, events: Sequence[EventData], conn: Any | None) -> list[_Group]:
+    def plan(self, events: Sequence[EventData], conn: Any | None) -> list[Group]:
         """Group events by statement shape, values adapted to the target columns: deletes first."""
-        deletes: dict[tuple, _Group] = {}
-        upserts: dict[tuple, _Group] = {}
+        deletes: dict[tuple, Group] = {}
+        upserts: dict[tuple, Group] = {}
         for ev in events:
             if not ev.keys:
                 raise LoadError(
@@ -212,12 +190,12 @@ class PostgreSQLLoader:
             group.rows.append(self._adapt(group, values, ev))
         return [*deletes.values(), *upserts.values()]
 
-    def _group(self, conn: Any | None, shape: tuple, ev: EventData) -> _Group:
+    def _group(self, conn: Any | None, shape: tuple, ev: EventData) -> Group:
         keys = tuple(ev.keys)
         if ev.event_type is EventType.DELETE:
             info = self._check(conn, ev, keys) if conn is not None else None
             adapters = tuple(info.adapters[k] for k in keys) if info else None
-            return _Group("DELETE", ev.schema, ev.table, keys, keys, None, None, _useful(adapters), first=ev)
+            return Group("DELETE", ev.schema, ev.table, keys, keys, None, None, _useful(adapters), first=ev)
         columns = (*keys, *ev.columns)
         picks = None
         info = self._check(conn, ev, columns) if conn is not None else None
@@ -228,12 +206,10 @@ class PostgreSQLLoader:
         changed = shape[4]
         update = None if changed is None else tuple(c for c in columns if c in changed and c not in keys)
         adapters = tuple(info.adapters[c] for c in columns) if info else None
-        return _Group(
-            "UPSERT", ev.schema, ev.table, keys, columns, update, picks, _useful(adapters), first=ev
-        )
+        return Group("UPSERT", ev.schema, ev.table, keys, columns, update, picks, _useful(adapters), first=ev)
 
     @staticmethod
-    def _adapt(group: _Group, values: tuple, ev: EventData) -> tuple:
+    def _adapt(group: Group, values: tuple, ev: EventData) -> tuple:
         if group.picks is not None:
             values = tuple(values[i] for i in group.picks)
         if group.adapters is None:
@@ -268,7 +244,7 @@ class PostgreSQLLoader:
                 )
             return 0
         conn = self._slot(slot)
-        group: _Group | None = None
+        group: Group | None = None
         try:
             groups = self.plan(events, conn)
             cur = conn.cursor()
@@ -284,7 +260,13 @@ class PostgreSQLLoader:
                         self.pipeline.name[:128],
                     ),
                 )
-            self._clear_unique_conflicts(cur, conn, groups)
+            clear_unique_conflicts(
+                cur,
+                groups,
+                lambda schema, table: self._table(conn, schema, table),
+                self.pipeline.two_way,
+                DEFAULT_CHUNK_ROWS,
+            )
             used: set[str] = set()
             for group in groups:
                 if group.kind == "UPSERT" and self.copy_min_rows and len(group.rows) >= self.copy_min_rows:
@@ -299,81 +281,7 @@ class PostgreSQLLoader:
             raise self._error(group, exc) from None
         return sum(len(g.rows) for g in groups)
 
-    def _clear_unique_conflicts(self, cur: Any, conn: Any, groups: Sequence[_Group]) -> None:
-        """Delete the rows that hold an upsert's value of another UNIQUE index under another key, before
-        the upserts: ``ON CONFLICT (key)`` would fail on them, and inside a batch a unique value can move
-        from one row to another in an order that grouping and the pool's connections do not keep (see
-        otter_mysql.unique_conflicts). Each such row is written again by its own event of the batch, or by
-        the events that follow a replay. On a two-way channel a holder not written by this transaction
-        stops the load with an error instead."""
-        for g in groups:
-            if g.kind != "UPSERT" or not g.rows:
-                continue
-            info = self._table(conn, g.schema, g.table)
-            for index, unique in info.unique:
-                if set(unique) == set(g.keys) or not set(unique) <= set(g.columns):
-                    continue
-                at = [g.columns.index(c) for c in unique]
-                key_at = [g.columns.index(k) for k in g.keys]
-                per = max(1, min(DEFAULT_CHUNK_ROWS, dialect.MAX_PARAMETERS // len(at)))
-                for start in range(0, len(g.rows), per):
-                    pairs = [
-                        (tuple(row[i] for i in at), tuple(row[i] for i in key_at))
-                        for row in g.rows[start : start + per]
-                    ]
-                    pairs = [(u, k) for u, k in pairs if None not in u]  # NULL never clashes
-                    if pairs:
-                        self._delete_holders(cur, g, index, unique, pairs, groups)
-
-    def _delete_holders(
-        self,
-        cur: Any,
-        g: _Group,
-        index: str,
-        unique: tuple[str, ...],
-        pairs: list[tuple],
-        groups: Sequence[_Group],
-    ) -> None:
-        own = {k: u for u, k in pairs}
-        cur.execute(
-            dialect.unique_holders_sql(g.schema, g.table, unique, g.keys, len(own)),
-            [v for u in own.values() for v in u],
-        )
-        width = len(g.keys)
-        # a value only the collation calls equal counts as held by another row: one delete more, never a wrong row
-        holders = [
-            tuple(row[:width]) for row in cur.fetchall() if own.get(tuple(row[:width])) != tuple(row[width:])
-        ]
-        if not holders:
-            return
-        if self.pipeline.two_way:
-            rewritten = {
-                tuple(row[o.columns.index(k)] for k in o.keys)
-                for o in groups
-                if (o.schema, o.table) == (g.schema, g.table) and o.kind == "UPSERT"
-                for row in o.rows
-            }
-            foreign = [h for h in holders if h not in rewritten]
-            if foreign:
-                shown = ", ".join(f"{k}={v!r:.80}" for k, v in zip(g.keys, foreign[0]))
-                raise LoadError(
-                    f"table {g.schema}.{g.table}: the row with {shown} on this side holds a value of "
-                    f"unique index {index} that a row from the other side needs: both sides wrote the "
-                    f"same unique value under different keys. Change or delete one of the two rows"
-                )
-        cur.execute(
-            dialect.delete_sql(g.schema, g.table, g.keys, len(holders)), [v for h in holders for v in h]
-        )
-        log.info(
-            "%s.%s: deleted %d row(s) holding a value of unique index %s that this batch gives to another "
-            "row (their own changes rewrite them)",
-            g.schema,
-            g.table,
-            len(holders),
-            index,
-        )
-
-    def _statements(self, cur: Any, g: _Group) -> None:
+    def _statements(self, cur: Any, g: Group) -> None:
         per = dialect.rows_per_statement(len(g.columns), self.chunk_rows)
         for start in range(0, len(g.rows), per):
             chunk = g.rows[start : start + per]
@@ -384,7 +292,7 @@ class PostgreSQLLoader:
             )
             cur.execute(sql, [v for row in chunk for v in row])
 
-    def _copy_upsert(self, cur: Any, slot: int, g: _Group, used: set[str]) -> None:
+    def _copy_upsert(self, cur: Any, slot: int, g: Group, used: set[str]) -> None:
         stage = dialect.stage_name(g.schema, g.table)
         if stage not in self._stages[slot]:
             cur.execute(dialect.stage_table_sql(stage, g.schema, g.table))
@@ -416,7 +324,7 @@ class PostgreSQLLoader:
             self._slots[slot] = None
         self._stages[slot] = set()  # the temp tables may have been created in the rolled-back transaction
 
-    def _error(self, group: _Group | None, exc: Exception) -> LoadError:
+    def _error(self, group: Group | None, exc: Exception) -> LoadError:
 
         where = f"{group.kind} into {group.schema}.{group.table}" if group else "loading"
         first = f", first row {group.first.describe()}" if group and group.first else ""
