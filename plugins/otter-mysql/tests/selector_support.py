@@ -7,6 +7,9 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import pymysql
+from pymysqlreplication import BinLogStreamReader
+
 from otter_core.spi import (
     DataMedia,
     DataMediaPair,
@@ -18,6 +21,7 @@ from otter_core.spi import (
     Transaction,
 )
 from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer
+from otter_mysql.schema import SchemaCache, TableSchema
 from otter_mysql.selector import MySQLSelector
 
 _names = itertools.count(1)
@@ -115,3 +119,44 @@ def target_conn(server: MariaDBServer, db: str) -> Any:
     with conn.cursor() as cur:
         cur.execute("SET time_zone = '+00:00', sql_mode = 'NO_AUTO_VALUE_ON_ZERO'")
     return conn
+
+
+def read_rows_events(
+    server: MariaDBServer, start: tuple[str, int], server_id: int, kinds: list
+) -> list[tuple]:
+    """``(event, table-map columns, body)`` of every rows event of ``kinds`` after ``start``, read with
+    mysql-replication: the raw bodies the decoder tests feed the compiled and the Python decoders."""
+    reader = BinLogStreamReader(
+        {"host": "127.0.0.1", "port": server.port, "user": OTTER_USER, "password": OTTER_PASSWORD},
+        server_id=server_id,
+        log_file=start[0],
+        log_pos=start[1],
+        resume_stream=True,
+        blocking=False,
+        only_events=kinds,
+        enable_logging=False,
+        freeze_schema=True,
+    )
+    out = []
+    for ev in reader:
+        body = ev.packet.read(ev.event_size - ev.packet.read_bytes)
+        out.append((ev, reader.table_map[ev.table_id].columns, body))
+    reader.close()
+    return out
+
+
+def table_schemas(server: MariaDBServer, schema: str, tables: Iterable[str]) -> dict[str, TableSchema]:
+    """The schema cache's view of ``tables`` (what a codec is built from)."""
+    cache = SchemaCache(
+        lambda: pymysql.connect(
+            host="127.0.0.1",
+            port=server.port,
+            user=OTTER_USER,
+            password=OTTER_PASSWORD,
+            autocommit=True,
+        )
+    )
+    try:
+        return {table: cache.get(schema, table) for table in tables}
+    finally:
+        cache.close()

@@ -3,16 +3,14 @@ built in one call of the extension, equal to the chunk by chunk path, which keep
 
 from __future__ import annotations
 
-import pymysql
 import pytest
-from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
+from selector_support import read_rows_events, table_schemas
 
 from otter_core.spi import EventType, Hint, Position, SourceError, Transaction
-from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer
+from otter_core.testing.mariadb import MariaDBServer
 from otter_mysql import handover, rowops
 from otter_mysql.rowcodec import DELETE, UPDATE, WRITE
-from otter_mysql.schema import SchemaCache
 
 pytestmark = pytest.mark.usefixtures("clean_databases")
 DB = "expand_db"
@@ -45,21 +43,9 @@ def oltp_backlog(server: MariaDBServer) -> list[tuple]:
         f"UPDATE {DB}.prices SET sku = 'bb' WHERE id = 2",  # a key change: old_keys set
         f"INSERT INTO {DB}.prices VALUES (3, 'c', 9.99, '2025-05-05 05:05:05.5', REPEAT('x', 300))",
     )
-    reader = BinLogStreamReader(
-        {"host": "127.0.0.1", "port": server.port, "user": OTTER_USER, "password": OTTER_PASSWORD},
-        server_id=4323,
-        log_file=start[0],
-        log_pos=start[1],
-        resume_stream=True,
-        blocking=False,
-        only_events=list(KINDS),
-        enable_logging=False,
-        freeze_schema=True,
-    )
     out = []
-    for ev in reader:
+    for ev, columns, body in read_rows_events(server, start, 4323, list(KINDS)):
         kind, etype = KINDS[type(ev)]
-        body = ev.packet.read(ev.event_size - ev.packet.read_bytes)
         raw = (
             ev.table,
             kind,
@@ -69,10 +55,7 @@ def oltp_backlog(server: MariaDBServer) -> list[tuple]:
             start[0],
             ev.packet.log_pos,
         )
-        out.append(
-            (ev.table, reader.table_map[ev.table_id].columns, (handover.RAW, DB, ev.table, etype, 7.5, raw))
-        )
-    reader.close()
+        out.append((ev.table, columns, (handover.RAW, DB, ev.table, etype, 7.5, raw)))
     assert len(out) == 7
     return out
 
@@ -81,19 +64,8 @@ def oltp_backlog(server: MariaDBServer) -> list[tuple]:
 def backlog(mariadb_source: MariaDBServer) -> tuple[tuple, tuple]:
     """``(codec declarations, chunks)``: idents are the table names (any hashable works)."""
     events = oltp_backlog(mariadb_source)
-    schema = SchemaCache(
-        lambda: pymysql.connect(
-            host="127.0.0.1",
-            port=mariadb_source.port,
-            user=OTTER_USER,
-            password=OTTER_PASSWORD,
-            autocommit=True,
-        )
-    )
-    try:
-        codecs = {table: (table, schema.get(DB, table), columns) for table, columns, _ in events}
-    finally:
-        schema.close()
+    tables = table_schemas(mariadb_source, DB, {table for table, _, _ in events})
+    codecs = {table: (table, tables[table], columns) for table, columns, _ in events}
     return tuple(codecs.values()), tuple(chunk for _, _, chunk in events)
 
 

@@ -6,16 +6,14 @@ import os
 import subprocess
 import sys
 
-import pymysql
 import pytest
-from pymysqlreplication import BinLogStreamReader
 from pymysqlreplication.row_event import DeleteRowsEvent, UpdateRowsEvent, WriteRowsEvent
+from selector_support import read_rows_events, table_schemas
 from test_selector_types import COLUMNS, DB, ROWS, write_source_rows
 
-from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer
+from otter_core.testing.mariadb import MariaDBServer
 from otter_mysql import rowops
 from otter_mysql.rowcodec import DELETE, UPDATE, WRITE, RowCodec
-from otter_mysql.schema import SchemaCache
 
 pytestmark = pytest.mark.usefixtures("clean_databases")
 KINDS = {WriteRowsEvent: WRITE, UpdateRowsEvent: UPDATE, DeleteRowsEvent: DELETE}
@@ -23,31 +21,16 @@ KINDS = {WriteRowsEvent: WRITE, UpdateRowsEvent: UPDATE, DeleteRowsEvent: DELETE
 
 def raw_rows_events(server: MariaDBServer, start: tuple[str, int]) -> list[tuple]:
     """(kind, table-map columns, bitmaps, body) of every rows event after ``start``."""
-    reader = BinLogStreamReader(
-        {"host": "127.0.0.1", "port": server.port, "user": OTTER_USER, "password": OTTER_PASSWORD},
-        server_id=4322,
-        log_file=start[0],
-        log_pos=start[1],
-        resume_stream=True,
-        blocking=False,
-        only_events=list(KINDS),
-        enable_logging=False,
-        freeze_schema=True,
-    )
-    out = []
-    for ev in reader:
-        body = ev.packet.read(ev.event_size - ev.packet.read_bytes)
-        out.append(
-            (
-                KINDS[type(ev)],
-                reader.table_map[ev.table_id].columns,
-                ev.columns_present_bitmap,
-                getattr(ev, "columns_present_bitmap2", None),
-                body,
-            )
+    return [
+        (
+            KINDS[type(ev)],
+            columns,
+            ev.columns_present_bitmap,
+            getattr(ev, "columns_present_bitmap2", None),
+            body,
         )
-    reader.close()
-    return out
+        for ev, columns, body in read_rows_events(server, start, 4322, list(KINDS))
+    ]
 
 
 def typed(rows: list) -> list:
@@ -86,17 +69,7 @@ def test_compiled_and_python_decoders_agree_value_for_value(mariadb_source: Mari
     )
     events = raw_rows_events(mariadb_source, start)
     assert {kind for kind, *_ in events} == {WRITE, UPDATE, DELETE}
-    schema = SchemaCache(
-        lambda: pymysql.connect(
-            host="127.0.0.1",
-            port=mariadb_source.port,
-            user=OTTER_USER,
-            password=OTTER_PASSWORD,
-            autocommit=True,
-        )
-    )
-    table = schema.get(DB, "t")
-    schema.close()
+    table = table_schemas(mariadb_source, DB, ["t"])["t"]
     compiled, python = RowCodec(table, events[0][1]), RowCodec(table, events[0][1])
     python_rows = compiled_rows = most_changed = 0
     for kind, _, bitmap, bitmap2, body in events:
