@@ -16,8 +16,10 @@ def make_loader(
     sync_mode: SyncMode = SyncMode.FIELD,
     pool: int = 4,
     dry_run: bool = False,
+    options: dict[str, Any] | None = None,
     **kwargs: Any,
 ) -> MySQLLoader:
+    """A loader for the test target; ``options`` are the target's (``sources.<name>.options``)."""
     target = DataMediaSource(
         name="target",
         type="mysql",
@@ -25,6 +27,7 @@ def make_loader(
         port=server.port,
         user=OTTER_USER,
         password=OTTER_PASSWORD,
+        options=options or {},
     )
     params = PipelineParameters(sync_mode=sync_mode, load_pool_size=pool, dry_run=dry_run)
     pipeline = Pipeline(name="p", source="source", target="target", pairs=(), parameters=params)

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from loader_support import DB, dele, ins, make_loader, upd
 
-from otter_core.spi import DataMediaSource, LoadError, Pipeline, PipelineParameters, SyncMode
-from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer
+from otter_core.spi import LoadError
+from otter_core.testing.mariadb import MariaDBServer
 from otter_mysql.loader import MySQLLoader
 
 pytestmark = pytest.mark.usefixtures("clean_databases")
@@ -40,17 +40,8 @@ def _round_trips(loader: MySQLLoader, events: list) -> int:
 
 
 def _loader(server: MariaDBServer, **options: Any) -> MySQLLoader:
-    target = DataMediaSource(
-        name="target",
-        type="mysql",
-        host="127.0.0.1",
-        port=server.port,
-        user=OTTER_USER,
-        password=OTTER_PASSWORD,
-        options=options,
-    )
-    params = PipelineParameters(sync_mode=SyncMode.FIELD, load_pool_size=1)
-    return MySQLLoader(target, Pipeline(name="p", source="s", target="target", pairs=(), parameters=params))
+    """A one-connection loader with these target options."""
+    return make_loader(server, pool=1, options=options)
 
 
 def test_a_load_of_one_statement_is_one_round_trip(table: MariaDBServer) -> None:
