@@ -33,6 +33,7 @@ from pathlib import Path
 
 import yaml
 from load_verify import log, otter, timed
+from report import print_problems
 
 from otter_core.testing.harness import pipeline_yaml
 from otter_core.testing.load_scenario import SCHEMA, TABLES, create_tables
@@ -265,10 +266,7 @@ def print_report(results: dict) -> None:
             f"{(f'{ratio:.2f}x' if ratio else ''):>8}  {fig['loadavg']:>4.1f}  "
             f"{fig['verified']}"
         )
-    for problem in results["problems"]:
-        print(f"PROBLEM: {problem}")
-    if results.get("error"):
-        print(f"ERROR: {results['error']}")
+    print_problems(results)
 
 
 def main() -> int:

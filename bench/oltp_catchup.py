@@ -30,11 +30,9 @@ Everything is removed on exit, also on Ctrl-C or an error.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -42,10 +40,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from oneway import OTTER_SERVER_ID, Bench, BenchError
+from bench_run import BenchBase, BenchError, command_line, run_benchmark, start_three_servers, write_json
+from oneway import OTTER_SERVER_ID
 from otter_process import compile_bytecode
 from procstat import CLK_TCK, cpu_seconds, log
-from report import machine_info
+from report import machine_info, print_catchup_report
 from workloads import SCHEMA
 
 from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, SERVER_USER, MariaDBServer, find_binary
@@ -82,10 +81,10 @@ class LoadSampler:
         return {"min": round(min(self.values), 2), "max": round(max(self.values), 2)}
 
 
-class OltpBench(Bench):
-    """Reuses the one-way bench's otter and native-replica helpers; servers and phases are its own."""
+class OltpBench(BenchBase):
+    """The shared otter and native-replica helpers (bench_run.BenchBase); servers and phases are its own."""
 
-    def __init__(self, args: argparse.Namespace) -> None:  # not Bench.__init__: no one-way args
+    def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.workdir = Path(tempfile.mkdtemp(prefix="otter-bench-oltp-"))
         self.servers: list[MariaDBServer] = []
@@ -98,20 +97,8 @@ class OltpBench(Bench):
     def start_servers(self) -> None:
         log(f"starting 3 MariaDB servers under {self.workdir}")
         pool = {"innodb_buffer_pool_size": self.args.buffer_pool}
-        self.source = MariaDBServer(self.workdir / "source", server_id=1, log_bin=True, **pool)
-        self.target = MariaDBServer(self.workdir / "target", server_id=2, log_bin=False, **pool)
-        self.replica = MariaDBServer(
-            self.workdir / "replica",
-            server_id=3,
-            log_bin=False,
-            slave_parallel_threads=0,
-            skip_slave_start=True,
-            relay_log=self.workdir / "replica" / "data" / "relay-bin",
-            **pool,
-        )
+        self.source, self.target, self.replica = start_three_servers(self.workdir, self.servers, **pool)
         for server in (self.source, self.target, self.replica):
-            self.servers.append(server)
-            server.start()
             server.root_execute(f"CREATE DATABASE {SCHEMA}")
         self.results["mariadb_version"] = self.source.execute("SELECT VERSION()")[0][0]
 
@@ -306,67 +293,6 @@ class OltpBench(Bench):
         return self.results
 
 
-def print_report(results: dict) -> None:
-    print()
-    print(
-        f"OLTP catch-up — MariaDB {results.get('mariadb_version', '?')}, {results['machine']['cpus']} CPUs, "
-        f"load average at start {results.get('loadavg_at_start')}, at end {results.get('loadavg_at_end')}"
-    )
-    print(f"command: {results['command']}; otter parameters: {results.get('otter_parameters')}")
-    header = f"{'workload':<16} {'consumer':<26} {'seconds':>8} {'rows/s':>9} {'tx/s':>8} {'otter ÷':>8}  load avg  ok"
-    print(header)
-    for name, res in results["workloads"].items():
-        if "rows" in res:
-            print(f"{name:<16} backlog: {res['transactions']:,} tx, {res['rows']:,} row changes")
-        otters = [k for k in res if k == "otter" or (k.startswith("otter_") and isinstance(res[k], dict))]
-        for key, label in (
-            *(
-                (
-                    k,
-                    f"otter ({res[k].get('binlog_reader', 'default')} reader)"
-                    if k != "otter" or len(otters) > 1
-                    else "otter (default params)"
-                    if not results.get("otter_parameters_changed")
-                    else "otter (--param)",
-                )
-                for k in otters
-            ),
-            ("native_single", "native, single-threaded"),
-            ("native_parallel", "native, 4 threads optimistic"),
-        ):
-            fig = res.get(key)
-            if not fig:
-                continue
-            if key == "otter" and len(otters) > 1:
-                ratio = res.get("ratio_native_single")  # otter lines: ÷ the single-threaded replica
-            else:
-                ratio = res.get(f"ratio_{key}") or res.get(f"ratio_native_single_{key}")
-            load = fig["loadavg"]
-            print(
-                f"{'':<16} {label:<26} {fig['seconds']:>8.2f} {fig['rows_per_s']:>9,} {fig['tx_per_s']:>8,} "
-                f"{(f'{ratio:.2f}x' if ratio else ''):>8}  {load['min']:.1f}-{load['max']:.1f}  {fig['verified']}"
-            )
-        for key in otters:
-            fig = res[key]
-            native = [res.get(k, {}).get("replica_cpu_s") for k in ("native_single", "native_parallel")]
-            print(
-                f"{'':<16} {key}: peak RSS {fig['peak_rss_mb']:.0f} MB, CPU {fig['cpu_s']} s "
-                f"({fig.get('us_per_tx')} us/tx, selector process {fig.get('selector_cpu_s')} s = "
-                f"{fig.get('selector_us_per_tx')} us/tx); target mariadbd CPU {fig.get('target_cpu_s')} s "
-                f"(native replica's: {native[0]} s single, {native[1]} s parallel)"
-            )
-            if fig.get("runner_cpu_s") is not None and res.get("transactions"):
-                per_tx = 1e6 / res["transactions"]
-                print(
-                    f"{'':<16} otter CPU per transaction: {fig['cpu_s'] * per_tx:.0f} us, of which otter-run "
-                    f"(the runner) {fig['runner_cpu_s'] * per_tx:.0f} us, its selector process the rest"
-                )
-    for problem in results["problems"]:
-        print(f"PROBLEM: {problem}")
-    if results.get("error"):
-        print(f"ERROR: {results['error']}")
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="4 tables x 10000 rows, 8 s of backlog")
@@ -413,39 +339,19 @@ def main(argv: list[str] | None = None) -> int:
     compile_bytecode()
     bench = OltpBench(args)
 
-    def on_term(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, on_term)
     results = bench.results
     results.update(
         {
             "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
             "machine": machine_info(),
-            "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:]),
+            "command": command_line(),
             "otter_parameters": dict(bench.params),
             "otter_parameters_changed": bool(args.param),
         }
     )
-    code = 0
-    try:
-        bench.run()
-    except KeyboardInterrupt:
-        results["error"], code = "interrupted", 130
-    except (BenchError, subprocess.CalledProcessError) as exc:
-        results["error"], code = str(exc), 1
-    except Exception as exc:  # report, then clean up
-        import traceback
-
-        results["error"], code = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}", 1
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        log("cleaning up servers and temp dirs")
-        bench.cleanup()
-    print_report(results)
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2, default=str) + "\n")
+    code = run_benchmark(bench, results, (BenchError, subprocess.CalledProcessError))
+    print_catchup_report(results)
+    write_json(args.json, results)
     return code or (1 if results["problems"] else 0)
 
 

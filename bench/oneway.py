@@ -27,35 +27,27 @@ Everything (servers, otter-run, temp dirs) is removed on exit, also on Ctrl-C or
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shutil
-import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pymysql
+from bench_run import BenchBase, BenchError, command_line, run_benchmark, start_three_servers, write_json
 from blob import run_blob_phase
 from latency import batch_figures, run_latency
 from otter_process import OtterProcess, compile_bytecode
-from procstat import cpu_seconds, log, own_cpu_seconds, system_busy_seconds
+from procstat import log
 from report import machine_info, print_report
 from workloads import BG_DDL, BLOB_DDL, LAT_DDL, SCHEMA, TABLE_DDL, WORKLOADS, checksum, row_count
 
-from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer
+from otter_core.testing.mariadb import MariaDBServer
 
 OTTER_SERVER_ID = 4242
 
 
-class BenchError(RuntimeError):
-    pass
-
-
-class Bench:
+class Bench(BenchBase):
     error = BenchError
 
     def __init__(self, args: argparse.Namespace) -> None:
@@ -80,20 +72,7 @@ class Bench:
     def start_servers(self) -> None:
         log(f"starting 3 MariaDB servers under {self.workdir}")
         big = {"max_allowed_packet": "256M"}  # 16 MB BLOB rows (the loader's statement holds their hex)
-        self.source = MariaDBServer(self.workdir / "source", server_id=1, log_bin=True, **big)
-        self.target = MariaDBServer(self.workdir / "target", server_id=2, log_bin=False, **big)
-        self.replica = MariaDBServer(
-            self.workdir / "replica",
-            server_id=3,
-            log_bin=False,
-            **big,
-            slave_parallel_threads=0,
-            skip_slave_start=True,
-            relay_log=self.workdir / "replica" / "data" / "relay-bin",
-        )
-        for server in (self.source, self.target, self.replica):
-            self.servers.append(server)
-            server.start()
+        self.source, self.target, self.replica = start_three_servers(self.workdir, self.servers, **big)
         self.source.root_execute(
             "SET SESSION sql_log_bin=0", f"CREATE DATABASE {SCHEMA}", TABLE_DDL, LAT_DDL, BG_DDL, BLOB_DDL
         )
@@ -104,162 +83,6 @@ class Bench:
             cur.execute("SELECT VERSION()")
             self.results["mariadb_version"] = cur.fetchone()[0]
         conn.close()
-
-    def cleanup(self) -> None:
-        if self.args.keep_logs:
-            dest = Path(self.args.keep_logs)
-            dest.mkdir(parents=True, exist_ok=True)
-            for otter in self.otters:
-                shutil.copy(otter.log_path, dest / f"{otter.dir.name}.log")
-                shutil.copy(otter.config, dest / f"{otter.dir.name}.yaml")
-        for otter in self.otters:
-            try:
-                otter.stop(timeout=20)
-            except Exception as exc:  # keep cleaning up
-                log(f"cleanup: stopping otter-run failed: {exc}")
-        for server in self.servers:
-            try:
-                server.destroy()
-            except Exception as exc:  # keep cleaning up
-                log(f"cleanup: stopping MariaDB in {server.basedir} failed: {exc}")
-        shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def server_cpu(self, since: dict | None = None) -> dict:
-        """CPU seconds of each mariadbd (source, target, replica), or the difference to ``since``."""
-        now = {
-            name: cpu_seconds(server.process.pid)
-            for name, server in (("source", self.source), ("target", self.target), ("replica", self.replica))
-        }
-        now["bench"] = own_cpu_seconds()
-        now["machine"] = system_busy_seconds()
-        if since is None:
-            return now
-        return {name: round(now[name] - since[name], 2) for name in now}
-
-    # -- native replica
-    def replica_change_master(self, start: tuple[str, int]) -> None:
-        for sql in ("STOP SLAVE", "RESET SLAVE"):
-            try:
-                self.replica.root_execute(sql)
-            except pymysql.err.MySQLError:
-                pass  # not configured yet
-        self.replica.root_execute(
-            f"CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={self.source.port}, "
-            f"MASTER_USER='{OTTER_USER}', MASTER_PASSWORD='{OTTER_PASSWORD}', "
-            f"MASTER_LOG_FILE='{start[0]}', MASTER_LOG_POS={start[1]}, MASTER_USE_GTID=no"
-        )
-
-    def replica_status(self) -> dict:
-        conn = self.replica.root_connect(cursorclass=pymysql.cursors.DictCursor)
-        try:
-            with conn.cursor() as cur:
-                cur.execute("SHOW SLAVE STATUS")
-                return cur.fetchone() or {}
-        finally:
-            conn.close()
-
-    def replica_wait(self, end: tuple[str, int], timeout: float) -> None:
-        conn = self.replica.root_connect()
-        deadline = time.monotonic() + timeout
-        try:
-            with conn.cursor() as cur:
-                while True:
-                    cur.execute("SELECT MASTER_POS_WAIT(%s, %s, 1)", end)
-                    got = cur.fetchone()[0]
-                    if got is not None and got >= 0:
-                        return
-                    status = self.replica_status()
-                    err = status.get("Last_SQL_Error") or status.get("Last_IO_Error")
-                    if err:
-                        raise BenchError(f"native replica failed: {err}")
-                    if time.monotonic() > deadline:
-                        raise BenchError(
-                            f"native replica did not reach {end} in {timeout:.0f}s "
-                            f"(at {status.get('Relay_Master_Log_File')}:{status.get('Exec_Master_Log_Pos')})"
-                        )
-        finally:
-            conn.close()
-
-    # -- otter
-    def start_otter(self, tag: str, start: tuple[str, int], **params: Any) -> OtterProcess:
-        otter = OtterProcess(
-            self.workdir,
-            tag,
-            self.source,
-            self.target,
-            start,
-            {**self.params, **params},
-            self.args.otter_log_level,
-            self.args.profile,
-        )
-        self.otters.append(otter)
-        otter.start()
-        return otter
-
-    def otter_wait(
-        self,
-        otter: OtterProcess,
-        end: tuple[str, int],
-        timeout: float,
-        data_done: Callable[[], bool] | None = None,
-    ) -> dict:
-        """Wait until otter's acked position reaches ``end``; sample CPU/RSS meanwhile."""
-        deadline = time.monotonic() + timeout
-        first_ack = None
-        first_rows: tuple[float, int] | None = None  # first progress line showing loaded rows
-        last_sample = 0.0
-        last_data_check = 0.0
-        last_acked: tuple[str, int] | None = None
-        last_move = time.perf_counter()
-        while True:
-            now = time.perf_counter()
-            if now - last_sample >= 0.25:
-                otter.meter.sample()
-                last_sample = now
-            if first_rows is None:
-                first_rows = next(((t, r) for t, r in otter.progress() if r > 0), None)
-            acked = otter.acked()
-            if acked is not None and first_ack is None:
-                first_ack = now
-            if acked is not None and acked >= end:
-                otter.meter.sample()
-                return {
-                    "seconds": now - otter.started_at,
-                    "first_ack_s": (first_ack or now) - otter.started_at,
-                    "first_rows": first_rows,
-                    "end": now,
-                    "done_by": "acked position",
-                }
-            if acked != last_acked:
-                last_acked, last_move = acked, now
-            # fallback, only once the acked position has stood still for 3 s (so that the check's
-            # full-table scan does not load the target while otter is busy): is the target complete?
-            if data_done is not None and now - last_move >= 3.0 and now - last_data_check >= 1.0:
-                last_data_check = now
-                if data_done():
-                    otter.meter.sample()
-                    self.results["problems"].append(
-                        f"{otter.dir.name}: target data complete but acked position is {acked}, "
-                        f"binlog end is {end[0]}:{end[1]}"
-                    )
-                    return {
-                        "seconds": now - otter.started_at,
-                        "first_ack_s": (first_ack or now) - otter.started_at,
-                        "first_rows": first_rows,
-                        "end": now,
-                        "done_by": "target data",
-                    }
-            if not otter.alive():
-                raise BenchError(
-                    f"otter-run exited with code {otter.process.returncode} before reaching "
-                    f"{end[0]}:{end[1]} (acked {acked}); its log ends:\n{otter.log_tail()}"
-                )
-            if time.monotonic() > deadline:
-                raise BenchError(
-                    f"otter did not reach {end[0]}:{end[1]} within {timeout:.0f}s (acked {acked}); "
-                    f"otter-run log ends:\n{otter.log_tail()}"
-                )
-            time.sleep(0.005)
 
     # -- phases
     def throughput(self) -> None:
@@ -462,41 +285,18 @@ def main(argv: list[str] | None = None) -> int:
     compile_bytecode()
     bench = Bench(args)
 
-    def on_term(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, on_term)
     results: dict[str, Any] = bench.results
     results.update(
         {
             "rows": args.rows,
             "machine": machine_info(),
-            "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:]),
+            "command": command_line(),
             "otter_parameters": dict(bench.params),
         }
     )
-    code = 0
-    try:
-        bench.run()
-    except KeyboardInterrupt:
-        results["error"] = "interrupted"
-        code = 130
-    except BenchError as exc:
-        results["error"] = str(exc)
-        code = 1
-    except Exception as exc:  # report, then clean up
-        import traceback
-
-        results["error"] = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
-        code = 1
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        log("cleaning up servers and temp dirs")
-        bench.cleanup()
+    code = run_benchmark(bench, results, (BenchError,))
     print_report(results, bench.params)
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2, default=str) + "\n")
+    write_json(args.json, results)
     return code
 
 

@@ -1,4 +1,4 @@
-"""Percentiles, machine facts and the printed report of the one-way benchmark."""
+"""Percentiles, machine facts and the printed reports of the one-way and the OLTP catch-up benchmarks."""
 
 from __future__ import annotations
 
@@ -136,3 +136,69 @@ def print_report(results: dict, params: dict) -> None:
     if results.get("error"):
         print()
         print("ERROR: " + results["error"])
+
+
+def print_catchup_report(results: dict) -> None:
+    print()
+    print(
+        f"OLTP catch-up — MariaDB {results.get('mariadb_version', '?')}, {results['machine']['cpus']} CPUs, "
+        f"load average at start {results.get('loadavg_at_start')}, at end {results.get('loadavg_at_end')}"
+    )
+    print(f"command: {results['command']}; otter parameters: {results.get('otter_parameters')}")
+    header = f"{'workload':<16} {'consumer':<26} {'seconds':>8} {'rows/s':>9} {'tx/s':>8} {'otter ÷':>8}  load avg  ok"
+    print(header)
+    for name, res in results["workloads"].items():
+        if "rows" in res:
+            print(f"{name:<16} backlog: {res['transactions']:,} tx, {res['rows']:,} row changes")
+        otters = [k for k in res if k == "otter" or (k.startswith("otter_") and isinstance(res[k], dict))]
+        for key, label in (
+            *(
+                (
+                    k,
+                    f"otter ({res[k].get('binlog_reader', 'default')} reader)"
+                    if k != "otter" or len(otters) > 1
+                    else "otter (default params)"
+                    if not results.get("otter_parameters_changed")
+                    else "otter (--param)",
+                )
+                for k in otters
+            ),
+            ("native_single", "native, single-threaded"),
+            ("native_parallel", "native, 4 threads optimistic"),
+        ):
+            fig = res.get(key)
+            if not fig:
+                continue
+            if key == "otter" and len(otters) > 1:
+                ratio = res.get("ratio_native_single")  # otter lines: ÷ the single-threaded replica
+            else:
+                ratio = res.get(f"ratio_{key}") or res.get(f"ratio_native_single_{key}")
+            load = fig["loadavg"]
+            print(
+                f"{'':<16} {label:<26} {fig['seconds']:>8.2f} {fig['rows_per_s']:>9,} {fig['tx_per_s']:>8,} "
+                f"{(f'{ratio:.2f}x' if ratio else ''):>8}  {load['min']:.1f}-{load['max']:.1f}  {fig['verified']}"
+            )
+        for key in otters:
+            fig = res[key]
+            native = [res.get(k, {}).get("replica_cpu_s") for k in ("native_single", "native_parallel")]
+            print(
+                f"{'':<16} {key}: peak RSS {fig['peak_rss_mb']:.0f} MB, CPU {fig['cpu_s']} s "
+                f"({fig.get('us_per_tx')} us/tx, selector process {fig.get('selector_cpu_s')} s = "
+                f"{fig.get('selector_us_per_tx')} us/tx); target mariadbd CPU {fig.get('target_cpu_s')} s "
+                f"(native replica's: {native[0]} s single, {native[1]} s parallel)"
+            )
+            if fig.get("runner_cpu_s") is not None and res.get("transactions"):
+                per_tx = 1e6 / res["transactions"]
+                print(
+                    f"{'':<16} otter CPU per transaction: {fig['cpu_s'] * per_tx:.0f} us, of which otter-run "
+                    f"(the runner) {fig['runner_cpu_s'] * per_tx:.0f} us, its selector process the rest"
+                )
+    print_problems(results)
+
+
+def print_problems(results: dict) -> None:
+    """The problems a run noted and its error, last in a benchmark's report."""
+    for problem in results["problems"]:
+        print(f"PROBLEM: {problem}")
+    if results.get("error"):
+        print(f"ERROR: {results['error']}")
