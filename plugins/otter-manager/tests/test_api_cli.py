@@ -7,16 +7,53 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 
 OTTER_RUN = [sys.executable, "-m", "otter_core.cli"]
+ADMIN_PASSWORD = "serve-password"
 
 
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def init_admin(state_dir: Path) -> None:
+    """``otter-run manager --init-admin boss``, the password (ADMIN_PASSWORD) from the environment."""
+    subprocess.run(
+        [*OTTER_RUN, "manager", "--state-dir", str(state_dir), "--init-admin", "boss"],
+        env={**os.environ, "OTTER_MANAGER_PASSWORD": ADMIN_PASSWORD},
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+
+
+def serve(state_dir: Path, *options: str) -> tuple[subprocess.Popen, str]:
+    """``otter-run manager`` serving ``state_dir`` on a free port: the process and its base URL."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [*OTTER_RUN, "manager", "--state-dir", str(state_dir), "--port", str(port), *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    return server, f"http://127.0.0.1:{port}"
+
+
+def first_answer(server: subprocess.Popen, url: str) -> httpx.Response:
+    """GET ``url`` until the served manager answers (60 s at most; its output if it exits first)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return httpx.get(url, timeout=5)
+        except httpx.TransportError:
+            assert server.poll() is None, server.stdout.read()
+            assert time.monotonic() < deadline, "the manager did not answer within 60 s"
+            time.sleep(0.3)
 
 
 def test_init_admin_reads_the_password_from_stdin_and_never_prints_it(tmp_path):
@@ -44,40 +81,18 @@ def test_init_admin_reads_the_password_from_stdin_and_never_prints_it(tmp_path):
 
 
 def test_manager_command_serves_the_api_and_the_admin_can_log_in(tmp_path):
-    env = {**os.environ, "OTTER_MANAGER_PASSWORD": "serve-password"}
-    subprocess.run(
-        [*OTTER_RUN, "manager", "--state-dir", str(tmp_path), "--init-admin", "boss"],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    port = _free_port()
-    server = subprocess.Popen(
-        [*OTTER_RUN, "manager", "--state-dir", str(tmp_path), "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    init_admin(tmp_path)
+    server, base = serve(tmp_path)
     try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                assert httpx.get(f"{base}/api/session", timeout=5).json()["logged_in"] is False
-                break
-            except httpx.TransportError:
-                assert server.poll() is None, server.stdout.read()
-                assert time.monotonic() < deadline, "the manager did not answer within 60 s"
-                time.sleep(0.3)
+        assert first_answer(server, f"{base}/api/session").json()["logged_in"] is False
         with httpx.Client(base_url=base, timeout=10) as client:
-            login = client.post("/api/login", json={"username": "boss", "password": "serve-password"})
+            login = client.post("/api/login", json={"username": "boss", "password": ADMIN_PASSWORD})
             assert login.status_code == 200 and login.json()["role"] == "ADMIN"
             assert client.get("/api/channels").json() == []
     finally:
         server.terminate()
         output = server.communicate(timeout=30)[0]
-    assert "serve-password" not in output
+    assert ADMIN_PASSWORD not in output
 
 
 def test_otter_run_manager_comes_from_the_otter_manager_plugin(tmp_path):

@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-import time
 
 import httpx
-from test_api_cli import OTTER_RUN, _free_port
+from test_api_cli import ADMIN_PASSWORD, OTTER_RUN, first_answer, init_admin, serve
 
 
 def mode(path) -> int:
@@ -17,16 +16,9 @@ def mode(path) -> int:
 
 def test_init_admin_leaves_the_store_and_its_folder_private(tmp_path):
     state = tmp_path / "state"
-    env = {**os.environ, "OTTER_MANAGER_PASSWORD": "serve-password"}
     old = os.umask(0o022)
     try:
-        subprocess.run(
-            [*OTTER_RUN, "manager", "--state-dir", str(state), "--init-admin", "boss"],
-            env=env,
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
+        init_admin(state)
     finally:
         os.umask(old)
     assert mode(state) == 0o700
@@ -63,44 +55,13 @@ def test_a_bad_forwarded_allow_ips_entry_stops_the_manager_with_its_name(tmp_pat
 
 
 def test_the_served_manager_believes_only_its_trusted_proxy(tmp_path):
-    env = {**os.environ, "OTTER_MANAGER_PASSWORD": "serve-password"}
-    subprocess.run(
-        [*OTTER_RUN, "manager", "--state-dir", str(tmp_path), "--init-admin", "boss"],
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    port = _free_port()
-    server = subprocess.Popen(
-        [
-            *OTTER_RUN,
-            "manager",
-            "--state-dir",
-            str(tmp_path),
-            "--port",
-            str(port),
-            "--forwarded-allow-ips",
-            "127.0.0.1",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    init_admin(tmp_path)
+    server, base = serve(tmp_path, "--forwarded-allow-ips", "127.0.0.1")
     try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                page = httpx.get(f"{base}/login", timeout=5)
-                break
-            except httpx.TransportError:
-                assert server.poll() is None, server.stdout.read()
-                assert time.monotonic() < deadline, "the manager did not answer within 60 s"
-                time.sleep(0.3)
+        page = first_answer(server, f"{base}/login")
         assert page.headers["x-frame-options"] == "DENY"
         assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
-        body = {"username": "boss", "password": "serve-password"}
+        body = {"username": "boss", "password": ADMIN_PASSWORD}
         with httpx.Client(base_url=base, timeout=10) as client:
             tls = client.post("/api/login", json=body, headers={"X-Forwarded-Proto": "https"})
             assert tls.status_code == 200 and "; secure" in tls.headers["set-cookie"].lower()
@@ -118,4 +79,4 @@ def test_the_served_manager_believes_only_its_trusted_proxy(tmp_path):
     finally:
         server.terminate()
         output = server.communicate(timeout=30)[0]
-    assert "serve-password" not in output
+    assert ADMIN_PASSWORD not in output
