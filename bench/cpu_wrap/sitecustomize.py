@@ -22,6 +22,8 @@ import time
 WRAPPED = [
     ("otter_core.engine.select", "Batcher.next_batch"),
     ("otter_core.engine.select_process", "ProcessSelector._receive"),
+    ("otter_core.engine.select_process", "ProcessSelector.poll"),
+    ("otter_core.engine.select_process", "ProcessSelector.take_ready"),  # issue 21, branch chunkrx
     ("otter_mysql.handover", "RawExpander.expand"),
     ("otter_core.engine.extract", "Extractor.extract"),
     ("otter_core.engine.pipeline", "transform"),

@@ -84,6 +84,9 @@ class Batcher:
         # set by the runner when a load ends; used with a selector that can wait on it (``poll_or_wake``)
         self.wake = wake
         self._wait = getattr(selector, "poll_or_wake", None) if wake is not None else None
+        # a run of received plain row transactions at once (``ProcessSelector.take_ready``): no
+        # ``Transaction``, poll chain, pause check or DDL test per transaction
+        self._take = getattr(selector, "take_ready", None)
         # a transaction that must start the next batch: a DDL (it travels alone), or one that came in as
         # the pipeline was paused (what commits after a pause loads only after the resume)
         self._held: Transaction | None = None
@@ -99,7 +102,19 @@ class Batcher:
         position: Position | None = None
         size = 0
         started = time.monotonic()
+        take = self._take
         while not should_stop():
+            if take is not None and self._held is None:
+                run = take(self.params.batch_size - len(events), self._max_bytes - size)
+                if run is not None:
+                    if position is None:
+                        self.first_arrival = time.monotonic()
+                    events.extend(run[0])
+                    position = run[1]
+                    size += run[2]
+                    if len(events) >= self.params.batch_size or size >= self._max_bytes:
+                        break
+                    continue
             txn = self._held or self.selector.poll(0.0 if position is not None else 0.2)
             self._held = None
             if txn is None:

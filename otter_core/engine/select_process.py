@@ -12,7 +12,10 @@ events costs far more than decoding), and the runner expands them with ``expand(
 the same selector that it never starts.
 
 A chunk is sent as soon as the selector has nothing more ready (no waiting for company: latency). Its
-transactions travel as plain tuples and are rebuilt as the same ``Transaction`` objects in the runner.
+transactions travel as plain tuples and wait in the runner as such. ``poll`` rebuilds one as the same
+``Transaction``; ``take_ready`` hands the Batcher a run of them at once: plain row transactions (no DDL,
+no hints to add) go straight from tuple to events (one ``Position`` each, which their events carry),
+without a ``Transaction`` per transaction (two with deferred decoding) nor a call chain each.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from typing import Any
 
 from otter_core.contracts import DeferredDecoding, StatefulSelector
 from otter_core.errors import DETERMINISTIC, TRANSIENT, SourceError, error_class
-from otter_core.model import DataMediaSource, Pipeline, Position, Transaction
+from otter_core.model import DataMediaSource, EventData, Pipeline, Position, Transaction
 
 CHUNK_EVENTS = 512
 CHUNK_BYTES = 256 * 1024
@@ -123,10 +126,11 @@ class ProcessSelector:
         self.pipeline = pipeline
         self.source = source
         self._state: tuple[str, str] | None = None  # (state directory, channel) for the selector's own state
-        self._pending: collections.deque[Transaction] = collections.deque()
+        self._pending: collections.deque[tuple | Transaction] = collections.deque()  # as ``_plain`` made them
         self._conn: Any = None
         self._process: Any = None
         self._expander: Any = None  # an unstarted selector of the same plugin: expands Transaction.raw
+        self._row_events: Any = None  # the expander's ``row_events`` (``take_ready``), if it has one
 
     def start(self, position: Position | None) -> None:
         parent, child = _context.Pipe(duplex=False)
@@ -140,6 +144,7 @@ class ProcessSelector:
         self._process.start()
         child.close()
         self._expander = self._make_expander()  # built while the child starts (the runner imports the plugin)
+        self._row_events = getattr(self._expander, "row_events", None)
         deadline = time.monotonic() + 120
         while not self._conn.poll(0.2):
             if not self._process.is_alive() or time.monotonic() > deadline:
@@ -171,10 +176,10 @@ class ProcessSelector:
                 f"(exit code {self._process.exitcode})"
             ) from None
         if kind == "txns":
-            self._pending.extend(map(_transaction, payload))
+            self._pending.extend(payload)
         elif kind == "started" and not payload:  # the child decodes: nothing to expand here
             self._expander.close()
-            self._expander = None
+            self._expander = self._row_events = None
         elif kind == "error":
             name, message, kind = payload
             raise SourceError(
@@ -188,8 +193,45 @@ class ProcessSelector:
             self._receive()
         if not self._pending:
             return None
-        txn = self._pending.popleft()
+        txn = _transaction(self._pending.popleft())
         return txn if txn.raw is None else self._expander.expand(txn)
+
+    def take_ready(self, max_events: int, max_bytes: int) -> tuple[list[EventData], Position, int] | None:
+        """Events, end position and size of the received transactions from the first on, as the Batcher
+        would collect them by ``poll``: it stops after the transaction that brings the events to
+        ``max_events`` or the size to ``max_bytes``, and before the first one that is not plain row
+        events (a DDL, a sent-back or resolved transaction, one ``expand`` must decode chunk by chunk:
+        ``poll`` returns that one). None when there is none such ready (nothing received: one look at the
+        pipe, no wait). Each transaction's events carry its own position, as ``poll``'s do."""
+        pending, row_events = self._pending, self._row_events
+        if row_events is None:
+            return None
+        if not pending:
+            if not self._conn.poll(0):
+                return None
+            self._receive()
+        events: list[EventData] = []
+        add = events.extend
+        position: Position | None = None
+        size = 0
+        while pending:
+            item = pending[0]
+            if type(item) is not tuple or item[6] is None:
+                break  # decoded in the child (or not a plain position): ``poll``'s way
+            _, file, pos, gtid, timestamp, txn_size, raw = item
+            at = Position(file, pos, gtid, timestamp)
+            got = row_events(raw, at)
+            if got is None:
+                break
+            pending.popleft()
+            add(got)
+            position = at
+            size += txn_size
+            if len(events) >= max_events or size >= max_bytes:
+                break
+        if position is None:
+            return None
+        return events, position, size
 
     def poll_or_wake(self, timeout: float, wake: Any) -> Transaction | None:
         """``poll``, but the wait also ends when ``wake`` (anything with a ``fileno``, e.g. the runner's
@@ -198,7 +240,7 @@ class ProcessSelector:
             self._receive()
         if not self._pending:
             return None
-        txn = self._pending.popleft()
+        txn = _transaction(self._pending.popleft())
         return txn if txn.raw is None else self._expander.expand(txn)
 
     def close(self) -> None:
@@ -209,7 +251,7 @@ class ProcessSelector:
         self._process = None
         if self._expander is not None:
             self._expander.close()
-            self._expander = None
+            self._expander = self._row_events = None
         if self._conn is not None:
             self._conn.close()
             self._conn = None

@@ -282,6 +282,19 @@ class SnapshotSelector:
             return self.poll(min(timeout, BUSY_POLL_SECONDS))
         return inner(timeout, wake)
 
+    def take_ready(self, max_events: int, max_bytes: int) -> tuple[list, Position, int] | None:
+        """The wrapped selector's ``take_ready`` while no chunk runs or is due (no watermark to look for);
+        otherwise None: the Batcher then polls, one transaction at a time."""
+        inner = getattr(self.inner, "take_ready", None)
+        if (
+            inner is None
+            or self._chunk is not None
+            or time.monotonic() >= self._next_check
+            or self._may_begin()
+        ):
+            return None
+        return inner(max_events, max_bytes)
+
     def _room(self) -> bool:
         """Another chunk may be emitted: fewer than ``max_pending_chunks`` are emitted and not yet acked.
         A chunk on the bulk path is one event, so ``batch_size`` (counted in events) no longer bounds its

@@ -188,22 +188,29 @@ class RawExpander:
 
     def expand(self, txn: Transaction) -> Transaction:
         raw = txn.raw  # (codecs, chunks, remedy[, resolution])
-        codecs, chunks, remedy = raw[0], raw[1], raw[2]
+        whole = self.row_events(raw, txn.position)
+        if whole is not None:
+            return Transaction(whole, txn.position, txn.size)
         resolution = len(raw) > 3 and bool(raw[3])
+        events = build_events(
+            raw[1], txn.position, raw[2], self._decode, before=self.before, resolution=resolution
+        )
+        return Transaction(tuple(events), txn.position, txn.size)
+
+    def row_events(self, raw: tuple, pos: Position) -> tuple[EventData, ...] | None:
+        """The row events of a deferred transaction at ``pos``, built in one call of the extension; None
+        when ``expand`` must take it chunk by chunk (a chunk that is not raw, e.g. a DDL; a shape not
+        seen before; a Python decoder; a body that does not decode: decoded again there, and named or
+        rejected; a sent-back or resolved transaction; before images). Declares the codecs it carries
+        either way (declaring them again is harmless)."""
+        codecs = raw[0]
         if codecs:
             for ident, table, columns in codecs:
                 self._codecs[ident] = RowCodec(table, columns)
             self._decoders.clear()  # an ident declared again (never today) must not keep its old decoder
-        if self._whole is not None and not remedy and not resolution:
-            # None: a chunk the extension leaves to the path below (not raw, a shape not seen before, a
-            # Python decoder, a body that does not decode: decoded again there, and named or rejected)
-            whole = self._whole(self._decoders, chunks, txn.position)
-            if whole is not None:
-                return Transaction(whole, txn.position, txn.size)
-        events = build_events(
-            chunks, txn.position, remedy, self._decode, before=self.before, resolution=resolution
-        )
-        return Transaction(tuple(events), txn.position, txn.size)
+        if self._whole is None or raw[2] or (len(raw) > 3 and raw[3]):
+            return None
+        return self._whole(self._decoders, raw[1], pos)
 
     def _decode(self, chunk: Chunk) -> Chunk:
         _, schema, table, etype, ts, raw = chunk
@@ -281,6 +288,16 @@ class DeferredDecoding:
                 self.label, self.pipeline.parameters.skip_select_exception, self.pipeline.detects_conflicts
             )
         return self._expander.expand(txn)
+
+    def row_events(self, raw: tuple, pos: Position) -> tuple[EventData, ...] | None:
+        """In the runner: the events of a deferred transaction's ``raw`` at ``pos`` when they are plain
+        row events built in one call (the selector process's hand-over takes a chunk of such
+        transactions without a ``Transaction`` each); None: ``expand`` a ``Transaction`` instead."""
+        if self._expander is None:
+            self._expander = RawExpander(
+                self.label, self.pipeline.parameters.skip_select_exception, self.pipeline.detects_conflicts
+            )
+        return self._expander.row_events(raw, pos)
 
     def _register(self, codec: RowCodec | None) -> RowCodec | None:
         if codec is not None:
