@@ -23,6 +23,9 @@ sampled during each phase: the machine is shared, so only ratios from the same r
 ``--readers native,library`` runs otter once per binlog reader (``parameters.binlog_reader``) on the
 same backlog, its target restored to the start state in between; each line shows the selector process's
 CPU seconds per transaction beside the whole of otter's.
+``--variants 'batch_size=8000;load_pool_size=2'`` runs otter once more per variant (its parameters over
+the defaults) on the same backlog, its target restored in between: a parameter sweep whose points share
+one backlog and one pair of native runs.
 ``--profile DIR`` records otter-run with py-spy (``pip install py-spy``) as ``bench/oneway.py`` does.
 Everything is removed on exit, also on Ctrl-C or an error.
 """
@@ -43,11 +46,19 @@ from typing import Any
 from bench_run import BenchBase, BenchError, command_line, run_benchmark, start_three_servers, write_json
 from oneway import OTTER_SERVER_ID
 from otter_process import compile_bytecode
-from procstat import CLK_TCK, cpu_seconds, log
-from report import machine_info, print_catchup_report
+from procstat import CLK_TCK, cpu_seconds, log, sched_seconds
+from report import machine_info, print_catchup_report, variant_name
 from workloads import SCHEMA
 
 from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, SERVER_USER, MariaDBServer, find_binary
+
+
+def parse_variant(text: str) -> dict[str, int]:
+    """``batch_size=8000,load_pool_size=2``: pipeline parameters of one more otter run."""
+    if text.strip() == "default":
+        return {}
+    pairs = (item.split("=", 1) for item in text.split(",") if item)
+    return {key.strip(): int(value) for key, value in pairs}
 
 
 def sysbench_counts(output: str) -> dict[str, int]:
@@ -170,11 +181,14 @@ class OltpBench(BenchBase):
         expected: list,
         reader: str | None = None,
         key: str = "otter",
+        variant: dict[str, int] | None = None,
     ) -> None:
         loads = LoadSampler()
         loads.sample()
         servers_cpu0 = [cpu_seconds(server.process.pid) for server in (self.source, self.target)]
-        extra = {"binlog_reader": reader} if reader else {}
+        target_sched0 = sched_seconds(self.target.process.pid)
+        extra: dict[str, Any] = {"binlog_reader": reader} if reader else {}
+        extra.update(variant or {})
         otter = self.start_otter(f"{name}-{key}", start, **extra)
         try:
             waited = self.otter_wait(
@@ -185,6 +199,7 @@ class OltpBench(BenchBase):
             )
         finally:
             meter = otter.meter
+            target_sched = [b - a for a, b in zip(target_sched0, sched_seconds(self.target.process.pid))]
             status = otter.pipeline_status()
             code = otter.stop()
         loads.sample()
@@ -197,6 +212,7 @@ class OltpBench(BenchBase):
         children = sum(p["cpu_s"] for p in meter.breakdown() if p["pid"] != meter.pid)
         res[key] = {
             "binlog_reader": reader or "default",
+            "parameters": variant or {},
             "selector_cpu_s": round(children, 2),  # the selector process (otter-run's children)
             "us_per_tx": round(meter.cpu_seconds / res["transactions"] * 1e6, 1),
             "selector_us_per_tx": round(children / res["transactions"] * 1e6, 1),
@@ -209,6 +225,9 @@ class OltpBench(BenchBase):
             "peak_rss_mb": round(meter.peak_rss_mb, 1),
             "target_cpu_s": round(target_cpu, 1),  # its mariadbd: otter's statements (and the checksums)
             "source_cpu_s": round(source_cpu, 1),  # the binlog dump thread (and the checksums)
+            # the target's threads on a CPU / waiting for one, per second of the catch-up: its busy share
+            "target_busy": round(target_sched[0] / seconds, 2),
+            "target_waiting_for_cpu": round(target_sched[1] / seconds, 2),
             "done_by": waited["done_by"],
             "verified": equal,
             "exit_code": code,
@@ -277,11 +296,15 @@ class OltpBench(BenchBase):
             res.update(counts, rows=counts["writes"], start=start, end=end)
             res["source_checksums"] = self.checksums(self.source)
             log(f"{name}: {counts}, binlog {start[0]}:{start[1]} .. {end[0]}:{end[1]}")
-            for i, reader in enumerate(args.readers or [None]):
+            runs = [(None, {})] + [(None, v) for v in args.variants or []]
+            if args.readers:
+                runs = [(reader, {}) for reader in args.readers]
+            for i, (reader, variant) in enumerate(runs):
                 if i:  # the target back to the backlog's start state (otter's first run left it equal)
                     self.restore(self.target, dump)
-                key = "otter" if i == 0 else f"otter_{reader}"
-                self.run_otter(name, res, start, end, res["source_checksums"], reader, key)
+                key = "otter" if i == 0 else f"otter_{reader}" if reader else f"otter_{variant_name(variant)}"
+                key += f"#{i}" if key in res else ""  # a point run twice (e.g. 'default' between variants)
+                self.run_otter(name, res, start, end, res["source_checksums"], reader, key, variant)
             self.run_native(name, res, start, end, "native_single")
             self.restore(self.replica, dump)
             self.run_native(name, res, start, end, "native_parallel")
@@ -318,6 +341,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=lambda text: [r for r in text.split(",") if r],
         help="otter once per binlog reader, e.g. native,library (parameters.binlog_reader; default: one run, "
         "the default reader)",
+    )
+    ap.add_argument(
+        "--variants",
+        type=lambda text: [parse_variant(v) for v in text.split(";") if v],
+        help="more otter runs on the same backlog, each with these parameters over the defaults (and "
+        "--param), the target restored in between: 'batch_size=8000;default;load_pool_size=2' ('default': the defaults again)",
     )
     ap.add_argument("--buffer-pool", default="512M", help="innodb_buffer_pool_size of each server")
     ap.add_argument("--phase-timeout", type=float, default=600.0, help="seconds one consumer may take")

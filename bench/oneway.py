@@ -42,6 +42,7 @@ from procstat import log
 from report import machine_info, print_report
 from workloads import BG_DDL, BLOB_DDL, LAT_DDL, SCHEMA, TABLE_DDL, WORKLOADS, checksum, row_count
 
+from otter_core.model import PipelineParameters
 from otter_core.testing.mariadb import MariaDBServer
 
 OTTER_SERVER_ID = 4242
@@ -234,11 +235,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--latency-interval-ms", type=float, default=20.0, help="pause between those inserts")
     ap.add_argument("--poll-interval-ms", type=float, default=0.5, help="pause between arrival polls")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
-    ap.add_argument("--parallelism", type=int, default=5)
-    ap.add_argument("--batch-size", type=int, default=4000)
-    ap.add_argument("--load-pool-size", type=int, default=4)
+    defaults = PipelineParameters()  # otter's defaults, so a changed default is what the bench measures
+    ap.add_argument("--parallelism", type=int, default=defaults.parallelism)
+    ap.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    ap.add_argument("--load-pool-size", type=int, default=defaults.load_pool_size)
     ap.add_argument("--sync-mode", choices=("field", "row"), default="field")
-    ap.add_argument("--batch-timeout-ms", type=int, default=500)
+    ap.add_argument("--batch-timeout-ms", type=int, default=defaults.batch_timeout_ms)
     ap.add_argument(
         "--select-process",
         action=argparse.BooleanOptionalAction,

@@ -46,6 +46,24 @@ def cpu_seconds(pid: int) -> float:
     return st[1] / CLK_TCK if st else 0.0
 
 
+def sched_seconds(pid: int) -> tuple[float, float]:
+    """(seconds on a CPU, seconds runnable but waiting for one) summed over the process's live threads
+    (/proc/PID/task/*/schedstat): a server's busy share over a phase, and how much of it waited for a core."""
+    on_cpu = queued = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0.0, 0.0
+    for tid in tasks:
+        try:
+            fields = Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()
+        except OSError:
+            continue  # the thread ended meanwhile
+        on_cpu += int(fields[0])
+        queued += int(fields[1])
+    return on_cpu / 1e9, queued / 1e9
+
+
 def system_busy_seconds() -> float:
     """CPU seconds all cores spent busy since boot (/proc/stat: everything but idle and iowait)."""
     fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]

@@ -138,6 +138,11 @@ def print_report(results: dict, params: dict) -> None:
         print("ERROR: " + results["error"])
 
 
+def variant_name(variant: dict[str, int]) -> str:
+    """A parameter sweep point's label: ``batch_size=8000,load_pool_size=2`` or ``default``."""
+    return ",".join(f"{k}={v}" for k, v in variant.items()) or "default"
+
+
 def print_catchup_report(results: dict) -> None:
     print()
     print(
@@ -155,7 +160,9 @@ def print_catchup_report(results: dict) -> None:
             *(
                 (
                     k,
-                    f"otter ({res[k].get('binlog_reader', 'default')} reader)"
+                    f"otter ({variant_name(res[k]['parameters'])})"
+                    if k != "otter" and res[k].get("binlog_reader") == "default"
+                    else f"otter ({res[k].get('binlog_reader', 'default')} reader)"
                     if k != "otter" or len(otters) > 1
                     else "otter (default params)"
                     if not results.get("otter_parameters_changed")
@@ -187,6 +194,11 @@ def print_catchup_report(results: dict) -> None:
                 f"{fig.get('selector_us_per_tx')} us/tx); target mariadbd CPU {fig.get('target_cpu_s')} s "
                 f"(native replica's: {native[0]} s single, {native[1]} s parallel)"
             )
+            if fig.get("target_busy") is not None:
+                print(
+                    f"{'':<16} target mariadbd threads per second of the catch-up: on a CPU "
+                    f"{fig['target_busy']:.2f} s, runnable waiting for a core {fig['target_waiting_for_cpu']:.2f} s"
+                )
             if fig.get("runner_cpu_s") is not None and res.get("transactions"):
                 per_tx = 1e6 / res["transactions"]
                 print(

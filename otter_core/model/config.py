@@ -147,7 +147,7 @@ class PipelineParameters:
     """Tuning and policy knobs of one pipeline (names follow otter's)."""
 
     parallelism: int = 5
-    batch_size: int = 4000
+    batch_size: int = 8000
     batch_bytes: int = 8 * 1024 * 1024
     batch_timeout_ms: int = 500
     load_pool_size: int = 4
