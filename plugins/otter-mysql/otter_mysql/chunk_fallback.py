@@ -25,7 +25,8 @@ from otter_mysql.target_schema import TargetSchemaCache
 from otter_mysql.unique_conflicts import clear_unique_conflicts
 
 if TYPE_CHECKING:
-    from otter_mysql.loader import _Progress, _Slot
+    from otter_mysql.load_session import Slot as _Slot
+    from otter_mysql.statement_path import Progress as _Progress
 
 log = logging.getLogger("otter.load")
 

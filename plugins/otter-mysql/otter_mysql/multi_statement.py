@@ -38,12 +38,59 @@ import pymysql
 from otter_core.spi import EventData
 from otter_mysql.bigrows import BIG_ROW_BYTES
 from otter_mysql.chunk_fallback import ChunkFallback, rows_matched
+from otter_mysql.dialect import sql_values
 from otter_mysql.load_plan import StatementGroup
+from otter_mysql.one_trip import ONE_TRIP_BYTES
 
 if TYPE_CHECKING:
-    from otter_mysql.loader import _Progress
+    from otter_mysql.load_session import Slot
+    from otter_mysql.statement_path import Progress
 
 _Statement = tuple[StatementGroup, Sequence[EventData], bytes | str]  # UTF-8 bytes from sql_values
+
+
+class Redo(Exception):
+    """A load sent as one multi-statement query met a warning, an error with a fallback or an UPDATE join
+    that missed rows: rolled back, it is applied again statement by statement."""
+
+
+class MultiStatementSending:
+    """The load's statements in one query (mixed into ``MySQLLoader``, before the statement-by-statement
+    path it falls back to)."""
+
+    chunk_rows: int
+    chunk_bytes: int
+    _statements: list[int]
+    _upsert_instead: Any
+
+    def _send_multi(
+        self, cur: Any, state: Slot, slot: int, groups: list[StatementGroup], at: Progress
+    ) -> bool:
+        """The load's statements in one round trip when that saves one; False when the load takes the
+        statement-by-statement path, nothing sent; raises ``Redo`` when it must be applied again that way."""
+        limit = min(self.chunk_bytes, max(4096, (state.max_packet - 1024) // 4))
+        statements = render(groups, self.chunk_rows, limit, state.conn, sql_values)
+        if not statements:  # None: not renderable here; []: nothing left to write (a conflict screen)
+            return False
+        last_group, _rows, last_sql = statements[-1]
+        one_trip = state.blocks and last_group.fallback is None and len(last_sql) <= ONE_TRIP_BYTES
+        if len(statements) + (0 if one_trip else 1) <= 2:  # statement by statement is no more round trips
+            return False
+        clean, missed = self._execute_many(cur, slot, statements, limit, at)
+        if not clean or (missed and not distinct_keys(groups)):
+            raise Redo()
+        for group, rows in missed:  # rows missing on the target: upserted whole, as _send_chunk does
+            at.group, at.first, at.rows = group, rows[0], len(rows)
+            self._upsert_instead(cur, state, slot, group, rows, at)
+        return True
+
+    def _execute_many(
+        self, cur: Any, slot: int, statements: list, limit: int, at: Progress
+    ) -> tuple[bool, list[tuple[StatementGroup, Sequence[EventData]]]]:
+        """``send``; (clean, the UPDATE join chunks that missed rows)."""
+        clean, sent, missed = send(self, cur, statements, limit, at)  # type: ignore[arg-type]
+        self._statements[slot] += sent
+        return clean, missed
 
 
 def render(
@@ -74,7 +121,7 @@ def render(
 
 
 def send(
-    loader: ChunkFallback, cur: Any, statements: list[_Statement], limit: int, at: _Progress
+    loader: ChunkFallback, cur: Any, statements: list[_Statement], limit: int, at: Progress
 ) -> tuple[bool, int, list[tuple[StatementGroup, Sequence[EventData]]]]:
     """Send ``statements`` in multi-statement queries of up to ``limit`` bytes each; return (clean, sent,
     missed): clean is False when the load must be applied again statement by statement (rolled back by the
@@ -101,7 +148,7 @@ def _send_packet(
     loader: ChunkFallback,
     cur: Any,
     statements: list[_Statement],
-    at: _Progress,
+    at: Progress,
     missed: list[tuple[StatementGroup, Sequence[EventData]]],
 ) -> tuple[bool, int]:
     clean = True
