@@ -99,6 +99,10 @@ class MySQLLoader(
         self.multi = str(opts.get("multi_statement", True)).lower() not in ("false", "0", "no", "off")
         self._fallbacks_logged: set[tuple[str, str, str]] = set()  # (kind, schema, table): _log_fallback
         self._fence: tuple[str, int] | None = None  # ZooKeeper mode: (pipeline, fencing token), see fence()
+        # the initial load's LOAD DATA LOCAL INFILE (bulk_load._takes_infile): refused by the target, and
+        # per (schema, table) whether it may take it (no triggers)
+        self._infile_refused = False
+        self._infile_tables: dict[tuple[str, str], bool] = {}
 
     # ------------------------------------------------------------------------------------ public API
 
