@@ -16,8 +16,11 @@ def make_loader(
     sync_mode: SyncMode = SyncMode.FIELD,
     pool: int = 4,
     dry_run: bool = False,
+    options: dict[str, Any] | None = None,
     **kwargs: Any,
 ) -> MySQLLoader:
+    """A loader for ``server`` as the pipeline's target; ``options`` are the target's options
+    (``one_trip_commit``, ``multi_statement`` …), ``kwargs`` the loader's (``chunk_rows`` …)."""
     target = DataMediaSource(
         name="target",
         type="mysql",
@@ -25,6 +28,7 @@ def make_loader(
         port=server.port,
         user=OTTER_USER,
         password=OTTER_PASSWORD,
+        options=options or {},
     )
     params = PipelineParameters(sync_mode=sync_mode, load_pool_size=pool, dry_run=dry_run)
     pipeline = Pipeline(name="p", source="source", target="target", pairs=(), parameters=params)

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from loader_support import DB, dele, ins, upd
+from loader_support import DB, dele, ins, make_loader, upd
 
-from otter_core.spi import DataMediaSource, LoadError, Pipeline, PipelineParameters, SyncMode
-from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer
+from otter_core.spi import LoadError
+from otter_core.testing.mariadb import MariaDBServer
 from otter_mysql.loader import MySQLLoader
 
 pytestmark = pytest.mark.usefixtures("clean_databases")
@@ -32,20 +32,6 @@ def tables(mariadb_target: MariaDBServer) -> Iterator[MariaDBServer]:
         f"INSERT INTO {DB}.t2 VALUES {rows}",
     )
     yield mariadb_target
-
-
-def _loader(server: MariaDBServer, **options: Any) -> MySQLLoader:
-    target = DataMediaSource(
-        name="target",
-        type="mysql",
-        host="127.0.0.1",
-        port=server.port,
-        user=OTTER_USER,
-        password=OTTER_PASSWORD,
-        options=options,
-    )
-    params = PipelineParameters(sync_mode=SyncMode.FIELD, load_pool_size=1)
-    return MySQLLoader(target, Pipeline(name="p", source="s", target="target", pairs=(), parameters=params))
 
 
 def _recording(conn: Any) -> list:
@@ -100,7 +86,7 @@ def _state(server: MariaDBServer) -> list[tuple]:
 
 
 def test_a_load_of_many_groups_is_one_query_and_its_commit(tables: MariaDBServer) -> None:
-    loader = _loader(tables)
+    loader = make_loader(tables, pool=1)
     try:
         _warm(loader)
         before = loader.statements_executed
@@ -120,7 +106,7 @@ def test_a_load_of_many_groups_is_one_query_and_its_commit(tables: MariaDBServer
 
 
 def test_multi_statement_false_sends_a_query_per_statement(tables: MariaDBServer) -> None:
-    loader = _loader(tables, multi_statement="false")
+    loader = make_loader(tables, pool=1, options={"multi_statement": "false"})
     try:
         _warm(loader)
         assert _queries(loader, _oltp_load()) == 9  # 8 statements, the COMMIT after the last join
@@ -129,7 +115,7 @@ def test_multi_statement_false_sends_a_query_per_statement(tables: MariaDBServer
 
 
 def test_an_update_join_missing_rows_mid_query_upserts_them_whole(tables: MariaDBServer) -> None:
-    loader = _loader(tables)
+    loader = make_loader(tables, pool=1)
     try:
         # row 99 is missing on t1: the join matches 1 of 2; after the query its chunk is upserted whole,
         # in the same transaction (t2's delete ran in the query, once)
@@ -146,7 +132,7 @@ def test_an_update_join_missing_rows_mid_query_upserts_them_whole(tables: MariaD
 
 
 def test_a_warning_mid_query_stops_the_load_naming_table_and_row(tables: MariaDBServer) -> None:
-    loader = _loader(tables)
+    loader = make_loader(tables, pool=1)
     try:
         before = _state(tables)
         with pytest.raises(LoadError) as raised:  # 'toolongvalue' does not fit VARCHAR(8): warning 1265
@@ -159,7 +145,7 @@ def test_a_warning_mid_query_stops_the_load_naming_table_and_row(tables: MariaDB
 
 
 def test_a_failing_statement_mid_query_names_its_row_and_commits_nothing(tables: MariaDBServer) -> None:
-    loader = _loader(tables)
+    loader = make_loader(tables, pool=1)
     try:
         before = _state(tables)
         with pytest.raises(LoadError) as raised:  # the CHECK refuses the second row of the t1 upsert
@@ -176,7 +162,7 @@ def test_a_failing_statement_mid_query_names_its_row_and_commits_nothing(tables:
 
 
 def test_a_lock_wait_mid_query_is_raised_once_not_waited_again(tables: MariaDBServer) -> None:
-    loader = _loader(tables)
+    loader = make_loader(tables, pool=1)
     holder = tables.connect()
     try:
         _warm(loader)
