@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import pymysql
 import pytest
 from loader_support import DB, dele, ins, make_loader, upd
 
@@ -101,6 +102,39 @@ def test_a_load_of_many_groups_is_one_query_and_its_commit(tables: MariaDBServer
             (20, 20, "new"),
             (30, 30, "x"),
         ]
+    finally:
+        loader.close()
+
+
+def test_the_query_results_after_the_first_are_read_from_their_ok_packets(
+    tables: MariaDBServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PyMySQL builds a result object and walks the cursor for each of a query's results; the loader reads
+    the second and later OK packets itself (``multi_statement.read_ok``): warnings and "Rows matched"
+    still seen, nothing left unread on the connection."""
+    loader = make_loader(tables, pool=1)
+    results: list = []
+    original = pymysql.connections.MySQLResult.__init__
+
+    def counted(self: Any, connection: Any) -> None:
+        results.append(self)
+        original(self, connection)
+
+    try:
+        _warm(loader)
+        monkeypatch.setattr(pymysql.connections.MySQLResult, "__init__", counted)
+        events = _oltp_load()
+        events[2] = upd("t1", 99, {"k"}, k=990, c="c99")  # missing: the t1 join matches 1 of 2 rows
+        assert _queries(loader, events) == 3  # the query, the missed chunk's upsert, the COMMIT
+        assert len(results) == 2  # the query's first result and the upsert's (9 when PyMySQL reads them)
+        assert tables.execute(f"SELECT * FROM {DB}.t1 WHERE id IN (3, 99)") == [
+            (3, 300, "c3"),
+            (99, 990, "c99"),
+        ]
+        conn = loader._slots[0].conn
+        assert conn._result is None or not conn._result.has_next
+        with pytest.raises(LoadError, match=r"\(1265\)"):  # a warning in a later statement is still seen
+            loader.load([dele("t1", 5), ins("t2", 60, k=1, c="toolongvalue"), ins("t1", 61, k=1, c="ok")], 0)
     finally:
         loader.close()
 
