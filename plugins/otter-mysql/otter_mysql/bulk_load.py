@@ -223,12 +223,12 @@ class _Refused(Exception):
 def _takes_infile(loader: Any, conn: Any, block: Any) -> bool:
     """LOAD DATA for this block: allowed by the target option ``bulk_load_data`` (default true) and the
     server, and the target table has no trigger (REPLACE would fire its DELETE triggers on a replay)."""
-    if getattr(loader, "_infile_refused", False):
+    if loader._infile_refused:
         return False
     option = str((loader.target.options or {}).get("bulk_load_data", True)).lower()
     if option in ("false", "0", "no", "off"):
         return False
-    known = loader.__dict__.setdefault("_infile_tables", {})
+    known = loader._infile_tables
     name = (block.schema, block.table)
     if name not in known:
         known[name] = not bulk_infile.has_triggers(conn, *name)

@@ -25,7 +25,8 @@ from otter_mysql.target_schema import TargetSchemaCache
 from otter_mysql.unique_conflicts import clear_unique_conflicts
 
 if TYPE_CHECKING:
-    from otter_mysql.loader import _Progress, _Slot
+    from otter_mysql.load_session import Slot as _Slot
+    from otter_mysql.statement_path import Progress as _Progress
 
 log = logging.getLogger("otter.load")
 
@@ -139,6 +140,10 @@ class ChunkFallback:
 
 def rows_matched(cur: Any) -> int | None:
     """ "Rows matched" of the last UPDATE, from the OK packet's info ("Rows matched: 3  Changed: 1 …")."""
-    info = getattr(getattr(cur, "_result", None), "message", None) or b""
-    found = _MATCHED.search(info)
+    return matched_rows(getattr(getattr(cur, "_result", None), "message", None))
+
+
+def matched_rows(info: bytes | None) -> int | None:
+    """ "Rows matched" in an UPDATE's OK packet info text; None when it has none."""
+    found = _MATCHED.search(info or b"")
     return int(found.group(1)) if found else None

@@ -5,7 +5,9 @@ whole rows, an UPDATE join per set of changed columns), each a round trip of its
 load's statements are rendered first (``dialect.sql_values``, the same chunks and SQL as
 ``MySQLLoader._send_compiled``), joined with ``;`` and sent at once; the server runs them in order and
 stops at the first error. Each statement's result is then read in order, and the load is committed by the
-caller only when every one of them was clean: no warning, an UPDATE join that matched all its rows.
+caller only when every one of them was clean: no warning, an UPDATE join that matched all its rows. The
+results after the first are read straight from their OK packets (``read_ok``: more results, warning count,
+"Rows matched"), not through PyMySQL's result and cursor objects.
 
 Anything else takes the statement-by-statement path, so its guarantees hold unchanged:
 
@@ -30,20 +32,70 @@ literals either way (``dialect``); the flag lets a load's statements share a pac
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import pymysql
+from pymysql.constants import SERVER_STATUS
 
 from otter_core.spi import EventData
 from otter_mysql.bigrows import BIG_ROW_BYTES
-from otter_mysql.chunk_fallback import ChunkFallback, rows_matched
+from otter_mysql.chunk_fallback import ChunkFallback, matched_rows
+from otter_mysql.dialect import sql_values
 from otter_mysql.load_plan import StatementGroup
+from otter_mysql.one_trip import ONE_TRIP_BYTES
 
 if TYPE_CHECKING:
-    from otter_mysql.loader import _Progress
+    from otter_mysql.load_session import Slot
+    from otter_mysql.statement_path import Progress
 
 _Statement = tuple[StatementGroup, Sequence[EventData], bytes | str]  # UTF-8 bytes from sql_values
+_STATUS_WARNINGS = struct.Struct("<HH")  # an OK packet's server status and warning count
+
+
+class Redo(Exception):
+    """A load sent as one multi-statement query met a warning, an error with a fallback or an UPDATE join
+    that missed rows: rolled back, it is applied again statement by statement."""
+
+
+class MultiStatementSending:
+    """The load's statements in one query (mixed into ``MySQLLoader``, before the statement-by-statement
+    path it falls back to)."""
+
+    chunk_rows: int
+    chunk_bytes: int
+    _statements: list[int]
+    _upsert_instead: Any
+
+    def _send_multi(
+        self, cur: Any, state: Slot, slot: int, groups: list[StatementGroup], at: Progress
+    ) -> bool:
+        """The load's statements in one round trip when that saves one; False when the load takes the
+        statement-by-statement path, nothing sent; raises ``Redo`` when it must be applied again that way."""
+        limit = min(self.chunk_bytes, max(4096, (state.max_packet - 1024) // 4))
+        statements = render(groups, self.chunk_rows, limit, state.conn, sql_values)
+        if not statements:  # None: not renderable here; []: nothing left to write (a conflict screen)
+            return False
+        last_group, _rows, last_sql = statements[-1]
+        one_trip = state.blocks and last_group.fallback is None and len(last_sql) <= ONE_TRIP_BYTES
+        if len(statements) + (0 if one_trip else 1) <= 2:  # statement by statement is no more round trips
+            return False
+        clean, missed = self._execute_many(cur, slot, statements, limit, at)
+        if not clean or (missed and not distinct_keys(groups)):
+            raise Redo()
+        for group, rows in missed:  # rows missing on the target: upserted whole, as _send_chunk does
+            at.group, at.first, at.rows = group, rows[0], len(rows)
+            self._upsert_instead(cur, state, slot, group, rows, at)
+        return True
+
+    def _execute_many(
+        self, cur: Any, slot: int, statements: list, limit: int, at: Progress
+    ) -> tuple[bool, list[tuple[StatementGroup, Sequence[EventData]]]]:
+        """``send``; (clean, the UPDATE join chunks that missed rows)."""
+        clean, sent, missed = send(self, cur, statements, limit, at)  # type: ignore[arg-type]
+        self._statements[slot] += sent
+        return clean, missed
 
 
 def render(
@@ -74,7 +126,7 @@ def render(
 
 
 def send(
-    loader: ChunkFallback, cur: Any, statements: list[_Statement], limit: int, at: _Progress
+    loader: ChunkFallback, cur: Any, statements: list[_Statement], limit: int, at: Progress
 ) -> tuple[bool, int, list[tuple[StatementGroup, Sequence[EventData]]]]:
     """Send ``statements`` in multi-statement queries of up to ``limit`` bytes each; return (clean, sent,
     missed): clean is False when the load must be applied again statement by statement (rolled back by the
@@ -101,22 +153,28 @@ def _send_packet(
     loader: ChunkFallback,
     cur: Any,
     statements: list[_Statement],
-    at: _Progress,
+    at: Progress,
     missed: list[tuple[StatementGroup, Sequence[EventData]]],
 ) -> tuple[bool, int]:
     clean = True
     index = 0
     try:
         cur.execute(b";".join(sql if isinstance(sql, bytes) else sql.encode() for _g, _r, sql in statements))
+        first = cur._result  # the first statement's result, read by PyMySQL
+        warnings, info, more = first.warning_count, first.message, first.has_next
+        conn = cur.connection
+        # the others' OK packets read here (read_ok): nothing left for PyMySQL to read or drain after
+        cur._result = conn._result = None
         while True:
             group, rows, _sql = statements[index]
-            if getattr(cur._result, "warning_count", 0):
+            if warnings:
                 clean = False  # the rest still runs on the server: read their results, then redo
-            elif group.fallback is not None and rows_matched(cur) != len(rows):
+            elif group.fallback is not None and matched_rows(info) != len(rows):
                 missed.append((group, rows))
             index += 1
-            if not cur.nextset():
+            if not more:
                 break
+            more, warnings, info = read_ok(conn)
     except pymysql.Error as exc:
         group, rows, _sql = statements[index]
         at.group, at.first, at.ev, at.rows = group, rows[0], rows[-1], len(rows)
@@ -124,6 +182,24 @@ def _send_packet(
             raise
         return False, index + 1
     return clean, index
+
+
+def read_ok(conn: Any) -> tuple[int, int, bytes]:
+    """The next result of a multi-statement query, an OK packet (an INSERT, UPDATE or DELETE), read without
+    PyMySQL's result and cursor objects (~13 per load): (more results follow, warning count, info text).
+    A server error is raised as PyMySQL raises it; a result with rows is not expected here."""
+    data = conn._read_packet()._data  # an error packet raises here, as in Cursor.nextset
+    if data[0] != 0:
+        raise pymysql.err.InterfaceError(
+            f"a multi-statement load's statement answered with a packet of type {data[0]:#x}, not OK"
+        )
+    pos = 1
+    for _ in range(2):  # affected rows, last insert id: length-encoded integers
+        size = data[pos]
+        pos += 1 if size < 0xFB else 3 if size == 0xFC else 4 if size == 0xFD else 9
+    status, warnings = _STATUS_WARNINGS.unpack_from(data, pos)
+    conn.server_status = status
+    return status & SERVER_STATUS.SERVER_MORE_RESULTS_EXISTS, warnings, data[pos + 4 :]
 
 
 def distinct_keys(groups: Sequence[StatementGroup]) -> bool:

@@ -19,7 +19,8 @@ def make_loader(
     options: dict[str, Any] | None = None,
     **kwargs: Any,
 ) -> MySQLLoader:
-    """A loader for the test target; ``options`` are the target's (``sources.<name>.options``)."""
+    """A loader for ``server`` as the pipeline's target; ``options`` are the target's options
+    (``one_trip_commit``, ``multi_statement`` …), ``kwargs`` the loader's (``chunk_rows`` …)."""
     target = DataMediaSource(
         name="target",
         type="mysql",

@@ -18,7 +18,7 @@ from loader_support import DB, dele, ins, make_loader, upd
 
 from otter_core.spi import EventData, EventType, LoadError
 from otter_core.testing.mariadb import MariaDBServer
-from otter_mysql import bigrows, dialect, load_plan
+from otter_mysql import bigrows, dialect, load_plan, multi_statement, statement_path
 from otter_mysql import loader as loader_module
 from otter_mysql.conflicts import INSERT_ONLY
 
@@ -86,7 +86,8 @@ def load(
         calls.append(args[1])
         return dialect.sql_values(*args)
 
-    monkeypatch.setattr(loader_module, "sql_values", counted if compiled else None)
+    for module in (statement_path, multi_statement):  # the two paths that render chunks
+        monkeypatch.setattr(module, "sql_values", counted if compiled else None)
     monkeypatch.setattr(
         load_plan, "statement_shapes", dialect.compiled("statement_shapes") if compiled else None
     )

@@ -18,7 +18,7 @@ from otter_core.testing.alltypes import DB, create_tables, differences, snapshot
 from otter_core.testing.harness import pipeline_yaml, running, wait_caught_up
 from otter_core.testing.mariadb import MariaDBServer
 from otter_core.testing.twoway import wait_quiet
-from otter_mysql import dialect, load_plan
+from otter_mysql import dialect, load_plan, multi_statement, statement_path
 from otter_mysql import loader as loader_module
 
 pytestmark = pytest.mark.usefixtures("clean_databases")
@@ -46,7 +46,8 @@ def test_field_mode_loads_every_type_exactly(
     create_tables(mariadb_source, mariadb_target)
     transactions = source_changes(mariadb_source, seed)
     if path == "join-python":
-        monkeypatch.setattr(loader_module, "sql_values", None)
+        for module in (statement_path, multi_statement):  # the two paths that render chunks
+            monkeypatch.setattr(module, "sql_values", None)
         monkeypatch.setattr(load_plan, "statement_shapes", None)
     else:
         assert dialect.sql_values is not None, "the otter_mysql._rowdecode extension did not build"
@@ -156,7 +157,8 @@ def test_compiled_and_python_builders_send_the_same_typed_joins(
     for compiled in (True, False):
         mariadb_target.execute(f"DROP DATABASE IF EXISTS {DB}")
         create_tables(mariadb_target)
-        monkeypatch.setattr(loader_module, "sql_values", dialect.sql_values if compiled else None)
+        for module in (statement_path, multi_statement):  # the two paths that render chunks
+            monkeypatch.setattr(module, "sql_values", dialect.sql_values if compiled else None)
         monkeypatch.setattr(
             load_plan, "statement_shapes", dialect.compiled("statement_shapes") if compiled else None
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import pymysql
 import pytest
 from loader_support import DB, dele, ins, make_loader, upd
 
@@ -32,11 +33,6 @@ def tables(mariadb_target: MariaDBServer) -> Iterator[MariaDBServer]:
         f"INSERT INTO {DB}.t2 VALUES {rows}",
     )
     yield mariadb_target
-
-
-def _loader(server: MariaDBServer, **options: Any) -> MySQLLoader:
-    """A one-connection loader with these target options."""
-    return make_loader(server, pool=1, options=options)
 
 
 def _recording(conn: Any) -> list:
@@ -91,7 +87,7 @@ def _state(server: MariaDBServer) -> list[tuple]:
 
 
 def test_a_load_of_many_groups_is_one_query_and_its_commit(tables: MariaDBServer) -> None:
-    loader = _loader(tables)
+    loader = make_loader(tables, pool=1)
     try:
         _warm(loader)
         before = loader.statements_executed
@@ -110,8 +106,41 @@ def test_a_load_of_many_groups_is_one_query_and_its_commit(tables: MariaDBServer
         loader.close()
 
 
+def test_the_query_results_after_the_first_are_read_from_their_ok_packets(
+    tables: MariaDBServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PyMySQL builds a result object and walks the cursor for each of a query's results; the loader reads
+    the second and later OK packets itself (``multi_statement.read_ok``): warnings and "Rows matched"
+    still seen, nothing left unread on the connection."""
+    loader = make_loader(tables, pool=1)
+    results: list = []
+    original = pymysql.connections.MySQLResult.__init__
+
+    def counted(self: Any, connection: Any) -> None:
+        results.append(self)
+        original(self, connection)
+
+    try:
+        _warm(loader)
+        monkeypatch.setattr(pymysql.connections.MySQLResult, "__init__", counted)
+        events = _oltp_load()
+        events[2] = upd("t1", 99, {"k"}, k=990, c="c99")  # missing: the t1 join matches 1 of 2 rows
+        assert _queries(loader, events) == 3  # the query, the missed chunk's upsert, the COMMIT
+        assert len(results) == 2  # the query's first result and the upsert's (9 when PyMySQL reads them)
+        assert tables.execute(f"SELECT * FROM {DB}.t1 WHERE id IN (3, 99)") == [
+            (3, 300, "c3"),
+            (99, 990, "c99"),
+        ]
+        conn = loader._slots[0].conn
+        assert conn._result is None or not conn._result.has_next
+        with pytest.raises(LoadError, match=r"\(1265\)"):  # a warning in a later statement is still seen
+            loader.load([dele("t1", 5), ins("t2", 60, k=1, c="toolongvalue"), ins("t1", 61, k=1, c="ok")], 0)
+    finally:
+        loader.close()
+
+
 def test_multi_statement_false_sends_a_query_per_statement(tables: MariaDBServer) -> None:
-    loader = _loader(tables, multi_statement="false")
+    loader = make_loader(tables, pool=1, options={"multi_statement": "false"})
     try:
         _warm(loader)
         assert _queries(loader, _oltp_load()) == 9  # 8 statements, the COMMIT after the last join
@@ -120,7 +149,7 @@ def test_multi_statement_false_sends_a_query_per_statement(tables: MariaDBServer
 
 
 def test_an_update_join_missing_rows_mid_query_upserts_them_whole(tables: MariaDBServer) -> None:
-    loader = _loader(tables)
+    loader = make_loader(tables, pool=1)
     try:
         # row 99 is missing on t1: the join matches 1 of 2; after the query its chunk is upserted whole,
         # in the same transaction (t2's delete ran in the query, once)
@@ -137,7 +166,7 @@ def test_an_update_join_missing_rows_mid_query_upserts_them_whole(tables: MariaD
 
 
 def test_a_warning_mid_query_stops_the_load_naming_table_and_row(tables: MariaDBServer) -> None:
-    loader = _loader(tables)
+    loader = make_loader(tables, pool=1)
     try:
         before = _state(tables)
         with pytest.raises(LoadError) as raised:  # 'toolongvalue' does not fit VARCHAR(8): warning 1265
@@ -150,7 +179,7 @@ def test_a_warning_mid_query_stops_the_load_naming_table_and_row(tables: MariaDB
 
 
 def test_a_failing_statement_mid_query_names_its_row_and_commits_nothing(tables: MariaDBServer) -> None:
-    loader = _loader(tables)
+    loader = make_loader(tables, pool=1)
     try:
         before = _state(tables)
         with pytest.raises(LoadError) as raised:  # the CHECK refuses the second row of the t1 upsert
@@ -167,7 +196,7 @@ def test_a_failing_statement_mid_query_names_its_row_and_commits_nothing(tables:
 
 
 def test_a_lock_wait_mid_query_is_raised_once_not_waited_again(tables: MariaDBServer) -> None:
-    loader = _loader(tables)
+    loader = make_loader(tables, pool=1)
     holder = tables.connect()
     try:
         _warm(loader)

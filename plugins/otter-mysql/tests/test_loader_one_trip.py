@@ -1,4 +1,4 @@
-"""A load's last statement carries its COMMIT on MariaDB (``loader._commit_block``): one round trip for a
+"""A load's last statement carries its COMMIT on MariaDB (``one_trip.commit_block``): one round trip for a
 small load, counted by the load session's ``Questions`` (statements sent by the client; a stored
 program's own statements are not counted); and what the separate COMMIT guaranteed still holds: a statement that fails
 or warns commits nothing, an UPDATE join checks its "Rows matched" before the COMMIT."""
@@ -39,11 +39,6 @@ def _round_trips(loader: MySQLLoader, events: list) -> int:
     return _questions(conn) - before - 1  # the second SHOW counts itself
 
 
-def _loader(server: MariaDBServer, **options: Any) -> MySQLLoader:
-    """A one-connection loader with these target options."""
-    return make_loader(server, pool=1, options=options)
-
-
 def test_a_load_of_one_statement_is_one_round_trip(table: MariaDBServer) -> None:
     loader = make_loader(table, pool=1)
     try:
@@ -59,7 +54,7 @@ def test_a_load_of_one_statement_is_one_round_trip(table: MariaDBServer) -> None
 
 
 def test_one_trip_commit_false_sends_the_commit_alone(table: MariaDBServer) -> None:
-    loader = _loader(table, one_trip_commit="false")
+    loader = make_loader(table, pool=1, options={"one_trip_commit": "false"})
     try:
         loader.load([ins("t", 2, n=2, d=2)], 0)
         assert _round_trips(loader, [ins("t", 3, n=3, d=3)]) == 2
