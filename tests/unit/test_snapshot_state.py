@@ -3,7 +3,7 @@
 import datetime
 import decimal
 
-from otter_core.engine.snapshot import normalize_key
+from otter_core.engine.snapshot_plan import normalize_key
 from otter_core.engine.snapshot_state import (
     SnapshotStore,
     decode_key,
@@ -103,7 +103,7 @@ def test_keys_from_the_binlog_and_from_a_select_compare_equal():
 
 
 def test_progress_counts_against_the_estimate_while_running_and_the_rows_once_done(tmp_path):
-    from otter_core.engine.snapshot import SnapshotProgress
+    from otter_core.engine.snapshot_plan import SnapshotProgress
 
     store = adopted(tmp_path, tables=("s.a",))  # estimated at 4 rows (statistics); the table holds 3
     progress = SnapshotProgress(store)
