@@ -183,21 +183,21 @@ def load_chunks(stage: LoadStage, chunks: Sequence[Item]) -> tuple[int, list[Ite
     (the batch is retried)."""
     rows = 0
     fallback: list[Item] = []
-    by_target: dict[str, list[Item]] = {}
-    for item in chunks:
-        assert isinstance(item[2], ChunkEvent)
-        by_target.setdefault(item[0], []).append(item)
+    by_target: dict[str, list[tuple[int, ChunkEvent]]] = {}
+    for target, weight, event in chunks:
+        assert isinstance(event, ChunkEvent)
+        by_target.setdefault(target, []).append((weight, event))
     for target, items in by_target.items():
         loader = stage._loader(target)
-        blocks = [event.block for _, _, event in items]
+        blocks = [event.block for _, event in items]
         results = (
             _load_blocks(stage, target, loader, blocks)
             if isinstance(loader, BulkLoader)
             else [None] * len(blocks)
         )
-        for (_, weight, event), written in zip(items, results):
+        for (weight, event), written in zip(items, results):
             if written is None:
-                fallback.extend((target, weight, e) for e in expand(event))  # type: ignore[arg-type]
+                fallback.extend((target, weight, e) for e in expand(event))
             else:
                 rows += written
     return rows, fallback
