@@ -31,6 +31,7 @@ from otter_core.engine.snapshot_plan import (
     Chunk,
     Snapshot,
     _row_size,
+    chunk_limit,
     normalize_key,
     resolve_tables,
 )
@@ -59,6 +60,7 @@ class SnapshotSelector:
         self._exhausted = False  # every chunk of the plan emitted; waiting for the acks
         self._next_check = 0.0
         self._described: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self._limits: dict[str, int] = {}
         self._blocks_logged: set[str] = set()
 
     @property
@@ -200,6 +202,27 @@ class SnapshotSelector:
             self._described[name] = (key, tuple(self.reader.columns(schema, table)))
         return self._described[name]
 
+    def _limit(self, name: str) -> int:
+        """Rows per chunk of table ``name`` (``chunk_limit``: fewer for wide rows), asked once."""
+        if name not in self._limits:
+            schema, table = name.split(".", 1)
+            try:  # optional in a TableReader (the MySQL one has it); the reader process forwards any name
+                reader: Any = self.reader
+                average = int(reader.average_row_bytes(schema, table) or 0)
+            except (AttributeError, SourceError):
+                average = 0
+            self._limits[name] = chunk_limit(
+                self.store.chunk_rows, average, self.snapshot.pipeline.parameters.memory_limit_bytes
+            )
+            if self._limits[name] < self.store.chunk_rows:
+                log.info(
+                    "[%s] initial load of %s: %d rows per chunk (wide rows, memory_limit_bytes)",
+                    self.snapshot.pipeline.name,
+                    name,
+                    self._limits[name],
+                )
+        return self._limits[name]
+
     def _describe_resume(self) -> str:
         start = self.store.next_chunk_start()
         if start is None:
@@ -218,7 +241,8 @@ class SnapshotSelector:
         schema, table = name.split(".", 1)
         key, columns = self._describe(schema, table)
         bulk = bulk_eligible(self.snapshot.pipeline, schema, table)
-        chunk = Chunk(schema, table, key, columns, lower, self.store.chunk_rows, uuid.uuid4().hex[:16], bulk)
+        limit = self._limit(name)
+        chunk = Chunk(schema, table, key, columns, lower, limit, uuid.uuid4().hex[:16], bulk)
         self.chunks.start(
             (
                 chunk.tag,

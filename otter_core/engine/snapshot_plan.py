@@ -57,6 +57,20 @@ def resolve_tables(pipeline: Pipeline, reader: TableReader, requested: list[str]
     return chosen
 
 
+# a chunk of wide rows is cut so that about this many fit in the window's share of the memory guard
+# (``Window``: a third of ``memory_limit_bytes``): a 40 MB chunk of BLOB rows filled it alone, and
+# nothing else was read or loaded until it was
+CHUNKS_PER_WINDOW = 8
+
+
+def chunk_limit(chunk_rows: int, average_row_bytes: int, memory_limit_bytes: int) -> int:
+    """Rows per chunk of a table: ``chunk_rows``, fewer when its rows are wide (at least 1)."""
+    if average_row_bytes <= 0:
+        return chunk_rows
+    budget = memory_limit_bytes // 3 // CHUNKS_PER_WINDOW
+    return max(1, min(chunk_rows, budget // average_row_bytes))
+
+
 @define
 class Chunk:
     """One chunk in flight: read between its watermarks, waiting for the high one in the stream."""
