@@ -5,8 +5,8 @@ mapping or rename, conflict policy; no two-way marks, conflict checks or back-qu
 the snapshot emits the chunk's rows as one ``ChunkEvent`` in the high watermark's transaction, carrying
 the rows as the source plugin read them (``ChunkBlock.packed``: for MySQL the row packets). Extract and
 Transform pass it unchanged (the pair is plain), and ``LoadStage`` hands it to the loader's
-``load_chunk`` (``BulkLoader``) before the rest of the batch, split over ``load_pool_size`` connections
-like any other phase. A batch is acked only after both, as before.
+``load_chunk`` (``BulkLoader``) before the rest of the batch: all of a batch's blocks at the same time,
+their parts over ``load_pool_size`` connections (``_load_blocks``). A batch is acked only after both.
 
 Loading the block before the batch's other rows keeps the row path's result: the chunk holds no key
 changed between its watermarks, every change before the low watermark is already in the rows it read,
@@ -19,8 +19,10 @@ block's rows through the row path (``expand``), which names a refused row and ho
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -176,51 +178,90 @@ def part_bounds(count: int, pool_size: int) -> list[tuple[int, int]]:
 
 
 def load_chunks(stage: LoadStage, chunks: Sequence[Item]) -> tuple[int, list[Item]]:
-    """Load each block through its loader's bulk entry point; (rows written, row-path items for the
-    blocks that must take the row path). A transient error raises (the batch is retried)."""
+    """Load every block of the batch through its loader's bulk entry point, all at once (``_load_blocks``);
+    (rows written, row-path items for the blocks that must take the row path). A transient error raises
+    (the batch is retried)."""
     rows = 0
     fallback: list[Item] = []
+    by_target: dict[str, list[tuple[int, ChunkEvent]]] = {}
     for target, weight, event in chunks:
         assert isinstance(event, ChunkEvent)
-        block: ChunkBlock = event.block
+        by_target.setdefault(target, []).append((weight, event))
+    for target, items in by_target.items():
         loader = stage._loader(target)
-        written = _load_block(stage, target, loader, block) if isinstance(loader, BulkLoader) else None
-        if written is None:
-            fallback.extend((target, weight, e) for e in expand(event))
-        else:
-            rows += written
+        blocks = [event.block for _, event in items]
+        results = (
+            _load_blocks(stage, target, loader, blocks)
+            if isinstance(loader, BulkLoader)
+            else [None] * len(blocks)
+        )
+        for (weight, event), written in zip(items, results):
+            if written is None:
+                fallback.extend((target, weight, e) for e in expand(event))
+            else:
+                rows += written
     return rows, fallback
 
 
-def _load_block(stage: LoadStage, target: str, loader: BulkLoader, block: ChunkBlock) -> int | None:
-    bounds = part_bounds(block.packed.count, stage.pipeline.parameters.load_pool_size)
-    results: list[int | None] = []
-    errors: list[Exception] = []
-    if len(bounds) == 1:
-        try:
-            results.append(loader.load_chunk(block, 0, bounds[0][1], 0))
-        except Exception as exc:
-            errors.append(exc)
+def _load_blocks(
+    stage: LoadStage, target: str, loader: BulkLoader, blocks: list[ChunkBlock]
+) -> list[int | None]:
+    """Rows written per block (None: it takes the row path). The blocks' parts form one queue that up to
+    ``load_pool_size`` workers take from, each on its own connection (slot), so the target works on
+    several chunks (of one table or of several) at the same time instead of one chunk after another with
+    a wait for the slowest part of each. Every part is its own transaction, as before; all are committed
+    (or failed) before this returns, i.e. before the batch's other rows and its ack. A block is split
+    into parts only as far as needed to give every connection work."""
+    pool_size = stage.pipeline.parameters.load_pool_size
+    per_block = max(1, -(-pool_size // len(blocks)))
+    pieces = collections.deque(
+        (n, start, end)
+        for n, block in enumerate(blocks)
+        for start, end in part_bounds(block.packed.count, per_block)
+    )
+    written = [0] * len(blocks)
+    refused = [False] * len(blocks)
+    errors: list[list[Exception]] = [[] for _ in blocks]
+    lock = threading.Lock()
+
+    def work(slot: int) -> None:
+        while True:
+            try:
+                n, start, end = pieces.popleft()
+            except IndexError:
+                return
+            if refused[n] or errors[n]:
+                continue  # the block takes the row path: its other parts need not be loaded here
+            try:
+                result = loader.load_chunk(blocks[n], start, end, slot)
+            except Exception as exc:
+                errors[n].append(exc)
+                continue
+            with lock:
+                if result is None:
+                    refused[n] = True
+                else:
+                    written[n] += result
+
+    workers = min(pool_size, len(pieces))
+    if workers <= 1:
+        work(0)
     else:
         pool = stage.pools[target]
-        futures = [pool.submit(loader.load_chunk, block, s, e, slot) for slot, (s, e) in enumerate(bounds)]
-        for future in futures:  # wait for all, then judge
-            try:
-                results.append(future.result())
-            except Exception as exc:
-                errors.append(exc)
-    transient = [e for e in errors if error_class(e) == TRANSIENT]
+        for future in [pool.submit(work, slot) for slot in range(workers)]:
+            future.result()  # wait for all; ``work`` keeps its errors per block
+    transient = [e for errs in errors for e in errs if error_class(e) == TRANSIENT]
     if transient:
         raise transient[0]
-    if errors:
-        log.warning(
-            "[%s] initial load of %s.%s: a chunk's bulk upsert failed (%s); its rows go through the row path",
-            stage.pipeline.name,
-            block.schema,
-            block.table,
-            errors[0],
-        )
-        return None
-    if any(r is None for r in results):
-        return None
-    return sum(r for r in results if r is not None)
+    results: list[int | None] = []
+    for n, block in enumerate(blocks):
+        if errors[n]:
+            log.warning(
+                "[%s] initial load of %s.%s: a chunk's bulk load failed (%s); its rows go through the row path",
+                stage.pipeline.name,
+                block.schema,
+                block.table,
+                errors[n][0],
+            )
+        results.append(None if errors[n] or refused[n] else written[n])
+    return results

@@ -16,7 +16,7 @@ from attrs import define, field
 from otter_core.contracts import TableReader
 from otter_core.engine.convert import _to_text
 from otter_core.engine.extract import Extractor
-from otter_core.engine.snapshot import SIGNAL_SCHEMA
+from otter_core.engine.snapshot_plan import SIGNAL_SCHEMA
 from otter_core.engine.transform import map_columns, transform_event
 from otter_core.errors import ConfigError
 from otter_core.model import DataMedia, DataMediaPair, EventData, EventType, Hint, Pipeline

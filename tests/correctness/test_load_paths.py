@@ -37,6 +37,9 @@ PATHS = [
     # upsert (snapshot_bulk, bulk_load), the same packets as row events, and PyMySQL's path
     LoadPath("initial-load-bulk-c-process", load_chunk_rows=3),
     LoadPath("initial-load-bulk-c-thread-tiny", select_process=False, chunks="tiny", load_chunk_rows=4),
+    # one row per chunk: a batch carries many chunks, loaded at the same time over the pool's four
+    # connections (snapshot_bulk._load_blocks), while the later transactions run
+    LoadPath("initial-load-bulk-c-process-parallel", load_chunk_rows=1),
     LoadPath("initial-load-c-process", load_chunk_rows=3, bulk_load=False),
     LoadPath("initial-load-python-thread", pure_python=True, select_process=False, load_chunk_rows=2),
 ]

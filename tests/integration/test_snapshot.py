@@ -197,3 +197,31 @@ def test_chunks_the_loader_refuses_take_the_row_path(mariadb_source, mariadb_tar
     assert "shop.orders: chunks travel as blocks (bulk path)" in caplog.text
     assert "initial load of shop.orders: chunks go through the row path" not in caplog.text
     assert_same_tables(mariadb_source, mariadb_target)
+
+
+def test_a_table_of_wide_rows_is_read_in_smaller_chunks(mariadb_source, mariadb_target, tmp_path, caplog):
+    """Chunks of a table whose rows average 16 KB are bounded by the window's share of
+    ``memory_limit_bytes`` (``snapshot_plan.chunk_limit``), not only by ``chunk_rows``; narrow tables keep
+    ``chunk_rows``. 600 rows of 16 KB with the default 64 MB limit: 2.8 MB chunks, at most ~170 rows."""
+    create_shop(mariadb_source, mariadb_target, 1000)
+    ddl = "CREATE TABLE shop.docs (id INT PRIMARY KEY, body LONGBLOB)"
+    mariadb_target.execute(ddl)
+    mariadb_source.execute(
+        ddl,
+        "INSERT INTO shop.docs SELECT seq, CONCAT(RANDOM_BYTES(1024), REPEAT(RANDOM_BYTES(1024), 15)) "
+        "FROM shop.seq_1_to_600",
+        "ANALYZE TABLE shop.docs",
+    )
+    caplog.set_level("INFO", logger="otter")
+    with running(load_yaml(mariadb_source, mariadb_target, 5000), str(tmp_path)) as runner:
+        assert wait_for_load(runner)["state"] == "done"
+        wait_caught_up(runner, mariadb_source)
+    state = read_state(tmp_path, "test", "src-to-dst")
+    # 600 docs rows in chunks of <= ~170 rows: at least 4 chunks; orders 1000 + lines ~1000 + tags 250
+    # in one chunk each (chunk_rows 5000)
+    assert state["chunks"] >= 4 + 3, state
+    assert "initial load of shop.docs: " in caplog.text and "rows per chunk (wide rows" in caplog.text
+    for narrow in ("orders", "lines", "tags"):
+        assert f"initial load of shop.{narrow}: 1" not in caplog.text  # no "N rows per chunk" line
+    assert state["confirmed"]["shop.docs"]["rows"] == 600
+    assert_same_tables(mariadb_source, mariadb_target)

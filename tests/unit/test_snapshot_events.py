@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime
 
-from otter_core.engine.snapshot import normalize_key
 from otter_core.engine.snapshot_events import chunk_builder
+from otter_core.engine.snapshot_plan import normalize_key
 from otter_core.model import EventData, EventType, Hint, Position
 
 

@@ -3,7 +3,7 @@
 import datetime
 import decimal
 
-from otter_core.engine.snapshot import normalize_key
+from otter_core.engine.snapshot_plan import normalize_key
 from otter_core.engine.snapshot_state import (
     SnapshotStore,
     decode_key,
@@ -103,7 +103,7 @@ def test_keys_from_the_binlog_and_from_a_select_compare_equal():
 
 
 def test_progress_counts_against_the_estimate_while_running_and_the_rows_once_done(tmp_path):
-    from otter_core.engine.snapshot import SnapshotProgress
+    from otter_core.engine.snapshot_plan import SnapshotProgress
 
     store = adopted(tmp_path, tables=("s.a",))  # estimated at 4 rows (statistics); the table holds 3
     progress = SnapshotProgress(store)
@@ -119,3 +119,13 @@ def test_progress_counts_against_the_estimate_while_running_and_the_rows_once_do
     store.confirm(pos(200))
     done = progress.as_dict()
     assert done["state"] == "done" and (done["rows"], done["rows_total"], done["percent"]) == (3, 3, 100.0)
+
+
+def test_chunk_limit_cuts_only_chunks_of_wide_rows():
+    from otter_core.engine.snapshot_plan import chunk_limit
+
+    limit = 64 * 1024 * 1024  # the default memory_limit_bytes: 2.8 MB per chunk
+    assert chunk_limit(10_000, 0, limit) == 10_000  # unknown width: chunk_rows
+    assert chunk_limit(10_000, 150, limit) == 10_000
+    assert chunk_limit(10_000, 16_384, limit) == 170
+    assert chunk_limit(10_000, 64 * 1024 * 1024, limit) == 1  # a row wider than the budget: one per chunk

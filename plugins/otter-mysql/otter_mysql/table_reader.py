@@ -108,6 +108,15 @@ class MySQLTableReader(MySQLRowReader):
         )
         return int(rows[0][0] or 0) if rows else 0
 
+    def average_row_bytes(self, schema: str, table: str) -> int:
+        """The table statistics' average row length (InnoDB samples it; BLOB pages included); 0: unknown.
+        The initial load bounds a chunk of wide rows by it (``snapshot_plan.chunk_limit``)."""
+        rows = self._query(
+            "SELECT AVG_ROW_LENGTH FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+            (schema, table),
+        )
+        return int(rows[0][0] or 0) if rows else 0
+
     # -- reading ---------------------------------------------------------------------------------
     def read_range(
         self,
