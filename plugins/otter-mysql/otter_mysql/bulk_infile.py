@@ -22,6 +22,7 @@ from pymysql.constants import CR
 
 from otter_mysql import mysql_connect
 from otter_mysql.dialect import quote_ident, quote_table
+from otter_mysql.load_session import SESSION_SQL, connect_arguments
 
 log = logging.getLogger("otter.load")
 PACKET = 1 << 20  # bytes of the text per packet sent
@@ -94,25 +95,9 @@ def has_triggers(conn: Any, schema: str, table: str) -> bool:
 
 def connection(loader: Any, slot: int) -> Any:
     """The loader's LOCAL INFILE connection ``slot`` (its own: the flag is agreed at connect time)."""
-    conns = loader.__dict__.setdefault("_infile_conns", [None] * len(loader._slots))
+    conns = loader._infile_conns
     if conns[slot] is None:
-        from otter_mysql.loader import _CONNECT_OPTIONS, SESSION_SQL  # the loader imports this module
-
-        t = loader.target
-        charset = t.encoding if t.encoding and t.encoding.lower() not in ("utf8", "utf-8") else "utf8mb4"
-        kwargs: dict[str, Any] = {k: t.options[k] for k in _CONNECT_OPTIONS if k in (t.options or {})}
-        kwargs.setdefault("connect_timeout", 10)
-        conn = InfileConnection(
-            host=t.host,
-            port=int(t.port),
-            user=t.user,
-            password=t.password,
-            charset=charset,
-            autocommit=False,
-            local_infile=True,
-            max_allowed_packet=1 << 30,
-            **kwargs,
-        )
+        conn = InfileConnection(**connect_arguments(loader.target), local_infile=True)
         with conn.cursor() as cur:
             cur.execute(SESSION_SQL)
         conns[slot] = conn
@@ -121,7 +106,7 @@ def connection(loader: Any, slot: int) -> Any:
 
 def discard(loader: Any, slot: int | None = None) -> None:
     """Close the LOCAL INFILE connection ``slot`` (all: None), quietly."""
-    conns = loader.__dict__.get("_infile_conns") or []
+    conns = loader._infile_conns
     for i, conn in enumerate(conns):
         if conn is not None and (slot is None or i == slot):
             try:

@@ -34,6 +34,25 @@ CONNECT_OPTIONS = (
 )
 
 
+def connect_arguments(target: DataMediaSource) -> dict[str, Any]:
+    """PyMySQL's arguments for a loader connection to ``target``: its address and login, the connection
+    options it sets (``CONNECT_OPTIONS``), UTF-8 unless it names another encoding, no autocommit."""
+    t = target
+    charset = t.encoding if t.encoding and t.encoding.lower() not in ("utf8", "utf-8") else "utf8mb4"
+    kwargs: dict[str, Any] = {k: t.options[k] for k in CONNECT_OPTIONS if k in (t.options or {})}
+    kwargs.setdefault("connect_timeout", 10)
+    return dict(
+        host=t.host,
+        port=int(t.port),
+        user=t.user,
+        password=t.password,
+        charset=charset,
+        autocommit=False,
+        max_allowed_packet=1 << 30,
+        **kwargs,
+    )
+
+
 @define
 class Slot:
     conn: Any
@@ -58,20 +77,9 @@ class LoadSessions:
 
     def _connect(self) -> Any:
         t = self.target
-        charset = t.encoding if t.encoding and t.encoding.lower() not in ("utf8", "utf-8") else "utf8mb4"
-        kwargs: dict[str, Any] = {k: t.options[k] for k in CONNECT_OPTIONS if k in (t.options or {})}
-        kwargs.setdefault("connect_timeout", 10)
         try:
             conn = mysql_connect.connect(
-                host=t.host,
-                port=int(t.port),
-                user=t.user,
-                password=t.password,
-                charset=charset,
-                autocommit=False,
-                max_allowed_packet=1 << 30,
-                client_flag=CLIENT.MULTI_STATEMENTS if self.multi else 0,
-                **kwargs,
+                **connect_arguments(t), client_flag=CLIENT.MULTI_STATEMENTS if self.multi else 0
             )
         except pymysql.Error as exc:
             raise LoadError(

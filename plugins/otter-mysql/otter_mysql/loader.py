@@ -103,6 +103,7 @@ class MySQLLoader(
         # per (schema, table) whether it may take it (no triggers)
         self._infile_refused = False
         self._infile_tables: dict[tuple[str, str], bool] = {}
+        self._infile_conns: list[Any] = [None] * len(self._slots)  # LOCAL INFILE connections (bulk_infile)
 
     # ------------------------------------------------------------------------------------ public API
 

@@ -51,7 +51,7 @@ def loader_for(server: MariaDBServer, form: str) -> MySQLLoader:
 
 
 def used_infile(loader: MySQLLoader) -> bool:
-    return any(c is not None for c in loader.__dict__.get("_infile_conns", ()))
+    return any(c is not None for c in loader._infile_conns)
 
 
 @pytest.mark.parametrize("form", ["infile", "upsert"])
