@@ -108,15 +108,29 @@ def _plain(txn: Transaction) -> tuple | Transaction:
     pos = txn.position
     if type(pos) is not Position:
         return txn
-    return (txn.events, pos.file, pos.pos, pos.gtid, pos.timestamp, txn.size, txn.raw)
+    return (txn.events, (pos.file, pos.pos, pos.gtid, pos.timestamp), txn.size, txn.raw)
 
 
 def _transaction(item: tuple | Transaction) -> Transaction:
     """The ``Transaction`` that ``_plain`` made ``item`` from."""
     if not isinstance(item, tuple):
         return item
-    events, file, pos, gtid, timestamp, size, raw = item
-    return Transaction(events, Position(file, pos, gtid, timestamp), size, raw)
+    events, at, size, raw = item
+    return Transaction(events, Position(*at), size, raw)
+
+
+def _row_events_at(expander: Any) -> Any:
+    """The expander's ``row_events_at(raw, (file, pos, gtid, timestamp))``, or its ``row_events(raw,
+    Position)`` behind the same signature (a plugin without the former), or None (no such method)."""
+    if expander is None:
+        return None
+    row_events_at = getattr(expander, "row_events_at", None)
+    if row_events_at is not None:
+        return row_events_at
+    row_events = getattr(expander, "row_events", None)
+    if row_events is None:
+        return None
+    return lambda raw, at: row_events(raw, Position(*at))
 
 
 class ProcessSelector:
@@ -130,7 +144,7 @@ class ProcessSelector:
         self._conn: Any = None
         self._process: Any = None
         self._expander: Any = None  # an unstarted selector of the same plugin: expands Transaction.raw
-        self._row_events: Any = None  # the expander's ``row_events`` (``take_ready``), if it has one
+        self._row_events: Any = None  # ``(raw, position fields) -> events | None`` (``take_ready``), if any
 
     def start(self, position: Position | None) -> None:
         parent, child = _context.Pipe(duplex=False)
@@ -144,7 +158,7 @@ class ProcessSelector:
         self._process.start()
         child.close()
         self._expander = self._make_expander()  # built while the child starts (the runner imports the plugin)
-        self._row_events = getattr(self._expander, "row_events", None)
+        self._row_events = _row_events_at(self._expander)
         deadline = time.monotonic() + 120
         while not self._conn.poll(0.2):
             if not self._process.is_alive() or time.monotonic() > deadline:
@@ -212,26 +226,25 @@ class ProcessSelector:
             self._receive()
         events: list[EventData] = []
         add = events.extend
-        position: Position | None = None
+        last: tuple | None = None
         size = 0
         while pending:
             item = pending[0]
-            if type(item) is not tuple or item[6] is None:
+            if type(item) is not tuple or item[3] is None:
                 break  # decoded in the child (or not a plain position): ``poll``'s way
-            _, file, pos, gtid, timestamp, txn_size, raw = item
-            at = Position(file, pos, gtid, timestamp)
-            got = row_events(raw, at)
+            _, at, txn_size, raw = item
+            got = row_events(raw, at)  # its events carry Position(*at), built with them
             if got is None:
                 break
             pending.popleft()
             add(got)
-            position = at
+            last = item
             size += txn_size
             if len(events) >= max_events or size >= max_bytes:
                 break
-        if position is None:
+        if last is None:
             return None
-        return events, position, size
+        return events, Position(*last[1]), size  # one per run: its transactions' events carry their own
 
     def poll_or_wake(self, timeout: float, wake: Any) -> Transaction | None:
         """``poll``, but the wait also ends when ``wake`` (anything with a ``fileno``, e.g. the runner's

@@ -33,3 +33,24 @@ def test_transactions_cross_the_pipe_as_plain_values_and_come_back_equal() -> No
     assert all(type(item) is tuple for item in wire)  # no Transaction/Position __reduce__ per transaction
     got = [select_process._transaction(item) for item in pickle.loads(pickle.dumps(wire))]
     assert got == sent and all(type(t) is Transaction and type(t.position) is Position for t in got)
+
+
+def test_a_plugin_with_only_row_events_still_gets_positions_not_tuples() -> None:
+    """The pipe carries positions as field tuples; an expander without ``row_events_at`` (a plugin written
+    for ``row_events(raw, Position)``) is called with a ``Position`` built from them."""
+    from otter_core.engine import select_process
+    from otter_core.model import Position
+
+    class Older:
+        def row_events(self, raw, at):
+            return (raw, at)
+
+    class Newer(Older):
+        def row_events_at(self, raw, at):
+            return ("at", raw, at)
+
+    fields = ("bin.000003", 7, "0-1-9", 5)
+    got = select_process._row_events_at(Older())("raw", fields)
+    assert got == ("raw", Position(*fields)) and type(got[1]) is Position
+    assert select_process._row_events_at(Newer())("raw", fields) == ("at", "raw", fields)
+    assert select_process._row_events_at(object()) is None and select_process._row_events_at(None) is None

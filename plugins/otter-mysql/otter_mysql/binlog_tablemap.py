@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymysqlreplication.constants import FIELD_TYPE as T
+from otter_mysql import field_types as T
 
 _ONE_BYTE = {T.DOUBLE, T.FLOAT, T.TIMESTAMP2, T.DATETIME2, T.TIME2, T.BLOB, T.GEOMETRY, T.JSON}
 _COLUMN_NAME = 4  # optional metadata field: the column names

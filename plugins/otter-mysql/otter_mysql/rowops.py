@@ -15,8 +15,7 @@ import os
 from decimal import Decimal
 from typing import Any
 
-from pymysqlreplication.constants import FIELD_TYPE as T
-
+from otter_mysql import field_types as T
 from otter_mysql import values as V
 from otter_mysql.schema import ColumnInfo
 

@@ -13,7 +13,7 @@ import logging
 import threading
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pymysql
 
@@ -30,7 +30,6 @@ from otter_core.spi import (
 from otter_mysql import checks, handover, mysql_connect, retl, signals
 from otter_mysql.binlog_reader import NativeReader
 from otter_mysql.history_start import start_history
-from otter_mysql.library_reader import LibraryReader
 from otter_mysql.rowcodec import RowCodec
 from otter_mysql.schema import SchemaCache
 from otter_mysql.schema_history import SchemaHistory
@@ -38,6 +37,9 @@ from otter_mysql.server_errors import error_kwargs
 from otter_mysql.statement_events import StatementEvents
 from otter_mysql.tx_assembly import TransactionAssembly
 from otter_mysql.txqueue import TxQueue
+
+if TYPE_CHECKING:  # imported when used: it loads mysql-replication's whole package (~20 ms per start)
+    from otter_mysql.library_reader import LibraryReader
 
 log = logging.getLogger(__name__)
 READERS = ("native", "library")
@@ -329,6 +331,8 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents, TransactionAssem
             point = self._start_args
         self._connects = 0
         if self.reader == "library":
+            from otter_mysql.library_reader import LibraryReader
+
             return LibraryReader(
                 self._settings(), self.server_id, point, self.heartbeat_s, self._stream_connect
             )

@@ -25,9 +25,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pymysqlreplication.constants import FIELD_TYPE as T
-
 from otter_core.spi import SourceError
+from otter_mysql import field_types as T
 from otter_mysql.schema import ColumnInfo
 from otter_mysql.value_decoders import (
     STRUCTS,

@@ -227,3 +227,44 @@ fail:
     Py_XDECREF(out);
     return NULL;
 }
+
+/* expand_raw_at(cls, descriptors, mid, tail, row_places, update_places, raw, pos_cls, pos_descriptors,
+                 decoders, chunks, fields) -> as expand_raw
+   expand_raw with the position given as its field values (the selector process's pipe carries them
+   as a tuple): the ``pos_cls`` instance is built here through its member descriptors, as attrs' own
+   __init__ would set them (otter_core.model.Position has no validator or converter), and the events
+   carry it. Built in Python it was the hand-over's biggest cost per OLTP transaction after decoding. */
+PyObject *
+otter_expand_raw_at(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 12 || !PyType_Check(args[7]) || !PyTuple_Check(args[8]) || !PyTuple_Check(args[11]) ||
+        PyTuple_GET_SIZE(args[8]) != PyTuple_GET_SIZE(args[11])) {
+        PyErr_SetString(PyExc_TypeError, "expand_raw_at(cls, descriptors, mid, tail, row_places, update_places, "
+                                         "raw, pos_cls, pos_descriptors: tuple, decoders, chunks, fields: tuple "
+                                         "of one value per descriptor)");
+        return NULL;
+    }
+    PyTypeObject *pos_cls = (PyTypeObject *)args[7];
+    PyObject *descrs = args[8], *fields = args[11];
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(descrs); i++) {
+        if (Py_TYPE(PyTuple_GET_ITEM(descrs, i))->tp_descr_set == NULL) {
+            PyErr_Format(PyExc_TypeError, "position descriptor %zd cannot set a value", i);
+            return NULL;
+        }
+    }
+    PyObject *position = pos_cls->tp_alloc(pos_cls, 0);
+    if (position == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(descrs); i++) {
+        PyObject *d = PyTuple_GET_ITEM(descrs, i);
+        if (Py_TYPE(d)->tp_descr_set(d, position, PyTuple_GET_ITEM(fields, i)) < 0) {
+            Py_DECREF(position);
+            return NULL;
+        }
+    }
+    PyObject *const inner[10] = {args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[9], args[10],
+                                 position};
+    PyObject *events = otter_expand_raw(module, inner, 10);
+    Py_DECREF(position);
+    return events;
+}

@@ -40,6 +40,9 @@ static PyMethodDef functions[] = {
     {"expand_raw", (PyCFunction)(void (*)(void))otter_expand_raw, METH_FASTCALL,
      "expand_raw(cls, descriptors, mid, tail, row_places, update_places, raw, decoders, chunks, position) -> "
      "a transaction's events from its raw rows chunks, or None when the Python path must take it"},
+    {"expand_raw_at", (PyCFunction)(void (*)(void))otter_expand_raw_at, METH_FASTCALL,
+     "expand_raw_at(cls, descriptors, mid, tail, row_places, update_places, raw, pos_cls, pos_descriptors, "
+     "decoders, chunks, fields) -> expand_raw with the position built from its field values"},
     {"text_rows", (PyCFunction)(void (*)(void))otter_text_rows, METH_FASTCALL,
      "text_rows(buffer, kinds, converters, rows) -> (end, status, seq): result-set row packets as PyMySQL "
      "reads them"},

@@ -88,6 +88,7 @@ PyObject *otter_sql_values(PyObject *module, PyObject *const *args, Py_ssize_t n
 PyObject *otter_sql_literal_row(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *otter_build_events(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *otter_expand_raw(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+PyObject *otter_expand_raw_at(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *otter_text_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *otter_binlog_setup(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *otter_binlog_scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
