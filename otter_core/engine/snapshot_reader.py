@@ -13,6 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import sys
 from typing import Any
 
 from otter_core.contracts import TableReader
@@ -78,6 +79,8 @@ def _child_main(pipeline: Pipeline, source: DataMediaSource, conn: Any) -> None:
             try:
                 if kind == "chunk":
                     answer = (payload[0], read_chunk(reader, payload))
+                elif kind == "modules":
+                    answer = sorted(sys.modules)
                 else:
                     name, args = payload
                     answer = getattr(reader, name)(*args)
@@ -155,6 +158,12 @@ class ProcessChunks:
             return self._receive()
 
         return call
+
+    def imported_modules(self) -> list[str]:
+        """The names of the modules the reader process has imported: its start-up cost (diagnostics)."""
+        self._drain()
+        self._send("modules", None)
+        return self._receive()
 
     def start(self, request: tuple) -> None:
         self._drain()

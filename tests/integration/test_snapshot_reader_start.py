@@ -1,0 +1,37 @@
+"""The chunk reader process's start-up: what it imports is paid at every initial load (spawn start
+method: a fresh interpreter), so it imports only what reading chunks needs. Against real MariaDB servers."""
+
+import pytest
+
+from otter_core.config import load_config_text
+from otter_core.engine.snapshot_reader import ProcessChunks
+from otter_core.testing.harness import pipeline_yaml
+
+pytestmark = pytest.mark.usefixtures("clean_databases")
+
+# Never used by a chunk reader: the YAML parser and config reader (the pipeline arrives pickled), file sync
+# and verify (~15 ms of CPU at each start).
+NOT_NEEDED = (
+    "yaml.",
+    "otter_core.config",
+    "otter_core.files.stage",
+    "otter_core.files.fetch",
+    "otter_core.files.guard",
+    "otter_core.verify",
+)
+
+
+def test_the_chunk_reader_process_imports_no_yaml_and_no_file_sync(mariadb_source, mariadb_target):
+    source, target = mariadb_source, mariadb_target
+    source.execute("CREATE DATABASE shop", "CREATE TABLE shop.t (id INT PRIMARY KEY, v VARCHAR(10))")
+    source.execute("INSERT INTO shop.t VALUES (1, 'a'), (2, 'b')")
+    config = load_config_text(pipeline_yaml(source, target, [{"source": "shop.*", "target": "shop.*"}]))
+    pipeline = config.channels[0].pipelines[0]
+    chunks = ProcessChunks(pipeline, config.sources[pipeline.source])
+    try:
+        assert ("shop", "t") in [tuple(t) for t in chunks.tables()]  # the reader works: a real query
+        modules = chunks.imported_modules()
+    finally:
+        chunks.close()
+    assert "otter_mysql.table_reader" in modules and "pymysql" in modules  # what it needs is there
+    assert [m for m in modules if m == "yaml" or m.startswith(NOT_NEEDED)] == []
