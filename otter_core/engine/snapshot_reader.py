@@ -80,6 +80,7 @@ def _child_main(
             if kind == "stop":
                 return
             try:
+                answer: Any
                 if kind == "chunk":
                     answer = (payload[0], read_chunk(reader, payload))
                 elif kind == "modules":
