@@ -157,6 +157,8 @@ class _VersionAction(argparse.Action):
 
 # The sub-commands defined here; for these, ``main`` builds no other command's parser.
 CORE_COMMANDS = ("run", "init-db", "channel", "plugins")
+# ``otter-run load`` and ``resync`` (cli_load): for these, the core parsers and theirs only.
+LOAD_COMMANDS = ("load", "resync")
 
 
 def _command(argv: list[str]) -> str | None:
@@ -175,7 +177,8 @@ def _command(argv: list[str]) -> str | None:
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """``otter-run``'s parser; for a core ``command`` without the other sub-commands: building those
     imports the verify, load and position modules and loads every plugin's ``otter.cli`` entry point
-    (kazoo, the manager), ~0.1 s of CPU at each start of ``otter-run run`` that the run never uses."""
+    (kazoo, the manager), ~0.1 s of CPU at each start of ``otter-run run`` (or ``load``) that it never
+    uses."""
     parser = argparse.ArgumentParser(
         prog="otter-run", description="otter for Python: binlog-based database sync"
     )
@@ -212,9 +215,14 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     if command in CORE_COMMANDS:
         return parser
 
-    from otter_core import cli_load, cli_position, cli_verify
+    from otter_core import cli_load
 
     cli_load.add_parsers(sub)
+    if command in LOAD_COMMANDS:
+        return parser
+
+    from otter_core import cli_position, cli_verify
+
     cli_verify.add_parser(sub)
     cli_position.add_parser(sub)
     _add_plugin_commands(sub)

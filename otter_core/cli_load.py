@@ -4,8 +4,30 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from otter_core.model import OtterConfig, Pipeline
 
 RESYNC_BATCH = 1000
+
+
+def selected_pipelines(
+    config: OtterConfig, channel: str | None, pipeline: str | None
+) -> list[tuple[str, Pipeline]]:
+    """(channel name, pipeline) pairs chosen by ``--channel`` / ``--pipeline`` (every one by default)."""
+    from otter_core.errors import ConfigError
+
+    chosen = [
+        (ch.name, p)
+        for ch in config.channels
+        for p in ch.pipelines
+        if (channel is None or ch.name == channel) and (pipeline is None or p.name == pipeline)
+    ]
+    if not chosen:
+        known = ", ".join(f"{ch.name}/{p.name}" for ch in config.channels for p in ch.pipelines)
+        raise ConfigError(f"no pipeline matches --channel {channel} --pipeline {pipeline} (known: {known})")
+    return chosen
 
 
 def _wants_new_load(
@@ -20,7 +42,6 @@ def _wants_new_load(
 
 
 def cmd_load(args: argparse.Namespace) -> int:
-    from otter_core.cli_verify import selected_pipelines
     from otter_core.config import load_config_file
     from otter_core.state_lock import lock_state_dir
 
@@ -89,7 +110,6 @@ def _key_text(value: object) -> str:
 
 def cmd_resync(args: argparse.Namespace) -> int:
     from otter_core.builtin import memory_arbitrator, memory_pipe
-    from otter_core.cli_verify import selected_pipelines
     from otter_core.config import load_config_file
     from otter_core.errors import ConfigError
     from otter_core.plugins import PipelinePlugins

@@ -8,26 +8,8 @@ import json
 import sys
 import time
 
-from otter_core.model import OtterConfig, Pipeline
+from otter_core.cli_load import selected_pipelines
 from otter_core.verify.compare import KINDS, UnitResult
-
-
-def selected_pipelines(
-    config: OtterConfig, channel: str | None, pipeline: str | None
-) -> list[tuple[str, Pipeline]]:
-    """(channel name, pipeline) pairs chosen by ``--channel`` / ``--pipeline`` (every one by default)."""
-    from otter_core.errors import ConfigError
-
-    chosen = [
-        (ch.name, p)
-        for ch in config.channels
-        for p in ch.pipelines
-        if (channel is None or ch.name == channel) and (pipeline is None or p.name == pipeline)
-    ]
-    if not chosen:
-        known = ", ".join(f"{ch.name}/{p.name}" for ch in config.channels for p in ch.pipelines)
-        raise ConfigError(f"no pipeline matches --channel {channel} --pipeline {pipeline} (known: {known})")
-    return chosen
 
 
 def _line(name: str, result: UnitResult) -> str:

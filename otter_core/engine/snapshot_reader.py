@@ -13,6 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
+import sys
 from typing import Any
 
 from otter_core.contracts import TableReader
@@ -59,10 +60,13 @@ class InlineChunks:
         self.reader.close()
 
 
-def _child_main(pipeline: Pipeline, source: DataMediaSource, conn: Any) -> None:
+def _child_main(
+    pipeline: Pipeline, source: DataMediaSource, conn: Any, entry_points: dict[tuple[str, str], str]
+) -> None:
     from otter_core.builtin import memory_arbitrator, memory_pipe
-    from otter_core.plugins import PipelinePlugins
+    from otter_core.plugins import PipelinePlugins, use_entry_points
 
+    use_entry_points(entry_points)  # the runner found the plugin: no entry-point scan (nor stevedore) here
     reader = None
     parent = os.getppid()
     try:
@@ -76,8 +80,11 @@ def _child_main(pipeline: Pipeline, source: DataMediaSource, conn: Any) -> None:
             if kind == "stop":
                 return
             try:
+                answer: Any
                 if kind == "chunk":
                     answer = (payload[0], read_chunk(reader, payload))
+                elif kind == "modules":
+                    answer = sorted(sys.modules)
                 else:
                     name, args = payload
                     answer = getattr(reader, name)(*args)
@@ -97,11 +104,16 @@ class ProcessChunks:
     and its rows fetched later (``rows``)."""
 
     def __init__(self, pipeline: Pipeline, source: DataMediaSource) -> None:
+        from otter_core.plugins import resolved_entry_points
+
         self.pipeline = pipeline
         parent, child = _context.Pipe(duplex=True)
         self._conn = parent
         process = _context.Process(
-            target=_child_main, args=(pipeline, source, child), name=f"snapshot-{pipeline.name}", daemon=True
+            target=_child_main,
+            args=(pipeline, source, child, resolved_entry_points()),
+            name=f"snapshot-{pipeline.name}",
+            daemon=True,
         )
         process.start()
         self._process: multiprocessing.process.BaseProcess | None = process  # None once closed
@@ -155,6 +167,12 @@ class ProcessChunks:
             return self._receive()
 
         return call
+
+    def imported_modules(self) -> list[str]:
+        """The names of the modules the reader process has imported: its start-up cost (diagnostics)."""
+        self._drain()
+        self._send("modules", None)
+        return self._receive()
 
     def start(self, request: tuple) -> None:
         self._drain()

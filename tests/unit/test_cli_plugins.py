@@ -81,3 +81,31 @@ def test_otter_run_run_loads_no_plugin_commands(tmp_path):
     said = otter_run(tmp_path, "--log-level", "WARNING", "hello", "world")
     assert (said.returncode, said.stdout) == (0, "hello world\n"), said.stderr
     assert (tmp_path / "imported").exists()
+
+
+def test_otter_run_load_builds_only_the_load_parsers(tmp_path):
+    """``otter-run load`` (and ``resync``) build the core parsers and their own: no plugin's ``otter.cli``
+    entry point and no verify module is imported at their start (~0.1 s of CPU a load never used)."""
+    noisy = "import pathlib\npathlib.Path('imported').write_text('yes')\n" + HELLO
+    install_module(tmp_path, "otter-hello", "otter_hello", noisy)
+    probe = (
+        "import sys\nfrom otter_core import cli\n"
+        "code = cli.main(sys.argv[1:])\n"
+        "print(code, sorted(m for m in sys.modules if m.startswith(('otter_core.verify', 'otter_core.cli_'))))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    for command in (["load", "missing.yaml"], ["resync", "missing.yaml", "--table", "s.t"]):
+        done = subprocess.run(
+            [sys.executable, "-c", probe, "--log-level", "WARNING", *command],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert "missing.yaml" in done.stderr, done.stderr
+        assert done.stdout.split()[0] == "2", done.stdout
+        assert done.stdout.strip().endswith("['otter_core.cli_load']"), done.stdout
+        assert not (tmp_path / "imported").exists()  # the plugin's module was never imported
+    said = otter_run(tmp_path, "--log-level", "WARNING", "hello", "world")
+    assert (said.returncode, said.stdout) == (0, "hello world\n"), said.stderr

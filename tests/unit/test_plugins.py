@@ -32,6 +32,22 @@ def test_unknown_unlisted_plugin_says_how_to_find_one():
         load_entry_point("processor", "no-such-processor")
 
 
+def test_an_entry_point_given_by_the_parent_is_imported_and_a_stale_one_is_looked_up_again():
+    """A child process imports the module its parent resolved; one that no longer imports is looked up
+    among the installed entry points (here: none), and the error names the namespace as always."""
+    from otter_core import plugins
+
+    plugins.use_entry_points({("pipe", "given"): "otter_core.builtin.memory_pipe"})
+    plugins.use_entry_points({("selector", "oracle"): "no_such_module_anywhere"})
+    try:
+        assert load_entry_point("pipe", "given") is plugins._import_value("otter_core.builtin.memory_pipe")
+        with pytest.raises(PluginNotFound, match="otter.selectors"):
+            load_entry_point("selector", "oracle")
+        assert ("selector", "oracle") not in plugins.resolved_entry_points()
+    finally:
+        plugins._resolved.pop(("pipe", "given"), None)
+
+
 def test_every_hookspec_has_a_docstring():
     import inspect
 
