@@ -19,7 +19,7 @@ from typing import Any
 
 from otter_core.spi import LoadError
 from otter_mysql import bulk_infile, fencing
-from otter_mysql.bulk_read import unpack
+from otter_mysql.bulk_read import Packets, unpack
 from otter_mysql.dialect import upsert_parts
 from otter_mysql.rowops import EXTENSION
 from otter_mysql.server_errors import data_warnings, error_code, error_kwargs, server_message
@@ -104,9 +104,13 @@ class PackedChunk:
         return unpack(self.raw, self.kinds, self.calls) if self.count else []
 
 
-def packed_chunk(rows: list[tuple], lits: bytes | None) -> PackedChunk | list[tuple]:
+def packed_chunk(rows: Any, lits: bytes | None) -> PackedChunk | list[tuple]:
     """``rows`` (``bulk_read.result_rows``) as a ``PackedChunk`` when they came as packets and every
     column has a literal kind; otherwise the rows themselves (the row path)."""
+    if isinstance(rows, Packets):
+        if lits is None or SQL_ROWS is None:
+            return rows.rows()
+        return PackedChunk(rows.raw, rows.kinds, rows.calls, lits, rows.count, rows.last)
     packed = getattr(rows, "packed", None)
     if packed is None or lits is None or SQL_ROWS is None:
         return rows

@@ -10,7 +10,7 @@ from test_selector_types import COLUMNS, DB, write_source_rows
 from test_table_reader import reader_for
 
 from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer
-from otter_mysql import bulk_read, mysql_connect
+from otter_mysql import bulk_load, bulk_read, mysql_connect
 from otter_mysql.table_reader import MySQLTableReader
 
 pytestmark = [
@@ -125,4 +125,38 @@ def test_the_table_reader_reads_chunks_in_c(every_type: MariaDBServer) -> None:
         assert type(sixty) is bulk_read.PackedRows and len(sixty[-1][columns.index("bl")]) == 60000
         assert typed(pickle.loads(pickle.dumps(sixty))) == typed(sixty)
     finally:
+        reader.close()
+
+
+def test_a_bulk_chunk_is_kept_as_packets_and_only_its_last_row_parsed(every_type: MariaDBServer) -> None:
+    """The chunk reader does not parse a bulk chunk's rows (the loader reads the packets): text_rows
+    runs once, for the last row; the packets are the same rows, and a row over 16 MB still takes the
+    row path."""
+    from test_bulk_load import NO_TEXT_FORM
+
+    reader: MySQLTableReader = reader_for(every_type)
+    calls = []
+    real: Any = bulk_read.TEXT_ROWS
+
+    def counting(*args):
+        calls.append(1)
+        return real(*args)
+
+    try:
+        columns = tuple(c for c in reader.columns(DB, "t") if c not in NO_TEXT_FORM)
+        expected = reader.read_range(DB, "t", columns, ("id",), (3,), None, 2000)
+        bulk_read.TEXT_ROWS = counting
+        chunk = reader.read_range_packed(DB, "t", columns, ("id",), (3,), 2000)
+        assert len(calls) == 1, "the chunk reader parsed more than the last row"
+        bulk_read.TEXT_ROWS = real
+        assert type(chunk) is bulk_load.PackedChunk and chunk.count == 2000
+        assert typed([chunk.last]) == typed([expected[-1]])
+        assert typed(chunk.rows()) == typed(expected)
+        tail = reader.read_range_packed(DB, "t", columns, ("id",), (5000,), 10_000)
+        assert type(tail) is list  # the 18 MB row came in several packets: the row path, parsed
+        assert typed(tail) == typed(reader.read_range(DB, "t", columns, ("id",), (5000,), None, None))
+        assert [r[0] for r in tail][-2:] == [100001, 100002]
+        assert reader.read_range(DB, "t", columns, ("id",), None, None, 1)[0][0] == 1  # parsed again
+    finally:
+        bulk_read.TEXT_ROWS = real
         reader.close()
