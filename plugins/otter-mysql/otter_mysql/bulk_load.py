@@ -14,6 +14,7 @@ written this way (``refusal``) the engine loads its rows through the row path in
 from __future__ import annotations
 
 import logging
+import pickle
 from collections.abc import Sequence
 from typing import Any
 
@@ -91,11 +92,11 @@ class PackedChunk:
         self.raw, self.kinds, self.calls, self.lits = raw, kinds, calls, lits
         self.count, self.last = count, last
 
-    def __getstate__(self) -> tuple:
-        return (self.raw, self.kinds, self.calls, self.lits, self.count, self.last)
-
-    def __setstate__(self, state: tuple) -> None:
-        self.raw, self.kinds, self.calls, self.lits, self.count, self.last = state
+    def __reduce_ex__(self, protocol: Any) -> tuple:
+        # protocol 5 can send the packets out of band (the snapshot reader's pipe): not copied into the
+        # pickle, and the same bytes object on arrival
+        raw = pickle.PickleBuffer(self.raw) if protocol >= 5 else self.raw
+        return PackedChunk, (raw, self.kinds, self.calls, self.lits, self.count, self.last)
 
     def __len__(self) -> int:
         return self.count

@@ -160,3 +160,37 @@ def test_a_bulk_chunk_is_kept_as_packets_and_only_its_last_row_parsed(every_type
     finally:
         bulk_read.TEXT_ROWS = real
         reader.close()
+
+
+def test_a_bulk_chunk_crosses_the_reader_pipe_out_of_band(every_type: MariaDBServer) -> None:
+    """The snapshot reader process sends a bulk chunk's packets beside its pickle, not copied into it."""
+    import multiprocessing
+    import threading
+
+    from test_bulk_load import NO_TEXT_FORM
+
+    from otter_core.engine.snapshot_reader import receive_answer, send_answer
+
+    reader: MySQLTableReader = reader_for(every_type)
+    parent, child = multiprocessing.Pipe()
+    try:
+        columns = tuple(c for c in reader.columns(DB, "t") if c not in NO_TEXT_FORM)
+        chunk = reader.read_range_packed(DB, "t", columns, ("id",), None, 2000)
+        assert type(chunk) is bulk_load.PackedChunk and len(chunk.raw) > 100_000
+        buffers: list = []
+        data = pickle.dumps(("ok", ("tag", chunk)), protocol=5, buffer_callback=buffers.append)
+        assert len(data) < 2000 and [len(b.raw()) for b in buffers] == [len(chunk.raw)]
+        sender = threading.Thread(target=send_answer, args=(child, ("ok", ("tag", chunk))))
+        sender.start()  # the pipe holds less than the chunk: the reader must read meanwhile
+        status, (tag, got) = receive_answer(parent)
+        sender.join()
+        assert (status, tag, got.count, got.last, got.lits) == ("ok", "tag", 2000, chunk.last, chunk.lits)
+        assert type(got.raw) is bytes and got.raw == chunk.raw
+        assert typed(got.rows()) == typed(chunk.rows())
+        in_band = pickle.loads(pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL))
+        assert type(in_band.raw) is bytes and in_band.raw == chunk.raw
+        assert pickle.loads(pickle.dumps(chunk, protocol=4)).raw == chunk.raw
+    finally:
+        parent.close()
+        child.close()
+        reader.close()
