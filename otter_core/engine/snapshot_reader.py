@@ -4,8 +4,9 @@
 Reading a chunk is mostly parsing rows in the database client library, in pure Python; in the runner's
 process it competes for the GIL with Extract, Transform and Load of the chunk before. The child process
 owns its own TableReader: for each chunk it commits the low watermark, reads the rows, commits the high
-watermark and sends the rows back (pickled tuples, cheap to load). The parent keeps the window logic and
-only waits for the rows when the high watermark comes back through the binlog before them.
+watermark and sends the rows back (``send_answer``: pickled, a bulk chunk's packets out of band). The
+parent keeps the window logic and only waits for the rows when the high watermark comes back through the
+binlog before them.
 """
 
 from __future__ import annotations
@@ -60,6 +61,23 @@ class InlineChunks:
         self.reader.close()
 
 
+def send_answer(conn: Any, message: Any) -> None:
+    """``message`` pickled, and the buffers it lets go out of band (a bulk chunk's packets, pickle
+    protocol 5) each sent as they are after it: not copied into the pickle nor out of it on arrival."""
+    buffers: list[pickle.PickleBuffer] = []
+    data = pickle.dumps(message, protocol=5, buffer_callback=buffers.append)
+    conn.send_bytes(len(buffers).to_bytes(4, "little") + data)
+    for buffer in buffers:
+        conn.send_bytes(buffer)
+
+
+def receive_answer(conn: Any) -> Any:
+    """What ``send_answer`` sent."""
+    data = conn.recv_bytes()
+    buffers = [conn.recv_bytes() for _ in range(int.from_bytes(data[:4], "little"))]
+    return pickle.loads(memoryview(data)[4:], buffers=buffers)
+
+
 def _child_main(
     pipeline: Pipeline, source: DataMediaSource, conn: Any, entry_points: dict[tuple[str, str], str]
 ) -> None:
@@ -88,10 +106,10 @@ def _child_main(
                 else:
                     name, args = payload
                     answer = getattr(reader, name)(*args)
-                conn.send_bytes(pickle.dumps(("ok", answer), protocol=pickle.HIGHEST_PROTOCOL))
+                send_answer(conn, ("ok", answer))
             except Exception as exc:  # the parent raises it with its message (and retries when it may)
                 retryable = exc.retryable if isinstance(exc, OtterError) else True
-                conn.send_bytes(pickle.dumps(("error", (type(exc).__name__, str(exc), retryable))))
+                send_answer(conn, ("error", (type(exc).__name__, str(exc), retryable)))
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
         pass
     finally:
@@ -132,7 +150,7 @@ class ProcessChunks:
                 f"{READ_TIMEOUT_SECONDS:.0f}s"
             )
         try:
-            status, answer = pickle.loads(self._conn.recv_bytes())
+            status, answer = receive_answer(self._conn)
         except (EOFError, OSError):
             exit_code = self._process.exitcode if self._process is not None else None
             raise SourceError(

@@ -14,12 +14,13 @@ written this way (``refusal``) the engine loads its rows through the row path in
 from __future__ import annotations
 
 import logging
+import pickle
 from collections.abc import Sequence
 from typing import Any
 
 from otter_core.spi import LoadError
 from otter_mysql import bulk_infile, fencing
-from otter_mysql.bulk_read import unpack
+from otter_mysql.bulk_read import Packets, unpack
 from otter_mysql.dialect import upsert_parts
 from otter_mysql.rowops import EXTENSION
 from otter_mysql.server_errors import data_warnings, error_code, error_kwargs, server_message
@@ -91,11 +92,11 @@ class PackedChunk:
         self.raw, self.kinds, self.calls, self.lits = raw, kinds, calls, lits
         self.count, self.last = count, last
 
-    def __getstate__(self) -> tuple:
-        return (self.raw, self.kinds, self.calls, self.lits, self.count, self.last)
-
-    def __setstate__(self, state: tuple) -> None:
-        self.raw, self.kinds, self.calls, self.lits, self.count, self.last = state
+    def __reduce_ex__(self, protocol: Any) -> tuple:
+        # protocol 5 can send the packets out of band (the snapshot reader's pipe): not copied into the
+        # pickle, and the same bytes object on arrival
+        raw = pickle.PickleBuffer(self.raw) if protocol >= 5 else self.raw
+        return PackedChunk, (raw, self.kinds, self.calls, self.lits, self.count, self.last)
 
     def __len__(self) -> int:
         return self.count
@@ -104,9 +105,13 @@ class PackedChunk:
         return unpack(self.raw, self.kinds, self.calls) if self.count else []
 
 
-def packed_chunk(rows: list[tuple], lits: bytes | None) -> PackedChunk | list[tuple]:
+def packed_chunk(rows: Any, lits: bytes | None) -> PackedChunk | list[tuple]:
     """``rows`` (``bulk_read.result_rows``) as a ``PackedChunk`` when they came as packets and every
     column has a literal kind; otherwise the rows themselves (the row path)."""
+    if isinstance(rows, Packets):
+        if lits is None or SQL_ROWS is None:
+            return rows.rows()
+        return PackedChunk(rows.raw, rows.kinds, rows.calls, lits, rows.count, rows.last)
     packed = getattr(rows, "packed", None)
     if packed is None or lits is None or SQL_ROWS is None:
         return rows

@@ -25,6 +25,7 @@ from otter_mysql import mysql_connect
 from otter_mysql.rowops import EXTENSION
 
 TEXT_ROWS = getattr(EXTENSION, "text_rows", None)
+TEXT_PACKETS = getattr(EXTENSION, "text_packets", None)
 AVAILABLE = TEXT_ROWS is not None
 
 # text_rows' kinds (textrows.c) and its statuses
@@ -65,7 +66,11 @@ def column_kinds(converters: list[tuple[str | None, Any]]) -> tuple[bytes, tuple
 
 
 class FastResult(_MySQLResult):
-    """``MySQLResult`` whose buffered rows are parsed by ``text_rows``."""
+    """``MySQLResult`` whose buffered rows are parsed by ``text_rows``; with the connection's
+    ``otter_packets_only`` set (the initial load's bulk path), kept as packets and not parsed at all
+    (``packets``: ~0.35 µs per row less in the chunk reader; only the last row is parsed)."""
+
+    packets: Packets | None = None
 
     def _read_rowdata_packet(self) -> None:
         plan = column_kinds(self.converters) if TEXT_ROWS is not None else None
@@ -74,15 +79,24 @@ class FastResult(_MySQLResult):
             return super()._read_rowdata_packet()
         kinds, calls = plan
         text_rows: Any = TEXT_ROWS
+        text_packets: Any = TEXT_PACKETS
+        parse = text_packets is None or not getattr(conn, "otter_packets_only", False)
         rows: list[tuple] = []
         raw: list[bytes] | None = []  # the row packets as received (None: a row over 16 MB)
+        count, last = 0, b""  # packets only: rows kept, the last row's packet
         rfile = conn._rfile
         conn._sock.settimeout(conn._read_timeout)
         while True:
             data = _io(conn, rfile.peek, 1)  # what the buffer holds (one socket read when it is empty)
             if not data:
                 _lost(conn)
-            end, status, seq = text_rows(data, kinds, calls, rows)
+            if parse:
+                end, status, seq = text_rows(data, kinds, calls, rows)
+            else:
+                end, status, seq, n, at = text_packets(data)
+                if n:
+                    count += n
+                    last = data[at:end]
             if raw is not None and end:
                 raw.append(data[:end])
             if status == EOF:  # complete in data, not consumed yet
@@ -103,15 +117,29 @@ class FastResult(_MySQLResult):
             packet = _MysqlPacket(payload, conn.encoding)
             if self._check_packet_is_eof(packet):
                 break
+            if not parse and raw is not None and len(payload) < 0xFFFFFF:
+                last = len(payload).to_bytes(3, "little") + b"\0" + payload
+                raw.append(last)
+                count += 1
+                continue
+            if not parse:  # a row over 16 MB: the packets read so far are parsed, the rest as before
+                parse = True
+                rows = unpack(b"".join(raw or ()), kinds, calls)
             rows.append(self._read_row_from_packet(packet))
             if raw is not None and len(payload) < 0xFFFFFF:
                 raw.append(len(payload).to_bytes(3, "little") + b"\0" + payload)
             else:
                 raw = None
         self.connection = None
-        self.affected_rows = len(rows)
+        if not parse:
+            assert raw is not None
+            self.packets = Packets(
+                b"".join(raw), kinds, calls, count, unpack(last, kinds, calls)[0] if count else None
+            )
+            rows = []
+        self.affected_rows = count if not parse else len(rows)
         self.rows = tuple(rows)
-        self.packed = None if raw is None else (b"".join(raw), kinds, calls)
+        self.packed = None if raw is None or not parse else (b"".join(raw), kinds, calls)
 
     def _eof(self, packet: bytes) -> None:
         """What PyMySQL's ``_check_packet_is_eof`` keeps from the EOF packet."""
@@ -131,6 +159,19 @@ class FastResult(_MySQLResult):
             buff += conn._read_bytes(length)
             if length < 0xFFFFFF:
                 return bytes(buff)
+
+
+class Packets:
+    """A result read with ``otter_packets_only``: its row packets (``raw``), as ``PackedRows.packed``
+    keeps them, the row count and the last row, the only one parsed (the next chunk starts after its key)."""
+
+    __slots__ = ("raw", "kinds", "calls", "count", "last")
+
+    def __init__(self, raw: bytes, kinds: bytes, calls: tuple, count: int, last: tuple | None) -> None:
+        self.raw, self.kinds, self.calls, self.count, self.last = raw, kinds, calls, count, last
+
+    def rows(self) -> list[tuple]:
+        return unpack(self.raw, self.kinds, self.calls) if self.count else []
 
 
 class PackedRows(list):
@@ -155,8 +196,12 @@ def unpack(raw: bytes, kinds: bytes, calls: tuple) -> list[tuple]:
     return rows
 
 
-def result_rows(cursor: Any) -> list[tuple]:
-    """The rows of ``cursor``'s last buffered result; ``PackedRows`` when they were read by ``FastResult``."""
+def result_rows(cursor: Any) -> Any:
+    """The rows of ``cursor``'s last buffered result; ``PackedRows`` when they were read by ``FastResult``,
+    ``Packets`` when read with ``otter_packets_only``."""
+    packets = getattr(cursor._result, "packets", None)
+    if packets is not None:
+        return packets
     rows = cursor.fetchall()
     packed = getattr(cursor._result, "packed", None)
     if packed is None:
@@ -190,6 +235,8 @@ def _lost(conn: Any) -> None:
 
 class FastReadConnection(mysql_connect.Connection):
     """A PyMySQL connection whose buffered SELECT results are read by ``FastResult``."""
+
+    otter_packets_only = False  # results kept as packets, not parsed (bulk_read.Packets)
 
     def _read_query_result(self, unbuffered: bool = False) -> Any:
         if unbuffered or not AVAILABLE:

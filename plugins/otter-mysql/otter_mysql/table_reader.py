@@ -151,9 +151,18 @@ class MySQLTableReader(MySQLRowReader):
     ) -> bulk_load.PackedChunk | list[tuple]:
         """``read_range`` for the initial load's bulk path: a ``bulk_load.PackedChunk`` when the rows came
         as packets and every column has an exact text form, else the rows (the row path)."""
-        rows = self.read_range(schema, table, columns, key, lower, None, limit)
         info = self._schemas.get(schema, table)
         lits = bulk_load.literal_kinds([info.by_name[c] for c in columns])
+        if lits is None or bulk_load.SQL_ROWS is None:
+            return self.read_range(schema, table, columns, key, lower, None, limit)
+        if self._conn is None:
+            self._conn = self._connect()
+        conn = self._conn
+        conn.otter_packets_only = True  # the rows are not parsed here: the loader reads the packets
+        try:
+            rows = self.read_range(schema, table, columns, key, lower, None, limit)
+        finally:
+            conn.otter_packets_only = False
         return bulk_load.packed_chunk(rows, lits)
 
     def _floats(self, schema: str, table: str) -> set[str]:

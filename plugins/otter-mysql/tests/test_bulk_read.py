@@ -10,7 +10,7 @@ from test_selector_types import COLUMNS, DB, write_source_rows
 from test_table_reader import reader_for
 
 from otter_core.testing.mariadb import OTTER_PASSWORD, OTTER_USER, MariaDBServer
-from otter_mysql import bulk_read, mysql_connect
+from otter_mysql import bulk_load, bulk_read, mysql_connect
 from otter_mysql.table_reader import MySQLTableReader
 
 pytestmark = [
@@ -125,4 +125,72 @@ def test_the_table_reader_reads_chunks_in_c(every_type: MariaDBServer) -> None:
         assert type(sixty) is bulk_read.PackedRows and len(sixty[-1][columns.index("bl")]) == 60000
         assert typed(pickle.loads(pickle.dumps(sixty))) == typed(sixty)
     finally:
+        reader.close()
+
+
+def test_a_bulk_chunk_is_kept_as_packets_and_only_its_last_row_parsed(every_type: MariaDBServer) -> None:
+    """The chunk reader does not parse a bulk chunk's rows (the loader reads the packets): text_rows
+    runs once, for the last row; the packets are the same rows, and a row over 16 MB still takes the
+    row path."""
+    from test_bulk_load import NO_TEXT_FORM
+
+    reader: MySQLTableReader = reader_for(every_type)
+    calls = []
+    real: Any = bulk_read.TEXT_ROWS
+
+    def counting(*args):
+        calls.append(1)
+        return real(*args)
+
+    try:
+        columns = tuple(c for c in reader.columns(DB, "t") if c not in NO_TEXT_FORM)
+        expected = reader.read_range(DB, "t", columns, ("id",), (3,), None, 2000)
+        bulk_read.TEXT_ROWS = counting
+        chunk = reader.read_range_packed(DB, "t", columns, ("id",), (3,), 2000)
+        assert len(calls) == 1, "the chunk reader parsed more than the last row"
+        bulk_read.TEXT_ROWS = real
+        assert type(chunk) is bulk_load.PackedChunk and chunk.count == 2000
+        assert typed([chunk.last]) == typed([expected[-1]])
+        assert typed(chunk.rows()) == typed(expected)
+        tail = reader.read_range_packed(DB, "t", columns, ("id",), (5000,), 10_000)
+        assert type(tail) is list  # the 18 MB row came in several packets: the row path, parsed
+        assert typed(tail) == typed(reader.read_range(DB, "t", columns, ("id",), (5000,), None, None))
+        assert [r[0] for r in tail][-2:] == [100001, 100002]
+        assert reader.read_range(DB, "t", columns, ("id",), None, None, 1)[0][0] == 1  # parsed again
+    finally:
+        bulk_read.TEXT_ROWS = real
+        reader.close()
+
+
+def test_a_bulk_chunk_crosses_the_reader_pipe_out_of_band(every_type: MariaDBServer) -> None:
+    """The snapshot reader process sends a bulk chunk's packets beside its pickle, not copied into it."""
+    import multiprocessing
+    import threading
+
+    from test_bulk_load import NO_TEXT_FORM
+
+    from otter_core.engine.snapshot_reader import receive_answer, send_answer
+
+    reader: MySQLTableReader = reader_for(every_type)
+    parent, child = multiprocessing.Pipe()
+    try:
+        columns = tuple(c for c in reader.columns(DB, "t") if c not in NO_TEXT_FORM)
+        chunk = reader.read_range_packed(DB, "t", columns, ("id",), None, 2000)
+        assert type(chunk) is bulk_load.PackedChunk and len(chunk.raw) > 100_000
+        buffers: list = []
+        data = pickle.dumps(("ok", ("tag", chunk)), protocol=5, buffer_callback=buffers.append)
+        assert len(data) < 2000 and [len(b.raw()) for b in buffers] == [len(chunk.raw)]
+        sender = threading.Thread(target=send_answer, args=(child, ("ok", ("tag", chunk))))
+        sender.start()  # the pipe holds less than the chunk: the reader must read meanwhile
+        status, (tag, got) = receive_answer(parent)
+        sender.join()
+        assert (status, tag, got.count, got.last, got.lits) == ("ok", "tag", 2000, chunk.last, chunk.lits)
+        assert type(got.raw) is bytes and got.raw == chunk.raw
+        assert typed(got.rows()) == typed(chunk.rows())
+        in_band = pickle.loads(pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL))
+        assert type(in_band.raw) is bytes and in_band.raw == chunk.raw
+        assert pickle.loads(pickle.dumps(chunk, protocol=4)).raw == chunk.raw
+    finally:
+        parent.close()
+        child.close()
         reader.close()

@@ -46,6 +46,8 @@ static PyMethodDef functions[] = {
     {"text_rows", (PyCFunction)(void (*)(void))otter_text_rows, METH_FASTCALL,
      "text_rows(buffer, kinds, converters, rows) -> (end, status, seq): result-set row packets as PyMySQL "
      "reads them"},
+    {"text_packets", (PyCFunction)(void (*)(void))otter_text_packets, METH_FASTCALL,
+     "text_packets(buffer) -> (end, status, seq, count, last): text_rows' walk without parsing the rows"},
     {"binlog_setup", (PyCFunction)(void (*)(void))otter_binlog_setup, METH_FASTCALL,
      "binlog_setup(raw, kinds): the chunk constants of otter_mysql.handover for binlog_scan"},
     {"binlog_scan", (PyCFunction)(void (*)(void))otter_binlog_scan, METH_FASTCALL,

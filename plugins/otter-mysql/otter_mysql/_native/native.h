@@ -90,6 +90,7 @@ PyObject *otter_build_events(PyObject *module, PyObject *const *args, Py_ssize_t
 PyObject *otter_expand_raw(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *otter_expand_raw_at(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *otter_text_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+PyObject *otter_text_packets(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *otter_binlog_setup(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *otter_binlog_scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *otter_binlog_skip(PyObject *module, PyObject *const *args, Py_ssize_t nargs);

@@ -1,6 +1,7 @@
 /* Rows of a text-protocol result set, parsed as PyMySQL parses them (otter_mysql.bulk_read).
  *
  * text_rows(buffer, kinds, converters, rows) -> (end, status, seq)
+ * text_packets(buffer) -> (end, status, seq, count, last): the same walk, rows counted, not parsed
  *   buffer: the bytes received so far, starting at a packet; kinds: bytes, one kind per column (TR_*);
  *   converters: tuple, the callable of each column (None where the kind needs none); rows: a list that
  *   gets one tuple per complete row packet. Returns the offset after the last packet consumed, the
@@ -155,6 +156,52 @@ short_row:
     return NULL;
 }
 
+/* The walk over complete row packets that text_rows and text_packets share: rows (NULL: none are
+ * parsed, only counted) gets one tuple per row packet. Returns the offset after the last packet consumed
+ * and sets status, the last packet's sequence id, the packets consumed and where the last one starts. */
+static Py_ssize_t
+walk(const unsigned char *d, Py_ssize_t size, const char *kinds, PyObject *converters, Py_ssize_t ncols,
+     PyObject *rows, int *status, int *seq, Py_ssize_t *count, Py_ssize_t *last)
+{
+    Py_ssize_t p = 0;
+    *status = TR_MORE;
+    *seq = -1;
+    *count = 0;
+    *last = -1;
+    while (p + 4 <= size) {
+        Py_ssize_t len = otter_packet_len(d + p);
+        if (len == 0xffffff) {
+            *status = TR_LONG;
+            break;
+        }
+        if (p + 4 + len > size)
+            break;
+        const unsigned char *payload = d + p + 4;
+        if (len > 0 && payload[0] == 0xff) {
+            *status = TR_ERROR;
+            break;
+        }
+        int this_seq = d[p + 3];
+        if (len > 0 && len < 9 && payload[0] == 0xfe) {
+            *status = TR_EOF; /* not consumed: the caller reads the server status from it */
+            break;
+        }
+        if (rows != NULL) {
+            PyObject *row = parse_row(payload, len, kinds, converters, ncols);
+            if (row == NULL || PyList_Append(rows, row) < 0) {
+                Py_XDECREF(row);
+                return -1;
+            }
+            Py_DECREF(row);
+        }
+        *seq = this_seq;
+        *last = p;
+        ++*count;
+        p += 4 + len;
+    }
+    return p;
+}
+
 PyObject *
 otter_text_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -167,47 +214,40 @@ otter_text_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (PyDateTimeAPI == NULL)
             return NULL;
     }
-    Py_buffer view;
-    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0)
-        return NULL;
-    const unsigned char *d = view.buf;
-    Py_ssize_t size = view.len, p = 0, ncols = PyBytes_GET_SIZE(args[1]);
-    const char *kinds = PyBytes_AS_STRING(args[1]);
-    PyObject *converters = args[2], *rows = args[3];
-    int status = TR_MORE, seq = -1;
-    if (PyTuple_GET_SIZE(converters) != ncols) {
-        PyBuffer_Release(&view);
+    Py_ssize_t ncols = PyBytes_GET_SIZE(args[1]);
+    if (PyTuple_GET_SIZE(args[2]) != ncols) {
         PyErr_SetString(PyExc_ValueError, "text_rows: one converter per kind");
         return NULL;
     }
-    while (p + 4 <= size) {
-        Py_ssize_t len = otter_packet_len(d + p);
-        if (len == 0xffffff) {
-            status = TR_LONG;
-            break;
-        }
-        if (p + 4 + len > size)
-            break;
-        const unsigned char *payload = d + p + 4;
-        if (len > 0 && payload[0] == 0xff) {
-            status = TR_ERROR;
-            break;
-        }
-        int this_seq = d[p + 3];
-        if (len > 0 && len < 9 && payload[0] == 0xfe) {
-            status = TR_EOF; /* not consumed: the caller reads the server status from it */
-            break;
-        }
-        PyObject *row = parse_row(payload, len, kinds, converters, ncols);
-        if (row == NULL || PyList_Append(rows, row) < 0) {
-            Py_XDECREF(row);
-            PyBuffer_Release(&view);
-            return NULL;
-        }
-        Py_DECREF(row);
-        seq = this_seq;
-        p += 4 + len;
-    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    int status, seq;
+    Py_ssize_t count, last;
+    Py_ssize_t p = walk(view.buf, view.len, PyBytes_AS_STRING(args[1]), args[2], ncols, args[3], &status, &seq,
+                        &count, &last);
     PyBuffer_Release(&view);
+    if (p < 0)
+        return NULL;
     return Py_BuildValue("(nii)", p, status, seq);
+}
+
+/* text_packets(buffer) -> (end, status, seq, count, last): text_rows without parsing the rows (the
+ * initial load's bulk path sends the packets on as they are); count: the row packets consumed, last: the
+ * offset of the last one's header (-1: none). */
+PyObject *
+otter_text_packets(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 1) {
+        PyErr_SetString(PyExc_TypeError, "text_packets(buffer)");
+        return NULL;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    int status, seq;
+    Py_ssize_t count, last;
+    Py_ssize_t p = walk(view.buf, view.len, NULL, NULL, 0, NULL, &status, &seq, &count, &last);
+    PyBuffer_Release(&view);
+    return Py_BuildValue("(niinn)", p, status, seq, count, last);
 }
