@@ -166,15 +166,17 @@ class PipelineRunner:
         abort = threading.Event()
         wake = LoadWake()
         # the items stay this very list in an in-memory pipe: merge and plan them on the worker, while the
-        # load thread still waits on an earlier batch (another pipe hands the load thread a copy)
+        # load thread still waits on an earlier batch (another pipe hands the load thread a copy); a few
+        # rows extracted on the select thread are merged by the load (microseconds; the select thread
+        # goes back to the source at once)
         in_memory = isinstance(pipe, MemoryPipe)
 
-        def extract_transform(batch: RowBatch) -> tuple[str, dict, PreparedLoad | None]:
+        def extract_transform(batch: RowBatch, ahead: bool = True) -> tuple[str, dict, PreparedLoad | None]:
             started = time.monotonic()
             extracted = extractor.extract(batch.events)
             extracted_at = time.monotonic()
             items = transform(self.pipeline, extracted)
-            prepared = prepare_ahead(load_stage, items) if in_memory else None
+            prepared = prepare_ahead(load_stage, items) if in_memory and ahead else None
             figures = {
                 "tables": count_by_table(map(_SECOND, extracted)),
                 "extract": (extracted_at - started) * 1000.0,
@@ -189,7 +191,7 @@ class PipelineRunner:
                 Future()
             )  # a few rows: no hand-off (latency)
             try:
-                future.set_result(extract_transform(batch))
+                future.set_result(extract_transform(batch, ahead=False))
             except Exception as exc:
                 future.set_exception(exc)
             return future

@@ -9,11 +9,13 @@ import threading
 import pytest
 
 from otter_core.engine import load as load_module
+from otter_core.engine.pipeline import INLINE_EXTRACT_EVENTS
 from otter_core.testing.harness import pipeline_yaml, running, wait_caught_up
 from otter_mysql.loader import MySQLLoader
 
 pytestmark = pytest.mark.usefixtures("clean_databases")
 TABLE = "CREATE TABLE shop.t (id INT PRIMARY KEY, amount INT)"
+SECOND = ", ".join(f"({i}, {i * 10})" for i in range(2, 2 + 2 * INLINE_EXTRACT_EVENTS))  # batch 2's rows
 HOLD_SECONDS = 60  # a liveness bound: without the overlap the held load gives up waiting after it
 
 
@@ -56,12 +58,10 @@ def test_the_next_batch_is_merged_while_the_previous_one_loads(
     with running(text, str(tmp_path / "state")) as runner:
         mariadb_source.execute("INSERT INTO shop.t VALUES (1, 10)")
         assert first_loading.wait(HOLD_SECONDS), f"batch 1 never reached the loader: {runner.status()}"
-        mariadb_source.execute("INSERT INTO shop.t VALUES (2, 20), (3, 30)")
+        # more rows than the select thread extracts itself (INLINE_EXTRACT_EVENTS): a worker takes them
+        mariadb_source.execute(f"INSERT INTO shop.t VALUES {SECOND}")
         wait_caught_up(runner, mariadb_source, timeout=2 * HOLD_SECONDS)
     assert held == [True], "batch 2 was merged only after batch 1's load returned"
     assert len(second_merges) == 1, second_merges  # merged ahead once, not again by the load
-    assert [tuple(r) for r in mariadb_target.execute("SELECT id, amount FROM shop.t ORDER BY id")] == [
-        (1, 10),
-        (2, 20),
-        (3, 30),
-    ]
+    rows = mariadb_target.execute("SELECT id, amount FROM shop.t ORDER BY id")
+    assert [tuple(r) for r in rows] == [(i, i * 10) for i in range(1, 2 + 2 * INLINE_EXTRACT_EVENTS)]
