@@ -180,16 +180,15 @@ class PipelineRunner:
             figures = {
                 "tables": count_by_table(map(_SECOND, extracted)),
                 "extract": (extracted_at - started) * 1000.0,
-                "transform": (time.monotonic() - extracted_at) * 1000.0,  # with the merge and plan
+                "transform": (time.monotonic() - extracted_at) * 1000.0,  # and the merge and plan ahead
             }
             return pipe.put(items), figures, prepared
 
         def handoff(batch: RowBatch) -> Future:
             if len(batch.events) > INLINE_EXTRACT_EVENTS:
                 return workers.submit(extract_transform, batch)
-            future: Future[tuple[str, dict, PreparedLoad | None]] = (
-                Future()
-            )  # a few rows: no hand-off (latency)
+            # a few rows: no hand-off to a worker (latency)
+            future: Future[tuple[str, dict, PreparedLoad | None]] = Future()
             try:
                 future.set_result(extract_transform(batch, ahead=False))
             except Exception as exc:
