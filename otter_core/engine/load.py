@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from otter_core.contracts import CheckedLoader, FencedLoader, IgnoresDDL, Loader
-from otter_core.engine.snapshot_bulk import load_chunks, split_chunks
+from otter_core.engine.snapshot_bulk import ChunkEvent, load_chunks, split_chunks
 from otter_core.errors import TRANSIENT, LoadError, error_class
 from otter_core.load.merge import merge_events
 from otter_core.load.plan import LoadStep, group_by_target, plan_groups
@@ -18,6 +18,34 @@ from otter_core.rejects import RejectLog
 
 log = logging.getLogger("otter.load")
 _EVENT_TYPE = operator.attrgetter("event_type")
+_EVENT = operator.itemgetter(2)  # the event of a (target, weight, event) item
+
+
+class PreparedLoad:
+    """A batch's row items merged and planned before its load (``LoadStage.prepare``), so that the load
+    thread, which loads one batch at a time, sends the next batch the moment the last one committed."""
+
+    __slots__ = ("items", "merged", "phases")
+
+    def __init__(
+        self,
+        items: Sequence[tuple[str, int, EventData]],
+        merged: dict[tuple[str, int], list[EventData]],
+        phases: list[list[LoadStep]] | None,
+    ) -> None:
+        self.items = items  # the very list it was made from: ``load`` uses it for that list only
+        self.merged = merged
+        self.phases = phases  # None with conflict detection (``_load_whole`` plans per target)
+
+
+def prepare_ahead(stage: LoadStage, items: Sequence[tuple[str, int, EventData]]) -> PreparedLoad | None:
+    """``stage.prepare(items)``, or None when it fails: the load then merges the items again and raises
+    where a failed load is reported (``otter_load_failed``, the batch's binlog positions)."""
+    try:
+        return stage.prepare(items)
+    except Exception:
+        log.debug("merging a batch ahead of its load failed; its load merges it", exc_info=True)
+        return None
 
 
 class LoadStage:
@@ -78,9 +106,25 @@ class LoadStage:
             loader.close()
             raise
 
-    def load(self, items: Sequence[tuple[str, int, EventData]]) -> int:
+    def prepare(self, items: Sequence[tuple[str, int, EventData]]) -> PreparedLoad | None:
+        """Merge and plan a batch's row items ahead of its load (on an Extract worker, while the load
+        thread still waits on an earlier batch's connections); None for a batch with DDL or initial-load
+        chunks, which ``load`` plans itself as before (the chunks' fallback rows join the batch's rows)."""
+        ddl_type = EventType.DDL
+        for event in map(_EVENT, items):
+            if event.event_type is ddl_type or type(event) is ChunkEvent:
+                return None
+        merged = {key: merge_events(events) for key, events in group_by_target(items).items()}
+        if self.pipeline.detects_conflicts:
+            return PreparedLoad(items, merged, None)
+        return PreparedLoad(items, merged, plan_groups(merged, self.pipeline.parameters.load_pool_size))
+
+    def load(self, items: Sequence[tuple[str, int, EventData]], prepared: PreparedLoad | None = None) -> int:
         """Apply one batch's (target, weight, event) items; return rows written. Initial-load chunks that
-        travel as blocks are loaded first (``snapshot_bulk``)."""
+        travel as blocks are loaded first (``snapshot_bulk``). ``prepared``: ``prepare(items)`` of this
+        same list, done earlier (ignored when made from another list)."""
+        if prepared is not None and prepared.items is items:
+            return self._load_merged(prepared.merged, prepared.phases)
         items, chunks = split_chunks(items)
         written = 0
         if chunks:
@@ -93,12 +137,18 @@ class LoadStage:
         ddl_type = EventType.DDL
         if any(ddl_type in map(_EVENT_TYPE, events) for events in grouped.values()):
             return self._load_ddl([(t, e) for t, _, e in items if e.event_type is ddl_type])
-        merged = {key: merge_events(events) for key, events in grouped.items()}
+        return self._load_merged({key: merge_events(events) for key, events in grouped.items()})
+
+    def _load_merged(
+        self, merged: dict[tuple[str, int], list[EventData]], phases: list[list[LoadStep]] | None = None
+    ) -> int:
+        """Load merged row events phase by phase (``phases``: their plan, when made ahead)."""
         if self.pipeline.detects_conflicts:
             return self._load_whole(merged)
+        if phases is None:
+            phases = plan_groups(merged, self.pipeline.parameters.load_pool_size)
         rows = 0
-        pool_size = self.pipeline.parameters.load_pool_size
-        for phase in plan_groups(merged, pool_size):
+        for phase in phases:
             tasks = [
                 (step.target, self._loader(step.target), part, slot)
                 for step in phase

@@ -18,11 +18,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import attrs
 
 from otter_core.builtin import memory_arbitrator, memory_pipe
+from otter_core.builtin.memory_pipe import MemoryPipe
 from otter_core.contracts import Arbitrator, FencingArbitrator, Pipe, RowReader, Selector, StatefulSelector
 from otter_core.engine.allocator import tune_process
 from otter_core.engine.extract import Extractor
 from otter_core.engine.freedom import FreedomDoor
-from otter_core.engine.load import LoadStage
+from otter_core.engine.load import LoadStage, PreparedLoad, prepare_ahead
 from otter_core.engine.retry import RetryPolicy
 from otter_core.engine.select import Batcher, LoadWake
 from otter_core.engine.select_loop import SelectLoop
@@ -164,25 +165,32 @@ class PipelineRunner:
         )
         abort = threading.Event()
         wake = LoadWake()
+        # the items stay this very list in an in-memory pipe: merge and plan them on the worker, while the
+        # load thread still waits on an earlier batch (another pipe hands the load thread a copy); a few
+        # rows extracted on the select thread are merged by the load (microseconds; the select thread
+        # goes back to the source at once)
+        in_memory = isinstance(pipe, MemoryPipe)
 
-        def extract_transform(batch: RowBatch) -> tuple[str, dict]:
+        def extract_transform(batch: RowBatch, ahead: bool = True) -> tuple[str, dict, PreparedLoad | None]:
             started = time.monotonic()
             extracted = extractor.extract(batch.events)
             extracted_at = time.monotonic()
             items = transform(self.pipeline, extracted)
+            prepared = prepare_ahead(load_stage, items) if in_memory and ahead else None
             figures = {
                 "tables": count_by_table(map(_SECOND, extracted)),
                 "extract": (extracted_at - started) * 1000.0,
-                "transform": (time.monotonic() - extracted_at) * 1000.0,
+                "transform": (time.monotonic() - extracted_at) * 1000.0,  # and the merge and plan ahead
             }
-            return pipe.put(items), figures
+            return pipe.put(items), figures, prepared
 
         def handoff(batch: RowBatch) -> Future:
             if len(batch.events) > INLINE_EXTRACT_EVENTS:
                 return workers.submit(extract_transform, batch)
-            future: Future[tuple[str, dict]] = Future()  # a few rows: no hand-off to a worker (latency)
+            # a few rows: no hand-off to a worker (latency)
+            future: Future[tuple[str, dict, PreparedLoad | None]] = Future()
             try:
-                future.set_result(extract_transform(batch))
+                future.set_result(extract_transform(batch, ahead=False))
             except Exception as exc:
                 future.set_exception(exc)
             return future
@@ -211,7 +219,7 @@ class PipelineRunner:
                         self.stats.resumed()  # a retry that has nothing to replay is running again
                     continue
                 batch, future, select_ms = selected
-                key, figures = future.result()
+                key, figures, prepared = future.result()
                 figures["select"] = select_ms
                 self._load_one(
                     batch,
@@ -219,6 +227,7 @@ class PipelineRunner:
                     load_stage,
                     functools.partial(_load_files, file_stage, pipe, key) if file_stage else None,
                     figures,
+                    prepared,
                 )
                 window.leave(batch.size)
                 wake.set()  # the select thread waits for this, not polling, while it collects a batch
@@ -242,13 +251,15 @@ class PipelineRunner:
         load_stage: LoadStage,
         load_files: Callable[[list], int] | None = None,
         figures: dict | None = None,
+        prepared: PreparedLoad | None = None,
     ) -> None:
-        """Load, ack and count one batch; ``figures`` holds its I/U/D per table and earlier stages' ms."""
+        """Load, ack and count one batch; ``figures`` holds its I/U/D per table and earlier stages' ms,
+        ``prepared`` its items merged and planned on the Extract worker (``LoadStage.prepare``)."""
         started = time.monotonic()
         try:
             if load_files is not None:  # a batch's rows load only after its files
                 load_files(items)
-            rows = load_stage.load(items)
+            rows = load_stage.load(items, prepared)
         except Exception as exc:
             self.plugins.load_failed(batch, exc, [event for _, _, event in items])
             _name_positions(exc, batch, self.arbitrator.acked_position())

@@ -17,10 +17,9 @@ import threading
 import time
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
 
 from otter_core.contracts import Arbitrator, DiscardingPipe, Pipe, StageSignals
-from otter_core.engine.load import LoadStage
+from otter_core.engine.load import LoadStage, PreparedLoad, prepare_ahead
 from otter_core.engine.pipeline import PipelineRunner
 from otter_core.engine.select import Batcher
 from otter_core.engine.select_loop import SelectLoop
@@ -179,7 +178,7 @@ class TransformLoadRunner(PipelineRunner):
         last: tuple[int, int] = (-1, -1)  # (epoch, processId) of the last loaded batch
         try:
             while not self._stop.is_set():
-                self._fetch_ahead(ahead, fetcher, depth, last)
+                self._fetch_ahead(ahead, fetcher, depth, last, load_stage)
                 if not ahead:
                     if self.stats.attempt and not self.stats.has_pending():
                         self.stats.resumed()  # a retry with nothing to replay is running again
@@ -190,13 +189,13 @@ class TransformLoadRunner(PipelineRunner):
                     self.stats.rolled_back()  # the lag still counts from the oldest unapplied batch
                     continue  # voided by a rollback: the new epoch brings it again
                 try:
-                    extracted = future.result()
+                    items, prepared = future.result()
                 except Exception:
                     if signals.epoch() != signal.epoch:
                         self.stats.rolled_back()
                         continue  # voided while we fetched it
                     raise
-                self._load_signal(signal, extracted, load_stage, file_stage)
+                self._load_signal(signal, items, prepared, load_stage, file_stage)
                 last = (signal.epoch, signal.process_id)
         except BaseException as exc:
             if not self._stop.is_set():
@@ -209,10 +208,16 @@ class TransformLoadRunner(PipelineRunner):
                 file_stage.close()
 
     def _fetch_ahead(
-        self, ahead: collections.deque, fetcher: ThreadPoolExecutor, depth: int, last: tuple[int, int]
+        self,
+        ahead: collections.deque,
+        fetcher: ThreadPoolExecutor,
+        depth: int,
+        last: tuple[int, int],
+        load_stage: LoadStage,
     ) -> None:
-        """Start fetching the next ready batches from the pipe (up to ``depth``), so that their transfers
-        overlap the load of the current one; waits up to half a second when nothing is fetching."""
+        """Start fetching the next ready batches from the pipe (up to ``depth``), so that their transfers,
+        transforms, merges and plans overlap the load of the current one; waits up to half a second when
+        nothing is fetching."""
         if len(ahead) >= depth:
             return
         tail = (ahead[-1][0].epoch, ahead[-1][0].process_id) if ahead else last
@@ -225,24 +230,33 @@ class TransformLoadRunner(PipelineRunner):
                     f"pipeline {self.name}: batch {signal.process_id} of epoch {signal.epoch} "
                     f"arrived after batch {tail[1]} of epoch {tail[0]}: out of order"
                 )
-            ahead.append((signal, fetcher.submit(self.pipe.get, signal.key)))
+            ahead.append((signal, fetcher.submit(self._fetch, signal.key, load_stage)))
             self.stats.selected(signal.process_id, float(signal.position.timestamp or 0))
             tail = order
             if len(ahead) >= depth:
                 return
 
+    def _fetch(self, key: str, load_stage: LoadStage) -> tuple[list, PreparedLoad | None]:
+        """A batch from the pipe, transformed, with its rows merged and planned (``LoadStage.prepare``)."""
+        items = transform(self.pipeline, self.pipe.get(key))
+        return items, prepare_ahead(load_stage, items)
+
     def _load_signal(
-        self, signal: ReadySignal, extracted: Any, load_stage: LoadStage, file_stage: FileStage | None = None
+        self,
+        signal: ReadySignal,
+        items: list,
+        prepared: PreparedLoad | None,
+        load_stage: LoadStage,
+        file_stage: FileStage | None = None,
     ) -> None:
         started = time.monotonic()
-        items = transform(self.pipeline, extracted)
         batch = RowBatch(
             signal.process_id, tuple(event for _, _, event in items), signal.position, size=signal.size
         )
         try:
             if file_stage is not None:  # the rows' files first, from the S/E node (file sync)
                 file_stage.load(items, self.pipe.files(signal.key))
-            rows = load_stage.load(items)
+            rows = load_stage.load(items, prepared)
         except Exception as exc:
             self.plugins.load_failed(batch, exc, batch.events)
             raise
