@@ -4,13 +4,11 @@ source and target, the real MySQL loader, held on an event instead of a slow tar
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
-from otter_core.engine import load as load_module
 from otter_core.engine.pipeline import INLINE_EXTRACT_EVENTS
 from otter_core.testing.harness import pipeline_yaml, running, wait_caught_up
+from otter_core.testing.load_hold import HeldFirstLoad
 from otter_mysql.loader import MySQLLoader
 
 pytestmark = pytest.mark.usefixtures("clean_databases")
@@ -32,36 +30,15 @@ def test_the_next_batch_is_merged_while_the_previous_one_loads(
     loads; both batches reach the target."""
     mariadb_source.execute("CREATE DATABASE shop", TABLE)
     mariadb_target.execute("CREATE DATABASE shop", TABLE)
-    first_loading = threading.Event()
-    second_merged = threading.Event()
-    second_merges: list[str] = []
-    held: list[bool] = []  # whether batch 2 was merged while batch 1's load was held
-    merge_events = load_module.merge_events
-    load = MySQLLoader.load
-
-    def recording_merge(events):
-        events = list(events)
-        if any(event.keys.get("id") == 2 for event in events):
-            second_merges.append(threading.current_thread().name)
-            second_merged.set()
-        return merge_events(events)
-
-    def held_load(self, events, slot):
-        if not held and any(event.keys.get("id") == 1 for event in events):
-            first_loading.set()
-            held.append(second_merged.wait(HOLD_SECONDS))
-        return load(self, events, slot)
-
-    monkeypatch.setattr(load_module, "merge_events", recording_merge)
-    monkeypatch.setattr(MySQLLoader, "load", held_load)
+    hold = HeldFirstLoad(monkeypatch, MySQLLoader, HOLD_SECONDS)
     text = pipeline_yaml(mariadb_source, mariadb_target, ["shop.t"], start=start_of(mariadb_source))
     with running(text, str(tmp_path / "state")) as runner:
         mariadb_source.execute("INSERT INTO shop.t VALUES (1, 10)")
-        assert first_loading.wait(HOLD_SECONDS), f"batch 1 never reached the loader: {runner.status()}"
+        assert hold.first_loading.wait(HOLD_SECONDS), f"batch 1 never reached the loader: {runner.status()}"
         # more rows than the select thread extracts itself (INLINE_EXTRACT_EVENTS): a worker takes them
         mariadb_source.execute(f"INSERT INTO shop.t VALUES {SECOND}")
         wait_caught_up(runner, mariadb_source, timeout=2 * HOLD_SECONDS)
-    assert held == [True], "batch 2 was merged only after batch 1's load returned"
-    assert len(second_merges) == 1, second_merges  # merged ahead once, not again by the load
+    assert hold.held == [True], "batch 2 was merged only after batch 1's load returned"
+    assert len(hold.second_merges) == 1, hold.second_merges  # merged ahead once, not again by the load
     rows = mariadb_target.execute("SELECT id, amount FROM shop.t ORDER BY id")
     assert [tuple(r) for r in rows] == [(i, i * 10) for i in range(1, 2 + 2 * INLINE_EXTRACT_EVENTS)]

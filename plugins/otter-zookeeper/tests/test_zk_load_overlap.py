@@ -3,14 +3,13 @@ fetch thread while its load thread still waits on the previous batch's load (eng
 ``TransformLoadRunner._fetch``): real ZooKeeper, MariaDB source and target, the real MySQL loader held
 on an event instead of a slow target."""
 
-import threading
 import time
 
 import pytest
 from zk_support import wait_for
 
-from otter_core.engine import load as load_module
 from otter_core.testing.harness import pipeline_yaml
+from otter_core.testing.load_hold import HeldFirstLoad
 from otter_mysql.loader import MySQLLoader
 from otter_zookeeper.admin import deploy
 from otter_zookeeper.layout import Layout
@@ -31,41 +30,21 @@ def test_the_load_node_merges_the_next_batch_while_the_previous_one_loads(
     text = pipeline_yaml(
         mariadb_source, mariadb_target, ["zkt.orders"], start={"file": file, "pos": pos}, select_process=False
     )
-    first_loading = threading.Event()
-    second_merged = threading.Event()
-    second_merges: list[str] = []
-    held: list[bool] = []  # whether batch 2 was merged while batch 1's load was held
-    merge_events = load_module.merge_events
-    load = MySQLLoader.load
     upcoming = ZooKeeperSignals.upcoming
-
-    def recording_merge(events):
-        events = list(events)
-        if any(event.keys.get("id") == 2 for event in events):
-            second_merges.append(threading.current_thread().name)
-            second_merged.set()
-        return merge_events(events)
-
-    def held_load(self, events, slot):
-        if not held and any(event.keys.get("id") == 1 for event in events):
-            first_loading.set()
-            held.append(second_merged.wait(HOLD_SECONDS))
-        return load(self, events, slot)
 
     def both_ready(self, limit, timeout):
         """The load stage's first look at the ready signals waits for both batches: the fetch thread
         then has batch 2 in hand while batch 1 loads (a later batch is fetched between two loads)."""
         signals = upcoming(self, limit, timeout)
         for _ in range(HOLD_SECONDS * 10):
-            if held or len(signals) != 1:
+            if hold.held or len(signals) != 1:
                 break
             time.sleep(0.1)  # batch 1's signal stays there until it is loaded: no wait inside
             signals = upcoming(self, limit, 0)
         return signals
 
     monkeypatch.setattr(ZooKeeperSignals, "upcoming", both_ready)
-    monkeypatch.setattr(load_module, "merge_events", recording_merge)
-    monkeypatch.setattr(MySQLLoader, "load", held_load)
+    hold = HeldFirstLoad(monkeypatch, MySQLLoader, HOLD_SECONDS)
     deploy(zk, Layout(zk_root), text, "p.yaml", default=Placement([1], [1], "zookeeper", 0))
     node = Node(zookeeper_server.hosts, 1, root=zk_root, state_dir=str(tmp_path / "n1"), session_timeout=2.0)
     node.start()
@@ -79,10 +58,10 @@ def test_the_load_node_merges_the_next_batch_while_the_previous_one_loads(
             2 * HOLD_SECONDS,
             "both batches on the target",
         )
-        assert first_loading.is_set()
+        assert hold.first_loading.is_set()
     finally:
         node.stop()
-    assert held == [True], "batch 2 was merged only after batch 1's load returned"
-    assert len(second_merges) == 1, second_merges  # merged ahead once, not again by the load
+    assert hold.held == [True], "batch 2 was merged only after batch 1's load returned"
+    assert len(hold.second_merges) == 1, hold.second_merges  # merged ahead once, not again by the load
     rows = mariadb_target.execute("SELECT id, amount FROM zkt.orders ORDER BY id")
     assert [tuple(r) for r in rows] == [(1, 10), (2, 20), (3, 30)]
