@@ -16,7 +16,7 @@ class HeldFirstLoad:
     ran ahead on another thread. Patches ``merge_events`` of the load stage and ``loader_class.load``
     through pytest's ``monkeypatch``, so they are undone after the test."""
 
-    def __init__(self, monkeypatch: Any, loader_class: type, hold_seconds: float) -> None:
+    def __init__(self, monkeypatch: Any, loader_class: Any, hold_seconds: float) -> None:
         self.first_loading = threading.Event()
         self.second_merged = threading.Event()
         self.second_merges: list[str] = []  # the threads that merged the second batch
