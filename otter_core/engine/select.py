@@ -23,8 +23,12 @@ _EVENT_TYPE = operator.attrgetter("event_type")
 BUSY_POLL_SECONDS = 0.0005
 # The longest wait of the select thread on a woken selector (``poll_or_wake``) while a load is busy: it
 # wakes at once when a transaction arrives or a load ends, so this only bounds how late it sees a stop or
-# a pause (the first transaction's wait is 0.2 s).
+# a pause.
 WAKE_POLL_SECONDS = 0.05
+# The longest wait for a batch's first transaction: the selector returns it at once when it comes, so this
+# bounds how late an idle pipeline sees a stop (the runner's join waits for it: ``otter-run load
+# --exit-when-done`` ends that much later) for ~20 empty polls a second.
+IDLE_WAIT_SECONDS = 0.05
 
 
 class LoadWake:
@@ -115,7 +119,7 @@ class Batcher:
                     if len(events) >= self.params.batch_size or size >= self._max_bytes:
                         break
                     continue
-            txn = self._held or self.selector.poll(0.0 if position is not None else 0.2)
+            txn = self._held or self.selector.poll(0.0 if position is not None else IDLE_WAIT_SECONDS)
             self._held = None
             if txn is None:
                 if position is None:

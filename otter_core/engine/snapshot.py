@@ -46,6 +46,9 @@ from otter_core.model import (
 )
 
 log = logging.getLogger("otter.snapshot")
+# Once every chunk is emitted only the acks are awaited: they are confirmed this often, so the load is
+# seen done (``otter-run load --exit-when-done`` exits) soon after the last one
+EXHAUSTED_CHECK_SECONDS = 0.05
 
 
 class SnapshotSelector:
@@ -79,6 +82,10 @@ class SnapshotSelector:
             chunks.close()
 
     def start(self, position: Position | None) -> None:
+        if self.store.active or self.store.request_waiting():
+            # a load will read chunks: its reader process boots beside the selector's, not after it
+            # (each is a fresh interpreter, ~0.15 s; ``inner.start`` waits for its own)
+            self.chunks  # noqa: B018 (the property starts it)
         self.inner.start(position)
         self.store.resume(position)
         if self.store.active:
@@ -92,21 +99,28 @@ class SnapshotSelector:
 
     def poll(self, timeout: float) -> Transaction | None:
         if self._chunk is None and time.monotonic() < self._next_check and not self._may_begin():
-            return self.inner.poll(timeout)  # no chunk running or due: the wrapped selector alone
+            return self.inner.poll(self._until_check(timeout))  # no chunk running or due: the selector alone
         if time.monotonic() >= self._next_check:
             # acked chunks are confirmed (state file, progress) within 0.2 s; once every chunk is emitted
             # only the acks are awaited, so the load is seen done soon after the last one
-            self._next_check = time.monotonic() + (0.05 if self._exhausted else 0.2)
+            self._next_check = time.monotonic() + (EXHAUSTED_CHECK_SECONDS if self._exhausted else 0.2)
             self._check()
         if self._chunk is None and not self._exhausted and self.store.active and self._room():
             self._guarded(self._begin_chunk)
         elif self._chunk is not None:
             tag = self._chunk.tag
             self._guarded(lambda: self.chunks.check(tag))
-        txn = self.inner.poll(timeout)
+        txn = self.inner.poll(self._until_check(timeout))
         if txn is None or self._chunk is None or not txn.events:
             return txn
         return self._observe(txn)
+
+    def _until_check(self, timeout: float) -> float:
+        """``timeout``, cut to the next check while every chunk is emitted and only the acks are awaited:
+        an idle source would otherwise hold the select thread (and the load's end) for the whole wait."""
+        if self._exhausted and self.store.active:
+            return min(timeout, max(0.0, self._next_check - time.monotonic()))
+        return timeout
 
     def _may_begin(self) -> bool:
         """A chunk may be begun at this poll: an initial load runs and not every chunk is emitted."""
@@ -249,6 +263,7 @@ class SnapshotSelector:
         start = self.store.next_chunk_start()
         if start is None:
             self._exhausted = True
+            self._next_check = min(self._next_check, time.monotonic() + EXHAUSTED_CHECK_SECONDS)
             return
         name, lower = start
         schema, table = name.split(".", 1)

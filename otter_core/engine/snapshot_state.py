@@ -174,6 +174,11 @@ class SnapshotStore:
             return None
         return request
 
+    def request_waiting(self) -> bool:
+        """A request not adopted yet is there (read without consuming it: ``request_changed`` still sees it)."""
+        request = _read_json(self.request_path)
+        return request is not None and (self.state is None or self.state.get("id") != request.get("id"))
+
     @_locked
     def adopt(self, request: dict, plan: list[str], estimates: dict[str, int]) -> None:
         """Start the load ``request`` over ``plan`` (the resolved table names, in load order)."""

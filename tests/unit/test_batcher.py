@@ -165,7 +165,7 @@ def test_a_pause_after_some_transactions_closes_the_batch_with_them_only():
 def test_while_an_earlier_batch_loads_the_batcher_polls_once_per_wait():
     """Nothing more ready while the load is busy: one poll of BUSY_POLL_SECONDS per wait, not three
     (poll(0), poll(IDLE_SECONDS), poll(BUSY)): that loop ran for every busy load on the select thread."""
-    from otter_core.engine.select import BUSY_POLL_SECONDS
+    from otter_core.engine.select import BUSY_POLL_SECONDS, IDLE_WAIT_SECONDS
 
     asked = []
 
@@ -182,7 +182,7 @@ def test_while_an_earlier_batch_loads_the_batcher_polls_once_per_wait():
     )
     events, position, _ = batcher.next_batch(never)
     assert (len(events), position.pos) == (1, 10)
-    assert asked == [0.2, 0.0] + [BUSY_POLL_SECONDS] * 4
+    assert asked == [IDLE_WAIT_SECONDS, 0.0] + [BUSY_POLL_SECONDS] * 4
 
 
 def test_while_a_load_is_busy_the_batcher_waits_for_its_end_instead_of_polling():
@@ -192,7 +192,7 @@ def test_while_a_load_is_busy_the_batcher_waits_for_its_end_instead_of_polling()
     import multiprocessing.connection
     import threading
 
-    from otter_core.engine.select import LoadWake
+    from otter_core.engine.select import IDLE_WAIT_SECONDS, LoadWake
 
     wake = LoadWake()
     busy = threading.Event()
@@ -224,7 +224,7 @@ def test_while_a_load_is_busy_the_batcher_waits_for_its_end_instead_of_polling()
     ender.join(10)
     assert (len(events), position.pos) == (1, 10)
     assert ("woken", True) in calls  # the wait ended because the load ended, not by its timeout
-    busy_polls = [c for c in calls if c[0] == "poll" and c[1] not in (0.2, 0.0)]
+    busy_polls = [c for c in calls if c[0] == "poll" and c[1] not in (IDLE_WAIT_SECONDS, 0.0)]
     assert busy_polls == []  # no short polls while the load was busy
     wake.close()
 

@@ -1,0 +1,82 @@
+"""The two ends of an initial load, which every ``otter-run load`` pays whatever the tables' size: its
+chunk reader boots beside the selector process, and once every chunk is emitted the select thread waits
+only briefly between looks at the acks, so the load is seen done (and ``--exit-when-done`` exits) soon
+after the last one. Real MariaDB servers, the real selector and chunk reader processes."""
+
+import multiprocessing
+
+import pytest
+
+from otter_core.engine.select_process import ProcessSelector
+from otter_core.engine.snapshot import EXHAUSTED_CHECK_SECONDS
+from otter_core.engine.snapshot_state import request_snapshot
+from otter_core.testing.harness import pipeline_yaml, running, wait_caught_up
+from tests.integration.test_snapshot import assert_same_tables, create_shop, load_yaml, wait_for_load
+
+pytestmark = pytest.mark.usefixtures("clean_databases")
+
+
+def spy_on_selector_start(monkeypatch) -> list[list[str]]:
+    """The names of the live child processes each time a selector process is started."""
+    seen: list[list[str]] = []
+    original = ProcessSelector.start
+
+    def start(self, position):
+        seen.append(sorted(p.name for p in multiprocessing.active_children()))
+        return original(self, position)
+
+    monkeypatch.setattr(ProcessSelector, "start", start)
+    return seen
+
+
+def test_a_requested_load_starts_its_chunk_reader_before_the_selector_process(
+    mariadb_source, mariadb_target, tmp_path, monkeypatch
+):
+    """``otter-run load`` writes its request before the pipeline starts: the chunk reader is spawned first,
+    so the two interpreters boot at the same time instead of one after the other."""
+    create_shop(mariadb_source, mariadb_target, 300)
+    request_snapshot(tmp_path, "test", "src-to-dst", chunk_rows=100)
+    seen = spy_on_selector_start(monkeypatch)
+    with running(load_yaml(mariadb_source, mariadb_target, 100), str(tmp_path)) as runner:
+        assert wait_for_load(runner)["state"] == "done"
+    assert seen and "snapshot-src-to-dst" in seen[0]
+    assert_same_tables(mariadb_source, mariadb_target)
+
+
+def test_without_a_load_no_chunk_reader_is_started(mariadb_source, mariadb_target, tmp_path, monkeypatch):
+    create_shop(mariadb_source, mariadb_target, 30)
+    seen = spy_on_selector_start(monkeypatch)
+    file, pos = mariadb_source.binlog_position()  # the row below is written after it, whenever we start
+    pairs = [{"source": "shop.*", "target": "shop.*"}]  # no ``snapshot`` section: no load at first start
+    yaml_text = pipeline_yaml(mariadb_source, mariadb_target, pairs, start={"file": file, "pos": pos})
+    with running(yaml_text, str(tmp_path)) as runner:
+        mariadb_source.execute("INSERT INTO shop.orders VALUES (99999, 1, 2, 'after')")
+        wait_caught_up(runner, mariadb_source)
+    assert seen and not [name for name in seen[0] if name.startswith("snapshot-")]
+    assert mariadb_target.execute("SELECT note FROM shop.orders WHERE id = 99999") == [("after",)]
+
+
+def test_once_every_chunk_is_emitted_the_acks_are_looked_at_without_a_long_wait(
+    mariadb_source, mariadb_target, tmp_path, monkeypatch
+):
+    """On an idle source nothing else wakes the select thread: a wait of the selector's full 0.2 s (the
+    batch's first-transaction wait) would hold the load's end for that long after its last ack."""
+    create_shop(mariadb_source, mariadb_target, 600)
+    request_snapshot(tmp_path, "test", "src-to-dst", chunk_rows=100)
+    store = []  # the pipeline's snapshot store, once the runner built it
+    waits_awaiting_acks: list[float] = []
+    original = ProcessSelector.poll
+
+    def poll(self, timeout):
+        state = store[0].state if store else None
+        if state is not None and state["state"] == "running" and store[0].next_chunk_start() is None:
+            waits_awaiting_acks.append(timeout)
+        return original(self, timeout)
+
+    monkeypatch.setattr(ProcessSelector, "poll", poll)
+    with running(load_yaml(mariadb_source, mariadb_target, 100), str(tmp_path)) as runner:
+        store.append(runner.pipelines[0].snapshot.store)
+        assert wait_for_load(runner)["state"] == "done"
+    assert waits_awaiting_acks, "no poll while the last acks were awaited"
+    assert max(waits_awaiting_acks) <= EXHAUSTED_CHECK_SECONDS
+    assert_same_tables(mariadb_source, mariadb_target)
