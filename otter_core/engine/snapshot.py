@@ -46,8 +46,10 @@ from otter_core.model import (
 )
 
 log = logging.getLogger("otter.snapshot")
-# Once every chunk is emitted only the acks are awaited: they are confirmed this often, so the load is
-# seen done (``otter-run load --exit-when-done`` exits) soon after the last one
+# How often acked chunks are confirmed (state file, progress) while chunks are read, and once every chunk
+# is emitted and only the acks are awaited (so the load is seen done, and ``otter-run load
+# --exit-when-done`` exits, soon after the last one)
+CHECK_SECONDS = 0.2
 EXHAUSTED_CHECK_SECONDS = 0.05
 
 
@@ -101,9 +103,9 @@ class SnapshotSelector:
         if self._chunk is None and time.monotonic() < self._next_check and not self._may_begin():
             return self.inner.poll(self._until_check(timeout))  # no chunk running or due: the selector alone
         if time.monotonic() >= self._next_check:
-            # acked chunks are confirmed (state file, progress) within 0.2 s; once every chunk is emitted
-            # only the acks are awaited, so the load is seen done soon after the last one
-            self._next_check = time.monotonic() + (EXHAUSTED_CHECK_SECONDS if self._exhausted else 0.2)
+            self._next_check = time.monotonic() + (
+                EXHAUSTED_CHECK_SECONDS if self._exhausted else CHECK_SECONDS
+            )
             self._check()
         if self._chunk is None and not self._exhausted and self.store.active and self._room():
             self._guarded(self._begin_chunk)

@@ -169,15 +169,17 @@ class SnapshotStore:
         if mtime == self._request_mtime:
             return None
         self._request_mtime = mtime
-        request = _read_json(self.request_path)
-        if request is None or (self.state is not None and self.state.get("id") == request.get("id")):
-            return None
-        return request
+        return self._unadopted(_read_json(self.request_path))
 
     def request_waiting(self) -> bool:
         """A request not adopted yet is there (read without consuming it: ``request_changed`` still sees it)."""
-        request = _read_json(self.request_path)
-        return request is not None and (self.state is None or self.state.get("id") != request.get("id"))
+        return self._unadopted(_read_json(self.request_path)) is not None
+
+    def _unadopted(self, request: dict | None) -> dict | None:
+        """``request`` unless it is missing or the load already adopted (same id)."""
+        if request is None or (self.state is not None and self.state.get("id") == request.get("id")):
+            return None
+        return request
 
     @_locked
     def adopt(self, request: dict, plan: list[str], estimates: dict[str, int]) -> None:
