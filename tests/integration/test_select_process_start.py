@@ -29,7 +29,9 @@ def test_the_selector_process_is_handed_the_selector_plugin_the_runner_resolved(
     pipeline, source = _pipeline(mariadb_source, mariadb_target)
     handed: list[dict] = []
     resolve = ProcessSelector._entry_points
-    monkeypatch.setattr(ProcessSelector, "_entry_points", lambda self: handed.append(resolve(self)) or handed[-1])
+    monkeypatch.setattr(
+        ProcessSelector, "_entry_points", lambda self: handed.append(resolve(self)) or handed[-1]
+    )
     selector = ProcessSelector(pipeline, source)
     try:
         selector.start(None)  # the child started with them and answered
@@ -39,7 +41,9 @@ def test_the_selector_process_is_handed_the_selector_plugin_the_runner_resolved(
     assert handed[0][("selector", "mysql")].split(":")[0] == "otter_mysql.plugin"
 
 
-def test_a_selector_plugin_that_is_not_installed_stops_the_start_before_any_child(mariadb_source, mariadb_target):
+def test_a_selector_plugin_that_is_not_installed_stops_the_start_before_any_child(
+    mariadb_source, mariadb_target
+):
     from otter_core.errors import PluginNotFound
 
     pipeline, source = _pipeline(mariadb_source, mariadb_target)
