@@ -177,6 +177,11 @@ def forget_observers() -> None:
     ExtensionManager.ENTRY_POINT_CACHE.pop(OBSERVERS, None)  # stevedore keeps one scan per namespace
 
 
+def selector_name(pipeline: Pipeline, source: DataMediaSource) -> str:
+    """The selector plugin's name for ``source``: the pipeline's ``selector``, else the source's type."""
+    return pipeline.selector or source.type
+
+
 class PipelinePlugins:
     """The typed facade over one pipeline's PluginManager: the engine calls these methods only."""
 
@@ -203,7 +208,7 @@ class PipelinePlugins:
         )
 
     def selector(self, source: DataMediaSource) -> Selector:
-        name = self.pipeline.selector or source.type
+        name = selector_name(self.pipeline, source)
         self._require("selector", name)
         result = self.pm.hook.otter_selector(name=name, source=source, pipeline=self.pipeline)
         if result is None:
@@ -219,7 +224,7 @@ class PipelinePlugins:
         return result
 
     def row_reader(self, source: DataMediaSource) -> RowReader:
-        name = self.pipeline.selector or source.type
+        name = selector_name(self.pipeline, source)
         self._require("selector", name)
         result = self.pm.hook.otter_row_reader(name=name, source=source, pipeline=self.pipeline)
         if result is None:

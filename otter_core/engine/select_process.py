@@ -179,9 +179,9 @@ class ProcessSelector:
         the plugin's module directly instead of scanning every distribution's entry points (stevedore,
         ``importlib.metadata``: ~20 ms of each start). A plugin that is not installed stops the start
         here, before any child process."""
-        from otter_core.plugins import load_entry_point, resolved_entry_points
+        from otter_core.plugins import load_entry_point, resolved_entry_points, selector_name
 
-        load_entry_point("selector", self.pipeline.selector or self.source.type)
+        load_entry_point("selector", selector_name(self.pipeline, self.source))
         return resolved_entry_points()
 
     def use_state_dir(self, state_dir: str, channel: str) -> None:

@@ -59,8 +59,9 @@ def test_without_a_load_no_chunk_reader_is_started(mariadb_source, mariadb_targe
 def test_once_every_chunk_is_emitted_the_acks_are_looked_at_without_a_long_wait(
     mariadb_source, mariadb_target, tmp_path, monkeypatch
 ):
-    """On an idle source nothing else wakes the select thread: a wait of the selector's full 0.2 s (the
-    batch's first-transaction wait) would hold the load's end for that long after its last ack."""
+    """On an idle source nothing else wakes the select thread: a selector wait past the next ack check
+    (the batch's first-transaction wait, or a longer one) would hold the load's end for that long after
+    its last ack."""
     create_shop(mariadb_source, mariadb_target, 600)
     request_snapshot(tmp_path, "test", "src-to-dst", chunk_rows=100)
     store = []  # the pipeline's snapshot store, once the runner built it
