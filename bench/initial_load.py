@@ -280,9 +280,9 @@ def main() -> int:
     ap.add_argument(
         "--param",
         action="append",
-        type=lambda text: (text.split("=", 1)[0], int(text.split("=", 1)[1])),
-        metavar="NAME=INT",
-        help="an otter pipeline parameter instead of its default (repeatable)",
+        type=lambda text: (text.split("=", 1)[0], yaml.safe_load(text.split("=", 1)[1])),
+        metavar="NAME=VALUE",
+        help="an otter pipeline parameter instead of its default, its value as YAML (repeatable)",
     )
     ap.add_argument("--buffer-pool", default="1G", help="innodb_buffer_pool_size of each server")
     ap.add_argument("--json", help="also write the results to this file")

@@ -71,8 +71,10 @@ def _load(args: argparse.Namespace, config, chosen: list) -> int:
                 f"{channel}/{pipeline.name}: resuming the load in progress (--restart starts it over)",
                 file=sys.stderr,
             )
-    runner = Runner(config, args.state_dir)
     names = {f"{channel}/{pipeline.name}" for channel, pipeline in chosen}
+    if args.exit_when_done:
+        config = bounded_copy(config, names)
+    runner = Runner(config, args.state_dir)
     loads = [r for r in runner.pipelines if r.name in names]
 
     def finished() -> bool:
@@ -92,6 +94,22 @@ def _load(args: argparse.Namespace, config, chosen: list) -> int:
             f"otter-run: the load of pipeline {name} failed: {(progress or {}).get('error')}", file=sys.stderr
         )
     return code or (1 if failed else 0)
+
+
+def bounded_copy(config: OtterConfig, names: set[str]) -> OtterConfig:
+    """``config`` with the parameters of the pipelines ``names`` ("channel/pipeline") for a run that ends
+    after their load (``PipelineParameters.bounded_copy``)."""
+    import attrs
+
+    def pipeline(channel: str, p: Pipeline) -> Pipeline:
+        if f"{channel}/{p.name}" not in names:
+            return p
+        return attrs.evolve(p, parameters=p.parameters.bounded_copy())
+
+    channels = tuple(
+        attrs.evolve(ch, pipelines=tuple(pipeline(ch.name, p) for p in ch.pipelines)) for ch in config.channels
+    )
+    return attrs.evolve(config, channels=channels)
 
 
 def _key_text(value: object) -> str:

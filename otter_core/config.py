@@ -129,7 +129,7 @@ class _Reader(PairReader):
                 if value not in ("native", "library"):
                     raise self.fail(node, key, f"{path}.{key}", f"expected native or library, got {value!r}")
                 values[key] = value
-            elif isinstance(default, bool):
+            elif isinstance(default, bool) or key == "select_process":
                 if not isinstance(value, bool):
                     raise self.fail(node, key, f"{path}.{key}", f"expected true or false, got {value!r}")
                 values[key] = value

@@ -291,7 +291,7 @@ class PipelineRunner:
     def _make_selector(self, source: DataMediaSource) -> Selector:
         selector = (
             ProcessSelector(self.pipeline, source)
-            if self.pipeline.parameters.select_process
+            if self.pipeline.parameters.in_child_process
             else self.plugins.selector(source)
         )
         if isinstance(selector, StatefulSelector):  # state of its own (the MySQL schema history)

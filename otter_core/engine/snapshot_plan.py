@@ -192,7 +192,7 @@ class Snapshot:
         return SnapshotSelector(selector, self)
 
     def chunk_reader(self) -> InlineChunks | ProcessChunks:
-        if self.source is not None and self.pipeline.parameters.select_process:
+        if self.source is not None and self.pipeline.parameters.in_child_process:
             return ProcessChunks(self.pipeline, self.source)
         return InlineChunks(self.make_reader())
 

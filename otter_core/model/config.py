@@ -8,6 +8,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
 from attrs import field, frozen
 
 
@@ -166,7 +167,9 @@ class PipelineParameters:
     stall_timeout_ms: int = 60_000  # nothing applied this long while events wait: state "stalled"
     memory_limit_bytes: int = 64 * 1024 * 1024
     server_id: int | None = None  # replica id the selector registers with; derived when None
-    select_process: bool = True  # run the selector in a child process (its own core for decoding)
+    # the selector (and an initial load's chunk reads) in child processes: decoding gets a core of its own.
+    # None (not set): yes, except for `otter-run load --exit-when-done` (``bounded_copy``)
+    select_process: bool | None = None
     binlog_reader: str = "native"  # MySQL selector: otter's own reader, or "library" (mysql-replication)
     loopback_mark: bool = False  # write retl.retl_mark in every loaded transaction (always on in two-way)
     allow_fk_cascades: bool = (
@@ -178,6 +181,20 @@ class PipelineParameters:
     file_load_pool_size: int = 8  # files loaded in parallel (file sync)
     pipe_threshold_bytes: int = 128 * 1024  # rpc pipe: bigger batches travel through the file pipe
     pipe_streams: int = 4  # file pipe: parallel streams per big batch or file
+
+    @property
+    def in_child_process(self) -> bool:
+        """Whether the selector and the chunk reads run in child processes (``select_process``)."""
+        return self.select_process is not False
+
+    def bounded_copy(self) -> PipelineParameters:
+        """These parameters for a run that ends after its initial load (``otter-run load
+        --exit-when-done``): unless ``select_process`` is set, the selector and the chunk reads run in
+        this process. A copy's binlog traffic is its watermarks and the changes made meanwhile; two
+        child interpreters cost it more than they save (docs/performance.md, stop 28)."""
+        if self.select_process is not None:
+            return self
+        return attrs.evolve(self, select_process=False)
 
 
 @frozen

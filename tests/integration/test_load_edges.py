@@ -81,3 +81,51 @@ def test_once_every_chunk_is_emitted_the_acks_are_looked_at_without_a_long_wait(
     assert waits_awaiting_acks, "no poll while the last acks were awaited"
     assert max(waits_awaiting_acks) <= EXHAUSTED_CHECK_SECONDS
     assert_same_tables(mariadb_source, mariadb_target)
+
+
+def _load_until_done(yaml_text: str, tmp_path, monkeypatch) -> list[str]:
+    """``otter-run load FILE --exit-when-done`` (its ``_load``, in this process); the child processes it
+    started: the selector's and the chunk reader's, by name."""
+    import argparse
+
+    from otter_core.cli_load import _load, selected_pipelines
+    from otter_core.config import load_config_text
+    from otter_core.engine.snapshot_reader import ProcessChunks
+
+    started: list[str] = []
+    for cls, name in ((ProcessSelector, "selector"), (ProcessChunks, "chunk reader")):
+        original = cls.__init__
+
+        def init(self, *args, _original=original, _name=name, **kwargs):
+            started.append(_name)
+            _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "__init__", init)
+    config = load_config_text(yaml_text)
+    args = argparse.Namespace(
+        state_dir=str(tmp_path), tables=None, restart=False, chunk_rows=100, exit_when_done=True,
+        progress_interval=0.1, quiet=True,
+    )
+    assert _load(args, config, selected_pipelines(config, None, None)) == 0
+    return started
+
+
+def test_a_load_that_exits_when_done_reads_binlog_and_chunks_in_its_own_process(
+    mariadb_source, mariadb_target, tmp_path, monkeypatch
+):
+    """``select_process`` not set: the run ends with its load, so no child interpreter is started for it
+    (docs/configuration.md); the copy is whole."""
+    create_shop(mariadb_source, mariadb_target, 400)
+    pairs = [{"source": "shop.*", "target": "shop.*"}]
+    assert _load_until_done(pipeline_yaml(mariadb_source, mariadb_target, pairs), tmp_path, monkeypatch) == []
+    assert_same_tables(mariadb_source, mariadb_target)
+
+
+def test_a_load_that_exits_when_done_keeps_select_process_when_the_pipeline_sets_it(
+    mariadb_source, mariadb_target, tmp_path, monkeypatch
+):
+    create_shop(mariadb_source, mariadb_target, 400)
+    pairs = [{"source": "shop.*", "target": "shop.*"}]
+    yaml_text = pipeline_yaml(mariadb_source, mariadb_target, pairs, select_process=True)
+    assert sorted(_load_until_done(yaml_text, tmp_path, monkeypatch)) == ["chunk reader", "selector"]
+    assert_same_tables(mariadb_source, mariadb_target)

@@ -227,3 +227,27 @@ def test_documented_defaults_are_the_code_defaults():
     for knob in DOCUMENTED_KNOBS:
         row = next(line for line in doc.splitlines() if line.startswith(f"| `{knob}` |"))
         assert row.split("|")[2].strip() == f"`{getattr(defaults, knob)}`", row
+
+
+def test_select_process_unset_runs_children_except_in_a_run_that_ends_with_its_load():
+    """Not set: child processes (``in_child_process``), but ``bounded_copy`` (``otter-run load
+    --exit-when-done``) runs in the runner's process; a value the YAML sets is kept either way."""
+    unset = load_config_text(EXAMPLE).channels[0].pipelines[0].parameters
+    assert unset.select_process is None and unset.in_child_process
+    assert unset.bounded_copy().select_process is False and not unset.bounded_copy().in_child_process
+    for value in ("true", "false"):
+        text = EXAMPLE.replace("sync_mode: field}", f"sync_mode: field, select_process: {value}}}")
+        given = load_config_text(text).channels[0].pipelines[0].parameters
+        assert given.select_process is (value == "true") and given.bounded_copy() is given
+    message = error_of(EXAMPLE.replace("sync_mode: field}", "sync_mode: field, select_process: 1}"))
+    assert "parameters.select_process" in message and "expected true or false, got 1" in message
+
+
+def test_bounded_copy_changes_only_the_pipelines_being_loaded():
+    from otter_core.cli_load import bounded_copy
+
+    config = load_config_text(EXAMPLE)
+    copied = bounded_copy(config, {"shop/src-to-dst"})
+    assert copied.channels[0].pipelines[0].parameters.select_process is False
+    assert copied.channels[0].pipelines[0].pairs == config.channels[0].pipelines[0].pairs
+    assert bounded_copy(config, {"shop/elsewhere"}) == config  # a pipeline not loaded keeps its children
