@@ -107,7 +107,8 @@ def bounded_copy(config: OtterConfig, names: set[str]) -> OtterConfig:
         return attrs.evolve(p, parameters=p.parameters.bounded_copy())
 
     channels = tuple(
-        attrs.evolve(ch, pipelines=tuple(pipeline(ch.name, p) for p in ch.pipelines)) for ch in config.channels
+        attrs.evolve(ch, pipelines=tuple(pipeline(ch.name, p) for p in ch.pipelines))
+        for ch in config.channels
     )
     return attrs.evolve(config, channels=channels)
 

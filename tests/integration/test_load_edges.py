@@ -103,8 +103,13 @@ def _load_until_done(yaml_text: str, tmp_path, monkeypatch) -> list[str]:
         monkeypatch.setattr(cls, "__init__", init)
     config = load_config_text(yaml_text)
     args = argparse.Namespace(
-        state_dir=str(tmp_path), tables=None, restart=False, chunk_rows=100, exit_when_done=True,
-        progress_interval=0.1, quiet=True,
+        state_dir=str(tmp_path),
+        tables=None,
+        restart=False,
+        chunk_rows=100,
+        exit_when_done=True,
+        progress_interval=0.1,
+        quiet=True,
     )
     assert _load(args, config, selected_pipelines(config, None, None)) == 0
     return started
