@@ -245,7 +245,10 @@ class LoadScenario:
                 verdicts.append(self._kill_point(fraction, kill_times[-1] if kill_times else None, total))
                 return verdicts[-1] != "wait"
 
-            self._wait(decided, 1800, proc, f"{fraction:.0%} of the load")
+            # the state file changes with every chunk emitted; a restarted run can go from the last kill to
+            # past the last point worth a kill within a tenth of a second (100k rows, chunks read in C), so
+            # the kill point is looked for every 10 ms (a 0.1 s look missed it in a clean-clone CI run)
+            self._wait(decided, 1800, proc, f"{fraction:.0%} of the load", interval=0.01)
             if verdicts[-1] == "late":
                 break  # the load ran past the last point where a kill leaves it work to resume
             proc.send_signal(signal.SIGKILL)
@@ -274,7 +277,14 @@ class LoadScenario:
             return "kill"
         return "wait"
 
-    def _wait(self, condition: Callable[[], bool], timeout: float, proc: subprocess.Popen, what: str) -> None:
+    def _wait(
+        self,
+        condition: Callable[[], bool],
+        timeout: float,
+        proc: subprocess.Popen,
+        what: str,
+        interval: float = 0.1,
+    ) -> None:
         deadline = time.monotonic() + timeout
         while not condition():
             if proc.poll() is not None:
@@ -284,7 +294,7 @@ class LoadScenario:
                 )
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out waiting for {what}: {self.state()}")
-            time.sleep(0.1)
+            time.sleep(interval)
 
     def caught_up(self) -> bool:
         path = self.state_dir / "load" / "src-to-dst.position.json"
