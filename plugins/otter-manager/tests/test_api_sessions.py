@@ -147,3 +147,18 @@ def test_the_logout_form_ends_the_session_though_it_leaves_a_message(manager_app
     assert "logged out" in admin.get("/login").text
     for client in (admin, replay(manager_app, cookie)):
         assert client.get("/api/channels").status_code == 401
+
+
+def test_a_page_refreshing_its_parts_leaves_the_logout_message_for_the_login_page(manager_app, admin):
+    """The channel pages refresh their status tables in the background (charts.js). One such refresh
+    between the logout and the login page is redirected to the login page itself; it must not take the
+    "logged out" message (a clean-clone CI run's browser test saw the login page without it)."""
+    import re
+
+    from otter_manager.web.render import REFRESH_HEADER
+
+    token = re.search(r'name="csrf_token" value="([^"]+)"', admin.get("/channels").text).group(1)
+    assert admin.post("/logout", data={"csrf_token": token}, follow_redirects=False).status_code == 303
+    refreshed = admin.get("/channels", headers={REFRESH_HEADER: "1"})  # redirected to the login page
+    assert refreshed.url.path == "/login" and "logged out" not in refreshed.text
+    assert "logged out" in admin.get("/login").text

@@ -20,6 +20,7 @@ from otter_manager.security import Actor, ValidationProblem, check_csrf, csrf_to
 from otter_manager.store import get_db
 
 FLASH_KEY = "flash"
+REFRESH_HEADER = "X-Otter-Refresh"  # sent by charts.js when it refreshes parts of the page it shows
 
 
 def page_actor(request: Request, db: Session = Depends(get_db)) -> Actor:
@@ -74,13 +75,16 @@ def render(
     actor: Actor | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    """Render ``template`` with the user, the CSRF token, pending flash messages and ``context``."""
+    """Render ``template`` with the user, the CSRF token, pending flash messages and ``context``. A page's
+    background refresh of its own parts (``REFRESH_HEADER``, charts.js) leaves the messages for the next
+    page a person sees: it would otherwise take a message such as "logged out" that a form's redirect
+    was about to show."""
     templates = request.app.state.templates
     templates.env.globals.setdefault("static_url", static_url)
     values: dict[str, Any] = {
         "user": actor,
         "csrf_token": csrf_token(request),
-        "flashes": request.session.pop(FLASH_KEY, []),
+        "flashes": [] if request.headers.get(REFRESH_HEADER) else request.session.pop(FLASH_KEY, []),
         "errors": {},
     }
     values.update(context or {})

@@ -90,11 +90,12 @@
   }
 
   /* Parts of a page marked data-refresh-url are replaced by the same part of a fresh copy of the page
-     (server-rendered tables of status, counts and positions), so no second renderer lives in JS. */
+     (server-rendered tables of status, counts and positions), so no second renderer lives in JS. The
+     header tells the server that nobody reads this copy's messages: they stay for the next page. */
   function refreshFragments() {
     var parts = document.querySelectorAll("[data-refresh-id]");
     if (!parts.length) return;
-    fetch(window.location.href, { credentials: "same-origin" })
+    fetch(window.location.href, { credentials: "same-origin", headers: { "X-Otter-Refresh": "1" } })
       .then(function (r) { return r.ok ? r.text() : null; })
       .then(function (html) {
         if (!html) return;
