@@ -41,8 +41,8 @@ def run_until_signal(runner, progress_interval: float, quiet: bool, until=None, 
     printer = ProgressPrinter()
     runner.start()
     writer = StatusFileWriter(status_file, runner.status).start() if status_file else None
-    # ``until`` (otter-run load --exit-when-done) is asked 50 times a second: a finished load exits at once
-    tick = min(progress_interval, 0.02) if until is not None else progress_interval
+    # ``until`` (otter-run load --exit-when-done) is asked 200 times a second: a finished load exits at once
+    tick = min(progress_interval, 0.005) if until is not None else progress_interval
     next_show = time.monotonic() + progress_interval
     try:
         while not stop.wait(tick):

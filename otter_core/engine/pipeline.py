@@ -93,6 +93,7 @@ class PipelineRunner:
         self.file_stats = FileStats()
         self._stop = threading.Event()
         self._window: Window | None = None
+        self._selector: Selector | None = None  # the current run's (``stop`` interrupts its wait)
 
     @property
     def name(self) -> str:
@@ -100,6 +101,11 @@ class PipelineRunner:
 
     def stop(self) -> None:
         self._stop.set()
+        # a selector that can end a wait in progress (``interrupt``) lets the select thread see the stop
+        # now, not after its idle wait (``select.IDLE_WAIT_SECONDS``)
+        interrupt = getattr(self._selector, "interrupt", None)
+        if interrupt is not None:
+            interrupt()
 
     def _source_table_reader(self):
         return self.plugins.table_reader(self.sources[self.pipeline.source])
@@ -296,7 +302,8 @@ class PipelineRunner:
         )
         if isinstance(selector, StatefulSelector):  # state of its own (the MySQL schema history)
             selector.use_state_dir(self.state_dir, self.channel)
-        return self.snapshot.wrap(selector)
+        self._selector = self.snapshot.wrap(selector)
+        return self._selector
 
     def _make_file_stage(self) -> FileStage | None:
         """The file loader when a pair syncs files (it shares this runner's counters), else None."""

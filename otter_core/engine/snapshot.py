@@ -93,6 +93,12 @@ class SnapshotSelector:
         if self.store.active:
             log.info("[%s] initial load: %s", self.snapshot.pipeline.name, self._describe_resume())
 
+    def interrupt(self) -> None:
+        """The wrapped selector's ``interrupt``, where it has one."""
+        interrupt = getattr(self.inner, "interrupt", None)
+        if interrupt is not None:
+            interrupt()
+
     def close(self) -> None:
         try:
             self.inner.close()

@@ -6,10 +6,13 @@ after the last one. Real MariaDB servers, the real selector and chunk reader pro
 import multiprocessing
 
 import pytest
+import yaml
 
+from otter_core.config import load_config_text
 from otter_core.engine.select_process import ProcessSelector
 from otter_core.engine.snapshot import EXHAUSTED_CHECK_SECONDS
 from otter_core.engine.snapshot_state import request_snapshot
+from otter_core.runner import Runner
 from otter_core.testing.harness import pipeline_yaml, running, wait_caught_up
 from tests.integration.test_snapshot import assert_same_tables, create_shop, load_yaml, wait_for_load
 
@@ -89,7 +92,6 @@ def _load_until_done(yaml_text: str, tmp_path, monkeypatch) -> list[str]:
     import argparse
 
     from otter_core.cli_load import _load, selected_pipelines
-    from otter_core.config import load_config_text
     from otter_core.engine.snapshot_reader import ProcessChunks
 
     started: list[str] = []
@@ -133,4 +135,31 @@ def test_a_load_that_exits_when_done_keeps_select_process_when_the_pipeline_sets
     pairs = [{"source": "shop.*", "target": "shop.*"}]
     yaml_text = pipeline_yaml(mariadb_source, mariadb_target, pairs, select_process=True)
     assert sorted(_load_until_done(yaml_text, tmp_path, monkeypatch)) == ["chunk reader", "selector"]
+    assert_same_tables(mariadb_source, mariadb_target)
+
+
+def test_a_stop_ends_the_select_threads_wait_for_the_next_transaction_at_once(
+    mariadb_source, mariadb_target, tmp_path, monkeypatch
+):
+    """``otter-run load --exit-when-done`` stops its pipeline as soon as the load is done. With the selector in
+    the runner (that run's default; set here), the stop interrupts the select thread's wait on an idle source
+    (``MySQLSelector.interrupt``) instead of waiting it out: made 30 s long here, the pipeline still ends
+    within a few seconds (waited out, the runner's thread would give up on the select thread after 10 s)."""
+    from otter_core.engine import select
+
+    monkeypatch.setattr(select, "IDLE_WAIT_SECONDS", 30.0)
+    create_shop(mariadb_source, mariadb_target, 300)
+    request_snapshot(tmp_path, "test", "src-to-dst", chunk_rows=100)
+    doc = yaml.safe_load(load_yaml(mariadb_source, mariadb_target, 100))
+    doc["channels"][0]["pipelines"][0].setdefault("parameters", {})["select_process"] = False
+    runner = Runner(load_config_text(yaml.safe_dump(doc)), str(tmp_path)).start()
+    try:
+        assert wait_for_load(runner)["state"] == "done"
+        assert runner.running()
+        runner.stop()
+        assert runner.join(timeout=5), "the pipeline waited out the select thread's idle wait"
+    finally:
+        runner.stop()
+        runner.join(timeout=60)
+    assert not runner.failures()
     assert_same_tables(mariadb_source, mariadb_target)

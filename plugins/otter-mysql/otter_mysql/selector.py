@@ -253,6 +253,11 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents, TransactionAssem
         """The next whole transaction, or None after ``timeout`` seconds without one."""
         return self._queue.get(timeout)
 
+    def interrupt(self) -> None:
+        """End a ``poll`` waiting in another thread now (it returns None): a stopping pipeline does not
+        wait out the select thread's idle wait."""
+        self._queue.interrupt()
+
     def close(self) -> None:
         """Stop the reader (closing its socket) and release connections; safe to call twice."""
         self._stop.set()

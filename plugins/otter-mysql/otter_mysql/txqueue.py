@@ -24,6 +24,7 @@ class TxQueue:
         self._bytes = 0
         self._cond = threading.Condition()
         self._closed = False
+        self._interrupted = False
         self._held: list[Transaction] | None = None
         self.error: BaseException | None = None
 
@@ -68,11 +69,13 @@ class TxQueue:
         self._bytes += tx.size
 
     def get(self, timeout: float) -> Transaction | None:
-        """The oldest transaction; None after ``timeout``; raises the reader's error once drained."""
+        """The oldest transaction; None after ``timeout`` or an ``interrupt``; raises the reader's error
+        once drained."""
         with self._cond:
-            if not self._items and self.error is None and not self._closed:
+            if not self._items and self.error is None and not self._closed and not self._interrupted:
                 self._cond.wait_for(
-                    lambda: self._items or self.error is not None or self._closed, max(timeout, 0)
+                    lambda: self._items or self.error is not None or self._closed or self._interrupted,
+                    max(timeout, 0),
                 )
             if self._items:
                 tx = self._items.popleft()
@@ -81,11 +84,19 @@ class TxQueue:
                 return tx
             if self.error is not None:
                 raise self.error
+            self._interrupted = False  # taken by the get it ended (a get that finds a transaction keeps it)
             return None
 
     def fail(self, error: BaseException) -> None:
         with self._cond:
             self.error = error
+            self._cond.notify_all()
+
+    def interrupt(self) -> None:
+        """End the wait of a ``get`` in another thread now (it returns None); when none waits, the next
+        ``get`` that finds the queue empty returns None at once."""
+        with self._cond:
+            self._interrupted = True
             self._cond.notify_all()
 
     def close(self) -> None:

@@ -30,3 +30,33 @@ def test_held_transactions_wait_for_release_then_arrive_in_order_and_bounded() -
     assert queue.get(0) is None
     queue.put(_tx(8))  # not held any more
     assert queue.get(0).position.pos == 8
+
+
+def test_an_interrupt_ends_a_waiting_get_at_once_and_loses_nothing() -> None:
+    """A stopping pipeline interrupts the select thread's wait (``MySQLSelector.interrupt``): the ``get``
+    waiting returns None, and what is queued afterwards is the next ``get``'s."""
+    queue = TxQueue(max_items=3, max_bytes=1000)
+    got: list = []
+    waiting = threading.Thread(target=lambda: got.append(queue.get(30)))
+    waiting.start()
+    while not queue._cond._waiters:  # type: ignore[attr-defined]  # the thread is inside its wait
+        threading.Event().wait(0.001)
+    queue.interrupt()
+    waiting.join(5)
+    assert not waiting.is_alive() and got == [None]
+    queue.put(_tx(1))
+    assert queue.get(0).position.pos == 1
+
+
+def test_an_interrupt_with_no_get_waiting_ends_the_next_empty_wait_but_not_a_full_get() -> None:
+    queue = TxQueue(max_items=3, max_bytes=1000)
+    queue.interrupt()
+    queue.put(_tx(1))
+    assert queue.get(30).position.pos == 1  # a transaction is ready: returned, the interrupt still pending
+    got: list = []
+    waiting = threading.Thread(target=lambda: got.append(queue.get(30)))
+    waiting.start()
+    waiting.join(5)
+    assert not waiting.is_alive() and got == [None]
+    queue.put(_tx(2))
+    assert queue.get(0).position.pos == 2
