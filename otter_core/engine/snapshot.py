@@ -259,16 +259,19 @@ class SnapshotSelector:
         return self._limits[name]
 
     def _describe_resume(self) -> str:
-        start = self.store.next_chunk_start()
-        if start is None:
+        tables = self.store.open_tables(self.snapshot.pipeline.parameters.load_pool_size)
+        if not tables:
             return "every chunk emitted, waiting for the acks"
-        return f"table {start[0]} " + (
-            "from its first row" if start[1] is None else f"after key {start[1]!r}"
+        return ", ".join(
+            f"table {name} " + ("from its first row" if lower is None else f"after key {lower!r}")
+            for name, lower in tables
         )
 
     # -- one chunk -------------------------------------------------------------------------------
     def _begin_chunk(self) -> None:
-        start = self.store.next_chunk_start()
+        # as many tables at once as the load has connections: a batch's chunks then go to different
+        # tables (docs/performance.md, "Initial load: several tables' chunks in one batch")
+        start = self.store.next_chunk_start(self.snapshot.pipeline.parameters.load_pool_size)
         if start is None:
             self._exhausted = True
             self._next_check = min(self._next_check, time.monotonic() + EXHAUSTED_CHECK_SECONDS)

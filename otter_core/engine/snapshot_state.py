@@ -158,6 +158,7 @@ class SnapshotStore:
         self.request_path, self.path = _paths(state_dir, channel, pipeline)
         self.state: dict | None = _read_json(self.path)
         self._request_mtime = 0.0
+        self._last_table: str | None = None  # the last chunk's (``next_chunk_start`` goes on after it)
         self.lock = threading.RLock()  # the select thread writes, status readers (CLI, manager) read
 
     def request_changed(self) -> dict | None:
@@ -219,6 +220,7 @@ class SnapshotStore:
     ) -> None:
         """A chunk of ``table`` ending at key ``upper`` was emitted into the stream at ``position``."""
         assert self.state is not None
+        self._last_table = table
         self.state["pending"].append(
             {
                 "table": table,
@@ -291,19 +293,41 @@ class SnapshotStore:
             self.save()
 
     @_locked
-    def next_chunk_start(self) -> tuple[str, tuple | None] | None:
-        """(table, key after which to read) of the next chunk to read, from the last one emitted."""
+    def open_tables(self, width: int = 1) -> list[tuple[str, tuple | None]]:
+        """(table, key after which to read) of the first ``width`` tables of the plan not read to their end,
+        from the chunks emitted so far (acked or not), in plan order."""
         assert self.state is not None
         latest: dict[str, dict] = {t: dict(v) for t, v in self.state["confirmed"].items()}
         for chunk in self.state["pending"]:
             latest[chunk["table"]] = {"upper": chunk["upper"], "done": chunk["last"]}
+        found: list[tuple[str, tuple | None]] = []
         for table in self.state["plan"]:
             entry = latest.get(table)
             if entry is None:
-                return table, None
-            if not entry["done"]:
-                return table, decode_key(entry["upper"])
-        return None
+                found.append((table, None))
+            elif not entry["done"]:
+                found.append((table, decode_key(entry["upper"])))
+            if len(found) >= width:
+                break
+        return found
+
+    @_locked
+    def next_chunk_start(self, width: int = 1) -> tuple[str, tuple | None] | None:
+        """(table, key after which to read) of the next chunk to read: of the first ``width`` tables not read
+        to their end, the one after the last chunk's table (round robin), so that the chunks of ``width``
+        tables alternate in the stream and a batch's chunks load into several tables at once. Each
+        table's chunks stay in key order, and its resume point is its own last acked chunk."""
+        tables = self.open_tables(width)
+        if not tables:
+            return None
+        names = [name for name, _ in tables]
+        last, plan = self._last_table, self.state["plan"] if self.state else []
+        if last in names:
+            return tables[(names.index(last) + 1) % len(tables)]
+        if last in plan:  # read to its end: the next open table after it in the plan
+            after = plan.index(last)
+            return next((t for t in tables if plan.index(t[0]) > after), tables[0])
+        return tables[0]
 
     @_locked
     def rows_done(self) -> tuple[int, int]:

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from otter_core.config import load_config_text
-from otter_core.engine.snapshot_state import read_state, request_snapshot
+from otter_core.engine.snapshot_state import SnapshotStore, read_state, request_snapshot
 from otter_core.runner import Runner
 from otter_core.testing.compare import rows_of
 from otter_core.testing.harness import pipeline_yaml, running, wait_caught_up
@@ -90,7 +90,19 @@ def assert_same_tables(source, target) -> None:
         assert rows_of(target, table) == expected, table
 
 
-def test_load_copies_every_table_while_the_source_keeps_writing(mariadb_source, mariadb_target, tmp_path):
+def test_load_copies_every_table_while_the_source_keeps_writing(
+    mariadb_source, mariadb_target, tmp_path, monkeypatch
+):
+    """The tables' chunks alternate (``load_pool_size`` tables at once, 4 by default: here all three), each
+    table's in key order, while the writer changes rows of every part of the key range."""
+    emitted: list[str] = []
+    original = SnapshotStore.record_chunk
+
+    def record_chunk(self, table, *args, **kwargs):
+        emitted.append(table)
+        return original(self, table, *args, **kwargs)
+
+    monkeypatch.setattr(SnapshotStore, "record_chunk", record_chunk)
     create_shop(mariadb_source, mariadb_target, 6000)
     stop = threading.Event()
     writer = threading.Thread(target=write_continuously, args=(mariadb_source, stop, 6000), daemon=True)
@@ -107,6 +119,7 @@ def test_load_copies_every_table_while_the_source_keeps_writing(mariadb_source, 
     assert progress["state"] == "done" and progress["tables_done"] == 3 and progress["percent"] == 100.0
     assert progress["rows"] >= 0.9 * 13_498
     assert progress["chunks"] >= progress["rows"] / 700  # no chunk held more than chunk_rows rows
+    assert sorted(emitted[:3]) == ["shop.lines", "shop.orders", "shop.tags"], emitted
     assert_same_tables(mariadb_source, mariadb_target)
 
 

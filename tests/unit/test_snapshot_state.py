@@ -72,6 +72,27 @@ def test_a_restart_forgets_the_chunks_after_the_acked_position(tmp_path):
     assert read_state(tmp_path, "ch", "p")["confirmed"]["s.a"]["rows"] == 2
 
 
+def test_the_chunks_of_the_first_tables_alternate_and_each_table_resumes_after_its_own_ack(tmp_path):
+    store = adopted(tmp_path, tables=("s.a", "s.b", "s.c"))
+    steps = [  # what next_chunk_start(2) says, then the chunk read there: upper key, last, position
+        (("s.a", None), (2,), False, 100),
+        (("s.b", None), (2,), False, 110),
+        (("s.a", (2,)), (4,), True, 120),  # s.a is read to its end
+        (("s.b", (2,)), (4,), False, 130),  # the open tables are now s.b and s.c
+        (("s.c", None), (2,), False, 140),
+        (("s.b", (4,)), (6,), False, 150),
+    ]
+    for expected, upper, last, at in steps:
+        assert store.next_chunk_start(2) == expected
+        store.record_chunk(expected[0], upper, 2, last, pos(at))
+    assert store.next_chunk_start(2) == ("s.c", (2,))
+    assert store.next_chunk_start() == ("s.b", (6,))  # one at a time: the first open table of the plan
+    restarted = SnapshotStore(tmp_path, "ch", "p")  # killed: acked up to s.b's first chunk
+    restarted.resume(pos(115))
+    assert restarted.open_tables(3) == [("s.a", (2,)), ("s.b", (2,)), ("s.c", None)]
+    assert restarted.next_chunk_start(2) == ("s.a", (2,))
+
+
 def test_the_load_is_done_when_every_table_is_acked(tmp_path):
     store = adopted(tmp_path)
     store.record_chunk("s.a", (1,), 1, True, pos(100))
