@@ -267,6 +267,16 @@ class StatefulSelector(Protocol):
 
 
 @runtime_checkable
+class InterruptibleSelector(Protocol):
+    """A ``Selector`` whose wait in ``poll`` can be ended from another thread: a stopping pipeline does not
+    wait out the select thread's wait for the next transaction (``otter-run load --exit-when-done``)."""
+
+    def interrupt(self) -> None:
+        """End a ``poll`` waiting in another thread now (it returns None); when none waits, the next
+        ``poll`` that finds nothing returns None at once. Safe to call from any thread."""
+
+
+@runtime_checkable
 class DeferredDecoding(Protocol):
     """A ``Selector`` that can leave row decoding to the runner when it runs in the selector process
     (``select_process: true``): pickling decoded events costs far more than decoding them."""

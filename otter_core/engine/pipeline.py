@@ -19,7 +19,15 @@ import attrs
 
 from otter_core.builtin import memory_arbitrator, memory_pipe
 from otter_core.builtin.memory_pipe import MemoryPipe
-from otter_core.contracts import Arbitrator, FencingArbitrator, Pipe, RowReader, Selector, StatefulSelector
+from otter_core.contracts import (
+    Arbitrator,
+    FencingArbitrator,
+    InterruptibleSelector,
+    Pipe,
+    RowReader,
+    Selector,
+    StatefulSelector,
+)
 from otter_core.engine.allocator import tune_process
 from otter_core.engine.extract import Extractor
 from otter_core.engine.freedom import FreedomDoor
@@ -101,11 +109,11 @@ class PipelineRunner:
 
     def stop(self) -> None:
         self._stop.set()
-        # a selector that can end a wait in progress (``interrupt``) lets the select thread see the stop
-        # now, not after its idle wait (``select.IDLE_WAIT_SECONDS``)
-        interrupt = getattr(self._selector, "interrupt", None)
-        if interrupt is not None:
-            interrupt()
+        # a selector that can end a wait in progress lets the select thread see the stop now, not after
+        # its idle wait (``select.IDLE_WAIT_SECONDS``)
+        selector = self._selector
+        if isinstance(selector, InterruptibleSelector):
+            selector.interrupt()
 
     def _source_table_reader(self):
         return self.plugins.table_reader(self.sources[self.pipeline.source])

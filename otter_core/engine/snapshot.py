@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from otter_core.contracts import Selector, TableReader
+from otter_core.contracts import InterruptibleSelector, Selector, TableReader
 from otter_core.engine.select import BUSY_POLL_SECONDS
 from otter_core.engine.snapshot_bulk import ChunkBlock, bulk_eligible, chunk_event
 from otter_core.engine.snapshot_events import chunk_builder
@@ -94,10 +94,9 @@ class SnapshotSelector:
             log.info("[%s] initial load: %s", self.snapshot.pipeline.name, self._describe_resume())
 
     def interrupt(self) -> None:
-        """The wrapped selector's ``interrupt``, where it has one."""
-        interrupt = getattr(self.inner, "interrupt", None)
-        if interrupt is not None:
-            interrupt()
+        """The wrapped selector's ``interrupt``, where it has one (``InterruptibleSelector``)."""
+        if isinstance(self.inner, InterruptibleSelector):
+            self.inner.interrupt()
 
     def close(self) -> None:
         try:

@@ -11,6 +11,7 @@ from tests.unit.test_config import EXAMPLE
 
 CAPABILITIES = [
     contracts.StatefulSelector,
+    contracts.InterruptibleSelector,
     contracts.DeferredDecoding,
     contracts.StartPinning,
     contracts.FencingArbitrator,
@@ -41,6 +42,7 @@ def test_the_shipped_plugins_declare_what_the_engine_uses(tmp_path):
     try:
         assert isinstance(selector, contracts.StatefulSelector)  # the schema history
         assert isinstance(selector, contracts.DeferredDecoding)  # decoding left to the runner
+        assert isinstance(selector, contracts.InterruptibleSelector)  # a stop ends its wait at once
     finally:
         selector.close()
     assert isinstance(ProcessSelector(pipeline, cfg.sources["src"]), contracts.StatefulSelector)
