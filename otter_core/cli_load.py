@@ -200,7 +200,9 @@ def add_parsers(sub) -> None:
         metavar="SCHEMA.TABLE",
         help="only these source tables (patterns allowed; default: every table the pairs take)",
     )
-    load.add_argument("--chunk-rows", type=int, default=None, help="rows per chunk (default 10000)")
+    load.add_argument(
+        "--chunk-rows", type=int, default=None, help="rows per chunk (default 20000; fewer for wide rows)"
+    )
     load.add_argument("--restart", action="store_true", help="start the load over even if one is in progress")
     load.add_argument("--exit-when-done", action="store_true", help="stop once every load is done and acked")
     load.add_argument(

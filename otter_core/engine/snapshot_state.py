@@ -27,10 +27,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from otter_core.model import Position
+from otter_core.model import Position, SnapshotSettings
 from otter_core.state import _safe
 
-DEFAULT_CHUNK_ROWS = 10_000
+DEFAULT_CHUNK_ROWS = SnapshotSettings().chunk_rows  # one default for the YAML's snapshot and otter-run load
 
 
 def _locked(method):

@@ -201,7 +201,9 @@ class PipelineParameters:
 class SnapshotSettings:
     """A pipeline's ``snapshot:``: load its tables online on its first start (``otter_core.engine.snapshot``)."""
 
-    chunk_rows: int = 10_000
+    # 20,000: a 1M-row load ~5 % sooner than with 10,000 (fewer watermarks and statements), ~6 MB more peak
+    # memory; wide rows are cut by bytes anyway (``snapshot_plan.chunk_limit``); docs/performance.md
+    chunk_rows: int = 20_000
     tables: tuple[str, ...] = ()  # schema.table names or patterns; () = every table the pairs take
 
 

@@ -3,6 +3,8 @@
 import datetime
 import decimal
 
+import yaml
+
 from otter_core.engine.snapshot_plan import normalize_key
 from otter_core.engine.snapshot_state import (
     SnapshotStore,
@@ -150,3 +152,15 @@ def test_chunk_limit_cuts_only_chunks_of_wide_rows():
     assert chunk_limit(10_000, 150, limit) == 10_000
     assert chunk_limit(10_000, 16_384, limit) == 170
     assert chunk_limit(10_000, 64 * 1024 * 1024, limit) == 1  # a row wider than the budget: one per chunk
+
+
+def test_otter_run_load_and_the_yaml_snapshot_section_share_one_default_chunk_size(tmp_path):
+    from otter_core.config import load_config_text
+    from otter_core.engine.snapshot_state import read_request
+    from tests.unit.test_config import EXAMPLE
+
+    request_snapshot(tmp_path, "ch", "p")  # otter-run load without --chunk-rows
+    doc = yaml.safe_load(EXAMPLE)
+    doc["channels"][0]["pipelines"][0]["snapshot"] = True
+    pipeline = load_config_text(yaml.safe_dump(doc)).channels[0].pipelines[0]
+    assert read_request(tmp_path, "ch", "p")["chunk_rows"] == pipeline.snapshot.chunk_rows == 20_000
