@@ -35,6 +35,10 @@ from otter_manager.store.models import utcnow
 
 SESSION_COOKIE = "otter_manager"
 STATE_KEY = "otter.session"
+# sent by a page's own background requests (charts.js refreshing parts of the page): they read the session
+# and never change the browser's cookie, since by the time such an answer arrives the browser may hold a
+# newer one (a logout's, carrying the "logged out" message the next page shows)
+BACKGROUND_HEADER = "X-Otter-Refresh"
 TOUCH_EVERY = dt.timedelta(seconds=60)
 ANONYMOUS_IDLE = dt.timedelta(minutes=15)
 ANONYMOUS_MAX = 10_000
@@ -52,7 +56,7 @@ class SessionState:
         self.loaded = dict(data)
         self.seen_at = seen_at
         self.rotate = False  # a login: the data goes under a new id, the old row is dropped
-        self.expired = False  # the cookie named a session that is over: the browser drops it
+        self.expired = False  # the cookie named a session that timed out just now: the browser drops it
 
 
 def rotate_session(request: Request) -> None:
@@ -84,18 +88,18 @@ class ServerSessionMiddleware:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        session_id = HTTPConnection(scope).cookies.get(SESSION_COOKIE)
+        connection = HTTPConnection(scope)
+        session_id = connection.cookies.get(SESSION_COOKIE)
+        background = BACKGROUND_HEADER in connection.headers
         state = (
             await run_in_threadpool(self._load, session_id) if session_id else SessionState(None, {}, None)
         )
-        if session_id and state.id_hash is None:
-            state.expired = True
         scope[STATE_KEY] = state
         scope["session"] = dict(state.loaded)
         held: list[Message] = []
 
         async def send_after_save(message: Message) -> None:
-            if message["type"] == "http.response.start" and not self._changed(scope, state):
+            if message["type"] == "http.response.start" and (background or not self._changed(scope, state)):
                 await send(message)
             elif held or message["type"] == "http.response.start":
                 held.append(message)
@@ -116,6 +120,9 @@ class ServerSessionMiddleware:
         return state.rotate or state.expired or scope["session"] != state.loaded
 
     def _load(self, session_id: str) -> SessionState:
+        """The stored session of ``session_id``. One that timed out is deleted, and the answer drops the
+        cookie; one that is gone already (a logout, a password change) leaves the cookie alone: the
+        browser may have a newer one by the time this answer arrives."""
         id_hash, now = _hash(session_id), utcnow()
         with self.db.session_scope() as db:
             row = db.get(LoginSession, id_hash)
@@ -124,7 +131,9 @@ class ServerSessionMiddleware:
             idle = self.idle if row.user_id is not None else min(self.idle, ANONYMOUS_IDLE)
             if now - row.seen_at > idle or now - row.created_at > self.max:
                 db.delete(row)
-                return SessionState(None, {}, None)
+                state = SessionState(None, {}, None)
+                state.expired = True
+                return state
             data = dict(row.data or {})
             data["user_id"] = row.user_id  # the row's column is the truth (it cascades on delete)
             if data["user_id"] is None:
@@ -144,15 +153,14 @@ class ServerSessionMiddleware:
             if state.id_hash and (state.rotate or not data):
                 db.execute(delete(LoginSession).where(LoginSession.id_hash == state.id_hash))
             elif state.id_hash:
-                changed = cast(
-                    CursorResult[Any],
-                    db.execute(
-                        update(LoginSession)
-                        .where(LoginSession.id_hash == state.id_hash)
-                        .values(data=rest, user_id=user_id, seen_at=now)
-                    ),
+                # a row ended meanwhile (a logout in another request) is not updated: the session stays
+                # ended, and the cookie is left alone (the browser may hold a newer one already)
+                db.execute(
+                    update(LoginSession)
+                    .where(LoginSession.id_hash == state.id_hash)
+                    .values(data=rest, user_id=user_id, seen_at=now)
                 )
-                return None if changed.rowcount else ("", 0)  # ended meanwhile: it stays ended
+                return None
             if not data:
                 return ("", 0) if state.id_hash or state.expired else None
             db.execute(

@@ -162,3 +162,28 @@ def test_a_page_refreshing_its_parts_leaves_the_logout_message_for_the_login_pag
     refreshed = admin.get("/channels", headers={REFRESH_HEADER: "1"})  # redirected to the login page
     assert refreshed.url.path == "/login" and "logged out" not in refreshed.text
     assert "logged out" in admin.get("/login").text
+
+
+def test_requests_still_carrying_the_cookie_of_before_the_logout_leave_the_new_cookie_alone(
+    manager_app, admin
+):
+    """The channel page asks for its charts' history and refreshes its parts in the background. Such a
+    request sent with the session cookie of before a logout, and answered after it, must not drop or
+    replace the cookie the logout's answer set: that one holds the "logged out" message for the login
+    page (a clean-clone CI run's browser test lost it this way, after stop 28's fix of the message)."""
+    import re
+
+    from otter_manager.web.render import REFRESH_HEADER
+
+    token = re.search(r'name="csrf_token" value="([^"]+)"', admin.get("/channels").text).group(1)
+    before = saved_cookie(admin)
+    assert admin.post("/logout", data={"csrf_token": token}, follow_redirects=False).status_code == 303
+    assert saved_cookie(admin) != before  # the message went under a new id
+    with replay(manager_app, before) as stale:  # the same browser, requests that left before the answer
+        history = stale.get("/api/channels")
+        refresh = stale.get("/channels", headers={REFRESH_HEADER: "1"}, follow_redirects=False)
+        followed = stale.get("/login?next=/channels", headers={REFRESH_HEADER: "1"})
+    assert history.status_code == 401 and refresh.status_code == 303 and followed.status_code == 200
+    for answer in (history, refresh, followed):
+        assert "set-cookie" not in answer.headers, answer.request.url
+    assert "logged out" in admin.get("/login").text

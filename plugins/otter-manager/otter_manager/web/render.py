@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session
 from otter_manager import __version__
 from otter_manager.errors import ConfigConflict, ObjectNotFound
 from otter_manager.security import Actor, ValidationProblem, check_csrf, csrf_token, current_user
+from otter_manager.sessions import BACKGROUND_HEADER
 from otter_manager.store import get_db
 
 FLASH_KEY = "flash"
-REFRESH_HEADER = "X-Otter-Refresh"  # sent by charts.js when it refreshes parts of the page it shows
+REFRESH_HEADER = BACKGROUND_HEADER  # sent by charts.js when it refreshes parts of the page it shows
 
 
 def page_actor(request: Request, db: Session = Depends(get_db)) -> Actor:
