@@ -272,15 +272,24 @@ KEY_SHAPES = [
 ]
 
 
-def create_table_sql(schema: str, key: KeyShape) -> list[str]:
-    """The schema, its table ``t`` with every column of ``COLUMNS`` and ``fence``: a row written there after
-    the workload gives the pipeline a last transaction to ack (the workload's may change nothing)."""
+def table_names(count: int) -> tuple[str, ...]:
+    """The harness tables of an example: ``t``, then ``t2``, ``t3``… (each with every column type)."""
+    return ("t", *(f"t{i}" for i in range(2, count + 1)))
+
+
+def create_table_sql(schema: str, key: KeyShape, tables: tuple[str, ...] = ("t",)) -> list[str]:
+    """The schema, its ``tables`` (each with every column of ``COLUMNS``) and ``fence``: a row written
+    there after the workload gives the pipeline a last transaction to ack (the workload's may change
+    nothing)."""
     cols = [f"`{n}` {sql} NOT NULL" for n, sql in key.columns]
     cols += [f"`{c.name}` {c.ddl}" for c in COLUMNS]
     pk = ", ".join(f"`{n}`" for n, _ in key.columns)
     return [
         f"CREATE DATABASE `{schema}` CHARACTER SET utf8mb4",
-        f"CREATE TABLE `{schema}`.`t` ({', '.join(cols)}, PRIMARY KEY ({pk})) ENGINE=InnoDB",
+        *(
+            f"CREATE TABLE `{schema}`.`{table}` ({', '.join(cols)}, PRIMARY KEY ({pk})) ENGINE=InnoDB"
+            for table in tables
+        ),
         f"CREATE TABLE `{schema}`.`fence` (id INT AUTO_INCREMENT PRIMARY KEY) ENGINE=InnoDB",
     ]
 

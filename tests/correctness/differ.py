@@ -12,18 +12,18 @@ from typing import Any
 from tests.correctness.catalogue import COLUMNS, KeyShape
 
 
-def _select(schema: str, key: KeyShape) -> tuple[str, list[str]]:
+def _select(schema: str, key: KeyShape, table: str) -> tuple[str, list[str]]:
     names = [n for n, _ in key.columns]
     exprs = [f"CAST(`{n}` AS BINARY)" for n in names] + [f"`{n}`" for n in names]
     exprs += [c.compare.format(c=f"`{c.name}`") for c in COLUMNS]
     order = ", ".join(f"`{n}`" for n in names)
-    sql = f"SELECT {', '.join(exprs)} FROM `{schema}`.`t` ORDER BY {order}"
+    sql = f"SELECT {', '.join(exprs)} FROM `{schema}`.`{table}` ORDER BY {order}"
     return sql, [c.name for c in COLUMNS]
 
 
-def snapshot(server: Any, schema: str, key: KeyShape) -> dict[tuple, tuple]:
-    """``{key (as bytes): (key as typed, column values)}`` of every row of ``schema.t``."""
-    sql, _ = _select(schema, key)
+def snapshot(server: Any, schema: str, key: KeyShape, table: str = "t") -> dict[tuple, tuple]:
+    """``{key (as bytes): (key as typed, column values)}`` of every row of ``schema.table``."""
+    sql, _ = _select(schema, key, table)
     width = len(key.columns)
     return {
         tuple(row[:width]): (tuple(row[width : 2 * width]), tuple(row[2 * width :]))
@@ -62,5 +62,14 @@ def diff_rows(
     return lines
 
 
-def compare(source: Any, target: Any, schema: str, key: KeyShape) -> list[str]:
-    return diff_rows(snapshot(source, schema, key), snapshot(target, schema, key), f"{schema}.t")
+def compare(
+    source: Any, target: Any, schema: str, key: KeyShape, tables: tuple[str, ...] = ("t",)
+) -> list[str]:
+    """The differences of every table of ``tables`` (see ``diff_rows``); [] when all are equal."""
+    return [
+        line
+        for table in tables
+        for line in diff_rows(
+            snapshot(source, schema, key, table), snapshot(target, schema, key, table), f"{schema}.{table}"
+        )
+    ]

@@ -44,6 +44,9 @@ class LoadPath:
     multi_statement: bool = True
     # the initial load's bulk path (snapshot_bulk; False: OTTER_SNAPSHOT_BULK=0, every chunk row by row)
     bulk_load: bool = True
+    # the example's tables, each with every column type and its own workload (transactions span them):
+    # with several, an initial load's batches carry chunks of several tables (SnapshotStore.open_tables)
+    tables: tuple[str, ...] = ("t",)
 
     @property
     def takes_bulk_path(self) -> bool:
@@ -83,7 +86,11 @@ class OtterProcess:
         file, pos = source.binlog_position()
         doc = yaml.safe_load(
             pipeline_yaml(
-                source, target, [f"{schema}.t"], start={"file": file, "pos": pos}, **path.parameters()
+                source,
+                target,
+                [f"{schema}.{table}" for table in path.tables],
+                start={"file": file, "pos": pos},
+                **path.parameters(),
             )
         )
         doc["sources"]["dst"]["options"] = path.target_options()

@@ -19,26 +19,32 @@ from otter_core.testing.mariadb import MariaDBServer
 from tests.correctness.catalogue import KEY_SHAPES, KeyShape, create_table_sql
 from tests.correctness.differ import compare
 from tests.correctness.otter_process import LoadPath, OtterProcess
-from tests.correctness.workload import apply_workload, describe, workload
+from tests.correctness.workload import apply_workload, describe, on_tables, workload
 
 _schemas = itertools.count(1)
 
 
 def case(
-    max_transactions: int, keys: list[KeyShape] | None = None
+    max_transactions: int, keys: list[KeyShape] | None = None, tables: tuple[str, ...] = ("t",)
 ) -> st.SearchStrategy[tuple[KeyShape, list]]:
-    """A key shape (of ``keys``, default all) and a workload over it."""
+    """A key shape (of ``keys``, default all) and a workload over it on ``tables`` (``LoadPath.tables``)."""
+    if len(tables) > 1:
+        return st.sampled_from(keys or KEY_SHAPES).flatmap(
+            lambda key: st.tuples(st.just(key), on_tables(key, max_transactions, tables))
+        )
     return st.sampled_from(keys or KEY_SHAPES).flatmap(
         lambda key: st.tuples(st.just(key), workload(key, max_transactions))
     )
 
 
 @contextmanager
-def example_schema(source: MariaDBServer, target: MariaDBServer, key: KeyShape) -> Iterator[str]:
-    """A fresh schema with the harness table on both servers (dropped again afterwards)."""
+def example_schema(
+    source: MariaDBServer, target: MariaDBServer, key: KeyShape, tables: tuple[str, ...] = ("t",)
+) -> Iterator[str]:
+    """A fresh schema with the harness tables on both servers (dropped again afterwards)."""
     schema = f"diff_{os.getpid()}_{next(_schemas)}"
     for server in (source, target):
-        server.execute(*create_table_sql(schema, key))
+        server.execute(*create_table_sql(schema, key, tables))
     try:
         yield schema
     finally:
@@ -60,7 +66,7 @@ def assert_equal(
     transactions: list,
     otter: OtterProcess,
 ) -> None:
-    differences = compare(source, target, schema, key)
+    differences = compare(source, target, schema, key, path.tables)
     if differences:
         raise AssertionError(
             f"load path {path.name}, key shape {key.name}: the target differs from the source:\n"
@@ -83,7 +89,7 @@ def run_example(
     the first half) while the pipeline loads them; ``fault(otter, writes_done)`` runs meanwhile in this
     thread. Then wait until the pipeline caught up and compare."""
     workdir = Path(tempfile.mkdtemp(prefix="otter-diff-"))
-    with example_schema(source, target, key) as schema:
+    with example_schema(source, target, key, path.tables) as schema:
         if path.load_chunk_rows:  # the first rows exist before the pipeline: the initial load copies them
             apply_workload(source, schema, key, transactions[:1])
         otter = OtterProcess(path, source, target, schema, workdir).start()

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.correctness.catalogue import KEY_SHAPES
+from tests.correctness.catalogue import KEY_SHAPES, table_names
 from tests.correctness.conftest import EXAMPLES, scaled
 from tests.correctness.otter_process import LoadPath, OtterProcess
 from tests.correctness.scenario import case, run_example
@@ -28,13 +28,23 @@ KILL_CASES = [
         id="field-upsert-python-process",
     ),
     pytest.param(LoadPath("field-join-c-process"), INT_KEY, id="field-join-c-process-int"),
+    # killed during an initial load of two tables whose chunks alternate: the restarted load resumes each
+    # table after its own last acked chunk while the transactions go on
+    pytest.param(
+        LoadPath("initial-load-bulk-c-process-two-tables", load_chunk_rows=2, tables=table_names(2)),
+        INT_KEY,
+        id="initial-load-two-tables-int",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("path", "keys"), KILL_CASES)
 def test_kill9_at_random_points(path, keys, mariadb_source, mariadb_target, request):
     @settings(max_examples=scaled(2))
-    @given(case(max_transactions=24, keys=keys), st.lists(st.floats(0.05, 1.5), min_size=1, max_size=3))
+    @given(
+        case(max_transactions=24, keys=keys, tables=path.tables),
+        st.lists(st.floats(0.05, 1.5), min_size=1, max_size=3),
+    )
     def check(generated, delays):
         EXAMPLES[request.node.name] += 1
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 
-from tests.correctness.catalogue import KEY_SHAPES
+from tests.correctness.catalogue import KEY_SHAPES, table_names
 from tests.correctness.conftest import EXAMPLES, scaled
 from tests.correctness.otter_process import LoadPath
 from tests.correctness.scenario import case, run_example
@@ -40,7 +40,18 @@ PATHS = [
     # one row per chunk: a batch carries many chunks, loaded at the same time over the pool's four
     # connections (snapshot_bulk._load_blocks), while the later transactions run
     LoadPath("initial-load-bulk-c-process-parallel", load_chunk_rows=1),
+    # two tables (each every type, its own workload; transactions span both): a batch carries chunks of
+    # both (the load alternates the open tables' chunks, SnapshotStore.open_tables), on the bulk path
+    # and on the row path
+    LoadPath("initial-load-bulk-c-process-two-tables", load_chunk_rows=2, tables=table_names(2)),
     LoadPath("initial-load-c-process", load_chunk_rows=3, bulk_load=False),
+    LoadPath(
+        "initial-load-c-thread-two-tables",
+        select_process=False,
+        load_chunk_rows=2,
+        bulk_load=False,
+        tables=table_names(2),
+    ),
     LoadPath("initial-load-python-thread", pure_python=True, select_process=False, load_chunk_rows=2),
 ]
 
@@ -56,7 +67,7 @@ def _cases() -> list:
 @pytest.mark.parametrize(("path", "key"), _cases())
 def test_target_equals_source(path, key, mariadb_source, mariadb_target, request):
     @settings(max_examples=scaled(3))
-    @given(case(max_transactions=8, keys=[key]))
+    @given(case(max_transactions=8, keys=[key], tables=path.tables))
     def check(generated):
         EXAMPLES[request.node.name] += 1
         _, transactions = generated

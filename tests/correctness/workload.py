@@ -5,6 +5,10 @@ small pool, so inserts, updates, key changes and deletes hit the same rows: ``in
 the whole row: an insert, or an update of every column when the key exists), ``update`` (some
 columns), ``rekey`` (a primary key change; IGNORE when the new key is taken) and ``delete``. The source
 runs them as given; whatever it ends with is the truth the target is compared with.
+
+An example over several tables draws one workload per table and runs their i-th transactions as one
+(``on_tables``): the tables' rows differ, and transactions span tables. An operation on a table other
+than ``t`` is wrapped as ``("in", table, operation)``.
 """
 
 from __future__ import annotations
@@ -74,6 +78,21 @@ def workload(draw: st.DrawFn, key: KeyShape, max_transactions: int, max_statemen
     return [seed, *rest]
 
 
+@st.composite
+def on_tables(draw: st.DrawFn, key: KeyShape, max_transactions: int, tables: tuple[str, ...]) -> list:
+    """One ``workload`` per table of ``tables`` (the first is ``t``), their i-th transactions run as one:
+    the first transaction seeds every table."""
+    drawn = [draw(workload(key, max_transactions)) for _ in tables]
+    merged: list[list] = []
+    for i in range(max(len(w) for w in drawn)):
+        tx: list = []
+        for table, transactions in zip(tables, drawn, strict=True):
+            if i < len(transactions):
+                tx += [op if table == "t" else ("in", table, op) for op in transactions[i]]
+        merged.append(tx)
+    return merged
+
+
 def _where(key: KeyShape) -> str:
     return " AND ".join(f"`{n}` = %s" for n, _ in key.columns)
 
@@ -90,17 +109,20 @@ def _assignments(values: dict) -> tuple[list[str], list[Any]]:
     return parts, args
 
 
-def statements(schema: str, key: KeyShape, op: tuple) -> list[tuple[str, list]]:
-    """The SQL and parameters of one operation (a ``multi`` is one UPDATE per row)."""
+def statements(schema: str, key: KeyShape, op: tuple, table: str = "t") -> list[tuple[str, list]]:
+    """The SQL and parameters of one operation on ``table`` (a ``multi`` is one UPDATE per row; an
+    ``("in", other, operation)`` runs on the other table)."""
+    if op[0] == "in":
+        return statements(schema, key, op[2], op[1])
     if op[0] == "multi":
-        return [statement(schema, key, ("update", at, values)) for at, values in op[2]]
-    return [statement(schema, key, op)]
+        return [statement(schema, key, ("update", at, values), table) for at, values in op[2]]
+    return [statement(schema, key, op, table)]
 
 
-def statement(schema: str, key: KeyShape, op: tuple) -> tuple[str, list]:
-    """The SQL and its parameters for one operation other than ``multi``."""
+def statement(schema: str, key: KeyShape, op: tuple, table_name: str = "t") -> tuple[str, list]:
+    """The SQL and its parameters for one operation other than ``multi`` on ``table_name``."""
     kind, at, payload = op
-    table = f"`{schema}`.`t`"
+    table = f"`{schema}`.`{table_name}`"
     if kind == "insert":
         names = [n for n, _ in key.columns] + list(payload)
         marks = ["%s"] * len(key.columns)
