@@ -32,6 +32,7 @@ from otter_core.engine.allocator import tune_process
 from otter_core.engine.extract import Extractor
 from otter_core.engine.freedom import FreedomDoor
 from otter_core.engine.load import LoadStage, PreparedLoad, prepare_ahead
+from otter_core.engine.reaper import BatchReaper
 from otter_core.engine.retry import RetryPolicy
 from otter_core.engine.select import Batcher, LoadWake
 from otter_core.engine.select_loop import SelectLoop
@@ -221,6 +222,7 @@ class PipelineRunner:
             full_sleep=0,
             selected=lambda batch: self.stats.selected(batch.process_id, _oldest_commit_time(batch)),
         )
+        reaper = BatchReaper(self.pipeline.name)
         try:
             selector.start(self.arbitrator.acked_position())
             loop.start()
@@ -235,9 +237,10 @@ class PipelineRunner:
                 batch, future, select_ms = selected
                 key, figures, prepared = future.result()
                 figures["select"] = select_ms
+                items = pipe.get(key)
                 self._load_one(
                     batch,
-                    pipe.get(key),
+                    items,
                     load_stage,
                     functools.partial(_load_files, file_stage, pipe, key) if file_stage else None,
                     figures,
@@ -245,10 +248,14 @@ class PipelineRunner:
                 )
                 window.leave(batch.size)
                 wake.set()  # the select thread waits for this, not polling, while it collects a batch
+                if len(batch.events) > INLINE_EXTRACT_EVENTS:  # freed after the next load started
+                    reaper.put([selected, batch, future, figures, prepared, items])
+                    del selected, batch, future, figures, prepared, items  # the reaper's only now
         finally:
             abort.set()
             loop.join(timeout=10)
             workers.shutdown(wait=True, cancel_futures=True)
+            reaper.close()
             selector.close()
             load_stage.close()
             if self._pipe is None:  # our own pipe: drop what a rollback left in it

@@ -1,0 +1,48 @@
+"""Loaded batches freed on a thread of their own, after the next batch's load has started.
+
+A batch of a few thousand transactions is tens of thousands of objects (events, their key and column
+dicts, the items, the merged lists and the plan). Freed by reference counting on the load thread, they
+took ~10 ms per batch of an OLTP catch-up (0.6 CPU s and 0.77 s of wall time in a 140k-transaction
+sysbench backlog) between one load and the next, while the target had nothing of otter's to do. The
+load thread hands them here instead and starts the next load at once. The reaper waits
+``DELAY_SECONDS`` first, so the next load's statements are built and sent before the freeing takes the
+GIL, and holds at most one batch waiting: a load thread faster than the freeing waits in ``put``, so
+garbage cannot pile up beyond two batches.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from typing import Any
+
+DELAY_SECONDS = 0.002
+_STOP = object()
+
+
+class BatchReaper:
+    """``put(refs)`` hands over the last references to a loaded batch's objects; ``close()`` frees what is
+    left and ends the thread."""
+
+    def __init__(self, name: str) -> None:
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=1)
+        self._thread = threading.Thread(target=self._run, name=f"reaper-{name}", daemon=True)
+        self._thread.start()
+
+    def put(self, refs: list[Any]) -> None:
+        """Take over ``refs`` (the caller keeps no other reference) and free them soon."""
+        self._queue.put(refs)
+
+    def close(self, timeout: float = 10.0) -> None:
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            refs = self._queue.get()
+            if refs is _STOP:
+                return
+            time.sleep(DELAY_SECONDS)
+            refs.clear()
+            del refs

@@ -1,0 +1,45 @@
+"""BatchReaper: a loaded batch's objects are freed on the reaper's thread, not on the load thread."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from otter_core.engine.reaper import BatchReaper
+
+
+class Freed:
+    """Records the thread that frees it; ``hold`` seconds of work in its finaliser (a big batch)."""
+
+    def __init__(self, log: list, hold: float = 0.0) -> None:
+        self.log, self.hold = log, hold
+
+    def __del__(self) -> None:
+        time.sleep(self.hold)
+        self.log.append(threading.current_thread().name)
+
+
+def test_a_batch_is_freed_on_the_reaper_thread_while_the_caller_goes_on():
+    freed: list[str] = []
+    reaper = BatchReaper("p")
+    try:
+        started = time.monotonic()
+        reaper.put([Freed(freed, hold=0.3)])
+        assert time.monotonic() - started < 0.2  # the caller does not wait for the freeing
+        deadline = time.monotonic() + 5
+        while not freed and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert freed == ["reaper-p"]
+    finally:
+        reaper.close()
+
+
+def test_at_most_one_batch_waits_and_close_frees_what_is_left():
+    freed: list[str] = []
+    reaper = BatchReaper("p")
+    started = time.monotonic()
+    for _ in range(3):  # the first is being freed, the second waits, the third put waits for room
+        reaper.put([Freed(freed, hold=0.2)])
+    assert time.monotonic() - started >= 0.15  # garbage does not pile up behind a slow freeing
+    reaper.close()
+    assert freed == ["reaper-p"] * 3
