@@ -246,11 +246,13 @@ class PipelineRunner:
                     figures,
                     prepared,
                 )
-                window.leave(batch.size)
-                wake.set()  # the select thread waits for this, not polling, while it collects a batch
+                # the select thread waits for ``wake``, not polling, while it collects a batch
+                left = functools.partial(_leave, window, batch.size, wake)
                 if len(batch.events) > INLINE_EXTRACT_EVENTS:  # freed after the next load started
-                    reaper.put([selected, batch, future, figures, prepared, items])
+                    reaper.put([selected, batch, future, figures, prepared, items], left)
                     del selected, batch, future, figures, prepared, items  # the reaper's only now
+                else:  # a few rows (latency): freed here, in microseconds
+                    left()
         finally:
             abort.set()
             loop.join(timeout=10)
@@ -368,6 +370,12 @@ class PipelineRunner:
 def _load_files(file_stage: FileStage, pipe: Pipe, key: str, items: list) -> int:
     """Load the files of a batch's rows (fetched from the pipe under ``key``) before the rows."""
     return file_stage.load(items, pipe.files(key))
+
+
+def _leave(window: Window, size: int, wake: LoadWake) -> None:
+    """A loaded batch's memory is free: its room in the window goes back to Select."""
+    window.leave(size)
+    wake.set()
 
 
 def _oldest_commit_time(batch: RowBatch) -> float:
