@@ -170,6 +170,8 @@ class NativeReader:
                     queue.release()
             if status:
                 data, at = self._take(buf, at)
+                del buf[:at]  # consumed: a run of events left to Python (16 MB rows) must not pile up here
+                at = 0
                 if self._event(sink, data):
                     return
             else:
@@ -289,6 +291,8 @@ class NativeReader:
             at, status = _skip(buf, at, self._crc, limit)
             if status:
                 data, at = self._take(buf, at)
+                del buf[:at]
+                at = 0
                 found = self._query_event(data, until)
                 if found is _END:
                     return
