@@ -13,12 +13,14 @@ than the freeing waits in ``put``.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+log = logging.getLogger("otter.engine")
 DELAY_SECONDS = 0.002
 _STOP = object()
 
@@ -47,6 +49,9 @@ class BatchReaper:
                 return
             refs, freed = work
             del work
-            time.sleep(DELAY_SECONDS)
-            refs.clear()
-            freed()
+            try:
+                time.sleep(DELAY_SECONDS)
+                refs.clear()
+                freed()
+            except Exception:  # the thread goes on: a reaper that ended would leave ``put`` blocked
+                log.exception("freeing a loaded batch failed")

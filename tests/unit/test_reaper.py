@@ -44,3 +44,20 @@ def test_at_most_one_batch_waits_and_close_frees_what_is_left():
     assert time.monotonic() - started >= 0.15  # garbage does not pile up behind a slow freeing
     reaper.close()
     assert log == ["reaper-p", "freed 0", "reaper-p", "freed 1", "reaper-p", "freed 2"]
+
+
+def test_a_failing_callback_is_logged_and_the_reaper_goes_on(caplog):
+    log: list[str] = []
+    reaper = BatchReaper("p")
+    try:
+
+        def fails() -> None:
+            raise RuntimeError("window gone")
+
+        reaper.put([Freed(log)], fails)
+        for n in range(2):  # a dead reaper would leave the second put blocked for good
+            reaper.put([Freed(log)], lambda n=n: log.append(f"freed {n}"))
+    finally:
+        reaper.close()
+    assert log == ["reaper-p", "reaper-p", "freed 0", "reaper-p", "freed 1"]
+    assert "freeing a loaded batch failed" in caplog.text
