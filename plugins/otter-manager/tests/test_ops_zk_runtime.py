@@ -119,3 +119,22 @@ def test_node_gone_makes_the_channel_dead_and_the_node_not_alive(cluster, mariad
     ]
     with pytest.raises(UnknownChannel, match="'nope' is not deployed"):
         runtime.pause("nope")
+
+
+def test_a_stage_status_that_vanished_while_the_channel_stops_is_read_as_none_and_skipped():
+    """The node removes a stage's status node as it stops; read between the listing of the stages and
+    the read of that one, it is None. The channel's status must still answer (it raised, a 500 on
+    /api/status, in a clean-clone CI run)."""
+    runtime = ZooKeeperRuntime.__new__(ZooKeeperRuntime)  # no ZooKeeper needed for the row itself
+    row = {
+        "state": "STOP",
+        "status": {"load": {"state": "stopped", "updated": 5.0, "rows": 15}, "select": None},
+        "pipeline": "src-to-dst",
+        "select_node": 1,
+        "load_node": 1,
+        "position": None,
+        "placement": None,
+    }
+    status = runtime._channel_row("shop", [row], {1})
+    assert status["state"] == "STOPPED" and status["updated"] == 5.0
+    assert status["pipelines"][0]["rows"] == 15

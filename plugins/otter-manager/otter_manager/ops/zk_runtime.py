@@ -102,7 +102,8 @@ class ZooKeeperRuntime:
             running = running or any(
                 s.get("state") not in ("stopped", "failed") for s in stages.values() if s
             )
-            updated = max([updated] + [s.get("updated", 0.0) for s in stages.values()])
+            # a stage's status node removed by its stopping node between listing and reading: None
+            updated = max([updated] + [s.get("updated", 0.0) for s in stages.values() if s])
             figures.update(
                 {
                     "pipeline": row["pipeline"],
