@@ -159,13 +159,15 @@ class ClusterView:
         return rows
 
     def _stage_status(self, channel: str, pipeline: str) -> dict[str, Any]:
-        """stage -> the progress its node published (rows, rows/s, lag, position, error, updated)."""
+        """stage -> the progress its node published (rows, rows/s, lag, position, error, updated); a stage
+        whose status node its stopping node removed after the listing (or left empty) is not in it."""
         path = self.layout.pipeline(channel, pipeline, "status")
         try:
             stages = self.zk.get_children(path)
         except NoNodeError:
             return {}
-        return {stage: self._get(f"{path}/{stage}") for stage in sorted(stages)}
+        found = {stage: self._get(f"{path}/{stage}") for stage in sorted(stages)}
+        return {stage: status for stage, status in found.items() if status is not None}
 
     def history(self, channel: str, pipeline: str) -> list[dict[str, Any]]:
         """Stage starts and stops of a pipeline, oldest first: {node, stage, event, time, ...}."""

@@ -66,3 +66,14 @@ def test_deploy_refuses_a_bad_file_with_its_line(zk, zk_root):
     with pytest.raises(ConfigError, match="shop.yaml:"):
         deploy(zk, Layout(zk_root), YAML.replace("pairs", "pears"), "shop.yaml", default=Placement([1], [1]))
     assert ClusterView(zk, zk_root).pipelines() == []
+
+
+def test_a_stage_without_a_status_is_left_out_of_the_pipeline_status(zk, zk_root):
+    """A stopping node removes its stage's status node; one read after the listing, or left empty, is not
+    a stage status (the manager's /api/status answered 500 on it)."""
+    layout = Layout(zk_root)
+    deploy(zk, layout, YAML, "shop.yaml", default=Placement([1], [1]))
+    status = layout.pipeline("shop", "a-to-b", "status")
+    zk.ensure_path(f"{status}/select")  # created, no figures written (yet, or any more)
+    zk.create(f"{status}/load", b'{"state": "stopped", "updated": 5.0}')
+    assert ClusterView(zk, zk_root).pipelines()[0]["status"] == {"load": {"state": "stopped", "updated": 5.0}}
