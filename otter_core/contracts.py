@@ -277,6 +277,18 @@ class InterruptibleSelector(Protocol):
 
 
 @runtime_checkable
+class BatchPolling(Protocol):
+    """A ``Selector`` that hands over every transaction it has ready in one call (the selector process
+    takes them so: a ``poll`` per transaction, a lock and a wake-up each, was a third of its main
+    thread's CPU on an OLTP backlog)."""
+
+    def poll_all(self, timeout: float, max_bytes: int) -> list[Transaction]:
+        """The transactions ready now, in order, as consecutive ``poll`` calls would return them, up to
+        the one that brings their sizes to ``max_bytes`` (so the selector's own bound on what it holds
+        still bounds the process); waits up to ``timeout`` seconds for the first (an empty list then)."""
+
+
+@runtime_checkable
 class DeferredDecoding(Protocol):
     """A ``Selector`` that can leave row decoding to the runner when it runs in the selector process
     (``select_process: true``): pickling decoded events costs far more than decoding them."""
@@ -288,6 +300,24 @@ class DeferredDecoding(Protocol):
     def expand(self, txn: Transaction) -> Transaction:
         """In the runner, on an instance that was never started: ``txn`` with its ``raw`` rows decoded
         into events (``txn`` itself when it has none)."""
+
+
+@runtime_checkable
+class PackedHandover(Protocol):
+    """A ``DeferredDecoding`` selector that packs runs of transactions for the selector process's pipe
+    into a form of its own (pickling each transaction's objects cost more than decoding its rows)."""
+
+    def pack_handover(self, items: list, tag: str) -> list:
+        """In the selector process: ``items`` (the pipe's plain transaction tuples), each run it can pack
+        replaced by ``(tag, payload, 0)``; the others, and the order, as they are."""
+
+    def take_packed(self, payload: Any, offset: int, max_events: int, max_bytes: int) -> tuple:
+        """In the runner: ``(events, end position or None, size, offset, done)`` of the packed
+        transactions from ``offset`` on, up to the one that brings the events to ``max_events`` or the
+        size to ``max_bytes``, stopping before one that needs ``expand`` (none taken: no events)."""
+
+    def unpack_packed(self, payload: Any, offset: int) -> tuple:
+        """In the runner: ``(item, offset, done)``, the plain tuple of the transaction at ``offset``."""
 
 
 @runtime_checkable

@@ -19,6 +19,7 @@ from otter_core import fencing
 from otter_core.conflict_policy import parse_policy, policy_hint
 from otter_core.contracts import (
     Arbitrator,
+    BatchPolling,
     CheckedLoader,
     DeferredDecoding,
     DeletesFiles,
@@ -31,6 +32,7 @@ from otter_core.contracts import (
     IgnoresDDL,
     InterruptibleSelector,
     Loader,
+    PackedHandover,
     PerBatch,
     Pipe,
     RowReader,
@@ -127,6 +129,7 @@ __all__ = [
     "TRANSIENT",
     "UNKNOWN",
     "Arbitrator",
+    "BatchPolling",
     "Channel",
     "Column",
     "ConfigError",
@@ -158,6 +161,7 @@ __all__ = [
     "NodeContext",
     "OtterConfig",
     "OtterError",
+    "PackedHandover",
     "PerBatch",
     "Pipe",
     "PipeError",

@@ -28,6 +28,8 @@ WRAPPED = [
     ("otter_core.engine.select_process", "ProcessSelector.poll"),
     ("otter_core.engine.select_process", "ProcessSelector.take_ready"),  # issue 21, branch chunkrx
     ("otter_mysql.handover", "RawExpander.expand"),
+    ("otter_mysql.handover", "RawExpander.take_packed"),  # issue 21, stop 31: the packed hand-over
+    ("otter_mysql.handover", "DeferredDecoding.unpack_packed"),
     ("otter_core.engine.extract", "Extractor.extract"),
     ("otter_core.engine.pipeline", "transform"),
     ("otter_core.engine.pipeline", "count_by_table"),

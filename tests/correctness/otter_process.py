@@ -44,6 +44,9 @@ class LoadPath:
     multi_statement: bool = True
     # the initial load's bulk path (snapshot_bulk; False: OTTER_SNAPSHOT_BULK=0, every chunk row by row)
     bulk_load: bool = True
+    # the selector process packs runs of raw transactions into one blob for its pipe (_native/handover.c;
+    # False: OTTER_HANDOVER_PACK=0, each transaction as plain tuples, as before stop 31)
+    packed_handover: bool = True
     # the example's tables, each with every column type and its own workload (transactions span them):
     # with several, an initial load's batches carry chunks of several tables (SnapshotStore.open_tables)
     tables: tuple[str, ...] = ("t",)
@@ -106,10 +109,12 @@ class OtterProcess:
         env = {
             k: v
             for k, v in os.environ.items()
-            if k not in ("OTTER_PURE_PYTHON_DECODER", "OTTER_SNAPSHOT_BULK")
+            if k not in ("OTTER_PURE_PYTHON_DECODER", "OTTER_SNAPSHOT_BULK", "OTTER_HANDOVER_PACK")
         }
         if not self.path.bulk_load:
             env["OTTER_SNAPSHOT_BULK"] = "0"
+        if not self.path.packed_handover:
+            env["OTTER_HANDOVER_PACK"] = "0"
         if self.path.pure_python:
             env["OTTER_PURE_PYTHON_DECODER"] = "1"
         with open(self.log_path, "ab") as log:

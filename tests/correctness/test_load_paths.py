@@ -16,6 +16,8 @@ pytestmark = pytest.mark.usefixtures("clean_databases")
 # When you add a fast path (or a switch that chooses one), add the LoadPath that takes it here.
 # The binlog's compiled event loop (_native/binlog.c) is taken by the *-c-process paths (the selector
 # process defers decoding); the Python loop by field-upsert-python-process and the in-thread paths.
+# The *-c-process paths also hand their transactions over packed (_native/handover.c), falling back to
+# the plain tuples for a table's first transaction; field-join-c-process-unpacked sends every one plain.
 PATHS = [
     LoadPath("row-c-process", sync_mode="row"),
     # every path commits with the load's last statement (the loader's _commit_block); this one alone
@@ -27,6 +29,7 @@ PATHS = [
         "row-python-thread-tiny", sync_mode="row", pure_python=True, select_process=False, chunks="tiny"
     ),
     LoadPath("field-join-c-process"),  # the default configuration
+    LoadPath("field-join-c-process-unpacked", packed_handover=False),
     LoadPath("field-join-python-thread-tiny", pure_python=True, select_process=False, chunks="tiny"),
     LoadPath("field-join-c-thread-large", select_process=False, chunks="large"),
     LoadPath("field-upsert-c-thread-large", update_join=False, select_process=False, chunks="large"),

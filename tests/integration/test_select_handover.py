@@ -4,6 +4,9 @@ what ``poll`` one transaction at a time gives. A real MariaDB source, the real c
 
 from __future__ import annotations
 
+import fcntl
+import os
+
 import pytest
 
 from otter_core.config import load_config_text
@@ -14,6 +17,7 @@ from otter_core.model import EventType, PipelineParameters, Position
 from otter_core.testing.harness import pipeline_yaml
 
 pytestmark = pytest.mark.usefixtures("clean_databases")
+F_GETPIPE_SZ = 1032  # fcntl.F_GETPIPE_SZ (Linux)
 
 
 def _before(pos: Position, end: tuple[str, int]) -> bool:
@@ -83,3 +87,71 @@ def test_a_chunk_of_row_transactions_reaches_the_batch_as_one_run_as_poll_gives_
     assert all(len(events) <= 16 for events, _, _ in batched)
     # the DDL (and whatever else ``poll`` takes one at a time) is rebuilt; the row transactions are not
     assert rebuilt < len(row_txns) // 2, rebuilt
+
+
+def _batches(pipeline, source, start, end) -> tuple[list, int]:
+    """The Batcher's batches from ``start`` to ``end``, and how many packed runs the pipe brought."""
+    selector = ProcessSelector(pipeline, source)
+    packed = 0
+    receive = ProcessSelector._receive
+
+    def counting(self) -> None:
+        nonlocal packed
+        received = len(self._pending)
+        receive(self)
+        packed += sum(1 for item in list(self._pending)[received:] if type(item) is tuple and len(item) == 3)
+
+    batched = []
+    try:
+        ProcessSelector._receive = counting  # type: ignore[method-assign]
+        selector.start(start)
+        if os.path.exists("/proc/sys/fs/pipe-max-size"):  # Linux: the pipe widened to a few chunks
+            assert fcntl.fcntl(selector._conn.fileno(), F_GETPIPE_SZ) == select_process.PIPE_BYTES
+        batcher = Batcher(selector, PipelineParameters(batch_size=16))
+        for _ in range(2000):
+            got = batcher.next_batch(lambda: False)
+            if got is not None:
+                batched.append(got)
+                if not _before(got[1], end):
+                    break
+    finally:
+        ProcessSelector._receive = receive  # type: ignore[method-assign]
+        selector.close()
+    return batched, packed
+
+
+def test_packed_runs_reach_the_batches_as_the_plain_hand_over_gives_them(
+    mariadb_source, mariadb_target, monkeypatch
+):
+    """The selector process packs runs of row transactions (``_native/handover.c``): the batches hold the
+    same events at the same positions, in the same batches, as with every transaction sent as plain
+    tuples (``OTTER_HANDOVER_PACK=0``), across a second table's first rows (its codec declared in a
+    plain transaction), a DDL and a new layout after it."""
+    mariadb_source.execute(
+        "CREATE DATABASE hand",
+        "CREATE TABLE hand.t (id INT PRIMARY KEY, v INT)",
+        "CREATE TABLE hand.u (id INT PRIMARY KEY, s VARCHAR(20), d DECIMAL(8,2))",
+    )
+    config = load_config_text(pipeline_yaml(mariadb_source, mariadb_target, ["hand.t", "hand.u"]))
+    pipeline = config.channels[0].pipelines[0]
+    source = config.sources[pipeline.source]
+    start = Position(*mariadb_source.binlog_position())
+    mariadb_source.execute(*(f"INSERT INTO hand.t VALUES ({i}, {i})" for i in range(1, 31)))
+    mariadb_source.execute(*(f"INSERT INTO hand.u VALUES ({i}, 'é{i}', {i}.25)" for i in range(1, 11)))
+    mariadb_source.execute(*(f"UPDATE hand.t SET v = v + 1 WHERE id = {i}" for i in range(1, 21)))
+    mariadb_source.execute("ALTER TABLE hand.u ADD COLUMN w INT")
+    mariadb_source.execute(*(f"UPDATE hand.u SET w = {i} WHERE id = {i}" for i in range(1, 11)))
+    mariadb_source.execute(*(f"DELETE FROM hand.t WHERE id = {i}" for i in range(1, 11)))
+    end = mariadb_source.binlog_position()
+
+    monkeypatch.setenv("OTTER_HANDOVER_PACK", "0")
+    plain, none_packed = _batches(pipeline, source, start, end)
+    monkeypatch.delenv("OTTER_HANDOVER_PACK")
+    packed, runs = _batches(pipeline, source, start, end)
+
+    assert none_packed == 0 and runs > 0
+    events = [e for batch, _, _ in packed for e in batch]
+    assert events == [e for batch, _, _ in plain for e in batch] and len(events) == 81
+    assert [e.position for e in events] == [e for batch, _, _ in plain for e in (x.position for x in batch)]
+    assert [(pos, size) for _, pos, size in packed] == [(pos, size) for _, pos, size in plain]
+    assert {e.table for e in events} == {"t", "u"} and events[-11].columns.get("w") == 10

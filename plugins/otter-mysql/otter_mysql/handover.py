@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -26,6 +27,10 @@ from otter_mysql import rowops
 from otter_mysql.rowcodec import DELETE, UPDATE, WRITE, RowCodec
 
 RAW, REJECTED = "raw", "rejected"
+PACK_ENV = "OTTER_HANDOVER_PACK"  # "0": the selector process sends each transaction as plain tuples
+# a bigger transaction travels plain: its pickled bodies are what it costs, and packing would add a copy
+# of them on each side (the 16 MB BLOB rows of bench/oneway.py's memory phase: +37 MB of peak RSS)
+PACK_MAX_BYTES = 64 * 1024
 _NO_UPDATE: frozenset[str] = frozenset()
 _REMEDY = frozenset({Hint.REMEDY})
 _RESOLUTION = frozenset({Hint.CONFLICT_RESOLUTION})
@@ -93,19 +98,28 @@ def _native_transaction(layout: tuple | None) -> Callable[[dict, tuple, Position
     return functools.partial(expand_raw, EventData, descriptors, mid, tail, row_places, update_places, RAW)
 
 
+def _position_descriptors() -> tuple | None:
+    """The member descriptors of ``Position``'s fields ``(file, pos, gtid, timestamp)`` for the extension
+    to set them as attrs' __init__ does; None when a field has a validator or converter to honour."""
+    fields: tuple[attrs.Attribute, ...] = attrs.fields(Position)
+    pos_descriptors = tuple(getattr(Position, f.name, None) for f in fields)
+    if (
+        [f.name for f in fields] != ["file", "pos", "gtid", "timestamp"]
+        or any(f.validator is not None or f.converter is not None for f in fields)
+        or not all(type(d).__name__ == "member_descriptor" for d in pos_descriptors)
+    ):
+        return None  # pragma: no cover - Position changed: its constructor's way
+    return pos_descriptors
+
+
 def _native_transaction_at(layout: tuple | None) -> Callable[[dict, tuple, tuple], tuple | None] | None:
     """``_native_transaction`` taking the position as its field values ``(file, pos, gtid, timestamp)``:
     the extension builds the ``Position`` too (~0.3-0.6 us per transaction in Python). None without it,
     or when ``Position`` has a field the extension would not set as attrs does."""
     expand_raw_at = getattr(rowops.EXTENSION, "expand_raw_at", None)
-    if layout is None or expand_raw_at is None:
+    pos_descriptors = _position_descriptors()
+    if layout is None or expand_raw_at is None or pos_descriptors is None:
         return None
-    fields: tuple[attrs.Attribute, ...] = attrs.fields(Position)
-    pos_descriptors = tuple(getattr(Position, f.name, None) for f in fields)
-    if any(f.validator is not None or f.converter is not None for f in fields) or not all(
-        type(d).__name__ == "member_descriptor" for d in pos_descriptors
-    ):
-        return None  # pragma: no cover - Position changed: its constructor's way
     descriptors, mid, tail, row_places, update_places = layout
     return functools.partial(
         expand_raw_at,
@@ -121,10 +135,24 @@ def _native_transaction_at(layout: tuple | None) -> Callable[[dict, tuple, tuple
     )
 
 
+def _native_take_packed(layout: tuple | None) -> Callable[..., tuple] | None:
+    """``take_packed(decoders, names, blob, offset, max_events, max_bytes)`` of the extension with the
+    layouts bound (``_native/handover.c``); None without it."""
+    take = getattr(rowops.EXTENSION, "take_packed", None)
+    pos_descriptors = _position_descriptors()
+    if layout is None or take is None or pos_descriptors is None:
+        return None
+    descriptors, mid, tail, row_places, update_places = layout
+    return functools.partial(
+        take, EventData, descriptors, mid, tail, row_places, update_places, Position, pos_descriptors
+    )
+
+
 _LAYOUT = _native_layout()
 _NATIVE = _native_builder(_LAYOUT)
 _NATIVE_TRANSACTION = _native_transaction(_LAYOUT)
 _NATIVE_TRANSACTION_AT = _native_transaction_at(_LAYOUT)
+_NATIVE_TAKE_PACKED = _native_take_packed(_LAYOUT)
 
 
 def build_events(
@@ -215,6 +243,7 @@ class RawExpander:
         # by chunk path below builds, without a Python call per rows event (OLTP: 4 per transaction)
         self._whole = None if before else _NATIVE_TRANSACTION
         self._whole_at = None if before else _NATIVE_TRANSACTION_AT
+        self._take_packed = None if before else _NATIVE_TAKE_PACKED
 
     def expand(self, txn: Transaction) -> Transaction:
         raw = txn.raw  # (codecs, chunks, remedy[, resolution])
@@ -251,6 +280,16 @@ class RawExpander:
         if raw[2] or (len(raw) > 3 and raw[3]):
             return None
         return whole_at(self._decoders, raw[1], at)
+
+    def take_packed(self, payload: tuple, offset: int, max_events: int, max_bytes: int) -> tuple:
+        """``(events, end Position or None, size, offset, done)`` of a packed run's transactions from
+        ``offset`` on (``select_process``'s ``take_ready``), decoded and built from the blob in one call;
+        it stops before a transaction ``row_events`` would leave to ``expand`` (the same cases)."""
+        take = self._take_packed
+        if take is None:  # before images (conflict detection): each one as its plain tuple
+            return [], None, 0, offset, False
+        names, blob = payload
+        return take(self._decoders, names, blob, offset, max_events, max_bytes)
 
     def _decode(self, chunk: Chunk) -> Chunk:
         _, schema, table, etype, ts, raw = chunk
@@ -323,30 +362,57 @@ class DeferredDecoding:
         """In the runner, on a selector that was never started: decode a deferred transaction."""
         if txn.raw is None:
             return txn
-        if self._expander is None:
-            self._expander = RawExpander(
-                self.label, self.pipeline.parameters.skip_select_exception, self.pipeline.detects_conflicts
-            )
-        return self._expander.expand(txn)
+        return self._runner_expander().expand(txn)
 
     def row_events(self, raw: tuple, pos: Position) -> tuple[EventData, ...] | None:
         """In the runner: the events of a deferred transaction's ``raw`` at ``pos`` when they are plain
         row events built in one call (the selector process's hand-over takes a chunk of such
         transactions without a ``Transaction`` each); None: ``expand`` a ``Transaction`` instead."""
-        if self._expander is None:
-            self._expander = RawExpander(
-                self.label, self.pipeline.parameters.skip_select_exception, self.pipeline.detects_conflicts
-            )
-        return self._expander.row_events(raw, pos)
+        return self._runner_expander().row_events(raw, pos)
 
     def row_events_at(self, raw: tuple, at: tuple) -> tuple[EventData, ...] | None:
         """``row_events`` at ``Position(*at)`` (``at``: its field values), the Position built with the
         events; the selector process's hand-over calls this one when it is there."""
+        return self._runner_expander().row_events_at(raw, at)
+
+    def pack_handover(self, items: list, tag: str) -> list:
+        """In the selector process (``otter_core.contracts.PackedHandover``): each run of plain raw
+        transactions of at most ``PACK_MAX_BYTES`` in ``items`` packed into one blob by the extension
+        (``_native/handover.c``), as ``(tag, (names, blob), 0)``; pickling their tuples cost ~3 us per OLTP transaction in each
+        process. Unchanged without the extension, with conflict detection (before images), or with
+        ``OTTER_HANDOVER_PACK=0``."""
+        pack = getattr(rowops.EXTENSION, "pack_txns", None)
+        if (
+            pack is None
+            or not self._deferred
+            or self.pipeline.detects_conflicts
+            or os.environ.get(PACK_ENV) == "0"
+        ):
+            return items
+        return pack(RAW, tag, items, PACK_MAX_BYTES)
+
+    def take_packed(self, payload: tuple, offset: int, max_events: int, max_bytes: int) -> tuple:
+        """In the runner: ``RawExpander.take_packed``."""
+        return self._runner_expander().take_packed(payload, offset, max_events, max_bytes)
+
+    def unpack_packed(self, payload: tuple, offset: int) -> tuple:
+        """In the runner: ``(item, offset, done)``, the packed transaction at ``offset`` as the plain tuple
+        it was packed from (for ``poll``'s way: a shape seen first, a body that does not decode)."""
+        unpack = getattr(rowops.EXTENSION, "unpack_txn", None)
+        if unpack is None:
+            raise SourceError(
+                f"{self.label}: the selector process packed transactions but this process has no compiled "
+                f"otter_mysql._rowdecode to read them; reinstall otter-mysql, or set OTTER_HANDOVER_PACK=0"
+            )
+        names, blob = payload
+        return unpack(RAW, names, blob, offset)
+
+    def _runner_expander(self) -> RawExpander:
         if self._expander is None:
             self._expander = RawExpander(
                 self.label, self.pipeline.parameters.skip_select_exception, self.pipeline.detects_conflicts
             )
-        return self._expander.row_events_at(raw, at)
+        return self._expander
 
     def _register(self, codec: RowCodec | None) -> RowCodec | None:
         if codec is not None:

@@ -253,6 +253,11 @@ class MySQLSelector(handover.DeferredDecoding, StatementEvents, TransactionAssem
         """The next whole transaction, or None after ``timeout`` seconds without one."""
         return self._queue.get(timeout)
 
+    def poll_all(self, timeout: float, max_bytes: int) -> list[Transaction]:
+        """The whole transactions ready now, up to ``max_bytes`` of them
+        (``otter_core.contracts.BatchPolling``), or [] after ``timeout`` seconds without one."""
+        return self._queue.get_all(timeout, max_bytes)
+
     def interrupt(self) -> None:
         """End a ``poll`` waiting in another thread now (it returns None): a stopping pipeline does not
         wait out the select thread's idle wait."""

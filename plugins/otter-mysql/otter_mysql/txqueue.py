@@ -87,6 +87,32 @@ class TxQueue:
             self._interrupted = False  # taken by the get it ended (a get that finds a transaction keeps it)
             return None
 
+    def get_all(self, timeout: float, max_bytes: int) -> list[Transaction]:
+        """The queued transactions, oldest first, up to the one that brings their sizes to ``max_bytes``
+        (what is taken is out of the queue's bound: taking all of a queue of 16 MB rows would let the
+        reader fill it again meanwhile), under one lock and one wake-up of the reader; waits up to
+        ``timeout`` for the first (then, or after an ``interrupt``: []); raises the reader's error once
+        drained, as ``get``."""
+        with self._cond:
+            if not self._items and self.error is None and not self._closed and not self._interrupted:
+                self._cond.wait_for(
+                    lambda: self._items or self.error is not None or self._closed or self._interrupted,
+                    max(timeout, 0),
+                )
+            if self._items:
+                items, taken, size = self._items, [], 0
+                while items and size < max_bytes:
+                    tx = items.popleft()
+                    taken.append(tx)
+                    size += tx.size
+                self._bytes -= size
+                self._cond.notify_all()
+                return taken
+            if self.error is not None:
+                raise self.error
+            self._interrupted = False
+            return []
+
     def fail(self, error: BaseException) -> None:
         with self._cond:
             self.error = error

@@ -3,7 +3,7 @@
 #include "native.h"
 #include <structmember.h>
 
-#define MAX_FIELDS 64
+#define MAX_FIELDS OTTER_MAX_FIELDS
 
 /* The slot offsets of ``descrs`` when every one is a plain writable object slot (attrs' slotted
    classes): values are then stored there directly, as the descriptor's own setter would on a new
@@ -24,8 +24,8 @@ slot_offsets(PyObject *descrs, Py_ssize_t *offsets)
 }
 
 /* Checks the descriptors and turns ``places`` into field indexes; -1 with an exception set. */
-static int
-check_layout(PyObject *descrs, Py_ssize_t ntemplate, PyObject *places, Py_ssize_t *at)
+int
+otter_check_layout(PyObject *descrs, Py_ssize_t ntemplate, PyObject *places, Py_ssize_t *at)
 {
     Py_ssize_t nfields = PyTuple_GET_SIZE(descrs), nplaces = PyTuple_GET_SIZE(places);
     if (nfields != ntemplate || nfields > MAX_FIELDS || nplaces > nfields) {
@@ -51,8 +51,8 @@ check_layout(PyObject *descrs, Py_ssize_t ntemplate, PyObject *places, Py_ssize_
 
 /* Appends one instance per row of ``rows`` to ``out``: the template's values, each row's items at the
    field indexes ``at``, set through the member descriptors as attrs' own __init__ does. */
-static int
-build_into(PyTypeObject *cls, PyObject *descrs, PyObject *const *template, PyObject *rows, const Py_ssize_t *at,
+int
+otter_build_into(PyTypeObject *cls, PyObject *descrs, PyObject *const *template, PyObject *rows, const Py_ssize_t *at,
            Py_ssize_t nplaces, PyObject *out)
 {
     Py_ssize_t nfields = PyTuple_GET_SIZE(descrs), nrows = PyList_GET_SIZE(rows);
@@ -109,12 +109,12 @@ otter_build_events(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     Py_ssize_t at[MAX_FIELDS];
-    if (check_layout(args[1], PyTuple_GET_SIZE(args[2]), args[4], at) < 0)
+    if (otter_check_layout(args[1], PyTuple_GET_SIZE(args[2]), args[4], at) < 0)
         return NULL;
     PyObject *out = PyList_New(0);
     if (out == NULL)
         return NULL;
-    if (build_into((PyTypeObject *)args[0], args[1], &PyTuple_GET_ITEM(args[2], 0), args[3], at,
+    if (otter_build_into((PyTypeObject *)args[0], args[1], &PyTuple_GET_ITEM(args[2], 0), args[3], at,
                    PyTuple_GET_SIZE(args[4]), out) < 0) {
         Py_DECREF(out);
         return NULL;
@@ -150,7 +150,7 @@ otter_expand_raw(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_ValueError, "too many fields");
         return NULL;
     }
-    if (check_layout(descrs, nfields, args[4], row_at) < 0 || check_layout(descrs, nfields, args[5], update_at) < 0)
+    if (otter_check_layout(descrs, nfields, args[4], row_at) < 0 || otter_check_layout(descrs, nfields, args[5], update_at) < 0)
         return NULL;
     /* the template: schema, table, event type (per chunk), mid, time (per chunk), position, tail */
     PyObject *template[MAX_FIELDS];
@@ -207,7 +207,7 @@ otter_expand_raw(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         template[2] = PyTuple_GET_ITEM(chunk, 3);
         template[3 + nmid] = PyTuple_GET_ITEM(chunk, 4);
         int update = ((Decoder *)decoder)->update;
-        if (build_into(cls, descrs, template, rows, update ? update_at : row_at,
+        if (otter_build_into(cls, descrs, template, rows, update ? update_at : row_at,
                        PyTuple_GET_SIZE(update ? args[5] : args[4]), out) < 0)
             goto fail;
         Py_CLEAR(rows);

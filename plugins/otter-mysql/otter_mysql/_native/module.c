@@ -43,6 +43,14 @@ static PyMethodDef functions[] = {
     {"expand_raw_at", (PyCFunction)(void (*)(void))otter_expand_raw_at, METH_FASTCALL,
      "expand_raw_at(cls, descriptors, mid, tail, row_places, update_places, raw, pos_cls, pos_descriptors, "
      "decoders, chunks, fields) -> expand_raw with the position built from its field values"},
+    {"pack_txns", (PyCFunction)(void (*)(void))otter_pack_txns, METH_FASTCALL,
+     "pack_txns(raw, packed, items, max_size) -> items, each run of plain raw transactions of at most max_size "
+     "bytes as (packed, (names, blob), 0)"},
+    {"take_packed", (PyCFunction)(void (*)(void))otter_take_packed, METH_FASTCALL,
+     "take_packed(cls, descriptors, mid, tail, row_places, update_places, pos_cls, pos_descriptors, decoders, "
+     "names, blob, offset, max_events, max_bytes) -> (events, position, size, offset, done)"},
+    {"unpack_txn", (PyCFunction)(void (*)(void))otter_unpack_txn, METH_FASTCALL,
+     "unpack_txn(raw, names, blob, offset) -> (the plain transaction packed there, offset, done)"},
     {"text_rows", (PyCFunction)(void (*)(void))otter_text_rows, METH_FASTCALL,
      "text_rows(buffer, kinds, converters, rows) -> (end, status, seq): result-set row packets as PyMySQL "
      "reads them"},

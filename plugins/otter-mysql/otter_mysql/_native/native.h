@@ -5,6 +5,8 @@
  *   statements.c a chunk's whole multi-row statement (otter_mysql.loader)
  *   shapes.c   the loader's statement grouping (otter_mysql.load_plan)
  *   events.c   EventData built slot by slot, a transaction's raw rows events in one call (handover)
+ *   handover.c runs of raw transactions packed into one blob for the selector process's pipe, and
+ *              expanded from it (otter_mysql.handover)
  *   textrows.c result-set rows of the text protocol (otter_mysql.bulk_read)
  *   bulkrows.c a snapshot chunk's rows as SQL text (otter_mysql.bulk_load); both read fields with textpacket.h
  *   binlog.c   the selector's event loop over dump packets (otter_mysql.binlog_reader)
@@ -89,6 +91,13 @@ PyObject *otter_sql_literal_row(PyObject *module, PyObject *const *args, Py_ssiz
 PyObject *otter_build_events(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *otter_expand_raw(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *otter_expand_raw_at(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+#define OTTER_MAX_FIELDS 64 /* EventData fields the extension builds at most */
+int otter_check_layout(PyObject *descrs, Py_ssize_t ntemplate, PyObject *places, Py_ssize_t *at);
+int otter_build_into(PyTypeObject *cls, PyObject *descrs, PyObject *const *template, PyObject *rows,
+                     const Py_ssize_t *at, Py_ssize_t nplaces, PyObject *out);
+PyObject *otter_pack_txns(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+PyObject *otter_take_packed(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+PyObject *otter_unpack_txn(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *otter_text_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *otter_text_packets(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 PyObject *otter_binlog_setup(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
