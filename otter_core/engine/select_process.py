@@ -36,8 +36,6 @@ from otter_core.model import DataMediaSource, EventData, Pipeline, Position, Tra
 
 CHUNK_EVENTS = 512
 CHUNK_BYTES = 256 * 1024
-PIPE_BYTES = 1024 * 1024  # the pipe's buffer: a few chunks (Linux's default limit for a user)
-F_SETPIPE_SZ = 1031  # fcntl.F_SETPIPE_SZ (Python 3.10+ on Linux)
 # a pipe item ``(PACKED, payload, offset)`` is a run of transactions the selector packed (``PackedHandover``)
 PACKED = "packed"
 # The child's reader thread decodes the binlog while its main thread waits for a transaction to send.
@@ -125,20 +123,6 @@ def _child_main(
             selector.close()
 
 
-def _widen(conn: Any) -> None:
-    """The pipe's buffer at PIPE_BYTES where the OS allows it (Linux: F_SETPIPE_SZ, up to
-    /proc/sys/fs/pipe-max-size): a chunk then crosses in one write and one read, not four 64 KiB ones,
-    each a wake-up of the other process."""
-    if os.environ.get("OTTER_PIPE_WIDEN") == "0":
-        return
-    try:
-        import fcntl
-
-        fcntl.fcntl(conn.fileno(), F_SETPIPE_SZ, PIPE_BYTES)
-    except (ImportError, OSError, ValueError):
-        pass  # another OS, or a lower limit: the default buffer
-
-
 def _plain(txn: Transaction) -> tuple | Transaction:
     """A transaction as the pipe carries it: plain values (``Transaction`` and ``Position`` pickle
     through a ``__reduce__`` call each, ~0.6 us per transaction of the selector process's CPU)."""
@@ -187,7 +171,6 @@ class ProcessSelector:
     def start(self, position: Position | None) -> None:
         entry_points = self._entry_points()
         parent, child = _context.Pipe(duplex=False)
-        _widen(parent)
         self._conn = parent
         self._process = _context.Process(
             target=_child_main,
