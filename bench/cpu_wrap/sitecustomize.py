@@ -1,6 +1,11 @@
 """Thread CPU of the runner's functions, measured inside a benchmark's ``otter-run`` (issue 21).
 
-    OTTER_CPU_WRAP=1 PYTHONPATH=bench/cpu_wrap python bench/oltp_catchup.py --workloads oltp_write_only
+    OTTER_CPU_WRAP=1 PYTHONPATH=.:plugins/otter-mysql:bench/cpu_wrap python bench/oltp_catchup.py \
+        --workloads oltp_write_only
+
+Put the checkout first on ``PYTHONPATH``: this file imports ``otter_core`` while ``site`` runs, before
+``python -m`` puts the working directory on ``sys.path``, so without it the *installed* ``otter_core``
+(and plugin) is the one measured, not the checkout's (found in stop 31).
 
 Every Python process started with this ``PYTHONPATH`` imports this file first; with ``OTTER_CPU_WRAP``
 set it wraps the functions in ``WRAPPED`` and sums ``time.thread_time()`` per call (inclusive: a function
