@@ -16,6 +16,12 @@ transactions travel as plain tuples and wait in the runner as such. ``poll`` reb
 ``Transaction``; ``take_ready`` hands the Batcher a run of them at once: plain row transactions (no DDL,
 no hints to add) go straight from tuple to events (one ``Position`` each, which their events carry),
 without a ``Transaction`` per transaction (two with deferred decoding) nor a call chain each.
+
+The child takes every transaction ready in one call when its selector can (``BatchPolling``), and a
+selector that packs (``PackedHandover``, the MySQL one) replaces each run of plain transactions in a
+chunk by one ``(PACKED, payload, offset)`` item: ``take_ready`` has the runner's instance expand the
+events from it (``take_packed``), and a transaction it leaves to ``poll`` is unpacked to its plain tuple
+first (``unpack_packed``), so ``poll`` and ``expand`` see what they saw before.
 """
 
 from __future__ import annotations
