@@ -43,19 +43,7 @@ def test_a_chunk_of_row_transactions_reaches_the_batch_as_one_run_as_poll_gives_
     built = []
     rebuild = select_process._transaction
     monkeypatch.setattr(select_process, "_transaction", lambda item: built.append(item) or rebuild(item))
-    batched = []
-    selector = ProcessSelector(pipeline, source)
-    try:
-        selector.start(start)
-        batcher = Batcher(selector, PipelineParameters(batch_size=16))
-        for _ in range(2000):
-            got = batcher.next_batch(lambda: False)
-            if got is not None:
-                batched.append(got)
-                if not _before(got[1], end):
-                    break
-    finally:
-        selector.close()
+    batched, _ = _batches(pipeline, source, start, end)
     rebuilt = len(built)
     monkeypatch.setattr(select_process, "_transaction", rebuild)
 

@@ -11,6 +11,8 @@ from collections import deque
 
 from otter_core.spi import Transaction
 
+_NO_LIMIT = 1 << 62  # bytes: ``get`` takes one transaction whatever its size
+
 
 class TxQueue:
     """``put`` blocks while the queue is full (a transaction bigger than ``max_bytes`` is still
@@ -71,21 +73,8 @@ class TxQueue:
     def get(self, timeout: float) -> Transaction | None:
         """The oldest transaction; None after ``timeout`` or an ``interrupt``; raises the reader's error
         once drained."""
-        with self._cond:
-            if not self._items and self.error is None and not self._closed and not self._interrupted:
-                self._cond.wait_for(
-                    lambda: self._items or self.error is not None or self._closed or self._interrupted,
-                    max(timeout, 0),
-                )
-            if self._items:
-                tx = self._items.popleft()
-                self._bytes -= tx.size
-                self._cond.notify_all()
-                return tx
-            if self.error is not None:
-                raise self.error
-            self._interrupted = False  # taken by the get it ended (a get that finds a transaction keeps it)
-            return None
+        taken = self._take(timeout, _NO_LIMIT, one=True)
+        return taken[0] if taken else None
 
     def get_all(self, timeout: float, max_bytes: int) -> list[Transaction]:
         """The queued transactions, oldest first, up to the one that brings their sizes to ``max_bytes``
@@ -93,15 +82,20 @@ class TxQueue:
         reader fill it again meanwhile), under one lock and one wake-up of the reader; waits up to
         ``timeout`` for the first (then, or after an ``interrupt``: []); raises the reader's error once
         drained, as ``get``."""
+        return self._take(timeout, max_bytes, one=False)
+
+    def _take(self, timeout: float, max_bytes: int, one: bool) -> list[Transaction]:
         with self._cond:
             if not self._items and self.error is None and not self._closed and not self._interrupted:
                 self._cond.wait_for(
                     lambda: self._items or self.error is not None or self._closed or self._interrupted,
                     max(timeout, 0),
                 )
-            if self._items:
-                items, taken, size = self._items, [], 0
-                while items and size < max_bytes:
+            items = self._items
+            if items:
+                taken: list[Transaction] = []
+                size = 0
+                while items and size < max_bytes and not (one and taken):
                     tx = items.popleft()
                     taken.append(tx)
                     size += tx.size
@@ -110,7 +104,7 @@ class TxQueue:
                 return taken
             if self.error is not None:
                 raise self.error
-            self._interrupted = False
+            self._interrupted = False  # taken by the get it ended (a get that finds a transaction keeps it)
             return []
 
     def fail(self, error: BaseException) -> None:
