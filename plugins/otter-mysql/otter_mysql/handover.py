@@ -29,7 +29,7 @@ from otter_mysql.rowcodec import DELETE, UPDATE, WRITE, RowCodec
 RAW, REJECTED = "raw", "rejected"
 PACK_ENV = "OTTER_HANDOVER_PACK"  # "0": the selector process sends each transaction as plain tuples
 # a bigger transaction travels plain: its pickled bodies are what it costs, and packing would add a copy
-# of them on each side (the 16 MB BLOB rows of bench/oneway.py's memory phase: +37 MB of peak RSS)
+# of them on each side (a 16 MB BLOB row: 16 MB more in each process while it crosses)
 PACK_MAX_BYTES = 64 * 1024
 _NO_UPDATE: frozenset[str] = frozenset()
 _REMEDY = frozenset({Hint.REMEDY})
@@ -378,9 +378,9 @@ class DeferredDecoding:
     def pack_handover(self, items: list, tag: str) -> list:
         """In the selector process (``otter_core.contracts.PackedHandover``): each run of plain raw
         transactions of at most ``PACK_MAX_BYTES`` in ``items`` packed into one blob by the extension
-        (``_native/handover.c``), as ``(tag, (names, blob), 0)``; pickling their tuples cost ~3 us per OLTP transaction in each
-        process. Unchanged without the extension, with conflict detection (before images), or with
-        ``OTTER_HANDOVER_PACK=0``."""
+        (``_native/handover.c``), as ``(tag, (names, blob), 0)``: pickling their tuples cost ~3 us per
+        OLTP transaction in each process. Unchanged without the extension, with conflict detection
+        (before images), or with ``OTTER_HANDOVER_PACK=0``."""
         pack = getattr(rowops.EXTENSION, "pack_txns", None)
         if (
             pack is None
