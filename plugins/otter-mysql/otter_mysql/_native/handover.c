@@ -8,9 +8,10 @@
  * into EventData, as expand_raw_at does from the tuples; unpack_txn gives one transaction back as the
  * plain tuple it was packed from, for the Python path (a shape seen first, a body that does not decode).
  *
- * pack_txns(raw, packed, items, max_size) -> list
+ * pack_txns(raw, packed, items, max_size[, run]) -> list
  *     items, each run of packable ones replaced by (packed, (names, blob), 0); a transaction over max_size
- *     bytes stays plain (a copy more of a 16 MB row would cost memory, and it has few objects to save)
+ *     bytes stays plain (a copy more of a 16 MB row would cost memory, and it has few objects to save);
+ *     a run binlog_scan packed already (scanrun.c, tagged `run`) becomes its (packed, (names, blob), 0)
  * take_packed(cls, descriptors, mid, tail, row_places, update_places, pos_cls, pos_descriptors, decoders,
  *             names, blob, offset, max_events, max_bytes) -> (events, position | None, size, offset, done)
  *     the transactions from offset on, up to the one that brings the events to max_events or the size to
@@ -24,85 +25,9 @@
  *   chunk:       u32 schema, u32 table, u32 event type, u32 key (ident, kind, bitmap, bitmap2), u32 file,
  *                f64 time, u64 log_pos, u64 body length + body
  */
-#include "native.h"
-#include <stdint.h>
-
-#define CACHED 16 /* objects a role remembers by identity (OLTP: a few tables, three event types) */
+#include "packwrite.h"
 
 /* ---- packing (the selector process) ---------------------------------------------------------------- */
-
-typedef struct {
-    char *d;
-    Py_ssize_t n, cap;
-} Buf;
-
-static int
-buf_put(Buf *b, const void *p, Py_ssize_t len)
-{
-    if (b->n + len > b->cap) {
-        Py_ssize_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->n + len)
-            cap *= 2;
-        char *d = PyMem_Realloc(b->d, (size_t)cap);
-        if (d == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        b->d = d;
-        b->cap = cap;
-    }
-    memcpy(b->d + b->n, p, (size_t)len);
-    b->n += len;
-    return 0;
-}
-
-#define PUT(b, v) buf_put((b), &(v), (Py_ssize_t)sizeof(v))
-
-/* One role's objects (names and files; event types; decoder keys): each kept in its own dict, so that
-   equal values of different types (EventType.INSERT == "I") never share an index. */
-typedef struct {
-    PyObject *index; /* object -> its index in the names list */
-    int by_identity; /* the role's objects are the packed items' own (kept alive by them for the call) */
-    PyObject *seen[CACHED];
-    uint32_t at[CACHED];
-    int next;
-} Role;
-
-/* The index of `obj` in `names` (appended when new); -1 with an exception. */
-static long
-name_index(Role *role, PyObject *names, PyObject *obj)
-{
-    if (role->by_identity)
-        for (int i = 0; i < CACHED; i++)
-            if (role->seen[i] == obj)
-                return role->at[i];
-    long idx;
-    PyObject *found = PyDict_GetItemWithError(role->index, obj);
-    if (found != NULL)
-        idx = PyLong_AsLong(found);
-    else {
-        if (PyErr_Occurred())
-            return -1;
-        idx = (long)PyList_GET_SIZE(names);
-        if (idx > (long)UINT32_MAX - 1) {
-            PyErr_SetString(PyExc_OverflowError, "too many names in one packed run");
-            return -1;
-        }
-        PyObject *number = PyLong_FromLong(idx);
-        if (number == NULL)
-            return -1;
-        int failed = PyList_Append(names, obj) < 0 || PyDict_SetItem(role->index, obj, number) < 0;
-        Py_DECREF(number);
-        if (failed)
-            return -1;
-    }
-    if (role->by_identity) { /* `obj` stays alive for the whole call: its address stays its own */
-        role->seen[role->next] = obj;
-        role->at[role->next] = (uint32_t)idx;
-        role->next = (role->next + 1) % CACHED;
-    }
-    return idx;
-}
 
 static int
 exact_count(PyObject *v)
@@ -280,14 +205,30 @@ fail:
     return NULL;
 }
 
+/* A run binlog_scan packed (scanrun.c) as the selector queued it, ((), at, size, (run, names, blob, count)):
+   its (packed, (names, blob), 0), or NULL (no exception) for any other item. */
+static PyObject *
+scanned_run(PyObject *item, PyObject *run_tag)
+{
+    if (run_tag == NULL || !PyTuple_CheckExact(item) || PyTuple_GET_SIZE(item) != 4)
+        return NULL;
+    PyObject *raw = PyTuple_GET_ITEM(item, 3);
+    if (!PyTuple_CheckExact(raw) || PyTuple_GET_SIZE(raw) != 4 || !PyUnicode_CheckExact(PyTuple_GET_ITEM(raw, 0)) ||
+        PyUnicode_Compare(PyTuple_GET_ITEM(raw, 0), run_tag) != 0)
+        return NULL;
+    return PyTuple_Pack(2, PyTuple_GET_ITEM(raw, 1), PyTuple_GET_ITEM(raw, 2));
+}
+
 PyObject *
 otter_pack_txns(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
-    if (nargs != 4 || !PyUnicode_CheckExact(args[0]) || !PyList_Check(args[2])) {
-        PyErr_SetString(PyExc_TypeError, "pack_txns(raw: str, packed, items: list, max_size: int)");
+    if ((nargs != 4 && nargs != 5) || !PyUnicode_CheckExact(args[0]) || !PyList_Check(args[2]) ||
+        (nargs == 5 && !PyUnicode_CheckExact(args[4]))) {
+        PyErr_SetString(PyExc_TypeError, "pack_txns(raw: str, packed, items: list, max_size: int[, run: str])");
         return NULL;
     }
+    PyObject *run_tag = nargs == 5 ? args[4] : NULL;
     long long max_size = PyLong_AsLongLong(args[3]);
     if (max_size == -1 && PyErr_Occurred())
         return NULL;
@@ -296,8 +237,16 @@ otter_pack_txns(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     Py_ssize_t i = 0;
     while (i < PyList_GET_SIZE(items)) {
-        PyObject *item = PyList_GET_ITEM(items, i), *add;
-        if (packable(item, args[0], max_size)) {
+        PyObject *item = PyList_GET_ITEM(items, i), *add, *payload = scanned_run(item, run_tag);
+        if (payload != NULL) {
+            add = Py_BuildValue("(ONi)", args[1], payload, 0);
+            i++;
+            if (add == NULL)
+                goto fail;
+        }
+        else if (PyErr_Occurred())
+            goto fail;
+        else if (packable(item, args[0], max_size)) {
             if ((add = pack_run(items, &i, args[0], args[1], max_size)) == NULL)
                 goto fail;
         }
