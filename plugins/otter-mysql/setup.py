@@ -11,7 +11,7 @@ setup(
         Extension(
             "otter_mysql._rowdecode",
             sorted(glob("otter_mysql/_native/*.c")),
-            depends=["otter_mysql/_native/native.h", "otter_mysql/_native/textpacket.h"],
+            depends=sorted(glob("otter_mysql/_native/*.h")),
             optional=True,
             extra_compile_args=["-O2"],
             libraries=["z"],  # CRC32 of binlog events (binlog.c)

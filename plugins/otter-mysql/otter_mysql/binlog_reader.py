@@ -10,7 +10,8 @@ parsed once per distinct body, and nothing else built for events the selector ig
 The events go to a *sink* (``MySQLSelector``) with these methods: ``_on_rows(kind, table, log_pos,
 timestamp, bitmap, bitmap2, body)``, ``_on_gtid(gtid, in_tx)``, ``_on_commit(log_pos, timestamp)``,
 ``_on_query(query, schema, log_pos, timestamp)``, ``_on_rotate(real)``, ``_on_bookkeeping(log_pos,
-timestamp)`` and ``_forget_table(table_id)``. ``library_reader.LibraryReader`` feeds the same sink from
+timestamp)``, ``_forget_table(table_id)`` and, from the compiled loop, ``_on_run(names, blob, count, size,
+log_pos, gtid, timestamp)``. ``library_reader.LibraryReader`` feeds the same sink from
 mysql-replication (``binlog_reader: library``).
 
 Checksums: each binlog file's Format_description event says whether its events end in a CRC32; they are
@@ -19,7 +20,10 @@ verified with ``zlib.crc32`` and a mismatch stops reading with the file and posi
 The compiled loop (``_native/binlog.c``): when the sink defers decoding (the selector process), ``run``
 reads the socket into a buffer and ``_rowdecode.binlog_scan`` handles the events of an OLTP backlog
 (GTID, Xid, Annotate_rows, known Table_map bodies, rows of tables with a codec) itself, as the handlers
-would, and stops at any other packet, which ``_event`` (the Python loop's body) then handles.
+would, and stops at any other packet, which ``_event`` (the Python loop's body) then handles. When the
+sink packs its hand-over (``sink._scan_runs``), the scan writes such plain transactions straight into
+a packed run (``_native/scanrun.c``) handed to ``sink._on_run`` once per call, and reads any other
+transaction again from its GTID event the way above.
 """
 
 from __future__ import annotations
@@ -47,9 +51,16 @@ try:  # the compiled event loop (_native/binlog.c); without it the Python loop b
     _skip = getattr(_rowdecode, "binlog_skip", None)
 except ImportError:
     _scan = _skip = None
+# a transaction binlog_scan packs itself (``sink._scan_runs``): at most PACK_MAX_BYTES of rows, as the
+# hand-over packs, and RUN_MAX_WALK bytes of events (beyond, rows the pipeline skips are read once the
+# Python way instead of again from its GTID event after each read of the socket)
+RUN_MAX_WALK = 1 << 18
 if _scan is not None:
     _rowdecode.binlog_setup(
-        handover.RAW, ((WRITE, EventType.INSERT), (UPDATE, EventType.UPDATE), (DELETE, EventType.DELETE))
+        handover.RAW,
+        ((WRITE, EventType.INSERT), (UPDATE, EventType.UPDATE), (DELETE, EventType.DELETE)),
+        handover.PACK_MAX_BYTES,
+        RUN_MAX_WALK,
     )
 
 _HEADER = struct.Struct("<IBIIIH")  # timestamp, type, server_id, event size, next position, flags
@@ -155,20 +166,30 @@ class NativeReader:
         # the compiled loop walks the packets read so far and leaves the rest (rare events, first sight
         # of a table, errors) to _event: same handlers, same order, same messages
         buf = bytearray()
-        at = 0
+        at = mode = 0
         table_map, maps = self.table_map, self._maps
         queue = getattr(sink, "_queue", None)
         queue = queue if isinstance(queue, TxQueue) else None
         while True:
             codecs = sink._codecs
+            if (
+                not mode and getattr(sink, "_scan_runs", False) is True
+            ):  # plain transactions packed in the scan
+                mode = 1
+            declared = sink._declared if mode else None
             if queue is not None:  # the transactions of this buffer are queued together
                 queue.hold()
             try:
-                at, status = _scan(buf, at, self._crc, self.log_file, table_map, maps, codecs, sink)
+                at, status, mode = _scan(
+                    buf, at, self._crc, self.log_file, table_map, maps, codecs, sink, mode, declared
+                )
             finally:
                 if queue is not None:
                     queue.release()
-            if status:
+            if status == 2:  # a transaction the scan packs not: read again from its GTID event
+                del buf[:at]
+                at = 0
+            elif status:
                 data, at = self._take(buf, at)
                 del buf[:at]  # consumed: a run of events left to Python (16 MB rows) must not pile up here
                 at = 0

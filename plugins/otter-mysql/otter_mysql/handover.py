@@ -27,7 +27,9 @@ from otter_mysql import rowops
 from otter_mysql.rowcodec import DELETE, UPDATE, WRITE, RowCodec
 
 RAW, REJECTED = "raw", "rejected"
+RUN = "run"  # Transaction.raw = (RUN, names, blob, count): a run the compiled binlog loop packed
 PACK_ENV = "OTTER_HANDOVER_PACK"  # "0": the selector process sends each transaction as plain tuples
+SCAN_RUNS_ENV = "OTTER_SCAN_RUNS"  # "0": the hand-over packs, but the binlog loop builds transactions
 # a bigger transaction travels plain: its pickled bodies are what it costs, and packing would add a copy
 # of them on each side (a 16 MB BLOB row: 16 MB more in each process while it crosses)
 PACK_MAX_BYTES = 64 * 1024
@@ -351,6 +353,7 @@ class DeferredDecoding:
         self._by_ident: dict[int, RowCodec] = {}
         self._declared: set[int] = set()
         self._expander: RawExpander | None = None
+        self._scan_runs = False  # the compiled binlog loop packs plain transactions (see pack_handover)
 
     def defer_decoding(self) -> bool:
         """Called before ``start`` in the selector process: rows of matched tables travel to the runner
@@ -380,7 +383,11 @@ class DeferredDecoding:
         transactions of at most ``PACK_MAX_BYTES`` in ``items`` packed into one blob by the extension
         (``_native/handover.c``), as ``(tag, (names, blob), 0)``: pickling their tuples cost ~3 us per
         OLTP transaction in each process. Unchanged without the extension, with conflict detection
-        (before images), or with ``OTTER_HANDOVER_PACK=0``."""
+        (before images), or with ``OTTER_HANDOVER_PACK=0``.
+
+        The first call also has the compiled binlog loop pack plain transactions itself as it reads
+        them (``binlog_reader``, ``_native/scanrun.c``; off with ``OTTER_SCAN_RUNS=0``): their runs
+        reach ``items`` as ``Transaction.raw = (RUN, names, blob, count)`` and are sent as they are."""
         pack = getattr(rowops.EXTENSION, "pack_txns", None)
         if (
             pack is None
@@ -389,7 +396,8 @@ class DeferredDecoding:
             or os.environ.get(PACK_ENV) == "0"
         ):
             return items
-        return pack(RAW, tag, items, PACK_MAX_BYTES)
+        self._scan_runs = os.environ.get(SCAN_RUNS_ENV) != "0"
+        return pack(RAW, tag, items, PACK_MAX_BYTES, RUN)
 
     def take_packed(self, payload: tuple, offset: int, max_events: int, max_bytes: int) -> tuple:
         """In the runner: ``RawExpander.take_packed``."""

@@ -99,6 +99,18 @@ class TransactionAssembly:
         self._last_gtid = self._gtid or self._last_gtid
         self._reset_tx()
 
+    def _on_run(
+        self, names: tuple, blob: bytes, count: int, size: int, log_pos: int, gtid: str, timestamp: int
+    ) -> None:
+        """``count`` plain transactions the compiled loop packed as it read them (``_native/scanrun.c``),
+        queued as one ``Transaction`` at the last one's position; the hand-over sends the run as it is
+        (``handover.DeferredDecoding.pack_handover``)."""
+        stream = self._stream
+        pos = Position(stream.log_file if stream else None, log_pos, gtid, timestamp)
+        self._queue.put(Transaction((), pos, size, (handover.RUN, names, blob, count)))
+        self._moved(pos)
+        self._last_gtid = gtid
+
     def _on_bookkeeping(self, log_pos: int, timestamp: int) -> None:
         """A Binlog_checkpoint, Gtid_list, Format_description or Stop event. After a commit, with no
         transaction open, the position moves past it (an empty transaction), so a binlog that ends with

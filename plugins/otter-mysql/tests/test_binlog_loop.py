@@ -4,6 +4,7 @@ binlog read by both gives the same transactions, byte for byte, as the selector 
 
 from __future__ import annotations
 
+import pickle
 import struct
 import threading
 import time
@@ -13,14 +14,16 @@ import pytest
 from selector_support import make_pipeline, make_source
 from test_binlog_reader import _packet, _reader, _Sink
 
+from otter_core.engine import select_process
 from otter_core.spi import SourceError, Transaction
 from otter_core.testing.mariadb import MariaDBServer
-from otter_mysql import binlog_reader
+from otter_mysql import binlog_reader, handover, rowops
 from otter_mysql.binlog_reader import LOOP_ENV, NativeReader
 from otter_mysql.selector import MySQLSelector
 
 pytestmark = pytest.mark.usefixtures("clean_databases")
 LOOPS = ["compiled", "python"]
+EXT = rowops.EXTENSION
 
 
 class _DeferredSink(_Sink):
@@ -81,9 +84,12 @@ def _read_deferred(
     end: tuple[str, int],
     loop: str,
     monkeypatch: pytest.MonkeyPatch,
+    runs: list[int] | None = None,
 ) -> tuple[list[Transaction], int]:
     """Every transaction (position-only ones too) up to ``end``, as the selector process gets them, and
-    how many events the Python loop's handler (``NativeReader._event``) saw."""
+    how many events the Python loop's handler (``NativeReader._event``) saw. ``runs``: the scan packs
+    plain transactions (as once the hand-over packs); each run is unpacked to the plain transactions
+    the hand-over gives the runner, and its size appended to ``runs``."""
     monkeypatch.setenv(LOOP_ENV, loop)
     seen = [0]
     event = NativeReader._event
@@ -95,13 +101,21 @@ def _read_deferred(
     monkeypatch.setattr(NativeReader, "_event", counting)
     selector = MySQLSelector(make_source(server), make_pipeline([("s1", "a"), ("s1", "b")], start))
     selector.defer_decoding()
+    if runs is not None:
+        assert selector.pack_handover([], "packed") == [] and selector._scan_runs
     selector.start(None)
     out: list[Transaction] = []
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             tx = selector.poll(0.2)
-            if tx is not None and (tx.position.file, tx.position.pos) <= end:
+            if tx is not None and tx.raw is not None and tx.raw[0] == handover.RUN:
+                assert runs is not None
+                unpacked = _unpack_run(tx)
+                runs.append(len(unpacked))
+                assert unpacked[-1].position == tx.position and sum(t.size for t in unpacked) == tx.size
+                out.extend(unpacked)
+            elif tx is not None and (tx.position.file, tx.position.pos) <= end:
                 out.append(tx)
             elif out and (out[-1].position.file, out[-1].position.pos) >= end:
                 return out, seen[0]
@@ -109,6 +123,92 @@ def _read_deferred(
     finally:
         selector.close()
         monkeypatch.setattr(NativeReader, "_event", event)
+
+
+def _unpack_run(tx: Transaction) -> list[Transaction]:
+    """A run as the runner gets it: through the pipe, packed (``pack_txns``), unpacked (``unpack_txn``)."""
+    items = EXT.pack_txns(
+        handover.RAW, "packed", [select_process._plain(tx)], handover.PACK_MAX_BYTES, handover.RUN
+    )
+    ((tag, payload, offset),) = pickle.loads(pickle.dumps(items, pickle.HIGHEST_PROTOCOL))
+    assert tag == "packed" and offset == 0
+    out, done = [], False
+    while not done:
+        item, offset, done = EXT.unpack_txn(handover.RAW, *payload, offset)
+        out.append(select_process._transaction(item))
+    assert len(out) == tx.raw[3]
+    return out
+
+
+def _write_run_cases(server: MariaDBServer) -> None:
+    """Transactions the scan must not pack itself: over PACK_MAX_BYTES of rows, rows of tables the
+    pipeline skips only, more than RUN_MAX_WALK bytes of skipped rows before taken ones; around plain
+    ones of both tables."""
+    server.execute("CREATE TABLE s1.big (id INT PRIMARY KEY, v LONGTEXT)")
+    for i in range(1, 6):
+        server.execute(
+            "BEGIN",
+            f"UPDATE s1.a SET v = 'r{i}' WHERE id = {i}",
+            f"UPDATE s1.b SET blobby = REPEAT('r', {i * 900}) WHERE id = 40",
+            "COMMIT",
+        )
+    server.execute(
+        "BEGIN",
+        "UPDATE s1.a SET v = REPEAT('z', 20) WHERE id < 30",
+        "INSERT INTO s1.b VALUES (600, 1, NOW(), REPEAT('y', 60000))",
+        "INSERT INTO s1.b VALUES (601, 1, NOW(), REPEAT('y', 60000))",
+        "COMMIT",
+    )
+    for i in (900, 901):  # the second one's rows, of a table seen since the rotation, are skipped in the scan
+        server.execute(
+            "BEGIN", f"INSERT INTO s1.other VALUES ({i}, 1)", "UPDATE s1.other SET v = v + 1", "COMMIT"
+        )
+    server.execute(
+        "BEGIN",
+        "INSERT INTO s1.big VALUES (1, REPEAT('w', 300000))",
+        "UPDATE s1.a SET v = 'after-skipped' WHERE id = 2",
+        "COMMIT",
+    )
+    for i in range(6, 12):
+        server.execute("BEGIN", f"UPDATE s1.a SET n = n + {i} WHERE id = {i}", "COMMIT")
+
+
+@pytest.mark.parametrize("read_size", [binlog_reader._READ_SIZE, 301])
+def test_transactions_the_scan_packs_equal_those_the_handlers_build(
+    read_size: int, mariadb_source: MariaDBServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the hand-over packed, the compiled loop packs plain transactions itself (``scanrun.c``):
+    unpacked, they equal the Python loop's transactions, declarations, chunks, positions and sizes; any
+    other transaction (a table's first rows, a layout change, a rotation, a big one, skipped rows only)
+    is rewound to its GTID event and built by the handlers. ``read_size`` 301: every transaction spans
+    several reads of the socket, so the scan rewinds one it could not finish and reads it again."""
+    monkeypatch.setattr(binlog_reader, "_READ_SIZE", read_size)
+    file, pos = mariadb_source.binlog_position()
+    _write_backlog(mariadb_source)
+    _write_run_cases(mariadb_source)
+    start = {"kind": "position", "file": file, "pos": pos}
+    end = _settled_end(mariadb_source)
+    runs: list[int] = []
+    scanned, _ = _read_deferred(mariadb_source, start, end, "compiled", monkeypatch, runs)
+    python, _ = _read_deferred(mariadb_source, start, end, "python", monkeypatch)
+    assert scanned[-1].position == python[-1].position
+    # position-only transactions (rows the pipeline skips only) may coalesce in the queue: those both
+    # have are equal, GTID and time too
+    moves = {(tx.position.file, tx.position.pos): tx.position for tx in python if tx.raw is None}
+    both = [tx for tx in scanned if tx.raw is None and (tx.position.file, tx.position.pos) in moves]
+    assert both and all(tx.position == moves[(tx.position.file, tx.position.pos)] for tx in both)
+    assert any(tx.position.gtid for tx in both)
+    scanned, python = ([tx for tx in txs if tx.raw is not None] for txs in (scanned, python))
+    assert len(scanned) == len(python) > 50
+    for s, p in zip(scanned, python):
+        assert (s.position, s.size, s.events) == (p.position, p.size, p.events)
+        assert s.raw[:2] == p.raw[:2] and bool(s.raw[2]) == bool(p.raw[2])
+    assert sum(runs) > 30, runs  # most plain transactions came packed by the scan
+    assert (
+        sum(1 for tx in python if tx.raw[0]) >= 3
+    )  # declarations: those transactions went the handlers' way
+    big = [tx for tx in python if tx.size > handover.PACK_MAX_BYTES]
+    assert big and all(len(tx.raw[1]) > 1 for tx in big)
 
 
 def test_both_loops_give_the_same_transactions_byte_for_byte(

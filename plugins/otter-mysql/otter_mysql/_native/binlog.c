@@ -9,12 +9,21 @@
  * (_forget_table). Anything else stops the walk at that packet with status 1, and the Python reader
  * handles the packet itself (the reference behaviour: errors, rare events, first sight of a table).
  *
- * binlog_scan(buf, pos, crc, log_file, table_map, maps, codecs, sink) -> (pos, status)
+ * With runs on (mode 1, scanrun.c), a plain transaction is not handed to the sink's handlers at all: it is
+ * packed into a run that goes to the sink's _on_run once per call. A transaction that holds anything else
+ * (a rows event the Python reader takes, a table not yet declared to the runner, a body over max_body
+ * bytes, more than max_walk bytes of events) is rewound: status 2 and mode 2, and the next call reads it
+ * from its GTID event the way above (mode 2 turns back to 1 at the next commit it hands over).
+ *
+ * binlog_scan(buf, pos, crc, log_file, table_map, maps, codecs, sink, mode, declared) -> (pos, status, mode)
+ *   mode 0: no runs; declared: the set of decoder idents the runner was told of (runs only)
  * binlog_skip(buf, pos, crc, limit) -> (pos, status)        the schema history's scan (Query events only)
- * binlog_setup(raw, kinds)                                   the chunk constants of otter_mysql.handover
- *   status 0: the packet at pos is incomplete (read more), 1: the Python reader takes the packet at pos.
+ * binlog_setup(raw, kinds, max_body, max_walk)               the chunk constants of otter_mysql.handover
+ *   status 0: the packet at pos is incomplete (read more), 1: the Python reader takes the packet at pos,
+ *   2: a transaction rewound to its GTID event at pos (call again with the mode returned).
  */
 #include "native.h"
+#include "scanrun.h"
 #include <zlib.h>
 
 enum { QUERY = 2, ROTATE = 4, FORMAT = 15, XID = 16, TABLE_MAP = 19, ANNOTATE = 160, MARIADB_GTID = 162 };
@@ -22,8 +31,9 @@ enum { QUERY = 2, ROTATE = 4, FORMAT = 15, XID = 16, TABLE_MAP = 19, ANNOTATE = 
 
 static PyObject *raw_kind;      /* handover.RAW */
 static PyObject *kinds[3][2];   /* (rowcodec kind, EventType) of WRITE, UPDATE, DELETE */
+static long long max_body, max_walk; /* a run's transaction: its rows' bytes, its events' bytes */
 static PyObject *s_on_gtid, *s_on_commit, *s_forget_table, *s_chunks, *s_tx_size, *s_schema, *s_table,
-    *s_ident, *s_retl;
+    *s_ident, *s_retl, *s_on_run;
 
 static inline uint32_t
 le32(const unsigned char *p)
@@ -41,10 +51,16 @@ PyObject *
 otter_binlog_setup(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
-    if (nargs != 2 || !PyTuple_Check(args[1]) || PyTuple_GET_SIZE(args[1]) != 3) {
-        PyErr_SetString(PyExc_TypeError, "binlog_setup(raw, ((WRITE, etype), (UPDATE, etype), (DELETE, etype)))");
+    if (nargs != 4 || !PyTuple_Check(args[1]) || PyTuple_GET_SIZE(args[1]) != 3) {
+        PyErr_SetString(PyExc_TypeError,
+                        "binlog_setup(raw, ((WRITE, etype), (UPDATE, etype), (DELETE, etype)), max_body, max_walk)");
         return NULL;
     }
+    long long body = PyLong_AsLongLong(args[2]), walk = PyLong_AsLongLong(args[3]);
+    if ((body == -1 || walk == -1) && PyErr_Occurred())
+        return NULL;
+    max_body = body;
+    max_walk = walk;
     for (int i = 0; i < 3; i++) {
         PyObject *pair = PyTuple_GET_ITEM(args[1], i);
         if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
@@ -57,9 +73,9 @@ otter_binlog_setup(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_XSETREF(raw_kind, Py_NewRef(args[0]));
     if (s_on_gtid == NULL) {
         static const char *const text[] = {"_on_gtid", "_on_commit", "_forget_table", "_chunks", "_tx_size",
-                                           "schema", "table", "ident", "retl"};
+                                           "schema", "table", "ident", "retl", "_on_run"};
         PyObject **slot[] = {&s_on_gtid, &s_on_commit, &s_forget_table, &s_chunks, &s_tx_size,
-                             &s_schema, &s_table, &s_ident, &s_retl};
+                             &s_schema, &s_table, &s_ident, &s_retl, &s_on_run};
         for (size_t i = 0; i < sizeof(slot) / sizeof(slot[0]); i++)
             if ((*slot[i] = PyUnicode_InternFromString(text[i])) == NULL)
                 return NULL;
@@ -157,8 +173,8 @@ walk_close(Walk *w)
 
 static int
 rows_event(const unsigned char *e, Py_ssize_t end, int kind, PyObject *log_file, PyObject *table_map,
-           PyObject *codecs, PyObject *sink)
-{ /* 1 handled, 0 the Python reader's, -1 error */
+           PyObject *codecs, PyObject *sink, ScanRun *run, PyObject *declared)
+{ /* 1 handled, 0 the Python reader's (in a run's transaction: rewind it), -1 error */
     int which = (kind == 23 || kind == 30) ? 0 : (kind == 24 || kind == 31) ? 1 : 2;
     if (end < 30)
         return 0; /* too short for its post-header: the Python reader's */
@@ -204,6 +220,13 @@ rows_event(const unsigned char *e, Py_ssize_t end, int kind, PyObject *log_file,
     }
     if ((name = PyObject_GetAttr(table, s_table)) == NULL || (ident = PyObject_GetAttr(codec, s_ident)) == NULL)
         goto done;
+    if (run->tx_head >= 0) { /* the run's transaction: its decoder must have been declared to the runner */
+        ok = PySet_Contains(declared, ident);
+        if (ok > 0)
+            ok = otter_run_rows(run, e, p, end, which, width, schema, name, ident, kinds[which][0], kinds[which][1],
+                                log_file, max_body);
+        goto done;
+    }
     if ((bitmap = PyBytes_FromStringAndSize((const char *)e + p, width)) == NULL)
         goto done;
     p += width;
@@ -275,14 +298,59 @@ table_map_event(const unsigned char *e, Py_ssize_t end, PyObject *table_map, PyO
     return ok;
 }
 
+/* The sink's handler of a transaction's GTID event, the Python way. */
+static int
+call_on_gtid(PyObject *sink, const char *gtid, int len, int in_tx)
+{
+    PyObject *text = PyUnicode_FromStringAndSize(gtid, len);
+    PyObject *r = text ? PyObject_CallMethodObjArgs(sink, s_on_gtid, text, in_tx ? Py_True : Py_False, NULL) : NULL;
+    Py_XDECREF(text);
+    Py_XDECREF(r);
+    return r ? 1 : -1;
+}
+
+static int
+call_on_commit(PyObject *sink, uint32_t log_pos, uint32_t timestamp)
+{
+    PyObject *at = PyLong_FromUnsignedLong(log_pos), *ts = PyLong_FromUnsignedLong(timestamp);
+    PyObject *r = at && ts ? PyObject_CallMethodObjArgs(sink, s_on_commit, at, ts, NULL) : NULL;
+    Py_XDECREF(at), Py_XDECREF(ts);
+    Py_XDECREF(r);
+    return r ? 1 : -1;
+}
+
+/* An Xid event: the run's transaction committed into the run, or the sink's _on_commit (after the run, so
+   that transactions keep their order). 1 handled, -1 error. */
+static int
+xid_event(const unsigned char *e, PyObject *sink, ScanRun *run, int *mode)
+{
+    uint32_t log_pos = le32(e + 14), ts = le32(e + 1);
+    if (run->tx_head >= 0 && run->tx_chunks > 0) {
+        otter_run_commit(run, log_pos, ts);
+        return 1;
+    }
+    char gtid[RUN_GTID];
+    int len = run->gtid_len, empty = run->tx_head >= 0; /* no rows the pipeline takes: the Python way's */
+    memcpy(gtid, run->gtid, (size_t)len);
+    otter_run_rewind(run);
+    if (otter_run_flush(run, sink, s_on_run) < 0)
+        return -1;
+    if (empty && call_on_gtid(sink, gtid, len, 1) < 0)
+        return -1;
+    if (*mode == 2)
+        *mode = 1; /* the rewound transaction was handed over */
+    return call_on_commit(sink, log_pos, ts);
+}
+
 PyObject *
 otter_binlog_scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
-    if (nargs != 8 || !PyLong_Check(args[1]) || !PyDict_Check(args[4]) || !PyDict_Check(args[5]) ||
-        (args[6] != Py_None && !PyDict_Check(args[6]))) {
-        PyErr_SetString(PyExc_TypeError,
-                        "binlog_scan(buf, pos, crc, log_file, table_map: dict, maps: dict, codecs, sink)");
+    if (nargs != 10 || !PyLong_Check(args[1]) || !PyDict_Check(args[4]) || !PyDict_Check(args[5]) ||
+        (args[6] != Py_None && !PyDict_Check(args[6])) || !PyLong_Check(args[8]) ||
+        (args[9] != Py_None && !PyAnySet_Check(args[9]))) {
+        PyErr_SetString(PyExc_TypeError, "binlog_scan(buf, pos, crc, log_file, table_map: dict, maps: dict, codecs, "
+                                         "sink, mode: int, declared: set | None)");
         return NULL;
     }
     if (raw_kind == NULL) {
@@ -290,6 +358,14 @@ otter_binlog_scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     PyObject *log_file = args[3], *table_map = args[4], *maps = args[5], *codecs = args[6], *sink = args[7];
+    PyObject *declared = args[9];
+    int mode = (int)PyLong_AsLong(args[8]);
+    if (mode == -1 && PyErr_Occurred())
+        return NULL;
+    if (declared == Py_None || codecs == Py_None)
+        mode = 0;
+    ScanRun run;
+    otter_run_init(&run);
     Walk w;
     if (walk_open(&w, args[0], args[1], args[2]) < 0)
         return NULL;
@@ -297,46 +373,57 @@ otter_binlog_scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     while ((e = walk_next(&w)) != NULL) {
         Py_ssize_t end = checked_end(e, w.size, w.crc);
         int kind = e[5], done = 0;
-        if (end < 20) {
-            w.status = 1;
-            break;
-        }
-        if (kind == 23 || kind == 24 || kind == 25 || kind == 30 || kind == 31 || kind == 32)
-            done = codecs == Py_None ? 0 : rows_event(e, end, kind, log_file, table_map, codecs, sink);
+        if (end >= 20 && run.tx_head >= 0 && w.start - run.tx_event > max_walk)
+            end = 0; /* a long transaction of rows the pipeline skips: read once, the Python way */
+        if (end < 20)
+            done = 0;
+        else if (kind == 23 || kind == 24 || kind == 25 || kind == 30 || kind == 31 || kind == 32)
+            done = codecs == Py_None ? 0 : rows_event(e, end, kind, log_file, table_map, codecs, sink, &run, declared);
         else if (kind == TABLE_MAP)
             done = table_map_event(e, end, table_map, maps, sink);
-        else if (kind == MARIADB_GTID && end >= 33) {
-            PyObject *gtid = PyUnicode_FromFormat("%lu-%lu-%llu", (unsigned long)le32(e + 28),
-                                                  (unsigned long)le32(e + 6),
-                                                  (unsigned long long)((uint64_t)le32(e + 20) |
-                                                                       (uint64_t)le32(e + 24) << 32));
-            PyObject *r = gtid ? PyObject_CallMethodObjArgs(sink, s_on_gtid, gtid,
-                                                            (e[32] & 1) ? Py_False : Py_True, NULL)
-                               : NULL;
-            Py_XDECREF(gtid);
-            done = r ? 1 : -1;
-            Py_XDECREF(r);
+        else if (kind == MARIADB_GTID && end >= 33 && run.tx_head < 0) {
+            char gtid[RUN_GTID];
+            int len = snprintf(gtid, sizeof(gtid), "%lu-%lu-%llu", (unsigned long)le32(e + 28),
+                               (unsigned long)le32(e + 6),
+                               (unsigned long long)((uint64_t)le32(e + 20) | (uint64_t)le32(e + 24) << 32));
+            int in_tx = !(e[32] & 1);
+            if (mode == 1 && in_tx)
+                done = otter_run_begin(&run, log_file, w.pos, gtid, len) < 0 ? -1 : 1;
+            else
+                done = call_on_gtid(sink, gtid, len, in_tx);
         }
-        else if (kind == XID) {
-            PyObject *at = PyLong_FromUnsignedLong(le32(e + 14)), *ts = PyLong_FromUnsignedLong(le32(e + 1));
-            PyObject *r = at && ts ? PyObject_CallMethodObjArgs(sink, s_on_commit, at, ts, NULL) : NULL;
-            Py_XDECREF(at), Py_XDECREF(ts);
-            done = r ? 1 : -1;
-            Py_XDECREF(r);
-        }
+        else if (kind == XID)
+            done = xid_event(e, sink, &run, &mode);
         else if (kind == ANNOTATE)
             done = 1;
-        if (done < 0) {
-            PyBuffer_Release(&w.view);
-            return NULL;
-        }
+        if (done < 0)
+            goto fail;
         if (!done) {
-            w.status = 1;
+            if (run.tx_head >= 0) { /* the run's transaction holds more than it takes: the Python way */
+                w.pos = run.tx_event;
+                otter_run_rewind(&run);
+                mode = 2;
+                w.status = 2;
+            }
+            else
+                w.status = 1;
             break;
         }
         walk_advance(&w);
     }
-    return walk_close(&w);
+    if (run.tx_head >= 0) { /* the buffer ends inside it: read again from its GTID event with more */
+        w.pos = run.tx_event;
+        otter_run_rewind(&run);
+    }
+    if (otter_run_flush(&run, sink, s_on_run) < 0)
+        goto fail;
+    otter_run_clear(&run);
+    PyBuffer_Release(&w.view);
+    return Py_BuildValue("(nii)", w.pos, w.status, mode);
+fail:
+    otter_run_clear(&run);
+    PyBuffer_Release(&w.view);
+    return NULL;
 }
 
 PyObject *

@@ -44,7 +44,7 @@ static PyMethodDef functions[] = {
      "expand_raw_at(cls, descriptors, mid, tail, row_places, update_places, raw, pos_cls, pos_descriptors, "
      "decoders, chunks, fields) -> expand_raw with the position built from its field values"},
     {"pack_txns", (PyCFunction)(void (*)(void))otter_pack_txns, METH_FASTCALL,
-     "pack_txns(raw, packed, items, max_size) -> items, each run of plain raw transactions of at most max_size "
+     "pack_txns(raw, packed, items, max_size[, run]) -> items, each run of plain raw transactions of at most max_size "
      "bytes as (packed, (names, blob), 0)"},
     {"take_packed", (PyCFunction)(void (*)(void))otter_take_packed, METH_FASTCALL,
      "take_packed(cls, descriptors, mid, tail, row_places, update_places, pos_cls, pos_descriptors, decoders, "
@@ -57,10 +57,11 @@ static PyMethodDef functions[] = {
     {"text_packets", (PyCFunction)(void (*)(void))otter_text_packets, METH_FASTCALL,
      "text_packets(buffer) -> (end, status, seq, count, last): text_rows' walk without parsing the rows"},
     {"binlog_setup", (PyCFunction)(void (*)(void))otter_binlog_setup, METH_FASTCALL,
-     "binlog_setup(raw, kinds): the chunk constants of otter_mysql.handover for binlog_scan"},
+     "binlog_setup(raw, kinds, max_body, max_walk): the chunk constants of otter_mysql.handover and the bounds of "
+     "a packed transaction for binlog_scan"},
     {"binlog_scan", (PyCFunction)(void (*)(void))otter_binlog_scan, METH_FASTCALL,
-     "binlog_scan(buf, pos, crc, log_file, table_map, maps, codecs, sink) -> (pos, status): the selector's "
-     "event loop over dump packets"},
+     "binlog_scan(buf, pos, crc, log_file, table_map, maps, codecs, sink, mode, declared) -> (pos, status, mode): "
+     "the selector's event loop over dump packets"},
     {"binlog_skip", (PyCFunction)(void (*)(void))otter_binlog_skip, METH_FASTCALL,
      "binlog_skip(buf, pos, crc, limit) -> (pos, status): packets up to the next Query/Rotate/Format event"},
     {"sql_rows", (PyCFunction)(void (*)(void))otter_sql_rows, METH_FASTCALL,

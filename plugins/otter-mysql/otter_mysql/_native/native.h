@@ -10,6 +10,7 @@
  *   textrows.c result-set rows of the text protocol (otter_mysql.bulk_read)
  *   bulkrows.c a snapshot chunk's rows as SQL text (otter_mysql.bulk_load); both read fields with textpacket.h
  *   binlog.c   the selector's event loop over dump packets (otter_mysql.binlog_reader)
+ *   scanrun.c  the transactions that loop packs as it reads them (handover.c's format; packwrite.h)
  *   module.c   the module
  */
 #ifndef OTTER_NATIVE_H
