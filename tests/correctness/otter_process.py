@@ -47,6 +47,9 @@ class LoadPath:
     # the selector process packs runs of raw transactions into one blob for its pipe (_native/handover.c;
     # False: OTTER_HANDOVER_PACK=0, each transaction as plain tuples, as before stop 31)
     packed_handover: bool = True
+    # the selector process's compiled binlog loop packs plain transactions as it reads them
+    # (_native/scanrun.c; False: OTTER_SCAN_RUNS=0, the hand-over packs them from their tuples, as in stop 31)
+    scan_runs: bool = True
     # the example's tables, each with every column type and its own workload (transactions span them):
     # with several, an initial load's batches carry chunks of several tables (SnapshotStore.open_tables)
     tables: tuple[str, ...] = ("t",)
@@ -109,12 +112,20 @@ class OtterProcess:
         env = {
             k: v
             for k, v in os.environ.items()
-            if k not in ("OTTER_PURE_PYTHON_DECODER", "OTTER_SNAPSHOT_BULK", "OTTER_HANDOVER_PACK")
+            if k
+            not in (
+                "OTTER_PURE_PYTHON_DECODER",
+                "OTTER_SNAPSHOT_BULK",
+                "OTTER_HANDOVER_PACK",
+                "OTTER_SCAN_RUNS",
+            )
         }
         if not self.path.bulk_load:
             env["OTTER_SNAPSHOT_BULK"] = "0"
         if not self.path.packed_handover:
             env["OTTER_HANDOVER_PACK"] = "0"
+        if not self.path.scan_runs:
+            env["OTTER_SCAN_RUNS"] = "0"
         if self.path.pure_python:
             env["OTTER_PURE_PYTHON_DECODER"] = "1"
         with open(self.log_path, "ab") as log:

@@ -18,6 +18,8 @@ pytestmark = pytest.mark.usefixtures("clean_databases")
 # process defers decoding); the Python loop by field-upsert-python-process and the in-thread paths.
 # The *-c-process paths also hand their transactions over packed (_native/handover.c), falling back to
 # the plain tuples for a table's first transaction; field-join-c-process-unpacked sends every one plain.
+# Their binlog loop packs plain transactions as it reads them (_native/scanrun.c), and rewinds any other
+# to its GTID event; field-join-c-process-handover-packs leaves all packing to the hand-over.
 PATHS = [
     LoadPath("row-c-process", sync_mode="row"),
     # every path commits with the load's last statement (the loader's _commit_block); this one alone
@@ -30,6 +32,7 @@ PATHS = [
     ),
     LoadPath("field-join-c-process"),  # the default configuration
     LoadPath("field-join-c-process-unpacked", packed_handover=False),
+    LoadPath("field-join-c-process-handover-packs", scan_runs=False),
     LoadPath("field-join-python-thread-tiny", pure_python=True, select_process=False, chunks="tiny"),
     LoadPath("field-join-c-thread-large", select_process=False, chunks="large"),
     LoadPath("field-upsert-c-thread-large", update_join=False, select_process=False, chunks="large"),
