@@ -244,6 +244,59 @@ def test_both_loops_give_the_same_transactions_byte_for_byte(
         expander.close()
 
 
+class _RunSink(_DeferredSink):
+    """A sink whose compiled loop packs runs (``_scan_runs``), as the selector once the hand-over packs."""
+
+    _scan_runs = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._declared: set = set()
+
+
+@pytest.mark.parametrize("read_size", [7, binlog_reader._READ_SIZE])
+def test_a_transaction_the_scan_does_not_pack_reaches_the_handlers_whole_and_in_order(
+    read_size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With runs on, a transaction without rows the pipeline takes goes to ``_on_gtid`` and ``_on_commit``
+    (its GTID kept); one holding an event the Python reader takes is rewound to its GTID event and reaches
+    the handlers from there, its GTID once; MySQL's GTID event opens no run. Any read size, even packets
+    cut into 7-byte reads, gives the same calls."""
+    monkeypatch.setenv(LOOP_ENV, "compiled")
+    monkeypatch.setattr(binlog_reader, "_READ_SIZE", read_size)
+
+    def gtid(seq: int) -> bytes:  # MariaDB GTID: sequence, domain 0, in a transaction
+        return _packet(162, struct.pack("<QIB", seq, 0, 0) + b"\x00" * 6, 100 + seq, True)
+
+    query = struct.pack("<IIBHH", 1, 0, 2, 0, 0) + b"s1\x00" + b"BEGIN"
+    mysql_gtid = b"\x00" + bytes(range(16)) + struct.pack("<Q", 77) + b"\x00" * 17
+    stream = (
+        gtid(1)
+        + _packet(16, struct.pack("<Q", 1), 331, True)  # no rows: the handlers' way
+        + gtid(2)
+        + _packet(2, query, 400, True)
+        + _packet(16, struct.pack("<Q", 2), 431, True)  # rewound
+        + _packet(33, mysql_gtid, 500, True)
+        + _packet(16, struct.pack("<Q", 3), 531, True)  # MySQL
+        + gtid(4)
+        + _packet(16, struct.pack("<Q", 4), 631, True)
+    )
+    sink = _RunSink()
+    with pytest.raises(ConnectionError, match="closed by the server"):
+        _reader(stream, True).run(sink, threading.Event())
+    assert sink.calls == [
+        ("_on_gtid", "0-1-1", True),
+        ("_on_commit", 331, 1700000000),
+        ("_on_gtid", "0-1-2", True),
+        ("_on_query", "BEGIN", "s1", 400, 1700000000),
+        ("_on_commit", 431, 1700000000),
+        ("_on_gtid", "00010203-0405-0607-0809-0a0b0c0d0e0f:77", None),
+        ("_on_commit", 531, 1700000000),
+        ("_on_gtid", "0-1-4", True),
+        ("_on_commit", 631, 1700000000),
+    ]
+
+
 @pytest.mark.parametrize("loop", LOOPS)
 def test_a_bad_checksum_after_good_events_names_the_event(loop: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(LOOP_ENV, loop)
