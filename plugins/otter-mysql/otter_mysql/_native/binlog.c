@@ -414,6 +414,10 @@ otter_binlog_scan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (run.tx_head >= 0) { /* the buffer ends inside it: read again from its GTID event with more */
         w.pos = run.tx_event;
         otter_run_rewind(&run);
+        if (w.status == 1) { /* or a packet the Python reader takes (an event over 16 MB, EOF): its way */
+            w.status = 2;
+            mode = 2;
+        }
     }
     if (otter_run_flush(&run, sink, s_on_run) < 0)
         goto fail;
