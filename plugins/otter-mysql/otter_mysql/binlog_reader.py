@@ -172,9 +172,8 @@ class NativeReader:
         queue = queue if isinstance(queue, TxQueue) else None
         while True:
             codecs = sink._codecs
-            if (
-                not mode and getattr(sink, "_scan_runs", False) is True
-            ):  # plain transactions packed in the scan
+            # plain transactions packed in the scan, once the selector's hand-over packs
+            if not mode and getattr(sink, "_scan_runs", False) is True:
                 mode = 1
             declared = sink._declared if mode else None
             if queue is not None:  # the transactions of this buffer are queued together
@@ -186,7 +185,7 @@ class NativeReader:
             finally:
                 if queue is not None:
                     queue.release()
-            if status == 2:  # a transaction the scan packs not: read again from its GTID event
+            if status == 2:  # a transaction the scan rewound: read it again from its GTID event
                 del buf[:at]
                 at = 0
             elif status:
