@@ -102,16 +102,6 @@ typedef struct {
 } Packer;
 
 static int
-put_index(Packer *pk, Role *role, PyObject *obj)
-{
-    long idx = name_index(role, pk->names, obj);
-    if (idx < 0)
-        return -1;
-    uint32_t v = (uint32_t)idx;
-    return PUT(&pk->buf, v);
-}
-
-static int
 put_count(Buf *b, PyObject *v)
 {
     uint64_t x = (uint64_t)PyLong_AsUnsignedLongLong(v);
@@ -127,7 +117,7 @@ pack_one(Packer *pk, PyObject *item)
     PyObject *at = PyTuple_GET_ITEM(item, 1), *chunks = PyTuple_GET_ITEM(PyTuple_GET_ITEM(item, 3), 1);
     PyObject *gtid = PyTuple_GET_ITEM(at, 2);
     uint32_t nchunks = (uint32_t)PyTuple_GET_SIZE(chunks);
-    if (PUT(&pk->buf, nchunks) < 0 || put_index(pk, &pk->text, PyTuple_GET_ITEM(at, 0)) < 0 ||
+    if (PUT(&pk->buf, nchunks) < 0 || put_name(&pk->buf, pk->names, &pk->text, PyTuple_GET_ITEM(at, 0)) < 0 ||
         put_count(&pk->buf, PyTuple_GET_ITEM(at, 1)) < 0)
         return -1;
     if (gtid == Py_None) {
@@ -149,16 +139,17 @@ pack_one(Packer *pk, PyObject *item)
         PyObject *key = PyTuple_GetSlice(payload, 0, 4);
         if (key == NULL)
             return -1;
-        int failed = put_index(pk, &pk->text, PyTuple_GET_ITEM(chunk, 1)) < 0 ||
-                     put_index(pk, &pk->text, PyTuple_GET_ITEM(chunk, 2)) < 0 ||
-                     put_index(pk, &pk->etypes, PyTuple_GET_ITEM(chunk, 3)) < 0 || put_index(pk, &pk->keys, key) < 0;
+        int failed = put_name(&pk->buf, pk->names, &pk->text, PyTuple_GET_ITEM(chunk, 1)) < 0 ||
+                     put_name(&pk->buf, pk->names, &pk->text, PyTuple_GET_ITEM(chunk, 2)) < 0 ||
+                     put_name(&pk->buf, pk->names, &pk->etypes, PyTuple_GET_ITEM(chunk, 3)) < 0 ||
+                     put_name(&pk->buf, pk->names, &pk->keys, key) < 0;
         Py_DECREF(key); /* a new tuple each time: the keys' role finds it by value, not by identity */
         if (failed)
             return -1;
         double ts = PyFloat_AS_DOUBLE(PyTuple_GET_ITEM(chunk, 4));
         PyObject *body = PyTuple_GET_ITEM(payload, 4);
         uint64_t blen = (uint64_t)PyBytes_GET_SIZE(body);
-        if (put_index(pk, &pk->text, PyTuple_GET_ITEM(payload, 5)) < 0 || PUT(&pk->buf, ts) < 0 ||
+        if (put_name(&pk->buf, pk->names, &pk->text, PyTuple_GET_ITEM(payload, 5)) < 0 || PUT(&pk->buf, ts) < 0 ||
             put_count(&pk->buf, PyTuple_GET_ITEM(payload, 6)) < 0 || PUT(&pk->buf, blen) < 0 ||
             buf_put(&pk->buf, PyBytes_AS_STRING(body), (Py_ssize_t)blen) < 0)
             return -1;

@@ -84,4 +84,15 @@ name_index(Role *role, PyObject *names, PyObject *obj)
     return idx;
 }
 
+
+/* Appends the u32 index of `obj` in `names` (see name_index) to `b`. */
+static inline int
+put_name(Buf *b, PyObject *names, Role *role, PyObject *obj)
+{
+    long idx = name_index(role, names, obj);
+    if (idx < 0)
+        return -1;
+    uint32_t v = (uint32_t)idx;
+    return PUT(b, v);
+}
 #endif

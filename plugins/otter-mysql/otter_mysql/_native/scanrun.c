@@ -53,16 +53,6 @@ run_open(ScanRun *run)
     return 0;
 }
 
-static int
-put_index(ScanRun *run, Role *role, PyObject *obj)
-{
-    long idx = name_index(role, run->names, obj);
-    if (idx < 0)
-        return -1;
-    uint32_t v = (uint32_t)idx;
-    return PUT(&run->buf, v);
-}
-
 int
 otter_run_begin(ScanRun *run, PyObject *log_file, Py_ssize_t event_at, const char *gtid, int gtid_len)
 {
@@ -77,9 +67,9 @@ otter_run_begin(ScanRun *run, PyObject *log_file, Py_ssize_t event_at, const cha
     uint32_t zero32 = 0;
     uint64_t zero64 = 0;
     int64_t glen = gtid_len;
-    if (PUT(&run->buf, zero32) < 0 || put_index(run, &run->text, log_file) < 0 || PUT(&run->buf, zero64) < 0 ||
-        PUT(&run->buf, glen) < 0 || buf_put(&run->buf, gtid, gtid_len) < 0 || PUT(&run->buf, zero64) < 0 ||
-        PUT(&run->buf, zero64) < 0) {
+    if (PUT(&run->buf, zero32) < 0 || put_name(&run->buf, run->names, &run->text, log_file) < 0 ||
+        PUT(&run->buf, zero64) < 0 || PUT(&run->buf, glen) < 0 || buf_put(&run->buf, gtid, gtid_len) < 0 ||
+        PUT(&run->buf, zero64) < 0 || PUT(&run->buf, zero64) < 0) {
         otter_run_rewind(run);
         return -1;
     }
@@ -135,8 +125,10 @@ otter_run_rows(ScanRun *run, const unsigned char *e, Py_ssize_t p, Py_ssize_t en
     uint32_t k = (uint32_t)key;
     double ts = (double)le32(e + 1);
     uint64_t log_pos = le32(e + 14);
-    if (put_index(run, &run->text, schema) < 0 || put_index(run, &run->text, table) < 0 ||
-        put_index(run, &run->etypes, etype) < 0 || PUT(&run->buf, k) < 0 || put_index(run, &run->text, log_file) < 0 ||
+    PyObject *names = run->names;
+    if (put_name(&run->buf, names, &run->text, schema) < 0 || put_name(&run->buf, names, &run->text, table) < 0 ||
+        put_name(&run->buf, names, &run->etypes, etype) < 0 || PUT(&run->buf, k) < 0 ||
+        put_name(&run->buf, names, &run->text, log_file) < 0 ||
         PUT(&run->buf, ts) < 0 || PUT(&run->buf, log_pos) < 0 || PUT(&run->buf, blen) < 0 ||
         buf_put(&run->buf, e + body, (Py_ssize_t)blen) < 0)
         return -1;
